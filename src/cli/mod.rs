@@ -1,0 +1,59 @@
+//! Command-line surface: the clap definitions and dispatch. Each command's
+//! help text is the doc comment on its arguments; the work is one library
+//! call per command.
+
+pub mod output;
+pub mod report;
+mod store_cmd;
+mod verify_cmd;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rockstore::config::Config;
+use rockstore::env_vars::EnvVars;
+use rockstore::store::failpoint::Failpoints;
+use rockstore::store::{Store, StoreOptions};
+
+use report::ExitStatus;
+
+/// rockstore: LuaRocks-compatible rocks on an immutable, content-addressed store.
+///
+/// Every built rock lives once in the store, named by the blake3 hash of its
+/// contents; rocks trees become symlink profiles over it.
+#[derive(Debug, Parser)]
+#[command(name = "rockstore", version)]
+pub struct Cli {
+    /// The store root [default: $ROCKSTORE_STORE, else $XDG_DATA_HOME/rockstore,
+    /// else ~/.local/share/rockstore]. May stand before or after the command.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Low-level store operations (like `nix-store`): add, ls, info, path.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Check the store: records against directories, and with --contents every
+    /// file against its hash. Exits non-zero and names each problem.
+    Verify(verify_cmd::VerifyArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
+    let config = Config::resolve(cli.store, env)?;
+    let open = || -> anyhow::Result<Store> {
+        let failpoints = config.failpoint.as_deref().map(Failpoints::parse).unwrap_or_default();
+        let options = StoreOptions { reporter: Arc::new(output::StderrReporter), failpoints: Arc::new(failpoints) };
+        Ok(Store::open(&config.store_root, options)?)
+    };
+    match cli.command {
+        Command::Store(cmd) => store_cmd::run(cmd, &open()?),
+        Command::Verify(args) => verify_cmd::run(args, &open()?),
+    }
+}

@@ -1,0 +1,61 @@
+//! Renders errors: `error:` with the cause chain, then `hint:` lines that say
+//! what to do next. Owns the exit codes.
+#![allow(clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use rockstore::store::ingest::IngestError;
+use rockstore::store::StoreError;
+
+/// The process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything worked.
+    Success,
+    /// The command failed or found problems.
+    Failure,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Prints an error, its causes and any hints to stderr.
+pub fn print_error(error: &anyhow::Error) {
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = hint(error) {
+        eprintln!("\nhint: {hint}");
+    }
+}
+
+fn hint(error: &anyhow::Error) -> Option<String> {
+    let store_error = error.chain().find_map(|e| e.downcast_ref::<StoreError>())?;
+    Some(match store_error {
+        StoreError::NotAStore { .. } => "pass an empty or new directory with --store, or the root of an existing store".into(),
+        StoreError::UnsupportedFormat { .. } => "use the rockstore version that created this store, or a new --store".into(),
+        StoreError::Ambiguous { .. } => "give more characters of the item name, or its full path".into(),
+        StoreError::NotFound(_) => "`rockstore store ls` lists the items in this store".into(),
+        StoreError::UnknownReference(_) => "references are item names as `rockstore store ls` prints them; add the referenced item first".into(),
+        StoreError::Ingest { source, .. } => match source {
+            IngestError::BadSymlink { .. } | IngestError::UndeclaredReference { .. } => {
+                "items are location-independent: links must be relative and stay inside the item (or enter a declared reference)".into()
+            }
+            IngestError::SpecialFile { .. } | IngestError::Privileged { .. } => {
+                "remove the entry from the directory, then add it again; nothing was added to the store".into()
+            }
+            IngestError::BadName { .. } | IngestError::NonUtf8Target { .. } => {
+                "rename the entry to a UTF-8 name without `/`; nothing was added to the store".into()
+            }
+            _ => return None,
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,131 @@
+//! `rockstore store …`: plumbing over the store, as `nix-store` is over Nix's.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use rockstore::store::db::ItemKind;
+use rockstore::store::{Item, ItemSpec, Store};
+use serde::Serialize;
+
+use super::output;
+use super::report::ExitStatus;
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a directory into the store as an item and print the item's path.
+    /// Adding the same contents again returns the existing item.
+    Add(AddArgs),
+    /// List the items in the store.
+    Ls(ListArgs),
+    /// Show an item's record: hash, name, version, kind, references, size.
+    Info(InfoArgs),
+    /// Print the path of an item.
+    Path(PathArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The directory to add (it is copied; the original is left alone).
+    pub dir: PathBuf,
+    /// The item's name (letters, digits, `+-._`).
+    #[arg(long)]
+    pub name: String,
+    /// The item's version (letters, digits, `+-._`).
+    #[arg(long)]
+    pub version: String,
+    /// What the item holds: rock, profile, toolchain or data.
+    #[arg(long, default_value = "data", value_parser = parse_kind)]
+    pub kind: ItemKind,
+    /// An item this one needs (repeatable); links may lead into it.
+    #[arg(long = "ref", value_name = "ITEM")]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of one item path per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Item path, item name, `blake3:` hash, name prefix or rock name.
+    pub item: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Item name, `blake3:` hash, name prefix or rock name.
+    pub item: String,
+}
+
+fn parse_kind(text: &str) -> Result<ItemKind, String> {
+    ItemKind::parse(text).ok_or_else(|| format!("unknown kind `{text}` (expected rock, profile, toolchain or data)"))
+}
+
+/// An item as `--json` shows it.
+#[derive(Serialize)]
+struct ItemView<'a> {
+    item: &'a str,
+    path: String,
+    #[serde(flatten)]
+    record: &'a rockstore::store::db::ItemRecord,
+}
+
+fn view(item: &Item) -> ItemView<'_> {
+    ItemView { item: item.name.as_str(), path: item.path.display().to_string(), record: &item.record }
+}
+
+pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
+    match command {
+        StoreCommand::Add(args) => {
+            let spec = ItemSpec {
+                name: args.name,
+                version: args.version,
+                kind: args.kind,
+                references: args.references,
+                recipe_key: None,
+            };
+            let item = store.add_path(&args.dir, &spec)?;
+            output::data(&item.path.display().to_string());
+        }
+        StoreCommand::Ls(args) => {
+            let items = store.list()?;
+            if args.json {
+                output::json(&items.iter().map(view).collect::<Vec<_>>())?;
+            } else {
+                for item in &items {
+                    output::data(&item.path.display().to_string());
+                }
+            }
+        }
+        StoreCommand::Info(args) => {
+            let item = store.find(&args.item)?;
+            if args.json {
+                output::json(&view(&item))?;
+            } else {
+                let r = &item.record;
+                output::data(&format!("item:        {}", item.name));
+                output::data(&format!("path:        {}", item.path.display()));
+                output::data(&format!("hash:        {}", r.hash));
+                output::data(&format!("name:        {}", r.name));
+                output::data(&format!("version:     {}", r.version));
+                output::data(&format!("kind:        {:?}", r.kind).to_lowercase());
+                output::data(&format!("files:       {} ({} bytes)", r.file_count, r.size));
+                output::data(&format!("references:  {}", r.references.join(" ")));
+                if let Some(key) = r.recipe_key {
+                    output::data(&format!("recipe key:  {key}"));
+                }
+                output::data(&format!("created:     {} by uid {}", r.created, r.creator_uid));
+            }
+        }
+        StoreCommand::Path(args) => {
+            output::data(&store.find(&args.item)?.path.display().to_string());
+        }
+    }
+    Ok(ExitStatus::Success)
+}

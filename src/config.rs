@@ -1,0 +1,51 @@
+//! Configuration from flags > environment > defaults. Later issues add
+//! LuaRocks' config files here; nothing else decides where things live.
+
+use std::path::PathBuf;
+
+use crate::env_vars::{self, EnvVars};
+
+/// A configuration that cannot be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No store given and no home to put the default one in.
+    #[error("cannot find a place for the store: pass --store DIR or set {} (neither {} nor {} is set)", env_vars::ROCKSTORE_STORE, env_vars::XDG_DATA_HOME, env_vars::HOME)]
+    NoStoreRoot,
+}
+
+/// Where the store is, and the test hooks.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The store root.
+    pub store_root: PathBuf,
+    /// `ROCKSTORE_FAILPOINT`, if set.
+    pub failpoint: Option<String>,
+}
+
+impl Config {
+    /// Resolves the store root: `--store`, else `$ROCKSTORE_STORE`, else
+    /// `$XDG_DATA_HOME/rockstore`, else `$HOME/.local/share/rockstore`.
+    pub fn resolve(store_flag: Option<PathBuf>, env: &EnvVars) -> Result<Config, ConfigError> {
+        let store_root = store_flag
+            .or_else(|| env.store.clone().map(PathBuf::from))
+            .or_else(|| env.xdg_data_home.clone().map(|d| PathBuf::from(d).join("rockstore")))
+            .or_else(|| env.home.clone().map(|h| PathBuf::from(h).join(".local/share/rockstore")))
+            .ok_or(ConfigError::NoStoreRoot)?;
+        Ok(Config { store_root, failpoint: env.failpoint.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_env_beats_default() {
+        let env = EnvVars { store: Some("/e".into()), home: Some("/h".into()), ..EnvVars::default() };
+        assert_eq!(Config::resolve(Some("/f".into()), &env).expect("ok").store_root, PathBuf::from("/f"));
+        assert_eq!(Config::resolve(None, &env).expect("ok").store_root, PathBuf::from("/e"));
+        let home_only = EnvVars { home: Some("/h".into()), ..EnvVars::default() };
+        assert_eq!(Config::resolve(None, &home_only).expect("ok").store_root, PathBuf::from("/h/.local/share/rockstore"));
+        assert!(Config::resolve(None, &EnvVars::default()).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! Every environment variable rockstore reads, in one place. Only
+//! [`crate::config`] reads them (through [`EnvVars::from_process`]), so tests
+//! can inject values and nothing deep in the library depends on the process.
+
+use std::ffi::OsString;
+
+/// Store root, below `--store` and above the default.
+pub const ROCKSTORE_STORE: &str = "ROCKSTORE_STORE";
+/// Test hook: `point[@N]` stops the process at a named point (see `store::failpoint`).
+pub const ROCKSTORE_FAILPOINT: &str = "ROCKSTORE_FAILPOINT";
+/// Base of the per-user default store (`$XDG_DATA_HOME/rockstore`).
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// Fallback base: `$HOME/.local/share/rockstore`.
+pub const HOME: &str = "HOME";
+
+/// The values of the variables above, as read once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct EnvVars {
+    /// `ROCKSTORE_STORE`.
+    pub store: Option<OsString>,
+    /// `ROCKSTORE_FAILPOINT`.
+    pub failpoint: Option<String>,
+    /// `XDG_DATA_HOME`.
+    pub xdg_data_home: Option<OsString>,
+    /// `HOME`.
+    pub home: Option<OsString>,
+}
+
+impl EnvVars {
+    /// Reads the process environment (empty values count as unset).
+    pub fn from_process() -> Self {
+        let get = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        EnvVars {
+            store: get(ROCKSTORE_STORE),
+            failpoint: get(ROCKSTORE_FAILPOINT).and_then(|v| v.into_string().ok()),
+            xdg_data_home: get(XDG_DATA_HOME),
+            home: get(HOME),
+        }
+    }
+}

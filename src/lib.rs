@@ -1,0 +1,28 @@
+//! rockstore: a LuaRocks-compatible package installer on a content-addressed
+//! store (see `../shared/DESIGN.md` for the concepts and `store-format/` for
+//! the normative on-disk format).
+//!
+//! # Map
+//! | concept (DESIGN.md) | module |
+//! | --- | --- |
+//! | item, content hash, canonical encoding | [`store::canonical`], [`store::content_hash`] |
+//! | item names, entry names | [`store::item_name`] |
+//! | reading/normalising a tree from disk | [`store::ingest`] |
+//! | admission, lookups, realisations, delete | [`store`] |
+//! | records under `db/` (bincode) | [`store::db`] |
+//! | locks and their order | [`store::lock`] |
+//! | verify and repair | [`store::verify`] |
+//! | crash-test stopping points | [`store::failpoint`] |
+//! | atomic small-file writes | [`fs_atomic`] |
+//! | configuration and the environment | [`config`], [`env_vars`] |
+//! | the command line (binary only) | `src/cli/` |
+//!
+//! # On-disk files and their owners
+//! `<store>/store/*` and `db/listings/*`: `store` (via `ingest`, `canonical`);
+//! `db/items`, `db/realisations`, `db/trees`: `store::db`; `locks/*`:
+//! `store::lock`; `tmp/*`: `store` (staging) and `store::verify` (sweeping).
+
+pub mod config;
+pub mod env_vars;
+pub mod fs_atomic;
+pub mod store;

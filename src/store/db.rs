@@ -1,0 +1,173 @@
+//! The records under `db/`: item records, realisations and tree registrations,
+//! encoded with bincode 2.0.1's standard configuration.
+//!
+//! The byte layout is written out in store-format/v1/db.md so that the format
+//! never depends on the crate: integers are varints (< 251: one byte; else a
+//! marker 251/252/253 and 2/4/8 little-endian bytes), strings and byte vectors
+//! are a varint length and the bytes, `Option` is a 0/1 byte, enum variants are
+//! a varint index, digests are 32 raw bytes. Every record starts with
+//! `format_version` (a varint, 1 here), which is read first, so a record of an
+//! unknown version is refused by name instead of decoded as garbage.
+//!
+//! Pure: encoding and decoding only; the files are written by `Store`.
+
+use serde::{Deserialize, Serialize};
+
+use super::content_hash::{ContentHash, RecipeKey};
+
+/// The record format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Largest record accepted, so a corrupt length cannot allocate gigabytes.
+const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// What an item holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A built rock (index 0).
+    Rock,
+    /// A profile generation of a tree (index 1).
+    Profile,
+    /// A toolchain (index 2).
+    Toolchain,
+    /// Anything added with `store add` (index 3).
+    Data,
+}
+
+impl ItemKind {
+    /// Parses the lower-case name used on the command line.
+    pub fn parse(text: &str) -> Option<ItemKind> {
+        match text {
+            "rock" => Some(ItemKind::Rock),
+            "profile" => Some(ItemKind::Profile),
+            "toolchain" => Some(ItemKind::Toolchain),
+            "data" => Some(ItemKind::Data),
+            _ => None,
+        }
+    }
+}
+
+/// `db/items/<item name>`: what an admitted item is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The full content hash of the item's tree.
+    pub hash: ContentHash,
+    /// Rock (or other) name.
+    pub name: String,
+    /// Version, e.g. `1.0-1`.
+    pub version: String,
+    /// What the item holds.
+    pub kind: ItemKind,
+    /// The recipe this item was built from, if it was built.
+    pub recipe_key: Option<RecipeKey>,
+    /// Item names of the items this one needs, sorted and unique.
+    pub references: Vec<String>,
+    /// Total bytes of regular files.
+    pub size: u64,
+    /// Number of regular files.
+    pub file_count: u64,
+    /// Seconds since the Unix epoch when the record was written.
+    pub created: u64,
+    /// Uid of the process that admitted the item.
+    pub creator_uid: u32,
+}
+
+/// `db/realisations/<recipe key hex>`: this recipe was built into that item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Realisation {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The recipe.
+    pub recipe_key: RecipeKey,
+    /// Name of the item it produced.
+    pub item: String,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+}
+
+/// `db/trees/<id>`: a registered tree, a GC root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeRegistration {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Absolute path of the tree, as bytes.
+    pub path: Vec<u8>,
+    /// Uid of the user who registered it.
+    pub uid: u32,
+    /// Seconds since the Unix epoch.
+    pub registered: u64,
+}
+
+/// A record file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Written by another format version.
+    #[error("record format version {found} is not supported (this rockstore reads version {FORMAT_VERSION})")]
+    UnsupportedVersion {
+        /// The version found.
+        found: u32,
+    },
+    /// Not a valid encoding.
+    #[error("record is corrupt")]
+    Corrupt(#[source] bincode::error::DecodeError),
+    /// Valid record followed by extra bytes.
+    #[error("record has {0} trailing bytes")]
+    Trailing(usize),
+}
+
+fn config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_RECORD_BYTES>,
+> {
+    bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
+}
+
+/// Encodes a record. Encoding our own plain structs into a Vec cannot fail.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(record, config()).unwrap_or_default()
+}
+
+/// Decodes a record, checking its version first and refusing trailing bytes.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RecordError> {
+    let (version, _): (u32, usize) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(RecordError::Corrupt)?;
+    if version != FORMAT_VERSION {
+        return Err(RecordError::UnsupportedVersion { found: version });
+    }
+    let (record, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(RecordError::Corrupt)?;
+    if used != bytes.len() {
+        return Err(RecordError::Trailing(bytes.len() - used));
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_layout_is_as_documented() {
+        // A realisation with a 300-second timestamp: 300 needs the u16 marker.
+        let r = Realisation { format_version: 1, recipe_key: RecipeKey([0xab; 32]), item: "x".into(), created: 300 };
+        let bytes = encode(&r);
+        assert_eq!(bytes[0], 1);
+        assert_eq!(&bytes[1..33], &[0xab; 32]);
+        assert_eq!(&bytes[33..35], &[1, b'x']);
+        assert_eq!(&bytes[35..], &[251, 0x2c, 0x01]);
+        let back: Realisation = decode(&bytes).expect("decodes");
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn refuses_other_versions_and_trailing_bytes() {
+        let r = Realisation { format_version: 2, recipe_key: RecipeKey([0; 32]), item: "x".into(), created: 0 };
+        assert!(matches!(decode::<Realisation>(&encode(&r)), Err(RecordError::UnsupportedVersion { found: 2 })));
+        let mut ok = encode(&Realisation { format_version: 1, ..r });
+        ok.push(0);
+        assert!(matches!(decode::<Realisation>(&ok), Err(RecordError::Trailing(1))));
+    }
+}

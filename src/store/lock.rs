@@ -1,0 +1,107 @@
+//! File locks (fs2 `flock`) that order the store's writers: the store lock,
+//! per-item admission locks and per-recipe build locks.
+//!
+//! Lock order (always taken in this order, never the reverse):
+//! 1. `locks/store.lock` — shared for everything that reads or adds (add,
+//!    install, verify); exclusive for what deletes (GC, `verify --repair`).
+//!    A staging directory in `tmp/` lives only while its owner holds the
+//!    shared lock, so an exclusive holder may sweep `tmp/`.
+//! 2. `locks/recipes/<recipe key hex>.lock` — exclusive while one process
+//!    builds a recipe, so two installers never build the same thing twice.
+//! 3. `locks/items/<item name>.lock` — exclusive around the rename of an item
+//!    into `store/` and the writing of its record.
+//!
+//! Locks are `flock`s: they die with their process, so a killed rockstore
+//! never leaves the store locked. Lock files are never deleted while the store
+//! is shared-locked (deleting one under a waiter would split the lock in two).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+
+/// Hears that the process is about to wait; the CLI prints it.
+pub trait Reporter: Send + Sync {
+    /// Called once before blocking on a lock that another process holds.
+    fn waiting_for_lock(&self, what: &str, lock_file: &Path);
+}
+
+/// A reporter that says nothing.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn waiting_for_lock(&self, _what: &str, _lock_file: &Path) {}
+}
+
+/// Shared or exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Many holders at once.
+    Shared,
+    /// One holder, no shared holders.
+    Exclusive,
+}
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: std::fs::File,
+    mode: LockMode,
+}
+
+impl LockGuard {
+    /// The mode this guard holds.
+    pub fn mode(&self) -> LockMode {
+        self.mode
+    }
+}
+
+/// A lock that could not be taken.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot lock {}", path.display())]
+pub struct LockError {
+    /// The lock file.
+    pub path: PathBuf,
+    /// What failed.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Takes `name` in `dir` in `mode`, creating the file if needed. If another
+/// process holds it, tells `reporter` what it waits for, then blocks.
+pub fn acquire(
+    dir: &Dir,
+    dir_path: &Path,
+    name: &str,
+    mode: LockMode,
+    what: &str,
+    reporter: &dyn Reporter,
+) -> Result<LockGuard, LockError> {
+    let path = dir_path.join(name);
+    let err = |source| LockError { path: path.clone(), source };
+    let file = match dir.open(name) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => dir
+            .open_with(name, OpenOptions::new().write(true).create(true).mode(0o644))
+            .map_err(err)?,
+        Err(e) => return Err(err(e)),
+    };
+    let file = file.into_std();
+    let try_lock = match mode {
+        LockMode::Shared => fs2::FileExt::try_lock_shared(&file),
+        LockMode::Exclusive => fs2::FileExt::try_lock_exclusive(&file),
+    };
+    match try_lock {
+        Ok(()) => {}
+        Err(e) if e.kind() == fs2::lock_contended_error().kind() || e.kind() == io::ErrorKind::WouldBlock => {
+            reporter.waiting_for_lock(what, &path);
+            match mode {
+                LockMode::Shared => fs2::FileExt::lock_shared(&file),
+                LockMode::Exclusive => fs2::FileExt::lock_exclusive(&file),
+            }
+            .map_err(err)?;
+        }
+        Err(e) => return Err(err(e)),
+    }
+    Ok(LockGuard { _file: file, mode })
+}

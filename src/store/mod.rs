@@ -1,0 +1,634 @@
+//! The content-addressed store: one root directory holding immutable items,
+//! their records, realisations and tree registrations.
+//!
+//! ```text
+//! <root>/
+//!   store-format                "rockstore store format 1\n"; refused if different
+//!   store/<item name>/          items: files 0444/0555, dirs 0555, mtime 1
+//!   db/items/<item name>        ItemRecord (bincode, see db.rs)
+//!   db/listings/<item name>     the item's canonical stream (canonical.rs)
+//!   db/realisations/<key hex>   Realisation
+//!   db/trees/<id>               TreeRegistration
+//!   tmp/                        staging directories, trash
+//!   locks/store.lock            see lock.rs for the order
+//!   locks/items/<item name>.lock, locks/recipes/<key hex>.lock
+//! ```
+//! An item is *visible* when its record exists; the record is written last,
+//! after the directory was renamed into `store/` and synced, so a crash never
+//! exposes half an item. A directory without a record is garbage left by an
+//! interrupted admission: invisible, replaced by the next admission of the
+//! same content, removed by `verify --repair` (store-format/v1/layout.md).
+
+pub mod canonical;
+pub mod content_hash;
+pub mod db;
+pub mod failpoint;
+pub mod ingest;
+pub mod item_name;
+pub mod lock;
+mod remove;
+pub mod verify;
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+use crate::fs_atomic::{sync_dir, unique_name, write_replace};
+use content_hash::{ContentHash, RecipeKey};
+use db::{ItemKind, ItemRecord, Realisation, RecordError};
+use failpoint::Failpoints;
+use ingest::{Ingest, IngestError, Mode};
+use item_name::{ItemName, NameError};
+use lock::{LockError, LockGuard, LockMode, Reporter};
+
+/// Contents of the `store-format` marker file.
+pub const FORMAT_MARKER: &str = "rockstore store format 1\n";
+/// Mode of record and listing files.
+const RECORD_MODE: u32 = 0o444;
+
+/// Failures of store operations. Paths are absolute.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The root or one of its directories cannot be created or opened.
+    #[error("cannot open the store at {}", path.display())]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The root has a marker of another format.
+    #[error("the store at {} has format `{found}`; this rockstore reads `{}`", path.display(), FORMAT_MARKER.trim_end())]
+    UnsupportedFormat {
+        /// The root.
+        path: PathBuf,
+        /// The marker found.
+        found: String,
+    },
+    /// The root exists, is not empty, and is not a store.
+    #[error("{} is not empty and not a rockstore store (no `store-format` file)", path.display())]
+    NotAStore {
+        /// The root.
+        path: PathBuf,
+    },
+    /// Taking a lock failed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The directory to add cannot be opened.
+    #[error("cannot read the directory {}", path.display())]
+    Source {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The staged tree cannot become an item.
+    #[error("cannot add `{name}` to the store")]
+    Ingest {
+        /// `name-version` being added.
+        name: String,
+        /// Why.
+        #[source]
+        source: IngestError,
+    },
+    /// A name or version that cannot be part of an item name.
+    #[error("invalid item name or version")]
+    Name(#[from] NameError),
+    /// A reference that names no item.
+    #[error("reference `{0}` is not an item in this store")]
+    UnknownReference(String),
+    /// An I/O failure inside the store.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A record that cannot be decoded.
+    #[error("unusable record {}", path.display())]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: RecordError,
+    },
+    /// Nothing matches a query.
+    #[error("no item in the store matches `{0}`")]
+    NotFound(String),
+    /// Several items match a query.
+    #[error("`{query}` matches several items: {}", candidates.join(", "))]
+    Ambiguous {
+        /// The query.
+        query: String,
+        /// What it matched.
+        candidates: Vec<String>,
+    },
+}
+
+/// How a store is used by this process.
+pub struct StoreOptions {
+    /// Hears about waits.
+    pub reporter: Arc<dyn Reporter>,
+    /// Test-only stopping points.
+    pub failpoints: Arc<Failpoints>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { reporter: Arc::new(lock::Silent), failpoints: Arc::new(Failpoints::none()) }
+    }
+}
+
+/// What to admit: the name parts, kind and the declared relations.
+#[derive(Debug, Clone)]
+pub struct ItemSpec {
+    /// Rock (or other) name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// What it holds.
+    pub kind: ItemKind,
+    /// Item names this item needs (symlinks may only leave the item into these).
+    pub references: Vec<String>,
+    /// The recipe it was built from, recorded as a realisation.
+    pub recipe_key: Option<RecipeKey>,
+}
+
+/// An admitted, visible item.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Its directory name.
+    pub name: ItemName,
+    /// Absolute path of its directory.
+    pub path: PathBuf,
+    /// Its record.
+    pub record: ItemRecord,
+}
+
+/// A staging directory under `tmp/`; holds the shared store lock until it is
+/// admitted or dropped (dropping removes it).
+pub struct Staging<'s> {
+    store: &'s Store,
+    name: String,
+    dir: Option<Dir>,
+    _lock: LockGuard,
+}
+
+impl Staging<'_> {
+    /// Absolute path to write the item's files into.
+    pub fn path(&self) -> PathBuf {
+        self.store.root.join("tmp").join(&self.name)
+    }
+
+    /// A capability handle on the staging directory.
+    pub fn dir(&self) -> Option<&Dir> {
+        self.dir.as_ref()
+    }
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if self.dir.take().is_some() {
+            let _ = remove::remove_tree(&self.store.tmp, &self.name);
+        }
+    }
+}
+
+/// An open store.
+pub struct Store {
+    root: PathBuf,
+    items: Dir,
+    db_items: Dir,
+    db_listings: Dir,
+    db_realisations: Dir,
+    db_trees: Dir,
+    tmp: Dir,
+    locks: Dir,
+    lock_items: Dir,
+    lock_recipes: Dir,
+    options: StoreOptions,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Store {
+    /// Opens the store at `root`, creating it (and its parents) if missing.
+    pub fn open(root: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let open_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Open { path, source }
+        };
+        let root = std::path::absolute(root).map_err(open_err(root))?;
+        std::fs::create_dir_all(&root).map_err(open_err(&root))?;
+        let root_dir = Dir::open_ambient_dir(&root, ambient_authority()).map_err(open_err(&root))?;
+        match root_dir.read_to_string("store-format") {
+            Ok(marker) if marker == FORMAT_MARKER => {}
+            Ok(found) => {
+                return Err(StoreError::UnsupportedFormat { path: root, found: found.trim_end().to_owned() })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let empty = root_dir.entries().map_err(open_err(&root))?.next().is_none();
+                if !empty {
+                    return Err(StoreError::NotAStore { path: root });
+                }
+                for sub in ["store", "db/items", "db/listings", "db/realisations", "db/trees", "tmp", "locks/items", "locks/recipes"] {
+                    root_dir.create_dir_all(sub).map_err(open_err(&root.join(sub)))?;
+                }
+                // The marker goes last: a store is only a store once complete.
+                write_replace(&root_dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)
+                    .map_err(open_err(&root.join("store-format")))?;
+            }
+            Err(e) => return Err(open_err(&root)(e)),
+        }
+        let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
+        Ok(Store {
+            items: sub("store")?,
+            db_items: sub("db/items")?,
+            db_listings: sub("db/listings")?,
+            db_realisations: sub("db/realisations")?,
+            db_trees: sub("db/trees")?,
+            tmp: sub("tmp")?,
+            locks: sub("locks")?,
+            lock_items: sub("locks/items")?,
+            lock_recipes: sub("locks/recipes")?,
+            root,
+            options,
+        })
+    }
+
+    /// The store root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where an item's directory is (whether or not it exists).
+    pub fn item_path(&self, name: &ItemName) -> PathBuf {
+        self.root.join("store").join(name.as_str())
+    }
+
+    fn path_of(&self, sub: &str, name: &str) -> PathBuf {
+        self.root.join(sub).join(name)
+    }
+
+    fn io(&self, sub: &str, name: &str) -> impl FnOnce(io::Error) -> StoreError {
+        let path = self.path_of(sub, name);
+        move |source| StoreError::Io { path, source }
+    }
+
+    /// Takes the store lock: shared to read or add, exclusive to delete.
+    pub fn lock(&self, mode: LockMode) -> Result<LockGuard, StoreError> {
+        let what = match mode {
+            LockMode::Shared => "the store lock (another rockstore is collecting garbage or repairing the store)",
+            LockMode::Exclusive => "exclusive use of the store (other rockstore processes are using it)",
+        };
+        Ok(lock::acquire(&self.locks, &self.root.join("locks"), "store.lock", mode, what, &*self.options.reporter)?)
+    }
+
+    /// Takes the build lock of a recipe, so no two processes build it at once.
+    pub fn lock_recipe(&self, key: &RecipeKey) -> Result<LockGuard, StoreError> {
+        let what = format!("another process building recipe {}", key.to_hex());
+        let name = format!("{}.lock", key.to_hex());
+        Ok(lock::acquire(
+            &self.lock_recipes,
+            &self.root.join("locks/recipes"),
+            &name,
+            LockMode::Exclusive,
+            &what,
+            &*self.options.reporter,
+        )?)
+    }
+
+    /// Creates an empty staging directory to build an item in.
+    pub fn stage(&self) -> Result<Staging<'_>, StoreError> {
+        let lock = self.lock(LockMode::Shared)?;
+        let name = unique_name("stage");
+        self.tmp.create_dir(&name).map_err(self.io("tmp", &name))?;
+        let dir = self.tmp.open_dir(&name).map_err(self.io("tmp", &name))?;
+        Ok(Staging { store: self, name, dir: Some(dir), _lock: lock })
+    }
+
+    /// Copies the directory `source` into the store as an item.
+    pub fn add_path(&self, source: &Path, spec: &ItemSpec) -> Result<Item, StoreError> {
+        let src = Dir::open_ambient_dir(source, ambient_authority())
+            .map_err(|e| StoreError::Source { path: source.to_path_buf(), source: e })?;
+        let allowed = self.check_references(spec)?;
+        let staging = self.stage()?;
+        let walked = self.walk(&staging, Mode::Copy(&src), &allowed, spec)?;
+        self.admit_walked(staging, walked.root, spec)
+    }
+
+    /// Admits a staging directory that a build filled, normalising it in place.
+    pub fn admit(&self, staging: Staging<'_>, spec: &ItemSpec) -> Result<Item, StoreError> {
+        let allowed = self.check_references(spec)?;
+        let walked = self.walk(&staging, Mode::InPlace, &allowed, spec)?;
+        self.admit_walked(staging, walked.root, spec)
+    }
+
+    fn walk(
+        &self,
+        staging: &Staging<'_>,
+        mode: Mode<'_>,
+        allowed: &BTreeSet<String>,
+        spec: &ItemSpec,
+    ) -> Result<ingest::Walked, StoreError> {
+        let target = staging.dir().ok_or_else(|| StoreError::NotFound(staging.name.clone()))?;
+        let ingest = Ingest { mode, target, allowed_items: allowed, failpoints: &self.options.failpoints };
+        ingest.run().map_err(|source| StoreError::Ingest { name: format!("{}-{}", spec.name, spec.version), source })
+    }
+
+    fn check_references(&self, spec: &ItemSpec) -> Result<BTreeSet<String>, StoreError> {
+        item_name::validate_label_part(&spec.name)?;
+        item_name::validate_label_part(&spec.version)?;
+        let mut allowed = BTreeSet::new();
+        for reference in &spec.references {
+            let name = ItemName::parse(reference).map_err(|_| StoreError::UnknownReference(reference.clone()))?;
+            if self.get(&name)?.is_none() {
+                return Err(StoreError::UnknownReference(reference.clone()));
+            }
+            allowed.insert(reference.clone());
+        }
+        Ok(allowed)
+    }
+
+    fn admit_walked(&self, mut staging: Staging<'_>, root: canonical::Node, spec: &ItemSpec) -> Result<Item, StoreError> {
+        let fp = &self.options.failpoints;
+        let stream = canonical::serialize(&root);
+        let hash = canonical::hash_stream(&stream);
+        let name = ItemName::new(&hash, &spec.name, &spec.version)?;
+        fp.hit("after-ingest");
+
+        // One syncfs makes every staged file durable at once; per-file fsync
+        // would cost more than the rest of admission together.
+        if let Some(dir) = staging.dir() {
+            ingest::open_readable(dir, "")
+                .and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from))
+                .map_err(|source| StoreError::Io { path: staging.path(), source })?;
+        }
+        fp.hit("after-sync");
+
+        let _item_lock = lock::acquire(
+            &self.lock_items,
+            &self.root.join("locks/items"),
+            &format!("{name}.lock"),
+            LockMode::Exclusive,
+            &format!("another process admitting {name}"),
+            &*self.options.reporter,
+        )?;
+
+        if let Some(existing) = self.get(&name)? {
+            drop(staging);
+            return self.merge_references(existing, spec);
+        }
+        if self.items.symlink_metadata(name.as_str()).is_ok() {
+            // Left by an interrupted admission; ours is known good, so it wins.
+            let trash = unique_name("trash");
+            self.items.rename(name.as_str(), &self.tmp, &trash).map_err(self.io("store", name.as_str()))?;
+            remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
+        }
+
+        self.tmp
+            .rename(&staging.name, &self.items, name.as_str())
+            .map_err(self.io("store", name.as_str()))?;
+        staging.dir = None;
+        sync_dir(&self.items).map_err(self.io("store", ""))?;
+        fp.hit("after-rename");
+
+        write_replace(&self.db_listings, name.as_str(), &stream, RECORD_MODE)
+            .map_err(self.io("db/listings", name.as_str()))?;
+        fp.hit("after-listing");
+
+        let (file_count, size) = root.file_stats();
+        let mut references = spec.references.clone();
+        references.sort();
+        references.dedup();
+        let record = ItemRecord {
+            format_version: db::FORMAT_VERSION,
+            hash,
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            kind: spec.kind,
+            recipe_key: spec.recipe_key,
+            references,
+            size,
+            file_count,
+            created: now_secs(),
+            creator_uid: rustix::process::getuid().as_raw(),
+        };
+        self.write_record(&name, &record)?;
+        fp.hit("after-record");
+
+        if let Some(key) = spec.recipe_key {
+            self.record_realisation(&key, &name)?;
+        }
+        fp.hit("after-realisation");
+        Ok(Item { path: self.item_path(&name), name, record })
+    }
+
+    fn write_record(&self, name: &ItemName, record: &ItemRecord) -> Result<(), StoreError> {
+        write_replace(&self.db_items, name.as_str(), &db::encode(record), RECORD_MODE)
+            .map_err(self.io("db/items", name.as_str()))?;
+        sync_dir(&self.db_items).map_err(self.io("db/items", ""))
+    }
+
+    /// A second admission of existing content: the item stays as it is, but
+    /// references the new admission declares are added to its record.
+    fn merge_references(&self, mut item: Item, spec: &ItemSpec) -> Result<Item, StoreError> {
+        let before = item.record.references.len();
+        item.record.references.extend(spec.references.iter().cloned());
+        item.record.references.sort();
+        item.record.references.dedup();
+        if item.record.references.len() != before {
+            self.write_record(&item.name, &item.record)?;
+        }
+        if let Some(key) = spec.recipe_key {
+            self.record_realisation(&key, &item.name)?;
+        }
+        Ok(item)
+    }
+
+    /// Records that `key` was built into `item`.
+    pub fn record_realisation(&self, key: &RecipeKey, item: &ItemName) -> Result<(), StoreError> {
+        let record = Realisation {
+            format_version: db::FORMAT_VERSION,
+            recipe_key: *key,
+            item: item.as_str().to_owned(),
+            created: now_secs(),
+        };
+        let file = key.to_hex();
+        write_replace(&self.db_realisations, &file, &db::encode(&record), RECORD_MODE)
+            .map_err(self.io("db/realisations", &file))?;
+        sync_dir(&self.db_realisations).map_err(self.io("db/realisations", ""))
+    }
+
+    /// The item a recipe was built into, if it is still in the store.
+    pub fn realisation(&self, key: &RecipeKey) -> Result<Option<Item>, StoreError> {
+        let file = key.to_hex();
+        let Some(bytes) = read_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))? else {
+            return Ok(None);
+        };
+        let record: Realisation = db::decode(&bytes)
+            .map_err(|source| StoreError::Record { path: self.path_of("db/realisations", &file), source })?;
+        match ItemName::parse(&record.item) {
+            Ok(name) => self.get(&name),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The visible item with this name (record and directory both present).
+    pub fn get(&self, name: &ItemName) -> Result<Option<Item>, StoreError> {
+        let Some(record) = self.read_record(name.as_str())? else { return Ok(None) };
+        if self.items.symlink_metadata(name.as_str()).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(Item { path: self.item_path(name), name: name.clone(), record }))
+    }
+
+    fn read_record(&self, file: &str) -> Result<Option<ItemRecord>, StoreError> {
+        let Some(bytes) = read_optional(&self.db_items, file).map_err(self.io("db/items", file))? else {
+            return Ok(None);
+        };
+        db::decode(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Record { path: self.path_of("db/items", file), source })
+    }
+
+    /// Names of all records under `db/items` (temporary files skipped).
+    fn record_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        for entry in self.db_items.entries().map_err(self.io("db/items", ""))? {
+            let entry = entry.map_err(self.io("db/items", ""))?;
+            if let Ok(name) = entry.file_name().into_string() {
+                if !name.starts_with('.') {
+                    names.push(name);
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every visible item, sorted by name. Unreadable records are skipped here;
+    /// `verify` reports them.
+    pub fn list(&self) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for file in self.record_names()? {
+            if let Ok(name) = ItemName::parse(&file) {
+                if let Ok(Some(item)) = self.get(&name) {
+                    items.push(item);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Finds one item by store path, item name, hash (`blake3:…`), a prefix of
+    /// its item name (e.g. the first characters of the short hash), or its
+    /// rock name.
+    pub fn find(&self, query: &str) -> Result<Item, StoreError> {
+        let trimmed = query.trim_end_matches('/');
+        let last = Path::new(trimmed).file_name().and_then(|n| n.to_str()).unwrap_or(trimmed);
+        if let Ok(name) = ItemName::parse(last) {
+            if let Some(item) = self.get(&name)? {
+                return Ok(item);
+            }
+        }
+        let by_hash = ContentHash::parse_hex(trimmed).ok();
+        let matches: Vec<Item> = self
+            .list()?
+            .into_iter()
+            .filter(|item| match by_hash {
+                Some(hash) => item.record.hash == hash,
+                None => item.name.as_str().starts_with(last) || item.record.name == last,
+            })
+            .collect();
+        match matches.len() {
+            0 => Err(StoreError::NotFound(query.to_owned())),
+            1 => Ok(matches.into_iter().next().ok_or_else(|| StoreError::NotFound(query.to_owned()))?),
+            _ => Err(StoreError::Ambiguous {
+                query: query.to_owned(),
+                candidates: matches.into_iter().map(|i| i.name.to_string()).collect(),
+            }),
+        }
+    }
+
+    /// The canonical stream recorded for an item.
+    pub fn listing(&self, name: &ItemName) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.db_listings, name.as_str()).map_err(self.io("db/listings", name.as_str()))
+    }
+
+    /// Deletes items (for GC and repair). The caller proves it holds the
+    /// exclusive store lock. The record goes first, so an item is never
+    /// visible without all of its files; realisations that pointed at the
+    /// deleted items go too.
+    pub fn delete(&self, exclusive: &LockGuard, names: &[ItemName]) -> Result<(), StoreError> {
+        debug_assert_eq!(exclusive.mode(), LockMode::Exclusive);
+        let doomed: BTreeSet<&str> = names.iter().map(ItemName::as_str).collect();
+        for name in names {
+            remove_optional(&self.db_items, name.as_str()).map_err(self.io("db/items", name.as_str()))?;
+        }
+        sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
+        for name in names {
+            remove_optional(&self.db_listings, name.as_str()).map_err(self.io("db/listings", name.as_str()))?;
+            if self.items.symlink_metadata(name.as_str()).is_ok() {
+                let trash = unique_name("trash");
+                self.items.rename(name.as_str(), &self.tmp, &trash).map_err(self.io("store", name.as_str()))?;
+                remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
+            }
+        }
+        for (file, record) in self.realisations()? {
+            if doomed.contains(record.item.as_str()) {
+                remove_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// All readable realisations, with their file names.
+    pub fn realisations(&self) -> Result<Vec<(String, Realisation)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.db_realisations.entries().map_err(self.io("db/realisations", ""))? {
+            let entry = entry.map_err(self.io("db/realisations", ""))?;
+            let Ok(file) = entry.file_name().into_string() else { continue };
+            if file.starts_with('.') {
+                continue;
+            }
+            if let Some(bytes) = read_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))? {
+                if let Ok(record) = db::decode::<Realisation>(&bytes) {
+                    out.push((file, record));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The directory handle of registered trees (used by the tree layer).
+    pub fn trees_dir(&self) -> &Dir {
+        &self.db_trees
+    }
+}
+
+fn read_optional(dir: &Dir, name: &str) -> io::Result<Option<Vec<u8>>> {
+    match dir.read(name) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn remove_optional(dir: &Dir, name: &str) -> io::Result<()> {
+    match dir.remove_file(name) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,36 @@
+//! Deleting read-only trees (staging leftovers, trash, swept items): every
+//! directory is made writable by its owner first, children before removal.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt as _;
+
+use cap_std::fs::Dir;
+
+/// Removes `name` (a directory tree, file or symlink) inside `parent`.
+/// A missing entry is not an error.
+pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
+    let meta = match parent.symlink_metadata(name) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return parent.remove_file(name);
+    }
+    make_writable(parent, name)?;
+    parent.remove_dir_all(name)
+}
+
+fn make_writable(parent: &Dir, name: &str) -> io::Result<()> {
+    parent.set_permissions(name, cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(0o700)))?;
+    let dir = parent.open_dir(name)?;
+    for entry in dir.entries()? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            if let Some(child) = entry.file_name().to_str() {
+                make_writable(&dir, child)?;
+            }
+        }
+    }
+    Ok(())
+}
