@@ -1,1 +1,6 @@
-fn main(){}
+//! The one integration-test binary: every test drives the real `rockstore`
+//! binary in a sandbox (its own temp HOME and store) through `support`.
+
+mod store;
+mod store_format;
+mod support;

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""An independent implementation of store-format v1's serialization, written
+from serialization.md and content-hash.md alone: it rebuilds every tree vector's
+stream from input.txt and checks serialization.bin and digest.txt. File and
+stream digests come from the `b3sum` tool, so no code is shared with rockstore.
+Usage: check_vectors.py [vectors dir]. Exit 0 when every vector matches."""
+import base64, pathlib, struct, subprocess, sys
+
+def b3(data: bytes) -> bytes:
+    out = subprocess.run(["b3sum", "--no-names", "--raw"], input=data, capture_output=True, check=True).stdout
+    return out[:32]
+
+def unescape(s: str) -> bytes:
+    out, i, b = bytearray(), 0, s.encode()
+    while i < len(b):
+        if b[i:i+1] == b"\\" and i + 1 < len(b):
+            c = b[i+1:i+2]
+            if c == b"x":
+                out.append(int(b[i+2:i+4], 16)); i += 4; continue
+            out += {b"n": b"\n", b"t": b"\t", b"\\": b"\\"}[c]; i += 2
+        else:
+            out += b[i:i+1]; i += 1
+    return bytes(out)
+
+def tree_from_input(text: str) -> dict:
+    root: dict = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#") or line.startswith("ref "):
+            continue
+        parts = line.split(" ", 2)
+        kind, path, arg = parts[0], parts[1], unescape(parts[2]) if len(parts) > 2 else b""
+        *dirs, leaf = path.split("/")
+        node = root
+        for d in dirs:
+            node = node.setdefault(d.encode(), {})
+        if kind == "dir":
+            node.setdefault(leaf.encode(), {})
+        elif kind in ("file", "exec"):
+            node[leaf.encode()] = (kind, arg)
+        elif kind == "link":
+            node[leaf.encode()] = ("link", arg)
+    return root
+
+def u64(n: int) -> bytes:
+    return struct.pack("<Q", n)
+
+def serialize(node) -> bytes:
+    if isinstance(node, dict):
+        out = b"\x04" + u64(len(node))
+        for name in sorted(node):           # bytewise order of UTF-8 names
+            out += u64(len(name)) + name + serialize(node[name])
+        return out
+    kind, data = node
+    if kind == "link":
+        return b"\x03" + u64(len(data)) + data
+    tag = b"\x02" if kind == "exec" else b"\x01"
+    return tag + u64(len(data)) + b3(data)
+
+def main() -> int:
+    base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
+    failures = 0
+    cases = sorted((base / "tree").iterdir())
+    for case in cases:
+        stream = b"rockstore:tree:1" + serialize(tree_from_input((case / "input.txt").read_text()))
+        digest = b3(stream)
+        short = base64.b32encode(digest[:20]).decode().lower()
+        expected = f"blake3:{digest.hex()}\nshort: {short}\n"
+        ok = stream == (case / "serialization.bin").read_bytes() and expected == (case / "digest.txt").read_text()
+        print(f"{'ok  ' if ok else 'FAIL'} {case.name}")
+        failures += not ok
+    print(f"{len(cases) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+if __name__ == "__main__":
+    sys.exit(main())

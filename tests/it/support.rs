@@ -1,0 +1,206 @@
+//! Test harness: sandboxes, running the binary, building trees from the
+//! vectors' text form, and snapshots of a store's files.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rockstore")
+}
+
+/// A temporary HOME, store and scratch space; removed when dropped.
+pub struct Sandbox {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(tmp.path().join("home")).expect("home");
+        Sandbox { tmp }
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.tmp.path().join("store")
+    }
+
+    /// A fresh directory under the sandbox.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        let path = self.tmp.path().join(name);
+        std::fs::create_dir_all(&path).expect("mkdir");
+        path
+    }
+
+    /// The binary with a clean environment and `--store` set.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path().join("home"))
+            .arg("--store")
+            .arg(self.store())
+            .args(args);
+        cmd
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd(args).output().expect("run rockstore")
+    }
+
+    /// Runs, asserts success, returns stdout.
+    pub fn ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.run(args);
+        assert!(out.status.success(), "rockstore failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Runs, asserts failure, returns (stdout, stderr).
+    pub fn fails<I, S>(&self, args: I) -> (String, String)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.run(args);
+        assert!(!out.status.success(), "rockstore should have failed:\nstdout: {}", text(&out.stdout));
+        (text(&out.stdout), text(&out.stderr))
+    }
+
+    /// `store add DIR --name N --version V`, returning the item path.
+    pub fn add(&self, dir: &Path, name: &str, version: &str) -> PathBuf {
+        let out = self.ok([OsStr::new("store"), OsStr::new("add"), dir.as_os_str(), "--name".as_ref(), name.as_ref(), "--version".as_ref(), version.as_ref()]);
+        PathBuf::from(out.trim())
+    }
+
+    /// `store ls` as a list of paths.
+    pub fn items(&self) -> Vec<String> {
+        self.ok(["store", "ls"]).lines().map(str::to_owned).collect()
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Decodes `\n`, `\t`, `\\` and `\xNN` escapes.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'\\' => out.push(b'\\'),
+                b'x' => {
+                    let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex");
+                    out.push(u8::from_str_radix(hex, 16).expect("hex digit"));
+                    i += 2;
+                }
+                other => panic!("unknown escape \\{}", other as char),
+            }
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A tree described by `input.txt`, plus the references it declares.
+pub struct TreeSpec {
+    pub lines: Vec<(String, String, Vec<u8>)>,
+    pub references: Vec<String>,
+}
+
+/// Parses the vectors' text form: `dir P`, `file P [CONTENT]`, `exec P [CONTENT]`,
+/// `link P TARGET`, `ref ITEM`; `#` starts a comment line.
+pub fn parse_tree_spec(input: &str) -> TreeSpec {
+    let mut lines = Vec::new();
+    let mut references = Vec::new();
+    for line in input.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let mut parts = line.splitn(3, ' ');
+        let kind = parts.next().expect("kind").to_owned();
+        let path = parts.next().expect("path").to_owned();
+        let arg = unescape(parts.next().unwrap_or(""));
+        if kind == "ref" {
+            references.push(path);
+        } else {
+            lines.push((kind, path, arg));
+        }
+    }
+    TreeSpec { lines, references }
+}
+
+/// Creates the tree on disk under `root` (which must exist).
+pub fn build_tree(root: &Path, spec: &TreeSpec) {
+    for (kind, path, arg) in &spec.lines {
+        let full = root.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).expect("parent");
+        }
+        match kind.as_str() {
+            "dir" => std::fs::create_dir_all(&full).expect("dir"),
+            "file" | "exec" => {
+                std::fs::write(&full, arg).expect("write");
+                let mode = if kind == "exec" { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            }
+            "link" => std::os::unix::fs::symlink(OsStr::from_bytes(arg), &full).expect("symlink"),
+            other => panic!("unknown line kind {other}"),
+        }
+    }
+}
+
+/// Every path under `root` with its kind, mode and size (or link target),
+/// sorted: two equal snapshots mean nothing changed.
+pub fn snapshot(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    snapshot_into(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn snapshot_into(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let rel = path.strip_prefix(root).expect("under root").display().to_string();
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            out.push(format!("{rel}/ {mode:o}"));
+            snapshot_into(root, &path, out);
+        } else if meta.file_type().is_symlink() {
+            out.push(format!("{rel} -> {}", std::fs::read_link(&path).expect("link").display()));
+        } else {
+            out.push(format!("{rel} {mode:o} {}", meta.len()));
+        }
+    }
+}
+
+/// Skips locally (loudly) when a precondition is missing; fails under CI.
+pub fn skip_or_fail(why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("required for this test under CI: {why}");
+    }
+    let mut err = std::io::stderr();
+    let _ = std::io::Write::write_all(&mut err, format!("\n*** SKIPPED: {why} ***\n").as_bytes());
+}
