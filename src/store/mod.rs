@@ -230,25 +230,25 @@ impl Store {
             move |source| StoreError::Open { path, source }
         };
         let root = std::path::absolute(root).map_err(open_err(root))?;
-        std::fs::create_dir_all(&root).map_err(open_err(&root))?;
-        let root_dir = Dir::open_ambient_dir(&root, ambient_authority()).map_err(open_err(&root))?;
+        let root_dir = loop {
+            match Dir::open_ambient_dir(&root, ambient_authority()) {
+                Ok(dir) => {
+                    let empty = dir.entries().map_err(open_err(&root))?.next().is_none();
+                    if !empty {
+                        break dir;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(open_err(&root)(e)),
+            }
+            create_skeleton(&root).map_err(open_err(&root))?;
+        };
         match root_dir.read_to_string("store-format") {
             Ok(marker) if marker == FORMAT_MARKER => {}
             Ok(found) => {
                 return Err(StoreError::UnsupportedFormat { path: root, found: found.trim_end().to_owned() })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let empty = root_dir.entries().map_err(open_err(&root))?.next().is_none();
-                if !empty {
-                    return Err(StoreError::NotAStore { path: root });
-                }
-                for sub in ["store", "db/items", "db/listings", "db/realisations", "db/trees", "tmp", "locks/items", "locks/recipes"] {
-                    root_dir.create_dir_all(sub).map_err(open_err(&root.join(sub)))?;
-                }
-                // The marker goes last: a store is only a store once complete.
-                write_replace(&root_dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)
-                    .map_err(open_err(&root.join("store-format")))?;
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotAStore { path: root }),
             Err(e) => return Err(open_err(&root)(e)),
         }
         let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
@@ -615,6 +615,36 @@ impl Store {
     /// The directory handle of registered trees (used by the tree layer).
     pub fn trees_dir(&self) -> &Dir {
         &self.db_trees
+    }
+}
+
+/// Builds a complete empty store next to `root` and renames it into place,
+/// so concurrent first users never see half a store. Losing the race to
+/// another process is fine: the caller then opens the winner's store.
+fn create_skeleton(root: &Path) -> io::Result<()> {
+    let parent = root.parent().ok_or_else(|| io::Error::other("the store root has no parent directory"))?;
+    std::fs::create_dir_all(parent)?;
+    let parent_dir = Dir::open_ambient_dir(parent, ambient_authority())?;
+    let temp = unique_name(".rockstore-new");
+    parent_dir.create_dir(&temp)?;
+    let build = || -> io::Result<()> {
+        let dir = parent_dir.open_dir(&temp)?;
+        for sub in ["store", "db/items", "db/listings", "db/realisations", "db/trees", "tmp", "locks/items", "locks/recipes"] {
+            dir.create_dir_all(sub)?;
+        }
+        write_replace(&dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)?;
+        let name = root.file_name().ok_or_else(|| io::Error::other("the store root has no name"))?;
+        // rename(2) replaces an empty directory but fails on a non-empty one.
+        parent_dir.rename(&temp, &parent_dir, name)?;
+        sync_dir(&parent_dir)
+    };
+    match build() {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = remove::remove_tree(&parent_dir, &temp);
+            let lost_race = matches!(e.raw_os_error(), Some(code) if code == rustix::io::Errno::NOTEMPTY.raw_os_error() || code == rustix::io::Errno::EXIST.raw_os_error());
+            if lost_race { Ok(()) } else { Err(e) }
+        }
     }
 }
 
