@@ -9,7 +9,12 @@ use crate::env_vars::{self, EnvVars};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// No store given and no home to put the default one in.
-    #[error("cannot find a place for the store: pass --store DIR or set {} (neither {} nor {} is set)", env_vars::ROCKSTORE_STORE, env_vars::XDG_DATA_HOME, env_vars::HOME)]
+    #[error(
+        "cannot find a place for the store: pass --store DIR or set {} (neither {} nor {} is set)",
+        env_vars::ROCKSTORE_STORE,
+        env_vars::XDG_DATA_HOME,
+        env_vars::HOME
+    )]
     NoStoreRoot,
 }
 
@@ -28,10 +33,21 @@ impl Config {
     pub fn resolve(store_flag: Option<PathBuf>, env: &EnvVars) -> Result<Config, ConfigError> {
         let store_root = store_flag
             .or_else(|| env.store.clone().map(PathBuf::from))
-            .or_else(|| env.xdg_data_home.clone().map(|d| PathBuf::from(d).join("rockstore")))
-            .or_else(|| env.home.clone().map(|h| PathBuf::from(h).join(".local/share/rockstore")))
+            .or_else(|| {
+                env.xdg_data_home
+                    .clone()
+                    .map(|d| PathBuf::from(d).join("rockstore"))
+            })
+            .or_else(|| {
+                env.home
+                    .clone()
+                    .map(|h| PathBuf::from(h).join(".local/share/rockstore"))
+            })
             .ok_or(ConfigError::NoStoreRoot)?;
-        Ok(Config { store_root, failpoint: env.failpoint.clone() })
+        Ok(Config {
+            store_root,
+            failpoint: env.failpoint.clone(),
+        })
     }
 }
 
@@ -41,11 +57,29 @@ mod tests {
 
     #[test]
     fn flag_beats_env_beats_default() {
-        let env = EnvVars { store: Some("/e".into()), home: Some("/h".into()), ..EnvVars::default() };
-        assert_eq!(Config::resolve(Some("/f".into()), &env).expect("ok").store_root, PathBuf::from("/f"));
-        assert_eq!(Config::resolve(None, &env).expect("ok").store_root, PathBuf::from("/e"));
-        let home_only = EnvVars { home: Some("/h".into()), ..EnvVars::default() };
-        assert_eq!(Config::resolve(None, &home_only).expect("ok").store_root, PathBuf::from("/h/.local/share/rockstore"));
+        let env = EnvVars {
+            store: Some("/e".into()),
+            home: Some("/h".into()),
+            ..EnvVars::default()
+        };
+        assert_eq!(
+            Config::resolve(Some("/f".into()), &env)
+                .expect("ok")
+                .store_root,
+            PathBuf::from("/f")
+        );
+        assert_eq!(
+            Config::resolve(None, &env).expect("ok").store_root,
+            PathBuf::from("/e")
+        );
+        let home_only = EnvVars {
+            home: Some("/h".into()),
+            ..EnvVars::default()
+        };
+        assert_eq!(
+            Config::resolve(None, &home_only).expect("ok").store_root,
+            PathBuf::from("/h/.local/share/rockstore")
+        );
         assert!(Config::resolve(None, &EnvVars::default()).is_err());
     }
 }

@@ -15,7 +15,11 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:08x}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{nanos:08x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Writes `bytes` to `name` in `dir` atomically, replacing any old file.
@@ -23,9 +27,14 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn write_replace(dir: &Dir, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
     let temp = unique_name(".tmp");
     let result = (|| {
-        let mut file = dir.open_with(&temp, OpenOptions::new().write(true).create_new(true).mode(0o600))?;
+        let mut file = dir.open_with(
+            &temp,
+            OpenOptions::new().write(true).create_new(true).mode(0o600),
+        )?;
         file.write_all(bytes)?;
-        file.set_permissions(cap_std::fs::Permissions::from_std(std::os::unix::fs::PermissionsExt::from_mode(mode)))?;
+        file.set_permissions(cap_std::fs::Permissions::from_std(
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        ))?;
         file.sync_all()?;
         dir.rename(&temp, dir, name)
     })();

@@ -48,8 +48,15 @@ enum Command {
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     let config = Config::resolve(cli.store, env)?;
     let open = || -> anyhow::Result<Store> {
-        let failpoints = config.failpoint.as_deref().map(Failpoints::parse).unwrap_or_default();
-        let options = StoreOptions { reporter: Arc::new(output::StderrReporter), failpoints: Arc::new(failpoints) };
+        let failpoints = config
+            .failpoint
+            .as_deref()
+            .map(Failpoints::parse)
+            .unwrap_or_default();
+        let options = StoreOptions {
+            reporter: Arc::new(output::StderrReporter),
+            failpoints: Arc::new(failpoints),
+        };
         Ok(Store::open(&config.store_root, options)?)
     };
     match cli.command {

@@ -64,7 +64,8 @@ pub struct PathArgs {
 }
 
 fn parse_kind(text: &str) -> Result<ItemKind, String> {
-    ItemKind::parse(text).ok_or_else(|| format!("unknown kind `{text}` (expected rock, profile, toolchain or data)"))
+    ItemKind::parse(text)
+        .ok_or_else(|| format!("unknown kind `{text}` (expected rock, profile, toolchain or data)"))
 }
 
 /// An item as `--json` shows it.
@@ -77,7 +78,11 @@ struct ItemView<'a> {
 }
 
 fn view(item: &Item) -> ItemView<'_> {
-    ItemView { item: item.name.as_str(), path: item.path.display().to_string(), record: &item.record }
+    ItemView {
+        item: item.name.as_str(),
+        path: item.path.display().to_string(),
+        record: &item.record,
+    }
 }
 
 pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
@@ -120,7 +125,10 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
                 if let Some(key) = r.recipe_key {
                     output::data(&format!("recipe key:  {key}"));
                 }
-                output::data(&format!("created:     {} by uid {}", r.created, r.creator_uid));
+                output::data(&format!(
+                    "created:     {} by uid {}",
+                    r.created, r.creator_uid
+                ));
             }
         }
         StoreCommand::Path(args) => {

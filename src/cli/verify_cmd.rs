@@ -23,12 +23,19 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs, store: &Store) -> anyhow::Result<ExitStatus> {
-    let report = store.verify(VerifyOptions { contents: args.contents, repair: args.repair })?;
+    let report = store.verify(VerifyOptions {
+        contents: args.contents,
+        repair: args.repair,
+    })?;
     if args.json {
         output::json(&report)?;
     } else {
         for p in &report.problems {
-            let file = p.file.as_deref().map(|f| format!(": {f}")).unwrap_or_default();
+            let file = p
+                .file
+                .as_deref()
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default();
             let fixed = if p.repaired { " (repaired)" } else { "" };
             output::data(&format!("problem: {}{file}: {}{fixed}", p.item, p.what));
         }
@@ -40,7 +47,11 @@ pub fn run(args: VerifyArgs, store: &Store) -> anyhow::Result<ExitStatus> {
         output::status(&format!(
             "checked {} items{}: {} problems{}",
             report.items_checked,
-            if args.contents { " and their contents" } else { "" },
+            if args.contents {
+                " and their contents"
+            } else {
+                ""
+            },
             report.problems.len(),
             if unrepaired > 0 && !args.repair {
                 "; `rockstore verify --repair` removes what cannot be trusted"
@@ -49,5 +60,9 @@ pub fn run(args: VerifyArgs, store: &Store) -> anyhow::Result<ExitStatus> {
             }
         ));
     }
-    Ok(if report.is_clean() { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(if report.is_clean() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }

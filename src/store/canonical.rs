@@ -116,8 +116,16 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 fn serialize_node(node: &Node, out: &mut Vec<u8>) {
     match node {
-        Node::File { executable, size, digest } => {
-            out.push(if *executable { TAG_EXECUTABLE } else { TAG_REGULAR });
+        Node::File {
+            executable,
+            size,
+            digest,
+        } => {
+            out.push(if *executable {
+                TAG_EXECUTABLE
+            } else {
+                TAG_REGULAR
+            });
             put_u64(out, *size);
             out.extend_from_slice(digest);
         }
@@ -191,7 +199,10 @@ pub fn parse(stream: &[u8]) -> Result<Node, ParseError> {
     if stream.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
         return Err(ParseError::BadMagic);
     }
-    let mut reader = Reader { bytes: stream, pos: MAGIC.len() };
+    let mut reader = Reader {
+        bytes: stream,
+        pos: MAGIC.len(),
+    };
     let root = reader.node(0)?;
     if reader.pos != stream.len() {
         return Err(ParseError::Trailing(stream.len() - reader.pos));
@@ -236,13 +247,19 @@ impl Reader<'_> {
                 let size = self.u64()?;
                 let mut digest = [0u8; DIGEST_LEN];
                 digest.copy_from_slice(self.take(DIGEST_LEN)?);
-                Ok(Node::File { executable: tag == TAG_EXECUTABLE, size, digest })
+                Ok(Node::File {
+                    executable: tag == TAG_EXECUTABLE,
+                    size,
+                    digest,
+                })
             }
             TAG_SYMLINK => {
                 let at = self.pos;
                 let raw = self.len_prefixed()?;
                 match std::str::from_utf8(raw) {
-                    Ok(t) if !t.is_empty() && !t.contains('\0') => Ok(Node::Symlink { target: t.to_owned() }),
+                    Ok(t) if !t.is_empty() && !t.contains('\0') => Ok(Node::Symlink {
+                        target: t.to_owned(),
+                    }),
                     _ => Err(ParseError::BadTarget(at)),
                 }
             }
@@ -288,7 +305,9 @@ pub enum LinkError {
     Empty,
     /// `..` after a normal component: with other links inside, `a/..` is not
     /// always the directory that holds `a`, so such targets cannot be checked.
-    #[error("it uses `..` after a directory name; write the target as ../…/name with all `..` first")]
+    #[error(
+        "it uses `..` after a directory name; write the target as ../…/name with all `..` first"
+    )]
     DotDotAfterName,
     /// Climbs above the store's `store/` directory, or into `store/` without
     /// naming an item.
@@ -301,7 +320,10 @@ pub enum LinkError {
 /// its item, or enters a sibling item directory. Targets must have the form
 /// `(../)* name (/name)*` (`.` and empty components are ignored), so the
 /// upward part passes only through real directories and the check is sound.
-pub fn check_symlink_target(target: &str, link_depth: usize) -> Result<LinkDestination<'_>, LinkError> {
+pub fn check_symlink_target(
+    target: &str,
+    link_depth: usize,
+) -> Result<LinkDestination<'_>, LinkError> {
     if target.is_empty() {
         return Err(LinkError::Empty);
     }
@@ -327,7 +349,9 @@ pub fn check_symlink_target(target: &str, link_depth: usize) -> Result<LinkDesti
     if ups <= link_depth {
         Ok(LinkDestination::Inside)
     } else if ups == link_depth + 1 {
-        first_name_after_escape.map(LinkDestination::OtherItem).ok_or(LinkError::Escapes)
+        first_name_after_escape
+            .map(LinkDestination::OtherItem)
+            .ok_or(LinkError::Escapes)
     } else {
         Err(LinkError::Escapes)
     }
@@ -338,7 +362,11 @@ mod tests {
     use super::*;
 
     fn file(content: &[u8], executable: bool) -> Node {
-        Node::File { executable, size: content.len() as u64, digest: *blake3::hash(content).as_bytes() }
+        Node::File {
+            executable,
+            size: content.len() as u64,
+            digest: *blake3::hash(content).as_bytes(),
+        }
     }
 
     fn dir(entries: Vec<(&str, Node)>) -> Node {
@@ -352,10 +380,16 @@ mod tests {
 
     #[test]
     fn round_trip_and_sensitivity() {
-        let a = dir(vec![("a.lua", file(b"return 1", false)), ("bin", dir(vec![("x", file(b"#!", true))]))]);
+        let a = dir(vec![
+            ("a.lua", file(b"return 1", false)),
+            ("bin", dir(vec![("x", file(b"#!", true))])),
+        ]);
         let stream = serialize(&a);
         assert_eq!(parse(&stream), Ok(a.clone()));
-        let exec_changed = dir(vec![("a.lua", file(b"return 1", true)), ("bin", dir(vec![("x", file(b"#!", true))]))]);
+        let exec_changed = dir(vec![
+            ("a.lua", file(b"return 1", true)),
+            ("bin", dir(vec![("x", file(b"#!", true))])),
+        ]);
         assert_ne!(content_hash(&a), content_hash(&exec_changed));
         let link = dir(vec![("l", Node::Symlink { target: "a".into() })]);
         let link2 = dir(vec![("l", Node::Symlink { target: "b".into() })]);
@@ -381,13 +415,28 @@ mod tests {
     fn symlink_targets() {
         assert_eq!(check_symlink_target("a/b", 0), Ok(LinkDestination::Inside));
         assert_eq!(check_symlink_target("../a", 1), Ok(LinkDestination::Inside));
-        assert_eq!(check_symlink_target("./../x", 1), Ok(LinkDestination::Inside));
-        assert_eq!(check_symlink_target("../x", 0), Ok(LinkDestination::OtherItem("x")));
-        assert_eq!(check_symlink_target("../../../x/y", 2), Ok(LinkDestination::OtherItem("x")));
+        assert_eq!(
+            check_symlink_target("./../x", 1),
+            Ok(LinkDestination::Inside)
+        );
+        assert_eq!(
+            check_symlink_target("../x", 0),
+            Ok(LinkDestination::OtherItem("x"))
+        );
+        assert_eq!(
+            check_symlink_target("../../../x/y", 2),
+            Ok(LinkDestination::OtherItem("x"))
+        );
         assert_eq!(check_symlink_target("..", 0), Err(LinkError::Escapes));
         assert_eq!(check_symlink_target("../../x", 0), Err(LinkError::Escapes));
-        assert_eq!(check_symlink_target("/etc/passwd", 3), Err(LinkError::Absolute));
-        assert_eq!(check_symlink_target("a/../../x", 3), Err(LinkError::DotDotAfterName));
+        assert_eq!(
+            check_symlink_target("/etc/passwd", 3),
+            Err(LinkError::Absolute)
+        );
+        assert_eq!(
+            check_symlink_target("a/../../x", 3),
+            Err(LinkError::DotDotAfterName)
+        );
         assert_eq!(check_symlink_target("", 0), Err(LinkError::Empty));
     }
 }

@@ -138,7 +138,8 @@ pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, RecordErr
     if version != FORMAT_VERSION {
         return Err(RecordError::UnsupportedVersion { found: version });
     }
-    let (record, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(RecordError::Corrupt)?;
+    let (record, used) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(RecordError::Corrupt)?;
     if used != bytes.len() {
         return Err(RecordError::Trailing(bytes.len() - used));
     }
@@ -152,7 +153,12 @@ mod tests {
     #[test]
     fn varint_layout_is_as_documented() {
         // A realisation with a 300-second timestamp: 300 needs the u16 marker.
-        let r = Realisation { format_version: 1, recipe_key: RecipeKey([0xab; 32]), item: "x".into(), created: 300 };
+        let r = Realisation {
+            format_version: 1,
+            recipe_key: RecipeKey([0xab; 32]),
+            item: "x".into(),
+            created: 300,
+        };
         let bytes = encode(&r);
         assert_eq!(bytes[0], 1);
         assert_eq!(&bytes[1..33], &[0xab; 32]);
@@ -164,10 +170,24 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_and_trailing_bytes() {
-        let r = Realisation { format_version: 2, recipe_key: RecipeKey([0; 32]), item: "x".into(), created: 0 };
-        assert!(matches!(decode::<Realisation>(&encode(&r)), Err(RecordError::UnsupportedVersion { found: 2 })));
-        let mut ok = encode(&Realisation { format_version: 1, ..r });
+        let r = Realisation {
+            format_version: 2,
+            recipe_key: RecipeKey([0; 32]),
+            item: "x".into(),
+            created: 0,
+        };
+        assert!(matches!(
+            decode::<Realisation>(&encode(&r)),
+            Err(RecordError::UnsupportedVersion { found: 2 })
+        ));
+        let mut ok = encode(&Realisation {
+            format_version: 1,
+            ..r
+        });
         ok.push(0);
-        assert!(matches!(decode::<Realisation>(&ok), Err(RecordError::Trailing(1))));
+        assert!(matches!(
+            decode::<Realisation>(&ok),
+            Err(RecordError::Trailing(1))
+        ));
     }
 }

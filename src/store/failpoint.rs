@@ -27,12 +27,17 @@ impl Failpoints {
             Some((name, n)) => (name, n.parse().unwrap_or(1)),
             None => (spec, 1),
         };
-        Failpoints { point: Some((name.to_owned(), nth.max(1))), hits: AtomicU64::new(0) }
+        Failpoints {
+            point: Some((name.to_owned(), nth.max(1))),
+            hits: AtomicU64::new(0),
+        }
     }
 
     /// Marks a point; stops the process if it is the configured one.
     pub fn hit(&self, point: &str) {
-        let Some((name, nth)) = &self.point else { return };
+        let Some((name, nth)) = &self.point else {
+            return;
+        };
         if name != point || self.hits.fetch_add(1, Ordering::SeqCst) + 1 != *nth {
             return;
         }

@@ -107,11 +107,18 @@ pub enum IngestError {
 }
 
 fn io_err(path: &str) -> impl FnOnce(io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io { path: display_path(path), source }
+    move |source| IngestError::Io {
+        path: display_path(path),
+        source,
+    }
 }
 
 fn display_path(path: &str) -> String {
-    if path.is_empty() { ".".to_owned() } else { path.to_owned() }
+    if path.is_empty() {
+        ".".to_owned()
+    } else {
+        path.to_owned()
+    }
 }
 
 /// What the walk does with the files it reads.
@@ -181,7 +188,12 @@ impl Ingest<'_> {
             Mode::Copy(_) | Mode::InPlace => {
                 // Children before parents: a 0555 parent would forbid nothing
                 // to root, but would to the owner of a per-user store.
-                for rel in dirs.iter().rev().map(String::as_str).chain(std::iter::once("")) {
+                for rel in dirs
+                    .iter()
+                    .rev()
+                    .map(String::as_str)
+                    .chain(std::iter::once(""))
+                {
                     self.normalise_dir(rel)?;
                 }
             }
@@ -192,7 +204,10 @@ impl Ingest<'_> {
             }
         }
         mode_problems.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Walked { root, mode_problems })
+        Ok(Walked {
+            root,
+            mode_problems,
+        })
     }
 
     fn source(&self) -> &Dir {
@@ -210,15 +225,21 @@ impl Ingest<'_> {
         dirs: &mut Vec<String>,
     ) -> Result<Pending, IngestError> {
         if depth > MAX_DEPTH {
-            return Err(IngestError::TooDeep { path: display_path(rel) });
+            return Err(IngestError::TooDeep {
+                path: display_path(rel),
+            });
         }
         let dir = open_dir(self.source(), rel).map_err(io_err(rel))?;
         let mut entries = BTreeMap::new();
         for entry in dir.entries().map_err(io_err(rel))? {
             let entry = entry.map_err(io_err(rel))?;
             let raw = entry.file_name();
-            let name = PathComponent::from_bytes(raw.as_bytes())
-                .map_err(|source| IngestError::BadName { dir: display_path(rel), source })?;
+            let name = PathComponent::from_bytes(raw.as_bytes()).map_err(|source| {
+                IngestError::BadName {
+                    dir: display_path(rel),
+                    source,
+                }
+            })?;
             let child = join(rel, name.as_str());
             let file_type = entry.file_type().map_err(io_err(&child))?;
             let pending = if file_type.is_dir() {
@@ -228,17 +249,24 @@ impl Ingest<'_> {
                 dirs.push(child.clone());
                 self.walk_dir(&child, depth + 1, jobs, dirs)?
             } else if file_type.is_symlink() {
-                let target = dir.read_link_contents(name.as_str()).map_err(io_err(&child))?;
+                let target = dir
+                    .read_link_contents(name.as_str())
+                    .map_err(io_err(&child))?;
                 let target = self.check_link(&child, depth, target)?;
                 if let Mode::Copy(_) = self.mode {
-                    self.target.symlink_contents(&target, &child).map_err(io_err(&child))?;
+                    self.target
+                        .symlink_contents(&target, &child)
+                        .map_err(io_err(&child))?;
                 }
                 Pending::Link(target)
             } else if file_type.is_file() {
                 jobs.push(child);
                 Pending::File(jobs.len() - 1)
             } else {
-                return Err(IngestError::SpecialFile { path: child, kind: special_kind(&file_type) });
+                return Err(IngestError::SpecialFile {
+                    path: child,
+                    kind: special_kind(&file_type),
+                });
             };
             entries.insert(name, pending);
         }
@@ -246,11 +274,18 @@ impl Ingest<'_> {
     }
 
     fn check_link(&self, path: &str, depth: usize, target: PathBuf) -> Result<String, IngestError> {
-        let target = target
-            .into_os_string()
-            .into_string()
-            .map_err(|_| IngestError::NonUtf8Target { path: path.to_owned() })?;
-        let bad = |source| IngestError::BadSymlink { path: path.to_owned(), target: target.clone(), source };
+        let target =
+            target
+                .into_os_string()
+                .into_string()
+                .map_err(|_| IngestError::NonUtf8Target {
+                    path: path.to_owned(),
+                })?;
+        let bad = |source| IngestError::BadSymlink {
+            path: path.to_owned(),
+            target: target.clone(),
+            source,
+        };
         match check_symlink_target(&target, depth).map_err(bad)? {
             LinkDestination::Inside => {}
             LinkDestination::OtherItem(item) if self.allowed_items.contains(item) => {}
@@ -272,7 +307,10 @@ impl Ingest<'_> {
         let meta = input.metadata().map_err(io_err(rel))?;
         if !meta.is_file() {
             // Replaced by something else since it was listed.
-            return Err(IngestError::SpecialFile { path: rel.to_owned(), kind: "non-regular file" });
+            return Err(IngestError::SpecialFile {
+                path: rel.to_owned(),
+                kind: "non-regular file",
+            });
         }
         let mode = meta.mode();
         let executable = mode & 0o100 != 0;
@@ -281,15 +319,26 @@ impl Ingest<'_> {
                 reject_privileged(rel, mode)?;
                 let mut out = self
                     .target
-                    .open_with(rel, OpenOptions::new().write(true).create_new(true).mode(0o600))
+                    .open_with(
+                        rel,
+                        OpenOptions::new().write(true).create_new(true).mode(0o600),
+                    )
                     .map_err(io_err(rel))?;
                 let (size, digest) = hash_copy(&mut input, Some(&mut out)).map_err(io_err(rel))?;
                 finish_file(out.into_std(), executable).map_err(io_err(rel))?;
-                Ok((Node::File { executable, size, digest }, None))
+                Ok((
+                    Node::File {
+                        executable,
+                        size,
+                        digest,
+                    },
+                    None,
+                ))
             }
             Mode::InPlace => {
                 reject_privileged(rel, mode)?;
-                let (size, digest) = hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
+                let (size, digest) =
+                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
                 if meta.nlink() > 1 {
                     // A hard link may share its inode with a file outside the
                     // staging directory: chmod-ing it would change that file.
@@ -298,17 +347,32 @@ impl Ingest<'_> {
                     input = self.target.open(rel).map_err(io_err(rel))?;
                 }
                 finish_file(input.into_std(), executable).map_err(io_err(rel))?;
-                Ok((Node::File { executable, size, digest }, None))
+                Ok((
+                    Node::File {
+                        executable,
+                        size,
+                        digest,
+                    },
+                    None,
+                ))
             }
             Mode::Check => {
-                let (size, digest) = hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
+                let (size, digest) =
+                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
                 let perm = mode & 0o7777;
                 let expected = if executable { EXEC_MODE } else { FILE_MODE };
                 let problem = (perm != expected).then(|| ModeProblem {
                     path: rel.to_owned(),
                     what: format!("has mode {perm:04o}, expected {expected:04o}"),
                 });
-                Ok((Node::File { executable, size, digest }, problem))
+                Ok((
+                    Node::File {
+                        executable,
+                        size,
+                        digest,
+                    },
+                    problem,
+                ))
             }
         }
     }
@@ -316,19 +380,26 @@ impl Ingest<'_> {
     fn unshare(&self, rel: &str) -> io::Result<()> {
         let temp = format!("{rel}.rockstore-unshare");
         let mut src = self.target.open(rel)?;
-        let mut dst = self.target.open_with(&temp, OpenOptions::new().write(true).create_new(true).mode(0o600))?;
+        let mut dst = self.target.open_with(
+            &temp,
+            OpenOptions::new().write(true).create_new(true).mode(0o600),
+        )?;
         io::copy(&mut src, &mut dst)?;
         self.target.rename(&temp, self.target, rel)
     }
 
     fn normalise_dir(&self, rel: &str) -> Result<(), IngestError> {
         let dir = open_readable(self.target, rel).map_err(io_err(rel))?;
-        dir.set_permissions(std::fs::Permissions::from_mode(DIR_MODE)).map_err(io_err(rel))?;
+        dir.set_permissions(std::fs::Permissions::from_mode(DIR_MODE))
+            .map_err(io_err(rel))?;
         dir.set_times(fixed_times()).map_err(io_err(rel))
     }
 
     fn check_dir(&self, rel: &str) -> Result<Option<ModeProblem>, IngestError> {
-        let meta = open_dir(self.target, rel).map_err(io_err(rel))?.dir_metadata().map_err(io_err(rel))?;
+        let meta = open_dir(self.target, rel)
+            .map_err(io_err(rel))?
+            .dir_metadata()
+            .map_err(io_err(rel))?;
         let perm = meta.mode() & 0o7777;
         Ok((perm != DIR_MODE).then(|| ModeProblem {
             path: display_path(rel),
@@ -341,15 +412,20 @@ fn assemble(pending: Pending, files: &mut [Option<Node>]) -> Node {
     match pending {
         Pending::File(i) => files[i].take().unwrap_or_else(Node::empty_dir),
         Pending::Link(target) => Node::Symlink { target },
-        Pending::Dir(entries) => {
-            Node::Directory(entries.into_iter().map(|(name, child)| (name, assemble(child, files))).collect())
-        }
+        Pending::Dir(entries) => Node::Directory(
+            entries
+                .into_iter()
+                .map(|(name, child)| (name, assemble(child, files)))
+                .collect(),
+        ),
     }
 }
 
 fn reject_privileged(rel: &str, mode: u32) -> Result<(), IngestError> {
     if mode & 0o6000 != 0 {
-        return Err(IngestError::Privileged { path: rel.to_owned() });
+        return Err(IngestError::Privileged {
+            path: rel.to_owned(),
+        });
     }
     Ok(())
 }
@@ -382,16 +458,26 @@ fn finish_file(file: std::fs::File, executable: bool) -> io::Result<()> {
 /// Opens a directory for reading, as a file: cap-std's `Dir` handles are
 /// `O_PATH` on Linux, on which fchmod, futimens and fsync fail with EBADF.
 pub fn open_readable(root: &Dir, rel: &str) -> io::Result<std::fs::File> {
-    Ok(root.open(if rel.is_empty() { "." } else { rel })?.into_std())
+    Ok(root
+        .open(if rel.is_empty() { "." } else { rel })?
+        .into_std())
 }
 
 /// Opens `rel` under `root` (`""` is `root` itself).
 pub fn open_dir(root: &Dir, rel: &str) -> io::Result<Dir> {
-    if rel.is_empty() { root.try_clone() } else { root.open_dir(rel) }
+    if rel.is_empty() {
+        root.try_clone()
+    } else {
+        root.open_dir(rel)
+    }
 }
 
 fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}/{name}") }
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
+    }
 }
 
 thread_local! {
@@ -400,7 +486,10 @@ thread_local! {
 
 /// Reads `input` to the end, hashing it and writing it to `output` if given.
 /// Large reads are hashed with blake3's multi-threaded mode.
-fn hash_copy(input: &mut impl Read, mut output: Option<&mut impl Write>) -> io::Result<(u64, [u8; 32])> {
+fn hash_copy(
+    input: &mut impl Read,
+    mut output: Option<&mut impl Write>,
+) -> io::Result<(u64, [u8; 32])> {
     BUFFER.with(|cell| {
         let mut buffer = cell.borrow_mut();
         let mut hasher = blake3::Hasher::new();
@@ -429,5 +518,9 @@ fn hash_copy(input: &mut impl Read, mut output: Option<&mut impl Write>) -> io::
 
 /// Path of `rel` under a directory path, for messages.
 pub fn under(base: &Path, rel: &str) -> PathBuf {
-    if rel.is_empty() { base.to_path_buf() } else { base.join(rel) }
+    if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
 }

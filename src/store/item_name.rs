@@ -79,7 +79,10 @@ impl PathComponent {
             return Err(NameError::Nul(lossy().replace('\0', "\\0")));
         }
         if raw.len() > MAX_COMPONENT_LEN {
-            return Err(NameError::TooLong(lossy().chars().take(40).collect(), MAX_COMPONENT_LEN));
+            return Err(NameError::TooLong(
+                lossy().chars().take(40).collect(),
+                MAX_COMPONENT_LEN,
+            ));
         }
         match std::str::from_utf8(raw) {
             Ok(s) => Ok(PathComponent(s.to_owned())),
@@ -116,7 +119,10 @@ pub fn validate_label_part(part: &str) -> Result<(), NameError> {
         return Err(NameError::BadChar(part.to_owned()));
     }
     if part.len() > MAX_LABEL_LEN {
-        return Err(NameError::TooLong(part.chars().take(40).collect(), MAX_LABEL_LEN));
+        return Err(NameError::TooLong(
+            part.chars().take(40).collect(),
+            MAX_LABEL_LEN,
+        ));
     }
     Ok(())
 }
@@ -132,7 +138,10 @@ impl ItemName {
         validate_label_part(version)?;
         let label_len = name.len() + 1 + version.len();
         if label_len > MAX_LABEL_LEN {
-            return Err(NameError::TooLong(format!("{name}-{version}"), MAX_LABEL_LEN));
+            return Err(NameError::TooLong(
+                format!("{name}-{version}"),
+                MAX_LABEL_LEN,
+            ));
         }
         Ok(ItemName(format!("{}-{name}-{version}", hash.to_short())))
     }
@@ -157,7 +166,10 @@ impl ItemName {
 }
 
 fn split_short(text: &str) -> Option<(&str, &str)> {
-    if text.len() > SHORT_LEN + 1 && text.as_bytes()[SHORT_LEN] == b'-' && text.is_char_boundary(SHORT_LEN) {
+    if text.len() > SHORT_LEN + 1
+        && text.as_bytes()[SHORT_LEN] == b'-'
+        && text.is_char_boundary(SHORT_LEN)
+    {
         Some((&text[..SHORT_LEN], &text[SHORT_LEN + 1..]))
     } else {
         None
@@ -182,11 +194,36 @@ mod tests {
 
     #[test]
     fn components_reject_each_rule() {
-        assert_eq!(PathComponent::from_bytes(b"").unwrap_err().kind(), "empty");
-        assert_eq!(PathComponent::from_bytes(b"..").unwrap_err().kind(), "dot");
-        assert_eq!(PathComponent::from_bytes(b"a/b").unwrap_err().kind(), "slash");
-        assert_eq!(PathComponent::from_bytes(b"a\0").unwrap_err().kind(), "nul");
-        assert_eq!(PathComponent::from_bytes(b"\xff").unwrap_err().kind(), "not-utf8");
+        assert_eq!(
+            PathComponent::from_bytes(b"")
+                .expect_err("must be refused")
+                .kind(),
+            "empty"
+        );
+        assert_eq!(
+            PathComponent::from_bytes(b"..")
+                .expect_err("must be refused")
+                .kind(),
+            "dot"
+        );
+        assert_eq!(
+            PathComponent::from_bytes(b"a/b")
+                .expect_err("must be refused")
+                .kind(),
+            "slash"
+        );
+        assert_eq!(
+            PathComponent::from_bytes(b"a\0")
+                .expect_err("must be refused")
+                .kind(),
+            "nul"
+        );
+        assert_eq!(
+            PathComponent::from_bytes(b"\xff")
+                .expect_err("must be refused")
+                .kind(),
+            "not-utf8"
+        );
         assert!(PathComponent::from_bytes("héllo .lua".as_bytes()).is_ok());
     }
 

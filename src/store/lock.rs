@@ -78,11 +78,17 @@ pub fn acquire(
     reporter: &dyn Reporter,
 ) -> Result<LockGuard, LockError> {
     let path = dir_path.join(name);
-    let err = |source| LockError { path: path.clone(), source };
+    let err = |source| LockError {
+        path: path.clone(),
+        source,
+    };
     let file = match dir.open(name) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => dir
-            .open_with(name, OpenOptions::new().write(true).create(true).mode(0o644))
+            .open_with(
+                name,
+                OpenOptions::new().write(true).create(true).mode(0o644),
+            )
             .map_err(err)?,
         Err(e) => return Err(err(e)),
     };
@@ -93,7 +99,10 @@ pub fn acquire(
     };
     match try_lock {
         Ok(()) => {}
-        Err(e) if e.kind() == fs2::lock_contended_error().kind() || e.kind() == io::ErrorKind::WouldBlock => {
+        Err(e)
+            if e.kind() == fs2::lock_contended_error().kind()
+                || e.kind() == io::ErrorKind::WouldBlock =>
+        {
             reporter.waiting_for_lock(what, &path);
             match mode {
                 LockMode::Shared => fs2::FileExt::lock_shared(&file),

@@ -144,7 +144,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { reporter: Arc::new(lock::Silent), failpoints: Arc::new(Failpoints::none()) }
+        StoreOptions {
+            reporter: Arc::new(lock::Silent),
+            failpoints: Arc::new(Failpoints::none()),
+        }
     }
 }
 
@@ -219,7 +222,10 @@ pub struct Store {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -246,9 +252,14 @@ impl Store {
         match root_dir.read_to_string("store-format") {
             Ok(marker) if marker == FORMAT_MARKER => {}
             Ok(found) => {
-                return Err(StoreError::UnsupportedFormat { path: root, found: found.trim_end().to_owned() })
+                return Err(StoreError::UnsupportedFormat {
+                    path: root,
+                    found: found.trim_end().to_owned(),
+                })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotAStore { path: root }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotAStore { path: root })
+            }
             Err(e) => return Err(open_err(&root)(e)),
         }
         let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
@@ -289,10 +300,21 @@ impl Store {
     /// Takes the store lock: shared to read or add, exclusive to delete.
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, StoreError> {
         let what = match mode {
-            LockMode::Shared => "the store lock (another rockstore is collecting garbage or repairing the store)",
-            LockMode::Exclusive => "exclusive use of the store (other rockstore processes are using it)",
+            LockMode::Shared => {
+                "the store lock (another rockstore is collecting garbage or repairing the store)"
+            }
+            LockMode::Exclusive => {
+                "exclusive use of the store (other rockstore processes are using it)"
+            }
         };
-        Ok(lock::acquire(&self.locks, &self.root.join("locks"), "store.lock", mode, what, &*self.options.reporter)?)
+        Ok(lock::acquire(
+            &self.locks,
+            &self.root.join("locks"),
+            "store.lock",
+            mode,
+            what,
+            &*self.options.reporter,
+        )?)
     }
 
     /// Takes the build lock of a recipe, so no two processes build it at once.
@@ -315,13 +337,21 @@ impl Store {
         let name = unique_name("stage");
         self.tmp.create_dir(&name).map_err(self.io("tmp", &name))?;
         let dir = self.tmp.open_dir(&name).map_err(self.io("tmp", &name))?;
-        Ok(Staging { store: self, name, dir: Some(dir), _lock: lock })
+        Ok(Staging {
+            store: self,
+            name,
+            dir: Some(dir),
+            _lock: lock,
+        })
     }
 
     /// Copies the directory `source` into the store as an item.
     pub fn add_path(&self, source: &Path, spec: &ItemSpec) -> Result<Item, StoreError> {
-        let src = Dir::open_ambient_dir(source, ambient_authority())
-            .map_err(|e| StoreError::Source { path: source.to_path_buf(), source: e })?;
+        let src =
+            Dir::open_ambient_dir(source, ambient_authority()).map_err(|e| StoreError::Source {
+                path: source.to_path_buf(),
+                source: e,
+            })?;
         let allowed = self.check_references(spec)?;
         let staging = self.stage()?;
         let walked = self.walk(&staging, Mode::Copy(&src), &allowed, spec)?;
@@ -342,9 +372,19 @@ impl Store {
         allowed: &BTreeSet<String>,
         spec: &ItemSpec,
     ) -> Result<ingest::Walked, StoreError> {
-        let target = staging.dir().ok_or_else(|| StoreError::NotFound(staging.name.clone()))?;
-        let ingest = Ingest { mode, target, allowed_items: allowed, failpoints: &self.options.failpoints };
-        ingest.run().map_err(|source| StoreError::Ingest { name: format!("{}-{}", spec.name, spec.version), source })
+        let target = staging
+            .dir()
+            .ok_or_else(|| StoreError::NotFound(staging.name.clone()))?;
+        let ingest = Ingest {
+            mode,
+            target,
+            allowed_items: allowed,
+            failpoints: &self.options.failpoints,
+        };
+        ingest.run().map_err(|source| StoreError::Ingest {
+            name: format!("{}-{}", spec.name, spec.version),
+            source,
+        })
     }
 
     fn check_references(&self, spec: &ItemSpec) -> Result<BTreeSet<String>, StoreError> {
@@ -352,7 +392,8 @@ impl Store {
         item_name::validate_label_part(&spec.version)?;
         let mut allowed = BTreeSet::new();
         for reference in &spec.references {
-            let name = ItemName::parse(reference).map_err(|_| StoreError::UnknownReference(reference.clone()))?;
+            let name = ItemName::parse(reference)
+                .map_err(|_| StoreError::UnknownReference(reference.clone()))?;
             if self.get(&name)?.is_none() {
                 return Err(StoreError::UnknownReference(reference.clone()));
             }
@@ -361,7 +402,12 @@ impl Store {
         Ok(allowed)
     }
 
-    fn admit_walked(&self, mut staging: Staging<'_>, root: canonical::Node, spec: &ItemSpec) -> Result<Item, StoreError> {
+    fn admit_walked(
+        &self,
+        mut staging: Staging<'_>,
+        root: canonical::Node,
+        spec: &ItemSpec,
+    ) -> Result<Item, StoreError> {
         let fp = &self.options.failpoints;
         let stream = canonical::serialize(&root);
         let hash = canonical::hash_stream(&stream);
@@ -373,7 +419,10 @@ impl Store {
         if let Some(dir) = staging.dir() {
             ingest::open_readable(dir, "")
                 .and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from))
-                .map_err(|source| StoreError::Io { path: staging.path(), source })?;
+                .map_err(|source| StoreError::Io {
+                    path: staging.path(),
+                    source,
+                })?;
         }
         fp.hit("after-sync");
 
@@ -393,7 +442,9 @@ impl Store {
         if self.items.symlink_metadata(name.as_str()).is_ok() {
             // Left by an interrupted admission; ours is known good, so it wins.
             let trash = unique_name("trash");
-            self.items.rename(name.as_str(), &self.tmp, &trash).map_err(self.io("store", name.as_str()))?;
+            self.items
+                .rename(name.as_str(), &self.tmp, &trash)
+                .map_err(self.io("store", name.as_str()))?;
             remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
         }
 
@@ -432,12 +483,21 @@ impl Store {
             self.record_realisation(&key, &name)?;
         }
         fp.hit("after-realisation");
-        Ok(Item { path: self.item_path(&name), name, record })
+        Ok(Item {
+            path: self.item_path(&name),
+            name,
+            record,
+        })
     }
 
     fn write_record(&self, name: &ItemName, record: &ItemRecord) -> Result<(), StoreError> {
-        write_replace(&self.db_items, name.as_str(), &db::encode(record), RECORD_MODE)
-            .map_err(self.io("db/items", name.as_str()))?;
+        write_replace(
+            &self.db_items,
+            name.as_str(),
+            &db::encode(record),
+            RECORD_MODE,
+        )
+        .map_err(self.io("db/items", name.as_str()))?;
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))
     }
 
@@ -445,7 +505,9 @@ impl Store {
     /// references the new admission declares are added to its record.
     fn merge_references(&self, mut item: Item, spec: &ItemSpec) -> Result<Item, StoreError> {
         let before = item.record.references.len();
-        item.record.references.extend(spec.references.iter().cloned());
+        item.record
+            .references
+            .extend(spec.references.iter().cloned());
         item.record.references.sort();
         item.record.references.dedup();
         if item.record.references.len() != before {
@@ -466,19 +528,28 @@ impl Store {
             created: now_secs(),
         };
         let file = key.to_hex();
-        write_replace(&self.db_realisations, &file, &db::encode(&record), RECORD_MODE)
-            .map_err(self.io("db/realisations", &file))?;
+        write_replace(
+            &self.db_realisations,
+            &file,
+            &db::encode(&record),
+            RECORD_MODE,
+        )
+        .map_err(self.io("db/realisations", &file))?;
         sync_dir(&self.db_realisations).map_err(self.io("db/realisations", ""))
     }
 
     /// The item a recipe was built into, if it is still in the store.
     pub fn realisation(&self, key: &RecipeKey) -> Result<Option<Item>, StoreError> {
         let file = key.to_hex();
-        let Some(bytes) = read_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))? else {
+        let Some(bytes) = read_optional(&self.db_realisations, &file)
+            .map_err(self.io("db/realisations", &file))?
+        else {
             return Ok(None);
         };
-        let record: Realisation = db::decode(&bytes)
-            .map_err(|source| StoreError::Record { path: self.path_of("db/realisations", &file), source })?;
+        let record: Realisation = db::decode(&bytes).map_err(|source| StoreError::Record {
+            path: self.path_of("db/realisations", &file),
+            source,
+        })?;
         match ItemName::parse(&record.item) {
             Ok(name) => self.get(&name),
             Err(_) => Ok(None),
@@ -487,20 +558,30 @@ impl Store {
 
     /// The visible item with this name (record and directory both present).
     pub fn get(&self, name: &ItemName) -> Result<Option<Item>, StoreError> {
-        let Some(record) = self.read_record(name.as_str())? else { return Ok(None) };
+        let Some(record) = self.read_record(name.as_str())? else {
+            return Ok(None);
+        };
         if self.items.symlink_metadata(name.as_str()).is_err() {
             return Ok(None);
         }
-        Ok(Some(Item { path: self.item_path(name), name: name.clone(), record }))
+        Ok(Some(Item {
+            path: self.item_path(name),
+            name: name.clone(),
+            record,
+        }))
     }
 
     fn read_record(&self, file: &str) -> Result<Option<ItemRecord>, StoreError> {
-        let Some(bytes) = read_optional(&self.db_items, file).map_err(self.io("db/items", file))? else {
+        let Some(bytes) = read_optional(&self.db_items, file).map_err(self.io("db/items", file))?
+        else {
             return Ok(None);
         };
         db::decode(&bytes)
             .map(Some)
-            .map_err(|source| StoreError::Record { path: self.path_of("db/items", file), source })
+            .map_err(|source| StoreError::Record {
+                path: self.path_of("db/items", file),
+                source,
+            })
     }
 
     /// Names of all records under `db/items` (temporary files skipped).
@@ -537,7 +618,10 @@ impl Store {
     /// rock name.
     pub fn find(&self, query: &str) -> Result<Item, StoreError> {
         let trimmed = query.trim_end_matches('/');
-        let last = Path::new(trimmed).file_name().and_then(|n| n.to_str()).unwrap_or(trimmed);
+        let last = Path::new(trimmed)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(trimmed);
         if let Ok(name) = ItemName::parse(last) {
             if let Some(item) = self.get(&name)? {
                 return Ok(item);
@@ -554,7 +638,10 @@ impl Store {
             .collect();
         match matches.len() {
             0 => Err(StoreError::NotFound(query.to_owned())),
-            1 => Ok(matches.into_iter().next().ok_or_else(|| StoreError::NotFound(query.to_owned()))?),
+            1 => Ok(matches
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::NotFound(query.to_owned()))?),
             _ => Err(StoreError::Ambiguous {
                 query: query.to_owned(),
                 candidates: matches.into_iter().map(|i| i.name.to_string()).collect(),
@@ -564,7 +651,8 @@ impl Store {
 
     /// The canonical stream recorded for an item.
     pub fn listing(&self, name: &ItemName) -> Result<Option<Vec<u8>>, StoreError> {
-        read_optional(&self.db_listings, name.as_str()).map_err(self.io("db/listings", name.as_str()))
+        read_optional(&self.db_listings, name.as_str())
+            .map_err(self.io("db/listings", name.as_str()))
     }
 
     /// Deletes items (for GC and repair). The caller proves it holds the
@@ -575,20 +663,25 @@ impl Store {
         debug_assert_eq!(exclusive.mode(), LockMode::Exclusive);
         let doomed: BTreeSet<&str> = names.iter().map(ItemName::as_str).collect();
         for name in names {
-            remove_optional(&self.db_items, name.as_str()).map_err(self.io("db/items", name.as_str()))?;
+            remove_optional(&self.db_items, name.as_str())
+                .map_err(self.io("db/items", name.as_str()))?;
         }
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
         for name in names {
-            remove_optional(&self.db_listings, name.as_str()).map_err(self.io("db/listings", name.as_str()))?;
+            remove_optional(&self.db_listings, name.as_str())
+                .map_err(self.io("db/listings", name.as_str()))?;
             if self.items.symlink_metadata(name.as_str()).is_ok() {
                 let trash = unique_name("trash");
-                self.items.rename(name.as_str(), &self.tmp, &trash).map_err(self.io("store", name.as_str()))?;
+                self.items
+                    .rename(name.as_str(), &self.tmp, &trash)
+                    .map_err(self.io("store", name.as_str()))?;
                 remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
             }
         }
         for (file, record) in self.realisations()? {
             if doomed.contains(record.item.as_str()) {
-                remove_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))?;
+                remove_optional(&self.db_realisations, &file)
+                    .map_err(self.io("db/realisations", &file))?;
             }
         }
         Ok(())
@@ -597,13 +690,21 @@ impl Store {
     /// All readable realisations, with their file names.
     pub fn realisations(&self) -> Result<Vec<(String, Realisation)>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.db_realisations.entries().map_err(self.io("db/realisations", ""))? {
+        for entry in self
+            .db_realisations
+            .entries()
+            .map_err(self.io("db/realisations", ""))?
+        {
             let entry = entry.map_err(self.io("db/realisations", ""))?;
-            let Ok(file) = entry.file_name().into_string() else { continue };
+            let Ok(file) = entry.file_name().into_string() else {
+                continue;
+            };
             if file.starts_with('.') {
                 continue;
             }
-            if let Some(bytes) = read_optional(&self.db_realisations, &file).map_err(self.io("db/realisations", &file))? {
+            if let Some(bytes) = read_optional(&self.db_realisations, &file)
+                .map_err(self.io("db/realisations", &file))?
+            {
                 if let Ok(record) = db::decode::<Realisation>(&bytes) {
                     out.push((file, record));
                 }
@@ -622,18 +723,31 @@ impl Store {
 /// so concurrent first users never see half a store. Losing the race to
 /// another process is fine: the caller then opens the winner's store.
 fn create_skeleton(root: &Path) -> io::Result<()> {
-    let parent = root.parent().ok_or_else(|| io::Error::other("the store root has no parent directory"))?;
+    let parent = root
+        .parent()
+        .ok_or_else(|| io::Error::other("the store root has no parent directory"))?;
     std::fs::create_dir_all(parent)?;
     let parent_dir = Dir::open_ambient_dir(parent, ambient_authority())?;
     let temp = unique_name(".rockstore-new");
     parent_dir.create_dir(&temp)?;
     let build = || -> io::Result<()> {
         let dir = parent_dir.open_dir(&temp)?;
-        for sub in ["store", "db/items", "db/listings", "db/realisations", "db/trees", "tmp", "locks/items", "locks/recipes"] {
+        for sub in [
+            "store",
+            "db/items",
+            "db/listings",
+            "db/realisations",
+            "db/trees",
+            "tmp",
+            "locks/items",
+            "locks/recipes",
+        ] {
             dir.create_dir_all(sub)?;
         }
         write_replace(&dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)?;
-        let name = root.file_name().ok_or_else(|| io::Error::other("the store root has no name"))?;
+        let name = root
+            .file_name()
+            .ok_or_else(|| io::Error::other("the store root has no name"))?;
         // rename(2) replaces an empty directory but fails on a non-empty one.
         parent_dir.rename(&temp, &parent_dir, name)?;
         sync_dir(&parent_dir)
@@ -643,7 +757,11 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
         Err(e) => {
             let _ = remove::remove_tree(&parent_dir, &temp);
             let lost_race = matches!(e.raw_os_error(), Some(code) if code == rustix::io::Errno::NOTEMPTY.raw_os_error() || code == rustix::io::Errno::EXIST.raw_os_error());
-            if lost_race { Ok(()) } else { Err(e) }
+            if lost_race {
+                Ok(())
+            } else {
+                Err(e)
+            }
         }
     }
 }

@@ -22,7 +22,10 @@ pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
 }
 
 fn make_writable(parent: &Dir, name: &str) -> io::Result<()> {
-    parent.set_permissions(name, cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(0o700)))?;
+    parent.set_permissions(
+        name,
+        cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(0o700)),
+    )?;
     let dir = parent.open_dir(name)?;
     for entry in dir.entries()? {
         let entry = entry?;

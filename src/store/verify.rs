@@ -74,7 +74,11 @@ impl VerifyReport {
 impl Store {
     /// Verifies the store (see the module doc).
     pub fn verify(&self, options: VerifyOptions) -> Result<VerifyReport, StoreError> {
-        let mode = if options.repair { LockMode::Exclusive } else { LockMode::Shared };
+        let mode = if options.repair {
+            LockMode::Exclusive
+        } else {
+            LockMode::Shared
+        };
         let guard = self.lock(mode)?;
         let mut report = VerifyReport::default();
         let mut to_delete: Vec<ItemName> = Vec::new();
@@ -84,9 +88,16 @@ impl Store {
         for file in self.record_names()? {
             report.items_checked += 1;
             registered.insert(file.clone());
-            let problem = |what: String| Problem { item: file.clone(), file: None, what, repaired: options.repair };
+            let problem = |what: String| Problem {
+                item: file.clone(),
+                file: None,
+                what,
+                repaired: options.repair,
+            };
             let Ok(name) = ItemName::parse(&file) else {
-                report.problems.push(problem("record file name is not an item name".into()));
+                report
+                    .problems
+                    .push(problem("record file name is not an item name".into()));
                 if options.repair {
                     let _ = self.db_items.remove_file(&file);
                 }
@@ -101,13 +112,21 @@ impl Store {
                     continue;
                 }
             };
-            if ItemName::new(&record.hash, &record.name, &record.version).ok().as_ref() != Some(&name) {
-                report.problems.push(problem("record does not match its file name (hash, name or version)".into()));
+            if ItemName::new(&record.hash, &record.name, &record.version)
+                .ok()
+                .as_ref()
+                != Some(&name)
+            {
+                report.problems.push(problem(
+                    "record does not match its file name (hash, name or version)".into(),
+                ));
                 to_delete.push(name);
                 continue;
             }
             if self.items.symlink_metadata(name.as_str()).is_err() {
-                report.problems.push(problem("record without item: the directory is missing".into()));
+                report.problems.push(problem(
+                    "record without item: the directory is missing".into(),
+                ));
                 to_delete.push(name);
                 continue;
             }
@@ -121,7 +140,8 @@ impl Store {
                         if let Ok(walked) = self.walk_item(&name, &record) {
                             let stream = canonical::serialize(&walked.root);
                             if canonical::hash_stream(&stream) == record.hash
-                                && write_replace(&self.db_listings, name.as_str(), &stream, 0o444).is_ok()
+                                && write_replace(&self.db_listings, name.as_str(), &stream, 0o444)
+                                    .is_ok()
                             {
                                 p.repaired = true;
                             }
@@ -149,7 +169,10 @@ impl Store {
                 // Only modes are wrong: the bytes still match the hash, so
                 // resetting the modes repairs the item in place.
                 for p in &mut problems {
-                    p.repaired = p.file.as_deref().is_some_and(|f| self.reset_mode(&name, f).is_ok());
+                    p.repaired = p
+                        .file
+                        .as_deref()
+                        .is_some_and(|f| self.reset_mode(&name, f).is_ok());
                 }
             } else {
                 to_delete.push(name);
@@ -164,34 +187,66 @@ impl Store {
         Ok(report)
     }
 
-    fn walk_item(&self, name: &ItemName, record: &db::ItemRecord) -> Result<super::ingest::Walked, String> {
-        let dir = self.items.open_dir(name.as_str()).map_err(|e| e.to_string())?;
+    fn walk_item(
+        &self,
+        name: &ItemName,
+        record: &db::ItemRecord,
+    ) -> Result<super::ingest::Walked, String> {
+        let dir = self
+            .items
+            .open_dir(name.as_str())
+            .map_err(|e| e.to_string())?;
         let allowed: BTreeSet<String> = record.references.iter().cloned().collect();
         let failpoints = super::failpoint::Failpoints::none();
-        Ingest { mode: Mode::Check, target: &dir, allowed_items: &allowed, failpoints: &failpoints }
-            .run()
-            .map_err(|e| error_chain(&e))
+        Ingest {
+            mode: Mode::Check,
+            target: &dir,
+            allowed_items: &allowed,
+            failpoints: &failpoints,
+        }
+        .run()
+        .map_err(|e| error_chain(&e))
     }
 
     /// Problems found, and whether the contents still match the hash.
-    fn check_contents(&self, name: &ItemName, record: &db::ItemRecord, repair: bool) -> (Vec<Problem>, bool) {
-        let problem = |file: Option<String>, what: String| Problem { item: name.to_string(), file, what, repaired: repair };
+    fn check_contents(
+        &self,
+        name: &ItemName,
+        record: &db::ItemRecord,
+        repair: bool,
+    ) -> (Vec<Problem>, bool) {
+        let problem = |file: Option<String>, what: String| Problem {
+            item: name.to_string(),
+            file,
+            what,
+            repaired: repair,
+        };
         let walked = match self.walk_item(name, record) {
             Ok(w) => w,
             Err(what) => return (vec![problem(None, what)], false),
         };
-        let mut problems: Vec<Problem> =
-            walked.mode_problems.into_iter().map(|m| problem(Some(m.path), m.what)).collect();
+        let mut problems: Vec<Problem> = walked
+            .mode_problems
+            .into_iter()
+            .map(|m| problem(Some(m.path), m.what))
+            .collect();
         let intact = canonical::content_hash(&walked.root) == record.hash;
         if !intact {
-            let expected = self.listing(name).ok().flatten().and_then(|s| canonical::parse(&s).ok());
+            let expected = self
+                .listing(name)
+                .ok()
+                .flatten()
+                .and_then(|s| canonical::parse(&s).ok());
             match expected {
                 Some(expected) => {
                     for (file, what) in diff(&expected, &walked.root) {
                         problems.push(problem(Some(file), what));
                     }
                 }
-                None => problems.push(problem(None, "contents do not match the item's hash".into())),
+                None => problems.push(problem(
+                    None,
+                    "contents do not match the item's hash".into(),
+                )),
             }
         }
         (problems, intact)
@@ -220,13 +275,20 @@ impl Store {
         report: &mut VerifyReport,
     ) -> Result<(), StoreError> {
         let mut note = |path: String, what: &str| {
-            report.notes.push(Note { path, what: what.to_owned(), removed: repair });
+            report.notes.push(Note {
+                path,
+                what: what.to_owned(),
+                removed: repair,
+            });
         };
         for entry in self.items.entries().map_err(self.io("store", ""))? {
             let entry = entry.map_err(self.io("store", ""))?;
             let file = entry.file_name().to_string_lossy().into_owned();
             if !registered.contains(&file) {
-                note(format!("store/{file}"), "directory without a record (left by an interrupted admission)");
+                note(
+                    format!("store/{file}"),
+                    "directory without a record (left by an interrupted admission)",
+                );
                 if repair {
                     remove::remove_tree(&self.items, &file).map_err(self.io("store", &file))?;
                 }
@@ -235,15 +297,27 @@ impl Store {
         for entry in self.tmp.entries().map_err(self.io("tmp", ""))? {
             let entry = entry.map_err(self.io("tmp", ""))?;
             let file = entry.file_name().to_string_lossy().into_owned();
-            note(format!("tmp/{file}"), "staging directory (of a running admission, or left by an interrupted one)");
+            note(
+                format!("tmp/{file}"),
+                "staging directory (of a running admission, or left by an interrupted one)",
+            );
             if repair {
                 remove::remove_tree(&self.tmp, &file).map_err(self.io("tmp", &file))?;
             }
         }
-        for entry in self.db_listings.entries().map_err(self.io("db/listings", ""))? {
+        for entry in self
+            .db_listings
+            .entries()
+            .map_err(self.io("db/listings", ""))?
+        {
             let entry = entry.map_err(self.io("db/listings", ""))?;
             let file = entry.file_name().to_string_lossy().into_owned();
-            if !registered.contains(&file) || !file.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+            if !registered.contains(&file)
+                || !file
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+            {
                 note(format!("db/listings/{file}"), "listing without a record");
                 if repair {
                     let _ = self.db_listings.remove_file(&file);
@@ -251,9 +325,15 @@ impl Store {
             }
         }
         for (file, record) in self.realisations()? {
-            let live = ItemName::parse(&record.item).ok().and_then(|n| self.get(&n).ok().flatten()).is_some();
+            let live = ItemName::parse(&record.item)
+                .ok()
+                .and_then(|n| self.get(&n).ok().flatten())
+                .is_some();
             if !live {
-                note(format!("db/realisations/{file}"), "realisation of an item that is no longer in the store");
+                note(
+                    format!("db/realisations/{file}"),
+                    "realisation of an item that is no longer in the store",
+                );
                 if repair {
                     let _ = self.db_realisations.remove_file(&file);
                 }
@@ -269,7 +349,11 @@ pub fn diff(expected: &Node, actual: &Node) -> Vec<(String, String)> {
     let actual: BTreeMap<String, &Node> = actual.walk().into_iter().collect();
     let mut out = Vec::new();
     for (path, want) in &expected {
-        let shown = if path.is_empty() { ".".to_owned() } else { path.clone() };
+        let shown = if path.is_empty() {
+            ".".to_owned()
+        } else {
+            path.clone()
+        };
         match actual.get(path) {
             None => out.push((shown, "is missing".to_owned())),
             Some(have) => {
@@ -287,11 +371,28 @@ pub fn diff(expected: &Node, actual: &Node) -> Vec<(String, String)> {
 
 fn node_change(want: &Node, have: &Node) -> Option<String> {
     match (want, have) {
-        (Node::File { executable: e1, size: s1, digest: d1 }, Node::File { executable: e2, size: s2, digest: d2 }) => {
+        (
+            Node::File {
+                executable: e1,
+                size: s1,
+                digest: d1,
+            },
+            Node::File {
+                executable: e2,
+                size: s2,
+                digest: d2,
+            },
+        ) => {
             if d1 != d2 || s1 != s2 {
-                Some(format!("contents changed ({s1} bytes recorded, {s2} bytes now)"))
+                Some(format!(
+                    "contents changed ({s1} bytes recorded, {s2} bytes now)"
+                ))
             } else if e1 != e2 {
-                Some(if *e2 { "became executable".to_owned() } else { "lost its executable bit".to_owned() })
+                Some(if *e2 {
+                    "became executable".to_owned()
+                } else {
+                    "lost its executable bit".to_owned()
+                })
             } else {
                 None
             }

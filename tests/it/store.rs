@@ -17,14 +17,25 @@ fn write(path: &Path, content: &str, mode: u32) {
 
 /// A small rock-shaped tree.
 fn rock_tree(root: &Path) {
-    write(&root.join("share/lua/5.4/foo.lua"), "return { answer = 42 }\n", 0o644);
-    write(&root.join("lib/lua/5.4/foo/core.so"), "\x7fELF not really", 0o755);
+    write(
+        &root.join("share/lua/5.4/foo.lua"),
+        "return { answer = 42 }\n",
+        0o644,
+    );
+    write(
+        &root.join("lib/lua/5.4/foo/core.so"),
+        "\x7fELF not really",
+        0o755,
+    );
     write(&root.join("bin/foo"), "#!/bin/sh\necho foo\n", 0o755);
     std::os::unix::fs::symlink("foo.lua", root.join("share/lua/5.4/bar.lua")).expect("link");
 }
 
 fn item_name(path: &Path) -> String {
-    path.file_name().expect("item").to_string_lossy().into_owned()
+    path.file_name()
+        .expect("item")
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -35,7 +46,11 @@ fn same_tree_twice_is_one_item_and_every_change_is_another() {
     let first = s.add(&a, "foo", "1.0-1");
     let copy = s.dir("copy");
     rock_tree(&copy);
-    assert_eq!(s.add(&copy, "foo", "1.0-1"), first, "identical content must give the identical item");
+    assert_eq!(
+        s.add(&copy, "foo", "1.0-1"),
+        first,
+        "identical content must give the identical item"
+    );
     assert_eq!(s.items().len(), 1);
 
     let mut seen = vec![first.clone()];
@@ -44,24 +59,51 @@ fn same_tree_twice_is_one_item_and_every_change_is_another() {
         rock_tree(&dir);
         change(&dir);
         let item = s.add(&dir, "foo", "1.0-1");
-        assert!(!seen.contains(&item), "{label}: changed tree must be a different item");
+        assert!(
+            !seen.contains(&item),
+            "{label}: changed tree must be a different item"
+        );
         seen.push(item);
     };
-    check_new("content", &|d| write(&d.join("share/lua/5.4/foo.lua"), "return {}\n", 0o644));
-    check_new("exec-bit", &|d| std::fs::set_permissions(d.join("bin/foo"), std::fs::Permissions::from_mode(0o644)).expect("chmod"));
+    check_new("content", &|d| {
+        write(&d.join("share/lua/5.4/foo.lua"), "return {}\n", 0o644)
+    });
+    check_new("exec-bit", &|d| {
+        std::fs::set_permissions(d.join("bin/foo"), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod")
+    });
     check_new("link-target", &|d| {
         std::fs::remove_file(d.join("share/lua/5.4/bar.lua")).expect("rm");
         std::os::unix::fs::symlink("./foo.lua", d.join("share/lua/5.4/bar.lua")).expect("link");
     });
-    check_new("extra-empty-dir", &|d| std::fs::create_dir(d.join("doc")).expect("mkdir"));
+    check_new("extra-empty-dir", &|d| {
+        std::fs::create_dir(d.join("doc")).expect("mkdir")
+    });
 
     // Item files are read-only with fixed mtimes, whatever the source had.
     let lua = first.join("share/lua/5.4/foo.lua");
     let meta = std::fs::metadata(&lua).expect("stat");
     assert_eq!(meta.permissions().mode() & 0o7777, 0o444);
-    assert_eq!(std::fs::metadata(first.join("bin/foo")).expect("stat").permissions().mode() & 0o7777, 0o555);
-    assert_eq!(std::fs::metadata(&first).expect("stat").permissions().mode() & 0o7777, 0o555);
-    assert_eq!(meta.modified().expect("mtime"), std::time::UNIX_EPOCH + std::time::Duration::from_secs(1));
+    assert_eq!(
+        std::fs::metadata(first.join("bin/foo"))
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o555
+    );
+    assert_eq!(
+        std::fs::metadata(&first)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o555
+    );
+    assert_eq!(
+        meta.modified().expect("mtime"),
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1)
+    );
     s.ok(["verify", "--contents"]);
 }
 
@@ -103,8 +145,14 @@ fn tampering_is_named_by_verify_contents() {
     make_writable(&lua);
     std::fs::write(&lua, "return { answer = 43 }\n").expect("tamper");
     let out = verify_problems(&s);
-    assert!(out.contains(&name) && out.contains("share/lua/5.4/foo.lua: contents changed"), "{out}");
-    assert!(out.contains("share/lua/5.4/foo.lua: has mode 0644"), "{out}");
+    assert!(
+        out.contains(&name) && out.contains("share/lua/5.4/foo.lua: contents changed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("share/lua/5.4/foo.lua: has mode 0644"),
+        "{out}"
+    );
     std::fs::write(&lua, "return { answer = 42 }\n").expect("restore");
     std::fs::set_permissions(&lua, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     s.ok(["verify", "--contents"]);
@@ -144,12 +192,24 @@ fn record_without_item_is_a_problem_that_repair_fixes() {
     let item = s.add(&a, "foo", "1.0-1");
     let name = item_name(&item);
     make_writable(&item);
-    for sub in ["share/lua/5.4", "share/lua", "share", "lib/lua/5.4/foo", "lib/lua/5.4", "lib/lua", "lib", "bin"] {
+    for sub in [
+        "share/lua/5.4",
+        "share/lua",
+        "share",
+        "lib/lua/5.4/foo",
+        "lib/lua/5.4",
+        "lib/lua",
+        "lib",
+        "bin",
+    ] {
         make_writable(&item.join(sub));
     }
     std::fs::remove_dir_all(&item).expect("rm item");
     let (out, _) = s.fails(["verify"]);
-    assert!(out.contains(&name) && out.contains("record without item"), "{out}");
+    assert!(
+        out.contains(&name) && out.contains("record without item"),
+        "{out}"
+    );
     s.ok(["verify", "--repair"]);
     s.ok(["verify"]);
     assert!(s.items().is_empty());
@@ -159,10 +219,25 @@ fn record_without_item_is_a_problem_that_repair_fixes() {
 /// store is exactly as it was.
 fn refused(s: &Sandbox, dir: &Path, needle: &str) {
     let before = snapshot(&s.store());
-    let (_, stderr) = s.fails([std::ffi::OsStr::new("store"), "add".as_ref(), dir.as_os_str(), "--name".as_ref(), "bad".as_ref(), "--version".as_ref(), "1".as_ref()]);
+    let (_, stderr) = s.fails([
+        std::ffi::OsStr::new("store"),
+        "add".as_ref(),
+        dir.as_os_str(),
+        "--name".as_ref(),
+        "bad".as_ref(),
+        "--version".as_ref(),
+        "1".as_ref(),
+    ]);
     assert!(stderr.contains(needle), "expected `{needle}` in:\n{stderr}");
-    assert!(stderr.contains("hint:"), "a refusal says what to do:\n{stderr}");
-    assert_eq!(snapshot(&s.store()), before, "the store changed after a refused add");
+    assert!(
+        stderr.contains("hint:"),
+        "a refusal says what to do:\n{stderr}"
+    );
+    assert_eq!(
+        snapshot(&s.store()),
+        before,
+        "the store changed after a refused add"
+    );
     s.ok(["verify"]);
 }
 
@@ -175,21 +250,39 @@ fn hostile_trees_are_refused_and_leave_the_store_unchanged() {
 
     let fifo = s.dir("fifo");
     rock_tree(&fifo);
-    rustix::fs::mknodat(rustix::fs::CWD, fifo.join("pipe"), rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o644), 0)
-        .expect("mkfifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        fifo.join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
     refused(&s, &fifo, "`pipe` is a FIFO");
 
     let setuid = s.dir("setuid");
     rock_tree(&setuid);
-    std::fs::set_permissions(setuid.join("bin/foo"), std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    std::fs::set_permissions(
+        setuid.join("bin/foo"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .expect("chmod");
     refused(&s, &setuid, "`bin/foo` has the setuid or setgid bit");
 
     let non_utf8 = s.dir("non-utf8");
     rock_tree(&non_utf8);
-    std::fs::write(non_utf8.join(std::ffi::OsStr::from_bytes(b"caf\xe9.lua")), "x").expect("write");
+    std::fs::write(
+        non_utf8.join(std::ffi::OsStr::from_bytes(b"caf\xe9.lua")),
+        "x",
+    )
+    .expect("write");
     refused(&s, &non_utf8, "is not valid UTF-8");
 
-    for (case, target) in [("abs", "/etc/passwd"), ("up", "../../../../../etc/passwd"), ("sneaky", "foo.lua/../../../../../x")] {
+    for (case, target) in [
+        ("abs", "/etc/passwd"),
+        ("up", "../../../../../etc/passwd"),
+        ("sneaky", "foo.lua/../../../../../x"),
+    ] {
         let dir = s.dir(&format!("link-{case}"));
         rock_tree(&dir);
         std::os::unix::fs::symlink(target, dir.join("share/lua/5.4/evil.lua")).expect("link");
@@ -197,7 +290,11 @@ fn hostile_trees_are_refused_and_leave_the_store_unchanged() {
     }
     let other_item = s.dir("link-item");
     rock_tree(&other_item);
-    std::os::unix::fs::symlink("../../../../some-item/x", other_item.join("share/lua/5.4/evil.lua")).expect("link");
+    std::os::unix::fs::symlink(
+        "../../../../some-item/x",
+        other_item.join("share/lua/5.4/evil.lua"),
+    )
+    .expect("link");
     refused(&s, &other_item, "not one of this item's references");
 
     let device = s.dir("device");
@@ -210,7 +307,9 @@ fn hostile_trees_are_refused_and_leave_the_store_unchanged() {
         rustix::fs::makedev(1, 3),
     ) {
         Ok(()) => refused(&s, &device, "`null` is a character device"),
-        Err(e) => skip_or_fail(&format!("creating a device node needs root (CAP_MKNOD): {e}")),
+        Err(e) => skip_or_fail(&format!(
+            "creating a device node needs root (CAP_MKNOD): {e}"
+        )),
     }
 }
 
@@ -229,7 +328,11 @@ const ADMISSION_POINTS: &[&str] = &[
 fn big_tree(root: &Path) {
     for d in 0..10 {
         for f in 0..30 {
-            write(&root.join(format!("d{d}/f{f}.lua")), &format!("return {d} * {f}\n{}", "x".repeat(f * 100)), 0o644);
+            write(
+                &root.join(format!("d{d}/f{f}.lua")),
+                &format!("return {d} * {f}\n{}", "x".repeat(f * 100)),
+                0o644,
+            );
         }
     }
     rock_tree(root);
@@ -238,7 +341,15 @@ fn big_tree(root: &Path) {
 /// Starts `store add` stopped at `point`, and SIGKILLs it there.
 fn kill_at(s: &Sandbox, dir: &Path, point: &str) {
     let mut child = s
-        .cmd([std::ffi::OsStr::new("store"), "add".as_ref(), dir.as_os_str(), "--name".as_ref(), "big".as_ref(), "--version".as_ref(), "1".as_ref()])
+        .cmd([
+            std::ffi::OsStr::new("store"),
+            "add".as_ref(),
+            dir.as_os_str(),
+            "--name".as_ref(),
+            "big".as_ref(),
+            "--version".as_ref(),
+            "1".as_ref(),
+        ])
         .env("ROCKSTORE_FAILPOINT", point)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -246,8 +357,16 @@ fn kill_at(s: &Sandbox, dir: &Path, point: &str) {
         .expect("spawn");
     let stderr = child.stderr.take().expect("stderr");
     let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).expect("read stderr");
-    assert!(line.contains(&format!("failpoint {} reached", point.split('@').next().unwrap_or(point))), "{point}: {line}");
+    BufReader::new(stderr)
+        .read_line(&mut line)
+        .expect("read stderr");
+    assert!(
+        line.contains(&format!(
+            "failpoint {} reached",
+            point.split('@').next().unwrap_or(point)
+        )),
+        "{point}: {line}"
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
 }
@@ -262,7 +381,12 @@ fn sigkill_at_any_admission_step_leaves_no_partial_item() {
         kill_at(&s, &dir, point);
         // Clean after the crash: no problems, whatever garbage is left.
         let out = s.run(["verify", "--contents"]);
-        assert!(out.status.success(), "{point}: verify after crash:\n{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{point}: verify after crash:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         // Visible items are whole: none before the record is written, the
         // complete item after.
         let visible = s.items();
@@ -272,14 +396,28 @@ fn sigkill_at_any_admission_step_leaves_no_partial_item() {
         let item = s.add(&dir, "big", "1");
         s.ok(["verify", "--contents"]);
         // 10 directories of 30 files, plus the 12 entries of rock_tree.
-        assert_eq!(snapshot(&item).len(), 10 * 31 + 12, "{point}: item is complete");
+        assert_eq!(
+            snapshot(&item).len(),
+            10 * 31 + 12,
+            "{point}: item is complete"
+        );
         items_seen.insert(item_name(&item));
         // Repair sweeps every leftover; afterwards tmp/ is empty.
         s.ok(["verify", "--repair"]);
-        assert!(std::fs::read_dir(s.store().join("tmp")).expect("tmp").next().is_none(), "{point}");
+        assert!(
+            std::fs::read_dir(s.store().join("tmp"))
+                .expect("tmp")
+                .next()
+                .is_none(),
+            "{point}"
+        );
         s.ok(["verify", "--contents"]);
     }
-    assert_eq!(items_seen.len(), 1, "the same content is the same item in every store");
+    assert_eq!(
+        items_seen.len(),
+        1,
+        "the same content is the same item in every store"
+    );
 }
 
 #[test]
@@ -298,11 +436,19 @@ fn eight_concurrent_admissions_of_overlapping_trees() {
     let children: Vec<_> = (0..8)
         .map(|i| {
             let dir = &trees[i % 4];
-            s.cmd([std::ffi::OsStr::new("store"), "add".as_ref(), dir.as_os_str(), "--name".as_ref(), "c".as_ref(), "--version".as_ref(), "1".as_ref()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
+            s.cmd([
+                std::ffi::OsStr::new("store"),
+                "add".as_ref(),
+                dir.as_os_str(),
+                "--name".as_ref(),
+                "c".as_ref(),
+                "--version".as_ref(),
+                "1".as_ref(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
         })
         .collect();
     let mut paths = std::collections::BTreeSet::new();
@@ -313,8 +459,20 @@ fn eight_concurrent_admissions_of_overlapping_trees() {
     }
     assert_eq!(paths.len(), 2, "{paths:?}");
     assert_eq!(s.items().len(), 2);
-    assert_eq!(std::fs::read_dir(s.store().join("store")).expect("store").count(), 2, "exactly one copy of each item");
-    assert!(std::fs::read_dir(s.store().join("tmp")).expect("tmp").next().is_none(), "no staging left");
+    assert_eq!(
+        std::fs::read_dir(s.store().join("store"))
+            .expect("store")
+            .count(),
+        2,
+        "exactly one copy of each item"
+    );
+    assert!(
+        std::fs::read_dir(s.store().join("tmp"))
+            .expect("tmp")
+            .next()
+            .is_none(),
+        "no staging left"
+    );
     s.ok(["verify", "--contents"]);
 }
 
@@ -332,7 +490,15 @@ fn a_waiting_process_says_what_it_waits_for() {
     let dir = s.dir("a");
     rock_tree(&dir);
     let mut child = s
-        .cmd([std::ffi::OsStr::new("store"), "add".as_ref(), dir.as_os_str(), "--name".as_ref(), "w".as_ref(), "--version".as_ref(), "1".as_ref()])
+        .cmd([
+            std::ffi::OsStr::new("store"),
+            "add".as_ref(),
+            dir.as_os_str(),
+            "--name".as_ref(),
+            "w".as_ref(),
+            "--version".as_ref(),
+            "1".as_ref(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -352,17 +518,32 @@ fn unknown_store_format_and_foreign_directories_are_refused() {
     let s = Sandbox::new();
     let foreign = s.dir("foreign");
     std::fs::write(foreign.join("precious.txt"), "keep me").expect("write");
-    let out = s.cmd(["store", "ls"]).arg("--store").arg(&foreign).output().expect("run");
+    let out = s
+        .cmd(["store", "ls"])
+        .arg("--store")
+        .arg(&foreign)
+        .output()
+        .expect("run");
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("not empty and not a rockstore store"), "{}", text(&out.stderr));
-    assert_eq!(std::fs::read_to_string(foreign.join("precious.txt")).expect("kept"), "keep me");
+    assert!(
+        text(&out.stderr).contains("not empty and not a rockstore store"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("precious.txt")).expect("kept"),
+        "keep me"
+    );
 
     s.ok(["store", "ls"]);
     let marker = s.store().join("store-format");
     make_writable(&marker);
     std::fs::write(&marker, "rockstore store format 99\n").expect("write");
     let (_, stderr) = s.fails(["store", "ls"]);
-    assert!(stderr.contains("format `rockstore store format 99`"), "{stderr}");
+    assert!(
+        stderr.contains("format `rockstore store format 99`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -372,15 +553,28 @@ fn info_and_path_find_items_by_name_prefix_and_hash() {
     rock_tree(&a);
     let item = s.add(&a, "foo", "1.0-1");
     let name = item_name(&item);
-    let info: serde_json::Value = serde_json::from_str(&s.ok(["store", "info", "foo", "--json"])).expect("json");
+    let info: serde_json::Value =
+        serde_json::from_str(&s.ok(["store", "info", "foo", "--json"])).expect("json");
     assert_eq!(info["item"], name.as_str());
     assert_eq!(info["file_count"], 3);
     let hash = info["hash"].as_str().expect("hash").to_owned();
-    for query in [&name[..8], hash.as_str(), item.to_str().expect("utf8"), "foo"] {
-        assert_eq!(s.ok(["store", "path", query]).trim(), item.to_str().expect("utf8"), "{query}");
+    for query in [
+        &name[..8],
+        hash.as_str(),
+        item.to_str().expect("utf8"),
+        "foo",
+    ] {
+        assert_eq!(
+            s.ok(["store", "path", query]).trim(),
+            item.to_str().expect("utf8"),
+            "{query}"
+        );
     }
     let (_, stderr) = s.fails(["store", "info", "nope"]);
-    assert!(stderr.contains("no item in the store matches `nope`"), "{stderr}");
+    assert!(
+        stderr.contains("no item in the store matches `nope`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -392,7 +586,15 @@ fn global_flags_may_follow_the_command_and_env_sets_the_store() {
     let out = std::process::Command::new(crate::support::bin())
         .env_clear()
         .env("ROCKSTORE_STORE", &other)
-        .args([std::ffi::OsStr::new("store"), "add".as_ref(), a.as_os_str(), "--name".as_ref(), "e".as_ref(), "--version".as_ref(), "1".as_ref()])
+        .args([
+            std::ffi::OsStr::new("store"),
+            "add".as_ref(),
+            a.as_os_str(),
+            "--name".as_ref(),
+            "e".as_ref(),
+            "--version".as_ref(),
+            "1".as_ref(),
+        ])
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -19,7 +19,10 @@ fn bless() -> bool {
 }
 
 fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir).expect("vectors dir").map(|e| e.expect("entry").path()).collect();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("vectors dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     out.sort();
     out
 }
@@ -29,27 +32,50 @@ fn tree_vectors_match_stream_and_hash() {
     let cases = sorted_dirs(&vectors().join("tree"));
     assert!(cases.len() >= 8, "tree vectors are missing");
     for case in cases {
-        let name = case.file_name().expect("name").to_string_lossy().into_owned();
-        let spec = parse_tree_spec(&std::fs::read_to_string(case.join("input.txt")).expect("input.txt"));
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let spec =
+            parse_tree_spec(&std::fs::read_to_string(case.join("input.txt")).expect("input.txt"));
         let sandbox = Sandbox::new();
         // References are items of the vectors' own making: an empty root
         // admitted as `dep 1.0-1` (see 008).
         let mut ref_args = Vec::new();
         for reference in &spec.references {
             let dep = sandbox.add(&sandbox.dir("dep"), "dep", "1.0-1");
-            assert_eq!(dep.file_name().expect("name").to_string_lossy(), *reference, "{name}: reference vector");
+            assert_eq!(
+                dep.file_name().expect("name").to_string_lossy(),
+                *reference,
+                "{name}: reference vector"
+            );
             ref_args.push("--ref".to_owned());
             ref_args.push(reference.clone());
         }
         let root = sandbox.dir("tree");
         build_tree(&root, &spec);
-        let mut args = vec!["store".to_owned(), "add".into(), root.display().to_string(), "--name".into(), "v".into(), "--version".into(), "1".into()];
+        let mut args = vec![
+            "store".to_owned(),
+            "add".into(),
+            root.display().to_string(),
+            "--name".into(),
+            "v".into(),
+            "--version".into(),
+            "1".into(),
+        ];
         args.extend(ref_args);
         let item = PathBuf::from(sandbox.ok(&args).trim());
-        let item_name = item.file_name().expect("item").to_string_lossy().into_owned();
-        let listing = std::fs::read(sandbox.store().join("db/listings").join(&item_name)).expect("listing");
+        let item_name = item
+            .file_name()
+            .expect("item")
+            .to_string_lossy()
+            .into_owned();
+        let listing =
+            std::fs::read(sandbox.store().join("db/listings").join(&item_name)).expect("listing");
         let info: serde_json::Value =
-            serde_json::from_str(&sandbox.ok(["store", "info", &item_name, "--json"])).expect("json");
+            serde_json::from_str(&sandbox.ok(["store", "info", &item_name, "--json"]))
+                .expect("json");
         let hash = info["hash"].as_str().expect("hash").to_owned();
         let digest_text = format!("{hash}\nshort: {}\n", &item_name[..32]);
 
@@ -60,11 +86,23 @@ fn tree_vectors_match_stream_and_hash() {
         }
         let expected = std::fs::read(case.join("serialization.bin")).expect("serialization.bin");
         assert_eq!(listing, expected, "{name}: stream differs from the vector");
-        assert_eq!(std::fs::read_to_string(case.join("digest.txt")).expect("digest.txt"), digest_text, "{name}: hash");
+        assert_eq!(
+            std::fs::read_to_string(case.join("digest.txt")).expect("digest.txt"),
+            digest_text,
+            "{name}: hash"
+        );
         // The stream alone gives the same hash and parses back to itself.
-        assert_eq!(canonical::hash_stream(&expected).to_prefixed_hex(), hash, "{name}");
+        assert_eq!(
+            canonical::hash_stream(&expected).to_prefixed_hex(),
+            hash,
+            "{name}"
+        );
         let parsed = canonical::parse(&expected).expect("vector stream parses");
-        assert_eq!(canonical::serialize(&parsed), expected, "{name}: parse/serialize round trip");
+        assert_eq!(
+            canonical::serialize(&parsed),
+            expected,
+            "{name}: parse/serialize round trip"
+        );
     }
 }
 
@@ -73,9 +111,13 @@ fn name_vectors() {
     let valid = std::fs::read_to_string(vectors().join("names/valid.txt")).expect("valid.txt");
     for line in valid.lines().filter(|l| !l.starts_with('#')) {
         let raw = unescape(line);
-        assert!(PathComponent::from_bytes(&raw).is_ok(), "should be valid: {line:?}");
+        assert!(
+            PathComponent::from_bytes(&raw).is_ok(),
+            "should be valid: {line:?}"
+        );
     }
-    let invalid = std::fs::read_to_string(vectors().join("names/invalid.txt")).expect("invalid.txt");
+    let invalid =
+        std::fs::read_to_string(vectors().join("names/invalid.txt")).expect("invalid.txt");
     let mut count = 0;
     for line in invalid.lines().filter(|l| !l.starts_with('#')) {
         let (kind, name) = line.split_once('\t').expect("KIND<TAB>NAME");

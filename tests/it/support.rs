@@ -66,7 +66,12 @@ impl Sandbox {
         S: AsRef<OsStr>,
     {
         let out = self.run(args);
-        assert!(out.status.success(), "rockstore failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rockstore failed:\nstdout: {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -77,19 +82,34 @@ impl Sandbox {
         S: AsRef<OsStr>,
     {
         let out = self.run(args);
-        assert!(!out.status.success(), "rockstore should have failed:\nstdout: {}", text(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "rockstore should have failed:\nstdout: {}",
+            text(&out.stdout)
+        );
         (text(&out.stdout), text(&out.stderr))
     }
 
     /// `store add DIR --name N --version V`, returning the item path.
     pub fn add(&self, dir: &Path, name: &str, version: &str) -> PathBuf {
-        let out = self.ok([OsStr::new("store"), OsStr::new("add"), dir.as_os_str(), "--name".as_ref(), name.as_ref(), "--version".as_ref(), version.as_ref()]);
+        let out = self.ok([
+            OsStr::new("store"),
+            OsStr::new("add"),
+            dir.as_os_str(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--version".as_ref(),
+            version.as_ref(),
+        ]);
         PathBuf::from(out.trim())
     }
 
     /// `store ls` as a list of paths.
     pub fn items(&self) -> Vec<String> {
-        self.ok(["store", "ls"]).lines().map(str::to_owned).collect()
+        self.ok(["store", "ls"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -135,7 +155,10 @@ pub struct TreeSpec {
 pub fn parse_tree_spec(input: &str) -> TreeSpec {
     let mut lines = Vec::new();
     let mut references = Vec::new();
-    for line in input.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in input
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let mut parts = line.splitn(3, ' ');
         let kind = parts.next().expect("kind").to_owned();
         let path = parts.next().expect("path").to_owned();
@@ -161,7 +184,8 @@ pub fn build_tree(root: &Path, spec: &TreeSpec) {
             "file" | "exec" => {
                 std::fs::write(&full, arg).expect("write");
                 let mode = if kind == "exec" { 0o755 } else { 0o644 };
-                std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode)).expect("chmod");
+                std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode))
+                    .expect("chmod");
             }
             "link" => std::os::unix::fs::symlink(OsStr::from_bytes(arg), &full).expect("symlink"),
             other => panic!("unknown line kind {other}"),
@@ -179,17 +203,26 @@ pub fn snapshot(root: &Path) -> Vec<String> {
 }
 
 fn snapshot_into(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
-        let rel = path.strip_prefix(root).expect("under root").display().to_string();
+        let rel = path
+            .strip_prefix(root)
+            .expect("under root")
+            .display()
+            .to_string();
         let meta = std::fs::symlink_metadata(&path).expect("stat");
         let mode = meta.permissions().mode() & 0o7777;
         if meta.is_dir() {
             out.push(format!("{rel}/ {mode:o}"));
             snapshot_into(root, &path, out);
         } else if meta.file_type().is_symlink() {
-            out.push(format!("{rel} -> {}", std::fs::read_link(&path).expect("link").display()));
+            out.push(format!(
+                "{rel} -> {}",
+                std::fs::read_link(&path).expect("link").display()
+            ));
         } else {
             out.push(format!("{rel} {mode:o} {}", meta.len()));
         }
