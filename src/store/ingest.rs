@@ -16,6 +16,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use cap_std::fs::{Dir, FileTypeExt, MetadataExt, OpenOptions, OpenOptionsExt};
@@ -148,6 +149,15 @@ pub struct Walked {
     pub mode_problems: Vec<ModeProblem>,
 }
 
+/// A regular file to process: its parent directories as handles (so each
+/// open resolves one component, not a whole path) and its name.
+struct FileJob {
+    source_parent: Arc<Dir>,
+    target_parent: Arc<Dir>,
+    name: String,
+    rel: String,
+}
+
 enum Pending {
     File(usize),
     Link(String),
@@ -169,12 +179,18 @@ pub struct Ingest<'a> {
 impl Ingest<'_> {
     /// Walks the tree, returning its model.
     pub fn run(&self) -> Result<Walked, IngestError> {
-        let mut jobs: Vec<String> = Vec::new();
+        raise_fd_limit();
+        let mut jobs: Vec<FileJob> = Vec::new();
         let mut dirs: Vec<String> = Vec::new();
-        let pending = self.walk_dir("", 0, &mut jobs, &mut dirs)?;
+        let source_root = Arc::new(self.source().try_clone().map_err(io_err(""))?);
+        let target_root = match self.mode {
+            Mode::Copy(_) => Arc::new(self.target.try_clone().map_err(io_err(""))?),
+            Mode::InPlace | Mode::Check => Arc::clone(&source_root),
+        };
+        let pending = self.walk_dir(&source_root, &target_root, "", 0, &mut jobs, &mut dirs)?;
 
         let results: Vec<Result<(Node, Option<ModeProblem>), IngestError>> =
-            jobs.par_iter().map(|rel| self.process_file(rel)).collect();
+            jobs.par_iter().map(|job| self.process_file(job)).collect();
         let mut files = Vec::with_capacity(results.len());
         let mut mode_problems = Vec::new();
         for result in results {
@@ -219,9 +235,11 @@ impl Ingest<'_> {
 
     fn walk_dir(
         &self,
+        dir: &Arc<Dir>,
+        target_dir: &Arc<Dir>,
         rel: &str,
         depth: usize,
-        jobs: &mut Vec<String>,
+        jobs: &mut Vec<FileJob>,
         dirs: &mut Vec<String>,
     ) -> Result<Pending, IngestError> {
         if depth > MAX_DEPTH {
@@ -229,7 +247,6 @@ impl Ingest<'_> {
                 path: display_path(rel),
             });
         }
-        let dir = open_dir(self.source(), rel).map_err(io_err(rel))?;
         let mut entries = BTreeMap::new();
         for entry in dir.entries().map_err(io_err(rel))? {
             let entry = entry.map_err(io_err(rel))?;
@@ -243,24 +260,36 @@ impl Ingest<'_> {
             let child = join(rel, name.as_str());
             let file_type = entry.file_type().map_err(io_err(&child))?;
             let pending = if file_type.is_dir() {
-                if let Mode::Copy(_) = self.mode {
-                    self.target.create_dir(&child).map_err(io_err(&child))?;
-                }
+                let child_dir = Arc::new(dir.open_dir(name.as_str()).map_err(io_err(&child))?);
+                let child_target = match self.mode {
+                    Mode::Copy(_) => {
+                        target_dir
+                            .create_dir(name.as_str())
+                            .map_err(io_err(&child))?;
+                        Arc::new(target_dir.open_dir(name.as_str()).map_err(io_err(&child))?)
+                    }
+                    Mode::InPlace | Mode::Check => Arc::clone(&child_dir),
+                };
                 dirs.push(child.clone());
-                self.walk_dir(&child, depth + 1, jobs, dirs)?
+                self.walk_dir(&child_dir, &child_target, &child, depth + 1, jobs, dirs)?
             } else if file_type.is_symlink() {
                 let target = dir
                     .read_link_contents(name.as_str())
                     .map_err(io_err(&child))?;
                 let target = self.check_link(&child, depth, target)?;
                 if let Mode::Copy(_) = self.mode {
-                    self.target
-                        .symlink_contents(&target, &child)
+                    target_dir
+                        .symlink_contents(&target, name.as_str())
                         .map_err(io_err(&child))?;
                 }
                 Pending::Link(target)
             } else if file_type.is_file() {
-                jobs.push(child);
+                jobs.push(FileJob {
+                    source_parent: Arc::clone(dir),
+                    target_parent: Arc::clone(target_dir),
+                    name: name.as_str().to_owned(),
+                    rel: child,
+                });
                 Pending::File(jobs.len() - 1)
             } else {
                 return Err(IngestError::SpecialFile {
@@ -300,10 +329,12 @@ impl Ingest<'_> {
         Ok(target)
     }
 
-    fn process_file(&self, rel: &str) -> Result<(Node, Option<ModeProblem>), IngestError> {
+    fn process_file(&self, job: &FileJob) -> Result<(Node, Option<ModeProblem>), IngestError> {
         self.failpoints.hit("stage-file");
+        let rel = job.rel.as_str();
+        let name = job.name.as_str();
         let err = io_err(rel);
-        let mut input = self.source().open(rel).map_err(err)?;
+        let mut input = job.source_parent.open(name).map_err(err)?;
         let meta = input.metadata().map_err(io_err(rel))?;
         if !meta.is_file() {
             // Replaced by something else since it was listed.
@@ -317,10 +348,10 @@ impl Ingest<'_> {
         match self.mode {
             Mode::Copy(_) => {
                 reject_privileged(rel, mode)?;
-                let mut out = self
-                    .target
+                let mut out = job
+                    .target_parent
                     .open_with(
-                        rel,
+                        name,
                         OpenOptions::new().write(true).create_new(true).mode(0o600),
                     )
                     .map_err(io_err(rel))?;
@@ -343,8 +374,8 @@ impl Ingest<'_> {
                     // A hard link may share its inode with a file outside the
                     // staging directory: chmod-ing it would change that file.
                     drop(input);
-                    self.unshare(rel).map_err(io_err(rel))?;
-                    input = self.target.open(rel).map_err(io_err(rel))?;
+                    unshare(&job.target_parent, name).map_err(io_err(rel))?;
+                    input = job.target_parent.open(name).map_err(io_err(rel))?;
                 }
                 finish_file(input.into_std(), executable).map_err(io_err(rel))?;
                 Ok((
@@ -377,17 +408,6 @@ impl Ingest<'_> {
         }
     }
 
-    fn unshare(&self, rel: &str) -> io::Result<()> {
-        let temp = format!("{rel}.rockstore-unshare");
-        let mut src = self.target.open(rel)?;
-        let mut dst = self.target.open_with(
-            &temp,
-            OpenOptions::new().write(true).create_new(true).mode(0o600),
-        )?;
-        io::copy(&mut src, &mut dst)?;
-        self.target.rename(&temp, self.target, rel)
-    }
-
     fn normalise_dir(&self, rel: &str) -> Result<(), IngestError> {
         let dir = open_readable(self.target, rel).map_err(io_err(rel))?;
         dir.set_permissions(std::fs::Permissions::from_mode(DIR_MODE))
@@ -418,6 +438,34 @@ fn assemble(pending: Pending, files: &mut [Option<Node>]) -> Node {
                 .map(|(name, child)| (name, assemble(child, files)))
                 .collect(),
         ),
+    }
+}
+
+/// Replaces `name` in `dir` by a private copy of itself.
+fn unshare(dir: &Dir, name: &str) -> io::Result<()> {
+    let temp = format!("{name}.rockstore-unshare");
+    let mut src = dir.open(name)?;
+    let mut dst = dir.open_with(
+        &temp,
+        OpenOptions::new().write(true).create_new(true).mode(0o600),
+    )?;
+    io::copy(&mut src, &mut dst)?;
+    dir.rename(&temp, dir, name)
+}
+
+/// Each directory of a walked tree holds two handles until the walk ends, so
+/// a wide tree needs more descriptors than the usual soft limit of 1024;
+/// the hard limit is ours to use.
+fn raise_fd_limit() {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if limit.current < limit.maximum {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        );
     }
 }
 
