@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::support::{skip_or_fail, snapshot, text, Sandbox};
+use crate::support::{add_args, skip_or_fail, snapshot, text, Sandbox};
 
 fn write(path: &Path, content: &str, mode: u32) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -219,15 +219,7 @@ fn record_without_item_is_a_problem_that_repair_fixes() {
 /// store is exactly as it was.
 fn refused(s: &Sandbox, dir: &Path, needle: &str) {
     let before = snapshot(&s.store());
-    let (_, stderr) = s.fails([
-        std::ffi::OsStr::new("store"),
-        "add".as_ref(),
-        dir.as_os_str(),
-        "--name".as_ref(),
-        "bad".as_ref(),
-        "--version".as_ref(),
-        "1".as_ref(),
-    ]);
+    let (_, stderr) = s.fails(add_args(dir, "bad", "1"));
     assert!(stderr.contains(needle), "expected `{needle}` in:\n{stderr}");
     assert!(
         stderr.contains("hint:"),
@@ -341,15 +333,7 @@ fn big_tree(root: &Path) {
 /// Starts `store add` stopped at `point`, and SIGKILLs it there.
 fn kill_at(s: &Sandbox, dir: &Path, point: &str) {
     let mut child = s
-        .cmd([
-            std::ffi::OsStr::new("store"),
-            "add".as_ref(),
-            dir.as_os_str(),
-            "--name".as_ref(),
-            "big".as_ref(),
-            "--version".as_ref(),
-            "1".as_ref(),
-        ])
+        .cmd(add_args(dir, "big", "1"))
         .env("ROCKSTORE_FAILPOINT", point)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -436,19 +420,11 @@ fn eight_concurrent_admissions_of_overlapping_trees() {
     let children: Vec<_> = (0..8)
         .map(|i| {
             let dir = &trees[i % 4];
-            s.cmd([
-                std::ffi::OsStr::new("store"),
-                "add".as_ref(),
-                dir.as_os_str(),
-                "--name".as_ref(),
-                "c".as_ref(),
-                "--version".as_ref(),
-                "1".as_ref(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
+            s.cmd(add_args(dir, "c", "1"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
         })
         .collect();
     let mut paths = std::collections::BTreeSet::new();
@@ -490,15 +466,7 @@ fn a_waiting_process_says_what_it_waits_for() {
     let dir = s.dir("a");
     rock_tree(&dir);
     let mut child = s
-        .cmd([
-            std::ffi::OsStr::new("store"),
-            "add".as_ref(),
-            dir.as_os_str(),
-            "--name".as_ref(),
-            "w".as_ref(),
-            "--version".as_ref(),
-            "1".as_ref(),
-        ])
+        .cmd(add_args(&dir, "w", "1"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -586,15 +554,7 @@ fn global_flags_may_follow_the_command_and_env_sets_the_store() {
     let out = std::process::Command::new(crate::support::bin())
         .env_clear()
         .env("ROCKSTORE_STORE", &other)
-        .args([
-            std::ffi::OsStr::new("store"),
-            "add".as_ref(),
-            a.as_os_str(),
-            "--name".as_ref(),
-            "e".as_ref(),
-            "--version".as_ref(),
-            "1".as_ref(),
-        ])
+        .args(add_args(&a, "e", "1"))
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", text(&out.stderr));

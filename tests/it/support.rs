@@ -92,15 +92,7 @@ impl Sandbox {
 
     /// `store add DIR --name N --version V`, returning the item path.
     pub fn add(&self, dir: &Path, name: &str, version: &str) -> PathBuf {
-        let out = self.ok([
-            OsStr::new("store"),
-            OsStr::new("add"),
-            dir.as_os_str(),
-            "--name".as_ref(),
-            name.as_ref(),
-            "--version".as_ref(),
-            version.as_ref(),
-        ]);
+        let out = self.ok(add_args(dir, name, version));
         PathBuf::from(out.trim())
     }
 
@@ -111,6 +103,13 @@ impl Sandbox {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// The arguments of `store add DIR --name N --version V`.
+pub fn add_args(dir: &Path, name: &str, version: &str) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["store".into(), "add".into(), dir.into()];
+    args.extend(["--name", name, "--version", version].map(Into::into));
+    args
 }
 
 pub fn text(bytes: &[u8]) -> String {
