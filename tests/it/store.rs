@@ -560,3 +560,71 @@ fn global_flags_may_follow_the_command_and_env_sets_the_store() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with(other.to_str().expect("utf8")));
 }
+
+#[test]
+fn staged_builds_are_admitted_in_place_with_realisations() {
+    use rockstore::store::content_hash::RecipeKey;
+    use rockstore::store::db::ItemKind;
+    use rockstore::store::{ItemSpec, Store, StoreOptions};
+
+    let s = Sandbox::new();
+    let store = Store::open(&s.store(), StoreOptions::default()).expect("open");
+    let key = RecipeKey(*blake3::hash(b"recipe: foo 1.0-1").as_bytes());
+    assert!(store.realisation(&key).expect("lookup").is_none());
+
+    // A file outside the staging directory, hard-linked into it as a careless
+    // build might: admission must not chmod the outside file.
+    let outside = s.dir("outside").join("shared.lua");
+    write(&outside, "return 'shared'\n", 0o644);
+
+    let _build_lock = store.lock_recipe(&key).expect("recipe lock");
+    let staging = store.stage().expect("stage");
+    let out = staging.path();
+    write(&out.join("share/lua/5.4/foo.lua"), "return 1\n", 0o664);
+    std::fs::hard_link(&outside, out.join("share/lua/5.4/shared.lua")).expect("hard link");
+    let spec = ItemSpec {
+        name: "foo".into(),
+        version: "1.0-1".into(),
+        kind: ItemKind::Rock,
+        references: vec![],
+        recipe_key: Some(key),
+    };
+    let item = store.admit(staging, &spec).expect("admit");
+
+    assert_eq!(
+        std::fs::metadata(&outside)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o644,
+        "outside file untouched"
+    );
+    assert_eq!(
+        std::fs::read_to_string(item.path.join("share/lua/5.4/shared.lua")).expect("read"),
+        "return 'shared'\n"
+    );
+    let found = store.realisation(&key).expect("lookup").expect("realised");
+    assert_eq!(found.path, item.path);
+    assert_eq!(found.record.recipe_key, Some(key));
+    assert!(
+        std::fs::read_dir(s.store().join("tmp"))
+            .expect("tmp")
+            .next()
+            .is_none(),
+        "staging consumed"
+    );
+
+    // A staging directory dropped without admission leaves nothing behind.
+    let abandoned = store.stage().expect("stage");
+    write(&abandoned.path().join("x"), "x", 0o644);
+    drop(abandoned);
+    assert!(
+        std::fs::read_dir(s.store().join("tmp"))
+            .expect("tmp")
+            .next()
+            .is_none(),
+        "abandoned staging removed"
+    );
+    s.ok(["verify", "--contents"]);
+}
