@@ -104,11 +104,6 @@ impl ContentHash {
     pub fn to_short(&self) -> String {
         base32(&self.0[..SHORT_BYTES])
     }
-
-    /// Whether `short` (a short form, or a prefix of one) names this hash.
-    pub fn matches_short_prefix(&self, short: &str) -> bool {
-        self.to_short().starts_with(short)
-    }
 }
 
 /// Checks that `text` is a complete short form (used for db file names).

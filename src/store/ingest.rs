@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -333,8 +333,7 @@ impl Ingest<'_> {
         self.failpoints.hit("stage-file");
         let rel = job.rel.as_str();
         let name = job.name.as_str();
-        let err = io_err(rel);
-        let mut input = job.source_parent.open(name).map_err(err)?;
+        let mut input = job.source_parent.open(name).map_err(io_err(rel))?;
         let meta = input.metadata().map_err(io_err(rel))?;
         if !meta.is_file() {
             // Replaced by something else since it was listed.
@@ -345,7 +344,8 @@ impl Ingest<'_> {
         }
         let mode = meta.mode();
         let executable = mode & 0o100 != 0;
-        match self.mode {
+        let io = || io_err(rel);
+        let (size, digest, problem) = match self.mode {
             Mode::Copy(_) => {
                 reject_privileged(rel, mode)?;
                 let mut out = job
@@ -354,58 +354,45 @@ impl Ingest<'_> {
                         name,
                         OpenOptions::new().write(true).create_new(true).mode(0o600),
                     )
-                    .map_err(io_err(rel))?;
-                let (size, digest) = hash_copy(&mut input, Some(&mut out)).map_err(io_err(rel))?;
-                finish_file(out.into_std(), executable).map_err(io_err(rel))?;
-                Ok((
-                    Node::File {
-                        executable,
-                        size,
-                        digest,
-                    },
-                    None,
-                ))
+                    .map_err(io())?;
+                let (size, digest) = hash_copy(&mut input, Some(&mut out)).map_err(io())?;
+                finish_file(out.into_std(), executable).map_err(io())?;
+                (size, digest, None)
             }
             Mode::InPlace => {
                 reject_privileged(rel, mode)?;
                 let (size, digest) =
-                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
+                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io())?;
                 if meta.nlink() > 1 {
                     // A hard link may share its inode with a file outside the
                     // staging directory: chmod-ing it would change that file.
                     drop(input);
-                    unshare(&job.target_parent, name).map_err(io_err(rel))?;
-                    input = job.target_parent.open(name).map_err(io_err(rel))?;
+                    unshare(&job.target_parent, name).map_err(io())?;
+                    input = job.target_parent.open(name).map_err(io())?;
                 }
-                finish_file(input.into_std(), executable).map_err(io_err(rel))?;
-                Ok((
-                    Node::File {
-                        executable,
-                        size,
-                        digest,
-                    },
-                    None,
-                ))
+                finish_file(input.into_std(), executable).map_err(io())?;
+                (size, digest, None)
             }
             Mode::Check => {
                 let (size, digest) =
-                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io_err(rel))?;
+                    hash_copy(&mut input, None::<&mut std::fs::File>).map_err(io())?;
                 let perm = mode & 0o7777;
                 let expected = if executable { EXEC_MODE } else { FILE_MODE };
                 let problem = (perm != expected).then(|| ModeProblem {
                     path: rel.to_owned(),
                     what: format!("has mode {perm:04o}, expected {expected:04o}"),
                 });
-                Ok((
-                    Node::File {
-                        executable,
-                        size,
-                        digest,
-                    },
-                    problem,
-                ))
+                (size, digest, problem)
             }
-        }
+        };
+        Ok((
+            Node::File {
+                executable,
+                size,
+                digest,
+            },
+            problem,
+        ))
     }
 
     fn normalise_dir(&self, rel: &str) -> Result<(), IngestError> {
@@ -562,13 +549,4 @@ fn hash_copy(
         }
         Ok((size, *hasher.finalize().as_bytes()))
     })
-}
-
-/// Path of `rel` under a directory path, for messages.
-pub fn under(base: &Path, rel: &str) -> PathBuf {
-    if rel.is_empty() {
-        base.to_path_buf()
-    } else {
-        base.join(rel)
-    }
 }

@@ -194,36 +194,17 @@ mod tests {
 
     #[test]
     fn components_reject_each_rule() {
-        assert_eq!(
-            PathComponent::from_bytes(b"")
-                .expect_err("must be refused")
-                .kind(),
-            "empty"
-        );
-        assert_eq!(
-            PathComponent::from_bytes(b"..")
-                .expect_err("must be refused")
-                .kind(),
-            "dot"
-        );
-        assert_eq!(
-            PathComponent::from_bytes(b"a/b")
-                .expect_err("must be refused")
-                .kind(),
-            "slash"
-        );
-        assert_eq!(
-            PathComponent::from_bytes(b"a\0")
-                .expect_err("must be refused")
-                .kind(),
-            "nul"
-        );
-        assert_eq!(
-            PathComponent::from_bytes(b"\xff")
-                .expect_err("must be refused")
-                .kind(),
-            "not-utf8"
-        );
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "empty"),
+            (b"..", "dot"),
+            (b"a/b", "slash"),
+            (b"a\0", "nul"),
+            (b"\xff", "not-utf8"),
+        ];
+        for (raw, kind) in cases {
+            let err = PathComponent::from_bytes(raw).expect_err("must be refused");
+            assert_eq!(err.kind(), kind, "{raw:?}");
+        }
         assert!(PathComponent::from_bytes("héllo .lua".as_bytes()).is_ok());
     }
 

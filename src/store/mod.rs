@@ -182,7 +182,9 @@ pub struct Item {
 pub struct Staging<'s> {
     store: &'s Store,
     name: String,
-    dir: Option<Dir>,
+    dir: Dir,
+    /// Set once the directory has been renamed into `store/`.
+    admitted: bool,
     _lock: LockGuard,
 }
 
@@ -193,14 +195,14 @@ impl Staging<'_> {
     }
 
     /// A capability handle on the staging directory.
-    pub fn dir(&self) -> Option<&Dir> {
-        self.dir.as_ref()
+    pub fn dir(&self) -> &Dir {
+        &self.dir
     }
 }
 
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
-        if self.dir.take().is_some() {
+        if !self.admitted {
             let _ = remove::remove_tree(&self.store.tmp, &self.name);
         }
     }
@@ -213,7 +215,6 @@ pub struct Store {
     db_items: Dir,
     db_listings: Dir,
     db_realisations: Dir,
-    db_trees: Dir,
     tmp: Dir,
     locks: Dir,
     lock_items: Dir,
@@ -268,7 +269,6 @@ impl Store {
             db_items: sub("db/items")?,
             db_listings: sub("db/listings")?,
             db_realisations: sub("db/realisations")?,
-            db_trees: sub("db/trees")?,
             tmp: sub("tmp")?,
             locks: sub("locks")?,
             lock_items: sub("locks/items")?,
@@ -340,7 +340,8 @@ impl Store {
         Ok(Staging {
             store: self,
             name,
-            dir: Some(dir),
+            dir,
+            admitted: false,
             _lock: lock,
         })
     }
@@ -372,12 +373,9 @@ impl Store {
         allowed: &BTreeSet<String>,
         spec: &ItemSpec,
     ) -> Result<ingest::Walked, StoreError> {
-        let target = staging
-            .dir()
-            .ok_or_else(|| StoreError::NotFound(staging.name.clone()))?;
         let ingest = Ingest {
             mode,
-            target,
+            target: staging.dir(),
             allowed_items: allowed,
             failpoints: &self.options.failpoints,
         };
@@ -416,14 +414,12 @@ impl Store {
 
         // One syncfs makes every staged file durable at once; per-file fsync
         // would cost more than the rest of admission together.
-        if let Some(dir) = staging.dir() {
-            ingest::open_readable(dir, "")
-                .and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from))
-                .map_err(|source| StoreError::Io {
-                    path: staging.path(),
-                    source,
-                })?;
-        }
+        ingest::open_readable(staging.dir(), "")
+            .and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from))
+            .map_err(|source| StoreError::Io {
+                path: staging.path(),
+                source,
+            })?;
         fp.hit("after-sync");
 
         let _item_lock = lock::acquire(
@@ -451,7 +447,7 @@ impl Store {
         self.tmp
             .rename(&staging.name, &self.items, name.as_str())
             .map_err(self.io("store", name.as_str()))?;
-        staging.dir = None;
+        staging.admitted = true;
         sync_dir(&self.items).map_err(self.io("store", ""))?;
         fp.hit("after-rename");
 
@@ -628,7 +624,7 @@ impl Store {
             }
         }
         let by_hash = ContentHash::parse_hex(trimmed).ok();
-        let matches: Vec<Item> = self
+        let mut matches: Vec<Item> = self
             .list()?
             .into_iter()
             .filter(|item| match by_hash {
@@ -638,10 +634,7 @@ impl Store {
             .collect();
         match matches.len() {
             0 => Err(StoreError::NotFound(query.to_owned())),
-            1 => Ok(matches
-                .into_iter()
-                .next()
-                .ok_or_else(|| StoreError::NotFound(query.to_owned()))?),
+            1 => Ok(matches.swap_remove(0)),
             _ => Err(StoreError::Ambiguous {
                 query: query.to_owned(),
                 candidates: matches.into_iter().map(|i| i.name.to_string()).collect(),
@@ -711,11 +704,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// The directory handle of registered trees (used by the tree layer).
-    pub fn trees_dir(&self) -> &Dir {
-        &self.db_trees
     }
 }
 

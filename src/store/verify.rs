@@ -164,8 +164,7 @@ impl Store {
             .filter(|(_, problems, _)| !problems.is_empty())
             .collect();
         for (name, mut problems, intact) in content_problems {
-            if !options.repair {
-            } else if intact {
+            if options.repair && intact {
                 // Only modes are wrong: the bytes still match the hash, so
                 // resetting the modes repairs the item in place.
                 for p in &mut problems {
@@ -174,7 +173,7 @@ impl Store {
                         .as_deref()
                         .is_some_and(|f| self.reset_mode(&name, f).is_ok());
                 }
-            } else {
+            } else if options.repair {
                 to_delete.push(name);
             }
             report.problems.extend(problems);

@@ -114,10 +114,42 @@ fn modes_do_not_depend_on_the_umask_or_source_modes() {
     write(&a.join("x.lua"), "x", 0o600);
     write(&a.join("run"), "#!", 0o700);
     std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    let item = s.add(&a, "m", "1");
-    let mut snap = snapshot(&item);
-    snap.sort();
-    assert_eq!(snap, vec!["run 555 2".to_owned(), "x.lua 444 1".to_owned()]);
+    // The same tree admitted into two stores, under umask 077 and 022.
+    let mut layouts = Vec::new();
+    for umask in ["077", "022"] {
+        let store = s.tmp.path().join(format!("store-{umask}"));
+        let out = s
+            .program("sh")
+            .args(["-c", &format!("umask {umask}; exec \"$0\" \"$@\"")])
+            .arg(crate::support::bin())
+            .arg("--store")
+            .arg(&store)
+            .args(add_args(&a, "m", "1"))
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let item = PathBuf::from(text(&out.stdout).trim());
+        let mut snap = snapshot(&item);
+        snap.sort();
+        assert_eq!(
+            snap,
+            vec!["run 555 2".to_owned(), "x.lua 444 1".to_owned()],
+            "umask {umask}"
+        );
+        let root_mode = std::fs::metadata(&item).expect("stat").permissions().mode() & 0o7777;
+        // Item and record files; the store's own directories follow the
+        // umask in a per-user store (explicit modes come with shared stores).
+        let records: Vec<String> = snapshot(&store.join("db"))
+            .into_iter()
+            .filter(|line| !line.contains("/ "))
+            .collect();
+        layouts.push((snap, root_mode, records));
+    }
+    assert_eq!(layouts[0].1, 0o555);
+    assert_eq!(
+        layouts[0], layouts[1],
+        "item and record modes must not depend on the umask"
+    );
 }
 
 /// Runs `verify --contents`, expects failure, returns stdout.
@@ -550,15 +582,28 @@ fn global_flags_may_follow_the_command_and_env_sets_the_store() {
     let s = Sandbox::new();
     let a = s.dir("a");
     rock_tree(&a);
-    let other = s.tmp.path().join("other-store");
-    let out = std::process::Command::new(crate::support::bin())
-        .env_clear()
-        .env("ROCKSTORE_STORE", &other)
+    // --store after the command (and after the subcommand's own flags).
+    let after = s.tmp.path().join("after-store");
+    let out = s
+        .bare_cmd()
+        .args(add_args(&a, "e", "1"))
+        .arg("--store")
+        .arg(&after)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(after.to_str().expect("utf8")));
+
+    // $ROCKSTORE_STORE when there is no flag.
+    let from_env = s.tmp.path().join("env-store");
+    let out = s
+        .bare_cmd()
+        .env("ROCKSTORE_STORE", &from_env)
         .args(add_args(&a, "e", "1"))
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with(other.to_str().expect("utf8")));
+    assert!(text(&out.stdout).starts_with(from_env.to_str().expect("utf8")));
 }
 
 #[test]

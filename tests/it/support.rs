@@ -35,19 +35,29 @@ impl Sandbox {
         path
     }
 
+    /// The binary with a clean environment (HOME in the sandbox) and no
+    /// `--store`.
+    pub fn bare_cmd(&self) -> Command {
+        self.program(bin())
+    }
+
+    /// Any program with the sandbox's clean environment.
+    pub fn program(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path().join("home"));
+        cmd
+    }
+
     /// The binary with a clean environment and `--store` set.
     pub fn cmd<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new(bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.tmp.path().join("home"))
-            .arg("--store")
-            .arg(self.store())
-            .args(args);
+        let mut cmd = self.bare_cmd();
+        cmd.arg("--store").arg(self.store()).args(args);
         cmd
     }
 
