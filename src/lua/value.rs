@@ -1,0 +1,320 @@
+//! The plain-Rust image of Lua data: what an evaluated file left in its
+//! environment, detached from the interpreter so it can outlive it.
+//!
+//! Only data survives: functions and other opaque values keep their Lua type
+//! name so type checks can say what was found. Strings that are not UTF-8 are
+//! decoded lossily (old rockspecs carry Latin-1 maintainer names; LuaRocks
+//! accepts them and so do we).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A Lua value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `true` / `false`.
+    Boolean(bool),
+    /// A Lua 5.4 integer.
+    Integer(i64),
+    /// A Lua float.
+    Number(f64),
+    /// A string.
+    String(String),
+    /// A table.
+    Table(Table),
+    /// A value with no data image (function, userdata, thread); holds the Lua
+    /// type name.
+    Opaque(&'static str),
+}
+
+impl Value {
+    /// The name Lua's `type()` gives this value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Boolean(_) => "boolean",
+            Value::Integer(_) | Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Table(_) => "table",
+            Value::Opaque(name) => name,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The table, if this is one.
+    pub fn as_table(&self) -> Option<&Table> {
+        match self {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Boolean(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// Lua's `tonumber`, as LuaRocks uses it for number fields.
+    pub fn to_number(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Number(n) => Some(*n),
+            Value::String(s) => parse_lua_number(s),
+            _ => None,
+        }
+    }
+
+    /// The JSON form used by `rockstore rockspec --json` (and mirrored by the
+    /// LuaRocks oracle script): a table whose keys are exactly `1..n` (n ≥ 1)
+    /// is an array, any other table an object (integer keys as decimal
+    /// strings, an empty table as `{}`), opaque values are `null`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Boolean(b) => J::Bool(*b),
+            Value::Integer(i) => J::from(*i),
+            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+            Value::String(s) => J::String(s.clone()),
+            Value::Table(t) => t.to_json(),
+            Value::Opaque(_) => J::Null,
+        }
+    }
+}
+
+/// A string as Lua's `tonumber` reads it: decimal or hex, surrounding
+/// whitespace allowed.
+fn parse_lua_number(s: &str) -> Option<f64> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let magnitude = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok().map(|v| v as f64)
+    } else if body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    {
+        body.parse::<f64>().ok()
+    } else {
+        None
+    }?;
+    Some(if neg { -magnitude } else { magnitude })
+}
+
+/// A table key. Lua normalises integral float keys to integers; the rare
+/// other keys (non-integral floats, booleans) keep their printed form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// An integer key (array part or not).
+    Integer(i64),
+    /// A string key.
+    String(String),
+    /// Any other key, as Lua's `tostring` prints it.
+    Other(String),
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Integer(i) => write!(f, "{i}"),
+            Key::String(s) | Key::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Self {
+        Key::String(s.to_owned())
+    }
+}
+
+/// A Lua table: entries ordered integer keys first (ascending), then string
+/// keys (bytewise), so every rendering of a table is deterministic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    entries: BTreeMap<Key, Value>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The value under a string key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.get(&Key::String(key.to_owned()))
+    }
+
+    /// The value under any key.
+    pub fn get_key(&self, key: &Key) -> Option<&Value> {
+        self.entries.get(key)
+    }
+
+    /// The value under an integer key.
+    pub fn get_index(&self, index: i64) -> Option<&Value> {
+        self.entries.get(&Key::Integer(index))
+    }
+
+    /// Sets (or, with `None`, removes) a key, as `t[k] = v` does.
+    pub fn set(&mut self, key: Key, value: Option<Value>) {
+        match value {
+            Some(v) => {
+                self.entries.insert(key, v);
+            }
+            None => {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// Sets a string key.
+    pub fn insert(&mut self, key: &str, value: Value) {
+        self.entries.insert(Key::String(key.to_owned()), value);
+    }
+
+    /// Removes a string key, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.entries.remove(&Key::String(key.to_owned()))
+    }
+
+    /// A mutable reference to the value under a string key.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries.get_mut(&Key::String(key.to_owned()))
+    }
+
+    /// Appends at `#t + 1`.
+    pub fn push(&mut self, value: Value) {
+        let next = self.sequence_len() as i64 + 1;
+        self.entries.insert(Key::Integer(next), value);
+    }
+
+    /// Every entry, integer keys first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
+        self.entries.iter()
+    }
+
+    /// The number of entries (all keys).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the table has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The length of the sequence `1..n` (what `ipairs` walks).
+    pub fn sequence_len(&self) -> usize {
+        let mut n = 0usize;
+        for (key, _) in self.entries.range(Key::Integer(1)..) {
+            match key {
+                Key::Integer(i) if *i == n as i64 + 1 => n += 1,
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// The values of `t[1], t[2], …` as `ipairs` yields them.
+    pub fn sequence(&self) -> impl Iterator<Item = &Value> {
+        (1..=self.sequence_len() as i64).filter_map(|i| self.get_index(i))
+    }
+
+    /// True when the keys are exactly `1..n` with n ≥ 1.
+    pub fn is_array(&self) -> bool {
+        !self.entries.is_empty() && self.sequence_len() == self.entries.len()
+    }
+
+    /// See [`Value::to_json`].
+    pub fn to_json(&self) -> serde_json::Value {
+        if self.is_array() {
+            serde_json::Value::Array(self.entries.values().map(Value::to_json).collect())
+        } else {
+            serde_json::Value::Object(
+                self.entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            )
+        }
+    }
+
+    /// LuaRocks' `util.deep_merge(self, other)`: tables merge recursively,
+    /// anything else overwrites — so arrays merge *by index*.
+    pub fn deep_merge(&mut self, other: &Table) {
+        for (key, value) in other.iter() {
+            match value {
+                Value::Table(src) => match self.entries.get_mut(key) {
+                    Some(Value::Table(dst)) => dst.deep_merge(src),
+                    Some(_) => {
+                        self.entries.insert(key.clone(), value.clone());
+                    }
+                    None => {
+                        let mut dst = Table::new();
+                        dst.deep_merge(src);
+                        self.entries.insert(key.clone(), Value::Table(dst));
+                    }
+                },
+                _ => {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+}
+
+impl FromIterator<(Key, Value)> for Table {
+    fn from_iter<I: IntoIterator<Item = (Key, Value)>>(iter: I) -> Self {
+        Table {
+            entries: iter.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(items: &[&str]) -> Table {
+        let mut t = Table::new();
+        for s in items {
+            t.push(Value::String((*s).to_owned()));
+        }
+        t
+    }
+
+    #[test]
+    fn deep_merge_merges_arrays_by_index() {
+        let mut deps = array(&["a >= 1", "b"]);
+        deps.deep_merge(&array(&["d", "e", "f"]));
+        deps.deep_merge(&array(&["c"]));
+        assert_eq!(deps, array(&["c", "e", "f"]));
+    }
+
+    #[test]
+    fn sequence_stops_at_the_first_hole() {
+        let mut t = array(&["x", "y"]);
+        t.set(Key::Integer(4), Some(Value::Boolean(true)));
+        assert_eq!(t.sequence_len(), 2);
+        assert!(!t.is_array());
+    }
+
+    #[test]
+    fn tonumber_accepts_what_lua_accepts() {
+        assert_eq!(Value::String(" 10 ".into()).to_number(), Some(10.0));
+        assert_eq!(Value::String("0x10".into()).to_number(), Some(16.0));
+        assert_eq!(Value::String("1e2".into()).to_number(), Some(100.0));
+        assert_eq!(Value::String("ten".into()).to_number(), None);
+        assert_eq!(Value::String("".into()).to_number(), None);
+    }
+}
