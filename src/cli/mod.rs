@@ -4,6 +4,7 @@
 
 pub mod output;
 pub mod report;
+mod rockspec_cmd;
 mod store_cmd;
 mod verify_cmd;
 
@@ -42,10 +43,23 @@ enum Command {
     /// Check the store: records against directories, and with --contents every
     /// file against its hash. Exits non-zero and names each problem.
     Verify(verify_cmd::VerifyArgs),
+    /// Check a rockspec as `luarocks lint` does: it must load (syntax,
+    /// schema of its format, dependency strings, file name), its build
+    /// fields must be readable, and it must name a license.
+    Lint(rockspec_cmd::LintArgs),
+    /// Evaluate a rockspec (in the sandbox) and print it; `--json` prints
+    /// the platform-merged table with parsed dependencies, for tooling.
+    Rockspec(rockspec_cmd::RockspecArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
+    // Commands that read files only need no store.
+    let command = match cli.command {
+        Command::Lint(args) => return rockspec_cmd::lint(args),
+        Command::Rockspec(args) => return rockspec_cmd::show(args),
+        other => other,
+    };
     let config = Config::resolve(cli.store, env)?;
     let open = || -> anyhow::Result<Store> {
         let failpoints = config
@@ -59,8 +73,9 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         };
         Ok(Store::open(&config.store_root, options)?)
     };
-    match cli.command {
+    match command {
         Command::Store(cmd) => store_cmd::run(cmd, &open()?),
         Command::Verify(args) => verify_cmd::run(args, &open()?),
+        Command::Lint(_) | Command::Rockspec(_) => unreachable!("handled above"),
     }
 }

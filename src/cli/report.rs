@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use rockstore::lua::EvalError;
 use rockstore::store::ingest::IngestError;
 use rockstore::store::StoreError;
 
@@ -37,6 +38,9 @@ pub fn print_error(error: &anyhow::Error) {
 }
 
 fn hint(error: &anyhow::Error) -> Option<String> {
+    if let Some(e) = error.chain().find_map(|e| e.downcast_ref::<EvalError>()) {
+        return eval_hint(e);
+    }
     let store_error = error.chain().find_map(|e| e.downcast_ref::<StoreError>())?;
     Some(match store_error {
         StoreError::NotAStore { .. } => "pass an empty or new directory with --store, or the root of an existing store".into(),
@@ -56,6 +60,19 @@ fn hint(error: &anyhow::Error) -> Option<String> {
             }
             _ => return None,
         },
+        _ => return None,
+    })
+}
+
+fn eval_hint(error: &EvalError) -> Option<String> {
+    Some(match error {
+        EvalError::Runtime { message, .. } if message.contains("(global '") => {
+            "rockspecs and manifests run in an empty environment, as under LuaRocks: only string methods (\"x\"):format() etc. are available, not os, io, string, table or require".into()
+        }
+        EvalError::InstructionBudget { .. } | EvalError::Memory { .. } => {
+            "the file does far more work than any rockspec needs; it was stopped, nothing was changed".into()
+        }
+        EvalError::Bytecode { .. } => "provide the Lua source text of the file".into(),
         _ => return None,
     })
 }

@@ -122,9 +122,10 @@ pub enum EvalError {
         /// What is wrong.
         problem: &'static str,
     },
-    /// The interpreter could not be set up.
-    #[error("could not start the Lua interpreter")]
-    Setup(#[source] mlua::Error),
+    /// The interpreter could not be set up or read back (mlua's error is
+    /// not `Send`, so its text is kept).
+    #[error("Lua interpreter failure: {0}")]
+    Setup(String),
 }
 
 /// Deepest table nesting accepted in a result.
@@ -196,24 +197,24 @@ pub fn evaluate(
         });
     }
 
-    let lua = Lua::new_with(StdLib::STRING, LuaOptions::new()).map_err(EvalError::Setup)?;
+    let lua = Lua::new_with(StdLib::STRING, LuaOptions::new()).map_err(setup)?;
     let make_env: mlua::Function = lua
         .load(SETUP)
         .set_name("=rockstore-sandbox")
         .eval()
-        .map_err(EvalError::Setup)?;
-    let seen = lua.create_table().map_err(EvalError::Setup)?;
-    let env: mlua::Table = make_env.call(seen.clone()).map_err(EvalError::Setup)?;
+        .map_err(setup)?;
+    let seen = lua.create_table().map_err(setup)?;
+    let env: mlua::Table = make_env.call(seen.clone()).map_err(setup)?;
     for (key, value) in preset.iter() {
-        let key = key_to_lua(&lua, key).map_err(EvalError::Setup)?;
-        let value = value_to_lua(&lua, value).map_err(EvalError::Setup)?;
-        env.raw_set(key, value).map_err(EvalError::Setup)?;
+        let key = key_to_lua(&lua, key).map_err(setup)?;
+        let value = value_to_lua(&lua, value).map_err(setup)?;
+        env.raw_set(key, value).map_err(setup)?;
     }
 
     // Fresh state: all allocation from here on belongs to the file.
     let used = lua.used_memory();
     lua.set_memory_limit(used.saturating_add(limits.memory))
-        .map_err(EvalError::Setup)?;
+        .map_err(setup)?;
     let executed = Rc::new(Cell::new(0u64));
     const STEP: u32 = 1000;
     {
@@ -225,13 +226,15 @@ pub fn evaluate(
                 let total = executed.get() + u64::from(STEP);
                 executed.set(total);
                 if total > budget {
-                    Err(mlua::Error::runtime("rockstore: instruction budget exhausted"))
+                    Err(mlua::Error::runtime(
+                        "rockstore: instruction budget exhausted",
+                    ))
                 } else {
                     Ok(VmState::Continue)
                 }
             },
         )
-        .map_err(EvalError::Setup)?;
+        .map_err(setup)?;
     }
 
     let classify = |err: mlua::Error| -> EvalError {
@@ -263,11 +266,11 @@ pub fn evaluate(
         .map_err(classify)?;
     function.call::<()>(()).map_err(classify)?;
     lua.remove_hook();
-    env.set_metatable(None).map_err(EvalError::Setup)?;
+    env.set_metatable(None).map_err(setup)?;
 
     let mut undeclared = BTreeSet::new();
     for pair in seen.pairs::<String, bool>() {
-        let (name, _) = pair.map_err(EvalError::Setup)?;
+        let (name, _) = pair.map_err(setup)?;
         undeclared.insert(name);
     }
     let mut stack = Vec::new();
@@ -276,6 +279,10 @@ pub fn evaluate(
         globals,
         undeclared,
     })
+}
+
+fn setup(error: mlua::Error) -> EvalError {
+    EvalError::Setup(error.to_string())
 }
 
 /// LuaRocks' `str:gsub("^#![^\n]*\n", "")`.
@@ -291,7 +298,11 @@ fn strip_shebang(source: &[u8]) -> &[u8] {
 /// The innermost message of a Lua error, without mlua's traceback wrapping.
 fn runtime_message(err: &mlua::Error) -> String {
     match err {
-        mlua::Error::RuntimeError(message) => message.clone(),
+        // The traceback points into the sandbox, not the user's file.
+        mlua::Error::RuntimeError(message) => match message.split_once("\nstack traceback:") {
+            Some((head, _)) => head.to_owned(),
+            None => message.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => runtime_message(cause),
         mlua::Error::WithContext { cause, .. } => runtime_message(cause),
         other => other.to_string(),
@@ -330,7 +341,11 @@ fn table_from_lua(
 ) -> Result<Table, EvalError> {
     let not_data = |problem| EvalError::NotData {
         chunk: chunk.to_owned(),
-        path: if path.is_empty() { "the file".to_owned() } else { path.to_owned() },
+        path: if path.is_empty() {
+            "the file".to_owned()
+        } else {
+            path.to_owned()
+        },
         problem,
     };
     let pointer = table.to_pointer();
@@ -343,7 +358,7 @@ fn table_from_lua(
     stack.push(pointer);
     let mut out = Vec::new();
     for pair in table.pairs::<mlua::Value, mlua::Value>() {
-        let (key, value) = pair.map_err(EvalError::Setup)?;
+        let (key, value) = pair.map_err(setup)?;
         let key = match key {
             mlua::Value::Integer(i) => Key::Integer(i),
             mlua::Value::String(s) => Key::String(s.to_string_lossy()),
@@ -379,13 +394,21 @@ mod tests {
     use super::*;
 
     fn run(src: &str) -> Result<Evaluation, EvalError> {
-        evaluate("test.lua", src.as_bytes(), &Table::new(), Limits::SMALL_FILE)
+        evaluate(
+            "test.lua",
+            src.as_bytes(),
+            &Table::new(),
+            Limits::SMALL_FILE,
+        )
     }
 
     #[test]
     fn assignments_become_globals_and_locals_do_not() {
         let e = run("local v = '1.0'\npackage = 'x'\nversion = v .. '-1'\n").expect("runs");
-        assert_eq!(e.globals.get("version"), Some(&Value::String("1.0-1".into())));
+        assert_eq!(
+            e.globals.get("version"),
+            Some(&Value::String("1.0-1".into()))
+        );
         assert_eq!(e.globals.get("v"), None);
         assert!(e.undeclared.is_empty());
     }
@@ -395,7 +418,10 @@ mod tests {
         let e = run("a = ('%s-%d'):format('x', 3)\nb = ('A'):lower()").expect("runs");
         assert_eq!(e.globals.get("a"), Some(&Value::String("x-3".into())));
         let err = run("a = string.format('x')").expect_err("string is not a global");
-        assert!(err.to_string().contains("attempt to index a nil value"), "{err}");
+        assert!(
+            err.to_string().contains("attempt to index a nil value"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -100,7 +100,9 @@ fn parse_lua_number(s: &str) -> Option<f64> {
     };
     let magnitude = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
         u64::from_str_radix(hex, 16).ok().map(|v| v as f64)
-    } else if body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+    } else if body
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
     {
         body.parse::<f64>().ok()

@@ -241,8 +241,10 @@ impl Build {
             }),
             "make" => {
                 let variables = string_map(self.get("variables"), "build.variables")?;
-                let mut build_variables = string_map(self.get("build_variables"), "build.build_variables")?;
-                let mut install_variables = string_map(self.get("install_variables"), "build.install_variables")?;
+                let mut build_variables =
+                    string_map(self.get("build_variables"), "build.build_variables")?;
+                let mut install_variables =
+                    string_map(self.get("install_variables"), "build.install_variables")?;
                 for (k, v) in &variables {
                     build_variables.insert(k.clone(), v.clone());
                     install_variables.insert(k.clone(), v.clone());
@@ -252,7 +254,9 @@ impl Build {
                     build_pass: self.flag("build_pass", true)?,
                     build_target: self.text("build_target")?.unwrap_or_default(),
                     install_pass: self.flag("install_pass", true)?,
-                    install_target: self.text("install_target")?.unwrap_or_else(|| "install".into()),
+                    install_target: self
+                        .text("install_target")?
+                        .unwrap_or_else(|| "install".into()),
                     build_variables,
                     install_variables,
                 })
@@ -307,8 +311,14 @@ impl Build {
                 Value::Table(t) => {
                     let list = |k: &str| string_list(t.get(k), &format!("{field}.{k}"));
                     let sources = match t.get("sources") {
-                        Some(v) => string_list(Some(v), &format!("{field}.sources"))?.unwrap_or_default(),
-                        None => t.sequence().filter_map(Value::as_str).map(str::to_owned).collect(),
+                        Some(v) => {
+                            string_list(Some(v), &format!("{field}.sources"))?.unwrap_or_default()
+                        }
+                        None => t
+                            .sequence()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect(),
                     };
                     if sources.is_empty() {
                         return Err(FieldError {
@@ -371,6 +381,11 @@ impl Build {
     pub fn copy_directories(&self) -> Option<Vec<String>> {
         self.get("copy_directories")
             .and_then(Value::as_table)
-            .map(|t| t.sequence().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|t| {
+                t.sequence()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
     }
 }

@@ -30,7 +30,7 @@ pub enum DependencyError {
     #[error("failed to extract dependency name from '{0}'")]
     NoName(String),
     /// The constraints did not parse.
-    #[error("in dependency '{dependency}': {source}")]
+    #[error("could not parse the constraints of '{dependency}'")]
     Constraint {
         /// The whole dependency string.
         dependency: String,
@@ -53,8 +53,14 @@ fn split_name(s: &str, allow_namespace: bool) -> Option<(&str, usize)> {
     let mut end = start + b[start..].iter().take_while(|&&c| is_name_byte(c)).count();
     let run = &b[start..end];
     let mut matched = false;
-    if allow_namespace && b.get(end) == Some(&b'/') && b.get(end + 1).is_some_and(u8::is_ascii_alphanumeric) {
-        end += 1 + b[end + 1..].iter().take_while(|&&c| is_name_byte(c)).count();
+    if allow_namespace
+        && b.get(end) == Some(&b'/')
+        && b.get(end + 1).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        end += 1 + b[end + 1..]
+            .iter()
+            .take_while(|&&c| is_name_byte(c))
+            .count();
         matched = true;
     } else if run.iter().any(u8::is_ascii_alphanumeric) {
         matched = if allow_namespace {
@@ -83,19 +89,23 @@ pub fn is_valid_dependency_string(s: &str, allow_namespace: bool) -> bool {
 impl Dependency {
     /// Parses as `queries.from_dep_string`.
     pub fn parse(s: &str) -> Result<Dependency, DependencyError> {
-        let (ns_name, rest) = split_name(s, true).ok_or_else(|| DependencyError::NoName(s.to_owned()))?;
+        let (ns_name, rest) =
+            split_name(s, true).ok_or_else(|| DependencyError::NoName(s.to_owned()))?;
         let rest = &s[rest..];
         let constraint_text = match rest.find('/') {
             Some(slash) => &rest[..slash],
             None => rest,
         };
-        let constraints = parse_constraints(constraint_text).map_err(|source| DependencyError::Constraint {
-            dependency: s.to_owned(),
-            source,
-        })?;
+        let constraints =
+            parse_constraints(constraint_text).map_err(|source| DependencyError::Constraint {
+                dependency: s.to_owned(),
+                source,
+            })?;
         // util.split_namespace: `^([^/]+)/([^/]+)$`.
         let (name, namespace) = match ns_name.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => (name.to_owned(), Some(ns.to_owned())),
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                (name.to_owned(), Some(ns.to_owned()))
+            }
             _ => (ns_name.to_owned(), None),
         };
         Ok(Dependency {
@@ -158,7 +168,10 @@ mod tests {
         assert_eq!(d.name, "lua");
         assert_eq!(d.constraints.len(), 2);
         let d = Dependency::parse("user/rock ~> 1").expect("parses");
-        assert_eq!((d.name.as_str(), d.namespace.as_deref()), ("rock", Some("user")));
+        assert_eq!(
+            (d.name.as_str(), d.namespace.as_deref()),
+            ("rock", Some("user"))
+        );
         let d = Dependency::parse("lua>=5.1").expect("parses");
         assert_eq!(d.to_string(), "lua >= 5.1");
         let d = Dependency::parse("foo >= 1/2").expect("the text after / is ignored");

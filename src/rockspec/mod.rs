@@ -101,7 +101,7 @@ pub enum RockspecError {
         hint: Option<Format>,
     },
     /// A dependency string did not parse.
-    #[error("{file}: {field}: {source}")]
+    #[error("{file}: {field} is not a valid dependency")]
     Dependency {
         /// The file.
         file: String,
@@ -122,7 +122,11 @@ pub enum RockspecError {
 }
 
 fn join(errors: &[SchemaError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn hint_text(hint: Option<Format>) -> String {
@@ -223,15 +227,18 @@ impl Rockspec {
         if let Some(b) = checked_name {
             // LuaRocks' unanchored `(.*)%-[^-]*%-[0-9]*`: two dashes.
             if b.matches('-').count() < 2 {
-                return Err(RockspecError::FileName { file: file.to_owned() });
+                return Err(RockspecError::FileName {
+                    file: file.to_owned(),
+                });
             }
         }
-        let evaluation = lua::evaluate(file, bytes, &Table::new(), Limits::SMALL_FILE).map_err(|source| {
-            RockspecError::Eval {
-                file: file.to_owned(),
-                source,
-            }
-        })?;
+        let evaluation =
+            lua::evaluate(file, bytes, &Table::new(), Limits::SMALL_FILE).map_err(|source| {
+                RockspecError::Eval {
+                    file: file.to_owned(),
+                    source,
+                }
+            })?;
         let rockspec = Rockspec::from_evaluation(file, evaluation, options)?;
         if let Some(b) = checked_name {
             let expected = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
@@ -250,7 +257,10 @@ impl Rockspec {
         evaluation: lua::Evaluation,
         options: &LoadOptions,
     ) -> Result<Rockspec, RockspecError> {
-        let lua::Evaluation { mut globals, undeclared } = evaluation;
+        let lua::Evaluation {
+            mut globals,
+            undeclared,
+        } = evaluation;
         let format = match globals.get("rockspec_format") {
             None => Format::V1_0,
             Some(Value::String(s)) => match Format::parse(s) {
@@ -304,7 +314,12 @@ impl Rockspec {
         let text = |t: &Table, k: &str| t.get(k).and_then(Value::as_str).map(str::to_owned);
         let strings = |v: Option<&Value>| -> Vec<String> {
             v.and_then(Value::as_table)
-                .map(|t| t.sequence().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|t| {
+                    t.sequence()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
 
@@ -319,14 +334,19 @@ impl Rockspec {
         };
 
         let mut lists: [Vec<Dependency>; 3] = Default::default();
-        for (slot, key) in ["dependencies", "build_dependencies", "test_dependencies"].iter().enumerate() {
+        for (slot, key) in ["dependencies", "build_dependencies", "test_dependencies"]
+            .iter()
+            .enumerate()
+        {
             let entries = strings(globals.get(key));
             let mut parsed = Vec::with_capacity(entries.len());
             for (i, entry) in entries.iter().enumerate() {
-                parsed.push(Dependency::parse(entry).map_err(|source| RockspecError::Dependency {
-                    file: file.to_owned(),
-                    field: format!("{key}[{}]", i + 1),
-                    source,
+                parsed.push(Dependency::parse(entry).map_err(|source| {
+                    RockspecError::Dependency {
+                        file: file.to_owned(),
+                        field: format!("{key}[{}]", i + 1),
+                        source,
+                    }
                 })?);
             }
             lists[slot] = parsed;
@@ -374,9 +394,14 @@ impl Rockspec {
             supported_platforms: strings(globals.get("supported_platforms")),
             external_dependencies,
             source,
-            build: Build::new(globals.get("build").and_then(Value::as_table).cloned(), format),
+            build: Build::new(
+                globals.get("build").and_then(Value::as_table).cloned(),
+                format,
+            ),
             post_install: hooks.and_then(|h| text(h, "post_install")),
-            wrap_bin_scripts: deploy.and_then(|d| d.get("wrap_bin_scripts")).and_then(Value::as_bool),
+            wrap_bin_scripts: deploy
+                .and_then(|d| d.get("wrap_bin_scripts"))
+                .and_then(Value::as_bool),
             test: globals.get("test").and_then(Value::as_table).cloned(),
             table: globals,
         })
@@ -407,9 +432,14 @@ mod tests {
     use super::*;
 
     fn load(name: &str, src: &str) -> Result<Rockspec, RockspecError> {
-        Rockspec::from_bytes(name, Some(name), src.as_bytes(), &LoadOptions {
-            platforms: Platforms::for_system("linux"),
-        })
+        Rockspec::from_bytes(
+            name,
+            Some(name),
+            src.as_bytes(),
+            &LoadOptions {
+                platforms: Platforms::for_system("linux"),
+            },
+        )
     }
 
     #[test]
@@ -431,24 +461,46 @@ mod tests {
     #[test]
     fn file_name_must_agree_with_contents() {
         let src = r#"package = "foo" version = "1.0-1" source = { url = "x" } build = {}"#;
-        assert!(matches!(load("foo-1.0-2.rockspec", src), Err(RockspecError::NameMismatch { .. })));
-        assert!(matches!(load("foo.rockspec", src), Err(RockspecError::FileName { .. })));
-        assert!(Rockspec::from_bytes("rockspec", Some("rockspec"), src.as_bytes(), &LoadOptions::default()).is_ok());
+        assert!(matches!(
+            load("foo-1.0-2.rockspec", src),
+            Err(RockspecError::NameMismatch { .. })
+        ));
+        assert!(matches!(
+            load("foo.rockspec", src),
+            Err(RockspecError::FileName { .. })
+        ));
+        assert!(Rockspec::from_bytes(
+            "rockspec",
+            Some("rockspec"),
+            src.as_bytes(),
+            &LoadOptions::default()
+        )
+        .is_ok());
     }
 
     #[test]
     fn schema_errors_suggest_a_newer_format() {
         let src = r#"package = "foo" version = "1.0-1" source = { url = "x" }
                      description = { labels = { "a" } } build = {}"#;
-        let err = load("foo-1.0-1.rockspec", src).expect_err("labels need 3.0").to_string();
+        let err = load("foo-1.0-1.rockspec", src)
+            .expect_err("labels need 3.0")
+            .to_string();
         assert!(err.contains("adding 'rockspec_format = \"3.0\"'"), "{err}");
     }
 
     #[test]
     fn formats_beyond_the_newest_are_refused() {
-        let src = r#"rockspec_format = "4.0" package = "foo" version = "1.0-1" source = { url = "x" }"#;
-        assert!(matches!(load("foo-1.0-1.rockspec", src), Err(RockspecError::FormatTooNew { .. })));
-        let src = r#"rockspec_format = "2.0" package = "foo" version = "1.0-1" source = { url = "x" }"#;
-        assert!(matches!(load("foo-1.0-1.rockspec", src), Err(RockspecError::UnknownFormat { .. })));
+        let src =
+            r#"rockspec_format = "4.0" package = "foo" version = "1.0-1" source = { url = "x" }"#;
+        assert!(matches!(
+            load("foo-1.0-1.rockspec", src),
+            Err(RockspecError::FormatTooNew { .. })
+        ));
+        let src =
+            r#"rockspec_format = "2.0" package = "foo" version = "1.0-1" source = { url = "x" }"#;
+        assert!(matches!(
+            load("foo-1.0-1.rockspec", src),
+            Err(RockspecError::UnknownFormat { .. })
+        ));
     }
 }

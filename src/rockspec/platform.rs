@@ -61,7 +61,14 @@ impl Platforms {
             "linux" => &["unix", "linux"],
             "mingw" | "mingw32" => &["windows", "win32", "mingw32", "mingw"],
             "msys" => &["unix", "cygwin", "msys"],
-            "msys2_mingw_w64" => &["windows", "win32", "mingw32", "mingw", "msys", "msys2_mingw_w64"],
+            "msys2_mingw_w64" => &[
+                "windows",
+                "win32",
+                "mingw32",
+                "mingw",
+                "msys",
+                "msys2_mingw_w64",
+            ],
             _ => &["unix"],
         };
         Platforms {
@@ -133,7 +140,14 @@ mod tests {
     use crate::lua::Key;
 
     fn strings(items: &[&str]) -> Value {
-        Value::Table(items.iter().map(|s| Value::String((*s).into())).enumerate().map(|(i, v)| (Key::Integer(i as i64 + 1), v)).collect())
+        Value::Table(
+            items
+                .iter()
+                .map(|s| Value::String((*s).into()))
+                .enumerate()
+                .map(|(i, v)| (Key::Integer(i as i64 + 1), v))
+                .collect(),
+        )
     }
 
     #[test]

@@ -217,7 +217,11 @@ static ROCKSPEC: LazyLock<TableShape> = LazyLock::new(|| {
         fields: vec![
             field("rockspec_format", Shape::Str),
             field("package", Shape::Str).mandatory(),
-            field("version", Shape::Pattern(|s, _| is_rock_version(s), "'[%w.]+-[%d]+'")).mandatory(),
+            field(
+                "version",
+                Shape::Pattern(|s, _| is_rock_version(s), "'[%w.]+-[%d]+'"),
+            )
+            .mandatory(),
             field(
                 "description",
                 table(vec![
@@ -238,7 +242,11 @@ static ROCKSPEC: LazyLock<TableShape> = LazyLock::new(|| {
             field("source", Shape::Table(source)).mandatory(),
             field("build", Shape::Table(build)).mandatory(),
             field("hooks", Shape::Table(hooks)),
-            field("deploy", table(vec![field("wrap_bin_scripts", Shape::Boolean)])).since(V1_1),
+            field(
+                "deploy",
+                table(vec![field("wrap_bin_scripts", Shape::Boolean)]),
+            )
+            .since(V1_1),
             field("test", Shape::Table(test)).since(V3_0),
         ],
         ..TableShape::default()
@@ -296,7 +304,9 @@ impl Checker {
             }
             Shape::Pattern(accepts, what) => match value {
                 Value::String(s) if accepts(s, self.format) => {}
-                Value::String(s) => self.error(path, format!("invalid value '{s}' does not match {what}")),
+                Value::String(s) => {
+                    self.error(path, format!("invalid value '{s}' does not match {what}"))
+                }
                 other => self.error(path, format!("expected a string, got {}", describe(other))),
             },
             Shape::Table(shape) => match value {
@@ -309,14 +319,16 @@ impl Checker {
     fn table(&mut self, table: &Table, shape: &TableShape, context: &str, in_override: bool) {
         for (key, value) in table.iter() {
             let path = path_of(context, key);
-            if shape.platforms && !in_override && matches!(key, Key::String(s) if s == "platforms") {
+            if shape.platforms && !in_override && matches!(key, Key::String(s) if s == "platforms")
+            {
                 match value {
                     Value::Table(overrides) => {
                         for (platform, specific) in overrides.iter() {
                             let p = path_of(&path, platform);
                             match specific {
                                 Value::Table(t) => self.table(t, shape, &p, true),
-                                other => self.error(p, format!("expected a table, got {}", describe(other))),
+                                other => self
+                                    .error(p, format!("expected a table, got {}", describe(other))),
                             }
                         }
                     }
@@ -325,7 +337,10 @@ impl Checker {
                 continue;
             }
             let known = match key {
-                Key::String(name) => shape.fields.iter().find(|f| f.name == name && f.since <= self.format),
+                Key::String(name) => shape
+                    .fields
+                    .iter()
+                    .find(|f| f.name == name && f.since <= self.format),
                 _ => None,
             };
             if let Some(f) = known {
@@ -333,16 +348,26 @@ impl Checker {
             } else if let Some(any) = &shape.any {
                 self.item(value, any, path, in_override);
             } else if !shape.more {
-                self.error(path, format!("unknown field (not in rockspec format {})", self.format));
+                self.error(
+                    path,
+                    format!("unknown field (not in rockspec format {})", self.format),
+                );
             }
         }
         let format = self.format;
-        for f in shape.fields.iter().filter(|f| f.mandatory && f.since <= format) {
+        for f in shape
+            .fields
+            .iter()
+            .filter(|f| f.mandatory && f.since <= format)
+        {
             // `build` stopped being mandatory in 3.0.
             let mandatory = f.name != "build" || format < Format::V3_0;
             let present = !matches!(table.get(f.name), None | Some(Value::Boolean(false)));
             if mandatory && !present {
-                self.error(path_of(context, &Key::from(f.name)), "mandatory field is missing".into());
+                self.error(
+                    path_of(context, &Key::from(f.name)),
+                    "mandatory field is missing".into(),
+                );
             }
         }
     }
@@ -369,16 +394,18 @@ pub fn check(globals: &Table, undeclared: &BTreeSet<String>, format: Format) -> 
         .iter()
         .map(String::as_str)
         .filter(|name| {
-            !ROCKSPEC
-                .fields
-                .iter()
-                .any(|f| f.since <= format && (f.name == *name || name.strip_prefix("MUST_") == Some(f.name)))
+            !ROCKSPEC.fields.iter().any(|f| {
+                f.since <= format && (f.name == *name || name.strip_prefix("MUST_") == Some(f.name))
+            })
         })
         .collect();
     match unknown.as_slice() {
         [] => {}
         [one] => checker.error(String::new(), format!("Unknown variable: {one}")),
-        many => checker.error(String::new(), format!("Unknown variables: {}", many.join(", "))),
+        many => checker.error(
+            String::new(),
+            format!("Unknown variables: {}", many.join(", ")),
+        ),
     }
     checker.table(globals, &ROCKSPEC, "", false);
     checker.errors
@@ -390,8 +417,17 @@ mod tests {
     use crate::lua::{evaluate, Limits};
 
     fn errors(src: &str, format: Format) -> Vec<String> {
-        let e = evaluate("t.rockspec", src.as_bytes(), &Table::new(), Limits::SMALL_FILE).expect("evaluates");
-        check(&e.globals, &e.undeclared, format).iter().map(ToString::to_string).collect()
+        let e = evaluate(
+            "t.rockspec",
+            src.as_bytes(),
+            &Table::new(),
+            Limits::SMALL_FILE,
+        )
+        .expect("evaluates");
+        check(&e.globals, &e.undeclared, format)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     const MINIMAL: &str = "package='a' version='1.0-1' source={url='x'} build={type='none'}\n";
@@ -404,23 +440,39 @@ mod tests {
     #[test]
     fn fields_are_gated_by_format() {
         let src = format!("{MINIMAL} description = {{ labels = {{'x'}} }}");
-        assert_eq!(errors(&src, Format::V1_0), ["description.labels: unknown field (not in rockspec format 1.0)"]);
+        assert_eq!(
+            errors(&src, Format::V1_0),
+            ["description.labels: unknown field (not in rockspec format 1.0)"]
+        );
         assert!(errors(&src, Format::V3_0).is_empty());
     }
 
     #[test]
     fn source_overrides_must_repeat_url() {
-        let src = "package='a' version='1.0-1' build={} source={url='x', platforms={linux={file='y'}}}";
-        assert_eq!(errors(src, Format::V1_0), ["source.platforms.linux.url: mandatory field is missing"]);
+        let src =
+            "package='a' version='1.0-1' build={} source={url='x', platforms={linux={file='y'}}}";
+        assert_eq!(
+            errors(src, Format::V1_0),
+            ["source.platforms.linux.url: mandatory field is missing"]
+        );
     }
 
     #[test]
     fn bad_types_and_patterns_name_the_field() {
         let src = "package='a' version='1.0' source={url=1} dependencies={'x >= 1', 3}";
         let errs = errors(src, Format::V3_0);
-        assert!(errs.contains(&"version: invalid value '1.0' does not match '[%w.]+-[%d]+'".to_owned()), "{errs:?}");
-        assert!(errs.contains(&"source.url: expected a string, got the number 1".to_owned()), "{errs:?}");
-        assert!(errs.contains(&"dependencies[2]: expected a string, got the number 3".to_owned()), "{errs:?}");
+        assert!(
+            errs.contains(&"version: invalid value '1.0' does not match '[%w.]+-[%d]+'".to_owned()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"source.url: expected a string, got the number 1".to_owned()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"dependencies[2]: expected a string, got the number 3".to_owned()),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub struct Source {
 /// are dropped first).
 pub fn split_url(url: &str) -> (String, String) {
     let unquoted = if url.len() >= 2
-        && ((url.starts_with('"') && url.ends_with('"')) || (url.starts_with('\'') && url.ends_with('\'')))
+        && ((url.starts_with('"') && url.ends_with('"'))
+            || (url.starts_with('\'') && url.ends_with('\'')))
     {
         &url[1..url.len() - 1]
     } else {
@@ -44,9 +45,10 @@ pub fn split_url(url: &str) -> (String, String) {
     };
     // `^([^:]*)://(.*)`: the protocol ends at the first ':'.
     match unquoted.find(':') {
-        Some(colon) if unquoted[colon..].starts_with("://") => {
-            (unquoted[..colon].to_owned(), unquoted[colon + 3..].to_owned())
-        }
+        Some(colon) if unquoted[colon..].starts_with("://") => (
+            unquoted[..colon].to_owned(),
+            unquoted[colon + 3..].to_owned(),
+        ),
         _ => ("file".to_owned(), unquoted.to_owned()),
     }
 }
@@ -71,7 +73,14 @@ pub fn base_name(path: &str) -> &str {
 pub fn deduce_base_dir(url: &str) -> String {
     let base = base_name(url);
     let stripped = match base.rfind('.') {
-        Some(dot) if matches!(&base[dot + 1..], "zip" | "git" | "tgz" | "tar" | "gz" | "bz2") => &base[..dot],
+        Some(dot)
+            if matches!(
+                &base[dot + 1..],
+                "zip" | "git" | "tgz" | "tar" | "gz" | "bz2"
+            ) =>
+        {
+            &base[..dot]
+        }
         _ => base,
     };
     stripped.replace(".tar", "")
@@ -133,8 +142,14 @@ mod tests {
 
     #[test]
     fn luarocks_path_helpers() {
-        assert_eq!(split_url("git+https://h/r.git"), ("git+https".into(), "h/r.git".into()));
-        assert_eq!(split_url("foo.tar.gz"), ("file".into(), "foo.tar.gz".into()));
+        assert_eq!(
+            split_url("git+https://h/r.git"),
+            ("git+https".into(), "h/r.git".into())
+        );
+        assert_eq!(
+            split_url("foo.tar.gz"),
+            ("file".into(), "foo.tar.gz".into())
+        );
         assert_eq!(base_name("https://h/a/b.tar.gz"), "b.tar.gz");
         assert_eq!(base_name("https://h/a/"), "a");
         assert_eq!(deduce_base_dir("https://h/foo-1.0.tar.gz"), "foo-1.0");

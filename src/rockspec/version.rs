@@ -76,7 +76,9 @@ impl Version {
         let mut unparsed = None;
         let mut rest = main.as_bytes();
         let skip_separators = |s: &[u8]| -> usize {
-            s.iter().take_while(|&&b| matches!(b, b'.' | b'-' | b'_')).count()
+            s.iter()
+                .take_while(|&&b| matches!(b, b'.' | b'-' | b'_'))
+                .count()
         };
         while !rest.is_empty() {
             let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -382,7 +384,10 @@ mod tests {
     fn slots_follow_luarocks() {
         assert_eq!(Version::parse("1.2.3-1").slots(), [1.0, 2.0, 3.0]);
         assert_eq!(Version::parse("1.2.3-1").revision(), Some(1.0));
-        assert_eq!(Version::parse("1.0rc1").slots(), [1.0, 0.0, -1000.0 + 0.00001]);
+        assert_eq!(
+            Version::parse("1.0rc1").slots(),
+            [1.0, 0.0, -1000.0 + 0.00001]
+        );
         assert_eq!(Version::parse("v1.0").slots(), [0.118 + 0.00001, 0.0]);
         assert_eq!(Version::parse("scm-1").slots(), [110_000_000.0]);
         let bad = Version::parse("1.0+build");

@@ -1,6 +1,9 @@
 //! The one integration-test binary: every test drives the real `rockstore`
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
+mod hostile;
+mod rockspec;
 mod store;
 mod store_format;
 mod support;
+mod versions;

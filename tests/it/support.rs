@@ -246,3 +246,23 @@ pub fn skip_or_fail(why: &str) {
     let mut err = std::io::stderr();
     let _ = std::io::Write::write_all(&mut err, format!("\n*** SKIPPED: {why} ***\n").as_bytes());
 }
+
+/// The project's source root (fixtures live under `integration/`).
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `lua5.4` with Debian's LuaRocks modules on its path, or `None` (after
+/// [`skip_or_fail`]) when they are not installed.
+pub fn luarocks_oracle() -> Option<Command> {
+    let has_lua = Command::new("lua5.4")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let has_luarocks = Path::new("/usr/share/lua/5.4/luarocks/core/vers.lua").exists();
+    if !(has_lua && has_luarocks) {
+        skip_or_fail("lua5.4 and Debian's luarocks (apt-get install lua5.4 luarocks)");
+        return None;
+    }
+    Some(Command::new("lua5.4"))
+}

@@ -1,0 +1,3 @@
+package = "bad-nobuild"
+version = "1.0-1"
+source = { url = "https://example.org/x.tar.gz" }

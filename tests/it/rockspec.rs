@@ -1,0 +1,202 @@
+//! Rockspec loading, differential against Debian's LuaRocks: every fixture
+//! under `integration/rockspecs/` is loaded by LuaRocks' own loader (through
+//! `integration/oracle/rockspec_json.lua`) and by `rockstore rockspec
+//! --json`; both must accept it with equal JSON, or both refuse it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::support::{luarocks_oracle, project_dir, text, Sandbox};
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = project_dir().join("integration/rockspecs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rockspec"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Numbers compare by value: LuaRocks prints `4` where serde prints `4.0`.
+fn normalise(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Number(n) => n.as_f64().map_or(J::Null, |f| J::String(format!("{f}"))),
+        J::Array(a) => J::Array(a.into_iter().map(normalise).collect()),
+        J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, normalise(v))).collect()),
+        other => other,
+    }
+}
+
+#[test]
+fn rockspecs_load_exactly_as_luarocks_loads_them() {
+    let Some(mut oracle) = luarocks_oracle() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let config = sandbox.dir("cfg").join("config.lua");
+    std::fs::write(&config, "").expect("config");
+    let files = fixtures();
+    assert!(files.len() >= 55, "fixtures went missing: {}", files.len());
+    let out = oracle
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sandbox.dir("home"))
+        .env("LUAROCKS_CONFIG", &config)
+        .arg(project_dir().join("integration/oracle/rockspec_json.lua"))
+        .args(&files)
+        .output()
+        .expect("run the LuaRocks oracle");
+    assert!(out.status.success(), "oracle failed: {}", text(&out.stderr));
+    let mut verdicts: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for line in text(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("oracle JSON");
+        verdicts.insert(v["file"].as_str().expect("file").to_owned(), v);
+    }
+    assert_eq!(verdicts.len(), files.len());
+
+    let (mut accepted, mut refused, mut mismatches) = (0, 0, Vec::new());
+    for file in &files {
+        let verdict = &verdicts[&file.display().to_string()];
+        let ours = sandbox
+            .bare_cmd()
+            .arg("rockspec")
+            .arg(file)
+            .arg("--json")
+            .output()
+            .expect("run");
+        let name = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        match (verdict.get("ok"), ours.status.success()) {
+            (Some(expected), true) => {
+                accepted += 1;
+                let got: serde_json::Value =
+                    serde_json::from_slice(&ours.stdout).expect("our JSON");
+                if normalise(got.clone()) != normalise(expected.clone()) {
+                    mismatches.push(format!(
+                        "{name}:\n  luarocks: {expected}\n  rockstore: {got}"
+                    ));
+                }
+            }
+            (None, false) => {
+                refused += 1;
+                let stderr = text(&ours.stderr);
+                assert!(
+                    stderr.starts_with("error: "),
+                    "{name}: unclear error: {stderr}"
+                );
+            }
+            (Some(_), false) => mismatches.push(format!(
+                "{name}: luarocks accepts, rockstore refuses: {}",
+                text(&ours.stderr)
+            )),
+            (None, true) => mismatches.push(format!(
+                "{name}: luarocks refuses ({}), rockstore accepts",
+                verdict["error"]
+            )),
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} differences:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        accepted >= 40 && refused >= 12,
+        "accepted {accepted}, refused {refused}"
+    );
+}
+
+#[test]
+fn platform_flag_selects_other_overrides() {
+    let sandbox = Sandbox::new();
+    let file = project_dir().join("integration/rockspecs/depmerge-1.0-1.rockspec");
+    let deps = |platform: &str| -> Vec<String> {
+        let out = sandbox
+            .bare_cmd()
+            .args(["rockspec", "--json", "--platform", platform])
+            .arg(&file)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["dependencies"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|d| d["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    assert_eq!(deps("linux"), ["c", "e", "f"]);
+    assert_eq!(deps("freebsd"), ["d", "e", "f"]);
+    assert_eq!(deps("windows"), ["w", "b"]);
+}
+
+#[test]
+fn lint_accepts_good_rockspecs_and_names_what_is_wrong() {
+    let sandbox = Sandbox::new();
+    let good = project_dir().join("integration/rockspecs/described-2.1-3.rockspec");
+    let out = sandbox
+        .bare_cmd()
+        .arg("lint")
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let dir = sandbox.dir("specs");
+    let write = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    };
+    let cases = [
+        (
+            write("nolicense-1.0-1.rockspec", "package='nolicense' version='1.0-1' source={url='x'} build={type='none'}"),
+            "description.license",
+        ),
+        (
+            write(
+                "badmod-1.0-1.rockspec",
+                "package='badmod' version='1.0-1' description={license='MIT'} source={url='x'} build={type='builtin', modules={m=true}}",
+            ),
+            "build.modules.m: expected a .lua file, a C source, or a table with sources",
+        ),
+        (
+            write(
+                "notype-1.0-1.rockspec",
+                "package='notype' version='1.0-1' description={license='MIT'} source={url='x'} build={}",
+            ),
+            "build.type",
+        ),
+        (
+            write(
+                "badvar-1.0-1.rockspec",
+                "package='badvar' version='1.0-1' description={license='MIT'} source={url='x'} build={type='make', build_variables={CFLAGS={}}}",
+            ),
+            "build.build_variables.CFLAGS: expected a string",
+        ),
+        (write("unknown-1.0-1.rockspec", "package='unknown' version='1.0-1' source={url='x'} build={} foo=1"), "foo: unknown field"),
+    ];
+    for (file, expected) in cases {
+        let out = sandbox
+            .bare_cmd()
+            .arg("lint")
+            .arg(&file)
+            .output()
+            .expect("run");
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{} should fail lint", file.display());
+        assert!(
+            stderr.contains(expected),
+            "{}: expected {expected:?} in\n{stderr}",
+            file.display()
+        );
+    }
+}
