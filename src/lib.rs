@@ -26,5 +26,6 @@ pub mod config;
 pub mod env_vars;
 pub mod fs_atomic;
 pub mod lua;
+pub mod manifest;
 pub mod rockspec;
 pub mod store;

@@ -2,6 +2,7 @@
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
 mod hostile;
+mod manifest;
 mod rockspec;
 mod store;
 mod store_format;

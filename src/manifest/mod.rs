@@ -1,0 +1,13 @@
+//! LuaRocks manifests.
+//!
+//! - [`repository`]: reading a rocks server's manifest (`manifest-5.x`,
+//!   its `.zip`, its `.json`) or a tree's: which rocks, versions and arches
+//!   exist.
+//! - [`tree`]: writing a tree's `lib/luarocks/rocks-5.x/manifest` exactly
+//!   in the shape LuaRocks and `luarocks.loader` read.
+
+pub mod repository;
+pub mod tree;
+
+pub use repository::{ManifestError, RepositoryManifest};
+pub use tree::{InstalledRock, TreeManifest};

@@ -1,0 +1,267 @@
+//! Reading repository manifests. A manifest is a Lua file assigning
+//! `repository = { name = { ["ver-rev"] = { {arch = "src"}, … } } }` (plus
+//! `commands`, `modules`, and in trees `dependencies`); luarocks.org also
+//! serves it zipped and as JSON with the same shape. Literal-only text takes
+//! the fast path ([`crate::lua::literal`]); anything else is evaluated in the
+//! sandbox with manifest-sized limits.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use crate::lua::{self, literal, EvalError, Limits, Table, Value};
+use crate::rockspec::Version;
+
+/// Why a manifest could not be read. Each names the manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Evaluation failed.
+    #[error("could not read manifest {name}")]
+    Eval {
+        /// The manifest.
+        name: String,
+        /// The cause.
+        #[source]
+        source: EvalError,
+    },
+    /// Not JSON, or not the expected shape.
+    #[error("manifest {name} is not valid JSON")]
+    Json {
+        /// The manifest.
+        name: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Not a zip holding a manifest.
+    #[error("manifest {name} is not a zip archive holding a manifest")]
+    Zip {
+        /// The manifest.
+        name: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `repository` table is missing or malformed.
+    #[error("manifest {name}: {problem}")]
+    Shape {
+        /// The manifest.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// One rock version's entries: the arches available (`rockspec`, `src`,
+/// `all`, `linux-x86_64`, `installed`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Entries {
+    /// Arches in manifest order.
+    pub arches: Vec<String>,
+}
+
+/// A repository manifest.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryManifest {
+    /// rock name → version text → entries.
+    pub repository: BTreeMap<String, BTreeMap<String, Entries>>,
+    /// The whole evaluated manifest (tree manifests carry `modules`,
+    /// `commands` and `dependencies` too).
+    pub table: Table,
+}
+
+impl RepositoryManifest {
+    /// Reads a manifest, choosing the reader by `name`'s suffix (`.json`,
+    /// `.zip`, else Lua).
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<RepositoryManifest, ManifestError> {
+        if name.ends_with(".json") {
+            let json: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|source| ManifestError::Json {
+                    name: name.to_owned(),
+                    source,
+                })?;
+            let table = match lua_value_from_json(&json) {
+                Value::Table(t) => t,
+                _ => return Err(shape(name, "the JSON is not an object")),
+            };
+            return RepositoryManifest::from_table(name, table);
+        }
+        if name.ends_with(".zip") {
+            let inner = unzip_manifest(bytes).map_err(|source| ManifestError::Zip {
+                name: name.to_owned(),
+                source,
+            })?;
+            return RepositoryManifest::from_lua(name, &inner);
+        }
+        RepositoryManifest::from_lua(name, bytes)
+    }
+
+    /// Reads manifest Lua text.
+    pub fn from_lua(name: &str, bytes: &[u8]) -> Result<RepositoryManifest, ManifestError> {
+        let table = match literal::parse_assignments(bytes) {
+            Some(t) => t,
+            None => {
+                lua::evaluate(name, bytes, &Table::new(), Limits::MANIFEST)
+                    .map_err(|source| ManifestError::Eval {
+                        name: name.to_owned(),
+                        source,
+                    })?
+                    .globals
+            }
+        };
+        RepositoryManifest::from_table(name, table)
+    }
+
+    fn from_table(name: &str, table: Table) -> Result<RepositoryManifest, ManifestError> {
+        let Some(Value::Table(repo)) = table.get("repository") else {
+            return Err(shape(name, "no `repository` table"));
+        };
+        let mut repository = BTreeMap::new();
+        for (rock, versions) in repo.iter() {
+            let Value::Table(versions) = versions else {
+                return Err(shape(name, &format!("repository.{rock} is not a table")));
+            };
+            let mut out = BTreeMap::new();
+            for (version, entries) in versions.iter() {
+                let Value::Table(entries) = entries else {
+                    return Err(shape(
+                        name,
+                        &format!("repository.{rock}[{version}] is not a table"),
+                    ));
+                };
+                let arches = entries
+                    .sequence()
+                    .filter_map(|e| e.as_table()?.get("arch")?.as_str().map(str::to_owned))
+                    .collect();
+                out.insert(version.to_string(), Entries { arches });
+            }
+            repository.insert(rock.to_string(), out);
+        }
+        Ok(RepositoryManifest { repository, table })
+    }
+
+    /// The versions of `rock`, newest first (LuaRocks' order; unordered
+    /// pairs such as `1.0`/`1` keep text order).
+    pub fn versions(&self, rock: &str) -> Vec<(Version, &Entries)> {
+        let mut out: Vec<(Version, &Entries)> = self
+            .repository
+            .get(rock)
+            .map(|m| m.iter().map(|(v, e)| (Version::parse(v), e)).collect())
+            .unwrap_or_default();
+        out.sort_by(|a, b| b.0.sort_order(&a.0));
+        out
+    }
+
+    /// Number of (rock, version) pairs.
+    pub fn version_count(&self) -> usize {
+        self.repository.values().map(BTreeMap::len).sum()
+    }
+}
+
+fn shape(name: &str, problem: &str) -> ManifestError {
+    ManifestError::Shape {
+        name: name.to_owned(),
+        problem: problem.to_owned(),
+    }
+}
+
+/// The single manifest file inside a `manifest-5.x.zip`.
+fn unzip_manifest(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(std::io::Error::other)?;
+    if archive.len() != 1 {
+        return Err(std::io::Error::other(format!(
+            "expected one file, found {}",
+            archive.len()
+        )));
+    }
+    let mut file = archive.by_index(0).map_err(std::io::Error::other)?;
+    // Manifests are a few MB; refuse a zip bomb.
+    const LIMIT: u64 = 256 << 20;
+    let mut out = Vec::new();
+    (&mut file).take(LIMIT + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > LIMIT {
+        return Err(std::io::Error::other("manifest larger than 256 MiB"));
+    }
+    Ok(out)
+}
+
+fn lua_value_from_json(json: &serde_json::Value) -> Value {
+    use crate::lua::Key;
+    use serde_json::Value as J;
+    match json {
+        J::Null => Value::Opaque("nil"),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Value::Number(n.as_f64().unwrap_or(0.0)), Value::Integer),
+        J::String(s) => Value::String(s.clone()),
+        J::Array(items) => Value::Table(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Key::Integer(i as i64 + 1), lua_value_from_json(v)))
+                .collect(),
+        ),
+        J::Object(o) => Value::Table(
+            o.iter()
+                .map(|(k, v)| (Key::String(k.clone()), lua_value_from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LUA: &str = r#"
+commands = {}
+modules = {}
+repository = {
+   foo = {
+      ["1.0-1"] = { { arch = "rockspec" }, { arch = "src" } },
+      ["1.10-1"] = { { arch = "rockspec" } },
+      ["scm-1"] = { { arch = "rockspec" } },
+      ["1.2-1"] = { { arch = "all" } },
+   },
+}
+"#;
+
+    #[test]
+    fn lua_json_and_zip_read_the_same() {
+        let lua = RepositoryManifest::from_bytes("manifest-5.4", LUA.as_bytes()).expect("lua");
+        let json = r#"{"commands":{},"modules":{},"repository":{"foo":{"1.0-1":[{"arch":"rockspec"},{"arch":"src"}],"1.10-1":[{"arch":"rockspec"}],"scm-1":[{"arch":"rockspec"}],"1.2-1":[{"arch":"all"}]}}}"#;
+        let json =
+            RepositoryManifest::from_bytes("manifest-5.4.json", json.as_bytes()).expect("json");
+        let mut zipped = Vec::new();
+        {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+            w.start_file("manifest-5.4", zip::write::SimpleFileOptions::default())
+                .expect("start");
+            std::io::Write::write_all(&mut w, LUA.as_bytes()).expect("write");
+            w.finish().expect("finish");
+        }
+        let zip = RepositoryManifest::from_bytes("manifest-5.4.zip", &zipped).expect("zip");
+        for m in [&lua, &json, &zip] {
+            assert_eq!(m.repository, lua.repository);
+        }
+        let order: Vec<String> = lua
+            .versions("foo")
+            .iter()
+            .map(|(v, _)| v.to_string())
+            .collect();
+        assert_eq!(order, ["scm-1", "1.10-1", "1.2-1", "1.0-1"]);
+        assert_eq!(lua.repository["foo"]["1.0-1"].arches, ["rockspec", "src"]);
+    }
+
+    #[test]
+    fn non_literal_manifests_go_through_the_sandbox() {
+        let src = "local r = {} r.foo = { ['1.0-1'] = { { arch = 'src' } } } repository = r";
+        let m = RepositoryManifest::from_bytes("manifest", src.as_bytes()).expect("evaluates");
+        assert_eq!(m.version_count(), 1);
+        let err =
+            RepositoryManifest::from_bytes("manifest", b"while true do end").expect_err("loops");
+        assert!(matches!(err, ManifestError::Eval { .. }));
+        assert!(RepositoryManifest::from_bytes("manifest", b"x = 1").is_err());
+    }
+}
