@@ -15,6 +15,10 @@
 //! | crash-test stopping points | [`store::failpoint`] |
 //! | atomic small-file writes | [`fs_atomic`] |
 //! | configuration and the environment | [`config`], [`env_vars`] |
+//! | evaluating untrusted Lua (rockspecs, manifests, config) | [`lua`] |
+//! | rockspecs: model, schema, platform overrides | [`rockspec`] |
+//! | versions, constraints, dependency strings | [`rockspec::version`], [`rockspec::dependency`] |
+//! | repository manifests (read), tree manifests (write) | [`manifest`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners

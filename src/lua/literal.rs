@@ -229,6 +229,20 @@ impl<'a> Reader<'a> {
     fn short_string(&mut self) -> Option<String> {
         let quote = self.s[self.at];
         self.at += 1;
+        // Fast path: no escapes before the closing quote.
+        let rest = &self.s[self.at..];
+        if let Some(end) = rest
+            .iter()
+            .position(|&b| b == quote || b == b'\\' || b == b'\n')
+        {
+            if rest[end] == quote {
+                self.at += end + 1;
+                return Some(match std::str::from_utf8(&rest[..end]) {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => String::from_utf8_lossy(&rest[..end]).into_owned(),
+                });
+            }
+        }
         let mut out = Vec::new();
         loop {
             let b = self.peek()?;

@@ -6,7 +6,6 @@
 //! decoded lossily (old rockspecs carry Latin-1 maintainer names; LuaRocks
 //! accepts them and so do we).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// A Lua value.
@@ -140,10 +139,12 @@ impl From<&str> for Key {
 }
 
 /// A Lua table: entries ordered integer keys first (ascending), then string
-/// keys (bytewise), so every rendering of a table is deterministic.
+/// keys (bytewise), so every rendering of a table is deterministic. Stored
+/// as a sorted vector: manifests hold ~100,000 tables of one or two entries,
+/// where a tree map's node allocation dominated the reading time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
-    entries: BTreeMap<Key, Value>,
+    entries: Vec<(Key, Value)>,
 }
 
 impl Table {
@@ -152,57 +153,73 @@ impl Table {
         Self::default()
     }
 
+    fn position(&self, key: &Key) -> Result<usize, usize> {
+        // Writers emit keys in order, so check the end first.
+        match self.entries.last() {
+            Some((last, _)) if last < key => Err(self.entries.len()),
+            None => Err(0),
+            _ => self.entries.binary_search_by(|(k, _)| k.cmp(key)),
+        }
+    }
+
     /// The value under a string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.get(&Key::String(key.to_owned()))
+        self.get_key(&Key::String(key.to_owned()))
     }
 
     /// The value under any key.
     pub fn get_key(&self, key: &Key) -> Option<&Value> {
-        self.entries.get(key)
+        self.position(key).ok().map(|i| &self.entries[i].1)
     }
 
     /// The value under an integer key.
     pub fn get_index(&self, index: i64) -> Option<&Value> {
-        self.entries.get(&Key::Integer(index))
+        self.get_key(&Key::Integer(index))
     }
 
     /// Sets (or, with `None`, removes) a key, as `t[k] = v` does.
     pub fn set(&mut self, key: Key, value: Option<Value>) {
-        match value {
-            Some(v) => {
-                self.entries.insert(key, v);
+        match (self.position(&key), value) {
+            (Ok(i), Some(v)) => self.entries[i].1 = v,
+            (Ok(i), None) => {
+                self.entries.remove(i);
             }
-            None => {
-                self.entries.remove(&key);
-            }
+            (Err(i), Some(v)) => self.entries.insert(i, (key, v)),
+            (Err(_), None) => {}
         }
     }
 
     /// Sets a string key.
     pub fn insert(&mut self, key: &str, value: Value) {
-        self.entries.insert(Key::String(key.to_owned()), value);
+        self.set(Key::String(key.to_owned()), Some(value));
     }
 
     /// Removes a string key, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.entries.remove(&Key::String(key.to_owned()))
+        let i = self.position(&Key::String(key.to_owned())).ok()?;
+        Some(self.entries.remove(i).1)
     }
 
     /// A mutable reference to the value under a string key.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.entries.get_mut(&Key::String(key.to_owned()))
+        let i = self.position(&Key::String(key.to_owned())).ok()?;
+        Some(&mut self.entries[i].1)
     }
 
     /// Appends at `#t + 1`.
     pub fn push(&mut self, value: Value) {
         let next = self.sequence_len() as i64 + 1;
-        self.entries.insert(Key::Integer(next), value);
+        self.set(Key::Integer(next), Some(value));
     }
 
     /// Every entry, integer keys first.
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
-        self.entries.iter()
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Consumes the table, yielding its entries in key order.
+    pub fn into_entries(self) -> impl Iterator<Item = (Key, Value)> {
+        self.entries.into_iter()
     }
 
     /// The number of entries (all keys).
@@ -217,8 +234,12 @@ impl Table {
 
     /// The length of the sequence `1..n` (what `ipairs` walks).
     pub fn sequence_len(&self) -> usize {
+        let start = match self.position(&Key::Integer(1)) {
+            Ok(i) => i,
+            Err(_) => return 0,
+        };
         let mut n = 0usize;
-        for (key, _) in self.entries.range(Key::Integer(1)..) {
+        for (key, _) in &self.entries[start..] {
             match key {
                 Key::Integer(i) if *i == n as i64 + 1 => n += 1,
                 _ => break,
@@ -229,7 +250,10 @@ impl Table {
 
     /// The values of `t[1], t[2], …` as `ipairs` yields them.
     pub fn sequence(&self) -> impl Iterator<Item = &Value> {
-        (1..=self.sequence_len() as i64).filter_map(|i| self.get_index(i))
+        let start = self.position(&Key::Integer(1)).unwrap_or(0);
+        self.entries[start..start + self.sequence_len()]
+            .iter()
+            .map(|(_, v)| v)
     }
 
     /// True when the keys are exactly `1..n` with n ≥ 1.
@@ -240,7 +264,7 @@ impl Table {
     /// See [`Value::to_json`].
     pub fn to_json(&self) -> serde_json::Value {
         if self.is_array() {
-            serde_json::Value::Array(self.entries.values().map(Value::to_json).collect())
+            serde_json::Value::Array(self.entries.iter().map(|(_, v)| v.to_json()).collect())
         } else {
             serde_json::Value::Object(
                 self.entries
@@ -256,30 +280,31 @@ impl Table {
     pub fn deep_merge(&mut self, other: &Table) {
         for (key, value) in other.iter() {
             match value {
-                Value::Table(src) => match self.entries.get_mut(key) {
-                    Some(Value::Table(dst)) => dst.deep_merge(src),
-                    Some(_) => {
-                        self.entries.insert(key.clone(), value.clone());
-                    }
-                    None => {
+                Value::Table(src) => match self.position(key) {
+                    Ok(i) => match &mut self.entries[i].1 {
+                        Value::Table(dst) => dst.deep_merge(src),
+                        other => *other = value.clone(),
+                    },
+                    Err(_) => {
                         let mut dst = Table::new();
                         dst.deep_merge(src);
-                        self.entries.insert(key.clone(), Value::Table(dst));
+                        self.set(key.clone(), Some(Value::Table(dst)));
                     }
                 },
-                _ => {
-                    self.entries.insert(key.clone(), value.clone());
-                }
+                _ => self.set(key.clone(), Some(value.clone())),
             }
         }
     }
 }
 
 impl FromIterator<(Key, Value)> for Table {
+    /// Later duplicates win, as with repeated assignment.
     fn from_iter<I: IntoIterator<Item = (Key, Value)>>(iter: I) -> Self {
-        Table {
-            entries: iter.into_iter().collect(),
-        }
+        let mut entries: Vec<(Key, Value)> = iter.into_iter().collect();
+        entries.reverse();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        Table { entries }
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::lua::{self, literal, EvalError, Limits, Table, Value};
+use crate::lua::{self, literal, EvalError, Key, Limits, Table, Value};
 use crate::rockspec::Version;
 
 /// Why a manifest could not be read. Each names the manifest.
@@ -64,8 +64,8 @@ pub struct Entries {
 pub struct RepositoryManifest {
     /// rock name → version text → entries.
     pub repository: BTreeMap<String, BTreeMap<String, Entries>>,
-    /// The whole evaluated manifest (tree manifests carry `modules`,
-    /// `commands` and `dependencies` too).
+    /// The rest of the manifest besides `repository` (tree manifests carry
+    /// `modules`, `commands` and `dependencies`).
     pub table: Table,
 }
 
@@ -111,17 +111,18 @@ impl RepositoryManifest {
         RepositoryManifest::from_table(name, table)
     }
 
-    fn from_table(name: &str, table: Table) -> Result<RepositoryManifest, ManifestError> {
-        let Some(Value::Table(repo)) = table.get("repository") else {
+    fn from_table(name: &str, mut table: Table) -> Result<RepositoryManifest, ManifestError> {
+        let Some(Value::Table(repo)) = table.remove("repository") else {
             return Err(shape(name, "no `repository` table"));
         };
+        let arch_key = Key::String("arch".to_owned());
         let mut repository = BTreeMap::new();
-        for (rock, versions) in repo.iter() {
+        for (rock, versions) in repo.into_entries() {
             let Value::Table(versions) = versions else {
                 return Err(shape(name, &format!("repository.{rock} is not a table")));
             };
             let mut out = BTreeMap::new();
-            for (version, entries) in versions.iter() {
+            for (version, entries) in versions.into_entries() {
                 let Value::Table(entries) = entries else {
                     return Err(shape(
                         name,
@@ -130,11 +131,16 @@ impl RepositoryManifest {
                 };
                 let arches = entries
                     .sequence()
-                    .filter_map(|e| e.as_table()?.get("arch")?.as_str().map(str::to_owned))
+                    .filter_map(|e| {
+                        e.as_table()?
+                            .get_key(&arch_key)?
+                            .as_str()
+                            .map(str::to_owned)
+                    })
                     .collect();
-                out.insert(version.to_string(), Entries { arches });
+                out.insert(key_text(version), Entries { arches });
             }
-            repository.insert(rock.to_string(), out);
+            repository.insert(key_text(rock), out);
         }
         Ok(RepositoryManifest { repository, table })
     }
@@ -154,6 +160,13 @@ impl RepositoryManifest {
     /// Number of (rock, version) pairs.
     pub fn version_count(&self) -> usize {
         self.repository.values().map(BTreeMap::len).sum()
+    }
+}
+
+fn key_text(key: Key) -> String {
+    match key {
+        Key::String(s) | Key::Other(s) => s,
+        Key::Integer(i) => i.to_string(),
     }
 }
 
@@ -186,7 +199,6 @@ fn unzip_manifest(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 fn lua_value_from_json(json: &serde_json::Value) -> Value {
-    use crate::lua::Key;
     use serde_json::Value as J;
     match json {
         J::Null => Value::Opaque("nil"),
