@@ -54,14 +54,10 @@ enum Command {
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
-    // Commands that read files only need no store.
-    let command = match cli.command {
-        Command::Lint(args) => return rockspec_cmd::lint(args),
-        Command::Rockspec(args) => return rockspec_cmd::show(args),
-        other => other,
-    };
-    let config = Config::resolve(cli.store, env)?;
+    // Resolved only by commands that use a store: reading a rockspec needs
+    // neither a store nor a HOME.
     let open = || -> anyhow::Result<Store> {
+        let config = Config::resolve(cli.store.clone(), env)?;
         let failpoints = config
             .failpoint
             .as_deref()
@@ -73,9 +69,10 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         };
         Ok(Store::open(&config.store_root, options)?)
     };
-    match command {
+    match cli.command {
         Command::Store(cmd) => store_cmd::run(cmd, &open()?),
         Command::Verify(args) => verify_cmd::run(args, &open()?),
-        Command::Lint(_) | Command::Rockspec(_) => unreachable!("handled above"),
+        Command::Lint(args) => rockspec_cmd::lint(args),
+        Command::Rockspec(args) => rockspec_cmd::show(args),
     }
 }

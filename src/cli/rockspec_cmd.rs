@@ -5,14 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
+use rockstore::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 
 use super::output;
 use super::report::ExitStatus;
 
+/// The rockspec a command reads, and for which platform.
 #[derive(Debug, Args)]
-pub struct LintArgs {
-    /// The rockspec to check (`name-version-revision.rockspec`).
+pub struct RockspecFile {
+    /// The rockspec (`name-version-revision.rockspec`).
     pub rockspec: PathBuf,
     /// Apply the platform overrides of this system instead of this
     /// machine's (linux, macosx, freebsd, windows, mingw, …).
@@ -20,14 +21,26 @@ pub struct LintArgs {
     pub platform: Option<String>,
 }
 
+impl RockspecFile {
+    fn load(&self) -> Result<Rockspec, RockspecError> {
+        let platforms = self
+            .platform
+            .as_deref()
+            .map_or_else(Platforms::host, Platforms::for_system);
+        Rockspec::from_file(&self.rockspec, &LoadOptions { platforms })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub file: RockspecFile,
+}
+
 #[derive(Debug, Args)]
 pub struct RockspecArgs {
-    /// The rockspec to evaluate.
-    pub rockspec: PathBuf,
-    /// Apply the platform overrides of this system instead of this
-    /// machine's (linux, macosx, freebsd, windows, mingw, …).
-    #[arg(long, value_name = "SYSTEM")]
-    pub platform: Option<String>,
+    #[command(flatten)]
+    pub file: RockspecFile,
     /// Print the evaluated rockspec as JSON: its keys after platform
     /// merging, LuaRocks' derived fields (name, source.file, source.dir,
     /// source.protocol, source.pathname), and each dependency list parsed
@@ -36,18 +49,11 @@ pub struct RockspecArgs {
     pub json: bool,
 }
 
-fn options(platform: Option<&str>) -> LoadOptions {
-    LoadOptions {
-        platforms: platform.map_or_else(Platforms::host, Platforms::for_system),
-    }
-}
-
 /// Checks more than loading does: the backend's fields, install entries,
 /// version syntax and a license, as `luarocks lint` asks for.
 pub fn lint(args: LintArgs) -> anyhow::Result<ExitStatus> {
-    let file = args.rockspec.display().to_string();
-    let rockspec = Rockspec::from_file(&args.rockspec, &options(args.platform.as_deref()))
-        .context("rockspec failed to load")?;
+    let file = args.file.rockspec.display().to_string();
+    let rockspec = args.file.load().context("rockspec failed to load")?;
     let mut problems = Vec::new();
     if let Err(e) = rockspec.build.backend() {
         problems.push(e.to_string());
@@ -76,7 +82,7 @@ pub fn lint(args: LintArgs) -> anyhow::Result<ExitStatus> {
 
 /// Prints the evaluated rockspec.
 pub fn show(args: RockspecArgs) -> anyhow::Result<ExitStatus> {
-    let rockspec = Rockspec::from_file(&args.rockspec, &options(args.platform.as_deref()))?;
+    let rockspec = args.file.load()?;
     if args.json {
         output::json(&rockspec.to_json())?;
         return Ok(ExitStatus::Success);

@@ -51,7 +51,7 @@ pub fn parse_assignments(source: &[u8]) -> Option<Table> {
         r.skip_space()?;
         r.expect(b'=')?;
         let value = r.value()?;
-        store(&mut globals, Key::String(name.to_owned()), value);
+        globals.set(Key::String(name.to_owned()), value);
     }
 }
 
@@ -108,25 +108,25 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(&self.s[start..self.at]).ok()
     }
 
-    fn value(&mut self) -> Option<Value> {
+    /// A literal: `None` outside the subset, `Some(None)` for `nil`.
+    fn value(&mut self) -> Option<Option<Value>> {
         self.skip_space()?;
-        match self.peek()? {
-            b'{' => self.table(),
-            b'"' | b'\'' => self.short_string().map(Value::String),
+        let value = match self.peek()? {
+            b'{' => self.table()?,
+            b'"' | b'\'' => Value::String(self.short_string()?),
             b'[' => {
                 let level = self.long_bracket_level()?;
-                self.long_string(level).map(Value::String)
+                Value::String(self.long_string(level)?)
             }
-            b'-' | b'0'..=b'9' | b'.' => self.number(),
+            b'-' | b'0'..=b'9' | b'.' => self.number()?,
             _ => match self.name()? {
-                "true" => Some(Value::Boolean(true)),
-                "false" => Some(Value::Boolean(false)),
-                // `nil` is a legal literal but cannot be stored; callers
-                // skip it, so it is reported as an empty marker.
-                "nil" => Some(Value::Opaque("nil")),
-                _ => None,
+                "true" => Value::Boolean(true),
+                "false" => Value::Boolean(false),
+                "nil" => return Some(None),
+                _ => return None,
             },
-        }
+        };
+        Some(Some(value))
     }
 
     fn table(&mut self) -> Option<Value> {
@@ -147,9 +147,9 @@ impl<'a> Reader<'a> {
                 b'[' if !matches!(self.s.get(self.at + 1), Some(b'[' | b'=')) => {
                     self.at += 1;
                     let key = match self.value()? {
-                        Value::String(s) => Key::String(s),
-                        Value::Integer(i) => Key::Integer(i),
-                        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                        Some(Value::String(s)) => Key::String(s),
+                        Some(Value::Integer(i)) => Key::Integer(i),
+                        Some(Value::Number(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
                             Key::Integer(n as i64)
                         }
                         _ => return None,
@@ -159,7 +159,7 @@ impl<'a> Reader<'a> {
                     self.skip_space()?;
                     self.expect(b'=')?;
                     let value = self.value()?;
-                    store(&mut table, key, value);
+                    table.set(key, value);
                 }
                 b if b.is_ascii_alphabetic() || b == b'_' => {
                     let save = self.at;
@@ -168,17 +168,17 @@ impl<'a> Reader<'a> {
                     if self.peek() == Some(b'=') && self.s.get(self.at + 1) != Some(&b'=') {
                         self.at += 1;
                         let value = self.value()?;
-                        store(&mut table, Key::String(name.to_owned()), value);
+                        table.set(Key::String(name.to_owned()), value);
                     } else {
                         self.at = save;
                         let value = self.value()?;
-                        store(&mut table, Key::Integer(next_index), value);
+                        table.set(Key::Integer(next_index), value);
                         next_index += 1;
                     }
                 }
                 _ => {
                     let value = self.value()?;
-                    store(&mut table, Key::Integer(next_index), value);
+                    table.set(Key::Integer(next_index), value);
                     next_index += 1;
                 }
             }
@@ -315,13 +315,6 @@ impl<'a> Reader<'a> {
             + start;
         self.at = end + close.len();
         Some(String::from_utf8_lossy(&self.s[start..end]).into_owned())
-    }
-}
-
-fn store(table: &mut Table, key: Key, value: Value) {
-    match value {
-        Value::Opaque("nil") => table.set(key, None),
-        v => table.set(key, Some(v)),
     }
 }
 

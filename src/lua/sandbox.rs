@@ -366,20 +366,14 @@ fn table_from_lua(
             mlua::Value::Boolean(b) => Key::Other(b.to_string()),
             other => Key::Other(other.type_name().to_owned()),
         };
-        let child_path = if path.is_empty() {
-            key.to_string()
-        } else {
-            match &key {
-                Key::String(s) => format!("{path}.{s}"),
-                other => format!("{path}[{other}]"),
-            }
-        };
         let value = match value {
             mlua::Value::Boolean(b) => Value::Boolean(b),
             mlua::Value::Integer(i) => Value::Integer(i),
             mlua::Value::Number(n) => Value::Number(n),
             mlua::Value::String(s) => Value::String(s.to_string_lossy()),
-            mlua::Value::Table(t) => Value::Table(table_from_lua(chunk, &t, &child_path, stack)?),
+            mlua::Value::Table(t) => {
+                Value::Table(table_from_lua(chunk, &t, &key.path_in(path), stack)?)
+            }
             mlua::Value::Nil => continue,
             other => Value::Opaque(other.type_name()),
         };

@@ -62,16 +62,6 @@ impl Value {
         }
     }
 
-    /// Lua's `tonumber`, as LuaRocks uses it for number fields.
-    pub fn to_number(&self) -> Option<f64> {
-        match self {
-            Value::Integer(i) => Some(*i as f64),
-            Value::Number(n) => Some(*n),
-            Value::String(s) => parse_lua_number(s),
-            _ => None,
-        }
-    }
-
     /// The JSON form used by `rockstore rockspec --json` (and mirrored by the
     /// LuaRocks oracle script): a table whose keys are exactly `1..n` (n ≥ 1)
     /// is an array, any other table an object (integer keys as decimal
@@ -87,28 +77,6 @@ impl Value {
             Value::Opaque(_) => J::Null,
         }
     }
-}
-
-/// A string as Lua's `tonumber` reads it: decimal or hex, surrounding
-/// whitespace allowed.
-fn parse_lua_number(s: &str) -> Option<f64> {
-    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t),
-    };
-    let magnitude = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok().map(|v| v as f64)
-    } else if body
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-    {
-        body.parse::<f64>().ok()
-    } else {
-        None
-    }?;
-    Some(if neg { -magnitude } else { magnitude })
 }
 
 /// A table key. Lua normalises integral float keys to integers; the rare
@@ -128,6 +96,18 @@ impl fmt::Display for Key {
         match self {
             Key::Integer(i) => write!(f, "{i}"),
             Key::String(s) | Key::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Key {
+    /// The path of this key inside the field `parent`, as error messages
+    /// name fields: `parent.key`, `parent[2]`, or `key` at the top.
+    pub fn path_in(&self, parent: &str) -> String {
+        match (parent.is_empty(), self) {
+            (true, key) => key.to_string(),
+            (false, Key::String(s)) => format!("{parent}.{s}"),
+            (false, key) => format!("{parent}[{key}]"),
         }
     }
 }
@@ -165,6 +145,25 @@ impl Table {
     /// The value under a string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.get_key(&Key::String(key.to_owned()))
+    }
+
+    /// A copy of the string under a string key, if it is a string.
+    pub fn get_string(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// The strings of the sequence under a string key (what LuaRocks
+    /// walks with `ipairs`); empty when the key holds no table.
+    pub fn get_strings(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .and_then(Value::as_table)
+            .map(|t| {
+                t.sequence()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The value under any key.
@@ -334,14 +333,5 @@ mod tests {
         t.set(Key::Integer(4), Some(Value::Boolean(true)));
         assert_eq!(t.sequence_len(), 2);
         assert!(!t.is_array());
-    }
-
-    #[test]
-    fn tonumber_accepts_what_lua_accepts() {
-        assert_eq!(Value::String(" 10 ".into()).to_number(), Some(10.0));
-        assert_eq!(Value::String("0x10".into()).to_number(), Some(16.0));
-        assert_eq!(Value::String("1e2".into()).to_number(), Some(100.0));
-        assert_eq!(Value::String("ten".into()).to_number(), None);
-        assert_eq!(Value::String("".into()).to_number(), None);
     }
 }

@@ -80,7 +80,7 @@ impl RepositoryManifest {
                     source,
                 })?;
             let table = match lua_value_from_json(&json) {
-                Value::Table(t) => t,
+                Some(Value::Table(t)) => t,
                 _ => return Err(shape(name, "the JSON is not an object")),
             };
             return RepositoryManifest::from_table(name, table);
@@ -198,10 +198,11 @@ fn unzip_manifest(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn lua_value_from_json(json: &serde_json::Value) -> Value {
+/// The Lua value LuaRocks' JSON manifests stand for; `null` is nil.
+fn lua_value_from_json(json: &serde_json::Value) -> Option<Value> {
     use serde_json::Value as J;
-    match json {
-        J::Null => Value::Opaque("nil"),
+    Some(match json {
+        J::Null => return None,
         J::Bool(b) => Value::Boolean(*b),
         J::Number(n) => n
             .as_i64()
@@ -211,15 +212,15 @@ fn lua_value_from_json(json: &serde_json::Value) -> Value {
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (Key::Integer(i as i64 + 1), lua_value_from_json(v)))
+                .filter_map(|(i, v)| Some((Key::Integer(i as i64 + 1), lua_value_from_json(v)?)))
                 .collect(),
         ),
         J::Object(o) => Value::Table(
             o.iter()
-                .map(|(k, v)| (Key::String(k.clone()), lua_value_from_json(v)))
+                .filter_map(|(k, v)| Some((Key::String(k.clone()), lua_value_from_json(v)?)))
                 .collect(),
         ),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -114,13 +114,13 @@ fn string_map(m: &BTreeMap<String, String>) -> String {
 impl TreeManifest {
     /// Sorted by rock name, then newest version first.
     fn sorted(&self) -> Vec<&InstalledRock> {
-        let mut rocks: Vec<&InstalledRock> = self.rocks.iter().collect();
-        rocks.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then_with(|| Version::parse(&b.version).sort_order(&Version::parse(&a.version)))
-        });
-        rocks
+        let mut rocks: Vec<(Version, &InstalledRock)> = self
+            .rocks
+            .iter()
+            .map(|r| (Version::parse(&r.version), r))
+            .collect();
+        rocks.sort_by(|(va, a), (vb, b)| a.name.cmp(&b.name).then_with(|| vb.sort_order(va)));
+        rocks.into_iter().map(|(_, r)| r).collect()
     }
 
     /// The manifest's Lua text.

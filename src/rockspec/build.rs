@@ -127,13 +127,6 @@ pub struct Install {
     pub bin: Vec<(Option<String>, String)>,
 }
 
-fn field_path(parent: &str, key: &Key) -> String {
-    match key {
-        Key::String(s) => format!("{parent}.{s}"),
-        other => format!("{parent}[{other}]"),
-    }
-}
-
 fn string_list(value: Option<&Value>, field: &str) -> Result<Option<Vec<String>>, FieldError> {
     match value {
         None => Ok(None),
@@ -166,7 +159,7 @@ fn string_map(value: Option<&Value>, field: &str) -> Result<BTreeMap<String, Str
                     Value::Number(n) => n.to_string(),
                     _ => {
                         return Err(FieldError {
-                            field: field_path(field, k),
+                            field: k.path_in(field),
                             expected: "a string",
                         })
                     }
@@ -295,7 +288,7 @@ impl Build {
         };
         let mut out = BTreeMap::new();
         for (key, value) in table.iter() {
-            let field = field_path("build.modules", key);
+            let field = key.path_in("build.modules");
             let Key::String(name) = key else {
                 return Err(FieldError {
                     field,
@@ -363,7 +356,7 @@ impl Build {
             };
             for (key, value) in entries.iter() {
                 let file = value.as_str().ok_or_else(|| FieldError {
-                    field: field_path(&format!("build.install.{section}"), key),
+                    field: key.path_in(&format!("build.install.{section}")),
                     expected: "a file name",
                 })?;
                 let name = match key {

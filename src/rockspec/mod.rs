@@ -311,21 +311,9 @@ impl Rockspec {
             }
         }
 
-        let text = |t: &Table, k: &str| t.get(k).and_then(Value::as_str).map(str::to_owned);
-        let strings = |v: Option<&Value>| -> Vec<String> {
-            v.and_then(Value::as_table)
-                .map(|t| {
-                    t.sequence()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-
-        let package = text(&globals, "package").unwrap_or_default();
+        let package = globals.get_string("package").unwrap_or_default();
         let name = package.to_ascii_lowercase();
-        let version = Version::parse(&text(&globals, "version").unwrap_or_default());
+        let version = Version::parse(&globals.get_string("version").unwrap_or_default());
         globals.insert("name", Value::String(name.clone()));
 
         let source = match globals.get_mut("source") {
@@ -338,7 +326,7 @@ impl Rockspec {
             .iter()
             .enumerate()
         {
-            let entries = strings(globals.get(key));
+            let entries = globals.get_strings(key);
             let mut parsed = Vec::with_capacity(entries.len());
             for (i, entry) in entries.iter().enumerate() {
                 parsed.push(Dependency::parse(entry).map_err(|source| {
@@ -355,13 +343,13 @@ impl Rockspec {
 
         let description = match globals.get("description") {
             Some(Value::Table(d)) => Description {
-                summary: text(d, "summary"),
-                detailed: text(d, "detailed"),
-                homepage: text(d, "homepage"),
-                license: text(d, "license"),
-                maintainer: text(d, "maintainer"),
-                labels: strings(d.get("labels")),
-                issues_url: text(d, "issues_url"),
+                summary: d.get_string("summary"),
+                detailed: d.get_string("detailed"),
+                homepage: d.get_string("homepage"),
+                license: d.get_string("license"),
+                maintainer: d.get_string("maintainer"),
+                labels: d.get_strings("labels"),
+                issues_url: d.get_string("issues_url"),
             },
             _ => Description::default(),
         };
@@ -372,9 +360,9 @@ impl Rockspec {
                     external_dependencies.insert(
                         dep.clone(),
                         ExternalDependency {
-                            header: text(t, "header"),
-                            library: text(t, "library"),
-                            program: text(t, "program"),
+                            header: t.get_string("header"),
+                            library: t.get_string("library"),
+                            program: t.get_string("program"),
                         },
                     );
                 }
@@ -391,14 +379,14 @@ impl Rockspec {
             dependencies,
             build_dependencies,
             test_dependencies,
-            supported_platforms: strings(globals.get("supported_platforms")),
+            supported_platforms: globals.get_strings("supported_platforms"),
             external_dependencies,
             source,
             build: Build::new(
                 globals.get("build").and_then(Value::as_table).cloned(),
                 format,
             ),
-            post_install: hooks.and_then(|h| text(h, "post_install")),
+            post_install: hooks.and_then(|h| h.get_string("post_install")),
             wrap_bin_scripts: deploy
                 .and_then(|d| d.get("wrap_bin_scripts"))
                 .and_then(Value::as_bool),

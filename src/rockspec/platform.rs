@@ -4,7 +4,6 @@
 //! `t` (arrays merge by index), then `t.platforms` is dropped.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::lua::{Table, Value};
 
@@ -118,13 +117,6 @@ impl Platforms {
             }
         }
         !any_positive || matched_positive
-    }
-}
-
-impl FromStr for Platforms {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Platforms::for_system(s))
     }
 }
 

@@ -272,14 +272,6 @@ impl fmt::Display for SchemaError {
     }
 }
 
-fn path_of(context: &str, key: &Key) -> String {
-    match (context.is_empty(), key) {
-        (true, k) => k.to_string(),
-        (false, Key::String(s)) => format!("{context}.{s}"),
-        (false, k) => format!("{context}[{k}]"),
-    }
-}
-
 struct Checker {
     format: Format,
     errors: Vec<SchemaError>,
@@ -318,13 +310,13 @@ impl Checker {
 
     fn table(&mut self, table: &Table, shape: &TableShape, context: &str, in_override: bool) {
         for (key, value) in table.iter() {
-            let path = path_of(context, key);
+            let path = key.path_in(context);
             if shape.platforms && !in_override && matches!(key, Key::String(s) if s == "platforms")
             {
                 match value {
                     Value::Table(overrides) => {
                         for (platform, specific) in overrides.iter() {
-                            let p = path_of(&path, platform);
+                            let p = platform.path_in(&path);
                             match specific {
                                 Value::Table(t) => self.table(t, shape, &p, true),
                                 other => self
@@ -365,7 +357,7 @@ impl Checker {
             let present = !matches!(table.get(f.name), None | Some(Value::Boolean(false)));
             if mandatory && !present {
                 self.error(
-                    path_of(context, &Key::from(f.name)),
+                    Key::from(f.name).path_in(context),
                     "mandatory field is missing".into(),
                 );
             }

@@ -90,48 +90,49 @@ impl Source {
     /// Derives LuaRocks' fields into `table` (so `--json` shows them) and
     /// returns the typed view.
     pub(crate) fn derive(table: &mut Table, format: Format) -> Source {
-        let text = |t: &Table, k: &str| t.get(k).and_then(Value::as_str).map(str::to_owned);
-        let url = text(table, "url").unwrap_or_default();
+        let url = table.get_string("url").unwrap_or_default();
         let (protocol, pathname) = split_url(&url);
         if is_basic_protocol(&protocol) && table.get("file").is_none() {
             table.insert("file", Value::String(base_name(&url).to_owned()));
         }
         table.insert("protocol", Value::String(protocol.clone()));
         table.insert("pathname", Value::String(pathname.clone()));
-        if let Some(m) = text(table, "cvs_module") {
+        if let Some(m) = table.get_string("cvs_module") {
             table.insert("module", Value::String(m));
         }
-        if let Some(t) = text(table, "cvs_tag") {
+        if let Some(t) = table.get_string("cvs_tag") {
             table.insert("tag", Value::String(t));
         }
-        let file = text(table, "file");
+        let file = table.get_string("file");
         let filebase = file.clone().unwrap_or_else(|| url.clone());
         let base = deduce_base_dir(&filebase);
-        let given = text(table, "dir");
+        let given = table.get_string("dir");
         let dir_given = given.is_some();
-        let dir = given.or_else(|| text(table, "module")).unwrap_or_else(|| {
-            if filebase.ends_with(".lua") || filebase.ends_with(".c") {
-                if format >= Format::V3_0 && !is_basic_protocol(&protocol) {
-                    base.clone()
+        let dir = given
+            .or_else(|| table.get_string("module"))
+            .unwrap_or_else(|| {
+                if filebase.ends_with(".lua") || filebase.ends_with(".c") {
+                    if format >= Format::V3_0 && !is_basic_protocol(&protocol) {
+                        base.clone()
+                    } else {
+                        ".".to_owned()
+                    }
                 } else {
-                    ".".to_owned()
+                    base.clone()
                 }
-            } else {
-                base.clone()
-            }
-        });
+            });
         table.insert("dir", Value::String(dir.clone()));
         Source {
             url,
             protocol,
             pathname,
-            md5: text(table, "md5"),
+            md5: table.get_string("md5"),
             file,
             dir,
             dir_given,
-            tag: text(table, "tag"),
-            branch: text(table, "branch"),
-            module: text(table, "module"),
+            tag: table.get_string("tag"),
+            branch: table.get_string("branch"),
+            module: table.get_string("module"),
         }
     }
 }
