@@ -12,7 +12,11 @@
 
 use super::value::{Key, Table, Value};
 
-struct Reader<'a> {
+/// A cursor over literal Lua text. [`parse_assignments`] drives it for the
+/// generic case; the repository-manifest reader drives it to stream
+/// `repository = {…}` straight into its model. Every method returns `None`
+/// when the text leaves the subset.
+pub(crate) struct Reader<'a> {
     s: &'a [u8],
     at: usize,
     depth: usize,
@@ -20,42 +24,139 @@ struct Reader<'a> {
 
 /// Parses `source` if it lies in the literal subset.
 pub fn parse_assignments(source: &[u8]) -> Option<Table> {
-    let mut r = Reader {
-        s: source,
-        at: 0,
-        depth: 0,
-    };
-    if r.s.starts_with(b"#") {
-        // A `#!` line, as LuaRocks strips it.
-        while r.at < r.s.len() && r.s[r.at] != b'\n' {
-            r.at += 1;
-        }
-    }
+    let mut r = Reader::new(source);
     let mut globals = Table::new();
-    loop {
-        r.skip_space()?;
-        if r.at >= r.s.len() {
-            return Some(globals);
+    while let Some(name) = r.next_assignment()? {
+        let value = r.value()?;
+        globals.set(Key::String(name.to_owned()), value);
+    }
+    Some(globals)
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(source: &'a [u8]) -> Reader<'a> {
+        let mut r = Reader {
+            s: source,
+            at: 0,
+            depth: 0,
+        };
+        if r.s.starts_with(b"#") {
+            // A `#!` line, as LuaRocks strips it.
+            while r.at < r.s.len() && r.s[r.at] != b'\n' {
+                r.at += 1;
+            }
         }
-        if r.s[r.at] == b';' {
-            r.at += 1;
-            continue;
+        r
+    }
+
+    /// Moves past the next `Name =` at statement level: `Some(None)` at the
+    /// end of the text.
+    pub(crate) fn next_assignment(&mut self) -> Option<Option<&'a str>> {
+        loop {
+            self.skip_space()?;
+            if self.at >= self.s.len() {
+                return Some(None);
+            }
+            if self.s[self.at] != b';' {
+                break;
+            }
+            self.at += 1;
         }
-        let name = r.name()?;
+        let name = self.name()?;
         if matches!(
             name,
             "local" | "function" | "return" | "if" | "for" | "while" | "do" | "repeat" | "end"
         ) {
             return None;
         }
-        r.skip_space()?;
-        r.expect(b'=')?;
-        let value = r.value()?;
-        globals.set(Key::String(name.to_owned()), value);
+        self.skip_space()?;
+        self.expect(b'=')?;
+        Some(Some(name))
     }
-}
 
-impl<'a> Reader<'a> {
+    /// Opens a table constructor: consumes `{`.
+    pub(crate) fn open_table(&mut self) -> Option<()> {
+        self.skip_space()?;
+        self.expect(b'{')?;
+        self.depth += 1;
+        (self.depth <= 200).then_some(())
+    }
+
+    /// The next field's key inside a table opened with [`Self::open_table`]
+    /// (`name =` or `["string"] =`), consuming `=`; `Some(None)` after the
+    /// closing `}`. Positional fields and non-string keys leave the subset
+    /// this cursor serves.
+    pub(crate) fn next_string_key(&mut self) -> Option<Option<std::borrow::Cow<'a, str>>> {
+        self.skip_space()?;
+        let key = match self.peek()? {
+            b'}' => {
+                self.at += 1;
+                self.depth -= 1;
+                return Some(None);
+            }
+            b'[' => {
+                self.at += 1;
+                self.skip_space()?;
+                if !matches!(self.peek()?, b'"' | b'\'') {
+                    return None;
+                }
+                let key = self.short_string_cow()?;
+                self.skip_space()?;
+                self.expect(b']')?;
+                key
+            }
+            _ => std::borrow::Cow::Borrowed(self.name()?),
+        };
+        self.skip_space()?;
+        if self.s.get(self.at + 1) == Some(&b'=') {
+            return None;
+        }
+        self.expect(b'=')?;
+        Some(Some(key))
+    }
+
+    /// After a field's value: consumes the `,`/`;` separator, or checks the
+    /// table closes next.
+    pub(crate) fn field_end(&mut self) -> Option<()> {
+        self.skip_space()?;
+        match self.peek()? {
+            b',' | b';' => {
+                self.at += 1;
+                Some(())
+            }
+            b'}' => Some(()),
+            _ => None,
+        }
+    }
+
+    /// The next positional item's opening `{`, or `Some(false)` after the
+    /// closing `}` of the enclosing table.
+    pub(crate) fn next_table_item(&mut self) -> Option<bool> {
+        self.skip_space()?;
+        match self.peek()? {
+            b'}' => {
+                self.at += 1;
+                self.depth -= 1;
+                Some(false)
+            }
+            b'{' => {
+                self.open_table()?;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    /// A short string value (after optional space), borrowed when it has no
+    /// escapes.
+    pub(crate) fn string_value(&mut self) -> Option<std::borrow::Cow<'a, str>> {
+        self.skip_space()?;
+        if !matches!(self.peek()?, b'"' | b'\'') {
+            return None;
+        }
+        self.short_string_cow()
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.at).copied()
     }
@@ -109,7 +210,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A literal: `None` outside the subset, `Some(None)` for `nil`.
-    fn value(&mut self) -> Option<Option<Value>> {
+    pub(crate) fn value(&mut self) -> Option<Option<Value>> {
         self.skip_space()?;
         let value = match self.peek()? {
             b'{' => self.table()?,
@@ -227,6 +328,10 @@ impl<'a> Reader<'a> {
     }
 
     fn short_string(&mut self) -> Option<String> {
+        self.short_string_cow().map(std::borrow::Cow::into_owned)
+    }
+
+    fn short_string_cow(&mut self) -> Option<std::borrow::Cow<'a, str>> {
         let quote = self.s[self.at];
         self.at += 1;
         // Fast path: no escapes before the closing quote.
@@ -237,10 +342,7 @@ impl<'a> Reader<'a> {
         {
             if rest[end] == quote {
                 self.at += end + 1;
-                return Some(match std::str::from_utf8(&rest[..end]) {
-                    Ok(s) => s.to_owned(),
-                    Err(_) => String::from_utf8_lossy(&rest[..end]).into_owned(),
-                });
+                return Some(String::from_utf8_lossy(&rest[..end]));
             }
         }
         let mut out = Vec::new();
@@ -282,7 +384,9 @@ impl<'a> Reader<'a> {
                 b => out.push(b),
             }
         }
-        Some(String::from_utf8_lossy(&out).into_owned())
+        Some(std::borrow::Cow::Owned(
+            String::from_utf8_lossy(&out).into_owned(),
+        ))
     }
 
     /// At `[`: the level of a long bracket `[==[`, or `None`.
