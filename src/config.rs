@@ -25,6 +25,9 @@ pub struct Config {
     pub store_root: PathBuf,
     /// `ROCKSTORE_FAILPOINT`, if set.
     pub failpoint: Option<String>,
+    /// The download cache: `$XDG_CACHE_HOME/rockstore`, else
+    /// `~/.cache/rockstore`; none when neither is set.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -44,9 +47,19 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/rockstore"))
             })
             .ok_or(ConfigError::NoStoreRoot)?;
+        let cache_dir = env
+            .xdg_cache_home
+            .clone()
+            .map(|d| PathBuf::from(d).join("rockstore"))
+            .or_else(|| {
+                env.home
+                    .clone()
+                    .map(|h| PathBuf::from(h).join(".cache/rockstore"))
+            });
         Ok(Config {
             store_root,
             failpoint: env.failpoint.clone(),
+            cache_dir,
         })
     }
 }

@@ -12,6 +12,14 @@ pub const ROCKSTORE_FAILPOINT: &str = "ROCKSTORE_FAILPOINT";
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// Fallback base: `$HOME/.local/share/rockstore`.
 pub const HOME: &str = "HOME";
+/// Base of the download cache (`$XDG_CACHE_HOME/rockstore`, else `~/.cache/rockstore`).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// C compiler default for builds, as LuaRocks takes it.
+pub const CC: &str = "CC";
+/// C flags default for builds.
+pub const CFLAGS: &str = "CFLAGS";
+/// Linker flags default for builds.
+pub const LDFLAGS: &str = "LDFLAGS";
 
 /// The values of the variables above, as read once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +32,14 @@ pub struct EnvVars {
     pub xdg_data_home: Option<OsString>,
     /// `HOME`.
     pub home: Option<OsString>,
+    /// `XDG_CACHE_HOME`.
+    pub xdg_cache_home: Option<OsString>,
+    /// `CC`.
+    pub cc: Option<String>,
+    /// `CFLAGS`.
+    pub cflags: Option<String>,
+    /// `LDFLAGS`.
+    pub ldflags: Option<String>,
 }
 
 impl EnvVars {
@@ -35,6 +51,10 @@ impl EnvVars {
             failpoint: get(ROCKSTORE_FAILPOINT).and_then(|v| v.into_string().ok()),
             xdg_data_home: get(XDG_DATA_HOME),
             home: get(HOME),
+            xdg_cache_home: get(XDG_CACHE_HOME),
+            cc: get(CC).and_then(|v| v.into_string().ok()),
+            cflags: get(CFLAGS).and_then(|v| v.into_string().ok()),
+            ldflags: get(LDFLAGS).and_then(|v| v.into_string().ok()),
         }
     }
 }
