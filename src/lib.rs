@@ -19,6 +19,11 @@
 //! | rockspecs: model, schema, platform overrides | [`rockspec`] |
 //! | versions, constraints, dependency strings | [`rockspec::version`], [`rockspec::dependency`] |
 //! | repository manifests (read), tree manifests (write) | [`manifest`] |
+//! | rocks servers, search, choosing a rock | [`servers`] |
+//! | downloads and the download cache | [`fetch`] |
+//! | unpacking archives written by strangers | [`archive`] |
+//! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
+//! | building rocks into items, recipe keys | [`build`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
@@ -26,10 +31,15 @@
 //! `db/items`, `db/realisations`, `db/trees`: `store::db`; `locks/*`:
 //! `store::lock`; `tmp/*`: `store` (staging) and `store::verify` (sweeping).
 
+pub mod archive;
+pub mod build;
 pub mod config;
 pub mod env_vars;
+pub mod fetch;
 pub mod fs_atomic;
 pub mod lua;
+pub mod lua_install;
 pub mod manifest;
 pub mod rockspec;
+pub mod servers;
 pub mod store;

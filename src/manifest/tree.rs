@@ -40,7 +40,8 @@ pub struct TreeManifest {
     pub rocks: Vec<InstalledRock>,
 }
 
-fn quote(s: &str) -> String {
+/// A Lua string literal for `s`.
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -35,6 +35,11 @@ pub enum Format {
 }
 
 impl Format {
+    /// Whether this is format 3.0 or newer.
+    pub fn at_least_3(self) -> bool {
+        matches!(self, Format::V3_0 | Format::V3_1)
+    }
+
     /// Every format, oldest first.
     pub const ALL: [Format; 4] = [Format::V1_0, Format::V1_1, Format::V3_0, Format::V3_1];
     /// The newest format rockstore reads.

@@ -1,0 +1,449 @@
+//! Turning a rockspec, a `.src.rock` or a binary rock into a store item.
+//!
+//! Order of work for a rockspec (LuaRocks' `build.lua`, adapted to the
+//! store): load it; read its backend; find external dependencies; compute
+//! the **recipe key** from everything that decides the output; take the
+//! recipe's lock; if a realisation exists, return its item (no fetch, no
+//! compile); else fetch and unpack the sources into a temporary directory
+//! outside the store, run the backend with `PREFIX` set to a staging
+//! directory in the store, install files, write the rockspec and
+//! `rock_manifest`, and admit. A binary or `.all.rock` is unpacked straight
+//! into staging.
+//!
+//! The item holds the rock directory as LuaRocks packs it
+//! (`<name>-<ver>.rockspec`, `rock_manifest`, `lua/`, `lib/`, `bin/`,
+//! `conf/`, `doc/`, copied directories); see `store-format/v1/rock-item.md`.
+//!
+//! - [`variables`]: defaults, `VAR=VALUE`, `$(VAR)` substitution.
+//! - [`external`]: external dependencies.
+//! - [`backends`]: builtin/make/cmake/command and the install step.
+//! - [`recipe`]: the recipe key.
+//! - [`source`]: fetching and unpacking sources, locating `source.dir`.
+//! - [`rock_manifest`]: the per-rock md5 manifest.
+//! - [`rock_file`]: rock file names, `pack` and `unpack`.
+
+pub mod backends;
+pub mod external;
+pub mod recipe;
+pub mod rock_file;
+pub mod rock_manifest;
+pub mod source;
+pub mod variables;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::archive::{self, ArchiveError};
+use crate::fetch::{FetchError, Fetcher};
+use crate::lua_install::{LuaInstall, LuaInstallError};
+use crate::rockspec::build::{Backend, FieldError, Module};
+use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
+use crate::store::db::ItemKind;
+use crate::store::{Item, ItemSpec, Store, StoreError};
+use variables::Variables;
+
+/// Why a build failed. Nothing is admitted when it does.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The rockspec does not load.
+    #[error(transparent)]
+    Load(#[from] RockspecError),
+    /// A build field is malformed.
+    #[error("rockspec {rock}: {source}")]
+    Field {
+        /// The rock.
+        rock: String,
+        /// The field.
+        #[source]
+        source: FieldError,
+    },
+    /// Something the rockspec asks for that cannot be done.
+    #[error("{0}")]
+    Rockspec(String),
+    /// A build type provided by another rock (`luarocks-build-<type>`).
+    #[error("build type `{0}` needs the rock luarocks-build-{0}, which rockstore cannot run; only builtin, make, cmake, command and none are supported")]
+    UnsupportedBackend(String),
+    /// Lua installation problems.
+    #[error(transparent)]
+    Lua(#[from] LuaInstallError),
+    /// An external dependency is missing.
+    #[error(transparent)]
+    External(#[from] external::MissingExternal),
+    /// Downloading failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// An archive was refused.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// `source.md5` does not match.
+    #[error("MD5 check for {file} has failed: expected {expected}, got {actual}")]
+    Md5 {
+        /// The downloaded file.
+        file: String,
+        /// From the rockspec.
+        expected: String,
+        /// Of the bytes.
+        actual: String,
+    },
+    /// `source.dir` is not in the unpacked sources.
+    #[error("Directory {dir} not found inside archive {file}")]
+    SourceDir {
+        /// The directory.
+        dir: String,
+        /// The archive.
+        file: String,
+    },
+    /// A command could not be started.
+    #[error("{what}: cannot run `{command}`")]
+    Spawn {
+        /// What it was for.
+        what: String,
+        /// The command line.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command exited with failure.
+    #[error("{what}\n`{command}` exited with {}:\n{output}", status.map_or("a signal".to_owned(), |s| format!("status {s}")))]
+    CommandFailed {
+        /// What it was for.
+        what: String,
+        /// The command line.
+        command: String,
+        /// Exit status.
+        status: Option<i32>,
+        /// The last lines of its output.
+        output: String,
+    },
+    /// `CC` is empty.
+    #[error("no C compiler: the CC variable is empty")]
+    NoCompiler,
+    /// File system trouble in the build directory.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A rock file that is not usable.
+    #[error("{file}: {problem}")]
+    RockFile {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// What every build in one run shares.
+pub struct BuildEnv {
+    /// The Lua to build for.
+    pub lua: LuaInstall,
+    /// The platform (overrides, arch).
+    pub platforms: Platforms,
+    /// Defaults, config and command-line variables.
+    pub variables: Variables,
+    /// `external_deps_dirs`.
+    pub deps_dirs: Vec<PathBuf>,
+    /// LuaRocks' `cfg.arch` (`linux-x86_64`).
+    pub arch: String,
+}
+
+impl BuildEnv {
+    /// LuaRocks' arch string for this machine.
+    pub fn host_arch() -> String {
+        format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+    }
+}
+
+/// A build's result.
+#[derive(Debug)]
+pub struct Built {
+    /// The item.
+    pub item: Item,
+    /// True when an existing realisation was returned without building.
+    pub reused: bool,
+}
+
+/// Builds into one store.
+pub struct Builder<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// Downloads.
+    pub fetcher: &'a Fetcher,
+    /// Shared settings.
+    pub env: &'a BuildEnv,
+}
+
+/// A rockspec to build and where its sources come from.
+pub struct RockspecInput<'b> {
+    /// For messages.
+    pub display: String,
+    /// The file name (`foo-1.0-1.rockspec`), checked as LuaRocks does.
+    pub file_name: Option<String>,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// A `.src.rock` already unpacked: its directory (sources inside).
+    pub unpacked_src_rock: Option<&'b Path>,
+    /// Content hash of the `.src.rock`, standing for its sources in the key.
+    pub src_rock_hash: Option<String>,
+    /// Items of resolved dependencies (issue 5 fills these).
+    pub dependency_items: Vec<String>,
+}
+
+impl Builder<'_> {
+    /// Loads a rockspec.
+    pub fn load(&self, input: &RockspecInput<'_>) -> Result<Rockspec, BuildError> {
+        Ok(Rockspec::from_bytes(
+            &input.display,
+            input.file_name.as_deref(),
+            &input.bytes,
+            &LoadOptions {
+                platforms: self.env.platforms.clone(),
+            },
+        )?)
+    }
+
+    /// Builds a rockspec (or the rockspec of an unpacked `.src.rock`).
+    pub fn build(&self, input: &RockspecInput<'_>) -> Result<Built, BuildError> {
+        let rockspec = self.load(input)?;
+        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let field = |source| BuildError::Field {
+            rock: rock.clone(),
+            source,
+        };
+        let backend = rockspec.build.backend().map_err(field)?;
+        let install = rockspec.build.install().map_err(field)?;
+        let backend = match backend {
+            Backend::Builtin(b) if b.modules.is_none() => {
+                Backend::Builtin(crate::rockspec::build::Builtin {
+                    modules: Some(BTreeMap::new()),
+                })
+            }
+            Backend::External(t) if t == "module" => {
+                Backend::Builtin(crate::rockspec::build::Builtin {
+                    modules: Some(BTreeMap::new()),
+                })
+            }
+            Backend::External(t) => return Err(BuildError::UnsupportedBackend(t)),
+            other => other,
+        };
+        let linked: Vec<String> = match &backend {
+            Backend::Builtin(b) => b
+                .modules
+                .iter()
+                .flatten()
+                .filter_map(|(_, m)| match m {
+                    Module::C(c) => Some(c.libraries.clone()),
+                    Module::Lua(_) => None,
+                })
+                .flatten()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let externals = external::declared_or_detected(&rockspec.external_dependencies, &linked);
+        let mut vars = self.env.variables.clone();
+        external::resolve(&externals, &mut vars, &self.env.deps_dirs, &rockspec.name)?;
+        let compiles = match &backend {
+            Backend::Builtin(b) => b
+                .modules
+                .iter()
+                .flatten()
+                .any(|(_, m)| matches!(m, Module::C(_))),
+            Backend::None => false,
+            _ => true,
+        };
+        if compiles && matches!(backend, Backend::Builtin(_)) {
+            self.env.lua.require_incdir()?;
+        }
+
+        let key = recipe::key(&recipe::Inputs {
+            rockspec_bytes: &input.bytes,
+            source: &rockspec.source,
+            src_rock_hash: input.src_rock_hash.as_deref(),
+            lua: &self.env.lua,
+            arch: &self.env.arch,
+            variables: &vars,
+            compiles,
+            dependency_items: &input.dependency_items,
+        });
+        let _recipe_lock = self.store.lock_recipe(&key)?;
+        if let Some(item) = self.store.realisation(&key)? {
+            return Ok(Built { item, reused: true });
+        }
+
+        let work = tempfile::Builder::new()
+            .prefix("rockstore-build-")
+            .tempdir()
+            .map_err(|source| BuildError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let src_dir = source::obtain(
+            self.fetcher,
+            &rockspec,
+            input.unpacked_src_rock,
+            work.path(),
+        )?;
+
+        let staging = self.store.stage()?;
+        let prefix = staging.path();
+        vars.extend(backends::prefix_variables(&prefix));
+        let ctx = backends::Ctx {
+            src: &src_dir,
+            prefix: &prefix,
+            vars: &vars,
+            unknown: std::sync::Mutex::new(Vec::new()),
+        };
+        let external_libs: Vec<(String, bool)> = externals
+            .iter()
+            .map(|(name, dep)| (name.clone(), dep.library.is_some()))
+            .collect();
+        match &backend {
+            Backend::Builtin(b) => {
+                let modules = match &b.modules {
+                    Some(m) if !m.is_empty() => m.clone(),
+                    _ => source::autodetect_modules(&src_dir),
+                };
+                backends::builtin(&ctx, &modules, &external_libs)?;
+            }
+            Backend::Make(m) => backends::make(&ctx, m)?,
+            Backend::CMake(c) => backends::cmake(&ctx, c)?,
+            Backend::Command(c) => backends::command(&ctx, c)?,
+            Backend::None | Backend::External(_) => {}
+        }
+        backends::install_files(&ctx, &install, rockspec.build.copy_directories())?;
+        let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
+        write(&prefix.join(&rockspec_name), &input.bytes)?;
+        let manifest = rock_manifest::generate(&prefix).map_err(|source| BuildError::Io {
+            path: prefix.clone(),
+            source,
+        })?;
+        write(&prefix.join("rock_manifest"), manifest.as_bytes())?;
+        let item = self.store.admit(
+            staging,
+            &ItemSpec {
+                name: rockspec.name.clone(),
+                version: rockspec.version.to_string(),
+                kind: ItemKind::Rock,
+                references: input.dependency_items.clone(),
+                recipe_key: Some(key),
+            },
+        )?;
+        Ok(Built {
+            item,
+            reused: false,
+        })
+    }
+
+    /// Builds a `.src.rock`: its rockspec, with the sources it carries.
+    pub fn build_src_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
+        let work = tempfile::Builder::new()
+            .prefix("rockstore-srcrock-")
+            .tempdir()
+            .map_err(|source| BuildError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let dir = cap_std::fs::Dir::open_ambient_dir(work.path(), cap_std::ambient_authority())
+            .map_err(|source| BuildError::Io {
+                path: work.path().to_path_buf(),
+                source,
+            })?;
+        archive::unpack(bytes, file, &dir, archive::Limits::DEFAULT)?;
+        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
+            file: file.to_owned(),
+            problem: "not named <name>-<version>-<revision>.src.rock".to_owned(),
+        })?;
+        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
+        let rockspec_bytes =
+            std::fs::read(work.path().join(&rockspec_name)).map_err(|_| BuildError::RockFile {
+                file: file.to_owned(),
+                problem: format!("it holds no {rockspec_name}"),
+            })?;
+        self.build(&RockspecInput {
+            display: format!("{file}!{rockspec_name}"),
+            file_name: Some(rockspec_name),
+            bytes: rockspec_bytes,
+            unpacked_src_rock: Some(work.path()),
+            src_rock_hash: Some(blake3::hash(bytes).to_hex().to_string()),
+            dependency_items: Vec::new(),
+        })
+    }
+
+    /// Admits a binary (`.<arch>.rock`) or pure-Lua (`.all.rock`) rock
+    /// without building: its contents are the item.
+    pub fn install_binary_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
+        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
+            file: file.to_owned(),
+            problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
+        })?;
+        if name.arch != "all" && name.arch != self.env.arch {
+            return Err(BuildError::RockFile {
+                file: file.to_owned(),
+                problem: format!(
+                    "Incompatible architecture {}: this machine is {}",
+                    name.arch, self.env.arch
+                ),
+            });
+        }
+        let key = recipe::binary_rock_key(bytes, &self.env.lua.version);
+        let _lock = self.store.lock_recipe(&key)?;
+        if let Some(item) = self.store.realisation(&key)? {
+            return Ok(Built { item, reused: true });
+        }
+        let staging = self.store.stage()?;
+        archive::unpack(bytes, file, staging.dir(), archive::Limits::DEFAULT)?;
+        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
+        let rockspec_bytes = std::fs::read(staging.path().join(&rockspec_name)).map_err(|_| {
+            BuildError::RockFile {
+                file: file.to_owned(),
+                problem: format!("it holds no {rockspec_name}"),
+            }
+        })?;
+        // The rockspec inside must load and agree with the file name.
+        let rockspec = self.load(&RockspecInput {
+            display: format!("{file}!{rockspec_name}"),
+            file_name: Some(rockspec_name),
+            bytes: rockspec_bytes,
+            unpacked_src_rock: None,
+            src_rock_hash: None,
+            dependency_items: Vec::new(),
+        })?;
+        if staging.path().join("rock_manifest").metadata().is_err() {
+            let manifest =
+                rock_manifest::generate(&staging.path()).map_err(|source| BuildError::Io {
+                    path: staging.path(),
+                    source,
+                })?;
+            write(&staging.path().join("rock_manifest"), manifest.as_bytes())?;
+        }
+        let item = self.store.admit(
+            staging,
+            &ItemSpec {
+                name: rockspec.name,
+                version: rockspec.version.to_string(),
+                kind: ItemKind::Rock,
+                references: Vec::new(),
+                recipe_key: Some(key),
+            },
+        )?;
+        Ok(Built {
+            item,
+            reused: false,
+        })
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    std::fs::write(path, bytes).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,269 @@
+//! Rocks servers (`rocks_servers`, `--server`, `--only-server`): loading
+//! their per-Lua-version manifests with LuaRocks' fallbacks, searching them,
+//! and choosing the file to fetch for a rock (LuaRocks' `search.lua`).
+
+use crate::fetch::{join, local_path, FetchError, Fetcher, Freshness, MANIFEST_MAX_AGE};
+use crate::manifest::{ManifestError, RepositoryManifest};
+use crate::rockspec::version::{matches_all, Constraint, Version};
+
+/// LuaRocks' default server list.
+pub const DEFAULT_SERVERS: [&str; 1] = ["https://luarocks.org"];
+
+/// Why no manifest could be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Every server failed; each reason is listed.
+    #[error("no rocks server could be read:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    NoServer {
+        /// One line per server.
+        problems: Vec<String>,
+    },
+    /// Nothing matches.
+    #[error("No results matching query were found for Lua {lua_version}: {query}")]
+    NoMatch {
+        /// The query as typed.
+        query: String,
+        /// The Lua version searched for.
+        lua_version: String,
+    },
+}
+
+/// One server's manifest.
+pub struct ServerManifest {
+    /// The server URL or directory.
+    pub url: String,
+    /// Its manifest.
+    pub manifest: RepositoryManifest,
+}
+
+/// Loads every server's manifest for `lua_version`. Servers that fail are
+/// reported in `warnings` and skipped, as LuaRocks skips mirrors it cannot
+/// reach; it is an error only when none loads.
+pub fn load(
+    fetcher: &Fetcher,
+    servers: &[String],
+    lua_version: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ServerManifest>, ServerError> {
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for server in servers {
+        match load_one(fetcher, server, lua_version) {
+            Ok(manifest) => loaded.push(ServerManifest {
+                url: server.clone(),
+                manifest,
+            }),
+            Err(problem) => {
+                warnings.push(format!("skipping rocks server {server}: {problem}"));
+                problems.push(format!("{server}: {problem}"));
+            }
+        }
+    }
+    if loaded.is_empty() {
+        return Err(ServerError::NoServer { problems });
+    }
+    Ok(loaded)
+}
+
+fn load_one(
+    fetcher: &Fetcher,
+    server: &str,
+    lua_version: &str,
+) -> Result<RepositoryManifest, String> {
+    let mut names = vec![
+        format!("manifest-{lua_version}.zip"),
+        format!("manifest-{lua_version}"),
+        format!("manifest-{lua_version}.json"),
+    ];
+    if local_path(server).is_some() {
+        names.push("manifest".to_owned());
+    }
+    let mut missing = Vec::new();
+    for name in &names {
+        let url = join(server, name);
+        match fetcher.fetch(&url, Freshness::MaxAge(MANIFEST_MAX_AGE)) {
+            Ok(fetched) => {
+                return RepositoryManifest::from_bytes(name, &fetched.bytes).map_err(|e| {
+                    let mut text = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(": ");
+                        text.push_str(&s.to_string());
+                        source = s.source();
+                    }
+                    if matches!(e, ManifestError::Eval { .. }) {
+                        text.push_str(" (the server answered, but not with a rocks manifest)");
+                    }
+                    text
+                })
+            }
+            Err(e) if e.is_not_found() => missing.push(name.clone()),
+            Err(e) => return Err(describe(&e)),
+        }
+    }
+    Err(format!("no manifest found (tried {})", missing.join(", ")))
+}
+
+fn describe(e: &FetchError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// One file a server offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Rock name.
+    pub name: String,
+    /// Version with revision.
+    pub version: String,
+    /// `rockspec`, `src`, `all` or an arch.
+    pub arch: String,
+    /// The server.
+    pub server: String,
+}
+
+impl Offer {
+    /// The file's URL on its server.
+    pub fn url(&self) -> String {
+        let file = if self.arch == "rockspec" {
+            format!("{}-{}.rockspec", self.name, self.version)
+        } else {
+            format!("{}-{}.{}.rock", self.name, self.version, self.arch)
+        };
+        join(&self.server, &file)
+    }
+}
+
+/// Every offer whose name contains `query` (LuaRocks' substring search;
+/// `exact` for install/build), whose version meets `constraints`, sorted by
+/// name, then version newest first, then server order.
+pub fn search(
+    manifests: &[ServerManifest],
+    query: &str,
+    exact: bool,
+    constraints: &[Constraint],
+) -> Vec<Offer> {
+    let query = query.to_lowercase();
+    let mut out: Vec<(Version, Offer)> = Vec::new();
+    for server in manifests {
+        for (name, versions) in &server.manifest.repository {
+            let hit = if exact {
+                *name == query
+            } else {
+                name.contains(&query)
+            };
+            if !hit {
+                continue;
+            }
+            for (version, entries) in versions {
+                let parsed = Version::parse(version);
+                if !matches_all(constraints, &parsed) {
+                    continue;
+                }
+                for arch in &entries.arches {
+                    out.push((
+                        parsed.clone(),
+                        Offer {
+                            name: name.clone(),
+                            version: version.clone(),
+                            arch: arch.clone(),
+                            server: server.url.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    // Stable: equal versions keep server order.
+    out.sort_by(|a, b| a.1.name.cmp(&b.1.name).then(b.0.sort_order(&a.0)));
+    out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// What a command wants to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// `build`: a `.src.rock` or a rockspec.
+    Source,
+    /// `install`/`download`: a binary or `.all.rock` first, else source.
+    Any,
+    /// Only a rockspec.
+    Rockspec,
+}
+
+/// LuaRocks' `find_suitable_rock`: the newest version with a usable file;
+/// among its files a binary/`all` rock (the last server's wins), else a
+/// `.src.rock`, else a rockspec.
+pub fn best(offers: &[Offer], host_arch: &str, want: Want) -> Option<Offer> {
+    let newest = offers.first()?;
+    let usable = |o: &&Offer| match want {
+        Want::Rockspec => o.arch == "rockspec",
+        Want::Source => o.arch == "src" || o.arch == "rockspec",
+        Want::Any => {
+            o.arch == "src" || o.arch == "rockspec" || o.arch == "all" || o.arch == host_arch
+        }
+    };
+    let mut candidates: Vec<&Offer> = offers.iter().filter(usable).collect();
+    // The newest version that has any usable file.
+    let version = candidates.first().map(|o| o.version.clone())?;
+    candidates.retain(|o| o.version == version && o.name == newest.name);
+    let rank = |o: &Offer| match o.arch.as_str() {
+        "rockspec" => 0,
+        "src" => 1,
+        _ => 2,
+    };
+    candidates
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, o)| (rank(o), *i))
+        .map(|(_, o)| (*o).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(v: &str, arch: &str, server: &str) -> Offer {
+        Offer {
+            name: "foo".into(),
+            version: v.into(),
+            arch: arch.into(),
+            server: server.into(),
+        }
+    }
+
+    #[test]
+    fn best_prefers_newest_then_binary_then_src() {
+        let offers = vec![
+            offer("2.0-1", "rockspec", "a"),
+            offer("2.0-1", "src", "a"),
+            offer("2.0-1", "all", "b"),
+            offer("1.0-1", "linux-x86_64", "a"),
+        ];
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Any).expect("one").arch,
+            "all"
+        );
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Source)
+                .expect("one")
+                .arch,
+            "src"
+        );
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Rockspec)
+                .expect("one")
+                .url(),
+            "a/foo-2.0-1.rockspec"
+        );
+        assert_eq!(
+            offer("1.0-1", "src", "http://h/").url(),
+            "http://h/foo-1.0-1.src.rock"
+        );
+    }
+}
