@@ -2,6 +2,7 @@
 //! help text is the doc comment on its arguments; the work is one library
 //! call per command.
 
+mod build_cmd;
 pub mod output;
 pub mod report;
 mod rockspec_cmd;
@@ -31,6 +32,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
+    #[command(flatten)]
+    server_flags: build_cmd::ServerFlags,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -50,12 +54,31 @@ enum Command {
     /// Evaluate a rockspec (in the sandbox) and print it; `--json` prints
     /// the platform-merged table with parsed dependencies, for tooling.
     Rockspec(rockspec_cmd::RockspecArgs),
+    /// Build a rock into the store and print its item's path (last line).
+    /// A recipe already built is reused: nothing is fetched or compiled.
+    Build(build_cmd::BuildArgs),
+    /// Download a rock or rockspec from the rocks servers into the current
+    /// directory.
+    Download(build_cmd::DownloadArgs),
+    /// Pack a store item as a binary rock (`.all.rock` or `.<arch>.rock`)
+    /// LuaRocks can install, or a rockspec with its sources as `.src.rock`.
+    Pack(build_cmd::PackArgs),
+    /// Unpack a rock or rockspec (with its sources) into `<name>-<version>/`.
+    Unpack(build_cmd::UnpackArgs),
+    /// Search the rocks servers (names matching as substrings; versions
+    /// newest first).
+    Search(build_cmd::SearchArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // Resolved only by commands that use a store: reading a rockspec needs
     // neither a store nor a HOME.
+    let cache = || {
+        Config::resolve(cli.store.clone(), env)
+            .ok()
+            .and_then(|c| c.cache_dir)
+    };
     let open = || -> anyhow::Result<Store> {
         let config = Config::resolve(cli.store.clone(), env)?;
         let failpoints = config
@@ -74,5 +97,10 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify_cmd::run(args, &open()?),
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),
+        Command::Build(args) => build_cmd::build(args, &cli.server_flags, &open()?, env, cache()),
+        Command::Download(args) => build_cmd::download(args, &cli.server_flags, cache()),
+        Command::Pack(args) => build_cmd::pack(args, &cli.server_flags, &open()?, cache()),
+        Command::Unpack(args) => build_cmd::unpack(args, &cli.server_flags, cache()),
+        Command::Search(args) => build_cmd::search(args, &cli.server_flags, cache()),
     }
 }

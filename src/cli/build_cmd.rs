@@ -1,0 +1,556 @@
+//! `build`, `download`, `pack`, `unpack` and `search`: the commands that
+//! talk to rocks servers and turn rocks into store items.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rockstore::build::variables::{self, Variables};
+use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput};
+use rockstore::env_vars::EnvVars;
+use rockstore::fetch::{Fetcher, Freshness};
+use rockstore::lua_install::LuaInstall;
+use rockstore::rockspec::version::parse_constraints;
+use rockstore::rockspec::Platforms;
+use rockstore::servers::{self, Offer, ServerError, Want};
+use rockstore::store::Store;
+
+use super::report::ExitStatus;
+
+/// Flags every server-facing command shares; global, so they may stand
+/// before or after the command, as with LuaRocks.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServerFlags {
+    /// Fetch rocks/rockspecs from this server first (before the configured
+    /// ones); repeatable.
+    #[arg(long, visible_alias = "from", global = true, value_name = "URL")]
+    pub server: Vec<String>,
+    /// Fetch rocks/rockspecs from this server only.
+    #[arg(
+        long,
+        visible_alias = "only-from",
+        global = true,
+        value_name = "URL",
+        conflicts_with = "server"
+    )]
+    pub only_server: Option<String>,
+    /// Lua version to build for (5.1, 5.2, 5.3, 5.4) [default: the newest
+    /// Lua interpreter on PATH].
+    #[arg(long, global = true, value_name = "X.Y")]
+    pub lua_version: Option<String>,
+    /// The Lua installation to use (a prefix with bin/ and include/).
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub lua_dir: Option<PathBuf>,
+    /// Network timeout in seconds.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl ServerFlags {
+    fn servers(&self) -> Vec<String> {
+        if let Some(only) = &self.only_server {
+            return vec![only.clone()];
+        }
+        let mut list = self.server.clone();
+        list.extend(servers::DEFAULT_SERVERS.iter().map(|s| (*s).to_owned()));
+        list
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// A rockspec file or URL, a .src.rock, a binary/.all.rock, or a rock
+    /// name, then an optional version, then any `VAR=VALUE` build variables
+    /// (e.g. `FOO_DIR=/opt/foo CFLAGS=-O3`).
+    #[arg(required = true, value_name = "ROCK [VERSION] [VAR=VALUE]...")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Rock name.
+    pub name: String,
+    /// Version constraint (e.g. `1.2-1` or `>= 1.0`).
+    pub version: Option<String>,
+    /// Only a .src.rock or rockspec (what `build` needs).
+    #[arg(long, conflicts_with = "rockspec")]
+    pub source: bool,
+    /// Only the rockspec.
+    #[arg(long)]
+    pub rockspec: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// A store item (path, name or hash prefix) to pack as a binary rock,
+    /// or a rockspec to pack with its sources as a .src.rock.
+    pub what: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// A .rock, .src.rock or rockspec file: unpacked (with its sources)
+    /// into `<name>-<version>/` in the current directory.
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Part of a rock name (LuaRocks matches substrings).
+    pub name: Option<String>,
+    /// Version constraint.
+    pub version: Option<String>,
+    /// List everything on the servers.
+    #[arg(long)]
+    pub all: bool,
+    /// Only rockspecs and source rocks.
+    #[arg(long)]
+    pub source: bool,
+    /// Only binary and pure-Lua rocks.
+    #[arg(long)]
+    pub binary: bool,
+    /// Tab-separated output: name, version, arch, server.
+    #[arg(long)]
+    pub porcelain: bool,
+}
+
+/// What a server-facing command needs.
+pub struct Session {
+    fetcher: Fetcher,
+    flags: ServerFlags,
+    lua: std::cell::OnceCell<Result<LuaInstall, String>>,
+}
+
+impl Session {
+    pub fn new(flags: &ServerFlags, cache: Option<PathBuf>) -> Session {
+        Session {
+            fetcher: Fetcher::new(cache, Duration::from_secs(flags.timeout.max(1))),
+            flags: flags.clone(),
+            lua: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn lua(&self) -> anyhow::Result<&LuaInstall> {
+        self.lua
+            .get_or_init(|| {
+                LuaInstall::detect(
+                    self.flags.lua_version.as_deref(),
+                    self.flags.lua_dir.as_deref(),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The Lua version whose manifests are read: `--lua-version`, else the
+    /// detected Lua's, else 5.4.
+    fn lua_version(&self) -> String {
+        self.flags
+            .lua_version
+            .clone()
+            .or_else(|| self.lua().ok().map(|l| l.version.clone()))
+            .unwrap_or_else(|| "5.4".to_owned())
+    }
+
+    fn offers(&self, name: &str, version: Option<&str>, exact: bool) -> anyhow::Result<Vec<Offer>> {
+        let constraints = match version {
+            Some(v) => {
+                let text = if v
+                    .trim_start()
+                    .starts_with(|c: char| c.is_ascii_alphanumeric())
+                {
+                    format!("== {v}")
+                } else {
+                    v.to_owned()
+                };
+                parse_constraints(&text).with_context(|| format!("bad version constraint `{v}`"))?
+            }
+            None => Vec::new(),
+        };
+        let mut warnings = Vec::new();
+        let manifests = servers::load(
+            &self.fetcher,
+            &self.flags.servers(),
+            &self.lua_version(),
+            &mut warnings,
+        );
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(servers::search(&manifests?, name, exact, &constraints))
+    }
+
+    fn find(&self, name: &str, version: Option<&str>, want: Want) -> anyhow::Result<Offer> {
+        let offers = self.offers(name, version, true)?;
+        servers::best(&offers, &BuildEnv::host_arch(), want).ok_or_else(|| {
+            ServerError::NoMatch {
+                query: match version {
+                    Some(v) => format!("{name} {v}"),
+                    None => name.to_owned(),
+                },
+                lua_version: self.lua_version(),
+            }
+            .into()
+        })
+    }
+}
+
+fn build_env(lua: LuaInstall, env: &EnvVars, overrides: Variables) -> BuildEnv {
+    let mut vars = variables::defaults(
+        &lua,
+        env.cc.as_deref(),
+        env.cflags.as_deref(),
+        env.ldflags.as_deref(),
+    );
+    vars.extend(overrides);
+    BuildEnv {
+        lua,
+        platforms: Platforms::host(),
+        variables: vars,
+        deps_dirs: rockstore::build::external::DEFAULT_DIRS
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+        arch: BuildEnv::host_arch(),
+    }
+}
+
+fn file_name(target: &str) -> String {
+    target.rsplit('/').next().unwrap_or(target).to_owned()
+}
+
+fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
+    Ok(session.fetcher.fetch(target, Freshness::Immutable)?.bytes)
+}
+
+/// `rockstore build`.
+pub fn build(
+    args: BuildArgs,
+    flags: &ServerFlags,
+    store: &Store,
+    env: &EnvVars,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    let mut overrides = Variables::new();
+    let mut positional = Vec::new();
+    for arg in args.args {
+        match variables::parse_assignment(&arg) {
+            Some((k, v)) => {
+                overrides.insert(k, v);
+            }
+            None if arg.contains('=') && !arg.contains('/') => {
+                bail!("Invalid assignment: {arg} (build variables are written NAME=VALUE with NAME in capitals)")
+            }
+            None => positional.push(arg),
+        }
+    }
+    let (target, version) = match positional.as_slice() {
+        [t] => (t.clone(), None),
+        [t, v] => (t.clone(), Some(v.clone())),
+        _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
+    };
+    let session = Session::new(flags, cache);
+    let lua = session.lua()?.clone();
+    let benv = build_env(lua, env, overrides);
+    let builder = Builder {
+        store,
+        fetcher: &session.fetcher,
+        env: &benv,
+    };
+    let built = build_target(&session, &builder, &target, version.as_deref())?;
+    let name = &built.item.record;
+    if built.reused {
+        eprintln!(
+            "{} {} is already built (recipe realised in the store); nothing fetched or compiled",
+            name.name, name.version
+        );
+    } else {
+        eprintln!("{} {} built", name.name, name.version);
+    }
+    println!("{}", built.item.path.display());
+    Ok(ExitStatus::Success)
+}
+
+fn build_target(
+    session: &Session,
+    builder: &Builder<'_>,
+    target: &str,
+    version: Option<&str>,
+) -> anyhow::Result<Built> {
+    let file = file_name(target);
+    if file.ends_with(".rockspec") {
+        let bytes = fetch_target(session, target)?;
+        return Ok(builder.build(&RockspecInput {
+            display: target.to_owned(),
+            file_name: Some(file),
+            bytes,
+            unpacked_src_rock: None,
+            src_rock_hash: None,
+            dependency_items: Vec::new(),
+        })?);
+    }
+    if file.ends_with(".src.rock") {
+        let bytes = fetch_target(session, target)?;
+        return Ok(builder.build_src_rock(&file, &bytes)?);
+    }
+    if file.ends_with(".rock") {
+        let bytes = fetch_target(session, target)?;
+        return Ok(builder.install_binary_rock(&file, &bytes)?);
+    }
+    if Path::new(target).exists() {
+        bail!("{target}: not a .rockspec, .src.rock or .rock file");
+    }
+    let offer = session.find(target, version, Want::Source)?;
+    let url = offer.url();
+    eprintln!("Building {} {} from {}", offer.name, offer.version, url);
+    build_target(session, builder, &url, None)
+}
+
+/// `rockstore download`.
+pub fn download(
+    args: DownloadArgs,
+    flags: &ServerFlags,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    let session = Session::new(flags, cache);
+    let want = if args.rockspec {
+        Want::Rockspec
+    } else if args.source {
+        Want::Source
+    } else {
+        Want::Any
+    };
+    let offer = session.find(&args.name, args.version.as_deref(), want)?;
+    let url = offer.url();
+    let bytes = fetch_target(&session, &url)?;
+    let out = PathBuf::from(file_name(&url));
+    std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}", out.display());
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore pack`.
+pub fn pack(
+    args: PackArgs,
+    flags: &ServerFlags,
+    store: &Store,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    let cwd = std::env::current_dir().context("current directory")?;
+    if args.what.ends_with(".rockspec") {
+        let session = Session::new(flags, cache);
+        let out = pack_source(&session, &args.what, &cwd)?;
+        println!("{}", out.display());
+        return Ok(ExitStatus::Success);
+    }
+    let item = store.find(&args.what)?;
+    let out = rock_file::pack(
+        &item.path,
+        &item.record.name,
+        &item.record.version,
+        &BuildEnv::host_arch(),
+        &cwd,
+    )
+    .with_context(|| format!("cannot write the rock for {}", item.name.as_str()))?;
+    println!("{}", out.display());
+    Ok(ExitStatus::Success)
+}
+
+/// A `.src.rock`: the rockspec and its downloaded source file.
+fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    let bytes = fetch_target(session, rockspec_path)?;
+    let file = file_name(rockspec_path);
+    let rockspec = rockstore::rockspec::Rockspec::from_bytes(
+        rockspec_path,
+        Some(&file),
+        &bytes,
+        &rockstore::rockspec::LoadOptions {
+            platforms: Platforms::host(),
+        },
+    )?;
+    let source_file =
+        rockspec.source.file.clone().context(
+            "only rockspecs with http, https or file sources can be packed as .src.rock",
+        )?;
+    let url = if rockspec.source.protocol == "file" && !rockspec.source.url.starts_with("file://") {
+        rockspec.source.pathname.clone()
+    } else {
+        rockspec.source.url.clone()
+    };
+    let source = session.fetcher.fetch(&url, Freshness::Immutable)?.bytes;
+    let out = out_dir.join(format!("{}-{}.src.rock", rockspec.name, rockspec.version));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&out)?);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(&file, options)?;
+    zip.write_all(&bytes)?;
+    zip.start_file(&source_file, options)?;
+    zip.write_all(&source)?;
+    zip.finish()?;
+    Ok(out)
+}
+
+/// `rockstore unpack`.
+pub fn unpack(
+    args: UnpackArgs,
+    flags: &ServerFlags,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    let session = Session::new(flags, cache);
+    let file = file_name(&args.file);
+    let bytes = fetch_target(&session, &args.file)?;
+    let (name, version) = if file.ends_with(".rockspec") {
+        let rockspec = rockstore::rockspec::Rockspec::from_bytes(
+            &args.file,
+            Some(&file),
+            &bytes,
+            &rockstore::rockspec::LoadOptions {
+                platforms: Platforms::host(),
+            },
+        )?;
+        (rockspec.name, rockspec.version.to_string())
+    } else {
+        let parsed = rock_file::RockFileName::parse(&file)
+            .with_context(|| format!("{file}: not a <name>-<version>-<rev>.<arch>.rock file"))?;
+        (parsed.name, parsed.version)
+    };
+    let out = PathBuf::from(format!("{name}-{version}"));
+    if out.exists() {
+        bail!(
+            "{} already exists; remove it or unpack elsewhere",
+            out.display()
+        );
+    }
+    std::fs::create_dir(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dir = cap_std::fs::Dir::open_ambient_dir(&out, cap_std::ambient_authority())?;
+    let limits = rockstore::archive::Limits::DEFAULT;
+    if file.ends_with(".rockspec") {
+        std::fs::write(out.join(&file), &bytes)?;
+    } else {
+        rockstore::archive::unpack(&bytes, &file, &dir, limits)?;
+    }
+    if file.ends_with(".src.rock") || file.ends_with(".rockspec") {
+        // As LuaRocks: the sources are unpacked next to the rockspec.
+        let spec_name = format!("{name}-{version}.rockspec");
+        let spec = std::fs::read(out.join(&spec_name))?;
+        let rockspec = rockstore::rockspec::Rockspec::from_bytes(
+            &spec_name,
+            Some(&spec_name),
+            &spec,
+            &rockstore::rockspec::LoadOptions {
+                platforms: Platforms::host(),
+            },
+        )?;
+        if let Some(source_file) = &rockspec.source.file {
+            let source = match std::fs::read(out.join(source_file)) {
+                Ok(b) => b,
+                Err(_) => {
+                    let url = if rockspec.source.protocol == "file"
+                        && !rockspec.source.url.starts_with("file://")
+                    {
+                        rockspec.source.pathname.clone()
+                    } else {
+                        rockspec.source.url.clone()
+                    };
+                    session.fetcher.fetch(&url, Freshness::Immutable)?.bytes
+                }
+            };
+            if rockstore::archive::Kind::of(source_file).is_some() {
+                rockstore::archive::unpack(&source, source_file, &dir, limits)?;
+            } else {
+                std::fs::write(out.join(source_file), source)?;
+            }
+        }
+    }
+    println!("{}", out.display());
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore search`.
+pub fn search(
+    args: SearchArgs,
+    flags: &ServerFlags,
+    cache: Option<PathBuf>,
+) -> anyhow::Result<ExitStatus> {
+    let name = match (&args.name, args.all) {
+        (_, true) => String::new(),
+        (Some(n), false) => n.clone(),
+        (None, false) => {
+            bail!("Enter name and version or use --all. See `rockstore search --help`.")
+        }
+    };
+    let session = Session::new(flags, cache);
+    let version = if args.all {
+        None
+    } else {
+        args.version.as_deref()
+    };
+    let offers = session.offers(&name, version, false)?;
+    let host = BuildEnv::host_arch();
+    let binary = |o: &Offer| o.arch == "all" || o.arch == host;
+    let sources: Vec<&Offer> = offers.iter().filter(|o| !binary(o)).collect();
+    let binaries: Vec<&Offer> = offers.iter().filter(|o| binary(o)).collect();
+    let title = |text: &str, underline: char| {
+        if !args.porcelain {
+            println!("\n{text}");
+            println!("{}\n", underline.to_string().repeat(text.chars().count()));
+        }
+    };
+    let lua_version = session.lua_version();
+    let query = match (&args.version, args.all) {
+        (Some(v), false) => format!("{name} {v}"),
+        _ => name.clone(),
+    };
+    title(
+        &format!("{query} - Search results for Lua {lua_version}:"),
+        '=',
+    );
+    for (list, heading, shown) in [
+        (&sources, "Rockspecs and source rocks:", !args.binary),
+        (&binaries, "Binary and pure-Lua rocks:", !args.source),
+    ] {
+        if list.is_empty() || !shown {
+            continue;
+        }
+        title(heading, '-');
+        print_offers(list, args.porcelain);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_offers(offers: &[&Offer], porcelain: bool) {
+    if porcelain {
+        for o in offers {
+            println!(
+                "{}\t{}\t{}\t{}",
+                o.name,
+                o.version,
+                o.arch,
+                o.server.trim_end_matches('/')
+            );
+        }
+        return;
+    }
+    let mut current: Option<&str> = None;
+    for o in offers {
+        if current != Some(&o.name) {
+            if current.is_some() {
+                println!();
+            }
+            println!("{}", o.name);
+            current = Some(&o.name);
+        }
+        println!(
+            "   {} ({}) - {}",
+            o.version,
+            o.arch,
+            o.server.trim_end_matches('/')
+        );
+    }
+    if current.is_some() {
+        println!();
+    }
+}
