@@ -1,8 +1,10 @@
 //! The one integration-test binary: every test drives the real `rockstore`
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
+mod build;
 mod hostile;
 mod manifest;
+mod rocks_server;
 mod rockspec;
 mod store;
 mod store_format;

@@ -1,0 +1,1 @@
+int luaopen_cbroken(void *L) { return this is not C; }

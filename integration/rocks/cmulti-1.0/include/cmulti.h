@@ -1,0 +1,1 @@
+int cmulti_twice(int x);

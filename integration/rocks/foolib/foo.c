@@ -1,0 +1,2 @@
+#include "foo.h"
+int foo_magic(void) { return 4242; }

@@ -1,0 +1,589 @@
+//! Fetching and building rocks from a real HTTP server on 127.0.0.1, with the
+//! real compiler, then loading the results in real `lua5.1`/`lua5.4`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::rocks_server::Repo;
+use crate::support::{skip_or_fail, text, Sandbox};
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || Command::new(program)
+            .arg("-v")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+fn need(programs: &[&str]) -> bool {
+    for p in programs {
+        if !have(p) {
+            skip_or_fail(&format!("{p} is needed for this test"));
+            return false;
+        }
+    }
+    true
+}
+
+/// `rockstore --only-server <repo> ARGS…`, asserting success; the item path
+/// (the last line of stdout).
+fn build(s: &Sandbox, repo: &Repo, args: &[&str]) -> PathBuf {
+    let mut all = vec!["--only-server", &repo.server.base, "build"];
+    all.extend_from_slice(args);
+    let out = s.ok(all);
+    PathBuf::from(out.lines().last().expect("item path line"))
+}
+
+/// Runs `lua` with the item's `lua/` and `lib/` on its paths; stdout.
+fn lua_eval(lua: &str, items: &[&Path], code: &str) -> String {
+    let path: String = items
+        .iter()
+        .map(|i| format!("{0}/lua/?.lua;{0}/lua/?/init.lua;", i.display()))
+        .collect();
+    let cpath: String = items
+        .iter()
+        .map(|i| format!("{}/lib/?.so;", i.display()))
+        .collect();
+    let out = Command::new(lua)
+        .env("LUA_PATH", format!("{path};"))
+        .env("LUA_CPATH", format!("{cpath};"))
+        .args(["-e", code])
+        .output()
+        .expect("run lua");
+    assert!(
+        out.status.success(),
+        "{lua} -e {code} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+fn store_is_clean(s: &Sandbox) {
+    assert!(
+        s.items().is_empty(),
+        "nothing may be admitted: {:?}",
+        s.items()
+    );
+    let tmp: Vec<_> = std::fs::read_dir(s.store().join("tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "store tmp must be empty: {tmp:?}");
+}
+
+#[test]
+fn pure_lua_rock_from_a_server_with_versions_bin_script_and_docs() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // Global flags after the command, as LuaRocks allows.
+    let out = s.ok([
+        "build",
+        "purelua",
+        "--only-server",
+        &repo.server.base,
+        "--lua-version",
+        "5.4",
+    ]);
+    let newest = PathBuf::from(out.lines().last().expect("path"));
+    for file in [
+        "lua/purelua/init.lua",
+        "lua/purelua/util.lua",
+        "bin/purelua-hello",
+        "doc/README.md",
+        "purelua-2.0-1.rockspec",
+        "rock_manifest",
+    ] {
+        assert!(newest.join(file).exists(), "{file} in {}", newest.display());
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(newest.join("bin/purelua-hello"))
+            .expect("bin")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o111, 0o111, "bin scripts stay executable");
+    assert_eq!(
+        lua_eval(
+            "lua5.4",
+            &[&newest],
+            "local p = require 'purelua' print(p.version, p.greet('x'))"
+        ),
+        "2.0\thello, x"
+    );
+    let manifest = std::fs::read_to_string(newest.join("rock_manifest")).expect("manifest");
+    assert!(manifest.contains("[\"init.lua\"] = \""), "{manifest}");
+    // An older version by constraint, flags before the command.
+    let old = build(&s, &repo, &["purelua", "1.0"]);
+    assert_ne!(old, newest);
+    assert_eq!(
+        lua_eval("lua5.4", &[&old], "print(require 'purelua'.version)"),
+        "1.0"
+    );
+}
+
+#[test]
+fn c_modules_build_and_load_in_lua51_and_lua54() {
+    if !need(&["lua5.1", "lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut items = Vec::new();
+    for v in ["5.1", "5.4"] {
+        let item = build(&s, &repo, &["--lua-version", v, "cmulti"]);
+        let lua = format!("lua{v}");
+        assert_eq!(
+            lua_eval(
+                &lua,
+                &[&item],
+                "local m = require 'cmulti' print(m.answer(), m.lua_version())"
+            ),
+            format!("42\tLua {v}")
+        );
+        items.push(item);
+    }
+    assert_ne!(items[0], items[1], "one item per Lua ABI");
+}
+
+#[test]
+fn external_library_through_foo_dir_and_a_clear_miss_without() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // Without FOO_DIR: the error names the header, where it looked, and the
+    // way out; nothing is admitted.
+    let (_, err) = s.fails(["--only-server", &repo.server.base, "build", "cextlib"]);
+    assert!(err.contains("Could not find header file for FOO"), "{err}");
+    assert!(err.contains("No file foo.h in /usr/local/include"), "{err}");
+    assert!(err.contains("FOO_DIR"), "{err}");
+    store_is_clean(&s);
+
+    let prefix = s.dir("foo-prefix");
+    std::fs::create_dir_all(prefix.join("include")).expect("inc");
+    std::fs::create_dir_all(prefix.join("lib")).expect("lib");
+    let src = crate::support::project_dir().join("integration/rocks/foolib");
+    std::fs::copy(src.join("foo.h"), prefix.join("include/foo.h")).expect("header");
+    let out = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(prefix.join("lib/libfoo.so"))
+        .arg(src.join("foo.c"))
+        .output()
+        .expect("gcc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let foo_dir = format!("FOO_DIR={}", prefix.display());
+    let item = build(&s, &repo, &["cextlib", &foo_dir]);
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'cextlib'.magic())"),
+        "4242"
+    );
+}
+
+#[test]
+fn system_openssl_found_in_multiarch_dirs() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    if !Path::new("/usr/include/openssl/ssl.h").exists() {
+        skip_or_fail("libssl-dev (apt-get install libssl-dev)");
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let item = build(&s, &repo, &["cssl"]);
+    let version = lua_eval("lua5.4", &[&item], "print(require 'cssl'.version())");
+    assert!(version.starts_with("OpenSSL"), "{version}");
+}
+
+#[test]
+fn make_cmake_and_command_backends() {
+    if !need(&["lua5.4", "gcc", "make", "cmake"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for (rock, expected) in [("mkrock", "built by make"), ("cmrock", "built by cmake")] {
+        let item = build(&s, &repo, &[rock]);
+        assert_eq!(
+            lua_eval(
+                "lua5.4",
+                &[&item],
+                &format!("print(require '{rock}'.hello())")
+            ),
+            expected
+        );
+    }
+    let item = build(&s, &repo, &["cmdrock"]);
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'cmdrock'.how)"),
+        "built by command"
+    );
+}
+
+#[test]
+fn src_rock_binary_rock_and_git_source() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let item = build(&s, &repo, &[&repo.url("cmulti-1.0-1.src.rock")]);
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'cmulti'.answer())"),
+        "42"
+    );
+    // A binary rock installs without building: no compiler at all.
+    let out = s
+        .cmd(["build", &repo.url("binrock-1.0-1.all.rock")])
+        .env("CC", "/nonexistent/cc")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let item = PathBuf::from(text(&out.stdout).lines().last().expect("path"));
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'binrock'.from)"),
+        "binary rock"
+    );
+    assert!(item.join("rock_manifest").exists());
+    if repo.has_git {
+        let spec = repo.dir.join("gitrock-1.0-1.rockspec");
+        let item = build(&s, &repo, &[&spec.display().to_string()]);
+        assert_eq!(
+            lua_eval("lua5.4", &[&item], "print(require 'gitrock'.from)"),
+            "git"
+        );
+    }
+}
+
+#[test]
+fn building_a_recipe_twice_compiles_and_downloads_nothing() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let log = s.tmp.path().join("cc.log");
+    let wrapper = s.tmp.path().join("cc-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec gcc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("wrapper");
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&wrapper).expect("meta").permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let run = || {
+        let out = s
+            .cmd(["--only-server", &repo.server.base, "build", "cmulti"])
+            .env("CC", &wrapper)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (
+            PathBuf::from(text(&out.stdout).lines().last().expect("path")),
+            text(&out.stderr),
+        )
+    };
+    let (first, _) = run();
+    let compiles = std::fs::read_to_string(&log)
+        .expect("compiler ran")
+        .lines()
+        .count();
+    assert!(compiles >= 3, "two sources and a link: {compiles} calls");
+    assert!(!repo.server.requests().is_empty());
+    repo.server.clear();
+    let (second, stderr) = run();
+    assert_eq!(first, second, "same item");
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("log").lines().count(),
+        compiles,
+        "no compiler call the second time"
+    );
+    assert_eq!(repo.server.requests(), Vec::<String>::new(), "no download");
+    assert!(stderr.contains("already built"), "{stderr}");
+}
+
+#[test]
+fn packed_binary_rock_installs_with_debian_luarocks() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let item = build(&s, &repo, &["--lua-version", "5.4", "cmulti"]);
+    let out_dir = s.dir("packed");
+    let out = s
+        .cmd(["pack", &item.display().to_string()])
+        .current_dir(&out_dir)
+        .output()
+        .expect("pack");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rock = PathBuf::from(text(&out.stdout).trim());
+    let name = rock
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("cmulti-1.0-1.linux-"), "{name}");
+    let tree = s.dir("lr-tree");
+    let out = s
+        .program("luarocks")
+        .args(["--lua-version", "5.4", "--tree"])
+        .arg(&tree)
+        .args(["install", "--deps-mode", "none"])
+        .arg(&rock)
+        .output()
+        .expect("luarocks");
+    assert!(
+        out.status.success(),
+        "luarocks install: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = Command::new("lua5.4")
+        .env(
+            "LUA_CPATH",
+            format!("{}/lib/lua/5.4/?.so;;", tree.display()),
+        )
+        .args(["-e", "print(require 'cmulti'.answer())"])
+        .output()
+        .expect("lua");
+    assert_eq!(text(&out.stdout).trim(), "42", "{}", text(&out.stderr));
+}
+
+#[test]
+fn search_lists_like_luarocks() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let ours = s.ok([
+        "search",
+        "pure",
+        "--porcelain",
+        "--lua-version",
+        "5.4",
+        "--only-server",
+        &repo.server.base,
+    ]);
+    assert_eq!(
+        ours.lines().collect::<Vec<_>>(),
+        [
+            format!("purelua\t2.0-1\trockspec\t{}", repo.server.base),
+            format!("purelua\t1.0-1\trockspec\t{}", repo.server.base),
+        ]
+    );
+    if !need(&["luarocks"]) {
+        return;
+    }
+    let config = s.tmp.path().join("lr-config.lua");
+    std::fs::write(&config, "").expect("config");
+    let theirs = s
+        .program("luarocks")
+        .env("LUAROCKS_CONFIG", &config)
+        .args(["--lua-version", "5.4", "--only-server", &repo.server.base])
+        .args(["search", "pure", "--porcelain"])
+        .output()
+        .expect("luarocks");
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    assert_eq!(ours, text(&theirs.stdout));
+    let all = s.ok(["search", "--all", "--only-server", &repo.server.base]);
+    assert!(all.contains("binrock\n   1.0-1 (all)"), "{all}");
+}
+
+/// A tarball with one raw entry (path bytes as given, bypassing the tar
+/// crate's own checks) besides a normal file.
+fn hostile_tarball(top: &str, entry: &[u8], kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(enc);
+        let mut ok = tar::Header::new_gnu();
+        ok.set_size(2);
+        ok.set_mode(0o644);
+        ok.set_cksum();
+        tar.append_data(&mut ok, format!("{top}/ok.lua"), &b"--"[..])
+            .expect("entry");
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..entry.len()].copy_from_slice(entry);
+        h.set_entry_type(kind);
+        h.set_mode(0o644);
+        if let Some(target) = link {
+            h.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+            h.set_size(0);
+        } else {
+            h.set_size(4);
+        }
+        h.set_cksum();
+        let data: &[u8] = if link.is_some() { b"" } else { b"evil" };
+        tar.append(&h, data).expect("raw entry");
+        tar.into_inner().expect("tar").finish().expect("gz");
+    }
+    out
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_leaves_nothing() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let base = repo.server.base.clone();
+    let spec = |name: &str, url: &str, md5: Option<&str>| -> String {
+        let path = s.dir("specs").join(format!("{name}-1.0-1.rockspec"));
+        let md5 = md5.map(|m| format!(", md5 = \"{m}\"")).unwrap_or_default();
+        std::fs::write(
+            &path,
+            format!(
+                "package = \"{name}\"\nversion = \"1.0-1\"\nsource = {{ url = \"{url}\"{md5} }}\n\
+                 build = {{ type = \"builtin\", modules = {{ ok = \"ok.lua\" }} }}\n"
+            ),
+        )
+        .expect("spec");
+        path.display().to_string()
+    };
+    let good = std::fs::read(repo.dir.join("purelua-1.0.tar.gz")).expect("tarball");
+    std::fs::write(repo.dir.join("trunc-1.0.tar.gz"), &good[..good.len() / 2]).expect("trunc");
+    for (name, entry, kind, link) in [
+        (
+            "dotdot",
+            &b"dotdot-1.0/../../escaped.lua"[..],
+            tar::EntryType::Regular,
+            None,
+        ),
+        (
+            "absolute",
+            &b"/tmp/rockstore-absolute.lua"[..],
+            tar::EntryType::Regular,
+            None,
+        ),
+        (
+            "linkout",
+            &b"linkout-1.0/out"[..],
+            tar::EntryType::Symlink,
+            Some("../../../../etc"),
+        ),
+    ] {
+        let top = format!("{name}-1.0");
+        std::fs::write(
+            repo.dir.join(format!("{top}.tar.gz")),
+            hostile_tarball(&top, entry, kind, link),
+        )
+        .expect("hostile");
+    }
+    // Sanity: the unmodified tarball builds, so each failure below is the
+    // one case's fault.
+    let fine = spec("fine", &format!("{base}/purelua-1.0.tar.gz"), None);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--only-server".into(),
+                format!("{base}/nothing"),
+                "build".into(),
+                "purelua".into(),
+            ],
+            "no manifest found",
+        ),
+        (
+            vec![
+                "--only-server".into(),
+                format!("{base}/status/503"),
+                "build".into(),
+                "purelua".into(),
+            ],
+            "HTTP 503",
+        ),
+        (
+            vec![
+                "--timeout".into(),
+                "1".into(),
+                "--only-server".into(),
+                format!("{base}/hang"),
+                "build".into(),
+                "purelua".into(),
+            ],
+            "did not answer within 1 s",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec("trunc", &format!("{base}/trunc-1.0.tar.gz"), None),
+            ],
+            "corrupt or truncated",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec(
+                    "badsum",
+                    &format!("{base}/purelua-1.0.tar.gz"),
+                    Some("0123456789abcdef0123456789abcdef"),
+                ),
+            ],
+            "MD5 check for purelua-1.0.tar.gz has failed",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec("dotdot", &format!("{base}/dotdot-1.0.tar.gz"), None),
+            ],
+            "outside the unpack directory",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec("absolute", &format!("{base}/absolute-1.0.tar.gz"), None),
+            ],
+            "outside the unpack directory",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec("linkout", &format!("{base}/linkout-1.0.tar.gz"), None),
+            ],
+            "points to `../../../../etc`",
+        ),
+        (
+            vec![
+                "build".into(),
+                spec("missing", &format!("{base}/missing-1.0.tar.gz"), None),
+            ],
+            "was not found (404)",
+        ),
+        (
+            vec![
+                "--only-server".into(),
+                base.clone(),
+                "build".into(),
+                "cbroken".into(),
+            ],
+            "compiling cbroken.c",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (_, err) = s.fails(&args);
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected `{expected}` in:\n{err}"
+        );
+        store_is_clean(&s);
+    }
+    assert!(!Path::new("/tmp/rockstore-absolute.lua").exists());
+    assert!(!s.tmp.path().join("escaped.lua").exists());
+    // The same build with a good archive works.
+    let fine_spec = std::fs::read_to_string(&fine)
+        .expect("spec")
+        .replace("ok.lua", "src/purelua/util.lua");
+    std::fs::write(&fine, fine_spec).expect("spec");
+    s.ok(["build", &fine]);
+}
