@@ -50,12 +50,11 @@ pub struct ServerFlags {
 
 impl ServerFlags {
     fn servers(&self) -> Vec<String> {
-        if let Some(only) = &self.only_server {
-            return vec![only.clone()];
-        }
-        let mut list = self.server.clone();
-        list.extend(servers::DEFAULT_SERVERS.iter().map(|s| (*s).to_owned()));
-        list
+        let configured: Vec<String> = servers::DEFAULT_SERVERS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        servers::server_list(&self.server, self.only_server.as_deref(), &configured)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Fetching and building rocks from a real HTTP server on 127.0.0.1, with the
 //! real compiler, then loading the results in real `lua5.1`/`lua5.4`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -147,6 +148,16 @@ fn c_modules_build_and_load_in_lua51_and_lua54() {
         items.push(item);
     }
     assert_ne!(items[0], items[1], "one item per Lua ABI");
+    // --lua-dir naming the same installation finds the same Lua, so the
+    // same recipe: the 5.1 item is reused.
+    let again = build(
+        &s,
+        &repo,
+        &["--lua-dir", "/usr", "--lua-version", "5.1", "cmulti"],
+    );
+    assert_eq!(again, items[0]);
+    let (_, err) = s.fails(["--lua-dir", "/nonexistent", "build", "cmulti"]);
+    assert!(err.contains("no Lua 5.x interpreter found"), "{err}");
 }
 
 #[test]
@@ -586,4 +597,240 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         .replace("ok.lua", "src/purelua/util.lua");
     std::fs::write(&fine, fine_spec).expect("spec");
     s.ok(["build", &fine]);
+}
+
+#[test]
+fn every_archive_kind_single_files_and_the_3_0_source_dir_fallback() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    use std::io::Write;
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let src = crate::support::project_dir().join("integration/rocks/purelua-1.0");
+    let tar_gz = crate::rocks_server::tarball(&src, "kinds-1.0");
+    let mut plain_tar = Vec::new();
+    flate2::read::GzDecoder::new(tar_gz.as_slice())
+        .read_to_end(&mut plain_tar)
+        .expect("gunzip");
+    let mut bz2 = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz2.write_all(&plain_tar).expect("bz2");
+    let bz2 = bz2.finish().expect("bz2");
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut plain_tar.as_slice(), &mut xz).expect("xz");
+    let files: Vec<(String, Vec<u8>)> = ["src/purelua/init.lua", "src/purelua/util.lua"]
+        .iter()
+        .map(|f| {
+            (
+                format!("kinds-1.0/{f}"),
+                std::fs::read(src.join(f)).expect("read"),
+            )
+        })
+        .collect();
+    let zip = crate::rocks_server::zip_files(&files);
+    for (ext, bytes) in [
+        ("tar.gz", &tar_gz),
+        ("tgz", &tar_gz),
+        ("tar.bz2", &bz2),
+        ("tar.xz", &xz),
+        ("tar", &plain_tar),
+        ("zip", &zip),
+    ] {
+        std::fs::write(repo.dir.join(format!("kinds-1.0.{ext}")), bytes).expect("archive");
+    }
+    let specs = s.dir("kind-specs");
+    let write_spec = |file: &str, body: &str| -> String {
+        let path = specs.join(file);
+        std::fs::write(&path, body).expect("spec");
+        path.display().to_string()
+    };
+    let base = &repo.server.base;
+    let mut items = Vec::new();
+    for ext in ["tar.gz", "tgz", "tar.bz2", "tar.xz", "tar", "zip"] {
+        let spec = write_spec(
+            "kinds-1.0-1.rockspec",
+            &format!(
+                "package = 'kinds'\nversion = '1.0-1'\n\
+                 source = {{ url = '{base}/kinds-1.0.{ext}', dir = 'kinds-1.0' }}\n\
+                 build = {{ type = 'builtin', modules = {{ purelua = 'src/purelua/init.lua', ['purelua.util'] = 'src/purelua/util.lua' }} }}\n"
+            ),
+        );
+        let item = PathBuf::from(s.ok(["build", &spec]).lines().last().expect("path"));
+        assert_eq!(
+            lua_eval("lua5.4", &[&item], "print(require 'purelua'.greet('k'))"),
+            "hello, k",
+            "{ext}"
+        );
+        items.push(item);
+    }
+    // A single .lua file as the source: source.dir is `.`.
+    std::fs::copy(
+        src.join("src/purelua/util.lua"),
+        repo.dir.join("single.lua"),
+    )
+    .expect("copy");
+    let spec = write_spec(
+        "single-1.0-1.rockspec",
+        &format!(
+            "package = 'single'\nversion = '1.0-1'\nsource = {{ url = '{base}/single.lua' }}\n\
+             build = {{ type = 'builtin', modules = {{ single = 'single.lua' }} }}\n"
+        ),
+    );
+    let item = PathBuf::from(s.ok(["build", &spec]).lines().last().expect("path"));
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'single'.greet('s'))"),
+        "hello, s"
+    );
+    // Format 3.0: the archive's one directory is used when the deduced
+    // name (here `other-name`) is absent; 1.0 refuses, as LuaRocks does.
+    std::fs::write(repo.dir.join("other-name.tar.gz"), &tar_gz).expect("copy");
+    for (format, works) in [("rockspec_format = '3.0'\n", true), ("", false)] {
+        let spec = write_spec(
+            "fallback-1.0-1.rockspec",
+            &format!(
+                "{format}package = 'fallback'\nversion = '1.0-1'\nsource = {{ url = '{base}/other-name.tar.gz' }}\n\
+                 build = {{ type = 'builtin', modules = {{ fallback = 'src/purelua/util.lua' }} }}\n"
+            ),
+        );
+        if works {
+            s.ok(["build", &spec]);
+        } else {
+            let (_, err) = s.fails(["build", &spec]);
+            assert!(
+                err.contains("Directory other-name not found inside archive other-name.tar.gz"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn servers_json_fallback_local_directories_and_garbage() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // A server with only manifest-5.4.json.
+    let json_dir = repo.dir.join("jsononly");
+    std::fs::create_dir_all(&json_dir).expect("dir");
+    std::fs::write(
+        json_dir.join("manifest-5.4.json"),
+        r#"{"repository":{"jrock":{"1.0-1":[{"arch":"rockspec"}],"1.10-1":[{"arch":"rockspec"},{"arch":"src"}]}},"commands":{},"modules":{}}"#,
+    )
+    .expect("json");
+    let out = s.ok([
+        "--lua-version",
+        "5.4",
+        "--only-server",
+        &format!("{}/jsononly", repo.server.base),
+        "search",
+        "jrock",
+        "--porcelain",
+    ]);
+    let versions: Vec<&str> = out
+        .lines()
+        .map(|l| l.split('\t').nth(1).expect("ver"))
+        .collect();
+    assert_eq!(versions, ["1.10-1", "1.10-1", "1.0-1"]);
+    // A plain directory is a server too.
+    let out = s.ok([
+        "--lua-version",
+        "5.4",
+        "--only-server",
+        &repo.dir.display().to_string(),
+        "search",
+        "purelua",
+        "--porcelain",
+    ]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    // Garbage where a manifest should be.
+    let garbage = repo.dir.join("garbage");
+    std::fs::create_dir_all(&garbage).expect("dir");
+    std::fs::write(garbage.join("manifest-5.4"), "<html>teapot</html>").expect("garbage");
+    let (_, err) = s.fails([
+        "--lua-version",
+        "5.4",
+        "--only-server",
+        &format!("{}/garbage", repo.server.base),
+        "search",
+        "x",
+    ]);
+    assert!(err.contains("not with a rocks manifest"), "{err}");
+}
+
+#[test]
+fn download_unpack_and_pack_round_trip() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let work = s.dir("work");
+    let run_in = |args: &[&str]| -> String {
+        let mut all = vec!["--only-server", repo.server.base.as_str()];
+        all.extend_from_slice(args);
+        let out = s.cmd(all).current_dir(&work).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(run_in(&["download", "binrock"]), "binrock-1.0-1.all.rock");
+    assert_eq!(
+        run_in(&["download", "cmulti", "--source"]),
+        "cmulti-1.0-1.src.rock"
+    );
+    assert_eq!(
+        run_in(&["download", "purelua", "1.0", "--rockspec"]),
+        "purelua-1.0-1.rockspec"
+    );
+    assert!(work.join("binrock-1.0-1.all.rock").is_file());
+    // unpack: the rockspec and the sources inside it, unpacked.
+    assert_eq!(run_in(&["unpack", "cmulti-1.0-1.src.rock"]), "cmulti-1.0-1");
+    assert!(work.join("cmulti-1.0-1/cmulti-1.0-1.rockspec").is_file());
+    assert!(work.join("cmulti-1.0-1/cmulti-1.0/src/main.c").is_file());
+    assert_eq!(
+        run_in(&["unpack", "purelua-1.0-1.rockspec"]),
+        "purelua-1.0-1"
+    );
+    assert!(work
+        .join("purelua-1.0-1/purelua-1.0/src/purelua/init.lua")
+        .is_file());
+    // pack a rockspec: a .src.rock that builds.
+    let packed = run_in(&["pack", "purelua-1.0-1.rockspec"]);
+    assert!(packed.ends_with("purelua-1.0-1.src.rock"), "{packed}");
+    let item = PathBuf::from(
+        run_in(&["build", &packed])
+            .lines()
+            .last()
+            .expect("path")
+            .to_owned(),
+    );
+    assert_eq!(
+        lua_eval("lua5.4", &[&item], "print(require 'purelua'.version)"),
+        "1.0"
+    );
+    // pack an item with C code: an arch rock, which a fresh store admits
+    // without a compiler as the very same item.
+    let built = PathBuf::from(
+        run_in(&["build", "cmulti"])
+            .lines()
+            .last()
+            .expect("path")
+            .to_owned(),
+    );
+    let rock = run_in(&["pack", &built.display().to_string()]);
+    let other = Sandbox::new();
+    let out = other
+        .cmd(["build", &rock])
+        .env("CC", "/nonexistent/cc")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = PathBuf::from(text(&out.stdout).lines().last().expect("path"));
+    assert_eq!(
+        again.file_name(),
+        built.file_name(),
+        "same content, same item name"
+    );
+    assert_eq!(
+        lua_eval("lua5.4", &[&again], "print(require 'cmulti'.answer())"),
+        "42"
+    );
 }
