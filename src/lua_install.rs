@@ -142,6 +142,13 @@ impl LuaInstall {
         }
     }
 
+    /// The rocks the VM itself provides (LuaRocks' `get_rocks_provided`):
+    /// `lua`, plus `bit32` on 5.2, `utf8` on 5.3+, `luabitop`/`luajit` on
+    /// LuaJIT. They are never installed.
+    pub fn rocks_provided(&self) -> Vec<(String, String)> {
+        provided_for(&self.version, self.luajit.as_deref())
+    }
+
     /// `LUA_INCDIR`, or the error that names every directory searched.
     pub fn require_incdir(&self) -> Result<&Path, LuaInstallError> {
         self.incdir
@@ -151,6 +158,21 @@ impl LuaInstall {
                 searched: self.searched_incdirs.clone(),
             })
     }
+}
+
+/// [`LuaInstall::rocks_provided`] for a version (and LuaJIT version).
+pub fn provided_for(version: &str, luajit: Option<&str>) -> Vec<(String, String)> {
+    let mut out = vec![("lua".to_owned(), format!("{version}-1"))];
+    match version {
+        "5.2" => out.push(("bit32".to_owned(), format!("{version}-1"))),
+        "5.3" | "5.4" => out.push(("utf8".to_owned(), format!("{version}-1"))),
+        _ => {}
+    }
+    if let Some(jit) = luajit {
+        out.push(("luabitop".to_owned(), format!("{jit}-1")));
+        out.push(("luajit".to_owned(), format!("{jit}-1")));
+    }
+    out
 }
 
 fn interpreter_names(version: &str) -> Vec<String> {

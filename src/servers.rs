@@ -27,6 +27,14 @@ pub enum ServerError {
         /// One line per server.
         problems: Vec<String>,
     },
+    /// The rock comes with the Lua VM.
+    #[error("Rock {name} {version} is already provided by VM or via 'rocks_provided' in the config file.")]
+    Provided {
+        /// The rock.
+        name: String,
+        /// Its provided version.
+        version: String,
+    },
     /// Nothing matches.
     #[error("No results matching query were found for Lua {lua_version}: {query}")]
     NoMatch {
@@ -149,19 +157,44 @@ impl Offer {
     }
 }
 
+/// Where LuaRocks says a provided rock comes from.
+pub const PROVIDED: &str = "provided by VM or rocks_provided";
+
 /// Every offer whose name contains `query` (LuaRocks' substring search;
 /// `exact` for install/build), whose version meets `constraints`, sorted by
-/// name, then version newest first, then server order.
+/// name, then version newest first, then server order. `provided` rocks
+/// (see [`crate::lua_install::LuaInstall::rocks_provided`]) are offered
+/// with arch `installed` from [`PROVIDED`], as LuaRocks lists them.
 pub fn search(
     manifests: &[ServerManifest],
+    provided: &[(String, String)],
     query: &str,
     exact: bool,
     constraints: &[Constraint],
 ) -> Vec<Offer> {
     let query = query.to_lowercase();
     let mut out: Vec<(Version, Offer)> = Vec::new();
-    for server in manifests {
-        for (name, versions) in &server.manifest.repository {
+    let provided_repository: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, crate::manifest::repository::Entries>,
+    > = provided
+        .iter()
+        .map(|(name, version)| {
+            let entries = crate::manifest::repository::Entries {
+                arches: vec!["installed".to_owned()],
+            };
+            (
+                name.clone(),
+                [(version.clone(), entries)].into_iter().collect(),
+            )
+        })
+        .collect();
+    let sources = manifests
+        .iter()
+        .map(|m| (m.url.as_str(), &m.manifest.repository))
+        .chain(std::iter::once((PROVIDED, &provided_repository)));
+    for (server, repository) in sources {
+        for (name, versions) in repository {
             let hit = if exact {
                 *name == query
             } else {
@@ -182,7 +215,7 @@ pub fn search(
                             name: name.clone(),
                             version: version.clone(),
                             arch: arch.clone(),
-                            server: server.url.clone(),
+                            server: server.to_owned(),
                         },
                     ));
                 }

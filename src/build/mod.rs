@@ -278,13 +278,7 @@ impl Builder<'_> {
             return Ok(Built { item, reused: true });
         }
 
-        let work = tempfile::Builder::new()
-            .prefix("rockstore-build-")
-            .tempdir()
-            .map_err(|source| BuildError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        let work = work_dir("rockstore-build-")?;
         let src_dir = source::obtain(
             self.fetcher,
             &rockspec,
@@ -344,13 +338,7 @@ impl Builder<'_> {
 
     /// Builds a `.src.rock`: its rockspec, with the sources it carries.
     pub fn build_src_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
-        let work = tempfile::Builder::new()
-            .prefix("rockstore-srcrock-")
-            .tempdir()
-            .map_err(|source| BuildError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+        let work = work_dir("rockstore-srcrock-")?;
         let dir = cap_std::fs::Dir::open_ambient_dir(work.path(), cap_std::ambient_authority())
             .map_err(|source| BuildError::Io {
                 path: work.path().to_path_buf(),
@@ -439,6 +427,18 @@ impl Builder<'_> {
             reused: false,
         })
     }
+}
+
+/// A temporary directory outside the store (under `$TMPDIR`), removed when
+/// dropped, for sources and build products.
+fn work_dir(prefix: &str) -> Result<tempfile::TempDir, BuildError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|source| BuildError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {

@@ -86,8 +86,9 @@ pub fn obtain(
     )
 }
 
-/// The URL to download: `file://` URLs and bare paths stay as they are.
-fn source_url(source: &Source) -> String {
+/// The URL to download `source.url` from: a bare path (protocol `file`
+/// without `file://`) is used as a path.
+pub fn source_url(source: &Source) -> String {
     if source.protocol == "file" && !source.url.starts_with("file://") {
         source.pathname.clone()
     } else {

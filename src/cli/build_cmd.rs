@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
 use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput};
 use rockstore::env_vars::EnvVars;
 use rockstore::fetch::{Fetcher, Freshness};
 use rockstore::lua_install::LuaInstall;
 use rockstore::rockspec::version::parse_constraints;
-use rockstore::rockspec::Platforms;
+use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
 use rockstore::servers::{self, Offer, ServerError, Want};
 use rockstore::store::Store;
 
@@ -179,10 +180,38 @@ impl Session {
         for w in &warnings {
             eprintln!("warning: {w}");
         }
-        Ok(servers::search(&manifests?, name, exact, &constraints))
+        Ok(servers::search(
+            &manifests?,
+            &self.provided(),
+            name,
+            exact,
+            &constraints,
+        ))
+    }
+
+    fn provided(&self) -> Vec<(String, String)> {
+        match self.lua() {
+            Ok(lua)
+                if self
+                    .flags
+                    .lua_version
+                    .as_deref()
+                    .is_none_or(|v| v == lua.version) =>
+            {
+                lua.rocks_provided()
+            }
+            _ => rockstore::lua_install::provided_for(&self.lua_version(), None),
+        }
     }
 
     fn find(&self, name: &str, version: Option<&str>, want: Want) -> anyhow::Result<Offer> {
+        if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
+            return Err(ServerError::Provided {
+                name: name.to_owned(),
+                version: v,
+            }
+            .into());
+        }
         let offers = self.offers(name, version, true)?;
         servers::best(&offers, &BuildEnv::host_arch(), want).ok_or_else(|| {
             ServerError::NoMatch {
@@ -215,6 +244,17 @@ fn build_env(lua: LuaInstall, env: &EnvVars, overrides: Variables) -> BuildEnv {
             .collect(),
         arch: BuildEnv::host_arch(),
     }
+}
+
+fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
+    Ok(Rockspec::from_bytes(
+        display,
+        Some(file),
+        bytes,
+        &LoadOptions {
+            platforms: Platforms::host(),
+        },
+    )?)
 }
 
 fn file_name(target: &str) -> String {
@@ -363,23 +403,12 @@ fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow
     use std::io::Write;
     let bytes = fetch_target(session, rockspec_path)?;
     let file = file_name(rockspec_path);
-    let rockspec = rockstore::rockspec::Rockspec::from_bytes(
-        rockspec_path,
-        Some(&file),
-        &bytes,
-        &rockstore::rockspec::LoadOptions {
-            platforms: Platforms::host(),
-        },
-    )?;
+    let rockspec = load_rockspec(rockspec_path, &file, &bytes)?;
     let source_file =
         rockspec.source.file.clone().context(
             "only rockspecs with http, https or file sources can be packed as .src.rock",
         )?;
-    let url = if rockspec.source.protocol == "file" && !rockspec.source.url.starts_with("file://") {
-        rockspec.source.pathname.clone()
-    } else {
-        rockspec.source.url.clone()
-    };
+    let url = source_url(&rockspec.source);
     let source = session.fetcher.fetch(&url, Freshness::Immutable)?.bytes;
     let out = out_dir.join(format!("{}-{}.src.rock", rockspec.name, rockspec.version));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&out)?);
@@ -402,14 +431,7 @@ pub fn unpack(
     let file = file_name(&args.file);
     let bytes = fetch_target(&session, &args.file)?;
     let (name, version) = if file.ends_with(".rockspec") {
-        let rockspec = rockstore::rockspec::Rockspec::from_bytes(
-            &args.file,
-            Some(&file),
-            &bytes,
-            &rockstore::rockspec::LoadOptions {
-                platforms: Platforms::host(),
-            },
-        )?;
+        let rockspec = load_rockspec(&args.file, &file, &bytes)?;
         (rockspec.name, rockspec.version.to_string())
     } else {
         let parsed = rock_file::RockFileName::parse(&file)
@@ -435,25 +457,12 @@ pub fn unpack(
         // As LuaRocks: the sources are unpacked next to the rockspec.
         let spec_name = format!("{name}-{version}.rockspec");
         let spec = std::fs::read(out.join(&spec_name))?;
-        let rockspec = rockstore::rockspec::Rockspec::from_bytes(
-            &spec_name,
-            Some(&spec_name),
-            &spec,
-            &rockstore::rockspec::LoadOptions {
-                platforms: Platforms::host(),
-            },
-        )?;
+        let rockspec = load_rockspec(&spec_name, &spec_name, &spec)?;
         if let Some(source_file) = &rockspec.source.file {
             let source = match std::fs::read(out.join(source_file)) {
                 Ok(b) => b,
                 Err(_) => {
-                    let url = if rockspec.source.protocol == "file"
-                        && !rockspec.source.url.starts_with("file://")
-                    {
-                        rockspec.source.pathname.clone()
-                    } else {
-                        rockspec.source.url.clone()
-                    };
+                    let url = source_url(&rockspec.source);
                     session.fetcher.fetch(&url, Freshness::Immutable)?.bytes
                 }
             };

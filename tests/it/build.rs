@@ -410,6 +410,31 @@ fn search_lists_like_luarocks() {
         .expect("luarocks");
     assert!(theirs.status.success(), "{}", text(&theirs.stderr));
     assert_eq!(ours, text(&theirs.stdout));
+    // The human-readable listing too, for a query matching several rocks.
+    for query in [&["rock"][..], &["--all"], &["purelua", "1.0"]] {
+        let mut ours = s.cmd([
+            "--lua-version",
+            "5.4",
+            "--only-server",
+            &repo.server.base,
+            "search",
+        ]);
+        let ours = text(&ours.args(query).output().expect("ours").stdout);
+        let theirs = s
+            .program("luarocks")
+            .env("LUAROCKS_CONFIG", &config)
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &repo.server.base,
+                "search",
+            ])
+            .args(query)
+            .output()
+            .expect("luarocks");
+        assert_eq!(ours, text(&theirs.stdout), "search {query:?}");
+    }
     let all = s.ok(["search", "--all", "--only-server", &repo.server.base]);
     assert!(all.contains("binrock\n   1.0-1 (all)"), "{all}");
 }
@@ -579,6 +604,26 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "cbroken".into(),
             ],
             "compiling cbroken.c",
+        ),
+        (
+            vec![
+                "--only-server".into(),
+                base.clone(),
+                "--lua-version".into(),
+                "5.4".into(),
+                "build".into(),
+                "lua".into(),
+            ],
+            "Rock lua 5.4-1 is already provided by VM",
+        ),
+        (
+            vec![
+                "--only-server".into(),
+                base.clone(),
+                "build".into(),
+                "nosuchrock".into(),
+            ],
+            "No results matching query were found for Lua",
         ),
     ];
     for (args, expected) in cases {
