@@ -39,6 +39,7 @@ pub mod fetch;
 pub mod fs_atomic;
 pub mod lua;
 pub mod lua_install;
+pub mod luarocks_config;
 pub mod manifest;
 pub mod rockspec;
 pub mod servers;

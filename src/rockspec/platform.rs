@@ -81,7 +81,12 @@ impl Platforms {
         self.active.contains(&name)
     }
 
-    /// The system name these platforms were made for.
+    /// The active platform names, most general first.
+    pub fn active(&self) -> &[&'static str] {
+        &self.active
+    }
+
+    /// The system name (`linux`, `macosx`, …).
     pub fn system(&self) -> &str {
         &self.system
     }

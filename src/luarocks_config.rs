@@ -1,0 +1,301 @@
+//! LuaRocks' own config files, evaluated in the sandbox, so `rocks_trees`,
+//! `deps_mode`, `rocks_servers`, `variables`, `external_deps_dirs` and
+//! `local_by_default` mean what they mean to LuaRocks. rockstore adds one
+//! key of its own, `rockstore_store` (the store root).
+//!
+//! Files, later over earlier (reference §1.5): the system file
+//! `/etc/luarocks/config-5.x.lua`, then `$LUAROCKS_CONFIG_5_x` or
+//! `$LUAROCKS_CONFIG` if set, else `$XDG_CONFIG_HOME/luarocks/config-5.x.lua`
+//! if it exists, else `~/.luarocks/config-5.x.lua`. Later files deep-merge
+//! over earlier ones, except `rocks_trees` and `rocks_servers`, which are
+//! replaced whole. A config file sees `home`, `lua_version` and `platforms`
+//! (LuaRocks also offers `os_getenv`; a sandbox preset cannot be a function,
+//! so files calling it fail with a clear error).
+
+use std::path::{Path, PathBuf};
+
+use crate::lua::{self, EvalError, Key, Limits, Table, Value};
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// Reading failed.
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Evaluating failed.
+    #[error("error in config file {}", path.display())]
+    Eval {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: EvalError,
+    },
+    /// A key holds the wrong type.
+    #[error("config file {}: {field}: expected {expected}", path.display())]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        field: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+}
+
+/// One `rocks_trees` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// `user`, `system`, … (LuaRocks names).
+    pub name: Option<String>,
+    /// The tree's root.
+    pub root: PathBuf,
+}
+
+/// What the config files say (unset keys keep LuaRocks' defaults).
+#[derive(Debug, Clone, Default)]
+pub struct LuaRocksConfig {
+    /// Files read, in order.
+    pub files: Vec<PathBuf>,
+    /// `rocks_trees`, when set.
+    pub rocks_trees: Option<Vec<TreeEntry>>,
+    /// `rocks_servers` (the first mirror of each group), when set.
+    pub rocks_servers: Option<Vec<String>>,
+    /// `deps_mode`, when set.
+    pub deps_mode: Option<String>,
+    /// `variables`.
+    pub variables: Vec<(String, String)>,
+    /// `external_deps_dirs`, when set.
+    pub external_deps_dirs: Option<Vec<PathBuf>>,
+    /// `local_by_default`.
+    pub local_by_default: bool,
+    /// `keep_other_versions`.
+    pub keep_other_versions: bool,
+    /// `rockstore_store`: rockstore's store root.
+    pub store: Option<PathBuf>,
+}
+
+/// Where the config files are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    /// The system file's directory (`/etc/luarocks`).
+    pub sysconfdir: PathBuf,
+    /// `$LUAROCKS_CONFIG_5_x` or `$LUAROCKS_CONFIG`.
+    pub explicit: Option<PathBuf>,
+    /// `$XDG_CONFIG_HOME`.
+    pub xdg_config_home: Option<PathBuf>,
+    /// `$HOME`.
+    pub home: Option<PathBuf>,
+}
+
+impl LuaRocksConfig {
+    /// Reads the config files for `lua_version`.
+    pub fn load(sources: &ConfigSources, lua_version: &str) -> Result<LuaRocksConfig, ConfigFileError> {
+        let file_name = format!("config-{lua_version}.lua");
+        let mut files = Vec::new();
+        let system = sources.sysconfdir.join(&file_name);
+        if system.is_file() {
+            files.push(system);
+        }
+        if let Some(explicit) = &sources.explicit {
+            files.push(explicit.clone());
+        } else {
+            let xdg = sources
+                .xdg_config_home
+                .as_ref()
+                .map(|d| d.join("luarocks").join(&file_name))
+                .filter(|p| p.is_file());
+            let home = sources
+                .home
+                .as_ref()
+                .map(|h| h.join(".luarocks").join(&file_name))
+                .filter(|p| p.is_file());
+            files.extend(xdg.or(home));
+        }
+        let mut merged = Table::new();
+        for file in &files {
+            let table = evaluate(file, sources, lua_version)?;
+            for replaced in ["rocks_trees", "rocks_servers"] {
+                if table.get(replaced).is_some() {
+                    merged.remove(replaced);
+                }
+            }
+            merged.deep_merge(&table);
+        }
+        let mut config = LuaRocksConfig::from_table(&merged, files.last().map(PathBuf::as_path))?;
+        config.files = files;
+        Ok(config)
+    }
+
+    fn from_table(t: &Table, file: Option<&Path>) -> Result<LuaRocksConfig, ConfigFileError> {
+        let field = |name: &str, expected: &'static str| ConfigFileError::Field {
+            path: file.map(Path::to_path_buf).unwrap_or_default(),
+            field: name.to_owned(),
+            expected,
+        };
+        let mut config = LuaRocksConfig::default();
+        if let Some(v) = t.get("rocks_trees") {
+            let list = v
+                .as_table()
+                .ok_or_else(|| field("rocks_trees", "a list of paths or {name=, root=} tables"))?;
+            let mut trees = Vec::new();
+            for entry in list.sequence() {
+                trees.push(match entry {
+                    Value::String(root) => TreeEntry {
+                        name: None,
+                        root: PathBuf::from(root),
+                    },
+                    Value::Table(e) => TreeEntry {
+                        name: e.get_string("name"),
+                        root: PathBuf::from(e.get_string("root").ok_or_else(|| {
+                            field("rocks_trees[].root", "a path (every table entry needs root)")
+                        })?),
+                    },
+                    _ => return Err(field("rocks_trees", "paths or {name=, root=} tables")),
+                });
+            }
+            config.rocks_trees = Some(trees);
+        }
+        if let Some(v) = t.get("rocks_servers") {
+            let list = v
+                .as_table()
+                .ok_or_else(|| field("rocks_servers", "a list of URLs or mirror lists"))?;
+            let servers = list
+                .sequence()
+                .filter_map(|e| match e {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Table(mirrors) => mirrors.sequence().find_map(|m| m.as_str().map(str::to_owned)),
+                    _ => None,
+                })
+                .collect();
+            config.rocks_servers = Some(servers);
+        }
+        config.deps_mode = t.get_string("deps_mode");
+        if let Some(Value::Table(vars)) = t.get("variables") {
+            for (k, v) in vars.iter() {
+                if let (Key::String(k), Some(v)) = (k, v.as_str()) {
+                    config.variables.push((k.clone(), v.to_owned()));
+                }
+            }
+        }
+        if let Some(v) = t.get("external_deps_dirs") {
+            let list = v
+                .as_table()
+                .ok_or_else(|| field("external_deps_dirs", "a list of directories"))?;
+            config.external_deps_dirs = Some(
+                list.sequence()
+                    .filter_map(|d| match d {
+                        Value::String(s) => Some(PathBuf::from(s)),
+                        Value::Table(p) => p.get_string("prefix").map(PathBuf::from),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+        config.local_by_default = t.get("local_by_default").and_then(Value::as_bool) == Some(true);
+        config.keep_other_versions =
+            t.get("keep_other_versions").and_then(Value::as_bool) == Some(true);
+        config.store = t.get_string("rockstore_store").map(PathBuf::from);
+        Ok(config)
+    }
+}
+
+fn evaluate(file: &Path, sources: &ConfigSources, lua_version: &str) -> Result<Table, ConfigFileError> {
+    let bytes = std::fs::read(file).map_err(|source| ConfigFileError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let mut preset = Table::new();
+    if let Some(home) = &sources.home {
+        preset.insert("home", Value::String(home.display().to_string()));
+    }
+    preset.insert("lua_version", Value::String(lua_version.to_owned()));
+    let mut platforms = Table::new();
+    for p in crate::rockspec::Platforms::host().active() {
+        platforms.insert(p, Value::Boolean(true));
+    }
+    preset.insert("platforms", Value::Table(platforms));
+    preset.insert("variables", Value::Table(Table::new()));
+    let evaluation = lua::evaluate(&file.display().to_string(), &bytes, &preset, Limits::SMALL_FILE)
+        .map_err(|source| ConfigFileError::Eval {
+            path: file.to_path_buf(),
+            source,
+        })?;
+    let mut globals = evaluation.globals;
+    // What the file did not set is not config.
+    for preset_only in ["home", "lua_version", "platforms"] {
+        if globals.get(preset_only) == preset.get(preset_only) {
+            globals.remove(preset_only);
+        }
+    }
+    Ok(globals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_files_merge_over_earlier_but_trees_and_servers_are_replaced() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let sys = tmp.path().join("etc");
+        std::fs::create_dir_all(&sys).expect("etc");
+        std::fs::write(
+            sys.join("config-5.4.lua"),
+            "rocks_trees = { { name = 'system', root = '/sys' }, '/other' }\n\
+             rocks_servers = { 'http://a', { 'http://m1', 'http://m2' } }\n\
+             variables = { CC = 'gcc', CFLAGS = '-O2' }\ndeps_mode = 'all'\n",
+        )
+        .expect("sys");
+        let user = tmp.path().join("user.lua");
+        std::fs::write(
+            &user,
+            "rocks_trees = { home .. '/t' }\nvariables.CFLAGS = '-O3'\n\
+             local_by_default = true\nrockstore_store = '/s'\n",
+        )
+        .expect("user");
+        let sources = ConfigSources {
+            sysconfdir: sys,
+            explicit: Some(user),
+            xdg_config_home: None,
+            home: Some(PathBuf::from("/h")),
+        };
+        let c = LuaRocksConfig::load(&sources, "5.4").expect("loads");
+        assert_eq!(c.files.len(), 2);
+        assert_eq!(
+            c.rocks_trees,
+            Some(vec![TreeEntry {
+                name: None,
+                root: "/h/t".into()
+            }])
+        );
+        assert_eq!(
+            c.rocks_servers,
+            Some(vec!["http://a".to_owned(), "http://m1".to_owned()])
+        );
+        assert_eq!(c.deps_mode.as_deref(), Some("all"));
+        assert!(c.variables.contains(&("CFLAGS".into(), "-O3".into())));
+        assert!(c.variables.contains(&("CC".into(), "gcc".into())));
+        assert!(c.local_by_default);
+        assert_eq!(c.store, Some(PathBuf::from("/s")));
+    }
+
+    #[test]
+    fn a_broken_config_names_the_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let user = tmp.path().join("c.lua");
+        std::fs::write(&user, "rocks_trees = {").expect("write");
+        let sources = ConfigSources {
+            explicit: Some(user.clone()),
+            ..ConfigSources::default()
+        };
+        let err = LuaRocksConfig::load(&sources, "5.4").expect_err("syntax");
+        assert!(err.to_string().contains(&user.display().to_string()));
+    }
+}
