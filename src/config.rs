@@ -34,8 +34,19 @@ impl Config {
     /// Resolves the store root: `--store`, else `$ROCKSTORE_STORE`, else
     /// `$XDG_DATA_HOME/rockstore`, else `$HOME/.local/share/rockstore`.
     pub fn resolve(store_flag: Option<PathBuf>, env: &EnvVars) -> Result<Config, ConfigError> {
+        Config::resolve_with(store_flag, None, env)
+    }
+
+    /// As [`Config::resolve`], with the store a LuaRocks config file names
+    /// (`rockstore_store`) between the environment and the default.
+    pub fn resolve_with(
+        store_flag: Option<PathBuf>,
+        config_file_store: Option<PathBuf>,
+        env: &EnvVars,
+    ) -> Result<Config, ConfigError> {
         let store_root = store_flag
             .or_else(|| env.store.clone().map(PathBuf::from))
+            .or(config_file_store)
             .or_else(|| {
                 env.xdg_data_home
                     .clone()

@@ -20,6 +20,12 @@ pub const CC: &str = "CC";
 pub const CFLAGS: &str = "CFLAGS";
 /// Linker flags default for builds.
 pub const LDFLAGS: &str = "LDFLAGS";
+/// LuaRocks' user config file override (`LUAROCKS_CONFIG_5_x` wins).
+pub const LUAROCKS_CONFIG: &str = "LUAROCKS_CONFIG";
+/// LuaRocks' system config directory override (default `/etc/luarocks`).
+pub const LUAROCKS_SYSCONFDIR: &str = "LUAROCKS_SYSCONFDIR";
+/// Base of LuaRocks' user config (`$XDG_CONFIG_HOME/luarocks`).
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 
 /// The values of the variables above, as read once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +46,14 @@ pub struct EnvVars {
     pub cflags: Option<String>,
     /// `LDFLAGS`.
     pub ldflags: Option<String>,
+    /// `LUAROCKS_CONFIG`.
+    pub luarocks_config: Option<OsString>,
+    /// `LUAROCKS_CONFIG_5_1` … `LUAROCKS_CONFIG_5_4`, by version (`5.4`).
+    pub luarocks_config_versioned: Vec<(String, OsString)>,
+    /// `LUAROCKS_SYSCONFDIR`.
+    pub luarocks_sysconfdir: Option<OsString>,
+    /// `XDG_CONFIG_HOME`.
+    pub xdg_config_home: Option<OsString>,
 }
 
 impl EnvVars {
@@ -55,6 +69,16 @@ impl EnvVars {
             cc: get(CC).and_then(|v| v.into_string().ok()),
             cflags: get(CFLAGS).and_then(|v| v.into_string().ok()),
             ldflags: get(LDFLAGS).and_then(|v| v.into_string().ok()),
+            luarocks_config: get(LUAROCKS_CONFIG),
+            luarocks_config_versioned: ["5.1", "5.2", "5.3", "5.4"]
+                .iter()
+                .filter_map(|v| {
+                    get(&format!("{LUAROCKS_CONFIG}_{}", v.replace('.', "_")))
+                        .map(|p| ((*v).to_owned(), p))
+                })
+                .collect(),
+            luarocks_sysconfdir: get(LUAROCKS_SYSCONFDIR),
+            xdg_config_home: get(XDG_CONFIG_HOME),
         }
     }
 }

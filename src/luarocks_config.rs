@@ -96,7 +96,10 @@ pub struct ConfigSources {
 
 impl LuaRocksConfig {
     /// Reads the config files for `lua_version`.
-    pub fn load(sources: &ConfigSources, lua_version: &str) -> Result<LuaRocksConfig, ConfigFileError> {
+    pub fn load(
+        sources: &ConfigSources,
+        lua_version: &str,
+    ) -> Result<LuaRocksConfig, ConfigFileError> {
         let file_name = format!("config-{lua_version}.lua");
         let mut files = Vec::new();
         let system = sources.sysconfdir.join(&file_name);
@@ -154,7 +157,10 @@ impl LuaRocksConfig {
                     Value::Table(e) => TreeEntry {
                         name: e.get_string("name"),
                         root: PathBuf::from(e.get_string("root").ok_or_else(|| {
-                            field("rocks_trees[].root", "a path (every table entry needs root)")
+                            field(
+                                "rocks_trees[].root",
+                                "a path (every table entry needs root)",
+                            )
                         })?),
                     },
                     _ => return Err(field("rocks_trees", "paths or {name=, root=} tables")),
@@ -170,7 +176,9 @@ impl LuaRocksConfig {
                 .sequence()
                 .filter_map(|e| match e {
                     Value::String(s) => Some(s.clone()),
-                    Value::Table(mirrors) => mirrors.sequence().find_map(|m| m.as_str().map(str::to_owned)),
+                    Value::Table(mirrors) => mirrors
+                        .sequence()
+                        .find_map(|m| m.as_str().map(str::to_owned)),
                     _ => None,
                 })
                 .collect();
@@ -206,7 +214,11 @@ impl LuaRocksConfig {
     }
 }
 
-fn evaluate(file: &Path, sources: &ConfigSources, lua_version: &str) -> Result<Table, ConfigFileError> {
+fn evaluate(
+    file: &Path,
+    sources: &ConfigSources,
+    lua_version: &str,
+) -> Result<Table, ConfigFileError> {
     let bytes = std::fs::read(file).map_err(|source| ConfigFileError::Read {
         path: file.to_path_buf(),
         source,
@@ -222,11 +234,16 @@ fn evaluate(file: &Path, sources: &ConfigSources, lua_version: &str) -> Result<T
     }
     preset.insert("platforms", Value::Table(platforms));
     preset.insert("variables", Value::Table(Table::new()));
-    let evaluation = lua::evaluate(&file.display().to_string(), &bytes, &preset, Limits::SMALL_FILE)
-        .map_err(|source| ConfigFileError::Eval {
-            path: file.to_path_buf(),
-            source,
-        })?;
+    let evaluation = lua::evaluate(
+        &file.display().to_string(),
+        &bytes,
+        &preset,
+        Limits::SMALL_FILE,
+    )
+    .map_err(|source| ConfigFileError::Eval {
+        path: file.to_path_buf(),
+        source,
+    })?;
     let mut globals = evaluation.globals;
     // What the file did not set is not config.
     for preset_only in ["home", "lua_version", "platforms"] {

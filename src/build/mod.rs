@@ -31,6 +31,7 @@ pub mod source;
 pub mod variables;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveError};
@@ -338,6 +339,47 @@ impl Builder<'_> {
 
     /// Builds a `.src.rock`: its rockspec, with the sources it carries.
     pub fn build_src_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
+        self.build_src_rock_with(file, bytes, Vec::new())
+    }
+
+    /// The rockspec inside a rock file (read from the zip, nothing unpacked).
+    pub fn rockspec_in_rock(&self, file: &str, bytes: &[u8]) -> Result<Rockspec, BuildError> {
+        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
+            file: file.to_owned(),
+            problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
+        })?;
+        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
+        let missing = || BuildError::RockFile {
+            file: file.to_owned(),
+            problem: format!("it holds no {rockspec_name}"),
+        };
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+            BuildError::Archive(ArchiveError::Corrupt {
+                file: file.to_owned(),
+                source: std::io::Error::other(e),
+            })
+        })?;
+        let mut entry = archive.by_name(&rockspec_name).map_err(|_| missing())?;
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut (&mut entry).take(4 << 20), &mut text)
+            .map_err(|_| missing())?;
+        self.load(&RockspecInput {
+            display: format!("{file}!{rockspec_name}"),
+            file_name: Some(rockspec_name),
+            bytes: text,
+            unpacked_src_rock: None,
+            src_rock_hash: None,
+            dependency_items: Vec::new(),
+        })
+    }
+
+    /// [`Builder::build_src_rock`] with the items of resolved dependencies.
+    pub fn build_src_rock_with(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        dependency_items: Vec<String>,
+    ) -> Result<Built, BuildError> {
         let work = work_dir("rockstore-srcrock-")?;
         let dir = cap_std::fs::Dir::open_ambient_dir(work.path(), cap_std::ambient_authority())
             .map_err(|source| BuildError::Io {
@@ -361,7 +403,7 @@ impl Builder<'_> {
             bytes: rockspec_bytes,
             unpacked_src_rock: Some(work.path()),
             src_rock_hash: Some(blake3::hash(bytes).to_hex().to_string()),
-            dependency_items: Vec::new(),
+            dependency_items,
         })
     }
 

@@ -3,21 +3,19 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
 use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput};
-use rockstore::env_vars::EnvVars;
 use rockstore::fetch::{Fetcher, Freshness};
 use rockstore::lua_install::LuaInstall;
 use rockstore::rockspec::version::parse_constraints;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
 use rockstore::servers::{self, Offer, ServerError, Want};
-use rockstore::store::Store;
 
+use super::context::Context;
 use super::report::ExitStatus;
 
 /// Flags every server-facing command shares; global, so they may stand
@@ -47,16 +45,6 @@ pub struct ServerFlags {
     /// Network timeout in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
-}
-
-impl ServerFlags {
-    fn servers(&self) -> Vec<String> {
-        let configured: Vec<String> = servers::DEFAULT_SERVERS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        servers::server_list(&self.server, self.only_server.as_deref(), &configured)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -119,40 +107,22 @@ pub struct SearchArgs {
 /// What a server-facing command needs.
 pub struct Session {
     fetcher: Fetcher,
-    flags: ServerFlags,
-    lua: std::cell::OnceCell<Result<LuaInstall, String>>,
+    servers: Vec<String>,
+    lua: LuaInstall,
 }
 
 impl Session {
-    pub fn new(flags: &ServerFlags, cache: Option<PathBuf>) -> Session {
+    pub fn new(cx: &Context) -> Session {
         Session {
-            fetcher: Fetcher::new(cache, Duration::from_secs(flags.timeout.max(1))),
-            flags: flags.clone(),
-            lua: std::cell::OnceCell::new(),
+            fetcher: cx.fetcher(),
+            servers: cx.servers(),
+            lua: cx.lua.clone(),
         }
     }
 
-    fn lua(&self) -> anyhow::Result<&LuaInstall> {
-        self.lua
-            .get_or_init(|| {
-                LuaInstall::detect(
-                    self.flags.lua_version.as_deref(),
-                    self.flags.lua_dir.as_deref(),
-                )
-                .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
-    /// The Lua version whose manifests are read: `--lua-version`, else the
-    /// detected Lua's, else 5.4.
+    /// The Lua version whose manifests are read.
     fn lua_version(&self) -> String {
-        self.flags
-            .lua_version
-            .clone()
-            .or_else(|| self.lua().ok().map(|l| l.version.clone()))
-            .unwrap_or_else(|| "5.4".to_owned())
+        self.lua.version.clone()
     }
 
     fn offers(&self, name: &str, version: Option<&str>, exact: bool) -> anyhow::Result<Vec<Offer>> {
@@ -173,7 +143,7 @@ impl Session {
         let mut warnings = Vec::new();
         let manifests = servers::load(
             &self.fetcher,
-            &self.flags.servers(),
+            &self.servers,
             &self.lua_version(),
             &mut warnings,
         );
@@ -190,18 +160,7 @@ impl Session {
     }
 
     fn provided(&self) -> Vec<(String, String)> {
-        match self.lua() {
-            Ok(lua)
-                if self
-                    .flags
-                    .lua_version
-                    .as_deref()
-                    .is_none_or(|v| v == lua.version) =>
-            {
-                lua.rocks_provided()
-            }
-            _ => rockstore::lua_install::provided_for(&self.lua_version(), None),
-        }
+        self.lua.rocks_provided()
     }
 
     fn find(&self, name: &str, version: Option<&str>, want: Want) -> anyhow::Result<Offer> {
@@ -226,24 +185,22 @@ impl Session {
     }
 }
 
-fn build_env(lua: LuaInstall, env: &EnvVars, overrides: Variables) -> BuildEnv {
-    let mut vars = variables::defaults(
-        &lua,
-        env.cc.as_deref(),
-        env.cflags.as_deref(),
-        env.ldflags.as_deref(),
-    );
-    vars.extend(overrides);
-    BuildEnv {
-        lua,
-        platforms: Platforms::host(),
-        variables: vars,
-        deps_dirs: rockstore::build::external::DEFAULT_DIRS
-            .iter()
-            .map(PathBuf::from)
-            .collect(),
-        arch: BuildEnv::host_arch(),
+/// Splits `VAR=VALUE` build variables from positional arguments.
+pub fn split_args(args: Vec<String>) -> anyhow::Result<(Vec<String>, Variables)> {
+    let mut overrides = Variables::new();
+    let mut positional = Vec::new();
+    for arg in args {
+        match variables::parse_assignment(&arg) {
+            Some((k, v)) => {
+                overrides.insert(k, v);
+            }
+            None if arg.contains('=') && !arg.contains('/') => {
+                bail!("Invalid assignment: {arg} (build variables are written NAME=VALUE with NAME in capitals)")
+            }
+            None => positional.push(arg),
+        }
     }
+    Ok((positional, overrides))
 }
 
 fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
@@ -266,36 +223,18 @@ fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// `rockstore build`.
-pub fn build(
-    args: BuildArgs,
-    flags: &ServerFlags,
-    store: &Store,
-    env: &EnvVars,
-    cache: Option<PathBuf>,
-) -> anyhow::Result<ExitStatus> {
-    let mut overrides = Variables::new();
-    let mut positional = Vec::new();
-    for arg in args.args {
-        match variables::parse_assignment(&arg) {
-            Some((k, v)) => {
-                overrides.insert(k, v);
-            }
-            None if arg.contains('=') && !arg.contains('/') => {
-                bail!("Invalid assignment: {arg} (build variables are written NAME=VALUE with NAME in capitals)")
-            }
-            None => positional.push(arg),
-        }
-    }
+pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (positional, overrides) = split_args(args.args)?;
     let (target, version) = match positional.as_slice() {
         [t] => (t.clone(), None),
         [t, v] => (t.clone(), Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
-    let session = Session::new(flags, cache);
-    let lua = session.lua()?.clone();
-    let benv = build_env(lua, env, overrides);
+    let session = Session::new(cx);
+    let store = cx.store()?;
+    let benv = cx.build_env(overrides);
     let builder = Builder {
-        store,
+        store: &store,
         fetcher: &session.fetcher,
         env: &benv,
     };
@@ -349,12 +288,8 @@ fn build_target(
 }
 
 /// `rockstore download`.
-pub fn download(
-    args: DownloadArgs,
-    flags: &ServerFlags,
-    cache: Option<PathBuf>,
-) -> anyhow::Result<ExitStatus> {
-    let session = Session::new(flags, cache);
+pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let session = Session::new(cx);
     let want = if args.rockspec {
         Want::Rockspec
     } else if args.source {
@@ -372,20 +307,15 @@ pub fn download(
 }
 
 /// `rockstore pack`.
-pub fn pack(
-    args: PackArgs,
-    flags: &ServerFlags,
-    store: &Store,
-    cache: Option<PathBuf>,
-) -> anyhow::Result<ExitStatus> {
+pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let cwd = std::env::current_dir().context("current directory")?;
     if args.what.ends_with(".rockspec") {
-        let session = Session::new(flags, cache);
+        let session = Session::new(cx);
         let out = pack_source(&session, &args.what, &cwd)?;
         println!("{}", out.display());
         return Ok(ExitStatus::Success);
     }
-    let item = store.find(&args.what)?;
+    let item = cx.store()?.find(&args.what)?;
     let out = rock_file::pack(
         &item.path,
         &item.record.name,
@@ -422,12 +352,8 @@ fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow
 }
 
 /// `rockstore unpack`.
-pub fn unpack(
-    args: UnpackArgs,
-    flags: &ServerFlags,
-    cache: Option<PathBuf>,
-) -> anyhow::Result<ExitStatus> {
-    let session = Session::new(flags, cache);
+pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let session = Session::new(cx);
     let file = file_name(&args.file);
     let bytes = fetch_target(&session, &args.file)?;
     let (name, version) = if file.ends_with(".rockspec") {
@@ -478,11 +404,7 @@ pub fn unpack(
 }
 
 /// `rockstore search`.
-pub fn search(
-    args: SearchArgs,
-    flags: &ServerFlags,
-    cache: Option<PathBuf>,
-) -> anyhow::Result<ExitStatus> {
+pub fn search(args: SearchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let name = match (&args.name, args.all) {
         (_, true) => String::new(),
         (Some(n), false) => n.clone(),
@@ -490,7 +412,7 @@ pub fn search(
             bail!("Enter name and version or use --all. See `rockstore search --help`.")
         }
     };
-    let session = Session::new(flags, cache);
+    let session = Session::new(cx);
     let version = if args.all {
         None
     } else {

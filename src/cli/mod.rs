@@ -3,10 +3,12 @@
 //! call per command.
 
 mod build_cmd;
+mod context;
 pub mod output;
 pub mod report;
 mod rockspec_cmd;
 mod store_cmd;
+mod tree_cmd;
 mod verify_cmd;
 
 use std::path::PathBuf;
@@ -34,6 +36,9 @@ pub struct Cli {
 
     #[command(flatten)]
     server_flags: build_cmd::ServerFlags,
+
+    #[command(flatten)]
+    tree_flags: context::TreeFlags,
 
     #[command(subcommand)]
     command: Command,
@@ -68,17 +73,37 @@ enum Command {
     /// Search the rocks servers (names matching as substrings; versions
     /// newest first).
     Search(build_cmd::SearchArgs),
+    /// Install a rock and its dependencies into a tree, as a new generation.
+    Install(tree_cmd::InstallArgs),
+    /// Remove a rock from a tree (refused when other rocks there need it).
+    Remove(tree_cmd::RemoveArgs),
+    /// Remove every rock from a tree (a new, empty generation).
+    Purge,
+    /// List the rocks installed in a tree.
+    List(tree_cmd::ListArgs),
+    /// Show an installed rock.
+    Show(tree_cmd::ShowArgs),
+    /// Tell which file a module is loaded from, and which rock provides it.
+    Which(tree_cmd::WhichArgs),
+    /// Print shell commands setting LUA_PATH, LUA_CPATH and PATH for the trees.
+    Path(tree_cmd::PathArgs),
+    /// List a tree's generations.
+    Generations(tree_cmd::GenerationsArgs),
+    /// Switch a tree back to its previous generation.
+    Rollback,
+    /// Switch a tree to generation N.
+    SwitchGeneration(tree_cmd::SwitchArgs),
+    /// Delete generations (never the current one); then `gc` frees their items.
+    DeleteGenerations(tree_cmd::DeleteGenerationsArgs),
+    /// Delete every item no kept generation of any registered tree uses.
+    Gc(tree_cmd::GcArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // Resolved only by commands that use a store: reading a rockspec needs
     // neither a store nor a HOME.
-    let cache = || {
-        Config::resolve(cli.store.clone(), env)
-            .ok()
-            .and_then(|c| c.cache_dir)
-    };
+    let cx = || context::Context::new(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env);
     let open = || -> anyhow::Result<Store> {
         let config = Config::resolve(cli.store.clone(), env)?;
         let failpoints = config
@@ -97,10 +122,22 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify_cmd::run(args, &open()?),
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),
-        Command::Build(args) => build_cmd::build(args, &cli.server_flags, &open()?, env, cache()),
-        Command::Download(args) => build_cmd::download(args, &cli.server_flags, cache()),
-        Command::Pack(args) => build_cmd::pack(args, &cli.server_flags, &open()?, cache()),
-        Command::Unpack(args) => build_cmd::unpack(args, &cli.server_flags, cache()),
-        Command::Search(args) => build_cmd::search(args, &cli.server_flags, cache()),
+        Command::Build(args) => build_cmd::build(args, &cx()?),
+        Command::Download(args) => build_cmd::download(args, &cx()?),
+        Command::Pack(args) => build_cmd::pack(args, &cx()?),
+        Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
+        Command::Search(args) => build_cmd::search(args, &cx()?),
+        Command::Install(args) => tree_cmd::install(args, &cx()?),
+        Command::Remove(args) => tree_cmd::remove(args, &cx()?),
+        Command::Purge => tree_cmd::purge(&cx()?),
+        Command::List(args) => tree_cmd::list(args, &cx()?),
+        Command::Show(args) => tree_cmd::show(args, &cx()?),
+        Command::Which(args) => tree_cmd::which(args, &cx()?),
+        Command::Path(args) => tree_cmd::path(args, &cx()?),
+        Command::Generations(args) => tree_cmd::generations(args, &cx()?),
+        Command::Rollback => tree_cmd::rollback(&cx()?),
+        Command::SwitchGeneration(args) => tree_cmd::switch_generation(args, &cx()?),
+        Command::DeleteGenerations(args) => tree_cmd::delete_generations(args, &cx()?),
+        Command::Gc(args) => tree_cmd::gc(args, &cx()?),
     }
 }

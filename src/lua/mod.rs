@@ -14,5 +14,5 @@ pub mod literal;
 pub mod sandbox;
 pub mod value;
 
-pub use sandbox::{evaluate, EvalError, Evaluation, Limits};
+pub use sandbox::{compiles, evaluate, EvalError, Evaluation, Limits};
 pub use value::{Key, Table, Value};

@@ -175,6 +175,22 @@ return function(seen)
 end
 "#;
 
+/// Whether `source` is a Lua text chunk that compiles (nothing is run), as
+/// LuaRocks decides whether a `bin/` file gets a Lua wrapper.
+pub fn compiles(source: &[u8]) -> bool {
+    let source = strip_shebang(source);
+    if source.first() == Some(&0x1b) || source.len() > Limits::SMALL_FILE.source_bytes {
+        return false;
+    }
+    let Ok(lua) = Lua::new_with(StdLib::NONE, LuaOptions::new()) else {
+        return false;
+    };
+    lua.load(source)
+        .set_mode(mlua::ChunkMode::Text)
+        .into_function()
+        .is_ok()
+}
+
 /// Evaluates `source` as the Lua file `chunk` (a display name) with `preset`
 /// values in its environment.
 pub fn evaluate(

@@ -707,6 +707,66 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Registers a tree as a GC root (`db/trees/<id>`, id = the first 32 hex
+    /// digits of blake3 of the path); registering again refreshes it.
+    pub fn register_tree(&self, path: &Path) -> Result<(), StoreError> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes().to_vec();
+        let id = tree_id(&bytes);
+        let trees = self.db_trees()?;
+        let record = db::TreeRegistration {
+            format_version: db::FORMAT_VERSION,
+            path: bytes,
+            uid: rustix::process::getuid().as_raw(),
+            registered: now_secs(),
+        };
+        write_replace(&trees, &id, &db::encode(&record), RECORD_MODE)
+            .map_err(self.io("db/trees", &id))?;
+        sync_dir(&trees).map_err(self.io("db/trees", ""))
+    }
+
+    /// Every readable tree registration, with its id.
+    pub fn trees(&self) -> Result<Vec<(String, db::TreeRegistration)>, StoreError> {
+        let trees = self.db_trees()?;
+        let mut out = Vec::new();
+        for entry in trees.entries().map_err(self.io("db/trees", ""))? {
+            let entry = entry.map_err(self.io("db/trees", ""))?;
+            let Ok(file) = entry.file_name().into_string() else {
+                continue;
+            };
+            if file.starts_with('.') {
+                continue;
+            }
+            if let Some(bytes) = read_optional(&trees, &file).map_err(self.io("db/trees", &file))? {
+                if let Ok(record) = db::decode::<db::TreeRegistration>(&bytes) {
+                    out.push((file, record));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops a tree registration (its tree is gone).
+    pub fn unregister_tree(&self, id: &str) -> Result<(), StoreError> {
+        let trees = self.db_trees()?;
+        remove_optional(&trees, id).map_err(self.io("db/trees", id))
+    }
+
+    fn db_trees(&self) -> Result<Dir, StoreError> {
+        let root =
+            Dir::open_ambient_dir(&self.root, ambient_authority()).map_err(self.io("", ""))?;
+        root.create_dir_all("db/trees")
+            .map_err(self.io("db/trees", ""))?;
+        root.open_dir("db/trees").map_err(self.io("db/trees", ""))
+    }
+}
+
+/// The file name of a tree's registration.
+pub fn tree_id(path_bytes: &[u8]) -> String {
+    blake3::hash(path_bytes).to_hex()[..32].to_owned()
+}
+
 /// Builds a complete empty store next to `root` and renames it into place,
 /// so concurrent first users never see half a store. Losing the race to
 /// another process is fine: the caller then opens the winner's store.

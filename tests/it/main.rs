@@ -9,4 +9,5 @@ mod rockspec;
 mod store;
 mod store_format;
 mod support;
+mod trees;
 mod versions;

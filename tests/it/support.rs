@@ -46,7 +46,10 @@ impl Sandbox {
         let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.tmp.path().join("home"));
+            .env("HOME", self.tmp.path().join("home"))
+            // Neither rockstore nor the oracle reads the machine's
+            // /etc/luarocks: tests see only the config they write.
+            .env("LUAROCKS_SYSCONFDIR", self.tmp.path().join("etc-luarocks"));
         cmd
     }
 

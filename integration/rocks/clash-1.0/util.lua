@@ -1,0 +1,1 @@
+return { greet = function() return "clash" end }

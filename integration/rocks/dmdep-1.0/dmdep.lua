@@ -1,0 +1,1 @@
+return { dep = true }

@@ -1,0 +1,1 @@
+return { top = true, dep = require "dmdep" }

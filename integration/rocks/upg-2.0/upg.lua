@@ -1,0 +1,1 @@
+error("upg 2.0 is a broken release")

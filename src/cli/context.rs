@@ -1,0 +1,237 @@
+//! What server- and tree-facing commands resolve before they work: the Lua
+//! version, LuaRocks' config files for it, the store, the servers, the build
+//! variables, the rocks trees and the target tree (LuaRocks'
+//! `process_tree_args`), and the deps mode.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use rockstore::build::variables::{self, Variables};
+use rockstore::build::BuildEnv;
+use rockstore::config::Config;
+use rockstore::env_vars::EnvVars;
+use rockstore::fetch::Fetcher;
+use rockstore::install::DepsMode;
+use rockstore::lua_install::LuaInstall;
+use rockstore::luarocks_config::{ConfigSources, LuaRocksConfig, TreeEntry};
+use rockstore::rockspec::Platforms;
+use rockstore::servers;
+use rockstore::store::failpoint::Failpoints;
+use rockstore::store::{Store, StoreOptions};
+use rockstore::tree::Tree;
+
+use super::build_cmd::ServerFlags;
+use super::output;
+
+/// Tree selection and deps mode; global, as LuaRocks'.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TreeFlags {
+    /// The tree to use: a name from rocks_trees (`user`, `system`) or a path.
+    #[arg(long, visible_alias = "to", global = true, value_name = "TREE")]
+    pub tree: Option<String>,
+    /// Use the tree in your home directory (rocks_trees' `user`, default ~/.luarocks).
+    #[arg(long, global = true, conflicts_with = "tree")]
+    pub local: bool,
+    /// Use the tree named `system` in rocks_trees.
+    #[arg(long, global = true, conflicts_with_all = ["tree", "local"])]
+    pub global: bool,
+    /// Which trees satisfy dependencies: one (only the target tree), all
+    /// (every tree), order (the target and the trees after it), none (do not
+    /// check or install dependencies) [default: config's deps_mode, else one].
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["one", "all", "order", "none"])]
+    pub deps_mode: Option<String>,
+}
+
+/// Everything resolved for one command.
+pub struct Context {
+    pub server_flags: ServerFlags,
+    pub tree_flags: TreeFlags,
+    pub env: EnvVars,
+    pub store_flag: Option<PathBuf>,
+    pub lua: LuaInstall,
+    pub config: LuaRocksConfig,
+}
+
+impl Context {
+    pub fn new(
+        server_flags: &ServerFlags,
+        tree_flags: &TreeFlags,
+        store_flag: Option<PathBuf>,
+        env: &EnvVars,
+    ) -> anyhow::Result<Context> {
+        let lua = LuaInstall::detect(
+            server_flags.lua_version.as_deref(),
+            server_flags.lua_dir.as_deref(),
+        )?;
+        let explicit = env
+            .luarocks_config_versioned
+            .iter()
+            .find(|(v, _)| *v == lua.version)
+            .map(|(_, p)| PathBuf::from(p))
+            .or_else(|| env.luarocks_config.clone().map(PathBuf::from));
+        let sources = ConfigSources {
+            sysconfdir: env
+                .luarocks_sysconfdir
+                .clone()
+                .map_or_else(|| PathBuf::from("/etc/luarocks"), PathBuf::from),
+            explicit,
+            xdg_config_home: env.xdg_config_home.clone().map(PathBuf::from),
+            home: env.home.clone().map(PathBuf::from),
+        };
+        let config = LuaRocksConfig::load(&sources, &lua.version)?;
+        Ok(Context {
+            server_flags: server_flags.clone(),
+            tree_flags: tree_flags.clone(),
+            env: env.clone(),
+            store_flag,
+            lua,
+            config,
+        })
+    }
+
+    fn paths(&self) -> anyhow::Result<Config> {
+        Ok(Config::resolve_with(
+            self.store_flag.clone(),
+            self.config.store.clone(),
+            &self.env,
+        )?)
+    }
+
+    pub fn store(&self) -> anyhow::Result<Store> {
+        let config = self.paths()?;
+        let failpoints = config
+            .failpoint
+            .as_deref()
+            .map(Failpoints::parse)
+            .unwrap_or_default();
+        let options = StoreOptions {
+            reporter: Arc::new(output::StderrReporter),
+            failpoints: Arc::new(failpoints),
+        };
+        Ok(Store::open(&config.store_root, options)?)
+    }
+
+    pub fn fetcher(&self) -> Fetcher {
+        let cache = self.paths().ok().and_then(|c| c.cache_dir);
+        Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)))
+    }
+
+    /// `--only-server`, else `--server`s then the config's (or LuaRocks'
+    /// default) servers.
+    pub fn servers(&self) -> Vec<String> {
+        let configured = self.config.rocks_servers.clone().unwrap_or_else(|| {
+            servers::DEFAULT_SERVERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        });
+        servers::server_list(
+            &self.server_flags.server,
+            self.server_flags.only_server.as_deref(),
+            &configured,
+        )
+    }
+
+    /// Defaults, then config `variables`, then command-line `VAR=VALUE`.
+    pub fn build_env(&self, overrides: Variables) -> BuildEnv {
+        let mut vars = variables::defaults(
+            &self.lua,
+            self.env.cc.as_deref(),
+            self.env.cflags.as_deref(),
+            self.env.ldflags.as_deref(),
+        );
+        vars.extend(self.config.variables.iter().cloned());
+        vars.extend(overrides);
+        BuildEnv {
+            lua: self.lua.clone(),
+            platforms: Platforms::host(),
+            variables: vars,
+            deps_dirs: self.config.external_deps_dirs.clone().unwrap_or_else(|| {
+                rockstore::build::external::DEFAULT_DIRS
+                    .iter()
+                    .map(PathBuf::from)
+                    .collect()
+            }),
+            arch: BuildEnv::host_arch(),
+        }
+    }
+
+    pub fn deps_mode(&self) -> anyhow::Result<DepsMode> {
+        let text = self
+            .tree_flags
+            .deps_mode
+            .clone()
+            .or_else(|| self.config.deps_mode.clone())
+            .unwrap_or_else(|| "one".to_owned());
+        DepsMode::parse(&text)
+            .with_context(|| format!("unknown deps mode `{text}` (one, all, order, none)"))
+    }
+
+    /// `rocks_trees` from config, else LuaRocks' defaults (`user`, then
+    /// `system` = /usr/local).
+    pub fn rocks_trees(&self) -> Vec<TreeEntry> {
+        self.config.rocks_trees.clone().unwrap_or_else(|| {
+            let mut trees = Vec::new();
+            if let Some(home) = &self.env.home {
+                trees.push(TreeEntry {
+                    name: Some("user".into()),
+                    root: PathBuf::from(home).join(".luarocks"),
+                });
+            }
+            trees.push(TreeEntry {
+                name: Some("system".into()),
+                root: PathBuf::from("/usr/local"),
+            });
+            trees
+        })
+    }
+
+    /// The target tree and the rocks trees as LuaRocks arranges them.
+    pub fn target(&self) -> anyhow::Result<(Tree, Vec<PathBuf>)> {
+        let mut trees = self.rocks_trees();
+        let named = |name: &str, trees: &[TreeEntry]| {
+            trees
+                .iter()
+                .find(|t| t.name.as_deref() == Some(name))
+                .map(|t| t.root.clone())
+        };
+        let root = if let Some(t) = &self.tree_flags.tree {
+            match named(t, &trees) {
+                Some(root) => root,
+                None => {
+                    let root =
+                        std::path::absolute(t).with_context(|| format!("bad tree path {t}"))?;
+                    if self.deps_mode()? != DepsMode::Order {
+                        trees.insert(
+                            0,
+                            TreeEntry {
+                                name: Some("arg".into()),
+                                root: root.clone(),
+                            },
+                        );
+                    }
+                    root
+                }
+            }
+        } else if self.tree_flags.local || (self.config.local_by_default && !self.tree_flags.global)
+        {
+            named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
+        } else if self.tree_flags.global {
+            named("system", &trees).context("no tree named `system` in rocks_trees")?
+        } else {
+            match trees.last() {
+                Some(t) => t.root.clone(),
+                None => bail!("rocks_trees is empty: pass --tree DIR"),
+            }
+        };
+        let tree = Tree::new(&root, &self.lua.version)?;
+        let roots = trees
+            .into_iter()
+            .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))
+            .collect();
+        Ok((tree, roots))
+    }
+}

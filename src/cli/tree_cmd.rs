@@ -1,0 +1,561 @@
+//! Tree commands: `install`, `remove`, `purge`, `list`, `show`, `which`,
+//! `path`, the generation commands and `gc`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use rockstore::build::variables::Variables;
+use rockstore::build::Builder;
+use rockstore::install::{Installer, Request};
+use rockstore::tree::Tree;
+use serde::Serialize;
+
+use super::build_cmd::split_args;
+use super::context::Context;
+use super::report::ExitStatus;
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// A rock name (then an optional version), or a .rockspec, .src.rock or
+    /// .rock file or URL; then any `VAR=VALUE` build variables.
+    #[arg(required = true, value_name = "ROCK [VERSION] [VAR=VALUE]...")]
+    pub args: Vec<String>,
+    /// Keep other versions of the rock installed (default: replace them, as LuaRocks).
+    #[arg(long)]
+    pub keep: bool,
+    /// Reinstall even if this version is already installed.
+    #[arg(long)]
+    pub force: bool,
+    /// Install only the rock's dependencies.
+    #[arg(long)]
+    pub only_deps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The rock to remove.
+    pub name: String,
+    /// Only this version (default: every version).
+    pub version: Option<String>,
+    /// Remove even if other rocks in the tree depend on it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only rocks whose name contains this.
+    pub filter: Option<String>,
+    /// Tab-separated: name, version, status, rocks directory.
+    #[arg(long)]
+    pub porcelain: bool,
+    /// JSON: every rock with its item and whether it was asked for.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The installed rock.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WhichArgs {
+    /// A module name (`a.b`).
+    pub module: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Print only the Lua path (not as a shell command).
+    #[arg(long)]
+    pub lr_path: bool,
+    /// Print only the Lua cpath.
+    #[arg(long)]
+    pub lr_cpath: bool,
+    /// Print only the bin path.
+    #[arg(long)]
+    pub lr_bin: bool,
+    /// Do not export PATH.
+    #[arg(long)]
+    pub no_bin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerationsArgs {
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// The generation number.
+    pub number: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteGenerationsArgs {
+    /// Generation numbers to delete.
+    pub numbers: Vec<u64>,
+    /// Delete generations older than this many days.
+    #[arg(long, value_name = "DAYS", conflicts_with = "numbers")]
+    pub older_than: Option<u64>,
+    /// Keep only the newest K generations (and the current one).
+    #[arg(long, value_name = "K", conflicts_with_all = ["numbers", "older_than"])]
+    pub keep: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only say what would be freed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn say(text: &str) {
+    eprintln!("{text}");
+}
+
+/// `rockstore install`.
+pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (positional, overrides) = split_args(args.args)?;
+    let request = match positional.as_slice() {
+        [t] if t.ends_with(".rockspec") || t.ends_with(".rock") => Request::File(t.clone()),
+        [t] => Request::Name(t.to_lowercase(), None),
+        [t, v] => Request::Name(t.to_lowercase(), Some(v.clone())),
+        _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
+    };
+    let (tree, trees) = cx.target()?;
+    let store = cx.store()?;
+    let fetcher = cx.fetcher();
+    let env = cx.build_env(overrides);
+    let mut installer = Installer::new(
+        Builder {
+            store: &store,
+            fetcher: &fetcher,
+            env: &env,
+        },
+        cx.servers(),
+        tree.clone(),
+        trees,
+        cx.deps_mode()?,
+        args.keep || cx.config.keep_other_versions,
+        args.force,
+        &say,
+    );
+    let outcome = installer.install(&[request], args.only_deps)?;
+    match outcome.generation {
+        Some(n) => eprintln!(
+            "{} is now installed in {} (generation {n})",
+            outcome.installed.join(", "),
+            tree.root.display()
+        ),
+        None => eprintln!("nothing changed in {}", tree.root.display()),
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn installer_for<'a>(
+    cx: &Context,
+    store: &'a rockstore::store::Store,
+    fetcher: &'a rockstore::fetch::Fetcher,
+    env: &'a rockstore::build::BuildEnv,
+    force: bool,
+) -> anyhow::Result<Installer<'a>> {
+    let (tree, trees) = cx.target()?;
+    Ok(Installer::new(
+        Builder {
+            store,
+            fetcher,
+            env,
+        },
+        cx.servers(),
+        tree,
+        trees,
+        cx.deps_mode()?,
+        false,
+        force,
+        &say,
+    ))
+}
+
+/// `rockstore remove`.
+pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let store = cx.store()?;
+    let fetcher = cx.fetcher();
+    let env = cx.build_env(Variables::new());
+    let mut installer = installer_for(cx, &store, &fetcher, &env, args.force)?;
+    let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
+    eprintln!(
+        "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
+        args.name
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore purge`.
+pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
+    let store = cx.store()?;
+    let fetcher = cx.fetcher();
+    let env = cx.build_env(Variables::new());
+    let mut installer = installer_for(cx, &store, &fetcher, &env, true)?;
+    let n = installer.purge()?;
+    eprintln!("Purged (generation {n}; `rockstore rollback` undoes it)");
+    Ok(ExitStatus::Success)
+}
+
+#[derive(Serialize)]
+struct ListedRock {
+    name: String,
+    version: String,
+    item: String,
+    explicit: bool,
+    tree: String,
+}
+
+/// `rockstore list`.
+pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let profile = tree.current_profile()?;
+    let rocks: Vec<_> = profile
+        .rocks
+        .iter()
+        .filter(|r| args.filter.as_deref().is_none_or(|f| r.name.contains(f)))
+        .collect();
+    if args.json {
+        let listed: Vec<ListedRock> = rocks
+            .iter()
+            .map(|r| ListedRock {
+                name: r.name.clone(),
+                version: r.version.clone(),
+                item: r.item.clone(),
+                explicit: r.explicit,
+                tree: tree.root.display().to_string(),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(ExitStatus::Success);
+    }
+    let rocks_dir = tree.rocks_dir().display().to_string();
+    if args.porcelain {
+        for r in rocks {
+            println!("{}\t{}\tinstalled\t{rocks_dir}", r.name, r.version);
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let title = format!("Rocks installed for Lua {}", tree.lua_version);
+    println!("\n{title}\n{}\n", "-".repeat(title.len()));
+    let mut last: Option<&str> = None;
+    for r in rocks {
+        if last != Some(&r.name) {
+            if last.is_some() {
+                println!();
+            }
+            println!("{}", r.name);
+            last = Some(&r.name);
+        }
+        println!("   {} (installed) - {rocks_dir}", r.version);
+    }
+    if last.is_some() {
+        println!();
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore show`.
+pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let profile = tree.current_profile()?;
+    let rock = profile
+        .rocks
+        .iter()
+        .filter(|r| r.name == args.name)
+        .max_by(|a, b| {
+            rockstore::rockspec::Version::parse(&a.version)
+                .sort_order(&rockstore::rockspec::Version::parse(&b.version))
+        })
+        .with_context(|| {
+            format!(
+                "cannot find package {}: it is not installed in {}",
+                args.name,
+                tree.root.display()
+            )
+        })?;
+    let dir = tree.rocks_dir().join(&rock.name).join(&rock.version);
+    let spec_file = dir.join(format!("{}-{}.rockspec", rock.name, rock.version));
+    let spec = rockstore::rockspec::Rockspec::from_file(
+        &spec_file,
+        &rockstore::rockspec::LoadOptions {
+            platforms: rockstore::rockspec::Platforms::host(),
+        },
+    )?;
+    let d = &spec.description;
+    println!(
+        "\n{} {} - {}\n",
+        rock.name,
+        rock.version,
+        d.summary.as_deref().unwrap_or("")
+    );
+    if let Some(detailed) = &d.detailed {
+        println!("{}\n", detailed.trim());
+    }
+    println!("License:      {}", d.license.as_deref().unwrap_or("N/A"));
+    println!("Homepage:     {}", d.homepage.as_deref().unwrap_or("N/A"));
+    println!("Installed in: {}", tree.root.display());
+    println!("Item:         {}", rock.item);
+    println!(
+        "Asked for:    {}",
+        if rock.explicit {
+            "yes"
+        } else {
+            "no (a dependency)"
+        }
+    );
+    if !rock.dependencies.is_empty() {
+        println!("\nDepends on:");
+        for d in &rock.dependencies {
+            println!("\t{d}");
+        }
+    }
+    println!();
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore which`.
+pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let rel = args.module.replace('.', "/");
+    for (dir, candidates) in [
+        (
+            tree.lua_dir(),
+            vec![format!("{rel}.lua"), format!("{rel}/init.lua")],
+        ),
+        (tree.lib_dir(), vec![format!("{rel}.so")]),
+    ] {
+        for c in candidates {
+            let path = dir.join(&c);
+            if path.exists() {
+                let real = std::fs::canonicalize(&path).unwrap_or(path.clone());
+                println!("{}", path.display());
+                let profile = tree.current_profile()?;
+                if let Some(rock) = profile
+                    .rocks
+                    .iter()
+                    .find(|r| real.to_string_lossy().contains(&r.item))
+                {
+                    println!("  (provided by {} {})", rock.name, rock.version);
+                }
+                return Ok(ExitStatus::Success);
+            }
+        }
+    }
+    bail!(
+        "Module '{}' not found in {}",
+        args.module,
+        tree.root.display()
+    )
+}
+
+/// `rockstore path`.
+pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, trees) = cx.target()?;
+    let roots: Vec<PathBuf> = if cx.tree_flags.tree.is_some() {
+        vec![tree.root.clone()]
+    } else {
+        trees
+    };
+    let v = &tree.lua_version;
+    let mut lua_path = Vec::new();
+    let mut lua_cpath = Vec::new();
+    let mut bin = Vec::new();
+    for r in &roots {
+        let t = Tree::new(r, v)?;
+        lua_path.push(format!("{}/?.lua", t.lua_dir().display()));
+        lua_path.push(format!("{}/?/init.lua", t.lua_dir().display()));
+        lua_cpath.push(format!("{}/?.so", t.lib_dir().display()));
+        bin.push(t.bin_dir().display().to_string());
+    }
+    if args.lr_path {
+        println!("{}", lua_path.join(";"));
+    } else if args.lr_cpath {
+        println!("{}", lua_cpath.join(";"));
+    } else if args.lr_bin {
+        println!("{}", bin.join(":"));
+    } else {
+        // `;;` is Lua's own default path, whatever the interpreter.
+        println!("export LUA_PATH='{};;'", lua_path.join(";"));
+        println!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
+        if !args.no_bin {
+            let current = std::env::var("PATH").unwrap_or_default();
+            println!("export PATH='{}:{current}'", bin.join(":"));
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+#[derive(Serialize)]
+struct GenerationRow {
+    number: u64,
+    created: Option<u64>,
+    change: Option<String>,
+    current: bool,
+    item: String,
+}
+
+/// `rockstore generations`.
+pub fn generations(args: GenerationsArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let current = tree.current();
+    let rows: Vec<GenerationRow> = tree
+        .generations()?
+        .into_iter()
+        .map(|g| GenerationRow {
+            number: g.number,
+            created: g.info.as_ref().map(|i| i.created),
+            change: g.info.map(|i| i.change),
+            current: Some(g.number) == current,
+            item: g.item_path.display().to_string(),
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitStatus::Success);
+    }
+    for r in rows {
+        println!(
+            "{:>5}   {}   {}{}",
+            r.number,
+            r.created.map_or_else(|| "?".to_owned(), format_time),
+            r.change.as_deref().unwrap_or("?"),
+            if r.current { "   (current)" } else { "" }
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// UTC `YYYY-MM-DD HH:MM:SS`.
+fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `rockstore rollback`.
+pub fn rollback(cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let lock = tree.lock()?;
+    let current = tree
+        .current()
+        .with_context(|| format!("{} has no generations", tree.root.display()))?;
+    let previous = tree
+        .generations()?
+        .into_iter()
+        .map(|g| g.number)
+        .filter(|n| *n < current)
+        .max()
+        .ok_or(rockstore::tree::TreeError::NothingToRollBack {
+            root: tree.root.clone(),
+            current,
+        })?;
+    tree.switch(&lock, previous)?;
+    eprintln!(
+        "switched {} from generation {current} to {previous}",
+        tree.root.display()
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore switch-generation`.
+pub fn switch_generation(args: SwitchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let lock = tree.lock()?;
+    let from = tree.current();
+    tree.switch(&lock, args.number)?;
+    eprintln!(
+        "switched {} from generation {} to {}",
+        tree.root.display(),
+        from.map_or_else(|| "none".to_owned(), |n| n.to_string()),
+        args.number
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore delete-generations`.
+pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, _) = cx.target()?;
+    let lock = tree.lock()?;
+    let current = tree.current();
+    let all = tree.generations()?;
+    let numbers: Vec<u64> = if let Some(days) = args.older_than {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let cutoff = now.saturating_sub(days * 86_400);
+        all.iter()
+            .filter(|g| Some(g.number) != current)
+            .filter(|g| g.info.as_ref().is_some_and(|i| i.created < cutoff))
+            .map(|g| g.number)
+            .collect()
+    } else if let Some(keep) = args.keep {
+        let mut old: Vec<u64> = all.iter().map(|g| g.number).collect();
+        old.truncate(old.len().saturating_sub(keep));
+        old.into_iter().filter(|n| Some(*n) != current).collect()
+    } else {
+        if args.numbers.is_empty() {
+            bail!("say which generations: numbers, --older-than DAYS or --keep K");
+        }
+        args.numbers
+    };
+    tree.delete_generations(&lock, &numbers)?;
+    eprintln!(
+        "deleted generations {:?} of {}; `rockstore gc` frees what they used",
+        numbers,
+        tree.root.display()
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore gc`.
+pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let store = cx.store()?;
+    let report = rockstore::gc::collect(&store, args.dry_run)?;
+    let verb = if args.dry_run { "would free" } else { "freed" };
+    let mut bytes = 0;
+    for (name, size) in &report.freed {
+        println!("{}", store.root().join("store").join(name).display());
+        bytes += size;
+    }
+    for t in &report.dropped_trees {
+        eprintln!(
+            "dropped the registration of {} (the tree is gone)",
+            t.display()
+        );
+    }
+    eprintln!(
+        "{verb} {} items ({:.1} MiB); {} items kept",
+        report.freed.len(),
+        bytes as f64 / (1 << 20) as f64,
+        report.kept
+    );
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,749 @@
+//! `install` and `remove` on a tree: LuaRocks' dependency resolution
+//! (`deps.fulfill_dependencies`: installed first, greedy, depth-first, no
+//! backtracking) under a deps mode over `rocks_trees`, builds through
+//! [`crate::build`], then one new generation switched atomically.
+//!
+//! While an install runs it holds the shared store lock from its first
+//! build to its switch, so a GC (which takes the exclusive lock) can never
+//! sweep an item the install admitted but has not yet linked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::build::{BuildError, Builder, Built, RockspecInput};
+use crate::fetch::Freshness;
+use crate::manifest::RepositoryManifest;
+use crate::rockspec::{Dependency, Rockspec, Version};
+use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
+use crate::store::lock::LockMode;
+use crate::store::StoreError;
+use crate::tree::profile::{self, ProfileError, WrapperContext};
+use crate::tree::{Profile, ProfileRock, Tree, TreeError};
+
+/// LuaRocks' deps modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepsMode {
+    /// Only the target tree satisfies dependencies.
+    One,
+    /// Every tree does.
+    All,
+    /// The target tree and those after it in `rocks_trees`.
+    Order,
+    /// Dependencies are neither checked nor installed.
+    None,
+}
+
+impl DepsMode {
+    /// Parses `one`, `all`, `order`, `none`.
+    pub fn parse(s: &str) -> Option<DepsMode> {
+        Some(match s {
+            "one" => DepsMode::One,
+            "all" => DepsMode::All,
+            "order" => DepsMode::Order,
+            "none" => DepsMode::None,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an install or removal failed. Nothing was switched when it did.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// Building failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The tree refused.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The profile could not be made (e.g. a file conflict).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// Servers failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A dependency nobody offers.
+    #[error("Could not satisfy dependency {dependency} of {rock}: {source}")]
+    Unsatisfied {
+        /// The rock needing it.
+        rock: String,
+        /// The dependency as written.
+        dependency: String,
+        /// Why.
+        #[source]
+        source: ServerError,
+    },
+    /// The rockspec says it does not run here.
+    #[error("{rock} does not support this platform (supported_platforms: {})", platforms.join(", "))]
+    Platform {
+        /// The rock.
+        rock: String,
+        /// What it supports.
+        platforms: Vec<String>,
+    },
+    /// Removing would break dependents.
+    #[error("Will not remove {rock}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Dependents {
+        /// `name version` being removed.
+        rock: String,
+        /// `name version` of each rock that needs it.
+        dependents: Vec<String>,
+    },
+    /// Not installed.
+    #[error("{rock} is not installed in {}", tree.display())]
+    NotInstalled {
+        /// The query.
+        rock: String,
+        /// The tree.
+        tree: PathBuf,
+    },
+}
+
+/// A tree consulted for dependencies: the target (whose rocks are the plan)
+/// or another tree's installed rocks.
+pub struct ConsultedTree {
+    /// Root.
+    pub root: PathBuf,
+    /// Installed: name → (version, item when it is a rockstore tree).
+    pub rocks: Vec<(String, String, Option<String>)>,
+}
+
+impl ConsultedTree {
+    /// Reads another tree: its rockstore profile when it has one, else its
+    /// LuaRocks manifest (a plain LuaRocks tree), else nothing.
+    pub fn read(root: &Path, lua_version: &str) -> ConsultedTree {
+        let mut rocks = Vec::new();
+        if let Ok(tree) = Tree::new(root, lua_version) {
+            if tree.is_profile() {
+                if let Ok(profile) = tree.current_profile() {
+                    rocks = profile
+                        .rocks
+                        .into_iter()
+                        .map(|r| (r.name, r.version, Some(r.item)))
+                        .collect();
+                }
+                return ConsultedTree {
+                    root: root.to_path_buf(),
+                    rocks,
+                };
+            }
+            let manifest = tree.rocks_dir().join("manifest");
+            if let Ok(bytes) = std::fs::read(&manifest) {
+                if let Ok(m) = RepositoryManifest::from_bytes("manifest", &bytes) {
+                    for (name, versions) in m.repository {
+                        for version in versions.keys() {
+                            rocks.push((name.clone(), version.clone(), None));
+                        }
+                    }
+                }
+            }
+        }
+        ConsultedTree {
+            root: root.to_path_buf(),
+            rocks,
+        }
+    }
+}
+
+/// Where a rock to install comes from.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// A name (and version constraint) on the servers.
+    Name(String, Option<String>),
+    /// A rockspec, `.src.rock` or `.rock` file or URL.
+    File(String),
+}
+
+/// One install or removal run.
+pub struct Installer<'a> {
+    /// Builds.
+    pub builder: Builder<'a>,
+    /// The rocks servers.
+    pub servers: Vec<String>,
+    /// The tree changed.
+    pub target: Tree,
+    /// Every configured tree, in `rocks_trees` order (the target among them
+    /// as LuaRocks places it).
+    pub rocks_trees: Vec<PathBuf>,
+    /// The deps mode.
+    pub deps_mode: DepsMode,
+    /// Keep other versions (`--keep`).
+    pub keep: bool,
+    /// Reinstall / remove despite dependents (`--force`).
+    pub force: bool,
+    /// Messages for the user (stderr).
+    pub say: &'a dyn Fn(&str),
+    manifests: Option<Vec<ServerManifest>>,
+    plan: Vec<ProfileRock>,
+    base: Profile,
+    others: Vec<ConsultedTree>,
+}
+
+/// What an install did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The new generation (none when nothing changed).
+    pub generation: Option<u64>,
+    /// `name version` of every rock newly built or reused.
+    pub installed: Vec<String>,
+}
+
+impl<'a> Installer<'a> {
+    /// Prepares an install into `target`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        builder: Builder<'a>,
+        servers: Vec<String>,
+        target: Tree,
+        rocks_trees: Vec<PathBuf>,
+        deps_mode: DepsMode,
+        keep: bool,
+        force: bool,
+        say: &'a dyn Fn(&str),
+    ) -> Installer<'a> {
+        let lua = target.lua_version.clone();
+        Installer {
+            builder,
+            servers,
+            target,
+            rocks_trees,
+            deps_mode,
+            keep,
+            force,
+            say,
+            manifests: None,
+            plan: Vec::new(),
+            base: Profile::empty(&lua),
+            others: Vec::new(),
+        }
+    }
+
+    /// The trees whose rocks satisfy dependencies (LuaRocks' `map_trees`).
+    fn consulted_roots(&self) -> Vec<PathBuf> {
+        let target = &self.target.root;
+        match self.deps_mode {
+            DepsMode::One | DepsMode::None => vec![target.clone()],
+            DepsMode::All => {
+                let mut all = self.rocks_trees.clone();
+                if !all.contains(target) {
+                    all.insert(0, target.clone());
+                }
+                all
+            }
+            DepsMode::Order => match self.rocks_trees.iter().position(|t| t == target) {
+                Some(i) => self.rocks_trees[i..].to_vec(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn offers(
+        &mut self,
+        name: &str,
+        constraints: &[crate::rockspec::version::Constraint],
+    ) -> Result<Vec<Offer>, ServerError> {
+        if self.manifests.is_none() {
+            let mut warnings = Vec::new();
+            let loaded = servers::load(
+                self.builder.fetcher,
+                &self.servers,
+                &self.target.lua_version,
+                &mut warnings,
+            );
+            for w in warnings {
+                (self.say)(&format!("warning: {w}"));
+            }
+            self.manifests = Some(loaded?);
+        }
+        Ok(servers::search(
+            self.manifests.as_deref().unwrap_or_default(),
+            &[],
+            name,
+            true,
+            constraints,
+        ))
+    }
+
+    fn provided(&self) -> Vec<(String, String)> {
+        self.builder.env.lua.rocks_provided()
+    }
+
+    /// Installs the requested rocks (`only_deps`: their dependencies only)
+    /// and switches to the new generation.
+    pub fn install(
+        &mut self,
+        requests: &[Request],
+        only_deps: bool,
+    ) -> Result<Outcome, InstallError> {
+        let lock = self.target.lock()?;
+        self.target.check_usable()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        self.base = self.target.current_profile()?;
+        let consulted = self.consulted_roots();
+        self.others = consulted
+            .iter()
+            .filter(|r| **r != self.target.root)
+            .map(|r| ConsultedTree::read(r, &self.target.lua_version))
+            .collect();
+        let mut installed = Vec::new();
+        for request in requests {
+            let (rockspec, input) = self.obtain(request)?;
+            if only_deps {
+                self.fulfil(&rockspec)?;
+                continue;
+            }
+            let done = self.install_one(rockspec, input, true)?;
+            installed.push(done);
+        }
+        // Drop other versions of what was installed, unless --keep.
+        let mut rocks: Vec<ProfileRock> = self.base.rocks.clone();
+        for new in &self.plan {
+            let was_explicit = rocks.iter().any(|r| r.name == new.name && r.explicit);
+            rocks.retain(|r| !(r.name == new.name && (r.version == new.version || !self.keep)));
+            let mut new = new.clone();
+            new.explicit |= was_explicit;
+            rocks.push(new);
+        }
+        rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+        let profile = Profile {
+            format: 1,
+            lua_version: self.target.lua_version.clone(),
+            rocks,
+        };
+        if profile == self.base && self.target.current().is_some() {
+            return Ok(Outcome {
+                generation: None,
+                installed,
+            });
+        }
+        let change = if installed.is_empty() {
+            "install dependencies".to_owned()
+        } else {
+            format!("install {}", installed.join(", "))
+        };
+        let generation = self.switch_to(&lock, &profile, &change)?;
+        Ok(Outcome {
+            generation: Some(generation),
+            installed,
+        })
+    }
+
+    /// Builds the profile item, records the generation, switches, and
+    /// registers the tree as a GC root.
+    fn switch_to(
+        &self,
+        lock: &crate::tree::TreeLock,
+        profile: &Profile,
+        change: &str,
+    ) -> Result<u64, InstallError> {
+        let lua = self
+            .builder
+            .env
+            .lua
+            .interpreter
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("lua{}", self.target.lua_version));
+        let mut wrapper_trees = self.consulted_roots();
+        if wrapper_trees.is_empty() {
+            wrapper_trees.push(self.target.root.clone());
+        }
+        let item = profile::build(
+            self.builder.store,
+            &self.target,
+            profile,
+            &WrapperContext {
+                lua: &lua,
+                trees: wrapper_trees,
+            },
+        )?;
+        self.builder.store.register_tree(&self.target.root)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(self.target.commit(lock, &item.path, change, now)?)
+    }
+
+    /// The rockspec of a request and how to build it.
+    fn obtain(&mut self, request: &Request) -> Result<(Rockspec, Source), InstallError> {
+        let url =
+            match request {
+                Request::File(f) => f.clone(),
+                Request::Name(name, version) => {
+                    let constraints = version_constraints(version.as_deref())?;
+                    if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
+                        return Err(ServerError::Provided {
+                            name: name.clone(),
+                            version: v,
+                        }
+                        .into());
+                    }
+                    let offers = self.offers(name, &constraints)?;
+                    let offer = servers::best(&offers, &self.builder.env.arch, Want::Any)
+                        .ok_or_else(|| ServerError::NoMatch {
+                            query: match version {
+                                Some(v) => format!("{name} {v}"),
+                                None => name.clone(),
+                            },
+                            lua_version: self.target.lua_version.clone(),
+                        })?;
+                    offer.url()
+                }
+            };
+        self.obtain_url(&url)
+    }
+
+    fn obtain_url(&self, url: &str) -> Result<(Rockspec, Source), InstallError> {
+        let file = url.rsplit('/').next().unwrap_or(url).to_owned();
+        let bytes = self
+            .builder
+            .fetcher
+            .fetch(url, Freshness::Immutable)
+            .map_err(BuildError::from)?
+            .bytes;
+        let source = if file.ends_with(".rockspec") {
+            Source::Rockspec { file, bytes }
+        } else if file.ends_with(".src.rock") {
+            Source::SrcRock { file, bytes }
+        } else {
+            Source::BinaryRock { file, bytes }
+        };
+        let rockspec = source.rockspec(&self.builder)?;
+        Ok((rockspec, source))
+    }
+
+    /// Resolves dependencies (installing missing ones), then builds the rock
+    /// and adds it to the plan. Returns `name version`.
+    fn install_one(
+        &mut self,
+        rockspec: Rockspec,
+        source: Source,
+        explicit: bool,
+    ) -> Result<String, InstallError> {
+        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        if !self
+            .builder
+            .env
+            .platforms
+            .supports(&rockspec.supported_platforms)
+        {
+            return Err(InstallError::Platform {
+                rock,
+                platforms: rockspec.supported_platforms.clone(),
+            });
+        }
+        let (dependency_items, external_items) = self.fulfil(&rockspec)?;
+        let already = self
+            .base
+            .rocks
+            .iter()
+            .chain(&self.plan)
+            .find(|r| r.name == rockspec.name && r.version == rockspec.version.to_string())
+            .cloned();
+        if let (Some(existing), false) = (&already, self.force) {
+            (self.say)(&format!(
+                "{rock} is already installed in {}",
+                self.target.root.display()
+            ));
+            if explicit && !existing.explicit {
+                let mut marked = existing.clone();
+                marked.explicit = true;
+                self.plan.retain(|r| r.name != marked.name);
+                self.plan.push(marked);
+            }
+            return Ok(rock);
+        }
+        let built = source.build(&self.builder, dependency_items)?;
+        (self.say)(&if built.reused {
+            format!(
+                "{rock}: already built, reusing {}",
+                built.item.name.as_str()
+            )
+        } else {
+            format!("{rock}: built {}", built.item.name.as_str())
+        });
+        self.plan.retain(|r| {
+            !(r.name == rockspec.name && (!self.keep || r.version == rockspec.version.to_string()))
+        });
+        self.plan.push(ProfileRock {
+            name: rockspec.name.clone(),
+            version: rockspec.version.to_string(),
+            item: built.item.name.as_str().to_owned(),
+            explicit,
+            dependencies: rockspec
+                .dependencies
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            external_items,
+        });
+        Ok(rock)
+    }
+
+    /// LuaRocks' `fulfill_dependencies`: each dependency in order is
+    /// provided, installed in a consulted tree, or installed now. Returns
+    /// the items used (for the recipe key) and those from other trees.
+    #[allow(clippy::type_complexity)]
+    fn fulfil(
+        &mut self,
+        rockspec: &Rockspec,
+    ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
+        let mut items = Vec::new();
+        let mut external = BTreeMap::new();
+        if self.deps_mode == DepsMode::None {
+            return Ok((items, external));
+        }
+        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let provided = self.provided();
+        for dep in &rockspec.dependencies {
+            if provided
+                .iter()
+                .any(|(name, version)| *name == dep.name && dep.matches(&Version::parse(version)))
+            {
+                continue;
+            }
+            if let Some((item, from_target)) = self.installed_match(dep) {
+                if let Some(item) = item {
+                    if !from_target {
+                        external.insert(dep.name.clone(), item.clone());
+                    }
+                    items.push(item);
+                }
+                continue;
+            }
+            let offers = self.offers(&dep.name, &dep.constraints)?;
+            let offer =
+                servers::best(&offers, &self.builder.env.arch, Want::Any).ok_or_else(|| {
+                    InstallError::Unsatisfied {
+                        rock: rock.clone(),
+                        dependency: dep.to_string(),
+                        source: ServerError::NoMatch {
+                            query: dep.to_string(),
+                            lua_version: self.target.lua_version.clone(),
+                        },
+                    }
+                })?;
+            (self.say)(&format!(
+                "{rock} depends on {dep}: installing {}",
+                offer.url()
+            ));
+            let (spec, source) = self.obtain_url(&offer.url())?;
+            self.install_one(spec, source, false)?;
+            match self.installed_match(dep) {
+                Some((Some(item), _)) => items.push(item),
+                Some((None, _)) => {}
+                None => {
+                    return Err(BuildError::Rockspec(format!(
+                        "Repository inconsistency detected: {dep} is still missing after installing it (is the target tree among the trees deps mode consults?)"
+                    ))
+                    .into())
+                }
+            }
+        }
+        Ok((items, external))
+    }
+
+    /// The highest version matching `dep` among the consulted trees: its
+    /// item (when known) and whether it is in the target tree.
+    fn installed_match(&self, dep: &Dependency) -> Option<(Option<String>, bool)> {
+        let consulted = self.consulted_roots();
+        let mut best: Option<(Version, Option<String>, bool)> = None;
+        let mut consider = |version: &str, item: Option<String>, target: bool| {
+            let v = Version::parse(version);
+            if dep.matches(&v)
+                && best
+                    .as_ref()
+                    .is_none_or(|(b, _, _)| b.sort_order(&v).is_lt())
+            {
+                best = Some((v, item, target));
+            }
+        };
+        if consulted.contains(&self.target.root) {
+            // The plan replaces what the target held.
+            for r in &self.plan {
+                if r.name == dep.name {
+                    consider(&r.version, Some(r.item.clone()), true);
+                }
+            }
+            for r in &self.base.rocks {
+                let replaced = self.plan.iter().any(|p| p.name == r.name) && !self.keep;
+                if r.name == dep.name && !replaced {
+                    consider(&r.version, Some(r.item.clone()), true);
+                }
+            }
+        }
+        for other in &self.others {
+            for (name, version, item) in &other.rocks {
+                if *name == dep.name {
+                    consider(version, item.clone(), false);
+                }
+            }
+        }
+        best.map(|(_, item, target)| (item, target))
+    }
+
+    /// Removes `name` (all versions, or `version`) from the tree.
+    pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
+        let lock = self.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let base = self.target.current_profile()?;
+        let doomed: Vec<&ProfileRock> = base
+            .rocks
+            .iter()
+            .filter(|r| r.name == name && version.is_none_or(|v| r.version == v))
+            .collect();
+        if doomed.is_empty() {
+            return Err(InstallError::NotInstalled {
+                rock: match version {
+                    Some(v) => format!("{name} {v}"),
+                    None => name.to_owned(),
+                },
+                tree: self.target.root.clone(),
+            });
+        }
+        let rocks: Vec<ProfileRock> = base
+            .rocks
+            .iter()
+            .filter(|r| !doomed.contains(r))
+            .cloned()
+            .collect();
+        if !self.force {
+            let mut dependents = Vec::new();
+            for r in &rocks {
+                for dep in r
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| Dependency::parse(d).ok())
+                {
+                    if dep.name != name {
+                        continue;
+                    }
+                    let still = rocks
+                        .iter()
+                        .any(|o| o.name == dep.name && dep.matches(&Version::parse(&o.version)));
+                    if !still && !r.external_items.contains_key(&dep.name) {
+                        dependents.push(format!("{} {}", r.name, r.version));
+                    }
+                }
+            }
+            if !dependents.is_empty() {
+                return Err(InstallError::Dependents {
+                    rock: doomed
+                        .iter()
+                        .map(|r| format!("{} {}", r.name, r.version))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    dependents,
+                });
+            }
+        }
+        let change = format!(
+            "remove {}",
+            doomed
+                .iter()
+                .map(|r| format!("{} {}", r.name, r.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let profile = Profile {
+            format: 1,
+            lua_version: self.target.lua_version.clone(),
+            rocks,
+        };
+        self.switch_to(&lock, &profile, &change)
+    }
+
+    /// Removes every rock (a new, empty generation).
+    pub fn purge(&mut self) -> Result<u64, InstallError> {
+        let lock = self.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let profile = Profile::empty(&self.target.lua_version);
+        self.switch_to(&lock, &profile, "purge")
+    }
+}
+
+/// A version argument as constraints: a bare version means `==`.
+pub fn version_constraints(
+    version: Option<&str>,
+) -> Result<Vec<crate::rockspec::version::Constraint>, InstallError> {
+    let Some(v) = version else {
+        return Ok(Vec::new());
+    };
+    let text = if v
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        format!("== {v}")
+    } else {
+        v.to_owned()
+    };
+    crate::rockspec::version::parse_constraints(&text)
+        .map_err(|e| BuildError::Rockspec(format!("bad version `{v}`: {e}")).into())
+}
+
+/// A fetched rock file or rockspec.
+pub enum Source {
+    /// A rockspec to build.
+    Rockspec {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// A `.src.rock` to build.
+    SrcRock {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// A binary or `.all.rock` to admit.
+    BinaryRock {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Source {
+    fn rockspec(&self, builder: &Builder<'_>) -> Result<Rockspec, BuildError> {
+        match self {
+            Source::Rockspec { file, bytes } => builder.load(&RockspecInput {
+                display: file.clone(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                unpacked_src_rock: None,
+                src_rock_hash: None,
+                dependency_items: Vec::new(),
+            }),
+            Source::SrcRock { file, bytes } | Source::BinaryRock { file, bytes } => {
+                builder.rockspec_in_rock(file, bytes)
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Built, BuildError> {
+        match self {
+            Source::Rockspec { file, bytes } => builder.build(&RockspecInput {
+                display: file.clone(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                unpacked_src_rock: None,
+                src_rock_hash: None,
+                dependency_items,
+            }),
+            Source::SrcRock { file, bytes } => {
+                builder.build_src_rock_with(file, bytes, dependency_items)
+            }
+            Source::BinaryRock { file, bytes } => builder.install_binary_rock(file, bytes),
+        }
+    }
+}

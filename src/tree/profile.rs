@@ -1,0 +1,392 @@
+//! A profile item: one immutable state of a tree.
+//!
+//! ```text
+//! rockstore-profile.json                     the rocks (name, version, item, asked for or pulled in, deps)
+//! share/lua/5.x/<module path>.lua            → ../…/<rock item>/lua/<module path>.lua
+//! lib/lua/5.x/<module path>.so               → ../…/<rock item>/lib/<module path>.so
+//! lib/luarocks/rocks-5.x/manifest            the LuaRocks tree manifest
+//! lib/luarocks/rocks-5.x/<name>/<version>    → ../…/<rock item>  (rockspec, rock_manifest, bin/, doc/)
+//! bin/<cmd>                                  LuaRocks' wrapper script (Lua scripts), else → the item's file
+//! ```
+//! Links leave the profile only into rock items it declares as references
+//! (store-format model.md). Wrappers name the tree's path, like LuaRocks'
+//! do: a profile belongs to one tree.
+//!
+//! Two rocks that would put a file at the same path are a conflict, found
+//! here before anything is admitted or switched. Two versions of one rock
+//! (`--keep`) do not conflict: the newest takes the plain path, older ones
+//! get LuaRocks' versioned names (`name_1_0_1-mod.lua`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Tree;
+use crate::manifest::tree::{InstalledRock, TreeManifest};
+use crate::rockspec::{Dependency, Version};
+use crate::store::db::ItemKind;
+use crate::store::{Item, ItemSpec, Store, StoreError};
+
+/// The metadata file at a profile's root.
+pub const PROFILE_FILE: &str = "rockstore-profile.json";
+
+/// One rock in a profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProfileRock {
+    /// Rock name.
+    pub name: String,
+    /// Version with revision.
+    pub version: String,
+    /// Its item's name.
+    pub item: String,
+    /// Asked for by the user (not only pulled in as a dependency).
+    pub explicit: bool,
+    /// Direct dependencies as written in the rockspec.
+    pub dependencies: Vec<String>,
+    /// Dependencies satisfied by other trees' items: name → item.
+    #[serde(default)]
+    pub external_items: BTreeMap<String, String>,
+}
+
+/// A profile's content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Profile {
+    /// Format of this file.
+    pub format: u32,
+    /// `5.x`.
+    pub lua_version: String,
+    /// Rocks, sorted by name then version.
+    pub rocks: Vec<ProfileRock>,
+}
+
+/// Why a profile cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Two rocks provide one file.
+    #[error("{first} and {second} both provide {file}; nothing was changed.\nRemove one of them first (rockstore remove), or install into another tree")]
+    Conflict {
+        /// `name version` of one.
+        first: String,
+        /// `name version` of the other.
+        second: String,
+        /// The path in the tree.
+        file: String,
+    },
+    /// Writing the staging directory failed.
+    #[error("cannot write the profile at {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Profile {
+    /// No rocks.
+    pub fn empty(lua_version: &str) -> Profile {
+        Profile {
+            format: 1,
+            lua_version: lua_version.to_owned(),
+            rocks: Vec::new(),
+        }
+    }
+
+    /// Every item this profile needs kept alive: its rocks' items and the
+    /// items of other trees its rocks rely on.
+    pub fn items(&self) -> BTreeSet<String> {
+        self.rocks
+            .iter()
+            .flat_map(|r| std::iter::once(r.item.clone()).chain(r.external_items.values().cloned()))
+            .collect()
+    }
+}
+
+/// Files under a rock item's directory, relative, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let child = rel.join(e.file_name());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(child);
+            } else {
+                out.push(child);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `a/b/init.lua` → `a.b.init`; `a/b.so` → `a.b` (LuaRocks' path_to_module).
+fn module_name(rel: &Path) -> String {
+    let text = rel.to_string_lossy();
+    let stem = match text.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => &text,
+    };
+    stem.replace('/', ".")
+}
+
+/// LuaRocks' versioned file name: `name_1_0_1-` before the first component.
+fn versioned(name: &str, version: &str, rel: &Path) -> PathBuf {
+    let prefix = format!("{}_{}-", name, version.replace(['.', '-'], "_"));
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let Some(first) = parts.first_mut() {
+        first.insert_str(0, &prefix);
+    }
+    parts.iter().collect()
+}
+
+/// The relative link from `at` (a path inside the profile) to `rel` inside
+/// the item named `item`.
+fn link_into(at: &Path, item: &str, rel: &Path) -> PathBuf {
+    let depth = at.components().count();
+    let mut target = PathBuf::new();
+    for _ in 0..depth {
+        target.push("..");
+    }
+    target.push(item);
+    if !rel.as_os_str().is_empty() {
+        target.push(rel);
+    }
+    target
+}
+
+/// Lua code for LuaRocks' bin wrapper.
+fn wrapper(lua: &str, tree: &Tree, trees: &[PathBuf], rock: &ProfileRock) -> String {
+    let v = &tree.lua_version;
+    let mut paths = String::new();
+    let mut cpaths = String::new();
+    for t in trees {
+        let t = t.display();
+        let _ = write!(
+            paths,
+            "{t}/share/lua/{v}/?.lua;{t}/share/lua/{v}/?/init.lua;"
+        );
+        let _ = write!(cpaths, "{t}/lib/lua/{v}/?.so;");
+    }
+    format!(
+        "#!/bin/sh\n\nexec '{lua}' -e 'package.path=\"{paths}\"..package.path;package.cpath=\"{cpaths}\"..package.cpath;local k,l,_=pcall(require,\"luarocks.loader\") _=k and l.add_context(\"{name}\",\"{version}\")' '{rocks}/{name}/{version}/bin/SCRIPT' \"$@\"\n",
+        name = rock.name,
+        version = rock.version,
+        rocks = tree.rocks_dir().display(),
+    )
+}
+
+/// What a profile needs from the outside world to write wrappers.
+pub struct WrapperContext<'a> {
+    /// The Lua interpreter wrappers run.
+    pub lua: &'a str,
+    /// Trees whose paths wrappers put first (deps mode at install).
+    pub trees: Vec<PathBuf>,
+}
+
+/// Builds and admits the profile item for `profile` in `tree`.
+pub fn build(
+    store: &Store,
+    tree: &Tree,
+    profile: &Profile,
+    wrap: &WrapperContext<'_>,
+) -> Result<Item, ProfileError> {
+    let staging = store.stage()?;
+    let root = staging.path();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ProfileError::Io { path, source }
+    };
+    let v = &profile.lua_version;
+    let lua_dir = PathBuf::from(format!("share/lua/{v}"));
+    let lib_dir = PathBuf::from(format!("lib/lua/{v}"));
+    let rocks_dir = PathBuf::from(format!("lib/luarocks/rocks-{v}"));
+
+    // Newest version of each rock first, so it takes the plain paths.
+    let mut ordered: Vec<&ProfileRock> = profile.rocks.iter().collect();
+    ordered.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| Version::parse(&b.version).sort_order(&Version::parse(&a.version)))
+    });
+    let mut owners: BTreeMap<PathBuf, &ProfileRock> = BTreeMap::new();
+    let mut links: Vec<(PathBuf, String, PathBuf)> = Vec::new();
+    let mut wrappers: Vec<(PathBuf, String)> = Vec::new();
+    let mut manifest = TreeManifest::default();
+    for rock in &ordered {
+        let item_dir = store.root().join("store").join(&rock.item);
+        let mut installed = InstalledRock {
+            name: rock.name.clone(),
+            version: rock.version.clone(),
+            dependencies: rock
+                .dependencies
+                .iter()
+                .filter_map(|d| Dependency::parse(d).ok())
+                .collect(),
+            ..InstalledRock::default()
+        };
+        for rel in files_under(&item_dir) {
+            let (deploy_dir, sub) = if let Ok(sub) = rel.strip_prefix("lua") {
+                (&lua_dir, sub)
+            } else if let Ok(sub) = rel.strip_prefix("lib") {
+                (&lib_dir, sub)
+            } else if let Ok(sub) = rel.strip_prefix("bin") {
+                let cmd = sub.to_string_lossy().into_owned();
+                let at = PathBuf::from("bin").join(sub);
+                if let Some(other) = owners.get(&at) {
+                    if other.name != rock.name {
+                        return Err(conflict(other, rock, &at));
+                    }
+                    continue;
+                }
+                owners.insert(at.clone(), rock);
+                let bytes = std::fs::read(item_dir.join(&rel)).map_err(io(&item_dir))?;
+                if crate::lua::compiles(&bytes) {
+                    let text = wrapper(wrap.lua, tree, &wrap.trees, rock).replace("SCRIPT", &cmd);
+                    wrappers.push((at, text));
+                } else {
+                    links.push((at, rock.item.clone(), rel.clone()));
+                }
+                installed.commands.insert(cmd.clone(), cmd);
+                continue;
+            } else {
+                continue;
+            };
+            let mut at = deploy_dir.join(sub);
+            if let Some(other) = owners.get(&at) {
+                if other.name != rock.name {
+                    return Err(conflict(other, rock, &at));
+                }
+                at = deploy_dir.join(versioned(&rock.name, &rock.version, sub));
+            } else {
+                owners.insert(at.clone(), rock);
+            }
+            installed
+                .modules
+                .insert(module_name(sub), sub.to_string_lossy().into_owned());
+            links.push((at, rock.item.clone(), rel));
+        }
+        let rock_link = rocks_dir.join(&rock.name).join(&rock.version);
+        links.push((rock_link, rock.item.clone(), PathBuf::new()));
+        manifest.rocks.push(installed);
+    }
+    // Each rock's resolved closure, for luarocks.loader: the versions this
+    // profile holds.
+    let versions: BTreeMap<&str, &str> = ordered
+        .iter()
+        .map(|r| (r.name.as_str(), r.version.as_str()))
+        .collect();
+    for installed in &mut manifest.rocks {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<String> = installed
+            .dependencies
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        while let Some(dep) = queue.pop() {
+            if !seen.insert(dep.clone()) {
+                continue;
+            }
+            if let Some(v) = versions.get(dep.as_str()) {
+                installed.resolved.insert(dep.clone(), (*v).to_owned());
+                if let Some(r) = profile
+                    .rocks
+                    .iter()
+                    .find(|r| r.name == dep && r.version == *v)
+                {
+                    queue.extend(
+                        r.dependencies
+                            .iter()
+                            .filter_map(|d| Dependency::parse(d).ok())
+                            .map(|d| d.name),
+                    );
+                }
+            }
+        }
+    }
+
+    for (at, item, rel) in &links {
+        let full = root.join(at);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        symlink(link_into(at, item, rel), &full).map_err(io(&full))?;
+    }
+    for (at, text) in &wrappers {
+        let full = root.join(at);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&full, text).map_err(io(&full))?;
+        std::fs::set_permissions(&full, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io(&full))?;
+    }
+    let manifest_path = root.join(&rocks_dir).join("manifest");
+    std::fs::create_dir_all(root.join(&rocks_dir)).map_err(io(&manifest_path))?;
+    std::fs::write(&manifest_path, manifest.render()).map_err(io(&manifest_path))?;
+    // Lua and the loader want the deploy directories even when empty.
+    for dir in [&lua_dir, &lib_dir] {
+        std::fs::create_dir_all(root.join(dir)).map_err(io(&root.join(dir)))?;
+    }
+    let json = serde_json::to_vec_pretty(profile).unwrap_or_default();
+    std::fs::write(root.join(PROFILE_FILE), json).map_err(io(&root.join(PROFILE_FILE)))?;
+    let references: Vec<String> = profile.items().into_iter().collect();
+    Ok(store.admit(
+        staging,
+        &ItemSpec {
+            name: "profile".to_owned(),
+            version: format!("lua{}", v.replace('.', "")),
+            kind: ItemKind::Profile,
+            references,
+            recipe_key: None,
+        },
+    )?)
+}
+
+fn conflict(first: &ProfileRock, second: &ProfileRock, file: &Path) -> ProfileError {
+    ProfileError::Conflict {
+        first: format!("{} {}", first.name, first.version),
+        second: format!("{} {}", second.name, second.version),
+        file: file.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_luarocks() {
+        assert_eq!(module_name(Path::new("a/b/init.lua")), "a.b.init");
+        assert_eq!(module_name(Path::new("a/b.so")), "a.b");
+        assert_eq!(
+            versioned("adep", "1.0-1", Path::new("adep.lua")),
+            PathBuf::from("adep_1_0_1-adep.lua")
+        );
+        assert_eq!(
+            versioned("x", "1.0-1", Path::new("a/b.lua")),
+            PathBuf::from("x_1_0_1-a/b.lua")
+        );
+        assert_eq!(
+            link_into(
+                Path::new("share/lua/5.4/a.lua"),
+                "ITEM",
+                Path::new("lua/a.lua")
+            ),
+            PathBuf::from("../../../../ITEM/lua/a.lua")
+        );
+    }
+}

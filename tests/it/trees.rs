@@ -1,0 +1,414 @@
+//! Trees as profiles: install/remove with deps modes, generations,
+//! rollback and GC, checked with real `lua5.4` and Debian's `luarocks`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::rocks_server::Repo;
+use crate::support::{skip_or_fail, text, Sandbox};
+
+fn need(programs: &[&str]) -> bool {
+    for p in programs {
+        let ok = Command::new(p)
+            .arg("-v")
+            .output()
+            .is_ok_and(|o| o.status.success())
+            || Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !ok {
+            skip_or_fail(&format!("{p} is needed for this test"));
+            return false;
+        }
+    }
+    true
+}
+
+/// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`.
+fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+    cmd.arg("--tree").arg(tree).args(args);
+    cmd.output().expect("run rockstore")
+}
+
+fn ok(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> String {
+    let out = rs(s, repo, tree, args);
+    assert!(
+        out.status.success(),
+        "rockstore {args:?} failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Runs `code` in lua5.4 after `eval "$(rockstore --tree T path)"`.
+fn lua_in_tree(s: &Sandbox, tree: &Path, code: &str) -> std::process::Output {
+    let script = format!(
+        "eval \"$('{}' --store '{}' --lua-version 5.4 --tree '{}' path)\" && exec lua5.4 -e \"$CODE\"",
+        crate::support::bin(),
+        s.store().display(),
+        tree.display()
+    );
+    s.program("sh")
+        .args(["-c", &script])
+        .env("CODE", code)
+        .output()
+        .expect("sh")
+}
+
+fn lua_ok(s: &Sandbox, tree: &Path, code: &str) -> String {
+    let out = lua_in_tree(s, tree, code);
+    assert!(
+        out.status.success(),
+        "lua5.4 -e {code:?} in {}: {}",
+        tree.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+fn store_items(s: &Sandbox) -> Vec<String> {
+    s.items()
+}
+
+#[test]
+fn a_closure_installs_requires_and_lists_like_luarocks() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let a = s.tmp.path().join("tree-a");
+    ok(&s, &repo, &a, &["install", "appx"]);
+    assert_eq!(
+        lua_ok(&s, &a, "print(require('appx').run())"),
+        "hello, appx 42"
+    );
+    // Every module of the closure, and the bin wrapper.
+    assert_eq!(
+        lua_ok(
+            &s,
+            &a,
+            "print(require('purelua').version, require('purelua.util') ~= nil, require('cmulti').answer())"
+        ),
+        "2.0\ttrue\t42"
+    );
+    let out = s
+        .program(a.join("bin/appx-cli"))
+        .output()
+        .expect("run wrapper");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "hello, appx 42",
+        "{}",
+        text(&out.stderr)
+    );
+    let listed = ok(&s, &repo, &a, &["list", "--porcelain"]);
+    let ours: Vec<(String, String)> = listed
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[1].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            ("appx".to_owned(), "1.0-1".to_owned()),
+            ("cmulti".to_owned(), "1.0-1".to_owned()),
+            ("purelua".to_owned(), "2.0-1".to_owned())
+        ]
+    );
+    if !need(&["luarocks"]) {
+        return;
+    }
+    // Debian's LuaRocks reads the tree: list, and luarocks.loader.
+    let theirs = s
+        .program("luarocks")
+        .args(["--lua-version", "5.4", "--tree"])
+        .arg(&a)
+        .args(["list", "--porcelain"])
+        .output()
+        .expect("luarocks list");
+    assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+    let theirs: Vec<(String, String)> = text(&theirs.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[1].to_owned())
+        })
+        .collect();
+    assert_eq!(theirs, ours, "luarocks --tree A list shows the same rocks");
+    assert_eq!(
+        lua_ok(
+            &s,
+            &a,
+            "require('luarocks.loader') print(require('appx').run())"
+        ),
+        "hello, appx 42"
+    );
+}
+
+#[test]
+fn a_second_tree_builds_nothing_and_shares_items() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (a, b) = (s.tmp.path().join("a"), s.tmp.path().join("b"));
+    ok(&s, &repo, &a, &["install", "appx"]);
+    let before = store_items(&s);
+    repo.server.clear();
+    let out = rs(&s, &repo, &b, &["install", "appx"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains(": built "), "nothing is built: {stderr}");
+    assert_eq!(stderr.matches("already built").count(), 3, "{stderr}");
+    let after = store_items(&s);
+    assert_eq!(after.len(), before.len() + 1, "only B's profile is new");
+    assert!(
+        repo.server.requests().is_empty(),
+        "{:?}",
+        repo.server.requests()
+    );
+    assert_eq!(
+        lua_ok(&s, &b, "print(require('appx').run())"),
+        "hello, appx 42"
+    );
+}
+
+#[test]
+fn rollback_after_a_broken_upgrade_and_forward_again() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "upg", "1.0"]);
+    assert_eq!(lua_ok(&s, &t, "print(require('upg').v)"), "1.0");
+    ok(&s, &repo, &t, &["install", "upg", "2.0"]);
+    let broken = lua_in_tree(&s, &t, "print(require('upg').v)");
+    assert!(!broken.status.success());
+    assert!(text(&broken.stderr).contains("broken release"));
+    ok(&s, &repo, &t, &["rollback"]);
+    assert_eq!(lua_ok(&s, &t, "print(require('upg').v)"), "1.0");
+    let gens: serde_json::Value =
+        serde_json::from_str(&ok(&s, &repo, &t, &["generations", "--json"])).expect("json");
+    let gens = gens.as_array().expect("array");
+    assert_eq!(gens.len(), 2);
+    assert_eq!(gens[0]["current"], true);
+    assert!(gens[1]["change"]
+        .as_str()
+        .expect("change")
+        .contains("upg 2.0-1"));
+    ok(&s, &repo, &t, &["switch-generation", "2"]);
+    assert!(!lua_in_tree(&s, &t, "require('upg')").status.success());
+    ok(&s, &repo, &t, &["switch-generation", "1"]);
+    let out = rs(&s, &repo, &t, &["switch-generation", "7"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("has no generation 7"));
+}
+
+#[test]
+fn gc_frees_exactly_the_unreferenced_items() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (a, b) = (s.tmp.path().join("a"), s.tmp.path().join("b"));
+    ok(&s, &repo, &a, &["install", "upg", "1.0"]);
+    ok(&s, &repo, &a, &["install", "upg", "2.0"]);
+    ok(&s, &repo, &b, &["install", "purelua", "1.0"]);
+    // An unrooted build: garbage from the start.
+    let loose = s.ok(["--only-server", &repo.server.base, "build", "dmdep"]);
+    let loose = loose.lines().last().expect("path").to_owned();
+    let dry = s.ok(["gc", "--dry-run"]);
+    assert_eq!(dry.lines().collect::<Vec<_>>(), [loose.as_str()]);
+    assert!(Path::new(&loose).exists(), "a dry run deletes nothing");
+    // Deleting generation 1 of A makes upg 1.0 and that profile garbage.
+    ok(&s, &repo, &a, &["delete-generations", "1"]);
+    let freed = s.ok(["gc"]);
+    let freed: Vec<&str> = freed.lines().collect();
+    assert_eq!(freed.len(), 3, "{freed:?}");
+    assert!(freed.contains(&loose.as_str()));
+    assert!(freed.iter().any(|f| f.contains("-upg-1.0-1")), "{freed:?}");
+    assert!(freed.iter().any(|f| f.contains("-profile-")), "{freed:?}");
+    // Everything a kept generation uses survives, and works.
+    assert!(!lua_in_tree(&s, &a, "require('upg')").status.success());
+    assert_eq!(lua_ok(&s, &b, "print(require('purelua').version)"), "1.0");
+    assert_eq!(s.ok(["gc"]).lines().count(), 0);
+    // A deleted tree's registration is dropped and its items freed.
+    std::fs::remove_dir_all(&b).expect("rm tree");
+    let out = s.cmd(["gc"]).output().expect("gc");
+    assert!(
+        text(&out.stderr).contains("dropped the registration"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        2,
+        "purelua and B's profile"
+    );
+}
+
+#[test]
+fn remove_is_refused_while_needed_and_conflicts_stop_before_switching() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "appx"]);
+    let out = rs(&s, &repo, &t, &["remove", "purelua"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("Will not remove purelua 2.0-1"), "{err}");
+    assert!(err.contains("appx 1.0-1"), "{err}");
+    // A rock providing a file purelua provides: refused, naming both.
+    let gens_before = ok(&s, &repo, &t, &["generations", "--json"]);
+    let out = rs(&s, &repo, &t, &["install", "clash"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("clash 1.0-1"), "{err}");
+    assert!(err.contains("purelua 2.0-1"), "{err}");
+    assert!(err.contains("share/lua/5.4/purelua/util.lua"), "{err}");
+    assert_eq!(ok(&s, &repo, &t, &["generations", "--json"]), gens_before);
+    // --force removes anyway; the tree then lacks purelua.
+    ok(&s, &repo, &t, &["remove", "appx"]);
+    ok(&s, &repo, &t, &["remove", "purelua"]);
+    assert!(!lua_in_tree(&s, &t, "require('purelua')").status.success());
+    assert_eq!(lua_ok(&s, &t, "print(require('cmulti').answer())"), "42");
+}
+
+#[test]
+fn a_plain_luarocks_tree_is_refused() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("plain");
+    std::fs::create_dir_all(t.join("share/lua/5.4")).expect("mkdir");
+    std::fs::write(t.join("share/lua/5.4/mine.lua"), "return 1").expect("write");
+    let out = rs(&s, &repo, &t, &["install", "dmdep"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("plain LuaRocks tree or other files"), "{err}");
+    assert!(t.join("share/lua/5.4/mine.lua").exists());
+    // A prefix with other content (bin/, include/) is fine.
+    let prefix = s.tmp.path().join("prefix");
+    std::fs::create_dir_all(prefix.join("include")).expect("mkdir");
+    std::fs::write(prefix.join("include/x.h"), "").expect("write");
+    ok(&s, &repo, &prefix, &["install", "dmdep"]);
+    assert!(prefix.join("include/x.h").exists());
+    assert_eq!(lua_ok(&s, &prefix, "print(require('dmdep').dep)"), "true");
+}
+
+/// Which (tree, rock) pairs each tree holds after an install.
+fn holdings(trees: &[(&str, PathBuf)], luarocks: bool, s: &Sandbox) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, root) in trees {
+        let listing = if luarocks {
+            let o = s
+                .program("luarocks")
+                .args(["--lua-version", "5.4", "--tree"])
+                .arg(root)
+                .args(["list", "--porcelain"])
+                .output()
+                .expect("luarocks list");
+            text(&o.stdout)
+        } else {
+            let o = s
+                .cmd(["--lua-version", "5.4", "--tree"])
+                .arg(root)
+                .args(["list", "--porcelain"])
+                .output()
+                .expect("list");
+            text(&o.stdout)
+        };
+        for line in listing.lines() {
+            let rock = line.split('\t').next().unwrap_or("").to_owned();
+            out.push(((*name).to_owned(), rock));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn deps_modes_install_what_luarocks_installs() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for mode in ["one", "all", "order", "none"] {
+        for side in ["ours", "theirs"] {
+            let base = s.tmp.path().join(format!("{mode}-{side}"));
+            let trees: Vec<(&str, PathBuf)> = ["user", "project", "system"]
+                .iter()
+                .map(|n| (*n, base.join(n)))
+                .collect();
+            let config = base.join("config.lua");
+            std::fs::create_dir_all(&base).expect("mkdir");
+            let entries: Vec<String> = trees
+                .iter()
+                .map(|(n, r)| format!("{{ name = '{n}', root = '{}' }}", r.display()))
+                .collect();
+            std::fs::write(
+                &config,
+                format!("rocks_trees = {{ {} }}\n", entries.join(", ")),
+            )
+            .expect("config");
+            let run = |args: &[&str]| {
+                let mut cmd = if side == "ours" {
+                    s.cmd(["--lua-version", "5.4", "--only-server", &repo.server.base])
+                } else {
+                    let mut c = s.program("luarocks");
+                    c.args(["--lua-version", "5.4", "--only-server", &repo.server.base]);
+                    c
+                };
+                let out = cmd
+                    .env("LUAROCKS_CONFIG", &config)
+                    .args(args)
+                    .output()
+                    .expect("run");
+                assert!(
+                    out.status.success(),
+                    "{side} {args:?}: {}{}",
+                    text(&out.stdout),
+                    text(&out.stderr)
+                );
+            };
+            // The dependency is already in `user`, the first tree; the rock
+            // goes into `system`, the last: `order` does not look back.
+            run(&["--tree", "user", "install", "dmdep"]);
+            run(&["--tree", "system", "install", "dmtop", "--deps-mode", mode]);
+        }
+        let tree_list = |side: &str| -> Vec<(&'static str, PathBuf)> {
+            let base = s.tmp.path().join(format!("{mode}-{side}"));
+            ["user", "project", "system"]
+                .iter()
+                .map(|n| (*n, base.join(n)))
+                .collect()
+        };
+        let ours = holdings(&tree_list("ours"), false, &s);
+        let theirs = holdings(&tree_list("theirs"), true, &s);
+        assert_eq!(ours, theirs, "deps mode {mode}");
+        // And what that is: only `one` and `order` need a second dmdep.
+        let in_system: Vec<&str> = ours
+            .iter()
+            .filter(|(t, _)| t == "system")
+            .map(|(_, r)| r.as_str())
+            .collect();
+        let expected: &[&str] = match mode {
+            "one" | "order" => &["dmdep", "dmtop"],
+            _ => &["dmtop"],
+        };
+        assert_eq!(in_system, expected, "deps mode {mode}");
+    }
+}
