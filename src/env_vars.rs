@@ -8,6 +8,8 @@ use std::ffi::OsString;
 pub const ROCKSTORE_STORE: &str = "ROCKSTORE_STORE";
 /// Test hook: `point[@N]` stops the process at a named point (see `store::failpoint`).
 pub const ROCKSTORE_FAILPOINT: &str = "ROCKSTORE_FAILPOINT";
+/// Test hook: a named pipe that resumes a process stopped at a failpoint.
+pub const ROCKSTORE_FAILPOINT_RESUME: &str = "ROCKSTORE_FAILPOINT_RESUME";
 /// Base of the per-user default store (`$XDG_DATA_HOME/rockstore`).
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// Fallback base: `$HOME/.local/share/rockstore`.
@@ -34,6 +36,8 @@ pub struct EnvVars {
     pub store: Option<OsString>,
     /// `ROCKSTORE_FAILPOINT`.
     pub failpoint: Option<String>,
+    /// `ROCKSTORE_FAILPOINT_RESUME`.
+    pub failpoint_resume: Option<OsString>,
     /// `XDG_DATA_HOME`.
     pub xdg_data_home: Option<OsString>,
     /// `HOME`.
@@ -63,6 +67,7 @@ impl EnvVars {
         EnvVars {
             store: get(ROCKSTORE_STORE),
             failpoint: get(ROCKSTORE_FAILPOINT).and_then(|v| v.into_string().ok()),
+            failpoint_resume: get(ROCKSTORE_FAILPOINT_RESUME),
             xdg_data_home: get(XDG_DATA_HOME),
             home: get(HOME),
             xdg_cache_home: get(XDG_CACHE_HOME),

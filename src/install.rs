@@ -360,6 +360,7 @@ impl<'a> Installer<'a> {
             },
         )?;
         self.builder.store.register_tree(&self.target.root)?;
+        self.builder.store.failpoint("before-switch");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())

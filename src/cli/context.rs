@@ -105,7 +105,10 @@ impl Context {
         let failpoints = config
             .failpoint
             .as_deref()
-            .map(Failpoints::parse)
+            .map(|spec| {
+                Failpoints::parse(spec)
+                    .resume_through(self.env.failpoint_resume.clone().map(PathBuf::from))
+            })
             .unwrap_or_default();
         let options = StoreOptions {
             reporter: Arc::new(output::StderrReporter),

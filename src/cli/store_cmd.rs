@@ -21,6 +21,10 @@ pub enum StoreCommand {
     Info(InfoArgs),
     /// Print the path of an item.
     Path(PathArgs),
+    /// Print the chain of roots that keeps an item alive (tree and
+    /// generation, then the items that reference it), or say that nothing
+    /// does and `gc` would free it.
+    Why(PathArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +137,28 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
         }
         StoreCommand::Path(args) => {
             output::data(&store.find(&args.item)?.path.display().to_string());
+        }
+        StoreCommand::Why(args) => {
+            let item = store.find(&args.item)?;
+            match rockstore::gc::why(store, &item.name)? {
+                Some((root, chain)) => {
+                    output::data(&format!(
+                        "{} generation {}",
+                        root.tree.display(),
+                        root.generation
+                    ));
+                    for (depth, name) in chain.iter().enumerate() {
+                        output::data(&format!("{}-> {name}", "  ".repeat(depth + 1)));
+                    }
+                }
+                None => {
+                    output::status(&format!(
+                        "nothing keeps {} alive: no generation of a registered tree uses it; `rockstore gc` frees it",
+                        item.name
+                    ));
+                    return Ok(ExitStatus::Failure);
+                }
+            }
         }
     }
     Ok(ExitStatus::Success)

@@ -3,6 +3,9 @@
 //! When the N-th hit (default first) of the named point is reached, the
 //! process writes `rockstore: failpoint <point> reached` to stderr and stops
 //! there forever, so a test can SIGKILL it at exactly that moment — no sleeps.
+//! With `ROCKSTORE_FAILPOINT_RESUME=<fifo>` it instead blocks opening that
+//! named pipe and goes on once the test has opened and closed it, so a test
+//! can run something else while the process holds its locks there.
 //! Unset, a hit costs one branch.
 
 use std::io::Write;
@@ -13,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Failpoints {
     point: Option<(String, u64)>,
     hits: AtomicU64,
+    resume: Option<std::path::PathBuf>,
 }
 
 impl Failpoints {
@@ -30,7 +34,14 @@ impl Failpoints {
         Failpoints {
             point: Some((name.to_owned(), nth.max(1))),
             hits: AtomicU64::new(0),
+            resume: None,
         }
+    }
+
+    /// Resume from the point when the named pipe `fifo` is opened and closed.
+    pub fn resume_through(mut self, fifo: Option<std::path::PathBuf>) -> Self {
+        self.resume = fifo;
+        self
     }
 
     /// Marks a point; stops the process if it is the configured one.
@@ -45,6 +56,14 @@ impl Failpoints {
         let _ = writeln!(err, "rockstore: failpoint {point} reached");
         let _ = err.flush();
         drop(err);
+        if let Some(fifo) = &self.resume {
+            // Blocks until the test opens the pipe for writing, then reads
+            // to its end when the test closes it.
+            if let Ok(mut pipe) = std::fs::File::open(fifo) {
+                let _ = std::io::Read::read_to_end(&mut pipe, &mut Vec::new());
+                return;
+            }
+        }
         loop {
             std::thread::park();
         }

@@ -278,6 +278,11 @@ impl Store {
         })
     }
 
+    /// Marks a named stopping point for crash tests (see [`failpoint`]).
+    pub fn failpoint(&self, point: &str) {
+        self.options.failpoints.hit(point);
+    }
+
     /// The store root.
     pub fn root(&self) -> &Path {
         &self.root

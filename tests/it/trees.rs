@@ -412,3 +412,328 @@ fn deps_modes_install_what_luarocks_installs() {
         assert_eq!(in_system, expected, "deps mode {mode}");
     }
 }
+
+/// Starts `rockstore ARGS` stopped at failpoint `point`; returns the child
+/// once it has said so on stderr (the rest of stderr stays readable).
+// The child goes back to the caller, who kills or waits for it.
+#[allow(clippy::zombie_processes)]
+fn stopped_at(
+    s: &Sandbox,
+    repo: &Repo,
+    tree: &Path,
+    args: &[&str],
+    point: &str,
+    resume: Option<&Path>,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    use std::io::BufRead;
+    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+    cmd.arg("--tree").arg(tree).args(args);
+    cmd.env("ROCKSTORE_FAILPOINT", point);
+    if let Some(fifo) = resume {
+        cmd.env("ROCKSTORE_FAILPOINT_RESUME", fifo);
+    }
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = err.read_line(&mut line).expect("read stderr");
+        if n == 0 {
+            let status = child.wait().expect("reap");
+            panic!("process ended ({status}) before failpoint {point}");
+        }
+        let name = point.split('@').next().unwrap_or(point);
+        if line.contains(&format!("failpoint {name} reached")) {
+            return (child, err);
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let out = Command::new("mkfifo").arg(path).output().expect("mkfifo");
+    assert!(out.status.success());
+}
+
+#[test]
+fn sigkill_during_install_leaves_the_previous_generation_whole() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "upg", "1.0"]);
+    // First run: the rock is admitted, the profile killed mid-admission.
+    // Later runs reuse the rock, so the profile is their first admission.
+    for point in ["after-ingest@2", "after-record", "before-switch"] {
+        let (mut child, _err) = stopped_at(&s, &repo, &t, &["install", "upg", "2.0"], point, None);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        assert_eq!(
+            lua_ok(&s, &t, "print(require('upg').v)"),
+            "1.0",
+            "killed at {point}"
+        );
+        let gens: serde_json::Value =
+            serde_json::from_str(&ok(&s, &repo, &t, &["generations", "--json"])).expect("json");
+        assert_eq!(
+            gens.as_array().expect("array").len(),
+            1,
+            "killed at {point}"
+        );
+        s.ok(["verify"]);
+    }
+    // The next install completes normally.
+    ok(&s, &repo, &t, &["install", "purelua"]);
+    assert_eq!(
+        lua_ok(
+            &s,
+            &t,
+            "print(require('upg').v, require('purelua').version)"
+        ),
+        "1.0\t2.0"
+    );
+}
+
+#[test]
+fn gc_waits_for_an_install_in_flight_and_frees_none_of_its_items() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    use std::io::BufRead;
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    let fifo = s.tmp.path().join("resume");
+    mkfifo(&fifo);
+    // The install has admitted its rock and profile and stops before the
+    // switch: nothing links them yet.
+    let (mut installer, _ierr) = stopped_at(
+        &s,
+        &repo,
+        &t,
+        &["install", "purelua"],
+        "before-switch",
+        Some(&fifo),
+    );
+    let mut gc = s
+        .cmd(["gc"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gc");
+    let mut gc_err = std::io::BufReader::new(gc.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    gc_err.read_line(&mut line).expect("gc stderr");
+    assert!(
+        line.contains("waiting for exclusive use of the store"),
+        "{line}"
+    );
+    // Let the install finish; then GC runs and must free nothing it made.
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .expect("open fifo"),
+    );
+    assert!(installer.wait().expect("installer").success());
+    let out = gc.wait_with_output().expect("gc output");
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "GC freed items of the install in flight"
+    );
+    assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "2.0");
+}
+
+#[test]
+fn readers_never_see_a_missing_module_or_a_mixed_generation() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    use std::io::BufRead;
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "purelua", "1.0"]);
+    ok(&s, &repo, &t, &["install", "purelua", "2.0"]);
+    let stop = s.tmp.path().join("stop");
+    let reader_code = format!(
+        r#"
+local tree, stop = "{tree}", "{stop}"
+local seen, n = {{}}, 0
+io.write("ready\n") io.flush()
+while not io.open(stop) do
+  n = n + 1
+  package.loaded["purelua"], package.loaded["purelua.util"] = nil, nil
+  local ok, p = pcall(require, "purelua")
+  if not ok then io.stderr:write("missing module: ", tostring(p), "\n") os.exit(1) end
+  seen[p.version] = true
+  -- One resolution of `current`, then both files from that generation.
+  local gen = io.popen("readlink -f " .. tree .. "/.rockstore/current"):read("l")
+  local dir = gen .. "/share/lua/5.4/purelua/"
+  local a = assert(loadfile(dir .. "util.lua"))().version
+  local init = assert(io.open(dir .. "init.lua")):read("a")
+  if not init:find('version = "' .. a .. '"', 1, true) then
+    io.stderr:write("mixed generation: util ", a, " with init ", init, "\n") os.exit(1)
+  end
+end
+local versions = {{}}
+for v in pairs(seen) do versions[#versions + 1] = v end
+table.sort(versions)
+print(n, table.concat(versions, ","))
+"#,
+        tree = t.display(),
+        stop = stop.display()
+    );
+    let script = format!(
+        "eval \"$('{}' --store '{}' --lua-version 5.4 --tree '{}' path)\" && exec lua5.4 -e \"$CODE\"",
+        crate::support::bin(),
+        s.store().display(),
+        t.display()
+    );
+    let mut reader = s
+        .program("sh")
+        .args(["-c", &script])
+        .env("CODE", &reader_code)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("reader");
+    let mut out = std::io::BufReader::new(reader.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("ready");
+    assert_eq!(line.trim(), "ready");
+    for i in 0..60 {
+        let n = if i % 2 == 0 { "1" } else { "2" };
+        ok(&s, &repo, &t, &["switch-generation", n]);
+    }
+    std::fs::write(&stop, "").expect("stop");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("result");
+    let status = reader.wait().expect("reader exit");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut reader.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(status.success(), "{err}");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    assert_eq!(
+        fields.get(1),
+        Some(&"1.0,2.0"),
+        "the reader saw both generations: {rest}"
+    );
+}
+
+#[test]
+fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    // --only-deps installs the closure without the rock.
+    ok(&s, &repo, &t, &["install", "appx", "--only-deps"]);
+    let listed = ok(&s, &repo, &t, &["list", "--porcelain"]);
+    assert!(!listed.contains("appx"), "{listed}");
+    assert!(
+        listed.contains("purelua\t2.0-1") && listed.contains("cmulti\t1.0-1"),
+        "{listed}"
+    );
+    // --keep keeps both versions; the newest owns the plain file name.
+    ok(&s, &repo, &t, &["install", "purelua", "1.0", "--keep"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&s, &repo, &t, &["list", "--json"])).expect("json");
+    let versions: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["name"] == "purelua")
+        .map(|r| r["version"].as_str().expect("v"))
+        .collect();
+    assert_eq!(versions, ["1.0-1", "2.0-1"]);
+    assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "2.0");
+    assert!(t
+        .join("share/lua/5.4/purelua_1_0_1-purelua/init.lua")
+        .exists());
+    // Without --keep, installing replaces other versions.
+    ok(&s, &repo, &t, &["install", "purelua", "1.0", "--force"]);
+    let listed = ok(&s, &repo, &t, &["list", "--porcelain"]);
+    assert!(!listed.contains("2.0-1"), "{listed}");
+    // which, show, path.
+    let which = ok(&s, &repo, &t, &["which", "purelua.util"]);
+    assert!(which.contains("share/lua/5.4/purelua/util.lua"), "{which}");
+    assert!(which.contains("provided by purelua 1.0-1"), "{which}");
+    let show = ok(&s, &repo, &t, &["show", "purelua"]);
+    assert!(
+        show.contains("purelua 1.0-1 - Pure Lua fixture") && show.contains("License:      MIT"),
+        "{show}"
+    );
+    let lr_path = ok(&s, &repo, &t, &["path", "--lr-path"]);
+    assert_eq!(
+        lr_path.trim(),
+        format!(
+            "{0}/share/lua/5.4/?.lua;{0}/share/lua/5.4/?/init.lua",
+            t.display()
+        )
+    );
+    assert_eq!(
+        ok(&s, &repo, &t, &["path", "--lr-cpath"]).trim(),
+        format!("{}/lib/lua/5.4/?.so", t.display())
+    );
+    assert_eq!(
+        ok(&s, &repo, &t, &["path", "--lr-bin"]).trim(),
+        format!("{}/bin", t.display())
+    );
+    // store why: tree, generation, profile, rock.
+    let item = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["name"] == "cmulti")
+        .map(|r| r["item"].as_str().expect("item").to_owned())
+        .expect("cmulti");
+    let why = s.ok(["store", "why", &item]);
+    assert!(
+        why.starts_with(&format!("{} generation", t.display())),
+        "{why}"
+    );
+    assert!(
+        why.contains("-profile-") && why.trim_end().ends_with(&item),
+        "{why}"
+    );
+    // purge: an empty generation; rollback restores.
+    ok(&s, &repo, &t, &["purge"]);
+    assert_eq!(ok(&s, &repo, &t, &["list", "--porcelain"]), "");
+    ok(&s, &repo, &t, &["rollback"]);
+    assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "1.0");
+    // Generations: 1 only-deps, 2 keep, 3 force, 4 purge; current is 3.
+    // --keep 2 keeps the newest two (3 and 4); the current is never deleted.
+    ok(&s, &repo, &t, &["delete-generations", "--keep", "2"]);
+    let after: serde_json::Value =
+        serde_json::from_str(&ok(&s, &repo, &t, &["generations", "--json"])).expect("json");
+    let numbers: Vec<u64> = after
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|g| g["number"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(numbers, [3, 4]);
+    let out = rs(&s, &repo, &t, &["delete-generations", "3"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("generation 3 is current"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&s, &repo, &t, &["delete-generations", "4"]);
+    assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "1.0");
+}

@@ -1,1 +1,1 @@
-return { greet = function(who) return "hello, " .. who end }
+return { greet = function(who) return "hello, " .. who end, version = "2.0" }
