@@ -665,17 +665,21 @@ impl Store {
                 .map_err(self.io("db/items", name.as_str()))?;
         }
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
-        for name in names {
+        // Items are independent: remove them on every core.
+        use rayon::prelude::*;
+        names.par_iter().try_for_each(|name| {
             remove_optional(&self.db_listings, name.as_str())
                 .map_err(self.io("db/listings", name.as_str()))?;
             if self.items.symlink_metadata(name.as_str()).is_ok() {
+                // Renamed away first, so no half-deleted item is ever visible.
                 let trash = unique_name("trash");
                 self.items
                     .rename(name.as_str(), &self.tmp, &trash)
                     .map_err(self.io("store", name.as_str()))?;
                 remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
             }
-        }
+            Ok::<(), StoreError>(())
+        })?;
         for (file, record) in self.realisations()? {
             if doomed.contains(record.item.as_str()) {
                 remove_optional(&self.db_realisations, &file)

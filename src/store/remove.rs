@@ -17,11 +17,12 @@ pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
     if !meta.is_dir() {
         return parent.remove_file(name);
     }
-    make_writable(parent, name)?;
-    parent.remove_dir_all(name)
+    empty_and_remove(parent, name)
 }
 
-fn make_writable(parent: &Dir, name: &str) -> io::Result<()> {
+/// One pass per directory: make it writable, unlink its files, recurse into
+/// its subdirectories, then remove it.
+fn empty_and_remove(parent: &Dir, name: &str) -> io::Result<()> {
     parent.set_permissions(
         name,
         cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(0o700)),
@@ -29,11 +30,16 @@ fn make_writable(parent: &Dir, name: &str) -> io::Result<()> {
     let dir = parent.open_dir(name)?;
     for entry in dir.entries()? {
         let entry = entry?;
+        let child = entry.file_name();
         if entry.file_type()?.is_dir() {
-            if let Some(child) = entry.file_name().to_str() {
-                make_writable(&dir, child)?;
+            match child.to_str() {
+                Some(child) => empty_and_remove(&dir, child)?,
+                None => dir.remove_dir_all(&child)?,
             }
+        } else {
+            dir.remove_file(&child)?;
         }
     }
-    Ok(())
+    drop(dir);
+    parent.remove_dir(name)
 }

@@ -1,0 +1,259 @@
+//! Trees: a warm install of a 20-rock closure into a fresh tree (every rock
+//! already realised in the store), a generation switch and a rollback, and a
+//! GC sweeping 10,000 items. Debian's `luarocks` installing the same closure
+//! into a fresh tree is measured in the same run; `rm -rf` of the same
+//! 10,000 directories is the floor for the GC.
+//!
+//! The rocks are pure Lua and are served from a local directory, for both
+//! tools.
+//!
+//! Run: `cargo bench --bench trees`.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rockstore::store::db::ItemKind;
+use rockstore::store::{ItemSpec, Store, StoreOptions};
+use rockstore::tree::Tree;
+
+const ROCKS: usize = 20;
+
+fn tarball(dir: &Path, top: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(enc);
+        tar.append_dir_all(top, dir).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    out
+}
+
+/// `r01` … `r19` and `top` depending on all of them.
+fn make_repo(root: &Path) -> PathBuf {
+    let repo = root.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let mut manifest = String::from("commands = {}\nmodules = {}\nrepository = {\n");
+    for i in 0..ROCKS {
+        let name = if i == ROCKS - 1 {
+            "top".to_owned()
+        } else {
+            format!("r{i:02}")
+        };
+        let src = root.join("src").join(format!("{name}-1.0"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join(format!("{name}.lua")),
+            format!("return {{ name = '{name}' }}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join(format!("{name}-1.0.tar.gz")),
+            tarball(&src, &format!("{name}-1.0")),
+        )
+        .unwrap();
+        let deps: Vec<String> = if name == "top" {
+            (0..ROCKS - 1)
+                .map(|d| format!("'r{d:02} >= 1.0'"))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        std::fs::write(
+            repo.join(format!("{name}-1.0-1.rockspec")),
+            format!(
+                "package = '{name}'\nversion = '1.0-1'\nsource = {{ url = 'file://{}/{name}-1.0.tar.gz' }}\n\
+                 dependencies = {{ {} }}\nbuild = {{ type = 'builtin', modules = {{ {name} = '{name}.lua' }} }}\n",
+                repo.display(),
+                deps.join(", ")
+            ),
+        )
+        .unwrap();
+        manifest.push_str(&format!(
+            "  {name} = {{ ['1.0-1'] = {{ {{ arch = 'rockspec' }} }} }},\n"
+        ));
+    }
+    manifest.push_str("}\n");
+    std::fs::write(repo.join("manifest-5.4"), manifest).unwrap();
+    repo
+}
+
+fn rockstore(root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rockstore"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root.join("home"))
+        .env("LUAROCKS_SYSCONFDIR", root.join("etc"))
+        .arg("--store")
+        .arg(root.join("store"))
+        .args(["--lua-version", "5.4"]);
+    cmd
+}
+
+fn timed(mut cmd: Command) -> Duration {
+    let t = Instant::now();
+    let out = cmd.output().unwrap();
+    let elapsed = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("home")).unwrap();
+    let repo = make_repo(root);
+    let repo_arg = repo.display().to_string();
+
+    // Cold: builds all 20 rocks.
+    let mut cold = rockstore(root);
+    cold.args(["--only-server", &repo_arg, "--tree"])
+        .arg(root.join("tree-cold"))
+        .args(["install", "top"]);
+    let cold = timed(cold);
+    // Warm: every recipe realised; a fresh tree each run.
+    let warm = (0..5)
+        .map(|i| {
+            let mut cmd = rockstore(root);
+            cmd.args(["--only-server", &repo_arg, "--tree"])
+                .arg(root.join(format!("tree-warm-{i}")))
+                .args(["install", "top"]);
+            timed(cmd)
+        })
+        .min()
+        .unwrap();
+    println!(
+        "install of a {ROCKS}-rock closure into a fresh tree: warm {:.1} ms (aim <= 50 ms), cold {:.1} ms",
+        ms(warm),
+        ms(cold)
+    );
+    if Command::new("luarocks")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let config = root.join("lr-config.lua");
+        std::fs::write(&config, "").unwrap();
+        let lr = (0..3)
+            .map(|i| {
+                let mut cmd = Command::new("luarocks");
+                cmd.env("LUAROCKS_CONFIG", &config)
+                    .env("LUAROCKS_SYSCONFDIR", root.join("etc"))
+                    .env("HOME", root.join("home"))
+                    .args(["--lua-version", "5.4", "--only-server", &repo_arg, "--tree"])
+                    .arg(root.join(format!("lr-tree-{i}")))
+                    .args(["install", "top"]);
+                timed(cmd)
+            })
+            .min()
+            .unwrap();
+        println!(
+            "  luarocks 3.8, same closure, fresh tree (same run): {:.1} ms; rockstore warm is {:.0}x faster, cold {:.1}x",
+            ms(lr),
+            lr.as_secs_f64() / warm.as_secs_f64(),
+            lr.as_secs_f64() / cold.as_secs_f64()
+        );
+    } else {
+        println!("  (Debian's luarocks missing: no baseline)");
+    }
+
+    // Switch and rollback: the library call (what the aim is about) and the
+    // whole command (process start, config, store open).
+    let tree = Tree::new(&root.join("tree-warm-0"), "5.4").unwrap();
+    let mut cmd = rockstore(root);
+    cmd.arg("--tree").arg(&tree.root).args([
+        "--only-server",
+        &repo_arg,
+        "install",
+        "r00",
+        "--force",
+    ]);
+    timed(cmd);
+    let lock = tree.lock().unwrap();
+    let rounds = 200;
+    let t = Instant::now();
+    for i in 0..rounds {
+        tree.switch(&lock, if i % 2 == 0 { 1 } else { 2 }).unwrap();
+    }
+    let per_switch = t.elapsed() / rounds;
+    drop(lock);
+    let mut cmd = rockstore(root);
+    cmd.arg("--tree").arg(&tree.root).arg("rollback");
+    let rollback_cmd = (0..5)
+        .map(|_| {
+            let mut c = rockstore(root);
+            c.arg("--tree")
+                .arg(&tree.root)
+                .args(["switch-generation", "2"]);
+            timed(c);
+            let mut c = rockstore(root);
+            c.arg("--tree").arg(&tree.root).arg("rollback");
+            timed(c)
+        })
+        .min()
+        .unwrap();
+    println!(
+        "switch (library, {rounds} switches): {:.3} ms each (aim <= 1 ms); `rockstore rollback` command: {:.1} ms",
+        ms(per_switch),
+        ms(rollback_cmd)
+    );
+
+    // GC of 10,000 unreferenced items.
+    let gc_root = root.join("gc");
+    let store = Store::open(&gc_root.join("store"), StoreOptions::default()).unwrap();
+    let src = gc_root.join("src");
+    std::fs::create_dir_all(src.join("lua")).unwrap();
+    let t = Instant::now();
+    for i in 0..10_000 {
+        std::fs::write(src.join("lua/m.lua"), format!("return {i}\n")).unwrap();
+        store
+            .add_path(
+                &src,
+                &ItemSpec {
+                    name: format!("rock{i}"),
+                    version: "1.0-1".into(),
+                    kind: ItemKind::Rock,
+                    references: vec![],
+                    recipe_key: None,
+                },
+            )
+            .unwrap();
+    }
+    let admit = t.elapsed();
+    let t = Instant::now();
+    let report = rockstore::gc::collect(&store, false).unwrap();
+    let gc = t.elapsed();
+    assert_eq!(report.freed.len(), 10_000);
+    // Floor: the same 10,000 one-file directories removed by rm -rf.
+    let floor_dir = gc_root.join("floor");
+    for i in 0..10_000 {
+        let d = floor_dir.join(format!("item{i}/lua"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("m.lua"), "return 1\n").unwrap();
+    }
+    let t = Instant::now();
+    let out = Command::new("rm")
+        .arg("-rf")
+        .arg(&floor_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let floor = t.elapsed();
+    println!(
+        "gc of 10,000 unreferenced items: {:.0} ms (aim <= 1 s); rm -rf of the same directories: {:.0} ms ({:.1}x); admitting them took {:.1} s",
+        ms(gc),
+        ms(floor),
+        gc.as_secs_f64() / floor.as_secs_f64(),
+        admit.as_secs_f64()
+    );
+}
