@@ -178,6 +178,8 @@ pub struct Installer<'a> {
     manifests: Option<Vec<ServerManifest>>,
     plan: Vec<ProfileRock>,
     base: Profile,
+    /// Other trees' installed rocks, read once each (all of `rocks_trees`,
+    /// since build dependencies consult every tree).
     others: Vec<ConsultedTree>,
 }
 
@@ -281,8 +283,8 @@ impl<'a> Installer<'a> {
         self.target.check_usable()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         self.base = self.target.current_profile()?;
-        let consulted = self.consulted_roots();
-        self.others = consulted
+        self.others = self
+            .rocks_trees
             .iter()
             .filter(|r| **r != self.target.root)
             .map(|r| ConsultedTree::read(r, &self.target.lua_version))
@@ -436,6 +438,13 @@ impl<'a> Installer<'a> {
                 platforms: rockspec.supported_platforms.clone(),
             });
         }
+        // Build dependencies always resolve with `all` (reference §4.3).
+        if !rockspec.build_dependencies.is_empty() && self.deps_mode != DepsMode::None {
+            let mode = std::mem::replace(&mut self.deps_mode, DepsMode::All);
+            let result = self.fulfil_list(&rock, &rockspec.build_dependencies);
+            self.deps_mode = mode;
+            result?;
+        }
         let (dependency_items, external_items) = self.fulfil(&rockspec)?;
         let already = self
             .base
@@ -492,14 +501,24 @@ impl<'a> Installer<'a> {
         &mut self,
         rockspec: &Rockspec,
     ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
+        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        self.fulfil_list(&rock, &rockspec.dependencies)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn fulfil_list(
+        &mut self,
+        rock: &str,
+        dependencies: &[Dependency],
+    ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
         let mut items = Vec::new();
         let mut external = BTreeMap::new();
         if self.deps_mode == DepsMode::None {
             return Ok((items, external));
         }
-        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let rock = rock.to_owned();
         let provided = self.provided();
-        for dep in &rockspec.dependencies {
+        for dep in dependencies {
             if provided
                 .iter()
                 .any(|(name, version)| *name == dep.name && dep.matches(&Version::parse(version)))
@@ -576,7 +595,7 @@ impl<'a> Installer<'a> {
                 }
             }
         }
-        for other in &self.others {
+        for other in self.others.iter().filter(|o| consulted.contains(&o.root)) {
             for (name, version, item) in &other.rocks {
                 if *name == dep.name {
                     consider(version, item.clone(), false);

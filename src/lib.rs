@@ -24,12 +24,18 @@
 //! | unpacking archives written by strangers | [`archive`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | building rocks into items, recipe keys | [`build`] |
+//! | LuaRocks config files | [`luarocks_config`] |
+//! | trees as profiles, generations, switching | [`tree`] |
+//! | install/remove, deps modes, resolution | [`install`] |
+//! | garbage collection, `store why` | [`gc`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
 //! `<store>/store/*` and `db/listings/*`: `store` (via `ingest`, `canonical`);
 //! `db/items`, `db/realisations`, `db/trees`: `store::db`; `locks/*`:
 //! `store::lock`; `tmp/*`: `store` (staging) and `store::verify` (sweeping).
+//! In a tree: `.rockstore/*` and the links into it: `tree`; the download
+//! cache: `fetch`.
 
 pub mod archive;
 pub mod build;
