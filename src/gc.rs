@@ -104,6 +104,12 @@ fn reach(
 
 /// Collects garbage (or only reports, with `dry_run`).
 pub fn collect(store: &Store, dry_run: bool) -> Result<GcReport, StoreError> {
+    if !dry_run && !store.may_sweep()? {
+        return Err(StoreError::NotOwner {
+            root: store.root().to_path_buf(),
+            owner: store.owner_uid()?,
+        });
+    }
     let exclusive = store.lock(LockMode::Exclusive)?;
     let (roots, gone) = roots(store)?;
     let items = store.list()?;

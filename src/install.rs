@@ -676,6 +676,113 @@ impl<'a> Installer<'a> {
         self.switch_to(&lock, &profile, &change)
     }
 
+    /// Finds rocks of the target tree whose dependency was satisfied by
+    /// another tree that no longer provides it; with `fix`, links the item
+    /// that was used (GC kept it) into the target tree in a new generation.
+    pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
+        let lock = self.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let base = self.target.current_profile()?;
+        let others: Vec<ConsultedTree> = self
+            .rocks_trees
+            .iter()
+            .filter(|r| **r != self.target.root)
+            .map(|r| ConsultedTree::read(r, &self.target.lua_version))
+            .collect();
+        let mut findings = Vec::new();
+        for rock in &base.rocks {
+            for (dep_name, item) in &rock.external_items {
+                let constraint = rock
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| Dependency::parse(d).ok())
+                    .find(|d| d.name == *dep_name);
+                let still_there = others.iter().any(|t| {
+                    t.rocks.iter().any(|(name, version, _)| {
+                        name == dep_name
+                            && constraint
+                                .as_ref()
+                                .is_none_or(|c| c.matches(&Version::parse(version)))
+                    })
+                });
+                let in_own_tree = base.rocks.iter().any(|r| r.name == *dep_name);
+                if !still_there && !in_own_tree {
+                    let kept = crate::store::item_name::ItemName::parse(item)
+                        .ok()
+                        .and_then(|n| self.builder.store.get(&n).ok().flatten());
+                    findings.push(Finding {
+                        rock: format!("{} {}", rock.name, rock.version),
+                        dependency: dep_name.clone(),
+                        item: item.clone(),
+                        kept: kept.is_some(),
+                    });
+                }
+            }
+        }
+        if fix && findings.iter().any(|f| f.kept) {
+            let mut rocks = base.rocks.clone();
+            for f in findings.iter().filter(|f| f.kept) {
+                let Ok(name) = crate::store::item_name::ItemName::parse(&f.item) else {
+                    continue;
+                };
+                let Some(item) = self.builder.store.get(&name)? else {
+                    continue;
+                };
+                let spec_path = item.path.join(format!(
+                    "{}-{}.rockspec",
+                    item.record.name, item.record.version
+                ));
+                let dependencies = std::fs::read(&spec_path)
+                    .ok()
+                    .and_then(|bytes| {
+                        crate::rockspec::Rockspec::from_bytes(
+                            &spec_path.display().to_string(),
+                            None,
+                            &bytes,
+                            &crate::rockspec::LoadOptions {
+                                platforms: self.builder.env.platforms.clone(),
+                            },
+                        )
+                        .ok()
+                    })
+                    .map(|r| r.dependencies.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                if !rocks.iter().any(|r| r.item == f.item) {
+                    rocks.push(ProfileRock {
+                        name: item.record.name.clone(),
+                        version: item.record.version.clone(),
+                        item: f.item.clone(),
+                        explicit: false,
+                        dependencies,
+                        external_items: BTreeMap::new(),
+                    });
+                }
+                for r in &mut rocks {
+                    if r.external_items.get(&f.dependency) == Some(&f.item) {
+                        r.external_items.remove(&f.dependency);
+                    }
+                }
+            }
+            rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+            let profile = Profile {
+                format: 1,
+                lua_version: self.target.lua_version.clone(),
+                rocks,
+            };
+            let change = format!(
+                "doctor --fix: link {}",
+                findings
+                    .iter()
+                    .filter(|f| f.kept)
+                    .map(|f| f.dependency.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.switch_to(&lock, &profile, &change)?;
+        }
+        Ok(findings)
+    }
+
     /// Removes every rock (a new, empty generation).
     pub fn purge(&mut self) -> Result<u64, InstallError> {
         let lock = self.target.lock()?;
@@ -683,6 +790,19 @@ impl<'a> Installer<'a> {
         let profile = Profile::empty(&self.target.lua_version);
         self.switch_to(&lock, &profile, "purge")
     }
+}
+
+/// A dependency that another tree provided and no longer does.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// `name version` of the rock that needs it.
+    pub rock: String,
+    /// The dependency's name.
+    pub dependency: String,
+    /// The item that was used.
+    pub item: String,
+    /// Whether the store still has that item (GC kept it).
+    pub kept: bool,
 }
 
 /// A version argument as constraints: a bare version means `==`.

@@ -97,6 +97,9 @@ enum Command {
     DeleteGenerations(tree_cmd::DeleteGenerationsArgs),
     /// Delete every item no kept generation of any registered tree uses.
     Gc(tree_cmd::GcArgs),
+    /// Report rocks of a tree whose dependency another tree provided and no
+    /// longer does; `--fix` links the item they used into the tree.
+    Doctor(tree_cmd::DoctorArgs),
 }
 
 /// Runs one parsed command line.
@@ -118,6 +121,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Ok(Store::open(&config.store_root, options)?)
     };
     match cli.command {
+        Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
         Command::Store(cmd) => store_cmd::run(cmd, &open()?),
         Command::Verify(args) => verify_cmd::run(args, &open()?),
         Command::Lint(args) => rockspec_cmd::lint(args),
@@ -139,5 +143,6 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::SwitchGeneration(args) => tree_cmd::switch_generation(args, &cx()?),
         Command::DeleteGenerations(args) => tree_cmd::delete_generations(args, &cx()?),
         Command::Gc(args) => tree_cmd::gc(args, &cx()?),
+        Command::Doctor(args) => tree_cmd::doctor(args, &cx()?),
     }
 }

@@ -12,6 +12,10 @@ use super::report::ExitStatus;
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
+    /// Create a store. With --shared --group G: one store for every user in
+    /// group G (setgid and sticky directories, explicit modes whatever the
+    /// umask; only the owner or root deletes items).
+    Init(InitArgs),
     /// Copy a directory into the store as an item and print the item's path.
     /// Adding the same contents again returns the existing item.
     Add(AddArgs),
@@ -43,6 +47,18 @@ pub struct AddArgs {
     /// An item this one needs (repeatable); links may lead into it.
     #[arg(long = "ref", value_name = "ITEM")]
     pub references: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The store root to create.
+    pub dir: PathBuf,
+    /// Make it a store shared by the members of --group.
+    #[arg(long, requires = "group")]
+    pub shared: bool,
+    /// The group whose members share the store.
+    #[arg(long, requires = "shared")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -89,8 +105,26 @@ fn view(item: &Item) -> ItemView<'_> {
     }
 }
 
+/// `rockstore store init [--shared --group G] DIR`.
+pub fn init(args: InitArgs) -> anyhow::Result<ExitStatus> {
+    let options = rockstore::store::StoreOptions {
+        reporter: std::sync::Arc::new(output::StderrReporter),
+        ..Default::default()
+    };
+    let store = match &args.group {
+        Some(group) => {
+            let gid = rockstore::store::shared::group_id(group)?;
+            Store::init_shared(&args.dir, gid, options)?
+        }
+        None => Store::open(&args.dir, options)?,
+    };
+    output::data(&store.root().display().to_string());
+    Ok(ExitStatus::Success)
+}
+
 pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
     match command {
+        StoreCommand::Init(args) => return init(args),
         StoreCommand::Add(args) => {
             let spec = ItemSpec {
                 name: args.name,

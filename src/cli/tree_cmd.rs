@@ -110,6 +110,13 @@ pub struct DeleteGenerationsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Link each kept item into this tree, in a new generation.
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct GcArgs {
     /// Only say what would be freed.
     #[arg(long)]
@@ -533,6 +540,41 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
         tree.root.display()
     );
     Ok(ExitStatus::Success)
+}
+
+/// `rockstore doctor`.
+pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let store = cx.store()?;
+    let fetcher = cx.fetcher();
+    let env = cx.build_env(Variables::new());
+    let mut installer = installer_for(cx, &store, &fetcher, &env, false)?;
+    let root = installer.target.root.clone();
+    let findings = installer.doctor(args.fix)?;
+    if findings.is_empty() {
+        eprintln!("{}: every dependency is satisfied", root.display());
+        return Ok(ExitStatus::Success);
+    }
+    for f in &findings {
+        println!(
+            "{}: {} needs {}, which another tree provided (item {}) and no longer does; {}",
+            root.display(),
+            f.rock,
+            f.dependency,
+            f.item,
+            match (f.kept, args.fix) {
+                (true, true) => "linked it into this tree",
+                (true, false) =>
+                    "the store kept the item: `rockstore doctor --fix` links it into this tree",
+                (false, _) => "the item is gone too: reinstall the rock",
+            }
+        );
+    }
+    let unfixed = findings.iter().any(|f| !f.kept || !args.fix);
+    Ok(if unfixed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// `rockstore gc`.

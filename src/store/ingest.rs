@@ -32,6 +32,8 @@ pub const FILE_MODE: u32 = 0o444;
 pub const EXEC_MODE: u32 = 0o555;
 /// Mode of a directory in the store.
 pub const DIR_MODE: u32 = 0o555;
+/// Mode of a staged item's root directory until it is renamed into place.
+pub const STAGED_ROOT_MODE: u32 = 0o755;
 /// The mtime every store file and directory gets (as Nix: 1 s after the epoch).
 pub const FIXED_MTIME: Duration = Duration::from_secs(1);
 
@@ -204,14 +206,15 @@ impl Ingest<'_> {
             Mode::Copy(_) | Mode::InPlace => {
                 // Children before parents: a 0555 parent would forbid nothing
                 // to root, but would to the owner of a per-user store.
-                for rel in dirs
-                    .iter()
-                    .rev()
-                    .map(String::as_str)
-                    .chain(std::iter::once(""))
-                {
-                    self.normalise_dir(rel)?;
+                for rel in dirs.iter().rev() {
+                    self.normalise_dir(rel, DIR_MODE)?;
                 }
+                // The root stays writable by its owner until it has been
+                // renamed into `store/`: moving a directory to another
+                // parent needs write permission on it (its `..` changes),
+                // which root has anyway but a user of a shared store has
+                // not. Admission then makes it 0555.
+                self.normalise_dir("", STAGED_ROOT_MODE)?;
             }
             Mode::Check => {
                 for rel in std::iter::once("").chain(dirs.iter().map(String::as_str)) {
@@ -395,9 +398,9 @@ impl Ingest<'_> {
         ))
     }
 
-    fn normalise_dir(&self, rel: &str) -> Result<(), IngestError> {
+    fn normalise_dir(&self, rel: &str, mode: u32) -> Result<(), IngestError> {
         let dir = open_readable(self.target, rel).map_err(io_err(rel))?;
-        dir.set_permissions(std::fs::Permissions::from_mode(DIR_MODE))
+        dir.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(io_err(rel))?;
         dir.set_times(fixed_times()).map_err(io_err(rel))
     }

@@ -82,14 +82,30 @@ pub fn acquire(
         path: path.clone(),
         source,
     };
+    // Opened read-only (enough for flock), so a lock file another user of a
+    // shared store created is usable; created with an explicit mode when
+    // missing, and if another process creates it first, opened again.
     let file = match dir.open(name) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => dir
-            .open_with(
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match dir.open_with(
                 name,
-                OpenOptions::new().write(true).create(true).mode(0o644),
-            )
-            .map_err(err)?,
+                OpenOptions::new().write(true).create_new(true).mode(0o644),
+            ) {
+                Ok(file) => {
+                    // Whatever the umask.
+                    file.set_permissions(cap_std::fs::Permissions::from_std(
+                        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                    ))
+                    .map_err(err)?;
+                    file
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    dir.open(name).map_err(err)?
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         Err(e) => return Err(err(e)),
     };
     let file = file.into_std();

@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod item_name;
 pub mod lock;
 mod remove;
+pub mod shared;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -120,6 +121,24 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: RecordError,
+    },
+    /// An item another user admitted no longer matches its name.
+    #[error("item {item} (admitted by uid {creator_uid}) does not match its name: {problem}.\nIts contents were changed after admission; refusing to use it. `rockstore verify --contents` lists every such item; the store owner can remove it with `verify --repair`")]
+    Untrusted {
+        /// The item.
+        item: String,
+        /// Who admitted it.
+        creator_uid: u32,
+        /// What differs.
+        problem: String,
+    },
+    /// Deleting needs the store owner or root.
+    #[error("only the store owner (uid {owner}) or root may delete items from {}; ask them to run it", root.display())]
+    NotOwner {
+        /// The store.
+        root: PathBuf,
+        /// The owner's uid.
+        owner: u32,
     },
     /// Nothing matches a query.
     #[error("no item in the store matches `{0}`")]
@@ -453,6 +472,14 @@ impl Store {
             .rename(&staging.name, &self.items, name.as_str())
             .map_err(self.io("store", name.as_str()))?;
         staging.admitted = true;
+        self.items
+            .set_permissions(
+                name.as_str(),
+                cap_std::fs::Permissions::from_std(std::os::unix::fs::PermissionsExt::from_mode(
+                    ingest::DIR_MODE,
+                )),
+            )
+            .map_err(self.io("store", name.as_str()))?;
         sync_dir(&self.items).map_err(self.io("store", ""))?;
         fp.hit("after-rename");
 
@@ -512,7 +539,15 @@ impl Store {
         item.record.references.sort();
         item.record.references.dedup();
         if item.record.references.len() != before {
-            self.write_record(&item.name, &item.record)?;
+            match self.write_record(&item.name, &item.record) {
+                // Another user's record in a shared store: it cannot be
+                // replaced (sticky directory). The new admission's
+                // references are its own items' business, and the profile
+                // that links them references them too.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::PermissionDenied => {}
+                other => other?,
+            }
         }
         if let Some(key) = spec.recipe_key {
             self.record_realisation(&key, &item.name)?;
@@ -529,13 +564,17 @@ impl Store {
             created: now_secs(),
         };
         let file = key.to_hex();
-        write_replace(
+        match write_replace(
             &self.db_realisations,
             &file,
             &db::encode(&record),
             RECORD_MODE,
-        )
-        .map_err(self.io("db/realisations", &file))?;
+        ) {
+            Ok(()) => {}
+            // Another user's realisation of the same recipe stands.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(()),
+            Err(e) => return Err(self.io("db/realisations", &file)(e)),
+        }
         sync_dir(&self.db_realisations).map_err(self.io("db/realisations", ""))
     }
 
@@ -659,6 +698,12 @@ impl Store {
     /// deleted items go too.
     pub fn delete(&self, exclusive: &LockGuard, names: &[ItemName]) -> Result<(), StoreError> {
         debug_assert_eq!(exclusive.mode(), LockMode::Exclusive);
+        if !names.is_empty() && !self.may_sweep()? {
+            return Err(StoreError::NotOwner {
+                root: self.root.clone(),
+                owner: self.owner_uid()?,
+            });
+        }
         let doomed: BTreeSet<&str> = names.iter().map(ItemName::as_str).collect();
         for name in names {
             remove_optional(&self.db_items, name.as_str())
@@ -723,43 +768,88 @@ impl Store {
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_os_str().as_bytes().to_vec();
         let id = tree_id(&bytes);
+        let uid = rustix::process::geteuid().as_raw();
+        // Each user registers in their own directory: nobody can drop
+        // another user's roots (db/trees is sticky in a shared store).
         let trees = self.db_trees()?;
+        let mine = uid.to_string();
+        if trees.symlink_metadata(&mine).is_err() {
+            trees
+                .create_dir(&mine)
+                .or_else(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(self.io("db/trees", &mine))?;
+            trees
+                .set_permissions(
+                    &mine,
+                    cap_std::fs::Permissions::from_std(
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    ),
+                )
+                .map_err(self.io("db/trees", &mine))?;
+        }
+        let dir = trees.open_dir(&mine).map_err(self.io("db/trees", &mine))?;
         let record = db::TreeRegistration {
             format_version: db::FORMAT_VERSION,
             path: bytes,
-            uid: rustix::process::getuid().as_raw(),
+            uid,
             registered: now_secs(),
         };
-        write_replace(&trees, &id, &db::encode(&record), RECORD_MODE)
-            .map_err(self.io("db/trees", &id))?;
-        sync_dir(&trees).map_err(self.io("db/trees", ""))
+        write_replace(&dir, &id, &db::encode(&record), RECORD_MODE)
+            .map_err(self.io("db/trees", &format!("{mine}/{id}")))?;
+        sync_dir(&dir).map_err(self.io("db/trees", &mine))
     }
 
-    /// Every readable tree registration, with its id.
+    /// Every readable tree registration, with its file (`<uid>/<id>`, or
+    /// `<id>` for registrations written before per-user directories).
     pub fn trees(&self) -> Result<Vec<(String, db::TreeRegistration)>, StoreError> {
         let trees = self.db_trees()?;
         let mut out = Vec::new();
-        for entry in trees.entries().map_err(self.io("db/trees", ""))? {
-            let entry = entry.map_err(self.io("db/trees", ""))?;
-            let Ok(file) = entry.file_name().into_string() else {
-                continue;
-            };
-            if file.starts_with('.') {
-                continue;
-            }
-            if let Some(bytes) = read_optional(&trees, &file).map_err(self.io("db/trees", &file))? {
-                if let Ok(record) = db::decode::<db::TreeRegistration>(&bytes) {
-                    out.push((file, record));
+        let read_dir = |dir: &Dir,
+                        prefix: &str,
+                        out: &mut Vec<(String, db::TreeRegistration)>|
+         -> Result<Vec<String>, StoreError> {
+            let mut subdirs = Vec::new();
+            for entry in dir.entries().map_err(self.io("db/trees", prefix))? {
+                let entry = entry.map_err(self.io("db/trees", prefix))?;
+                let Ok(file) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if file.starts_with('.') {
+                    continue;
                 }
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    subdirs.push(file);
+                    continue;
+                }
+                if let Some(bytes) =
+                    read_optional(dir, &file).map_err(self.io("db/trees", &file))?
+                {
+                    if let Ok(record) = db::decode::<db::TreeRegistration>(&bytes) {
+                        out.push((format!("{prefix}{file}"), record));
+                    }
+                }
+            }
+            Ok(subdirs)
+        };
+        let subdirs = read_dir(&trees, "", &mut out)?;
+        for sub in subdirs {
+            if let Ok(dir) = trees.open_dir(&sub) {
+                read_dir(&dir, &format!("{sub}/"), &mut out)?;
             }
         }
         Ok(out)
     }
 
-    /// Drops a tree registration (its tree is gone).
-    pub fn unregister_tree(&self, id: &str) -> Result<(), StoreError> {
+    /// Drops a tree registration (its tree is gone); `file` as [`Store::trees`] names it.
+    pub fn unregister_tree(&self, file: &str) -> Result<(), StoreError> {
         let trees = self.db_trees()?;
-        remove_optional(&trees, id).map_err(self.io("db/trees", id))
+        remove_optional(&trees, file).map_err(self.io("db/trees", file))
     }
 
     fn db_trees(&self) -> Result<Dir, StoreError> {

@@ -208,7 +208,7 @@ impl Store {
     }
 
     /// Problems found, and whether the contents still match the hash.
-    fn check_contents(
+    pub(super) fn check_contents(
         &self,
         name: &ItemName,
         record: &db::ItemRecord,

@@ -204,6 +204,12 @@ pub fn build(
     profile: &Profile,
     wrap: &WrapperContext<'_>,
 ) -> Result<Item, ProfileError> {
+    // Another user's item is re-hashed against its name before we link it
+    // (once per user; see store::shared).
+    for item in profile.items() {
+        let name = crate::store::item_name::ItemName::parse(&item).map_err(StoreError::from)?;
+        store.check_trusted(&name)?;
+    }
     let staging = store.stage()?;
     let root = staging.path();
     let io = |path: &Path| {

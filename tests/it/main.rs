@@ -6,6 +6,7 @@ mod hostile;
 mod manifest;
 mod rocks_server;
 mod rockspec;
+mod shared;
 mod store;
 mod store_format;
 mod support;

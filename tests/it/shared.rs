@@ -1,0 +1,595 @@
+//! One store, many users: real Unix users (`rs-alice`, `rs-bob` in group
+//! `rockstore`, created by `.ci/run`) run rockstore with `setpriv`; root is
+//! the admin and owns the store and the global tree.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::rocks_server::Repo;
+use crate::support::{bin, skip_or_fail, text};
+
+const USERS: [&str; 2] = ["rs-alice", "rs-bob"];
+
+fn ready() -> bool {
+    if !rustix::process::geteuid().is_root() {
+        skip_or_fail("the shared-store tests run as root (they switch to test users)");
+        return false;
+    }
+    for u in USERS {
+        let ok = Command::new("id")
+            .arg(u)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            skip_or_fail(&format!("user {u} in group rockstore (created by .ci/run)"));
+            return false;
+        }
+    }
+    if Command::new("lua5.4").arg("-v").output().is_err() {
+        skip_or_fail("lua5.4");
+        return false;
+    }
+    true
+}
+
+/// A shared store, a global tree, a home per user and the fixture server,
+/// all under a world-readable directory.
+struct World {
+    _tmp: tempfile::TempDir,
+    base: PathBuf,
+    repo: Repo,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path().to_path_buf();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let repo = Repo::new(&base);
+        let w = World {
+            _tmp: tmp,
+            base,
+            repo,
+        };
+        std::fs::create_dir_all(w.base.join("etc")).expect("etc");
+        for user in ["root", USERS[0], USERS[1]] {
+            let home = w.home(user);
+            std::fs::create_dir_all(&home).expect("home");
+            if user != "root" {
+                chown(&home, user);
+            }
+            std::fs::write(
+                w.base.join(format!("config-{user}.lua")),
+                format!(
+                    "rocks_trees = {{ {{ name = 'user', root = '{}/.luarocks' }}, {{ name = 'system', root = '{}' }} }}\nrockstore_store = '{}'\n",
+                    home.display(),
+                    w.global().display(),
+                    w.store().display()
+                ),
+            )
+            .expect("config");
+        }
+        w
+    }
+
+    fn store(&self) -> PathBuf {
+        self.base.join("store")
+    }
+
+    fn global(&self) -> PathBuf {
+        self.base.join("global")
+    }
+
+    fn home(&self, user: &str) -> PathBuf {
+        self.base.join(format!("home-{user}"))
+    }
+
+    fn user_tree(&self, user: &str) -> PathBuf {
+        self.home(user).join(".luarocks")
+    }
+
+    /// `sh -c 'umask U; exec …'` as `user` (root: no setpriv), with the
+    /// user's HOME and config.
+    fn command(&self, user: &str, umask: &str, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home(user))
+            .env(
+                "LUAROCKS_CONFIG",
+                self.base.join(format!("config-{user}.lua")),
+            )
+            .env("LUAROCKS_SYSCONFDIR", self.base.join("etc"))
+            .args(["-c", &format!("umask {umask}; exec \"$@\""), "sh"]);
+        if user != "root" {
+            cmd.args([
+                "setpriv",
+                &format!("--reuid={user}"),
+                &format!("--regid={user}"),
+                "--init-groups",
+                "--",
+            ]);
+        }
+        cmd.arg(program).args(args);
+        cmd
+    }
+
+    fn rockstore(&self, user: &str, args: &[&str]) -> Output {
+        let mut all = vec![
+            "--only-server",
+            self.repo.server.base.as_str(),
+            "--lua-version",
+            "5.4",
+        ];
+        all.extend_from_slice(args);
+        self.command(user, "022", bin(), &all)
+            .output()
+            .expect("rockstore")
+    }
+
+    fn ok(&self, user: &str, args: &[&str]) -> String {
+        let out = self.rockstore(user, args);
+        assert!(
+            out.status.success(),
+            "{user}: rockstore {args:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stderr)
+    }
+
+    /// `lua5.4 -e CODE` as `user` with the paths of every tree.
+    fn lua(&self, user: &str, code: &str) -> Output {
+        let script = format!(
+            "eval \"$('{}' --lua-version 5.4 path)\" && exec lua5.4 -e \"$CODE\"",
+            bin()
+        );
+        let mut cmd = self.command(user, "022", "sh", &["-c", &script]);
+        cmd.env("CODE", code);
+        cmd.output().expect("lua")
+    }
+
+    fn lua_ok(&self, user: &str, code: &str) -> String {
+        let out = self.lua(user, code);
+        assert!(
+            out.status.success(),
+            "{user}: lua {code}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_owned()
+    }
+
+    fn init_store(&self, umask: &str) {
+        let store = self.store().display().to_string();
+        let out = self
+            .command(
+                "root",
+                umask,
+                bin(),
+                &["store", "init", "--shared", "--group", "rockstore", &store],
+            )
+            .output()
+            .expect("init");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    /// The item of rock `name` in `user`'s tree.
+    fn item_of(&self, user: &str, name: &str) -> String {
+        let out = self.rockstore(user, &["--local", "list", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        json.as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .and_then(|r| r["item"].as_str())
+            .expect("rock in list")
+            .to_owned()
+    }
+}
+
+fn chown(path: &Path, user: &str) {
+    let out = Command::new("chown")
+        .arg(user)
+        .arg(path)
+        .output()
+        .expect("chown");
+    assert!(out.status.success());
+}
+
+/// Every path under `root` with its mode, skipping what is in flux (`tmp/`).
+/// With `anonymous`, hashes in names (items, recipe keys, tree ids) become
+/// `H`, so two stores with the same shape compare equal.
+fn modes_of(root: &Path, anonymous: bool) -> Vec<String> {
+    let mut lines = modes(root);
+    if anonymous {
+        for line in &mut lines {
+            let mut out = String::new();
+            let mut run = String::new();
+            for c in line.chars().chain(std::iter::once('/')) {
+                if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                    run.push(c);
+                } else {
+                    out.push_str(if run.len() >= 32 { "H" } else { &run });
+                    run.clear();
+                    out.push(c);
+                }
+            }
+            out.pop();
+            *line = out;
+        }
+        lines.sort();
+    }
+    lines
+}
+
+fn modes(root: &Path) -> Vec<String> {
+    let out = Command::new("find")
+        .arg(root)
+        .args([
+            "-path",
+            &format!("{}/tmp/*", root.display()),
+            "-prune",
+            "-o",
+            "-printf",
+            "%M %P\n",
+        ])
+        .output()
+        .expect("find");
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn users_share_the_store_with_deps_modes_and_reuse() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    w.init_store("022");
+    w.ok("root", &["--tree", "system", "install", "dmdep"]);
+    w.repo.server.clear();
+    // alice (deps mode all): dmdep comes from the global tree.
+    w.ok(
+        "rs-alice",
+        &["--local", "--deps-mode", "all", "install", "dmtop"],
+    );
+    let alice_list = text(
+        &w.rockstore("rs-alice", &["--local", "list", "--porcelain"])
+            .stdout,
+    );
+    assert_eq!(
+        alice_list
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["dmtop"]
+    );
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
+    // bob (deps mode one): dmdep goes into his tree too, reusing root's
+    // build: no source download, no build.
+    let err = w.ok(
+        "rs-bob",
+        &["--local", "--deps-mode", "one", "install", "dmtop"],
+    );
+    assert!(err.contains("dmdep 1.0-1: already built"), "{err}");
+    let bob_list = text(
+        &w.rockstore("rs-bob", &["--local", "list", "--porcelain"])
+            .stdout,
+    );
+    assert_eq!(bob_list.lines().count(), 2, "{bob_list}");
+    assert!(
+        !w.repo
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.contains("dmdep-1.0.tar.gz")),
+        "{:?}",
+        w.repo.server.requests()
+    );
+    assert_eq!(w.lua_ok("rs-bob", "print(require('dmtop').top)"), "true");
+    // A tree the user cannot write: said before any work, with --local.
+    w.repo.server.clear();
+    let out = w.rockstore("rs-alice", &["--tree", "system", "install", "purelua"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot write to the tree") && err.contains("--local"),
+        "{err}"
+    );
+    assert!(w.repo.server.requests().is_empty(), "no work was done");
+    // Only the owner (root) sweeps.
+    let out = w.rockstore("rs-alice", &["gc"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only the store owner"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn one_user_cannot_change_anothers_items_records_or_trees() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    w.init_store("022");
+    w.ok("rs-alice", &["--local", "install", "dmdep"]);
+    let item = w.item_of("rs-alice", "dmdep");
+    let item_dir = w.store().join("store").join(&item);
+    let record = w.store().join("db/items").join(&item);
+    let tree = w.user_tree("rs-alice");
+    let before = modes(&w.store());
+    let gens_before = std::fs::read_dir(tree.join(".rockstore/generations"))
+        .expect("gens")
+        .count();
+    let attempts: Vec<(&str, Vec<String>)> = vec![
+        ("rm", vec!["-rf".into(), item_dir.display().to_string()]),
+        (
+            "sh",
+            vec![
+                "-c".into(),
+                format!("echo x > '{}/lua/dmdep.lua'", item_dir.display()),
+            ],
+        ),
+        ("rm", vec!["-f".into(), record.display().to_string()]),
+        (
+            "mv",
+            vec![
+                record.display().to_string(),
+                w.store().join("db/items/stolen").display().to_string(),
+            ],
+        ),
+        (
+            "sh",
+            vec!["-c".into(), format!("echo x > '{}'", record.display())],
+        ),
+        (
+            "rm",
+            vec!["-rf".into(), tree.join(".rockstore").display().to_string()],
+        ),
+        (
+            "ln",
+            vec![
+                "-sfn".into(),
+                "/tmp".into(),
+                tree.join(".rockstore/current").display().to_string(),
+            ],
+        ),
+    ];
+    for (program, args) in &attempts {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = w
+            .command("rs-bob", "022", program, &args)
+            .output()
+            .expect("attempt");
+        assert!(!out.status.success(), "bob could run {program} {args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("Permission denied") || err.contains("Operation not permitted"),
+            "{program} {args:?}: {err}"
+        );
+    }
+    let out = w.rockstore(
+        "rs-bob",
+        &["--tree", &tree.display().to_string(), "rollback"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot write to the tree"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Nothing changed.
+    assert_eq!(modes(&w.store()), before);
+    assert_eq!(
+        std::fs::read_dir(tree.join(".rockstore/generations"))
+            .expect("gens")
+            .count(),
+        gens_before
+    );
+    assert_eq!(w.lua_ok("rs-alice", "print(require('dmdep').dep)"), "true");
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &[
+                "--store",
+                &w.store().display().to_string(),
+                "verify",
+                "--contents",
+            ],
+        )
+        .output()
+        .expect("verify");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_tampered_item_is_refused_and_verify_names_it() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    w.init_store("022");
+    w.ok("rs-alice", &["--local", "install", "upg", "1.0"]);
+    let item = w.item_of("rs-alice", "upg");
+    // Root (a compromised admin) changes alice's item.
+    let file = w.store().join("store").join(&item).join("lua/upg.lua");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::write(&file, "return { v = 'evil' }").expect("tamper");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let out = w.rockstore("rs-bob", &["--local", "install", "upg", "1.0"]);
+    assert!(!out.status.success(), "bob linked a tampered item");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&item) && err.contains("does not match its name"),
+        "{err}"
+    );
+    assert!(
+        !w.user_tree("rs-bob").join(".rockstore/current").exists(),
+        "no generation was made"
+    );
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &[
+                "--store",
+                &w.store().display().to_string(),
+                "verify",
+                "--contents",
+            ],
+        )
+        .output()
+        .expect("verify");
+    assert!(!out.status.success());
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(report.contains(&item), "{report}");
+}
+
+#[test]
+fn admin_removal_and_gc_keep_a_users_dependency_and_doctor_repairs() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    w.init_store("022");
+    w.ok("root", &["--tree", "system", "install", "dmdep"]);
+    w.ok(
+        "rs-alice",
+        &["--local", "--deps-mode", "all", "install", "dmtop"],
+    );
+    let dep_item = {
+        let out = w.rockstore("root", &["--tree", "system", "list", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        json[0]["item"].as_str().expect("item").to_owned()
+    };
+    w.ok("root", &["--tree", "system", "remove", "dmdep"]);
+    w.ok("root", &["gc"]);
+    assert!(
+        w.store().join("store").join(&dep_item).exists(),
+        "GC kept alice's dependency"
+    );
+    // alice's own rock is intact; doctor names what vanished.
+    assert!(!w.lua("rs-alice", "require('dmtop')").status.success());
+    let out = w.rockstore("rs-alice", &["--local", "doctor"]);
+    assert!(!out.status.success());
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("dmtop 1.0-1 needs dmdep") && report.contains(&dep_item),
+        "{report}"
+    );
+    w.ok("rs-alice", &["--local", "doctor", "--fix"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
+    w.ok("rs-alice", &["--local", "doctor"]);
+    w.ok("root", &["gc"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
+}
+
+#[test]
+fn two_users_build_one_c_rock_once_at_the_same_time() {
+    if !ready() || Command::new("gcc").arg("--version").output().is_err() {
+        return;
+    }
+    let w = World::new();
+    w.init_store("022");
+    let logdir = w.base.join("cc-log");
+    std::fs::create_dir_all(&logdir).expect("logdir");
+    std::fs::set_permissions(&logdir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let log = logdir.join("calls");
+    let wrapper = w.base.join("cc-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec gcc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let children: Vec<_> = USERS
+        .iter()
+        .map(|u| {
+            let mut all = vec![
+                "--only-server",
+                w.repo.server.base.as_str(),
+                "--lua-version",
+                "5.4",
+            ];
+            all.extend(["--local", "install", "cmulti"]);
+            let mut cmd = w.command(u, "022", bin(), &all);
+            cmd.env("CC", &wrapper)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.spawn().expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let calls = std::fs::read_to_string(&log).expect("log").lines().count();
+    assert_eq!(calls, 3, "two compiles and one link, once");
+    for u in USERS {
+        assert_eq!(w.lua_ok(u, "print(require('cmulti').answer())"), "42");
+    }
+}
+
+#[test]
+fn modes_do_not_depend_on_the_umask() {
+    if !ready() {
+        return;
+    }
+    let mut listings = Vec::new();
+    for umask in ["077", "022"] {
+        let w = World::new();
+        w.init_store(umask);
+        let mut all = vec![
+            "--only-server",
+            w.repo.server.base.as_str(),
+            "--lua-version",
+            "5.4",
+        ];
+        all.extend(["--local", "install", "dmdep"]);
+        let out = w
+            .command("rs-alice", umask, bin(), &all)
+            .output()
+            .expect("install");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Every user can read what alice admitted under umask 077.
+        assert_eq!(
+            w.lua_ok(
+                "rs-bob",
+                &format!(
+                    "print(dofile('{}/store/{}/lua/dmdep.lua').dep)",
+                    w.store().display(),
+                    w.item_of("rs-alice", "dmdep")
+                )
+            ),
+            "true"
+        );
+        listings.push(modes_of(&w.store(), true));
+    }
+    assert_eq!(listings[0], listings[1]);
+    assert!(
+        listings[0]
+            .iter()
+            .any(|l| l.starts_with("drwxrwsr-t store")),
+        "{:?}",
+        listings[0]
+    );
+}
