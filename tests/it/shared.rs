@@ -418,6 +418,27 @@ fn a_tampered_item_is_refused_and_verify_names_it() {
     }
     let w = World::new();
     w.init_store("022");
+    // An intact item alice admitted: bob links it after one check, which
+    // is remembered.
+    w.ok("rs-alice", &["--local", "install", "dmdep"]);
+    let intact = w.item_of("rs-alice", "dmdep");
+    let err = w.ok("rs-bob", &["--local", "install", "dmdep"]);
+    assert!(err.contains("already built"), "{err}");
+    let bob_uid = text(
+        &Command::new("id")
+            .args(["-u", "rs-bob"])
+            .output()
+            .expect("id")
+            .stdout,
+    );
+    assert!(
+        w.store()
+            .join("db/trust")
+            .join(bob_uid.trim())
+            .join(&intact)
+            .exists(),
+        "bob's check of alice's item is remembered"
+    );
     w.ok("rs-alice", &["--local", "install", "upg", "1.0"]);
     let item = w.item_of("rs-alice", "upg");
     // Root (a compromised admin) changes alice's item.
@@ -432,9 +453,16 @@ fn a_tampered_item_is_refused_and_verify_names_it() {
         err.contains(&item) && err.contains("does not match its name"),
         "{err}"
     );
-    assert!(
-        !w.user_tree("rs-bob").join(".rockstore/current").exists(),
-        "no generation was made"
+    let bob_gens = std::fs::read_dir(w.user_tree("rs-bob").join(".rockstore/generations"))
+        .expect("gens")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| !e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .count();
+    assert_eq!(
+        bob_gens, 1,
+        "no generation was made for the refused install"
     );
     let out = w
         .command(
