@@ -112,10 +112,19 @@ pub fn collect(store: &Store, dry_run: bool) -> Result<GcReport, StoreError> {
     }
     let exclusive = store.lock(LockMode::Exclusive)?;
     let (roots, gone) = roots(store)?;
-    let items = store.list()?;
-    let by_name: BTreeMap<String, Item> = items
+    let by_name: BTreeMap<String, Item> = store
+        .records()?
         .into_iter()
-        .map(|i| (i.name.as_str().to_owned(), i))
+        .map(|(name, record)| {
+            (
+                name.as_str().to_owned(),
+                Item {
+                    path: store.item_path(&name),
+                    name,
+                    record,
+                },
+            )
+        })
         .collect();
     let live = reach(&by_name, roots.iter().map(|r| r.item.clone()));
     let mut report = GcReport {

@@ -653,6 +653,21 @@ impl Store {
         Ok(items)
     }
 
+    /// Every item's name and record, without checking each directory (GC
+    /// reads 10,000 of these; a record without its directory is `verify`'s
+    /// business).
+    pub fn records(&self) -> Result<Vec<(ItemName, ItemRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for file in self.record_names()? {
+            if let Ok(name) = ItemName::parse(&file) {
+                if let Ok(Some(record)) = self.read_record(&file) {
+                    out.push((name, record));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Finds one item by store path, item name, hash (`blake3:…`), a prefix of
     /// its item name (e.g. the first characters of the short hash), or its
     /// rock name.
@@ -705,25 +720,33 @@ impl Store {
             });
         }
         let doomed: BTreeSet<&str> = names.iter().map(ItemName::as_str).collect();
+        // Item names are single validated path components, so these unlink
+        // and rename straight on the directory descriptors: GC's inner loop.
+        let unlink = |dir: &Dir, sub: &'static str, name: &ItemName| match rustix::fs::unlinkat(
+            dir,
+            name.as_str(),
+            rustix::fs::AtFlags::empty(),
+        ) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(self.io(sub, name.as_str())(e.into())),
+        };
         for name in names {
-            remove_optional(&self.db_items, name.as_str())
-                .map_err(self.io("db/items", name.as_str()))?;
+            unlink(&self.db_items, "db/items", name)?;
         }
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
         // Items are independent: remove them on every core.
         use rayon::prelude::*;
         names.par_iter().try_for_each(|name| {
-            remove_optional(&self.db_listings, name.as_str())
-                .map_err(self.io("db/listings", name.as_str()))?;
-            if self.items.symlink_metadata(name.as_str()).is_ok() {
-                // Renamed away first, so no half-deleted item is ever visible.
-                let trash = unique_name("trash");
-                self.items
-                    .rename(name.as_str(), &self.tmp, &trash)
-                    .map_err(self.io("store", name.as_str()))?;
-                remove::remove_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))?;
+            unlink(&self.db_listings, "db/listings", name)?;
+            // Renamed away first, so no half-deleted item is ever visible.
+            let trash = unique_name("trash");
+            match rustix::fs::renameat(&self.items, name.as_str(), &self.tmp, trash.as_str()) {
+                Ok(()) => {
+                    remove::remove_dir_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))
+                }
+                Err(rustix::io::Errno::NOENT) => Ok(()),
+                Err(e) => Err(self.io("store", name.as_str())(e.into())),
             }
-            Ok::<(), StoreError>(())
         })?;
         for (file, record) in self.realisations()? {
             if doomed.contains(record.item.as_str()) {

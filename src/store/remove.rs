@@ -19,6 +19,12 @@ pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
     empty_and_remove(parent, name)
 }
 
+/// Removes the directory tree `name` inside `parent`, known to be a
+/// directory (a renamed item).
+pub fn remove_dir_tree(parent: &Dir, name: &str) -> io::Result<()> {
+    empty_and_remove(parent, name)
+}
+
 /// One pass per directory, straight on descriptors (this is GC's inner
 /// loop): open it, make it writable, unlink its files, recurse into its
 /// subdirectories, then remove it.
