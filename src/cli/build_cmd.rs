@@ -11,7 +11,6 @@ use rockstore::build::variables::{self, Variables};
 use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput};
 use rockstore::fetch::{Fetcher, Freshness};
 use rockstore::lua_install::LuaInstall;
-use rockstore::rockspec::version::parse_constraints;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
 use rockstore::servers::{self, Offer, ServerError, Want};
 
@@ -126,20 +125,7 @@ impl Session {
     }
 
     fn offers(&self, name: &str, version: Option<&str>, exact: bool) -> anyhow::Result<Vec<Offer>> {
-        let constraints = match version {
-            Some(v) => {
-                let text = if v
-                    .trim_start()
-                    .starts_with(|c: char| c.is_ascii_alphanumeric())
-                {
-                    format!("== {v}")
-                } else {
-                    v.to_owned()
-                };
-                parse_constraints(&text).with_context(|| format!("bad version constraint `{v}`"))?
-            }
-            None => Vec::new(),
-        };
+        let constraints = rockstore::install::version_constraints(version)?;
         let mut warnings = Vec::new();
         let manifests = servers::load(
             &self.fetcher,
