@@ -66,6 +66,38 @@ impl Context {
             server_flags.lua_version.as_deref(),
             server_flags.lua_dir.as_deref(),
         )?;
+        Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
+    }
+
+    /// For commands that only need the store: its location may come from
+    /// LuaRocks' config (`rockstore_store`), but no Lua interpreter is
+    /// needed, so a missing one falls back to the 5.4 config file.
+    pub fn for_store(
+        server_flags: &ServerFlags,
+        tree_flags: &TreeFlags,
+        store_flag: Option<PathBuf>,
+        env: &EnvVars,
+    ) -> anyhow::Result<Context> {
+        let lua = LuaInstall::detect(
+            server_flags.lua_version.as_deref(),
+            server_flags.lua_dir.as_deref(),
+        )
+        .or_else(|_| {
+            LuaInstall::detect(
+                Some(server_flags.lua_version.as_deref().unwrap_or("5.4")),
+                None,
+            )
+        })?;
+        Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
+    }
+
+    fn with_lua(
+        server_flags: &ServerFlags,
+        tree_flags: &TreeFlags,
+        store_flag: Option<PathBuf>,
+        env: &EnvVars,
+        lua: LuaInstall,
+    ) -> anyhow::Result<Context> {
         let explicit = env
             .luarocks_config_versioned
             .iter()

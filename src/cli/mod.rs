@@ -12,13 +12,10 @@ mod tree_cmd;
 mod verify_cmd;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use rockstore::config::Config;
 use rockstore::env_vars::EnvVars;
-use rockstore::store::failpoint::Failpoints;
-use rockstore::store::{Store, StoreOptions};
+use rockstore::store::Store;
 
 use report::ExitStatus;
 
@@ -29,8 +26,9 @@ use report::ExitStatus;
 #[derive(Debug, Parser)]
 #[command(name = "rockstore", version)]
 pub struct Cli {
-    /// The store root [default: $ROCKSTORE_STORE, else $XDG_DATA_HOME/rockstore,
-    /// else ~/.local/share/rockstore]. May stand before or after the command.
+    /// The store root [default: $ROCKSTORE_STORE, else `rockstore_store` in
+    /// LuaRocks' config, else $XDG_DATA_HOME/rockstore, else
+    /// ~/.local/share/rockstore]. May stand before or after the command.
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
@@ -46,7 +44,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Low-level store operations (like `nix-store`): add, ls, info, path.
+    /// Low-level store operations (like `nix-store`): init (also shared), add,
+    /// ls, info, path, why.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
     /// Check the store: records against directories, and with --contents every
@@ -108,17 +107,8 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // neither a store nor a HOME.
     let cx = || context::Context::new(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env);
     let open = || -> anyhow::Result<Store> {
-        let config = Config::resolve(cli.store.clone(), env)?;
-        let failpoints = config
-            .failpoint
-            .as_deref()
-            .map(Failpoints::parse)
-            .unwrap_or_default();
-        let options = StoreOptions {
-            reporter: Arc::new(output::StderrReporter),
-            failpoints: Arc::new(failpoints),
-        };
-        Ok(Store::open(&config.store_root, options)?)
+        context::Context::for_store(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env)?
+            .store()
     };
     match cli.command {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),

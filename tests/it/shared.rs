@@ -464,18 +464,9 @@ fn a_tampered_item_is_refused_and_verify_names_it() {
         bob_gens, 1,
         "no generation was made for the refused install"
     );
+    // The store comes from root's LuaRocks config (`rockstore_store`).
     let out = w
-        .command(
-            "root",
-            "022",
-            bin(),
-            &[
-                "--store",
-                &w.store().display().to_string(),
-                "verify",
-                "--contents",
-            ],
-        )
+        .command("root", "022", bin(), &["verify", "--contents"])
         .output()
         .expect("verify");
     assert!(!out.status.success());
