@@ -269,7 +269,7 @@ impl<'a> Installer<'a> {
     }
 
     fn provided(&self) -> Vec<(String, String)> {
-        self.builder.env.lua.rocks_provided()
+        self.builder.env.rocks_provided.clone()
     }
 
     /// Installs the requested rocks (`only_deps`: their dependencies only)

@@ -79,6 +79,8 @@ pub struct LuaRocksConfig {
     pub keep_other_versions: bool,
     /// `rockstore_store`: rockstore's store root.
     pub store: Option<PathBuf>,
+    /// `rocks_provided`: rock name → version the system provides.
+    pub rocks_provided: Vec<(String, String)>,
 }
 
 /// Where the config files are looked for.
@@ -210,6 +212,13 @@ impl LuaRocksConfig {
         config.keep_other_versions =
             t.get("keep_other_versions").and_then(Value::as_bool) == Some(true);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
+        if let Some(Value::Table(provided)) = t.get("rocks_provided") {
+            for (k, v) in provided.iter() {
+                if let (Key::String(k), Some(v)) = (k, v.as_str()) {
+                    config.rocks_provided.push((k.to_lowercase(), v.to_owned()));
+                }
+            }
+        }
         Ok(config)
     }
 }
@@ -274,7 +283,7 @@ mod tests {
         std::fs::write(
             &user,
             "rocks_trees = { home .. '/t' }\nvariables.CFLAGS = '-O3'\n\
-             local_by_default = true\nrockstore_store = '/s'\n",
+             local_by_default = true\nrockstore_store = '/s'\nrocks_provided = { luasocket = '3.0-1' }\n",
         )
         .expect("user");
         let sources = ConfigSources {
@@ -301,6 +310,10 @@ mod tests {
         assert!(c.variables.contains(&("CC".into(), "gcc".into())));
         assert!(c.local_by_default);
         assert_eq!(c.store, Some(PathBuf::from("/s")));
+        assert_eq!(
+            c.rocks_provided,
+            [("luasocket".to_owned(), "3.0-1".to_owned())]
+        );
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub struct BuildEnv {
     pub deps_dirs: Vec<PathBuf>,
     /// LuaRocks' `cfg.arch` (`linux-x86_64`).
     pub arch: String,
+    /// Rocks that are never installed: the VM's (`lua`, `utf8`, …) and the
+    /// config's `rocks_provided`.
+    pub rocks_provided: Vec<(String, String)>,
 }
 
 impl BuildEnv {

@@ -108,6 +108,7 @@ pub struct Session {
     fetcher: Fetcher,
     servers: Vec<String>,
     lua: LuaInstall,
+    provided: Vec<(String, String)>,
 }
 
 impl Session {
@@ -116,6 +117,7 @@ impl Session {
             fetcher: cx.fetcher(),
             servers: cx.servers(),
             lua: cx.lua.clone(),
+            provided: cx.rocks_provided(),
         }
     }
 
@@ -146,7 +148,7 @@ impl Session {
     }
 
     fn provided(&self) -> Vec<(String, String)> {
-        self.lua.rocks_provided()
+        self.provided.clone()
     }
 
     fn find(&self, name: &str, version: Option<&str>, want: Want) -> anyhow::Result<Offer> {

@@ -191,7 +191,19 @@ impl Context {
                     .collect()
             }),
             arch: BuildEnv::host_arch(),
+            rocks_provided: self.rocks_provided(),
         }
+    }
+
+    /// The VM's provided rocks, then the config's `rocks_provided` (which
+    /// may override a version), as LuaRocks' `get_rocks_provided`.
+    pub fn rocks_provided(&self) -> Vec<(String, String)> {
+        let mut provided = self.lua.rocks_provided();
+        for (name, version) in &self.config.rocks_provided {
+            provided.retain(|(n, _)| n != name);
+            provided.push((name.clone(), version.clone()));
+        }
+        provided
     }
 
     pub fn deps_mode(&self) -> anyhow::Result<DepsMode> {

@@ -737,3 +737,31 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
     ok(&s, &repo, &t, &["delete-generations", "4"]);
     assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "1.0");
 }
+
+#[test]
+fn rocks_provided_in_config_are_never_installed() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    let config = s.tmp.path().join("config.lua");
+    std::fs::write(&config, "rocks_provided = { dmdep = '1.0-1' }\n").expect("config");
+    let run = |args: &[&str]| {
+        let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+        cmd.arg("--tree")
+            .arg(&t)
+            .args(args)
+            .env("LUAROCKS_CONFIG", &config);
+        cmd.output().expect("run")
+    };
+    let out = run(&["install", "dmtop"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&run(&["list", "--porcelain"]).stdout);
+    assert_eq!(listed.lines().count(), 1, "only dmtop: {listed}");
+    let out = run(&["install", "dmdep"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Rock dmdep 1.0-1 is already provided"),
+        "{}",
+        text(&out.stderr)
+    );
+}
