@@ -77,6 +77,8 @@ pub fn load(
         }
     }
     if loaded.is_empty() {
+        // The error lists every server; the warnings would repeat it.
+        warnings.retain(|w| !w.starts_with("skipping rocks server "));
         return Err(ServerError::NoServer { problems });
     }
     Ok(loaded)
