@@ -156,6 +156,22 @@ pub enum Request {
     File(String),
 }
 
+/// What an install or removal works on, and how.
+pub struct Plan {
+    /// The rocks servers.
+    pub servers: Vec<String>,
+    /// The tree changed.
+    pub target: Tree,
+    /// Every configured tree, in `rocks_trees` order.
+    pub rocks_trees: Vec<PathBuf>,
+    /// The deps mode.
+    pub deps_mode: DepsMode,
+    /// Keep other versions (`--keep`).
+    pub keep: bool,
+    /// Reinstall / remove despite dependents (`--force`).
+    pub force: bool,
+}
+
 /// One install or removal run.
 pub struct Installer<'a> {
     /// Builds.
@@ -194,26 +210,16 @@ pub struct Outcome {
 
 impl<'a> Installer<'a> {
     /// Prepares an install into `target`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        builder: Builder<'a>,
-        servers: Vec<String>,
-        target: Tree,
-        rocks_trees: Vec<PathBuf>,
-        deps_mode: DepsMode,
-        keep: bool,
-        force: bool,
-        say: &'a dyn Fn(&str),
-    ) -> Installer<'a> {
-        let lua = target.lua_version.clone();
+    pub fn new(builder: Builder<'a>, plan: Plan, say: &'a dyn Fn(&str)) -> Installer<'a> {
+        let lua = plan.target.lua_version.clone();
         Installer {
             builder,
-            servers,
-            target,
-            rocks_trees,
-            deps_mode,
-            keep,
-            force,
+            servers: plan.servers,
+            target: plan.target,
+            rocks_trees: plan.rocks_trees,
+            deps_mode: plan.deps_mode,
+            keep: plan.keep,
+            force: plan.force,
             say,
             manifests: None,
             plan: Vec::new(),

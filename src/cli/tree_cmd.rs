@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::variables::Variables;
 use rockstore::build::Builder;
-use rockstore::install::{Installer, Request};
+use rockstore::install::{Installer, Plan, Request};
 use rockstore::tree::Tree;
 use serde::Serialize;
 
@@ -136,24 +136,12 @@ pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         [t, v] => Request::Name(t.to_lowercase(), Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
-    let (tree, trees) = cx.target()?;
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(overrides);
-    let mut installer = Installer::new(
-        Builder {
-            store: &store,
-            fetcher: &fetcher,
-            env: &env,
-        },
-        cx.servers(),
-        tree.clone(),
-        trees,
-        cx.deps_mode()?,
-        args.keep || cx.config.keep_other_versions,
-        args.force,
-        &say,
-    );
+    let keep = args.keep || cx.config.keep_other_versions;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.force)?;
+    let tree = installer.target.clone();
     let outcome = installer.install(&[request], args.only_deps)?;
     match outcome.generation {
         Some(n) => eprintln!(
@@ -171,21 +159,24 @@ fn installer_for<'a>(
     store: &'a rockstore::store::Store,
     fetcher: &'a rockstore::fetch::Fetcher,
     env: &'a rockstore::build::BuildEnv,
+    keep: bool,
     force: bool,
 ) -> anyhow::Result<Installer<'a>> {
-    let (tree, trees) = cx.target()?;
+    let (target, rocks_trees) = cx.target()?;
     Ok(Installer::new(
         Builder {
             store,
             fetcher,
             env,
         },
-        cx.servers(),
-        tree,
-        trees,
-        cx.deps_mode()?,
-        false,
-        force,
+        Plan {
+            servers: cx.servers(),
+            target,
+            rocks_trees,
+            deps_mode: cx.deps_mode()?,
+            keep,
+            force,
+        },
         &say,
     ))
 }
@@ -195,7 +186,7 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &store, &fetcher, &env, args.force)?;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
     eprintln!(
         "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
@@ -209,7 +200,7 @@ pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &store, &fetcher, &env, true)?;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
     eprintln!("Purged (generation {n}; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
@@ -547,7 +538,7 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &store, &fetcher, &env, false)?;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
     let root = installer.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {
