@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::build::{BuildError, Builder, Built, RockspecInput};
+use crate::build::{BuildError, Builder, Built, RockspecInput, Sources};
 use crate::fetch::Freshness;
 use crate::manifest::RepositoryManifest;
 use crate::rockspec::{Dependency, Rockspec, Version};
@@ -154,6 +154,13 @@ pub enum Request {
     Name(String, Option<String>),
     /// A rockspec, `.src.rock` or `.rock` file or URL.
     File(String),
+    /// A rockspec built with a working directory as its sources (`make`).
+    Local {
+        /// The rockspec file.
+        rockspec: PathBuf,
+        /// The sources.
+        dir: PathBuf,
+    },
 }
 
 /// What an install or removal works on, and how.
@@ -381,6 +388,24 @@ impl<'a> Installer<'a> {
         let url =
             match request {
                 Request::File(f) => f.clone(),
+                Request::Local { rockspec, dir } => {
+                    let file = rockspec
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
+                        path: rockspec.clone(),
+                        source,
+                    })?;
+                    let source = Source::Local {
+                        file,
+                        bytes,
+                        hash: crate::build::source::tree_hash(dir)?,
+                        dir: dir.clone(),
+                    };
+                    let spec = source.rockspec(&self.builder)?;
+                    return Ok((spec, source));
+                }
                 Request::Name(name, version) => {
                     let constraints = version_constraints(version.as_deref())?;
                     if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
@@ -853,19 +878,31 @@ pub enum Source {
         /// Bytes.
         bytes: Vec<u8>,
     },
+    /// A rockspec with a working directory as its sources.
+    Local {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+        /// The sources.
+        dir: PathBuf,
+        /// Their content hash.
+        hash: String,
+    },
 }
 
 impl Source {
     fn rockspec(&self, builder: &Builder<'_>) -> Result<Rockspec, BuildError> {
         match self {
-            Source::Rockspec { file, bytes } => builder.load(&RockspecInput {
-                display: file.clone(),
-                file_name: Some(file.clone()),
-                bytes: bytes.clone(),
-                unpacked_src_rock: None,
-                src_rock_hash: None,
-                dependency_items: Vec::new(),
-            }),
+            Source::Rockspec { file, bytes } | Source::Local { file, bytes, .. } => {
+                builder.load(&RockspecInput {
+                    display: file.clone(),
+                    file_name: Some(file.clone()),
+                    bytes: bytes.clone(),
+                    sources: Sources::Fetch,
+                    dependency_items: Vec::new(),
+                })
+            }
             Source::SrcRock { file, bytes } | Source::BinaryRock { file, bytes } => {
                 builder.rockspec_in_rock(file, bytes)
             }
@@ -882,14 +919,28 @@ impl Source {
                 display: file.clone(),
                 file_name: Some(file.clone()),
                 bytes: bytes.clone(),
-                unpacked_src_rock: None,
-                src_rock_hash: None,
+                sources: Sources::Fetch,
                 dependency_items,
             }),
             Source::SrcRock { file, bytes } => {
                 builder.build_src_rock_with(file, bytes, dependency_items)
             }
             Source::BinaryRock { file, bytes } => builder.install_binary_rock(file, bytes),
+            Source::Local {
+                file,
+                bytes,
+                dir,
+                hash,
+            } => builder.build(&RockspecInput {
+                display: dir.join(file).display().to_string(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                sources: Sources::Local {
+                    dir,
+                    hash: hash.clone(),
+                },
+                dependency_items,
+            }),
         }
     }
 }

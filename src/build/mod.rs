@@ -185,6 +185,39 @@ pub struct Builder<'a> {
     pub env: &'a BuildEnv,
 }
 
+/// Where a build's sources come from.
+#[derive(Debug, Clone)]
+pub enum Sources<'b> {
+    /// Fetched as `source` says.
+    Fetch,
+    /// An unpacked `.src.rock` (its directory) and the rock's content hash.
+    SrcRock {
+        /// The unpacked rock.
+        dir: &'b Path,
+        /// blake3 of the `.src.rock` file.
+        hash: String,
+    },
+    /// A working directory used as is (`make`), and its content hash.
+    Local {
+        /// The directory (copied before building, never written to).
+        dir: &'b Path,
+        /// [`source::tree_hash`] of it.
+        hash: String,
+    },
+}
+
+impl Sources<'_> {
+    /// What stands for the sources in the recipe key, when not the
+    /// rockspec's `source` table.
+    fn key(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Sources::Fetch => None,
+            Sources::SrcRock { hash, .. } => Some(("src.rock", hash)),
+            Sources::Local { hash, .. } => Some(("local.dir", hash)),
+        }
+    }
+}
+
 /// A rockspec to build and where its sources come from.
 pub struct RockspecInput<'b> {
     /// For messages.
@@ -193,10 +226,8 @@ pub struct RockspecInput<'b> {
     pub file_name: Option<String>,
     /// Its bytes.
     pub bytes: Vec<u8>,
-    /// A `.src.rock` already unpacked: its directory (sources inside).
-    pub unpacked_src_rock: Option<&'b Path>,
-    /// Content hash of the `.src.rock`, standing for its sources in the key.
-    pub src_rock_hash: Option<String>,
+    /// Where the sources come from.
+    pub sources: Sources<'b>,
     /// Items of resolved dependencies (issue 5 fills these).
     pub dependency_items: Vec<String>,
 }
@@ -270,7 +301,7 @@ impl Builder<'_> {
         let key = recipe::key(&recipe::Inputs {
             rockspec_bytes: &input.bytes,
             source: &rockspec.source,
-            src_rock_hash: input.src_rock_hash.as_deref(),
+            source_hash: input.sources.key(),
             lua: &self.env.lua,
             arch: &self.env.arch,
             variables: &vars,
@@ -283,12 +314,13 @@ impl Builder<'_> {
         }
 
         let work = work_dir("rockstore-build-")?;
-        let src_dir = source::obtain(
-            self.fetcher,
-            &rockspec,
-            input.unpacked_src_rock,
-            work.path(),
-        )?;
+        let src_dir = match &input.sources {
+            Sources::Fetch => source::obtain(self.fetcher, &rockspec, None, work.path())?,
+            Sources::SrcRock { dir, .. } => {
+                source::obtain(self.fetcher, &rockspec, Some(dir), work.path())?
+            }
+            Sources::Local { dir, .. } => source::copy_local(dir, &work.path().join("local"))?,
+        };
 
         let staging = self.store.stage()?;
         let prefix = staging.path();
@@ -370,8 +402,7 @@ impl Builder<'_> {
             display: format!("{file}!{rockspec_name}"),
             file_name: Some(rockspec_name),
             bytes: text,
-            unpacked_src_rock: None,
-            src_rock_hash: None,
+            sources: Sources::Fetch,
             dependency_items: Vec::new(),
         })
     }
@@ -404,8 +435,10 @@ impl Builder<'_> {
             display: format!("{file}!{rockspec_name}"),
             file_name: Some(rockspec_name),
             bytes: rockspec_bytes,
-            unpacked_src_rock: Some(work.path()),
-            src_rock_hash: Some(blake3::hash(bytes).to_hex().to_string()),
+            sources: Sources::SrcRock {
+                dir: work.path(),
+                hash: blake3::hash(bytes).to_hex().to_string(),
+            },
             dependency_items,
         })
     }
@@ -445,8 +478,7 @@ impl Builder<'_> {
             display: format!("{file}!{rockspec_name}"),
             file_name: Some(rockspec_name),
             bytes: rockspec_bytes,
-            unpacked_src_rock: None,
-            src_rock_hash: None,
+            sources: Sources::Fetch,
             dependency_items: Vec::new(),
         })?;
         if staging.path().join("rock_manifest").metadata().is_err() {

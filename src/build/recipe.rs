@@ -4,7 +4,8 @@
 //! Inputs, each written as a length-prefixed field under a fixed label
 //! (`rockstore recipe 1` first): the rockspec bytes; the source's identity
 //! (URL, md5, tag, branch and module as written — rockspecs on a server are
-//! immutable per revision — or the `.src.rock`'s content hash, or for a git
+//! immutable per revision — or the `.src.rock`'s content hash, or for
+//! `make` the working directory's content hash, or for a git
 //! source without a tag the commit `git ls-remote` reports); the Lua version,
 //! LuaJIT flag and a hash of `lua.h`; the arch; when anything is compiled,
 //! the compiler binary's hash; every build variable except the per-build
@@ -24,8 +25,9 @@ pub struct Inputs<'a> {
     pub rockspec_bytes: &'a [u8],
     /// Its source table.
     pub source: &'a Source,
-    /// The `.src.rock`'s hash when the sources come from one.
-    pub src_rock_hash: Option<&'a str>,
+    /// What stands for the sources when not the rockspec's `source`
+    /// (`src.rock` or `local.dir`, and a hash).
+    pub source_hash: Option<(&'static str, &'a str)>,
     /// The Lua built for.
     pub lua: &'a LuaInstall,
     /// The arch.
@@ -54,8 +56,8 @@ pub fn key(inputs: &Inputs<'_>) -> RecipeKey {
     let mut w = KeyWriter(blake3::Hasher::new());
     w.field("format", b"rockstore recipe 1");
     w.field("rockspec", inputs.rockspec_bytes);
-    match inputs.src_rock_hash {
-        Some(hash) => w.field("src.rock", hash.as_bytes()),
+    match inputs.source_hash {
+        Some((label, hash)) => w.field(label, hash.as_bytes()),
         None => {
             let s = inputs.source;
             w.field("source.url", s.url.as_bytes());

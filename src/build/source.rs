@@ -249,3 +249,80 @@ pub fn autodetect_modules(src: &Path) -> BTreeMap<String, Module> {
     }
     out
 }
+
+/// Version-control and build-tool directories a working tree carries that
+/// are not sources.
+const NOT_SOURCES: [&str; 3] = [".git", ".hg", ".svn"];
+
+/// The entries of a working directory, recursively, sorted, without
+/// [`NOT_SOURCES`] at its top.
+fn local_entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if rel.as_os_str().is_empty() && NOT_SOURCES.iter().any(|n| name == *n) {
+                continue;
+            }
+            let child = rel.join(&name);
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(child.clone());
+            }
+            out.push((child, kind));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A content hash of a working directory (`make`): every path, file
+/// content, executable bit and link target, so any edit changes it.
+pub fn tree_hash(dir: &Path) -> Result<String, BuildError> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let mut hasher = blake3::Hasher::new();
+    for (rel, kind) in local_entries(dir).map_err(|e| io(dir, e))? {
+        let path = dir.join(&rel);
+        hasher.update(rel.as_os_str().as_bytes());
+        hasher.update(b"\0");
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
+            hasher.update(b"l");
+            hasher.update(target.as_os_str().as_bytes());
+        } else if kind.is_file() {
+            let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
+            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+            hasher.update(if meta.permissions().mode() & 0o100 != 0 {
+                b"x"
+            } else {
+                b"f"
+            });
+            hasher.update(blake3::hash(&bytes).as_bytes());
+        } else {
+            hasher.update(b"d");
+        }
+        hasher.update(b"\0");
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Copies a working directory to `dest` to build there, so a build never
+/// writes into the user's tree.
+pub fn copy_local(dir: &Path, dest: &Path) -> Result<PathBuf, BuildError> {
+    std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
+    for (rel, kind) in local_entries(dir).map_err(|e| io(dir, e))? {
+        let (from, to) = (dir.join(&rel), dest.join(&rel));
+        if kind.is_dir() {
+            std::fs::create_dir_all(&to).map_err(|e| io(&to, e))?;
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(&from).map_err(|e| io(&from, e))?;
+            std::os::unix::fs::symlink(target, &to).map_err(|e| io(&to, e))?;
+        } else if kind.is_file() {
+            std::fs::copy(&from, &to).map_err(|e| io(&from, e))?;
+        }
+    }
+    Ok(dest.to_path_buf())
+}

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
-use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput};
+use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput, Sources};
 use rockstore::fetch::{Fetcher, Freshness};
 use rockstore::lua_install::LuaInstall;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
@@ -253,8 +253,7 @@ fn build_target(
             display: target.to_owned(),
             file_name: Some(file),
             bytes,
-            unpacked_src_rock: None,
-            src_rock_hash: None,
+            sources: Sources::Fetch,
             dependency_items: Vec::new(),
         })?);
     }

@@ -74,6 +74,10 @@ enum Command {
     Search(build_cmd::SearchArgs),
     /// Install a rock and its dependencies into a tree, as a new generation.
     Install(tree_cmd::InstallArgs),
+    /// Build the rockspec in the current directory with that directory as
+    /// its sources (as `luarocks make`) and install it; rebuilt only when
+    /// the directory changed.
+    Make(tree_cmd::MakeArgs),
     /// Remove a rock from a tree (refused when other rocks there need it).
     Remove(tree_cmd::RemoveArgs),
     /// Remove every rock from a tree (a new, empty generation).
@@ -122,6 +126,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
         Command::Search(args) => build_cmd::search(args, &cx()?),
         Command::Install(args) => tree_cmd::install(args, &cx()?),
+        Command::Make(args) => tree_cmd::make(args, &cx()?),
         Command::Remove(args) => tree_cmd::remove(args, &cx()?),
         Command::Purge => tree_cmd::purge(&cx()?),
         Command::List(args) => tree_cmd::list(args, &cx()?),

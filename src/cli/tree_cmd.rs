@@ -34,6 +34,17 @@ pub struct InstallArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MakeArgs {
+    /// The rockspec (default: the one *.rockspec in the current directory),
+    /// then any `VAR=VALUE` build variables.
+    #[arg(value_name = "[ROCKSPEC] [VAR=VALUE]...")]
+    pub args: Vec<String>,
+    /// Keep other versions of the rock installed.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The rock to remove.
     pub name: String,
@@ -143,6 +154,58 @@ pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.force)?;
     let tree = installer.target.clone();
     let outcome = installer.install(&[request], args.only_deps)?;
+    match outcome.generation {
+        Some(n) => eprintln!(
+            "{} is now installed in {} (generation {n})",
+            outcome.installed.join(", "),
+            tree.root.display()
+        ),
+        None => eprintln!("nothing changed in {}", tree.root.display()),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore make`: build the rockspec with the current directory as its
+/// sources (as `luarocks make`) and install it.
+pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (positional, overrides) = split_args(args.args)?;
+    let cwd = std::env::current_dir().context("current directory")?;
+    let rockspec = match positional.as_slice() {
+        [r] => PathBuf::from(r),
+        [] => {
+            let found: Vec<PathBuf> = std::fs::read_dir(&cwd)?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rockspec"))
+                .collect();
+            match found.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "no .rockspec in {}: name one (rockstore make foo-1.0-1.rockspec)",
+                    cwd.display()
+                ),
+                _ => bail!(
+                    "several .rockspec files in {}: name the one to build",
+                    cwd.display()
+                ),
+            }
+        }
+        _ => bail!(
+            "expected at most one rockspec, got {}",
+            positional.join(" ")
+        ),
+    };
+    let dir = rockspec
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| cwd.clone(), PathBuf::from);
+    let store = cx.store()?;
+    let fetcher = cx.fetcher();
+    let env = cx.build_env(overrides);
+    let keep = args.keep || cx.config.keep_other_versions;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
+    let tree = installer.target.clone();
+    let outcome = installer.install(&[Request::Local { rockspec, dir }], false)?;
     match outcome.generation {
         Some(n) => eprintln!(
             "{} is now installed in {} (generation {n})",

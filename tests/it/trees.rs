@@ -765,3 +765,68 @@ fn rocks_provided_in_config_are_never_installed() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn make_builds_the_working_directory_and_rebuilds_only_when_it_changes() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    let work = s.dir("work");
+    let fixture = crate::support::project_dir().join("integration/rocks/purelua-1.0");
+    std::fs::create_dir_all(work.join("src/purelua")).expect("mkdir");
+    for f in ["src/purelua/init.lua", "src/purelua/util.lua"] {
+        std::fs::copy(fixture.join(f), work.join(f)).expect("copy");
+    }
+    std::fs::write(
+        work.join("purelua-1.0-1.rockspec"),
+        "package = 'purelua'\nversion = '1.0-1'\nsource = { url = 'https://example.invalid/never-fetched.tar.gz' }\n\
+         build = { type = 'builtin', modules = { purelua = 'src/purelua/init.lua', ['purelua.util'] = 'src/purelua/util.lua' } }\n",
+    )
+    .expect("rockspec");
+    let make = || {
+        let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+        cmd.arg("--tree").arg(&t).arg("make").current_dir(&work);
+        let out = cmd.output().expect("make");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&work)
+            .expect("work")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let err = make();
+    assert!(err.contains(": built "), "{err}");
+    assert_eq!(
+        lua_ok(&s, &t, "print(require('purelua.util').greet('m'))"),
+        "hello, m"
+    );
+    assert_eq!(listing(), before, "the working directory is not written to");
+    let err = make();
+    assert!(
+        err.contains("already built") && err.contains("nothing changed"),
+        "{err}"
+    );
+    std::fs::write(
+        work.join("src/purelua/util.lua"),
+        "return { greet = function(who) return 'edited, ' .. who end, version = '1.0' }\n",
+    )
+    .expect("edit");
+    let err = make();
+    assert!(err.contains(": built "), "an edit rebuilds: {err}");
+    assert_eq!(
+        lua_ok(&s, &t, "print(require('purelua.util').greet('m'))"),
+        "edited, m"
+    );
+    let gens: serde_json::Value =
+        serde_json::from_str(&ok(&s, &repo, &t, &["generations", "--json"])).expect("json");
+    assert_eq!(gens.as_array().expect("array").len(), 2);
+}
