@@ -263,6 +263,8 @@ impl Context {
                     root
                 }
             }
+        } else if self.tree_flags.local && rustix::process::geteuid().is_root() {
+            bail!("The --local flag is meant for operating in a user's home directory.\nYou are running as a superuser, which is intended for system-wide operation.\nTo force using the superuser's home, use --tree explicitly.")
         } else if self.tree_flags.local || (self.config.local_by_default && !self.tree_flags.global)
         {
             named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?

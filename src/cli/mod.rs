@@ -100,6 +100,9 @@ enum Command {
     DeleteGenerations(tree_cmd::DeleteGenerationsArgs),
     /// Delete every item no kept generation of any registered tree uses.
     Gc(tree_cmd::GcArgs),
+    /// Print the effective configuration (LuaRocks' config files, the
+    /// environment and the flags), or one key of it.
+    Config(tree_cmd::ConfigArgs),
     /// Report rocks of a tree whose dependency another tree provided and no
     /// longer does; `--fix` links the item they used into the tree.
     Doctor(tree_cmd::DoctorArgs),
@@ -139,5 +142,6 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::DeleteGenerations(args) => tree_cmd::delete_generations(args, &cx()?),
         Command::Gc(args) => tree_cmd::gc(args, &cx()?),
         Command::Doctor(args) => tree_cmd::doctor(args, &cx()?),
+        Command::Config(args) => tree_cmd::config(args, &cx()?),
     }
 }

@@ -655,3 +655,119 @@ pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     );
     Ok(ExitStatus::Success)
 }
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print only this key (e.g. `rocks_trees`, `deps_mode`, `store`).
+    pub key: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rockstore config`: the effective configuration, after LuaRocks' config
+/// files, the environment and the flags.
+pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let paths = rockstore::config::Config::resolve_with(
+        cx.store_flag.clone(),
+        cx.config.store.clone(),
+        &cx.env,
+    )?;
+    let (target, trees) = cx.target()?;
+    let show = |p: &std::path::Path| serde_json::Value::String(p.display().to_string());
+    let mut values = serde_json::Map::new();
+    values.insert("lua_version".into(), cx.lua.version.clone().into());
+    values.insert(
+        "lua_interpreter".into(),
+        cx.lua
+            .interpreter
+            .as_deref()
+            .map_or(serde_json::Value::Null, show),
+    );
+    values.insert(
+        "lua_incdir".into(),
+        cx.lua
+            .incdir
+            .as_deref()
+            .map_or(serde_json::Value::Null, show),
+    );
+    values.insert("store".into(), show(&paths.store_root));
+    values.insert(
+        "cache".into(),
+        paths
+            .cache_dir
+            .as_deref()
+            .map_or(serde_json::Value::Null, show),
+    );
+    values.insert(
+        "config_files".into(),
+        cx.config.files.iter().map(|f| show(f)).collect(),
+    );
+    values.insert(
+        "rocks_trees".into(),
+        trees.iter().map(|t| show(t)).collect(),
+    );
+    values.insert("target_tree".into(), show(&target.root));
+    values.insert("rocks_servers".into(), cx.servers().into());
+    let deps_mode = match cx.deps_mode()? {
+        rockstore::install::DepsMode::One => "one",
+        rockstore::install::DepsMode::All => "all",
+        rockstore::install::DepsMode::Order => "order",
+        rockstore::install::DepsMode::None => "none",
+    };
+    values.insert("deps_mode".into(), deps_mode.into());
+    let env = cx.build_env(Variables::new());
+    values.insert(
+        "external_deps_dirs".into(),
+        env.deps_dirs.iter().map(|d| show(d)).collect(),
+    );
+    values.insert(
+        "variables".into(),
+        serde_json::Value::Object(
+            env.variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+        ),
+    );
+    values.insert(
+        "rocks_provided".into(),
+        serde_json::Value::Object(
+            env.rocks_provided
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+        ),
+    );
+    let shown: serde_json::Value = match &args.key {
+        Some(key) => values.get(key).cloned().with_context(|| {
+            format!(
+                "unknown config key `{key}` (known: {})",
+                values.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?,
+        None => serde_json::Value::Object(values),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        match (&args.key, &shown) {
+            (Some(_), serde_json::Value::String(s)) => println!("{s}"),
+            (Some(_), serde_json::Value::Array(items)) => {
+                for i in items {
+                    println!(
+                        "{}",
+                        i.as_str().map_or_else(|| i.to_string(), str::to_owned)
+                    );
+                }
+            }
+            (_, serde_json::Value::Object(map)) => {
+                for (k, v) in map {
+                    println!("{k} = {v}");
+                }
+            }
+            (_, other) => println!("{other}"),
+        }
+    }
+    Ok(ExitStatus::Success)
+}

@@ -830,3 +830,52 @@ fn make_builds_the_working_directory_and_rebuilds_only_when_it_changes() {
         serde_json::from_str(&ok(&s, &repo, &t, &["generations", "--json"])).expect("json");
     assert_eq!(gens.as_array().expect("array").len(), 2);
 }
+
+#[test]
+fn config_shows_what_luarocks_config_files_and_flags_say() {
+    let s = Sandbox::new();
+    let config = s.tmp.path().join("config.lua");
+    std::fs::write(
+        &config,
+        "rocks_trees = { { name = 'user', root = home .. '/lr' }, { name = 'system', root = '/opt/lr' } }\n\
+         deps_mode = 'order'\nvariables = { CFLAGS = '-O3' }\nrocks_servers = { 'http://127.0.0.1:9/repo' }\n",
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        let out = s
+            .cmd(["--lua-version", "5.4"])
+            .args(args)
+            .env("LUAROCKS_CONFIG", &config)
+            .output()
+            .expect("config");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let json: serde_json::Value = serde_json::from_str(&run(&["config", "--json"])).expect("json");
+    let home = s.tmp.path().join("home");
+    assert_eq!(json["deps_mode"], "order");
+    assert_eq!(json["variables"]["CFLAGS"], "-O3");
+    assert_eq!(json["rocks_servers"][0], "http://127.0.0.1:9/repo");
+    assert_eq!(json["target_tree"], "/opt/lr", "the last tree, as LuaRocks");
+    assert_eq!(json["config_files"][0], config.display().to_string());
+    assert_eq!(
+        run(&["config", "rocks_trees"]).lines().collect::<Vec<_>>(),
+        [format!("{}/lr", home.display()), "/opt/lr".to_owned()]
+    );
+    assert_eq!(
+        run(&["--deps-mode", "all", "config", "deps_mode"]).trim(),
+        "all"
+    );
+    // --local is for users' homes; as root LuaRocks refuses it.
+    let out = s
+        .cmd(["--lua-version", "5.4", "--local", "config", "target_tree"])
+        .env("LUAROCKS_CONFIG", &config)
+        .output()
+        .expect("config");
+    if rustix::process::geteuid().is_root() {
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("meant for operating in a user's home directory"));
+    } else {
+        assert_eq!(text(&out.stdout).trim(), format!("{}/lr", home.display()));
+    }
+}
