@@ -520,6 +520,7 @@ impl<'a> Installer<'a> {
                 .map(ToString::to_string)
                 .collect(),
             external_items,
+            wrap_bin_scripts: rockspec.wrap_bin_scripts.unwrap_or(true),
         });
         Ok(rock)
     }
@@ -786,6 +787,7 @@ impl<'a> Installer<'a> {
                         explicit: false,
                         dependencies,
                         external_items: BTreeMap::new(),
+                        wrap_bin_scripts: true,
                     });
                 }
                 for r in &mut rocks {

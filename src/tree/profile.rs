@@ -49,6 +49,14 @@ pub struct ProfileRock {
     /// Dependencies satisfied by other trees' items: name → item.
     #[serde(default)]
     pub external_items: BTreeMap<String, String>,
+    /// Whether Lua scripts in `bin/` get LuaRocks' wrapper (the rockspec's
+    /// `deploy.wrap_bin_scripts`, default true); otherwise they are linked.
+    #[serde(default = "wrap_by_default")]
+    pub wrap_bin_scripts: bool,
+}
+
+fn wrap_by_default() -> bool {
+    true
 }
 
 /// A profile's content.
@@ -260,7 +268,7 @@ pub fn build(
                 }
                 owners.insert(at.clone(), rock);
                 let bytes = std::fs::read(item_dir.join(&rel)).map_err(io(&item_dir))?;
-                if crate::lua::compiles(&bytes) {
+                if rock.wrap_bin_scripts && crate::lua::compiles(&bytes) {
                     let text = wrapper(wrap.lua, tree, &wrap.trees, rock).replace("SCRIPT", &cmd);
                     wrappers.push((at, text));
                 } else {

@@ -879,3 +879,20 @@ fn config_shows_what_luarocks_config_files_and_flags_say() {
         assert_eq!(text(&out.stdout).trim(), format!("{}/lr", home.display()));
     }
 }
+
+#[test]
+fn bin_scripts_are_wrapped_unless_the_rockspec_says_not() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "purelua"]);
+    ok(&s, &repo, &t, &["install", "nowrap"]);
+    let wrapped = std::fs::read_to_string(t.join("bin/purelua-hello")).expect("wrapper");
+    assert!(wrapped.starts_with("#!/bin/sh"), "{wrapped}");
+    assert!(
+        wrapped.contains("luarocks.loader") && wrapped.contains("purelua-hello"),
+        "{wrapped}"
+    );
+    let unwrapped = std::fs::read_to_string(t.join("bin/nowrap-cli")).expect("script");
+    assert_eq!(unwrapped, "#!/usr/bin/env lua\nprint(\"run directly\")\n");
+}
