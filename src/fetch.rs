@@ -68,6 +68,14 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
+    /// The transfer failed midway, or the HTTP client could not start.
+    #[error("cannot download {url}: {problem}")]
+    Transfer {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// A URL scheme we cannot fetch.
     #[error("unsupported protocol in {url} (rockstore fetches http, https and file URLs)")]
     Protocol {
@@ -99,21 +107,14 @@ pub enum Freshness {
     MaxAge(Duration),
 }
 
-/// Bytes and where they came from.
-#[derive(Debug)]
-pub struct Fetched {
-    /// The content.
-    pub bytes: Vec<u8>,
-    /// Whether they came over the network in this call.
-    pub downloaded: bool,
-}
-
 /// Fetches URLs; one per command run.
 pub struct Fetcher {
     cache: Option<PathBuf>,
     timeout: Duration,
     retries: u32,
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    /// The cache directory, created and opened on first use.
+    cache_handle: OnceLock<Option<Dir>>,
 }
 
 impl Fetcher {
@@ -125,26 +126,22 @@ impl Fetcher {
             timeout,
             retries: 2,
             client: OnceLock::new(),
+            cache_handle: OnceLock::new(),
         }
     }
 
     /// Fetches `url` (http, https, file or a plain path).
-    pub fn fetch(&self, url: &str, freshness: Freshness) -> Result<Fetched, FetchError> {
+    pub fn fetch(&self, url: &str, freshness: Freshness) -> Result<Vec<u8>, FetchError> {
         if let Some(path) = local_path(url) {
-            return std::fs::read(&path)
-                .map(|bytes| Fetched {
-                    bytes,
-                    downloaded: false,
-                })
-                .map_err(|source| {
-                    if source.kind() == std::io::ErrorKind::NotFound {
-                        FetchError::NotFound {
-                            url: url.to_owned(),
-                        }
-                    } else {
-                        FetchError::Local { path, source }
+            return std::fs::read(&path).map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    FetchError::NotFound {
+                        url: url.to_owned(),
                     }
-                });
+                } else {
+                    FetchError::Local { path, source }
+                }
+            });
         }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FetchError::Protocol {
@@ -152,10 +149,7 @@ impl Fetcher {
             });
         }
         if let Some(bytes) = self.cached(url, freshness) {
-            return Ok(Fetched {
-                bytes,
-                downloaded: false,
-            });
+            return Ok(bytes);
         }
         if let Freshness::MaxAge(max) = freshness {
             // A recent 404 stands, as LuaRocks' cache_fail_timeout: the
@@ -174,10 +168,7 @@ impl Fetcher {
             other => other?,
         };
         self.remember(url, &bytes);
-        Ok(Fetched {
-            bytes,
-            downloaded: true,
-        })
+        Ok(bytes)
     }
 
     fn client(&self, url: &str) -> Result<&reqwest::blocking::Client, FetchError> {
@@ -189,9 +180,9 @@ impl Fetcher {
                 .build()
                 .map_err(|e| e.to_string())
         });
-        client.as_ref().map_err(|e| FetchError::Status {
-            url: format!("{url} (HTTP client setup failed: {e})"),
-            status: 0,
+        client.as_ref().map_err(|e| FetchError::Transfer {
+            url: url.to_owned(),
+            problem: format!("the HTTP client could not start: {e}"),
         })
     }
 
@@ -246,14 +237,14 @@ impl Fetcher {
             .map_err(|e| match e.into_inner() {
                 Some(inner) => match inner.downcast::<reqwest::Error>() {
                     Ok(re) => network(*re),
-                    Err(other) => FetchError::Status {
-                        url: format!("{url} (body: {other})"),
-                        status,
+                    Err(other) => FetchError::Transfer {
+                        url: url.to_owned(),
+                        problem: other.to_string(),
                     },
                 },
-                None => FetchError::Status {
-                    url: format!("{url} (body cut short)"),
-                    status,
+                None => FetchError::Transfer {
+                    url: url.to_owned(),
+                    problem: "the answer was cut short".to_owned(),
                 },
             })?;
         if bytes.len() as u64 > MAX_DOWNLOAD {
@@ -264,12 +255,16 @@ impl Fetcher {
         Ok(bytes)
     }
 
-    fn cache_dir(&self) -> Option<Dir> {
-        let root = self.cache.as_ref()?;
-        for sub in ["blobs", "urls", "misses"] {
-            std::fs::create_dir_all(root.join(sub)).ok()?;
-        }
-        Dir::open_ambient_dir(root, ambient_authority()).ok()
+    fn cache_dir(&self) -> Option<&Dir> {
+        self.cache_handle
+            .get_or_init(|| {
+                let root = self.cache.as_ref()?;
+                for sub in ["blobs", "urls", "misses"] {
+                    std::fs::create_dir_all(root.join(sub)).ok()?;
+                }
+                Dir::open_ambient_dir(root, ambient_authority()).ok()
+            })
+            .as_ref()
     }
 
     fn cached(&self, url: &str, freshness: Freshness) -> Option<Vec<u8>> {
@@ -340,7 +335,9 @@ impl Fetcher {
 
 fn transient(error: &FetchError) -> bool {
     match error {
-        FetchError::Timeout { .. } | FetchError::Network { .. } => true,
+        FetchError::Timeout { .. } | FetchError::Network { .. } | FetchError::Transfer { .. } => {
+            true
+        }
         FetchError::Status { status, .. } => *status >= 500,
         _ => false,
     }

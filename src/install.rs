@@ -169,7 +169,8 @@ pub struct Plan {
     pub servers: Vec<String>,
     /// The tree changed.
     pub target: Tree,
-    /// Every configured tree, in `rocks_trees` order.
+    /// Every configured tree, in `rocks_trees` order (the target among them
+    /// as LuaRocks places it).
     pub rocks_trees: Vec<PathBuf>,
     /// The deps mode.
     pub deps_mode: DepsMode,
@@ -183,23 +184,13 @@ pub struct Plan {
 pub struct Installer<'a> {
     /// Builds.
     pub builder: Builder<'a>,
-    /// The rocks servers.
-    pub servers: Vec<String>,
-    /// The tree changed.
-    pub target: Tree,
-    /// Every configured tree, in `rocks_trees` order (the target among them
-    /// as LuaRocks places it).
-    pub rocks_trees: Vec<PathBuf>,
-    /// The deps mode.
-    pub deps_mode: DepsMode,
-    /// Keep other versions (`--keep`).
-    pub keep: bool,
-    /// Reinstall / remove despite dependents (`--force`).
-    pub force: bool,
+    /// What it works on, and how.
+    pub plan: Plan,
     /// Messages for the user (stderr).
     pub say: &'a dyn Fn(&str),
     manifests: Option<Vec<ServerManifest>>,
-    plan: Vec<ProfileRock>,
+    /// Rocks built or reused by this run, to join the target's profile.
+    planned: Vec<ProfileRock>,
     base: Profile,
     /// Other trees' installed rocks, read once each (all of `rocks_trees`,
     /// since build dependencies consult every tree).
@@ -218,37 +209,32 @@ pub struct Outcome {
 impl<'a> Installer<'a> {
     /// Prepares an install into `target`.
     pub fn new(builder: Builder<'a>, plan: Plan, say: &'a dyn Fn(&str)) -> Installer<'a> {
-        let lua = plan.target.lua_version.clone();
+        let base = Profile::empty(&plan.target.lua_version);
         Installer {
             builder,
-            servers: plan.servers,
-            target: plan.target,
-            rocks_trees: plan.rocks_trees,
-            deps_mode: plan.deps_mode,
-            keep: plan.keep,
-            force: plan.force,
+            plan,
             say,
             manifests: None,
-            plan: Vec::new(),
-            base: Profile::empty(&lua),
+            planned: Vec::new(),
+            base,
             others: Vec::new(),
         }
     }
 
     /// The trees whose rocks satisfy dependencies (LuaRocks' `map_trees`).
-    fn consulted_roots(&self) -> Vec<PathBuf> {
-        let target = &self.target.root;
-        match self.deps_mode {
+    fn consulted_roots(&self, mode: DepsMode) -> Vec<PathBuf> {
+        let target = &self.plan.target.root;
+        match mode {
             DepsMode::One | DepsMode::None => vec![target.clone()],
             DepsMode::All => {
-                let mut all = self.rocks_trees.clone();
+                let mut all = self.plan.rocks_trees.clone();
                 if !all.contains(target) {
                     all.insert(0, target.clone());
                 }
                 all
             }
-            DepsMode::Order => match self.rocks_trees.iter().position(|t| t == target) {
-                Some(i) => self.rocks_trees[i..].to_vec(),
+            DepsMode::Order => match self.plan.rocks_trees.iter().position(|t| t == target) {
+                Some(i) => self.plan.rocks_trees[i..].to_vec(),
                 None => Vec::new(),
             },
         }
@@ -263,8 +249,8 @@ impl<'a> Installer<'a> {
             let mut warnings = Vec::new();
             let loaded = servers::load(
                 self.builder.fetcher,
-                &self.servers,
-                &self.target.lua_version,
+                &self.plan.servers,
+                &self.plan.target.lua_version,
                 &mut warnings,
             );
             for w in warnings {
@@ -292,15 +278,16 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<Outcome, InstallError> {
-        let lock = self.target.lock()?;
-        self.target.check_usable()?;
+        let lock = self.plan.target.lock()?;
+        self.plan.target.check_usable()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
-        self.base = self.target.current_profile()?;
+        self.base = self.plan.target.current_profile()?;
         self.others = self
+            .plan
             .rocks_trees
             .iter()
-            .filter(|r| **r != self.target.root)
-            .map(|r| ConsultedTree::read(r, &self.target.lua_version))
+            .filter(|r| **r != self.plan.target.root)
+            .map(|r| ConsultedTree::read(r, &self.plan.target.lua_version))
             .collect();
         let mut installed = Vec::new();
         for request in requests {
@@ -314,9 +301,10 @@ impl<'a> Installer<'a> {
         }
         // Drop other versions of what was installed, unless --keep.
         let mut rocks: Vec<ProfileRock> = self.base.rocks.clone();
-        for new in &self.plan {
+        for new in &self.planned {
             let was_explicit = rocks.iter().any(|r| r.name == new.name && r.explicit);
-            rocks.retain(|r| !(r.name == new.name && (r.version == new.version || !self.keep)));
+            rocks
+                .retain(|r| !(r.name == new.name && (r.version == new.version || !self.plan.keep)));
             let mut new = new.clone();
             new.explicit |= was_explicit;
             rocks.push(new);
@@ -324,10 +312,10 @@ impl<'a> Installer<'a> {
         rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
         let profile = Profile {
             format: 1,
-            lua_version: self.target.lua_version.clone(),
+            lua_version: self.plan.target.lua_version.clone(),
             rocks,
         };
-        if profile == self.base && self.target.current().is_some() {
+        if profile == self.base && self.plan.target.current().is_some() {
             return Ok(Outcome {
                 generation: None,
                 installed,
@@ -360,27 +348,27 @@ impl<'a> Installer<'a> {
             .interpreter
             .as_deref()
             .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("lua{}", self.target.lua_version));
-        let mut wrapper_trees = self.consulted_roots();
+            .unwrap_or_else(|| format!("lua{}", self.plan.target.lua_version));
+        let mut wrapper_trees = self.consulted_roots(self.plan.deps_mode);
         if wrapper_trees.is_empty() {
-            wrapper_trees.push(self.target.root.clone());
+            wrapper_trees.push(self.plan.target.root.clone());
         }
         let item = profile::build(
             self.builder.store,
-            &self.target,
+            &self.plan.target,
             profile,
             &WrapperContext {
                 lua: &lua,
                 trees: wrapper_trees,
             },
         )?;
-        self.builder.store.register_tree(&self.target.root)?;
+        self.builder.store.register_tree(&self.plan.target.root)?;
         self.builder.store.failpoint("before-switch");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        Ok(self.target.commit(lock, &item.path, change, now)?)
+        Ok(self.plan.target.commit(lock, &item.path, change, now)?)
     }
 
     /// The rockspec of a request and how to build it.
@@ -422,7 +410,7 @@ impl<'a> Installer<'a> {
                                 Some(v) => format!("{name} {v}"),
                                 None => name.clone(),
                             },
-                            lua_version: self.target.lua_version.clone(),
+                            lua_version: self.plan.target.lua_version.clone(),
                         })?;
                     offer.url()
                 }
@@ -436,8 +424,7 @@ impl<'a> Installer<'a> {
             .builder
             .fetcher
             .fetch(url, Freshness::Immutable)
-            .map_err(BuildError::from)?
-            .bytes;
+            .map_err(BuildError::from)?;
         let source = if file.ends_with(".rockspec") {
             Source::Rockspec { file, bytes }
         } else if file.ends_with(".src.rock") {
@@ -470,30 +457,27 @@ impl<'a> Installer<'a> {
             });
         }
         // Build dependencies always resolve with `all` (reference §4.3).
-        if !rockspec.build_dependencies.is_empty() && self.deps_mode != DepsMode::None {
-            let mode = std::mem::replace(&mut self.deps_mode, DepsMode::All);
-            let result = self.fulfil_list(&rock, &rockspec.build_dependencies);
-            self.deps_mode = mode;
-            result?;
+        if self.plan.deps_mode != DepsMode::None {
+            self.fulfil_list(&rock, &rockspec.build_dependencies, DepsMode::All)?;
         }
         let (dependency_items, external_items) = self.fulfil(&rockspec)?;
         let already = self
             .base
             .rocks
             .iter()
-            .chain(&self.plan)
+            .chain(&self.planned)
             .find(|r| r.name == rockspec.name && r.version == rockspec.version.to_string())
             .cloned();
-        if let (Some(existing), false) = (&already, self.force) {
+        if let (Some(existing), false) = (&already, self.plan.force) {
             (self.say)(&format!(
                 "{rock} is already installed in {}",
-                self.target.root.display()
+                self.plan.target.root.display()
             ));
             if explicit && !existing.explicit {
                 let mut marked = existing.clone();
                 marked.explicit = true;
-                self.plan.retain(|r| r.name != marked.name);
-                self.plan.push(marked);
+                self.planned.retain(|r| r.name != marked.name);
+                self.planned.push(marked);
             }
             return Ok(rock);
         }
@@ -506,10 +490,11 @@ impl<'a> Installer<'a> {
         } else {
             format!("{rock}: built {}", built.item.name.as_str())
         });
-        self.plan.retain(|r| {
-            !(r.name == rockspec.name && (!self.keep || r.version == rockspec.version.to_string()))
+        self.planned.retain(|r| {
+            !(r.name == rockspec.name
+                && (!self.plan.keep || r.version == rockspec.version.to_string()))
         });
-        self.plan.push(ProfileRock {
+        self.planned.push(ProfileRock {
             name: rockspec.name.clone(),
             version: rockspec.version.to_string(),
             item: built.item.name.as_str().to_owned(),
@@ -534,7 +519,7 @@ impl<'a> Installer<'a> {
         rockspec: &Rockspec,
     ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
         let rock = format!("{} {}", rockspec.name, rockspec.version);
-        self.fulfil_list(&rock, &rockspec.dependencies)
+        self.fulfil_list(&rock, &rockspec.dependencies, self.plan.deps_mode)
     }
 
     #[allow(clippy::type_complexity)]
@@ -542,10 +527,11 @@ impl<'a> Installer<'a> {
         &mut self,
         rock: &str,
         dependencies: &[Dependency],
+        mode: DepsMode,
     ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
         let mut items = Vec::new();
         let mut external = BTreeMap::new();
-        if self.deps_mode == DepsMode::None {
+        if mode == DepsMode::None {
             return Ok((items, external));
         }
         let rock = rock.to_owned();
@@ -557,7 +543,7 @@ impl<'a> Installer<'a> {
             {
                 continue;
             }
-            if let Some((item, from_target)) = self.installed_match(dep) {
+            if let Some((item, from_target)) = self.installed_match(dep, mode) {
                 if let Some(item) = item {
                     if !from_target {
                         external.insert(dep.name.clone(), item.clone());
@@ -574,7 +560,7 @@ impl<'a> Installer<'a> {
                         dependency: dep.to_string(),
                         source: ServerError::NoMatch {
                             query: dep.to_string(),
-                            lua_version: self.target.lua_version.clone(),
+                            lua_version: self.plan.target.lua_version.clone(),
                         },
                     }
                 })?;
@@ -584,7 +570,7 @@ impl<'a> Installer<'a> {
             ));
             let (spec, source) = self.obtain_url(&offer.url())?;
             self.install_one(spec, source, false)?;
-            match self.installed_match(dep) {
+            match self.installed_match(dep, mode) {
                 Some((Some(item), _)) => items.push(item),
                 Some((None, _)) => {}
                 None => {
@@ -600,8 +586,8 @@ impl<'a> Installer<'a> {
 
     /// The highest version matching `dep` among the consulted trees: its
     /// item (when known) and whether it is in the target tree.
-    fn installed_match(&self, dep: &Dependency) -> Option<(Option<String>, bool)> {
-        let consulted = self.consulted_roots();
+    fn installed_match(&self, dep: &Dependency, mode: DepsMode) -> Option<(Option<String>, bool)> {
+        let consulted = self.consulted_roots(mode);
         let mut best: Option<(Version, Option<String>, bool)> = None;
         let mut consider = |version: &str, item: Option<String>, target: bool| {
             let v = Version::parse(version);
@@ -613,15 +599,15 @@ impl<'a> Installer<'a> {
                 best = Some((v, item, target));
             }
         };
-        if consulted.contains(&self.target.root) {
+        if consulted.contains(&self.plan.target.root) {
             // The plan replaces what the target held.
-            for r in &self.plan {
+            for r in &self.planned {
                 if r.name == dep.name {
                     consider(&r.version, Some(r.item.clone()), true);
                 }
             }
             for r in &self.base.rocks {
-                let replaced = self.plan.iter().any(|p| p.name == r.name) && !self.keep;
+                let replaced = self.planned.iter().any(|p| p.name == r.name) && !self.plan.keep;
                 if r.name == dep.name && !replaced {
                     consider(&r.version, Some(r.item.clone()), true);
                 }
@@ -639,9 +625,9 @@ impl<'a> Installer<'a> {
 
     /// Removes `name` (all versions, or `version`) from the tree.
     pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
-        let lock = self.target.lock()?;
+        let lock = self.plan.target.lock()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
-        let base = self.target.current_profile()?;
+        let base = self.plan.target.current_profile()?;
         let doomed: Vec<&ProfileRock> = base
             .rocks
             .iter()
@@ -653,7 +639,7 @@ impl<'a> Installer<'a> {
                     Some(v) => format!("{name} {v}"),
                     None => name.to_owned(),
                 },
-                tree: self.target.root.clone(),
+                tree: self.plan.target.root.clone(),
             });
         }
         let rocks: Vec<ProfileRock> = base
@@ -662,7 +648,7 @@ impl<'a> Installer<'a> {
             .filter(|r| !doomed.contains(r))
             .cloned()
             .collect();
-        if !self.force {
+        if !self.plan.force {
             let mut dependents = Vec::new();
             for r in &rocks {
                 for dep in r
@@ -702,7 +688,7 @@ impl<'a> Installer<'a> {
         );
         let profile = Profile {
             format: 1,
-            lua_version: self.target.lua_version.clone(),
+            lua_version: self.plan.target.lua_version.clone(),
             rocks,
         };
         self.switch_to(&lock, &profile, &change)
@@ -712,14 +698,15 @@ impl<'a> Installer<'a> {
     /// another tree that no longer provides it; with `fix`, links the item
     /// that was used (GC kept it) into the target tree in a new generation.
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
-        let lock = self.target.lock()?;
+        let lock = self.plan.target.lock()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
-        let base = self.target.current_profile()?;
+        let base = self.plan.target.current_profile()?;
         let others: Vec<ConsultedTree> = self
+            .plan
             .rocks_trees
             .iter()
-            .filter(|r| **r != self.target.root)
-            .map(|r| ConsultedTree::read(r, &self.target.lua_version))
+            .filter(|r| **r != self.plan.target.root)
+            .map(|r| ConsultedTree::read(r, &self.plan.target.lua_version))
             .collect();
         let mut findings = Vec::new();
         for rock in &base.rocks {
@@ -799,7 +786,7 @@ impl<'a> Installer<'a> {
             rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
             let profile = Profile {
                 format: 1,
-                lua_version: self.target.lua_version.clone(),
+                lua_version: self.plan.target.lua_version.clone(),
                 rocks,
             };
             let change = format!(
@@ -818,9 +805,9 @@ impl<'a> Installer<'a> {
 
     /// Removes every rock (a new, empty generation).
     pub fn purge(&mut self) -> Result<u64, InstallError> {
-        let lock = self.target.lock()?;
+        let lock = self.plan.target.lock()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
-        let profile = Profile::empty(&self.target.lua_version);
+        let profile = Profile::empty(&self.plan.target.lua_version);
         self.switch_to(&lock, &profile, "purge")
     }
 }

@@ -26,7 +26,7 @@ pub enum LuaInstallError {
         dir: Option<PathBuf>,
     },
     /// `lua.h` for the version is missing (only needed to compile C).
-    #[error("cannot find lua.h for Lua {version}; searched:\n{}", searched.iter().map(|d| format!("  {}", d.display())).collect::<Vec<_>>().join("\n"))]
+    #[error("cannot find lua.h for Lua {version} (needed to compile C modules); searched:\n{}\nInstall Lua's headers (Debian: liblua{version}-dev), or pass LUA_INCDIR=DIR, or --lua-dir PREFIX", searched.iter().map(|d| format!("  {}", d.display())).collect::<Vec<_>>().join("\n"))]
     NoHeaders {
         /// The version wanted.
         version: String,
@@ -48,10 +48,8 @@ pub struct LuaInstall {
     pub dir: Option<PathBuf>,
     /// Directory holding `lua.h` (`LUA_INCDIR`).
     pub incdir: Option<PathBuf>,
-    /// Directory holding the Lua library (`LUA_LIBDIR`).
-    pub libdir: Option<PathBuf>,
-    /// The library's file name (`LUALIB`).
-    pub lualib: Option<String>,
+    /// Prefixes searched for headers and the library.
+    pub prefixes: Vec<PathBuf>,
     /// Where headers were searched for (for the error when they are missing).
     pub searched_incdirs: Vec<PathBuf>,
 }
@@ -129,15 +127,13 @@ impl LuaInstall {
             .iter()
             .find(|d| header_version(d).as_deref() == Some(version))
             .cloned();
-        let (libdir, lualib) = find_library(version, &prefixes);
         LuaInstall {
             version: version.to_owned(),
             luajit: None,
             interpreter,
             dir,
             incdir,
-            libdir,
-            lualib,
+            prefixes,
             searched_incdirs: searched,
         }
     }
@@ -149,14 +145,29 @@ impl LuaInstall {
         provided_for(&self.version, self.luajit.as_deref())
     }
 
-    /// `LUA_INCDIR`, or the error that names every directory searched.
-    pub fn require_incdir(&self) -> Result<&Path, LuaInstallError> {
-        self.incdir
-            .as_deref()
-            .ok_or_else(|| LuaInstallError::NoHeaders {
-                version: self.version.clone(),
-                searched: self.searched_incdirs.clone(),
-            })
+    /// The Lua library's directory and file name (`LUA_LIBDIR`, `LUALIB`).
+    /// Looked up only when asked: the multiarch directory comes from
+    /// `gcc -print-multiarch`, a process that commands which never build
+    /// (`path`, `list`, `rollback`) should not start.
+    pub fn library(&self) -> (Option<PathBuf>, Option<String>) {
+        find_library(&self.version, &self.prefixes)
+    }
+
+    /// Checks that `incdir` (the `LUA_INCDIR` a build will use: detected,
+    /// or set by config or `LUA_INCDIR=`) holds a `lua.h`; else the error
+    /// names every directory searched.
+    pub fn require_incdir(&self, incdir: &str) -> Result<(), LuaInstallError> {
+        if !incdir.is_empty() && Path::new(incdir).join("lua.h").is_file() {
+            return Ok(());
+        }
+        let mut searched = self.searched_incdirs.clone();
+        if !incdir.is_empty() && !searched.iter().any(|d| d == Path::new(incdir)) {
+            searched.insert(0, PathBuf::from(incdir));
+        }
+        Err(LuaInstallError::NoHeaders {
+            version: self.version.clone(),
+            searched,
+        })
     }
 }
 

@@ -70,17 +70,23 @@ pub fn load(
                 url: server.clone(),
                 manifest,
             }),
-            Err(problem) => {
-                warnings.push(format!("skipping rocks server {server}: {problem}"));
-                problems.push(format!("{server}: {problem}"));
-            }
+            Err(problem) => problems.push((server, problem)),
         }
     }
     if loaded.is_empty() {
-        // The error lists every server; the warnings would repeat it.
-        warnings.retain(|w| !w.starts_with("skipping rocks server "));
-        return Err(ServerError::NoServer { problems });
+        // One error lists every server.
+        return Err(ServerError::NoServer {
+            problems: problems
+                .into_iter()
+                .map(|(server, problem)| format!("{server}: {problem}"))
+                .collect(),
+        });
     }
+    warnings.extend(
+        problems
+            .into_iter()
+            .map(|(server, problem)| format!("skipping rocks server {server}: {problem}")),
+    );
     Ok(loaded)
 }
 
@@ -102,7 +108,7 @@ fn load_one(
         let url = join(server, name);
         match fetcher.fetch(&url, Freshness::MaxAge(MANIFEST_MAX_AGE)) {
             Ok(fetched) => {
-                return RepositoryManifest::from_bytes(name, &fetched.bytes).map_err(|e| {
+                return RepositoryManifest::from_bytes(name, &fetched).map_err(|e| {
                     let mut text = e.to_string();
                     let mut source = std::error::Error::source(&e);
                     while let Some(s) = source {

@@ -295,7 +295,8 @@ impl Builder<'_> {
             _ => true,
         };
         if compiles && matches!(backend, Backend::Builtin(_)) {
-            self.env.lua.require_incdir()?;
+            let incdir = vars.get("LUA_INCDIR").map_or("", String::as_str);
+            self.env.lua.require_incdir(incdir)?;
         }
 
         let key = recipe::key(&recipe::Inputs {

@@ -49,11 +49,7 @@ pub fn obtain(
         .unwrap_or_else(|| crate::rockspec::source::base_name(&source.url).to_owned());
     let bytes = match src_rock {
         Some(dir) => std::fs::read(dir.join(&file)).map_err(|e| io(&dir.join(&file), e))?,
-        None => {
-            fetcher
-                .fetch(&source_url(source), Freshness::Immutable)?
-                .bytes
-        }
+        None => fetcher.fetch(&source_url(source), Freshness::Immutable)?,
     };
     if let Some(expected) = &source.md5 {
         let actual = md5_hex(&bytes);

@@ -55,8 +55,9 @@ pub fn defaults(
     );
     set("LUA_DIR", &path(&lua.dir));
     set("LUA_INCDIR", &path(&lua.incdir));
-    set("LUA_LIBDIR", &path(&lua.libdir));
-    set("LUALIB", lua.lualib.as_deref().unwrap_or(""));
+    let (libdir, lualib) = lua.library();
+    set("LUA_LIBDIR", &path(&libdir));
+    set("LUALIB", lualib.as_deref().unwrap_or(""));
     v
 }
 

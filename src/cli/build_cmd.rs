@@ -207,7 +207,7 @@ fn file_name(target: &str) -> String {
 }
 
 fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
-    Ok(session.fetcher.fetch(target, Freshness::Immutable)?.bytes)
+    Ok(session.fetcher.fetch(target, Freshness::Immutable)?)
 }
 
 /// `rockstore build`.
@@ -326,7 +326,7 @@ fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow
             "only rockspecs with http, https or file sources can be packed as .src.rock",
         )?;
     let url = source_url(&rockspec.source);
-    let source = session.fetcher.fetch(&url, Freshness::Immutable)?.bytes;
+    let source = session.fetcher.fetch(&url, Freshness::Immutable)?;
     let out = out_dir.join(format!("{}-{}.src.rock", rockspec.name, rockspec.version));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&out)?);
     let options = zip::write::SimpleFileOptions::default();
@@ -376,7 +376,7 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 Ok(b) => b,
                 Err(_) => {
                     let url = source_url(&rockspec.source);
-                    session.fetcher.fetch(&url, Freshness::Immutable)?.bytes
+                    session.fetcher.fetch(&url, Freshness::Immutable)?
                 }
             };
             if rockstore::archive::Kind::of(source_file).is_some() {

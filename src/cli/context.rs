@@ -62,10 +62,7 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
-        let lua = LuaInstall::detect(
-            server_flags.lua_version.as_deref(),
-            server_flags.lua_dir.as_deref(),
-        )?;
+        let lua = Context::detect_lua(server_flags)?;
         Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
     }
 
@@ -78,17 +75,16 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
-        let lua = LuaInstall::detect(
-            server_flags.lua_version.as_deref(),
-            server_flags.lua_dir.as_deref(),
-        )
-        .or_else(|_| {
-            LuaInstall::detect(
-                Some(server_flags.lua_version.as_deref().unwrap_or("5.4")),
-                None,
-            )
-        })?;
+        let version = server_flags.lua_version.as_deref().unwrap_or("5.4");
+        let lua = Context::detect_lua(server_flags)
+            .or_else(|_| LuaInstall::detect(Some(version), None))?;
         Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
+    }
+
+    fn detect_lua(
+        flags: &ServerFlags,
+    ) -> Result<LuaInstall, rockstore::lua_install::LuaInstallError> {
+        LuaInstall::detect(flags.lua_version.as_deref(), flags.lua_dir.as_deref())
     }
 
     fn with_lua(

@@ -152,8 +152,13 @@ pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(overrides);
     let keep = args.keep || cx.config.keep_other_versions;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.force)?;
-    let tree = installer.target.clone();
+    let tree = installer.plan.target.clone();
     let outcome = installer.install(&[request], args.only_deps)?;
+    report_install(&tree, &outcome);
+    Ok(ExitStatus::Success)
+}
+
+fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
     match outcome.generation {
         Some(n) => eprintln!(
             "{} is now installed in {} (generation {n})",
@@ -162,7 +167,6 @@ pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         ),
         None => eprintln!("nothing changed in {}", tree.root.display()),
     }
-    Ok(ExitStatus::Success)
 }
 
 /// `rockstore make`: build the rockspec with the current directory as its
@@ -204,16 +208,9 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(overrides);
     let keep = args.keep || cx.config.keep_other_versions;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
-    let tree = installer.target.clone();
+    let tree = installer.plan.target.clone();
     let outcome = installer.install(&[Request::Local { rockspec, dir }], false)?;
-    match outcome.generation {
-        Some(n) => eprintln!(
-            "{} is now installed in {} (generation {n})",
-            outcome.installed.join(", "),
-            tree.root.display()
-        ),
-        None => eprintln!("nothing changed in {}", tree.root.display()),
-    }
+    report_install(&tree, &outcome);
     Ok(ExitStatus::Success)
 }
 
@@ -602,7 +599,7 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
-    let root = installer.target.root.clone();
+    let root = installer.plan.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {
         eprintln!("{}: every dependency is satisfied", root.display());

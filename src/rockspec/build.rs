@@ -372,13 +372,8 @@ impl Build {
     /// `build.copy_directories` (LuaRocks' default is `{"doc"}`, applied
     /// only when the directory exists).
     pub fn copy_directories(&self) -> Option<Vec<String>> {
-        self.get("copy_directories")
-            .and_then(Value::as_table)
-            .map(|t| {
-                t.sequence()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+        let table = self.table()?;
+        table.get("copy_directories")?.as_table()?;
+        Some(table.get_strings("copy_directories"))
     }
 }

@@ -281,7 +281,7 @@ impl Tree {
     /// Records a new generation linking to `item_path` and makes it current.
     pub fn commit(
         &self,
-        _lock: &TreeLock,
+        lock: &TreeLock,
         item_path: &Path,
         change: &str,
         created: u64,
@@ -304,7 +304,7 @@ impl Tree {
         let _ = std::fs::remove_file(&temp);
         symlink(item_path, &temp).map_err(io_err(&temp))?;
         std::fs::rename(&temp, &link).map_err(io_err(&link))?;
-        self.switch(_lock, number)?;
+        self.switch(lock, number)?;
         Ok(number)
     }
 

@@ -6,28 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::rocks_server::Repo;
-use crate::support::{skip_or_fail, text, Sandbox};
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || Command::new(program)
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success())
-}
-
-fn need(programs: &[&str]) -> bool {
-    for p in programs {
-        if !have(p) {
-            skip_or_fail(&format!("{p} is needed for this test"));
-            return false;
-        }
-    }
-    true
-}
+use crate::support::{need, skip_or_fail, text, Sandbox};
 
 /// `rockstore --only-server <repo> ARGS…`, asserting success; the item path
 /// (the last line of stdout).
@@ -280,23 +259,7 @@ fn building_a_recipe_twice_compiles_and_downloads_nothing() {
     let repo = Repo::new(s.tmp.path());
     let log = s.tmp.path().join("cc.log");
     let wrapper = s.tmp.path().join("cc-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\nexec gcc \"$@\"\n",
-            log.display()
-        ),
-    )
-    .expect("wrapper");
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&wrapper).expect("meta").permissions(),
-        0o755,
-    );
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    crate::support::logging_cc(&wrapper, &log);
     let run = || {
         let out = s
             .cmd(["--only-server", &repo.server.base, "build", "cmulti"])

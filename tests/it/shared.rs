@@ -521,7 +521,7 @@ fn admin_removal_and_gc_keep_a_users_dependency_and_doctor_repairs() {
 
 #[test]
 fn two_users_build_one_c_rock_once_at_the_same_time() {
-    if !ready() || Command::new("gcc").arg("--version").output().is_err() {
+    if !ready() || !crate::support::need(&["gcc"]) {
         return;
     }
     let w = World::new();
@@ -531,15 +531,7 @@ fn two_users_build_one_c_rock_once_at_the_same_time() {
     std::fs::set_permissions(&logdir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let log = logdir.join("calls");
     let wrapper = w.base.join("cc-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\nexec gcc \"$@\"\n",
-            log.display()
-        ),
-    )
-    .expect("wrapper");
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    crate::support::logging_cc(&wrapper, &log);
     let children: Vec<_> = USERS
         .iter()
         .map(|u| {

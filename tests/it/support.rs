@@ -250,6 +250,24 @@ pub fn skip_or_fail(why: &str) {
     let _ = std::io::Write::write_all(&mut err, format!("\n*** SKIPPED: {why} ***\n").as_bytes());
 }
 
+/// Whether every program answers `--version` or `-v`; when one does not,
+/// [`skip_or_fail`] with its name.
+pub fn need(programs: &[&str]) -> bool {
+    let answers = |program: &str, flag: &str| {
+        Command::new(program)
+            .arg(flag)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    for p in programs {
+        if !answers(p, "--version") && !answers(p, "-v") {
+            skip_or_fail(&format!("{p} is needed for this test"));
+            return false;
+        }
+    }
+    true
+}
+
 /// The project's source root (fixtures live under `integration/`).
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -268,4 +286,18 @@ pub fn luarocks_oracle() -> Option<Command> {
         return None;
     }
     Some(Command::new("lua5.4"))
+}
+
+/// Writes an executable `CC` at `wrapper` that appends each call's
+/// arguments to `log`, then runs gcc: tests count compiler invocations.
+pub fn logging_cc(wrapper: &Path, log: &Path) {
+    std::fs::write(
+        wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec gcc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }

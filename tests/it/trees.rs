@@ -5,25 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::rocks_server::Repo;
-use crate::support::{skip_or_fail, text, Sandbox};
-
-fn need(programs: &[&str]) -> bool {
-    for p in programs {
-        let ok = Command::new(p)
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success())
-            || Command::new(p)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success());
-        if !ok {
-            skip_or_fail(&format!("{p} is needed for this test"));
-            return false;
-        }
-    }
-    true
-}
+use crate::support::{need, text, Sandbox};
 
 /// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`.
 fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> std::process::Output {
