@@ -2,12 +2,19 @@
 //! already realised in the store), a generation switch and a rollback, and a
 //! GC sweeping 10,000 items. Debian's `luarocks` installing the same closure
 //! into a fresh tree is measured in the same run; `rm -rf` of the same
-//! 10,000 directories is the floor for the GC.
+//! 10,000 directories, written to disk first as the store's are, is the
+//! floor for the GC.
 //!
 //! The rocks are pure Lua and are served from a local directory, for both
 //! tools.
 //!
-//! Run: `cargo bench --bench trees`.
+//! GC time is the filesystem's time to free inodes and blocks, so the
+//! benchmark prints the filesystem it ran on. On ext4 without a journal and
+//! mounted with `discard`, every freed block waits for the device, and
+//! deletion costs several times what it does on a journaled ext4.
+//!
+//! Run: `cargo bench --bench trees` (in `$TMPDIR`; set it to measure on
+//! another filesystem). `ROCKSTORE_BENCH_GC_ONLY=1` runs only the GC part.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -292,6 +299,9 @@ fn gc_bench() {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("m.lua"), "return 1\n").unwrap();
     }
+    // The store's items are on disk (admission syncs); data still in the
+    // page cache, with no blocks allocated yet, would be cheaper to delete.
+    rustix::fs::sync();
     let t = Instant::now();
     let out = Command::new("rm")
         .arg("-rf")
@@ -307,4 +317,34 @@ fn gc_bench() {
         gc.as_secs_f64() / floor.as_secs_f64(),
         admit.as_secs_f64()
     );
+    println!("  on {}", filesystem_of(root));
+}
+
+/// The type and mount options of the filesystem holding `path`, and
+/// whether an ext4 one has a journal: what GC's time depends on.
+fn filesystem_of(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let Some((device, mount_point, fs_type, options)) = mounts
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() >= 4 && path.starts_with(f[1])).then(|| (f[0], f[1], f[2], f[3]))
+        })
+        .max_by_key(|(_, mount_point, _, _)| mount_point.len())
+    else {
+        return "an unknown filesystem".into();
+    };
+    let mut out = format!("{fs_type} at {mount_point} ({options})");
+    if fs_type == "ext4" {
+        let dev = device.rsplit('/').next().unwrap_or(device);
+        if let Ok(task) = std::fs::read_to_string(format!("/sys/fs/ext4/{dev}/journal_task")) {
+            if task.trim() == "<none>" {
+                out.push_str(", no journal");
+            } else {
+                out.push_str(", journaled");
+            }
+        }
+    }
+    out
 }

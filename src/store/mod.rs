@@ -721,7 +721,7 @@ impl Store {
         }
         let doomed: BTreeSet<&str> = names.iter().map(ItemName::as_str).collect();
         // Item names are single validated path components, so these unlink
-        // and rename straight on the directory descriptors: GC's inner loop.
+        // straight on the directory descriptors: GC's inner loop.
         let unlink = |dir: &Dir, sub: &'static str, name: &ItemName| match rustix::fs::unlinkat(
             dir,
             name.as_str(),
@@ -730,22 +730,22 @@ impl Store {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(self.io(sub, name.as_str())(e.into())),
         };
-        for name in names {
-            unlink(&self.db_items, "db/items", name)?;
-        }
-        sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
-        // Items are independent: remove them on every core.
+        // Unlinks wait on the disk (freeing blocks), not the CPU, so they
+        // run on every core even within one directory.
         use rayon::prelude::*;
+        names
+            .par_iter()
+            .try_for_each(|name| unlink(&self.db_items, "db/items", name))?;
+        // Every record is gone on disk before any directory goes: from here
+        // on a directory is invisible garbage, whatever state a crash
+        // leaves it in (layout.md: admission replaces such leftovers,
+        // `verify --repair` removes them). So it is deleted where it is.
+        sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
         names.par_iter().try_for_each(|name| {
             unlink(&self.db_listings, "db/listings", name)?;
-            // Renamed away first, so no half-deleted item is ever visible.
-            let trash = unique_name("trash");
-            match rustix::fs::renameat(&self.items, name.as_str(), &self.tmp, trash.as_str()) {
-                Ok(()) => {
-                    remove::remove_dir_tree(&self.tmp, &trash).map_err(self.io("tmp", &trash))
-                }
-                Err(rustix::io::Errno::NOENT) => Ok(()),
-                Err(e) => Err(self.io("store", name.as_str())(e.into())),
+            match remove::remove_dir_tree(&self.items, name.as_str()) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other.map_err(self.io("store", name.as_str())),
             }
         })?;
         for (file, record) in self.realisations()? {

@@ -1,9 +1,15 @@
-//! Deleting read-only trees (staging leftovers, trash, swept items): every
-//! directory is made writable by its owner first, children before removal.
+//! Deleting read-only trees (staging leftovers, trash, swept items). Items
+//! are 0555 directories; a directory is made writable by its owner only
+//! when an unlink inside it is refused, so root (and anything else that
+//! may write regardless of mode) pays nothing for it.
 
+use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use cap_std::fs::Dir;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 /// Removes `name` (a directory tree, file or symlink) inside `parent`.
 /// A missing entry is not an error.
@@ -16,59 +22,73 @@ pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
     if !meta.is_dir() {
         return parent.remove_file(name);
     }
-    empty_and_remove(parent, name)
+    remove_dir_tree(parent, name)
 }
 
 /// Removes the directory tree `name` inside `parent`, known to be a
-/// directory (a renamed item).
+/// directory (a swept item). This is GC's inner loop, so it works straight
+/// on descriptors: one open and one read per directory.
 pub fn remove_dir_tree(parent: &Dir, name: &str) -> io::Result<()> {
-    empty_and_remove(parent, name)
+    let name = CString::new(name).map_err(io::Error::other)?;
+    // `true`: the parent (`store/`, `tmp/`) has its mode by design, and it
+    // must never be changed to delete something in it.
+    remove_at(parent.as_fd(), &name, &mut true)
 }
 
-/// One pass per directory, straight on descriptors (this is GC's inner
-/// loop): open it, make it writable, unlink its files, recurse into its
-/// subdirectories, then remove it.
-fn empty_and_remove(parent: &Dir, name: &str) -> io::Result<()> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
-    fn remove_at(parent: std::os::fd::BorrowedFd<'_>, name: &std::ffi::CStr) -> io::Result<()> {
-        let fd = rustix::fs::openat(
-            parent,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700))?;
-        let mut children = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&fd)? {
-            let entry = entry?;
-            let child = entry.file_name();
-            if child == c"." || child == c".." {
-                continue;
-            }
-            let is_dir = match entry.file_type() {
-                rustix::fs::FileType::Directory => true,
-                // Filesystems without d_type: ask.
-                rustix::fs::FileType::Unknown => {
-                    rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
-                        rustix::fs::FileType::from_raw_mode(st.st_mode)
-                            == rustix::fs::FileType::Directory
-                    })
-                }
-                _ => false,
-            };
-            children.push((child.to_owned(), is_dir));
+/// Unlinks `child` in `dir`; when the directory's mode refuses it, makes the
+/// directory writable once (`writable` remembers) and tries again.
+fn unlink_in(
+    dir: BorrowedFd<'_>,
+    child: &CStr,
+    flags: AtFlags,
+    writable: &mut bool,
+) -> io::Result<()> {
+    match rustix::fs::unlinkat(dir, child, flags) {
+        Err(Errno::ACCESS | Errno::PERM) if !*writable => {
+            rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700))?;
+            *writable = true;
+            Ok(rustix::fs::unlinkat(dir, child, flags)?)
         }
-        for (child, is_dir) in children {
-            if is_dir {
-                remove_at(std::os::fd::AsFd::as_fd(&fd), &child)?;
-            } else {
-                rustix::fs::unlinkat(&fd, child.as_c_str(), AtFlags::empty())?;
-            }
-        }
-        drop(fd);
-        rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
-        Ok(())
+        other => Ok(other?),
     }
-    let name = std::ffi::CString::new(name).map_err(io::Error::other)?;
-    remove_at(std::os::fd::AsFd::as_fd(parent), &name)
+}
+
+/// `parent_writable` is the parent's state for [`unlink_in`].
+fn remove_at(parent: BorrowedFd<'_>, name: &CStr, parent_writable: &mut bool) -> io::Result<()> {
+    let fd = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut children = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let child = entry.file_name();
+        if child == c"." || child == c".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            rustix::fs::FileType::Directory => true,
+            // Filesystems without d_type: ask.
+            rustix::fs::FileType::Unknown => {
+                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode)
+                        == rustix::fs::FileType::Directory
+                })
+            }
+            _ => false,
+        };
+        children.push((child.to_owned(), is_dir));
+    }
+    let mut writable = false;
+    for (child, is_dir) in children {
+        if is_dir {
+            remove_at(fd.as_fd(), &child, &mut writable)?;
+        } else {
+            unlink_in(fd.as_fd(), &child, AtFlags::empty(), &mut writable)?;
+        }
+    }
+    drop(fd);
+    unlink_in(parent, name, AtFlags::REMOVEDIR, parent_writable)
 }

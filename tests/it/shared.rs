@@ -604,3 +604,52 @@ fn modes_do_not_depend_on_the_umask() {
         listings[0]
     );
 }
+
+/// A user's own store: GC runs without root, so it must make each
+/// read-only item directory writable before emptying it, and must leave
+/// `store/` itself as it was.
+#[test]
+fn a_users_own_store_is_swept_by_that_user() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let store = w.home("rs-alice").join("own-store");
+    let store_arg = store.display().to_string();
+    w.ok(
+        "rs-alice",
+        &["--store", &store_arg, "--local", "install", "dmtop"],
+    );
+    let items = || -> Vec<String> {
+        std::fs::read_dir(store.join("store"))
+            .expect("store/")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    // dmtop, dmdep and the profile.
+    assert_eq!(items().len(), 3, "{:?}", items());
+    let mode_before = std::fs::metadata(store.join("store"))
+        .expect("store/")
+        .permissions()
+        .mode();
+    std::fs::remove_dir_all(w.user_tree("rs-alice")).expect("rm tree");
+    let err = w.ok("rs-alice", &["--store", &store_arg, "gc"]);
+    assert!(err.contains("3 items"), "{err}");
+    assert_eq!(items(), Vec::<String>::new());
+    assert!(
+        std::fs::read_dir(store.join("db/items"))
+            .expect("db/items")
+            .next()
+            .is_none(),
+        "records are gone"
+    );
+    assert_eq!(
+        std::fs::metadata(store.join("store"))
+            .expect("store/")
+            .permissions()
+            .mode(),
+        mode_before
+    );
+    w.ok("rs-alice", &["--store", &store_arg, "verify"]);
+}
