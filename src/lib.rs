@@ -25,6 +25,7 @@
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | building rocks into items, recipe keys | [`build`] |
 //! | LuaRocks config files | [`luarocks_config`] |
+//! | LuaRocks project directories (`lua_modules`) | [`project`] |
 //! | trees as profiles, generations, switching | [`tree`] |
 //! | install/remove, deps modes, resolution | [`install`] |
 //! | garbage collection, `store why` | [`gc`] |
@@ -49,6 +50,7 @@ pub mod lua;
 pub mod lua_install;
 pub mod luarocks_config;
 pub mod manifest;
+pub mod project;
 pub mod rockspec;
 pub mod servers;
 pub mod store;

@@ -6,7 +6,8 @@
 //! Files, later over earlier (reference §1.5): the system file
 //! `/etc/luarocks/config-5.x.lua`, then `$LUAROCKS_CONFIG_5_x` or
 //! `$LUAROCKS_CONFIG` if set, else `$XDG_CONFIG_HOME/luarocks/config-5.x.lua`
-//! if it exists, else `~/.luarocks/config-5.x.lua`. Later files deep-merge
+//! if it exists, else `~/.luarocks/config-5.x.lua`, then a project's
+//! `.luarocks/config-5.x.lua` ([`crate::project`]). Later files deep-merge
 //! over earlier ones, except `rocks_trees` and `rocks_servers`, which are
 //! replaced whole. A config file sees `home`, `lua_version` and `platforms`
 //! (LuaRocks also offers `os_getenv`; a sandbox preset cannot be a function,
@@ -94,6 +95,27 @@ pub struct ConfigSources {
     pub xdg_config_home: Option<PathBuf>,
     /// `$HOME`.
     pub home: Option<PathBuf>,
+    /// The project directory, inside one.
+    pub project: Option<PathBuf>,
+}
+
+impl ConfigSources {
+    /// Where a `default-lua-version.lua` is looked for, first first: the
+    /// project's `.luarocks/`, the user's config directory, the system's.
+    pub fn default_version_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(p) = &self.project {
+            dirs.push(p.join(".luarocks"));
+        }
+        if let Some(x) = &self.xdg_config_home {
+            dirs.push(x.join("luarocks"));
+        }
+        if let Some(h) = &self.home {
+            dirs.push(h.join(".luarocks"));
+        }
+        dirs.push(self.sysconfdir.clone());
+        dirs
+    }
 }
 
 impl LuaRocksConfig {
@@ -122,6 +144,12 @@ impl LuaRocksConfig {
                 .map(|h| h.join(".luarocks").join(&file_name))
                 .filter(|p| p.is_file());
             files.extend(xdg.or(home));
+        }
+        if let Some(project) = &sources.project {
+            let file = project.join(".luarocks").join(&file_name);
+            if file.is_file() {
+                files.push(file);
+            }
         }
         let mut merged = Table::new();
         for file in &files {
@@ -286,14 +314,32 @@ mod tests {
              local_by_default = true\nrockstore_store = '/s'\nrocks_provided = { luasocket = '3.0-1' }\n",
         )
         .expect("user");
-        let sources = ConfigSources {
+        // The project's file comes last: over the user's variables, and
+        // not touching trees it does not set.
+        let project = tmp.path().join("project");
+        std::fs::create_dir_all(project.join(".luarocks")).expect("project");
+        std::fs::write(
+            project.join(".luarocks/config-5.4.lua"),
+            "variables = { CFLAGS = '-Og' }\n",
+        )
+        .expect("project config");
+        let mut sources = ConfigSources {
             sysconfdir: sys,
             explicit: Some(user),
             xdg_config_home: None,
             home: Some(PathBuf::from("/h")),
+            project: None,
         };
         let c = LuaRocksConfig::load(&sources, "5.4").expect("loads");
-        assert_eq!(c.files.len(), 2);
+        assert!(c.variables.contains(&("CFLAGS".into(), "-O3".into())));
+        sources.project = Some(project.clone());
+        let c = LuaRocksConfig::load(&sources, "5.4").expect("loads");
+        assert_eq!(
+            c.files.last(),
+            Some(&project.join(".luarocks/config-5.4.lua"))
+        );
+        assert!(c.variables.contains(&("CFLAGS".into(), "-Og".into())));
+        assert_eq!(c.files.len(), 3);
         assert_eq!(
             c.rocks_trees,
             Some(vec![TreeEntry {
@@ -306,7 +352,6 @@ mod tests {
             Some(vec!["http://a".to_owned(), "http://m1".to_owned()])
         );
         assert_eq!(c.deps_mode.as_deref(), Some("all"));
-        assert!(c.variables.contains(&("CFLAGS".into(), "-O3".into())));
         assert!(c.variables.contains(&("CC".into(), "gcc".into())));
         assert!(c.local_by_default);
         assert_eq!(c.store, Some(PathBuf::from("/s")));

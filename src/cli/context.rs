@@ -17,6 +17,7 @@ use rockstore::fetch::Fetcher;
 use rockstore::install::DepsMode;
 use rockstore::lua_install::LuaInstall;
 use rockstore::luarocks_config::{ConfigSources, LuaRocksConfig, TreeEntry};
+use rockstore::project;
 use rockstore::rockspec::Platforms;
 use rockstore::servers;
 use rockstore::store::failpoint::Failpoints;
@@ -43,6 +44,21 @@ pub struct TreeFlags {
     /// check or install dependencies) [default: config's deps_mode, else one].
     #[arg(long, global = true, value_name = "MODE", value_parser = ["one", "all", "order", "none"])]
     pub deps_mode: Option<String>,
+    /// Ignore the project directory (one holding `.luarocks/` and
+    /// `lua_modules/`, as `luarocks init` makes, found in the working
+    /// directory or up to nine parents). Inside one, rocks go to its
+    /// `lua_modules` tree and its `.luarocks/config-5.x.lua` is read.
+    #[arg(long, global = true)]
+    pub no_project: bool,
+    /// Use DIR as the project tree (the project is its parent directory).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        value_name = "DIR",
+        conflicts_with = "no_project"
+    )]
+    pub project_tree: Option<PathBuf>,
 }
 
 /// Everything resolved for one command.
@@ -53,6 +69,8 @@ pub struct Context {
     pub store_flag: Option<PathBuf>,
     pub lua: LuaInstall,
     pub config: LuaRocksConfig,
+    /// The LuaRocks project directory, inside one.
+    pub project: Option<PathBuf>,
 }
 
 impl Context {
@@ -62,8 +80,9 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
-        let lua = Context::detect_lua(server_flags)?;
-        Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
+        let project = Context::find_project(tree_flags)?;
+        let lua = Context::detect_lua(server_flags, env, project.as_deref())?;
+        Context::with_lua(server_flags, tree_flags, store_flag, env, lua, project)
     }
 
     /// For commands that only need the store: its location may come from
@@ -75,16 +94,45 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
+        let project = Context::find_project(tree_flags)?;
         let version = server_flags.lua_version.as_deref().unwrap_or("5.4");
-        let lua = Context::detect_lua(server_flags)
+        let lua = Context::detect_lua(server_flags, env, project.as_deref())
             .or_else(|_| LuaInstall::detect(Some(version), None))?;
-        Context::with_lua(server_flags, tree_flags, store_flag, env, lua)
+        Context::with_lua(server_flags, tree_flags, store_flag, env, lua, project)
     }
 
+    /// `--project-tree`'s parent, else the project around the working
+    /// directory unless `--no-project`.
+    fn find_project(flags: &TreeFlags) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(tree) = &flags.project_tree {
+            let tree = std::path::absolute(tree)
+                .with_context(|| format!("bad project tree {}", tree.display()))?;
+            return Ok(Some(project::of_tree(&tree)));
+        }
+        if flags.no_project {
+            return Ok(None);
+        }
+        // A working directory that is gone has no project around it.
+        Ok(std::env::current_dir()
+            .ok()
+            .and_then(|cwd| project::find(&cwd)))
+    }
+
+    /// `--lua-version`, else a `default-lua-version.lua` or the project's
+    /// config file says which Lua (as LuaRocks), else whichever is found.
     fn detect_lua(
         flags: &ServerFlags,
+        env: &EnvVars,
+        project: Option<&std::path::Path>,
     ) -> Result<LuaInstall, rockstore::lua_install::LuaInstallError> {
-        LuaInstall::detect(flags.lua_version.as_deref(), flags.lua_dir.as_deref())
+        let defaulted = if flags.lua_version.is_none() {
+            let dirs = config_sources(env, project.map(PathBuf::from), None).default_version_dirs();
+            project::default_lua_version(&dirs, project)
+        } else {
+            None
+        };
+        let version = flags.lua_version.as_deref().or(defaulted.as_deref());
+        LuaInstall::detect(version, flags.lua_dir.as_deref())
     }
 
     fn with_lua(
@@ -93,6 +141,7 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
         lua: LuaInstall,
+        project: Option<PathBuf>,
     ) -> anyhow::Result<Context> {
         let explicit = env
             .luarocks_config_versioned
@@ -100,15 +149,7 @@ impl Context {
             .find(|(v, _)| *v == lua.version)
             .map(|(_, p)| PathBuf::from(p))
             .or_else(|| env.luarocks_config.clone().map(PathBuf::from));
-        let sources = ConfigSources {
-            sysconfdir: env
-                .luarocks_sysconfdir
-                .clone()
-                .map_or_else(|| PathBuf::from("/etc/luarocks"), PathBuf::from),
-            explicit,
-            xdg_config_home: env.xdg_config_home.clone().map(PathBuf::from),
-            home: env.home.clone().map(PathBuf::from),
-        };
+        let sources = config_sources(env, project.clone(), explicit);
         let config = LuaRocksConfig::load(&sources, &lua.version)?;
         Ok(Context {
             server_flags: server_flags.clone(),
@@ -117,6 +158,7 @@ impl Context {
             store_flag,
             lua,
             config,
+            project,
         })
     }
 
@@ -261,11 +303,25 @@ impl Context {
             }
         } else if self.tree_flags.local && rustix::process::geteuid().is_root() {
             bail!("The --local flag is meant for operating in a user's home directory.\nYou are running as a superuser, which is intended for system-wide operation.\nTo force using the superuser's home, use --tree explicitly.")
-        } else if self.tree_flags.local || (self.config.local_by_default && !self.tree_flags.global)
-        {
+        } else if self.tree_flags.local {
             named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
         } else if self.tree_flags.global {
             named("system", &trees).context("no tree named `system` in rocks_trees")?
+        } else if let Some(tree) = self
+            .tree_flags
+            .project_tree
+            .as_ref()
+            .and(self.project_tree())
+        {
+            // An explicit project tree wins over local_by_default, as in
+            // LuaRocks' process_tree_args; a detected one does not.
+            trees.insert(0, project_entry(&tree));
+            tree
+        } else if self.config.local_by_default {
+            named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
+        } else if let Some(tree) = self.project_tree() {
+            trees.insert(0, project_entry(&tree));
+            tree
         } else {
             match trees.last() {
                 Some(t) => t.root.clone(),
@@ -278,5 +334,39 @@ impl Context {
             .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))
             .collect();
         Ok((tree, roots))
+    }
+
+    /// The project's tree, inside a project: `--project-tree` as given,
+    /// else `<project>/lua_modules`.
+    fn project_tree(&self) -> Option<PathBuf> {
+        match &self.tree_flags.project_tree {
+            Some(tree) => std::path::absolute(tree).ok(),
+            None => self.project.as_deref().map(project::tree),
+        }
+    }
+}
+
+fn project_entry(root: &std::path::Path) -> TreeEntry {
+    TreeEntry {
+        name: Some("project".into()),
+        root: root.to_path_buf(),
+    }
+}
+
+/// Where LuaRocks' config files are looked for, from the environment.
+fn config_sources(
+    env: &EnvVars,
+    project: Option<PathBuf>,
+    explicit: Option<PathBuf>,
+) -> ConfigSources {
+    ConfigSources {
+        sysconfdir: env
+            .luarocks_sysconfdir
+            .clone()
+            .map_or_else(|| PathBuf::from("/etc/luarocks"), PathBuf::from),
+        explicit,
+        xdg_config_home: env.xdg_config_home.clone().map(PathBuf::from),
+        home: env.home.clone().map(PathBuf::from),
+        project,
     }
 }

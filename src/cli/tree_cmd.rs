@@ -705,6 +705,10 @@ pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         trees.iter().map(|t| show(t)).collect(),
     );
     values.insert("target_tree".into(), show(&target.root));
+    values.insert(
+        "project_dir".into(),
+        cx.project.as_deref().map_or(serde_json::Value::Null, show),
+    );
     values.insert("rocks_servers".into(), cx.servers().into());
     let deps_mode = match cx.deps_mode()? {
         rockstore::install::DepsMode::One => "one",

@@ -878,3 +878,124 @@ fn bin_scripts_are_wrapped_unless_the_rockspec_says_not() {
     let unwrapped = std::fs::read_to_string(t.join("bin/nowrap-cli")).expect("script");
     assert_eq!(unwrapped, "#!/usr/bin/env lua\nprint(\"run directly\")\n");
 }
+
+/// A project made by Debian's `luarocks init` (Lua 5.1, so the version
+/// must come from the project, not from whichever Lua is found first):
+/// from a subdirectory, with no tree or version flags, rockstore and
+/// LuaRocks both install into `<project>/lua_modules`.
+#[test]
+fn a_luarocks_init_project_gets_its_rocks_in_lua_modules() {
+    if !need(&["lua5.1", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let home_tree = s.tmp.path().join("home/.luarocks");
+    let projects: Vec<PathBuf> = ["ours", "theirs"]
+        .iter()
+        .map(|side| {
+            let project = s.dir(&format!("{side}/project"));
+            let init = s
+                .program("luarocks")
+                .current_dir(&project)
+                .args(["--lua-version", "5.1", "init", "demo", "1.0"])
+                .output()
+                .expect("luarocks init");
+            assert!(init.status.success(), "{}", text(&init.stderr));
+            std::fs::create_dir_all(project.join("src/deep")).expect("subdir");
+            project
+        })
+        .collect();
+    let (ours, theirs) = (&projects[0], &projects[1]);
+    let in_dir = |mut cmd: Command, dir: &Path, args: &[&str]| {
+        let out = cmd
+            .current_dir(dir)
+            .args(["--only-server", &repo.server.base])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    in_dir(
+        s.cmd::<[&str; 0], &str>([]),
+        &ours.join("src/deep"),
+        &["install", "purelua"],
+    );
+    in_dir(
+        s.program("luarocks"),
+        &theirs.join("src/deep"),
+        &["install", "purelua"],
+    );
+    for project in [ours, theirs] {
+        let listed = text(
+            &s.program("luarocks")
+                .args(["--lua-version", "5.1", "--tree"])
+                .arg(project.join("lua_modules"))
+                .args(["list", "--porcelain"])
+                .output()
+                .expect("luarocks list")
+                .stdout,
+        );
+        assert!(
+            listed.starts_with("purelua\t2.0-1\t"),
+            "{}: {listed}",
+            project.display()
+        );
+        assert!(project.join("lua_modules/lib/luarocks/rocks-5.1").exists());
+    }
+    assert!(!home_tree.exists(), "nothing went to the user tree");
+    // `path` puts the project tree first; the module loads from below.
+    let script = format!(
+        "eval \"$('{}' --store '{}' path)\" && exec lua5.1 -e 'print(require(\"purelua\").version or \"ok\")'",
+        crate::support::bin(),
+        s.store().display()
+    );
+    let out = s
+        .program("sh")
+        .current_dir(ours.join("src/deep"))
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config = |dir: &Path, extra: &[&str]| -> serde_json::Value {
+        let mut cmd = s.cmd(["config", "--json"]);
+        cmd.args(extra);
+        let out = cmd.current_dir(dir).output().expect("config");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let shown = config(&ours.join("src/deep"), &[]);
+    assert_eq!(shown["project_dir"], ours.display().to_string());
+    assert_eq!(shown["lua_version"], "5.1");
+    assert_eq!(
+        shown["rocks_trees"][0],
+        ours.join("lua_modules").display().to_string()
+    );
+    assert!(shown["config_files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .any(|f| f == &ours.join(".luarocks/config-5.1.lua").display().to_string()));
+    // --no-project, or a marker on the way up, and the project is not used.
+    let shown = config(&ours.join("src/deep"), &["--no-project"]);
+    assert_eq!(shown["project_dir"], serde_json::Value::Null);
+    assert_ne!(
+        shown["target_tree"],
+        ours.join("lua_modules").display().to_string()
+    );
+    std::fs::write(ours.join("src/.luarocks-no-project"), "").expect("marker");
+    assert_eq!(
+        config(&ours.join("src/deep"), &[])["project_dir"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        config(ours, &[])["target_tree"],
+        ours.join("lua_modules").display().to_string()
+    );
+}

@@ -1,0 +1,144 @@
+//! LuaRocks project directories, as `luarocks init` makes them: a directory
+//! holding both `.luarocks/` and `lua_modules/`. Inside one, LuaRocks puts
+//! the tree `<project>/lua_modules` (named `project`) first in
+//! `rocks_trees` and installs there, reads `.luarocks/config-5.x.lua` after
+//! the user's config, and takes its Lua version from
+//! `.luarocks/default-lua-version.lua` (reference §1.4, §1.5).
+
+use std::path::{Path, PathBuf};
+
+use crate::lua::{self, Limits, Table};
+
+/// How many directories are tried, `start` included (LuaRocks' walk).
+const MAX_LEVELS: usize = 10;
+
+/// Lua versions, newest first, for finding a project's config file.
+const VERSIONS: [&str; 5] = ["5.5", "5.4", "5.3", "5.2", "5.1"];
+
+/// The project directory `start` is in: the first of `start` and its
+/// parents (ten in all) holding `.luarocks/` and `lua_modules/`. A
+/// `.luarocks-no-project` file met on the way stops the search.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    for dir in start.ancestors().take(MAX_LEVELS) {
+        if dir.join(".luarocks").exists() && dir.join("lua_modules").exists() {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".luarocks-no-project").exists() {
+            return None;
+        }
+    }
+    None
+}
+
+/// The project of an explicit `--project-tree DIR`: its parent directory.
+pub fn of_tree(tree: &Path) -> PathBuf {
+    tree.parent()
+        .map_or_else(|| tree.to_path_buf(), Path::to_path_buf)
+}
+
+/// The tree a project installs into.
+pub fn tree(project: &Path) -> PathBuf {
+    project.join("lua_modules")
+}
+
+/// The Lua version to use when none was given: the first
+/// `default-lua-version.lua` in `config_dirs` (a Lua file returning a
+/// version string) that says one, else the newest version with a
+/// `config-X.Y.lua` in the project's `.luarocks/`.
+pub fn default_lua_version(config_dirs: &[PathBuf], project: Option<&Path>) -> Option<String> {
+    for dir in config_dirs {
+        if let Some(version) = read_default_version(&dir.join("default-lua-version.lua")) {
+            return Some(version);
+        }
+    }
+    let project = project?;
+    VERSIONS
+        .iter()
+        .find(|v| {
+            project
+                .join(".luarocks")
+                .join(format!("config-{v}.lua"))
+                .is_file()
+        })
+        .map(|v| (*v).to_owned())
+}
+
+/// A `default-lua-version.lua`'s version. LuaRocks ignores a file that
+/// fails to load or run, or returns anything but a version, and so do we.
+fn read_default_version(file: &Path) -> Option<String> {
+    let source = std::fs::read(file).ok()?;
+    // The file is a chunk that returns its answer; the sandbox keeps
+    // globals, so the chunk runs as a function whose result is one.
+    let mut wrapped = b"__version = (function()\n".to_vec();
+    wrapped.extend_from_slice(&source);
+    wrapped.extend_from_slice(b"\nend)()\n");
+    let evaluation = lua::evaluate(
+        &file.display().to_string(),
+        &wrapped,
+        &Table::new(),
+        Limits::SMALL_FILE,
+    )
+    .ok()?;
+    let version = evaluation.globals.get_string("__version")?;
+    let (major, minor) = version.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then_some(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_is_found_from_below_and_a_marker_stops_the_walk() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let project = tmp.path().join("p");
+        std::fs::create_dir_all(project.join(".luarocks")).expect("mkdir");
+        std::fs::create_dir_all(project.join("lua_modules")).expect("mkdir");
+        let deep = project.join("src/a/b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        assert_eq!(find(&deep), Some(project.clone()));
+        // Only .luarocks is not a project.
+        let half = tmp.path().join("half");
+        std::fs::create_dir_all(half.join(".luarocks")).expect("mkdir");
+        assert_eq!(find(&half), None);
+        std::fs::write(project.join("src/.luarocks-no-project"), "").expect("marker");
+        assert_eq!(find(&deep), None);
+        assert_eq!(find(&project), Some(project.clone()));
+    }
+
+    #[test]
+    fn the_default_version_comes_from_the_file_else_from_a_config_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let project = tmp.path().to_path_buf();
+        let dot = project.join(".luarocks");
+        std::fs::create_dir_all(&dot).expect("mkdir");
+        assert_eq!(
+            default_lua_version(std::slice::from_ref(&dot), Some(&project)),
+            None
+        );
+        std::fs::write(dot.join("config-5.3.lua"), "").expect("config");
+        assert_eq!(
+            default_lua_version(std::slice::from_ref(&dot), Some(&project)).as_deref(),
+            Some("5.3")
+        );
+        std::fs::write(dot.join("default-lua-version.lua"), "return \"5.1\"\n").expect("file");
+        assert_eq!(
+            default_lua_version(std::slice::from_ref(&dot), Some(&project)).as_deref(),
+            Some("5.1")
+        );
+        for bad in [
+            "return 5.4",
+            "return 'jit'",
+            "error('x')",
+            "while true do end",
+        ] {
+            std::fs::write(dot.join("default-lua-version.lua"), bad).expect("file");
+            assert_eq!(
+                default_lua_version(std::slice::from_ref(&dot), Some(&project)).as_deref(),
+                Some("5.3"),
+                "{bad}"
+            );
+        }
+    }
+}
