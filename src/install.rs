@@ -91,6 +91,26 @@ pub enum InstallError {
         /// `name version` of each rock that needs it.
         dependents: Vec<String>,
     },
+    /// `hooks_enabled = false` and the rock has a hook.
+    #[error("{rock}: this rockspec contains hooks, which are blocked by the 'hooks_enabled' setting in your LuaRocks configuration.")]
+    HooksBlocked {
+        /// `name version`.
+        rock: String,
+    },
+    /// A `post_install` hook failed; the install was undone.
+    #[error("Failed running post_install hook of {rock}: `{command}` {status}. The install was undone: {tree} is back at generation {restored}.", tree = tree.display())]
+    Hook {
+        /// `name version`.
+        rock: String,
+        /// The command, variables substituted.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// The tree.
+        tree: PathBuf,
+        /// The generation current again.
+        restored: u64,
+    },
     /// Not installed.
     #[error("{rock} is not installed in {}", tree.display())]
     NotInstalled {
@@ -178,6 +198,20 @@ pub struct Plan {
     pub keep: bool,
     /// Reinstall / remove despite dependents (`--force`).
     pub force: bool,
+    /// Config `hooks_enabled`: when false, a rock with a `post_install`
+    /// hook is refused before anything is built.
+    pub hooks_enabled: bool,
+    /// Config `wrap_bin_scripts`, which decides over the rockspec's.
+    pub wrap_bin_scripts: Option<bool>,
+}
+
+/// A rock's `hooks.post_install`, run once the generation holding the
+/// rock is current (LuaRocks runs it after deploying).
+#[derive(Debug, Clone)]
+struct PostInstall {
+    name: String,
+    version: String,
+    command: String,
 }
 
 /// One install or removal run.
@@ -195,6 +229,8 @@ pub struct Installer<'a> {
     /// Other trees' installed rocks, read once each (all of `rocks_trees`,
     /// since build dependencies consult every tree).
     others: Vec<ConsultedTree>,
+    /// Hooks of the rocks this run adds, in install order.
+    hooks: Vec<PostInstall>,
 }
 
 /// What an install did.
@@ -218,6 +254,7 @@ impl<'a> Installer<'a> {
             planned: Vec::new(),
             base,
             others: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 
@@ -326,11 +363,96 @@ impl<'a> Installer<'a> {
         } else {
             format!("install {}", installed.join(", "))
         };
+        let previous = self.plan.target.current();
         let generation = self.switch_to(&lock, &profile, &change)?;
+        if let Err(failed) = self.run_hooks(&profile) {
+            return Err(self.undo(&lock, previous, generation, failed)?);
+        }
         Ok(Outcome {
             generation: Some(generation),
             installed,
         })
+    }
+
+    /// Runs the `post_install` hooks of the rocks the new generation
+    /// holds, with LuaRocks' variables: the build variables, and `PREFIX`,
+    /// `LUADIR`, `LIBDIR`, `CONFDIR`, `BINDIR`, `DOCDIR` of the rock's
+    /// directory in the tree. The hook runs in the working directory, as
+    /// LuaRocks runs it; its output is the user's to see.
+    fn run_hooks(&self, profile: &Profile) -> Result<(), InstallError> {
+        for hook in &self.hooks {
+            let kept = profile
+                .rocks
+                .iter()
+                .any(|r| r.name == hook.name && r.version == hook.version);
+            if !kept {
+                continue;
+            }
+            let prefix = self
+                .plan
+                .target
+                .rocks_dir()
+                .join(&hook.name)
+                .join(&hook.version);
+            let mut vars = self.builder.env.variables.clone();
+            vars.insert("PREFIX".into(), prefix.display().to_string());
+            for (var, sub) in [
+                ("LUADIR", "lua"),
+                ("LIBDIR", "lib"),
+                ("CONFDIR", "conf"),
+                ("BINDIR", "bin"),
+                ("DOCDIR", "doc"),
+            ] {
+                vars.insert(var.into(), prefix.join(sub).display().to_string());
+            }
+            let command =
+                crate::build::variables::substitute(&hook.command, &vars, &mut Vec::new());
+            (self.say)(&command);
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .status();
+            let failure = match status {
+                Ok(s) if s.success() => continue,
+                Ok(s) => match s.code() {
+                    Some(code) => format!("exited with status {code}"),
+                    None => format!("was killed ({s})"),
+                },
+                Err(e) => format!("could not be started: {e}"),
+            };
+            return Err(InstallError::Hook {
+                rock: format!("{} {}", hook.name, hook.version),
+                command,
+                status: failure,
+                tree: self.plan.target.root.clone(),
+                restored: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// After a failed hook: the previous generation is current again (or,
+    /// for a tree's first install, a new empty one), and the failed
+    /// generation is deleted, as LuaRocks deletes the rock it installed.
+    fn undo(
+        &self,
+        lock: &crate::tree::TreeLock,
+        previous: Option<u64>,
+        failed: u64,
+        mut error: InstallError,
+    ) -> Result<InstallError, InstallError> {
+        let restored = match previous {
+            Some(p) => {
+                self.plan.target.switch(lock, p)?;
+                p
+            }
+            None => self.switch_to(lock, &self.base, "undo a failed post_install hook")?,
+        };
+        self.plan.target.delete_generations(lock, &[failed])?;
+        if let InstallError::Hook { restored: r, .. } = &mut error {
+            *r = restored;
+        }
+        Ok(error)
     }
 
     /// Builds the profile item, records the generation, switches, and
@@ -481,6 +603,16 @@ impl<'a> Installer<'a> {
             }
             return Ok(rock);
         }
+        if let Some(command) = &rockspec.post_install {
+            if !self.plan.hooks_enabled {
+                return Err(InstallError::HooksBlocked { rock });
+            }
+            self.hooks.push(PostInstall {
+                name: rockspec.name.clone(),
+                version: rockspec.version.to_string(),
+                command: command.clone(),
+            });
+        }
         let built = source.build(&self.builder, dependency_items)?;
         (self.say)(&if built.reused {
             format!(
@@ -505,7 +637,11 @@ impl<'a> Installer<'a> {
                 .map(ToString::to_string)
                 .collect(),
             external_items,
-            wrap_bin_scripts: rockspec.wrap_bin_scripts.unwrap_or(true),
+            wrap_bin_scripts: self
+                .plan
+                .wrap_bin_scripts
+                .or(rockspec.wrap_bin_scripts)
+                .unwrap_or(true),
         });
         Ok(rock)
     }

@@ -1,6 +1,6 @@
 //! LuaRocks' own config files, evaluated in the sandbox, so `rocks_trees`,
-//! `deps_mode`, `rocks_servers`, `variables`, `external_deps_dirs` and
-//! `local_by_default` mean what they mean to LuaRocks. rockstore adds one
+//! `deps_mode`, `rocks_servers`, `variables`, `external_deps_dirs`,
+//! `local_by_default`, `hooks_enabled` and `wrap_bin_scripts` mean what they mean to LuaRocks. rockstore adds one
 //! key of its own, `rockstore_store` (the store root).
 //!
 //! Files, later over earlier (reference §1.5): the system file
@@ -78,6 +78,11 @@ pub struct LuaRocksConfig {
     pub local_by_default: bool,
     /// `keep_other_versions`.
     pub keep_other_versions: bool,
+    /// `hooks_enabled` (LuaRocks' default: true).
+    pub hooks_enabled: Option<bool>,
+    /// `wrap_bin_scripts`: when set, it decides over every rockspec's
+    /// `deploy.wrap_bin_scripts`.
+    pub wrap_bin_scripts: Option<bool>,
     /// `rockstore_store`: rockstore's store root.
     pub store: Option<PathBuf>,
     /// `rocks_provided`: rock name → version the system provides.
@@ -239,6 +244,8 @@ impl LuaRocksConfig {
         config.local_by_default = t.get("local_by_default").and_then(Value::as_bool) == Some(true);
         config.keep_other_versions =
             t.get("keep_other_versions").and_then(Value::as_bool) == Some(true);
+        config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);
+        config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
         if let Some(Value::Table(provided)) = t.get("rocks_provided") {
             for (k, v) in provided.iter() {

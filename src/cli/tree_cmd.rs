@@ -236,6 +236,8 @@ fn installer_for<'a>(
             deps_mode: cx.deps_mode()?,
             keep,
             force,
+            hooks_enabled: cx.config.hooks_enabled.unwrap_or(true),
+            wrap_bin_scripts: cx.config.wrap_bin_scripts,
         },
         &say,
     ))

@@ -863,7 +863,7 @@ fn config_shows_what_luarocks_config_files_and_flags_say() {
 }
 
 #[test]
-fn bin_scripts_are_wrapped_unless_the_rockspec_says_not() {
+fn bin_scripts_are_wrapped_unless_the_rockspec_or_config_says_not() {
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let t = s.tmp.path().join("t");
@@ -877,6 +877,37 @@ fn bin_scripts_are_wrapped_unless_the_rockspec_says_not() {
     );
     let unwrapped = std::fs::read_to_string(t.join("bin/nowrap-cli")).expect("script");
     assert_eq!(unwrapped, "#!/usr/bin/env lua\nprint(\"run directly\")\n");
+    // The config's wrap_bin_scripts decides over every rockspec, either way.
+    for (setting, rock, wrapped) in [("false", "purelua", false), ("true", "nowrap", true)] {
+        let config = s.tmp.path().join(format!("wrap-{setting}.lua"));
+        std::fs::write(&config, format!("wrap_bin_scripts = {setting}\n")).expect("config");
+        let t = s.tmp.path().join(format!("t-{setting}"));
+        let out = s
+            .cmd([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &repo.server.base,
+                "--tree",
+            ])
+            .arg(&t)
+            .args(["install", rock])
+            .env("LUAROCKS_CONFIG", &config)
+            .output()
+            .expect("install");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let script = if rock == "purelua" {
+            "purelua-hello"
+        } else {
+            "nowrap-cli"
+        };
+        let text = std::fs::read_to_string(t.join("bin").join(script)).expect("bin");
+        assert_eq!(
+            text.contains("luarocks.loader"),
+            wrapped,
+            "wrap_bin_scripts = {setting}: {text}"
+        );
+    }
 }
 
 /// A project made by Debian's `luarocks init` (Lua 5.1, so the version
@@ -998,4 +1029,103 @@ fn a_luarocks_init_project_gets_its_rocks_in_lua_modules() {
         config(ours, &[])["target_tree"],
         ours.join("lua_modules").display().to_string()
     );
+}
+
+/// `hooks.post_install` runs after the rock is in the tree, in the working
+/// directory, with `$(PREFIX)` the rock's directory in the tree, as in
+/// Debian's LuaRocks; a failing hook undoes the install; `hooks_enabled =
+/// false` refuses the rock before anything is built.
+#[test]
+fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let run = |side: &str, tree: &Path, args: &[&str]| {
+        let mut cmd = if side == "ours" {
+            s.cmd(["--lua-version", "5.4"])
+        } else {
+            let mut c = s.program("luarocks");
+            c.args(["--lua-version", "5.4"]);
+            c
+        };
+        cmd.current_dir(s.dir(&format!("work-{side}")))
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(tree)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(format!("tree-{side}"));
+        let out = run(side, &tree, &["install", "hooked", "1.0"]);
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let said = std::fs::read_to_string(s.dir(&format!("work-{side}")).join("hook-ran.txt"))
+            .expect("the hook ran in the working directory");
+        assert_eq!(
+            said.trim(),
+            tree.join("lib/luarocks/rocks-5.4/hooked/1.0-1")
+                .display()
+                .to_string(),
+            "{side}"
+        );
+        // 2.0's hook fails: the install is undone, 1.0 is what loads.
+        let out = run(side, &tree, &["install", "hooked", "2.0"]);
+        assert!(
+            !out.status.success(),
+            "{side}: a failed hook fails the install"
+        );
+        assert!(
+            text(&out.stdout).contains("hook-of-2.0"),
+            "{side}: the hook ran"
+        );
+        assert_eq!(
+            lua_ok(&s, &tree, "print(require('hooked').version)"),
+            "1.0",
+            "{side}"
+        );
+    }
+    let tree = s.tmp.path().join("tree-ours");
+    let out = run("ours", &tree, &["install", "hooked", "2.0"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Failed running post_install hook of hooked 2.0-1")
+            && err.contains("exited with status 3")
+            && err.contains("back at generation 1"),
+        "{err}"
+    );
+    let generations: serde_json::Value =
+        serde_json::from_str(&ok(&s, &repo, &tree, &["generations", "--json"])).expect("json");
+    assert_eq!(
+        generations.as_array().map(Vec::len),
+        Some(1),
+        "the failed generations are gone: {generations}"
+    );
+    // hooks_enabled = false: refused before any build.
+    let config = s.tmp.path().join("no-hooks.lua");
+    std::fs::write(&config, "hooks_enabled = false\n").expect("config");
+    let before = store_items(&s);
+    let fresh = s.tmp.path().join("tree-no-hooks");
+    let out = s
+        .cmd([
+            "--lua-version",
+            "5.4",
+            "--only-server",
+            &repo.server.base,
+            "--tree",
+        ])
+        .arg(&fresh)
+        .args(["install", "hooked", "1.0"])
+        .env("LUAROCKS_CONFIG", &config)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("blocked by the 'hooks_enabled' setting"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(store_items(&s), before, "nothing was built");
+    assert!(!fresh.join(".rockstore/current").exists());
 }
