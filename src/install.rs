@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build::{BuildError, Builder, Built, RockspecInput, Sources};
 use crate::fetch::Freshness;
+use crate::lockfile::Lockfile;
 use crate::manifest::RepositoryManifest;
 use crate::rockspec::{Dependency, Rockspec, Version};
 use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
@@ -231,6 +232,9 @@ pub struct Installer<'a> {
     others: Vec<ConsultedTree>,
     /// Hooks of the rocks this run adds, in install order.
     hooks: Vec<PostInstall>,
+    /// `luarocks.lock` of the sources `make` builds: the requested rock's
+    /// dependencies are exactly these, and they win over other rocks'.
+    pub pins: Option<Lockfile>,
 }
 
 /// What an install did.
@@ -255,6 +259,7 @@ impl<'a> Installer<'a> {
             base,
             others: Vec::new(),
             hooks: Vec::new(),
+            pins: None,
         }
     }
 
@@ -330,7 +335,9 @@ impl<'a> Installer<'a> {
         for request in requests {
             let (rockspec, input) = self.obtain(request)?;
             if only_deps {
-                self.fulfil(&rockspec)?;
+                let rock = format!("{} {}", rockspec.name, rockspec.version);
+                let (_, dependencies) = self.dependency_lists(&rockspec, true)?;
+                self.fulfil_list(&rock, &dependencies, self.plan.deps_mode, false)?;
                 continue;
             }
             let done = self.install_one(rockspec, input, true)?;
@@ -578,11 +585,13 @@ impl<'a> Installer<'a> {
                 platforms: rockspec.supported_platforms.clone(),
             });
         }
+        let (build_dependencies, dependencies) = self.dependency_lists(&rockspec, explicit)?;
         // Build dependencies always resolve with `all` (reference §4.3).
         if self.plan.deps_mode != DepsMode::None {
-            self.fulfil_list(&rock, &rockspec.build_dependencies, DepsMode::All)?;
+            self.fulfil_list(&rock, &build_dependencies, DepsMode::All, true)?;
         }
-        let (dependency_items, external_items) = self.fulfil(&rockspec)?;
+        let (dependency_items, external_items) =
+            self.fulfil_list(&rock, &dependencies, self.plan.deps_mode, false)?;
         let already = self
             .base
             .rocks
@@ -647,24 +656,21 @@ impl<'a> Installer<'a> {
     }
 
     /// LuaRocks' `fulfill_dependencies`: each dependency in order is
-    /// provided, installed in a consulted tree, or installed now. Returns
-    /// the items used (for the recipe key) and those from other trees.
-    #[allow(clippy::type_complexity)]
-    fn fulfil(
-        &mut self,
-        rockspec: &Rockspec,
-    ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
-        let rock = format!("{} {}", rockspec.name, rockspec.version);
-        self.fulfil_list(&rock, &rockspec.dependencies, self.plan.deps_mode)
-    }
-
+    /// provided, installed in a consulted tree, or installed now (a pinned
+    /// rock at its pinned version). Returns the items used (for the recipe
+    /// key) and those from other trees.
     #[allow(clippy::type_complexity)]
     fn fulfil_list(
         &mut self,
         rock: &str,
         dependencies: &[Dependency],
         mode: DepsMode,
+        build: bool,
     ) -> Result<(Vec<String>, BTreeMap<String, String>), InstallError> {
+        let dependencies: Vec<Dependency> = dependencies
+            .iter()
+            .map(|dep| self.pinned(dep, build))
+            .collect::<Result<_, _>>()?;
         let mut items = Vec::new();
         let mut external = BTreeMap::new();
         if mode == DepsMode::None {
@@ -672,7 +678,7 @@ impl<'a> Installer<'a> {
         }
         let rock = rock.to_owned();
         let provided = self.provided();
-        for dep in dependencies {
+        for dep in &dependencies {
             if provided
                 .iter()
                 .any(|(name, version)| *name == dep.name && dep.matches(&Version::parse(version)))
@@ -718,6 +724,54 @@ impl<'a> Installer<'a> {
             }
         }
         Ok((items, external))
+    }
+
+    /// The build and runtime dependencies to fulfil: a requested rock's
+    /// are the lock file's pins when there is one (LuaRocks replaces the
+    /// rockspec's list with them), else the rockspec's.
+    #[allow(clippy::type_complexity)]
+    fn dependency_lists(
+        &self,
+        rockspec: &Rockspec,
+        requested: bool,
+    ) -> Result<(Vec<Dependency>, Vec<Dependency>), InstallError> {
+        match (&self.pins, requested) {
+            (Some(pins), true) => {
+                (self.say)(&format!(
+                    "Using dependencies pinned in lockfile: {}",
+                    pins.path.display()
+                ));
+                Ok((
+                    pinned_list(&pins.build_dependencies)?,
+                    pinned_list(&pins.dependencies)?,
+                ))
+            }
+            _ => Ok((
+                rockspec.build_dependencies.clone(),
+                rockspec.dependencies.clone(),
+            )),
+        }
+    }
+
+    /// `dep`, or the pinned version of its rock when the lock file pins
+    /// it ("Forcing … to pinned version", as LuaRocks says).
+    fn pinned(&self, dep: &Dependency, build: bool) -> Result<Dependency, InstallError> {
+        let Some(pins) = &self.pins else {
+            return Ok(dep.clone());
+        };
+        let kind = if build {
+            &pins.build_dependencies
+        } else {
+            &pins.dependencies
+        };
+        let Some(version) = kind.get(&dep.name) else {
+            return Ok(dep.clone());
+        };
+        let forced = pinned_dependency(&dep.name, version)?;
+        if forced.to_string() != dep.to_string() {
+            (self.say)(&format!("Forcing {} to pinned version {version}", dep.name));
+        }
+        Ok(forced)
     }
 
     /// The highest version matching `dep` among the consulted trees: its
@@ -1068,4 +1122,18 @@ impl Source {
             }),
         }
     }
+}
+
+/// `name == version`, for a pin.
+fn pinned_dependency(name: &str, version: &str) -> Result<Dependency, InstallError> {
+    Dependency::parse(&format!("{name} == {version}")).map_err(|e| {
+        BuildError::Rockspec(format!("luarocks.lock pins {name} to `{version}`: {e}")).into()
+    })
+}
+
+/// Every pin of one kind, as dependencies.
+fn pinned_list(pins: &BTreeMap<String, String>) -> Result<Vec<Dependency>, InstallError> {
+    pins.iter()
+        .map(|(name, version)| pinned_dependency(name, version))
+        .collect()
 }

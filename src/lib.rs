@@ -28,6 +28,7 @@
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
 //! | trees as profiles, generations, switching | [`tree`] |
 //! | install/remove, deps modes, resolution | [`install`] |
+//! | `luarocks.lock` pins | [`lockfile`] |
 //! | garbage collection, `store why` | [`gc`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
@@ -46,6 +47,7 @@ pub mod fetch;
 pub mod fs_atomic;
 pub mod gc;
 pub mod install;
+pub mod lockfile;
 pub mod lua;
 pub mod lua_install;
 pub mod luarocks_config;

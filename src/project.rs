@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lua::{self, Limits, Table};
+use crate::lua::{self, Limits};
 
 /// How many directories are tried, `start` included (LuaRocks' walk).
 const MAX_LEVELS: usize = 10;
@@ -67,19 +67,9 @@ pub fn default_lua_version(config_dirs: &[PathBuf], project: Option<&Path>) -> O
 /// fails to load or run, or returns anything but a version, and so do we.
 fn read_default_version(file: &Path) -> Option<String> {
     let source = std::fs::read(file).ok()?;
-    // The file is a chunk that returns its answer; the sandbox keeps
-    // globals, so the chunk runs as a function whose result is one.
-    let mut wrapped = b"__version = (function()\n".to_vec();
-    wrapped.extend_from_slice(&source);
-    wrapped.extend_from_slice(b"\nend)()\n");
-    let evaluation = lua::evaluate(
-        &file.display().to_string(),
-        &wrapped,
-        &Table::new(),
-        Limits::SMALL_FILE,
-    )
-    .ok()?;
-    let version = evaluation.globals.get_string("__version")?;
+    let returned =
+        lua::evaluate_returned(&file.display().to_string(), &source, Limits::SMALL_FILE).ok()??;
+    let version = returned.as_str()?.to_owned();
     let (major, minor) = version.split_once('.')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     (digits(major) && digits(minor)).then_some(version)

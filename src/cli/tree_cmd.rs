@@ -208,6 +208,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(overrides);
     let keep = args.keep || cx.config.keep_other_versions;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
+    installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     let tree = installer.plan.target.clone();
     let outcome = installer.install(&[Request::Local { rockspec, dir }], false)?;
     report_install(&tree, &outcome);

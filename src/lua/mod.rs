@@ -16,3 +16,21 @@ pub mod value;
 
 pub use sandbox::{compiles, evaluate, EvalError, Evaluation, Limits};
 pub use value::{Key, Table, Value};
+
+/// Evaluates a Lua file that `return`s its value (LuaRocks'
+/// `persist.run_file`: `luarocks.lock`, `default-lua-version.lua`) in an
+/// empty sandbox, and gives that value.
+pub fn evaluate_returned(
+    chunk: &str,
+    source: &[u8],
+    limits: Limits,
+) -> Result<Option<Value>, EvalError> {
+    // The sandbox hands back globals, so the chunk runs as a function
+    // whose result is assigned to one.
+    const RESULT: &str = "__rockstore_returned";
+    let mut wrapped = format!("{RESULT} = (function()\n").into_bytes();
+    wrapped.extend_from_slice(sandbox::strip_shebang(source));
+    wrapped.extend_from_slice(b"\nend)()\n");
+    let mut evaluation = evaluate(chunk, &wrapped, &Table::new(), limits)?;
+    Ok(evaluation.globals.remove(RESULT))
+}

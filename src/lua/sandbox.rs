@@ -302,7 +302,7 @@ fn setup(error: mlua::Error) -> EvalError {
 }
 
 /// LuaRocks' `str:gsub("^#![^\n]*\n", "")`.
-fn strip_shebang(source: &[u8]) -> &[u8] {
+pub(crate) fn strip_shebang(source: &[u8]) -> &[u8] {
     if source.starts_with(b"#!") {
         if let Some(newline) = source.iter().position(|&b| b == b'\n') {
             return &source[newline + 1..];

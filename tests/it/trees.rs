@@ -1129,3 +1129,83 @@ fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
     assert_eq!(store_items(&s), before, "nothing was built");
     assert!(!fresh.join(".rockstore/current").exists());
 }
+
+/// `make` beside a `luarocks.lock`: the pinned versions are installed, also
+/// for a rock pulled in on the way (appx wants `purelua >= 1.0`; 2.0-1 is
+/// newest, the pin says 1.0-1), exactly as Debian's `luarocks make` does.
+#[test]
+fn make_installs_the_versions_luarocks_lock_pins() {
+    if !need(&["lua5.4", "luarocks", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut listings = Vec::new();
+    for side in ["ours", "theirs"] {
+        let work = s.dir(&format!("pinned-{side}"));
+        std::fs::write(
+            work.join("lockdemo-1.0-1.rockspec"),
+            "package = 'lockdemo'\nversion = '1.0-1'\nsource = { url = 'https://example.invalid/x.tar.gz' }\n\
+             dependencies = { 'appx' }\nbuild = { type = 'builtin', modules = {} }\n",
+        )
+        .expect("rockspec");
+        std::fs::write(
+            work.join("luarocks.lock"),
+            "return {\n   dependencies = {\n      appx = \"1.0-1\",\n      cmulti = \"1.0-1\",\n      purelua = \"1.0-1\",\n   },\n}\n",
+        )
+        .expect("lock");
+        let tree = s.tmp.path().join(format!("tree-pinned-{side}"));
+        let mut cmd = if side == "ours" {
+            s.cmd(["--lua-version", "5.4"])
+        } else {
+            let mut c = s.program("luarocks");
+            c.args(["--lua-version", "5.4"]);
+            c
+        };
+        let out = cmd
+            .current_dir(&work)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .arg("make")
+            .output()
+            .expect("make");
+        assert!(
+            out.status.success(),
+            "{side}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        if side == "ours" {
+            let said = text(&out.stderr);
+            assert!(
+                said.contains("Using dependencies pinned in lockfile"),
+                "{said}"
+            );
+        }
+        let listed = text(
+            &s.program("luarocks")
+                .args(["--lua-version", "5.4", "--tree"])
+                .arg(&tree)
+                .args(["list", "--porcelain"])
+                .output()
+                .expect("list")
+                .stdout,
+        );
+        let mut rocks: Vec<String> = listed
+            .lines()
+            .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        rocks.sort();
+        listings.push(rocks);
+    }
+    assert_eq!(listings[0], listings[1], "ours, then Debian's luarocks");
+    assert_eq!(
+        listings[0],
+        [
+            "appx 1.0-1",
+            "cmulti 1.0-1",
+            "lockdemo 1.0-1",
+            "purelua 1.0-1"
+        ]
+    );
+}

@@ -1,0 +1,136 @@
+//! `luarocks.lock`: dependency versions pinned for a project (reference
+//! §4.4, §4.6). A Lua file returning `{ dependencies = { name = "ver-rev",
+//! … }, build_dependencies = { … } }`. When `make` finds one beside the
+//! sources, the rock's dependencies are exactly the pinned ones, and any
+//! rock installed on the way that needs a pinned rock gets the pinned
+//! version, as LuaRocks' `deps.fulfill_dependencies` does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::lua::{self, EvalError, Limits, Value};
+
+/// The file name LuaRocks uses.
+pub const FILE_NAME: &str = "luarocks.lock";
+
+/// A lock file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LockfileError {
+    /// Reading failed.
+    #[error("Could not read existing lockfile {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Evaluating failed.
+    #[error("Could not read existing lockfile {}", path.display())]
+    Eval {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: EvalError,
+    },
+    /// It did not return a table of tables of version strings.
+    #[error("lockfile {}: {what}", path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+}
+
+/// Pinned versions, by dependency kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lockfile {
+    /// The file read.
+    pub path: PathBuf,
+    /// `dependencies`: rock name → `ver-rev`.
+    pub dependencies: BTreeMap<String, String>,
+    /// `build_dependencies`.
+    pub build_dependencies: BTreeMap<String, String>,
+}
+
+impl Lockfile {
+    /// Reads `dir/luarocks.lock`; `None` when there is none.
+    pub fn load(dir: &Path) -> Result<Option<Lockfile>, LockfileError> {
+        let path = dir.join(FILE_NAME);
+        let source = match std::fs::read(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(LockfileError::Read { path, source }),
+        };
+        let returned =
+            lua::evaluate_returned(&path.display().to_string(), &source, Limits::SMALL_FILE)
+                .map_err(|source| LockfileError::Eval {
+                    path: path.clone(),
+                    source,
+                })?;
+        let shape = |what: &str| LockfileError::Shape {
+            path: path.clone(),
+            what: what.to_owned(),
+        };
+        let Some(Value::Table(table)) = returned else {
+            return Err(shape("it must return a table"));
+        };
+        let kind = |key: &str| -> Result<BTreeMap<String, String>, LockfileError> {
+            let mut pins = BTreeMap::new();
+            match table.get(key) {
+                None => {}
+                Some(Value::Table(t)) => {
+                    for (name, version) in t.iter() {
+                        let (lua::Key::String(name), Some(version)) = (name, version.as_str())
+                        else {
+                            return Err(shape(&format!(
+                                "{key}: expected name = \"version\" pairs"
+                            )));
+                        };
+                        pins.insert(name.clone(), version.to_owned());
+                    }
+                }
+                Some(_) => return Err(shape(&format!("{key}: expected a table"))),
+            }
+            Ok(pins)
+        };
+        Ok(Some(Lockfile {
+            dependencies: kind("dependencies")?,
+            build_dependencies: kind("build_dependencies")?,
+            path: path.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_read_and_bad_files_are_named() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        assert_eq!(Lockfile::load(tmp.path()).expect("none"), None);
+        let file = tmp.path().join(FILE_NAME);
+        std::fs::write(
+            &file,
+            "return {\n   dependencies = {\n      [\"purelua\"] = \"1.0-1\",\n      lua = \"5.4-1\",\n   },\n}\n",
+        )
+        .expect("write");
+        let lock = Lockfile::load(tmp.path()).expect("ok").expect("some");
+        assert_eq!(lock.dependencies["purelua"], "1.0-1");
+        assert_eq!(lock.dependencies.len(), 2);
+        assert!(lock.build_dependencies.is_empty());
+        for bad in [
+            "return {",
+            "return 1",
+            "return { dependencies = 3 }",
+            "os.exit()",
+        ] {
+            std::fs::write(&file, bad).expect("write");
+            let err = Lockfile::load(tmp.path()).expect_err(bad);
+            assert!(err.to_string().contains("lockfile"), "{bad}: {err}");
+        }
+    }
+}
