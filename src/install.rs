@@ -215,6 +215,13 @@ struct PostInstall {
     command: String,
 }
 
+/// A hook that failed: the rock, the command as run, and how it ended.
+struct HookFailure {
+    rock: String,
+    command: String,
+    status: String,
+}
+
 /// One install or removal run.
 pub struct Installer<'a> {
     /// Builds.
@@ -261,6 +268,16 @@ impl<'a> Installer<'a> {
             hooks: Vec::new(),
             pins: None,
         }
+    }
+
+    /// The installed rocks of every configured tree but the target.
+    fn read_other_trees(&self) -> Vec<ConsultedTree> {
+        self.plan
+            .rocks_trees
+            .iter()
+            .filter(|r| **r != self.plan.target.root)
+            .map(|r| ConsultedTree::read(r, &self.plan.target.lua_version))
+            .collect()
     }
 
     /// The trees whose rocks satisfy dependencies (LuaRocks' `map_trees`).
@@ -324,19 +341,13 @@ impl<'a> Installer<'a> {
         self.plan.target.check_usable()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         self.base = self.plan.target.current_profile()?;
-        self.others = self
-            .plan
-            .rocks_trees
-            .iter()
-            .filter(|r| **r != self.plan.target.root)
-            .map(|r| ConsultedTree::read(r, &self.plan.target.lua_version))
-            .collect();
+        self.others = self.read_other_trees();
         let mut installed = Vec::new();
         for request in requests {
             let (rockspec, input) = self.obtain(request)?;
             if only_deps {
                 let rock = format!("{} {}", rockspec.name, rockspec.version);
-                let (_, dependencies) = self.dependency_lists(&rockspec, true)?;
+                let (_, dependencies) = self.dependency_lists(&rockspec, true);
                 self.fulfil_list(&rock, &dependencies, self.plan.deps_mode, false)?;
                 continue;
             }
@@ -372,8 +383,15 @@ impl<'a> Installer<'a> {
         };
         let previous = self.plan.target.current();
         let generation = self.switch_to(&lock, &profile, &change)?;
-        if let Err(failed) = self.run_hooks(&profile) {
-            return Err(self.undo(&lock, previous, generation, failed)?);
+        if let Err(failure) = self.run_hooks(&profile) {
+            let restored = self.undo(&lock, previous, generation)?;
+            return Err(InstallError::Hook {
+                rock: failure.rock,
+                command: failure.command,
+                status: failure.status,
+                tree: self.plan.target.root.clone(),
+                restored,
+            });
         }
         Ok(Outcome {
             generation: Some(generation),
@@ -386,7 +404,7 @@ impl<'a> Installer<'a> {
     /// `LUADIR`, `LIBDIR`, `CONFDIR`, `BINDIR`, `DOCDIR` of the rock's
     /// directory in the tree. The hook runs in the working directory, as
     /// LuaRocks runs it; its output is the user's to see.
-    fn run_hooks(&self, profile: &Profile) -> Result<(), InstallError> {
+    fn run_hooks(&self, profile: &Profile) -> Result<(), HookFailure> {
         for hook in &self.hooks {
             let kept = profile
                 .rocks
@@ -427,12 +445,10 @@ impl<'a> Installer<'a> {
                 },
                 Err(e) => format!("could not be started: {e}"),
             };
-            return Err(InstallError::Hook {
+            return Err(HookFailure {
                 rock: format!("{} {}", hook.name, hook.version),
                 command,
                 status: failure,
-                tree: self.plan.target.root.clone(),
-                restored: 0,
             });
         }
         Ok(())
@@ -441,13 +457,13 @@ impl<'a> Installer<'a> {
     /// After a failed hook: the previous generation is current again (or,
     /// for a tree's first install, a new empty one), and the failed
     /// generation is deleted, as LuaRocks deletes the rock it installed.
+    /// Returns the generation now current.
     fn undo(
         &self,
         lock: &crate::tree::TreeLock,
         previous: Option<u64>,
         failed: u64,
-        mut error: InstallError,
-    ) -> Result<InstallError, InstallError> {
+    ) -> Result<u64, InstallError> {
         let restored = match previous {
             Some(p) => {
                 self.plan.target.switch(lock, p)?;
@@ -456,10 +472,7 @@ impl<'a> Installer<'a> {
             None => self.switch_to(lock, &self.base, "undo a failed post_install hook")?,
         };
         self.plan.target.delete_generations(lock, &[failed])?;
-        if let InstallError::Hook { restored: r, .. } = &mut error {
-            *r = restored;
-        }
-        Ok(error)
+        Ok(restored)
     }
 
     /// Builds the profile item, records the generation, switches, and
@@ -585,7 +598,10 @@ impl<'a> Installer<'a> {
                 platforms: rockspec.supported_platforms.clone(),
             });
         }
-        let (build_dependencies, dependencies) = self.dependency_lists(&rockspec, explicit)?;
+        if rockspec.post_install.is_some() && !self.plan.hooks_enabled {
+            return Err(InstallError::HooksBlocked { rock });
+        }
+        let (build_dependencies, dependencies) = self.dependency_lists(&rockspec, explicit);
         // Build dependencies always resolve with `all` (reference §4.3).
         if self.plan.deps_mode != DepsMode::None {
             self.fulfil_list(&rock, &build_dependencies, DepsMode::All, true)?;
@@ -613,9 +629,6 @@ impl<'a> Installer<'a> {
             return Ok(rock);
         }
         if let Some(command) = &rockspec.post_install {
-            if !self.plan.hooks_enabled {
-                return Err(InstallError::HooksBlocked { rock });
-            }
             self.hooks.push(PostInstall {
                 name: rockspec.name.clone(),
                 version: rockspec.version.to_string(),
@@ -670,7 +683,7 @@ impl<'a> Installer<'a> {
         let dependencies: Vec<Dependency> = dependencies
             .iter()
             .map(|dep| self.pinned(dep, build))
-            .collect::<Result<_, _>>()?;
+            .collect();
         let mut items = Vec::new();
         let mut external = BTreeMap::new();
         if mode == DepsMode::None {
@@ -729,49 +742,41 @@ impl<'a> Installer<'a> {
     /// The build and runtime dependencies to fulfil: a requested rock's
     /// are the lock file's pins when there is one (LuaRocks replaces the
     /// rockspec's list with them), else the rockspec's.
-    #[allow(clippy::type_complexity)]
     fn dependency_lists(
         &self,
         rockspec: &Rockspec,
         requested: bool,
-    ) -> Result<(Vec<Dependency>, Vec<Dependency>), InstallError> {
+    ) -> (Vec<Dependency>, Vec<Dependency>) {
         match (&self.pins, requested) {
             (Some(pins), true) => {
                 (self.say)(&format!(
                     "Using dependencies pinned in lockfile: {}",
                     pins.path.display()
                 ));
-                Ok((
-                    pinned_list(&pins.build_dependencies)?,
-                    pinned_list(&pins.dependencies)?,
-                ))
+                (pins.build_dependencies.clone(), pins.dependencies.clone())
             }
-            _ => Ok((
+            _ => (
                 rockspec.build_dependencies.clone(),
                 rockspec.dependencies.clone(),
-            )),
+            ),
         }
     }
 
     /// `dep`, or the pinned version of its rock when the lock file pins
     /// it ("Forcing … to pinned version", as LuaRocks says).
-    fn pinned(&self, dep: &Dependency, build: bool) -> Result<Dependency, InstallError> {
-        let Some(pins) = &self.pins else {
-            return Ok(dep.clone());
+    fn pinned(&self, dep: &Dependency, build: bool) -> Dependency {
+        let Some(pin) = self.pins.as_ref().and_then(|p| p.pin(&dep.name, build)) else {
+            return dep.clone();
         };
-        let kind = if build {
-            &pins.build_dependencies
-        } else {
-            &pins.dependencies
-        };
-        let Some(version) = kind.get(&dep.name) else {
-            return Ok(dep.clone());
-        };
-        let forced = pinned_dependency(&dep.name, version)?;
-        if forced.to_string() != dep.to_string() {
-            (self.say)(&format!("Forcing {} to pinned version {version}", dep.name));
+        if pin.to_string() != dep.to_string() {
+            if let Some(pinned) = pin.constraints.first() {
+                (self.say)(&format!(
+                    "Forcing {} to pinned version {}",
+                    dep.name, pinned.version
+                ));
+            }
         }
-        Ok(forced)
+        pin.clone()
     }
 
     /// The highest version matching `dep` among the consulted trees: its
@@ -891,13 +896,7 @@ impl<'a> Installer<'a> {
         let lock = self.plan.target.lock()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.plan.target.current_profile()?;
-        let others: Vec<ConsultedTree> = self
-            .plan
-            .rocks_trees
-            .iter()
-            .filter(|r| **r != self.plan.target.root)
-            .map(|r| ConsultedTree::read(r, &self.plan.target.lua_version))
-            .collect();
+        let others = self.read_other_trees();
         let mut findings = Vec::new();
         for rock in &base.rocks {
             for (dep_name, item) in &rock.external_items {
@@ -1122,18 +1121,4 @@ impl Source {
             }),
         }
     }
-}
-
-/// `name == version`, for a pin.
-fn pinned_dependency(name: &str, version: &str) -> Result<Dependency, InstallError> {
-    Dependency::parse(&format!("{name} == {version}")).map_err(|e| {
-        BuildError::Rockspec(format!("luarocks.lock pins {name} to `{version}`: {e}")).into()
-    })
-}
-
-/// Every pin of one kind, as dependencies.
-fn pinned_list(pins: &BTreeMap<String, String>) -> Result<Vec<Dependency>, InstallError> {
-    pins.iter()
-        .map(|(name, version)| pinned_dependency(name, version))
-        .collect()
 }

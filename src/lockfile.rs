@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::lua::{self, EvalError, Limits, Value};
+use crate::rockspec::Dependency;
 
 /// The file name LuaRocks uses.
 pub const FILE_NAME: &str = "luarocks.lock";
@@ -44,18 +45,28 @@ pub enum LockfileError {
     },
 }
 
-/// Pinned versions, by dependency kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Pinned versions, by dependency kind, each as `name == ver-rev`.
+#[derive(Debug, Clone, Default)]
 pub struct Lockfile {
     /// The file read.
     pub path: PathBuf,
-    /// `dependencies`: rock name → `ver-rev`.
-    pub dependencies: BTreeMap<String, String>,
-    /// `build_dependencies`.
-    pub build_dependencies: BTreeMap<String, String>,
+    /// `dependencies`, sorted by name.
+    pub dependencies: Vec<Dependency>,
+    /// `build_dependencies`, sorted by name.
+    pub build_dependencies: Vec<Dependency>,
 }
 
 impl Lockfile {
+    /// The pin of rock `name` among the build or the runtime dependencies.
+    pub fn pin(&self, name: &str, build: bool) -> Option<&Dependency> {
+        let kind = if build {
+            &self.build_dependencies
+        } else {
+            &self.dependencies
+        };
+        kind.iter().find(|d| d.name == name)
+    }
+
     /// Reads `dir/luarocks.lock`; `None` when there is none.
     pub fn load(dir: &Path) -> Result<Option<Lockfile>, LockfileError> {
         let path = dir.join(FILE_NAME);
@@ -77,7 +88,7 @@ impl Lockfile {
         let Some(Value::Table(table)) = returned else {
             return Err(shape("it must return a table"));
         };
-        let kind = |key: &str| -> Result<BTreeMap<String, String>, LockfileError> {
+        let kind = |key: &str| -> Result<Vec<Dependency>, LockfileError> {
             let mut pins = BTreeMap::new();
             match table.get(key) {
                 None => {}
@@ -94,7 +105,12 @@ impl Lockfile {
                 }
                 Some(_) => return Err(shape(&format!("{key}: expected a table"))),
             }
-            Ok(pins)
+            pins.into_iter()
+                .map(|(name, version)| {
+                    Dependency::parse(&format!("{name} == {version}"))
+                        .map_err(|e| shape(&format!("{key}: {name} is pinned to `{version}`: {e}")))
+                })
+                .collect()
         };
         Ok(Some(Lockfile {
             dependencies: kind("dependencies")?,
@@ -111,7 +127,7 @@ mod tests {
     #[test]
     fn pins_are_read_and_bad_files_are_named() {
         let tmp = tempfile::tempdir().expect("tmp");
-        assert_eq!(Lockfile::load(tmp.path()).expect("none"), None);
+        assert!(Lockfile::load(tmp.path()).expect("none").is_none());
         let file = tmp.path().join(FILE_NAME);
         std::fs::write(
             &file,
@@ -119,13 +135,19 @@ mod tests {
         )
         .expect("write");
         let lock = Lockfile::load(tmp.path()).expect("ok").expect("some");
-        assert_eq!(lock.dependencies["purelua"], "1.0-1");
+        assert_eq!(
+            lock.pin("purelua", false)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("purelua 1.0-1")
+        );
         assert_eq!(lock.dependencies.len(), 2);
-        assert!(lock.build_dependencies.is_empty());
+        assert!(lock.pin("purelua", true).is_none());
         for bad in [
             "return {",
             "return 1",
             "return { dependencies = 3 }",
+            "return { dependencies = { x = '>= 1' } }",
             "os.exit()",
         ] {
             std::fs::write(&file, bad).expect("write");

@@ -1,7 +1,8 @@
 //! LuaRocks' own config files, evaluated in the sandbox, so `rocks_trees`,
 //! `deps_mode`, `rocks_servers`, `variables`, `external_deps_dirs`,
-//! `local_by_default`, `hooks_enabled` and `wrap_bin_scripts` mean what they mean to LuaRocks. rockstore adds one
-//! key of its own, `rockstore_store` (the store root).
+//! `local_by_default`, `hooks_enabled` and `wrap_bin_scripts` mean what
+//! they mean to LuaRocks. rockstore adds one key of its own,
+//! `rockstore_store` (the store root).
 //!
 //! Files, later over earlier (reference §1.5): the system file
 //! `/etc/luarocks/config-5.x.lua`, then `$LUAROCKS_CONFIG_5_x` or
@@ -105,8 +106,8 @@ pub struct ConfigSources {
 }
 
 impl ConfigSources {
-    /// Where a `default-lua-version.lua` is looked for, first first: the
-    /// project's `.luarocks/`, the user's config directory, the system's.
+    /// Where a `default-lua-version.lua` is looked for, in order: the
+    /// project's `.luarocks/`, the user's config directories, the system's.
     pub fn default_version_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = Vec::new();
         if let Some(p) = &self.project {

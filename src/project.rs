@@ -30,15 +30,39 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// The project of an explicit `--project-tree DIR`: its parent directory.
-pub fn of_tree(tree: &Path) -> PathBuf {
-    tree.parent()
-        .map_or_else(|| tree.to_path_buf(), Path::to_path_buf)
+/// A project in use: its directory and the tree its rocks go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The project directory (holding `.luarocks/`).
+    pub dir: PathBuf,
+    /// Its tree: `<dir>/lua_modules`, or the `--project-tree` given.
+    pub tree: PathBuf,
+    /// Given with `--project-tree` rather than found; LuaRocks lets an
+    /// explicit one win over `local_by_default`, a found one not.
+    pub explicit: bool,
 }
 
-/// The tree a project installs into.
-pub fn tree(project: &Path) -> PathBuf {
-    project.join("lua_modules")
+impl Project {
+    /// The project found at `dir` (see [`find`]).
+    pub fn found(dir: PathBuf) -> Project {
+        Project {
+            tree: dir.join("lua_modules"),
+            dir,
+            explicit: false,
+        }
+    }
+
+    /// The project of an explicit `--project-tree TREE` (absolute): its
+    /// parent directory.
+    pub fn of_tree(tree: PathBuf) -> Project {
+        Project {
+            dir: tree
+                .parent()
+                .map_or_else(|| tree.clone(), Path::to_path_buf),
+            tree,
+            explicit: true,
+        }
+    }
 }
 
 /// The Lua version to use when none was given: the first

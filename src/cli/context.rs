@@ -69,8 +69,8 @@ pub struct Context {
     pub store_flag: Option<PathBuf>,
     pub lua: LuaInstall,
     pub config: LuaRocksConfig,
-    /// The LuaRocks project directory, inside one.
-    pub project: Option<PathBuf>,
+    /// The LuaRocks project, inside one.
+    pub project: Option<project::Project>,
 }
 
 impl Context {
@@ -81,7 +81,7 @@ impl Context {
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
         let project = Context::find_project(tree_flags)?;
-        let lua = Context::detect_lua(server_flags, env, project.as_deref())?;
+        let lua = Context::detect_lua(server_flags, env, project.as_ref())?;
         Context::with_lua(server_flags, tree_flags, store_flag, env, lua, project)
     }
 
@@ -96,18 +96,18 @@ impl Context {
     ) -> anyhow::Result<Context> {
         let project = Context::find_project(tree_flags)?;
         let version = server_flags.lua_version.as_deref().unwrap_or("5.4");
-        let lua = Context::detect_lua(server_flags, env, project.as_deref())
+        let lua = Context::detect_lua(server_flags, env, project.as_ref())
             .or_else(|_| LuaInstall::detect(Some(version), None))?;
         Context::with_lua(server_flags, tree_flags, store_flag, env, lua, project)
     }
 
     /// `--project-tree`'s parent, else the project around the working
     /// directory unless `--no-project`.
-    fn find_project(flags: &TreeFlags) -> anyhow::Result<Option<PathBuf>> {
+    fn find_project(flags: &TreeFlags) -> anyhow::Result<Option<project::Project>> {
         if let Some(tree) = &flags.project_tree {
             let tree = std::path::absolute(tree)
                 .with_context(|| format!("bad project tree {}", tree.display()))?;
-            return Ok(Some(project::of_tree(&tree)));
+            return Ok(Some(project::Project::of_tree(tree)));
         }
         if flags.no_project {
             return Ok(None);
@@ -115,7 +115,8 @@ impl Context {
         // A working directory that is gone has no project around it.
         Ok(std::env::current_dir()
             .ok()
-            .and_then(|cwd| project::find(&cwd)))
+            .and_then(|cwd| project::find(&cwd))
+            .map(project::Project::found))
     }
 
     /// `--lua-version`, else a `default-lua-version.lua` or the project's
@@ -123,11 +124,12 @@ impl Context {
     fn detect_lua(
         flags: &ServerFlags,
         env: &EnvVars,
-        project: Option<&std::path::Path>,
+        project: Option<&project::Project>,
     ) -> Result<LuaInstall, rockstore::lua_install::LuaInstallError> {
         let defaulted = if flags.lua_version.is_none() {
-            let dirs = config_sources(env, project.map(PathBuf::from), None).default_version_dirs();
-            project::default_lua_version(&dirs, project)
+            let dir = project.map(|p| p.dir.clone());
+            let dirs = config_sources(env, dir.clone(), None).default_version_dirs();
+            project::default_lua_version(&dirs, dir.as_deref())
         } else {
             None
         };
@@ -141,7 +143,7 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
         lua: LuaInstall,
-        project: Option<PathBuf>,
+        project: Option<project::Project>,
     ) -> anyhow::Result<Context> {
         let explicit = env
             .luarocks_config_versioned
@@ -149,7 +151,7 @@ impl Context {
             .find(|(v, _)| *v == lua.version)
             .map(|(_, p)| PathBuf::from(p))
             .or_else(|| env.luarocks_config.clone().map(PathBuf::from));
-        let sources = config_sources(env, project.clone(), explicit);
+        let sources = config_sources(env, project.as_ref().map(|p| p.dir.clone()), explicit);
         let config = LuaRocksConfig::load(&sources, &lua.version)?;
         Ok(Context {
             server_flags: server_flags.clone(),
@@ -307,21 +309,14 @@ impl Context {
             named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
         } else if self.tree_flags.global {
             named("system", &trees).context("no tree named `system` in rocks_trees")?
-        } else if let Some(tree) = self
-            .tree_flags
-            .project_tree
-            .as_ref()
-            .and(self.project_tree())
-        {
-            // An explicit project tree wins over local_by_default, as in
-            // LuaRocks' process_tree_args; a detected one does not.
-            trees.insert(0, project_entry(&tree));
-            tree
+        } else if let Some(p) = self.project.as_ref().filter(|p| p.explicit) {
+            trees.insert(0, project_entry(&p.tree));
+            p.tree.clone()
         } else if self.config.local_by_default {
             named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
-        } else if let Some(tree) = self.project_tree() {
-            trees.insert(0, project_entry(&tree));
-            tree
+        } else if let Some(p) = &self.project {
+            trees.insert(0, project_entry(&p.tree));
+            p.tree.clone()
         } else {
             match trees.last() {
                 Some(t) => t.root.clone(),
@@ -334,15 +329,6 @@ impl Context {
             .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))
             .collect();
         Ok((tree, roots))
-    }
-
-    /// The project's tree, inside a project: `--project-tree` as given,
-    /// else `<project>/lua_modules`.
-    fn project_tree(&self) -> Option<PathBuf> {
-        match &self.tree_flags.project_tree {
-            Some(tree) => std::path::absolute(tree).ok(),
-            None => self.project.as_deref().map(project::tree),
-        }
     }
 }
 

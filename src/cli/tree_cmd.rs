@@ -710,7 +710,9 @@ pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     values.insert("target_tree".into(), show(&target.root));
     values.insert(
         "project_dir".into(),
-        cx.project.as_deref().map_or(serde_json::Value::Null, show),
+        cx.project
+            .as_ref()
+            .map_or(serde_json::Value::Null, |p| show(&p.dir)),
     );
     values.insert("rocks_servers".into(), cx.servers().into());
     let deps_mode = match cx.deps_mode()? {

@@ -51,6 +51,18 @@ fn lua_ok(s: &Sandbox, tree: &Path, code: &str) -> String {
     text(&out.stdout).trim().to_owned()
 }
 
+/// `rockstore --lua-version 5.4` for side "ours", else Debian's
+/// `luarocks --lua-version 5.4`: the same command line for both tools.
+fn ours_or_luarocks(s: &Sandbox, side: &str) -> Command {
+    let mut cmd = if side == "ours" {
+        s.cmd::<[&str; 0], &str>([])
+    } else {
+        s.program("luarocks")
+    };
+    cmd.args(["--lua-version", "5.4"]);
+    cmd
+}
+
 fn store_items(s: &Sandbox) -> Vec<String> {
     s.items()
 }
@@ -347,14 +359,9 @@ fn deps_modes_install_what_luarocks_installs() {
             )
             .expect("config");
             let run = |args: &[&str]| {
-                let mut cmd = if side == "ours" {
-                    s.cmd(["--lua-version", "5.4", "--only-server", &repo.server.base])
-                } else {
-                    let mut c = s.program("luarocks");
-                    c.args(["--lua-version", "5.4", "--only-server", &repo.server.base]);
-                    c
-                };
+                let mut cmd = ours_or_luarocks(&s, side);
                 let out = cmd
+                    .args(["--only-server", &repo.server.base])
                     .env("LUAROCKS_CONFIG", &config)
                     .args(args)
                     .output()
@@ -1043,13 +1050,7 @@ fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let run = |side: &str, tree: &Path, args: &[&str]| {
-        let mut cmd = if side == "ours" {
-            s.cmd(["--lua-version", "5.4"])
-        } else {
-            let mut c = s.program("luarocks");
-            c.args(["--lua-version", "5.4"]);
-            c
-        };
+        let mut cmd = ours_or_luarocks(&s, side);
         cmd.current_dir(s.dir(&format!("work-{side}")))
             .args(["--only-server", &repo.server.base, "--tree"])
             .arg(tree)
@@ -1155,13 +1156,7 @@ fn make_installs_the_versions_luarocks_lock_pins() {
         )
         .expect("lock");
         let tree = s.tmp.path().join(format!("tree-pinned-{side}"));
-        let mut cmd = if side == "ours" {
-            s.cmd(["--lua-version", "5.4"])
-        } else {
-            let mut c = s.program("luarocks");
-            c.args(["--lua-version", "5.4"]);
-            c
-        };
+        let mut cmd = ours_or_luarocks(&s, side);
         let out = cmd
             .current_dir(&work)
             .args(["--only-server", &repo.server.base, "--tree"])
