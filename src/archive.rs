@@ -1,13 +1,19 @@
 //! Unpacking source archives and rock files (`.tar.gz`, `.tgz`, `.tar.bz2`,
 //! `.tar.xz`, `.tar`, `.zip`, `.rock`) written by strangers. Every entry is
 //! written through a `cap-std` handle on the destination, and checked before
-//! that: no absolute paths, no `..`, no symlink whose target leaves the
-//! destination, no devices, and bounded sizes. A refused archive leaves a
+//! that: no absolute paths, no `..`, no devices, no entry inside a link.
+//! Symlinks are judged once the whole archive is out, by resolving them
+//! through the handle, link by link as the kernel would (a lexical check is
+//! unsound: `a/..` is not `.` when `a` is a link). A refused archive leaves a
 //! partly filled destination, which the caller (a build's temporary
 //! directory) throws away.
+//!
+//! Sizes are bounded as bytes come out of the decompressor, for every
+//! format: a total, a number of entries, and a compression ratio past a
+//! floor, so a bomb is refused after a few MiB rather than after the disk
+//! or the memory fills. The input is read as a stream (a file), never whole.
 
-use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 
 use cap_std::fs::{Dir, DirBuilder, OpenOptions, Permissions};
@@ -16,18 +22,30 @@ use cap_std::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 /// Bounds on what one archive may unpack to.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Total bytes of all files.
+    /// Total bytes that may come out of the decompressor.
     pub total_bytes: u64,
     /// Number of entries.
     pub entries: u64,
+    /// Past [`Limits::ratio_floor`] bytes out, at most this many bytes out
+    /// per byte in.
+    pub max_ratio: u64,
+    /// Bytes out before the ratio is checked (small archives of text
+    /// compress well and are harmless).
+    pub ratio_floor: u64,
+    /// Memory the xz decoder may use (its dictionary), in KiB.
+    pub xz_memory_kib: u32,
 }
 
 impl Limits {
     /// Generous for any real rock (the largest sources on luarocks.org are
-    /// tens of MB), small enough that a bomb is refused before the disk fills.
+    /// tens of MB and compress 3–10×), small enough that a bomb is refused
+    /// after `ratio_floor` bytes.
     pub const DEFAULT: Limits = Limits {
-        total_bytes: 2 << 30,
+        total_bytes: 1 << 30,
         entries: 200_000,
+        max_ratio: 100,
+        ratio_floor: 32 << 20,
+        xz_memory_kib: 256 << 10,
     };
 }
 
@@ -58,13 +76,23 @@ pub enum ArchiveError {
         entry: String,
     },
     /// A symlink pointing outside the destination.
-    #[error("{file}: symlink `{entry}` points to `{target}`, outside the unpack directory; refusing the archive")]
+    #[error("{file}: symlink `{entry}` points to `{target}`, which resolves outside the unpack directory; refusing the archive")]
     UnsafeLink {
         /// The archive.
         file: String,
         /// The link.
         entry: String,
         /// Where it points.
+        target: String,
+    },
+    /// A hard link to something that is not an earlier file of the archive.
+    #[error("{file}: hard link `{entry}` names `{target}`, which is not a file earlier in the archive; refusing the archive")]
+    UnsafeHardLink {
+        /// The archive.
+        file: String,
+        /// The link.
+        entry: String,
+        /// What it names.
         target: String,
     },
     /// A device node, FIFO or other special entry.
@@ -134,6 +162,24 @@ impl Kind {
 
 /// Unpacks `bytes` (named `file` for messages and for its kind) into `dest`.
 pub fn unpack(bytes: &[u8], file: &str, dest: &Dir, limits: Limits) -> Result<(), ArchiveError> {
+    unpack_reader(
+        io::Cursor::new(bytes),
+        bytes.len() as u64,
+        file,
+        dest,
+        limits,
+    )
+}
+
+/// Unpacks the archive `input` (`input_len` bytes, named `file` for
+/// messages and for its kind) into `dest`, streaming.
+pub fn unpack_reader<R: Read + Seek>(
+    input: R,
+    input_len: u64,
+    file: &str,
+    dest: &Dir,
+    limits: Limits,
+) -> Result<(), ArchiveError> {
     let kind = Kind::of(file).ok_or_else(|| ArchiveError::UnknownType {
         file: file.to_owned(),
     })?;
@@ -141,21 +187,67 @@ pub fn unpack(bytes: &[u8], file: &str, dest: &Dir, limits: Limits) -> Result<()
         file,
         dest,
         limits,
-        bytes: 0,
+        input_len,
         entries: 0,
-        links: HashSet::new(),
+        links: Vec::new(),
     };
+    let input = io::BufReader::new(input);
     match kind {
-        Kind::TarGz => w.tar(flate2::read::GzDecoder::new(bytes)),
-        Kind::TarBz2 => w.tar(bzip2::read::BzDecoder::new(bytes)),
-        Kind::TarXz => {
-            let mut out = Vec::new();
-            lzma_rs::xz_decompress(&mut io::BufReader::new(bytes), &mut out)
-                .map_err(|e| w.corrupt(io::Error::other(e.to_string())))?;
-            w.tar(out.as_slice())
+        Kind::TarGz => w.tar(w.bounded(flate2::bufread::GzDecoder::new(input))),
+        Kind::TarBz2 => w.tar(w.bounded(bzip2::bufread::BzDecoder::new(input))),
+        Kind::TarXz => w.tar(w.bounded(lzma_rust2::XzReader::new_mem_limit(
+            input,
+            true,
+            limits.xz_memory_kib,
+        ))),
+        Kind::Tar => w.tar(w.bounded(input)),
+        Kind::Zip => w.zip(input),
+    }?;
+    w.check_links()
+}
+
+/// The decompressed stream, counted: past a bound, reads fail with
+/// [`Exceeded`], which the writer turns into [`ArchiveError::TooLarge`].
+struct Bounded<R> {
+    inner: R,
+    out: u64,
+    total: u64,
+    ratio_cap: Option<u64>,
+    ratio_floor: u64,
+    ratio: u64,
+}
+
+/// Which bound a [`Bounded`] stream hit.
+#[derive(Debug)]
+struct Exceeded(String);
+
+impl std::fmt::Display for Exceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Exceeded {}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        if self.out > self.total {
+            return Err(io::Error::other(Exceeded(format!(
+                "{} MiB",
+                self.total >> 20
+            ))));
         }
-        Kind::Tar => w.tar(bytes),
-        Kind::Zip => w.zip(bytes),
+        if let Some(cap) = self.ratio_cap {
+            if self.out > self.ratio_floor && self.out > cap {
+                return Err(io::Error::other(Exceeded(format!(
+                    "{} times its own size ({cap} bytes; a decompression bomb?)",
+                    self.ratio
+                ))));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -163,11 +255,11 @@ struct Writer<'a> {
     file: &'a str,
     dest: &'a Dir,
     limits: Limits,
-    bytes: u64,
+    input_len: u64,
     entries: u64,
-    /// Symlinks written so far: no later entry may pass through one, since
-    /// the lexical check of a link's target assumes real directories.
-    links: HashSet<PathBuf>,
+    /// Symlinks written so far, in order: no later entry may pass through
+    /// one, and each is resolved once the archive is out.
+    links: Vec<PathBuf>,
 }
 
 /// A checked relative path inside the destination.
@@ -186,22 +278,51 @@ fn safe_relative(entry: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// Whether a symlink at `link` (relative to the root) with `target` stays
-/// inside the root, judged lexically as the kernel would resolve it from
-/// the link's directory (any intermediate link was itself checked).
-fn link_stays_inside(link: &Path, target: &str) -> bool {
-    if target.is_empty() || target.starts_with('/') || target.contains('\0') {
+/// The longest symlink target read from a zip entry.
+const PATH_MAX: u64 = 4096;
+
+/// Most links followed while resolving one, as the kernel's `MAXSYMLINKS`.
+const MAX_HOPS: u32 = 40;
+
+/// Resolves `target`, read from a link in the directory `at` (components
+/// from the root), through `dest` as the kernel would; `false` when any
+/// step leaves the root, or the chain is too long (a loop).
+fn resolves_inside(
+    dest: &Dir,
+    at: &mut Vec<std::ffi::OsString>,
+    target: &Path,
+    hops: &mut u32,
+) -> bool {
+    if target.as_os_str().is_empty() || target.is_absolute() {
         return false;
     }
-    let mut depth: i64 = link.components().count() as i64 - 1;
-    for component in Path::new(target).components() {
+    for component in target.components() {
         match component {
-            Component::Normal(_) => depth += 1,
             Component::CurDir => {}
             Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
+                if at.pop().is_none() {
                     return false;
+                }
+            }
+            Component::Normal(name) => {
+                at.push(name.to_owned());
+                let here: PathBuf = at.iter().collect();
+                let Ok(meta) = dest.symlink_metadata(&here) else {
+                    // Missing: the kernel stops here (ENOENT), inside.
+                    continue;
+                };
+                if meta.is_symlink() {
+                    *hops += 1;
+                    if *hops > MAX_HOPS {
+                        return false;
+                    }
+                    let Ok(next) = dest.read_link(&here) else {
+                        return false;
+                    };
+                    at.pop();
+                    if !resolves_inside(dest, at, &next, hops) {
+                        return false;
+                    }
                 }
             }
             Component::RootDir | Component::Prefix(_) => return false,
@@ -241,7 +362,11 @@ impl Writer<'_> {
             entry: entry.to_owned(),
         };
         let path = safe_relative(entry).ok_or_else(unsafe_path)?;
-        if path.ancestors().skip(1).any(|a| self.links.contains(a)) {
+        if path
+            .ancestors()
+            .skip(1)
+            .any(|a| self.links.iter().any(|l| l == a))
+        {
             return Err(unsafe_path());
         }
         // `./` itself: nothing to create.
@@ -292,15 +417,8 @@ impl Writer<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.corrupt(e)),
+                Err(e) => return Err(self.read_err(e)),
             };
-            self.bytes += n as u64;
-            if self.bytes > self.limits.total_bytes {
-                return Err(ArchiveError::TooLarge {
-                    file: self.file.to_owned(),
-                    limit: format!("{} MiB", self.limits.total_bytes >> 20),
-                });
-            }
             out.write_all(&buf[..n]).map_err(self.write_err(path))?;
         }
         if executable {
@@ -311,7 +429,7 @@ impl Writer<'_> {
     }
 
     fn symlink(&mut self, path: &Path, target: &str) -> Result<(), ArchiveError> {
-        if !link_stays_inside(path, target) {
+        if target.is_empty() || target.starts_with('/') || target.contains('\0') {
             return Err(ArchiveError::UnsafeLink {
                 file: self.file.to_owned(),
                 entry: path.display().to_string(),
@@ -325,15 +443,63 @@ impl Writer<'_> {
         self.dest
             .symlink(target, path)
             .map_err(self.write_err(path))?;
-        self.links.insert(path.to_path_buf());
+        self.links.push(path.to_path_buf());
         Ok(())
+    }
+
+    /// Every link, resolved through the handle over the final tree.
+    fn check_links(&self) -> Result<(), ArchiveError> {
+        for link in &self.links {
+            let Ok(target) = self.dest.read_link(link) else {
+                continue; // replaced by a later entry
+            };
+            let mut at: Vec<std::ffi::OsString> = link
+                .parent()
+                .into_iter()
+                .flat_map(Path::components)
+                .map(|c| c.as_os_str().to_owned())
+                .collect();
+            if !resolves_inside(self.dest, &mut at, &target, &mut 0) {
+                return Err(ArchiveError::UnsafeLink {
+                    file: self.file.to_owned(),
+                    entry: link.display().to_string(),
+                    target: target.display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn bounded<R: Read>(&self, inner: R) -> Bounded<R> {
+        Bounded {
+            inner,
+            out: 0,
+            total: self.limits.total_bytes,
+            ratio_cap: self.input_len.checked_mul(self.limits.max_ratio),
+            ratio_floor: self.limits.ratio_floor,
+            ratio: self.limits.max_ratio,
+        }
+    }
+
+    /// A read error: a bound that was hit, or a corrupt stream.
+    fn read_err(&self, e: io::Error) -> ArchiveError {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<Exceeded>())
+        {
+            Some(Exceeded(limit)) => ArchiveError::TooLarge {
+                file: self.file.to_owned(),
+                limit: limit.clone(),
+            },
+            None => self.corrupt(e),
+        }
     }
 
     fn tar(&mut self, reader: impl Read) -> Result<(), ArchiveError> {
         let mut archive = tar::Archive::new(reader);
-        let entries = archive.entries().map_err(|e| self.corrupt(e))?;
+        let entries = archive.entries().map_err(|e| self.read_err(e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| self.corrupt(e))?;
+            let mut entry = entry.map_err(|e| self.read_err(e))?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let kind = entry.header().entry_type();
             if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
@@ -356,19 +522,42 @@ impl Writer<'_> {
                     self.symlink(&path, &target)?;
                 }
                 tar::EntryType::Link => {
-                    // A hard link to an earlier entry: copy its bytes.
+                    // A hard link to an earlier file: copy its bytes.
                     let target = entry
                         .link_name_bytes()
                         .map(|t| String::from_utf8_lossy(&t).into_owned())
                         .unwrap_or_default();
-                    let source =
-                        safe_relative(&target).ok_or_else(|| ArchiveError::UnsafeLink {
-                            file: self.file.to_owned(),
-                            entry: raw.clone(),
-                            target: target.clone(),
-                        })?;
-                    let bytes = self.dest.read(&source).map_err(self.write_err(&source))?;
-                    self.regular(&path, bytes.as_slice(), false)?;
+                    let refused = || ArchiveError::UnsafeHardLink {
+                        file: self.file.to_owned(),
+                        entry: raw.clone(),
+                        target: target.clone(),
+                    };
+                    let source = safe_relative(&target)
+                        .filter(|s| !s.as_os_str().is_empty())
+                        .ok_or_else(refused)?;
+                    // Never through a link, never anything but a file.
+                    let is_file = self
+                        .dest
+                        .symlink_metadata(&source)
+                        .is_ok_and(|m| m.is_file())
+                        && !source
+                            .ancestors()
+                            .skip(1)
+                            .any(|a| self.links.iter().any(|l| l == a));
+                    if !is_file {
+                        return Err(refused());
+                    }
+                    let original = self.dest.open(&source).map_err(|_| refused())?;
+                    let executable = {
+                        use cap_std::fs::PermissionsExt as _;
+                        original
+                            .metadata()
+                            .is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+                    };
+                    // Bounded like the rest: a thousand links to one big
+                    // file are a thousand copies.
+                    let counted = self.bounded(original);
+                    self.regular(&path, counted, executable)?;
                 }
                 tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {}
                 _ => {
@@ -382,9 +571,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn zip(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
-        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes))
-            .map_err(|e| self.corrupt(io::Error::other(e)))?;
+    fn zip<R: Read + Seek>(&mut self, input: R) -> Result<(), ArchiveError> {
+        let mut archive =
+            zip::ZipArchive::new(input).map_err(|e| self.corrupt(io::Error::other(e)))?;
+        // One count across every entry, as for a tar stream.
+        let mut out = self.bounded(io::empty());
         for i in 0..archive.len() {
             let mut entry = archive
                 .by_index(i)
@@ -398,7 +589,8 @@ impl Writer<'_> {
                 self.mkdir(&path)?;
             } else if entry.is_symlink() {
                 let mut target = String::new();
-                entry
+                (&mut entry)
+                    .take(PATH_MAX)
                     .read_to_string(&mut target)
                     .map_err(|e| self.corrupt(e))?;
                 self.symlink(&path, &target)?;
@@ -408,7 +600,16 @@ impl Writer<'_> {
                     entry: raw,
                 });
             } else {
-                self.regular(&path, &mut entry, mode & 0o111 != 0)?;
+                let mut counted = Bounded {
+                    inner: &mut entry,
+                    out: out.out,
+                    total: out.total,
+                    ratio_cap: out.ratio_cap,
+                    ratio_floor: out.ratio_floor,
+                    ratio: out.ratio,
+                };
+                self.regular(&path, &mut counted, mode & 0o111 != 0)?;
+                out.out = counted.out;
             }
         }
         Ok(())
@@ -425,11 +626,6 @@ mod tests {
             assert!(safe_relative(bad).is_none(), "{bad}");
         }
         assert_eq!(safe_relative("./a/./b"), Some(PathBuf::from("a/b")));
-        assert!(link_stays_inside(Path::new("a/b"), "../c"));
-        assert!(link_stays_inside(Path::new("a/b"), "c/../../d"));
-        assert!(!link_stays_inside(Path::new("a/b"), "../../c"));
-        assert!(!link_stays_inside(Path::new("a"), "/etc"));
-        assert!(!link_stays_inside(Path::new("a"), ".."));
     }
 
     #[test]

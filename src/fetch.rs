@@ -1,6 +1,14 @@
 //! Getting bytes from URLs: `http(s)://` (reqwest with rustls), `file://`
-//! and plain paths, with timeouts, retries of transient failures, and a
-//! per-user download cache addressed by content hash.
+//! and plain paths, with a total deadline per request, retries only of
+//! failures a retry can fix (a 5xx or 429 answer, a transfer cut short),
+//! and a per-user download cache addressed by content hash.
+//!
+//! Downloads stream to a file as they arrive; the size cap is enforced as
+//! bytes come in, so memory stays flat whatever a server sends. A server
+//! that trickles its answer is stopped at the deadline (`--timeout`,
+//! LuaRocks' 30 s), checked after every read; one read may block at most
+//! the timeout, so a server that stalls right at the deadline costs at
+//! most twice it.
 //!
 //! Cache layout (`<cache>/`, default `$XDG_CACHE_HOME/rockstore`):
 //! `blobs/<blake3 hex>` holds downloaded bytes; `urls/<blake3 hex of URL>`
@@ -10,10 +18,10 @@
 //! reused for ever; manifests are reused for [`MANIFEST_MAX_AGE`], as
 //! LuaRocks' `cache_timeout`.
 
-use std::io::Read;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -23,7 +31,10 @@ use crate::fs_atomic::write_replace;
 /// How long a downloaded manifest is trusted (LuaRocks' `cache_timeout`).
 pub const MANIFEST_MAX_AGE: Duration = Duration::from_secs(60);
 /// The largest download accepted (luarocks.org's biggest rocks are tens of MB).
-const MAX_DOWNLOAD: u64 = 1 << 30;
+pub const MAX_DOWNLOAD: u64 = 1 << 30;
+/// The largest file [`Fetcher::fetch`] reads into memory (rockspecs,
+/// manifests: luarocks.org's whole manifest is a few MB).
+pub const MAX_IN_MEMORY: u64 = 64 << 20;
 
 /// Why a URL could not be fetched. Each names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +53,8 @@ pub enum FetchError {
         /// The status code.
         status: u16,
     },
-    /// No answer within the timeout.
-    #[error("{url} did not answer within {secs} s")]
+    /// No complete answer within the timeout.
+    #[error("{url} did not answer in full within {secs} s (raise it with --timeout)")]
     Timeout {
         /// The URL.
         url: String,
@@ -83,10 +94,23 @@ pub enum FetchError {
         url: String,
     },
     /// Larger than any rock should be.
-    #[error("{url} is larger than {} MiB; refusing it", MAX_DOWNLOAD >> 20)]
+    #[error("{url} is larger than {} MiB; refusing it", limit >> 20)]
     TooLarge {
         /// The URL.
         url: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// The download could not be written to disk.
+    #[error("cannot save the download of {url} in {}", dir.display())]
+    Save {
+        /// The URL.
+        url: String,
+        /// Where it was being written.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -130,17 +154,62 @@ impl Fetcher {
         }
     }
 
-    /// Fetches `url` (http, https, file or a plain path).
+    /// Fetches `url` (http, https, file or a plain path) into memory:
+    /// for rockspecs and manifests, at most [`MAX_IN_MEMORY`] bytes.
     pub fn fetch(&self, url: &str, freshness: Freshness) -> Result<Vec<u8>, FetchError> {
+        let mut fetched = self.fetch_file(url, freshness)?;
+        if fetched.len > MAX_IN_MEMORY {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: MAX_IN_MEMORY,
+            });
+        }
+        let mut bytes = Vec::with_capacity(fetched.len as usize);
+        (&mut fetched.file)
+            .take(MAX_IN_MEMORY + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| FetchError::Local {
+                path: PathBuf::from(url),
+                source,
+            })?;
+        if bytes.len() as u64 > MAX_IN_MEMORY {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit: MAX_IN_MEMORY,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Fetches `url` as an open file (a cached blob, a local file, or a
+    /// temporary file), at most [`MAX_DOWNLOAD`] bytes, never held in memory.
+    pub fn fetch_file(&self, url: &str, freshness: Freshness) -> Result<Fetched, FetchError> {
         if let Some(path) = local_path(url) {
-            return std::fs::read(&path).map_err(|source| {
+            let file = std::fs::File::open(&path).map_err(|source| {
                 if source.kind() == std::io::ErrorKind::NotFound {
                     FetchError::NotFound {
                         url: url.to_owned(),
                     }
                 } else {
-                    FetchError::Local { path, source }
+                    FetchError::Local {
+                        path: path.clone(),
+                        source,
+                    }
                 }
+            })?;
+            let meta = file.metadata().map_err(|source| FetchError::Local {
+                path: path.clone(),
+                source,
+            })?;
+            if !meta.is_file() {
+                return Err(FetchError::Local {
+                    path,
+                    source: std::io::Error::other("not a regular file"),
+                });
+            }
+            return Ok(Fetched {
+                file,
+                len: meta.len(),
             });
         }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -148,8 +217,8 @@ impl Fetcher {
                 url: url.to_owned(),
             });
         }
-        if let Some(bytes) = self.cached(url, freshness) {
-            return Ok(bytes);
+        if let Some(fetched) = self.cached(url, freshness) {
+            return Ok(fetched);
         }
         if let Freshness::MaxAge(max) = freshness {
             // A recent 404 stands, as LuaRocks' cache_fail_timeout: the
@@ -160,15 +229,13 @@ impl Fetcher {
                 });
             }
         }
-        let bytes = match self.download(url) {
+        match self.download(url) {
             Err(e) if e.is_not_found() && matches!(freshness, Freshness::MaxAge(_)) => {
                 self.remember_miss(url);
-                return Err(e);
+                Err(e)
             }
-            other => other?,
-        };
-        self.remember(url, &bytes);
-        Ok(bytes)
+            other => other,
+        }
     }
 
     fn client(&self, url: &str) -> Result<&reqwest::blocking::Client, FetchError> {
@@ -186,11 +253,11 @@ impl Fetcher {
         })
     }
 
-    fn download(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+    fn download(&self, url: &str) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         loop {
             match self.download_once(url) {
-                Err(e) if attempt < self.retries && transient(&e) => {
+                Err(e) if attempt < self.retries && retry_may_help(&e) => {
                     attempt += 1;
                     // Back off a little before asking a struggling server again.
                     std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
@@ -200,13 +267,35 @@ impl Fetcher {
         }
     }
 
-    fn download_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+    /// Where a download is written while it arrives: the cache's `blobs/`
+    /// (renamed to its hash when complete), else the temporary directory.
+    fn download_target(&self, url: &str) -> Result<(tempfile::NamedTempFile, PathBuf), FetchError> {
+        let dir = self
+            .cache
+            .as_ref()
+            .filter(|_| self.cache_dir().is_some())
+            .map(|c| c.join("blobs"))
+            .unwrap_or_else(std::env::temp_dir);
+        tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(&dir)
+            .map(|f| (f, dir.clone()))
+            .map_err(|source| FetchError::Save {
+                url: url.to_owned(),
+                dir,
+                source,
+            })
+    }
+
+    fn download_once(&self, url: &str) -> Result<Fetched, FetchError> {
+        let deadline = Instant::now() + self.timeout;
+        let timeout = || FetchError::Timeout {
+            url: url.to_owned(),
+            secs: self.timeout.as_secs(),
+        };
         let network = |source: reqwest::Error| {
             if source.is_timeout() {
-                FetchError::Timeout {
-                    url: url.to_owned(),
-                    secs: self.timeout.as_secs(),
-                }
+                timeout()
             } else {
                 FetchError::Network {
                     url: url.to_owned(),
@@ -214,7 +303,7 @@ impl Fetcher {
                 }
             }
         };
-        let response = self.client(url)?.get(url).send().map_err(network)?;
+        let mut response = self.client(url)?.get(url).send().map_err(network)?;
         let status = response.status().as_u16();
         match status {
             200..=299 => {}
@@ -230,29 +319,51 @@ impl Fetcher {
                 })
             }
         }
-        let mut bytes = Vec::new();
-        response
-            .take(MAX_DOWNLOAD + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| match e.into_inner() {
-                Some(inner) => match inner.downcast::<reqwest::Error>() {
-                    Ok(re) => network(*re),
-                    Err(other) => FetchError::Transfer {
-                        url: url.to_owned(),
-                        problem: other.to_string(),
-                    },
-                },
-                None => FetchError::Transfer {
-                    url: url.to_owned(),
-                    problem: "the answer was cut short".to_owned(),
-                },
-            })?;
-        if bytes.len() as u64 > MAX_DOWNLOAD {
-            return Err(FetchError::TooLarge {
-                url: url.to_owned(),
-            });
+        let too_large = || FetchError::TooLarge {
+            url: url.to_owned(),
+            limit: MAX_DOWNLOAD,
+        };
+        if response.content_length().is_some_and(|n| n > MAX_DOWNLOAD) {
+            return Err(too_large());
         }
-        Ok(bytes)
+        let (mut out, dir) = self.download_target(url)?;
+        let save = |source| FetchError::Save {
+            url: url.to_owned(),
+            dir: dir.clone(),
+            source,
+        };
+        let mut hasher = blake3::Hasher::new();
+        let mut len: u64 = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match response.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(url, e, &network)),
+            };
+            len += n as u64;
+            if len > MAX_DOWNLOAD {
+                return Err(too_large());
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(save)?;
+            if Instant::now() > deadline {
+                return Err(timeout());
+            }
+        }
+        let hash = hasher.finalize().to_hex();
+        let mut file = if self.cache_dir().is_some() && dir.ends_with("blobs") {
+            let blob = dir.join(hash.as_str());
+            let file = out.persist(&blob).map_err(|e| save(e.error))?;
+            self.remember_url(url, hash.as_str());
+            file
+        } else {
+            // No cache: an unnamed temporary file, gone when closed.
+            out.into_file()
+        };
+        file.rewind().map_err(save)?;
+        Ok(Fetched { file, len })
     }
 
     fn cache_dir(&self) -> Option<&Dir> {
@@ -267,7 +378,9 @@ impl Fetcher {
             .as_ref()
     }
 
-    fn cached(&self, url: &str, freshness: Freshness) -> Option<Vec<u8>> {
+    /// The cached blob for `url`, re-hashed as it is read (streaming), so
+    /// a damaged cache costs a download, never a wrong build.
+    fn cached(&self, url: &str, freshness: Freshness) -> Option<Fetched> {
         let dir = self.cache_dir()?;
         let index = format!("urls/{}", blake3::hash(url.as_bytes()).to_hex());
         if let Freshness::MaxAge(max) = freshness {
@@ -279,28 +392,62 @@ impl Fetcher {
         }
         let entry = dir.read_to_string(&index).ok()?;
         let (hash, cached_url) = entry.split_once('\n')?;
-        if cached_url.trim_end() != url {
+        if cached_url.trim_end() != url
+            || hash.len() != 64
+            || !hash.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return None;
         }
-        let bytes = dir.read(format!("blobs/{hash}")).ok()?;
-        (blake3::hash(&bytes).to_hex().as_str() == hash).then_some(bytes)
+        let mut file = dir.open(format!("blobs/{hash}")).ok()?.into_std();
+        let mut hasher = blake3::Hasher::new();
+        let len = std::io::copy(&mut file, &mut hasher).ok()?;
+        if hasher.finalize().to_hex().as_str() != hash {
+            return None;
+        }
+        file.rewind().ok()?;
+        Some(Fetched { file, len })
     }
 
     /// Best effort: a cache that cannot be written only costs a download.
-    fn remember(&self, url: &str, bytes: &[u8]) {
+    fn remember_url(&self, url: &str, hash: &str) {
         let Some(dir) = self.cache_dir() else {
             return;
         };
-        let hash = blake3::hash(bytes).to_hex();
         let index = blake3::hash(url.as_bytes()).to_hex();
         let _ = (|| -> std::io::Result<()> {
-            let blobs = dir.open_dir("blobs")?;
-            if blobs.metadata(hash.as_str()).is_err() {
-                write_replace(&blobs, &hash, bytes, 0o644)?;
-            }
             let urls = dir.open_dir("urls")?;
             write_replace(&urls, &index, format!("{hash}\n{url}\n").as_bytes(), 0o644)
         })();
+    }
+}
+
+/// A fetched file, open at its start.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The bytes.
+    pub file: std::fs::File,
+    /// How many.
+    pub len: u64,
+}
+
+/// A body read that failed: the deadline, or a transfer cut short.
+fn read_error(
+    url: &str,
+    e: std::io::Error,
+    network: &dyn Fn(reqwest::Error) -> FetchError,
+) -> FetchError {
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<reqwest::Error>() {
+            Ok(re) => network(*re),
+            Err(other) => FetchError::Transfer {
+                url: url.to_owned(),
+                problem: other.to_string(),
+            },
+        },
+        None => FetchError::Transfer {
+            url: url.to_owned(),
+            problem: "the answer was cut short".to_owned(),
+        },
     }
 }
 
@@ -333,12 +480,14 @@ impl Fetcher {
     }
 }
 
-fn transient(error: &FetchError) -> bool {
+/// Whether asking again may succeed: a server that said it is struggling
+/// (5xx, 429) or a transfer cut short. Not a timeout (the deadline is
+/// spent; asking again would multiply it), not a refused connection or a
+/// name that does not resolve (the same answer would come back).
+fn retry_may_help(error: &FetchError) -> bool {
     match error {
-        FetchError::Timeout { .. } | FetchError::Network { .. } | FetchError::Transfer { .. } => {
-            true
-        }
-        FetchError::Status { status, .. } => *status >= 500,
+        FetchError::Transfer { .. } => true,
+        FetchError::Status { status, .. } => *status >= 500 || *status == 429,
         _ => false,
     }
 }
@@ -377,11 +526,15 @@ mod tests {
         let fetcher = Fetcher::new(Some(tmp.path().to_path_buf()), Duration::from_secs(5));
         let url = "http://127.0.0.1:9/x.tar.gz";
         assert!(fetcher.cached(url, Freshness::Immutable).is_none());
-        fetcher.remember(url, b"bytes");
-        assert_eq!(
-            fetcher.cached(url, Freshness::Immutable).as_deref(),
-            Some(&b"bytes"[..])
-        );
+        let hash = blake3::hash(b"bytes").to_hex();
+        let blobs = tmp.path().join("blobs");
+        fetcher.cache_dir().expect("cache");
+        std::fs::write(blobs.join(hash.as_str()), b"bytes").expect("blob");
+        fetcher.remember_url(url, hash.as_str());
+        let mut cached = fetcher.cached(url, Freshness::Immutable).expect("cached");
+        let mut bytes = Vec::new();
+        cached.file.read_to_end(&mut bytes).expect("read");
+        assert_eq!(bytes, b"bytes");
         assert!(fetcher
             .cached(url, Freshness::MaxAge(Duration::from_secs(60)))
             .is_some());

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::build::{BuildError, Builder, Built, RockspecInput, Sources};
+use crate::build::{BuildError, Builder, Built, Origin, RockspecInput, Sources};
 use crate::fetch::Freshness;
 use crate::lockfile::Lockfile;
 use crate::manifest::RepositoryManifest;
@@ -557,10 +557,11 @@ impl<'a> Installer<'a> {
                     offer.url()
                 }
             };
-        self.obtain_url(&url)
+        let origin = Origin::of_url(&url, matches!(request, Request::File(_)));
+        self.obtain_url(&url, origin)
     }
 
-    fn obtain_url(&self, url: &str) -> Result<(Rockspec, Source), InstallError> {
+    fn obtain_url(&self, url: &str, origin: Origin) -> Result<(Rockspec, Source), InstallError> {
         let file = url.rsplit('/').next().unwrap_or(url).to_owned();
         let bytes = self
             .builder
@@ -568,7 +569,11 @@ impl<'a> Installer<'a> {
             .fetch(url, Freshness::Immutable)
             .map_err(BuildError::from)?;
         let source = if file.ends_with(".rockspec") {
-            Source::Rockspec { file, bytes }
+            Source::Rockspec {
+                file,
+                bytes,
+                origin,
+            }
         } else if file.ends_with(".src.rock") {
             Source::SrcRock { file, bytes }
         } else {
@@ -723,7 +728,7 @@ impl<'a> Installer<'a> {
                 "{rock} depends on {dep}: installing {}",
                 offer.url()
             ));
-            let (spec, source) = self.obtain_url(&offer.url())?;
+            let (spec, source) = self.obtain_url(&offer.url(), Origin::Server(offer.url()))?;
             self.install_one(spec, source, false)?;
             match self.installed_match(dep, mode) {
                 Some((Some(item), _)) => items.push(item),
@@ -1041,6 +1046,8 @@ pub enum Source {
         file: String,
         /// Bytes.
         bytes: Vec<u8>,
+        /// Where it came from.
+        origin: Origin,
     },
     /// A `.src.rock` to build.
     SrcRock {
@@ -1072,15 +1079,15 @@ pub enum Source {
 impl Source {
     fn rockspec(&self, builder: &Builder<'_>) -> Result<Rockspec, BuildError> {
         match self {
-            Source::Rockspec { file, bytes } | Source::Local { file, bytes, .. } => {
-                builder.load(&RockspecInput {
+            Source::Rockspec { file, bytes, .. } | Source::Local { file, bytes, .. } => builder
+                .load(&RockspecInput {
                     display: file.clone(),
                     file_name: Some(file.clone()),
                     bytes: bytes.clone(),
                     sources: Sources::Fetch,
                     dependency_items: Vec::new(),
-                })
-            }
+                    origin: Origin::User,
+                }),
             Source::SrcRock { file, bytes } | Source::BinaryRock { file, bytes } => {
                 builder.rockspec_in_rock(file, bytes)
             }
@@ -1093,12 +1100,17 @@ impl Source {
         dependency_items: Vec<String>,
     ) -> Result<Built, BuildError> {
         match self {
-            Source::Rockspec { file, bytes } => builder.build(&RockspecInput {
+            Source::Rockspec {
+                file,
+                bytes,
+                origin,
+            } => builder.build(&RockspecInput {
                 display: file.clone(),
                 file_name: Some(file.clone()),
                 bytes: bytes.clone(),
                 sources: Sources::Fetch,
                 dependency_items,
+                origin: origin.clone(),
             }),
             Source::SrcRock { file, bytes } => {
                 builder.build_src_rock_with(file, bytes, dependency_items)
@@ -1118,6 +1130,7 @@ impl Source {
                     hash: hash.clone(),
                 },
                 dependency_items,
+                origin: Origin::User,
             }),
         }
     }

@@ -22,6 +22,7 @@
 //! | rocks servers, search, choosing a rock | [`servers`] |
 //! | downloads and the download cache | [`fetch`] |
 //! | unpacking archives written by strangers | [`archive`] |
+//! | paths a stranger's file names, checked once | [`rel_path`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | building rocks into items, recipe keys | [`build`] |
 //! | LuaRocks config files | [`luarocks_config`] |
@@ -53,6 +54,7 @@ pub mod lua_install;
 pub mod luarocks_config;
 pub mod manifest;
 pub mod project;
+pub mod rel_path;
 pub mod rockspec;
 pub mod servers;
 pub mod store;

@@ -5,21 +5,33 @@
 //! `lua/`, `lib/`, `bin/`, `conf/`, `doc/`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use rayon::prelude::*;
 
+use cap_std::fs::Dir;
+
 use super::variables::{substitute, Variables};
 use super::BuildError;
+use crate::rel_path::RelPath;
 use crate::rockspec::build::{CMake, CModule, Command as CommandBackend, Install, Make, Module};
 
-/// Where a backend works and what it sees.
+/// Where a backend works and what it sees. Every file the build itself
+/// reads from the sources or writes into the item goes through `src_dir`
+/// and `prefix_dir`, with [`RelPath`]s: a name from the rockspec, or a
+/// symlink in the sources, cannot reach outside either directory.
 pub struct Ctx<'a> {
+    /// The rock, for messages.
+    pub rock: &'a str,
     /// The unpacked source directory (the build's working directory).
     pub src: &'a Path,
+    /// A handle on `src`.
+    pub src_dir: &'a Dir,
     /// The item being filled.
     pub prefix: &'a Path,
+    /// A handle on `prefix`.
+    pub prefix_dir: &'a Dir,
     /// Variables after overrides and external dependencies.
     pub vars: &'a Variables,
     /// Names LuaRocks would warn about as "unmatched variable".
@@ -49,24 +61,80 @@ impl Ctx<'_> {
             .collect()
     }
 
-    fn mkdir(&self, dir: &Path) -> Result<(), BuildError> {
-        std::fs::create_dir_all(dir).map_err(|source| BuildError::Io {
-            path: dir.to_path_buf(),
+    /// `text` after variable substitution, as a path inside a directory.
+    fn rel(&self, text: &str, field: impl FnOnce() -> String) -> Result<RelPath, BuildError> {
+        RelPath::parse(&self.subst(text)).map_err(|source| BuildError::Path {
+            rock: self.rock.to_owned(),
+            field: field(),
             source,
         })
     }
 
-    fn copy(&self, from: &Path, to: &Path) -> Result<(), BuildError> {
-        if let Some(parent) = to.parent() {
-            self.mkdir(parent)?;
-        }
-        std::fs::copy(from, to)
-            .map(drop)
-            .map_err(|source| BuildError::Io {
-                path: from.to_path_buf(),
-                source,
-            })
+    fn io(&self, dir: &Path, rel: &RelPath) -> impl FnOnce(std::io::Error) -> BuildError {
+        let path = dir.join(rel);
+        move |source| BuildError::Io { path, source }
     }
+
+    /// Creates `dir` and its parents in the item.
+    fn mkdir(&self, dir: &RelPath) -> Result<(), BuildError> {
+        self.prefix_dir
+            .create_dir_all(dir)
+            .map_err(self.io(self.prefix, dir))
+    }
+
+    /// Copies the sources' regular file `from` to the item's `to`, never
+    /// through a link that leaves either directory and never onto itself.
+    fn copy(&self, from: &RelPath, to: &RelPath, executable: bool) -> Result<(), BuildError> {
+        copy_file(self.src_dir, from, self.prefix_dir, to, executable).map_err(|source| {
+            BuildError::Copy {
+                rock: self.rock.to_owned(),
+                from: from.clone(),
+                to: to.clone(),
+                source,
+            }
+        })
+    }
+}
+
+/// `from` in `src` to `to` in `dest`, both through their handles. A source
+/// that is not a regular file is refused; so is a destination that is the
+/// source itself (the same inode), before a byte of it is truncated.
+fn copy_file(
+    src: &Dir,
+    from: &RelPath,
+    dest: &Dir,
+    to: &RelPath,
+    executable: bool,
+) -> std::io::Result<()> {
+    use cap_std::fs::{MetadataExt, OpenOptions, OpenOptionsExt};
+    let mut input = src.open(from)?;
+    let meta = input.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if let Some(parent) = to.parent() {
+        dest.create_dir_all(parent)?;
+    }
+    let mut options = OpenOptions::new();
+    options
+        .write(true)
+        .create(true)
+        .mode(if executable { 0o755 } else { 0o644 });
+    let mut output = dest.open_with(to, &options)?;
+    let out_meta = output.metadata()?;
+    if out_meta.dev() == meta.dev() && out_meta.ino() == meta.ino() {
+        return Err(std::io::Error::other(
+            "the file would be copied onto itself",
+        ));
+    }
+    output.set_len(0)?;
+    std::io::copy(&mut input, &mut output)?;
+    if executable {
+        output.set_permissions(cap_std::fs::Permissions::from_std(
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Runs `program args…` in `cwd`, failing with its output when it fails.
@@ -110,8 +178,12 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 /// A module name's file path: `a.b` → `a/b`.
-fn module_path(name: &str) -> String {
-    name.replace('.', "/")
+fn module_path(ctx: &Ctx<'_>, name: &str, field: &str) -> Result<RelPath, BuildError> {
+    RelPath::of_module(name).map_err(|source| BuildError::Path {
+        rock: ctx.rock.to_owned(),
+        field: format!("{field}[\"{name}\"]"),
+        source,
+    })
 }
 
 /// `builtin`: Lua files copied, C modules compiled (every source of every
@@ -121,29 +193,44 @@ pub fn builtin(
     modules: &BTreeMap<String, Module>,
     external_libs: &[(String, bool)],
 ) -> Result<(), BuildError> {
-    let luadir = ctx.prefix.join("lua");
-    let libdir = ctx.prefix.join("lib");
+    let luadir = RelPath::parse("lua").map_err(|source| BuildError::Path {
+        rock: ctx.rock.to_owned(),
+        field: "lua".into(),
+        source,
+    })?;
     let mut c_modules = Vec::new();
     for (name, module) in modules {
         match module {
             Module::Lua(file) => {
-                let mut dest = module_path(name);
-                if Path::new(file).file_name().is_some_and(|f| f == "init.lua")
-                    && !name.ends_with(".init")
-                {
-                    dest.push_str("/init");
+                let field = || format!("build.modules[\"{name}\"]");
+                let from = ctx.rel(file, field)?;
+                let mut dest = module_path(ctx, name, "build.modules")?;
+                if from.file_name() == "init.lua" && !name.ends_with(".init") {
+                    dest =
+                        dest.join(&RelPath::parse("init").map_err(|source| BuildError::Path {
+                            rock: ctx.rock.to_owned(),
+                            field: field(),
+                            source,
+                        })?);
                 }
-                ctx.copy(&ctx.src.join(file), &luadir.join(format!("{dest}.lua")))?;
+                ctx.copy(
+                    &from,
+                    &luadir.join(&dest.with_added_extension("lua")),
+                    false,
+                )?;
             }
             Module::C(c) => c_modules.push((name, c)),
         }
     }
     if !c_modules.is_empty() {
-        compile_c_modules(ctx, &c_modules, &libdir, external_libs)?;
+        compile_c_modules(ctx, &c_modules, external_libs)?;
     }
-    let top_lua = ctx.src.join("lua");
-    if top_lua.is_dir() {
-        copy_tree(&top_lua, &luadir)?;
+    if ctx
+        .src_dir
+        .symlink_metadata(luadir.as_path())
+        .is_ok_and(|m| m.is_dir())
+    {
+        copy_tree(ctx, &luadir, &luadir)?;
     }
     Ok(())
 }
@@ -151,7 +238,6 @@ pub fn builtin(
 fn compile_c_modules(
     ctx: &Ctx<'_>,
     modules: &[(&String, &CModule)],
-    libdir: &Path,
     external_libs: &[(String, bool)],
 ) -> Result<(), BuildError> {
     // Default -I/-L: the directories of external dependencies that name a
@@ -170,8 +256,8 @@ fn compile_c_modules(
     let lua_incdir = ctx.var("LUA_INCDIR");
     let obj_ext = ctx.var("OBJ_EXTENSION");
     struct Job {
-        source: String,
-        object: String,
+        source: RelPath,
+        object: RelPath,
         args: Vec<String>,
     }
     let mut jobs = Vec::new();
@@ -193,36 +279,46 @@ fn compile_c_modules(
             .map(|d| ctx.subst(d))
             .collect();
         let mut objects = Vec::new();
-        for source in &module.sources {
-            let source = ctx.subst(source);
-            let object = match source.rsplit_once('.') {
-                Some((stem, _)) => format!("{stem}.{obj_ext}"),
-                None => format!("{source}.{obj_ext}"),
-            };
+        for (i, source) in module.sources.iter().enumerate() {
+            let source = ctx.rel(source, || {
+                format!("build.modules[\"{name}\"].sources[{}]", i + 1)
+            })?;
+            let text = source.to_string();
+            let object = ctx.rel(
+                &match text.rsplit_once('.') {
+                    Some((stem, _)) if !stem.ends_with('/') => format!("{stem}.{obj_ext}"),
+                    _ => format!("{text}.{obj_ext}"),
+                },
+                || format!("build.modules[\"{name}\"].sources[{}]", i + 1),
+            )?;
             let mut args: Vec<String> = cc_args.to_vec();
             args.extend(ctx.words("CFLAGS"));
             args.push(format!("-I{lua_incdir}"));
-            args.extend(["-c".into(), source.clone(), "-o".into(), object.clone()]);
+            args.extend([
+                "-c".into(),
+                source.to_string(),
+                "-o".into(),
+                object.to_string(),
+            ]);
             args.extend(defines.iter().map(|d| format!("-D{d}")));
             args.extend(incdirs.iter().map(|d| format!("-I{d}")));
-            objects.push(object.clone());
+            objects.push(object.to_string());
             jobs.push(Job {
                 source,
                 object,
                 args,
             });
         }
-        let mut target = module_path(name);
-        target.push('.');
-        target.push_str(&ctx.var("LIB_EXTENSION"));
+        let target = module_path(ctx, name, "build.modules")?
+            .with_added_extension(&ctx.var("LIB_EXTENSION"));
         let libraries: Vec<String> = module.libraries.iter().map(|l| ctx.subst(l)).collect();
         links.push((target, objects, libdirs, libraries));
     }
     jobs.par_iter().try_for_each(|job| {
-        if let Some(parent) = Path::new(&job.object).parent() {
-            if !parent.as_os_str().is_empty() {
-                ctx.mkdir(&ctx.src.join(parent))?;
-            }
+        if let Some(parent) = job.object.parent() {
+            ctx.src_dir
+                .create_dir_all(&parent)
+                .map_err(ctx.io(ctx.src, &parent))?;
         }
         run(
             &format!("compiling {}", job.source),
@@ -234,11 +330,17 @@ fn compile_c_modules(
     })?;
     let ld = ctx.words("LD");
     let (linker, ld_args) = ld.split_first().unwrap_or((compiler, cc_args));
+    let libdir = RelPath::parse("lib").map_err(|source| BuildError::Path {
+        rock: ctx.rock.to_owned(),
+        field: "lib".into(),
+        source,
+    })?;
     for (target, objects, libdirs, libraries) in links {
-        let out = libdir.join(&target);
-        if let Some(parent) = out.parent() {
-            ctx.mkdir(parent)?;
+        let target = libdir.join(&target);
+        if let Some(parent) = target.parent() {
+            ctx.mkdir(&parent)?;
         }
+        let out = ctx.prefix.join(&target);
         let mut args: Vec<String> = ld_args.to_vec();
         args.extend(ctx.words("LDFLAGS"));
         args.extend(ctx.words("LIBFLAG"));
@@ -314,10 +416,12 @@ pub fn make(ctx: &Ctx<'_>, make: &Make) -> Result<(), BuildError> {
 pub fn cmake(ctx: &Ctx<'_>, cmake: &CMake) -> Result<(), BuildError> {
     let program = ctx.var("CMAKE");
     if let Some(lists) = &cmake.cmake {
-        std::fs::write(ctx.src.join("CMakeLists.txt"), lists).map_err(|source| BuildError::Io {
-            path: ctx.src.join("CMakeLists.txt"),
-            source,
-        })?;
+        ctx.src_dir
+            .write("CMakeLists.txt", lists)
+            .map_err(|source| BuildError::Io {
+                path: ctx.src.join("CMakeLists.txt"),
+                source,
+            })?;
     }
     let mut args = vec!["-H.".to_owned(), "-Bbuild.luarocks".to_owned()];
     for (k, v) in &cmake.variables {
@@ -377,32 +481,38 @@ pub fn install_files(
         (&install.conf, "conf", false, false),
         (&install.bin, "bin", false, true),
     ] {
+        let field = |key: &Option<String>| match key {
+            Some(k) => format!("build.install.{location}[\"{k}\"]"),
+            None => format!("build.install.{location}"),
+        };
+        let location = ctx.rel(location, || location.to_owned())?;
         for (key, file) in entries {
-            let file = ctx.subst(file);
-            let base = Path::new(&file)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let dest = match key {
-                None => ctx.prefix.join(location).join(&base),
-                Some(name) if is_module_path => {
-                    let dir = match name.rsplit_once('.') {
-                        Some((d, _)) => module_path(d),
-                        None => String::new(),
-                    };
-                    let file_name = if base.ends_with(".lua") {
-                        format!("{}.lua", name.rsplit('.').next().unwrap_or(name))
-                    } else {
-                        base.clone()
-                    };
-                    ctx.prefix.join(location).join(dir).join(file_name)
-                }
-                Some(name) => ctx.prefix.join(location).join(name),
+            let from = ctx.rel(file, || field(key))?;
+            let base = || {
+                RelPath::parse(&from.file_name().to_string_lossy()).map_err(|source| {
+                    BuildError::Path {
+                        rock: ctx.rock.to_owned(),
+                        field: field(key),
+                        source,
+                    }
+                })
             };
-            ctx.copy(&ctx.src.join(&file), &dest)?;
-            if executable {
-                set_executable(&dest)?;
-            }
+            let dest = match key {
+                None => base()?,
+                Some(name) if is_module_path => {
+                    let module = module_path(ctx, name, &format!("build.install.{location}"))?;
+                    if from.file_name().to_string_lossy().ends_with(".lua") {
+                        module.with_added_extension("lua")
+                    } else {
+                        match module.parent() {
+                            Some(dir) => dir.join(&base()?),
+                            None => base()?,
+                        }
+                    }
+                }
+                Some(name) => ctx.rel(name, || field(key))?,
+            };
+            ctx.copy(&from, &location.join(&dest), executable)?;
         }
     }
     let (dirs, default) = match copy_directories {
@@ -410,15 +520,19 @@ pub fn install_files(
         None => (vec!["doc".to_owned()], true),
     };
     let mut any_docs = false;
-    for dir in dirs {
-        if matches!(dir.as_str(), "lua" | "lib" | "rock_manifest") || dir.contains("..") {
+    for (i, dir) in dirs.iter().enumerate() {
+        let rel = ctx.rel(dir, || format!("build.copy_directories[{}]", i + 1))?;
+        if matches!(rel.to_string().as_str(), "lua" | "lib" | "rock_manifest") {
             return Err(BuildError::Rockspec(format!(
-                "copy_directories: `{dir}` is a reserved or unsafe name"
+                "copy_directories: `{dir}` is a reserved name"
             )));
         }
-        let from = ctx.src.join(&dir);
-        if from.is_dir() {
-            copy_tree(&from, &ctx.prefix.join(&dir))?;
+        let is_dir = ctx
+            .src_dir
+            .symlink_metadata(rel.as_path())
+            .is_ok_and(|m| m.is_dir());
+        if is_dir {
+            copy_tree(ctx, &rel, &rel)?;
             any_docs = true;
         } else if !default {
             return Err(BuildError::Rockspec(format!(
@@ -427,7 +541,7 @@ pub fn install_files(
         }
     }
     if !any_docs {
-        let entries = std::fs::read_dir(ctx.src).map_err(|source| BuildError::Io {
+        let entries = ctx.src_dir.entries().map_err(|source| BuildError::Io {
             path: ctx.src.to_path_buf(),
             source,
         })?;
@@ -437,45 +551,52 @@ pub fn install_files(
                 .iter()
                 .any(|p| name.starts_with(p))
                 || name.ends_with(".md");
-            if is_doc && entry.path().is_file() {
-                ctx.copy(
-                    &entry.path(),
-                    &ctx.prefix.join("doc").join(entry.file_name()),
-                )?;
+            // Only regular files: a link among the docs is not followed.
+            if is_doc && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let Ok(from) = RelPath::parse(&entry.file_name().to_string_lossy()) else {
+                    continue;
+                };
+                let doc = RelPath::parse("doc").map_err(|source| BuildError::Path {
+                    rock: ctx.rock.to_owned(),
+                    field: "doc".into(),
+                    source,
+                })?;
+                ctx.copy(&from, &doc.join(&from), false)?;
             }
         }
     }
     Ok(())
 }
 
-fn set_executable(path: &Path) -> Result<(), BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
-        BuildError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
-}
-
-/// Copies a directory's contents (files, subdirectories, symlinks as links).
-pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    let io = |path: &Path| {
-        let path: PathBuf = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
-    std::fs::create_dir_all(to).map_err(io(to))?;
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().map_err(io(&src))?;
+/// Copies the sources' directory `from` to the item's `to`: files,
+/// subdirectories, and symlinks as links (their targets are judged when
+/// the item is admitted). Nothing is followed out of the sources.
+pub fn copy_tree(ctx: &Ctx<'_>, from: &RelPath, to: &RelPath) -> Result<(), BuildError> {
+    ctx.mkdir(to)?;
+    let dir = ctx.src_dir.open_dir(from).map_err(ctx.io(ctx.src, from))?;
+    for entry in dir.entries().map_err(ctx.io(ctx.src, from))? {
+        let entry = entry.map_err(ctx.io(ctx.src, from))?;
+        let name = entry.file_name();
+        let child = |base: &RelPath| {
+            base.child(&name).map_err(|source| BuildError::Path {
+                rock: ctx.rock.to_owned(),
+                field: from.to_string(),
+                source,
+            })
+        };
+        let (src, dst) = (child(from)?, child(to)?);
+        let kind = entry.file_type().map_err(ctx.io(ctx.src, &src))?;
         if kind.is_dir() {
-            copy_tree(&src, &dst)?;
+            copy_tree(ctx, &src, &dst)?;
         } else if kind.is_symlink() {
-            let target = std::fs::read_link(&src).map_err(io(&src))?;
-            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
-        } else {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
+            let target = ctx.src_dir.read_link(&src).map_err(ctx.io(ctx.src, &src))?;
+            ctx.prefix_dir
+                .symlink(target, &dst)
+                .map_err(ctx.io(ctx.prefix, &dst))?;
+        } else if kind.is_file() {
+            use cap_std::fs::PermissionsExt;
+            let meta = entry.metadata().map_err(ctx.io(ctx.src, &src))?;
+            ctx.copy(&src, &dst, meta.permissions().mode() & 0o100 != 0)?;
         }
     }
     Ok(())

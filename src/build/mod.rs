@@ -34,9 +34,12 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use cap_std::fs::Dir;
+
 use crate::archive::{self, ArchiveError};
 use crate::fetch::{FetchError, Fetcher};
 use crate::lua_install::{LuaInstall, LuaInstallError};
+use crate::rel_path::{RelPath, RelPathError};
 use crate::rockspec::build::{Backend, FieldError, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 use crate::store::db::ItemKind;
@@ -116,6 +119,31 @@ pub enum BuildError {
         status: Option<i32>,
         /// The last lines of its output.
         output: String,
+    },
+    /// A path in the rockspec that leaves the rock's directory.
+    #[error("rockspec {rock}: {field}: {source}")]
+    Path {
+        /// The rock.
+        rock: String,
+        /// The field.
+        field: String,
+        /// What is wrong with the path.
+        #[source]
+        source: RelPathError,
+    },
+    /// A file the build copies could not be copied (missing, not a regular
+    /// file, or reached through a link that leaves the sources).
+    #[error("{rock}: cannot copy `{from}` from the sources to `{to}` in the rock")]
+    Copy {
+        /// The rock.
+        rock: String,
+        /// In the sources.
+        from: RelPath,
+        /// In the item.
+        to: RelPath,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// `CC` is empty.
     #[error("no C compiler: the CC variable is empty")]
@@ -218,6 +246,30 @@ impl Sources<'_> {
     }
 }
 
+/// Where a rockspec came from, which decides the local files its
+/// `source.url` may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file the user named: LuaRocks' rules, any local source.
+    User,
+    /// Fetched from this URL (a rocks server): a local (`file://` or plain
+    /// path) source only inside that URL's own directory, when the URL is
+    /// itself local; never for an `http(s)` one.
+    Server(String),
+}
+
+impl Origin {
+    /// The origin of a rockspec fetched from `url`: a local path the user
+    /// typed is the user's; anything a server listed is the server's.
+    pub fn of_url(url: &str, named_by_user: bool) -> Origin {
+        if named_by_user && crate::fetch::local_path(url).is_some() {
+            Origin::User
+        } else {
+            Origin::Server(url.to_owned())
+        }
+    }
+}
+
 /// A rockspec to build and where its sources come from.
 pub struct RockspecInput<'b> {
     /// For messages.
@@ -230,6 +282,8 @@ pub struct RockspecInput<'b> {
     pub sources: Sources<'b>,
     /// Items of resolved dependencies (issue 5 fills these).
     pub dependency_items: Vec<String>,
+    /// Where the rockspec came from.
+    pub origin: Origin,
 }
 
 impl Builder<'_> {
@@ -255,6 +309,7 @@ impl Builder<'_> {
         };
         let backend = rockspec.build.backend().map_err(field)?;
         let install = rockspec.build.install().map_err(field)?;
+        let copy_directories = rockspec.build.copy_directories().map_err(field)?;
         let backend = match backend {
             Backend::Builtin(b) if b.modules.is_none() => {
                 Backend::Builtin(crate::rockspec::build::Builtin {
@@ -314,21 +369,37 @@ impl Builder<'_> {
             return Ok(Built { item, reused: true });
         }
 
-        let work = work_dir("rockstore-build-")?;
+        let work = self.store.build_dir()?;
         let src_dir = match &input.sources {
-            Sources::Fetch => source::obtain(self.fetcher, &rockspec, None, work.path())?,
-            Sources::SrcRock { dir, .. } => {
-                source::obtain(self.fetcher, &rockspec, Some(dir), work.path())?
+            Sources::Fetch => {
+                source::obtain(self.fetcher, &rockspec, None, work.path(), &input.origin)?
             }
+            Sources::SrcRock { dir, .. } => source::obtain(
+                self.fetcher,
+                &rockspec,
+                Some(dir),
+                work.path(),
+                &input.origin,
+            )?,
             Sources::Local { dir, .. } => source::copy_local(dir, &work.path().join("local"))?,
         };
+        let src_handle =
+            Dir::open_ambient_dir(&src_dir, cap_std::ambient_authority()).map_err(|source| {
+                BuildError::Io {
+                    path: src_dir.clone(),
+                    source,
+                }
+            })?;
 
         let staging = self.store.stage()?;
         let prefix = staging.path();
         vars.extend(backends::prefix_variables(&prefix));
         let ctx = backends::Ctx {
+            rock: &rock,
             src: &src_dir,
+            src_dir: &src_handle,
             prefix: &prefix,
+            prefix_dir: staging.dir(),
             vars: &vars,
             unknown: std::sync::Mutex::new(Vec::new()),
         };
@@ -340,7 +411,7 @@ impl Builder<'_> {
             Backend::Builtin(b) => {
                 let modules = match &b.modules {
                     Some(m) if !m.is_empty() => m.clone(),
-                    _ => source::autodetect_modules(&src_dir),
+                    _ => source::autodetect_modules(&src_handle),
                 };
                 backends::builtin(&ctx, &modules, &external_libs)?;
             }
@@ -349,14 +420,14 @@ impl Builder<'_> {
             Backend::Command(c) => backends::command(&ctx, c)?,
             Backend::None | Backend::External(_) => {}
         }
-        backends::install_files(&ctx, &install, rockspec.build.copy_directories())?;
+        backends::install_files(&ctx, &install, copy_directories)?;
         let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
-        write(&prefix.join(&rockspec_name), &input.bytes)?;
+        write(staging.dir(), &prefix, &rockspec_name, &input.bytes)?;
         let manifest = rock_manifest::generate(&prefix).map_err(|source| BuildError::Io {
             path: prefix.clone(),
             source,
         })?;
-        write(&prefix.join("rock_manifest"), manifest.as_bytes())?;
+        write(staging.dir(), &prefix, "rock_manifest", manifest.as_bytes())?;
         let item = self.store.admit(
             staging,
             &ItemSpec {
@@ -405,6 +476,7 @@ impl Builder<'_> {
             bytes: text,
             sources: Sources::Fetch,
             dependency_items: Vec::new(),
+            origin: Origin::Server(file.to_owned()),
         })
     }
 
@@ -415,20 +487,15 @@ impl Builder<'_> {
         bytes: &[u8],
         dependency_items: Vec<String>,
     ) -> Result<Built, BuildError> {
-        let work = work_dir("rockstore-srcrock-")?;
-        let dir = cap_std::fs::Dir::open_ambient_dir(work.path(), cap_std::ambient_authority())
-            .map_err(|source| BuildError::Io {
-                path: work.path().to_path_buf(),
-                source,
-            })?;
-        archive::unpack(bytes, file, &dir, archive::Limits::DEFAULT)?;
+        let work = self.store.build_dir()?;
+        archive::unpack(bytes, file, work.dir(), archive::Limits::DEFAULT)?;
         let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
             file: file.to_owned(),
             problem: "not named <name>-<version>-<revision>.src.rock".to_owned(),
         })?;
         let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
         let rockspec_bytes =
-            std::fs::read(work.path().join(&rockspec_name)).map_err(|_| BuildError::RockFile {
+            read_small(work.dir(), &rockspec_name).map_err(|_| BuildError::RockFile {
                 file: file.to_owned(),
                 problem: format!("it holds no {rockspec_name}"),
             })?;
@@ -441,6 +508,8 @@ impl Builder<'_> {
                 hash: blake3::hash(bytes).to_hex().to_string(),
             },
             dependency_items,
+            // The sources are the rock's own files.
+            origin: Origin::Server(file.to_owned()),
         })
     }
 
@@ -468,12 +537,11 @@ impl Builder<'_> {
         let staging = self.store.stage()?;
         archive::unpack(bytes, file, staging.dir(), archive::Limits::DEFAULT)?;
         let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
-        let rockspec_bytes = std::fs::read(staging.path().join(&rockspec_name)).map_err(|_| {
-            BuildError::RockFile {
+        let rockspec_bytes =
+            read_small(staging.dir(), &rockspec_name).map_err(|_| BuildError::RockFile {
                 file: file.to_owned(),
                 problem: format!("it holds no {rockspec_name}"),
-            }
-        })?;
+            })?;
         // The rockspec inside must load and agree with the file name.
         let rockspec = self.load(&RockspecInput {
             display: format!("{file}!{rockspec_name}"),
@@ -481,14 +549,20 @@ impl Builder<'_> {
             bytes: rockspec_bytes,
             sources: Sources::Fetch,
             dependency_items: Vec::new(),
+            origin: Origin::Server(file.to_owned()),
         })?;
-        if staging.path().join("rock_manifest").metadata().is_err() {
+        if staging.dir().symlink_metadata("rock_manifest").is_err() {
             let manifest =
                 rock_manifest::generate(&staging.path()).map_err(|source| BuildError::Io {
                     path: staging.path(),
                     source,
                 })?;
-            write(&staging.path().join("rock_manifest"), manifest.as_bytes())?;
+            write(
+                staging.dir(),
+                &staging.path(),
+                "rock_manifest",
+                manifest.as_bytes(),
+            )?;
         }
         let item = self.store.admit(
             staging,
@@ -507,21 +581,30 @@ impl Builder<'_> {
     }
 }
 
-/// A temporary directory outside the store (under `$TMPDIR`), removed when
-/// dropped, for sources and build products.
-fn work_dir(prefix: &str) -> Result<tempfile::TempDir, BuildError> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(|source| BuildError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })
+/// Reads a small regular file (a rockspec) through a handle, never
+/// following a link out and never more than a rockspec may be.
+fn read_small(dir: &Dir, name: &str) -> std::io::Result<Vec<u8>> {
+    let file = dir.open(name)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(crate::lua::Limits::SMALL_FILE.source_bytes as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    std::fs::write(path, bytes).map_err(|source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Writes one file of the item's own (`<name>-<ver>.rockspec`,
+/// `rock_manifest`) through the staging handle; the name must be a single
+/// component, whatever the rockspec's `package` said.
+fn write(dir: &Dir, shown: &Path, name: &str, bytes: &[u8]) -> Result<(), BuildError> {
+    let path = shown.join(name);
+    if name.contains('/') || name.starts_with('.') {
+        return Err(BuildError::Io {
+            path,
+            source: std::io::Error::other("not a plain file name"),
+        });
+    }
+    dir.write(name, bytes)
+        .map_err(|source| BuildError::Io { path, source })
 }

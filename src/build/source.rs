@@ -11,10 +11,12 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use super::backends::run;
-use super::rock_manifest::md5_hex;
+use super::rock_manifest::md5_hex_of;
 use super::BuildError;
+use super::Origin;
 use crate::archive;
-use crate::fetch::{Fetcher, Freshness};
+use crate::fetch::{Fetched, Fetcher, Freshness};
+use crate::rel_path::RelPath;
 use crate::rockspec::build::{CModule, Module};
 use crate::rockspec::source::{is_basic_protocol, Source};
 use crate::rockspec::Rockspec;
@@ -25,14 +27,17 @@ pub fn obtain(
     rockspec: &Rockspec,
     src_rock: Option<&Path>,
     work: &Path,
+    origin: &Origin,
 ) -> Result<PathBuf, BuildError> {
     let source = &rockspec.source;
+    let rock = format!("{} {}", rockspec.name, rockspec.version);
+    let dir = source_dir(&rock, &source.dir)?;
     let unpack_dir = work.join("source");
     std::fs::create_dir_all(&unpack_dir).map_err(|e| io(&unpack_dir, e))?;
     if !is_basic_protocol(&source.protocol) {
         if let Some(src_rock) = src_rock {
             // A .src.rock of an SCM source carries the checked-out tree.
-            return locate_dir(src_rock, source, "the .src.rock", None);
+            return locate_dir(src_rock, source, dir.as_ref(), "the .src.rock", None);
         }
         if !source.protocol.starts_with("git") {
             return Err(BuildError::Rockspec(format!(
@@ -40,46 +45,135 @@ pub fn obtain(
                 source.protocol
             )));
         }
-        git_clone(source, &unpack_dir)?;
-        return locate_dir(&unpack_dir, source, &source.url, None);
+        let Some(clone_into) = &dir else {
+            return Err(BuildError::Path {
+                rock,
+                field: "source.dir".into(),
+                source: crate::rel_path::RelPathError::Empty(source.dir.clone()),
+            });
+        };
+        git_clone(source, clone_into, &unpack_dir)?;
+        return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None);
     }
-    let file = source
+    let file_text = source
         .file
         .clone()
         .unwrap_or_else(|| crate::rockspec::source::base_name(&source.url).to_owned());
-    let bytes = match src_rock {
-        Some(dir) => std::fs::read(dir.join(&file)).map_err(|e| io(&dir.join(&file), e))?,
-        None => fetcher.fetch(&source_url(source), Freshness::Immutable)?,
+    let file =
+        RelPath::parse(crate::rockspec::source::base_name(&file_text)).map_err(|source| {
+            BuildError::Path {
+                rock: rock.clone(),
+                field: "source.file".into(),
+                source,
+            }
+        })?;
+    let file_name = file.to_string();
+    let mut fetched = match src_rock {
+        Some(dir) => {
+            let handle = Dir::open_ambient_dir(dir, ambient_authority()).map_err(|e| io(dir, e))?;
+            let file = handle
+                .open(file.as_path())
+                .map_err(|e| io(&dir.join(&file), e))?
+                .into_std();
+            let len = file
+                .metadata()
+                .map_err(|e| io(&dir.join(&file_name), e))?
+                .len();
+            Fetched { file, len }
+        }
+        None => {
+            let url = source_url(source);
+            check_local_source(&rock, &url, origin)?;
+            fetcher.fetch_file(&url, Freshness::Immutable)?
+        }
     };
+    let reread = |e| io(Path::new(&file_name), e);
     if let Some(expected) = &source.md5 {
-        let actual = md5_hex(&bytes);
+        let actual = md5_hex_of(&mut fetched.file).map_err(reread)?;
         if !actual.eq_ignore_ascii_case(expected.trim()) {
             return Err(BuildError::Md5 {
-                file,
+                file: file_name,
                 expected: expected.clone(),
                 actual,
             });
         }
     }
-    if archive::Kind::of(&file).is_some() {
-        let dir = Dir::open_ambient_dir(&unpack_dir, ambient_authority())
-            .map_err(|e| io(&unpack_dir, e))?;
-        archive::unpack(&bytes, &file, &dir, archive::Limits::DEFAULT)?;
+    let handle =
+        Dir::open_ambient_dir(&unpack_dir, ambient_authority()).map_err(|e| io(&unpack_dir, e))?;
+    if archive::Kind::of(&file_name).is_some() {
+        archive::unpack_reader(
+            &mut fetched.file,
+            fetched.len,
+            &file_name,
+            &handle,
+            archive::Limits::DEFAULT,
+        )?;
     } else {
-        let name = crate::rockspec::source::base_name(&file);
-        if name.is_empty() || name == "." || name == ".." {
-            return Err(BuildError::Rockspec(format!(
-                "unusable source file name `{file}`"
-            )));
-        }
-        std::fs::write(unpack_dir.join(name), &bytes).map_err(|e| io(&unpack_dir, e))?;
+        let mut out = handle
+            .create(file.as_path())
+            .map_err(|e| io(&unpack_dir.join(&file_name), e))?;
+        std::io::copy(&mut fetched.file, &mut out).map_err(|e| io(&unpack_dir, e))?;
     }
     locate_dir(
         &unpack_dir,
         source,
-        &file,
+        dir.as_ref(),
+        &file_name,
         Some(rockspec.format.at_least_3()),
     )
+}
+
+/// `source.dir` as a path inside the unpack directory; `.` (or nothing)
+/// is the unpack directory itself.
+fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {
+    match RelPath::parse(dir) {
+        Ok(p) => Ok(Some(p)),
+        Err(crate::rel_path::RelPathError::Empty(_)) => Ok(None),
+        Err(source) => Err(BuildError::Path {
+            rock: rock.to_owned(),
+            field: "source.dir".into(),
+            source,
+        }),
+    }
+}
+
+/// A rockspec from a server may name a local file (`file://` or a plain
+/// path) only inside that server's own directory, when the server is a
+/// local directory itself; a rockspec the user named may name any.
+fn check_local_source(rock: &str, url: &str, origin: &Origin) -> Result<(), BuildError> {
+    let Origin::Server(from) = origin else {
+        return Ok(());
+    };
+    let Some(wanted) = crate::fetch::local_path(url) else {
+        return Ok(());
+    };
+    let refused = |why: String| {
+        Err(BuildError::Rockspec(format!(
+            "{rock}: source.url `{url}` is a local file, and the rockspec came from {from}; {why}"
+        )))
+    };
+    let Some(server_dir) = crate::fetch::local_path(from)
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+    else {
+        return refused(
+            "a rockspec from a remote server may not read this machine's files".to_owned(),
+        );
+    };
+    // Compared after resolving links and `..`, so neither spelling can
+    // step out of the server's directory.
+    let (Ok(root), Ok(file)) = (server_dir.canonicalize(), wanted.canonicalize()) else {
+        return refused(format!("it must be a file inside {}", server_dir.display()));
+    };
+    if file.starts_with(&root) {
+        Ok(())
+    } else {
+        refused(format!(
+            "only files inside the server's directory {} may be named",
+            root.display()
+        ))
+    }
 }
 
 /// The URL to download `source.url` from: a bare path (protocol `file`
@@ -105,20 +199,28 @@ fn io(path: &Path, source: std::io::Error) -> BuildError {
 fn locate_dir(
     root: &Path,
     source: &Source,
+    dir: Option<&RelPath>,
     what: &str,
     format_3: Option<bool>,
 ) -> Result<PathBuf, BuildError> {
-    let wanted = root.join(&source.dir);
-    if wanted.is_dir() {
-        return Ok(wanted);
+    let handle = Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| io(root, e))?;
+    let found = match dir {
+        None => true,
+        // Through the handle: a link that leaves the sources is not a
+        // directory of theirs.
+        Some(d) => handle.open_dir(d.as_path()).is_ok(),
+    };
+    if found {
+        return Ok(dir.map_or_else(|| root.to_path_buf(), |d| root.join(d)));
     }
     if !source.dir_given && format_3 != Some(false) {
-        let entries: Vec<_> = std::fs::read_dir(root)
+        let entries: Vec<_> = handle
+            .entries()
             .map_err(|e| io(root, e))?
             .flatten()
             .collect();
-        if entries.len() == 1 && entries[0].path().is_dir() {
-            return Ok(entries[0].path());
+        if entries.len() == 1 && entries[0].file_type().is_ok_and(|t| t.is_dir()) {
+            return Ok(root.join(entries[0].file_name()));
         }
     }
     Err(BuildError::SourceDir {
@@ -141,8 +243,8 @@ fn git_url(source: &Source) -> String {
     url.clone()
 }
 
-/// A shallow clone at `tag` or `branch` into `dest/<source.dir>`.
-fn git_clone(source: &Source, dest: &Path) -> Result<(), BuildError> {
+/// A shallow clone at `tag` or `branch` into `dest/<dir>`.
+fn git_clone(source: &Source, dir: &RelPath, dest: &Path) -> Result<(), BuildError> {
     let mut args = vec![
         "clone".to_owned(),
         "--depth=1".to_owned(),
@@ -151,8 +253,11 @@ fn git_clone(source: &Source, dest: &Path) -> Result<(), BuildError> {
     if let Some(r) = source.tag.as_ref().or(source.branch.as_ref()) {
         args.extend(["--branch".to_owned(), r.clone()]);
     }
+    // `--`: a URL or directory that starts with `-` is not an option
+    // (`--upload-pack=…` would run a command).
+    args.push("--".to_owned());
     args.push(git_url(source));
-    args.push(source.dir.clone());
+    args.push(dir.to_string());
     run(
         &format!("Failed cloning {}", source.url),
         "git",
@@ -171,7 +276,7 @@ pub fn git_remote_commit(source: &Source) -> Option<String> {
         .as_ref()
         .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
     let out = Command::new("git")
-        .args(["ls-remote", &git_url(source), &reference])
+        .args(["ls-remote", "--", &git_url(source), &reference])
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .ok()?;
@@ -181,31 +286,34 @@ pub fn git_remote_commit(source: &Source) -> Option<String> {
 
 /// LuaRocks 3.0's `builtin` autodetection: Lua files under the first of
 /// `src/`, `lua/`, `lib/` (or the top directory) become modules named by
-/// their path, C files modules named by their path.
-pub fn autodetect_modules(src: &Path) -> BTreeMap<String, Module> {
-    let base = ["src", "lua", "lib"]
+/// their path, C files modules named by their path. Read through the
+/// sources' handle, without following links.
+pub fn autodetect_modules(src: &Dir) -> BTreeMap<String, Module> {
+    let is_dir = |p: &Path| src.symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let prefix = ["src", "lua", "lib"]
         .iter()
-        .map(|d| src.join(d))
-        .find(|d| d.is_dir());
-    let (root, prefix) = match &base {
-        Some(b) => (
-            b.clone(),
-            b.strip_prefix(src)
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-        ),
-        None => (src.to_path_buf(), PathBuf::new()),
-    };
+        .map(PathBuf::from)
+        .find(|d| is_dir(d))
+        .unwrap_or_default();
     let mut out = BTreeMap::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+        let here = prefix.join(&rel);
+        let entries = if here.as_os_str().is_empty() {
+            src.entries()
+        } else {
+            src.read_dir(&here)
+        };
+        let Ok(entries) = entries else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let child = rel.join(&name);
-            if entry.path().is_dir() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
                 let skip = rel.as_os_str().is_empty()
                     && matches!(name.as_str(), "spec" | ".luarocks" | "lua_modules" | "bin");
                 if !skip {

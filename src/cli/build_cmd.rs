@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
-use rockstore::build::{rock_file, BuildEnv, Builder, Built, RockspecInput, Sources};
+use rockstore::build::{rock_file, BuildEnv, Builder, Built, Origin, RockspecInput, Sources};
 use rockstore::fetch::{Fetcher, Freshness};
 use rockstore::lua_install::LuaInstall;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
@@ -226,7 +226,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         fetcher: &session.fetcher,
         env: &benv,
     };
-    let built = build_target(&session, &builder, &target, version.as_deref())?;
+    let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;
     if built.reused {
         eprintln!(
@@ -245,6 +245,7 @@ fn build_target(
     builder: &Builder<'_>,
     target: &str,
     version: Option<&str>,
+    named_by_user: bool,
 ) -> anyhow::Result<Built> {
     let file = file_name(target);
     if file.ends_with(".rockspec") {
@@ -255,6 +256,7 @@ fn build_target(
             bytes,
             sources: Sources::Fetch,
             dependency_items: Vec::new(),
+            origin: Origin::of_url(target, named_by_user),
         })?);
     }
     if file.ends_with(".src.rock") {
@@ -271,7 +273,7 @@ fn build_target(
     let offer = session.find(target, version, Want::Source)?;
     let url = offer.url();
     eprintln!("Building {} {} from {}", offer.name, offer.version, url);
-    build_target(session, builder, &url, None)
+    build_target(session, builder, &url, None, false)
 }
 
 /// `rockstore download`.

@@ -61,6 +61,9 @@ pub fn lint(args: LintArgs) -> anyhow::Result<ExitStatus> {
     if let Err(e) = rockspec.build.install() {
         problems.push(e.to_string());
     }
+    if let Err(e) = rockspec.build.copy_directories() {
+        problems.push(e.to_string());
+    }
     if let Some(rest) = rockspec.version.unparsed() {
         problems.push(format!(
             "version: '{rest}' in '{}' is not a version part",

@@ -7,6 +7,30 @@ use std::collections::BTreeMap;
 
 use super::schema::Format;
 use crate::lua::{Key, Table, Value};
+use crate::rel_path::RelPath;
+
+const INSIDE: &str = "a path inside the rock's directory (not absolute, no `..`)";
+const MODULE_NAME: &str =
+    "a module name made of non-empty dotted parts (no `/` at the start, no `..`)";
+
+/// Refuses a path that leaves the rock's directory. Text with `$(VAR)` is
+/// checked after substitution, when the build makes its [`RelPath`]s.
+fn inside(text: &str, field: impl FnOnce() -> String) -> Result<(), FieldError> {
+    if text.contains("$(") || RelPath::parse(text).is_ok() {
+        return Ok(());
+    }
+    Err(FieldError {
+        field: field(),
+        expected: INSIDE,
+    })
+}
+
+fn module_name(name: &str, field: impl FnOnce() -> String) -> Result<(), FieldError> {
+    RelPath::of_module(name).map(drop).map_err(|_| FieldError {
+        field: field(),
+        expected: MODULE_NAME,
+    })
+}
 
 /// The `build` table, platform-merged.
 #[derive(Debug, Clone)]
@@ -295,6 +319,7 @@ impl Build {
                     expected: "a module name as key",
                 });
             };
+            module_name(name, || field.clone())?;
             let module = match value {
                 Value::String(file) if file.ends_with(".lua") => Module::Lua(file.clone()),
                 Value::String(file) => Module::C(CModule {
@@ -334,6 +359,14 @@ impl Build {
                     })
                 }
             };
+            match &module {
+                Module::Lua(file) => inside(file, || field.clone())?,
+                Module::C(c) => {
+                    for (i, source) in c.sources.iter().enumerate() {
+                        inside(source, || format!("{field}.sources[{}]", i + 1))?;
+                    }
+                }
+            }
             out.insert(name.clone(), module);
         }
         Ok(Some(out))
@@ -359,10 +392,18 @@ impl Build {
                     field: key.path_in(&format!("build.install.{section}")),
                     expected: "a file name",
                 })?;
+                let field = || key.path_in(&format!("build.install.{section}"));
                 let name = match key {
                     Key::String(s) => Some(s.clone()),
                     _ => None,
                 };
+                if let Some(name) = &name {
+                    match section {
+                        "lua" | "lib" => module_name(name, field)?,
+                        _ => inside(name, field)?,
+                    }
+                }
+                inside(file, field)?;
                 slot.push((name, file.to_owned()));
             }
         }
@@ -371,9 +412,21 @@ impl Build {
 
     /// `build.copy_directories` (LuaRocks' default is `{"doc"}`, applied
     /// only when the directory exists).
-    pub fn copy_directories(&self) -> Option<Vec<String>> {
-        let table = self.table()?;
-        table.get("copy_directories")?.as_table()?;
-        Some(table.get_strings("copy_directories"))
+    pub fn copy_directories(&self) -> Result<Option<Vec<String>>, FieldError> {
+        let Some(table) = self.table() else {
+            return Ok(None);
+        };
+        if table
+            .get("copy_directories")
+            .and_then(Value::as_table)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let dirs = table.get_strings("copy_directories");
+        for (i, dir) in dirs.iter().enumerate() {
+            inside(dir, || format!("build.copy_directories[{}]", i + 1))?;
+        }
+        Ok(Some(dirs))
     }
 }

@@ -227,6 +227,36 @@ impl Drop for Staging<'_> {
     }
 }
 
+/// A build's working directory under `tmp/` (sources, objects), private
+/// to its owner (0700) and removed when dropped. It holds the shared store
+/// lock, so the one left by a killed build is swept by the next GC or
+/// `verify --repair`, which hold the exclusive lock.
+pub struct BuildDir {
+    path: PathBuf,
+    name: String,
+    tmp: Dir,
+    dir: Dir,
+    _lock: LockGuard,
+}
+
+impl BuildDir {
+    /// Absolute path of the directory (commands run in it).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A capability handle on it.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+}
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        let _ = remove::remove_tree(&self.tmp, &self.name);
+    }
+}
+
 /// An open store.
 pub struct Store {
     root: PathBuf,
@@ -366,6 +396,27 @@ impl Store {
             name,
             dir,
             admitted: false,
+            _lock: lock,
+        })
+    }
+
+    /// A fresh [`BuildDir`].
+    pub fn build_dir(&self) -> Result<BuildDir, StoreError> {
+        use cap_std::fs::{DirBuilder, DirBuilderExt};
+        let lock = self.lock(LockMode::Shared)?;
+        let name = unique_name("build");
+        let mut builder = DirBuilder::new();
+        builder.mode(0o700);
+        self.tmp
+            .create_dir_with(&name, &builder)
+            .map_err(self.io("tmp", &name))?;
+        let dir = self.tmp.open_dir(&name).map_err(self.io("tmp", &name))?;
+        let tmp = self.tmp.try_clone().map_err(self.io("tmp", ""))?;
+        Ok(BuildDir {
+            path: self.root.join("tmp").join(&name),
+            name,
+            tmp,
+            dir,
             _lock: lock,
         })
     }

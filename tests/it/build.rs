@@ -511,7 +511,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "build".into(),
                 "purelua".into(),
             ],
-            "did not answer within 1 s",
+            "did not answer in full within 1 s",
         ),
         (
             vec![
