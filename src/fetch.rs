@@ -157,7 +157,7 @@ impl Fetcher {
     /// Fetches `url` (http, https, file or a plain path) into memory:
     /// for rockspecs and manifests, at most [`MAX_IN_MEMORY`] bytes.
     pub fn fetch(&self, url: &str, freshness: Freshness) -> Result<Vec<u8>, FetchError> {
-        let mut fetched = self.fetch_file(url, freshness)?;
+        let mut fetched = self.fetch_capped(url, freshness, MAX_IN_MEMORY)?;
         if fetched.len > MAX_IN_MEMORY {
             return Err(FetchError::TooLarge {
                 url: url.to_owned(),
@@ -184,6 +184,16 @@ impl Fetcher {
     /// Fetches `url` as an open file (a cached blob, a local file, or a
     /// temporary file), at most [`MAX_DOWNLOAD`] bytes, never held in memory.
     pub fn fetch_file(&self, url: &str, freshness: Freshness) -> Result<Fetched, FetchError> {
+        self.fetch_capped(url, freshness, MAX_DOWNLOAD)
+    }
+
+    /// [`Fetcher::fetch_file`] with a smaller cap, enforced as bytes arrive.
+    fn fetch_capped(
+        &self,
+        url: &str,
+        freshness: Freshness,
+        cap: u64,
+    ) -> Result<Fetched, FetchError> {
         if let Some(path) = local_path(url) {
             let file = std::fs::File::open(&path).map_err(|source| {
                 if source.kind() == std::io::ErrorKind::NotFound {
@@ -229,7 +239,7 @@ impl Fetcher {
                 });
             }
         }
-        match self.download(url) {
+        match self.download(url, cap) {
             Err(e) if e.is_not_found() && matches!(freshness, Freshness::MaxAge(_)) => {
                 self.remember_miss(url);
                 Err(e)
@@ -253,10 +263,10 @@ impl Fetcher {
         })
     }
 
-    fn download(&self, url: &str) -> Result<Fetched, FetchError> {
+    fn download(&self, url: &str, cap: u64) -> Result<Fetched, FetchError> {
         let mut attempt = 0;
         loop {
-            match self.download_once(url) {
+            match self.download_once(url, cap) {
                 Err(e) if attempt < self.retries && retry_may_help(&e) => {
                     attempt += 1;
                     // Back off a little before asking a struggling server again.
@@ -287,7 +297,7 @@ impl Fetcher {
             })
     }
 
-    fn download_once(&self, url: &str) -> Result<Fetched, FetchError> {
+    fn download_once(&self, url: &str, cap: u64) -> Result<Fetched, FetchError> {
         let deadline = Instant::now() + self.timeout;
         let timeout = || FetchError::Timeout {
             url: url.to_owned(),
@@ -321,9 +331,9 @@ impl Fetcher {
         }
         let too_large = || FetchError::TooLarge {
             url: url.to_owned(),
-            limit: MAX_DOWNLOAD,
+            limit: cap,
         };
-        if response.content_length().is_some_and(|n| n > MAX_DOWNLOAD) {
+        if response.content_length().is_some_and(|n| n > cap) {
             return Err(too_large());
         }
         let (mut out, dir) = self.download_target(url)?;
@@ -343,7 +353,7 @@ impl Fetcher {
                 Err(e) => return Err(read_error(url, e, &network)),
             };
             len += n as u64;
-            if len > MAX_DOWNLOAD {
+            if len > cap {
                 return Err(too_large());
             }
             hasher.update(&buf[..n]);

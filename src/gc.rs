@@ -22,6 +22,9 @@ pub struct GcReport {
     pub kept: usize,
     /// Registered trees that no longer exist.
     pub dropped_trees: Vec<PathBuf>,
+    /// Invisible garbage swept: item directories without a record and
+    /// leftovers in `tmp/` (killed admissions, builds and GCs).
+    pub garbage: Vec<String>,
 }
 
 /// A root: a tree's generation and the item it links to.
@@ -40,17 +43,44 @@ pub type GoneTree = (String, PathBuf);
 
 /// Reads every registered tree's generations. Returns the roots and the
 /// registrations whose tree is gone.
+///
+/// A generation link names an item by a path that may spell the store
+/// another way (through a symlink, with `..`): whether it is this store's
+/// is decided by the identity (device, inode) of the directory it points
+/// into, never by its text. A tree that exists but cannot be read is an
+/// error, not a tree that is gone: its roots are unknown, so nothing may be
+/// swept.
 pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     let mut roots = Vec::new();
     let mut gone = Vec::new();
     let items_dir = store.root().join("store");
+    let identity = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let store_id = identity(&items_dir).ok_or_else(|| StoreError::NotAStore {
+        path: store.root().to_path_buf(),
+    })?;
+    let mut is_ours: BTreeMap<PathBuf, bool> = BTreeMap::new();
     for (id, reg) in store.trees()? {
         let tree = PathBuf::from(std::ffi::OsStr::from_bytes(&reg.path));
         let generations = tree.join(META).join("generations");
-        let Ok(entries) = std::fs::read_dir(&generations) else {
-            gone.push((id, tree));
-            continue;
+        let entries = match std::fs::read_dir(&generations) {
+            Ok(entries) => entries,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                gone.push((id, tree));
+                continue;
+            }
+            Err(source) => {
+                return Err(StoreError::UnreadableTree {
+                    path: generations,
+                    source,
+                })
+            }
         };
         for entry in entries.flatten() {
             let Ok(number) = entry.file_name().to_string_lossy().parse::<u64>() else {
@@ -59,7 +89,18 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
             let Ok(target) = std::fs::read_link(entry.path()) else {
                 continue;
             };
-            if target.parent() != Some(items_dir.as_path()) {
+            let target = if target.is_relative() {
+                generations.join(target)
+            } else {
+                target
+            };
+            let Some(parent) = target.parent() else {
+                continue;
+            };
+            let ours = *is_ours
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| identity(parent) == Some(store_id));
+            if !ours {
                 continue; // another store's item
             }
             if let Some(name) = target.file_name() {
@@ -144,6 +185,7 @@ pub fn collect(store: &Store, dry_run: bool) -> Result<GcReport, StoreError> {
             store.unregister_tree(id)?;
         }
         store.delete(&exclusive, &doomed)?;
+        report.garbage = store.sweep_garbage(&exclusive)?;
     }
     Ok(report)
 }

@@ -647,6 +647,12 @@ pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             t.display()
         );
     }
+    if !report.garbage.is_empty() {
+        eprintln!(
+            "swept {} leftovers of interrupted admissions, builds or collections",
+            report.garbage.len()
+        );
+    }
     eprintln!(
         "{verb} {} items ({:.1} MiB); {} items kept",
         report.freed.len(),

@@ -11,10 +11,15 @@
 //! What keeps a hostile file harmless:
 //! - no `io`, `os`, `require`, `load`, `debug` or `package` is reachable;
 //! - binary chunks are refused by the loader (text mode);
-//! - an instruction budget, checked every 1,000 VM instructions;
+//! - an instruction budget and a wall-clock deadline, both checked every
+//!   1,000 VM instructions;
 //! - a memory cap enforced by the allocator (a `("x"):rep(1e10)` fails);
-//! - pattern functions refuse subject/pattern pairs whose backtracking could
-//!   run for seconds inside one C call, where no instruction hook can fire.
+//! - the C functions that could run long inside one call, where no hook can
+//!   fire, are bounded before they start: pattern functions refuse
+//!   subject/pattern pairs whose backtracking could run for seconds, and
+//!   `rep` of an empty string returns at once (Lua would loop 2^62 times to
+//!   build nothing). Every other string function is linear in its result,
+//!   which the memory cap bounds.
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -33,6 +38,8 @@ pub struct Limits {
     pub memory: usize,
     /// Size of the source text.
     pub source_bytes: usize,
+    /// Wall-clock time the evaluation may take.
+    pub deadline: std::time::Duration,
 }
 
 impl Limits {
@@ -42,13 +49,15 @@ impl Limits {
         instructions: 20_000_000,
         memory: 64 << 20,
         source_bytes: 4 << 20,
+        deadline: std::time::Duration::from_secs(5),
     };
     /// Limits for a repository manifest (luarocks.org's is ~3.5 MB of source
     /// and needs ~100 MB once loaded).
     pub const MANIFEST: Limits = Limits {
         instructions: 200_000_000,
-        memory: 1 << 30,
-        source_bytes: 256 << 20,
+        memory: 512 << 20,
+        source_bytes: 64 << 20,
+        deadline: std::time::Duration::from_secs(30),
     };
 }
 
@@ -103,6 +112,14 @@ pub enum EvalError {
         /// The budget.
         limit: u64,
     },
+    /// The wall-clock deadline passed.
+    #[error("{chunk}: stopped after {} s of evaluation (the sandbox's time limit)", limit.as_secs_f64())]
+    Deadline {
+        /// The file.
+        chunk: String,
+        /// The deadline.
+        limit: std::time::Duration,
+    },
     /// The memory cap was reached.
     #[error("{chunk}: stopped at the memory limit of {limit} bytes")]
     Memory {
@@ -136,14 +153,14 @@ const MAX_DEPTH: usize = 64;
 /// constructor of the recording environment. Returns that constructor.
 const SETUP: &str = r#"
 local string, type, error, setmetatable = string, type, error, setmetatable
-local gsub = string.gsub
+local gsub, rep = string.gsub, string.rep
 -- Backtracking in Lua patterns costs up to (n+1)^(q+1) steps for q
 -- quantifiers on an n-byte subject; refuse what could run for seconds.
 local LIMIT = 2e9
 local function guard(name, f)
   return function(s, p, ...)
     if type(s) == "string" and type(p) == "string" then
-      local q = #gsub(gsub(p, "%%.", ""), "[^%*%+%-]", "")
+      local q = #gsub(gsub(p, "%%.", ""), "[^%*%+%-%?]", "")
       if q > 0 then
         local n, cost = #s + 1, #s + 1
         for _ = 1, q do
@@ -158,10 +175,21 @@ local function guard(name, f)
     return f(s, p, ...)
   end
 end
+-- The length a string argument has once Lua coerces it.
+local function len(x)
+  if type(x) == "string" then return #x end
+  if type(x) == "number" then return #(x .. "") end
+  return 0
+end
+local function safe_rep(s, n, sep)
+  -- Nothing to copy: Lua's loop would still run n times.
+  if type(n) == "number" and len(s) + len(sep) == 0 then return "" end
+  return rep(s, n, sep)
+end
 local safe = {
   byte = string.byte, char = string.char, format = string.format,
   len = string.len, lower = string.lower, upper = string.upper,
-  rep = string.rep, reverse = string.reverse, sub = string.sub,
+  rep = safe_rep, reverse = string.reverse, sub = string.sub,
   find = guard("find", string.find), match = guard("match", string.match),
   gmatch = guard("gmatch", string.gmatch), gsub = guard("gsub", string.gsub),
 }
@@ -232,9 +260,11 @@ pub fn evaluate(
     lua.set_memory_limit(used.saturating_add(limits.memory))
         .map_err(setup)?;
     let executed = Rc::new(Cell::new(0u64));
+    let late = Rc::new(Cell::new(false));
+    let started = std::time::Instant::now();
     const STEP: u32 = 1000;
     {
-        let executed = Rc::clone(&executed);
+        let (executed, late) = (Rc::clone(&executed), Rc::clone(&late));
         let budget = limits.instructions;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(STEP),
@@ -245,6 +275,9 @@ pub fn evaluate(
                     Err(mlua::Error::runtime(
                         "rockstore: instruction budget exhausted",
                     ))
+                } else if started.elapsed() > limits.deadline {
+                    late.set(true);
+                    Err(mlua::Error::runtime("rockstore: time limit reached"))
                 } else {
                     Ok(VmState::Continue)
                 }
@@ -258,6 +291,12 @@ pub fn evaluate(
             return EvalError::InstructionBudget {
                 chunk: chunk.to_owned(),
                 limit: limits.instructions,
+            };
+        }
+        if late.get() {
+            return EvalError::Deadline {
+                chunk: chunk.to_owned(),
+                limit: limits.deadline,
             };
         }
         match err {
@@ -454,6 +493,35 @@ mod tests {
         run("local d = {'a'}\nx = d\ny = d").expect("shared is data");
         let err = run("x = {}\nx.self = x").expect_err("cycle");
         assert!(err.to_string().contains("x.self"), "{err}");
+    }
+
+    #[test]
+    fn c_calls_that_would_run_for_ever_are_bounded() {
+        let started = std::time::Instant::now();
+        let e = run("x = (''):rep(2^62)\ny = (''):rep(2^62, '')").expect("empty rep is empty");
+        assert_eq!(e.globals.get("x"), Some(&Value::String(String::new())));
+        let err = run("x = ('a'):rep(2^62)").expect_err("too large");
+        assert!(
+            err.to_string().contains("too large") || err.to_string().contains("memory"),
+            "{err}"
+        );
+        let err = run("x = (('a'):rep(40)):find(('a?'):rep(40) .. ('a'):rep(40))")
+            .expect_err("optional repetitions backtrack too");
+        assert!(err.to_string().contains("too costly"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_deadline_stops_slow_but_thrifty_code() {
+        let limits = Limits {
+            instructions: u64::MAX,
+            deadline: std::time::Duration::from_millis(200),
+            ..Limits::SMALL_FILE
+        };
+        let err = evaluate("slow.lua", b"while true do end", &Table::new(), limits)
+            .expect_err("deadline");
+        assert!(matches!(err, EvalError::Deadline { .. }), "{err}");
+        assert!(err.to_string().contains("slow.lua"), "{err}");
     }
 
     #[test]

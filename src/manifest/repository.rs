@@ -99,7 +99,12 @@ impl RepositoryManifest {
 
     /// Reads manifest Lua text.
     pub fn from_lua(name: &str, bytes: &[u8]) -> Result<RepositoryManifest, ManifestError> {
-        if let Some((Some(repository), table)) = read_literal(bytes) {
+        let mut budget = MAX_VERSIONS;
+        let literal = read_literal(bytes, &mut budget);
+        if budget == 0 {
+            return Err(too_many(name));
+        }
+        if let Some((Some(repository), table)) = literal {
             return Ok(RepositoryManifest { repository, table });
         }
         let table = match literal::parse_assignments(bytes) {
@@ -120,6 +125,13 @@ impl RepositoryManifest {
         let Some(Value::Table(repo)) = table.remove("repository") else {
             return Err(shape(name, "no `repository` table"));
         };
+        let listed: usize = repo
+            .iter()
+            .map(|(_, v)| v.as_table().map_or(0, |t| t.iter().count()))
+            .sum();
+        if listed > MAX_VERSIONS {
+            return Err(too_many(name));
+        }
         let arch_key = Key::String("arch".to_owned());
         let mut repository = BTreeMap::new();
         for (rock, versions) in repo.into_entries() {
@@ -176,13 +188,27 @@ type Repository = BTreeMap<String, BTreeMap<String, Entries>>;
 /// that a 30,000-version manifest feels). `None` when the text leaves the
 /// literal subset or `repository` has an unexpected shape; the caller then
 /// takes the generic path, which yields the same result or names the problem.
-fn read_literal(bytes: &[u8]) -> Option<(Option<Repository>, Table)> {
+/// The most rock versions a manifest may list: luarocks.org's whole
+/// manifest lists about 40,000; past this it is a hostile server, and the
+/// model of every version would cost hundreds of MB.
+pub const MAX_VERSIONS: usize = 250_000;
+
+fn too_many(name: &str) -> ManifestError {
+    shape(
+        name,
+        &format!("lists more than {MAX_VERSIONS} rock versions, more than any real rocks server; refusing it"),
+    )
+}
+
+/// `budget` counts down the versions read; it is 0 when the manifest
+/// listed too many (and `None` is returned).
+fn read_literal(bytes: &[u8], budget: &mut usize) -> Option<(Option<Repository>, Table)> {
     let mut r = Reader::new(bytes);
     let mut rest = Table::new();
     let mut repository = None;
     while let Some(name) = r.next_assignment()? {
         if name == "repository" {
-            repository = Some(read_repository(&mut r)?);
+            repository = Some(read_repository(&mut r, budget)?);
         } else {
             rest.set(Key::String(name.to_owned()), r.value()?);
         }
@@ -190,13 +216,17 @@ fn read_literal(bytes: &[u8]) -> Option<(Option<Repository>, Table)> {
     Some((repository, rest))
 }
 
-fn read_repository(r: &mut Reader<'_>) -> Option<Repository> {
+fn read_repository(r: &mut Reader<'_>, budget: &mut usize) -> Option<Repository> {
     r.open_table()?;
     let mut repository = BTreeMap::new();
     while let Some(rock) = r.next_string_key()? {
         r.open_table()?;
         let mut versions = BTreeMap::new();
         while let Some(version) = r.next_string_key()? {
+            *budget = budget.checked_sub(1)?;
+            if *budget == 0 {
+                return None;
+            }
             versions.insert(version.into_owned(), read_entries(r)?);
             r.field_end()?;
         }
@@ -255,11 +285,13 @@ fn unzip_manifest(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     }
     let mut file = archive.by_index(0).map_err(std::io::Error::other)?;
     // Manifests are a few MB; refuse a zip bomb.
-    const LIMIT: u64 = 256 << 20;
+    const LIMIT: u64 = crate::fetch::MAX_IN_MEMORY;
     let mut out = Vec::new();
     (&mut file).take(LIMIT + 1).read_to_end(&mut out)?;
     if out.len() as u64 > LIMIT {
-        return Err(std::io::Error::other("manifest larger than 256 MiB"));
+        return Err(std::io::Error::other(
+            "manifest larger than 64 MiB unpacked",
+        ));
     }
     Ok(out)
 }
@@ -349,7 +381,9 @@ repository = {
 repository = {}",
         ];
         for src in cases {
-            let (Some(streamed), rest) = read_literal(src.as_bytes()).expect("literal") else {
+            let (Some(streamed), rest) =
+                read_literal(src.as_bytes(), &mut MAX_VERSIONS.clone()).expect("literal")
+            else {
                 panic!("no repository in {src}");
             };
             let globals = lua::evaluate("m", src.as_bytes(), &Table::new(), Limits::MANIFEST)
@@ -367,7 +401,10 @@ repository = {}",
             "repository = { a = { ['1-1'] = { { arch = x } } } }",
         ] {
             assert!(
-                matches!(read_literal(declined.as_bytes()), None | Some((None, _))),
+                matches!(
+                    read_literal(declined.as_bytes(), &mut MAX_VERSIONS.clone()),
+                    None | Some((None, _))
+                ),
                 "{declined}"
             );
         }

@@ -140,6 +140,16 @@ pub enum StoreError {
         /// The owner's uid.
         owner: u32,
     },
+    /// A registered tree exists but its generations cannot be read, so
+    /// what it roots is unknown.
+    #[error("cannot read the generations of the registered tree {}; nothing was freed, since that tree's items are unknown (run gc as a user who can read every tree, such as root)", path.display())]
+    UnreadableTree {
+        /// The generations directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// Nothing matches a query.
     #[error("no item in the store matches `{0}`")]
     NotFound(String),

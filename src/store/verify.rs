@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::canonical::{self, Node};
 use super::ingest::{Ingest, Mode};
 use super::item_name::ItemName;
-use super::lock::LockMode;
+use super::lock::{LockGuard, LockMode};
 use super::{db, remove, Store, StoreError};
 use crate::fs_atomic::write_replace;
 
@@ -265,6 +265,32 @@ impl Store {
             super::ingest::FILE_MODE
         };
         handle.set_permissions(std::fs::Permissions::from_mode(mode))
+    }
+
+    /// Sweeps invisible garbage under the exclusive store lock, which no
+    /// admission, staging or build directory outlives: item directories
+    /// without a record, and everything in `tmp/`. Returns what was
+    /// removed (as paths from the store root); what cannot be removed
+    /// (another user's, in a shared store) is left for its owner or root.
+    pub fn sweep_garbage(&self, exclusive: &LockGuard) -> Result<Vec<String>, StoreError> {
+        debug_assert_eq!(exclusive.mode(), LockMode::Exclusive);
+        let registered: BTreeSet<String> = self.record_names()?.into_iter().collect();
+        let mut swept = Vec::new();
+        for entry in self.items.entries().map_err(self.io("store", ""))? {
+            let entry = entry.map_err(self.io("store", ""))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !registered.contains(&file) && remove::remove_tree(&self.items, &file).is_ok() {
+                swept.push(format!("store/{file}"));
+            }
+        }
+        for entry in self.tmp.entries().map_err(self.io("tmp", ""))? {
+            let entry = entry.map_err(self.io("tmp", ""))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if remove::remove_tree(&self.tmp, &file).is_ok() {
+                swept.push(format!("tmp/{file}"));
+            }
+        }
+        Ok(swept)
     }
 
     fn collect_garbage_notes(

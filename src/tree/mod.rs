@@ -318,7 +318,6 @@ impl Tree {
             });
         }
         let new_commands = self.commands_of(&gen_link);
-        let old_commands = self.commands_of(&self.meta().join("current"));
         self.ensure_links(&new_commands)?;
         let meta = self.meta();
         let temp = meta.join(format!(".current-{}.tmp", std::process::id()));
@@ -328,10 +327,29 @@ impl Tree {
         if let Ok(dir) = std::fs::File::open(&meta) {
             let _ = dir.sync_all();
         }
-        for gone in old_commands.iter().filter(|c| !new_commands.contains(c)) {
-            let _ = std::fs::remove_file(self.root.join("bin").join(gone));
-        }
+        self.prune_bin_links(&new_commands);
         Ok(())
+    }
+
+    /// Removes every `bin/` link of ours to a command the current
+    /// generation lacks: the previous generation's, and any a killed switch
+    /// made for a generation that never became current. Others' files in
+    /// `bin/` are never touched.
+    fn prune_bin_links(&self, commands: &[String]) {
+        let bin = self.root.join("bin");
+        let Ok(entries) = std::fs::read_dir(&bin) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if commands.contains(&name) {
+                continue;
+            }
+            let ours = PathBuf::from(format!("../{META}/current/bin/{name}"));
+            if std::fs::read_link(entry.path()).is_ok_and(|t| t == ours) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn commands_of(&self, profile_root: &Path) -> Vec<String> {
