@@ -446,13 +446,23 @@ fn read_error(
     e: std::io::Error,
     network: &dyn Fn(reqwest::Error) -> FetchError,
 ) -> FetchError {
+    let cut_short = |why: String| FetchError::Transfer {
+        url: url.to_owned(),
+        problem: format!("the answer was cut short ({why})"),
+    };
     match e.into_inner() {
         Some(inner) => match inner.downcast::<reqwest::Error>() {
-            Ok(re) => network(*re),
-            Err(other) => FetchError::Transfer {
-                url: url.to_owned(),
-                problem: other.to_string(),
-            },
+            Ok(re) if re.is_timeout() => network(*re),
+            Ok(re) => {
+                let mut why = re.to_string();
+                let mut source = std::error::Error::source(&*re);
+                while let Some(cause) = source {
+                    why = format!("{why}: {cause}");
+                    source = cause.source();
+                }
+                cut_short(why)
+            }
+            Err(other) => cut_short(other.to_string()),
         },
         None => FetchError::Transfer {
             url: url.to_owned(),

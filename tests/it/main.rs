@@ -3,6 +3,7 @@
 
 mod build;
 mod hostile;
+mod hostile_corpus;
 mod manifest;
 mod rocks_server;
 mod rockspec;

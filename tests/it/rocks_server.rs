@@ -5,7 +5,11 @@
 //! a local git repository, and `manifest-5.1`/`manifest-5.4`.
 //!
 //! Special paths: `/status/<code>/…` answers that status; `/hang/…` accepts
-//! and never answers (for timeouts).
+//! and never answers (for timeouts); and the hostile server's lies:
+//! `/trickle/<file>` sends the file one byte every 300 ms, `/endless/…` an
+//! endless body of zeros, `/redirect/…` a redirect to itself, `/short/…`
+//! a Content-Length it does not keep, `/huge/…` a 5 GiB Content-Length
+//! and nothing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -68,6 +72,9 @@ fn serve(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>, held: &Mutex<
         held.lock().expect("held").push(stream);
         return;
     }
+    if lie(&mut stream, &path, root) {
+        return;
+    }
     let (status, body) = if let Some(rest) = path.strip_prefix("/status/") {
         let code: u16 = rest
             .split('/')
@@ -92,6 +99,53 @@ fn serve(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>, held: &Mutex<
     );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&body);
+}
+
+/// The hostile endpoints; `false` when `path` is not one. Each loop ends
+/// when the client goes away (a write fails).
+fn lie(stream: &mut TcpStream, path: &str, root: &Path) -> bool {
+    let chunked_zeros = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+    if let Some(rest) = path.strip_prefix("/trickle/") {
+        let Ok(body) = std::fs::read(root.join(rest)) else {
+            let _ = stream
+                .write_all(b"HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return true;
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        for byte in body {
+            if stream.write_all(&[byte]).is_err() {
+                break;
+            }
+            // The slowness is the behaviour under test, not synchronisation.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    } else if path.starts_with("/endless/") {
+        let _ = stream.write_all(chunked_zeros.as_bytes());
+        let zeros = vec![0u8; 64 * 1024];
+        while stream.write_all(&zeros).is_ok() {}
+    } else if path.starts_with("/redirect/") {
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes());
+    } else if path.starts_with("/short/") {
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\nrepository = {";
+        let _ = stream.write_all(head.as_bytes());
+    } else if path.starts_with("/huge/") {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            5u64 << 30
+        );
+        let _ = stream.write_all(head.as_bytes());
+    } else {
+        return false;
+    }
+    true
 }
 
 /// The fixture repository, served.

@@ -1,0 +1,7 @@
+-- expect: outside the unpack directory
+-- how: build
+-- luarocks: yes
+package = "entryup"
+version = "1.0-1"
+source = { url = "@BASE@/entryup-1.0.tar.gz" }
+build = { type = "builtin", modules = { ok = "ok.lua" } }
