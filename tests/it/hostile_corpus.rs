@@ -145,23 +145,19 @@ fn write_archives(served: &Path, watch: &Watch) {
             (&format!("{deep}/m.lua"), Entry::Symlink(&victim)),
         ]),
     );
-    let up = format!("../../../../../../../../../..{}", watch.dir.display());
+    // From anywhere in the unpack directory up to `/`, then down to the
+    // watched directory.
+    let climb = format!("../../../../../../../../../..{}", watch.dir.display());
     put(
         "linkout-1.0.tar.gz",
-        raw_tarball(&[("linkout-1.0/out", Entry::Symlink(&up))]),
+        raw_tarball(&[("linkout-1.0/out", Entry::Symlink(&climb))]),
     );
-    let hard = format!(
-        "../../../../../../../../../..{}/victim.txt",
-        watch.dir.display()
-    );
+    let hard = format!("{climb}/victim.txt");
     put(
         "hardout-1.0.tar.gz",
         raw_tarball(&[("hardout-1.0/m.lua", Entry::HardLink(&hard))]),
     );
-    let escaped = format!(
-        "entryup-1.0/../../../../../../../../../..{}/PWNED.lua",
-        watch.dir.display()
-    );
+    let escaped = format!("entryup-1.0/{climb}/PWNED.lua");
     put(
         "entryup-1.0.tar.gz",
         raw_tarball(&[
@@ -627,4 +623,72 @@ fn a_switch_removes_bin_links_a_killed_switch_left_and_nothing_else() {
         bin.join("purelua-hello").exists(),
         "the current generation's commands stay"
     );
+}
+
+#[test]
+fn a_local_server_may_name_its_own_files_as_sources_and_no_others() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let watch = Watch::new();
+    let server = s.dir("server");
+    std::fs::write(
+        server.join("ok-1.0.tar.gz"),
+        raw_tarball(&[("ok-1.0/ok.lua", Entry::File(b"return 1\n"))]),
+    )
+    .expect("tarball");
+    let spec = |name: &str, url: &str| {
+        std::fs::write(
+            server.join(format!("{name}-1.0-1.rockspec")),
+            format!(
+                "package = '{name}'\nversion = '1.0-1'\nsource = {{ url = '{url}' }}\n\
+                 build = {{ type = 'builtin', modules = {{ ok = 'ok.lua' }} }}\n"
+            ),
+        )
+        .expect("spec");
+        (name.to_owned(), "1.0-1".to_owned(), "rockspec".to_owned())
+    };
+    let listed = [
+        spec(
+            "inside",
+            &format!("file://{}/ok-1.0.tar.gz", server.display()),
+        ),
+        // Inside by its text, outside once `..` is resolved.
+        spec(
+            "dotdot",
+            &format!(
+                "file://{}/../../../../../../..{}/victim.txt",
+                server.display(),
+                watch.dir.display()
+            ),
+        ),
+        spec("outside", &format!("{}/victim.txt", watch.dir.display())),
+    ];
+    std::fs::write(server.join("manifest-5.4"), render_manifest(&listed)).expect("manifest");
+    let tree = s.tmp.path().join("tree");
+    let install = |rock: &str| {
+        s.cmd([
+            "--only-server",
+            &format!("file://{}", server.display()),
+            "--lua-version",
+            "5.4",
+            "--tree",
+        ])
+        .arg(&tree)
+        .args(["install", rock])
+        .output()
+        .expect("install")
+    };
+    let ok = install("inside");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    for rock in ["dotdot", "outside"] {
+        let out = install(rock);
+        assert!(!out.status.success(), "{rock} was installed");
+        assert!(
+            text(&out.stderr).contains("only files inside the server's directory"),
+            "{rock}: {}",
+            text(&out.stderr)
+        );
+    }
 }
