@@ -195,18 +195,25 @@ impl Fetcher {
         cap: u64,
     ) -> Result<Fetched, FetchError> {
         if let Some(path) = local_path(url) {
-            let file = std::fs::File::open(&path).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    FetchError::NotFound {
-                        url: url.to_owned(),
+            use std::os::unix::fs::OpenOptionsExt;
+            // Non-blocking, so that a FIFO named as a source fails the
+            // regular-file check below instead of waiting for a writer.
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                .open(&path)
+                .map_err(|source| {
+                    if source.kind() == std::io::ErrorKind::NotFound {
+                        FetchError::NotFound {
+                            url: url.to_owned(),
+                        }
+                    } else {
+                        FetchError::Local {
+                            path: path.clone(),
+                            source,
+                        }
                     }
-                } else {
-                    FetchError::Local {
-                        path: path.clone(),
-                        source,
-                    }
-                }
-            })?;
+                })?;
             let meta = file.metadata().map_err(|source| FetchError::Local {
                 path: path.clone(),
                 source,
@@ -383,7 +390,9 @@ impl Fetcher {
                 for sub in ["blobs", "urls", "misses"] {
                     std::fs::create_dir_all(root.join(sub)).ok()?;
                 }
-                Dir::open_ambient_dir(root, ambient_authority()).ok()
+                let dir = Dir::open_ambient_dir(root, ambient_authority()).ok()?;
+                sweep_stale_downloads(&dir);
+                Some(dir)
             })
             .as_ref()
     }
@@ -428,6 +437,36 @@ impl Fetcher {
             let urls = dir.open_dir("urls")?;
             write_replace(&urls, &index, format!("{hash}\n{url}\n").as_bytes(), 0o644)
         })();
+    }
+}
+
+/// Partial downloads older than this were left by a killed process.
+const STALE_DOWNLOAD: Duration = Duration::from_secs(24 * 3600);
+
+/// Best effort: removes `blobs/.download-*` files a killed download left.
+/// A live download is younger than the stale age (its deadline is
+/// `--timeout`), so it is never touched.
+fn sweep_stale_downloads(cache: &Dir) {
+    let Ok(blobs) = cache.open_dir("blobs") else {
+        return;
+    };
+    let Ok(entries) = blobs.entries() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(".download-") {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t.into_std()).ok())
+            .is_some_and(|age| age > STALE_DOWNLOAD);
+        if stale {
+            let _ = blobs.remove_file(&name);
+        }
     }
 }
 

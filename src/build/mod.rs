@@ -76,6 +76,15 @@ pub enum BuildError {
     /// Downloading failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// A rock's sources could not be fetched.
+    #[error("{rock}: cannot fetch its sources")]
+    Sources {
+        /// The rock.
+        rock: String,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
     /// An archive was refused.
     #[error(transparent)]
     Archive(#[from] ArchiveError),

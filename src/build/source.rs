@@ -84,7 +84,12 @@ pub fn obtain(
         None => {
             let url = source_url(source);
             check_local_source(&rock, &url, origin)?;
-            fetcher.fetch_file(&url, Freshness::Immutable)?
+            fetcher
+                .fetch_file(&url, Freshness::Immutable)
+                .map_err(|source| BuildError::Sources {
+                    rock: rock.clone(),
+                    source,
+                })?
         }
     };
     let reread = |e| io(Path::new(&file_name), e);
@@ -309,6 +314,11 @@ pub fn autodetect_modules(src: &Dir) -> BTreeMap<String, Module> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden files (`.luacheckrc`, `.busted`) are tooling, and
+            // would make module names with an empty part.
+            if name.starts_with('.') {
+                continue;
+            }
             let child = rel.join(&name);
             let Ok(kind) = entry.file_type() else {
                 continue;

@@ -10,6 +10,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::rocks_server::{render_manifest, HttpServer};
@@ -56,6 +57,16 @@ impl Watch {
         std::fs::write(self.dir.join("evil.c"), "int x;\n").expect("evil.c");
     }
 
+    /// A source that would block whoever opens it for reading, beside
+    /// (not in) the watched directory, which luarocks copies whole.
+    fn fifo(&self) -> PathBuf {
+        let fifo = self.dir.with_extension("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        fifo
+    }
+
     /// Dotted module-name spelling of the directory (`/tmp/rshostile1`
     /// → `tmp.rshostile1`).
     fn dotted(&self) -> String {
@@ -70,6 +81,7 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("fifo"));
     }
 }
 
@@ -241,6 +253,7 @@ fn spec_cases(served: &Path, base: &str, watch: &Watch, tree: &Path) -> Vec<Case
         let text = template
             .replace("@BASE@", base)
             .replace("@WATCHMOD@", &watch.dotted())
+            .replace("@FIFO@", &watch.fifo().display().to_string())
             .replace("@WATCH@", &watch.dir.display().to_string());
         let rendered = served.join(&file);
         std::fs::write(&rendered, text).expect("render");
@@ -478,7 +491,7 @@ fn hostile_corpus_is_refused_bounded_and_writes_nothing_outside() {
     for row in &table {
         let _ = writeln!(err, "{row}");
     }
-    assert!(cases.len() >= 27, "the corpus lost cases: {}", cases.len());
+    assert!(cases.len() >= 29, "the corpus lost cases: {}", cases.len());
 }
 
 #[test]
