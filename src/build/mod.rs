@@ -289,7 +289,8 @@ pub struct RockspecInput<'b> {
     pub bytes: Vec<u8>,
     /// Where the sources come from.
     pub sources: Sources<'b>,
-    /// Items of resolved dependencies (issue 5 fills these).
+    /// Items of resolved dependencies: part of the recipe key (the item itself
+    /// references none; the profiles that install it do).
     pub dependency_items: Vec<String>,
     /// Where the rockspec came from.
     pub origin: Origin,
@@ -443,7 +444,13 @@ impl Builder<'_> {
                 name: rockspec.name.clone(),
                 version: rockspec.version.to_string(),
                 kind: ItemKind::Rock,
-                references: input.dependency_items.clone(),
+                // A rock's files never link into another item: the
+                // dependencies chosen for this build are in its recipe
+                // key, and belong to the profiles that install it (which
+                // reference them), not to the item. Recording them here
+                // would keep one tree's dependency builds alive for every
+                // tree that shares the dependent rock's contents.
+                references: Vec::new(),
                 recipe_key: Some(key),
             },
         )?;

@@ -175,6 +175,50 @@ fn a_second_tree_builds_nothing_and_shares_items() {
 }
 
 #[test]
+fn a_dependency_build_lives_exactly_as_long_as_a_tree_uses_it() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (x, y) = (s.tmp.path().join("x"), s.tmp.path().join("y"));
+    let cmulti = |s: &Sandbox| -> Vec<String> {
+        store_items(s)
+            .into_iter()
+            .filter(|i| i.contains("-cmulti-"))
+            .collect()
+    };
+    // X: appx with cmulti built as usual.
+    ok(&s, &repo, &x, &["install", "appx"]);
+    let x_cmulti = cmulti(&s);
+    assert_eq!(x_cmulti.len(), 1, "{x_cmulti:?}");
+    // Y: cmulti built with other flags (other bytes, another item), then
+    // appx, whose pure-Lua item has the same contents as X's: one item,
+    // built against another cmulti.
+    ok(&s, &repo, &y, &["install", "cmulti", "CFLAGS=-O1 -fPIC"]);
+    ok(&s, &repo, &y, &["install", "appx"]);
+    let both = cmulti(&s);
+    assert_eq!(both.len(), 2, "two cmulti builds: {both:?}");
+    // `store why` names the tree that really uses each build.
+    let why = s.ok(["store", "why", &x_cmulti[0]]);
+    assert!(why.contains(&x.display().to_string()), "{why}");
+    assert!(!why.contains(&y.display().to_string()), "{why}");
+    std::fs::remove_dir_all(&x).expect("rm -rf X");
+    let freed = s.ok(["gc"]);
+    assert!(
+        freed.contains(&x_cmulti[0]),
+        "X's cmulti must be freed: {freed}"
+    );
+    let kept = cmulti(&s);
+    assert_eq!(kept.len(), 1);
+    assert_ne!(kept, x_cmulti, "Y's own build stays");
+    assert_eq!(
+        lua_ok(&s, &y, "print(require('appx').run())"),
+        "hello, appx 42"
+    );
+}
+
+#[test]
 fn rollback_after_a_broken_upgrade_and_forward_again() {
     if !need(&["lua5.4"]) {
         return;
