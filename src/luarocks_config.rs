@@ -77,6 +77,9 @@ pub struct LuaRocksConfig {
     pub external_deps_dirs: Option<Vec<PathBuf>>,
     /// `local_by_default`.
     pub local_by_default: bool,
+    /// `home_tree`: the tree `--local` and `local_by_default` use
+    /// (LuaRocks' default: `$HOME/.luarocks`).
+    pub home_tree: Option<PathBuf>,
     /// `keep_other_versions`.
     pub keep_other_versions: bool,
     /// `hooks_enabled` (LuaRocks' default: true).
@@ -243,6 +246,7 @@ impl LuaRocksConfig {
             );
         }
         config.local_by_default = t.get("local_by_default").and_then(Value::as_bool) == Some(true);
+        config.home_tree = t.get_string("home_tree").map(PathBuf::from);
         config.keep_other_versions =
             t.get("keep_other_versions").and_then(Value::as_bool) == Some(true);
         config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);

@@ -276,6 +276,18 @@ impl Context {
         })
     }
 
+    /// LuaRocks' `cfg.home_tree`: config's `home_tree`, else
+    /// `$HOME/.luarocks`.
+    fn home_tree(&self) -> anyhow::Result<PathBuf> {
+        if let Some(t) = &self.config.home_tree {
+            return Ok(t.clone());
+        }
+        match &self.env.home {
+            Some(home) => Ok(PathBuf::from(home).join(".luarocks")),
+            None => bail!("--local needs a home directory: HOME is not set (or pass --tree DIR)"),
+        }
+    }
+
     /// The target tree and the rocks trees as LuaRocks arranges them.
     pub fn target(&self) -> anyhow::Result<(Tree, Vec<PathBuf>)> {
         let mut trees = self.rocks_trees();
@@ -285,6 +297,11 @@ impl Context {
                 .find(|t| t.name.as_deref() == Some(name))
                 .map(|t| t.root.clone())
         };
+        // LuaRocks 3.8's `process_tree_args`: `--global` only turns
+        // `local_by_default` off; `--local` (and `local_by_default`) use
+        // `cfg.home_tree`, whatever `rocks_trees` names its entries (Debian's
+        // stock config names none).
+        let local_by_default = self.config.local_by_default && !self.tree_flags.global;
         let root = if let Some(t) = &self.tree_flags.tree {
             match named(t, &trees) {
                 Some(root) => root,
@@ -306,14 +323,12 @@ impl Context {
         } else if self.tree_flags.local && rustix::process::geteuid().is_root() {
             bail!("The --local flag is meant for operating in a user's home directory.\nYou are running as a superuser, which is intended for system-wide operation.\nTo force using the superuser's home, use --tree explicitly.")
         } else if self.tree_flags.local {
-            named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
-        } else if self.tree_flags.global {
-            named("system", &trees).context("no tree named `system` in rocks_trees")?
+            self.home_tree()?
         } else if let Some(p) = self.project.as_ref().filter(|p| p.explicit) {
             trees.insert(0, project_entry(&p.tree));
             p.tree.clone()
-        } else if self.config.local_by_default {
-            named("user", &trees).context("no tree named `user` in rocks_trees (and no HOME)")?
+        } else if local_by_default {
+            self.home_tree()?
         } else if let Some(p) = &self.project {
             trees.insert(0, project_entry(&p.tree));
             p.tree.clone()

@@ -653,3 +653,99 @@ fn a_users_own_store_is_swept_by_that_user() {
     );
     w.ok("rs-alice", &["--store", &store_arg, "verify"]);
 }
+
+/// `--local` and `--global` with Debian's own `/etc/luarocks/config-5.4.lua`
+/// (its `rocks_trees` are unnamed strings), as a normal user and as root,
+/// beside Debian's luarocks reading the same file.
+#[test]
+fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
+    if !ready() {
+        return;
+    }
+    let stock = Path::new("/etc/luarocks/config-5.4.lua");
+    if !stock.exists() {
+        skip_or_fail("Debian's luarocks (its stock /etc/luarocks/config-5.4.lua)");
+        return;
+    }
+    let w = World::new();
+    let etc = w.base.join("etc-stock");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::copy(stock, etc.join("config-5.4.lua")).expect("stock config");
+    let run = |user: &str, program: &str, args: &[&str]| -> Output {
+        let mut cmd = Command::new("sh");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", w.home(user))
+            .env("LUAROCKS_SYSCONFDIR", &etc)
+            .args(["-c", "exec \"$@\"", "sh"]);
+        if user != "root" {
+            cmd.args([
+                "setpriv",
+                &format!("--reuid={user}"),
+                &format!("--regid={user}"),
+                "--init-groups",
+                "--",
+            ]);
+        }
+        cmd.arg(program).args(args).output().expect("run")
+    };
+    let alice = USERS[0];
+    let home_tree = w.user_tree(alice).display().to_string();
+    let target = |user: &str, flag: &str| {
+        let out = run(
+            user,
+            bin(),
+            &[flag, "--lua-version", "5.4", "config", "target_tree"],
+        );
+        assert!(out.status.success(), "{flag}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(target(alice, "--local"), home_tree);
+    assert_eq!(target(alice, "--global"), "/usr/local");
+    assert_eq!(target("root", "--global"), "/usr/local");
+    // Debian's luarocks agrees on the home tree it would use.
+    let theirs = run(
+        alice,
+        "luarocks",
+        &["--local", "--lua-version", "5.4", "config", "home_tree"],
+    );
+    assert_eq!(
+        text(&theirs.stdout).trim(),
+        home_tree,
+        "{}",
+        text(&theirs.stderr)
+    );
+    // A normal user installs with --local into ~/.luarocks (her own store).
+    let base = w.repo.server.base.clone();
+    let install = run(
+        alice,
+        bin(),
+        &[
+            "--local",
+            "--only-server",
+            &base,
+            "--lua-version",
+            "5.4",
+            "install",
+            "purelua",
+            "1.0",
+        ],
+    );
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    assert!(w
+        .user_tree(alice)
+        .join("share/lua/5.4/purelua/init.lua")
+        .exists());
+    // Root is told what LuaRocks tells it.
+    let refused = run(
+        "root",
+        bin(),
+        &["--local", "--lua-version", "5.4", "config", "target_tree"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("meant for operating in a user's home directory"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
