@@ -335,22 +335,26 @@ fn compile_c_modules(
         field: "lib".into(),
         source,
     })?;
+    // As LuaRocks: each module is linked in the build directory at its
+    // module path (`a/b.so`), then copied into `lib/`, so that
+    // `build.install.lib = { "a/b.so" }` (luasec's) finds it there too.
     for (target, objects, libdirs, libraries) in links {
-        let target = libdir.join(&target);
         if let Some(parent) = target.parent() {
-            ctx.mkdir(&parent)?;
+            ctx.src_dir
+                .create_dir_all(&parent)
+                .map_err(ctx.io(ctx.src, &parent))?;
         }
-        let out = ctx.prefix.join(&target);
         let mut args: Vec<String> = ld_args.to_vec();
         args.extend(ctx.words("LDFLAGS"));
         args.extend(ctx.words("LIBFLAG"));
         args.push("-o".into());
-        args.push(out.display().to_string());
+        args.push(target.to_string());
         args.extend(objects);
         args.extend(libdirs.iter().map(|d| format!("-L{d}")));
         args.extend(libdirs.iter().map(|d| format!("-Wl,-rpath,{d}")));
         args.extend(libraries.iter().map(|l| format!("-l{l}")));
         run(&format!("linking {target}"), linker, &args, ctx.src, &[])?;
+        ctx.copy(&target, &libdir.join(&target), true)?;
     }
     Ok(())
 }

@@ -188,6 +188,38 @@ fn system_openssl_found_in_multiarch_dirs() {
     let item = build(&s, &repo, &["cssl"]);
     let version = lua_eval("lua5.4", &[&item], "print(require 'cssl'.version())");
     assert!(version.starts_with("OpenSSL"), "{version}");
+    // Shaped like luasec: `install.lib` names the linked module again.
+    let util = lua_eval("lua5.4", &[&item], "print(require 'cssl.util'.shaped_like)");
+    assert_eq!(util, "luasec");
+    // And it installs into a tree, where real Lua loads it.
+    let tree = s.tmp.path().join("tree");
+    let tree_arg = tree.display().to_string();
+    s.ok([
+        "--only-server",
+        &repo.server.base,
+        "--lua-version",
+        "5.4",
+        "--tree",
+        &tree_arg,
+        "install",
+        "cssl",
+    ]);
+    let out = s
+        .program("lua5.4")
+        .env("LUA_CPATH", tree.join("lib/lua/5.4/?.so"))
+        .env("LUA_PATH", tree.join("share/lua/5.4/?.lua"))
+        .args([
+            "-e",
+            "print(require 'cssl'.version(), require 'cssl.util'.shaped_like)",
+        ])
+        .output()
+        .expect("lua5.4");
+    let printed = text(&out.stdout);
+    assert!(
+        printed.starts_with("OpenSSL") && printed.contains("luasec"),
+        "{printed}{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -15,4 +15,7 @@ build = {
          libdirs = { "$(OPENSSL_LIBDIR)" },
       },
    },
+   -- As luasec: the C module is named again in install.lib, which LuaRocks
+   -- finds in the build directory where it linked it.
+   install = { lib = { "cssl.so" }, lua = { ["cssl.util"] = "util.lua" } },
 }

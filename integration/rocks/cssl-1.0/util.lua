@@ -1,0 +1,1 @@
+return { shaped_like = "luasec" }
