@@ -1,6 +1,5 @@
 //! `build`, `download`, `pack`, `unpack` and `search`: the commands that
 //! talk to rocks servers and turn rocks into store items.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 
@@ -136,7 +135,7 @@ impl Session {
             &mut warnings,
         );
         for w in &warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         Ok(servers::search(
             &manifests?,
@@ -229,14 +228,15 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;
     if built.reused {
-        eprintln!(
+        errln!(
             "{} {} is already built (recipe realised in the store); nothing fetched or compiled",
-            name.name, name.version
+            name.name,
+            name.version
         );
     } else {
-        eprintln!("{} {} built", name.name, name.version);
+        errln!("{} {} built", name.name, name.version);
     }
-    println!("{}", built.item.path.display());
+    outln!("{}", built.item.path.display());
     Ok(ExitStatus::Success)
 }
 
@@ -272,7 +272,7 @@ fn build_target(
     }
     let offer = session.find(target, version, Want::Source)?;
     let url = offer.url();
-    eprintln!("Building {} {} from {}", offer.name, offer.version, url);
+    errln!("Building {} {} from {}", offer.name, offer.version, url);
     build_target(session, builder, &url, None, false)
 }
 
@@ -291,7 +291,7 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
     let bytes = fetch_target(&session, &url)?;
     let out = PathBuf::from(file_name(&url));
     std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("{}", out.display());
+    outln!("{}", out.display());
     Ok(ExitStatus::Success)
 }
 
@@ -301,7 +301,7 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if args.what.ends_with(".rockspec") {
         let session = Session::new(cx);
         let out = pack_source(&session, &args.what, &cwd)?;
-        println!("{}", out.display());
+        outln!("{}", out.display());
         return Ok(ExitStatus::Success);
     }
     let item = cx.store()?.find(&args.what)?;
@@ -313,7 +313,7 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         &cwd,
     )
     .with_context(|| format!("cannot write the rock for {}", item.name.as_str()))?;
-    println!("{}", out.display());
+    outln!("{}", out.display());
     Ok(ExitStatus::Success)
 }
 
@@ -388,7 +388,7 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    println!("{}", out.display());
+    outln!("{}", out.display());
     Ok(ExitStatus::Success)
 }
 
@@ -414,8 +414,8 @@ pub fn search(args: SearchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let binaries: Vec<&Offer> = offers.iter().filter(|o| binary(o)).collect();
     let title = |text: &str, underline: char| {
         if !args.porcelain {
-            println!("\n{text}");
-            println!("{}\n", underline.to_string().repeat(text.chars().count()));
+            outln!("\n{text}");
+            outln!("{}\n", underline.to_string().repeat(text.chars().count()));
         }
     };
     let lua_version = session.lua_version();
@@ -443,7 +443,7 @@ pub fn search(args: SearchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 fn print_offers(offers: &[&Offer], porcelain: bool) {
     if porcelain {
         for o in offers {
-            println!(
+            outln!(
                 "{}\t{}\t{}\t{}",
                 o.name,
                 o.version,
@@ -457,12 +457,12 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
     for o in offers {
         if current != Some(&o.name) {
             if current.is_some() {
-                println!();
+                outln!();
             }
-            println!("{}", o.name);
+            outln!("{}", o.name);
             current = Some(&o.name);
         }
-        println!(
+        outln!(
             "   {} ({}) - {}",
             o.version,
             o.arch,
@@ -470,6 +470,6 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
         );
     }
     if current.is_some() {
-        println!();
+        outln!();
     }
 }

@@ -2,9 +2,10 @@
 //! help text is the doc comment on its arguments; the work is one library
 //! call per command.
 
+#[macro_use]
+pub mod output;
 mod build_cmd;
 mod context;
-pub mod output;
 pub mod report;
 mod rockspec_cmd;
 mod store_cmd;

@@ -1,25 +1,73 @@
 //! Where output goes: data on stdout (plain or `--json`), status and waits on
-//! stderr. The only place besides `report` that writes to the terminal.
+//! stderr. Every command prints through [`outln!`] and [`errln!`], never
+//! `println!`, which panics when stdout is gone.
+//!
+//! A reader that stops reading (`rockstore list | head -1`) ends the
+//! process quietly with status 0, as it would a LuaRocks that the pipe's
+//! SIGPIPE killed, without the noise; any other failure to write data
+//! (`> /dev/full`) is an error that says so, status 1. Status lines on
+//! stderr are best effort: nothing is lost if nobody reads them.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::Write;
 use std::path::Path;
 
 use rockstore::store::lock::Reporter;
 
+/// `println!` that handles a closed or full stdout (see the module doc).
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_data(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_data(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_status(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line of data to stdout.
+pub fn write_data(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            write_status(format_args!("error: cannot write to standard output: {e}"));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Writes one status line to stderr, ignoring failure.
+pub fn write_status(line: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line).and_then(|()| err.write_all(b"\n"));
+}
+
 /// Prints a line of data.
 pub fn data(line: &str) {
-    println!("{line}");
+    outln!("{line}");
 }
 
 /// Prints a value as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// Prints a status line on stderr.
 pub fn status(line: &str) {
-    eprintln!("{line}");
+    errln!("{line}");
 }
 
 /// Tells the user on stderr what a blocked process waits for.
@@ -27,6 +75,6 @@ pub struct StderrReporter;
 
 impl Reporter for StderrReporter {
     fn waiting_for_lock(&self, what: &str, lock_file: &Path) {
-        eprintln!("waiting for {what} ({})", lock_file.display());
+        errln!("waiting for {what} ({})", lock_file.display());
     }
 }

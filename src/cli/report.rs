@@ -1,6 +1,5 @@
 //! Renders errors: `error:` with the cause chain, then `hint:` lines that say
 //! what to do next. Owns the exit codes.
-#![allow(clippy::print_stderr)]
 
 use std::process::ExitCode;
 
@@ -28,12 +27,12 @@ impl From<ExitStatus> for ExitCode {
 
 /// Prints an error, its causes and any hints to stderr.
 pub fn print_error(error: &anyhow::Error) {
-    eprintln!("error: {error}");
+    errln!("error: {error}");
     for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        errln!("  caused by: {cause}");
     }
     if let Some(hint) = hint(error) {
-        eprintln!("\nhint: {hint}");
+        errln!("\nhint: {hint}");
     }
 }
 

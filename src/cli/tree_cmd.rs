@@ -1,6 +1,5 @@
 //! Tree commands: `install`, `remove`, `purge`, `list`, `show`, `which`,
 //! `path`, the generation commands and `gc`.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 
@@ -135,7 +134,7 @@ pub struct GcArgs {
 }
 
 fn say(text: &str) {
-    eprintln!("{text}");
+    errln!("{text}");
 }
 
 /// `rockstore install`.
@@ -160,12 +159,12 @@ pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
     match outcome.generation {
-        Some(n) => eprintln!(
+        Some(n) => errln!(
             "{} is now installed in {} (generation {n})",
             outcome.installed.join(", "),
             tree.root.display()
         ),
-        None => eprintln!("nothing changed in {}", tree.root.display()),
+        None => errln!("nothing changed in {}", tree.root.display()),
     }
 }
 
@@ -251,7 +250,7 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
-    eprintln!(
+    errln!(
         "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
         args.name
     );
@@ -265,7 +264,7 @@ pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
-    eprintln!("Purged (generation {n}; `rockstore rollback` undoes it)");
+    errln!("Purged (generation {n}; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
 }
 
@@ -298,31 +297,31 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 tree: tree.root.display().to_string(),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&listed)?);
+        outln!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(ExitStatus::Success);
     }
     let rocks_dir = tree.rocks_dir().display().to_string();
     if args.porcelain {
         for r in rocks {
-            println!("{}\t{}\tinstalled\t{rocks_dir}", r.name, r.version);
+            outln!("{}\t{}\tinstalled\t{rocks_dir}", r.name, r.version);
         }
         return Ok(ExitStatus::Success);
     }
     let title = format!("Rocks installed for Lua {}", tree.lua_version);
-    println!("\n{title}\n{}\n", "-".repeat(title.len()));
+    outln!("\n{title}\n{}\n", "-".repeat(title.len()));
     let mut last: Option<&str> = None;
     for r in rocks {
         if last != Some(&r.name) {
             if last.is_some() {
-                println!();
+                outln!();
             }
-            println!("{}", r.name);
+            outln!("{}", r.name);
             last = Some(&r.name);
         }
-        println!("   {} (installed) - {rocks_dir}", r.version);
+        outln!("   {} (installed) - {rocks_dir}", r.version);
     }
     if last.is_some() {
-        println!();
+        outln!();
     }
     Ok(ExitStatus::Success)
 }
@@ -355,20 +354,20 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         },
     )?;
     let d = &spec.description;
-    println!(
+    outln!(
         "\n{} {} - {}\n",
         rock.name,
         rock.version,
         d.summary.as_deref().unwrap_or("")
     );
     if let Some(detailed) = &d.detailed {
-        println!("{}\n", detailed.trim());
+        outln!("{}\n", detailed.trim());
     }
-    println!("License:      {}", d.license.as_deref().unwrap_or("N/A"));
-    println!("Homepage:     {}", d.homepage.as_deref().unwrap_or("N/A"));
-    println!("Installed in: {}", tree.root.display());
-    println!("Item:         {}", rock.item);
-    println!(
+    outln!("License:      {}", d.license.as_deref().unwrap_or("N/A"));
+    outln!("Homepage:     {}", d.homepage.as_deref().unwrap_or("N/A"));
+    outln!("Installed in: {}", tree.root.display());
+    outln!("Item:         {}", rock.item);
+    outln!(
         "Asked for:    {}",
         if rock.explicit {
             "yes"
@@ -377,12 +376,12 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
     );
     if !rock.dependencies.is_empty() {
-        println!("\nDepends on:");
+        outln!("\nDepends on:");
         for d in &rock.dependencies {
-            println!("\t{d}");
+            outln!("\t{d}");
         }
     }
-    println!();
+    outln!();
     Ok(ExitStatus::Success)
 }
 
@@ -401,14 +400,14 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             let path = dir.join(&c);
             if path.exists() {
                 let real = std::fs::canonicalize(&path).unwrap_or(path.clone());
-                println!("{}", path.display());
+                outln!("{}", path.display());
                 let profile = tree.current_profile()?;
                 if let Some(rock) = profile
                     .rocks
                     .iter()
                     .find(|r| real.to_string_lossy().contains(&r.item))
                 {
-                    println!("  (provided by {} {})", rock.name, rock.version);
+                    outln!("  (provided by {} {})", rock.name, rock.version);
                 }
                 return Ok(ExitStatus::Success);
             }
@@ -441,18 +440,18 @@ pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         bin.push(t.bin_dir().display().to_string());
     }
     if args.lr_path {
-        println!("{}", lua_path.join(";"));
+        outln!("{}", lua_path.join(";"));
     } else if args.lr_cpath {
-        println!("{}", lua_cpath.join(";"));
+        outln!("{}", lua_cpath.join(";"));
     } else if args.lr_bin {
-        println!("{}", bin.join(":"));
+        outln!("{}", bin.join(":"));
     } else {
         // `;;` is Lua's own default path, whatever the interpreter.
-        println!("export LUA_PATH='{};;'", lua_path.join(";"));
-        println!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
+        outln!("export LUA_PATH='{};;'", lua_path.join(";"));
+        outln!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
         if !args.no_bin {
             let current = std::env::var("PATH").unwrap_or_default();
-            println!("export PATH='{}:{current}'", bin.join(":"));
+            outln!("export PATH='{}:{current}'", bin.join(":"));
         }
     }
     Ok(ExitStatus::Success)
@@ -483,11 +482,11 @@ pub fn generations(args: GenerationsArgs, cx: &Context) -> anyhow::Result<ExitSt
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitStatus::Success);
     }
     for r in rows {
-        println!(
+        outln!(
             "{:>5}   {}   {}{}",
             r.number,
             r.created.map_or_else(|| "?".to_owned(), format_time),
@@ -538,7 +537,7 @@ pub fn rollback(cx: &Context) -> anyhow::Result<ExitStatus> {
             current,
         })?;
     tree.switch(&lock, previous)?;
-    eprintln!(
+    errln!(
         "switched {} from generation {current} to {previous}",
         tree.root.display()
     );
@@ -551,7 +550,7 @@ pub fn switch_generation(args: SwitchArgs, cx: &Context) -> anyhow::Result<ExitS
     let lock = tree.lock()?;
     let from = tree.current();
     tree.switch(&lock, args.number)?;
-    eprintln!(
+    errln!(
         "switched {} from generation {} to {}",
         tree.root.display(),
         from.map_or_else(|| "none".to_owned(), |n| n.to_string()),
@@ -588,7 +587,7 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
         args.numbers
     };
     tree.delete_generations(&lock, &numbers)?;
-    eprintln!(
+    errln!(
         "deleted generations {:?} of {}; `rockstore gc` frees what they used",
         numbers,
         tree.root.display()
@@ -605,11 +604,11 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let root = installer.plan.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {
-        eprintln!("{}: every dependency is satisfied", root.display());
+        errln!("{}: every dependency is satisfied", root.display());
         return Ok(ExitStatus::Success);
     }
     for f in &findings {
-        println!(
+        outln!(
             "{}: {} needs {}, which another tree provided (item {}) and no longer does; {}",
             root.display(),
             f.rock,
@@ -638,22 +637,22 @@ pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let verb = if args.dry_run { "would free" } else { "freed" };
     let mut bytes = 0;
     for (name, size) in &report.freed {
-        println!("{}", store.root().join("store").join(name).display());
+        outln!("{}", store.root().join("store").join(name).display());
         bytes += size;
     }
     for t in &report.dropped_trees {
-        eprintln!(
+        errln!(
             "dropped the registration of {} (the tree is gone)",
             t.display()
         );
     }
     if !report.garbage.is_empty() {
-        eprintln!(
+        errln!(
             "swept {} leftovers of interrupted admissions, builds or collections",
             report.garbage.len()
         );
     }
-    eprintln!(
+    errln!(
         "{verb} {} items ({:.1} MiB); {} items kept",
         report.freed.len(),
         bytes as f64 / (1 << 20) as f64,
@@ -761,13 +760,13 @@ pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         None => serde_json::Value::Object(values),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        outln!("{}", serde_json::to_string_pretty(&shown)?);
     } else {
         match (&args.key, &shown) {
-            (Some(_), serde_json::Value::String(s)) => println!("{s}"),
+            (Some(_), serde_json::Value::String(s)) => outln!("{s}"),
             (Some(_), serde_json::Value::Array(items)) => {
                 for i in items {
-                    println!(
+                    outln!(
                         "{}",
                         i.as_str().map_or_else(|| i.to_string(), str::to_owned)
                     );
@@ -775,10 +774,10 @@ pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             }
             (_, serde_json::Value::Object(map)) => {
                 for (k, v) in map {
-                    println!("{k} = {v}");
+                    outln!("{k} = {v}");
                 }
             }
-            (_, other) => println!("{other}"),
+            (_, other) => outln!("{other}"),
         }
     }
     Ok(ExitStatus::Success)

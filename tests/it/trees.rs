@@ -1248,3 +1248,58 @@ fn make_installs_the_versions_luarocks_lock_pins() {
         ]
     );
 }
+
+#[test]
+fn printing_commands_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let tree = s.tmp.path().join("tree");
+    ok(&s, &repo, &tree, &["install", "purelua", "1.0"]);
+    let commands: &[&[&str]] = &[
+        &["list"],
+        &["list", "--porcelain"],
+        &["show", "purelua"],
+        &["path"],
+        &["generations"],
+        &["config"],
+        &["search", "purelua"],
+        &["which", "purelua"],
+        &["store", "ls"],
+    ];
+    for args in commands {
+        let command = |stdout: std::process::Stdio| {
+            let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+            cmd.arg("--tree").arg(&tree).args(*args).stdout(stdout);
+            cmd.output().expect("run")
+        };
+        // A reader that is gone before the first byte: every write fails.
+        let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+        drop(reader);
+        let out = command(std::process::Stdio::from(writer));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?} on a closed pipe: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stderr).contains("panicked"),
+            "{}",
+            text(&out.stderr)
+        );
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = command(std::process::Stdio::from(full));
+        assert_eq!(out.status.code(), Some(1), "{args:?} on /dev/full");
+        assert!(
+            text(&out.stderr).contains("cannot write to standard output: No space left"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
