@@ -323,6 +323,7 @@ impl<'a> Installer<'a> {
             name,
             true,
             constraints,
+            &self.builder.env.arch,
         ))
     }
 

@@ -173,12 +173,15 @@ pub const PROVIDED: &str = "provided by VM or rocks_provided";
 /// name, then version newest first, then server order. `provided` rocks
 /// (see [`crate::lua_install::LuaInstall::rocks_provided`]) are offered
 /// with arch `installed` from [`PROVIDED`], as LuaRocks lists them.
+/// Binary rocks for other machines than `host_arch` are left out, as
+/// LuaRocks' query (`src`, `rockspec`, `all`, `installed` and `cfg.arch`).
 pub fn search(
     manifests: &[ServerManifest],
     provided: &[(String, String)],
     query: &str,
     exact: bool,
     constraints: &[Constraint],
+    host_arch: &str,
 ) -> Vec<Offer> {
     let query = query.to_lowercase();
     let mut out: Vec<(Version, Offer)> = Vec::new();
@@ -216,7 +219,11 @@ pub fn search(
                 if !matches_all(constraints, &parsed) {
                     continue;
                 }
-                for arch in &entries.arches {
+                let usable = |a: &&String| {
+                    matches!(a.as_str(), "src" | "rockspec" | "all" | "installed")
+                        || a.as_str() == host_arch
+                };
+                for arch in entries.arches.iter().filter(usable) {
                     out.push((
                         parsed.clone(),
                         Offer {

@@ -143,6 +143,7 @@ impl Session {
             name,
             exact,
             &constraints,
+            &BuildEnv::host_arch(),
         ))
     }
 

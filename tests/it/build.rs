@@ -874,3 +874,39 @@ fn download_unpack_and_pack_round_trip() {
         "42"
     );
 }
+
+#[test]
+fn search_all_leaves_out_binary_rocks_for_other_machines_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let server = s.dir("server");
+    std::fs::write(
+        server.join("manifest-5.4"),
+        "commands = {}\nmodules = {}\nrepository = {\n\
+         foo = {\n\
+           [\"1.0-1\"] = { { arch = \"rockspec\" }, { arch = \"src\" }, { arch = \"win32-x86\" },\n\
+                         { arch = \"linux-x86_64\" }, { arch = \"macosx-x86_64\" } },\n\
+           [\"0.9-1\"] = { { arch = \"win32-x86\" } },\n\
+         },\n\
+         bar = { [\"2.0-1\"] = { { arch = \"all\" } } },\n}\n",
+    )
+    .expect("manifest");
+    let server = server.display().to_string();
+    for extra in [&["--all"][..], &["foo", "--porcelain"][..]] {
+        let args: Vec<&str> = ["--lua-version", "5.4", "--only-server", &server, "search"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        let ours = s.ok(&args);
+        let theirs = s
+            .program("luarocks")
+            .args(&args)
+            .output()
+            .expect("luarocks");
+        assert!(theirs.status.success(), "{}", text(&theirs.stderr));
+        assert_eq!(ours, text(&theirs.stdout), "search {extra:?}");
+        assert!(!ours.contains("win32"), "{ours}");
+    }
+}
