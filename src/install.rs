@@ -173,6 +173,9 @@ impl ConsultedTree {
 pub enum Request {
     /// A name (and version constraint) on the servers.
     Name(String, Option<String>),
+    /// The same, built from its sources (a rockspec or `.src.rock`, never
+    /// a binary rock), as `luarocks build NAME` does.
+    Source(String, Option<String>),
     /// A rockspec, `.src.rock` or `.rock` file or URL.
     File(String),
     /// A rockspec built with a working directory as its sources (`make`).
@@ -516,48 +519,54 @@ impl<'a> Installer<'a> {
 
     /// The rockspec of a request and how to build it.
     fn obtain(&mut self, request: &Request) -> Result<(Rockspec, Source), InstallError> {
-        let url =
-            match request {
-                Request::File(f) => f.clone(),
-                Request::Local { rockspec, dir } => {
-                    let file = rockspec
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
-                        path: rockspec.clone(),
-                        source,
-                    })?;
-                    let source = Source::Local {
-                        file,
-                        bytes,
-                        hash: crate::build::source::tree_hash(dir)?,
-                        dir: dir.clone(),
-                    };
-                    let spec = source.rockspec(&self.builder)?;
-                    return Ok((spec, source));
-                }
-                Request::Name(name, version) => {
-                    let constraints = version_constraints(version.as_deref())?;
-                    if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
-                        return Err(ServerError::Provided {
-                            name: name.clone(),
-                            version: v,
-                        }
-                        .into());
+        let url = match request {
+            Request::File(f) => f.clone(),
+            Request::Local { rockspec, dir } => {
+                let file = rockspec
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
+                    path: rockspec.clone(),
+                    source,
+                })?;
+                let source = Source::Local {
+                    file,
+                    bytes,
+                    hash: crate::build::source::tree_hash(dir)?,
+                    dir: dir.clone(),
+                };
+                let spec = source.rockspec(&self.builder)?;
+                return Ok((spec, source));
+            }
+            Request::Name(name, version) | Request::Source(name, version) => {
+                let want = if matches!(request, Request::Source(..)) {
+                    Want::Source
+                } else {
+                    Want::Any
+                };
+                let constraints = version_constraints(version.as_deref())?;
+                if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
+                    return Err(ServerError::Provided {
+                        name: name.clone(),
+                        version: v,
                     }
-                    let offers = self.offers(name, &constraints)?;
-                    let offer = servers::best(&offers, &self.builder.env.arch, Want::Any)
-                        .ok_or_else(|| ServerError::NoMatch {
+                    .into());
+                }
+                let offers = self.offers(name, &constraints)?;
+                let offer =
+                    servers::best(&offers, &self.builder.env.arch, want).ok_or_else(|| {
+                        ServerError::NoMatch {
                             query: match version {
                                 Some(v) => format!("{name} {v}"),
                                 None => name.clone(),
                             },
                             lua_version: self.plan.target.lua_version.clone(),
-                        })?;
-                    offer.url()
-                }
-            };
+                        }
+                    })?;
+                offer.url()
+            }
+        };
         let origin = Origin::of_url(&url, matches!(request, Request::File(_)));
         self.obtain_url(&url, origin)
     }

@@ -49,9 +49,24 @@ pub struct ServerFlags {
 pub struct BuildArgs {
     /// A rockspec file or URL, a .src.rock, a binary/.all.rock, or a rock
     /// name, then an optional version, then any `VAR=VALUE` build variables
-    /// (e.g. `FOO_DIR=/opt/foo CFLAGS=-O3`).
-    #[arg(required = true, value_name = "ROCK [VERSION] [VAR=VALUE]...")]
+    /// (e.g. `FOO_DIR=/opt/foo CFLAGS=-O3`). None: the one rockspec in the
+    /// current directory, built as `make` builds it.
+    #[arg(value_name = "ROCK [VERSION] [VAR=VALUE]...")]
     pub args: Vec<String>,
+    /// Only build the rock into the store and print its item's path; do not
+    /// install it into a tree (LuaRocks' `build` installs, as `install`
+    /// from source does).
+    #[arg(long)]
+    pub no_install: bool,
+    /// Keep other versions of the rock installed.
+    #[arg(long)]
+    pub keep: bool,
+    /// Reinstall even if this version is already installed.
+    #[arg(long)]
+    pub force: bool,
+    /// Install only the rock's dependencies.
+    #[arg(long)]
+    pub only_deps: bool,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +227,31 @@ fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
 
 /// `rockstore build`.
 pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    if !args.no_install {
+        let only_variables = args
+            .args
+            .iter()
+            .all(|a| variables::parse_assignment(a).is_some());
+        if only_variables {
+            return super::tree_cmd::make(
+                super::tree_cmd::MakeArgs {
+                    args: args.args,
+                    keep: args.keep,
+                },
+                cx,
+            );
+        }
+        return super::tree_cmd::install_from(
+            super::tree_cmd::InstallArgs {
+                args: args.args,
+                keep: args.keep,
+                force: args.force,
+                only_deps: args.only_deps,
+            },
+            cx,
+            true,
+        );
+    }
     let (positional, overrides) = split_args(args.args)?;
     let (target, version) = match positional.as_slice() {
         [t] => (t.clone(), None),

@@ -139,11 +139,28 @@ fn say(text: &str) {
 
 /// `rockstore install`.
 pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    install_from(args, cx, false)
+}
+
+/// `install`, or with `from_source` `build` (a rock named on the servers
+/// is built from its rockspec or `.src.rock`, as `luarocks build`).
+pub fn install_from(
+    args: InstallArgs,
+    cx: &Context,
+    from_source: bool,
+) -> anyhow::Result<ExitStatus> {
     let (positional, overrides) = split_args(args.args)?;
+    let named = |name: &str, version: Option<String>| {
+        if from_source {
+            Request::Source(name.to_lowercase(), version)
+        } else {
+            Request::Name(name.to_lowercase(), version)
+        }
+    };
     let request = match positional.as_slice() {
         [t] if t.ends_with(".rockspec") || t.ends_with(".rock") => Request::File(t.clone()),
-        [t] => Request::Name(t.to_lowercase(), None),
-        [t, v] => Request::Name(t.to_lowercase(), Some(v.clone())),
+        [t] => named(t, None),
+        [t, v] => named(t, Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
     let store = cx.store()?;

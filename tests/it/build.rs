@@ -11,7 +11,7 @@ use crate::support::{need, skip_or_fail, text, Sandbox};
 /// `rockstore --only-server <repo> ARGS…`, asserting success; the item path
 /// (the last line of stdout).
 fn build(s: &Sandbox, repo: &Repo, args: &[&str]) -> PathBuf {
-    let mut all = vec!["--only-server", &repo.server.base, "build"];
+    let mut all = vec!["--only-server", &repo.server.base, "build", "--no-install"];
     all.extend_from_slice(args);
     let out = s.ok(all);
     PathBuf::from(out.lines().last().expect("item path line"))
@@ -63,6 +63,7 @@ fn pure_lua_rock_from_a_server_with_versions_bin_script_and_docs() {
     // Global flags after the command, as LuaRocks allows.
     let out = s.ok([
         "build",
+        "--no-install",
         "purelua",
         "--only-server",
         &repo.server.base,
@@ -135,7 +136,13 @@ fn c_modules_build_and_load_in_lua51_and_lua54() {
         &["--lua-dir", "/usr", "--lua-version", "5.1", "cmulti"],
     );
     assert_eq!(again, items[0]);
-    let (_, err) = s.fails(["--lua-dir", "/nonexistent", "build", "cmulti"]);
+    let (_, err) = s.fails([
+        "--lua-dir",
+        "/nonexistent",
+        "build",
+        "--no-install",
+        "cmulti",
+    ]);
     assert!(err.contains("no Lua 5.x interpreter found"), "{err}");
 }
 
@@ -148,7 +155,13 @@ fn external_library_through_foo_dir_and_a_clear_miss_without() {
     let repo = Repo::new(s.tmp.path());
     // Without FOO_DIR: the error names the header, where it looked, and the
     // way out; nothing is admitted.
-    let (_, err) = s.fails(["--only-server", &repo.server.base, "build", "cextlib"]);
+    let (_, err) = s.fails([
+        "--only-server",
+        &repo.server.base,
+        "build",
+        "--no-install",
+        "cextlib",
+    ]);
     assert!(err.contains("Could not find header file for FOO"), "{err}");
     assert!(err.contains("No file foo.h in /usr/local/include"), "{err}");
     assert!(err.contains("FOO_DIR"), "{err}");
@@ -261,7 +274,7 @@ fn src_rock_binary_rock_and_git_source() {
     );
     // A binary rock installs without building: no compiler at all.
     let out = s
-        .cmd(["build", &repo.url("binrock-1.0-1.all.rock")])
+        .cmd(["build", "--no-install", &repo.url("binrock-1.0-1.all.rock")])
         .env("CC", "/nonexistent/cc")
         .output()
         .expect("run");
@@ -294,7 +307,13 @@ fn building_a_recipe_twice_compiles_and_downloads_nothing() {
     crate::support::logging_cc(&wrapper, &log);
     let run = || {
         let out = s
-            .cmd(["--only-server", &repo.server.base, "build", "cmulti"])
+            .cmd([
+                "--only-server",
+                &repo.server.base,
+                "build",
+                "--no-install",
+                "cmulti",
+            ])
             .env("CC", &wrapper)
             .output()
             .expect("run");
@@ -521,6 +540,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--only-server".into(),
                 format!("{base}/nothing"),
                 "build".into(),
+                "--no-install".into(),
                 "purelua".into(),
             ],
             "no manifest found",
@@ -530,6 +550,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--only-server".into(),
                 format!("{base}/status/503"),
                 "build".into(),
+                "--no-install".into(),
                 "purelua".into(),
             ],
             "HTTP 503",
@@ -541,6 +562,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--only-server".into(),
                 format!("{base}/hang"),
                 "build".into(),
+                "--no-install".into(),
                 "purelua".into(),
             ],
             "did not answer in full within 1 s",
@@ -548,6 +570,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec("trunc", &format!("{base}/trunc-1.0.tar.gz"), None),
             ],
             "corrupt or truncated",
@@ -555,6 +578,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec(
                     "badsum",
                     &format!("{base}/purelua-1.0.tar.gz"),
@@ -566,6 +590,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec("dotdot", &format!("{base}/dotdot-1.0.tar.gz"), None),
             ],
             "outside the unpack directory",
@@ -573,6 +598,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec("absolute", &format!("{base}/absolute-1.0.tar.gz"), None),
             ],
             "outside the unpack directory",
@@ -580,6 +606,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec("linkout", &format!("{base}/linkout-1.0.tar.gz"), None),
             ],
             "points to `../../../../etc`",
@@ -587,6 +614,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         (
             vec![
                 "build".into(),
+                "--no-install".into(),
                 spec("missing", &format!("{base}/missing-1.0.tar.gz"), None),
             ],
             "was not found (404)",
@@ -596,6 +624,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--only-server".into(),
                 base.clone(),
                 "build".into(),
+                "--no-install".into(),
                 "cbroken".into(),
             ],
             "compiling cbroken.c",
@@ -607,6 +636,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--lua-version".into(),
                 "5.4".into(),
                 "build".into(),
+                "--no-install".into(),
                 "lua".into(),
             ],
             "Rock lua 5.4-1 is already provided by VM",
@@ -616,6 +646,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
                 "--only-server".into(),
                 base.clone(),
                 "build".into(),
+                "--no-install".into(),
                 "nosuchrock".into(),
             ],
             "No results matching query were found for Lua",
@@ -636,7 +667,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         .expect("spec")
         .replace("ok.lua", "src/purelua/util.lua");
     std::fs::write(&fine, fine_spec).expect("spec");
-    s.ok(["build", &fine]);
+    s.ok(["build", "--no-install", &fine]);
 }
 
 #[test]
@@ -695,7 +726,12 @@ fn every_archive_kind_single_files_and_the_3_0_source_dir_fallback() {
                  build = {{ type = 'builtin', modules = {{ purelua = 'src/purelua/init.lua', ['purelua.util'] = 'src/purelua/util.lua' }} }}\n"
             ),
         );
-        let item = PathBuf::from(s.ok(["build", &spec]).lines().last().expect("path"));
+        let item = PathBuf::from(
+            s.ok(["build", "--no-install", &spec])
+                .lines()
+                .last()
+                .expect("path"),
+        );
         assert_eq!(
             lua_eval("lua5.4", &[&item], "print(require 'purelua'.greet('k'))"),
             "hello, k",
@@ -716,7 +752,12 @@ fn every_archive_kind_single_files_and_the_3_0_source_dir_fallback() {
              build = {{ type = 'builtin', modules = {{ single = 'single.lua' }} }}\n"
         ),
     );
-    let item = PathBuf::from(s.ok(["build", &spec]).lines().last().expect("path"));
+    let item = PathBuf::from(
+        s.ok(["build", "--no-install", &spec])
+            .lines()
+            .last()
+            .expect("path"),
+    );
     assert_eq!(
         lua_eval("lua5.4", &[&item], "print(require 'single'.greet('s'))"),
         "hello, s"
@@ -733,9 +774,9 @@ fn every_archive_kind_single_files_and_the_3_0_source_dir_fallback() {
             ),
         );
         if works {
-            s.ok(["build", &spec]);
+            s.ok(["build", "--no-install", &spec]);
         } else {
-            let (_, err) = s.fails(["build", &spec]);
+            let (_, err) = s.fails(["build", "--no-install", &spec]);
             assert!(
                 err.contains("Directory other-name not found inside archive other-name.tar.gz"),
                 "{err}"
@@ -836,7 +877,7 @@ fn download_unpack_and_pack_round_trip() {
     let packed = run_in(&["pack", "purelua-1.0-1.rockspec"]);
     assert!(packed.ends_with("purelua-1.0-1.src.rock"), "{packed}");
     let item = PathBuf::from(
-        run_in(&["build", &packed])
+        run_in(&["build", "--no-install", &packed])
             .lines()
             .last()
             .expect("path")
@@ -849,7 +890,7 @@ fn download_unpack_and_pack_round_trip() {
     // pack an item with C code: an arch rock, which a fresh store admits
     // without a compiler as the very same item.
     let built = PathBuf::from(
-        run_in(&["build", "cmulti"])
+        run_in(&["build", "--no-install", "cmulti"])
             .lines()
             .last()
             .expect("path")
@@ -858,7 +899,7 @@ fn download_unpack_and_pack_round_trip() {
     let rock = run_in(&["pack", &built.display().to_string()]);
     let other = Sandbox::new();
     let out = other
-        .cmd(["build", &rock])
+        .cmd(["build", "--no-install", &rock])
         .env("CC", "/nonexistent/cc")
         .output()
         .expect("run");

@@ -263,7 +263,13 @@ fn gc_frees_exactly_the_unreferenced_items() {
     ok(&s, &repo, &a, &["install", "upg", "2.0"]);
     ok(&s, &repo, &b, &["install", "purelua", "1.0"]);
     // An unrooted build: garbage from the start.
-    let loose = s.ok(["--only-server", &repo.server.base, "build", "dmdep"]);
+    let loose = s.ok([
+        "--only-server",
+        &repo.server.base,
+        "build",
+        "--no-install",
+        "dmdep",
+    ]);
     let loose = loose.lines().last().expect("path").to_owned();
     let dry = s.ok(["gc", "--dry-run"]);
     assert_eq!(dry.lines().collect::<Vec<_>>(), [loose.as_str()]);
@@ -1302,4 +1308,57 @@ fn printing_commands_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
             text(&out.stderr)
         );
     }
+}
+
+#[test]
+fn build_installs_like_luarocks_build_unless_no_install() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (ours, theirs) = (s.tmp.path().join("ours"), s.tmp.path().join("theirs"));
+    // Scripts that run `luarocks build NAME` expect the rock installed.
+    ok(&s, &repo, &ours, &["build", "purelua", "1.0"]);
+    let luarocks = s
+        .program("luarocks")
+        .args([
+            "--lua-version",
+            "5.4",
+            "--only-server",
+            &repo.server.base,
+            "--tree",
+        ])
+        .arg(&theirs)
+        .args(["build", "purelua", "1.0"])
+        .output()
+        .expect("luarocks");
+    assert!(luarocks.status.success(), "{}", text(&luarocks.stderr));
+    let listed = |tree: &Path| {
+        let out = s
+            .program("luarocks")
+            .args(["--lua-version", "5.4", "--tree"])
+            .arg(tree)
+            .args(["list", "--porcelain"])
+            .output()
+            .expect("list");
+        text(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').take(3).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&ours), ["purelua 1.0-1 installed"]);
+    assert_eq!(listed(&ours), listed(&theirs));
+    assert_eq!(
+        lua_ok(&s, &ours, "print(require('purelua').version)"),
+        "1.0"
+    );
+    // --no-install: the store only, the item's path on stdout.
+    let other = s.tmp.path().join("other");
+    let item = ok(&s, &repo, &other, &["build", "--no-install", "upg", "1.0"]);
+    assert!(
+        Path::new(item.trim()).join("rock_manifest").exists(),
+        "{item}"
+    );
+    assert!(!other.exists(), "--no-install must leave the tree alone");
 }
