@@ -5,10 +5,21 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    // LuaRocks exits 1 on a bad command line; clap's own code is 2.
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                cli::report::ExitStatus::Failure.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let env = rockstore::env_vars::EnvVars::from_process();
     match cli::run(args, &env) {
         Ok(status) => status.into(),

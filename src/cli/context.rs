@@ -33,12 +33,17 @@ pub struct TreeFlags {
     /// The tree to use: a name from rocks_trees (`user`, `system`) or a path.
     #[arg(long, visible_alias = "to", global = true, value_name = "TREE")]
     pub tree: Option<String>,
-    /// Use the tree in your home directory (rocks_trees' `user`, default ~/.luarocks).
+    /// Use the tree in your home directory (config's `home_tree`, default
+    /// ~/.luarocks), as LuaRocks 3.8.
     #[arg(long, global = true, conflicts_with = "tree")]
     pub local: bool,
-    /// Use the tree named `system` in rocks_trees.
+    /// Do not use the home tree even if config says `local_by_default`: the
+    /// last tree of rocks_trees (or the project's), as LuaRocks 3.8.
     #[arg(long, global = true, conflicts_with_all = ["tree", "local"])]
     pub global: bool,
+    /// Neither check nor install dependencies (the same as --deps-mode none).
+    #[arg(long, global = true, conflicts_with = "deps_mode")]
+    pub nodeps: bool,
     /// Which trees satisfy dependencies: one (only the target tree), all
     /// (every tree), order (the target and the trees after it), none (do not
     /// check or install dependencies) [default: config's deps_mode, else one].
@@ -247,6 +252,9 @@ impl Context {
     }
 
     pub fn deps_mode(&self) -> anyhow::Result<DepsMode> {
+        if self.tree_flags.nodeps {
+            return Ok(DepsMode::None);
+        }
         let text = self
             .tree_flags
             .deps_mode

@@ -1362,3 +1362,44 @@ fn build_installs_like_luarocks_build_unless_no_install() {
     );
     assert!(!other.exists(), "--no-install must leave the tree alone");
 }
+
+#[test]
+fn nodeps_and_usage_errors_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut listings = Vec::new();
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        let mut cmd = ours_or_luarocks(&s, side);
+        let out = cmd
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["install", "appx", "--nodeps"])
+            .output()
+            .expect("install");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let list = s
+            .program("luarocks")
+            .args(["--lua-version", "5.4", "--tree"])
+            .arg(&tree)
+            .args(["list", "--porcelain"])
+            .output()
+            .expect("list");
+        let names: Vec<String> = text(&list.stdout)
+            .lines()
+            .filter_map(|l| l.split('\t').next().map(str::to_owned))
+            .collect();
+        listings.push(names);
+        // A flag neither tool knows: exit 1, as LuaRocks.
+        let bad = ours_or_luarocks(&s, side)
+            .args(["install", "--no-such-flag", "appx"])
+            .output()
+            .expect("bad flag");
+        assert_eq!(bad.status.code(), Some(1), "{side}: {}", text(&bad.stderr));
+    }
+    assert_eq!(listings[0], ["appx"], "only the rock, no dependencies");
+    assert_eq!(listings[0], listings[1]);
+}
