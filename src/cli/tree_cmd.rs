@@ -276,6 +276,14 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// `rockstore purge`.
 pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
+    // As LuaRocks: purging the default tree by accident is too costly.
+    if cx.tree_flags.tree.is_none() {
+        bail!("The --tree argument is mandatory (rockstore purge --tree TREE)");
+    }
+    let (tree, _) = cx.target()?;
+    if !tree.root.is_dir() {
+        bail!("Directory not found: {}", tree.root.display());
+    }
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());

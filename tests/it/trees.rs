@@ -1403,3 +1403,42 @@ fn nodeps_and_usage_errors_as_luarocks() {
     assert_eq!(listings[0], ["appx"], "only the rock, no dependencies");
     assert_eq!(listings[0], listings[1]);
 }
+
+#[test]
+fn purge_needs_an_existing_tree_named_as_luarocks() {
+    if !need(&["luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let missing = s.tmp.path().join("no-such-tree");
+    for side in ["ours", "theirs"] {
+        let none = ours_or_luarocks(&s, side)
+            .arg("purge")
+            .output()
+            .expect("purge");
+        assert_eq!(
+            none.status.code(),
+            Some(1),
+            "{side}: {}",
+            text(&none.stderr)
+        );
+        assert!(
+            text(&none.stderr).contains("--tree argument is mandatory"),
+            "{side}"
+        );
+        let gone = ours_or_luarocks(&s, side)
+            .arg("--tree")
+            .arg(&missing)
+            .arg("purge")
+            .output()
+            .expect("purge");
+        assert_eq!(
+            gone.status.code(),
+            Some(1),
+            "{side}: {}",
+            text(&gone.stderr)
+        );
+        assert!(text(&gone.stderr).contains("Directory not found"), "{side}");
+        assert!(!missing.exists(), "{side} created the tree it was to purge");
+    }
+}
