@@ -39,8 +39,9 @@ pub struct Cli {
     #[command(flatten)]
     tree_flags: context::TreeFlags,
 
+    /// None: the help, then the configuration in use (as `luarocks` alone).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,7 +60,8 @@ enum Command {
     /// Evaluate a rockspec (in the sandbox) and print it; `--json` prints
     /// the platform-merged table with parsed dependencies, for tooling.
     Rockspec(rockspec_cmd::RockspecArgs),
-    /// Build a rock into the store and print its item's path (last line).
+    /// Build a rock from its sources and install it, as `luarocks build`;
+    /// with --no-install, only into the store, printing its item's path.
     /// A recipe already built is reused: nothing is fetched or compiled.
     Build(build_cmd::BuildArgs),
     /// Download a rock or rockspec from the rocks servers into the current
@@ -118,7 +120,10 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         context::Context::for_store(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env)?
             .store()
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return tree_cmd::summary(&cx()?);
+    };
+    match command {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
         Command::Store(cmd) => store_cmd::run(cmd, &open()?),
         Command::Verify(args) => verify_cmd::run(args, &open()?),

@@ -697,6 +697,42 @@ pub struct ConfigArgs {
 
 /// `rockstore config`: the effective configuration, after LuaRocks' config
 /// files, the environment and the flags.
+/// `rockstore` alone: the help, then the configuration in use, as
+/// `luarocks` prints them.
+pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
+    use clap::CommandFactory as _;
+    let help = super::Cli::command().render_long_help();
+    outln!("{help}");
+    let state = |p: Option<&std::path::Path>| match p {
+        Some(p) if p.exists() => format!("{} (ok)", p.display()),
+        Some(p) => format!("{} (not found)", p.display()),
+        None => "(not found)".to_owned(),
+    };
+    outln!("Configuration:");
+    outln!("   Lua:");
+    outln!("      Version    : {}", cx.lua.version);
+    outln!(
+        "      Interpreter: {}",
+        state(cx.lua.interpreter.as_deref())
+    );
+    outln!("      LUA_INCDIR : {}", state(cx.lua.incdir.as_deref()));
+    outln!();
+    outln!("   Configuration files:");
+    if cx.config.files.is_empty() {
+        outln!("      (none found)");
+    }
+    for file in &cx.config.files {
+        outln!("      {}", file.display());
+    }
+    outln!();
+    outln!("   Rocks trees in use:");
+    let (_, trees) = cx.target()?;
+    for tree in trees {
+        outln!("      {}", tree.display());
+    }
+    Ok(ExitStatus::Success)
+}
+
 pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let paths = rockstore::config::Config::resolve_with(
         cx.store_flag.clone(),

@@ -1442,3 +1442,28 @@ fn purge_needs_an_existing_tree_named_as_luarocks() {
         assert!(!missing.exists(), "{side} created the tree it was to purge");
     }
 }
+
+#[test]
+fn no_command_prints_help_and_the_configuration_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let home_tree = s.tmp.path().join("home/.luarocks").display().to_string();
+    for side in ["ours", "theirs"] {
+        let out = ours_or_luarocks(&s, side).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "{side}: {}", text(&out.stderr));
+        let printed = text(&out.stdout);
+        for wanted in [
+            "install",
+            "Configuration:",
+            "Rocks trees in use:",
+            &home_tree,
+        ] {
+            assert!(
+                printed.contains(wanted),
+                "{side}: no {wanted:?} in:\n{printed}"
+            );
+        }
+    }
+}
