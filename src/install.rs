@@ -358,12 +358,21 @@ impl<'a> Installer<'a> {
             let done = self.install_one(rockspec, input, true)?;
             installed.push(done);
         }
-        // Drop other versions of what was installed, unless --keep.
+        // Drop other versions of what was installed, unless --keep, or
+        // unless another rock needs them (LuaRocks then keeps them and
+        // warns, unless --force).
         let mut rocks: Vec<ProfileRock> = self.base.rocks.clone();
         for new in &self.planned {
             let was_explicit = rocks.iter().any(|r| r.name == new.name && r.explicit);
-            rocks
-                .retain(|r| !(r.name == new.name && (r.version == new.version || !self.plan.keep)));
+            let kept: Vec<String> = if self.plan.keep || self.plan.force {
+                Vec::new()
+            } else {
+                self.still_needed(&rocks, new)
+            };
+            rocks.retain(|r| {
+                !(r.name == new.name
+                    && (r.version == new.version || !(self.plan.keep || kept.contains(&r.version))))
+            });
             let mut new = new.clone();
             new.explicit |= was_explicit;
             rocks.push(new);
@@ -681,6 +690,52 @@ impl<'a> Installer<'a> {
                 .unwrap_or(true),
         });
         Ok(rock)
+    }
+
+    /// The other installed versions of `new`'s rock that a rock of the
+    /// tree still needs (its dependency is met by them, not by `new`), with
+    /// LuaRocks' warning for each.
+    fn still_needed(&self, rocks: &[ProfileRock], new: &ProfileRock) -> Vec<String> {
+        let new_version = crate::rockspec::Version::parse(&new.version);
+        let mut kept = Vec::new();
+        for old in rocks
+            .iter()
+            .filter(|r| r.name == new.name && r.version != new.version)
+        {
+            let old_version = crate::rockspec::Version::parse(&old.version);
+            let dependents: Vec<String> = rocks
+                .iter()
+                .chain(&self.planned)
+                .filter(|r| r.name != new.name)
+                .filter(|r| {
+                    r.dependencies
+                        .iter()
+                        .filter_map(|d| Dependency::parse(d).ok())
+                        .any(|d| {
+                            d.name == new.name
+                                && crate::rockspec::version::matches_all(
+                                    &d.constraints,
+                                    &old_version,
+                                )
+                                && !crate::rockspec::version::matches_all(
+                                    &d.constraints,
+                                    &new_version,
+                                )
+                        })
+                })
+                .map(|r| format!("{} {}", r.name, r.version))
+                .collect();
+            if !dependents.is_empty() {
+                (self.say)(&format!(
+                    "Will not remove {} {}.\nRemoving it would break dependencies for: {}\n\nUse --force to force removal (warning: this may break modules).",
+                    old.name,
+                    old.version,
+                    dependents.join(", ")
+                ));
+                kept.push(old.version.clone());
+            }
+        }
+        kept
     }
 
     /// LuaRocks' `fulfill_dependencies`: each dependency in order is

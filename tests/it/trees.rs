@@ -1467,3 +1467,60 @@ fn no_command_prints_help_and_the_configuration_as_luarocks() {
         }
     }
 }
+
+#[test]
+fn a_downgrade_keeps_the_version_another_rock_needs_and_warns_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut listings = Vec::new();
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        let run = |args: &[&str]| {
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(args)
+                .output()
+                .expect("run");
+            assert!(
+                out.status.success(),
+                "{side} {args:?}: {}",
+                text(&out.stderr)
+            );
+            format!("{}{}", text(&out.stdout), text(&out.stderr))
+        };
+        run(&["install", "purelua", "2.0"]);
+        run(&["install", "needsnew"]);
+        let said = run(&["install", "purelua", "1.0"]);
+        assert!(
+            said.contains("Will not remove purelua 2.0-1") && said.contains("needsnew 1.0-1"),
+            "{side}: {said}"
+        );
+        let list = s
+            .program("luarocks")
+            .args(["--lua-version", "5.4", "--tree"])
+            .arg(&tree)
+            .args(["list", "--porcelain"])
+            .output()
+            .expect("list");
+        let rows: Vec<String> = text(&list.stdout)
+            .lines()
+            .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        listings.push(rows);
+    }
+    assert_eq!(
+        listings[0],
+        ["needsnew 1.0-1", "purelua 2.0-1", "purelua 1.0-1"],
+        "both versions stay"
+    );
+    assert_eq!(listings[0], listings[1]);
+    // With --force the old version goes, as LuaRocks.
+    let tree = s.tmp.path().join("ours");
+    ok(&s, &repo, &tree, &["install", "purelua", "1.0", "--force"]);
+    let list = ok(&s, &repo, &tree, &["list", "--porcelain"]);
+    assert!(!list.contains("purelua\t2.0-1"), "{list}");
+}

@@ -1,0 +1,1 @@
+return { needs = require("purelua").version }
