@@ -284,6 +284,18 @@ impl Context {
         })
     }
 
+    /// Whether the target tree was chosen (LuaRocks sets `args.tree`):
+    /// `--tree`, `--local`, or `local_by_default` — not a project's tree nor
+    /// the default last tree. `list` then shows that tree alone.
+    pub fn tree_is_explicit(&self) -> bool {
+        let f = &self.tree_flags;
+        f.tree.is_some()
+            || f.local
+            || (self.config.local_by_default
+                && !f.global
+                && !self.project.as_ref().is_some_and(|p| p.explicit))
+    }
+
     /// LuaRocks' `cfg.home_tree`: config's `home_tree`, else
     /// `$HOME/.luarocks`.
     fn home_tree(&self) -> anyhow::Result<PathBuf> {

@@ -297,45 +297,58 @@ pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
 struct ListedRock {
     name: String,
     version: String,
-    item: String,
+    /// The store item (none for a rock of a plain LuaRocks tree).
+    item: Option<String>,
     explicit: bool,
     tree: String,
+    #[serde(skip)]
+    rocks_dir: String,
 }
 
 /// `rockstore list`.
 pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    let (tree, _) = cx.target()?;
-    let profile = tree.current_profile()?;
-    let rocks: Vec<_> = profile
-        .rocks
-        .iter()
-        .filter(|r| args.filter.as_deref().is_none_or(|f| r.name.contains(f)))
-        .collect();
-    if args.json {
-        let listed: Vec<ListedRock> = rocks
+    // As LuaRocks: every configured tree, or only the one chosen (--tree,
+    // --local, local_by_default).
+    let (target, trees) = cx.target()?;
+    let trees: Vec<Tree> = if cx.tree_is_explicit() {
+        vec![target.clone()]
+    } else {
+        trees
             .iter()
-            .map(|r| ListedRock {
-                name: r.name.clone(),
-                version: r.version.clone(),
-                item: r.item.clone(),
-                explicit: r.explicit,
-                tree: tree.root.display().to_string(),
-            })
-            .collect();
+            .map(|root| Tree::new(root, &target.lua_version))
+            .collect::<Result<_, _>>()?
+    };
+    let mut listed: Vec<ListedRock> = Vec::new();
+    for tree in &trees {
+        for r in installed_rocks(tree)? {
+            if args.filter.as_deref().is_none_or(|f| r.name.contains(f)) {
+                listed.push(r);
+            }
+        }
+    }
+    listed.sort_by(|a, b| {
+        a.name.cmp(&b.name).then_with(|| {
+            rockstore::rockspec::Version::parse(&b.version)
+                .sort_order(&rockstore::rockspec::Version::parse(&a.version))
+        })
+    });
+    if args.json {
         outln!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(ExitStatus::Success);
     }
-    let rocks_dir = tree.rocks_dir().display().to_string();
     if args.porcelain {
-        for r in rocks {
-            outln!("{}\t{}\tinstalled\t{rocks_dir}", r.name, r.version);
+        for r in &listed {
+            outln!("{}\t{}\tinstalled\t{}", r.name, r.version, r.rocks_dir);
         }
         return Ok(ExitStatus::Success);
     }
-    let title = format!("Rocks installed for Lua {}", tree.lua_version);
+    let mut title = format!("Rocks installed for Lua {}", target.lua_version);
+    if cx.tree_is_explicit() {
+        title.push_str(&format!(" in {}", target.root.display()));
+    }
     outln!("\n{title}\n{}\n", "-".repeat(title.len()));
     let mut last: Option<&str> = None;
-    for r in rocks {
+    for r in &listed {
         if last != Some(&r.name) {
             if last.is_some() {
                 outln!();
@@ -343,12 +356,56 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             outln!("{}", r.name);
             last = Some(&r.name);
         }
-        outln!("   {} (installed) - {rocks_dir}", r.version);
+        outln!("   {} (installed) - {}", r.version, r.rocks_dir);
     }
     if last.is_some() {
         outln!();
     }
     Ok(ExitStatus::Success)
+}
+
+/// The rocks a tree holds: its current generation's for a profile tree;
+/// for a plain LuaRocks tree, what its own manifest lists.
+fn installed_rocks(tree: &Tree) -> anyhow::Result<Vec<ListedRock>> {
+    let rocks_dir = tree.rocks_dir();
+    let shown = rocks_dir.display().to_string();
+    if tree.current().is_some() {
+        let profile = tree.current_profile()?;
+        return Ok(profile
+            .rocks
+            .iter()
+            .map(|r| ListedRock {
+                name: r.name.clone(),
+                version: r.version.clone(),
+                item: Some(r.item.clone()),
+                explicit: r.explicit,
+                tree: tree.root.display().to_string(),
+                rocks_dir: shown.clone(),
+            })
+            .collect());
+    }
+    let manifest = rocks_dir.join("manifest");
+    let Ok(bytes) = std::fs::read(&manifest) else {
+        return Ok(Vec::new());
+    };
+    let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
+        &manifest.display().to_string(),
+        &bytes,
+    )?;
+    Ok(read
+        .repository
+        .iter()
+        .flat_map(|(name, versions)| {
+            versions.keys().map(|version| ListedRock {
+                name: name.clone(),
+                version: version.clone(),
+                item: None,
+                explicit: true,
+                tree: tree.root.display().to_string(),
+                rocks_dir: shown.clone(),
+            })
+        })
+        .collect())
 }
 
 /// `rockstore show`.
@@ -447,12 +504,16 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// `rockstore path`.
 pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    // As LuaRocks' `cfg.package_paths(current)`: the target tree first,
+    // then every configured tree.
     let (tree, trees) = cx.target()?;
-    let roots: Vec<PathBuf> = if cx.tree_flags.tree.is_some() {
-        vec![tree.root.clone()]
-    } else {
-        trees
-    };
+    let target_root = std::path::absolute(&tree.root).unwrap_or_else(|_| tree.root.clone());
+    let mut roots: Vec<PathBuf> = vec![target_root];
+    for t in trees {
+        if !roots.contains(&t) {
+            roots.push(t);
+        }
+    }
     let v = &tree.lua_version;
     let mut lua_path = Vec::new();
     let mut lua_cpath = Vec::new();

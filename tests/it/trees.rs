@@ -698,7 +698,11 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
         .filter(|r| r["name"] == "purelua")
         .map(|r| r["version"].as_str().expect("v"))
         .collect();
-    assert_eq!(versions, ["1.0-1", "2.0-1"]);
+    assert_eq!(
+        versions,
+        ["2.0-1", "1.0-1"],
+        "newest first, as luarocks list"
+    );
     assert_eq!(lua_ok(&s, &t, "print(require('purelua').version)"), "2.0");
     assert!(t
         .join("share/lua/5.4/purelua_1_0_1-purelua/init.lua")
@@ -716,22 +720,27 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
         show.contains("purelua 1.0-1 - Pure Lua fixture") && show.contains("License:      MIT"),
         "{show}"
     );
-    let lr_path = ok(&s, &repo, &t, &["path", "--lr-path"]);
-    assert_eq!(
-        lr_path.trim(),
-        format!(
-            "{0}/share/lua/5.4/?.lua;{0}/share/lua/5.4/?/init.lua",
-            t.display()
-        )
-    );
-    assert_eq!(
-        ok(&s, &repo, &t, &["path", "--lr-cpath"]).trim(),
-        format!("{}/lib/lua/5.4/?.so", t.display())
-    );
-    assert_eq!(
-        ok(&s, &repo, &t, &["path", "--lr-bin"]).trim(),
-        format!("{}/bin", t.display())
-    );
+    // `path` with --tree: that tree first, then every configured one, as
+    // luarocks prints it with the same (Debian-style, unnamed) trees.
+    let etc = s.tmp.path().join("etc-luarocks");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::write(
+        etc.join("config-5.4.lua"),
+        "rocks_trees = {\n   home..[[/.luarocks]],\n   [[/usr/local]]\n}\n",
+    )
+    .expect("config");
+    for flag in ["--lr-path", "--lr-cpath", "--lr-bin"] {
+        let ours = ok(&s, &repo, &t, &["path", flag]);
+        let theirs = ours_or_luarocks(&s, "theirs")
+            .arg("--tree")
+            .arg(&t)
+            .args(["path", flag])
+            .output()
+            .expect("luarocks path");
+        assert_eq!(ours.trim(), text(&theirs.stdout).trim(), "path {flag}");
+        assert!(ours.starts_with(&format!("{}/", t.display())), "{ours}");
+    }
+    std::fs::remove_file(etc.join("config-5.4.lua")).expect("rm config");
     // store why: tree, generation, profile, rock.
     let item = json
         .as_array()
@@ -1523,4 +1532,48 @@ fn a_downgrade_keeps_the_version_another_rock_needs_and_warns_as_luarocks() {
     ok(&s, &repo, &tree, &["install", "purelua", "1.0", "--force"]);
     let list = ok(&s, &repo, &tree, &["list", "--porcelain"]);
     assert!(!list.contains("purelua\t2.0-1"), "{list}");
+}
+
+#[test]
+fn list_without_tree_covers_every_configured_tree_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let home_tree = s.tmp.path().join("home/.luarocks");
+    let plain = s.tmp.path().join("plain");
+    let etc = s.tmp.path().join("etc-luarocks");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::write(
+        etc.join("config-5.4.lua"),
+        format!(
+            "rocks_trees = {{\n   home..[[/.luarocks]],\n   [[{}]]\n}}\n",
+            plain.display()
+        ),
+    )
+    .expect("config");
+    // A profile tree of ours, and a plain tree Debian's luarocks made.
+    ok(&s, &repo, &home_tree, &["install", "purelua", "1.0"]);
+    let made = ours_or_luarocks(&s, "theirs")
+        .args(["--only-server", &repo.server.base, "--tree"])
+        .arg(&plain)
+        .args(["install", "upg", "2.0"])
+        .output()
+        .expect("luarocks install");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    for flags in [&["--porcelain"][..], &[][..]] {
+        let mut outputs = Vec::new();
+        for side in ["ours", "theirs"] {
+            let out = ours_or_luarocks(&s, side)
+                .arg("list")
+                .args(flags)
+                .output()
+                .expect("list");
+            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+            outputs.push(text(&out.stdout));
+        }
+        assert_eq!(outputs[0], outputs[1], "list {flags:?}");
+        assert!(outputs[0].contains("purelua") && outputs[0].contains("upg"));
+    }
 }
