@@ -333,6 +333,9 @@ fn remove_is_refused_while_needed_and_conflicts_stop_before_switching() {
 
 #[test]
 fn a_plain_luarocks_tree_is_refused() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let t = s.tmp.path().join("plain");
