@@ -58,15 +58,8 @@ pub struct BuildArgs {
     /// from source does).
     #[arg(long)]
     pub no_install: bool,
-    /// Keep other versions of the rock installed.
-    #[arg(long)]
-    pub keep: bool,
-    /// Reinstall even if this version is already installed.
-    #[arg(long)]
-    pub force: bool,
-    /// Install only the rock's dependencies.
-    #[arg(long)]
-    pub only_deps: bool,
+    #[command(flatten)]
+    pub flags: super::tree_cmd::InstallFlags,
 }
 
 #[derive(Debug, Args)]
@@ -236,7 +229,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             return super::tree_cmd::make(
                 super::tree_cmd::MakeArgs {
                     args: args.args,
-                    keep: args.keep,
+                    keep: args.flags.keep,
                 },
                 cx,
             );
@@ -244,9 +237,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         return super::tree_cmd::install_from(
             super::tree_cmd::InstallArgs {
                 args: args.args,
-                keep: args.keep,
-                force: args.force,
-                only_deps: args.only_deps,
+                flags: args.flags,
             },
             cx,
             true,

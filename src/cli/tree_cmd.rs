@@ -21,6 +21,13 @@ pub struct InstallArgs {
     /// .rock file or URL; then any `VAR=VALUE` build variables.
     #[arg(required = true, value_name = "ROCK [VERSION] [VAR=VALUE]...")]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub flags: InstallFlags,
+}
+
+/// The flags `install` and `build` share.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct InstallFlags {
     /// Keep other versions of the rock installed (default: replace them, as LuaRocks).
     #[arg(long)]
     pub keep: bool,
@@ -166,10 +173,10 @@ pub fn install_from(
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(overrides);
-    let keep = args.keep || cx.config.keep_other_versions;
-    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.force)?;
+    let keep = args.flags.keep || cx.config.keep_other_versions;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.flags.force)?;
     let tree = installer.plan.target.clone();
-    let outcome = installer.install(&[request], args.only_deps)?;
+    let outcome = installer.install(&[request], args.flags.only_deps)?;
     report_install(&tree, &outcome);
     Ok(ExitStatus::Success)
 }
