@@ -77,6 +77,55 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The installed rock.
     pub name: String,
+    /// Its version (default: the newest installed).
+    pub version: Option<String>,
+    #[command(flatten)]
+    pub only: ShowOnly,
+}
+
+/// `show`'s flags: each prints one piece of information, as LuaRocks'.
+#[derive(Debug, Args, Default)]
+#[group(multiple = false)]
+pub struct ShowOnly {
+    /// Show home page of project.
+    #[arg(long)]
+    pub home: bool,
+    /// Show all modules provided by the package as used by require().
+    #[arg(long)]
+    pub modules: bool,
+    /// Show packages the package depends on.
+    #[arg(long)]
+    pub deps: bool,
+    /// Show build-only dependencies for the package.
+    #[arg(long)]
+    pub build_deps: bool,
+    /// Show dependencies for testing the package.
+    #[arg(long)]
+    pub test_deps: bool,
+    /// Show the full path of the rockspec file.
+    #[arg(long)]
+    pub rockspec: bool,
+    /// Show the package version.
+    #[arg(long)]
+    pub mversion: bool,
+    /// Show local tree where rock is installed.
+    #[arg(long)]
+    pub rock_tree: bool,
+    /// Show rock namespace.
+    #[arg(long)]
+    pub rock_namespace: bool,
+    /// Show data directory of the installed rock.
+    #[arg(long)]
+    pub rock_dir: bool,
+    /// Show rock license.
+    #[arg(long)]
+    pub rock_license: bool,
+    /// Show URL for project's issue tracker.
+    #[arg(long)]
+    pub issues: bool,
+    /// List the labels of the rock.
+    #[arg(long)]
+    pub labels: bool,
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +472,14 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .rocks
         .iter()
         .filter(|r| r.name == args.name)
+        .filter(|r| {
+            args.version.as_deref().is_none_or(|v| {
+                rockstore::rockspec::Version::parse(&r.version)
+                    .sort_order(&rockstore::rockspec::Version::parse(v))
+                    == std::cmp::Ordering::Equal
+                    || r.version.starts_with(&format!("{v}-"))
+            })
+        })
         .max_by(|a, b| {
             rockstore::rockspec::Version::parse(&a.version)
                 .sort_order(&rockstore::rockspec::Version::parse(&b.version))
@@ -442,6 +499,95 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             platforms: rockstore::rockspec::Platforms::host(),
         },
     )?;
+    let d = &spec.description;
+    let only = &args.only;
+    let single = |text: Option<&str>| outln!("{}", text.unwrap_or(""));
+    let list = |deps: &[rockstore::rockspec::Dependency]| {
+        for dep in deps {
+            outln!("{dep}");
+        }
+    };
+    if only.rock_tree {
+        single(Some(&tree.root.display().to_string()));
+    } else if only.rock_namespace {
+        // Namespaced rocks are not supported yet: no rock has one.
+        single(None);
+    } else if only.rock_dir {
+        single(Some(&dir.display().to_string()));
+    } else if only.home {
+        single(d.homepage.as_deref());
+    } else if only.rock_license {
+        single(d.license.as_deref());
+    } else if only.issues {
+        single(d.issues_url.as_deref());
+    } else if only.labels {
+        single(
+            Some(&d.labels.join("\n"))
+                .filter(|l| !l.is_empty())
+                .map(String::as_str),
+        );
+    } else if only.modules {
+        let item = cx.store()?.root().join("store").join(&rock.item);
+        single(Some(&provided_modules(&item).join("\n")));
+    } else if only.deps {
+        list(&spec.dependencies);
+    } else if only.build_deps {
+        list(&spec.build_dependencies);
+    } else if only.test_deps {
+        list(&spec.test_dependencies);
+    } else if only.rockspec {
+        single(Some(&spec_file.display().to_string()));
+    } else if only.mversion {
+        single(Some(&rock.version));
+    } else {
+        show_all(&tree, rock, &spec);
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The module names a rock item provides (`lua/a/b.lua` → `a.b`,
+/// `lib/c.so` → `c`), sorted, as LuaRocks' manifest lists them.
+fn provided_modules(item: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for (base, strip) in [("lua", ".lua"), ("lib", "")] {
+        let root = item.join(base);
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&root) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy();
+                let stem = if strip.is_empty() {
+                    rel.rsplit_once('.')
+                        .map_or(rel.as_ref(), |(s, _)| s)
+                        .to_owned()
+                } else {
+                    rel.strip_suffix(strip).unwrap_or(&rel).to_owned()
+                };
+                // `a/init.lua` stays `a.init`, as in LuaRocks' manifest.
+                out.push(stem.replace('/', "."));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn show_all(
+    tree: &Tree,
+    rock: &rockstore::tree::ProfileRock,
+    spec: &rockstore::rockspec::Rockspec,
+) {
     let d = &spec.description;
     outln!(
         "\n{} {} - {}\n",
@@ -471,7 +617,6 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
     }
     outln!();
-    Ok(ExitStatus::Success)
 }
 
 /// `rockstore which`.

@@ -1564,3 +1564,68 @@ fn list_without_tree_covers_every_configured_tree_as_luarocks() {
         assert!(outputs[0].contains("purelua") && outputs[0].contains("upg"));
     }
 }
+
+#[test]
+fn show_flags_and_version_print_what_luarocks_prints() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        for rock in [&["purelua", "1.0"][..], &["purelua", "2.0"], &["appx"]] {
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(["install", "--keep"])
+                .args(rock)
+                .output()
+                .expect("install");
+            assert!(
+                out.status.success(),
+                "{side} {rock:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    let flags = [
+        "--home",
+        "--modules",
+        "--deps",
+        "--build-deps",
+        "--test-deps",
+        "--rockspec",
+        "--mversion",
+        "--rock-tree",
+        "--rock-namespace",
+        "--rock-dir",
+        "--rock-license",
+        "--issues",
+        "--labels",
+    ];
+    for rock in [
+        &["appx"][..],
+        &["cmulti"],
+        &["purelua", "1.0"],
+        &["purelua"],
+    ] {
+        for flag in flags {
+            let shown = |side: &str| {
+                let tree = s.tmp.path().join(side);
+                let out = ours_or_luarocks(&s, side)
+                    .arg("--tree")
+                    .arg(&tree)
+                    .arg("show")
+                    .args(rock)
+                    .arg(flag)
+                    .output()
+                    .expect("show");
+                assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+                // The trees differ only by their own path.
+                text(&out.stdout).replace(&tree.display().to_string(), "TREE")
+            };
+            assert_eq!(shown("ours"), shown("theirs"), "show {rock:?} {flag}");
+        }
+    }
+}
