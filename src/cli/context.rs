@@ -229,12 +229,7 @@ impl Context {
             lua: self.lua.clone(),
             platforms: Platforms::host(),
             variables: vars,
-            deps_dirs: self.config.external_deps_dirs.clone().unwrap_or_else(|| {
-                rockstore::build::external::DEFAULT_DIRS
-                    .iter()
-                    .map(PathBuf::from)
-                    .collect()
-            }),
+            deps_dirs: merged_deps_dirs(self.config.external_deps_dirs.as_deref()),
             arch: BuildEnv::host_arch(),
             rocks_provided: self.rocks_provided(),
         }
@@ -365,6 +360,23 @@ impl Context {
             .collect();
         Ok((tree, roots))
     }
+}
+
+/// `external_deps_dirs` as LuaRocks 3.8 ends up with it: the config's list
+/// deep-merged over the defaults by index (`{ "/opt/x" }` gives
+/// `/opt/x`, `/usr`, `/`), not replacing them.
+fn merged_deps_dirs(configured: Option<&[PathBuf]>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = rockstore::build::external::DEFAULT_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    for (i, dir) in configured.unwrap_or_default().iter().enumerate() {
+        match dirs.get_mut(i) {
+            Some(slot) => *slot = dir.clone(),
+            None => dirs.push(dir.clone()),
+        }
+    }
+    dirs
 }
 
 fn project_entry(root: &std::path::Path) -> TreeEntry {

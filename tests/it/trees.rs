@@ -1629,3 +1629,36 @@ fn show_flags_and_version_print_what_luarocks_prints() {
         }
     }
 }
+
+#[test]
+fn external_deps_dirs_from_config_merge_over_the_defaults_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let etc = s.tmp.path().join("etc-luarocks");
+    std::fs::create_dir_all(&etc).expect("etc");
+    std::fs::write(
+        etc.join("config-5.4.lua"),
+        "external_deps_dirs = { \"/opt/x\" }\n",
+    )
+    .expect("config");
+    let ours = text(
+        &ours_or_luarocks(&s, "ours")
+            .args(["config", "external_deps_dirs"])
+            .output()
+            .expect("ours")
+            .stdout,
+    );
+    let theirs = text(
+        &ours_or_luarocks(&s, "theirs")
+            .args(["config", "external_deps_dirs"])
+            .output()
+            .expect("theirs")
+            .stdout,
+    );
+    // luarocks prints a Lua table; its strings, in order, are the list.
+    let listed: Vec<&str> = theirs.split('"').skip(1).step_by(2).collect();
+    assert_eq!(ours.lines().collect::<Vec<_>>(), listed);
+    assert_eq!(listed, ["/opt/x", "/usr", "/"]);
+}
