@@ -625,6 +625,9 @@ impl<'a> Installer<'a> {
         if rockspec.post_install.is_some() && !self.plan.hooks_enabled {
             return Err(InstallError::HooksBlocked { rock });
         }
+        if !matches!(source, Source::BinaryRock { .. }) {
+            self.builder.check_external_dependencies(&rockspec)?;
+        }
         let (build_dependencies, dependencies) = self.dependency_lists(&rockspec, explicit);
         // Build dependencies always resolve with `all` (reference §4.3).
         if self.plan.deps_mode != DepsMode::None {

@@ -296,7 +296,42 @@ pub struct RockspecInput<'b> {
     pub origin: Origin,
 }
 
+/// The libraries a builtin backend's C modules link (`-l`).
+fn linked_libraries(backend: &Backend) -> Vec<String> {
+    match backend {
+        Backend::Builtin(b) => b
+            .modules
+            .iter()
+            .flatten()
+            .filter_map(|(_, m)| match m {
+                Module::C(c) => Some(c.libraries.clone()),
+                Module::Lua(_) => None,
+            })
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 impl Builder<'_> {
+    /// Checks that the rockspec's external dependencies are installed, as
+    /// LuaRocks does before it fulfils the rock's dependencies, so a
+    /// missing header is reported before anything else is built.
+    pub fn check_external_dependencies(&self, rockspec: &Rockspec) -> Result<(), BuildError> {
+        let backend = rockspec
+            .build
+            .backend()
+            .map_err(|source| BuildError::Field {
+                rock: format!("{} {}", rockspec.name, rockspec.version),
+                source,
+            })?;
+        let linked = linked_libraries(&backend);
+        let externals = external::declared_or_detected(&rockspec.external_dependencies, &linked);
+        let mut vars = self.env.variables.clone();
+        external::resolve(&externals, &mut vars, &self.env.deps_dirs, &rockspec.name)?;
+        Ok(())
+    }
+
     /// Loads a rockspec.
     pub fn load(&self, input: &RockspecInput<'_>) -> Result<Rockspec, BuildError> {
         Ok(Rockspec::from_bytes(
@@ -334,19 +369,7 @@ impl Builder<'_> {
             Backend::External(t) => return Err(BuildError::UnsupportedBackend(t)),
             other => other,
         };
-        let linked: Vec<String> = match &backend {
-            Backend::Builtin(b) => b
-                .modules
-                .iter()
-                .flatten()
-                .filter_map(|(_, m)| match m {
-                    Module::C(c) => Some(c.libraries.clone()),
-                    Module::Lua(_) => None,
-                })
-                .flatten()
-                .collect(),
-            _ => Vec::new(),
-        };
+        let linked = linked_libraries(&backend);
         let externals = external::declared_or_detected(&rockspec.external_dependencies, &linked);
         let mut vars = self.env.variables.clone();
         external::resolve(&externals, &mut vars, &self.env.deps_dirs, &rockspec.name)?;

@@ -1662,3 +1662,36 @@ fn external_deps_dirs_from_config_merge_over_the_defaults_as_luarocks() {
     assert_eq!(ours.lines().collect::<Vec<_>>(), listed);
     assert_eq!(listed, ["/opt/x", "/usr", "/"]);
 }
+
+#[test]
+fn a_missing_external_dependency_stops_the_install_before_any_dependency_is_built() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        let out = ours_or_luarocks(&s, side)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["install", "extfirst"])
+            .output()
+            .expect("install");
+        assert!(!out.status.success(), "{side} installed it");
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            said.contains("Could not find header file for NOSUCH"),
+            "{side}: {said}"
+        );
+        assert!(
+            luarocks_listing(&s, &tree).is_empty(),
+            "{side}: cmulti was installed first"
+        );
+    }
+    assert!(
+        !store_items(&s).iter().any(|i| i.contains("-cmulti-")),
+        "cmulti was built before the missing header was noticed: {:?}",
+        store_items(&s)
+    );
+}
