@@ -8,6 +8,7 @@ mod build_cmd;
 mod context;
 pub mod report;
 mod rockspec_cmd;
+mod show_page;
 mod store_cmd;
 mod tree_cmd;
 mod verify_cmd;

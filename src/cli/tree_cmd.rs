@@ -81,6 +81,9 @@ pub struct ShowArgs {
     pub version: Option<String>,
     #[command(flatten)]
     pub only: ShowOnly,
+    /// Produce machine-friendly output.
+    #[arg(long)]
+    pub porcelain: bool,
 }
 
 /// `show`'s flags: each prints one piece of information, as LuaRocks'.
@@ -540,7 +543,23 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     } else if only.mversion {
         single(Some(&rock.version));
     } else {
-        show_all(&tree, rock, &spec);
+        let item = cx.store()?.root().join("store").join(&rock.item);
+        let page = super::show_page::Page::new(
+            &tree,
+            &profile.rocks,
+            rock,
+            &spec,
+            &item,
+            &cx.rocks_provided(),
+        );
+        outln!(
+            "{}",
+            if args.porcelain {
+                page.porcelain()
+            } else {
+                page.friendly()
+            }
+        );
     }
     Ok(ExitStatus::Success)
 }
@@ -581,42 +600,6 @@ fn provided_modules(item: &std::path::Path) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-fn show_all(
-    tree: &Tree,
-    rock: &rockstore::tree::ProfileRock,
-    spec: &rockstore::rockspec::Rockspec,
-) {
-    let d = &spec.description;
-    outln!(
-        "\n{} {} - {}\n",
-        rock.name,
-        rock.version,
-        d.summary.as_deref().unwrap_or("")
-    );
-    if let Some(detailed) = &d.detailed {
-        outln!("{}\n", detailed.trim());
-    }
-    outln!("License:      {}", d.license.as_deref().unwrap_or("N/A"));
-    outln!("Homepage:     {}", d.homepage.as_deref().unwrap_or("N/A"));
-    outln!("Installed in: {}", tree.root.display());
-    outln!("Item:         {}", rock.item);
-    outln!(
-        "Asked for:    {}",
-        if rock.explicit {
-            "yes"
-        } else {
-            "no (a dependency)"
-        }
-    );
-    if !rock.dependencies.is_empty() {
-        outln!("\nDepends on:");
-        for d in &rock.dependencies {
-            outln!("\t{d}");
-        }
-    }
-    outln!();
 }
 
 /// `rockstore which`.

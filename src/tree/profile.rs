@@ -149,7 +149,7 @@ fn module_name(rel: &Path) -> String {
 }
 
 /// LuaRocks' versioned file name: `name_1_0_1-` before the first component.
-fn versioned(name: &str, version: &str, rel: &Path) -> PathBuf {
+pub fn versioned(name: &str, version: &str, rel: &Path) -> PathBuf {
     let prefix = format!("{}_{}-", name, version.replace(['.', '-'], "_"));
     let mut parts: Vec<String> = rel
         .components()
@@ -259,14 +259,17 @@ pub fn build(
                 (&lib_dir, sub)
             } else if let Ok(sub) = rel.strip_prefix("bin") {
                 let cmd = sub.to_string_lossy().into_owned();
-                let at = PathBuf::from("bin").join(sub);
+                let mut at = PathBuf::from("bin").join(sub);
                 if let Some(other) = owners.get(&at) {
                     if other.name != rock.name {
                         return Err(conflict(other, rock, &at));
                     }
-                    continue;
+                    // Another version of the rock owns the name: this one's
+                    // command gets LuaRocks' versioned name, as for modules.
+                    at = PathBuf::from("bin").join(versioned(&rock.name, &rock.version, sub));
+                } else {
+                    owners.insert(at.clone(), rock);
                 }
-                owners.insert(at.clone(), rock);
                 let bytes = std::fs::read(item_dir.join(&rel)).map_err(io(&item_dir))?;
                 if rock.wrap_bin_scripts && crate::lua::compiles(&bytes) {
                     let text = wrapper(wrap.lua, tree, &wrap.trees, rock).replace("SCRIPT", &cmd);

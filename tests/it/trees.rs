@@ -735,7 +735,7 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
     assert!(which.contains("provided by purelua 1.0-1"), "{which}");
     let show = ok(&s, &repo, &t, &["show", "purelua"]);
     assert!(
-        show.contains("purelua 1.0-1 - Pure Lua fixture") && show.contains("License:      MIT"),
+        show.contains("purelua 1.0-1 - Pure Lua fixture") && show.contains("License:      \tMIT"),
         "{show}"
     );
     // `path` with --tree: that tree first, then every configured one, as
@@ -1626,6 +1626,30 @@ fn show_flags_and_version_print_what_luarocks_prints() {
                 text(&out.stdout).replace(&tree.display().to_string(), "TREE")
             };
             assert_eq!(shown("ours"), shown("theirs"), "show {rock:?} {flag}");
+        }
+    }
+    // The whole page, plain and porcelain.
+    for rock in [
+        &["appx"][..],
+        &["cmulti"],
+        &["purelua", "1.0"],
+        &["purelua"],
+    ] {
+        for flags in [&[][..], &["--porcelain"]] {
+            let shown = |side: &str| {
+                let tree = s.tmp.path().join(side);
+                let out = ours_or_luarocks(&s, side)
+                    .arg("--tree")
+                    .arg(&tree)
+                    .arg("show")
+                    .args(rock)
+                    .args(flags)
+                    .output()
+                    .expect("show");
+                assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+                text(&out.stdout).replace(&tree.display().to_string(), "TREE")
+            };
+            assert_eq!(shown("ours"), shown("theirs"), "show {rock:?} {flags:?}");
         }
     }
 }
