@@ -133,7 +133,12 @@ impl Session {
         self.lua.version.clone()
     }
 
-    fn offers(&self, name: &str, version: Option<&str>, exact: bool) -> anyhow::Result<Vec<Offer>> {
+    pub fn offers(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        exact: bool,
+    ) -> anyhow::Result<Vec<Offer>> {
         let constraints = rockstore::install::version_constraints(version)?;
         let mut warnings = Vec::new();
         let manifests = servers::load(

@@ -65,6 +65,12 @@ pub struct RemoveArgs {
 pub struct ListArgs {
     /// Only rocks whose name contains this.
     pub filter: Option<String>,
+    /// Only this version.
+    pub version: Option<String>,
+    /// List only rocks for which there is a higher version available in the
+    /// rocks server.
+    #[arg(long, conflicts_with = "json")]
+    pub outdated: bool,
     /// Tab-separated: name, version, status, rocks directory.
     #[arg(long)]
     pub porcelain: bool,
@@ -380,7 +386,12 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let mut listed: Vec<ListedRock> = Vec::new();
     for tree in &trees {
         for r in installed_rocks(tree)? {
-            if args.filter.as_deref().is_none_or(|f| r.name.contains(f)) {
+            let wanted = args.filter.as_deref().is_none_or(|f| r.name.contains(f))
+                && args
+                    .version
+                    .as_deref()
+                    .is_none_or(|v| r.version == v || r.version.starts_with(&format!("{v}-")));
+            if wanted {
                 listed.push(r);
             }
         }
@@ -391,6 +402,9 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 .sort_order(&rockstore::rockspec::Version::parse(&a.version))
         })
     });
+    if args.outdated {
+        return list_outdated(&listed, args.porcelain, cx);
+    }
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(ExitStatus::Success);
@@ -419,6 +433,70 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     if last.is_some() {
         outln!();
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `list --outdated`, as LuaRocks: each installed rock (its newest
+/// installed version) whose newest version on the servers is higher.
+fn list_outdated(
+    listed: &[ListedRock],
+    porcelain: bool,
+    cx: &Context,
+) -> anyhow::Result<ExitStatus> {
+    use rockstore::rockspec::Version;
+    if !porcelain {
+        outln!();
+        outln!("Outdated rocks:");
+        outln!("---------------");
+        outln!();
+    }
+    // `listed` is sorted by name, then newest version first.
+    let mut latest: Vec<&ListedRock> = Vec::new();
+    for r in listed {
+        if latest.last().is_none_or(|l| l.name != r.name) {
+            latest.push(r);
+        }
+    }
+    let session = super::build_cmd::Session::new(cx);
+    for installed in latest {
+        let offers = match session.offers(&installed.name, None, true) {
+            Ok(offers) => offers,
+            Err(e) => {
+                errln!("warning: {e:#}");
+                continue;
+            }
+        };
+        let Some(best) = offers
+            .iter()
+            .find(|o| o.server != rockstore::servers::PROVIDED)
+        else {
+            continue;
+        };
+        let newer = Version::parse(&best.version)
+            .sort_order(&Version::parse(&installed.version))
+            .is_gt();
+        if !newer {
+            continue;
+        }
+        if porcelain {
+            outln!(
+                "{}\t{}\t{}\t{}",
+                installed.name,
+                installed.version,
+                best.version,
+                best.server
+            );
+        } else {
+            outln!("{}", installed.name);
+            outln!(
+                "   {} < {} at {}",
+                installed.version,
+                best.version,
+                best.server
+            );
+            outln!();
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -1719,3 +1719,53 @@ fn a_missing_external_dependency_stops_the_install_before_any_dependency_is_buil
         store_items(&s)
     );
 }
+
+#[test]
+fn list_outdated_and_a_version_filter_as_luarocks() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        for rock in [&["upg", "1.0"][..], &["cmulti"], &["purelua", "1.0"]] {
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .arg("install")
+                .args(rock)
+                .output()
+                .expect("install");
+            assert!(
+                out.status.success(),
+                "{side} {rock:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    for args in [
+        &["list", "--outdated"][..],
+        &["list", "--outdated", "--porcelain"],
+        &["list", "purelua", "1.0", "--porcelain"],
+        &["list", "purelua", "2.0", "--porcelain"],
+    ] {
+        let shown = |side: &str| {
+            let tree = s.tmp.path().join(side);
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(args)
+                .output()
+                .expect("list");
+            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+            text(&out.stdout).replace(&tree.display().to_string(), "TREE")
+        };
+        let ours = shown("ours");
+        assert_eq!(ours, shown("theirs"), "{args:?}");
+        if args.contains(&"--outdated") {
+            assert!(ours.contains("upg") && ours.contains("purelua"), "{ours}");
+            assert!(!ours.contains("cmulti"), "{ours}");
+        }
+    }
+}
