@@ -1072,6 +1072,42 @@ impl<'a> Installer<'a> {
         let profile = Profile::empty(&self.plan.target.lua_version);
         self.switch_to(&lock, &profile, "purge")
     }
+
+    /// `purge --old-versions`: keeps the newest version of each rock and
+    /// removes the others, except those another rock still needs (unless
+    /// `force`), as LuaRocks. `None` when there was nothing to remove.
+    pub fn purge_old_versions(&mut self) -> Result<Option<u64>, InstallError> {
+        let lock = self.plan.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        self.base = self.plan.target.current_profile()?;
+        let rocks = self.base.rocks.clone();
+        let mut kept: Vec<ProfileRock> = Vec::new();
+        for rock in &rocks {
+            let newest = rocks
+                .iter()
+                .filter(|r| r.name == rock.name)
+                .max_by(|a, b| {
+                    crate::rockspec::Version::parse(&a.version)
+                        .sort_order(&crate::rockspec::Version::parse(&b.version))
+                })
+                .unwrap_or(rock);
+            let keep = newest.version == rock.version
+                || (!self.plan.force && self.still_needed(&rocks, newest).contains(&rock.version));
+            if keep {
+                kept.push(rock.clone());
+            }
+        }
+        if kept.len() == rocks.len() {
+            return Ok(None);
+        }
+        let profile = Profile {
+            format: 1,
+            lua_version: self.plan.target.lua_version.clone(),
+            rocks: kept,
+        };
+        self.switch_to(&lock, &profile, "purge old versions")
+            .map(Some)
+    }
 }
 
 /// A dependency that another tree provided and no longer does.

@@ -85,7 +85,7 @@ enum Command {
     /// Remove a rock from a tree (refused when other rocks there need it).
     Remove(tree_cmd::RemoveArgs),
     /// Remove every rock from a tree (a new, empty generation).
-    Purge,
+    Purge(tree_cmd::PurgeArgs),
     /// List the rocks installed in a tree.
     List(tree_cmd::ListArgs),
     /// Show an installed rock.
@@ -138,7 +138,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Install(args) => tree_cmd::install(args, &cx()?),
         Command::Make(args) => tree_cmd::make(args, &cx()?),
         Command::Remove(args) => tree_cmd::remove(args, &cx()?),
-        Command::Purge => tree_cmd::purge(&cx()?),
+        Command::Purge(args) => tree_cmd::purge(args, &cx()?),
         Command::List(args) => tree_cmd::list(args, &cx()?),
         Command::Show(args) => tree_cmd::show(args, &cx()?),
         Command::Which(args) => tree_cmd::which(args, &cx()?),

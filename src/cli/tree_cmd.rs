@@ -340,7 +340,18 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 /// `rockstore purge`.
-pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Keep the highest-numbered version of each rock and remove the other
+    /// ones; versions other rocks still need stay, unless --force.
+    #[arg(long)]
+    pub old_versions: bool,
+    /// With --old-versions: remove them even when other rocks need them.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     // As LuaRocks: purging the default tree by accident is too costly.
     if cx.tree_flags.tree.is_none() {
         bail!("The --tree argument is mandatory (rockstore purge --tree TREE)");
@@ -352,6 +363,16 @@ pub fn purge(cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
+    if args.old_versions {
+        let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
+        match installer.purge_old_versions()? {
+            Some(n) => {
+                errln!("Removed old versions (generation {n}; `rockstore rollback` undoes it)")
+            }
+            None => errln!("No old versions to remove in {}", tree.root.display()),
+        }
+        return Ok(ExitStatus::Success);
+    }
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
     errln!("Purged (generation {n}; `rockstore rollback` undoes it)");

@@ -1769,3 +1769,50 @@ fn list_outdated_and_a_version_filter_as_luarocks() {
         }
     }
 }
+
+#[test]
+fn purge_old_versions_keeps_the_newest_of_each_rock_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut listings = Vec::new();
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        let run = |args: &[&str]| {
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(args)
+                .output()
+                .expect("run");
+            assert!(
+                out.status.success(),
+                "{side} {args:?}: {}",
+                text(&out.stderr)
+            );
+        };
+        run(&["install", "purelua", "2.0"]);
+        run(&["install", "needsnew"]);
+        run(&["install", "purelua", "1.0", "--keep"]);
+        run(&["install", "upg", "1.0"]);
+        run(&["install", "upg", "2.0", "--keep"]);
+        assert_eq!(luarocks_listing(&s, &tree).len(), 5, "{side}");
+        run(&["purge", "--old-versions"]);
+        listings.push(luarocks_listing(&s, &tree));
+    }
+    assert_eq!(
+        listings[0],
+        ["needsnew 1.0-1", "purelua 2.0-1", "upg 2.0-1"]
+    );
+    assert_eq!(listings[0], listings[1]);
+    assert_eq!(
+        lua_ok(
+            &s,
+            &s.tmp.path().join("ours"),
+            "print(require('needsnew').needs)"
+        ),
+        "2.0"
+    );
+}
