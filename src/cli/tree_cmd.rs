@@ -157,6 +157,16 @@ pub struct PathArgs {
     /// Do not export PATH.
     #[arg(long)]
     pub no_bin: bool,
+    /// Append the paths to the existing ones (default: put them first).
+    #[arg(long)]
+    pub append: bool,
+    /// Accepted for LuaRocks' compatibility (PATH is exported by default).
+    #[arg(long, hide = true)]
+    pub bin: bool,
+    /// Accepted for LuaRocks 3.13's compatibility: the paths are always
+    /// complete here (Lua's own default is kept with `;;`).
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]
@@ -766,12 +776,21 @@ pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     } else if args.lr_bin {
         outln!("{}", bin.join(":"));
     } else {
-        // `;;` is Lua's own default path, whatever the interpreter.
-        outln!("export LUA_PATH='{};;'", lua_path.join(";"));
-        outln!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
-        if !args.no_bin {
-            let current = std::env::var("PATH").unwrap_or_default();
-            outln!("export PATH='{}:{current}'", bin.join(":"));
+        // `;;` is Lua's own default path, whatever the interpreter; with
+        // --append it stands first, so the interpreter's paths win.
+        let current = std::env::var("PATH").unwrap_or_default();
+        if args.append {
+            outln!("export LUA_PATH=';;{}'", lua_path.join(";"));
+            outln!("export LUA_CPATH=';;{}'", lua_cpath.join(";"));
+            if !args.no_bin {
+                outln!("export PATH='{current}:{}'", bin.join(":"));
+            }
+        } else {
+            outln!("export LUA_PATH='{};;'", lua_path.join(";"));
+            outln!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
+            if !args.no_bin {
+                outln!("export PATH='{}:{current}'", bin.join(":"));
+            }
         }
     }
     Ok(ExitStatus::Success)

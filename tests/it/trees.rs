@@ -1816,3 +1816,29 @@ fn purge_old_versions_keeps_the_newest_of_each_rock_as_luarocks() {
         "2.0"
     );
 }
+
+#[test]
+fn path_append_puts_the_trees_after_luas_own_paths() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let tree = s.tmp.path().join("tree");
+    ok(&s, &repo, &tree, &["install", "purelua", "1.0"]);
+    let script = format!(
+        "eval \"$('{}' --store '{}' --lua-version 5.4 --tree '{}' path --append)\" && \
+         exec lua5.4 -e \"print(require('purelua').version) print(package.path:find('{}', 1, true) > 1)\"",
+        crate::support::bin(),
+        s.store().display(),
+        tree.display(),
+        tree.display()
+    );
+    let out = s.program("sh").args(["-c", &script]).output().expect("sh");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "1.0\ntrue\n",
+        "the tree loads, after Lua's own paths"
+    );
+}
