@@ -64,8 +64,9 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// Rock name.
-    pub name: String,
+    /// Rock name (with --all, optional: every rock).
+    #[arg(required_unless_present = "all")]
+    pub name: Option<String>,
     /// Version constraint (e.g. `1.2-1` or `>= 1.0`).
     pub version: Option<String>,
     /// Only a .src.rock or rockspec (what `build` needs).
@@ -74,6 +75,10 @@ pub struct DownloadArgs {
     /// Only the rockspec.
     #[arg(long)]
     pub rockspec: bool,
+    /// Download all files if there are multiple matches (every version and
+    /// file kind; with --source or --rockspec, only those).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -323,12 +328,33 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
     } else {
         Want::Any
     };
-    let offer = session.find(&args.name, args.version.as_deref(), want)?;
-    let url = offer.url();
-    let bytes = fetch_target(&session, &url)?;
-    let out = PathBuf::from(file_name(&url));
-    std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    outln!("{}", out.display());
+    let name = args.name.clone().unwrap_or_default();
+    let urls: Vec<String> = if args.all {
+        // As LuaRocks: every match of the query but provided rocks; an
+        // empty name matches every rock.
+        let offers = session.offers(&name, args.version.as_deref(), !name.is_empty())?;
+        offers
+            .iter()
+            .filter(|o| o.server != servers::PROVIDED)
+            .filter(|o| match want {
+                Want::Source => o.arch == "src",
+                Want::Rockspec => o.arch == "rockspec",
+                Want::Any => true,
+            })
+            .map(servers::Offer::url)
+            .collect()
+    } else {
+        vec![session.find(&name, args.version.as_deref(), want)?.url()]
+    };
+    if urls.is_empty() {
+        bail!("Could not find a result named {name}");
+    }
+    for url in urls {
+        let bytes = fetch_target(&session, &url)?;
+        let out = PathBuf::from(file_name(&url));
+        std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+        outln!("{}", out.display());
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -951,3 +951,54 @@ fn search_all_leaves_out_binary_rocks_for_other_machines_as_luarocks() {
         assert!(!ours.contains("win32"), "{ours}");
     }
 }
+
+#[test]
+fn download_all_fetches_every_match_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for extra in [
+        &["purelua"][..],
+        &["purelua", "--rockspec"],
+        &["cmulti", "--source"],
+    ] {
+        let mut files = Vec::new();
+        for side in ["ours", "theirs"] {
+            let dir = s.dir(&format!("dl-{side}-{}", extra.join("")));
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            let out = cmd
+                .args([
+                    "--lua-version",
+                    "5.4",
+                    "--only-server",
+                    &repo.server.base,
+                    "download",
+                    "--all",
+                ])
+                .args(extra)
+                .current_dir(&dir)
+                .output()
+                .expect("download");
+            assert!(
+                out.status.success(),
+                "{side} {extra:?}: {}",
+                text(&out.stderr)
+            );
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .expect("dir")
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            files.push(names);
+        }
+        assert!(!files[0].is_empty(), "{extra:?}");
+        assert_eq!(files[0], files[1], "download --all {extra:?}");
+    }
+}
