@@ -43,6 +43,10 @@ pub struct ServerFlags {
     /// Network timeout in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
+    /// Also use the servers' development trees, first: `/dev` appended to
+    /// every server (luarocks.org/dev holds scm and dev rockspecs).
+    #[arg(long, global = true, conflicts_with = "only_server")]
+    pub dev: bool,
 }
 
 #[derive(Debug, Args)]

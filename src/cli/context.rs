@@ -208,11 +208,20 @@ impl Context {
                 .map(|s| (*s).to_owned())
                 .collect()
         });
-        servers::server_list(
+        let list = servers::server_list(
             &self.server_flags.server,
             self.server_flags.only_server.as_deref(),
             &configured,
-        )
+        );
+        if self.server_flags.dev {
+            // As LuaRocks: every server's dev tree first, then the servers.
+            list.iter()
+                .map(|s| rockstore::fetch::join(s, "dev"))
+                .chain(list.iter().cloned())
+                .collect()
+        } else {
+            list
+        }
     }
 
     /// Defaults, then config `variables`, then command-line `VAR=VALUE`.

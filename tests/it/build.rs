@@ -1002,3 +1002,46 @@ fn download_all_fetches_every_match_as_luarocks() {
         assert_eq!(files[0], files[1], "download --all {extra:?}");
     }
 }
+
+#[test]
+fn dev_asks_every_servers_dev_tree_first_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut asked = Vec::new();
+    for side in ["ours", "theirs"] {
+        repo.server.clear();
+        let mut cmd = if side == "ours" {
+            s.cmd::<[&str; 0], &str>([])
+        } else {
+            s.program("luarocks")
+        };
+        // Nothing is served under /dev: both ask there first, then the
+        // server itself, and find the rock.
+        let out = cmd
+            .args([
+                "--lua-version",
+                "5.4",
+                "--dev",
+                "--server",
+                &repo.server.base,
+                "search",
+                "purelua",
+                "--porcelain",
+            ])
+            .output()
+            .expect("search");
+        assert!(
+            text(&out.stdout).contains("purelua\t2.0-1"),
+            "{side}: {}",
+            text(&out.stdout)
+        );
+        asked.push(repo.server.requests());
+    }
+    assert!(asked[0][0].starts_with("/dev/manifest"), "{:?}", asked[0]);
+    // rockstore also tries the JSON manifest luarocks.org serves; 3.8 does not.
+    asked[0].retain(|p| !p.ends_with(".json"));
+    assert_eq!(asked[0], asked[1], "the servers asked, in order");
+}
