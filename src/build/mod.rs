@@ -181,6 +181,10 @@ pub enum BuildError {
 
 /// What every build in one run shares.
 pub struct BuildEnv {
+    /// `--only-sources`: sources may be downloaded only from URLs whose
+    /// part after `protocol://` starts with this (empty: none at all), as
+    /// LuaRocks' `cfg.only_sources_from`.
+    pub only_sources_from: Option<String>,
     /// The Lua to build for.
     pub lua: LuaInstall,
     /// The platform (overrides, arch).
@@ -405,6 +409,7 @@ impl Builder<'_> {
         let work = self.store.build_dir()?;
         let src_dir = match &input.sources {
             Sources::Fetch => {
+                source::allowed_by_only_sources(&rockspec, self.env.only_sources_from.as_deref())?;
                 source::obtain(self.fetcher, &rockspec, None, work.path(), &input.origin)?
             }
             Sources::SrcRock { dir, .. } => source::obtain(

@@ -128,6 +128,31 @@ pub fn obtain(
     )
 }
 
+/// LuaRocks' `--only-sources` check, on the source's `pathname` (the URL
+/// after `protocol://`), with its messages.
+pub fn allowed_by_only_sources(rockspec: &Rockspec, only: Option<&str>) -> Result<(), BuildError> {
+    let source = &rockspec.source;
+    let Some(only) = only else {
+        return Ok(());
+    };
+    if source.pathname.is_empty() {
+        return Ok(());
+    }
+    if only.is_empty() {
+        return Err(BuildError::Rockspec(format!(
+            "Can't download {} -- download from remote servers disabled",
+            source.url
+        )));
+    }
+    if !source.pathname.starts_with(only) {
+        return Err(BuildError::Rockspec(format!(
+            "Can't download {} -- only downloading from {only}",
+            source.url
+        )));
+    }
+    Ok(())
+}
+
 /// `source.dir` as a path inside the unpack directory; `.` (or nothing)
 /// is the unpack directory itself.
 fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {

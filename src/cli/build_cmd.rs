@@ -47,6 +47,15 @@ pub struct ServerFlags {
     /// every server (luarocks.org/dev holds scm and dev rockspecs).
     #[arg(long, global = true, conflicts_with = "only_server")]
     pub dev: bool,
+    /// Download sources only from URLs whose part after `protocol://`
+    /// starts with this (empty: download no sources), as LuaRocks.
+    #[arg(
+        long,
+        visible_alias = "only-sources-from",
+        global = true,
+        value_name = "URL"
+    )]
+    pub only_sources: Option<String>,
 }
 
 #[derive(Debug, Args)]

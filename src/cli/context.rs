@@ -235,6 +235,7 @@ impl Context {
         vars.extend(self.config.variables.iter().cloned());
         vars.extend(overrides);
         BuildEnv {
+            only_sources_from: self.server_flags.only_sources.clone(),
             lua: self.lua.clone(),
             platforms: Platforms::host(),
             variables: vars,

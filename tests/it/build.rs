@@ -1045,3 +1045,49 @@ fn dev_asks_every_servers_dev_tree_first_as_luarocks() {
     asked[0].retain(|p| !p.ends_with(".json"));
     assert_eq!(asked[0], asked[1], "the servers asked, in order");
 }
+
+#[test]
+fn only_sources_restricts_source_downloads_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // LuaRocks compares the prefix with the URL after `protocol://`.
+    let here = repo.server.base.trim_start_matches("http://").to_owned();
+    for side in ["ours", "theirs"] {
+        let run = |only: &str, tree: &str| {
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            cmd.args(["--lua-version", "5.4", "--only-server", &repo.server.base])
+                .arg(format!("--only-sources={only}"))
+                .arg("--tree")
+                .arg(s.tmp.path().join(format!("{side}-{tree}")))
+                .args(["build", "purelua", "1.0"])
+                .output()
+                .expect("build")
+        };
+        let refused = run("example.org/", "refused");
+        assert!(!refused.status.success(), "{side}");
+        assert!(
+            text(&refused.stderr).contains("-- only downloading from example.org/"),
+            "{side}: {}",
+            text(&refused.stderr)
+        );
+        let none = run("", "none");
+        assert!(
+            text(&none.stderr).contains("download from remote servers disabled"),
+            "{side}: {}",
+            text(&none.stderr)
+        );
+        let allowed = run(&here, "allowed");
+        assert!(
+            allowed.status.success(),
+            "{side}: {}",
+            text(&allowed.stderr)
+        );
+    }
+}
