@@ -96,9 +96,13 @@ pub struct DownloadArgs {
 
 #[derive(Debug, Args)]
 pub struct PackArgs {
-    /// A store item (path, name or hash prefix) to pack as a binary rock,
-    /// or a rockspec to pack with its sources as a .src.rock.
+    /// A rock installed in the tree (then an optional version), as
+    /// `luarocks pack`; else a store item (path, name or hash prefix) to
+    /// pack as a binary rock, or a rockspec to pack with its sources as a
+    /// .src.rock.
     pub what: String,
+    /// The installed rock's version (default: the newest installed).
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -380,7 +384,17 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         outln!("{}", out.display());
         return Ok(ExitStatus::Success);
     }
-    let item = cx.store()?.find(&args.what)?;
+    let store = cx.store()?;
+    let item = match installed_item(cx, &args.what, args.version.as_deref())? {
+        Some(name) => store.find(&name)?,
+        None if args.version.is_some() => bail!(
+            "{} {} is not installed in {}",
+            args.what,
+            args.version.as_deref().unwrap_or_default(),
+            cx.target()?.0.root.display()
+        ),
+        None => store.find(&args.what)?,
+    };
     let out = rock_file::pack(
         &item.path,
         &item.record.name,
@@ -391,6 +405,29 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     .with_context(|| format!("cannot write the rock for {}", item.name.as_str()))?;
     outln!("{}", out.display());
     Ok(ExitStatus::Success)
+}
+
+/// The item of rock `name` (at `version`, else the newest) installed in
+/// the target tree, as `luarocks pack NAME [VERSION]` finds it.
+fn installed_item(
+    cx: &Context,
+    name: &str,
+    version: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let (tree, _) = cx.target()?;
+    let profile = tree.current_profile()?;
+    Ok(profile
+        .rocks
+        .iter()
+        .filter(|r| r.name == name)
+        .filter(|r| {
+            version.is_none_or(|v| r.version == v || r.version.starts_with(&format!("{v}-")))
+        })
+        .max_by(|a, b| {
+            rockstore::rockspec::Version::parse(&a.version)
+                .sort_order(&rockstore::rockspec::Version::parse(&b.version))
+        })
+        .map(|r| r.item.clone()))
 }
 
 /// A `.src.rock`: the rockspec and its downloaded source file.

@@ -1842,3 +1842,54 @@ fn path_append_puts_the_trees_after_luas_own_paths() {
         "the tree loads, after Lua's own paths"
     );
 }
+
+#[test]
+fn pack_name_version_packs_the_installed_rock_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut packed = Vec::new();
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(side);
+        for version in ["1.0", "2.0"] {
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(["install", "--keep", "purelua", version])
+                .output()
+                .expect("install");
+            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        }
+        let dir = s.dir(&format!("pack-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .arg("--tree")
+            .arg(&tree)
+            .args(["pack", "purelua", "1.0-1"])
+            .current_dir(&dir)
+            .output()
+            .expect("pack");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let rock = dir.join("purelua-1.0-1.all.rock");
+        let file = std::fs::File::open(&rock).unwrap_or_else(|e| panic!("{side}: {e}"));
+        let mut zip = zip::ZipArchive::new(file).expect("zip");
+        let mut names: Vec<String> = (0..zip.len())
+            .map(|i| zip.by_index(i).expect("entry").name().to_owned())
+            .filter(|n| !n.ends_with('/'))
+            .collect();
+        names.sort();
+        let rockspec = {
+            let mut entry = zip.by_name("purelua-1.0-1.rockspec").expect("rockspec");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).expect("read");
+            text
+        };
+        assert!(
+            rockspec.contains("version = \"1.0-1\""),
+            "{side}: {rockspec}"
+        );
+        packed.push(names);
+    }
+    assert_eq!(packed[0], packed[1], "the same files in both rocks");
+}
