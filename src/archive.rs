@@ -190,6 +190,7 @@ pub fn unpack_reader<R: Read + Seek>(
         input_len,
         entries: 0,
         links: Vec::new(),
+        produced: Default::default(),
     };
     let input = io::BufReader::new(input);
     match kind {
@@ -206,11 +207,14 @@ pub fn unpack_reader<R: Read + Seek>(
     w.check_links()
 }
 
-/// The decompressed stream, counted: past a bound, reads fail with
-/// [`Exceeded`], which the writer turns into [`ArchiveError::TooLarge`].
+/// A stream of unpacked bytes, counted against the bounds of the whole
+/// unpack: every `Bounded` of one unpack (the decompressed tar stream, each
+/// zip entry, each hard-link copy) adds to the same `produced` count. Past
+/// a bound, reads fail with [`Exceeded`], which the writer turns into
+/// [`ArchiveError::TooLarge`].
 struct Bounded<R> {
     inner: R,
-    out: u64,
+    produced: std::rc::Rc<std::cell::Cell<u64>>,
     total: u64,
     ratio_cap: Option<u64>,
     ratio_floor: u64,
@@ -232,15 +236,16 @@ impl std::error::Error for Exceeded {}
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.out += n as u64;
-        if self.out > self.total {
+        let out = self.produced.get() + n as u64;
+        self.produced.set(out);
+        if out > self.total {
             return Err(io::Error::other(Exceeded(format!(
                 "{} MiB",
                 self.total >> 20
             ))));
         }
         if let Some(cap) = self.ratio_cap {
-            if self.out > self.ratio_floor && self.out > cap {
+            if out > self.ratio_floor && out > cap {
                 return Err(io::Error::other(Exceeded(format!(
                     "{} times its own size ({cap} bytes; a decompression bomb?)",
                     self.ratio
@@ -260,6 +265,8 @@ struct Writer<'a> {
     /// Symlinks written so far, in order: no later entry may pass through
     /// one, and each is resolved once the archive is out.
     links: Vec<PathBuf>,
+    /// Bytes unpacked so far, shared by every [`Bounded`] of this unpack.
+    produced: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 /// A checked relative path inside the destination.
@@ -473,7 +480,7 @@ impl Writer<'_> {
     fn bounded<R: Read>(&self, inner: R) -> Bounded<R> {
         Bounded {
             inner,
-            out: 0,
+            produced: std::rc::Rc::clone(&self.produced),
             total: self.limits.total_bytes,
             ratio_cap: self.input_len.checked_mul(self.limits.max_ratio),
             ratio_floor: self.limits.ratio_floor,
@@ -554,7 +561,7 @@ impl Writer<'_> {
                             .metadata()
                             .is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
                     };
-                    // Bounded like the rest: a thousand links to one big
+                    // Counted with the rest: a thousand links to one big
                     // file are a thousand copies.
                     let counted = self.bounded(original);
                     self.regular(&path, counted, executable)?;
@@ -574,8 +581,6 @@ impl Writer<'_> {
     fn zip<R: Read + Seek>(&mut self, input: R) -> Result<(), ArchiveError> {
         let mut archive =
             zip::ZipArchive::new(input).map_err(|e| self.corrupt(io::Error::other(e)))?;
-        // One count across every entry, as for a tar stream.
-        let mut out = self.bounded(io::empty());
         for i in 0..archive.len() {
             let mut entry = archive
                 .by_index(i)
@@ -600,16 +605,8 @@ impl Writer<'_> {
                     entry: raw,
                 });
             } else {
-                let mut counted = Bounded {
-                    inner: &mut entry,
-                    out: out.out,
-                    total: out.total,
-                    ratio_cap: out.ratio_cap,
-                    ratio_floor: out.ratio_floor,
-                    ratio: out.ratio,
-                };
-                self.regular(&path, &mut counted, mode & 0o111 != 0)?;
-                out.out = counted.out;
+                let counted = self.bounded(&mut entry);
+                self.regular(&path, counted, mode & 0o111 != 0)?;
             }
         }
         Ok(())
@@ -626,6 +623,34 @@ mod tests {
             assert!(safe_relative(bad).is_none(), "{bad}");
         }
         assert_eq!(safe_relative("./a/./b"), Some(PathBuf::from("a/b")));
+    }
+
+    #[test]
+    fn hard_link_copies_count_towards_the_total() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1 << 20);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "big", &vec![0u8; 1 << 20][..])
+            .expect("file");
+        for i in 0..20 {
+            let mut link = tar::Header::new_gnu();
+            link.set_entry_type(tar::EntryType::Link);
+            link.set_size(0);
+            tar.append_link(&mut link, format!("copy{i}"), "big")
+                .expect("link");
+        }
+        let bytes = tar.into_inner().expect("tar");
+        let dest = tempfile::tempdir().expect("tmp");
+        let dir = Dir::open_ambient_dir(dest.path(), cap_std::ambient_authority()).expect("dir");
+        let limits = Limits {
+            total_bytes: 8 << 20,
+            max_ratio: u64::MAX / (64 << 20),
+            ..Limits::DEFAULT
+        };
+        let err = unpack(&bytes, "links.tar", &dir, limits).expect_err("21 MiB out of 8");
+        assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
     }
 
     #[test]

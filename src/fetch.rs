@@ -12,7 +12,8 @@
 //!
 //! Cache layout (`<cache>/`, default `$XDG_CACHE_HOME/rockstore`):
 //! `blobs/<blake3 hex>` holds downloaded bytes; `urls/<blake3 hex of URL>`
-//! holds the blob's hash and the URL. A blob is re-hashed when read, so a
+//! holds the blob's hash and the URL; `partial/` holds downloads still
+//! arriving (renamed into `blobs/` when complete). A blob is re-hashed when read, so a
 //! damaged cache costs a download, never a wrong build. Rockspecs, rocks
 //! and source archives are immutable by name on a rocks server, so they are
 //! reused for ever; manifests are reused for [`MANIFEST_MAX_AGE`], as
@@ -284,19 +285,25 @@ impl Fetcher {
         }
     }
 
-    /// Where a download is written while it arrives: the cache's `blobs/`
-    /// (renamed to its hash when complete), else the temporary directory.
-    fn download_target(&self, url: &str) -> Result<(tempfile::NamedTempFile, PathBuf), FetchError> {
-        let dir = self
+    /// Where a download is written while it arrives: the cache's
+    /// `partial/` (then renamed into `blobs/` by its hash when complete),
+    /// else the temporary directory; with the cache root when it is one.
+    fn download_target(
+        &self,
+        url: &str,
+    ) -> Result<(tempfile::NamedTempFile, PathBuf, Option<PathBuf>), FetchError> {
+        let cache = self
             .cache
             .as_ref()
             .filter(|_| self.cache_dir().is_some())
-            .map(|c| c.join("blobs"))
-            .unwrap_or_else(std::env::temp_dir);
+            .cloned();
+        let dir = cache
+            .as_ref()
+            .map_or_else(std::env::temp_dir, |c| c.join("partial"));
         tempfile::Builder::new()
             .prefix(".download-")
             .tempfile_in(&dir)
-            .map(|f| (f, dir.clone()))
+            .map(|f| (f, dir.clone(), cache))
             .map_err(|source| FetchError::Save {
                 url: url.to_owned(),
                 dir,
@@ -343,7 +350,7 @@ impl Fetcher {
         if response.content_length().is_some_and(|n| n > cap) {
             return Err(too_large());
         }
-        let (mut out, dir) = self.download_target(url)?;
+        let (mut out, dir, cache) = self.download_target(url)?;
         let save = |source| FetchError::Save {
             url: url.to_owned(),
             dir: dir.clone(),
@@ -370,8 +377,8 @@ impl Fetcher {
             }
         }
         let hash = hasher.finalize().to_hex();
-        let mut file = if self.cache_dir().is_some() && dir.ends_with("blobs") {
-            let blob = dir.join(hash.as_str());
+        let mut file = if let Some(cache) = cache {
+            let blob = cache.join("blobs").join(hash.as_str());
             let file = out.persist(&blob).map_err(|e| save(e.error))?;
             self.remember_url(url, hash.as_str());
             file
@@ -387,7 +394,7 @@ impl Fetcher {
         self.cache_handle
             .get_or_init(|| {
                 let root = self.cache.as_ref()?;
-                for sub in ["blobs", "urls", "misses"] {
+                for sub in ["blobs", "urls", "misses", "partial"] {
                     std::fs::create_dir_all(root.join(sub)).ok()?;
                 }
                 let dir = Dir::open_ambient_dir(root, ambient_authority()).ok()?;
@@ -443,21 +450,19 @@ impl Fetcher {
 /// Partial downloads older than this were left by a killed process.
 const STALE_DOWNLOAD: Duration = Duration::from_secs(24 * 3600);
 
-/// Best effort: removes `blobs/.download-*` files a killed download left.
+/// Best effort: removes the `partial/` downloads a killed process left.
 /// A live download is younger than the stale age (its deadline is
-/// `--timeout`), so it is never touched.
+/// `--timeout`), so it is never touched. `partial/` holds nothing else, so
+/// this reads no more than the leftovers.
 fn sweep_stale_downloads(cache: &Dir) {
-    let Ok(blobs) = cache.open_dir("blobs") else {
+    let Ok(partial) = cache.open_dir("partial") else {
         return;
     };
-    let Ok(entries) = blobs.entries() else {
+    let Ok(entries) = partial.entries() else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !name.to_string_lossy().starts_with(".download-") {
-            continue;
-        }
         let stale = entry
             .metadata()
             .ok()
@@ -465,7 +470,7 @@ fn sweep_stale_downloads(cache: &Dir) {
             .and_then(|t| SystemTime::now().duration_since(t.into_std()).ok())
             .is_some_and(|age| age > STALE_DOWNLOAD);
         if stale {
-            let _ = blobs.remove_file(&name);
+            let _ = partial.remove_file(&name);
         }
     }
 }

@@ -369,9 +369,11 @@ impl<'a> Installer<'a> {
             } else {
                 self.still_needed(&rocks, new)
             };
+            // Another version of the new rock stays only with --keep or
+            // when another rock needs it.
             rocks.retain(|r| {
-                !(r.name == new.name
-                    && (r.version == new.version || !(self.plan.keep || kept.contains(&r.version))))
+                r.name != new.name
+                    || (r.version != new.version && (self.plan.keep || kept.contains(&r.version)))
             });
             let mut new = new.clone();
             new.explicit |= was_explicit;
@@ -1082,24 +1084,35 @@ impl<'a> Installer<'a> {
         self.base = self.plan.target.current_profile()?;
         let rocks = self.base.rocks.clone();
         let mut kept: Vec<ProfileRock> = Vec::new();
-        for rock in &rocks {
-            let newest = rocks
-                .iter()
-                .filter(|r| r.name == rock.name)
-                .max_by(|a, b| {
-                    crate::rockspec::Version::parse(&a.version)
-                        .sort_order(&crate::rockspec::Version::parse(&b.version))
-                })
-                .unwrap_or(rock);
-            let keep = newest.version == rock.version
-                || (!self.plan.force && self.still_needed(&rocks, newest).contains(&rock.version));
-            if keep {
-                kept.push(rock.clone());
-            }
+        let names: std::collections::BTreeSet<&str> =
+            rocks.iter().map(|r| r.name.as_str()).collect();
+        for name in names {
+            let Some(newest) = rocks.iter().filter(|r| r.name == name).max_by(|a, b| {
+                crate::rockspec::Version::parse(&a.version)
+                    .sort_order(&crate::rockspec::Version::parse(&b.version))
+            }) else {
+                continue;
+            };
+            // Asked once per rock, so each warning is said once.
+            let needed = if self.plan.force {
+                Vec::new()
+            } else {
+                self.still_needed(&rocks, newest)
+            };
+            kept.extend(
+                rocks
+                    .iter()
+                    .filter(|r| {
+                        r.name == name
+                            && (r.version == newest.version || needed.contains(&r.version))
+                    })
+                    .cloned(),
+            );
         }
         if kept.len() == rocks.len() {
             return Ok(None);
         }
+        kept.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
         let profile = Profile {
             format: 1,
             lua_version: self.plan.target.lua_version.clone(),

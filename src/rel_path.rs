@@ -69,6 +69,19 @@ impl RelPath {
         RelPath::parse(&name.replace('.', "/"))
     }
 
+    /// One of rockstore's own directory names (`lua`, `lib`, `doc`): a
+    /// single plain component, known good, so nothing to check at run time.
+    pub fn literal(name: &'static str) -> RelPath {
+        debug_assert!(RelPath::parse(name).is_ok_and(|p| p.0.components().count() == 1));
+        RelPath(PathBuf::from(name))
+    }
+
+    /// The last component as a path of its own (`a/b.lua` → `b.lua`),
+    /// which is always a valid `RelPath`.
+    pub fn last(&self) -> RelPath {
+        RelPath(PathBuf::from(self.file_name()))
+    }
+
     /// The path, relative.
     pub fn as_path(&self) -> &Path {
         &self.0
@@ -163,6 +176,16 @@ mod tests {
         for bad in [".tmp.x.PWNED", "a..b", "a.", "", "a/../../x.b"] {
             assert!(RelPath::of_module(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_last_component_stands_alone() {
+        let p = RelPath::parse("src/a/b.lua").expect("path");
+        assert_eq!(p.last().as_path(), Path::new("b.lua"));
+        assert_eq!(
+            RelPath::literal("lua").join(&p.last()).as_path(),
+            Path::new("lua/b.lua")
+        );
     }
 
     #[test]

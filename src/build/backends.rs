@@ -193,11 +193,7 @@ pub fn builtin(
     modules: &BTreeMap<String, Module>,
     external_libs: &[(String, bool)],
 ) -> Result<(), BuildError> {
-    let luadir = RelPath::parse("lua").map_err(|source| BuildError::Path {
-        rock: ctx.rock.to_owned(),
-        field: "lua".into(),
-        source,
-    })?;
+    let luadir = RelPath::literal("lua");
     let mut c_modules = Vec::new();
     for (name, module) in modules {
         match module {
@@ -206,12 +202,7 @@ pub fn builtin(
                 let from = ctx.rel(file, field)?;
                 let mut dest = module_path(ctx, name, "build.modules")?;
                 if from.file_name() == "init.lua" && !name.ends_with(".init") {
-                    dest =
-                        dest.join(&RelPath::parse("init").map_err(|source| BuildError::Path {
-                            rock: ctx.rock.to_owned(),
-                            field: field(),
-                            source,
-                        })?);
+                    dest = dest.join(&RelPath::literal("init"));
                 }
                 ctx.copy(
                     &from,
@@ -330,11 +321,7 @@ fn compile_c_modules(
     })?;
     let ld = ctx.words("LD");
     let (linker, ld_args) = ld.split_first().unwrap_or((compiler, cc_args));
-    let libdir = RelPath::parse("lib").map_err(|source| BuildError::Path {
-        rock: ctx.rock.to_owned(),
-        field: "lib".into(),
-        source,
-    })?;
+    let libdir = RelPath::literal("lib");
     // As LuaRocks: each module is linked in the build directory at its
     // module path (`a/b.so`), then copied into `lib/`, so that
     // `build.install.lib = { "a/b.so" }` (luasec's) finds it there too.
@@ -489,28 +476,19 @@ pub fn install_files(
             Some(k) => format!("build.install.{location}[\"{k}\"]"),
             None => format!("build.install.{location}"),
         };
-        let location = ctx.rel(location, || location.to_owned())?;
+        let location = RelPath::literal(location);
         for (key, file) in entries {
             let from = ctx.rel(file, || field(key))?;
-            let base = || {
-                RelPath::parse(&from.file_name().to_string_lossy()).map_err(|source| {
-                    BuildError::Path {
-                        rock: ctx.rock.to_owned(),
-                        field: field(key),
-                        source,
-                    }
-                })
-            };
             let dest = match key {
-                None => base()?,
+                None => from.last(),
                 Some(name) if is_module_path => {
                     let module = module_path(ctx, name, &format!("build.install.{location}"))?;
                     if from.file_name().to_string_lossy().ends_with(".lua") {
                         module.with_added_extension("lua")
                     } else {
                         match module.parent() {
-                            Some(dir) => dir.join(&base()?),
-                            None => base()?,
+                            Some(dir) => dir.join(&from.last()),
+                            None => from.last(),
                         }
                     }
                 }
@@ -560,12 +538,7 @@ pub fn install_files(
                 let Ok(from) = RelPath::parse(&entry.file_name().to_string_lossy()) else {
                     continue;
                 };
-                let doc = RelPath::parse("doc").map_err(|source| BuildError::Path {
-                    rock: ctx.rock.to_owned(),
-                    field: "doc".into(),
-                    source,
-                })?;
-                ctx.copy(&from, &doc.join(&from), false)?;
+                ctx.copy(&from, &RelPath::literal("doc").join(&from), false)?;
             }
         }
     }

@@ -138,6 +138,9 @@ pub struct Session {
     servers: Vec<String>,
     lua: LuaInstall,
     provided: Vec<(String, String)>,
+    /// The servers' manifests, read once per command (`list --outdated`
+    /// asks for every installed rock).
+    manifests: std::cell::OnceCell<Vec<servers::ServerManifest>>,
 }
 
 impl Session {
@@ -147,7 +150,26 @@ impl Session {
             servers: cx.servers(),
             lua: cx.lua.clone(),
             provided: cx.rocks_provided(),
+            manifests: std::cell::OnceCell::new(),
         }
+    }
+
+    fn manifests(&self) -> anyhow::Result<&[servers::ServerManifest]> {
+        if let Some(loaded) = self.manifests.get() {
+            return Ok(loaded);
+        }
+        let mut warnings = Vec::new();
+        let loaded = servers::load(
+            &self.fetcher,
+            &self.servers,
+            &self.lua_version(),
+            &mut warnings,
+        );
+        for w in &warnings {
+            errln!("warning: {w}");
+        }
+        let loaded = loaded?;
+        Ok(self.manifests.get_or_init(|| loaded))
     }
 
     /// The Lua version whose manifests are read.
@@ -162,18 +184,8 @@ impl Session {
         exact: bool,
     ) -> anyhow::Result<Vec<Offer>> {
         let constraints = rockstore::install::version_constraints(version)?;
-        let mut warnings = Vec::new();
-        let manifests = servers::load(
-            &self.fetcher,
-            &self.servers,
-            &self.lua_version(),
-            &mut warnings,
-        );
-        for w in &warnings {
-            errln!("warning: {w}");
-        }
         Ok(servers::search(
-            &manifests?,
+            self.manifests()?,
             &self.provided(),
             name,
             exact,

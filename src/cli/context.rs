@@ -289,18 +289,6 @@ impl Context {
         })
     }
 
-    /// Whether the target tree was chosen (LuaRocks sets `args.tree`):
-    /// `--tree`, `--local`, or `local_by_default` — not a project's tree nor
-    /// the default last tree. `list` then shows that tree alone.
-    pub fn tree_is_explicit(&self) -> bool {
-        let f = &self.tree_flags;
-        f.tree.is_some()
-            || f.local
-            || (self.config.local_by_default
-                && !f.global
-                && !self.project.as_ref().is_some_and(|p| p.explicit))
-    }
-
     /// LuaRocks' `cfg.home_tree`: config's `home_tree`, else
     /// `$HOME/.luarocks`.
     fn home_tree(&self) -> anyhow::Result<PathBuf> {
@@ -309,12 +297,22 @@ impl Context {
         }
         match &self.env.home {
             Some(home) => Ok(PathBuf::from(home).join(".luarocks")),
-            None => bail!("--local needs a home directory: HOME is not set (or pass --tree DIR)"),
+            None => bail!(
+                "no home tree: HOME is not set (set home_tree in the LuaRocks config, or pass --tree DIR)"
+            ),
         }
     }
 
     /// The target tree and the rocks trees as LuaRocks arranges them.
     pub fn target(&self) -> anyhow::Result<(Tree, Vec<PathBuf>)> {
+        self.chosen_target().map(|c| (c.tree, c.trees))
+    }
+
+    /// [`Context::target`], and whether the tree was chosen (LuaRocks sets
+    /// `args.tree`: `--tree`, `--local`, `local_by_default`) rather than
+    /// being a project's or the default last tree; `list` then shows that
+    /// tree alone.
+    pub fn chosen_target(&self) -> anyhow::Result<ChosenTarget> {
         let mut trees = self.rocks_trees();
         let named = |name: &str, trees: &[TreeEntry]| {
             trees
@@ -327,6 +325,9 @@ impl Context {
         // `cfg.home_tree`, whatever `rocks_trees` names its entries (Debian's
         // stock config names none).
         let local_by_default = self.config.local_by_default && !self.tree_flags.global;
+        let chosen = self.tree_flags.tree.is_some()
+            || self.tree_flags.local
+            || (local_by_default && !self.project.as_ref().is_some_and(|p| p.explicit));
         let root = if let Some(t) = &self.tree_flags.tree {
             match named(t, &trees) {
                 Some(root) => root,
@@ -364,12 +365,26 @@ impl Context {
             }
         };
         let tree = Tree::new(&root, &self.lua.version)?;
-        let roots = trees
+        let trees = trees
             .into_iter()
             .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))
             .collect();
-        Ok((tree, roots))
+        Ok(ChosenTarget {
+            tree,
+            trees,
+            chosen,
+        })
     }
+}
+
+/// What [`Context::chosen_target`] found.
+pub struct ChosenTarget {
+    /// The target tree.
+    pub tree: Tree,
+    /// Every rocks tree, absolute, in order.
+    pub trees: Vec<PathBuf>,
+    /// Whether the flags or config chose the tree.
+    pub chosen: bool,
 }
 
 /// `external_deps_dirs` as LuaRocks 3.8 ends up with it: the config's list

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use rockstore::rockspec::{Dependency, Rockspec, Version};
+use rockstore::tree::profile::{files_under, module_name};
 use rockstore::tree::{ProfileRock, Tree};
 
 /// A `name (label)` or `name (file)` row.
@@ -87,9 +88,9 @@ impl Page {
         let bin_dir = tree.bin_dir();
         let bin = bin_dir.display().to_string();
         let commands = files(item, "bin")
-            .into_iter()
+            .iter()
             .map(|f| {
-                let name = deployed(&bin_dir, &f).display().to_string();
+                let name = deployed(&bin_dir, f).display().to_string();
                 Row {
                     value: format!("{bin}{name}"),
                     name,
@@ -100,10 +101,10 @@ impl Page {
             .into_iter()
             .flat_map(|(sub, dir)| {
                 files(item, sub)
-                    .into_iter()
+                    .iter()
                     .map(|f| Row {
-                        name: path_to_module(&f),
-                        value: deployed(&dir, &f).display().to_string(),
+                        name: module_name(Path::new(f)),
+                        value: deployed(&dir, f).display().to_string(),
                     })
                     .collect::<Vec<_>>()
             })
@@ -139,6 +140,28 @@ impl Page {
         }
     }
 
+    /// The optional one-line fields: (plain label, porcelain key, value).
+    fn fields(&self) -> [(&'static str, &'static str, &Option<String>); 4] {
+        [
+            ("License:      ", "license", &self.license),
+            ("Homepage:     ", "homepage", &self.homepage),
+            ("Issues:       ", "issues", &self.issues),
+            ("Labels:       ", "labels", &self.labels),
+        ]
+    }
+
+    /// The lists: (plain title, porcelain key, rows).
+    fn lists(&self) -> [(&'static str, &'static str, &Vec<Row>); 6] {
+        [
+            ("Commands:", "command", &self.commands),
+            ("Modules:", "module", &self.modules),
+            ("Has build dependency on:", "build_dependency", &self.bdeps),
+            ("Tests depend on:", "test_dependency", &self.tdeps),
+            ("Depends on:", "dependency", &self.deps),
+            ("Indirectly pulling:", "indirect_dependency", &self.ideps),
+        ]
+    }
+
     /// The plain page.
     pub fn friendly(&self) -> String {
         let mut out = vec![String::new()];
@@ -151,25 +174,13 @@ impl Page {
             out.extend(self.detailed.iter().cloned());
             out.push(String::new());
         }
-        for (text, value) in [
-            ("License:      ", &self.license),
-            ("Homepage:     ", &self.homepage),
-            ("Issues:       ", &self.issues),
-            ("Labels:       ", &self.labels),
-        ] {
+        for (text, _, value) in self.fields() {
             if let Some(v) = value {
                 out.push(format!("{text}\t{v}"));
             }
         }
         out.push(format!("Installed in: \t{}", self.location));
-        for (title, rows) in [
-            ("Commands:", &self.commands),
-            ("Modules:", &self.modules),
-            ("Has build dependency on:", &self.bdeps),
-            ("Tests depend on:", &self.tdeps),
-            ("Depends on:", &self.deps),
-            ("Indirectly pulling:", &self.ideps),
-        ] {
+        for (title, _, rows) in self.lists() {
             if !rows.is_empty() {
                 out.push(String::new());
                 out.push(title.to_owned());
@@ -188,25 +199,13 @@ impl Page {
             format!("summary\t{}", self.summary),
         ];
         out.extend(self.detailed.iter().map(|l| format!("detailed\t{l}")));
-        for (key, value) in [
-            ("license", &self.license),
-            ("homepage", &self.homepage),
-            ("issues", &self.issues),
-            ("labels", &self.labels),
-        ] {
+        for (_, key, value) in self.fields() {
             if let Some(v) = value {
                 out.push(format!("{key}\t{v}"));
             }
         }
         out.push(format!("location\t{}", self.location));
-        for (key, rows) in [
-            ("command", &self.commands),
-            ("module", &self.modules),
-            ("build_dependency", &self.bdeps),
-            ("test_dependency", &self.tdeps),
-            ("dependency", &self.deps),
-            ("indirect_dependency", &self.ideps),
-        ] {
+        for (_, key, rows) in self.lists() {
             out.extend(
                 rows.iter()
                     .map(|r| format!("{key}\t{}\t{}", r.name, r.value)),
@@ -218,33 +217,10 @@ impl Page {
 
 /// The files under `item/sub`, relative, sorted.
 fn files(item: &Path, sub: &str) -> Vec<String> {
-    let root = item.join(sub);
-    let mut out = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(&root) {
-                out.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// LuaRocks' `path.path_to_module`: the extension dropped, `/` → `.`.
-pub fn path_to_module(file: &str) -> String {
-    let stem = match file.rsplit_once('.') {
-        Some((stem, ext)) if !ext.contains('/') => stem,
-        _ => file,
-    };
-    stem.replace('/', ".")
+    files_under(&item.join(sub))
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The names of every rock the tree manifest records as `rock`'s

@@ -405,8 +405,12 @@ struct ListedRock {
 pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     // As LuaRocks: every configured tree, or only the one chosen (--tree,
     // --local, local_by_default).
-    let (target, trees) = cx.target()?;
-    let trees: Vec<Tree> = if cx.tree_is_explicit() {
+    let super::context::ChosenTarget {
+        tree: target,
+        trees,
+        chosen,
+    } = cx.chosen_target()?;
+    let trees: Vec<Tree> = if chosen {
         vec![target.clone()]
     } else {
         trees
@@ -447,7 +451,7 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let mut title = format!("Rocks installed for Lua {}", target.lua_version);
-    if cx.tree_is_explicit() {
+    if chosen {
         title.push_str(&format!(" in {}", target.root.display()));
     }
     outln!("\n{title}\n{}\n", "-".repeat(title.len()));
@@ -676,36 +680,12 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 /// The module names a rock item provides (`lua/a/b.lua` → `a.b`,
 /// `lib/c.so` → `c`), sorted, as LuaRocks' manifest lists them.
 fn provided_modules(item: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for (base, strip) in [("lua", ".lua"), ("lib", "")] {
-        let root = item.join(base);
-        let mut stack = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push(path);
-                    continue;
-                }
-                let Ok(rel) = path.strip_prefix(&root) else {
-                    continue;
-                };
-                let rel = rel.to_string_lossy();
-                let stem = if strip.is_empty() {
-                    rel.rsplit_once('.')
-                        .map_or(rel.as_ref(), |(s, _)| s)
-                        .to_owned()
-                } else {
-                    rel.strip_suffix(strip).unwrap_or(&rel).to_owned()
-                };
-                // `a/init.lua` stays `a.init`, as in LuaRocks' manifest.
-                out.push(stem.replace('/', "."));
-            }
-        }
-    }
+    use rockstore::tree::profile::{files_under, module_name};
+    let mut out: Vec<String> = ["lua", "lib"]
+        .iter()
+        .flat_map(|sub| files_under(&item.join(sub)))
+        .map(|f| module_name(&f))
+        .collect();
     out.sort();
     out.dedup();
     out

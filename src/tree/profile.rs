@@ -118,7 +118,7 @@ impl Profile {
 }
 
 /// Files under a rock item's directory, relative, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -139,10 +139,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `a/b/init.lua` → `a.b.init`; `a/b.so` → `a.b` (LuaRocks' path_to_module).
-fn module_name(rel: &Path) -> String {
+pub fn module_name(rel: &Path) -> String {
     let text = rel.to_string_lossy();
+    // Only an extension of the file itself: `a.b/c` has none.
     let stem = match text.rsplit_once('.') {
-        Some((stem, _)) if !stem.is_empty() => stem,
+        Some((stem, ext)) if !stem.is_empty() && !ext.contains('/') => stem,
         _ => &text,
     };
     stem.replace('/', ".")

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::rocks_server::Repo;
-use crate::support::{need, skip_or_fail, text, Sandbox};
+use crate::support::{need, ours_or_luarocks, skip_or_fail, text, Sandbox};
 
 /// `rockstore --only-server <repo> ARGS…`, asserting success; the item path
 /// (the last line of stdout).
@@ -967,20 +967,8 @@ fn download_all_fetches_every_match_as_luarocks() {
         let mut files = Vec::new();
         for side in ["ours", "theirs"] {
             let dir = s.dir(&format!("dl-{side}-{}", extra.join("")));
-            let mut cmd = if side == "ours" {
-                s.cmd::<[&str; 0], &str>([])
-            } else {
-                s.program("luarocks")
-            };
-            let out = cmd
-                .args([
-                    "--lua-version",
-                    "5.4",
-                    "--only-server",
-                    &repo.server.base,
-                    "download",
-                    "--all",
-                ])
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &repo.server.base, "download", "--all"])
                 .args(extra)
                 .current_dir(&dir)
                 .output()
@@ -1013,17 +1001,10 @@ fn dev_asks_every_servers_dev_tree_first_as_luarocks() {
     let mut asked = Vec::new();
     for side in ["ours", "theirs"] {
         repo.server.clear();
-        let mut cmd = if side == "ours" {
-            s.cmd::<[&str; 0], &str>([])
-        } else {
-            s.program("luarocks")
-        };
         // Nothing is served under /dev: both ask there first, then the
         // server itself, and find the rock.
-        let out = cmd
+        let out = ours_or_luarocks(&s, side)
             .args([
-                "--lua-version",
-                "5.4",
                 "--dev",
                 "--server",
                 &repo.server.base,
@@ -1057,12 +1038,8 @@ fn only_sources_restricts_source_downloads_as_luarocks() {
     let here = repo.server.base.trim_start_matches("http://").to_owned();
     for side in ["ours", "theirs"] {
         let run = |only: &str, tree: &str| {
-            let mut cmd = if side == "ours" {
-                s.cmd::<[&str; 0], &str>([])
-            } else {
-                s.program("luarocks")
-            };
-            cmd.args(["--lua-version", "5.4", "--only-server", &repo.server.base])
+            let mut cmd = ours_or_luarocks(&s, side);
+            cmd.args(["--only-server", &repo.server.base])
                 .arg(format!("--only-sources={only}"))
                 .arg("--tree")
                 .arg(s.tmp.path().join(format!("{side}-{tree}")))

@@ -301,3 +301,15 @@ pub fn logging_cc(wrapper: &Path, log: &Path) {
     .expect("wrapper");
     std::fs::set_permissions(wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+/// `rockstore --lua-version 5.4` for side "ours", else Debian's
+/// `luarocks --lua-version 5.4`: the same command line for both tools.
+pub fn ours_or_luarocks(s: &Sandbox, side: &str) -> Command {
+    let mut cmd = if side == "ours" {
+        s.cmd::<[&str; 0], &str>([])
+    } else {
+        s.program("luarocks")
+    };
+    cmd.args(["--lua-version", "5.4"]);
+    cmd
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::rocks_server::Repo;
-use crate::support::{need, text, Sandbox};
+use crate::support::{need, ours_or_luarocks, text, Sandbox};
 
 /// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`.
 fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> std::process::Output {
@@ -51,16 +51,21 @@ fn lua_ok(s: &Sandbox, tree: &Path, code: &str) -> String {
     text(&out.stdout).trim().to_owned()
 }
 
-/// `rockstore --lua-version 5.4` for side "ours", else Debian's
-/// `luarocks --lua-version 5.4`: the same command line for both tools.
-fn ours_or_luarocks(s: &Sandbox, side: &str) -> Command {
-    let mut cmd = if side == "ours" {
-        s.cmd::<[&str; 0], &str>([])
-    } else {
-        s.program("luarocks")
-    };
-    cmd.args(["--lua-version", "5.4"]);
-    cmd
+/// Runs `args` with side `side` (ours or Debian's luarocks) against the
+/// fixture server on `tree`; asserts success and returns stdout + stderr.
+fn side_ok(s: &Sandbox, repo: &Repo, side: &str, tree: &Path, args: &[&str]) -> String {
+    let out = ours_or_luarocks(s, side)
+        .args(["--only-server", &repo.server.base, "--tree"])
+        .arg(tree)
+        .args(args)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{side} {args:?}: {}",
+        text(&out.stderr)
+    );
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
 
 /// `name version` of every rock Debian's `luarocks list` sees in `tree`.
@@ -1387,14 +1392,7 @@ fn nodeps_and_usage_errors_as_luarocks() {
     let mut listings = Vec::new();
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
-        let mut cmd = ours_or_luarocks(&s, side);
-        let out = cmd
-            .args(["--only-server", &repo.server.base, "--tree"])
-            .arg(&tree)
-            .args(["install", "appx", "--nodeps"])
-            .output()
-            .expect("install");
-        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        side_ok(&s, &repo, side, &tree, &["install", "appx", "--nodeps"]);
         listings.push(luarocks_listing(&s, &tree));
         // A flag neither tool knows: exit 1, as LuaRocks.
         let bad = ours_or_luarocks(&s, side)
@@ -1485,20 +1483,7 @@ fn a_downgrade_keeps_the_version_another_rock_needs_and_warns_as_luarocks() {
     let mut listings = Vec::new();
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
-        let run = |args: &[&str]| {
-            let out = ours_or_luarocks(&s, side)
-                .args(["--only-server", &repo.server.base, "--tree"])
-                .arg(&tree)
-                .args(args)
-                .output()
-                .expect("run");
-            assert!(
-                out.status.success(),
-                "{side} {args:?}: {}",
-                text(&out.stderr)
-            );
-            format!("{}{}", text(&out.stdout), text(&out.stderr))
-        };
+        let run = |args: &[&str]| side_ok(&s, &repo, side, &tree, args);
         run(&["install", "purelua", "2.0"]);
         run(&["install", "needsnew"]);
         let said = run(&["install", "purelua", "1.0"]);
@@ -1542,13 +1527,7 @@ fn list_without_tree_covers_every_configured_tree_as_luarocks() {
     .expect("config");
     // A profile tree of ours, and a plain tree Debian's luarocks made.
     ok(&s, &repo, &home_tree, &["install", "purelua", "1.0"]);
-    let made = ours_or_luarocks(&s, "theirs")
-        .args(["--only-server", &repo.server.base, "--tree"])
-        .arg(&plain)
-        .args(["install", "upg", "2.0"])
-        .output()
-        .expect("luarocks install");
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    side_ok(&s, &repo, "theirs", &plain, &["install", "upg", "2.0"]);
     for flags in [&["--porcelain"][..], &[][..]] {
         let mut outputs = Vec::new();
         for side in ["ours", "theirs"] {
@@ -1575,17 +1554,12 @@ fn show_flags_and_version_print_what_luarocks_prints() {
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
         for rock in [&["purelua", "1.0"][..], &["purelua", "2.0"], &["appx"]] {
-            let out = ours_or_luarocks(&s, side)
-                .args(["--only-server", &repo.server.base, "--tree"])
-                .arg(&tree)
-                .args(["install", "--keep"])
-                .args(rock)
-                .output()
-                .expect("install");
-            assert!(
-                out.status.success(),
-                "{side} {rock:?}: {}",
-                text(&out.stderr)
+            side_ok(
+                &s,
+                &repo,
+                side,
+                &tree,
+                &[&["install", "--keep"][..], rock].concat(),
             );
         }
     }
@@ -1730,18 +1704,7 @@ fn list_outdated_and_a_version_filter_as_luarocks() {
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
         for rock in [&["upg", "1.0"][..], &["cmulti"], &["purelua", "1.0"]] {
-            let out = ours_or_luarocks(&s, side)
-                .args(["--only-server", &repo.server.base, "--tree"])
-                .arg(&tree)
-                .arg("install")
-                .args(rock)
-                .output()
-                .expect("install");
-            assert!(
-                out.status.success(),
-                "{side} {rock:?}: {}",
-                text(&out.stderr)
-            );
+            side_ok(&s, &repo, side, &tree, &[&["install"][..], rock].concat());
         }
     }
     for args in [
@@ -1780,19 +1743,7 @@ fn purge_old_versions_keeps_the_newest_of_each_rock_as_luarocks() {
     let mut listings = Vec::new();
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
-        let run = |args: &[&str]| {
-            let out = ours_or_luarocks(&s, side)
-                .args(["--only-server", &repo.server.base, "--tree"])
-                .arg(&tree)
-                .args(args)
-                .output()
-                .expect("run");
-            assert!(
-                out.status.success(),
-                "{side} {args:?}: {}",
-                text(&out.stderr)
-            );
-        };
+        let run = |args: &[&str]| side_ok(&s, &repo, side, &tree, args);
         run(&["install", "purelua", "2.0"]);
         run(&["install", "needsnew"]);
         run(&["install", "purelua", "1.0", "--keep"]);
@@ -1854,13 +1805,13 @@ fn pack_name_version_packs_the_installed_rock_as_luarocks() {
     for side in ["ours", "theirs"] {
         let tree = s.tmp.path().join(side);
         for version in ["1.0", "2.0"] {
-            let out = ours_or_luarocks(&s, side)
-                .args(["--only-server", &repo.server.base, "--tree"])
-                .arg(&tree)
-                .args(["install", "--keep", "purelua", version])
-                .output()
-                .expect("install");
-            assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+            side_ok(
+                &s,
+                &repo,
+                side,
+                &tree,
+                &["install", "--keep", "purelua", version],
+            );
         }
         let dir = s.dir(&format!("pack-{side}"));
         let out = ours_or_luarocks(&s, side)
