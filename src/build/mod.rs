@@ -300,6 +300,18 @@ pub struct RockspecInput<'b> {
     pub origin: Origin,
 }
 
+/// A rockspec build as decided before it runs.
+struct Prepared {
+    rock: String,
+    rockspec: Rockspec,
+    backend: Backend,
+    install: crate::rockspec::build::Install,
+    copy_directories: Option<Vec<String>>,
+    externals: BTreeMap<String, crate::rockspec::ExternalDependency>,
+    vars: Variables,
+    key: crate::store::content_hash::RecipeKey,
+}
+
 /// The libraries a builtin backend's C modules link (`-l`).
 fn linked_libraries(backend: &Backend) -> Vec<String> {
     match backend {
@@ -348,8 +360,9 @@ impl Builder<'_> {
         )?)
     }
 
-    /// Builds a rockspec (or the rockspec of an unpacked `.src.rock`).
-    pub fn build(&self, input: &RockspecInput<'_>) -> Result<Built, BuildError> {
+    /// Everything decided before any fetch or compile: the rockspec, its
+    /// backend and install tables, the variables, and the recipe key.
+    fn prepare(&self, input: &RockspecInput<'_>) -> Result<Prepared, BuildError> {
         let rockspec = self.load(input)?;
         let rock = format!("{} {}", rockspec.name, rockspec.version);
         let field = |source| BuildError::Field {
@@ -401,6 +414,43 @@ impl Builder<'_> {
             compiles,
             dependency_items: &input.dependency_items,
         });
+        Ok(Prepared {
+            rock,
+            rockspec,
+            backend,
+            install,
+            copy_directories,
+            externals,
+            vars,
+            key,
+        })
+    }
+
+    /// The item an existing realisation gives for this input, without
+    /// fetching or building anything (what `--dry-run` reports as reuse).
+    pub fn realised(&self, input: &RockspecInput<'_>) -> Result<Option<Item>, BuildError> {
+        let prepared = self.prepare(input)?;
+        Ok(self.store.realisation(&prepared.key)?)
+    }
+
+    /// The item an existing realisation gives for a binary rock's bytes.
+    pub fn realised_binary_rock(&self, bytes: &[u8]) -> Result<Option<Item>, BuildError> {
+        let key = recipe::binary_rock_key(bytes, &self.env.lua.version);
+        Ok(self.store.realisation(&key)?)
+    }
+
+    /// Builds a rockspec (or the rockspec of an unpacked `.src.rock`).
+    pub fn build(&self, input: &RockspecInput<'_>) -> Result<Built, BuildError> {
+        let Prepared {
+            rock,
+            rockspec,
+            backend,
+            install,
+            copy_directories,
+            externals,
+            mut vars,
+            key,
+        } = self.prepare(input)?;
         let _recipe_lock = self.store.lock_recipe(&key)?;
         if let Some(item) = self.store.realisation(&key)? {
             return Ok(Built { item, reused: true });
@@ -495,31 +545,35 @@ impl Builder<'_> {
 
     /// The rockspec inside a rock file (read from the zip, nothing unpacked).
     pub fn rockspec_in_rock(&self, file: &str, bytes: &[u8]) -> Result<Rockspec, BuildError> {
-        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
-            file: file.to_owned(),
-            problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
-        })?;
-        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
-        let missing = || BuildError::RockFile {
-            file: file.to_owned(),
-            problem: format!("it holds no {rockspec_name}"),
-        };
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
-            BuildError::Archive(ArchiveError::Corrupt {
-                file: file.to_owned(),
-                source: std::io::Error::other(e),
-            })
-        })?;
-        let mut entry = archive.by_name(&rockspec_name).map_err(|_| missing())?;
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut (&mut entry).take(4 << 20), &mut text)
-            .map_err(|_| missing())?;
+        let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
         self.load(&RockspecInput {
             display: format!("{file}!{rockspec_name}"),
             file_name: Some(rockspec_name),
             bytes: text,
             sources: Sources::Fetch,
             dependency_items: Vec::new(),
+            origin: Origin::Server(file.to_owned()),
+        })
+    }
+
+    /// The item an existing realisation gives for a `.src.rock` built with
+    /// these dependency items, without unpacking it.
+    pub fn realised_src_rock(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        dependency_items: Vec<String>,
+    ) -> Result<Option<Item>, BuildError> {
+        let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
+        self.realised(&RockspecInput {
+            display: format!("{file}!{rockspec_name}"),
+            file_name: Some(rockspec_name),
+            bytes: text,
+            sources: Sources::SrcRock {
+                dir: Path::new(""),
+                hash: blake3::hash(bytes).to_hex().to_string(),
+            },
+            dependency_items,
             origin: Origin::Server(file.to_owned()),
         })
     }
@@ -623,6 +677,31 @@ impl Builder<'_> {
             reused: false,
         })
     }
+}
+
+/// The rockspec's file name and bytes inside a rock file (read from the
+/// zip, nothing unpacked).
+fn rockspec_bytes_in_rock(file: &str, bytes: &[u8]) -> Result<(String, Vec<u8>), BuildError> {
+    let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
+        file: file.to_owned(),
+        problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
+    })?;
+    let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
+    let missing = || BuildError::RockFile {
+        file: file.to_owned(),
+        problem: format!("it holds no {rockspec_name}"),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        BuildError::Archive(ArchiveError::Corrupt {
+            file: file.to_owned(),
+            source: std::io::Error::other(e),
+        })
+    })?;
+    let mut entry = archive.by_name(&rockspec_name).map_err(|_| missing())?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut (&mut entry).take(4 << 20), &mut text)
+        .map_err(|_| missing())?;
+    Ok((rockspec_name, text))
 }
 
 /// Reads a small regular file (a rockspec) through a handle, never

@@ -269,6 +269,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 super::tree_cmd::MakeArgs {
                     args: args.args,
                     keep: args.flags.keep,
+                    run: args.flags.run,
                 },
                 cx,
             );

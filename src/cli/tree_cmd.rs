@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::variables::Variables;
 use rockstore::build::Builder;
-use rockstore::install::{Installer, Plan, Request};
+use rockstore::install::{Installer, Request, Settings};
 use rockstore::tree::Tree;
 use serde::Serialize;
 
@@ -37,6 +37,23 @@ pub struct InstallFlags {
     /// Install only the rock's dependencies.
     #[arg(long)]
     pub only_deps: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// How an install runs: planned only, or with how many builds at once.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct RunFlags {
+    /// Print the plan (every rock, its version and source, build or reuse,
+    /// and what satisfies each dependency) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the plan as JSON on stdout.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
+    /// Builds run at once (default: the number of cores).
+    #[arg(short = 'j', long = "jobs", visible_alias = "max-jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +65,8 @@ pub struct MakeArgs {
     /// Keep other versions of the rock installed.
     #[arg(long)]
     pub keep: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 #[derive(Debug, Args)]
@@ -243,8 +262,35 @@ pub fn install_from(
     let env = cx.build_env(overrides);
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.flags.force)?;
-    let tree = installer.plan.target.clone();
-    let outcome = installer.install(&[request], args.flags.only_deps)?;
+    run_install(
+        &mut installer,
+        &[request],
+        args.flags.only_deps,
+        args.flags.run,
+    )
+}
+
+/// Plans (`--dry-run`: prints the plan and stops) or installs.
+fn run_install(
+    installer: &mut Installer<'_>,
+    requests: &[Request],
+    only_deps: bool,
+    run: RunFlags,
+) -> anyhow::Result<ExitStatus> {
+    if let Some(jobs) = run.jobs {
+        installer.settings.jobs = jobs as usize;
+    }
+    if run.dry_run {
+        let plan = installer.plan(requests, only_deps)?;
+        if run.json {
+            outln!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            outln!("{}", plan.render().trim_end());
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let tree = installer.settings.target.clone();
+    let outcome = installer.install(requests, only_deps)?;
     report_install(&tree, &outcome);
     Ok(ExitStatus::Success)
 }
@@ -300,10 +346,12 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let keep = args.keep || cx.config.keep_other_versions;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
-    let tree = installer.plan.target.clone();
-    let outcome = installer.install(&[Request::Local { rockspec, dir }], false)?;
-    report_install(&tree, &outcome);
-    Ok(ExitStatus::Success)
+    run_install(
+        &mut installer,
+        &[Request::Local { rockspec, dir }],
+        false,
+        args.run,
+    )
 }
 
 fn installer_for<'a>(
@@ -321,7 +369,7 @@ fn installer_for<'a>(
             fetcher,
             env,
         },
-        Plan {
+        Settings {
             servers: cx.servers(),
             target,
             rocks_trees,
@@ -330,6 +378,7 @@ fn installer_for<'a>(
             force,
             hooks_enabled: cx.config.hooks_enabled.unwrap_or(true),
             wrap_bin_scripts: cx.config.wrap_bin_scripts,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         },
         &say,
     ))
@@ -920,7 +969,7 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
-    let root = installer.plan.target.root.clone();
+    let root = installer.settings.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {
         errln!("{}: every dependency is satisfied", root.display());
@@ -1075,13 +1124,7 @@ pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             .map_or(serde_json::Value::Null, |p| show(&p.dir)),
     );
     values.insert("rocks_servers".into(), cx.servers().into());
-    let deps_mode = match cx.deps_mode()? {
-        rockstore::install::DepsMode::One => "one",
-        rockstore::install::DepsMode::All => "all",
-        rockstore::install::DepsMode::Order => "order",
-        rockstore::install::DepsMode::None => "none",
-    };
-    values.insert("deps_mode".into(), deps_mode.into());
+    values.insert("deps_mode".into(), cx.deps_mode()?.name().into());
     let env = cx.build_env(Variables::new());
     values.insert(
         "external_deps_dirs".into(),

@@ -1,0 +1,186 @@
+//! Execution of an [`InstallPlan`]: every step whose dependencies are done
+//! builds (or is reused) on one of `jobs` workers, so independent rocks
+//! fetch and compile at once; each admitted item is in the store as soon
+//! as its build ends. The first failure stops new work; builds already
+//! running finish (their items stay in the store, unreferenced, for GC);
+//! the tree is not touched here at all, so it stays on its generation.
+
+use std::sync::{Condvar, Mutex};
+
+use super::plan::{Action, InstallPlan, Step};
+use super::resolve::dependency_items;
+use super::InstallError;
+use crate::build::{BuildError, Builder, Built};
+
+/// What the executor tells its watcher, as it happens.
+pub trait Progress: Sync {
+    /// A step starts on a worker.
+    fn started(&self, _index: usize, _step: &Step) {}
+    /// A step's item is ready.
+    fn finished(&self, index: usize, step: &Step, built: &Built);
+    /// A step failed (the install stops).
+    fn failed(&self, _index: usize, _step: &Step, _error: &InstallError) {}
+}
+
+enum State {
+    Waiting,
+    Running,
+    Done(String),
+    Failed,
+}
+
+struct Board {
+    states: Vec<State>,
+    error: Option<InstallError>,
+    running: usize,
+}
+
+impl Board {
+    fn items(&self) -> Vec<Option<String>> {
+        self.states
+            .iter()
+            .map(|s| match s {
+                State::Done(item) => Some(item.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The first waiting step whose dependencies are all done.
+    fn next_ready(&self, plan: &InstallPlan) -> Option<usize> {
+        plan.steps.iter().enumerate().find_map(|(i, step)| {
+            let ready = matches!(self.states[i], State::Waiting)
+                && step
+                    .waits_for()
+                    .all(|d| matches!(self.states.get(d), Some(State::Done(_))));
+            ready.then_some(i)
+        })
+    }
+
+    fn finished(&self) -> bool {
+        self.states
+            .iter()
+            .all(|s| matches!(s, State::Done(_) | State::Failed))
+    }
+}
+
+/// Runs the plan with up to `jobs` builds at once. Returns each step's item.
+pub fn run(
+    builder: &Builder<'_>,
+    plan: &InstallPlan,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, InstallError> {
+    let states = plan
+        .steps
+        .iter()
+        .map(|s| match &s.action {
+            Action::Installed(item) => State::Done(item.clone()),
+            _ => State::Waiting,
+        })
+        .collect();
+    let board = Mutex::new(Board {
+        states,
+        error: None,
+        running: 0,
+    });
+    let wake = Condvar::new();
+    let buildable = plan
+        .steps
+        .iter()
+        .filter(|s| !matches!(s.action, Action::Installed(_)))
+        .count();
+    let workers = jobs.max(1).min(buildable);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| work(builder, plan, &board, &wake, progress));
+        }
+    });
+    let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(error) = board.error {
+        return Err(error);
+    }
+    board
+        .states
+        .into_iter()
+        .zip(&plan.steps)
+        .map(|(state, step)| match state {
+            State::Done(item) => Ok(item),
+            _ => Err(BuildError::Rockspec(format!(
+                "{} was never built: its dependencies did not finish",
+                step.rock()
+            ))
+            .into()),
+        })
+        .collect()
+}
+
+/// One worker: takes ready steps until none is left or a step failed.
+fn work(
+    builder: &Builder<'_>,
+    plan: &InstallPlan,
+    board: &Mutex<Board>,
+    wake: &Condvar,
+    progress: &dyn Progress,
+) {
+    let lock = || board.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = lock();
+    loop {
+        if guard.error.is_some() || guard.finished() {
+            break;
+        }
+        let Some(index) = guard.next_ready(plan) else {
+            if guard.running == 0 {
+                // Nothing runs and nothing is ready: the rest can never
+                // start (cannot happen for a plan in install order).
+                break;
+            }
+            guard = wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        guard.states[index] = State::Running;
+        guard.running += 1;
+        let items = guard.items();
+        drop(guard);
+
+        let step = &plan.steps[index];
+        progress.started(index, step);
+        let result = build_step(builder, step, &items);
+        builder.store.failpoint("executor-step-done");
+
+        guard = lock();
+        guard.running -= 1;
+        match result {
+            Ok(built) => {
+                progress.finished(index, step, &built);
+                guard.states[index] = State::Done(built.item.name.as_str().to_owned());
+            }
+            Err(error) => {
+                progress.failed(index, step, &error);
+                guard.states[index] = State::Failed;
+                if guard.error.is_none() {
+                    guard.error = Some(error);
+                }
+            }
+        }
+        wake.notify_all();
+    }
+    wake.notify_all();
+}
+
+fn build_step(
+    builder: &Builder<'_>,
+    step: &Step,
+    items: &[Option<String>],
+) -> Result<Built, InstallError> {
+    let dependency_items = dependency_items(step, items).ok_or_else(|| {
+        BuildError::Rockspec(format!(
+            "{}: a dependency's item is missing from the plan",
+            step.rock()
+        ))
+    })?;
+    let source = step.build_from.as_ref().ok_or_else(|| {
+        BuildError::Rockspec(format!("{}: the plan holds no source for it", step.rock()))
+    })?;
+    Ok(source.build(builder, dependency_items)?)
+}

@@ -1,0 +1,834 @@
+//! `install` and `remove` on a tree: LuaRocks' dependency resolution under
+//! a deps mode over `rocks_trees`, as a plan that is then executed, then
+//! one new generation switched atomically.
+//!
+//! - [`resolve`]: the resolver (greedy, as LuaRocks), giving an
+//!   [`InstallPlan`] without building anything.
+//! - [`plan`]: the plan's steps and what satisfies each dependency.
+//! - [`execute`]: runs a plan's builds, in parallel where they are
+//!   independent.
+//! - [`source`]: what a step is built from.
+//!
+//! While an install runs it holds the shared store lock from its first
+//! build to its switch, so a GC (which takes the exclusive lock) can never
+//! sweep an item the install admitted but has not yet linked.
+
+pub mod execute;
+pub mod plan;
+pub mod resolve;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::build::{BuildError, Builder, Built};
+use crate::lockfile::Lockfile;
+use crate::rockspec::{Dependency, Version};
+use crate::servers::ServerError;
+use crate::store::lock::LockMode;
+use crate::store::StoreError;
+use crate::tree::profile::{self, ProfileError, WrapperContext};
+use crate::tree::{Profile, ProfileRock, Tree, TreeError};
+pub use execute::Progress;
+pub use plan::{Action, By, InstallPlan, Satisfied, Step};
+pub use resolve::ConsultedTree;
+use resolve::Resolver;
+pub use source::Source;
+
+/// LuaRocks' deps modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepsMode {
+    /// Only the target tree satisfies dependencies.
+    One,
+    /// Every tree does.
+    All,
+    /// The target tree and those after it in `rocks_trees`.
+    Order,
+    /// Dependencies are neither checked nor installed.
+    None,
+}
+
+impl DepsMode {
+    /// Parses `one`, `all`, `order`, `none`.
+    pub fn parse(s: &str) -> Option<DepsMode> {
+        Some(match s {
+            "one" => DepsMode::One,
+            "all" => DepsMode::All,
+            "order" => DepsMode::Order,
+            "none" => DepsMode::None,
+            _ => return None,
+        })
+    }
+
+    /// The mode's name as LuaRocks writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DepsMode::One => "one",
+            DepsMode::All => "all",
+            DepsMode::Order => "order",
+            DepsMode::None => "none",
+        }
+    }
+}
+
+/// Why an install or removal failed. Nothing was switched when it did.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// Building failed.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The tree refused.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The profile could not be made (e.g. a file conflict).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// Servers failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A dependency nobody offers.
+    #[error("Could not satisfy dependency {dependency} of {rock}: {source}")]
+    Unsatisfied {
+        /// The rock needing it.
+        rock: String,
+        /// The dependency as written.
+        dependency: String,
+        /// Why.
+        #[source]
+        source: ServerError,
+    },
+    /// The rockspec says it does not run here.
+    #[error("{rock} does not support this platform (supported_platforms: {})", platforms.join(", "))]
+    Platform {
+        /// The rock.
+        rock: String,
+        /// What it supports.
+        platforms: Vec<String>,
+    },
+    /// Removing would break dependents.
+    #[error("Will not remove {rock}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Dependents {
+        /// `name version` being removed.
+        rock: String,
+        /// `name version` of each rock that needs it.
+        dependents: Vec<String>,
+    },
+    /// `hooks_enabled = false` and the rock has a hook.
+    #[error("{rock}: this rockspec contains hooks, which are blocked by the 'hooks_enabled' setting in your LuaRocks configuration.")]
+    HooksBlocked {
+        /// `name version`.
+        rock: String,
+    },
+    /// A `post_install` hook failed; the install was undone.
+    #[error("Failed running post_install hook of {rock}: `{command}` {status}. The install was undone: {tree} is back at generation {restored}.", tree = tree.display())]
+    Hook {
+        /// `name version`.
+        rock: String,
+        /// The command, variables substituted.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// The tree.
+        tree: PathBuf,
+        /// The generation current again.
+        restored: u64,
+    },
+    /// Not installed.
+    #[error("{rock} is not installed in {}", tree.display())]
+    NotInstalled {
+        /// The query.
+        rock: String,
+        /// The tree.
+        tree: PathBuf,
+    },
+}
+
+/// Where a rock to install comes from.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// A name (and version constraint) on the servers.
+    Name(String, Option<String>),
+    /// The same, built from its sources (a rockspec or `.src.rock`, never
+    /// a binary rock), as `luarocks build NAME` does.
+    Source(String, Option<String>),
+    /// A rockspec, `.src.rock` or `.rock` file or URL.
+    File(String),
+    /// A rockspec built with a working directory as its sources (`make`).
+    Local {
+        /// The rockspec file.
+        rockspec: PathBuf,
+        /// The sources.
+        dir: PathBuf,
+    },
+}
+
+/// What an install or removal works on, and how.
+pub struct Settings {
+    /// The rocks servers.
+    pub servers: Vec<String>,
+    /// The tree changed.
+    pub target: Tree,
+    /// Every configured tree, in `rocks_trees` order (the target among them
+    /// as LuaRocks places it).
+    pub rocks_trees: Vec<PathBuf>,
+    /// The deps mode.
+    pub deps_mode: DepsMode,
+    /// Keep other versions (`--keep`).
+    pub keep: bool,
+    /// Reinstall / remove despite dependents (`--force`).
+    pub force: bool,
+    /// Config `hooks_enabled`: when false, a rock with a `post_install`
+    /// hook is refused before anything is built.
+    pub hooks_enabled: bool,
+    /// Config `wrap_bin_scripts`, which decides over the rockspec's.
+    pub wrap_bin_scripts: Option<bool>,
+    /// Builds run at once (`-j`).
+    pub jobs: usize,
+}
+
+/// A hook that failed: the rock, the command as run, and how it ended.
+struct HookFailure {
+    rock: String,
+    command: String,
+    status: String,
+}
+
+/// One install or removal run.
+pub struct Installer<'a> {
+    /// Builds.
+    pub builder: Builder<'a>,
+    /// What it works on, and how.
+    pub settings: Settings,
+    /// Messages for the user (stderr).
+    pub say: &'a (dyn Fn(&str) + Sync),
+    /// `luarocks.lock` of the sources `make` builds: the requested rock's
+    /// dependencies are exactly these, and they win over other rocks'.
+    pub pins: Option<Lockfile>,
+}
+
+/// What an install did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The new generation (none when nothing changed).
+    pub generation: Option<u64>,
+    /// `name version` of every rock newly built or reused.
+    pub installed: Vec<String>,
+}
+
+/// Progress as plain lines through the installer's `say`.
+struct SayProgress<'s>(&'s (dyn Fn(&str) + Sync));
+
+impl Progress for SayProgress<'_> {
+    fn finished(&self, _: usize, step: &Step, built: &Built) {
+        (self.0)(&finished_line(step, built));
+    }
+}
+
+/// `name version: built ITEM` or `…: already built, reusing ITEM`.
+pub fn finished_line(step: &Step, built: &Built) -> String {
+    let rock = step.rock();
+    if built.reused {
+        format!(
+            "{rock}: already built, reusing {}",
+            built.item.name.as_str()
+        )
+    } else {
+        format!("{rock}: built {}", built.item.name.as_str())
+    }
+}
+
+impl<'a> Installer<'a> {
+    /// Prepares an install into `target`.
+    pub fn new(
+        builder: Builder<'a>,
+        settings: Settings,
+        say: &'a (dyn Fn(&str) + Sync),
+    ) -> Installer<'a> {
+        Installer {
+            builder,
+            settings,
+            say,
+            pins: None,
+        }
+    }
+
+    /// The installed rocks of every configured tree but the target.
+    fn read_other_trees(&self) -> Vec<ConsultedTree> {
+        self.settings
+            .rocks_trees
+            .iter()
+            .filter(|r| **r != self.settings.target.root)
+            .map(|r| ConsultedTree::read(r, &self.settings.target.lua_version))
+            .collect()
+    }
+
+    fn resolve(
+        &self,
+        base: &Profile,
+        requests: &[Request],
+        only_deps: bool,
+    ) -> Result<InstallPlan, InstallError> {
+        let others = self.read_other_trees();
+        let mut resolver = Resolver::new(&self.builder, &self.settings, self.say, base, &others);
+        resolver.pins = self.pins.as_ref();
+        resolver.resolve(requests, only_deps)
+    }
+
+    /// The plan an install of `requests` would run, checked against the
+    /// store (a step whose realisation exists is a reuse); nothing is
+    /// fetched but rockspecs and rock files, and nothing is built.
+    pub fn plan(
+        &mut self,
+        requests: &[Request],
+        only_deps: bool,
+    ) -> Result<InstallPlan, InstallError> {
+        self.settings.target.check_usable()?;
+        let base = self.settings.target.current_profile()?;
+        let mut plan = self.resolve(&base, requests, only_deps)?;
+        let mut items: Vec<Option<String>> = Vec::with_capacity(plan.steps.len());
+        for step in &mut plan.steps {
+            let item = match (&step.action, &step.build_from) {
+                (Action::Installed(item), _) => Some(item.clone()),
+                (Action::Build, Some(source)) => match resolve::dependency_items(step, &items) {
+                    Some(deps) => source
+                        .realised(&self.builder, deps)?
+                        .map(|i| i.name.as_str().to_owned()),
+                    None => None,
+                },
+                _ => None,
+            };
+            if let (Action::Build, Some(item)) = (&step.action, &item) {
+                step.action = Action::Reuse(item.clone());
+            }
+            items.push(item);
+        }
+        Ok(plan)
+    }
+
+    /// Installs the requested rocks (`only_deps`: their dependencies only)
+    /// and switches to the new generation.
+    pub fn install(
+        &mut self,
+        requests: &[Request],
+        only_deps: bool,
+    ) -> Result<Outcome, InstallError> {
+        self.install_watched(requests, only_deps, &SayProgress(self.say))
+    }
+
+    /// [`Installer::install`], telling `progress` about each build.
+    pub fn install_watched(
+        &mut self,
+        requests: &[Request],
+        only_deps: bool,
+        progress: &dyn Progress,
+    ) -> Result<Outcome, InstallError> {
+        let lock = self.settings.target.lock()?;
+        self.settings.target.check_usable()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let base = self.settings.target.current_profile()?;
+        let plan = self.resolve(&base, requests, only_deps)?;
+        let items = execute::run(&self.builder, &plan, self.settings.jobs, progress)?;
+        let planned: Vec<ProfileRock> = plan
+            .steps
+            .iter()
+            .zip(&items)
+            .filter(|(step, _)| step.in_profile)
+            .map(|(step, item)| ProfileRock {
+                name: step.name.clone(),
+                version: step.version.clone(),
+                item: item.clone(),
+                explicit: step.explicit,
+                dependencies: step.rockspec_dependencies.clone(),
+                external_items: resolve::external_items(step, &self.settings.target.root),
+                wrap_bin_scripts: step.wrap_bin_scripts,
+            })
+            .collect();
+        let installed = plan.requested.clone();
+        // Drop other versions of what was installed, unless --keep, or
+        // unless another rock needs them (LuaRocks then keeps them and
+        // warns, unless --force).
+        let mut rocks: Vec<ProfileRock> = base.rocks.clone();
+        for new in &planned {
+            let was_explicit = rocks.iter().any(|r| r.name == new.name && r.explicit);
+            let kept: Vec<String> = if self.settings.keep || self.settings.force {
+                Vec::new()
+            } else {
+                self.still_needed(&rocks, &planned, new)
+            };
+            // Another version of the new rock stays only with --keep or
+            // when another rock needs it.
+            rocks.retain(|r| {
+                r.name != new.name
+                    || (r.version != new.version
+                        && (self.settings.keep || kept.contains(&r.version)))
+            });
+            let mut new = new.clone();
+            new.explicit |= was_explicit;
+            rocks.push(new);
+        }
+        rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+        let profile = Profile {
+            format: 1,
+            lua_version: self.settings.target.lua_version.clone(),
+            rocks,
+        };
+        if profile == base && self.settings.target.current().is_some() {
+            return Ok(Outcome {
+                generation: None,
+                installed,
+            });
+        }
+        let change = if installed.is_empty() {
+            "install dependencies".to_owned()
+        } else {
+            format!("install {}", installed.join(", "))
+        };
+        let previous = self.settings.target.current();
+        let generation = self.switch_to(&lock, &profile, &change)?;
+        if let Err(failure) = self.run_hooks(&plan, &profile) {
+            let restored = self.undo(&lock, &base, previous, generation)?;
+            return Err(InstallError::Hook {
+                rock: failure.rock,
+                command: failure.command,
+                status: failure.status,
+                tree: self.settings.target.root.clone(),
+                restored,
+            });
+        }
+        Ok(Outcome {
+            generation: Some(generation),
+            installed,
+        })
+    }
+
+    /// Runs the `post_install` hooks of the rocks the new generation
+    /// holds, with LuaRocks' variables: the build variables, and `PREFIX`,
+    /// `LUADIR`, `LIBDIR`, `CONFDIR`, `BINDIR`, `DOCDIR` of the rock's
+    /// directory in the tree. The hook runs in the working directory, as
+    /// LuaRocks runs it; its output is the user's to see.
+    fn run_hooks(&self, plan: &InstallPlan, profile: &Profile) -> Result<(), HookFailure> {
+        for hook in &plan.hooks {
+            let kept = profile
+                .rocks
+                .iter()
+                .any(|r| r.name == hook.name && r.version == hook.version);
+            if !kept {
+                continue;
+            }
+            let prefix = self
+                .settings
+                .target
+                .rocks_dir()
+                .join(&hook.name)
+                .join(&hook.version);
+            let mut vars = self.builder.env.variables.clone();
+            vars.insert("PREFIX".into(), prefix.display().to_string());
+            for (var, sub) in [
+                ("LUADIR", "lua"),
+                ("LIBDIR", "lib"),
+                ("CONFDIR", "conf"),
+                ("BINDIR", "bin"),
+                ("DOCDIR", "doc"),
+            ] {
+                vars.insert(var.into(), prefix.join(sub).display().to_string());
+            }
+            let command =
+                crate::build::variables::substitute(&hook.command, &vars, &mut Vec::new());
+            (self.say)(&command);
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&command)
+                .status();
+            let failure = match status {
+                Ok(s) if s.success() => continue,
+                Ok(s) => match s.code() {
+                    Some(code) => format!("exited with status {code}"),
+                    None => format!("was killed ({s})"),
+                },
+                Err(e) => format!("could not be started: {e}"),
+            };
+            return Err(HookFailure {
+                rock: format!("{} {}", hook.name, hook.version),
+                command,
+                status: failure,
+            });
+        }
+        Ok(())
+    }
+
+    /// After a failed hook: the previous generation is current again (or,
+    /// for a tree's first install, a new empty one), and the failed
+    /// generation is deleted, as LuaRocks deletes the rock it installed.
+    /// Returns the generation now current.
+    fn undo(
+        &self,
+        lock: &crate::tree::TreeLock,
+        base: &Profile,
+        previous: Option<u64>,
+        failed: u64,
+    ) -> Result<u64, InstallError> {
+        let restored = match previous {
+            Some(p) => {
+                self.settings.target.switch(lock, p)?;
+                p
+            }
+            None => self.switch_to(lock, base, "undo a failed post_install hook")?,
+        };
+        self.settings.target.delete_generations(lock, &[failed])?;
+        Ok(restored)
+    }
+
+    /// Builds the profile item, records the generation, switches, and
+    /// registers the tree as a GC root.
+    fn switch_to(
+        &self,
+        lock: &crate::tree::TreeLock,
+        profile: &Profile,
+        change: &str,
+    ) -> Result<u64, InstallError> {
+        let lua = self
+            .builder
+            .env
+            .lua
+            .interpreter
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("lua{}", self.settings.target.lua_version));
+        let mut wrapper_trees = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        if wrapper_trees.is_empty() {
+            wrapper_trees.push(self.settings.target.root.clone());
+        }
+        let item = profile::build(
+            self.builder.store,
+            &self.settings.target,
+            profile,
+            &WrapperContext {
+                lua: &lua,
+                trees: wrapper_trees,
+            },
+        )?;
+        self.builder
+            .store
+            .register_tree(&self.settings.target.root)?;
+        self.builder.store.failpoint("before-switch");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(self.settings.target.commit(lock, &item.path, change, now)?)
+    }
+
+    /// The other installed versions of `new`'s rock that a rock of the
+    /// tree still needs (its dependency is met by them, not by `new`), with
+    /// LuaRocks' warning for each.
+    fn still_needed(
+        &self,
+        rocks: &[ProfileRock],
+        planned: &[ProfileRock],
+        new: &ProfileRock,
+    ) -> Vec<String> {
+        let new_version = crate::rockspec::Version::parse(&new.version);
+        let mut kept = Vec::new();
+        for old in rocks
+            .iter()
+            .filter(|r| r.name == new.name && r.version != new.version)
+        {
+            let old_version = crate::rockspec::Version::parse(&old.version);
+            let dependents: Vec<String> = rocks
+                .iter()
+                .chain(planned)
+                .filter(|r| r.name != new.name)
+                .filter(|r| {
+                    r.dependencies
+                        .iter()
+                        .filter_map(|d| Dependency::parse(d).ok())
+                        .any(|d| {
+                            d.name == new.name
+                                && crate::rockspec::version::matches_all(
+                                    &d.constraints,
+                                    &old_version,
+                                )
+                                && !crate::rockspec::version::matches_all(
+                                    &d.constraints,
+                                    &new_version,
+                                )
+                        })
+                })
+                .map(|r| format!("{} {}", r.name, r.version))
+                .collect();
+            if !dependents.is_empty() {
+                (self.say)(&format!(
+                    "Will not remove {} {}.\nRemoving it would break dependencies for: {}\n\nUse --force to force removal (warning: this may break modules).",
+                    old.name,
+                    old.version,
+                    dependents.join(", ")
+                ));
+                kept.push(old.version.clone());
+            }
+        }
+        kept
+    }
+
+    /// Removes `name` (all versions, or `version`) from the tree.
+    pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
+        let lock = self.settings.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let base = self.settings.target.current_profile()?;
+        let doomed: Vec<&ProfileRock> = base
+            .rocks
+            .iter()
+            .filter(|r| r.name == name && version.is_none_or(|v| r.version == v))
+            .collect();
+        if doomed.is_empty() {
+            return Err(InstallError::NotInstalled {
+                rock: match version {
+                    Some(v) => format!("{name} {v}"),
+                    None => name.to_owned(),
+                },
+                tree: self.settings.target.root.clone(),
+            });
+        }
+        let rocks: Vec<ProfileRock> = base
+            .rocks
+            .iter()
+            .filter(|r| !doomed.contains(r))
+            .cloned()
+            .collect();
+        if !self.settings.force {
+            let mut dependents = Vec::new();
+            for r in &rocks {
+                for dep in r
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| Dependency::parse(d).ok())
+                {
+                    if dep.name != name {
+                        continue;
+                    }
+                    let still = rocks
+                        .iter()
+                        .any(|o| o.name == dep.name && dep.matches(&Version::parse(&o.version)));
+                    if !still && !r.external_items.contains_key(&dep.name) {
+                        dependents.push(format!("{} {}", r.name, r.version));
+                    }
+                }
+            }
+            if !dependents.is_empty() {
+                return Err(InstallError::Dependents {
+                    rock: doomed
+                        .iter()
+                        .map(|r| format!("{} {}", r.name, r.version))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    dependents,
+                });
+            }
+        }
+        let change = format!(
+            "remove {}",
+            doomed
+                .iter()
+                .map(|r| format!("{} {}", r.name, r.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let profile = Profile {
+            format: 1,
+            lua_version: self.settings.target.lua_version.clone(),
+            rocks,
+        };
+        self.switch_to(&lock, &profile, &change)
+    }
+
+    /// Finds rocks of the target tree whose dependency was satisfied by
+    /// another tree that no longer provides it; with `fix`, links the item
+    /// that was used (GC kept it) into the target tree in a new generation.
+    pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
+        let lock = self.settings.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let base = self.settings.target.current_profile()?;
+        let others = self.read_other_trees();
+        let mut findings = Vec::new();
+        for rock in &base.rocks {
+            for (dep_name, item) in &rock.external_items {
+                let constraint = rock
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| Dependency::parse(d).ok())
+                    .find(|d| d.name == *dep_name);
+                let still_there = others.iter().any(|t| {
+                    t.rocks.iter().any(|(name, version, _)| {
+                        name == dep_name
+                            && constraint
+                                .as_ref()
+                                .is_none_or(|c| c.matches(&Version::parse(version)))
+                    })
+                });
+                let in_own_tree = base.rocks.iter().any(|r| r.name == *dep_name);
+                if !still_there && !in_own_tree {
+                    let kept = crate::store::item_name::ItemName::parse(item)
+                        .ok()
+                        .and_then(|n| self.builder.store.get(&n).ok().flatten());
+                    findings.push(Finding {
+                        rock: format!("{} {}", rock.name, rock.version),
+                        dependency: dep_name.clone(),
+                        item: item.clone(),
+                        kept: kept.is_some(),
+                    });
+                }
+            }
+        }
+        if fix && findings.iter().any(|f| f.kept) {
+            let mut rocks = base.rocks.clone();
+            for f in findings.iter().filter(|f| f.kept) {
+                let Ok(name) = crate::store::item_name::ItemName::parse(&f.item) else {
+                    continue;
+                };
+                let Some(item) = self.builder.store.get(&name)? else {
+                    continue;
+                };
+                let spec_path = item.path.join(format!(
+                    "{}-{}.rockspec",
+                    item.record.name, item.record.version
+                ));
+                let dependencies = std::fs::read(&spec_path)
+                    .ok()
+                    .and_then(|bytes| {
+                        crate::rockspec::Rockspec::from_bytes(
+                            &spec_path.display().to_string(),
+                            None,
+                            &bytes,
+                            &crate::rockspec::LoadOptions {
+                                platforms: self.builder.env.platforms.clone(),
+                            },
+                        )
+                        .ok()
+                    })
+                    .map(|r| r.dependencies.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                if !rocks.iter().any(|r| r.item == f.item) {
+                    rocks.push(ProfileRock {
+                        name: item.record.name.clone(),
+                        version: item.record.version.clone(),
+                        item: f.item.clone(),
+                        explicit: false,
+                        dependencies,
+                        external_items: BTreeMap::new(),
+                        wrap_bin_scripts: true,
+                    });
+                }
+                for r in &mut rocks {
+                    if r.external_items.get(&f.dependency) == Some(&f.item) {
+                        r.external_items.remove(&f.dependency);
+                    }
+                }
+            }
+            rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+            let profile = Profile {
+                format: 1,
+                lua_version: self.settings.target.lua_version.clone(),
+                rocks,
+            };
+            let change = format!(
+                "doctor --fix: link {}",
+                findings
+                    .iter()
+                    .filter(|f| f.kept)
+                    .map(|f| f.dependency.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.switch_to(&lock, &profile, &change)?;
+        }
+        Ok(findings)
+    }
+
+    /// Removes every rock (a new, empty generation).
+    pub fn purge(&mut self) -> Result<u64, InstallError> {
+        let lock = self.settings.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let profile = Profile::empty(&self.settings.target.lua_version);
+        self.switch_to(&lock, &profile, "purge")
+    }
+
+    /// `purge --old-versions`: keeps the newest version of each rock and
+    /// removes the others, except those another rock still needs (unless
+    /// `force`), as LuaRocks. `None` when there was nothing to remove.
+    pub fn purge_old_versions(&mut self) -> Result<Option<u64>, InstallError> {
+        let lock = self.settings.target.lock()?;
+        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let rocks = self.settings.target.current_profile()?.rocks;
+        let mut kept: Vec<ProfileRock> = Vec::new();
+        let names: std::collections::BTreeSet<&str> =
+            rocks.iter().map(|r| r.name.as_str()).collect();
+        for name in names {
+            let Some(newest) = rocks.iter().filter(|r| r.name == name).max_by(|a, b| {
+                crate::rockspec::Version::parse(&a.version)
+                    .sort_order(&crate::rockspec::Version::parse(&b.version))
+            }) else {
+                continue;
+            };
+            // Asked once per rock, so each warning is said once.
+            let needed = if self.settings.force {
+                Vec::new()
+            } else {
+                self.still_needed(&rocks, &[], newest)
+            };
+            kept.extend(
+                rocks
+                    .iter()
+                    .filter(|r| {
+                        r.name == name
+                            && (r.version == newest.version || needed.contains(&r.version))
+                    })
+                    .cloned(),
+            );
+        }
+        if kept.len() == rocks.len() {
+            return Ok(None);
+        }
+        kept.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+        let profile = Profile {
+            format: 1,
+            lua_version: self.settings.target.lua_version.clone(),
+            rocks: kept,
+        };
+        self.switch_to(&lock, &profile, "purge old versions")
+            .map(Some)
+    }
+}
+
+/// A dependency that another tree provided and no longer does.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// `name version` of the rock that needs it.
+    pub rock: String,
+    /// The dependency's name.
+    pub dependency: String,
+    /// The item that was used.
+    pub item: String,
+    /// Whether the store still has that item (GC kept it).
+    pub kept: bool,
+}
+
+/// A version argument as constraints: a bare version means `==`.
+pub fn version_constraints(
+    version: Option<&str>,
+) -> Result<Vec<crate::rockspec::version::Constraint>, InstallError> {
+    let Some(v) = version else {
+        return Ok(Vec::new());
+    };
+    let text = if v
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        format!("== {v}")
+    } else {
+        v.to_owned()
+    };
+    crate::rockspec::version::parse_constraints(&text)
+        .map_err(|e| BuildError::Rockspec(format!("bad version `{v}`: {e}")).into())
+}

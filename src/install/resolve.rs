@@ -1,0 +1,613 @@
+//! Resolution: LuaRocks' `deps.fulfill_dependencies` (provided first, then
+//! the highest installed match in the trees the deps mode consults, then
+//! the best offer of the servers; depth-first, in the rockspec's order)
+//! turned into an [`InstallPlan`] without building anything. Rockspecs and
+//! rock files are fetched (they say what a rock needs); sources are not.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::plan::{Action, By, InstallPlan, PostInstall, Satisfied, Step};
+use super::source::Source;
+use super::{DepsMode, InstallError, Request, Settings};
+use crate::build::{BuildError, Builder, Origin};
+use crate::fetch::Freshness;
+use crate::lockfile::Lockfile;
+use crate::manifest::RepositoryManifest;
+use crate::rockspec::{Dependency, Rockspec, Version};
+use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
+use crate::tree::{Profile, Tree};
+
+/// A tree consulted for dependencies: the target (whose rocks are the plan)
+/// or another tree's installed rocks.
+pub struct ConsultedTree {
+    /// Root.
+    pub root: PathBuf,
+    /// Installed: name → (version, item when it is a rockstore tree).
+    pub rocks: Vec<(String, String, Option<String>)>,
+}
+
+impl ConsultedTree {
+    /// Reads another tree: its rockstore profile when it has one, else its
+    /// LuaRocks manifest (a plain LuaRocks tree), else nothing.
+    pub fn read(root: &Path, lua_version: &str) -> ConsultedTree {
+        let mut rocks = Vec::new();
+        if let Ok(tree) = Tree::new(root, lua_version) {
+            if tree.is_profile() {
+                if let Ok(profile) = tree.current_profile() {
+                    rocks = profile
+                        .rocks
+                        .into_iter()
+                        .map(|r| (r.name, r.version, Some(r.item)))
+                        .collect();
+                }
+                return ConsultedTree {
+                    root: root.to_path_buf(),
+                    rocks,
+                };
+            }
+            let manifest = tree.rocks_dir().join("manifest");
+            if let Ok(bytes) = std::fs::read(&manifest) {
+                if let Ok(m) = RepositoryManifest::from_bytes("manifest", &bytes) {
+                    for (name, versions) in m.repository {
+                        for version in versions.keys() {
+                            rocks.push((name.clone(), version.clone(), None));
+                        }
+                    }
+                }
+            }
+        }
+        ConsultedTree {
+            root: root.to_path_buf(),
+            rocks,
+        }
+    }
+}
+
+/// The trees whose rocks satisfy dependencies under `mode` (LuaRocks'
+/// `map_trees`).
+pub(crate) fn consulted_roots(settings: &Settings, mode: DepsMode) -> Vec<PathBuf> {
+    let target = &settings.target.root;
+    match mode {
+        DepsMode::One | DepsMode::None => vec![target.clone()],
+        DepsMode::All => {
+            let mut all = settings.rocks_trees.clone();
+            if !all.contains(target) {
+                all.insert(0, target.clone());
+            }
+            all
+        }
+        DepsMode::Order => match settings.rocks_trees.iter().position(|t| t == target) {
+            Some(i) => settings.rocks_trees[i..].to_vec(),
+            None => Vec::new(),
+        },
+    }
+}
+
+/// One resolution.
+pub(crate) struct Resolver<'r, 'a> {
+    pub builder: &'r Builder<'a>,
+    pub settings: &'r Settings,
+    pub say: &'r (dyn Fn(&str) + Sync),
+    pub pins: Option<&'r Lockfile>,
+    /// The target tree's current rocks.
+    pub base: &'r Profile,
+    /// Other trees' installed rocks, read once each.
+    pub others: &'r [ConsultedTree],
+    manifests: Option<Vec<ServerManifest>>,
+    steps: Vec<Step>,
+    hooks: Vec<PostInstall>,
+    notes: Vec<String>,
+}
+
+/// Where a dependency's match was found.
+enum Found {
+    /// A step of the plan (its index).
+    Step(usize),
+    /// An installed rock: its tree, version and item.
+    Installed(PathBuf, String, Option<String>),
+}
+
+impl<'r, 'a> Resolver<'r, 'a> {
+    pub fn new(
+        builder: &'r Builder<'a>,
+        settings: &'r Settings,
+        say: &'r (dyn Fn(&str) + Sync),
+        base: &'r Profile,
+        others: &'r [ConsultedTree],
+    ) -> Self {
+        Resolver {
+            builder,
+            settings,
+            say,
+            pins: None,
+            base,
+            others,
+            manifests: None,
+            steps: Vec::new(),
+            hooks: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, text: String) {
+        (self.say)(&text);
+        self.notes.push(text);
+    }
+
+    /// Resolves the requests (`only_deps`: their dependencies only).
+    pub fn resolve(
+        mut self,
+        requests: &[Request],
+        only_deps: bool,
+    ) -> Result<InstallPlan, InstallError> {
+        let mut requested = Vec::new();
+        for request in requests {
+            let (rockspec, input) = self.obtain(request)?;
+            let rock = format!("{} {}", rockspec.name, rockspec.version);
+            if only_deps {
+                let (_, dependencies) = self.dependency_lists(&rockspec, true);
+                self.fulfil_list(&rock, &dependencies, self.settings.deps_mode, false)?;
+                continue;
+            }
+            self.plan_one(rockspec, input, true)?;
+            requested.push(rock);
+        }
+        Ok(InstallPlan {
+            tree: self.settings.target.root.clone(),
+            deps_mode: self.settings.deps_mode,
+            requested,
+            steps: self.steps,
+            notes: self.notes,
+            hooks: self.hooks,
+        })
+    }
+
+    fn offers(
+        &mut self,
+        name: &str,
+        constraints: &[crate::rockspec::version::Constraint],
+    ) -> Result<Vec<Offer>, ServerError> {
+        if self.manifests.is_none() {
+            let mut warnings = Vec::new();
+            let loaded = servers::load(
+                self.builder.fetcher,
+                &self.settings.servers,
+                &self.settings.target.lua_version,
+                &mut warnings,
+            );
+            for w in warnings {
+                (self.say)(&format!("warning: {w}"));
+            }
+            self.manifests = Some(loaded?);
+        }
+        Ok(servers::search(
+            self.manifests.as_deref().unwrap_or_default(),
+            &[],
+            name,
+            true,
+            constraints,
+            &self.builder.env.arch,
+        ))
+    }
+
+    /// The rockspec of a request and how to build it.
+    fn obtain(&mut self, request: &Request) -> Result<(Rockspec, Source), InstallError> {
+        let url = match request {
+            Request::File(f) => f.clone(),
+            Request::Local { rockspec, dir } => {
+                let file = rockspec
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
+                    path: rockspec.clone(),
+                    source,
+                })?;
+                let source = Source::Local {
+                    file,
+                    bytes,
+                    hash: crate::build::source::tree_hash(dir)?,
+                    dir: dir.clone(),
+                };
+                let spec = source.rockspec(self.builder)?;
+                return Ok((spec, source));
+            }
+            Request::Name(name, version) | Request::Source(name, version) => {
+                let want = if matches!(request, Request::Source(..)) {
+                    Want::Source
+                } else {
+                    Want::Any
+                };
+                let constraints = super::version_constraints(version.as_deref())?;
+                if let Some((_, v)) = self
+                    .builder
+                    .env
+                    .rocks_provided
+                    .iter()
+                    .find(|(p, _)| p == name)
+                {
+                    return Err(ServerError::Provided {
+                        name: name.clone(),
+                        version: v.clone(),
+                    }
+                    .into());
+                }
+                let offers = self.offers(name, &constraints)?;
+                let offer =
+                    servers::best(&offers, &self.builder.env.arch, want).ok_or_else(|| {
+                        ServerError::NoMatch {
+                            query: match version {
+                                Some(v) => format!("{name} {v}"),
+                                None => name.clone(),
+                            },
+                            lua_version: self.settings.target.lua_version.clone(),
+                        }
+                    })?;
+                offer.url()
+            }
+        };
+        let origin = Origin::of_url(&url, matches!(request, Request::File(_)));
+        self.obtain_url(&url, origin)
+    }
+
+    fn obtain_url(&self, url: &str, origin: Origin) -> Result<(Rockspec, Source), InstallError> {
+        let file = url.rsplit('/').next().unwrap_or(url).to_owned();
+        let bytes = self
+            .builder
+            .fetcher
+            .fetch(url, Freshness::Immutable)
+            .map_err(BuildError::from)?;
+        let source = if file.ends_with(".rockspec") {
+            Source::Rockspec {
+                file,
+                bytes,
+                origin,
+            }
+        } else if file.ends_with(".src.rock") {
+            Source::SrcRock { file, bytes }
+        } else {
+            Source::BinaryRock { file, bytes }
+        };
+        let rockspec = source.rockspec(self.builder)?;
+        Ok((rockspec, source))
+    }
+
+    /// Resolves a rock's dependencies (planning missing ones), then plans
+    /// the rock itself.
+    fn plan_one(
+        &mut self,
+        rockspec: Rockspec,
+        source: Source,
+        explicit: bool,
+    ) -> Result<(), InstallError> {
+        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let version = rockspec.version.to_string();
+        if !self
+            .builder
+            .env
+            .platforms
+            .supports(&rockspec.supported_platforms)
+        {
+            return Err(InstallError::Platform {
+                rock,
+                platforms: rockspec.supported_platforms.clone(),
+            });
+        }
+        if rockspec.post_install.is_some() && !self.settings.hooks_enabled {
+            return Err(InstallError::HooksBlocked { rock });
+        }
+        if !matches!(source, Source::BinaryRock { .. }) {
+            self.builder.check_external_dependencies(&rockspec)?;
+        }
+        let (build_dependencies, dependencies) = self.dependency_lists(&rockspec, explicit);
+        let mut satisfied = Vec::new();
+        // Build dependencies always resolve with `all` (reference §4.3).
+        if self.settings.deps_mode != DepsMode::None {
+            satisfied.extend(self.fulfil_list(&rock, &build_dependencies, DepsMode::All, true)?);
+        }
+        satisfied.extend(self.fulfil_list(&rock, &dependencies, self.settings.deps_mode, false)?);
+        let force = self.settings.force;
+        let installed = self
+            .base
+            .rocks
+            .iter()
+            .find(|r| r.name == rockspec.name && r.version == version)
+            .map(|r| (r.item.clone(), r.explicit));
+        let planned = self
+            .steps
+            .iter()
+            .position(|s| s.in_profile && s.name == rockspec.name && s.version == version);
+        if !force && (installed.is_some() || planned.is_some()) {
+            self.note(format!(
+                "{rock} is already installed in {}",
+                self.settings.target.root.display()
+            ));
+            match (planned, installed) {
+                (Some(i), _) => self.steps[i].explicit |= explicit,
+                (None, Some((item, was_explicit))) if explicit && !was_explicit => {
+                    for s in self.steps.iter_mut().filter(|s| s.name == rockspec.name) {
+                        s.in_profile = false;
+                    }
+                    self.steps.push(Step {
+                        name: rockspec.name.clone(),
+                        version: version.clone(),
+                        source: self.settings.target.root.display().to_string(),
+                        explicit: true,
+                        action: Action::Installed(item),
+                        dependencies: satisfied,
+                        in_profile: true,
+                        rockspec_dependencies: dependency_strings(&rockspec),
+                        wrap_bin_scripts: self.wrap_bin_scripts(&rockspec),
+                        build_from: None,
+                    });
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        if let Some(command) = &rockspec.post_install {
+            self.hooks.push(PostInstall {
+                name: rockspec.name.clone(),
+                version: version.clone(),
+                command: command.clone(),
+            });
+        }
+        let keep = self.settings.keep;
+        for s in self
+            .steps
+            .iter_mut()
+            .filter(|s| s.name == rockspec.name && (!keep || s.version == version))
+        {
+            s.in_profile = false;
+        }
+        let source_name = match &source {
+            Source::Rockspec {
+                origin: Origin::Server(url),
+                ..
+            } => url.clone(),
+            Source::Local { dir, .. } => dir.display().to_string(),
+            other => other.file().to_owned(),
+        };
+        self.steps.push(Step {
+            name: rockspec.name.clone(),
+            version,
+            source: source_name,
+            explicit,
+            action: Action::Build,
+            dependencies: satisfied,
+            in_profile: true,
+            rockspec_dependencies: dependency_strings(&rockspec),
+            wrap_bin_scripts: self.wrap_bin_scripts(&rockspec),
+            build_from: Some(source),
+        });
+        Ok(())
+    }
+
+    fn wrap_bin_scripts(&self, rockspec: &Rockspec) -> bool {
+        self.settings
+            .wrap_bin_scripts
+            .or(rockspec.wrap_bin_scripts)
+            .unwrap_or(true)
+    }
+
+    /// LuaRocks' `fulfill_dependencies`: each dependency in order is
+    /// provided, installed in a consulted tree, or planned now (a pinned
+    /// rock at its pinned version).
+    fn fulfil_list(
+        &mut self,
+        rock: &str,
+        dependencies: &[Dependency],
+        mode: DepsMode,
+        build: bool,
+    ) -> Result<Vec<Satisfied>, InstallError> {
+        let dependencies: Vec<Dependency> = dependencies
+            .iter()
+            .map(|dep| self.pinned(dep, build))
+            .collect();
+        let mut satisfied = Vec::new();
+        if mode == DepsMode::None {
+            return Ok(satisfied);
+        }
+        for dep in &dependencies {
+            let provided = self
+                .builder
+                .env
+                .rocks_provided
+                .iter()
+                .find(|(name, version)| *name == dep.name && dep.matches(&Version::parse(version)));
+            if let Some((_, version)) = provided {
+                satisfied.push(Satisfied {
+                    dependency: dep.to_string(),
+                    build,
+                    by: By::Provided {
+                        version: version.clone(),
+                    },
+                });
+                continue;
+            }
+            if let Some(found) = self.installed_match(dep, mode) {
+                satisfied.push(self.satisfied(dep, build, found));
+                continue;
+            }
+            let offers = self.offers(&dep.name, &dep.constraints)?;
+            let offer =
+                servers::best(&offers, &self.builder.env.arch, Want::Any).ok_or_else(|| {
+                    InstallError::Unsatisfied {
+                        rock: rock.to_owned(),
+                        dependency: dep.to_string(),
+                        source: ServerError::NoMatch {
+                            query: dep.to_string(),
+                            lua_version: self.settings.target.lua_version.clone(),
+                        },
+                    }
+                })?;
+            self.note(format!(
+                "{rock} depends on {dep}: installing {}",
+                offer.url()
+            ));
+            let (spec, source) = self.obtain_url(&offer.url(), Origin::Server(offer.url()))?;
+            self.plan_one(spec, source, false)?;
+            match self.installed_match(dep, mode) {
+                Some(found) => satisfied.push(self.satisfied(dep, build, found)),
+                None => {
+                    return Err(BuildError::Rockspec(format!(
+                        "Repository inconsistency detected: {dep} is still missing after installing it (is the target tree among the trees deps mode consults?)"
+                    ))
+                    .into())
+                }
+            }
+        }
+        Ok(satisfied)
+    }
+
+    fn satisfied(&self, dep: &Dependency, build: bool, found: Found) -> Satisfied {
+        let by = match found {
+            Found::Step(step) => By::Step {
+                step,
+                version: self.steps[step].version.clone(),
+            },
+            Found::Installed(tree, version, item) => By::Tree {
+                tree,
+                version,
+                item,
+            },
+        };
+        Satisfied {
+            dependency: dep.to_string(),
+            build,
+            by,
+        }
+    }
+
+    /// The build and runtime dependencies to fulfil: a requested rock's
+    /// are the lock file's pins when there is one (LuaRocks replaces the
+    /// rockspec's list with them), else the rockspec's.
+    fn dependency_lists(
+        &mut self,
+        rockspec: &Rockspec,
+        requested: bool,
+    ) -> (Vec<Dependency>, Vec<Dependency>) {
+        match (self.pins, requested) {
+            (Some(pins), true) => {
+                self.note(format!(
+                    "Using dependencies pinned in lockfile: {}",
+                    pins.path.display()
+                ));
+                (pins.build_dependencies.clone(), pins.dependencies.clone())
+            }
+            _ => (
+                rockspec.build_dependencies.clone(),
+                rockspec.dependencies.clone(),
+            ),
+        }
+    }
+
+    /// `dep`, or the pinned version of its rock when the lock file pins
+    /// it ("Forcing … to pinned version", as LuaRocks says).
+    fn pinned(&mut self, dep: &Dependency, build: bool) -> Dependency {
+        let Some(pin) = self.pins.and_then(|p| p.pin(&dep.name, build)) else {
+            return dep.clone();
+        };
+        if pin.to_string() != dep.to_string() {
+            if let Some(pinned) = pin.constraints.first() {
+                self.note(format!(
+                    "Forcing {} to pinned version {}",
+                    dep.name, pinned.version
+                ));
+            }
+        }
+        pin.clone()
+    }
+
+    /// The highest version matching `dep` among the consulted trees, with
+    /// this plan's steps standing for what they will put in the target.
+    fn installed_match(&self, dep: &Dependency, mode: DepsMode) -> Option<Found> {
+        let consulted = consulted_roots(self.settings, mode);
+        let target = &self.settings.target.root;
+        let mut best: Option<(Version, Found)> = None;
+        let mut consider = |version: &str, found: Found| {
+            let v = Version::parse(version);
+            if dep.matches(&v) && best.as_ref().is_none_or(|(b, _)| b.sort_order(&v).is_lt()) {
+                best = Some((v, found));
+            }
+        };
+        if consulted.contains(target) {
+            // The plan replaces what the target held.
+            for (i, s) in self.steps.iter().enumerate() {
+                if s.in_profile && s.name == dep.name {
+                    consider(&s.version, Found::Step(i));
+                }
+            }
+            for r in &self.base.rocks {
+                let replaced = self.steps.iter().any(|s| s.in_profile && s.name == r.name)
+                    && !self.settings.keep;
+                if r.name == dep.name && !replaced {
+                    consider(
+                        &r.version,
+                        Found::Installed(target.clone(), r.version.clone(), Some(r.item.clone())),
+                    );
+                }
+            }
+        }
+        for other in self.others.iter().filter(|o| consulted.contains(&o.root)) {
+            for (name, version, item) in &other.rocks {
+                if *name == dep.name {
+                    consider(
+                        version,
+                        Found::Installed(other.root.clone(), version.clone(), item.clone()),
+                    );
+                }
+            }
+        }
+        best.map(|(_, found)| found)
+    }
+}
+
+fn dependency_strings(rockspec: &Rockspec) -> Vec<String> {
+    rockspec
+        .dependencies
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The items of a step's runtime dependencies, in order (its recipe
+/// uses them), given the items steps produced; `None` when a step's item
+/// is not known.
+pub(crate) fn dependency_items(step: &Step, items: &[Option<String>]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for dep in step.dependencies.iter().filter(|d| !d.build) {
+        match &dep.by {
+            By::Provided { .. } => {}
+            By::Tree { item, .. } => out.extend(item.clone()),
+            By::Step { step, .. } => out.push(items.get(*step)?.clone()?),
+        }
+    }
+    Some(out)
+}
+
+/// The items other trees provide to a step (the profile references them,
+/// so GC keeps them while the rock is here).
+pub(crate) fn external_items(step: &Step, target: &Path) -> BTreeMap<String, String> {
+    step.dependencies
+        .iter()
+        .filter(|d| !d.build)
+        .filter_map(|d| match &d.by {
+            By::Tree {
+                tree,
+                item: Some(item),
+                ..
+            } if tree != target => Some((dependency_name(&d.dependency), item.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dependency_name(dependency: &str) -> String {
+    dependency
+        .split_whitespace()
+        .next()
+        .unwrap_or(dependency)
+        .to_owned()
+}

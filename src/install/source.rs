@@ -1,0 +1,162 @@
+//! What a planned rock is built from: a fetched rockspec, `.src.rock` or
+//! binary rock, or a working directory (`make`), and how each becomes (or
+//! already is) a store item.
+
+use std::path::PathBuf;
+
+use crate::build::{BuildError, Builder, Built, Origin, RockspecInput, Sources};
+use crate::rockspec::Rockspec;
+use crate::store::Item;
+
+/// A fetched rock file or rockspec.
+pub enum Source {
+    /// A rockspec to build.
+    Rockspec {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+        /// Where it came from.
+        origin: Origin,
+    },
+    /// A `.src.rock` to build.
+    SrcRock {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// A binary or `.all.rock` to admit.
+    BinaryRock {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+    },
+    /// A rockspec with a working directory as its sources.
+    Local {
+        /// File name.
+        file: String,
+        /// Bytes.
+        bytes: Vec<u8>,
+        /// The sources.
+        dir: PathBuf,
+        /// Their content hash.
+        hash: String,
+    },
+}
+
+impl Source {
+    pub(crate) fn rockspec(&self, builder: &Builder<'_>) -> Result<Rockspec, BuildError> {
+        match self {
+            Source::Rockspec { file, bytes, .. } | Source::Local { file, bytes, .. } => builder
+                .load(&RockspecInput {
+                    display: file.clone(),
+                    file_name: Some(file.clone()),
+                    bytes: bytes.clone(),
+                    sources: Sources::Fetch,
+                    dependency_items: Vec::new(),
+                    origin: Origin::User,
+                }),
+            Source::SrcRock { file, bytes } | Source::BinaryRock { file, bytes } => {
+                builder.rockspec_in_rock(file, bytes)
+            }
+        }
+    }
+
+    pub(crate) fn build(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Built, BuildError> {
+        match self {
+            Source::Rockspec {
+                file,
+                bytes,
+                origin,
+            } => builder.build(&RockspecInput {
+                display: file.clone(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                sources: Sources::Fetch,
+                dependency_items,
+                origin: origin.clone(),
+            }),
+            Source::SrcRock { file, bytes } => {
+                builder.build_src_rock_with(file, bytes, dependency_items)
+            }
+            Source::BinaryRock { file, bytes } => builder.install_binary_rock(file, bytes),
+            Source::Local {
+                file,
+                bytes,
+                dir,
+                hash,
+            } => builder.build(&RockspecInput {
+                display: dir.join(file).display().to_string(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                sources: Sources::Local {
+                    dir,
+                    hash: hash.clone(),
+                },
+                dependency_items,
+                origin: Origin::User,
+            }),
+        }
+    }
+}
+
+impl Source {
+    /// The item an existing realisation would give, without fetching or
+    /// building (`--dry-run`'s "reuse").
+    pub(crate) fn realised(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Option<Item>, BuildError> {
+        match self {
+            Source::Rockspec {
+                file,
+                bytes,
+                origin,
+            } => builder.realised(&RockspecInput {
+                display: file.clone(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                sources: Sources::Fetch,
+                dependency_items,
+                origin: origin.clone(),
+            }),
+            Source::SrcRock { file, bytes } => {
+                builder.realised_src_rock(file, bytes, dependency_items)
+            }
+            Source::BinaryRock { bytes, .. } => builder.realised_binary_rock(bytes),
+            Source::Local {
+                file,
+                bytes,
+                dir,
+                hash,
+            } => builder.realised(&RockspecInput {
+                display: dir.join(file).display().to_string(),
+                file_name: Some(file.clone()),
+                bytes: bytes.clone(),
+                sources: Sources::Local {
+                    dir,
+                    hash: hash.clone(),
+                },
+                dependency_items,
+                origin: Origin::User,
+            }),
+        }
+    }
+
+    /// The file it was fetched as (or the rockspec's, for `make`).
+    pub fn file(&self) -> &str {
+        match self {
+            Source::Rockspec { file, .. }
+            | Source::SrcRock { file, .. }
+            | Source::BinaryRock { file, .. }
+            | Source::Local { file, .. } => file,
+        }
+    }
+}
