@@ -5,6 +5,7 @@ mod build;
 mod hostile;
 mod hostile_corpus;
 mod manifest;
+mod plan;
 mod rocks_server;
 mod rockspec;
 mod shared;

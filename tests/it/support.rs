@@ -313,3 +313,37 @@ pub fn ours_or_luarocks(s: &Sandbox, side: &str) -> Command {
     cmd.args(["--lua-version", "5.4"]);
     cmd
 }
+
+/// Spawns `cmd` with `ROCKSTORE_FAILPOINT=point`; returns the child once it
+/// has said on stderr that it stopped there (the rest of stderr stays
+/// readable). The caller kills or waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn stopped_at_failpoint(
+    mut cmd: Command,
+    point: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    use std::io::BufRead;
+    cmd.env("ROCKSTORE_FAILPOINT", point);
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let name = point.split('@').next().unwrap_or(point);
+    loop {
+        line.clear();
+        let n = err.read_line(&mut line).expect("read stderr");
+        if n == 0 {
+            let status = child.wait().expect("reap");
+            panic!("process ended ({status}) before failpoint {point}");
+        }
+        if line.contains(&format!("failpoint {name} reached")) {
+            return (child, err);
+        }
+    }
+}

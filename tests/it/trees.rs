@@ -413,6 +413,7 @@ fn deps_modes_install_what_luarocks_installs() {
     }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
+    let mut planned = std::collections::BTreeMap::new();
     for mode in ["one", "all", "order", "none"] {
         for side in ["ours", "theirs"] {
             let base = s.tmp.path().join(format!("{mode}-{side}"));
@@ -449,6 +450,27 @@ fn deps_modes_install_what_luarocks_installs() {
             // The dependency is already in `user`, the first tree; the rock
             // goes into `system`, the last: `order` does not look back.
             run(&["--tree", "user", "install", "dmdep"]);
+            if side == "ours" {
+                let out = ours_or_luarocks(&s, side)
+                    .args(["--only-server", &repo.server.base])
+                    .env("LUAROCKS_CONFIG", &config)
+                    .args(["--tree", "system", "install", "dmtop", "--deps-mode", mode])
+                    .args(["--dry-run", "--json"])
+                    .output()
+                    .expect("dry run");
+                assert!(out.status.success(), "{}", text(&out.stderr));
+                let plan: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).expect("plan json");
+                planned.insert(
+                    mode,
+                    plan["steps"]
+                        .as_array()
+                        .expect("steps")
+                        .iter()
+                        .map(|s| s["name"].as_str().unwrap_or("").to_owned())
+                        .collect::<Vec<_>>(),
+                );
+            }
             run(&["--tree", "system", "install", "dmtop", "--deps-mode", mode]);
         }
         let tree_list = |side: &str| -> Vec<(&'static str, PathBuf)> {
@@ -472,13 +494,14 @@ fn deps_modes_install_what_luarocks_installs() {
             _ => &["dmtop"],
         };
         assert_eq!(in_system, expected, "deps mode {mode}");
+        // The dry run planned exactly that (dmdep planned only where it
+        // was then installed, dependencies first).
+        assert_eq!(planned[mode], expected, "deps mode {mode}: dry-run plan");
     }
 }
 
 /// Starts `rockstore ARGS` stopped at failpoint `point`; returns the child
 /// once it has said so on stderr (the rest of stderr stays readable).
-// The child goes back to the caller, who kills or waits for it.
-#[allow(clippy::zombie_processes)]
 fn stopped_at(
     s: &Sandbox,
     repo: &Repo,
@@ -490,32 +513,12 @@ fn stopped_at(
     std::process::Child,
     std::io::BufReader<std::process::ChildStderr>,
 ) {
-    use std::io::BufRead;
     let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
     cmd.arg("--tree").arg(tree).args(args);
-    cmd.env("ROCKSTORE_FAILPOINT", point);
     if let Some(fifo) = resume {
         cmd.env("ROCKSTORE_FAILPOINT_RESUME", fifo);
     }
-    let mut child = cmd
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = err.read_line(&mut line).expect("read stderr");
-        if n == 0 {
-            let status = child.wait().expect("reap");
-            panic!("process ended ({status}) before failpoint {point}");
-        }
-        let name = point.split('@').next().unwrap_or(point);
-        if line.contains(&format!("failpoint {name} reached")) {
-            return (child, err);
-        }
-    }
+    crate::support::stopped_at_failpoint(cmd, point)
 }
 
 fn mkfifo(path: &Path) {

@@ -1,0 +1,353 @@
+//! Plan, then execute: `--dry-run` plans against the installs that follow,
+//! builds of independent rocks running at once (observed by a compiler
+//! that records how many compilers run together), and failures and
+//! SIGKILL in the middle of a parallel install leaving the tree on its
+//! generation and the store verifying clean.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::rocks_server::{render_manifest, tarball, HttpServer};
+use crate::support::{need, project_dir, text, Sandbox};
+
+const INDEPENDENT: [&str; 6] = ["par1", "par2", "par3", "par4", "par5", "par6"];
+
+/// The closure of `integration/parallel/`, written and served.
+struct ParRepo {
+    server: HttpServer,
+}
+
+impl ParRepo {
+    fn new(root: &Path) -> ParRepo {
+        let templates = project_dir().join("integration/parallel");
+        let read = |f: &str| std::fs::read_to_string(templates.join(f)).expect("template");
+        let (c, rock, top) = (
+            read("par.c.in"),
+            read("par.rockspec.in"),
+            read("top.rockspec.in"),
+        );
+        let dir = root.join("par-repo");
+        let src = root.join("par-src");
+        std::fs::create_dir_all(&dir).expect("repo");
+        let server = HttpServer::start(dir.clone());
+        let mut entries = Vec::new();
+        let mut write_rock = |name: &str, file: &str, body: String, spec: String| {
+            let top_dir = src.join(format!("{name}-1.0"));
+            std::fs::create_dir_all(&top_dir).expect("src");
+            std::fs::write(top_dir.join(file), body).expect("source");
+            let tar = tarball(&top_dir, &format!("{name}-1.0"));
+            std::fs::write(dir.join(format!("{name}-1.0.tar.gz")), tar).expect("tarball");
+            let spec = spec.replace("@NAME@", name).replace("@BASE@", &server.base);
+            std::fs::write(dir.join(format!("{name}-1.0-1.rockspec")), spec).expect("spec");
+            entries.push((name.to_owned(), "1.0-1".to_owned(), "rockspec".to_owned()));
+        };
+        for name in INDEPENDENT {
+            write_rock(
+                name,
+                &format!("{name}.c"),
+                c.replace("@NAME@", name),
+                rock.clone(),
+            );
+        }
+        // The same rock, but its C does not compile.
+        write_rock(
+            "parbad",
+            "parbad.c",
+            "#error parbad does not compile, on purpose\n".to_owned(),
+            rock.clone(),
+        );
+        let quoted = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        write_rock(
+            "partop",
+            "partop.lua",
+            "return {}\n".to_owned(),
+            top.replace("@DEPS@", &quoted(&INDEPENDENT)),
+        );
+        let mut bad_closure: Vec<&str> = INDEPENDENT[..3].to_vec();
+        bad_closure.push("parbad");
+        bad_closure.extend(&INDEPENDENT[3..]);
+        write_rock(
+            "partopbad",
+            "partopbad.lua",
+            "return {}\n".to_owned(),
+            top.replace("@DEPS@", &quoted(&bad_closure)),
+        );
+        let manifest = render_manifest(&entries);
+        std::fs::write(dir.join("manifest-5.4"), &manifest).expect("manifest");
+        ParRepo { server }
+    }
+}
+
+/// A `CC` that records, for each call, how many compilers were running
+/// when it started. The first call waits (up to `wait_ticks` × 50 ms) for
+/// a second one to start, so overlap is seen whenever the executor allows
+/// it, however fast each compile is; no other call waits.
+fn overlap_cc(root: &Path, wait_ticks: u32) -> (PathBuf, PathBuf) {
+    let dir = root.join("cc-overlap");
+    std::fs::create_dir_all(&dir).expect("cc dir");
+    let cc = root.join("overlap-cc");
+    let script = format!(
+        r#"#!/bin/sh
+d='{dir}'
+touch "$d/running.$$"
+if mkdir "$d/waiter" 2>/dev/null; then
+  i=0
+  while [ $i -lt {wait_ticks} ]; do
+    [ "$(ls "$d" | grep -c '^running\.')" -ge 2 ] && break
+    i=$((i+1))
+    sleep 0.05
+  done
+fi
+ls "$d" | grep -c '^running\.' >> "$d/counts"
+gcc "$@"
+rc=$?
+rm -f "$d/running.$$"
+exit $rc
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(&cc, script).expect("cc");
+    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (cc, dir)
+}
+
+fn rs(s: &Sandbox, server: &str, tree: &Path) -> std::process::Command {
+    let mut cmd = s.cmd(["--only-server", server, "--lua-version", "5.4"]);
+    cmd.arg("--tree").arg(tree);
+    cmd
+}
+
+fn most_at_once(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("counts"))
+        .expect("the compiler ran")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn independent_c_rocks_build_at_once_up_to_jobs() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    // -j 1 waits 3 s for a second compiler that must not come; -j 2 up
+    // to 60 s for one that must.
+    for (jobs, wait_ticks) in [(1usize, 60), (2, 1200)] {
+        let s = Sandbox::new();
+        let repo = ParRepo::new(s.tmp.path());
+        let (cc, dir) = overlap_cc(s.tmp.path(), wait_ticks);
+        let tree = s.tmp.path().join("tree");
+        let out = rs(&s, &repo.server.base, &tree)
+            .args(["install", "partop", "-j", &jobs.to_string()])
+            .env("CC", &cc)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "-j {jobs}: {}", text(&out.stderr));
+        let most = most_at_once(&dir);
+        assert_eq!(
+            most, jobs,
+            "-j {jobs}: at most {jobs} compilers at once, and that many when allowed"
+        );
+        let err = text(&out.stderr);
+        for name in INDEPENDENT {
+            assert!(err.contains(&format!("{name} 1.0-1: built ")), "{err}");
+        }
+        // Every module loads.
+        let listed = text(
+            &rs(&s, &repo.server.base, &tree)
+                .args(["list", "--porcelain"])
+                .output()
+                .expect("list")
+                .stdout,
+        );
+        assert_eq!(listed.lines().count(), 7, "{listed}");
+    }
+}
+
+#[test]
+fn a_failing_build_in_a_parallel_install_leaves_the_tree_and_store_clean() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = ParRepo::new(s.tmp.path());
+    let tree = s.tmp.path().join("tree");
+    let ok = |args: &[&str]| {
+        let out = rs(&s, &repo.server.base, &tree)
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    ok(&["install", "par1"]);
+    let before = ok(&["generations", "--json"]);
+    let out = rs(&s, &repo.server.base, &tree)
+        .args(["install", "partopbad", "-j", "2"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("parbad"), "the failure names the rock: {err}");
+    assert!(
+        !err.contains("partopbad 1.0-1: built"),
+        "nothing after the failure is built: {err}"
+    );
+    assert_eq!(ok(&["generations", "--json"]), before, "no new generation");
+    let listed = ok(&["list", "--porcelain"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    s.ok(["verify"]);
+}
+
+#[test]
+fn sigkill_in_the_executor_leaves_the_previous_generation() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = ParRepo::new(s.tmp.path());
+    let tree = s.tmp.path().join("tree");
+    let out = rs(&s, &repo.server.base, &tree)
+        .args(["install", "par1"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for point in ["executor-step-done@1", "executor-step-done@3"] {
+        let mut cmd = rs(&s, &repo.server.base, &tree);
+        cmd.args(["install", "partop", "-j", "2"]);
+        let (mut child, _err) = crate::support::stopped_at_failpoint(cmd, point);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let gens: serde_json::Value = serde_json::from_str(&text(
+            &rs(&s, &repo.server.base, &tree)
+                .args(["generations", "--json"])
+                .output()
+                .expect("generations")
+                .stdout,
+        ))
+        .expect("json");
+        assert_eq!(gens.as_array().map(Vec::len), Some(1), "killed at {point}");
+        s.ok(["verify"]);
+    }
+    // What the killed runs admitted is reused; the install completes.
+    let out = rs(&s, &repo.server.base, &tree)
+        .args(["install", "partop"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("already built"));
+}
+
+/// The plan's steps as `(name version, action kind)`.
+fn plan_steps(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                format!(
+                    "{} {}",
+                    s["name"].as_str().unwrap_or(""),
+                    s["version"].as_str().unwrap_or("")
+                ),
+                s["action"]["kind"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dry_run_plans_what_the_install_then_does_and_changes_nothing() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = ParRepo::new(s.tmp.path());
+    let first = s.tmp.path().join("first");
+    let second = s.tmp.path().join("second");
+    let dry = |tree: &Path| {
+        let out = rs(&s, &repo.server.base, tree)
+            .args(["install", "partop", "--dry-run", "--json"])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("plan json")
+    };
+    let plan = dry(&first);
+    let steps = plan_steps(&plan);
+    let mut expected: Vec<(String, String)> = INDEPENDENT
+        .iter()
+        .map(|n| (format!("{n} 1.0-1"), "build".to_owned()))
+        .collect();
+    expected.push(("partop 1.0-1".into(), "build".into()));
+    assert_eq!(steps, expected);
+    assert_eq!(plan["requested"], serde_json::json!(["partop 1.0-1"]));
+    // partop's dependencies are steps 0..6; lua is the VM's.
+    let deps = plan["steps"][6]["dependencies"].as_array().expect("deps");
+    assert_eq!(deps.len(), 6);
+    for (i, dep) in deps.iter().enumerate() {
+        assert_eq!(dep["by"]["kind"], "step");
+        assert_eq!(dep["by"]["step"], i);
+    }
+    assert_eq!(
+        plan["steps"][0]["dependencies"][0]["by"]["kind"], "provided",
+        "{plan}"
+    );
+    assert!(!first.exists(), "a dry run creates no tree");
+    assert_eq!(s.items().len(), 0, "and builds nothing");
+
+    let out = rs(&s, &repo.server.base, &first)
+        .args(["install", "partop"])
+        .output()
+        .expect("install");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(
+        &rs(&s, &repo.server.base, &first)
+            .args(["list", "--porcelain"])
+            .output()
+            .expect("list")
+            .stdout,
+    );
+    let installed: Vec<String> = listed
+        .lines()
+        .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    let mut planned: Vec<String> = steps.iter().map(|(r, _)| r.clone()).collect();
+    planned.sort();
+    let mut installed_sorted = installed.clone();
+    installed_sorted.sort();
+    assert_eq!(
+        installed_sorted, planned,
+        "the install did what was planned"
+    );
+
+    // Into a second tree, every step is a reuse, and the install that
+    // follows builds nothing.
+    let again = plan_steps(&dry(&second));
+    assert!(again.iter().all(|(_, a)| a == "reuse"), "{again:?}");
+    let out = rs(&s, &repo.server.base, &second)
+        .args(["install", "partop"])
+        .output()
+        .expect("install");
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(!err.contains(": built "), "{err}");
+    assert_eq!(err.matches("already built").count(), 7, "{err}");
+
+    // Already installed: the plan says so in text too.
+    let out = rs(&s, &repo.server.base, &first)
+        .args(["install", "partop", "--dry-run"])
+        .output()
+        .expect("dry");
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(page.contains("0 to build, 0 to reuse"), "{page}");
+}
