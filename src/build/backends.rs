@@ -36,9 +36,37 @@ pub struct Ctx<'a> {
     pub vars: &'a Variables,
     /// Names LuaRocks would warn about as "unmatched variable".
     pub unknown: std::sync::Mutex<Vec<String>>,
+    /// Told what the build is doing (progress, `-v`).
+    pub watch: Option<&'a dyn BuildWatch>,
+}
+
+/// What a build tells its watcher as it goes: progress bars show `doing`,
+/// `-v` prints each command as LuaRocks prints it.
+pub trait BuildWatch: Sync {
+    /// The build moved on (`fetching …`, `compiling lpcode.c`, `installing`).
+    fn doing(&self, what: &str);
+    /// A command about to run, as a shell line.
+    fn command(&self, _line: &str) {}
 }
 
 impl Ctx<'_> {
+    /// Tells the watcher, then runs `program args…` in the sources;
+    /// `failed` heads the error when it fails.
+    fn run(
+        &self,
+        doing: &str,
+        failed: &str,
+        program: &str,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> Result<(), BuildError> {
+        if let Some(watch) = self.watch {
+            watch.doing(doing);
+            watch.command(&shell_line(program, args));
+        }
+        run(failed, program, args, self.src, env)
+    }
+
     fn subst(&self, text: &str) -> String {
         let mut unknown = Vec::new();
         let out = substitute(text, self.vars, &mut unknown);
@@ -150,10 +178,7 @@ pub fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let shown = std::iter::once(program.to_owned())
-        .chain(args.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let shown = shell_line(program, args);
     let out = cmd.output().map_err(|source| BuildError::Spawn {
         what: what.to_owned(),
         command: shown.clone(),
@@ -170,6 +195,14 @@ pub fn run(
         status: out.status.code(),
         output: tail(&output, 40),
     })
+}
+
+/// `program args…` as one line.
+fn shell_line(program: &str, args: &[String]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -311,13 +344,8 @@ fn compile_c_modules(
                 .create_dir_all(&parent)
                 .map_err(ctx.io(ctx.src, &parent))?;
         }
-        run(
-            &format!("compiling {}", job.source),
-            compiler,
-            &job.args,
-            ctx.src,
-            &[],
-        )
+        let doing = format!("compiling {}", job.source);
+        ctx.run(&doing, &doing, compiler, &job.args, &[])
     })?;
     let ld = ctx.words("LD");
     let (linker, ld_args) = ld.split_first().unwrap_or((compiler, cc_args));
@@ -340,7 +368,8 @@ fn compile_c_modules(
         args.extend(libdirs.iter().map(|d| format!("-L{d}")));
         args.extend(libdirs.iter().map(|d| format!("-Wl,-rpath,{d}")));
         args.extend(libraries.iter().map(|l| format!("-l{l}")));
-        run(&format!("linking {target}"), linker, &args, ctx.src, &[])?;
+        let doing = format!("linking {target}");
+        ctx.run(&doing, &doing, linker, &args, &[])?;
         ctx.copy(&target, &libdir.join(&target), true)?;
     }
     Ok(())
@@ -384,7 +413,12 @@ pub fn make(ctx: &Ctx<'_>, make: &Make) -> Result<(), BuildError> {
         for (k, v) in &vars {
             args.push(format!("{k}={}", ctx.subst(v)));
         }
-        run(what, &program, &args, ctx.src, &[])
+        let doing = if target.is_empty() {
+            "make".to_owned()
+        } else {
+            format!("make {target}")
+        };
+        ctx.run(&doing, what, &program, &args, &[])
     };
     if make.build_pass {
         pass(
@@ -418,18 +452,23 @@ pub fn cmake(ctx: &Ctx<'_>, cmake: &CMake) -> Result<(), BuildError> {
     for (k, v) in &cmake.variables {
         args.push(format!("-D{k}={}", ctx.subst(v)));
     }
-    run(
+    ctx.run(
+        "configuring with cmake",
         "Failed configuring with cmake.",
         &program,
         &args,
-        ctx.src,
         &[],
     )?;
     let step = |extra: &[&str], what: &str| {
         let mut args = vec!["--build".to_owned(), "build.luarocks".to_owned()];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         args.extend(["--config".to_owned(), "Release".to_owned()]);
-        run(what, &program, &args, ctx.src, &[])
+        let doing = if extra.is_empty() {
+            "building with cmake"
+        } else {
+            "installing with cmake"
+        };
+        ctx.run(doing, what, &program, &args, &[])
     };
     if cmake.build_pass {
         step(&[], "Failed building.")?;
@@ -442,16 +481,20 @@ pub fn cmake(ctx: &Ctx<'_>, cmake: &CMake) -> Result<(), BuildError> {
 
 /// `command`: `build_command` then `install_command`, through `sh`, with `CC`.
 pub fn command(ctx: &Ctx<'_>, command: &CommandBackend) -> Result<(), BuildError> {
-    for (cmd, what) in [
-        (&command.build_command, "Failed building."),
-        (&command.install_command, "Failed installing."),
+    for (cmd, doing, what) in [
+        (&command.build_command, "build_command", "Failed building."),
+        (
+            &command.install_command,
+            "install_command",
+            "Failed installing.",
+        ),
     ] {
         if let Some(cmd) = cmd {
-            run(
+            ctx.run(
+                doing,
                 what,
                 "sh",
                 &["-c".to_owned(), ctx.subst(cmd)],
-                ctx.src,
                 &[("CC", ctx.var("CC"))],
             )?;
         }

@@ -44,6 +44,7 @@ use crate::rockspec::build::{Backend, FieldError, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 use crate::store::db::ItemKind;
 use crate::store::{Item, ItemSpec, Store, StoreError};
+pub use backends::BuildWatch;
 use variables::Variables;
 
 /// Why a build failed. Nothing is admitted when it does.
@@ -217,6 +218,7 @@ pub struct Built {
 }
 
 /// Builds into one store.
+#[derive(Clone, Copy)]
 pub struct Builder<'a> {
     /// The store.
     pub store: &'a Store,
@@ -224,6 +226,16 @@ pub struct Builder<'a> {
     pub fetcher: &'a Fetcher,
     /// Shared settings.
     pub env: &'a BuildEnv,
+    /// Told what each build is doing (none: nobody watches).
+    pub watch: Option<&'a dyn BuildWatch>,
+}
+
+impl Builder<'_> {
+    fn doing(&self, what: &str) {
+        if let Some(watch) = self.watch {
+            watch.doing(what);
+        }
+    }
 }
 
 /// Where a build's sources come from.
@@ -457,6 +469,9 @@ impl Builder<'_> {
         }
 
         let work = self.store.build_dir()?;
+        if !matches!(input.sources, Sources::Local { .. }) {
+            self.doing(&format!("fetching {}", rockspec.source.url));
+        }
         let src_dir = match &input.sources {
             Sources::Fetch => {
                 source::allowed_by_only_sources(&rockspec, self.env.only_sources_from.as_deref())?;
@@ -490,6 +505,7 @@ impl Builder<'_> {
             prefix_dir: staging.dir(),
             vars: &vars,
             unknown: std::sync::Mutex::new(Vec::new()),
+            watch: self.watch,
         };
         let external_libs: Vec<(String, bool)> = externals
             .iter()
@@ -508,6 +524,7 @@ impl Builder<'_> {
             Backend::Command(c) => backends::command(&ctx, c)?,
             Backend::None | Backend::External(_) => {}
         }
+        self.doing("installing");
         backends::install_files(&ctx, &install, copy_directories)?;
         let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
         write(staging.dir(), &prefix, &rockspec_name, &input.bytes)?;
@@ -633,6 +650,7 @@ impl Builder<'_> {
             return Ok(Built { item, reused: true });
         }
         let staging = self.store.stage()?;
+        self.doing("unpacking");
         archive::unpack(bytes, file, staging.dir(), archive::Limits::DEFAULT)?;
         let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
         let rockspec_bytes =

@@ -296,6 +296,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         store: &store,
         fetcher: &session.fetcher,
         env: &benv,
+        watch: None,
     };
     let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;

@@ -6,6 +6,7 @@
 pub mod output;
 mod build_cmd;
 mod context;
+mod progress;
 pub mod report;
 mod rockspec_cmd;
 mod show_page;

@@ -8,6 +8,8 @@ use clap::Args;
 use rockstore::build::variables::Variables;
 use rockstore::build::Builder;
 use rockstore::install::{Installer, Request, Settings};
+
+use super::progress::{Level, Watcher};
 use rockstore::tree::Tree;
 use serde::Serialize;
 
@@ -54,6 +56,15 @@ pub struct RunFlags {
     /// Builds run at once (default: the number of cores).
     #[arg(short = 'j', long = "jobs", visible_alias = "max-jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+    /// Say only warnings, errors and the result.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print each command a build runs (compiler lines, as LuaRocks).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Plain lines even on a terminal (no bars).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +242,13 @@ fn say(text: &str) {
     errln!("{text}");
 }
 
+/// `say` under `-q`: warnings only.
+fn say_warnings(text: &str) {
+    if text.starts_with("warning") || text.starts_with("Will not remove") {
+        errln!("{text}");
+    }
+}
+
 /// `rockstore install`.
 pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     install_from(args, cx, false)
@@ -289,9 +307,21 @@ fn run_install(
         }
         return Ok(ExitStatus::Success);
     }
+    let level = if run.quiet {
+        Level::Quiet
+    } else if run.verbose {
+        Level::Verbose
+    } else {
+        Level::Normal
+    };
+    if run.quiet {
+        installer.say = &say_warnings;
+    }
     let tree = installer.settings.target.clone();
-    let outcome = installer.install(requests, only_deps)?;
-    report_install(&tree, &outcome);
+    let watcher = Watcher::new(level, run.no_progress);
+    let outcome = installer.install_watched(requests, only_deps, &watcher);
+    watcher.finish();
+    report_install(&tree, &outcome?);
     Ok(ExitStatus::Success)
 }
 
@@ -368,6 +398,7 @@ fn installer_for<'a>(
             store,
             fetcher,
             env,
+            watch: None,
         },
         Settings {
             servers: cx.servers(),

@@ -10,16 +10,39 @@ use std::sync::{Condvar, Mutex};
 use super::plan::{Action, InstallPlan, Step};
 use super::resolve::dependency_items;
 use super::InstallError;
-use crate::build::{BuildError, Builder, Built};
+use crate::build::{BuildError, BuildWatch, Builder, Built};
 
 /// What the executor tells its watcher, as it happens.
 pub trait Progress: Sync {
+    /// The plan about to run.
+    fn planned(&self, _plan: &InstallPlan) {}
     /// A step starts on a worker.
     fn started(&self, _index: usize, _step: &Step) {}
     /// A step's item is ready.
     fn finished(&self, index: usize, step: &Step, built: &Built);
     /// A step failed (the install stops).
     fn failed(&self, _index: usize, _step: &Step, _error: &InstallError) {}
+    /// A running step moved on (`compiling lpcode.c`).
+    fn doing(&self, _index: usize, _step: &Step, _what: &str) {}
+    /// A running step runs a command (`-v` prints it).
+    fn command(&self, _index: usize, _step: &Step, _line: &str) {}
+}
+
+/// Forwards one step's build news to the plan's watcher.
+struct StepWatch<'w> {
+    index: usize,
+    step: &'w Step,
+    progress: &'w dyn Progress,
+}
+
+impl BuildWatch for StepWatch<'_> {
+    fn doing(&self, what: &str) {
+        self.progress.doing(self.index, self.step, what);
+    }
+
+    fn command(&self, line: &str) {
+        self.progress.command(self.index, self.step, line);
+    }
 }
 
 enum State {
@@ -71,6 +94,7 @@ pub fn run(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<String>, InstallError> {
+    progress.planned(plan);
     let states = plan
         .steps
         .iter()
@@ -145,7 +169,16 @@ fn work(
 
         let step = &plan.steps[index];
         progress.started(index, step);
-        let result = build_step(builder, step, &items);
+        let watch = StepWatch {
+            index,
+            step,
+            progress,
+        };
+        let watched = Builder {
+            watch: Some(&watch),
+            ..*builder
+        };
+        let result = build_step(&watched, step, &items);
         builder.store.failpoint("executor-step-done");
 
         guard = lock();

@@ -351,3 +351,155 @@ fn dry_run_plans_what_the_install_then_does_and_changes_nothing() {
     let page = text(&out.stdout);
     assert!(page.contains("0 to build, 0 to reuse"), "{page}");
 }
+
+/// Stderr with the run's variable parts named: the server, the tree, items.
+fn normalized(err: &str, base: &str, tree: &Path) -> String {
+    err.replace(base, "@BASE@")
+        .replace(&tree.display().to_string(), "@TREE@")
+        .lines()
+        .map(|line| match line.split_once(": built ") {
+            Some((rock, _)) => format!("{rock}: built @ITEM@\n"),
+            None => format!("{line}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn progress_without_a_terminal_is_one_plain_line_per_rock() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = ParRepo::new(s.tmp.path());
+    let run = |tree: &Path, extra: &[&str]| {
+        let out = rs(&s, &repo.server.base, tree)
+            .args(["install", "partop", "-j", "1"])
+            .args(extra)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        normalized(&text(&out.stderr), &repo.server.base, tree)
+    };
+    let tree = s.tmp.path().join("plain");
+    let mut expected = String::new();
+    for n in INDEPENDENT {
+        expected.push_str(&format!(
+            "partop 1.0-1 depends on {n}: installing @BASE@/{n}-1.0-1.rockspec\n"
+        ));
+    }
+    for n in INDEPENDENT.iter().chain(&["partop"]) {
+        expected.push_str(&format!("{n} 1.0-1: built @ITEM@\n"));
+    }
+    expected.push_str("partop 1.0-1 is now installed in @TREE@ (generation 1)\n");
+    assert_eq!(run(&tree, &[]), expected);
+    // -q: the result only. -v: each compiler line too, as LuaRocks prints.
+    let quiet = s.tmp.path().join("quiet");
+    assert_eq!(
+        run(&quiet, &["-q"]),
+        "partop 1.0-1 is now installed in @TREE@ (generation 1)\n"
+    );
+    let verbose_tree = s.tmp.path().join("verbose");
+    let out = rs(&s, &repo.server.base, &verbose_tree)
+        .args(["install", "partop", "-j", "1", "-v", "CFLAGS=-O1 -fPIC"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for n in INDEPENDENT {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(" -O1 -fPIC") && l.contains(&format!("-c {n}.c -o {n}.o"))),
+            "{err}"
+        );
+    }
+}
+
+/// Runs `cmd` (a shell line) under a pseudo-terminal (`script`); returns
+/// everything written to it.
+fn under_pty(s: &Sandbox, line: &str, envs: &[(&str, &str)]) -> String {
+    if !need(&["script"]) {
+        return String::new();
+    }
+    let mut cmd = s.program("script");
+    cmd.args(["-qec", line, "/dev/null"]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("script");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    text(&out.stdout)
+}
+
+fn strip_ansi(screen: &str) -> String {
+    let mut out = String::new();
+    let mut chars = screen.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn progress_on_a_terminal_shows_each_build_and_the_whole() {
+    if !need(&["lua5.4", "gcc", "script"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = ParRepo::new(s.tmp.path());
+    for (name, colour) in [("colour", true), ("no-colour", false)] {
+        // The first compile waits 3 s for a second that -j 1 never
+        // starts, so the bars are drawn while it compiles.
+        let root = s.dir(name);
+        let (cc, _) = overlap_cc(&root, 60);
+        let tree = root.join("tree");
+        let line = format!(
+            "'{}' --store '{}' --only-server '{}' --lua-version 5.4 --tree '{}' install partop -j 1",
+            crate::support::bin(),
+            s.store().display(),
+            repo.server.base,
+            tree.display()
+        );
+        let cc = cc.display().to_string();
+        let mut envs = vec![("CC", cc.as_str()), ("TERM", "xterm")];
+        if !colour {
+            envs.push(("NO_COLOR", "1"));
+        }
+        let screen = under_pty(&s, &line, &envs);
+        let plain = strip_ansi(&screen);
+        assert!(plain.contains("Installing ["), "{plain}");
+        assert!(
+            !plain.contains("0/0"),
+            "the bar waits for the plan: {plain}"
+        );
+        assert!(plain.contains("/7"), "the overall count: {plain}");
+        assert!(
+            plain.contains("par1 1.0-1 compiling par1.c"),
+            "what the build does: {plain}"
+        );
+        for n in INDEPENDENT {
+            assert!(plain.contains(&format!("{n} 1.0-1: built ")), "{plain}");
+        }
+        assert!(
+            plain.contains("partop 1.0-1 is now installed in"),
+            "{plain}"
+        );
+        let sgr_colour = screen.contains("\u{1b}[32m") || screen.contains("\u{1b}[36m");
+        assert_eq!(
+            sgr_colour, colour,
+            "colour only without NO_COLOR: {screen:?}"
+        );
+    }
+}
