@@ -84,6 +84,9 @@ pub(crate) fn consulted_roots(settings: &Settings, mode: DepsMode) -> Vec<PathBu
     }
 }
 
+/// Rockspec downloads at once while resolving.
+const PREFETCH_CONNECTIONS: usize = 8;
+
 /// One resolution.
 pub(crate) struct Resolver<'r, 'a> {
     pub builder: &'r Builder<'a>,
@@ -95,6 +98,8 @@ pub(crate) struct Resolver<'r, 'a> {
     /// Other trees' installed rocks, read once each.
     pub others: &'r [ConsultedTree],
     manifests: Option<Vec<ServerManifest>>,
+    /// Rockspecs and rock files fetched ahead, by URL.
+    prefetched: BTreeMap<String, Vec<u8>>,
     steps: Vec<Step>,
     hooks: Vec<PostInstall>,
     notes: Vec<String>,
@@ -124,6 +129,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             base,
             others,
             manifests: None,
+            prefetched: BTreeMap::new(),
             steps: Vec::new(),
             hooks: Vec::new(),
             notes: Vec::new(),
@@ -251,13 +257,20 @@ impl<'r, 'a> Resolver<'r, 'a> {
         self.obtain_url(&url, origin)
     }
 
-    fn obtain_url(&self, url: &str, origin: Origin) -> Result<(Rockspec, Source), InstallError> {
+    fn obtain_url(
+        &mut self,
+        url: &str,
+        origin: Origin,
+    ) -> Result<(Rockspec, Source), InstallError> {
         let file = url.rsplit('/').next().unwrap_or(url).to_owned();
-        let bytes = self
-            .builder
-            .fetcher
-            .fetch(url, Freshness::Immutable)
-            .map_err(BuildError::from)?;
+        let bytes = match self.prefetched.remove(url) {
+            Some(bytes) => bytes,
+            None => self
+                .builder
+                .fetcher
+                .fetch(url, Freshness::Immutable)
+                .map_err(BuildError::from)?,
+        };
         let source = if file.ends_with(".rockspec") {
             Source::Rockspec {
                 file,
@@ -409,6 +422,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         if mode == DepsMode::None {
             return Ok(satisfied);
         }
+        self.prefetch(&dependencies, mode)?;
         for dep in &dependencies {
             let provided = self
                 .builder
@@ -459,6 +473,55 @@ impl<'r, 'a> Resolver<'r, 'a> {
             }
         }
         Ok(satisfied)
+    }
+
+    /// Fetches, all at once, the rockspecs the loop over `dependencies`
+    /// is about to need one by one: those of the best offers for the
+    /// dependencies nothing satisfies yet. A failure here is left for the
+    /// loop to meet (and report) in LuaRocks' order.
+    fn prefetch(&mut self, dependencies: &[Dependency], mode: DepsMode) -> Result<(), InstallError> {
+        let mut urls = Vec::new();
+        for dep in dependencies {
+            let provided = self.builder.env.rocks_provided.iter().any(|(name, version)| {
+                *name == dep.name && dep.matches(&Version::parse(version))
+            });
+            if provided || self.installed_match(dep, mode).is_some() {
+                continue;
+            }
+            let offers = self.offers(&dep.name, &dep.constraints)?;
+            if let Some(offer) = servers::best(&offers, &self.builder.env.arch, Want::Any) {
+                let url = offer.url();
+                if !self.prefetched.contains_key(&url) && !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
+        if urls.len() < 2 {
+            return Ok(());
+        }
+        let fetcher = self.builder.fetcher;
+        let fetched: Vec<(String, Vec<u8>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = urls
+                .chunks(urls.len().div_ceil(PREFETCH_CONNECTIONS))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .filter_map(|url| {
+                                let bytes = fetcher.fetch(url, Freshness::Immutable).ok()?;
+                                Some((url.clone(), bytes))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        self.prefetched.extend(fetched);
+        Ok(())
     }
 
     fn satisfied(&self, dep: &Dependency, build: bool, found: Found) -> Satisfied {
