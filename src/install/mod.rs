@@ -13,9 +13,11 @@
 //! build to its switch, so a GC (which takes the exclusive lock) can never
 //! sweep an item the install admitted but has not yet linked.
 
+mod compose;
 pub mod execute;
 pub mod plan;
 pub mod resolve;
+pub mod solve;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -135,6 +137,15 @@ pub enum InstallError {
         tree: PathBuf,
         /// The generation current again.
         restored: u64,
+    },
+    /// No version of each rock meets every constraint (found before
+    /// anything was built).
+    #[error("No choice of one version per rock meets every constraint, so nothing was built or changed.\n{}\n{derivation}", splits.join("\n"))]
+    Conflict {
+        /// What the greedy choice left inconsistent.
+        splits: Vec<String>,
+        /// Why no other choice works.
+        derivation: String,
     },
     /// Not installed.
     #[error("{rock} is not installed in {}", tree.display())]
@@ -265,6 +276,9 @@ impl<'a> Installer<'a> {
             .collect()
     }
 
+    /// LuaRocks' greedy resolution; when it leaves a rock it touches
+    /// with two versions or a dependency unmet, the solver's choice
+    /// instead (explained), or the derivation of why there is none.
     fn resolve(
         &self,
         base: &Profile,
@@ -272,9 +286,213 @@ impl<'a> Installer<'a> {
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
         let others = self.read_other_trees();
-        let mut resolver = Resolver::new(&self.builder, &self.settings, self.say, base, &others);
-        resolver.pins = self.pins.as_ref();
-        resolver.resolve(requests, only_deps)
+        let consulted = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        let consulted_others: Vec<&ConsultedTree> = others
+            .iter()
+            .filter(|o| consulted.contains(&o.root))
+            .collect();
+        // The greedy pass says nothing until it is known to stand.
+        let heard = std::sync::Mutex::new(Vec::new());
+        let hold = |text: &str| {
+            if let Ok(mut heard) = heard.lock() {
+                heard.push(text.to_owned());
+            }
+        };
+        let mut greedy = Resolver::new(&self.builder, &self.settings, &hold, base, &others);
+        greedy.pins = self.pins.as_ref();
+        let plan = greedy.resolve(requests, only_deps);
+        let said = std::mem::take(&mut *heard.lock().unwrap_or_else(|e| e.into_inner()));
+        // --keep and --force ask for LuaRocks' behaviour (several versions
+        // side by side, or dependents broken knowingly); a lock file's
+        // pins are authoritative.
+        let solver_applies = self.pins.is_none()
+            && !only_deps
+            && !self.settings.keep
+            && !self.settings.force
+            && self.settings.deps_mode != DepsMode::None;
+        let splits = match &plan {
+            Ok(plan) if solver_applies => self.splits(plan, base, &consulted_others),
+            _ => Vec::new(),
+        };
+        if splits.is_empty() {
+            for line in &said {
+                (self.say)(line);
+            }
+            return plan;
+        }
+        let plan = plan?;
+        let problem_request = self.problem_request(&plan, requests)?;
+        let manifests = greedy.manifests()?;
+        let problem = self.problem(base, &consulted_others, manifests, problem_request);
+        let described: Vec<String> = splits.iter().map(compose::Split::describe).collect();
+        let solution = solve::solve(&problem).map_err(|e| InstallError::Conflict {
+            splits: described.clone(),
+            derivation: e.to_string(),
+        })?;
+        let mut chosen = Vec::new();
+        for step in plan.steps.iter().filter(|s| s.in_profile) {
+            if let Some(v) = solution.get(&step.name) {
+                if v.to_string() != step.version {
+                    chosen.push(format!(
+                        "Chose {} {v} instead of {}: {}",
+                        step.name,
+                        step.version,
+                        described.join("; ")
+                    ));
+                }
+            }
+        }
+        for line in &chosen {
+            (self.say)(line);
+        }
+        let provided = &self.builder.env.rocks_provided;
+        let mut solved = Resolver::new(&self.builder, &self.settings, self.say, base, &others);
+        solved.forced = solution
+            .into_iter()
+            .filter(|(name, _)| !provided.iter().any(|(p, _)| p == name))
+            .collect();
+        let mut plan = solved.resolve(requests, only_deps)?;
+        let left = self.splits(&plan, base, &consulted_others);
+        if !left.is_empty() {
+            return Err(InstallError::Conflict {
+                splits: left.iter().map(compose::Split::describe).collect(),
+                derivation: "the solver's choice did not hold when planned".to_owned(),
+            });
+        }
+        chosen.append(&mut plan.notes);
+        plan.notes = chosen;
+        Ok(plan)
+    }
+
+    /// What `plan` would leave inconsistent in the new generation.
+    fn splits(
+        &self,
+        plan: &InstallPlan,
+        base: &Profile,
+        others: &[&ConsultedTree],
+    ) -> Vec<compose::Split> {
+        let planned = compose::planned_rocks(plan, None, &self.settings.target.root);
+        let (rocks, _) = compose::compose(&base.rocks, &planned, false, self.settings.force);
+        compose::splits(plan, &rocks, &self.builder.env.rocks_provided, others)
+    }
+
+    /// The request as the solver sees it: each rock asked for by name with
+    /// its constraint; one named by file at its version, with the
+    /// dependencies its rockspec (in hand) gives.
+    #[allow(clippy::type_complexity)]
+    fn problem_request(
+        &self,
+        plan: &InstallPlan,
+        requests: &[Request],
+    ) -> Result<(Vec<Dependency>, Vec<(String, solve::Candidate)>), InstallError> {
+        let mut deps = Vec::new();
+        let mut in_hand = Vec::new();
+        for request in requests {
+            match request {
+                Request::Name(name, version) | Request::Source(name, version) => {
+                    deps.push(Dependency {
+                        name: name.clone(),
+                        namespace: None,
+                        constraints: version_constraints(version.as_deref())?,
+                    });
+                }
+                Request::File(_) | Request::Local { .. } => {}
+            }
+        }
+        for step in plan.steps.iter().filter(|s| s.explicit && s.in_profile) {
+            let named = requests.iter().any(|r| match r {
+                Request::Name(n, _) | Request::Source(n, _) => *n == step.name,
+                _ => false,
+            });
+            let Some(source) = step.build_from.as_ref().filter(|_| !named) else {
+                continue;
+            };
+            let rockspec = source.rockspec(&self.builder)?;
+            let mut needs = rockspec.build_dependencies.clone();
+            needs.extend(rockspec.dependencies.iter().cloned());
+            deps.extend(Dependency::parse(&format!("{} == {}", step.name, step.version)).ok());
+            in_hand.push((
+                step.name.clone(),
+                solve::Candidate {
+                    version: rockspec.version.clone(),
+                    installed: false,
+                    dependencies: Some(needs),
+                },
+            ));
+        }
+        Ok((deps, in_hand))
+    }
+
+    /// The solver's problem: the request; the rocks the target tree keeps
+    /// (those asked for before, at their versions); what the VM provides,
+    /// what the consulted trees hold, and what is in hand.
+    fn problem<'p>(
+        &'p self,
+        base: &Profile,
+        others: &[&ConsultedTree],
+        manifests: &'p [crate::servers::ServerManifest],
+        (request, in_hand): (Vec<Dependency>, Vec<(String, solve::Candidate)>),
+    ) -> solve::Problem<'p> {
+        let asked: Vec<&str> = request.iter().map(|d| d.name.as_str()).collect();
+        let kept: Vec<Dependency> = base
+            .rocks
+            .iter()
+            .filter(|r| r.explicit && !asked.contains(&r.name.as_str()))
+            .filter_map(|r| Dependency::parse(&format!("{} == {}", r.name, r.version)).ok())
+            .collect();
+        let mut known: BTreeMap<String, (Vec<solve::Candidate>, bool)> = BTreeMap::new();
+        for r in &base.rocks {
+            known
+                .entry(r.name.clone())
+                .or_default()
+                .0
+                .push(solve::Candidate {
+                    version: Version::parse(&r.version),
+                    installed: true,
+                    dependencies: Some(
+                        r.dependencies
+                            .iter()
+                            .filter_map(|d| Dependency::parse(d).ok())
+                            .collect(),
+                    ),
+                });
+        }
+        for tree in others {
+            for (name, version, _) in &tree.rocks {
+                known
+                    .entry(name.clone())
+                    .or_default()
+                    .0
+                    .push(solve::Candidate {
+                        version: Version::parse(version),
+                        installed: true,
+                        dependencies: Some(Vec::new()),
+                    });
+            }
+        }
+        for (name, version) in &self.builder.env.rocks_provided {
+            known.insert(
+                name.clone(),
+                (
+                    vec![solve::Candidate {
+                        version: Version::parse(version),
+                        installed: true,
+                        dependencies: Some(Vec::new()),
+                    }],
+                    true,
+                ),
+            );
+        }
+        for (name, candidate) in in_hand {
+            known.insert(name, (vec![candidate], true));
+        }
+        solve::Problem {
+            builder: &self.builder,
+            manifests,
+            request,
+            kept: vec![(self.settings.target.root.clone(), kept)],
+            known,
+        }
     }
 
     /// The plan an install of `requests` would run, checked against the
@@ -331,45 +549,20 @@ impl<'a> Installer<'a> {
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
         let items = execute::run(&self.builder, &plan, self.settings.jobs, progress)?;
-        let planned: Vec<ProfileRock> = plan
-            .steps
-            .iter()
-            .zip(&items)
-            .filter(|(step, _)| step.in_profile)
-            .map(|(step, item)| ProfileRock {
-                name: step.name.clone(),
-                version: step.version.clone(),
-                item: item.clone(),
-                explicit: step.explicit,
-                dependencies: step.rockspec_dependencies.clone(),
-                external_items: resolve::external_items(step, &self.settings.target.root),
-                wrap_bin_scripts: step.wrap_bin_scripts,
-            })
-            .collect();
+        let planned = compose::planned_rocks(&plan, Some(&items), &self.settings.target.root);
         let installed = plan.requested.clone();
         // Drop other versions of what was installed, unless --keep, or
         // unless another rock needs them (LuaRocks then keeps them and
         // warns, unless --force).
-        let mut rocks: Vec<ProfileRock> = base.rocks.clone();
-        for new in &planned {
-            let was_explicit = rocks.iter().any(|r| r.name == new.name && r.explicit);
-            let kept: Vec<String> = if self.settings.keep || self.settings.force {
-                Vec::new()
-            } else {
-                self.still_needed(&rocks, &planned, new)
-            };
-            // Another version of the new rock stays only with --keep or
-            // when another rock needs it.
-            rocks.retain(|r| {
-                r.name != new.name
-                    || (r.version != new.version
-                        && (self.settings.keep || kept.contains(&r.version)))
-            });
-            let mut new = new.clone();
-            new.explicit |= was_explicit;
-            rocks.push(new);
+        let (rocks, warnings) = compose::compose(
+            &base.rocks,
+            &planned,
+            self.settings.keep,
+            self.settings.force,
+        );
+        for warning in warnings {
+            (self.say)(&warning);
         }
-        rocks.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
         let profile = Profile {
             format: 1,
             lua_version: self.settings.target.lua_version.clone(),
@@ -519,57 +712,6 @@ impl<'a> Installer<'a> {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         Ok(self.settings.target.commit(lock, &item.path, change, now)?)
-    }
-
-    /// The other installed versions of `new`'s rock that a rock of the
-    /// tree still needs (its dependency is met by them, not by `new`), with
-    /// LuaRocks' warning for each.
-    fn still_needed(
-        &self,
-        rocks: &[ProfileRock],
-        planned: &[ProfileRock],
-        new: &ProfileRock,
-    ) -> Vec<String> {
-        let new_version = crate::rockspec::Version::parse(&new.version);
-        let mut kept = Vec::new();
-        for old in rocks
-            .iter()
-            .filter(|r| r.name == new.name && r.version != new.version)
-        {
-            let old_version = crate::rockspec::Version::parse(&old.version);
-            let dependents: Vec<String> = rocks
-                .iter()
-                .chain(planned)
-                .filter(|r| r.name != new.name)
-                .filter(|r| {
-                    r.dependencies
-                        .iter()
-                        .filter_map(|d| Dependency::parse(d).ok())
-                        .any(|d| {
-                            d.name == new.name
-                                && crate::rockspec::version::matches_all(
-                                    &d.constraints,
-                                    &old_version,
-                                )
-                                && !crate::rockspec::version::matches_all(
-                                    &d.constraints,
-                                    &new_version,
-                                )
-                        })
-                })
-                .map(|r| format!("{} {}", r.name, r.version))
-                .collect();
-            if !dependents.is_empty() {
-                (self.say)(&format!(
-                    "Will not remove {} {}.\nRemoving it would break dependencies for: {}\n\nUse --force to force removal (warning: this may break modules).",
-                    old.name,
-                    old.version,
-                    dependents.join(", ")
-                ));
-                kept.push(old.version.clone());
-            }
-        }
-        kept
     }
 
     /// Removes `name` (all versions, or `version`) from the tree.
@@ -772,10 +914,16 @@ impl<'a> Installer<'a> {
                 continue;
             };
             // Asked once per rock, so each warning is said once.
-            let needed = if self.settings.force {
+            let needed: Vec<String> = if self.settings.force {
                 Vec::new()
             } else {
-                self.still_needed(&rocks, &[], newest)
+                compose::still_needed(&rocks, &[], newest)
+                    .into_iter()
+                    .map(|(version, dependents)| {
+                        (self.say)(&compose::kept_warning(&newest.name, &version, &dependents));
+                        version
+                    })
+                    .collect()
             };
             kept.extend(
                 rocks

@@ -93,6 +93,9 @@ pub(crate) struct Resolver<'r, 'a> {
     pub settings: &'r Settings,
     pub say: &'r (dyn Fn(&str) + Sync),
     pub pins: Option<&'r Lockfile>,
+    /// Versions the solver chose: every dependency on these rocks (and a
+    /// request by name) takes exactly this version.
+    pub forced: BTreeMap<String, Version>,
     /// The target tree's current rocks.
     pub base: &'r Profile,
     /// Other trees' installed rocks, read once each.
@@ -126,6 +129,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             settings,
             say,
             pins: None,
+            forced: BTreeMap::new(),
             base,
             others,
             manifests: None,
@@ -143,7 +147,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
 
     /// Resolves the requests (`only_deps`: their dependencies only).
     pub fn resolve(
-        mut self,
+        &mut self,
         requests: &[Request],
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
@@ -163,10 +167,16 @@ impl<'r, 'a> Resolver<'r, 'a> {
             tree: self.settings.target.root.clone(),
             deps_mode: self.settings.deps_mode,
             requested,
-            steps: self.steps,
-            notes: self.notes,
-            hooks: self.hooks,
+            steps: std::mem::take(&mut self.steps),
+            notes: std::mem::take(&mut self.notes),
+            hooks: std::mem::take(&mut self.hooks),
         })
+    }
+
+    /// The servers' manifests (loaded once).
+    pub fn manifests(&mut self) -> Result<&[ServerManifest], InstallError> {
+        self.offers("", &[])?;
+        Ok(self.manifests.as_deref().unwrap_or_default())
     }
 
     fn offers(
@@ -225,7 +235,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 } else {
                     Want::Any
                 };
-                let constraints = super::version_constraints(version.as_deref())?;
+                let constraints = match self.forced.get(name) {
+                    Some(v) => super::version_constraints(Some(&v.to_string()))?,
+                    None => super::version_constraints(version.as_deref())?,
+                };
                 if let Some((_, v)) = self
                     .builder
                     .env
@@ -479,12 +492,19 @@ impl<'r, 'a> Resolver<'r, 'a> {
     /// is about to need one by one: those of the best offers for the
     /// dependencies nothing satisfies yet. A failure here is left for the
     /// loop to meet (and report) in LuaRocks' order.
-    fn prefetch(&mut self, dependencies: &[Dependency], mode: DepsMode) -> Result<(), InstallError> {
+    fn prefetch(
+        &mut self,
+        dependencies: &[Dependency],
+        mode: DepsMode,
+    ) -> Result<(), InstallError> {
         let mut urls = Vec::new();
         for dep in dependencies {
-            let provided = self.builder.env.rocks_provided.iter().any(|(name, version)| {
-                *name == dep.name && dep.matches(&Version::parse(version))
-            });
+            let provided = self
+                .builder
+                .env
+                .rocks_provided
+                .iter()
+                .any(|(name, version)| *name == dep.name && dep.matches(&Version::parse(version)));
             if provided || self.installed_match(dep, mode).is_some() {
                 continue;
             }
@@ -569,6 +589,11 @@ impl<'r, 'a> Resolver<'r, 'a> {
     /// `dep`, or the pinned version of its rock when the lock file pins
     /// it ("Forcing … to pinned version", as LuaRocks says).
     fn pinned(&mut self, dep: &Dependency, build: bool) -> Dependency {
+        if let Some(version) = self.forced.get(&dep.name) {
+            if let Ok(forced) = Dependency::parse(&format!("{} == {version}", dep.name)) {
+                return forced;
+            }
+        }
         let Some(pin) = self.pins.and_then(|p| p.pin(&dep.name, build)) else {
             return dep.clone();
         };

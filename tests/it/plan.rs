@@ -503,3 +503,170 @@ fn progress_on_a_terminal_shows_each_build_and_the_whole() {
         );
     }
 }
+
+/// `name version` of every rock in `tree`, as `luarocks list` (Debian's,
+/// reading the tree's manifest) or our `list` sees it.
+fn listing(s: &Sandbox, side: &str, base: &str, tree: &Path) -> Vec<String> {
+    let out = crate::support::ours_or_luarocks(s, side)
+        .args(["--only-server", base, "--tree"])
+        .arg(tree)
+        .args(["list", "--porcelain"])
+        .output()
+        .expect("list");
+    let mut rocks: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    rocks.sort();
+    rocks
+}
+
+#[test]
+fn a_conflict_greedy_choice_cannot_meet_is_solved_by_backtracking_and_explained() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let base = repo.server.base.clone();
+    let run = |side: &str, tree: &Path, args: &[&str]| {
+        crate::support::ours_or_luarocks(&s, side)
+            .args(["--only-server", &base, "--tree"])
+            .arg(tree)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // LuaRocks, greedy: btx 2.0 takes btz 2.0; bty then needs btz < 2, so
+    // btz 1.0 joins it, and 2.0 stays for btx ("Will not remove"): two
+    // versions of one module, and `require "btz"` serves only one of them.
+    let theirs = s.tmp.path().join("theirs");
+    let out = run("theirs", &theirs, &["install", "bttop"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        listing(&s, "theirs", &base, &theirs),
+        [
+            "bttop 1.0-1",
+            "btx 2.0-1",
+            "bty 1.0-1",
+            "btz 1.0-1",
+            "btz 2.0-1"
+        ]
+    );
+    // Ours: one version of each that meets every constraint, and why.
+    let ours = s.tmp.path().join("ours");
+    let out = run("ours", &ours, &["install", "bttop"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "Chose btx 1.0-1 instead of 2.0-1: btz is needed as `btz >= 2` by btx 2.0-1 and as `btz < 2` by bty 1.0-1"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        listing(&s, "ours", &base, &ours),
+        ["bttop 1.0-1", "btx 1.0-1", "bty 1.0-1", "btz 1.0-1"]
+    );
+    // The dry run plans the same, with the explanation among its notes.
+    let fresh = s.tmp.path().join("fresh");
+    let out = run("ours", &fresh, &["install", "bttop", "--dry-run", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let steps: Vec<String> = plan_steps(&plan).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(
+        steps,
+        ["btz 1.0-1", "btx 1.0-1", "bty 1.0-1", "bttop 1.0-1"]
+    );
+    assert!(plan["notes"][0]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Chose btx 1.0-1 instead of 2.0-1")));
+
+    // What a tree already has counts too: bty keeps btz < 2, so a plain
+    // `install btx` backtracks to btx 1.0 where LuaRocks installs both btz.
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(format!("has-bty-{side}"));
+        let out = run(side, &tree, &["install", "bty"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = run(side, &tree, &["install", "btx"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let expected: &[&str] = if side == "ours" {
+            &["btx 1.0-1", "bty 1.0-1", "btz 1.0-1"]
+        } else {
+            &["btx 2.0-1", "bty 1.0-1", "btz 1.0-1", "btz 2.0-1"]
+        };
+        assert_eq!(listing(&s, side, &base, &tree), expected, "{side}");
+    }
+}
+
+#[test]
+fn a_conflict_without_solution_is_refused_before_building_with_its_derivation() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let base = repo.server.base.clone();
+    let run = |side: &str, tree: &Path, args: &[&str]| {
+        crate::support::ours_or_luarocks(&s, side)
+            .args(["--only-server", &base, "--tree"])
+            .arg(tree)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    // btnone needs btx >= 2 (so btz >= 2) and bty (so btz < 2).
+    // LuaRocks installs it, with both btz versions side by side.
+    let theirs = s.tmp.path().join("theirs");
+    let out = run("theirs", &theirs, &["install", "btnone"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        listing(&s, "theirs", &base, &theirs),
+        [
+            "btnone 1.0-1",
+            "btx 2.0-1",
+            "bty 1.0-1",
+            "btz 1.0-1",
+            "btz 2.0-1"
+        ]
+    );
+    let ours = s.tmp.path().join("ours");
+    let out = run("ours", &ours, &["install", "btnone"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    for part in [
+        "nothing was built or changed",
+        "btz is needed as `btz >= 2` by btx 2.0-1 and as `btz < 2` by bty 1.0-1",
+        "btx 2.0-1 depends on btz >= 2",
+        "bty 1.0-1 depends on btz < 2",
+        "btnone 1.0-1 depends on btx >= 2",
+    ] {
+        assert!(err.contains(part), "{part:?} in: {err}");
+    }
+    assert!(!err.contains(": built "), "{err}");
+    assert_eq!(s.items().len(), 0, "refused before anything was built");
+    assert!(!ours.join("rocks").exists() || listing(&s, "ours", &base, &ours).is_empty());
+
+    // Against what the tree keeps: bty was asked for, so `install btx 2.0`
+    // has no solution; the derivation names the tree.
+    let tree = s.tmp.path().join("kept");
+    let out = run("ours", &tree, &["install", "bty"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = s.items();
+    let out = run("ours", &tree, &["install", "btx", "2.0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "what {} keeps installed depends on bty",
+            tree.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("btx 2.0-1 depends on btz >= 2"), "{err}");
+    assert_eq!(s.items(), before, "nothing built");
+    assert_eq!(
+        listing(&s, "ours", &base, &tree),
+        ["bty 1.0-1", "btz 1.0-1"]
+    );
+}
