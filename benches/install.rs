@@ -1,0 +1,291 @@
+//! Installs of C rocks from a loopback HTTP server, against Debian's
+//! `luarocks` (and lux's `lx`, when on PATH) in the same run:
+//!
+//! - the closure of `integration/parallel/` (six independent one-module C
+//!   rocks under `partop`), cold (a fresh store), with `-j 1` and `-j 2`:
+//!   the second core's share;
+//! - the same six rocks one at a time, cold;
+//! - the closure into a fresh second tree (every recipe realised): the
+//!   cost per rock.
+//!
+//! Run: `cargo bench --bench install`. Needs python3 (the server), gcc,
+//! lua5.4's headers; luarocks and lx are measured where installed.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+const NAMES: [&str; 6] = ["par1", "par2", "par3", "par4", "par5", "par6"];
+
+fn project() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tarball(dir: &Path, top: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(enc);
+        tar.append_dir_all(top, dir).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    out
+}
+
+/// Writes the closure for `base` into `repo`.
+fn write_repo(root: &Path, repo: &Path, base: &str) {
+    let templates = project().join("integration/parallel");
+    let read = |f: &str| std::fs::read_to_string(templates.join(f)).unwrap();
+    let (c, spec, top) = (
+        read("par.c.in"),
+        read("par.rockspec.in"),
+        read("top.rockspec.in"),
+    );
+    let mut manifest = String::from("commands = {}\nmodules = {}\nrepository = {\n");
+    let deps: Vec<String> = NAMES.iter().map(|n| format!("{n:?}")).collect();
+    let rocks = NAMES
+        .iter()
+        .map(|n| (*n, format!("{n}.c"), c.replace("@NAME@", n), spec.clone()))
+        .chain(std::iter::once((
+            "partop",
+            "partop.lua".to_owned(),
+            "return {}\n".to_owned(),
+            top.replace("@DEPS@", &deps.join(", ")),
+        )));
+    for (name, file, body, spec) in rocks {
+        let src = root.join("src").join(format!("{name}-1.0"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join(file), body).unwrap();
+        std::fs::write(
+            repo.join(format!("{name}-1.0.tar.gz")),
+            tarball(&src, &format!("{name}-1.0")),
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join(format!("{name}-1.0-1.rockspec")),
+            spec.replace("@NAME@", name).replace("@BASE@", base),
+        )
+        .unwrap();
+        manifest.push_str(&format!(
+            "  {name} = {{ ['1.0-1'] = {{ {{ arch = 'rockspec' }} }} }},\n"
+        ));
+    }
+    manifest.push_str("}\n");
+    std::fs::write(repo.join("manifest-5.4"), manifest).unwrap();
+}
+
+/// `python3 -m http.server` on an ephemeral loopback port, and its base URL.
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split("port ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("port in the server's first line");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+fn timed(mut cmd: Command) -> Duration {
+    let t = Instant::now();
+    let out = cmd.output().unwrap();
+    let elapsed = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+fn best(runs: impl Iterator<Item = Duration>) -> Duration {
+    runs.min().unwrap()
+}
+
+struct Bench {
+    root: PathBuf,
+    base: String,
+    n: std::cell::Cell<usize>,
+}
+
+impl Bench {
+    fn fresh(&self, what: &str) -> PathBuf {
+        let n = self.n.get();
+        self.n.set(n + 1);
+        let dir = self.root.join(format!("{what}-{n}"));
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        dir
+    }
+
+    fn env(&self, cmd: &mut Command, dir: &Path) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.join("home"))
+            .env("LUAROCKS_SYSCONFDIR", dir.join("etc"));
+    }
+
+    fn rockstore(&self, store: &Path, tree: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rockstore"));
+        self.env(&mut cmd, store);
+        cmd.arg("--store")
+            .arg(store.join("store"))
+            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .arg(tree)
+            .args(args);
+        cmd
+    }
+
+    fn luarocks(&self, dir: &Path, tree: &Path, args: &[&str]) -> Command {
+        let config = dir.join("config.lua");
+        std::fs::write(&config, "").unwrap();
+        let mut cmd = Command::new("luarocks");
+        self.env(&mut cmd, dir);
+        cmd.env("LUAROCKS_CONFIG", &config)
+            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .arg(tree)
+            .args(args);
+        cmd
+    }
+
+    fn lx(&self, dir: &Path, tree: &Path, rocks: &[&str]) -> Command {
+        let mut cmd = Command::new("lx");
+        self.env(&mut cmd, dir);
+        cmd.args(["--lua-version", "5.4", "--server", &self.base, "--tree"])
+            .arg(tree)
+            .arg("install")
+            .args(rocks);
+        cmd
+    }
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let repo = root.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (mut server, base) = serve(&repo);
+    write_repo(&root, &repo, &base);
+    let b = Bench {
+        root,
+        base,
+        n: std::cell::Cell::new(0),
+    };
+    let luarocks = have("luarocks");
+    let lx = have("lx");
+    let secs = |d: Duration| d.as_secs_f64();
+
+    // The closure, cold.
+    let cold = |jobs: &str| {
+        best((0..RUNS).map(|_| {
+            let dir = b.fresh("cold");
+            timed(b.rockstore(&dir, &dir.join("tree"), &["install", "partop", "-j", jobs]))
+        }))
+    };
+    let (j1, j2) = (cold("1"), cold("2"));
+    println!(
+        "7-rock closure (6 C rocks), cold: -j 1 {:.2} s, -j 2 {:.2} s: {:.2}x from the second core (aim >= 1.6x)",
+        secs(j1),
+        secs(j2),
+        secs(j1) / secs(j2)
+    );
+    if luarocks {
+        let lr = best((0..RUNS).map(|_| {
+            let dir = b.fresh("lr-cold");
+            timed(b.luarocks(&dir, &dir.join("tree"), &["install", "partop"]))
+        }));
+        println!(
+            "  luarocks, same closure, cold (same run): {:.2} s; rockstore -j 2 is {:.1}x faster (aim >= 4x)",
+            secs(lr),
+            secs(lr) / secs(j2)
+        );
+    } else {
+        println!("  (Debian's luarocks missing: no baseline)");
+    }
+    if lx {
+        let l = best((0..RUNS).map(|_| {
+            let dir = b.fresh("lx-cold");
+            timed(b.lx(&dir, &dir.join("tree"), &["partop"]))
+        }));
+        println!(
+            "  lx, same closure, cold: {:.2} s; rockstore -j 2 is {:.1}x faster",
+            secs(l),
+            secs(l) / secs(j2)
+        );
+    } else {
+        println!("  (lx, lux's CLI, not on PATH: not measured)");
+    }
+
+    // One at a time, cold: each rock its own command, one store.
+    let one_by_one = |install: &dyn Fn(&Path, &str) -> Command| {
+        best((0..RUNS).map(|_| {
+            let dir = b.fresh("one");
+            NAMES.iter().map(|n| timed(install(&dir, n))).sum::<Duration>()
+        }))
+    };
+    let ours = one_by_one(&|dir, n| b.rockstore(dir, &dir.join("tree"), &["install", n]));
+    println!(
+        "6 C rocks one at a time, cold: rockstore {:.2} s",
+        secs(ours)
+    );
+    if luarocks {
+        let lr = one_by_one(&|dir, n| b.luarocks(dir, &dir.join("tree"), &["install", n]));
+        println!(
+            "  luarocks {:.2} s: {:.1}x",
+            secs(lr),
+            secs(lr) / secs(ours)
+        );
+    }
+    if lx {
+        let l = one_by_one(&|dir, n| b.lx(dir, &dir.join("tree"), &[n]));
+        println!(
+            "  lx {:.2} s: rockstore {:.1}x faster (aim >= 2x)",
+            secs(l),
+            secs(l) / secs(ours)
+        );
+    }
+
+    // A second tree: every recipe realised.
+    let dir = b.fresh("warm");
+    timed(b.rockstore(&dir, &dir.join("first"), &["install", "partop"]));
+    let warm = best((0..5).map(|i| {
+        timed(b.rockstore(&dir, &dir.join(format!("tree-{i}")), &["install", "partop"]))
+    }));
+    println!(
+        "the closure into a fresh second tree: {:.1} ms, {:.2} ms per rock (aim <= 2 ms)",
+        warm.as_secs_f64() * 1e3,
+        warm.as_secs_f64() * 1e3 / 7.0
+    );
+    if luarocks {
+        let lr = best((0..RUNS).map(|_| {
+            let d = b.fresh("lr-second");
+            timed(b.luarocks(&d, &d.join("tree"), &["install", "partop"]))
+        }));
+        println!(
+            "  luarocks into a fresh tree: {:.2} s: rockstore {:.0}x faster (aim >= 500x)",
+            secs(lr),
+            secs(lr) / secs(warm)
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
