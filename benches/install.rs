@@ -142,7 +142,13 @@ impl Bench {
         self.env(&mut cmd, store);
         cmd.arg("--store")
             .arg(store.join("store"))
-            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &self.base,
+                "--tree",
+            ])
             .arg(tree)
             .args(args);
         cmd
@@ -154,7 +160,13 @@ impl Bench {
         let mut cmd = Command::new("luarocks");
         self.env(&mut cmd, dir);
         cmd.env("LUAROCKS_CONFIG", &config)
-            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &self.base,
+                "--tree",
+            ])
             .arg(tree)
             .args(args);
         cmd
@@ -239,7 +251,10 @@ fn main() {
     let one_by_one = |install: &dyn Fn(&Path, &str) -> Command| {
         best((0..RUNS).map(|_| {
             let dir = b.fresh("one");
-            NAMES.iter().map(|n| timed(install(&dir, n))).sum::<Duration>()
+            NAMES
+                .iter()
+                .map(|n| timed(install(&dir, n)))
+                .sum::<Duration>()
         }))
     };
     let ours = one_by_one(&|dir, n| b.rockstore(dir, &dir.join("tree"), &["install", n]));
@@ -267,9 +282,10 @@ fn main() {
     // A second tree: every recipe realised.
     let dir = b.fresh("warm");
     timed(b.rockstore(&dir, &dir.join("first"), &["install", "partop"]));
-    let warm = best((0..5).map(|i| {
-        timed(b.rockstore(&dir, &dir.join(format!("tree-{i}")), &["install", "partop"]))
-    }));
+    let warm =
+        best((0..5).map(|i| {
+            timed(b.rockstore(&dir, &dir.join(format!("tree-{i}")), &["install", "partop"]))
+        }));
     println!(
         "the closure into a fresh second tree: {:.1} ms, {:.2} ms per rock (aim <= 2 ms)",
         warm.as_secs_f64() * 1e3,

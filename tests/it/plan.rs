@@ -670,3 +670,53 @@ fn a_conflict_without_solution_is_refused_before_building_with_its_derivation() 
         ["bty 1.0-1", "btz 1.0-1"]
     );
 }
+
+#[test]
+fn build_and_make_dry_runs_print_the_plan_and_change_nothing() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let tree = s.tmp.path().join("tree");
+    let run = |args: &[&str], dir: &Path| {
+        let out = rs(&s, &repo.server.base, &tree)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let page = run(&["build", "dmtop", "--dry-run"], s.tmp.path());
+    assert!(page.contains("2 to build, 0 to reuse"), "{page}");
+    assert!(page.contains("1. dmdep 1.0-1 build      from "), "{page}");
+    assert!(
+        page.contains("needs dmdep >= 1.0: 1.0-1 (step 1)"),
+        "{page}"
+    );
+    // make: the rockspec beside its sources, built from the directory.
+    let work = s.dir("work");
+    for f in ["dmtop.lua"] {
+        std::fs::copy(
+            project_dir().join("integration/rocks/dmtop-1.0").join(f),
+            work.join(f),
+        )
+        .expect("copy");
+    }
+    std::fs::copy(
+        repo.dir.join("dmtop-1.0-1.rockspec"),
+        work.join("dmtop-1.0-1.rockspec"),
+    )
+    .expect("rockspec");
+    let page = run(&["make", "--dry-run"], &work);
+    assert!(
+        page.contains(&format!(
+            "2. dmtop 1.0-1 build      from {}",
+            work.display()
+        )),
+        "{page}"
+    );
+    assert!(!tree.exists(), "nothing installed");
+    assert_eq!(s.items().len(), 0, "nothing built");
+}
