@@ -43,6 +43,7 @@
 pub mod archive;
 pub mod build;
 pub mod config;
+pub mod daemon;
 pub mod env_vars;
 pub mod fetch;
 pub mod fs_atomic;
@@ -59,3 +60,18 @@ pub mod rockspec;
 pub mod servers;
 pub mod store;
 pub mod tree;
+
+/// An error and its causes, one line: what the daemon sends its clients.
+pub fn report_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -36,7 +36,7 @@ pub enum LuaInstallError {
 }
 
 /// One Lua installation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LuaInstall {
     /// `5.1` … `5.4` (LuaJIT is `5.1`).
     pub version: String,

@@ -38,6 +38,9 @@ pub struct Ctx<'a> {
     pub unknown: std::sync::Mutex<Vec<String>>,
     /// Told what the build is doing (progress, `-v`).
     pub watch: Option<&'a dyn BuildWatch>,
+    /// Commands run as this user, in a clean environment (the daemon's
+    /// builds); none: as this process, with its environment.
+    pub run_as: Option<crate::daemon::BuildUser>,
 }
 
 /// What a build tells its watcher as it goes: progress bars show `doing`,
@@ -64,7 +67,7 @@ impl Ctx<'_> {
             watch.doing(doing);
             watch.command(&shell_line(program, args));
         }
-        run(failed, program, args, self.src, env)
+        run_as(failed, program, args, self.src, env, self.run_as)
     }
 
     fn subst(&self, text: &str) -> String {
@@ -173,8 +176,31 @@ pub fn run(
     cwd: &Path,
     env: &[(&str, String)],
 ) -> Result<(), BuildError> {
+    run_as(what, program, args, cwd, env, None)
+}
+
+/// [`run`], as `user` with only the environment a build needs (never the
+/// daemon's or a client's `PATH`, `CC`, proxies or `LUA_*`).
+pub fn run_as(
+    what: &str,
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+    env: &[(&str, String)],
+    user: Option<crate::daemon::BuildUser>,
+) -> Result<(), BuildError> {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd);
+    if let Some(user) = user {
+        use std::os::unix::process::CommandExt;
+        cmd.env_clear()
+            .env("PATH", CLEAN_PATH)
+            .env("HOME", cwd)
+            .env("TMPDIR", cwd)
+            .env("LANG", "C")
+            .uid(user.uid)
+            .gid(user.gid);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -196,6 +222,9 @@ pub fn run(
         output: tail(&output, 40),
     })
 }
+
+/// `PATH` of a build user's commands.
+pub const CLEAN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// `program args…` as one line.
 fn shell_line(program: &str, args: &[String]) -> String {

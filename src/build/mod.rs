@@ -24,6 +24,7 @@
 
 pub mod backends;
 pub mod external;
+pub mod isolation;
 pub mod recipe;
 pub mod rock_file;
 pub mod rock_manifest;
@@ -228,6 +229,9 @@ pub struct Builder<'a> {
     pub env: &'a BuildEnv,
     /// Told what each build is doing (none: nobody watches).
     pub watch: Option<&'a dyn BuildWatch>,
+    /// The user build commands run as (the daemon's build users); none:
+    /// as this process, with its environment.
+    pub build_user: Option<crate::daemon::BuildUser>,
 }
 
 impl Builder<'_> {
@@ -496,6 +500,12 @@ impl Builder<'_> {
 
         let staging = self.store.stage()?;
         let prefix = staging.path();
+        if let Some(user) = self.build_user {
+            for dir in [work.path().to_path_buf(), prefix.clone()] {
+                isolation::hand_over(&dir, user.uid, user.gid)
+                    .map_err(|source| BuildError::Io { path: dir, source })?;
+            }
+        }
         vars.extend(backends::prefix_variables(&prefix));
         let ctx = backends::Ctx {
             rock: &rock,
@@ -506,24 +516,35 @@ impl Builder<'_> {
             vars: &vars,
             unknown: std::sync::Mutex::new(Vec::new()),
             watch: self.watch,
+            run_as: self.build_user,
         };
         let external_libs: Vec<(String, bool)> = externals
             .iter()
             .map(|(name, dep)| (name.clone(), dep.library.is_some()))
             .collect();
-        match &backend {
+        let ran = match &backend {
             Backend::Builtin(b) => {
                 let modules = match &b.modules {
                     Some(m) if !m.is_empty() => m.clone(),
                     _ => source::autodetect_modules(&src_handle),
                 };
-                backends::builtin(&ctx, &modules, &external_libs)?;
+                backends::builtin(&ctx, &modules, &external_libs)
             }
-            Backend::Make(m) => backends::make(&ctx, m)?,
-            Backend::CMake(c) => backends::cmake(&ctx, c)?,
-            Backend::Command(c) => backends::command(&ctx, c)?,
-            Backend::None | Backend::External(_) => {}
+            Backend::Make(m) => backends::make(&ctx, m),
+            Backend::CMake(c) => backends::cmake(&ctx, c),
+            Backend::Command(c) => backends::command(&ctx, c),
+            Backend::None | Backend::External(_) => Ok(()),
+        };
+        if let Some(user) = self.build_user {
+            // No process of the build user survives to change what is
+            // admitted; then every file is the daemon's again.
+            isolation::end_processes(user.uid, user.gid);
+            for dir in [work.path().to_path_buf(), prefix.clone()] {
+                isolation::take_back(&dir)
+                    .map_err(|source| BuildError::Io { path: dir, source })?;
+            }
         }
+        ran?;
         self.doing("installing");
         backends::install_files(&ctx, &install, copy_directories)?;
         let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);

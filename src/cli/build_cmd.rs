@@ -297,6 +297,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         fetcher: &session.fetcher,
         env: &benv,
         watch: None,
+        build_user: None,
     };
     let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;

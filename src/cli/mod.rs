@@ -52,6 +52,12 @@ enum Command {
     /// ls, info, path, why.
     #[command(subcommand)]
     Store(store_cmd::StoreCommand),
+    /// Serve the store to its other users (Nix's multi-user model): run as
+    /// the store's owner on a store made by `store init --daemon`; every
+    /// other user's writes (builds, profiles, tree registrations) go
+    /// through it. Builds run as the members of --build-users-group, with
+    /// a clean environment. Logs to stderr; runs until killed.
+    Daemon(store_cmd::DaemonArgs),
     /// Check the store: records against directories, and with --contents every
     /// file against its hash. Exits non-zero and names each problem.
     Verify(verify_cmd::VerifyArgs),
@@ -129,6 +135,10 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
         Command::Store(cmd) => store_cmd::run(cmd, &open()?),
         Command::Verify(args) => verify_cmd::run(args, &open()?),
+        Command::Daemon(args) => {
+            let cx = cx()?;
+            store_cmd::daemon(args, cx.store()?, cx.fetcher())
+        }
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),
         Command::Build(args) => build_cmd::build(args, &cx()?),

@@ -59,6 +59,49 @@ pub struct InitArgs {
     /// The group whose members share the store.
     #[arg(long, requires = "shared")]
     pub group: Option<String>,
+    /// Make (or convert an existing store, shared or not, into) a daemon
+    /// store: everything owned by you, the daemon's user, nothing group- or
+    /// world-writable, every item re-hashed; other users then ask
+    /// `rockstore daemon` for every write.
+    #[arg(long, conflicts_with_all = ["shared", "group"])]
+    pub daemon: bool,
+}
+
+/// `rockstore daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Users allowed to connect (a name or `@group`; repeatable) [default: everyone].
+    #[arg(long = "allowed-user", value_name = "USER")]
+    pub allowed_users: Vec<String>,
+    /// Users trusted as admins (root always is; repeatable).
+    #[arg(long = "trusted-user", value_name = "USER")]
+    pub trusted_users: Vec<String>,
+    /// The group whose members builds run as.
+    #[arg(long, default_value = "rockstore-build", value_name = "GROUP")]
+    pub build_users_group: String,
+}
+
+/// `rockstore daemon`: serve the store until killed.
+pub fn daemon(
+    args: DaemonArgs,
+    store: Store,
+    fetcher: rockstore::fetch::Fetcher,
+) -> anyhow::Result<ExitStatus> {
+    let mut config = rockstore::daemon::DaemonConfig {
+        build_users_group: args.build_users_group,
+        ..Default::default()
+    };
+    if !args.allowed_users.is_empty() {
+        config.allowed_users = Some(args.allowed_users);
+    }
+    config.trusted_users.extend(args.trusted_users);
+    rockstore::daemon::server::serve(
+        store,
+        fetcher,
+        config,
+        Box::new(|line: &str| errln!("{line}")),
+    )?;
+    Ok(ExitStatus::Success)
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +155,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitStatus> {
         ..Default::default()
     };
     let store = match &args.group {
+        None if args.daemon => Store::init_daemon(&args.dir, options)?,
         Some(group) => {
             let gid = rockstore::store::shared::group_id(group)?;
             Store::init_shared(&args.dir, gid, options)?

@@ -399,6 +399,7 @@ fn installer_for<'a>(
             fetcher,
             env,
             watch: None,
+            build_user: None,
         },
         Settings {
             servers: cx.servers(),

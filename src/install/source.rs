@@ -64,7 +64,37 @@ impl Source {
         }
     }
 
+    /// Builds (or reuses) the item: in this process, or on a daemon store
+    /// in the daemon, which fetches, builds and admits it itself.
     pub(crate) fn build(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Built, BuildError> {
+        let Some(socket) = builder.store.daemon_socket() else {
+            return self.build_here(builder, dependency_items);
+        };
+        let daemon = |e| BuildError::Store(crate::store::StoreError::Daemon(Box::new(e)));
+        let (name, reused) = crate::daemon::client::build(
+            socket,
+            self,
+            builder.env,
+            dependency_items,
+            builder.watch,
+        )
+        .map_err(daemon)?;
+        let parsed = crate::store::item_name::ItemName::parse(&name)
+            .map_err(|e| BuildError::Store(e.into()))?;
+        let item = builder.store.get(&parsed)?.ok_or_else(|| {
+            daemon(crate::daemon::client::DaemonError::Failed(format!(
+                "the daemon answered {name}, which the store does not hold"
+            )))
+        })?;
+        Ok(Built { item, reused })
+    }
+
+    /// Builds in this process.
+    pub(crate) fn build_here(
         &self,
         builder: &Builder<'_>,
         dependency_items: Vec<String>,

@@ -45,11 +45,16 @@ pub enum LockMode {
 /// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct LockGuard {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
     mode: LockMode,
 }
 
 impl LockGuard {
+    /// A guard holding nothing (a daemon's client: the daemon locks).
+    pub fn none(mode: LockMode) -> LockGuard {
+        LockGuard { _file: None, mode }
+    }
+
     /// The mode this guard holds.
     pub fn mode(&self) -> LockMode {
         self.mode
@@ -128,5 +133,8 @@ pub fn acquire(
         }
         Err(e) => return Err(err(e)),
     }
-    Ok(LockGuard { _file: file, mode })
+    Ok(LockGuard {
+        _file: Some(file),
+        mode,
+    })
 }

@@ -21,6 +21,7 @@
 
 pub mod canonical;
 pub mod content_hash;
+pub mod daemon_store;
 pub mod db;
 pub mod failpoint;
 pub mod ingest;
@@ -36,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, MetadataExt};
 
 use crate::fs_atomic::{sync_dir, unique_name, write_replace};
 use content_hash::{ContentHash, RecipeKey};
@@ -54,6 +55,9 @@ const RECORD_MODE: u32 = 0o444;
 /// Failures of store operations. Paths are absolute.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The store's daemon did not do what was asked.
+    #[error(transparent)]
+    Daemon(Box<crate::daemon::client::DaemonError>),
     /// The root or one of its directories cannot be created or opened.
     #[error("cannot open the store at {}", path.display())]
     Open {
@@ -275,10 +279,13 @@ pub struct Store {
     db_listings: Dir,
     db_realisations: Dir,
     tmp: Dir,
-    locks: Dir,
-    lock_items: Dir,
-    lock_recipes: Dir,
+    /// `locks/`, `locks/items`, `locks/recipes`; none for a daemon's client
+    /// (the daemon's alone).
+    lock_dirs: Option<[Dir; 3]>,
     options: StoreOptions,
+    /// Set when this is a daemon store and this process is not its owner:
+    /// every write is asked of the daemon on this socket.
+    daemon_socket: Option<PathBuf>,
 }
 
 fn now_secs() -> u64 {
@@ -323,15 +330,24 @@ impl Store {
             Err(e) => return Err(open_err(&root)(e)),
         }
         let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
+        let daemon_socket = match root_dir.metadata(crate::daemon::MARKER) {
+            Ok(marker) if marker.uid() != rustix::process::geteuid().as_raw() => {
+                Some(crate::daemon::socket_path(&root))
+            }
+            _ => None,
+        };
+        let lock_dirs = match daemon_socket {
+            Some(_) => None,
+            None => Some([sub("locks")?, sub("locks/items")?, sub("locks/recipes")?]),
+        };
         Ok(Store {
+            lock_dirs,
+            daemon_socket,
             items: sub("store")?,
             db_items: sub("db/items")?,
             db_listings: sub("db/listings")?,
             db_realisations: sub("db/realisations")?,
             tmp: sub("tmp")?,
-            locks: sub("locks")?,
-            lock_items: sub("locks/items")?,
-            lock_recipes: sub("locks/recipes")?,
             root,
             options,
         })
@@ -361,8 +377,29 @@ impl Store {
         move |source| StoreError::Io { path, source }
     }
 
+    /// The lock directories; a daemon's client has none.
+    fn lock_dirs(&self) -> Result<&[Dir; 3], StoreError> {
+        self.lock_dirs.as_ref().ok_or_else(|| StoreError::Io {
+            path: self.root.join("locks"),
+            source: io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the store's locks belong to its daemon",
+            ),
+        })
+    }
+
+    /// The daemon's socket, when this process is one of its clients.
+    pub fn daemon_socket(&self) -> Option<&Path> {
+        self.daemon_socket.as_deref()
+    }
+
     /// Takes the store lock: shared to read or add, exclusive to delete.
+    /// A daemon's client takes none: the daemon holds the locks of what it
+    /// does for it, and clients cannot open the lock files at all.
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, StoreError> {
+        if self.daemon_socket.is_some() {
+            return Ok(LockGuard::none(mode));
+        }
         let what = match mode {
             LockMode::Shared => {
                 "the store lock (another rockstore is collecting garbage or repairing the store)"
@@ -372,7 +409,7 @@ impl Store {
             }
         };
         Ok(lock::acquire(
-            &self.locks,
+            &self.lock_dirs()?[0],
             &self.root.join("locks"),
             "store.lock",
             mode,
@@ -386,7 +423,7 @@ impl Store {
         let what = format!("another process building recipe {}", key.to_hex());
         let name = format!("{}.lock", key.to_hex());
         Ok(lock::acquire(
-            &self.lock_recipes,
+            &self.lock_dirs()?[2],
             &self.root.join("locks/recipes"),
             &name,
             LockMode::Exclusive,
@@ -508,7 +545,7 @@ impl Store {
         fp.hit("after-sync");
 
         let _item_lock = lock::acquire(
-            &self.lock_items,
+            &self.lock_dirs()?[1],
             &self.root.join("locks/items"),
             &format!("{name}.lock"),
             LockMode::Exclusive,
@@ -849,10 +886,19 @@ impl Store {
     /// Registers a tree as a GC root (`db/trees/<id>`, id = the first 32 hex
     /// digits of blake3 of the path); registering again refreshes it.
     pub fn register_tree(&self, path: &Path) -> Result<(), StoreError> {
+        if let Some(socket) = &self.daemon_socket {
+            return crate::daemon::client::register_tree(socket, path)
+                .map_err(|e| StoreError::Daemon(Box::new(e)));
+        }
+        self.register_tree_for(path, rustix::process::geteuid().as_raw())
+    }
+
+    /// [`Store::register_tree`] recorded under `uid` (the daemon registers
+    /// for its clients).
+    pub fn register_tree_for(&self, path: &Path, uid: u32) -> Result<(), StoreError> {
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_os_str().as_bytes().to_vec();
         let id = tree_id(&bytes);
-        let uid = rustix::process::geteuid().as_raw();
         // Each user registers in their own directory: nobody can drop
         // another user's roots (db/trees is sticky in a shared store).
         let trees = self.db_trees()?;

@@ -213,6 +213,17 @@ pub fn build(
     profile: &Profile,
     wrap: &WrapperContext<'_>,
 ) -> Result<Item, ProfileError> {
+    if let Some(socket) = store.daemon_socket() {
+        let daemon = |e| ProfileError::Store(StoreError::Daemon(Box::new(e)));
+        let name =
+            crate::daemon::client::profile(socket, &tree.root, profile, wrap).map_err(daemon)?;
+        let parsed = crate::store::item_name::ItemName::parse(&name).map_err(StoreError::from)?;
+        return store.get(&parsed)?.ok_or_else(|| {
+            daemon(crate::daemon::client::DaemonError::Failed(format!(
+                "the daemon answered {name}, which the store does not hold"
+            )))
+        });
+    }
     // Another user's item is re-hashed against its name before we link it
     // (once per user; see store::shared).
     for item in profile.items() {

@@ -2,6 +2,7 @@
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
 mod build;
+mod daemon;
 mod hostile;
 mod hostile_corpus;
 mod manifest;

@@ -11,7 +11,7 @@ use crate::support::{bin, skip_or_fail, text};
 
 const USERS: [&str; 2] = ["rs-alice", "rs-bob"];
 
-fn ready() -> bool {
+pub(crate) fn ready() -> bool {
     if !rustix::process::geteuid().is_root() {
         skip_or_fail("the shared-store tests run as root (they switch to test users)");
         return false;
@@ -35,14 +35,14 @@ fn ready() -> bool {
 
 /// A shared store, a global tree, a home per user and the fixture server,
 /// all under a world-readable directory.
-struct World {
+pub(crate) struct World {
     _tmp: tempfile::TempDir,
     base: PathBuf,
-    repo: Repo,
+    pub(crate) repo: Repo,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let tmp = tempfile::tempdir().expect("tmp");
         let base = tmp.path().to_path_buf();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -73,25 +73,25 @@ impl World {
         w
     }
 
-    fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.base.join("store")
     }
 
-    fn global(&self) -> PathBuf {
+    pub(crate) fn global(&self) -> PathBuf {
         self.base.join("global")
     }
 
-    fn home(&self, user: &str) -> PathBuf {
+    pub(crate) fn home(&self, user: &str) -> PathBuf {
         self.base.join(format!("home-{user}"))
     }
 
-    fn user_tree(&self, user: &str) -> PathBuf {
+    pub(crate) fn user_tree(&self, user: &str) -> PathBuf {
         self.home(user).join(".luarocks")
     }
 
     /// `sh -c 'umask U; exec …'` as `user` (root: no setpriv), with the
     /// user's HOME and config.
-    fn command(&self, user: &str, umask: &str, program: &str, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, user: &str, umask: &str, program: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new("sh");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -115,7 +115,7 @@ impl World {
         cmd
     }
 
-    fn rockstore(&self, user: &str, args: &[&str]) -> Output {
+    pub(crate) fn rockstore(&self, user: &str, args: &[&str]) -> Output {
         let mut all = vec![
             "--only-server",
             self.repo.server.base.as_str(),
@@ -128,7 +128,7 @@ impl World {
             .expect("rockstore")
     }
 
-    fn ok(&self, user: &str, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, user: &str, args: &[&str]) -> String {
         let out = self.rockstore(user, args);
         assert!(
             out.status.success(),
@@ -140,7 +140,7 @@ impl World {
     }
 
     /// `lua5.4 -e CODE` as `user` with the paths of every tree.
-    fn lua(&self, user: &str, code: &str) -> Output {
+    pub(crate) fn lua(&self, user: &str, code: &str) -> Output {
         let script = format!(
             "eval \"$('{}' --lua-version 5.4 path)\" && exec lua5.4 -e \"$CODE\"",
             bin()
@@ -150,7 +150,7 @@ impl World {
         cmd.output().expect("lua")
     }
 
-    fn lua_ok(&self, user: &str, code: &str) -> String {
+    pub(crate) fn lua_ok(&self, user: &str, code: &str) -> String {
         let out = self.lua(user, code);
         assert!(
             out.status.success(),
@@ -175,7 +175,7 @@ impl World {
     }
 
     /// The item of rock `name` in `user`'s tree.
-    fn item_of(&self, user: &str, name: &str) -> String {
+    pub(crate) fn item_of(&self, user: &str, name: &str) -> String {
         let out = self.rockstore(user, &["--local", "list", "--json"]);
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         json.as_array()

@@ -1,0 +1,416 @@
+//! The store daemon (Nix's multi-user model): root owns a store made by
+//! `store init --daemon` and serves it; the real users `rs-alice` and
+//! `rs-bob` install through it and cannot write the store at all. The
+//! daemon is started by each test and killed when it ends; its build users
+//! (`rockstore-build1..2` in group `rockstore-build`) are created by
+//! `.ci/run`.
+
+use std::io::{BufRead, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::shared::World;
+use crate::support::{bin, skip_or_fail, text};
+
+/// A running daemon, killed when dropped.
+struct Daemon {
+    child: Child,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn build_users_exist() -> bool {
+    let ok = Command::new("getent")
+        .args(["group", "rockstore-build"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !ok {
+        skip_or_fail("group rockstore-build with users rockstore-build1..2 (created by .ci/run)");
+    }
+    ok
+}
+
+/// Makes the world's store a daemon store and starts its daemon; returns
+/// once it listens.
+fn start(w: &World) -> Daemon {
+    let store = w.store().display().to_string();
+    let out = w
+        .command("root", "022", bin(), &["store", "init", "--daemon", &store])
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut child = w
+        .command("root", "022", bin(), &["--store", &store, "daemon"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let first = log
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the daemon says it serves");
+    assert!(first.contains("serving"), "{first}");
+    Daemon { child, log }
+}
+
+/// A frame as store-format/v1/daemon.md lays it out.
+fn frame(header: &serde_json::Value) -> Vec<u8> {
+    let json = serde_json::to_vec(header).expect("json");
+    let mut out = (json.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&json);
+    out
+}
+
+fn read_frame(stream: &mut UnixStream) -> serde_json::Value {
+    let mut prefix = [0u8; 12];
+    stream.read_exact(&mut prefix).expect("prefix");
+    let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    let mut header = vec![0u8; len];
+    stream.read_exact(&mut header).expect("header");
+    serde_json::from_slice(&header).expect("header json")
+}
+
+#[test]
+fn a_client_of_another_protocol_version_is_refused_clearly() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let mut stream = UnixStream::connect(w.store().join("daemon.socket")).expect("connect");
+    stream
+        .write_all(&frame(&serde_json::json!({
+            "type": "hello", "protocol": "rockstore-daemon", "version": 99
+        })))
+        .expect("hello");
+    let reply = read_frame(&mut stream);
+    assert_eq!(reply["type"], "refused", "{reply}");
+    let reason = reply["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("protocol version 1") && reason.contains("version 99"),
+        "{reason}"
+    );
+    // The current version is welcomed, and told who it is.
+    let mut stream = UnixStream::connect(w.store().join("daemon.socket")).expect("connect");
+    stream
+        .write_all(&frame(&serde_json::json!({
+            "type": "hello", "protocol": "rockstore-daemon", "version": 1
+        })))
+        .expect("hello");
+    let reply = read_frame(&mut stream);
+    assert_eq!(reply["type"], "welcome", "{reply}");
+    assert_eq!(reply["uid"], 0);
+    assert_eq!(reply["trusted"], true);
+}
+
+/// Every path under `root` that is not owned by root or is group- or
+/// world-writable (the socket aside).
+fn writable_by_others(root: &Path) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("meta");
+        let socket = std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type());
+        if !meta.file_type().is_symlink()
+            && !socket
+            && (meta.uid() != 0 || meta.mode() & 0o022 != 0)
+        {
+            bad.push(format!(
+                "{} {:o} uid {}",
+                path.display(),
+                meta.mode(),
+                meta.uid()
+            ));
+        }
+        if meta.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .expect("dir")
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    bad
+}
+
+#[test]
+fn members_install_through_the_daemon_and_cannot_write_the_store() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let daemon = start(&w);
+    // Alice's own PATH starts with a trojan gcc: the daemon's build, in a
+    // clean environment, never sees it.
+    let trojan = w.home("rs-alice").join("bin");
+    std::fs::create_dir_all(&trojan).expect("bin");
+    let marker = w.home("rs-alice").join("trojan-ran");
+    std::fs::write(
+        trojan.join("gcc"),
+        // Compiling (`-c`) is the build's; alice's own probes of her gcc
+        // (`-print-multiarch`) are hers to run.
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *' -c '*) touch '{}';; esac\nexec /usr/bin/gcc \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .expect("trojan");
+    std::fs::set_permissions(
+        trojan.join("gcc"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let out = w
+        .command(
+            "rs-alice",
+            "022",
+            bin(),
+            &[
+                "--only-server",
+                &w.repo.server.base,
+                "--lua-version",
+                "5.4",
+                "--local",
+                "install",
+                "cmulti",
+            ],
+        )
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                trojan.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("alice");
+    assert!(out.status.success(), "alice: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cmulti 1.0-1: built "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!marker.exists(), "the client's PATH reached the build");
+    // The trojan does compile when alice builds in a store of her own.
+    let own = w.home("rs-alice").join("own-store");
+    let out = w
+        .command(
+            "rs-alice",
+            "022",
+            bin(),
+            &[
+                "--store",
+                &own.display().to_string(),
+                "--only-server",
+                &w.repo.server.base,
+                "--lua-version",
+                "5.4",
+                "build",
+                "--no-install",
+                "cmulti",
+            ],
+        )
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                trojan.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("alice's own store");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(marker.exists(), "the trojan is on alice's PATH");
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('cmulti').answer())"),
+        "42"
+    );
+    let built: Vec<String> = daemon.log.try_iter().collect();
+    assert!(
+        built
+            .iter()
+            .any(|l| l.contains("rs-alice") && l.contains("cmulti")),
+        "the daemon built it: {built:?}"
+    );
+
+    // Nothing in the store is hers, nothing is writable but by root.
+    assert_eq!(writable_by_others(&w.store()), Vec::<String>::new());
+    let item = w.item_of("rs-alice", "cmulti");
+    let item_dir = w.store().join("store").join(&item);
+    for attack in [
+        format!("chmod u+w '{}'", item_dir.display()),
+        format!("touch '{}/x'", item_dir.display()),
+        format!("touch '{}/db/realisations/x'", w.store().display()),
+        format!("touch '{}/db/items/x'", w.store().display()),
+        format!("mkdir '{}/db/trees/0'", w.store().display()),
+        format!("ln -s /etc '{}/tmp/x'", w.store().display()),
+        format!("cat < '{}/locks/store.lock'", w.store().display()),
+    ] {
+        let out = w
+            .command("rs-alice", "002", "sh", &["-c", &attack])
+            .output()
+            .expect("sh");
+        assert!(!out.status.success(), "alice could: {attack}");
+    }
+
+    // Bob and root reuse what the daemon built: nothing is compiled again.
+    let said = w.ok("rs-bob", &["--local", "install", "cmulti"]);
+    assert!(said.contains("already built"), "{said}");
+    assert!(!said.contains(": built "), "{said}");
+    let said = w.ok("root", &["--tree", "system", "install", "cmulti"]);
+    assert!(said.contains("already built"), "{said}");
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &[
+                "--store",
+                &w.store().display().to_string(),
+                "verify",
+                "--contents",
+            ],
+        )
+        .output()
+        .expect("verify");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_shared_store_is_converted_and_the_daemon_refuses_a_plain_one() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let store = w.store().display().to_string();
+    // A plain store: the daemon says how to make it a daemon store.
+    let out = w
+        .command("root", "022", bin(), &["--store", &store, "daemon"])
+        .output()
+        .expect("daemon");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!("rockstore store init --daemon {store}")),
+        "{}",
+        text(&out.stderr)
+    );
+    // A shared store with an item a member admitted: converted, owned by
+    // root, the item re-hashed and kept.
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &["store", "init", "--shared", "--group", "rockstore", &store],
+        )
+        .output()
+        .expect("init shared");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    w.ok("rs-alice", &["--local", "install", "purelua"]);
+    let item = w.item_of("rs-alice", "purelua");
+    let daemon = start(&w);
+    assert_eq!(writable_by_others(&w.store()), Vec::<String>::new());
+    assert!(w.store().join("store").join(&item).is_dir());
+    drop(daemon);
+}
+
+#[test]
+fn sigkill_of_the_daemon_mid_admission_leaves_the_store_clean_and_a_rerun_works() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    drop(start(&w));
+    let store = w.store().display().to_string();
+    // The daemon stops in the middle of admitting alice's build.
+    let mut child = w
+        .command("root", "022", bin(), &["--store", &store, "daemon"])
+        .env("ROCKSTORE_FAILPOINT", "after-ingest")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    log.read_line(&mut line).expect("serving");
+    assert!(line.contains("serving"), "{line}");
+    let alice = w
+        .command(
+            "rs-alice",
+            "022",
+            bin(),
+            &[
+                "--only-server",
+                &w.repo.server.base,
+                "--lua-version",
+                "5.4",
+                "--local",
+                "install",
+                "purelua",
+            ],
+        )
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("alice");
+    loop {
+        line.clear();
+        assert!(log.read_line(&mut line).expect("log") > 0, "daemon ended");
+        if line.contains("failpoint after-ingest reached") {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let out = alice.wait_with_output().expect("alice");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("the store's daemon went away"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !w.user_tree("rs-alice").join("lib").exists() || {
+            let listed = w.rockstore("rs-alice", &["--local", "list", "--porcelain"]);
+            text(&listed.stdout).is_empty()
+        }
+    );
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &["--store", &store, "verify", "--contents"],
+        )
+        .output()
+        .expect("verify");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Restarted, the daemon serves the same install to its end.
+    let _daemon = start(&w);
+    w.ok("rs-alice", &["--local", "install", "purelua"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('purelua').version)"),
+        "2.0"
+    );
+}
