@@ -40,7 +40,7 @@ pub struct Ctx<'a> {
     pub watch: Option<&'a dyn BuildWatch>,
     /// Commands run as this user, in a clean environment (the daemon's
     /// builds); none: as this process, with its environment.
-    pub run_as: Option<crate::daemon::BuildUser>,
+    pub run_as: Option<&'a super::isolation::Sandbox>,
 }
 
 /// What a build tells its watcher as it goes: progress bars show `doing`,
@@ -187,11 +187,22 @@ pub fn run_as(
     args: &[String],
     cwd: &Path,
     env: &[(&str, String)],
-    user: Option<crate::daemon::BuildUser>,
+    sandbox: Option<&super::isolation::Sandbox>,
 ) -> Result<(), BuildError> {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(cwd);
-    if let Some(user) = user {
+    let mut cmd = match sandbox.and_then(|s| s.bwrap.as_ref().map(|b| (s, b))) {
+        Some((sandbox, bwrap)) => {
+            let mut cmd = Command::new(bwrap);
+            cmd.args(sandbox.bwrap_args(cwd)).arg(program).args(args);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(program);
+            cmd.args(args);
+            cmd
+        }
+    };
+    cmd.current_dir(cwd);
+    if let Some(user) = sandbox.map(|s| s.user) {
         use std::os::unix::process::CommandExt;
         cmd.env_clear()
             .env("PATH", CLEAN_PATH)

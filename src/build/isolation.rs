@@ -5,7 +5,77 @@
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::daemon::BuildUser;
+
+/// How a daemon build's commands run: as `user`, and inside bubblewrap
+/// (no network, no IPC or PID sharing, the whole system read-only but
+/// `writable`) when it is installed.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// The build user.
+    pub user: BuildUser,
+    /// The build's own directories.
+    pub writable: Vec<PathBuf>,
+    /// `bwrap`, when installed.
+    pub bwrap: Option<PathBuf>,
+}
+
+impl Sandbox {
+    /// A sandbox for `user` writing only `writable`.
+    pub fn new(user: BuildUser, writable: Vec<PathBuf>) -> Sandbox {
+        let bwrap = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file());
+        Sandbox {
+            user,
+            writable,
+            bwrap,
+        }
+    }
+
+    /// What the build log says about it.
+    pub fn describe(&self) -> String {
+        match &self.bwrap {
+            Some(_) => format!(
+                "isolation: build user {} in bubblewrap (no network, only the build directories writable)",
+                self.user.uid
+            ),
+            None => format!(
+                "isolation: build user {} only (bubblewrap is not installed: the build has the network)",
+                self.user.uid
+            ),
+        }
+    }
+
+    /// `bwrap`'s arguments before the command.
+    pub fn bwrap_args(&self, cwd: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = [
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-uts",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        for dir in &self.writable {
+            args.extend(["--bind".into(), dir.into(), dir.into()]);
+        }
+        args.extend(["--chdir".into(), cwd.into(), "--".into()]);
+        args
+    }
+}
 
 /// Gives `dir` and everything under it to `uid:gid` (links themselves,
 /// never what they point at). Run before any process of that user exists

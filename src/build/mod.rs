@@ -500,10 +500,18 @@ impl Builder<'_> {
 
         let staging = self.store.stage()?;
         let prefix = staging.path();
-        if let Some(user) = self.build_user {
-            for dir in [work.path().to_path_buf(), prefix.clone()] {
-                isolation::hand_over(&dir, user.uid, user.gid)
-                    .map_err(|source| BuildError::Io { path: dir, source })?;
+        let sandbox = self.build_user.map(|user| {
+            isolation::Sandbox::new(user, vec![work.path().to_path_buf(), prefix.clone()])
+        });
+        if let Some(sandbox) = &sandbox {
+            self.doing(&sandbox.describe());
+            for dir in &sandbox.writable {
+                isolation::hand_over(dir, sandbox.user.uid, sandbox.user.gid).map_err(
+                    |source| BuildError::Io {
+                        path: dir.clone(),
+                        source,
+                    },
+                )?;
             }
         }
         vars.extend(backends::prefix_variables(&prefix));
@@ -516,7 +524,7 @@ impl Builder<'_> {
             vars: &vars,
             unknown: std::sync::Mutex::new(Vec::new()),
             watch: self.watch,
-            run_as: self.build_user,
+            run_as: sandbox.as_ref(),
         };
         let external_libs: Vec<(String, bool)> = externals
             .iter()

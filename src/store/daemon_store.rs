@@ -64,6 +64,9 @@ impl Store {
                 source: io::Error::other(DaemonStoreError::Corrupt(report.problems.len())),
             });
         }
+        for item in store.list()? {
+            super::seal::seal_tree(&item.path).map_err(take(&item.path))?;
+        }
         Ok(store)
     }
 }

@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod item_name;
 pub mod lock;
 mod remove;
+pub mod seal;
 pub mod shared;
 pub mod verify;
 
@@ -286,6 +287,8 @@ pub struct Store {
     /// Set when this is a daemon store and this process is not its owner:
     /// every write is asked of the daemon on this socket.
     daemon_socket: Option<PathBuf>,
+    /// A daemon store: admitted items are made immutable.
+    sealed: bool,
 }
 
 fn now_secs() -> u64 {
@@ -330,6 +333,7 @@ impl Store {
             Err(e) => return Err(open_err(&root)(e)),
         }
         let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
+        let sealed = root_dir.metadata(crate::daemon::MARKER).is_ok();
         let daemon_socket = match root_dir.metadata(crate::daemon::MARKER) {
             Ok(marker) if marker.uid() != rustix::process::geteuid().as_raw() => {
                 Some(crate::daemon::socket_path(&root))
@@ -341,6 +345,7 @@ impl Store {
             None => Some([sub("locks")?, sub("locks/items")?, sub("locks/recipes")?]),
         };
         Ok(Store {
+            sealed,
             lock_dirs,
             daemon_socket,
             items: sub("store")?,
@@ -604,6 +609,11 @@ impl Store {
         };
         self.write_record(&name, &record)?;
         fp.hit("after-record");
+        if self.sealed {
+            // Best effort by design: without the flag the modes still hold
+            // for everyone but root (see store::seal).
+            let _ = seal::seal_tree(&self.item_path(&name));
+        }
 
         if let Some(key) = spec.recipe_key {
             self.record_realisation(&key, &name)?;

@@ -44,9 +44,27 @@ fn unlink_in(
     writable: &mut bool,
 ) -> io::Result<()> {
     match rustix::fs::unlinkat(dir, child, flags) {
-        Err(Errno::ACCESS | Errno::PERM) if !*writable => {
-            rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700))?;
-            *writable = true;
+        Err(Errno::ACCESS | Errno::PERM) => {
+            // A sealed item (store::seal): the directory (once) and the
+            // entry lose the immutable flag; the directory its mode (once).
+            if !*writable {
+                let _ = super::seal::set(dir, false);
+                rustix::fs::fchmod(dir, Mode::from_raw_mode(0o700))?;
+                *writable = true;
+            }
+            let kind = if flags.contains(AtFlags::REMOVEDIR) {
+                OFlags::DIRECTORY
+            } else {
+                OFlags::empty()
+            };
+            if let Ok(entry) = rustix::fs::openat(
+                dir,
+                child,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | kind,
+                Mode::empty(),
+            ) {
+                let _ = super::seal::set(entry.as_fd(), false);
+            }
             Ok(rustix::fs::unlinkat(dir, child, flags)?)
         }
         other => Ok(other?),

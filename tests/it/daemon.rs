@@ -266,6 +266,11 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
         format!("mkdir '{}/db/trees/0'", w.store().display()),
         format!("ln -s /etc '{}/tmp/x'", w.store().display()),
         format!("cat < '{}/locks/store.lock'", w.store().display()),
+        format!("mkfifo '{}/locks/recipes/x.lock'", w.store().display()),
+        format!("mkdir '{}/store/{}x'", w.store().display(), &item[..8]),
+        format!("mkdir -p '{}/db/trust/0'", w.store().display()),
+        format!("ln -s /root '{}/db/trust/0'", w.store().display()),
+        format!("touch '{}/db/listings/{item}'", w.store().display()),
     ] {
         let out = w
             .command("rs-alice", "002", "sh", &["-c", &attack])
@@ -280,6 +285,66 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
     assert!(!said.contains(": built "), "{said}");
     let said = w.ok("root", &["--tree", "system", "install", "cmulti"]);
     assert!(said.contains("already built"), "{said}");
+    // Root's registration of the global tree is root's alone.
+    let trees = w.store().join("db/trees/0");
+    assert!(trees.is_dir(), "root's install registered the tree");
+    for attack in [
+        format!("rm -f '{}'/*", trees.display()),
+        format!("touch '{}/x'", trees.display()),
+        format!("mv '{}' '{}.old'", trees.display(), trees.display()),
+    ] {
+        let out = w
+            .command("rs-alice", "002", "sh", &["-c", &attack])
+            .output()
+            .expect("sh");
+        assert!(!out.status.success(), "alice could: {attack}");
+    }
+    assert!(std::fs::read_dir(&trees).expect("trees").next().is_some());
+    // Root's stray writes: `sudo luarocks` into the global tree, or an
+    // edit of a file the tree links, hit immutable items and fail.
+    let module = w.global().join("lib/lua/5.4/cmulti.so");
+    let out = w
+        .command(
+            "root",
+            "022",
+            "sh",
+            &["-c", &format!("echo x >> '{}'", module.display())],
+        )
+        .output()
+        .expect("sh");
+    assert!(!out.status.success(), "root changed an item's file");
+    let global = w.global().display().to_string();
+    let out = w
+        .command(
+            "root",
+            "022",
+            "luarocks",
+            &[
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &w.repo.server.base,
+                "--tree",
+                &global,
+                "install",
+                "purelua",
+            ],
+        )
+        .output()
+        .expect("luarocks");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "luarocks wrote into the tree: {said}"
+    );
+    assert!(
+        // LuaRocks asks access(W_OK) first, which the immutable flag
+        // refuses even to root.
+        said.contains("Operation not permitted")
+            || said.contains("Permission denied")
+            || said.contains("does not have write permissions"),
+        "refused by the immutable item, not for another reason: {said}"
+    );
     let out = w
         .command(
             "root",
@@ -295,6 +360,7 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
         .output()
         .expect("verify");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(w.lua_ok("root", "print(require('cmulti').answer())"), "42");
 }
 
 #[test]
@@ -332,6 +398,22 @@ fn a_shared_store_is_converted_and_the_daemon_refuses_a_plain_one() {
     let daemon = start(&w);
     assert_eq!(writable_by_others(&w.store()), Vec::<String>::new());
     assert!(w.store().join("store").join(&item).is_dir());
+    // Sealed items are still collected once no tree uses them.
+    w.ok("rs-alice", &["--local", "remove", "purelua"]);
+    w.ok(
+        "rs-alice",
+        &["--local", "delete-generations", "--keep", "1"],
+    );
+    let out = w
+        .command("root", "022", bin(), &["--store", &store, "gc"])
+        .output()
+        .expect("gc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !w.store().join("store").join(&item).exists(),
+        "gc freed the sealed item: {}",
+        text(&out.stdout)
+    );
     drop(daemon);
 }
 
