@@ -543,6 +543,7 @@ impl Builder<'_> {
             Backend::Command(c) => backends::command(&ctx, c),
             Backend::None | Backend::External(_) => Ok(()),
         };
+        self.store.failpoint("after-backend");
         if let Some(user) = self.build_user {
             // No process of the build user survives to change what is
             // admitted; then every file is the daemon's again.

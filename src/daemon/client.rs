@@ -189,3 +189,31 @@ pub fn register_tree(socket: &Path, tree: &Path) -> Result<(), DaemonError> {
     .map_err(DaemonError::WentAway)?;
     outcome(&stream, None).map(|_| ())
 }
+
+/// Has the daemon admit `dir` (opened here, with this user's rights) as an
+/// item. Returns the item's name.
+pub fn add(
+    socket: &Path,
+    dir: &Path,
+    spec: &crate::store::ItemSpec,
+) -> Result<String, DaemonError> {
+    let opened = std::fs::File::open(dir)
+        .map_err(|e| DaemonError::Failed(format!("cannot open {}: {e}", dir.display())))?;
+    let stream = connect(socket)?;
+    wire::send(
+        &stream,
+        &Message::Add {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            kind: spec.kind.as_str().to_owned(),
+            references: spec.references.clone(),
+        },
+        &[],
+        Some(opened.as_fd()),
+    )
+    .map_err(DaemonError::WentAway)?;
+    match outcome(&stream, None)? {
+        (Some(item), _) => Ok(item),
+        (None, _) => Err(DaemonError::Failed("the daemon admitted nothing".into())),
+    }
+}

@@ -206,6 +206,12 @@ impl Daemon {
         let result = match frame.message {
             Message::Build(request) => self.build(stream, *request, frame.payload, frame.fd),
             Message::Profile(request) => self.profile(*request),
+            Message::Add {
+                name,
+                version,
+                kind,
+                references,
+            } => self.add(frame.fd, name, version, &kind, references),
             Message::RegisterTree { path } => self
                 .store
                 .register_tree_for(&path, uid)
@@ -304,6 +310,41 @@ impl Daemon {
             .build_here(&builder, dependency_items)
             .map_err(|e| crate::report_chain(&e))?;
         Ok((Some(built.item.name.as_str().to_owned()), built.reused))
+    }
+
+    /// Admits what the client handed over. The descriptor is the client's
+    /// own opening of its directory; the copy walks it through handles, so
+    /// no link, `..` or rename on the client's side leads the daemon out.
+    fn add(
+        &self,
+        fd: Option<std::os::fd::OwnedFd>,
+        name: String,
+        version: String,
+        kind: &str,
+        references: Vec<String>,
+    ) -> Result<(Option<String>, bool), String> {
+        let fd = fd.ok_or("store add needs its directory handed over")?;
+        let dir = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ));
+        let kind = crate::store::db::ItemKind::parse(kind)
+            .ok_or_else(|| format!("unknown item kind `{kind}`"))?;
+        let item = self
+            .store
+            .add_path(
+                &dir,
+                &crate::store::ItemSpec {
+                    name,
+                    version,
+                    kind,
+                    references,
+                    recipe_key: None,
+                },
+            )
+            .map_err(|e| crate::report_chain(&e))?;
+        drop(fd);
+        Ok((Some(item.name.as_str().to_owned()), false))
     }
 
     fn profile(&self, request: ProfileRequest) -> Result<(Option<String>, bool), String> {

@@ -70,6 +70,18 @@ pub enum Message {
     Build(Box<BuildRequest>),
     /// Client → daemon: build the profile item of a tree's generation.
     Profile(Box<ProfileRequest>),
+    /// Client → daemon: admit the directory handed over (the descriptor)
+    /// as an item: the daemon copies, normalises and hashes what it reads.
+    Add {
+        /// The item's name part.
+        name: String,
+        /// Its version part.
+        version: String,
+        /// What it holds (`rock`, `profile`, `toolchain`, `data`).
+        kind: String,
+        /// Items it references.
+        references: Vec<String>,
+    },
     /// Client → daemon: keep this tree's generations alive (a GC root).
     RegisterTree {
         /// The tree's root.

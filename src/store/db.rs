@@ -46,6 +46,16 @@ impl ItemKind {
             _ => None,
         }
     }
+
+    /// The name [`ItemKind::parse`] reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Rock => "rock",
+            ItemKind::Profile => "profile",
+            ItemKind::Toolchain => "toolchain",
+            ItemKind::Data => "data",
+        }
+    }
 }
 
 /// `db/items/<item name>`: what an admitted item is.

@@ -475,6 +475,16 @@ impl Store {
 
     /// Copies the directory `source` into the store as an item.
     pub fn add_path(&self, source: &Path, spec: &ItemSpec) -> Result<Item, StoreError> {
+        if let Some(socket) = &self.daemon_socket {
+            let daemon = |e| StoreError::Daemon(Box::new(e));
+            let name = crate::daemon::client::add(socket, source, spec).map_err(daemon)?;
+            let parsed = ItemName::parse(&name)?;
+            return self.get(&parsed)?.ok_or_else(|| {
+                daemon(crate::daemon::client::DaemonError::Failed(format!(
+                    "the daemon answered {name}, which the store does not hold"
+                )))
+            });
+        }
         let src =
             Dir::open_ambient_dir(source, ambient_authority()).map_err(|e| StoreError::Source {
                 path: source.to_path_buf(),

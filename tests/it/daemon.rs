@@ -418,81 +418,133 @@ fn a_shared_store_is_converted_and_the_daemon_refuses_a_plain_one() {
 }
 
 #[test]
-fn sigkill_of_the_daemon_mid_admission_leaves_the_store_clean_and_a_rerun_works() {
+fn sigkill_of_the_daemon_mid_build_or_admission_leaves_the_store_clean_and_a_rerun_works() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
     }
     let w = World::new();
     drop(start(&w));
     let store = w.store().display().to_string();
-    // The daemon stops in the middle of admitting alice's build.
-    let mut child = w
-        .command("root", "022", bin(), &["--store", &store, "daemon"])
-        .env("ROCKSTORE_FAILPOINT", "after-ingest")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("daemon");
-    let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    log.read_line(&mut line).expect("serving");
-    assert!(line.contains("serving"), "{line}");
-    let alice = w
-        .command(
+    for point in ["after-backend", "after-ingest"] {
+        let mut child = w
+            .command("root", "022", bin(), &["--store", &store, "daemon"])
+            .env("ROCKSTORE_FAILPOINT", point)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("daemon");
+        let mut log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        log.read_line(&mut line).expect("serving");
+        assert!(line.contains("serving"), "{line}");
+        let alice = w
+            .command(
+                "rs-alice",
+                "022",
+                bin(),
+                &[
+                    "--only-server",
+                    &w.repo.server.base,
+                    "--lua-version",
+                    "5.4",
+                    "--local",
+                    "install",
+                    "cmulti",
+                ],
+            )
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("alice");
+        loop {
+            line.clear();
+            assert!(log.read_line(&mut line).expect("log") > 0, "daemon ended");
+            if line.contains(&format!("failpoint {point} reached")) {
+                break;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let out = alice.wait_with_output().expect("alice");
+        assert!(!out.status.success(), "{point}");
+        assert!(
+            text(&out.stderr).contains("the store's daemon went away"),
+            "{point}: {}",
+            text(&out.stderr)
+        );
+        let listed = w.rockstore("rs-alice", &["--local", "list", "--porcelain"]);
+        assert_eq!(text(&listed.stdout), "", "{point}: nothing installed");
+        let out = w
+            .command(
+                "root",
+                "022",
+                bin(),
+                &["--store", &store, "verify", "--contents"],
+            )
+            .output()
+            .expect("verify");
+        assert!(out.status.success(), "{point}: {}", text(&out.stderr));
+    }
+    // Restarted, the daemon serves the same install to its end.
+    let _daemon = start(&w);
+    w.ok("rs-alice", &["--local", "install", "cmulti"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('cmulti').answer())"),
+        "42"
+    );
+}
+
+#[test]
+fn store_add_hands_the_directory_over_and_the_daemon_keeps_what_it_hashed() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let store = w.store().display().to_string();
+    let home = w.home("rs-alice");
+    let add = |dir: &str| {
+        w.command(
             "rs-alice",
             "022",
-            bin(),
+            "sh",
             &[
-                "--only-server",
-                &w.repo.server.base,
-                "--lua-version",
-                "5.4",
-                "--local",
-                "install",
-                "purelua",
+                "-c",
+                &format!(
+                    "mkdir -p {dir}/lua && echo 'return 7' > {dir}/lua/seven.lua && cd {dir} && exec \"$0\" --store '{store}' store add --name seven --version 1.0 .",
+                ),
+                bin(),
             ],
         )
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("alice");
-    loop {
-        line.clear();
-        assert!(log.read_line(&mut line).expect("log") > 0, "daemon ended");
-        if line.contains("failpoint after-ingest reached") {
-            break;
-        }
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
-    let out = alice.wait_with_output().expect("alice");
-    assert!(!out.status.success());
+        .current_dir(&home)
+        .output()
+        .expect("store add")
+    };
+    let out = add(&format!("{}/plain", home.display()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let item = std::path::PathBuf::from(text(&out.stdout).trim());
+    let file = item.join("lua/seven.lua");
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), "return 7\n");
+    assert_eq!(std::fs::metadata(&file).expect("meta").uid(), 0);
+    // A link out of what she handed over is refused; nothing is admitted.
+    let evil = home.join("evil");
+    std::fs::create_dir_all(&evil).expect("evil");
+    std::os::unix::fs::symlink("/etc/shadow", evil.join("shadow")).expect("link");
+    crate::shared::chown_tree(&evil, "rs-alice");
+    let before = std::fs::read_dir(w.store().join("store"))
+        .expect("store")
+        .count();
+    let out = add(&evil.display().to_string());
+    assert!(!out.status.success(), "{}", text(&out.stdout));
     assert!(
-        text(&out.stderr).contains("the store's daemon went away"),
+        text(&out.stderr).contains("shadow"),
         "{}",
         text(&out.stderr)
     );
-    assert!(
-        !w.user_tree("rs-alice").join("lib").exists() || {
-            let listed = w.rockstore("rs-alice", &["--local", "list", "--porcelain"]);
-            text(&listed.stdout).is_empty()
-        }
-    );
-    let out = w
-        .command(
-            "root",
-            "022",
-            bin(),
-            &["--store", &store, "verify", "--contents"],
-        )
-        .output()
-        .expect("verify");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    // Restarted, the daemon serves the same install to its end.
-    let _daemon = start(&w);
-    w.ok("rs-alice", &["--local", "install", "purelua"]);
     assert_eq!(
-        w.lua_ok("rs-alice", "print(require('purelua').version)"),
-        "2.0"
+        std::fs::read_dir(w.store().join("store"))
+            .expect("store")
+            .count(),
+        before
     );
 }

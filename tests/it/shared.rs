@@ -188,6 +188,16 @@ impl World {
     }
 }
 
+/// `chown -R user path`.
+pub(crate) fn chown_tree(path: &Path, user: &str) {
+    let out = Command::new("chown")
+        .args(["-R", "-h", user])
+        .arg(path)
+        .output()
+        .expect("chown");
+    assert!(out.status.success());
+}
+
 fn chown(path: &Path, user: &str) {
     let out = Command::new("chown")
         .arg(user)
