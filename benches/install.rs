@@ -8,6 +8,10 @@
 //! - the closure into a fresh second tree (every recipe realised): the
 //!   cost per rock.
 //!
+//! - as root, with build users (group `rockstore-build`): the closure into
+//!   a fresh second tree by user `nobody` through a daemon store, against
+//!   the same into a store of nobody's own (aim: at most 1.5x).
+//!
 //! Run: `cargo bench --bench install`. Needs python3 (the server), gcc,
 //! lua5.4's headers; luarocks and lx are measured where installed.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
@@ -302,6 +306,91 @@ fn main() {
             secs(lr) / secs(warm)
         );
     }
+    daemon_against_direct(&b);
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// `rockstore ARGS` as user `nobody`, with a HOME of its own under `dir`.
+fn as_nobody(b: &Bench, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("setpriv");
+    b.env(&mut cmd, dir);
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+        env!("CARGO_BIN_EXE_rockstore"),
+        "--lua-version",
+        "5.4",
+        "--only-server",
+        &b.base,
+    ])
+    .args(args);
+    cmd
+}
+
+fn daemon_against_direct(b: &Bench) {
+    let root = rustix::process::geteuid().is_root();
+    let users = Command::new("getent")
+        .args(["group", "rockstore-build"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !root || !users {
+        println!("(daemon against direct: needs root and group rockstore-build; not measured)");
+        return;
+    }
+    let dir = b.fresh("daemon");
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap()
+    };
+    chmod(&b.root, 0o755);
+    chmod(&dir, 0o755);
+    let home = dir.join("home");
+    let chown = |p: &Path| {
+        assert!(Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(p)
+            .status()
+            .unwrap()
+            .success())
+    };
+    chown(&home);
+    let store = dir.join("store");
+    let store_arg = store.display().to_string();
+    timed({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rockstore"));
+        c.args(["store", "init", "--daemon", &store_arg]);
+        c
+    });
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_rockstore"))
+        .args(["--store", &store_arg, "daemon"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(daemon.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let install = |store: &str, tree: &str| {
+        let tree = home.join(tree).display().to_string();
+        as_nobody(
+            b,
+            &dir,
+            &["--store", store, "--tree", &tree, "install", "partop"],
+        )
+    };
+    let own = home.join("own-store").display().to_string();
+    timed(install(&store_arg, "first-daemon"));
+    timed(install(&own, "first-own"));
+    let through = best((0..5).map(|i| timed(install(&store_arg, &format!("d-{i}")))));
+    let direct = best((0..5).map(|i| timed(install(&own, &format!("o-{i}")))));
+    println!(
+        "the closure into a second tree as a user: through the daemon {:.1} ms, own store {:.1} ms: {:.2}x (aim <= 1.5x)",
+        through.as_secs_f64() * 1e3,
+        direct.as_secs_f64() * 1e3,
+        through.as_secs_f64() / direct.as_secs_f64()
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
 }
