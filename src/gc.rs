@@ -14,7 +14,7 @@ use crate::store::{Item, Store, StoreError};
 use crate::tree::META;
 
 /// What a GC found (and, unless a dry run, did).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct GcReport {
     /// Items swept, with their sizes.
     pub freed: Vec<(String, u64)>,

@@ -1033,7 +1033,10 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 /// `rockstore gc`.
 pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
-    let report = rockstore::gc::collect(&store, args.dry_run)?;
+    let report = match store.daemon_socket() {
+        Some(socket) => rockstore::daemon::client::gc(socket, args.dry_run)?,
+        None => rockstore::gc::collect(&store, args.dry_run)?,
+    };
     let verb = if args.dry_run { "would free" } else { "freed" };
     let mut bytes = 0;
     for (name, size) in &report.freed {

@@ -217,3 +217,33 @@ pub fn add(
         (None, _) => Err(DaemonError::Failed("the daemon admitted nothing".into())),
     }
 }
+
+/// Asks the daemon to hold the store's shared lock for as long as the
+/// returned connection stays open.
+pub fn hold(socket: &Path) -> Result<UnixStream, DaemonError> {
+    let stream = connect(socket)?;
+    wire::send(&stream, &Message::Hold, &[], None).map_err(DaemonError::WentAway)?;
+    outcome(&stream, None)?;
+    Ok(stream)
+}
+
+/// Has the daemon collect garbage.
+pub fn gc(socket: &Path, dry_run: bool) -> Result<crate::gc::GcReport, DaemonError> {
+    let stream = connect(socket)?;
+    wire::send(&stream, &Message::Gc { dry_run }, &[], None).map_err(DaemonError::WentAway)?;
+    loop {
+        match wire::receive(&stream)
+            .map_err(DaemonError::WentAway)?
+            .message
+        {
+            Message::Collected(report) => return Ok(report),
+            Message::Doing { .. } => {}
+            Message::Failed { message } => return Err(DaemonError::Failed(message)),
+            other => {
+                return Err(DaemonError::Failed(format!(
+                    "unexpected answer from the daemon: {other:?}"
+                )))
+            }
+        }
+    }
+}

@@ -41,12 +41,18 @@ pub enum ServeError {
     Running(PathBuf),
 }
 
+/// How long a collection waits for installs in flight before it gives up
+/// and names them.
+const GC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 struct Daemon {
     store: Store,
     fetcher: Fetcher,
     config: DaemonConfig,
     free: Mutex<Vec<BuildUser>>,
     freed: Condvar,
+    /// Who holds the store's shared lock through a connection: user, pid.
+    holders: Mutex<Vec<(String, i32)>>,
     log: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -94,6 +100,7 @@ pub fn serve(
         config,
         free: Mutex::new(users),
         freed: Condvar::new(),
+        holders: Mutex::new(Vec::new()),
         log,
     });
     for stream in listener.incoming() {
@@ -126,10 +133,31 @@ impl BuildWatch for ClientWatch<'_> {
     }
 }
 
-/// A build user, returned to the pool when dropped.
+/// A build user, returned to the pool when dropped. Its machine-wide lock
+/// (`/run/rockstore/build-<uid>.lock`) keeps any other daemon on this
+/// machine from building as the same user at once: a build's end kills
+/// every process of its user.
 struct Lease<'d> {
     daemon: &'d Daemon,
     user: BuildUser,
+    _machine_lock: std::fs::File,
+}
+
+/// Where build users' machine-wide locks live (root's alone).
+const BUILD_LOCKS: &str = "/run/rockstore";
+
+fn machine_lock(user: BuildUser) -> Option<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let _ = std::fs::DirBuilder::new().mode(0o755).create(BUILD_LOCKS);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(format!("{BUILD_LOCKS}/build-{}.lock", user.uid))
+        .ok()?;
+    fs2::FileExt::try_lock_exclusive(&file).ok()?;
+    Some(file)
 }
 
 impl Drop for Lease<'_> {
@@ -145,10 +173,25 @@ impl Daemon {
     fn lease(&self) -> Lease<'_> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(user) = free.pop() {
-                return Lease { daemon: self, user };
+            let usable = free
+                .iter()
+                .enumerate()
+                .find_map(|(i, user)| machine_lock(*user).map(|lock| (i, lock)));
+            if let Some((i, lock)) = usable {
+                let user = free.remove(i);
+                return Lease {
+                    daemon: self,
+                    user,
+                    _machine_lock: lock,
+                };
             }
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+            // Every free user is busy in another daemon, or none is free
+            // here: look again when one comes back, or shortly.
+            free = self
+                .freed
+                .wait_timeout(free, std::time::Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
@@ -203,7 +246,10 @@ impl Daemon {
             Ok(frame) => frame,
             Err(_) => return,
         };
+        let pid = peer.pid.as_raw_nonzero().get();
         let result = match frame.message {
+            Message::Hold => return self.hold(stream, &user, pid),
+            Message::Gc { dry_run } => return self.gc(stream, &user, trusted, dry_run),
             Message::Build(request) => self.build(stream, *request, frame.payload, frame.fd),
             Message::Profile(request) => self.profile(*request),
             Message::Add {
@@ -310,6 +356,85 @@ impl Daemon {
             .build_here(&builder, dependency_items)
             .map_err(|e| crate::report_chain(&e))?;
         Ok((Some(built.item.name.as_str().to_owned()), built.reused))
+    }
+
+    /// Holds the shared lock until the client closes the connection (or
+    /// dies): a client can never keep a lock past its own life.
+    fn hold(&self, stream: &UnixStream, user: &str, pid: i32) {
+        let Ok(guard) = self.store.lock(crate::store::lock::LockMode::Shared) else {
+            let _ = wire::send(
+                stream,
+                &Message::Failed {
+                    message: "cannot take the store lock".into(),
+                },
+                &[],
+                None,
+            );
+            return;
+        };
+        let me = (user.to_owned(), pid);
+        if let Ok(mut holders) = self.holders.lock() {
+            holders.push(me.clone());
+        }
+        let done = Message::Done {
+            item: None,
+            reused: false,
+        };
+        if wire::send(stream, &done, &[], None).is_ok() {
+            // Anything but a frame (the close) ends the hold.
+            while wire::receive(stream).is_ok() {}
+        }
+        if let Ok(mut holders) = self.holders.lock() {
+            if let Some(i) = holders.iter().position(|h| *h == me) {
+                holders.remove(i);
+            }
+        }
+        drop(guard);
+    }
+
+    /// Collects garbage for a trusted user, waiting at most
+    /// [`GC_WAIT`] for installs in flight, and naming them if they last.
+    fn gc(&self, stream: &UnixStream, user: &str, trusted: bool, dry_run: bool) {
+        let reply = |message: Message| {
+            let _ = wire::send(stream, &message, &[], None);
+        };
+        if !trusted && !dry_run {
+            return reply(Message::Failed {
+                message: format!(
+                    "only trusted users collect garbage in this store ({user} is not: the admin adds --trusted-user {user} to the daemon)"
+                ),
+            });
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let holders = self.holders.lock().map(|h| h.clone()).unwrap_or_default();
+            if holders.is_empty() || dry_run {
+                break;
+            }
+            if started.elapsed() > GC_WAIT {
+                let named: Vec<String> = holders
+                    .iter()
+                    .map(|(u, pid)| format!("{u} (pid {pid})"))
+                    .collect();
+                return reply(Message::Failed {
+                    message: format!(
+                        "the store has been in use for {} s by {}: nothing was collected; try again when they are done",
+                        GC_WAIT.as_secs(),
+                        named.join(", ")
+                    ),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        match crate::gc::collect(&self.store, dry_run) {
+            Ok(report) => {
+                (self.log)(&format!("{user}: gc freed {} items", report.freed.len()));
+                reply(Message::Collected(report))
+            }
+            Err(e) => reply(Message::Failed {
+                message: crate::report_chain(&e),
+            }),
+        }
     }
 
     /// Admits what the client handed over. The descriptor is the client's

@@ -82,6 +82,17 @@ pub enum Message {
         /// Items it references.
         references: Vec<String>,
     },
+    /// Client → daemon: hold the store's shared lock (nothing it is
+    /// installing may be collected) until this connection closes.
+    Hold,
+    /// Client → daemon: collect garbage (trusted users; anyone may ask
+    /// for a dry run).
+    Gc {
+        /// Only report.
+        dry_run: bool,
+    },
+    /// Daemon → client: what a collection freed.
+    Collected(crate::gc::GcReport),
     /// Client → daemon: keep this tree's generations alive (a GC root).
     RegisterTree {
         /// The tree's root.

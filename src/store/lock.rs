@@ -46,13 +46,29 @@ pub enum LockMode {
 #[derive(Debug)]
 pub struct LockGuard {
     _file: Option<std::fs::File>,
+    /// A daemon's client: the connection on which the daemon holds the
+    /// lock for it, until it closes.
+    _held: Option<std::os::unix::net::UnixStream>,
     mode: LockMode,
 }
 
 impl LockGuard {
     /// A guard holding nothing (a daemon's client: the daemon locks).
     pub fn none(mode: LockMode) -> LockGuard {
-        LockGuard { _file: None, mode }
+        LockGuard {
+            _file: None,
+            _held: None,
+            mode,
+        }
+    }
+
+    /// A lock the daemon holds on `connection`'s behalf.
+    pub fn held_by_daemon(connection: std::os::unix::net::UnixStream, mode: LockMode) -> LockGuard {
+        LockGuard {
+            _file: None,
+            _held: Some(connection),
+            mode,
+        }
     }
 
     /// The mode this guard holds.
@@ -135,6 +151,7 @@ pub fn acquire(
     }
     Ok(LockGuard {
         _file: Some(file),
+        _held: None,
         mode,
     })
 }

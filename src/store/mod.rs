@@ -402,8 +402,18 @@ impl Store {
     /// A daemon's client takes none: the daemon holds the locks of what it
     /// does for it, and clients cannot open the lock files at all.
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, StoreError> {
-        if self.daemon_socket.is_some() {
-            return Ok(LockGuard::none(mode));
+        if let Some(socket) = &self.daemon_socket {
+            return match mode {
+                LockMode::Shared => crate::daemon::client::hold(socket)
+                    .map(|c| LockGuard::held_by_daemon(c, mode))
+                    .map_err(|e| StoreError::Daemon(Box::new(e))),
+                LockMode::Exclusive => Err(StoreError::Daemon(Box::new(
+                    crate::daemon::client::DaemonError::Failed(
+                        "only the daemon takes this store's exclusive lock: ask it (rockstore gc)"
+                            .to_owned(),
+                    ),
+                ))),
+            };
         }
         let what = match mode {
             LockMode::Shared => {

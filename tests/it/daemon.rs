@@ -41,14 +41,21 @@ fn build_users_exist() -> bool {
 /// Makes the world's store a daemon store and starts its daemon; returns
 /// once it listens.
 fn start(w: &World) -> Daemon {
+    start_with(w, &[])
+}
+
+/// [`start`] with more `daemon` arguments.
+fn start_with(w: &World, extra: &[&str]) -> Daemon {
     let store = w.store().display().to_string();
     let out = w
         .command("root", "022", bin(), &["store", "init", "--daemon", &store])
         .output()
         .expect("init");
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut args = vec!["--store", store.as_str(), "daemon"];
+    args.extend_from_slice(extra);
     let mut child = w
-        .command("root", "022", bin(), &["--store", &store, "daemon"])
+        .command("root", "022", bin(), &args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -547,4 +554,59 @@ fn store_add_hands_the_directory_over_and_the_daemon_keeps_what_it_hashed() {
             .count(),
         before
     );
+}
+
+#[test]
+fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start_with(&w, &["--trusted-user", "rs-bob"]);
+    w.ok("rs-alice", &["--local", "install", "purelua"]);
+    // Alice may look, not sweep; bob, trusted, sweeps; her rock stays.
+    let out = w.rockstore("rs-alice", &["gc"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only trusted users collect garbage"),
+        "{}",
+        text(&out.stderr)
+    );
+    w.ok("rs-alice", &["gc", "--dry-run"]);
+    w.ok("rs-bob", &["gc"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('purelua').version)"),
+        "2.0"
+    );
+    // An install stopped before its switch holds the store through its
+    // connection: bob's GC gives up within its bound and names alice; once
+    // she is killed, the hold is gone and GC runs.
+    let mut cmd = w.command(
+        "rs-alice",
+        "022",
+        bin(),
+        &[
+            "--only-server",
+            &w.repo.server.base,
+            "--lua-version",
+            "5.4",
+            "--local",
+            "install",
+            "upg",
+        ],
+    );
+    cmd.env("ROCKSTORE_FAILPOINT", "before-switch");
+    let (mut alice, _err) = crate::support::stopped_at_failpoint(cmd, "before-switch");
+    let started = std::time::Instant::now();
+    let out = w.rockstore("rs-bob", &["gc"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("in use") && err.contains("rs-alice (pid "),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    alice.kill().expect("SIGKILL");
+    alice.wait().expect("reap");
+    w.ok("rs-bob", &["gc"]);
 }
