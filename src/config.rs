@@ -37,6 +37,23 @@ impl Config {
         Config::resolve_with(store_flag, None, env)
     }
 
+    /// As [`Config::resolve_with`], for root or another user: root with
+    /// nothing configured uses the system store, [`SYSTEM_STORE`], so the
+    /// trees it installs (`/usr/local`) lead into a store every user can
+    /// read — never into root's private home.
+    pub fn resolve_as(
+        store_flag: Option<PathBuf>,
+        config_file_store: Option<PathBuf>,
+        env: &EnvVars,
+        is_root: bool,
+    ) -> Result<Config, ConfigError> {
+        let configured = store_flag
+            .or_else(|| env.store.clone().map(PathBuf::from))
+            .or(config_file_store)
+            .or_else(|| is_root.then(|| PathBuf::from(SYSTEM_STORE)));
+        Config::resolve_with(configured, None, env)
+    }
+
     /// As [`Config::resolve`], with the store a LuaRocks config file names
     /// (`rockstore_store`) between the environment and the default.
     pub fn resolve_with(
@@ -75,9 +92,30 @@ impl Config {
     }
 }
 
+/// The store of root when nothing names one (Nix's `/nix/store`).
+pub const SYSTEM_STORE: &str = "/var/lib/rockstore";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_with_nothing_configured_uses_the_system_store() {
+        let home_only = EnvVars {
+            home: Some("/root".into()),
+            ..EnvVars::default()
+        };
+        let root = Config::resolve_as(None, None, &home_only, true).expect("ok");
+        assert_eq!(root.store_root, PathBuf::from(SYSTEM_STORE));
+        let user = Config::resolve_as(None, None, &home_only, false).expect("ok");
+        assert_eq!(
+            user.store_root,
+            PathBuf::from("/root/.local/share/rockstore")
+        );
+        // What is configured still wins for root.
+        let named = Config::resolve_as(None, Some("/srv/s".into()), &home_only, true).expect("ok");
+        assert_eq!(named.store_root, PathBuf::from("/srv/s"));
+    }
 
     #[test]
     fn flag_beats_env_beats_default() {

@@ -170,10 +170,11 @@ impl Context {
     }
 
     fn paths(&self) -> anyhow::Result<Config> {
-        Ok(Config::resolve_with(
+        Ok(Config::resolve_as(
             self.store_flag.clone(),
             self.config.store.clone(),
             &self.env,
+            rustix::process::geteuid().is_root(),
         )?)
     }
 

@@ -1112,10 +1112,11 @@ pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    let paths = rockstore::config::Config::resolve_with(
+    let paths = rockstore::config::Config::resolve_as(
         cx.store_flag.clone(),
         cx.config.store.clone(),
         &cx.env,
+        rustix::process::geteuid().is_root(),
     )?;
     let (target, trees) = cx.target()?;
     let show = |p: &std::path::Path| serde_json::Value::String(p.display().to_string());
