@@ -91,6 +91,13 @@ pub struct LuaRocksConfig {
     pub store: Option<PathBuf>,
     /// `rocks_provided`: rock name → version the system provides.
     pub rocks_provided: Vec<(String, String)>,
+    /// `rockstore_allowed_users`: who may connect to the store's daemon
+    /// (names, `@group`; none: everyone).
+    pub daemon_allowed_users: Option<Vec<String>>,
+    /// `rockstore_trusted_users`: the daemon's admins besides root.
+    pub daemon_trusted_users: Vec<String>,
+    /// `rockstore_build_users_group`: whose members the daemon builds as.
+    pub daemon_build_users_group: Option<String>,
 }
 
 /// Where the config files are looked for.
@@ -252,6 +259,11 @@ impl LuaRocksConfig {
         config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);
         config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
+        if t.get("rockstore_allowed_users").is_some() {
+            config.daemon_allowed_users = Some(t.get_strings("rockstore_allowed_users"));
+        }
+        config.daemon_trusted_users = t.get_strings("rockstore_trusted_users");
+        config.daemon_build_users_group = t.get_string("rockstore_build_users_group");
         if let Some(Value::Table(provided)) = t.get("rocks_provided") {
             for (k, v) in provided.iter() {
                 if let (Key::String(k), Some(v)) = (k, v.as_str()) {

@@ -137,7 +137,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify_cmd::run(args, &open()?),
         Command::Daemon(args) => {
             let cx = cx()?;
-            store_cmd::daemon(args, cx.store()?, cx.fetcher())
+            store_cmd::daemon(args, &cx.config, cx.store()?, cx.fetcher())
         }
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),

@@ -76,24 +76,35 @@ pub struct DaemonArgs {
     /// Users trusted as admins (root always is; repeatable).
     #[arg(long = "trusted-user", value_name = "USER")]
     pub trusted_users: Vec<String>,
-    /// The group whose members builds run as.
-    #[arg(long, default_value = "rockstore-build", value_name = "GROUP")]
-    pub build_users_group: String,
+    /// The group whose members builds run as [default: config's
+    /// `rockstore_build_users_group`, else rockstore-build].
+    #[arg(long, value_name = "GROUP")]
+    pub build_users_group: Option<String>,
 }
 
-/// `rockstore daemon`: serve the store until killed.
+/// `rockstore daemon`: serve the store until killed. The config's
+/// `rockstore_allowed_users`, `rockstore_trusted_users` and
+/// `rockstore_build_users_group` apply; flags add to or replace them.
 pub fn daemon(
     args: DaemonArgs,
+    files: &rockstore::luarocks_config::LuaRocksConfig,
     store: Store,
     fetcher: rockstore::fetch::Fetcher,
 ) -> anyhow::Result<ExitStatus> {
     let mut config = rockstore::daemon::DaemonConfig {
-        build_users_group: args.build_users_group,
+        allowed_users: files.daemon_allowed_users.clone(),
+        build_users_group: args
+            .build_users_group
+            .or_else(|| files.daemon_build_users_group.clone())
+            .unwrap_or_else(|| "rockstore-build".to_owned()),
         ..Default::default()
     };
     if !args.allowed_users.is_empty() {
         config.allowed_users = Some(args.allowed_users);
     }
+    config
+        .trusted_users
+        .extend(files.daemon_trusted_users.iter().cloned());
     config.trusted_users.extend(args.trusted_users);
     rockstore::daemon::server::serve(
         store,

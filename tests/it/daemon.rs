@@ -610,3 +610,26 @@ fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
     alice.wait().expect("reap");
     w.ok("rs-bob", &["gc"]);
 }
+
+#[test]
+fn the_config_says_who_may_connect_and_who_is_trusted() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    // The daemon reads root's LuaRocks config, as an admin writes it.
+    let config = w.base().join("config-root.lua");
+    let mut text_of = std::fs::read_to_string(&config).expect("config");
+    text_of.push_str("rockstore_allowed_users = { 'root', 'rs-alice' }\nrockstore_trusted_users = { 'rs-alice' }\n");
+    std::fs::write(&config, text_of).expect("config");
+    let _daemon = start(&w);
+    w.ok("rs-alice", &["--local", "install", "purelua"]);
+    w.ok("rs-alice", &["gc"]);
+    let out = w.rockstore("rs-bob", &["--local", "install", "purelua"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refused") && err.contains("rs-bob is not among the daemon's allowed_users"),
+        "{err}"
+    );
+}

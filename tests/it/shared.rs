@@ -73,6 +73,11 @@ impl World {
         w
     }
 
+    /// The directory everything of this world lives in.
+    pub(crate) fn base(&self) -> &Path {
+        &self.base
+    }
+
     pub(crate) fn store(&self) -> PathBuf {
         self.base.join("store")
     }
