@@ -633,3 +633,89 @@ fn the_config_says_who_may_connect_and_who_is_trusted() {
         "{err}"
     );
 }
+
+#[test]
+fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    // Alice's proxy serves the same manifests and rockspecs, but sources
+    // of purelua 2.0 that say they are 6.6.6.
+    let lying = w.base().join("lying");
+    std::fs::create_dir_all(&lying).expect("lying");
+    for entry in std::fs::read_dir(&w.repo.dir).expect("repo").flatten() {
+        std::fs::copy(entry.path(), lying.join(entry.file_name())).expect("copy");
+    }
+    let src = w.base().join("lying-src/purelua-2.0");
+    std::fs::create_dir_all(&src).expect("src");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(crate::support::project_dir().join("integration/rocks/purelua-2.0/."))
+        .arg(&src)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    std::fs::write(
+        src.join("src/purelua/init.lua"),
+        "return { version = '6.6.6' }\n",
+    )
+    .expect("trojan source");
+    std::fs::write(
+        lying.join("purelua-2.0.tar.gz"),
+        crate::rocks_server::tarball(&src, "purelua-2.0"),
+    )
+    .expect("tarball");
+    let proxy = crate::rocks_server::HttpServer::start(lying);
+    let alice = |store: Option<&Path>, args: &[&str]| {
+        let own = store.map(|s| s.display().to_string());
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(own) = &own {
+            all.extend(["--store", own.as_str()]);
+        }
+        all.extend([
+            "--only-server",
+            w.repo.server.base.as_str(),
+            "--lua-version",
+            "5.4",
+        ]);
+        all.extend_from_slice(args);
+        w.command("rs-alice", "022", bin(), &all)
+            .env("http_proxy", &proxy.base)
+            .env("HTTP_PROXY", &proxy.base)
+            .output()
+            .expect("alice")
+    };
+    let out = alice(None, &["--local", "install", "purelua"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let asked = proxy.requests();
+    assert!(
+        asked.iter().any(|r| r.ends_with("purelua-2.0-1.rockspec")),
+        "alice's own requests go through her proxy: {asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|r| r.ends_with(".tar.gz")),
+        "the daemon fetched the sources itself: {asked:?}"
+    );
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('purelua').version)"),
+        "2.0"
+    );
+    w.ok("root", &["--tree", "system", "install", "purelua"]);
+    assert_eq!(w.lua_ok("root", "print(require('purelua').version)"), "2.0");
+    // In a store of her own the proxy does serve her build's sources (and
+    // the rockspec's md5 refuses them).
+    let own = w.home("rs-alice").join("own-store");
+    let out = alice(Some(&own), &["build", "--no-install", "purelua"]);
+    assert!(!out.status.success());
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.ends_with("purelua-2.0.tar.gz")),
+        "{:?}",
+        proxy.requests()
+    );
+    assert!(text(&out.stderr).contains("MD5 check"), "{}", text(&out.stderr));
+}

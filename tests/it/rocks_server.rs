@@ -65,8 +65,15 @@ fn serve(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>, held: &Mutex<
             Ok(_) => {}
         }
     }
-    let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
     log.lock().expect("log").push(path.clone());
+    // As an HTTP proxy (`http_proxy` pointing here): `GET http://host/p`
+    // is served as `/p` from this server's own files.
+    if let Some(rest) = path.strip_prefix("http://") {
+        path = rest
+            .find('/')
+            .map_or("/".to_owned(), |i| rest[i..].to_owned());
+    }
     let mut stream = stream;
     if path.starts_with("/hang/") {
         held.lock().expect("held").push(stream);
