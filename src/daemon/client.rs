@@ -16,7 +16,7 @@ use crate::tree::Profile;
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     /// Nothing listens on the socket.
-    #[error("the store's daemon is not running ({}: {source}); an admin starts it with `rockstore --store {} daemon` (or its systemd unit)", socket.display(), store.display())]
+    #[error("the store's daemon is not running (nothing answers on {}); an admin starts it with `rockstore --store {} daemon` (or its systemd unit)", socket.display(), store.display())]
     NotRunning {
         /// The socket.
         socket: PathBuf,
