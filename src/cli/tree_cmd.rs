@@ -36,8 +36,12 @@ pub struct InstallFlags {
     /// Reinstall even if this version is already installed.
     #[arg(long)]
     pub force: bool,
-    /// Install only the rock's dependencies.
+    /// Like --force, but other versions are removed without reporting the
+    /// rocks that needed them.
     #[arg(long)]
+    pub force_fast: bool,
+    /// Install only the rock's dependencies.
+    #[arg(long, visible_alias = "deps-only")]
     pub only_deps: bool,
     #[command(flatten)]
     pub run: RunFlags,
@@ -65,6 +69,18 @@ pub struct RunFlags {
     /// Plain lines even on a terminal (no bars).
     #[arg(long)]
     pub no_progress: bool,
+    /// Install the rock (not its dependencies) without its documentation
+    /// (its `doc/` and `docs/`), as LuaRocks.
+    #[arg(long)]
+    pub no_doc: bool,
+    /// Accepted for LuaRocks' compatibility: a generation always carries
+    /// its tree manifest (it is what `luarocks list` reads).
+    #[arg(long)]
+    pub no_manifest: bool,
+    /// Verify the rockspec's or src.rock's signature (not supported: the
+    /// install is refused rather than done unverified).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -279,7 +295,8 @@ pub fn install_from(
     let fetcher = cx.fetcher();
     let env = cx.build_env(overrides);
     let keep = args.flags.keep || cx.config.keep_other_versions;
-    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, args.flags.force)?;
+    let force = args.flags.force || args.flags.force_fast;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, force)?;
     run_install(
         &mut installer,
         &[request],
@@ -298,6 +315,10 @@ fn run_install(
     if let Some(jobs) = run.jobs {
         installer.settings.jobs = jobs as usize;
     }
+    if run.verify {
+        bail!("--verify: rockstore cannot check signatures (LuaRocks' gpg signatures are not supported); nothing was installed. Install without --verify to trust the server's rockspec as LuaRocks does by default.");
+    }
+    installer.settings.no_doc = run.no_doc;
     if run.dry_run {
         let plan = installer.plan(requests, only_deps)?;
         if run.json {
@@ -411,6 +432,7 @@ fn installer_for<'a>(
             hooks_enabled: cx.config.hooks_enabled.unwrap_or(true),
             wrap_bin_scripts: cx.config.wrap_bin_scripts,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            no_doc: false,
         },
         &say,
     ))

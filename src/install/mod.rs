@@ -198,6 +198,9 @@ pub struct Settings {
     pub wrap_bin_scripts: Option<bool>,
     /// Builds run at once (`-j`).
     pub jobs: usize,
+    /// `--no-doc`: the rocks asked for are installed without `doc/` and
+    /// `docs/` (an item of their own; dependencies keep their docs).
+    pub no_doc: bool,
 }
 
 /// A hook that failed: the rock, the command as run, and how it ended.
@@ -548,7 +551,14 @@ impl<'a> Installer<'a> {
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
-        let items = execute::run(&self.builder, &plan, self.settings.jobs, progress)?;
+        let mut items = execute::run(&self.builder, &plan, self.settings.jobs, progress)?;
+        if self.settings.no_doc {
+            for (step, item) in plan.steps.iter().zip(items.iter_mut()) {
+                if step.explicit && step.in_profile {
+                    *item = source::without_docs(self.builder.store, item)?;
+                }
+            }
+        }
         let planned = compose::planned_rocks(&plan, Some(&items), &self.settings.target.root);
         let installed = plan.requested.clone();
         // Drop other versions of what was installed, unless --keep, or

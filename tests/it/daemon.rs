@@ -717,5 +717,9 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
         "{:?}",
         proxy.requests()
     );
-    assert!(text(&out.stderr).contains("MD5 check"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("MD5 check"),
+        "{}",
+        text(&out.stderr)
+    );
 }

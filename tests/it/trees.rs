@@ -1847,3 +1847,57 @@ fn pack_name_version_packs_the_installed_rock_as_luarocks() {
     }
     assert_eq!(packed[0], packed[1], "the same files in both rocks");
 }
+
+#[test]
+fn no_doc_deps_only_and_force_fast_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    for side in ["ours", "theirs"] {
+        let with = s.tmp.path().join(format!("docs-{side}"));
+        let without = s.tmp.path().join(format!("nodocs-{side}"));
+        side_ok(&s, &repo, side, &with, &["install", "purelua"]);
+        side_ok(
+            &s,
+            &repo,
+            side,
+            &without,
+            &["install", "purelua", "--no-doc"],
+        );
+        let doc = |tree: &Path| tree.join("lib/luarocks/rocks-5.4/purelua/2.0-1/doc");
+        assert!(doc(&with).is_dir(), "{side}: docs by default");
+        assert!(!doc(&without).exists(), "{side}: --no-doc");
+        assert_eq!(
+            luarocks_listing(&s, &without),
+            ["purelua 2.0-1"],
+            "{side}: the rock is installed"
+        );
+        // --deps-only: needsnew's dependency, not needsnew.
+        let deps = s.tmp.path().join(format!("deps-{side}"));
+        side_ok(
+            &s,
+            &repo,
+            side,
+            &deps,
+            &["install", "needsnew", "--deps-only"],
+        );
+        assert_eq!(luarocks_listing(&s, &deps), ["purelua 2.0-1"], "{side}");
+        // --force-fast reinstalls, as --force.
+        side_ok(
+            &s,
+            &repo,
+            side,
+            &deps,
+            &["install", "purelua", "--force-fast"],
+        );
+        assert_eq!(luarocks_listing(&s, &deps), ["purelua 2.0-1"], "{side}");
+    }
+    // --verify is refused, not ignored: nothing is installed unverified.
+    let tree = s.tmp.path().join("verify");
+    let out = rs(&s, &repo, &tree, &["install", "purelua", "--verify"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("cannot check signatures"));
+    assert!(!tree.join("lib").exists());
+}
