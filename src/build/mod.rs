@@ -476,10 +476,19 @@ impl Builder<'_> {
         if !matches!(input.sources, Sources::Local { .. }) {
             self.doing(&format!("fetching {}", rockspec.source.url));
         }
+        let mut fetched_source = None;
         let src_dir = match &input.sources {
             Sources::Fetch => {
                 source::allowed_by_only_sources(&rockspec, self.env.only_sources_from.as_deref())?;
-                source::obtain(self.fetcher, &rockspec, None, work.path(), &input.origin)?
+                let (dir, hashed) = source::obtain_hashed(
+                    self.fetcher,
+                    &rockspec,
+                    None,
+                    work.path(),
+                    &input.origin,
+                )?;
+                fetched_source = hashed;
+                dir
             }
             Sources::SrcRock { dir, .. } => source::obtain(
                 self.fetcher,
@@ -579,6 +588,15 @@ impl Builder<'_> {
                 recipe_key: Some(key),
             },
         )?;
+        // What was fetched, by its bytes: a realisation says which source
+        // it was built from, not only which URL.
+        // Best effort: a member of an older shared store may not create
+        // `db/sources`; the realisation stands without it.
+        if let Some((url, hash)) = fetched_source {
+            let _ =
+                self.store
+                    .record_source(&key, &url, crate::store::content_hash::FileHash(hash));
+        }
         Ok(Built {
             item,
             reused: false,

@@ -29,6 +29,18 @@ pub fn obtain(
     work: &Path,
     origin: &Origin,
 ) -> Result<PathBuf, BuildError> {
+    obtain_hashed(fetcher, rockspec, src_rock, work, origin).map(|(dir, _)| dir)
+}
+
+/// [`obtain`], with the URL and blake3 of the archive or file fetched
+/// (none for a git checkout or a `.src.rock`'s own file).
+pub fn obtain_hashed(
+    fetcher: &Fetcher,
+    rockspec: &Rockspec,
+    src_rock: Option<&Path>,
+    work: &Path,
+    origin: &Origin,
+) -> Result<(PathBuf, Option<(String, [u8; 32])>), BuildError> {
     let source = &rockspec.source;
     let rock = format!("{} {}", rockspec.name, rockspec.version);
     let dir = source_dir(&rock, &source.dir)?;
@@ -37,7 +49,8 @@ pub fn obtain(
     if !is_basic_protocol(&source.protocol) {
         if let Some(src_rock) = src_rock {
             // A .src.rock of an SCM source carries the checked-out tree.
-            return locate_dir(src_rock, source, dir.as_ref(), "the .src.rock", None);
+            return locate_dir(src_rock, source, dir.as_ref(), "the .src.rock", None)
+                .map(|d| (d, None));
         }
         if !source.protocol.starts_with("git") {
             return Err(BuildError::Rockspec(format!(
@@ -53,7 +66,7 @@ pub fn obtain(
             });
         };
         git_clone(source, clone_into, &unpack_dir)?;
-        return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None);
+        return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None).map(|d| (d, None));
     }
     let file_text = source
         .file
@@ -68,6 +81,7 @@ pub fn obtain(
             }
         })?;
     let file_name = file.to_string();
+    let fetched_url = src_rock.is_none().then(|| source_url(source));
     let mut fetched = match src_rock {
         Some(dir) => {
             let handle = Dir::open_ambient_dir(dir, ambient_authority()).map_err(|e| io(dir, e))?;
@@ -103,6 +117,15 @@ pub fn obtain(
             });
         }
     }
+    let hashed = match fetched_url {
+        Some(url) => {
+            let mut hasher = blake3::Hasher::new();
+            std::io::copy(&mut fetched.file, &mut hasher).map_err(reread)?;
+            std::io::Seek::rewind(&mut fetched.file).map_err(reread)?;
+            Some((url, *hasher.finalize().as_bytes()))
+        }
+        None => None,
+    };
     let handle =
         Dir::open_ambient_dir(&unpack_dir, ambient_authority()).map_err(|e| io(&unpack_dir, e))?;
     if archive::Kind::of(&file_name).is_some() {
@@ -126,6 +149,7 @@ pub fn obtain(
         &file_name,
         Some(rockspec.format.at_least_3()),
     )
+    .map(|d| (d, hashed))
 }
 
 /// LuaRocks' `--only-sources` check, on the source's `pathname` (the URL

@@ -217,6 +217,9 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
                 output::data(&format!("references:  {}", r.references.join(" ")));
                 if let Some(key) = r.recipe_key {
                     output::data(&format!("recipe key:  {key}"));
+                    if let Some(source) = store.source_of(&key)? {
+                        output::data(&format!("source:      {} {}", source.url, source.blake3));
+                    }
                 }
                 output::data(&format!(
                     "created:     {} by uid {}",

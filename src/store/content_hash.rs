@@ -96,8 +96,13 @@ macro_rules! digest_text_forms {
         }
     };
 }
+/// blake3 over a file's bytes (a fetched source archive).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileHash(pub [u8; DIGEST_LEN]);
+
 digest_text_forms!(ContentHash);
 digest_text_forms!(RecipeKey);
+digest_text_forms!(FileHash);
 
 impl ContentHash {
     /// The short form used in item directory names (32 base32 characters).

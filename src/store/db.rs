@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::content_hash::{ContentHash, RecipeKey};
+use super::content_hash::{ContentHash, FileHash, RecipeKey};
 
 /// The record format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -96,6 +96,20 @@ pub struct Realisation {
     pub item: String,
     /// Seconds since the Unix epoch.
     pub created: u64,
+}
+
+/// `db/sources/<recipe key hex>`: the source a realisation was built from,
+/// as fetched (written with the realisation of a build that fetched one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The recipe.
+    pub recipe_key: RecipeKey,
+    /// The URL the source was fetched from.
+    pub url: String,
+    /// blake3 of the fetched file's bytes.
+    pub blake3: FileHash,
 }
 
 /// `db/trees/<id>`: a registered tree, a GC root.

@@ -724,6 +724,45 @@ impl Store {
         }
     }
 
+    /// Records the source a realisation's build fetched (`db/sources/`).
+    pub fn record_source(
+        &self,
+        key: &RecipeKey,
+        url: &str,
+        blake3: content_hash::FileHash,
+    ) -> Result<(), StoreError> {
+        let db = self.root.join("db");
+        let dir = Dir::open_ambient_dir(&db, ambient_authority()).map_err(self.io("db", ""))?;
+        if dir.symlink_metadata("sources").is_err() {
+            match dir.create_dir("sources") {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(self.io("db", "sources")(e)),
+            }
+        }
+        let sources = dir.open_dir("sources").map_err(self.io("db", "sources"))?;
+        let record = db::SourceRecord {
+            format_version: db::FORMAT_VERSION,
+            recipe_key: *key,
+            url: url.to_owned(),
+            blake3,
+        };
+        write_replace(&sources, &key.to_hex(), &db::encode(&record), RECORD_MODE)
+            .map_err(self.io("db/sources", &key.to_hex()))
+    }
+
+    /// The source a realisation's build fetched, when recorded.
+    pub fn source_of(&self, key: &RecipeKey) -> Result<Option<db::SourceRecord>, StoreError> {
+        let path = self.root.join("db/sources").join(key.to_hex());
+        match std::fs::read(&path) {
+            Ok(bytes) => db::decode(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Record { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
     /// The visible item with this name (record and directory both present).
     pub fn get(&self, name: &ItemName) -> Result<Option<Item>, StoreError> {
         let Some(record) = self.read_record(name.as_str())? else {
@@ -880,6 +919,7 @@ impl Store {
             if doomed.contains(record.item.as_str()) {
                 remove_optional(&self.db_realisations, &file)
                     .map_err(self.io("db/realisations", &file))?;
+                let _ = std::fs::remove_file(self.root.join("db/sources").join(&file));
             }
         }
         Ok(())

@@ -21,11 +21,12 @@ use super::item_name::ItemName;
 use super::{Store, StoreError, StoreOptions};
 
 /// Directories users create entries in: setgid + sticky + group-writable.
-pub const SHARED_DIRS: [&str; 10] = [
+pub const SHARED_DIRS: [&str; 11] = [
     "store",
     "db/items",
     "db/listings",
     "db/realisations",
+    "db/sources",
     "db/trees",
     "db/trust",
     "tmp",

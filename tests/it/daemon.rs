@@ -261,9 +261,9 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
         "the daemon built it: {built:?}"
     );
 
+    let item = w.item_of("rs-alice", "cmulti");
     // Nothing in the store is hers, nothing is writable but by root.
     assert_eq!(writable_by_others(&w.store()), Vec::<String>::new());
-    let item = w.item_of("rs-alice", "cmulti");
     let item_dir = w.store().join("store").join(&item);
     for attack in [
         format!("chmod u+w '{}'", item_dir.display()),
@@ -701,6 +701,19 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
     assert_eq!(
         w.lua_ok("rs-alice", "print(require('purelua').version)"),
         "2.0"
+    );
+    // The realisation says which bytes it was built from: the genuine
+    // archive the daemon fetched.
+    let item = w.item_of("rs-alice", "purelua");
+    let info = w.ok_stdout("rs-alice", &["store", "info", &item]);
+    let genuine = std::fs::read(w.repo.dir.join("purelua-2.0.tar.gz")).expect("tarball");
+    assert!(
+        info.contains(&format!(
+            "source:      {}/purelua-2.0.tar.gz blake3:{}",
+            w.repo.server.base,
+            blake3::hash(&genuine).to_hex()
+        )),
+        "{info}"
     );
     w.ok("root", &["--tree", "system", "install", "purelua"]);
     assert_eq!(w.lua_ok("root", "print(require('purelua').version)"), "2.0");

@@ -144,6 +144,17 @@ impl World {
         text(&out.stderr)
     }
 
+    /// [`World::ok`], returning stdout.
+    pub(crate) fn ok_stdout(&self, user: &str, args: &[&str]) -> String {
+        let out = self.rockstore(user, args);
+        assert!(
+            out.status.success(),
+            "{user}: rockstore {args:?}:\n{}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
     /// `lua5.4 -e CODE` as `user` with the paths of every tree.
     pub(crate) fn lua(&self, user: &str, code: &str) -> Output {
         let script = format!(
@@ -762,5 +773,61 @@ fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
         text(&refused.stderr).contains("meant for operating in a user's home directory"),
         "{}",
         text(&refused.stderr)
+    );
+}
+
+#[test]
+fn gc_by_an_owner_who_cannot_read_a_tree_keeps_its_items_and_names_it() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    // Bob, not root, owns the shared store; alice's home is hers alone.
+    let store = w.home("rs-bob").join("store");
+    let store_arg = store.display().to_string();
+    let out = w
+        .command(
+            "rs-bob",
+            "022",
+            bin(),
+            &[
+                "store",
+                "init",
+                "--shared",
+                "--group",
+                "rockstore",
+                &store.display().to_string(),
+            ],
+        )
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    w.ok(
+        "rs-alice",
+        &["--store", &store_arg, "--local", "install", "purelua"],
+    );
+    let listed = w.ok_stdout(
+        "rs-alice",
+        &["--store", &store_arg, "--local", "list", "--json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let item = json[0]["item"].as_str().expect("item").to_owned();
+    std::fs::set_permissions(w.home("rs-alice"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    let out = w.rockstore("rs-bob", &["--store", &store_arg, "gc"]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot read the generations of the registered tree")
+            && err.contains(&w.user_tree("rs-alice").display().to_string()),
+        "{err}"
+    );
+    assert!(
+        store.join("store").join(&item).is_dir(),
+        "alice's item kept"
+    );
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('purelua').version)"),
+        "2.0"
     );
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use rockstore::store::canonical;
-use rockstore::store::db::{self, ItemRecord, Realisation, TreeRegistration};
+use rockstore::store::db::{self, ItemRecord, Realisation, SourceRecord, TreeRegistration};
 use rockstore::store::item_name::PathComponent;
 
 use crate::support::{build_tree, parse_tree_spec, unescape, Sandbox};
@@ -153,4 +153,5 @@ fn record_vectors() {
     check_record::<Realisation>(&dir.join("002-realisation.json"));
     check_record::<TreeRegistration>(&dir.join("003-tree-registration.json"));
     check_record::<ItemRecord>(&dir.join("004-profile-with-references.json"));
+    check_record::<SourceRecord>(&dir.join("005-source-record.json"));
 }
