@@ -32,6 +32,9 @@ pub fn obtain(
     obtain_hashed(fetcher, rockspec, src_rock, work, origin).map(|(dir, _)| dir)
 }
 
+/// The URL fetched and blake3 of the bytes.
+pub type FetchedSource = (String, [u8; 32]);
+
 /// [`obtain`], with the URL and blake3 of the archive or file fetched
 /// (none for a git checkout or a `.src.rock`'s own file).
 pub fn obtain_hashed(
@@ -40,7 +43,7 @@ pub fn obtain_hashed(
     src_rock: Option<&Path>,
     work: &Path,
     origin: &Origin,
-) -> Result<(PathBuf, Option<(String, [u8; 32])>), BuildError> {
+) -> Result<(PathBuf, Option<FetchedSource>), BuildError> {
     let source = &rockspec.source;
     let rock = format!("{} {}", rockspec.name, rockspec.version);
     let dir = source_dir(&rock, &source.dir)?;
