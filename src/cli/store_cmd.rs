@@ -29,6 +29,18 @@ pub enum StoreCommand {
     /// generation, then the items that reference it), or say that nothing
     /// does and `gc` would free it.
     Why(PathArgs),
+    /// Declare ITEM the realisation of recipe KEY, so builds of that
+    /// recipe reuse it (a build you made elsewhere). In a daemon store only
+    /// trusted users may: everyone else's realisations are the daemon's.
+    RegisterRealisation(RegisterRealisationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterRealisationArgs {
+    /// The recipe key (`blake3:<hex>` or 64 hex digits).
+    pub key: String,
+    /// The item (path, name or hash prefix).
+    pub item: String,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +241,17 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
         }
         StoreCommand::Path(args) => {
             output::data(&store.find(&args.item)?.path.display().to_string());
+        }
+        StoreCommand::RegisterRealisation(args) => {
+            let key = rockstore::store::content_hash::RecipeKey::parse_hex(&args.key)?;
+            let item = store.find(&args.item)?;
+            match store.daemon_socket() {
+                Some(socket) => {
+                    rockstore::daemon::client::register_realisation(socket, &key, &item.name)?
+                }
+                None => store.record_realisation(&key, &item.name)?,
+            }
+            errln!("{} now realises recipe {key}", item.name);
         }
         StoreCommand::Why(args) => {
             let item = store.find(&args.item)?;

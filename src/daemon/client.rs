@@ -247,3 +247,24 @@ pub fn gc(socket: &Path, dry_run: bool) -> Result<crate::gc::GcReport, DaemonErr
         }
     }
 }
+
+/// Asks the daemon to record `item` as the realisation of `key` (refused
+/// unless the caller is a trusted user).
+pub fn register_realisation(
+    socket: &Path,
+    key: &crate::store::content_hash::RecipeKey,
+    item: &crate::store::item_name::ItemName,
+) -> Result<(), DaemonError> {
+    let stream = connect(socket)?;
+    wire::send(
+        &stream,
+        &Message::RegisterRealisation {
+            key: key.to_hex(),
+            item: item.as_str().to_owned(),
+        },
+        &[],
+        None,
+    )
+    .map_err(DaemonError::WentAway)?;
+    outcome(&stream, None).map(|_| ())
+}

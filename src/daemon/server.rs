@@ -258,6 +258,9 @@ impl Daemon {
                 kind,
                 references,
             } => self.add(frame.fd, name, version, &kind, references),
+            Message::RegisterRealisation { key, item } => {
+                self.register_realisation(trusted, &user, &key, &item)
+            }
             Message::RegisterTree { path } => self
                 .store
                 .register_tree_for(&path, uid)
@@ -435,6 +438,32 @@ impl Daemon {
                 message: crate::report_chain(&e),
             }),
         }
+    }
+
+    /// Records a trusted user's realisation; nobody else may name what a
+    /// recipe builds.
+    fn register_realisation(
+        &self,
+        trusted: bool,
+        user: &str,
+        key: &str,
+        item: &str,
+    ) -> Result<(Option<String>, bool), String> {
+        if !trusted {
+            return Err(format!(
+                "only trusted users register realisations in this store ({user} is not): every other realisation is a build the daemon made"
+            ));
+        }
+        let key =
+            crate::store::content_hash::RecipeKey::parse_hex(key).map_err(|e| e.to_string())?;
+        let name = crate::store::item_name::ItemName::parse(item).map_err(|e| e.to_string())?;
+        if self.store.get(&name).map_err(|e| e.to_string())?.is_none() {
+            return Err(format!("no item {item} in the store"));
+        }
+        self.store
+            .record_realisation(&key, &name)
+            .map_err(|e| crate::report_chain(&e))?;
+        Ok((Some(item.to_owned()), false))
     }
 
     /// Admits what the client handed over. The descriptor is the client's

@@ -93,6 +93,14 @@ pub enum Message {
     },
     /// Daemon → client: what a collection freed.
     Collected(crate::gc::GcReport),
+    /// Client → daemon: declare an item the realisation of a recipe
+    /// (trusted users only).
+    RegisterRealisation {
+        /// The recipe key, hex.
+        key: String,
+        /// The item's name.
+        item: String,
+    },
     /// Client → daemon: keep this tree's generations alive (a GC root).
     RegisterTree {
         /// The tree's root.

@@ -574,6 +574,19 @@ fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
     );
     w.ok("rs-alice", &["gc", "--dry-run"]);
     w.ok("rs-bob", &["gc"]);
+    // Only a trusted user says what a recipe builds.
+    let item = w.item_of("rs-alice", "purelua");
+    let key = "ab".repeat(32);
+    let out = w.rockstore("rs-alice", &["store", "register-realisation", &key, &item]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only trusted users register realisations"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!w.store().join("db/realisations").join(&key).exists());
+    w.ok("rs-bob", &["store", "register-realisation", &key, &item]);
+    assert!(w.store().join("db/realisations").join(&key).exists());
     assert_eq!(
         w.lua_ok("rs-alice", "print(require('purelua').version)"),
         "2.0"
