@@ -9,9 +9,10 @@
 //! - the closure into a fresh second tree (every recipe realised): the
 //!   cost per rock.
 //!
-//! - as root, with build users (group `rockstore-build`): the closure into
-//!   a fresh second tree by user `nobody` through a daemon store, against
-//!   the same into a store of nobody's own (aim: at most 1.5x).
+//! - as root, with build users (group `rockstore-build`): a 20-rock
+//!   pure-Lua closure (`lttop`) into a fresh second tree by user `nobody`
+//!   through a daemon store, against the same into a store of nobody's own
+//!   (aim: at most 1.5x).
 //!
 //! Run: `cargo bench --bench install`. Needs python3 (the server), gcc,
 //! lua5.4's headers; luarocks is measured where installed.
@@ -51,16 +52,36 @@ fn write_repo(root: &Path, repo: &Path, base: &str) {
     );
     let mut manifest = String::from("commands = {}\nmodules = {}\nrepository = {\n");
     let deps: Vec<String> = NAMES.iter().map(|n| format!("{n:?}")).collect();
-    let rocks = NAMES
+    // And a 20-rock pure-Lua closure: lt00 … lt18 under lttop.
+    let lua_names: Vec<String> = (0..19).map(|i| format!("lt{i:02}")).collect();
+    let lua_deps: Vec<String> = lua_names.iter().map(|n| format!("{n:?}")).collect();
+    let lua_spec = spec.replace("@NAME@.c", "@NAME@.lua");
+    let rocks: Vec<(String, String, String, String)> = NAMES
         .iter()
-        .map(|n| (*n, format!("{n}.c"), c.replace("@NAME@", n), spec.clone()))
+        .map(|n| (n.to_string(), format!("{n}.c"), c.replace("@NAME@", n), spec.clone()))
         .chain(std::iter::once((
-            "partop",
+            "partop".to_owned(),
             "partop.lua".to_owned(),
             "return {}\n".to_owned(),
             top.replace("@DEPS@", &deps.join(", ")),
-        )));
+        )))
+        .chain(lua_names.iter().map(|n| {
+            (
+                n.clone(),
+                format!("{n}.lua"),
+                format!("return {{ name = {n:?} }}\n"),
+                lua_spec.clone(),
+            )
+        }))
+        .chain(std::iter::once((
+            "lttop".to_owned(),
+            "lttop.lua".to_owned(),
+            "return {}\n".to_owned(),
+            top.replace("@DEPS@", &lua_deps.join(", ")),
+        )))
+        .collect();
     for (name, file, body, spec) in rocks {
+        let name = name.as_str();
         let src = root.join("src").join(format!("{name}-1.0"));
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join(file), body).unwrap();
@@ -359,7 +380,7 @@ fn daemon_against_direct(b: &Bench) {
     let through = best((0..5).map(|i| timed(install(&store_arg, &format!("d-{i}")))));
     let direct = best((0..5).map(|i| timed(install(&own, &format!("o-{i}")))));
     println!(
-        "the closure into a second tree as a user: through the daemon {:.1} ms, own store {:.1} ms: {:.2}x (aim <= 1.5x)",
+        "a 20-rock closure into a second tree as a user: through the daemon {:.1} ms, own store {:.1} ms: {:.2}x (aim <= 1.5x)",
         through.as_secs_f64() * 1e3,
         direct.as_secs_f64() * 1e3,
         through.as_secs_f64() / direct.as_secs_f64()
