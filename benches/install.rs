@@ -58,7 +58,14 @@ fn write_repo(root: &Path, repo: &Path, base: &str) {
     let lua_spec = spec.replace("@NAME@.c", "@NAME@.lua");
     let rocks: Vec<(String, String, String, String)> = NAMES
         .iter()
-        .map(|n| (n.to_string(), format!("{n}.c"), c.replace("@NAME@", n), spec.clone()))
+        .map(|n| {
+            (
+                n.to_string(),
+                format!("{n}.c"),
+                c.replace("@NAME@", n),
+                spec.clone(),
+            )
+        })
         .chain(std::iter::once((
             "partop".to_owned(),
             "partop.lua".to_owned(),
@@ -290,9 +297,10 @@ fn main() {
         warm.as_secs_f64() * 1e3 / 7.0
     );
     timed(b.rockstore(&dir, &dir.join("first-lt"), &["install", "lttop"]));
-    let warm20 = best((0..5).map(|i| {
-        timed(b.rockstore(&dir, &dir.join(format!("lt-{i}")), &["install", "lttop"]))
-    }));
+    let warm20 =
+        best((0..5).map(|i| {
+            timed(b.rockstore(&dir, &dir.join(format!("lt-{i}")), &["install", "lttop"]))
+        }));
     println!(
         "a 20-rock closure into a fresh second tree: {:.1} ms, {:.2} ms per rock (aim <= 2 ms)",
         warm20.as_secs_f64() * 1e3,

@@ -347,6 +347,11 @@ impl Daemon {
         _held: Option<std::os::fd::OwnedFd>,
     ) -> Result<(Option<String>, bool), String> {
         let lease = self.lease();
+        (self.log)(&format!(
+            "building {} ({})",
+            source.file(),
+            crate::build::isolation::Sandbox::new(lease.user, Vec::new()).describe()
+        ));
         let watch = ClientWatch(std::sync::Mutex::new(stream));
         let builder = Builder {
             store: &self.store,

@@ -749,3 +749,93 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn daemon_builds_run_without_network_in_bubblewrap() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    if !Path::new("/usr/bin/bwrap").exists() {
+        skip_or_fail("bubblewrap (installed by .ci/run)");
+        return;
+    }
+    let w = World::new();
+    let daemon = start(&w);
+    // A build step that calls home to the test server.
+    let base = &w.repo.server.base;
+    std::fs::write(
+        w.repo.dir.join("netprobe-1.0-1.rockspec"),
+        format!(
+            "package = 'netprobe'\nversion = '1.0-1'\n\
+             source = {{ url = '{base}/purelua-1.0.tar.gz', dir = 'purelua-1.0' }}\n\
+             build = {{ type = 'command', build_command = 'curl -s -m 5 {base}/ping-from-build; true', install_command = 'true' }}\n"
+        ),
+    )
+    .expect("rockspec");
+    let url = w.repo.url("netprobe-1.0-1.rockspec");
+    w.ok("rs-alice", &["--local", "install", &url]);
+    let pinged = |server: &crate::rocks_server::HttpServer| {
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains("ping-from-build"))
+    };
+    assert!(!pinged(&w.repo.server), "the build reached the network");
+    let log: Vec<String> = daemon.log.try_iter().collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("netprobe") && l.contains("bubblewrap (no network")),
+        "the daemon says how the build was isolated: {log:?}"
+    );
+    // The same build outside the daemon does call home.
+    let own = w.home("rs-alice").join("own-store");
+    w.ok(
+        "rs-alice",
+        &[
+            "--store",
+            &own.display().to_string(),
+            "build",
+            "--no-install",
+            &url,
+        ],
+    );
+    assert!(
+        pinged(&w.repo.server),
+        "the probe works outside the sandbox"
+    );
+}
+
+#[test]
+fn make_hands_its_directory_to_the_daemon() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    // Alice's working directory, hers alone: the daemon reads it only
+    // through the descriptor she hands over.
+    let work = w.home("rs-alice").join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    std::fs::write(work.join("mine.lua"), "return 'made'\n").expect("module");
+    std::fs::write(
+        work.join("mine-1.0-1.rockspec"),
+        "package = 'mine'\nversion = '1.0-1'\nsource = { url = 'file:///nowhere/mine-1.0.tar.gz' }\n\
+         build = { type = 'builtin', modules = { mine = 'mine.lua' } }\n",
+    )
+    .expect("rockspec");
+    crate::shared::chown_tree(&work, "rs-alice");
+    std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let out = w
+        .command(
+            "rs-alice",
+            "022",
+            bin(),
+            &["--lua-version", "5.4", "--local", "make"],
+        )
+        .current_dir(&work)
+        .output()
+        .expect("make");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(w.lua_ok("rs-alice", "print((require('mine')))"), "made");
+}
