@@ -249,6 +249,18 @@ struct Provider<'p> {
 struct ReadError(String);
 
 impl Provider<'_> {
+    /// Every file the servers offer of rock `name`, newest first.
+    fn offers(&self, name: &str) -> Vec<servers::Offer> {
+        servers::search(
+            self.problem.manifests,
+            &[],
+            name,
+            true,
+            &[],
+            &self.problem.builder.env.arch,
+        )
+    }
+
     /// Every version of `name`, most preferred first.
     fn candidates(&self, name: &str) -> Vec<Candidate> {
         if let Some(c) = self.candidates.borrow().get(name) {
@@ -256,15 +268,7 @@ impl Provider<'_> {
         }
         let (mut all, only) = self.problem.known.get(name).cloned().unwrap_or_default();
         if !only {
-            let offers = servers::search(
-                self.problem.manifests,
-                &[],
-                name,
-                true,
-                &[],
-                &self.problem.builder.env.arch,
-            );
-            for offer in offers {
+            for offer in self.offers(name) {
                 let version = Version::parse(&offer.version);
                 if !all.iter().any(|c| c.version.sort_order(&version).is_eq()) {
                     all.push(Candidate {
@@ -324,15 +328,8 @@ impl Provider<'_> {
         name: &str,
         version: &Version,
     ) -> Result<Vec<Dependency>, ReadError> {
-        let offers = servers::search(
-            self.problem.manifests,
-            &[],
-            name,
-            true,
-            &[],
-            &self.problem.builder.env.arch,
-        );
-        let same: Vec<_> = offers
+        let same: Vec<_> = self
+            .offers(name)
             .into_iter()
             .filter(|o| Version::parse(&o.version).sort_order(version).is_eq())
             .collect();

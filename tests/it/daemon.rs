@@ -181,34 +181,19 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
         ),
     )
     .expect("trojan");
+    let trojan_path = format!(
+        "{}:{}",
+        trojan.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     std::fs::set_permissions(
         trojan.join("gcc"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
     let out = w
-        .command(
-            "rs-alice",
-            "022",
-            bin(),
-            &[
-                "--only-server",
-                &w.repo.server.base,
-                "--lua-version",
-                "5.4",
-                "--local",
-                "install",
-                "cmulti",
-            ],
-        )
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                trojan.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .rockstore_cmd("rs-alice", &["--local", "install", "cmulti"])
+        .env("PATH", &trojan_path)
         .output()
         .expect("alice");
     assert!(out.status.success(), "alice: {}", text(&out.stderr));
@@ -221,30 +206,17 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
     // The trojan does compile when alice builds in a store of her own.
     let own = w.home("rs-alice").join("own-store");
     let out = w
-        .command(
+        .rockstore_cmd(
             "rs-alice",
-            "022",
-            bin(),
             &[
                 "--store",
                 &own.display().to_string(),
-                "--only-server",
-                &w.repo.server.base,
-                "--lua-version",
-                "5.4",
                 "build",
                 "--no-install",
                 "cmulti",
             ],
         )
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                trojan.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .env("PATH", &trojan_path)
         .output()
         .expect("alice's own store");
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -445,20 +417,7 @@ fn sigkill_of_the_daemon_mid_build_or_admission_leaves_the_store_clean_and_a_rer
         log.read_line(&mut line).expect("serving");
         assert!(line.contains("serving"), "{line}");
         let alice = w
-            .command(
-                "rs-alice",
-                "022",
-                bin(),
-                &[
-                    "--only-server",
-                    &w.repo.server.base,
-                    "--lua-version",
-                    "5.4",
-                    "--local",
-                    "install",
-                    "cmulti",
-                ],
-            )
+            .rockstore_cmd("rs-alice", &["--local", "install", "cmulti"])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -594,20 +553,7 @@ fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
     // An install stopped before its switch holds the store through its
     // connection: bob's GC gives up within its bound and names alice; once
     // she is killed, the hold is gone and GC runs.
-    let mut cmd = w.command(
-        "rs-alice",
-        "022",
-        bin(),
-        &[
-            "--only-server",
-            &w.repo.server.base,
-            "--lua-version",
-            "5.4",
-            "--local",
-            "install",
-            "upg",
-        ],
-    );
+    let mut cmd = w.rockstore_cmd("rs-alice", &["--local", "install", "upg"]);
     cmd.env("ROCKSTORE_FAILPOINT", "before-switch");
     let (mut alice, _err) = crate::support::stopped_at_failpoint(cmd, "before-switch");
     let started = std::time::Instant::now();
@@ -687,14 +633,8 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
         if let Some(own) = &own {
             all.extend(["--store", own.as_str()]);
         }
-        all.extend([
-            "--only-server",
-            w.repo.server.base.as_str(),
-            "--lua-version",
-            "5.4",
-        ]);
         all.extend_from_slice(args);
-        w.command("rs-alice", "022", bin(), &all)
+        w.rockstore_cmd("rs-alice", &all)
             .env("http_proxy", &proxy.base)
             .env("HTTP_PROXY", &proxy.base)
             .output()

@@ -504,6 +504,22 @@ fn progress_on_a_terminal_shows_each_build_and_the_whole() {
     }
 }
 
+/// `ARGS` by our side or Debian's luarocks on `tree`, against `base`.
+fn side_run(
+    s: &Sandbox,
+    base: &str,
+    side: &str,
+    tree: &Path,
+    args: &[&str],
+) -> std::process::Output {
+    crate::support::ours_or_luarocks(s, side)
+        .args(["--only-server", base, "--tree"])
+        .arg(tree)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
 /// `name version` of every rock in `tree`, as `luarocks list` (Debian's,
 /// reading the tree's manifest) or our `list` sees it.
 fn listing(s: &Sandbox, side: &str, base: &str, tree: &Path) -> Vec<String> {
@@ -529,14 +545,7 @@ fn a_conflict_greedy_choice_cannot_meet_is_solved_by_backtracking_and_explained(
     let s = Sandbox::new();
     let repo = crate::rocks_server::Repo::new(s.tmp.path());
     let base = repo.server.base.clone();
-    let run = |side: &str, tree: &Path, args: &[&str]| {
-        crate::support::ours_or_luarocks(&s, side)
-            .args(["--only-server", &base, "--tree"])
-            .arg(tree)
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |side: &str, tree: &Path, args: &[&str]| side_run(&s, &base, side, tree, args);
     // LuaRocks, greedy: btx 2.0 takes btz 2.0; bty then needs btz < 2, so
     // btz 1.0 joins it, and 2.0 stays for btx ("Will not remove"): two
     // versions of one module, and `require "btz"` serves only one of them.
@@ -607,14 +616,7 @@ fn a_conflict_without_solution_is_refused_before_building_with_its_derivation() 
     let s = Sandbox::new();
     let repo = crate::rocks_server::Repo::new(s.tmp.path());
     let base = repo.server.base.clone();
-    let run = |side: &str, tree: &Path, args: &[&str]| {
-        crate::support::ours_or_luarocks(&s, side)
-            .args(["--only-server", &base, "--tree"])
-            .arg(tree)
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |side: &str, tree: &Path, args: &[&str]| side_run(&s, &base, side, tree, args);
     // btnone needs btx >= 2 (so btz >= 2) and bty (so btz < 2).
     // LuaRocks installs it, with both btz versions side by side.
     let theirs = s.tmp.path().join("theirs");

@@ -120,7 +120,8 @@ impl World {
         cmd
     }
 
-    pub(crate) fn rockstore(&self, user: &str, args: &[&str]) -> Output {
+    /// `rockstore --only-server <fixtures> --lua-version 5.4 ARGS` as `user`.
+    pub(crate) fn rockstore_cmd(&self, user: &str, args: &[&str]) -> Command {
         let mut all = vec![
             "--only-server",
             self.repo.server.base.as_str(),
@@ -129,8 +130,10 @@ impl World {
         ];
         all.extend_from_slice(args);
         self.command(user, "022", bin(), &all)
-            .output()
-            .expect("rockstore")
+    }
+
+    pub(crate) fn rockstore(&self, user: &str, args: &[&str]) -> Output {
+        self.rockstore_cmd(user, args).output().expect("rockstore")
     }
 
     pub(crate) fn ok(&self, user: &str, args: &[&str]) -> String {
