@@ -93,18 +93,15 @@ impl Source {
         Ok(Built { item, reused })
     }
 
-    /// Builds in this process.
-    pub(crate) fn build_here(
-        &self,
-        builder: &Builder<'_>,
-        dependency_items: Vec<String>,
-    ) -> Result<Built, BuildError> {
+    /// The rockspec build input of a rockspec or `make` source (none for a
+    /// rock file).
+    fn rockspec_input(&self, dependency_items: Vec<String>) -> Option<RockspecInput<'_>> {
         match self {
             Source::Rockspec {
                 file,
                 bytes,
                 origin,
-            } => builder.build(&RockspecInput {
+            } => Some(RockspecInput {
                 display: file.clone(),
                 file_name: Some(file.clone()),
                 bytes: bytes.clone(),
@@ -112,16 +109,12 @@ impl Source {
                 dependency_items,
                 origin: origin.clone(),
             }),
-            Source::SrcRock { file, bytes } => {
-                builder.build_src_rock_with(file, bytes, dependency_items)
-            }
-            Source::BinaryRock { file, bytes } => builder.install_binary_rock(file, bytes),
             Source::Local {
                 file,
                 bytes,
                 dir,
                 hash,
-            } => builder.build(&RockspecInput {
+            } => Some(RockspecInput {
                 display: dir.join(file).display().to_string(),
                 file_name: Some(file.clone()),
                 bytes: bytes.clone(),
@@ -132,6 +125,25 @@ impl Source {
                 dependency_items,
                 origin: Origin::User,
             }),
+            Source::SrcRock { .. } | Source::BinaryRock { .. } => None,
+        }
+    }
+
+    /// Builds in this process.
+    pub(crate) fn build_here(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Built, BuildError> {
+        match self {
+            Source::SrcRock { file, bytes } => {
+                builder.build_src_rock_with(file, bytes, dependency_items)
+            }
+            Source::BinaryRock { file, bytes } => builder.install_binary_rock(file, bytes),
+            Source::Rockspec { .. } | Source::Local { .. } => {
+                let input = self.rockspec_input(dependency_items);
+                builder.build(input.as_ref().ok_or_else(unreachable_kind)?)
+            }
         }
     }
 }
@@ -145,38 +157,14 @@ impl Source {
         dependency_items: Vec<String>,
     ) -> Result<Option<Item>, BuildError> {
         match self {
-            Source::Rockspec {
-                file,
-                bytes,
-                origin,
-            } => builder.realised(&RockspecInput {
-                display: file.clone(),
-                file_name: Some(file.clone()),
-                bytes: bytes.clone(),
-                sources: Sources::Fetch,
-                dependency_items,
-                origin: origin.clone(),
-            }),
             Source::SrcRock { file, bytes } => {
                 builder.realised_src_rock(file, bytes, dependency_items)
             }
             Source::BinaryRock { bytes, .. } => builder.realised_binary_rock(bytes),
-            Source::Local {
-                file,
-                bytes,
-                dir,
-                hash,
-            } => builder.realised(&RockspecInput {
-                display: dir.join(file).display().to_string(),
-                file_name: Some(file.clone()),
-                bytes: bytes.clone(),
-                sources: Sources::Local {
-                    dir,
-                    hash: hash.clone(),
-                },
-                dependency_items,
-                origin: Origin::User,
-            }),
+            Source::Rockspec { .. } | Source::Local { .. } => {
+                let input = self.rockspec_input(dependency_items);
+                builder.realised(input.as_ref().ok_or_else(unreachable_kind)?)
+            }
         }
     }
 
@@ -189,6 +177,11 @@ impl Source {
             | Source::Local { file, .. } => file,
         }
     }
+}
+
+/// The error for a kind `rockspec_input` covers: never produced.
+fn unreachable_kind() -> BuildError {
+    BuildError::Rockspec("a rock file has no rockspec build input".to_owned())
 }
 
 /// The item `name` without its top-level `doc/` and `docs/` (LuaRocks'
