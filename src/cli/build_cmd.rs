@@ -7,8 +7,9 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
-use rockstore::build::{rock_file, BuildEnv, Builder, Built, Origin, RockspecInput, Sources};
+use rockstore::build::{rock_file, BuildEnv, Builder, Built, Origin};
 use rockstore::fetch::{Fetcher, Freshness};
+use rockstore::install::Source;
 use rockstore::lua_install::LuaInstall;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec};
 use rockstore::servers::{self, Offer, ServerError, Want};
@@ -322,24 +323,28 @@ fn build_target(
     named_by_user: bool,
 ) -> anyhow::Result<Built> {
     let file = file_name(target);
-    if file.ends_with(".rockspec") {
-        let bytes = fetch_target(session, target)?;
-        return Ok(builder.build(&RockspecInput {
-            display: target.to_owned(),
-            file_name: Some(file),
-            bytes,
-            sources: Sources::Fetch,
-            dependency_items: Vec::new(),
+    // Through Source, so that on a daemon store the daemon builds.
+    let source = if file.ends_with(".rockspec") {
+        Some(Source::Rockspec {
+            bytes: fetch_target(session, target)?,
+            file,
             origin: Origin::of_url(target, named_by_user),
-        })?);
-    }
-    if file.ends_with(".src.rock") {
-        let bytes = fetch_target(session, target)?;
-        return Ok(builder.build_src_rock(&file, &bytes)?);
-    }
-    if file.ends_with(".rock") {
-        let bytes = fetch_target(session, target)?;
-        return Ok(builder.install_binary_rock(&file, &bytes)?);
+        })
+    } else if file.ends_with(".src.rock") {
+        Some(Source::SrcRock {
+            bytes: fetch_target(session, target)?,
+            file,
+        })
+    } else if file.ends_with(".rock") {
+        Some(Source::BinaryRock {
+            bytes: fetch_target(session, target)?,
+            file,
+        })
+    } else {
+        None
+    };
+    if let Some(source) = source {
+        return Ok(source.build(builder, Vec::new())?);
     }
     if Path::new(target).exists() {
         bail!("{target}: not a .rockspec, .src.rock or .rock file");

@@ -66,7 +66,7 @@ impl Source {
 
     /// Builds (or reuses) the item: in this process, or on a daemon store
     /// in the daemon, which fetches, builds and admits it itself.
-    pub(crate) fn build(
+    pub fn build(
         &self,
         builder: &Builder<'_>,
         dependency_items: Vec<String>,

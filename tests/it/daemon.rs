@@ -492,6 +492,11 @@ fn store_add_hands_the_directory_over_and_the_daemon_keeps_what_it_hashed() {
     let file = item.join("lua/seven.lua");
     assert_eq!(std::fs::read_to_string(&file).expect("file"), "return 7\n");
     assert_eq!(std::fs::metadata(&file).expect("meta").uid(), 0);
+    // build --no-install asks the daemon too, and prints the item.
+    let printed = w.ok_stdout("rs-alice", &["build", "--no-install", "purelua"]);
+    let built = std::path::PathBuf::from(printed.lines().last().expect("path"));
+    assert!(built.starts_with(w.store().join("store")), "{printed}");
+    assert_eq!(std::fs::metadata(&built).expect("item").uid(), 0);
     // A link out of what she handed over is refused; nothing is admitted.
     let evil = home.join("evil");
     std::fs::create_dir_all(&evil).expect("evil");
