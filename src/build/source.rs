@@ -68,6 +68,9 @@ pub fn obtain_hashed(
                 source: crate::rel_path::RelPathError::Empty(source.dir.clone()),
             });
         };
+        // A local repository is a local file like any other: a rockspec
+        // from a server (or a daemon's client) may not name one.
+        check_local_source(&rock, &git_url(source), origin)?;
         git_clone(source, clone_into, &unpack_dir)?;
         return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None).map(|d| (d, None));
     }

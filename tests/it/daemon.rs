@@ -784,3 +784,64 @@ fn make_hands_its_directory_to_the_daemon() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(w.lua_ok("rs-alice", "print((require('mine')))"), "made");
 }
+
+#[test]
+fn a_members_rockspec_cannot_make_the_daemon_clone_a_repository_only_root_reads() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    if !crate::support::need(&["git"]) {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    // Root's private repository.
+    let private = w.base().join("private");
+    let repo = private.join("secret.git");
+    std::fs::create_dir_all(&repo).expect("repo");
+    std::fs::write(repo.join("secret.lua"), "return 'root only'\n").expect("file");
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=r",
+            "-c",
+            "user.email=r@r",
+            "commit",
+            "-q",
+            "-m",
+            "s",
+        ],
+    ] {
+        assert!(Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git")
+            .success());
+    }
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    std::fs::write(
+        w.repo.dir.join("secret-1.0-1.rockspec"),
+        format!(
+            "package = 'secret'\nversion = '1.0-1'\n\
+             source = {{ url = 'git+file://{}', dir = 'secret' }}\n\
+             build = {{ type = 'builtin', modules = {{ secret = 'secret.lua' }} }}\n",
+            repo.display()
+        ),
+    )
+    .expect("rockspec");
+    let url = w.repo.url("secret-1.0-1.rockspec");
+    let out = w.rockstore("rs-alice", &["--local", "install", &url]);
+    assert!(!out.status.success(), "the daemon cloned root's repository");
+    assert!(
+        text(&out.stderr).contains("is a local file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
