@@ -27,13 +27,29 @@ impl From<ExitStatus> for ExitCode {
 
 /// Prints an error, its causes and any hints to stderr.
 pub fn print_error(error: &anyhow::Error) {
-    errln!("error: {error}");
-    for cause in error.chain().skip(1) {
-        errln!("  caused by: {cause}");
+    for line in error_lines(error) {
+        errln!("{line}");
     }
     if let Some(hint) = hint(error) {
         errln!("\nhint: {hint}");
     }
+}
+
+/// The error and each cause it does not already say
+/// (`#[error("…: {source}")]`, or a transparent wrapper).
+fn error_lines(error: &anyhow::Error) -> Vec<String> {
+    let mut lines = vec![format!("error: {error}")];
+    let mut said = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if said.contains(&text) {
+            continue;
+        }
+        lines.push(format!("  caused by: {text}"));
+        said.push('\n');
+        said.push_str(&text);
+    }
+    lines
 }
 
 fn hint(error: &anyhow::Error) -> Option<String> {
@@ -74,4 +90,22 @@ fn eval_hint(error: &EvalError) -> Option<String> {
         EvalError::Bytecode { .. } => "provide the Lua source text of the file".into(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_said_again() {
+        let io = std::io::Error::other("disk on fire");
+        let error = anyhow::Error::new(io).context("cannot write x: disk on fire");
+        assert_eq!(error_lines(&error), ["error: cannot write x: disk on fire"]);
+        let io = std::io::Error::other("disk on fire");
+        let error = anyhow::Error::new(io).context("cannot write x");
+        assert_eq!(
+            error_lines(&error),
+            ["error: cannot write x", "  caused by: disk on fire"]
+        );
+    }
 }
