@@ -108,9 +108,12 @@ pub struct PackArgs {
 
 #[derive(Debug, Args)]
 pub struct UnpackArgs {
-    /// A .rock, .src.rock or rockspec file: unpacked (with its sources)
-    /// into `<name>-<version>/` in the current directory.
+    /// A .rock, .src.rock or rockspec file, or a rock name on the servers
+    /// (its .src.rock or rockspec, as `luarocks unpack`): unpacked (with its
+    /// sources) into `<name>-<version>/` in the current directory.
     pub file: String,
+    /// With a rock name: the version (default: the newest).
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -476,10 +479,27 @@ fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow
 /// `rockstore unpack`.
 pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let session = Session::new(cx);
-    let file = file_name(&args.file);
-    let bytes = fetch_target(&session, &args.file)?;
+    let named = !args.file.ends_with(".rockspec")
+        && !args.file.ends_with(".rock")
+        && !Path::new(&args.file).exists();
+    let target = if named {
+        session
+            .find(
+                &args.file.to_lowercase(),
+                args.version.as_deref(),
+                Want::Source,
+            )?
+            .url()
+    } else {
+        if args.version.is_some() {
+            bail!("a VERSION goes with a rock name, not with a file");
+        }
+        args.file.clone()
+    };
+    let file = file_name(&target);
+    let bytes = fetch_target(&session, &target)?;
     let (name, version) = if file.ends_with(".rockspec") {
-        let rockspec = load_rockspec(&args.file, &file, &bytes)?;
+        let rockspec = load_rockspec(&target, &file, &bytes)?;
         (rockspec.name, rockspec.version.to_string())
     } else {
         let parsed = rock_file::RockFileName::parse(&file)
@@ -496,30 +516,58 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     std::fs::create_dir(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let dir = cap_std::fs::Dir::open_ambient_dir(&out, cap_std::ambient_authority())?;
     let limits = rockstore::archive::Limits::DEFAULT;
-    if file.ends_with(".rockspec") {
-        std::fs::write(out.join(&file), &bytes)?;
-    } else {
+    if !file.ends_with(".rockspec") {
         rockstore::archive::unpack(&bytes, &file, &dir, limits)?;
     }
     if file.ends_with(".src.rock") || file.ends_with(".rockspec") {
-        // As LuaRocks: the sources are unpacked next to the rockspec.
+        // As LuaRocks: the source archive beside the rockspec is unpacked
+        // there (a rockspec's is downloaded there first), and the rockspec
+        // is copied into the source directory, ready for `make`.
         let spec_name = format!("{name}-{version}.rockspec");
-        let spec = std::fs::read(out.join(&spec_name))?;
+        let spec = if file.ends_with(".rockspec") {
+            bytes.clone()
+        } else {
+            std::fs::read(out.join(&spec_name))?
+        };
         let rockspec = load_rockspec(&spec_name, &spec_name, &spec)?;
-        if let Some(source_file) = &rockspec.source.file {
-            let source = match std::fs::read(out.join(source_file)) {
-                Ok(b) => b,
-                Err(_) => {
-                    let url = source_url(&rockspec.source);
-                    session.fetcher.fetch(&url, Freshness::Immutable)?
-                }
-            };
-            if rockstore::archive::Kind::of(source_file).is_some() {
-                rockstore::archive::unpack(&source, source_file, &dir, limits)?;
-            } else {
-                std::fs::write(out.join(source_file), source)?;
-            }
+        if !rockstore::rockspec::source::is_basic_protocol(&rockspec.source.protocol)
+            && file.ends_with(".rockspec")
+        {
+            bail!(
+                "{}: unpacking a {} source is not supported; clone {} yourself",
+                spec_name,
+                rockspec.source.protocol,
+                rockspec.source.url
+            );
         }
+        let source_file = rockspec.source.file.clone().unwrap_or_else(|| {
+            rockstore::rockspec::source::base_name(&rockspec.source.url).to_owned()
+        });
+        let rel = rockstore::rel_path::RelPath::parse(&source_file)?;
+        let source = match dir.read(rel.as_path()) {
+            Ok(b) => b,
+            Err(_) => {
+                let fetched = session
+                    .fetcher
+                    .fetch(&source_url(&rockspec.source), Freshness::Immutable)?;
+                dir.write(rel.as_path(), &fetched)?;
+                fetched
+            }
+        };
+        if rockstore::archive::Kind::of(&source_file).is_some() {
+            rockstore::archive::unpack(&source, &source_file, &dir, limits)?;
+        }
+        let source_dir = rockspec.source.dir.clone();
+        if source_dir != "." && !source_dir.is_empty() {
+            let sub = rockstore::rel_path::RelPath::parse(&source_dir)?;
+            dir.write(sub.as_path().join(&spec_name), &spec)
+                .with_context(|| format!("cannot copy the rockspec into {source_dir}"))?;
+        }
+        outln!();
+        outln!("Done. You may now enter directory ");
+        outln!("{}", out.join(&source_dir).display());
+        outln!("and type 'rockstore make' to build.");
+        return Ok(ExitStatus::Success);
     }
     outln!("{}", out.display());
     Ok(ExitStatus::Success)
