@@ -306,13 +306,13 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;
     if built.reused {
-        errln!(
+        outln!(
             "{} {} is already built (recipe realised in the store); nothing fetched or compiled",
             name.name,
             name.version
         );
     } else {
-        errln!("{} {} built", name.name, name.version);
+        outln!("{} {} built", name.name, name.version);
     }
     outln!("{}", built.item.path.display());
     Ok(ExitStatus::Success)
@@ -354,7 +354,7 @@ fn build_target(
     }
     let offer = session.find(target, version, Want::Source)?;
     let url = offer.url();
-    errln!("Building {} {} from {}", offer.name, offer.version, url);
+    outln!("Building {} {} from {}", offer.name, offer.version, url);
     build_target(session, builder, &url, None, false)
 }
 

@@ -75,12 +75,14 @@ impl Watcher {
         Watcher { level, bars }
     }
 
+    /// A status line: above the bars on a terminal, else on stdout (as
+    /// LuaRocks prints its status).
     fn line(&self, text: &str) {
         match &self.bars {
             Some(bars) => {
                 let _ = bars.multi.println(text);
             }
-            None => errln!("{text}"),
+            None => outln!("{text}"),
         }
     }
 
@@ -167,6 +169,11 @@ impl Progress for Watcher {
                 bars.multi.remove(&bar);
             }
         }
-        self.line(&format!("{}: failed", step.rock()));
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.multi.println(format!("{}: failed", step.rock()));
+            }
+            None => errln!("{}: failed", step.rock()),
+        }
     }
 }

@@ -254,15 +254,31 @@ pub struct GcArgs {
     pub dry_run: bool,
 }
 
+/// Whether a line of an install's commentary is a warning (stderr, as
+/// LuaRocks' `util.warning`); everything else is status (stdout, as
+/// LuaRocks' `util.printout`).
+fn is_warning(text: &str) -> bool {
+    text.starts_with("warning") || text.starts_with("Will not remove")
+}
+
 fn say(text: &str) {
-    errln!("{text}");
+    if is_warning(text) {
+        errln!("{text}");
+    } else {
+        outln!("{text}");
+    }
 }
 
 /// `say` under `-q`: warnings only.
 fn say_warnings(text: &str) {
-    if text.starts_with("warning") || text.starts_with("Will not remove") {
+    if is_warning(text) {
         errln!("{text}");
     }
+}
+
+/// `say` while stdout carries data (`--dry-run --json`): all on stderr.
+fn say_aside(text: &str) {
+    errln!("{text}");
 }
 
 /// `rockstore install`.
@@ -320,6 +336,9 @@ fn run_install(
     }
     installer.settings.no_doc = run.no_doc;
     if run.dry_run {
+        if run.json {
+            installer.say = &say_aside;
+        }
         let plan = installer.plan(requests, only_deps)?;
         if run.json {
             outln!("{}", serde_json::to_string_pretty(&plan)?);
@@ -348,12 +367,12 @@ fn run_install(
 
 fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
     match outcome.generation {
-        Some(n) => errln!(
+        Some(n) => outln!(
             "{} is now installed in {} (generation {n})",
             outcome.installed.join(", "),
             tree.root.display()
         ),
-        None => errln!("nothing changed in {}", tree.root.display()),
+        None => outln!("nothing changed in {}", tree.root.display()),
     }
 }
 
@@ -445,7 +464,7 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
-    errln!(
+    outln!(
         "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
         args.name
     );
@@ -480,15 +499,15 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
         match installer.purge_old_versions()? {
             Some(n) => {
-                errln!("Removed old versions (generation {n}; `rockstore rollback` undoes it)")
+                outln!("Removed old versions (generation {n}; `rockstore rollback` undoes it)")
             }
-            None => errln!("No old versions to remove in {}", tree.root.display()),
+            None => outln!("No old versions to remove in {}", tree.root.display()),
         }
         return Ok(ExitStatus::Success);
     }
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
-    errln!("Purged (generation {n}; `rockstore rollback` undoes it)");
+    outln!("Purged (generation {n}; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
 }
 

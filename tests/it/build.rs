@@ -320,7 +320,7 @@ fn building_a_recipe_twice_compiles_and_downloads_nothing() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         (
             PathBuf::from(text(&out.stdout).lines().last().expect("path")),
-            text(&out.stderr),
+            format!("{}{}", text(&out.stdout), text(&out.stderr)),
         )
     };
     let (first, _) = run();

@@ -198,9 +198,9 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
         .expect("alice");
     assert!(out.status.success(), "alice: {}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("cmulti 1.0-1: built "),
+        crate::support::said(&out).contains("cmulti 1.0-1: built "),
         "{}",
-        text(&out.stderr)
+        crate::support::said(&out)
     );
     assert!(!marker.exists(), "the client's PATH reached the build");
     // The trojan does compile when alice builds in a store of her own.

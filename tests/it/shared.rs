@@ -136,6 +136,8 @@ impl World {
         self.rockstore_cmd(user, args).output().expect("rockstore")
     }
 
+    /// Runs and asserts success; returns what it said (stdout, where
+    /// status goes as with LuaRocks, then stderr).
     pub(crate) fn ok(&self, user: &str, args: &[&str]) -> String {
         let out = self.rockstore(user, args);
         assert!(
@@ -144,7 +146,7 @@ impl World {
             text(&out.stdout),
             text(&out.stderr)
         );
-        text(&out.stderr)
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
     /// [`World::ok`], returning stdout.

@@ -125,6 +125,12 @@ pub fn add_args(dir: &Path, name: &str, version: &str) -> Vec<std::ffi::OsString
     args
 }
 
+/// What a command said: stdout (where status goes, as with LuaRocks),
+/// then stderr (warnings and errors).
+pub fn said(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -178,7 +178,7 @@ fn a_second_tree_builds_nothing_and_shares_items() {
     repo.server.clear();
     let out = rs(&s, &repo, &b, &["install", "appx"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let stderr = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(!stderr.contains(": built "), "nothing is built: {stderr}");
     assert_eq!(stderr.matches("already built").count(), 3, "{stderr}");
     let after = store_items(&s);
@@ -865,7 +865,7 @@ fn make_builds_the_working_directory_and_rebuilds_only_when_it_changes() {
         cmd.arg("--tree").arg(&t).arg("make").current_dir(&work);
         let out = cmd.output().expect("make");
         assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stderr)
+        format!("{}{}", text(&out.stdout), text(&out.stderr))
     };
     let listing = || {
         let mut names: Vec<String> = std::fs::read_dir(&work)
@@ -1256,7 +1256,7 @@ fn make_installs_the_versions_luarocks_lock_pins() {
             text(&out.stderr)
         );
         if side == "ours" {
-            let said = text(&out.stderr);
+            let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
             assert!(
                 said.contains("Using dependencies pinned in lockfile"),
                 "{said}"
@@ -1377,7 +1377,8 @@ fn build_installs_like_luarocks_build_unless_no_install() {
     );
     // --no-install: the store only, the item's path on stdout.
     let other = s.tmp.path().join("other");
-    let item = ok(&s, &repo, &other, &["build", "--no-install", "upg", "1.0"]);
+    let printed = ok(&s, &repo, &other, &["build", "--no-install", "upg", "1.0"]);
+    let item = printed.lines().last().unwrap_or_default();
     assert!(
         Path::new(item.trim()).join("rock_manifest").exists(),
         "{item}"
