@@ -1,12 +1,14 @@
-//! Where output goes: data on stdout (plain or `--json`), status and waits on
-//! stderr. Every command prints through [`outln!`] and [`errln!`], never
-//! `println!`, which panics when stdout is gone.
+//! Where output goes: data (plain or `--json`) and an install's status
+//! (what was built, installed, removed: LuaRocks prints it there too) on
+//! stdout; warnings, waits and errors on stderr. Every command prints
+//! through [`outln!`] and [`errln!`], never `println!`, which panics when
+//! stdout is gone.
 //!
 //! A reader that stops reading (`rockstore list | head -1`) ends the
 //! process quietly with status 0, as it would a LuaRocks that the pipe's
 //! SIGPIPE killed, without the noise; any other failure to write data
-//! (`> /dev/full`) is an error that says so, status 1. Status lines on
-//! stderr are best effort: nothing is lost if nobody reads them.
+//! (`> /dev/full`) is an error that says so, status 1. Lines on stderr are
+//! best effort: nothing is lost if nobody reads them.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
