@@ -36,12 +36,15 @@ pub enum ServerError {
         version: String,
     },
     /// Nothing matches.
-    #[error("No results matching query were found for Lua {lua_version}: {query}")]
+    #[error("No results matching query were found for Lua {lua_version}: {query}{}", if also.is_empty() { String::new() } else { format!("\n{also}") })]
     NoMatch {
         /// The query as typed.
         query: String,
         /// The Lua version searched for.
         lua_version: String,
+        /// LuaRocks' added line: what other Lua versions offer it, or how
+        /// to ask (`--check-lua-versions`); empty for a dependency.
+        also: String,
     },
 }
 
@@ -330,5 +333,60 @@ mod tests {
             offer("1.0-1", "src", "http://h/").url(),
             "http://h/foo-1.0-1.src.rock"
         );
+    }
+}
+
+/// LuaRocks' `--check-lua-versions`: the Lua versions other than
+/// `current` (5.1 to 5.4, in order) whose manifests on `servers` offer
+/// `name` matching `constraints`. `say` hears LuaRocks' progress lines.
+#[allow(clippy::too_many_arguments)]
+pub fn other_lua_versions(
+    fetcher: &Fetcher,
+    servers: &[String],
+    name: &str,
+    constraints: &[Constraint],
+    arch: &str,
+    current: &str,
+    say: &dyn Fn(&str),
+) -> Vec<String> {
+    say(&format!("{name} not found for Lua {current}."));
+    say("Checking if available for other Lua versions...");
+    let mut found = Vec::new();
+    for version in ["5.1", "5.2", "5.3", "5.4"] {
+        if version == current {
+            continue;
+        }
+        say(&format!("Checking for Lua {version}..."));
+        let manifests = load(fetcher, servers, version, &mut Vec::new()).unwrap_or_default();
+        if !search(&manifests, &[], name, true, constraints, arch).is_empty() {
+            found.push(version.to_owned());
+        }
+    }
+    found
+}
+
+/// The line LuaRocks adds after "No results matching query": which other
+/// Lua versions have the rock (`checked`), or how to find out.
+pub fn lua_versions_hint(
+    name: &str,
+    constraints: &[Constraint],
+    current: &str,
+    checked: Option<&[String]>,
+) -> String {
+    let Some(found) = checked else {
+        return "To check if it is available for other Lua versions, use --check-lua-versions."
+            .to_owned();
+    };
+    if found.is_empty() {
+        return format!("{name} is not available for any Lua versions.");
+    }
+    let versions: Vec<String> = found.iter().map(|v| format!("Lua {v}")).collect();
+    let supports = format!("only {} but not Lua {current}.", versions.join(" and "));
+    match constraints {
+        [] => format!("{name} supports {supports}"),
+        [one] if one.op == crate::rockspec::version::Op::Eq => {
+            format!("{name} {} supports {supports}", one.version)
+        }
+        _ => format!("Matching {name} versions support {supports}"),
     }
 }

@@ -218,6 +218,7 @@ impl Session {
                     None => name.to_owned(),
                 },
                 lua_version: self.lua_version(),
+                also: servers::lua_versions_hint(name, &[], &self.lua_version(), None),
             }
             .into()
         })

@@ -81,6 +81,10 @@ pub struct RunFlags {
     /// install is refused rather than done unverified).
     #[arg(long)]
     pub verify: bool,
+    /// If the rock can't be found, check the servers and report whether it
+    /// is available for another Lua version.
+    #[arg(long)]
+    pub check_lua_versions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -335,6 +339,7 @@ fn run_install(
         bail!("--verify: rockstore cannot check signatures (LuaRocks' gpg signatures are not supported); nothing was installed. Install without --verify to trust the server's rockspec as LuaRocks does by default.");
     }
     installer.settings.no_doc = run.no_doc;
+    installer.settings.check_lua_versions = run.check_lua_versions;
     if run.dry_run {
         if run.json {
             installer.say = &say_aside;
@@ -452,6 +457,7 @@ fn installer_for<'a>(
             wrap_bin_scripts: cx.config.wrap_bin_scripts,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             no_doc: false,
+            check_lua_versions: false,
         },
         &say,
     ))

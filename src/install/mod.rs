@@ -201,6 +201,9 @@ pub struct Settings {
     /// `--no-doc`: the rocks asked for are installed without `doc/` and
     /// `docs/` (an item of their own; dependencies keep their docs).
     pub no_doc: bool,
+    /// `--check-lua-versions`: a rock asked for that no manifest of this
+    /// Lua offers is looked for in the other Lua versions' manifests.
+    pub check_lua_versions: bool,
 }
 
 /// A hook that failed: the rock, the command as run, and how it ended.

@@ -253,16 +253,34 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     .into());
                 }
                 let offers = self.offers(name, &constraints)?;
-                let offer =
-                    servers::best(&offers, &self.builder.env.arch, want).ok_or_else(|| {
-                        ServerError::NoMatch {
-                            query: match version {
-                                Some(v) => format!("{name} {v}"),
-                                None => name.clone(),
-                            },
-                            lua_version: self.settings.target.lua_version.clone(),
-                        }
-                    })?;
+                let Some(offer) = servers::best(&offers, &self.builder.env.arch, want) else {
+                    let current = &self.settings.target.lua_version;
+                    let checked = self.settings.check_lua_versions.then(|| {
+                        servers::other_lua_versions(
+                            self.builder.fetcher,
+                            &self.settings.servers,
+                            name,
+                            &constraints,
+                            &self.builder.env.arch,
+                            current,
+                            self.say,
+                        )
+                    });
+                    return Err(ServerError::NoMatch {
+                        query: match version {
+                            Some(v) => format!("{name} {v}"),
+                            None => name.clone(),
+                        },
+                        lua_version: current.clone(),
+                        also: servers::lua_versions_hint(
+                            name,
+                            &constraints,
+                            current,
+                            checked.as_deref(),
+                        ),
+                    }
+                    .into());
+                };
                 offer.url()
             }
         };
@@ -466,6 +484,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         source: ServerError::NoMatch {
                             query: dep.to_string(),
                             lua_version: self.settings.target.lua_version.clone(),
+                            also: String::new(),
                         },
                     }
                 })?;

@@ -1902,3 +1902,54 @@ fn no_doc_deps_only_and_force_fast_as_luarocks() {
     assert!(text(&out.stderr).contains("cannot check signatures"));
     assert!(!tree.join("lib").exists());
 }
+
+#[test]
+fn check_lua_versions_reports_what_other_luas_offer_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    // A server whose only rock is for Lua 5.1.
+    let dir = s.dir("lua51-only");
+    std::fs::write(
+        dir.join("manifest-5.4"),
+        "commands = {}\nmodules = {}\nrepository = {}\n",
+    )
+    .expect("manifest");
+    std::fs::write(
+        dir.join("manifest-5.1"),
+        "commands = {}\nmodules = {}\nrepository = { only51 = { ['1.0-1'] = { { arch = 'rockspec' } } } }\n",
+    )
+    .expect("manifest");
+    let server = crate::rocks_server::HttpServer::start(dir);
+    for (flag, line) in [
+        (
+            Some("--check-lua-versions"),
+            "only51 supports only Lua 5.1 but not Lua 5.4.",
+        ),
+        (
+            None,
+            "To check if it is available for other Lua versions, use --check-lua-versions.",
+        ),
+    ] {
+        let mut stdouts = Vec::new();
+        for side in ["ours", "theirs"] {
+            let tree = s.tmp.path().join(format!("t-{side}"));
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &server.base, "--tree"])
+                .arg(&tree)
+                .args(["install", "only51"])
+                .args(flag)
+                .output()
+                .expect("run");
+            assert_eq!(out.status.code(), Some(1), "{side} {flag:?}");
+            let err = text(&out.stderr);
+            assert!(err.contains(line), "{side} {flag:?}: {err}");
+            stdouts.push(text(&out.stdout));
+        }
+        assert_eq!(
+            stdouts[0], stdouts[1],
+            "{flag:?}: what each prints on stdout"
+        );
+    }
+}
