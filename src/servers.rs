@@ -284,58 +284,6 @@ pub fn best(offers: &[Offer], host_arch: &str, want: Want) -> Option<Offer> {
         .map(|(_, o)| (*o).clone())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offer(v: &str, arch: &str, server: &str) -> Offer {
-        Offer {
-            name: "foo".into(),
-            version: v.into(),
-            arch: arch.into(),
-            server: server.into(),
-        }
-    }
-
-    #[test]
-    fn server_flags_order() {
-        let conf = vec!["c".to_owned()];
-        let extra = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(server_list(&extra, None, &conf), ["a", "b", "c"]);
-        assert_eq!(server_list(&extra, Some("o"), &conf), ["o"]);
-    }
-
-    #[test]
-    fn best_prefers_newest_then_binary_then_src() {
-        let offers = vec![
-            offer("2.0-1", "rockspec", "a"),
-            offer("2.0-1", "src", "a"),
-            offer("2.0-1", "all", "b"),
-            offer("1.0-1", "linux-x86_64", "a"),
-        ];
-        assert_eq!(
-            best(&offers, "linux-x86_64", Want::Any).expect("one").arch,
-            "all"
-        );
-        assert_eq!(
-            best(&offers, "linux-x86_64", Want::Source)
-                .expect("one")
-                .arch,
-            "src"
-        );
-        assert_eq!(
-            best(&offers, "linux-x86_64", Want::Rockspec)
-                .expect("one")
-                .url(),
-            "a/foo-2.0-1.rockspec"
-        );
-        assert_eq!(
-            offer("1.0-1", "src", "http://h/").url(),
-            "http://h/foo-1.0-1.src.rock"
-        );
-    }
-}
-
 /// LuaRocks' `--check-lua-versions`: the Lua versions other than
 /// `current` (5.1 to 5.4, in order) whose manifests on `servers` offer
 /// `name` matching `constraints`. `say` hears LuaRocks' progress lines.
@@ -388,5 +336,57 @@ pub fn lua_versions_hint(
             format!("{name} {} supports {supports}", one.version)
         }
         _ => format!("Matching {name} versions support {supports}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(v: &str, arch: &str, server: &str) -> Offer {
+        Offer {
+            name: "foo".into(),
+            version: v.into(),
+            arch: arch.into(),
+            server: server.into(),
+        }
+    }
+
+    #[test]
+    fn server_flags_order() {
+        let conf = vec!["c".to_owned()];
+        let extra = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(server_list(&extra, None, &conf), ["a", "b", "c"]);
+        assert_eq!(server_list(&extra, Some("o"), &conf), ["o"]);
+    }
+
+    #[test]
+    fn best_prefers_newest_then_binary_then_src() {
+        let offers = vec![
+            offer("2.0-1", "rockspec", "a"),
+            offer("2.0-1", "src", "a"),
+            offer("2.0-1", "all", "b"),
+            offer("1.0-1", "linux-x86_64", "a"),
+        ];
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Any).expect("one").arch,
+            "all"
+        );
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Source)
+                .expect("one")
+                .arch,
+            "src"
+        );
+        assert_eq!(
+            best(&offers, "linux-x86_64", Want::Rockspec)
+                .expect("one")
+                .url(),
+            "a/foo-2.0-1.rockspec"
+        );
+        assert_eq!(
+            offer("1.0-1", "src", "http://h/").url(),
+            "http://h/foo-1.0-1.src.rock"
+        );
     }
 }
