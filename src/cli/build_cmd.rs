@@ -72,6 +72,11 @@ pub struct BuildArgs {
     /// from source does).
     #[arg(long)]
     pub no_install: bool,
+    /// Do not install the rock: build it and write a binary rock
+    /// (`<name>-<version>.<arch>.rock`) into the current directory, as
+    /// LuaRocks.
+    #[arg(long, conflicts_with = "no_install")]
+    pub pack_binary_rock: bool,
     #[command(flatten)]
     pub flags: super::tree_cmd::InstallFlags,
 }
@@ -264,7 +269,7 @@ fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
 
 /// `rockstore build`.
 pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    if !args.no_install {
+    if !args.no_install && !args.pack_binary_rock {
         let only_variables = args
             .args
             .iter()
@@ -306,6 +311,19 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
     let name = &built.item.record;
+    if args.pack_binary_rock {
+        let cwd = std::env::current_dir().context("current directory")?;
+        let out = rock_file::pack(
+            &built.item.path,
+            &name.name,
+            &name.version,
+            &BuildEnv::host_arch(),
+            &cwd,
+        )
+        .with_context(|| format!("cannot write the rock for {}", built.item.name.as_str()))?;
+        outln!("Packed: {}", out.display());
+        return Ok(ExitStatus::Success);
+    }
     if built.reused {
         outln!(
             "{} {} is already built (recipe realised in the store); nothing fetched or compiled",

@@ -1126,3 +1126,55 @@ fn unpack_name_version_fetches_from_the_servers_as_luarocks() {
         assert_eq!(trees[0], theirs, "unpack {args:?}");
     }
 }
+
+#[test]
+fn build_pack_binary_rock_writes_a_rock_and_installs_nothing_as_luarocks() {
+    if !need(&["lua5.4", "luarocks", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut made = Vec::new();
+    for side in ["ours", "theirs"] {
+        let work = s.dir(&format!("pack-{side}"));
+        let tree = s.tmp.path().join(format!("tree-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["build", "cmulti", "--pack-binary-rock"])
+            .current_dir(&work)
+            .output()
+            .expect("build");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Packed: "), "{side}");
+        let mut files: Vec<String> = std::fs::read_dir(&work)
+            .expect("work")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert!(
+            !tree.join("lib/luarocks/rocks-5.4/cmulti").exists(),
+            "{side}: nothing installed"
+        );
+        made.push(files);
+    }
+    assert_eq!(made[0], made[1]);
+    assert_eq!(made[0], [format!("cmulti-1.0-1.{}.rock", support_arch())]);
+    // The rock installs with Debian's luarocks and loads.
+    let rock = s.tmp.path().join("pack-ours").join(&made[0][0]);
+    let tree = s.tmp.path().join("from-rock");
+    let out = s
+        .program("luarocks")
+        .args(["--lua-version", "5.4", "--tree"])
+        .arg(&tree)
+        .arg("install")
+        .arg(&rock)
+        .output()
+        .expect("luarocks install");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn support_arch() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+}
