@@ -55,12 +55,17 @@ pub struct LuaInstall {
 }
 
 impl LuaInstall {
-    /// Finds Lua `version` (default: the newest interpreter on PATH), under
-    /// `lua_dir` when given.
+    /// Finds Lua `version` (default: the one Debian's `luarocks` runs
+    /// under, else the newest interpreter on PATH), under `lua_dir` when
+    /// given.
     pub fn detect(
         version: Option<&str>,
         lua_dir: Option<&Path>,
     ) -> Result<LuaInstall, LuaInstallError> {
+        let debian = (version.is_none() && lua_dir.is_none())
+            .then(debian_default)
+            .flatten();
+        let version = version.or(debian);
         if let Some(v) = version {
             if !KNOWN_VERSIONS.contains(&v) {
                 return Err(LuaInstallError::BadVersion(v.to_owned()));
@@ -219,6 +224,20 @@ fn search(names: &[String], lua_dir: Option<&Path>) -> Option<PathBuf> {
                 m.is_file()
                     && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
             })
+        })
+    })
+}
+
+/// The Lua Debian's `luarocks` runs under, and so its default Lua
+/// version: its `#!/usr/bin/env lua-any` picks the first installed of
+/// `/usr/bin/lua5.1` … `lua5.4` (its `Lua-Versions` line). None off Debian.
+fn debian_default() -> Option<&'static str> {
+    if !Path::new("/usr/bin/lua-any").exists() {
+        return None;
+    }
+    ["5.1", "5.2", "5.3", "5.4"].into_iter().find(|v| {
+        std::fs::metadata(format!("/usr/bin/lua{v}")).is_ok_and(|m| {
+            m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
         })
     })
 }

@@ -34,8 +34,10 @@ pub struct ServerFlags {
         conflicts_with = "server"
     )]
     pub only_server: Option<String>,
-    /// Lua version to build for (5.1, 5.2, 5.3, 5.4) [default: the newest
-    /// Lua interpreter on PATH].
+    /// Lua version to build for (5.1, 5.2, 5.3, 5.4) [default: on Debian,
+    /// the one its luarocks runs under (the oldest installed
+    /// /usr/bin/lua5.x, as lua-any picks it); elsewhere the newest Lua
+    /// interpreter on PATH].
     #[arg(long, global = true, value_name = "X.Y")]
     pub lua_version: Option<String>,
     /// The Lua installation to use (a prefix with bin/ and include/).

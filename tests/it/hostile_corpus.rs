@@ -356,6 +356,9 @@ fn measured(s: &Sandbox, args: &[String]) -> (Option<i32>, String, f64, u64) {
         .arg(crate::support::bin())
         .arg("--store")
         .arg(s.store())
+        // The corpus serves Lua 5.4 manifests; without this, a Debian
+        // machine's default (its luarocks' Lua) would be asked.
+        .args(["--lua-version", "5.4"])
         .args(args)
         .output()
         .expect("time");

@@ -1953,3 +1953,24 @@ fn check_lua_versions_reports_what_other_luas_offer_as_luarocks() {
         );
     }
 }
+
+#[test]
+fn the_default_lua_is_the_one_debians_luarocks_runs_under() {
+    if !need(&["lua5.1", "lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let asked = |program: &str| {
+        let out = s
+            .program(program)
+            .args(["config", "lua_version"])
+            .output()
+            .expect("config");
+        assert!(out.status.success(), "{program}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let theirs = asked("luarocks");
+    assert_eq!(asked(crate::support::bin()), theirs);
+    // With lua5.1 and lua5.4 both installed, lua-any runs luarocks on 5.1.
+    assert_eq!(theirs, "5.1");
+}
