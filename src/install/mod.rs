@@ -8,10 +8,15 @@
 //! - [`execute`]: runs a plan's builds, in parallel where they are
 //!   independent.
 //! - [`source`]: what a step is built from.
+//! - [`solve`]: PubGrub, asked when the greedy plan leaves a rock with two
+//!   versions or a dependency unmet.
+//! - `compose`: the new generation's rocks from the tree's and the plan's,
+//!   and the test of a greedy plan.
 //!
 //! While an install runs it holds the shared store lock from its first
-//! build to its switch, so a GC (which takes the exclusive lock) can never
-//! sweep an item the install admitted but has not yet linked.
+//! build to its switch (on a daemon store, through a connection the
+//! daemon keeps), so a GC (which takes the exclusive lock) can never sweep
+//! an item the install admitted but has not yet linked.
 
 mod compose;
 pub mod execute;
