@@ -28,15 +28,20 @@
 //! | LuaRocks config files | [`luarocks_config`] |
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
 //! | trees as profiles, generations, switching | [`tree`] |
-//! | install/remove, deps modes, resolution | [`install`] |
+//! | install/remove, deps modes, resolution: plan, solver, parallel executor | [`install`] |
+//! | the store daemon (multi-user), its protocol, clients | [`daemon`] |
+//! | a daemon store; items sealed immutable | [`store::daemon_store`], [`store::seal`] |
+//! | build users' isolation (build user, bubblewrap) | [`build::isolation`] |
 //! | `luarocks.lock` pins | [`lockfile`] |
 //! | garbage collection, `store why` | [`gc`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
 //! `<store>/store/*` and `db/listings/*`: `store` (via `ingest`, `canonical`);
-//! `db/items`, `db/realisations`, `db/trees`: `store::db`; `locks/*`:
-//! `store::lock`; `tmp/*`: `store` (staging) and `store::verify` (sweeping).
+//! `db/items`, `db/realisations`, `db/sources`, `db/trees`: `store::db`;
+//! `locks/*`: `store::lock`; `tmp/*`: `store` (staging) and
+//! `store::verify` (sweeping); `daemon.socket`: `daemon::server`;
+//! `daemon-store`: `store::daemon_store`.
 //! In a tree: `.rockstore/*` and the links into it: `tree`; the download
 //! cache: `fetch`.
 
