@@ -271,21 +271,23 @@ fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
 
 /// `rockstore build`.
 pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let only_variables = args
+        .args
+        .iter()
+        .all(|a| variables::parse_assignment(a).is_some());
+    if only_variables && !args.no_install {
+        // As LuaRocks: no rock named builds the rockspec here, as `make`.
+        return super::tree_cmd::make(
+            super::tree_cmd::MakeArgs {
+                args: args.args,
+                keep: args.flags.keep,
+                pack_binary_rock: args.pack_binary_rock,
+                run: args.flags.run,
+            },
+            cx,
+        );
+    }
     if !args.no_install && !args.pack_binary_rock {
-        let only_variables = args
-            .args
-            .iter()
-            .all(|a| variables::parse_assignment(a).is_some());
-        if only_variables {
-            return super::tree_cmd::make(
-                super::tree_cmd::MakeArgs {
-                    args: args.args,
-                    keep: args.flags.keep,
-                    run: args.flags.run,
-                },
-                cx,
-            );
-        }
         return super::tree_cmd::install_from(
             super::tree_cmd::InstallArgs {
                 args: args.args,

@@ -96,6 +96,10 @@ pub struct MakeArgs {
     /// Keep other versions of the rock installed.
     #[arg(long)]
     pub keep: bool,
+    /// Do not install the rock: build it from this directory and write a
+    /// binary rock into it, as LuaRocks.
+    #[arg(long)]
+    pub pack_binary_rock: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -419,6 +423,38 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(overrides);
     let keep = args.keep || cx.config.keep_other_versions;
+    if args.pack_binary_rock {
+        let file = rockspec
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let source = rockstore::install::Source::Local {
+            bytes: std::fs::read(&rockspec)
+                .with_context(|| format!("cannot read {}", rockspec.display()))?,
+            hash: rockstore::build::source::tree_hash(&dir)?,
+            dir: dir.clone(),
+            file,
+        };
+        let builder = Builder {
+            store: &store,
+            fetcher: &fetcher,
+            env: &env,
+            watch: None,
+            build_user: None,
+        };
+        let built = source.build(&builder, Vec::new())?;
+        let record = &built.item.record;
+        let out = rockstore::build::rock_file::pack(
+            &built.item.path,
+            &record.name,
+            &record.version,
+            &rockstore::build::BuildEnv::host_arch(),
+            &cwd,
+        )
+        .with_context(|| format!("cannot write the rock for {}", built.item.name.as_str()))?;
+        outln!("Packed: {}", out.display());
+        return Ok(ExitStatus::Success);
+    }
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     run_install(

@@ -1178,3 +1178,56 @@ fn build_pack_binary_rock_writes_a_rock_and_installs_nothing_as_luarocks() {
 fn support_arch() -> String {
     format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
+
+#[test]
+fn make_pack_binary_rock_packs_the_working_directory_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut made = Vec::new();
+    for side in ["ours", "theirs"] {
+        let work = s.dir(&format!("make-pack-{side}"));
+        let copied = Command::new("cp")
+            .arg("-r")
+            .arg(crate::support::project_dir().join("integration/rocks/purelua-1.0/."))
+            .arg(&work)
+            .status()
+            .expect("cp");
+        assert!(copied.success());
+        std::fs::copy(
+            repo.dir.join("purelua-1.0-1.rockspec"),
+            work.join("purelua-1.0-1.rockspec"),
+        )
+        .expect("rockspec");
+        let before: std::collections::BTreeSet<String> = std::fs::read_dir(&work)
+            .expect("work")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let tree = s.tmp.path().join(format!("tree-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["make", "--pack-binary-rock"])
+            .current_dir(&work)
+            .output()
+            .expect("make");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Packed: "), "{side}");
+        let new: Vec<String> = std::fs::read_dir(&work)
+            .expect("work")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| !before.contains(f))
+            .collect();
+        assert!(
+            !tree.join("lib/luarocks/rocks-5.4/purelua").exists(),
+            "{side}"
+        );
+        made.push(new);
+    }
+    assert_eq!(made[0], made[1]);
+    assert_eq!(made[0], ["purelua-1.0-1.all.rock"]);
+}
