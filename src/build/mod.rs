@@ -200,6 +200,9 @@ pub struct BuildEnv {
     /// Rocks that are never installed: the VM's (`lua`, `utf8`, …) and the
     /// config's `rocks_provided`.
     pub rocks_provided: Vec<(String, String)>,
+    /// `--branch`: overrides every loaded rockspec's `source.branch`, as
+    /// LuaRocks (a recipe input, so other branches are other recipes).
+    pub branch: Option<String>,
 }
 
 impl BuildEnv {
@@ -366,14 +369,18 @@ impl Builder<'_> {
 
     /// Loads a rockspec.
     pub fn load(&self, input: &RockspecInput<'_>) -> Result<Rockspec, BuildError> {
-        Ok(Rockspec::from_bytes(
+        let mut rockspec = Rockspec::from_bytes(
             &input.display,
             input.file_name.as_deref(),
             &input.bytes,
             &LoadOptions {
                 platforms: self.env.platforms.clone(),
             },
-        )?)
+        )?;
+        if let Some(branch) = &self.env.branch {
+            rockspec.source.branch = Some(branch.clone());
+        }
+        Ok(rockspec)
     }
 
     /// Everything decided before any fetch or compile: the rockspec, its

@@ -305,7 +305,8 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let session = Session::new(cx);
     let store = cx.store()?;
-    let benv = cx.build_env(overrides);
+    let mut benv = cx.build_env(overrides);
+    benv.branch = args.flags.run.branch.clone();
     let builder = Builder {
         store: &store,
         fetcher: &session.fetcher,

@@ -243,6 +243,7 @@ impl Context {
             deps_dirs: merged_deps_dirs(self.config.external_deps_dirs.as_deref()),
             arch: BuildEnv::host_arch(),
             rocks_provided: self.rocks_provided(),
+            branch: None,
         }
     }
 

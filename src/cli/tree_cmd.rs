@@ -28,7 +28,7 @@ pub struct InstallArgs {
 }
 
 /// The flags `install` and `build` share.
-#[derive(Debug, Args, Clone, Copy, Default)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct InstallFlags {
     /// Keep other versions of the rock installed (default: replace them, as LuaRocks).
     #[arg(long)]
@@ -48,7 +48,7 @@ pub struct InstallFlags {
 }
 
 /// How an install runs: planned only, or with how many builds at once.
-#[derive(Debug, Args, Clone, Copy, Default)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct RunFlags {
     /// Print the plan (every rock, its version and source, build or reuse,
     /// and what satisfies each dependency) and change nothing.
@@ -85,6 +85,10 @@ pub struct RunFlags {
     /// is available for another Lua version.
     #[arg(long)]
     pub check_lua_versions: bool,
+    /// Override the rockspecs' `source.branch`: fetch another branch of an
+    /// SCM source (for `dev`/`scm` rocks), as LuaRocks.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -317,7 +321,8 @@ pub fn install_from(
     };
     let store = cx.store()?;
     let fetcher = cx.fetcher();
-    let env = cx.build_env(overrides);
+    let mut env = cx.build_env(overrides);
+    env.branch = args.flags.run.branch.clone();
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let force = args.flags.force || args.flags.force_fast;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, force)?;
@@ -421,7 +426,8 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .map_or_else(|| cwd.clone(), PathBuf::from);
     let store = cx.store()?;
     let fetcher = cx.fetcher();
-    let env = cx.build_env(overrides);
+    let mut env = cx.build_env(overrides);
+    env.branch = args.run.branch.clone();
     let keep = args.keep || cx.config.keep_other_versions;
     if args.pack_binary_rock {
         let file = rockspec

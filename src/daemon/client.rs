@@ -145,6 +145,7 @@ pub fn build(
         rocks_provided: env.rocks_provided.clone(),
         only_sources_from: env.only_sources_from.clone(),
         dependency_items,
+        branch: env.branch.clone(),
     }));
     wire::send(&stream, &request, bytes, opened.as_ref().map(|f| f.as_fd()))
         .map_err(DaemonError::WentAway)?;

@@ -299,6 +299,7 @@ impl Daemon {
             deps_dirs: request.deps_dirs,
             arch: BuildEnv::host_arch(),
             rocks_provided: request.rocks_provided,
+            branch: request.branch,
         };
         // A client's rockspec may name local sources only through the
         // directory it handed over: never a path the daemon could read and

@@ -165,6 +165,9 @@ pub struct BuildRequest {
     pub only_sources_from: Option<String>,
     /// Items of the dependencies chosen (recipe inputs).
     pub dependency_items: Vec<String>,
+    /// `--branch`: the `source.branch` every rockspec gets.
+    #[serde(default)]
+    pub branch: Option<String>,
 }
 
 /// A profile request.

@@ -1974,3 +1974,57 @@ fn the_default_lua_is_the_one_debians_luarocks_runs_under() {
     // With lua5.1 and lua5.4 both installed, lua-any runs luarocks on 5.1.
     assert_eq!(theirs, "5.1");
 }
+
+#[test]
+fn branch_overrides_the_rockspecs_source_branch_as_luarocks() {
+    if !need(&["lua5.4", "luarocks", "git"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let _repo = Repo::new(s.tmp.path());
+    // The fixture repository gains a branch with other contents.
+    let git_repo = s.tmp.path().join("gitrock.git");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&git_repo)
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["checkout", "-q", "-b", "other"]);
+    std::fs::write(
+        git_repo.join("gitrock.lua"),
+        "return { from = 'other branch' }\n",
+    )
+    .expect("edit");
+    git(&["commit", "-q", "-am", "other"]);
+    git(&["checkout", "-q", "-"]);
+    let spec = s.tmp.path().join("gitrock-scm-1.rockspec");
+    std::fs::write(
+        &spec,
+        format!(
+            "package = 'gitrock'\nversion = 'scm-1'\nsource = {{ url = 'git+file://{}' }}\n\
+             build = {{ type = 'builtin', modules = {{ gitrock = 'gitrock.lua' }} }}\n",
+            git_repo.display()
+        ),
+    )
+    .expect("rockspec");
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(format!("branch-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .arg("--tree")
+            .arg(&tree)
+            .arg("build")
+            .arg(&spec)
+            .args(["--branch", "other"])
+            .output()
+            .expect("build");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let module = std::fs::read_to_string(tree.join("share/lua/5.4/gitrock.lua"))
+            .expect("installed module");
+        assert!(module.contains("other branch"), "{side}: {module}");
+    }
+}
