@@ -382,6 +382,22 @@ fn build_target(
     build_target(session, builder, &url, None, false)
 }
 
+/// The home page the servers' rockspec of `name` names (`doc` of a rock
+/// not installed).
+pub fn homepage_on_servers(
+    cx: &Context,
+    name: &str,
+    version: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let session = Session::new(cx);
+    let url = session
+        .find(&name.to_lowercase(), version, Want::Rockspec)?
+        .url();
+    let bytes = fetch_target(&session, &url)?;
+    let rockspec = load_rockspec(&url, &file_name(&url), &bytes)?;
+    Ok(rockspec.description.homepage)
+}
+
 /// `rockstore download`.
 pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let session = Session::new(cx);

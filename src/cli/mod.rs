@@ -97,6 +97,9 @@ enum Command {
     List(tree_cmd::ListArgs),
     /// Show an installed rock.
     Show(tree_cmd::ShowArgs),
+    /// Show an installed rock's documentation: its doc files, then its
+    /// index, readme or manual (`--list`, `--porcelain`, `--home`).
+    Doc(tree_cmd::DocArgs),
     /// Tell which file a module is loaded from, and which rock provides it.
     Which(tree_cmd::WhichArgs),
     /// Print shell commands setting LUA_PATH, LUA_CPATH and PATH for the trees.
@@ -152,6 +155,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Purge(args) => tree_cmd::purge(args, &cx()?),
         Command::List(args) => tree_cmd::list(args, &cx()?),
         Command::Show(args) => tree_cmd::show(args, &cx()?),
+        Command::Doc(args) => tree_cmd::doc(args, &cx()?),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),

@@ -751,15 +751,21 @@ fn installed_rocks(tree: &Tree) -> anyhow::Result<Vec<ListedRock>> {
 }
 
 /// `rockstore show`.
-pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+/// The rock `name` (at `version`, else the newest) installed in the
+/// target tree: the tree, the rock, its directory and its rockspec.
+fn installed_rock(
+    cx: &Context,
+    name: &str,
+    version: Option<&str>,
+) -> anyhow::Result<(Tree, ProfileRockView, rockstore::rockspec::Rockspec)> {
     let (tree, _) = cx.target()?;
     let profile = tree.current_profile()?;
     let rock = profile
         .rocks
         .iter()
-        .filter(|r| r.name == args.name)
+        .filter(|r| r.name == name)
         .filter(|r| {
-            args.version.as_deref().is_none_or(|v| {
+            version.is_none_or(|v| {
                 rockstore::rockspec::Version::parse(&r.version)
                     .sort_order(&rockstore::rockspec::Version::parse(v))
                     == std::cmp::Ordering::Equal
@@ -773,7 +779,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .with_context(|| {
             format!(
                 "cannot find package {}: it is not installed in {}",
-                args.name,
+                name,
                 tree.root.display()
             )
         })?;
@@ -785,6 +791,153 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             platforms: rockstore::rockspec::Platforms::host(),
         },
     )?;
+    let view = ProfileRockView {
+        rock: rock.clone(),
+        dir,
+    };
+    Ok((tree, view, spec))
+}
+
+/// An installed rock and its directory in the tree.
+struct ProfileRockView {
+    rock: rockstore::tree::ProfileRock,
+    dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DocArgs {
+    /// The installed rock.
+    pub name: String,
+    /// Its version (default: the newest installed).
+    pub version: Option<String>,
+    /// Open the project's home page (its rockspec's `description.homepage`).
+    #[arg(long)]
+    pub home: bool,
+    /// List the documentation files only.
+    #[arg(long)]
+    pub list: bool,
+    /// Machine-friendly output: one full path per line.
+    #[arg(long)]
+    pub porcelain: bool,
+}
+
+/// `rockstore doc`: the installed rock's documentation, as `luarocks doc`:
+/// its `doc/` (or `docs/`) files listed, then the index, readme or manual
+/// opened with `xdg-open`, or printed when that cannot open it.
+pub fn doc(args: DocArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let Ok((_, installed, spec)) = installed_rock(cx, &args.name, args.version.as_deref()) else {
+        // As LuaRocks: the servers' rockspec may still name a home page.
+        let rock = match &args.version {
+            Some(v) => format!("{} {v}", args.name),
+            None => args.name.clone(),
+        };
+        outln!("{rock} is not installed. Looking for it in the rocks servers...");
+        let home = super::build_cmd::homepage_on_servers(cx, &args.name, args.version.as_deref())?;
+        let Some(home) = home else {
+            bail!("No 'homepage' field in rockspec for {rock}");
+        };
+        outln!("Opening {home} ...");
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&home)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        return Ok(ExitStatus::Success);
+    };
+    let (name, version) = (&installed.rock.name, &installed.rock.version);
+    let homepage = spec.description.homepage.clone();
+    let open = |target: &str| {
+        std::process::Command::new("xdg-open")
+            .arg(target)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if args.home {
+        let Some(home) = homepage else {
+            bail!("No 'homepage' field in rockspec for {name} {version}");
+        };
+        outln!("Opening {home} ...");
+        open(&home);
+        return Ok(ExitStatus::Success);
+    }
+    let Some(docdir) = ["doc", "docs"]
+        .iter()
+        .map(|d| installed.dir.join(d))
+        .find(|d| d.is_dir())
+    else {
+        if let (Some(home), false) = (&homepage, args.list) {
+            outln!("Local documentation directory not found -- opening {home} ...");
+            open(home);
+            return Ok(ExitStatus::Success);
+        }
+        bail!("Documentation directory not found for {name} {version}");
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(docdir.join(&rel))?.flatten() {
+            let rel = rel.join(entry.file_name());
+            if entry.path().is_dir() {
+                stack.push(rel.clone());
+            }
+            files.push(rel.display().to_string());
+        }
+    }
+    files.sort();
+    let shown = docdir.display().to_string();
+    if !files.is_empty() {
+        if args.porcelain {
+            for f in &files {
+                outln!("{shown}/{f}");
+            }
+        } else {
+            let title = format!("Documentation files for {name} {version}");
+            outln!();
+            outln!("{title}");
+            outln!("{}", "-".repeat(title.len()));
+            outln!();
+            outln!("{shown}/");
+            for f in &files {
+                outln!("\t{f}");
+            }
+        }
+    }
+    if args.list {
+        return Ok(ExitStatus::Success);
+    }
+    // LuaRocks' heuristics: index, readme, manual; html, md, txt, textile,
+    // then any extension; the shortest name that matches.
+    for extension in [".htm", ".md", ".txt", ".textile", ""] {
+        for base in ["index", "readme", "manual"] {
+            let wanted = format!("{base}{extension}");
+            let found = files
+                .iter()
+                .filter(|f| f.to_lowercase().contains(&wanted))
+                .min_by_key(|f| f.len());
+            if let Some(found) = found {
+                let path = docdir.join(found);
+                outln!();
+                outln!("Opening {} ...", path.display());
+                outln!();
+                let html = found.ends_with(".html") || found.ends_with(".htm");
+                if !open(&path.display().to_string()) && !html {
+                    outln!("{}", std::fs::read_to_string(&path).unwrap_or_default());
+                }
+                return Ok(ExitStatus::Success);
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let (tree, installed, spec) = installed_rock(cx, &args.name, args.version.as_deref())?;
+    let rock = &installed.rock;
+    let dir = installed.dir.clone();
+    let spec_file = dir.join(format!("{}-{}.rockspec", rock.name, rock.version));
+    let profile = tree.current_profile()?;
     let d = &spec.description;
     let only = &args.only;
     let single = |text: Option<&str>| outln!("{}", text.unwrap_or(""));

@@ -2028,3 +2028,41 @@ fn branch_overrides_the_rockspecs_source_branch_as_luarocks() {
         assert!(module.contains("other branch"), "{side}: {module}");
     }
 }
+
+#[test]
+fn doc_lists_and_shows_docs_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let trees: Vec<PathBuf> = ["ours", "theirs"]
+        .iter()
+        .map(|side| {
+            let tree = s.tmp.path().join(format!("doc-{side}"));
+            side_ok(&s, &repo, side, &tree, &["install", "purelua"]);
+            tree
+        })
+        .collect();
+    for args in [
+        &["doc", "purelua", "--list"][..],
+        &["doc", "purelua", "--list", "--porcelain"],
+        &["doc", "purelua"],
+        &["doc", "purelua", "--home"],
+        &["doc", "nosuchrock"],
+    ] {
+        let mut seen = Vec::new();
+        for (side, tree) in ["ours", "theirs"].iter().zip(&trees) {
+            let out = ours_or_luarocks(&s, side)
+                .arg("--tree")
+                .arg(tree)
+                .args(args)
+                .output()
+                .expect("doc");
+            // Each side names its own tree; the rest must agree.
+            let stdout = text(&out.stdout).replace(&tree.display().to_string(), "TREE");
+            seen.push((out.status.code(), stdout));
+        }
+        assert_eq!(seen[0], seen[1], "{args:?}");
+    }
+}
