@@ -100,6 +100,9 @@ enum Command {
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
     Doc(tree_cmd::DocArgs),
+    /// Print a shell completion script (bash, zsh or fish), as `luarocks
+    /// completion`: `source <(rockstore completion bash)` in ~/.bashrc.
+    Completion(CompletionArgs),
     /// Tell which file a module is loaded from, and which rock provides it.
     Which(tree_cmd::WhichArgs),
     /// Print shell commands setting LUA_PATH, LUA_CPATH and PATH for the trees.
@@ -156,6 +159,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::List(args) => tree_cmd::list(args, &cx()?),
         Command::Show(args) => tree_cmd::show(args, &cx()?),
         Command::Doc(args) => tree_cmd::doc(args, &cx()?),
+        Command::Completion(args) => completion(args),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),
@@ -166,4 +170,36 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => tree_cmd::doctor(args, &cx()?),
         Command::Config(args) => tree_cmd::config(args, &cx()?),
     }
+}
+
+/// `rockstore completion`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// The shells `luarocks completion` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
+fn completion(args: CompletionArgs) -> anyhow::Result<ExitStatus> {
+    use clap::CommandFactory;
+    let shell = match args.shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rockstore", &mut script);
+    outln!("{}", String::from_utf8_lossy(&script).trim_end());
+    Ok(ExitStatus::Success)
 }

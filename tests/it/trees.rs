@@ -2066,3 +2066,37 @@ fn doc_lists_and_shows_docs_as_luarocks() {
         assert_eq!(seen[0], seen[1], "{args:?}");
     }
 }
+
+#[test]
+fn completion_scripts_complete_commands_and_flags() {
+    let s = Sandbox::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = s
+            .bare_cmd()
+            .args(["completion", shell])
+            .output()
+            .expect("completion");
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("install"), "{shell}");
+    }
+    if !need(&["bash"]) {
+        return;
+    }
+    // Sourced in bash, the script completes a command and an install flag.
+    let complete = |words: &str| {
+        let script = format!(
+            "source <('{}' completion bash); COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); \
+             _rockstore rockstore \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; echo \"${{COMPREPLY[@]}}\"",
+            crate::support::bin()
+        );
+        let out = s
+            .program("bash")
+            .args(["-c", &script])
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(complete("rockstore ins").trim(), "install");
+    assert!(complete("rockstore install --dry").contains("--dry-run"));
+}
