@@ -100,6 +100,9 @@ enum Command {
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
     Doc(tree_cmd::DocArgs),
+    /// Run the project's test suite (the rockspec's `test` table), after
+    /// installing its test dependencies, as `luarocks test`.
+    Test(tree_cmd::TestArgs),
     /// Print a shell completion script (bash, zsh or fish), as `luarocks
     /// completion`: `source <(rockstore completion bash)` in ~/.bashrc.
     Completion(CompletionArgs),
@@ -160,6 +163,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Show(args) => tree_cmd::show(args, &cx()?),
         Command::Doc(args) => tree_cmd::doc(args, &cx()?),
         Command::Completion(args) => completion(args),
+        Command::Test(args) => tree_cmd::test(args, &cx()?),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),

@@ -821,6 +821,175 @@ pub struct DocArgs {
     pub porcelain: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The project's rockspec (default: the one *.rockspec in the current
+    /// directory), then the arguments for the test suite (after `--`).
+    #[arg(
+        value_name = "[ROCKSPEC] [ARGS]...",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+    /// Only install the test dependencies; do not run the tests.
+    #[arg(long)]
+    pub prepare: bool,
+    /// The test suite's type (`busted`, `command`) when the rockspec does
+    /// not say and it cannot be detected.
+    #[arg(long, value_name = "TYPE")]
+    pub test_type: Option<String>,
+}
+
+/// `rockstore test`: the project's test suite, as `luarocks test`: its
+/// `test_dependencies` installed into the tree, then the rockspec's
+/// `test` table run (`command`: `test.command` or `lua test.script`;
+/// `busted`: the tree's `busted`) with `test.flags` and the arguments
+/// given, the trees' modules on the Lua paths.
+pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let cwd = std::env::current_dir().context("current directory")?;
+    let mut rest = args.args.clone();
+    let rockspec_path = match rest.first() {
+        Some(first) if first.ends_with(".rockspec") => PathBuf::from(rest.remove(0)),
+        _ => {
+            let found: Vec<PathBuf> = std::fs::read_dir(&cwd)?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rockspec"))
+                .collect();
+            match found.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "Please specify a rockspec (no .rockspec in {})",
+                    cwd.display()
+                ),
+                _ => bail!(
+                    "several .rockspec files in {}: name the one to test",
+                    cwd.display()
+                ),
+            }
+        }
+    };
+    if rest.first().is_some_and(|a| a == "--") {
+        rest.remove(0);
+    }
+    let spec = rockstore::rockspec::Rockspec::from_file(
+        &rockspec_path,
+        &rockstore::rockspec::LoadOptions {
+            platforms: rockstore::rockspec::Platforms::host(),
+        },
+    )?;
+    let table = spec.test.clone();
+    let declared = table.as_ref().and_then(|t| t.get_string("type"));
+    let kind = match declared.or(args.test_type.clone()) {
+        Some(kind) => kind,
+        None if cwd.join(".busted").exists() => "busted".to_owned(),
+        None if cwd.join("test.lua").exists() => "command".to_owned(),
+        None => bail!(
+            "could not detect test type -- no test suite for {}?",
+            spec.name
+        ),
+    };
+    if kind != "busted" && kind != "command" {
+        bail!("failed loading test execution module luarocks.test.{kind}");
+    }
+    // The test dependencies (and busted), into the tree, as LuaRocks does.
+    let mut wanted: Vec<Request> = spec
+        .test_dependencies
+        .iter()
+        .map(|d| {
+            let constraint = d.to_string();
+            let version = constraint
+                .strip_prefix(d.name.as_str())
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned);
+            Request::Name(d.name.clone(), version)
+        })
+        .collect();
+    let busted_exe = table
+        .as_ref()
+        .and_then(|t| t.get_string("busted_executable"));
+    if kind == "busted"
+        && busted_exe.is_none()
+        && !wanted
+            .iter()
+            .any(|r| matches!(r, Request::Name(n, _) if n == "busted"))
+    {
+        wanted.push(Request::Name("busted".to_owned(), None));
+    }
+    let (tree, _) = cx.target()?;
+    if !wanted.is_empty() {
+        let store = cx.store()?;
+        let fetcher = cx.fetcher();
+        let env = cx.build_env(Variables::new());
+        let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
+        installer.settings.deps_mode = rockstore::install::DepsMode::All;
+        let outcome = installer.install(&wanted, false)?;
+        report_install(&tree, &outcome);
+    }
+    let mut suite_args: Vec<String> = table
+        .as_ref()
+        .map(|t| t.get_strings("flags"))
+        .unwrap_or_default();
+    suite_args.extend(rest);
+    if args.prepare {
+        return Ok(ExitStatus::Success);
+    }
+    let v = &tree.lua_version;
+    let lua_path = format!("{0}/?.lua;{0}/?/init.lua;;", tree.lua_dir().display());
+    let lua_cpath = format!("{}/?.so;;", tree.lib_dir().display());
+    let mut command = match kind.as_str() {
+        "busted" => {
+            let exe = busted_exe
+                .map(PathBuf::from)
+                .unwrap_or_else(|| tree.bin_dir().join("busted"));
+            if !exe.exists() {
+                bail!("'busted' executable failed to be installed");
+            }
+            let mut c = std::process::Command::new(exe);
+            c.args(&suite_args);
+            c
+        }
+        _ => {
+            let script = table.as_ref().and_then(|t| t.get_string("script"));
+            let shell = table.as_ref().and_then(|t| t.get_string("command"));
+            match (script, shell) {
+                (None, Some(shell)) => {
+                    let mut c = std::process::Command::new("sh");
+                    c.arg("-c")
+                        .arg(format!("{shell} \"$@\""))
+                        .arg("sh")
+                        .args(&suite_args);
+                    c
+                }
+                (script, _) => {
+                    let script = script.unwrap_or_else(|| "test.lua".to_owned());
+                    if !cwd.join(&script).exists() {
+                        bail!("Test script {script} does not exist");
+                    }
+                    let lua = cx
+                        .lua
+                        .interpreter
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(format!("lua{v}")));
+                    let mut c = std::process::Command::new(lua);
+                    c.arg(script).args(&suite_args);
+                    c
+                }
+            }
+        }
+    };
+    let status = command
+        .env("LUA_PATH", &lua_path)
+        .env("LUA_CPATH", &lua_cpath)
+        .status()
+        .context("cannot start the test suite")?;
+    if !status.success() {
+        bail!("tests failed with non-zero exit code");
+    }
+    Ok(ExitStatus::Success)
+}
+
 /// `rockstore doc`: the installed rock's documentation, as `luarocks doc`:
 /// its `doc/` (or `docs/`) files listed, then the index, readme or manual
 /// opened with `xdg-open`, or printed when that cannot open it.

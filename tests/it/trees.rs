@@ -2100,3 +2100,81 @@ fn completion_scripts_complete_commands_and_flags() {
     assert_eq!(complete("rockstore ins").trim(), "install");
     assert!(complete("rockstore install --dry").contains("--dry-run"));
 }
+
+#[test]
+fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let project = s.dir("project");
+    let write_spec = |test_dependencies: &str| {
+        std::fs::write(
+            project.join("tproj-1.0-1.rockspec"),
+            format!(
+                "rockspec_format = '3.0'\npackage = 'tproj'\nversion = '1.0-1'\n\
+                 source = {{ url = 'file:///nowhere/tproj-1.0.tar.gz' }}\n\
+                 test_dependencies = {{ {test_dependencies} }}\n\
+                 test = {{ type = 'command', script = 'test.lua', flags = {{ 'first' }} }}\n\
+                 build = {{ type = 'builtin', modules = {{}} }}\n"
+            ),
+        )
+        .expect("rockspec");
+    };
+    std::fs::write(
+        project.join("test.lua"),
+        "print('args:', ...)\nlocal ok, p = pcall(require, 'purelua')\n\
+         print('purelua', ok and p.version or 'missing')\n\
+         os.exit(select('#', ...) == 2 and 0 or 1)\n",
+    )
+    .expect("test.lua");
+    let run = |side: &str, tree: &Path, extra: &[&str]| {
+        ours_or_luarocks(&s, side)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(tree)
+            .arg("test")
+            .args(extra)
+            .current_dir(&project)
+            .output()
+            .expect("test")
+    };
+    let suite = |out: &std::process::Output| -> Vec<String> {
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("args:") || l.starts_with("purelua\t"))
+            .map(str::to_owned)
+            .collect()
+    };
+    // Without test dependencies: the same suite, the same arguments (the
+    // rockspec's flags first), the same verdicts.
+    write_spec("");
+    for (extra, code) in [(&["--", "second"][..], 0), (&[][..], 1)] {
+        let mut seen = Vec::new();
+        for side in ["ours", "theirs"] {
+            let tree = s.tmp.path().join(format!("plain-{side}"));
+            let out = run(side, &tree, extra);
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{side} {extra:?}: {}",
+                text(&out.stderr)
+            );
+            seen.push(suite(&out));
+        }
+        assert_eq!(seen[0], seen[1], "{extra:?}");
+        assert!(!seen[0].is_empty());
+    }
+    // With one: LuaRocks 3.8 crashes in deps.lua (an assertion, exit 99)
+    // before running anything; rockstore installs it and runs the suite.
+    write_spec("'purelua'");
+    let theirs = run(
+        "theirs",
+        &s.tmp.path().join("deps-theirs"),
+        &["--", "second"],
+    );
+    assert_eq!(theirs.status.code(), Some(99), "{}", text(&theirs.stderr));
+    let ours = run("ours", &s.tmp.path().join("deps-ours"), &["--", "second"]);
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    assert_eq!(suite(&ours), ["args:\tfirst\tsecond", "purelua\t2.0"]);
+}
