@@ -100,6 +100,10 @@ enum Command {
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
     Doc(tree_cmd::DocArgs),
+    /// Make the current directory a LuaRocks project, as `luarocks init`:
+    /// a rockspec template, `.luarocks/`, `lua_modules/`, `./lua` and
+    /// `./luarocks` wrappers, `.gitignore` entries.
+    Init(tree_cmd::InitArgs),
     /// Run the project's test suite (the rockspec's `test` table), after
     /// installing its test dependencies, as `luarocks test`.
     Test(tree_cmd::TestArgs),
@@ -164,6 +168,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Doc(args) => tree_cmd::doc(args, &cx()?),
         Command::Completion(args) => completion(args),
         Command::Test(args) => tree_cmd::test(args, &cx()?),
+        Command::Init(args) => tree_cmd::init(args, &cx()?),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),

@@ -2178,3 +2178,68 @@ fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies(
     assert!(ours.status.success(), "{}", text(&ours.stderr));
     assert_eq!(suite(&ours), ["args:\tfirst\tsecond", "purelua\t2.0"]);
 }
+
+#[test]
+fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut made = Vec::new();
+    for side in ["ours", "theirs"] {
+        let project = s.dir(&format!("{side}/myproj"));
+        let out = ours_or_luarocks(&s, side)
+            .arg("init")
+            .current_dir(&project)
+            .output()
+            .expect("init");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let mut files = Vec::new();
+        let mut stack = vec![project.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("dir").flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    files.push(
+                        e.path()
+                            .strip_prefix(&project)
+                            .expect("inside")
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        files.sort();
+        let read = |f: &str| std::fs::read_to_string(project.join(f)).expect(f);
+        made.push((
+            files,
+            read("myproj-dev-1.rockspec"),
+            read(".gitignore"),
+            read(".luarocks/config-5.4.lua"),
+            read(".luarocks/default-lua-version.lua"),
+        ));
+    }
+    assert_eq!(made[0], made[1]);
+    // The wrappers: ./luarocks installs into lua_modules, ./lua finds it.
+    let project = s.tmp.path().join("ours/myproj");
+    let out = s
+        .program(project.join("luarocks"))
+        .args(["--only-server", &repo.server.base, "install", "purelua"])
+        .current_dir(&project)
+        .output()
+        .expect("./luarocks");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(project
+        .join("lua_modules/share/lua/5.4/purelua/init.lua")
+        .exists());
+    let out = s
+        .program(project.join("lua"))
+        .args(["-e", "print(require('purelua').version)"])
+        .current_dir(&project)
+        .output()
+        .expect("./lua");
+    assert_eq!(text(&out.stdout).trim(), "2.0", "{}", text(&out.stderr));
+}
