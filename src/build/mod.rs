@@ -754,7 +754,7 @@ impl Builder<'_> {
 
 /// The rockspec's file name and bytes inside a rock file (read from the
 /// zip, nothing unpacked).
-fn rockspec_bytes_in_rock(file: &str, bytes: &[u8]) -> Result<(String, Vec<u8>), BuildError> {
+pub fn rockspec_bytes_in_rock(file: &str, bytes: &[u8]) -> Result<(String, Vec<u8>), BuildError> {
     let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
         file: file.to_owned(),
         problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),

@@ -4,6 +4,7 @@
 
 #[macro_use]
 pub mod output;
+mod admin_cmd;
 mod build_cmd;
 mod context;
 mod progress;
@@ -100,6 +101,10 @@ enum Command {
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
     Doc(tree_cmd::DocArgs),
+    /// What `luarocks-admin` does for a rocks server directory:
+    /// make-manifest.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
     /// Make the current directory a LuaRocks project, as `luarocks init`:
     /// a rockspec template, `.luarocks/`, `lua_modules/`, `./lua` and
     /// `./luarocks` wrappers, `.gitignore` entries.
@@ -169,6 +174,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Completion(args) => completion(args),
         Command::Test(args) => tree_cmd::test(args, &cx()?),
         Command::Init(args) => tree_cmd::init(args, &cx()?),
+        Command::Admin(command) => admin_cmd::run(command),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),
