@@ -321,6 +321,59 @@ fn lua_value_from_json(json: &serde_json::Value) -> Option<Value> {
     })
 }
 
+/// A rocks server's manifest as `luarocks-admin make_manifest` writes it:
+/// `commands` and `modules` (empty: rockstore serves no binary rocks'
+/// module index) and `repository`, rock name → version → one
+/// `{ arch = … }` per file, names and versions sorted.
+pub fn render_server_manifest(
+    repository: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
+) -> String {
+    use std::fmt::Write;
+    let quote = crate::manifest::tree::quote;
+    // As LuaRocks' `persist`: a name that is a Lua identifier stands bare.
+    let key = |k: &str| {
+        const KEYWORDS: [&str; 22] = [
+            "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
+            "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until",
+            "while",
+        ];
+        let ident = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !KEYWORDS.contains(&k);
+        if ident {
+            k.to_owned()
+        } else {
+            format!("[{}]", quote(k))
+        }
+    };
+    let mut out = String::from("commands = {}\nmodules = {}\nrepository = {\n");
+    let names: Vec<_> = repository.iter().collect();
+    for (n, (name, versions)) in names.iter().enumerate() {
+        let _ = writeln!(out, "   {} = {{", key(name));
+        let versions: Vec<_> = versions.iter().collect();
+        for (v, (version, arches)) in versions.iter().enumerate() {
+            let _ = writeln!(out, "      [{}] = {{", quote(version));
+            for (a, arch) in arches.iter().enumerate() {
+                let comma = if a + 1 < arches.len() { "," } else { "" };
+                let _ = writeln!(
+                    out,
+                    "         {{\n            arch = {}\n         }}{comma}",
+                    quote(arch)
+                );
+            }
+            let comma = if v + 1 < versions.len() { "," } else { "" };
+            let _ = writeln!(out, "      }}{comma}");
+        }
+        let comma = if n + 1 < names.len() { "," } else { "" };
+        let _ = writeln!(out, "   }}{comma}");
+    }
+    out.push_str("}\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,57 +473,4 @@ repository = {}",
         assert!(matches!(err, ManifestError::Eval { .. }));
         assert!(RepositoryManifest::from_bytes("manifest", b"x = 1").is_err());
     }
-}
-
-/// A rocks server's manifest as `luarocks-admin make_manifest` writes it:
-/// `commands` and `modules` (empty: rockstore serves no binary rocks'
-/// module index) and `repository`, rock name → version → one
-/// `{ arch = … }` per file, names and versions sorted.
-pub fn render_server_manifest(
-    repository: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
-) -> String {
-    use std::fmt::Write;
-    let quote = crate::manifest::tree::quote;
-    // As LuaRocks' `persist`: a name that is a Lua identifier stands bare.
-    let key = |k: &str| {
-        const KEYWORDS: [&str; 22] = [
-            "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
-            "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until",
-            "while",
-        ];
-        let ident = k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !KEYWORDS.contains(&k);
-        if ident {
-            k.to_owned()
-        } else {
-            format!("[{}]", quote(k))
-        }
-    };
-    let mut out = String::from("commands = {}\nmodules = {}\nrepository = {\n");
-    let names: Vec<_> = repository.iter().collect();
-    for (n, (name, versions)) in names.iter().enumerate() {
-        let _ = writeln!(out, "   {} = {{", key(name));
-        let versions: Vec<_> = versions.iter().collect();
-        for (v, (version, arches)) in versions.iter().enumerate() {
-            let _ = writeln!(out, "      [{}] = {{", quote(version));
-            for (a, arch) in arches.iter().enumerate() {
-                let comma = if a + 1 < arches.len() { "," } else { "" };
-                let _ = writeln!(
-                    out,
-                    "         {{\n            arch = {}\n         }}{comma}",
-                    quote(arch)
-                );
-            }
-            let comma = if v + 1 < versions.len() { "," } else { "" };
-            let _ = writeln!(out, "      }}{comma}");
-        }
-        let comma = if n + 1 < names.len() { "," } else { "" };
-        let _ = writeln!(out, "   }}{comma}");
-    }
-    out.push_str("}\n");
-    out
 }
