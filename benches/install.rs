@@ -18,6 +18,8 @@
 //! lua5.4's headers; luarocks is measured where installed.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod common;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,17 +30,6 @@ const NAMES: [&str; 6] = ["par1", "par2", "par3", "par4", "par5", "par6"];
 
 fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tarball(dir: &Path, top: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
-        let mut tar = tar::Builder::new(enc);
-        tar.append_dir_all(top, dir).unwrap();
-        tar.into_inner().unwrap().finish().unwrap();
-    }
-    out
 }
 
 /// Writes the closure for `base` into `repo`.
@@ -94,7 +85,7 @@ fn write_repo(root: &Path, repo: &Path, base: &str) {
         std::fs::write(src.join(file), body).unwrap();
         std::fs::write(
             repo.join(format!("{name}-1.0.tar.gz")),
-            tarball(&src, &format!("{name}-1.0")),
+            common::tarball(&src, &format!("{name}-1.0")),
         )
         .unwrap();
         std::fs::write(

@@ -17,6 +17,8 @@
 //! another filesystem). `ROCKSTORE_BENCH_GC_ONLY=1` runs only the GC part.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,17 +28,6 @@ use rockstore::store::{ItemSpec, Store, StoreOptions};
 use rockstore::tree::Tree;
 
 const ROCKS: usize = 20;
-
-fn tarball(dir: &Path, top: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
-        let mut tar = tar::Builder::new(enc);
-        tar.append_dir_all(top, dir).unwrap();
-        tar.into_inner().unwrap().finish().unwrap();
-    }
-    out
-}
 
 /// `r01` … `r19` and `top` depending on all of them.
 fn make_repo(root: &Path) -> PathBuf {
@@ -58,7 +49,7 @@ fn make_repo(root: &Path) -> PathBuf {
         .unwrap();
         std::fs::write(
             repo.join(format!("{name}-1.0.tar.gz")),
-            tarball(&src, &format!("{name}-1.0")),
+            common::tarball(&src, &format!("{name}-1.0")),
         )
         .unwrap();
         let deps: Vec<String> = if name == "top" {

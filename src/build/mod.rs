@@ -487,23 +487,21 @@ impl Builder<'_> {
         let src_dir = match &input.sources {
             Sources::Fetch => {
                 source::allowed_by_only_sources(&rockspec, self.env.only_sources_from.as_deref())?;
-                let (dir, hashed) = source::obtain_hashed(
-                    self.fetcher,
-                    &rockspec,
-                    None,
-                    work.path(),
-                    &input.origin,
-                )?;
+                let (dir, hashed) =
+                    source::obtain(self.fetcher, &rockspec, None, work.path(), &input.origin)?;
                 fetched_source = hashed;
                 dir
             }
-            Sources::SrcRock { dir, .. } => source::obtain(
-                self.fetcher,
-                &rockspec,
-                Some(dir),
-                work.path(),
-                &input.origin,
-            )?,
+            Sources::SrcRock { dir, .. } => {
+                source::obtain(
+                    self.fetcher,
+                    &rockspec,
+                    Some(dir),
+                    work.path(),
+                    &input.origin,
+                )?
+                .0
+            }
             Sources::Local { dir, .. } => source::copy_local(dir, &work.path().join("local"))?,
         };
         let src_handle =
@@ -610,11 +608,6 @@ impl Builder<'_> {
         })
     }
 
-    /// Builds a `.src.rock`: its rockspec, with the sources it carries.
-    pub fn build_src_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
-        self.build_src_rock_with(file, bytes, Vec::new())
-    }
-
     /// The rockspec inside a rock file (read from the zip, nothing unpacked).
     pub fn rockspec_in_rock(&self, file: &str, bytes: &[u8]) -> Result<Rockspec, BuildError> {
         let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
@@ -650,7 +643,8 @@ impl Builder<'_> {
         })
     }
 
-    /// [`Builder::build_src_rock`] with the items of resolved dependencies.
+    /// Builds a `.src.rock` (its rockspec, with the sources it carries)
+    /// with the items of resolved dependencies.
     pub fn build_src_rock_with(
         &self,
         file: &str,

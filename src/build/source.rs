@@ -21,23 +21,13 @@ use crate::rockspec::build::{CModule, Module};
 use crate::rockspec::source::{is_basic_protocol, Source};
 use crate::rockspec::Rockspec;
 
-/// Puts the sources under `work` and returns the directory to build in.
-pub fn obtain(
-    fetcher: &Fetcher,
-    rockspec: &Rockspec,
-    src_rock: Option<&Path>,
-    work: &Path,
-    origin: &Origin,
-) -> Result<PathBuf, BuildError> {
-    obtain_hashed(fetcher, rockspec, src_rock, work, origin).map(|(dir, _)| dir)
-}
-
 /// The URL fetched and blake3 of the bytes.
 pub type FetchedSource = (String, [u8; 32]);
 
-/// [`obtain`], with the URL and blake3 of the archive or file fetched
-/// (none for a git checkout or a `.src.rock`'s own file).
-pub fn obtain_hashed(
+/// Puts the sources under `work`; returns the directory to build in and
+/// the URL and blake3 of the archive or file fetched (none for a git
+/// checkout or a `.src.rock`'s own file).
+pub fn obtain(
     fetcher: &Fetcher,
     rockspec: &Rockspec,
     src_rock: Option<&Path>,

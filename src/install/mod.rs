@@ -145,7 +145,7 @@ pub enum InstallError {
     },
     /// No version of each rock meets every constraint (found before
     /// anything was built).
-    #[error("No choice of one version per rock meets every constraint, so nothing was built or changed.\n{}\n{derivation}", splits.join("\n"))]
+    #[error("No choice of one version per rock meets every constraint, so nothing was built or changed.\n{}\n{derivation}\nAsk for other versions (rockstore install ROCK VERSION), or use --keep to install the conflicting versions side by side as LuaRocks does.", splits.join("\n"))]
     Conflict {
         /// What the greedy choice left inconsistent.
         splits: Vec<String>,
@@ -336,9 +336,17 @@ impl<'a> Installer<'a> {
         let manifests = greedy.manifests()?;
         let problem = self.problem(base, &consulted_others, manifests, problem_request);
         let described: Vec<String> = splits.iter().map(compose::Split::describe).collect();
-        let solution = solve::solve(&problem).map_err(|e| InstallError::Conflict {
-            splits: described.clone(),
-            derivation: e.to_string(),
+        let solution = solve::solve(&problem).map_err(|e| match e {
+            solve::SolveError::NoSolution(derivation) => InstallError::Conflict {
+                splits: described.clone(),
+                derivation,
+            },
+            // Not a conflict: a rockspec the search needed could not be
+            // read, so whether another choice exists is unknown.
+            solve::SolveError::Rockspec(why) => InstallError::Build(BuildError::Rockspec(format!(
+                "{}; looking for other versions to resolve that failed ({why}), so nothing was built or changed",
+                described.join("; ")
+            ))),
         })?;
         let mut chosen = Vec::new();
         for step in plan.steps.iter().filter(|s| s.in_profile) {

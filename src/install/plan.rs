@@ -4,7 +4,6 @@
 //! the deps mode, or another step). `--dry-run` prints it; the executor
 //! runs it; the new generation is made from its steps' items.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -197,14 +196,5 @@ impl InstallPlan {
             }
         }
         out
-    }
-
-    /// Dependencies satisfied per step, as the flat lines a test compares.
-    pub fn choices(&self) -> BTreeMap<String, String> {
-        self.steps
-            .iter()
-            .filter(|s| s.in_profile)
-            .map(|s| (s.name.clone(), s.version.clone()))
-            .collect()
     }
 }

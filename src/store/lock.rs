@@ -53,15 +53,6 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    /// A guard holding nothing (a daemon's client: the daemon locks).
-    pub fn none(mode: LockMode) -> LockGuard {
-        LockGuard {
-            _file: None,
-            _held: None,
-            mode,
-        }
-    }
-
     /// A lock the daemon holds on `connection`'s behalf.
     pub fn held_by_daemon(connection: std::os::unix::net::UnixStream, mode: LockMode) -> LockGuard {
         LockGuard {

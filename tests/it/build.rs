@@ -1074,27 +1074,6 @@ fn unpack_name_version_fetches_from_the_servers_as_luarocks() {
     }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
-    let files = |dir: &Path| -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("dir").flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    out.push(
-                        e.path()
-                            .strip_prefix(dir)
-                            .expect("inside")
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
-        out.sort();
-        out
-    };
     for (args, made) in [
         (&["purelua", "1.0"][..], "purelua-1.0-1"),
         (&["cmulti"], "cmulti-1.0-1"),
@@ -1113,7 +1092,7 @@ fn unpack_name_version_fetches_from_the_servers_as_luarocks() {
                 "{side} {args:?}: {}",
                 text(&out.stderr)
             );
-            trees.push(files(&work.join(made)));
+            trees.push(crate::support::files_under(&work.join(made)));
         }
         assert!(!trees[0].is_empty());
         // LuaRocks unpacks a .tar.gz with gunzip then tar, and leaves the

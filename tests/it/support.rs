@@ -211,6 +211,28 @@ pub fn build_tree(root: &Path, spec: &TreeSpec) {
     }
 }
 
+/// Every file (not directory) under `root`, relative, sorted.
+pub fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let rel = entry
+                    .path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_owned();
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Every path under `root` with its kind, mode and size (or link target),
 /// sorted: two equal snapshots mean nothing changed.
 pub fn snapshot(root: &Path) -> Vec<String> {

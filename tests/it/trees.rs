@@ -2195,24 +2195,7 @@ fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
             .output()
             .expect("init");
         assert!(out.status.success(), "{side}: {}", text(&out.stderr));
-        let mut files = Vec::new();
-        let mut stack = vec![project.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("dir").flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    files.push(
-                        e.path()
-                            .strip_prefix(&project)
-                            .expect("inside")
-                            .display()
-                            .to_string(),
-                    );
-                }
-            }
-        }
-        files.sort();
+        let files = crate::support::files_under(&project);
         let read = |f: &str| std::fs::read_to_string(project.join(f)).expect(f);
         made.push((
             files,
