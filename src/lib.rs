@@ -27,7 +27,8 @@
 //! | building rocks into items, recipe keys | [`build`] |
 //! | LuaRocks config files | [`luarocks_config`] |
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
-//! | trees as profiles, generations, switching | [`tree`] |
+//! | trees as profiles, generations, switching; per-entry links | [`tree`], [`tree::links`] |
+//! | adopting LuaRocks trees and releasing them | [`adopt`] |
 //! | install/remove, deps modes, resolution: plan, solver, parallel executor | [`install`] |
 //! | the store daemon (multi-user), its protocol, clients | [`daemon`] |
 //! | a daemon store; items sealed immutable | [`store::daemon_store`], [`store::seal`] |
@@ -45,6 +46,7 @@
 //! In a tree: `.rockstore/*` and the links into it: `tree`; the download
 //! cache: `fetch`.
 
+pub mod adopt;
 pub mod archive;
 pub mod build;
 pub mod config;

@@ -5,6 +5,7 @@
 #[macro_use]
 pub mod output;
 mod admin_cmd;
+mod adopt_cmd;
 mod build_cmd;
 mod context;
 mod progress;
@@ -127,6 +128,14 @@ enum Command {
     SwitchGeneration(tree_cmd::SwitchArgs),
     /// Delete generations (never the current one); then `gc` frees their items.
     DeleteGenerations(tree_cmd::DeleteGenerationsArgs),
+    /// Take a tree LuaRocks made into the store: each rock becomes an item
+    /// (its files md5-checked against its rock_manifest), the tree a
+    /// profile whose new generation holds them. Files no rock owns stay.
+    /// Again after `luarocks` changed an adopted tree: takes the changes in.
+    Adopt(adopt_cmd::AdoptArgs),
+    /// Give a tree back to LuaRocks: real files and LuaRocks' manifest in
+    /// place of rockstore's links; `.rockstore/` goes.
+    Release(adopt_cmd::ReleaseArgs),
     /// Delete every item no kept generation of any registered tree uses.
     Gc(tree_cmd::GcArgs),
     /// Print the effective configuration (LuaRocks' config files, the
@@ -182,6 +191,8 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::SwitchGeneration(args) => tree_cmd::switch_generation(args, &cx()?),
         Command::DeleteGenerations(args) => tree_cmd::delete_generations(args, &cx()?),
         Command::Gc(args) => tree_cmd::gc(args, &cx()?),
+        Command::Adopt(args) => adopt_cmd::adopt(args, &cx()?),
+        Command::Release(args) => adopt_cmd::release(args, &cx()?),
         Command::Doctor(args) => tree_cmd::doctor(args, &cx()?),
         Command::Config(args) => tree_cmd::config(args, &cx()?),
     }

@@ -1469,7 +1469,7 @@ fn format_time(secs: u64) -> String {
 /// `rockstore rollback`.
 pub fn rollback(cx: &Context) -> anyhow::Result<ExitStatus> {
     let (tree, _) = cx.target()?;
-    let lock = tree.lock()?;
+    let lock = tree.lock_for_change()?;
     let current = tree
         .current()
         .with_context(|| format!("{} has no generations", tree.root.display()))?;
@@ -1494,7 +1494,7 @@ pub fn rollback(cx: &Context) -> anyhow::Result<ExitStatus> {
 /// `rockstore switch-generation`.
 pub fn switch_generation(args: SwitchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let (tree, _) = cx.target()?;
-    let lock = tree.lock()?;
+    let lock = tree.lock_for_change()?;
     let from = tree.current();
     tree.switch(&lock, args.number)?;
     errln!(

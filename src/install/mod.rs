@@ -562,8 +562,7 @@ impl<'a> Installer<'a> {
         only_deps: bool,
         progress: &dyn Progress,
     ) -> Result<Outcome, InstallError> {
-        let lock = self.settings.target.lock()?;
-        self.settings.target.check_usable()?;
+        let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
@@ -742,7 +741,7 @@ impl<'a> Installer<'a> {
 
     /// Removes `name` (all versions, or `version`) from the tree.
     pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
-        let lock = self.settings.target.lock()?;
+        let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.settings.target.current_profile()?;
         let doomed: Vec<&ProfileRock> = base
@@ -815,7 +814,7 @@ impl<'a> Installer<'a> {
     /// another tree that no longer provides it; with `fix`, links the item
     /// that was used (GC kept it) into the target tree in a new generation.
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
-        let lock = self.settings.target.lock()?;
+        let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.settings.target.current_profile()?;
         let others = self.read_other_trees();
@@ -916,7 +915,7 @@ impl<'a> Installer<'a> {
 
     /// Removes every rock (a new, empty generation).
     pub fn purge(&mut self) -> Result<u64, InstallError> {
-        let lock = self.settings.target.lock()?;
+        let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let profile = Profile::empty(&self.settings.target.lua_version);
         self.switch_to(&lock, &profile, "purge")
@@ -926,7 +925,7 @@ impl<'a> Installer<'a> {
     /// removes the others, except those another rock still needs (unless
     /// `force`), as LuaRocks. `None` when there was nothing to remove.
     pub fn purge_old_versions(&mut self) -> Result<Option<u64>, InstallError> {
-        let lock = self.settings.target.lock()?;
+        let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let rocks = self.settings.target.current_profile()?.rocks;
         let mut kept: Vec<ProfileRock> = Vec::new();

@@ -5,20 +5,21 @@
 //! <tree>/.rockstore/generations/<N>.json  when it was made and what changed
 //! <tree>/.rockstore/current           → generations/<N>    (replaced by symlink + rename)
 //! <tree>/.rockstore/lock              the tree lock (fs2), held while changing the tree
-//! <tree>/share/lua/<5.x>              → ../../.rockstore/current/share/lua/<5.x>
-//! <tree>/lib/lua/<5.x>                → ../../.rockstore/current/lib/lua/<5.x>
-//! <tree>/lib/luarocks/rocks-<5.x>     → ../../.rockstore/current/lib/luarocks/rocks-<5.x>
-//! <tree>/bin/<cmd>                    → ../.rockstore/current/bin/<cmd>
+//! <tree>/.rockstore/adopting          an adoption under way (see crate::adopt)
+//! <tree>/.rockstore/releasing         a release under way
+//! <tree>/share/lua/<5.x>/…, lib/lua/<5.x>/…, lib/luarocks/rocks-<5.x>/<name>/<ver>, bin/<cmd>
+//!                                     one link per entry into `current` (see [`links`])
 //! ```
-//! A switch is one `rename` of `current`, so every path above changes at
-//! once. Commands a new generation adds get their `bin/` link before the
-//! switch (dangling until then); commands it drops lose theirs after.
-//! A tree may share its prefix with other content (`/usr/local`); only the
-//! paths above are ours, and a real directory at one of them (a plain
-//! LuaRocks tree, hand-installed modules) is refused, never replaced.
+//! A switch is one `rename` of `current`, so every entry both generations
+//! have changes at once. A tree may share its prefix with other content
+//! (`/usr/local`); only our links are ours, and anything else at a place a
+//! generation needs is refused, never replaced — except what an adoption
+//! takes over, which shows the same bytes.
 
+pub mod links;
 pub mod profile;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::symlink;
@@ -31,16 +32,93 @@ pub use profile::{Profile, ProfileRock};
 /// The metadata directory inside a tree.
 pub const META: &str = ".rockstore";
 
+/// The marker of an adoption under way, in [`META`].
+pub const ADOPTING: &str = "adopting";
+
+/// The marker of a release under way, in [`META`].
+pub const RELEASING: &str = "releasing";
+
+/// What LuaRocks did to a tree that rockstore did not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LuaRocksChanges {
+    /// Rocks it installed: `(name, version)`.
+    pub installed: Vec<(String, String)>,
+    /// Rocks of the current generation it removed.
+    pub removed: Vec<(String, String)>,
+}
+
+impl LuaRocksChanges {
+    /// Nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.installed.is_empty() && self.removed.is_empty()
+    }
+
+    /// In words: "it installed a 1.0-1; it removed b 2.0-1".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.installed.is_empty() {
+            parts.push(format!("it installed {}", examples(&self.installed)));
+        }
+        if !self.removed.is_empty() {
+            parts.push(format!("it removed {}", examples(&self.removed)));
+        }
+        parts.join("; ")
+    }
+}
+
+/// Up to five `name version`s, and how many more.
+fn examples(rocks: &[(String, String)]) -> String {
+    let mut shown: Vec<String> = rocks
+        .iter()
+        .take(5)
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    if rocks.len() > 5 {
+        shown.push(format!("and {} more", rocks.len() - 5));
+    }
+    shown.join(", ")
+}
+
 /// Why a tree cannot be used or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
-    /// Something that is not ours sits where the profile links must go.
-    #[error("{} holds a plain LuaRocks tree or other files at {} (a real directory, not rockstore's link); rockstore will not take it over.\nInstall into another tree (--tree DIR), or move those files away first", root.display(), path.display())]
+    /// Something that is not ours sits where a profile link must go.
+    #[error("{} is in the way: rockstore did not put it there and will not replace it.\nIf LuaRocks installed it, run `rockstore adopt {}`; else move it away, or install into another tree (--tree DIR)", path.display(), root.display())]
     Foreign {
         /// The tree.
         root: PathBuf,
         /// The path in the way.
         path: PathBuf,
+    },
+    /// A plain LuaRocks tree: rockstore manages none of its rocks yet.
+    #[error("{} is a LuaRocks tree with {count} rock(s) for Lua {lua_version} ({examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
+    PlainLuaRocks {
+        /// The tree.
+        root: PathBuf,
+        /// Its Lua version.
+        lua_version: String,
+        /// How many rocks LuaRocks installed.
+        count: usize,
+        /// A few of them, `name version`.
+        examples: String,
+    },
+    /// LuaRocks changed an adopted tree behind rockstore's back.
+    #[error("LuaRocks changed {} after rockstore last did: {what}.\nRun `rockstore adopt {}` to take the changes into a new generation", root.display(), root.display())]
+    ChangedByLuaRocks {
+        /// The tree.
+        root: PathBuf,
+        /// What changed, in words.
+        what: String,
+    },
+    /// An adoption or release was killed midway.
+    #[error("{what} of {} was interrupted; run `rockstore {command} {}` to finish it", root.display(), root.display())]
+    Interrupted {
+        /// The tree.
+        root: PathBuf,
+        /// "an adoption", "a release".
+        what: &'static str,
+        /// The command that finishes it.
+        command: &'static str,
     },
     /// No such generation.
     #[error("tree {} has no generation {number}", root.display())]
@@ -88,7 +166,7 @@ pub enum TreeError {
     },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
     move |source| TreeError::Io {
         path: path.to_path_buf(),
         source,
@@ -142,45 +220,73 @@ impl Tree {
         self.root.join(META)
     }
 
-    /// The paths a profile owns, relative to the root, with the link each
-    /// should be.
-    fn owned_links(&self) -> Vec<(PathBuf, PathBuf)> {
-        let v = &self.lua_version;
-        [
-            format!("share/lua/{v}"),
-            format!("lib/lua/{v}"),
-            format!("lib/luarocks/rocks-{v}"),
-        ]
-        .into_iter()
-        .map(|rel| {
-            let target = PathBuf::from(format!("../../{META}/current/{rel}"));
-            (PathBuf::from(rel), target)
-        })
-        .collect()
-    }
-
-    /// Whether this tree is managed by rockstore (has generations).
+    /// Whether this tree is managed by rockstore (has a current generation).
     pub fn is_profile(&self) -> bool {
-        self.meta().join("generations").is_dir()
+        std::fs::symlink_metadata(self.meta().join("current")).is_ok()
     }
 
-    /// Refuses a tree whose owned paths hold something not ours.
-    pub fn check_usable(&self) -> Result<(), TreeError> {
-        for (rel, _) in self.owned_links() {
-            let path = self.root.join(&rel);
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {}
-                Ok(m) if m.is_dir() && dir_is_empty(&path) => {}
-                Ok(_) => {
-                    return Err(TreeError::Foreign {
-                        root: self.root.clone(),
-                        path,
-                    })
+    /// What LuaRocks changed in the tree that rockstore did not: rocks it
+    /// installed (real rock directories) and rocks of the current
+    /// generation it removed (their link gone).
+    pub fn luarocks_changes(&self) -> LuaRocksChanges {
+        let installed = links::luarocks_rocks(&self.root, &self.lua_version);
+        let mut removed = Vec::new();
+        if self.is_profile() {
+            if let Ok(profile) = self.current_profile() {
+                for rock in profile.rocks {
+                    let reinstalled = installed
+                        .iter()
+                        .any(|(n, v)| *n == rock.name && *v == rock.version);
+                    if !reinstalled
+                        && !links::has_rock_link(
+                            &self.root,
+                            &self.lua_version,
+                            &rock.name,
+                            &rock.version,
+                        )
+                    {
+                        removed.push((rock.name, rock.version));
+                    }
                 }
-                Err(_) => {}
             }
         }
-        Ok(())
+        LuaRocksChanges { installed, removed }
+    }
+
+    /// Refuses a tree rockstore cannot change as it stands: a plain
+    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
+    /// whose adoption or release was interrupted.
+    pub fn check_usable(&self) -> Result<(), TreeError> {
+        if self.meta().join(ADOPTING).exists() {
+            return Err(TreeError::Interrupted {
+                root: self.root.clone(),
+                what: "an adoption",
+                command: "adopt",
+            });
+        }
+        if self.meta().join(RELEASING).exists() {
+            return Err(TreeError::Interrupted {
+                root: self.root.clone(),
+                what: "a release",
+                command: "release",
+            });
+        }
+        let changes = self.luarocks_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if !self.is_profile() {
+            return Err(TreeError::PlainLuaRocks {
+                root: self.root.clone(),
+                lua_version: self.lua_version.clone(),
+                count: changes.installed.len(),
+                examples: examples(&changes.installed),
+            });
+        }
+        Err(TreeError::ChangedByLuaRocks {
+            root: self.root.clone(),
+            what: changes.describe(),
+        })
     }
 
     /// Takes the tree lock, creating `.rockstore/` if needed. Fails early,
@@ -212,6 +318,14 @@ impl Tree {
             })?;
         fs2::FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
         Ok(TreeLock { _file: file })
+    }
+
+    /// Takes the tree lock to change the tree: refused, with what to do,
+    /// when [`Tree::check_usable`] says so.
+    pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
+        let lock = self.lock()?;
+        self.check_usable()?;
+        Ok(lock)
     }
 
     /// Every generation, oldest first.
@@ -286,6 +400,18 @@ impl Tree {
         change: &str,
         created: u64,
     ) -> Result<u64, TreeError> {
+        self.commit_taking_over(lock, item_path, change, created, &BTreeSet::new())
+    }
+
+    /// [`Tree::commit`], switching as [`Tree::switch_taking_over`] does.
+    pub fn commit_taking_over(
+        &self,
+        lock: &TreeLock,
+        item_path: &Path,
+        change: &str,
+        created: u64,
+        taken_over: &BTreeSet<PathBuf>,
+    ) -> Result<u64, TreeError> {
         let dir = self.meta().join("generations");
         let number = self
             .generations()?
@@ -304,12 +430,23 @@ impl Tree {
         let _ = std::fs::remove_file(&temp);
         symlink(item_path, &temp).map_err(io_err(&temp))?;
         std::fs::rename(&temp, &link).map_err(io_err(&link))?;
-        self.switch(lock, number)?;
+        self.switch_taking_over(lock, number, taken_over)?;
         Ok(number)
     }
 
     /// Makes generation `number` current: one rename of `current`.
-    pub fn switch(&self, _lock: &TreeLock, number: u64) -> Result<(), TreeError> {
+    pub fn switch(&self, lock: &TreeLock, number: u64) -> Result<(), TreeError> {
+        self.switch_taking_over(lock, number, &BTreeSet::new())
+    }
+
+    /// [`Tree::switch`], leaving the places in `taken_over` (what LuaRocks
+    /// deployed, which an adoption replaces right after) as they are.
+    pub fn switch_taking_over(
+        &self,
+        _lock: &TreeLock,
+        number: u64,
+        taken_over: &BTreeSet<PathBuf>,
+    ) -> Result<(), TreeError> {
         let gen_link = self.meta().join("generations").join(number.to_string());
         if std::fs::read_link(&gen_link).is_err() {
             return Err(TreeError::NoGeneration {
@@ -317,8 +454,10 @@ impl Tree {
                 number,
             });
         }
-        let new_commands = self.commands_of(&gen_link);
-        self.ensure_links(&new_commands)?;
+        let v = &self.lua_version;
+        let entries = links::entries_of(&gen_link, v);
+        links::check(&self.root, v, &entries, taken_over)?;
+        links::ensure(&self.root, v, &entries, taken_over)?;
         let meta = self.meta();
         let temp = meta.join(format!(".current-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&temp);
@@ -327,83 +466,13 @@ impl Tree {
         if let Ok(dir) = std::fs::File::open(&meta) {
             let _ = dir.sync_all();
         }
-        self.prune_bin_links(&new_commands);
-        Ok(())
+        links::prune(&self.root, v, &entries);
+        links::write_manifest(&self.root, &gen_link, v)
     }
 
-    /// Removes every `bin/` link of ours to a command the current
-    /// generation lacks: the previous generation's, and any a killed switch
-    /// made for a generation that never became current. Others' files in
-    /// `bin/` are never touched.
-    fn prune_bin_links(&self, commands: &[String]) {
-        let bin = self.root.join("bin");
-        let Ok(entries) = std::fs::read_dir(&bin) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if commands.contains(&name) {
-                continue;
-            }
-            let ours = PathBuf::from(format!("../{META}/current/bin/{name}"));
-            if std::fs::read_link(entry.path()).is_ok_and(|t| t == ours) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-
-    fn commands_of(&self, profile_root: &Path) -> Vec<String> {
-        std::fs::read_dir(profile_root.join("bin"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Creates the tree's links into `current` (and `bin/` links for
-    /// `commands`), refusing to replace anything that is not ours.
-    fn ensure_links(&self, commands: &[String]) -> Result<(), TreeError> {
-        self.check_usable()?;
-        for (rel, target) in self.owned_links() {
-            let path = self.root.join(&rel);
-            if std::fs::read_link(&path).is_ok_and(|t| t == target) {
-                continue;
-            }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-            }
-            if std::fs::symlink_metadata(&path).is_ok() {
-                // An empty directory or a stale link of ours.
-                let _ = std::fs::remove_dir(&path);
-                let _ = std::fs::remove_file(&path);
-            }
-            symlink(&target, &path).map_err(io_err(&path))?;
-        }
-        if !commands.is_empty() {
-            let bin = self.root.join("bin");
-            std::fs::create_dir_all(&bin).map_err(io_err(&bin))?;
-            for cmd in commands {
-                let path = bin.join(cmd);
-                let target = PathBuf::from(format!("../{META}/current/bin/{cmd}"));
-                match std::fs::read_link(&path) {
-                    Ok(t) if t == target => continue,
-                    Ok(_) => {
-                        let _ = std::fs::remove_file(&path);
-                    }
-                    Err(_) if std::fs::symlink_metadata(&path).is_ok() => {
-                        return Err(TreeError::Foreign {
-                            root: self.root.clone(),
-                            path,
-                        })
-                    }
-                    Err(_) => {}
-                }
-                symlink(&target, &path).map_err(io_err(&path))?;
-            }
-        }
-        Ok(())
+    /// The entries the current generation shows, relative to the tree.
+    pub fn current_entries(&self) -> BTreeSet<PathBuf> {
+        links::entries_of(&self.meta().join("current"), &self.lua_version)
     }
 
     /// Deletes generation links (never the current one); GC then frees
@@ -452,8 +521,4 @@ impl Tree {
     pub fn bin_dir(&self) -> PathBuf {
         self.root.join("bin")
     }
-}
-
-fn dir_is_empty(path: &Path) -> bool {
-    std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
 }

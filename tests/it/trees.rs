@@ -351,28 +351,49 @@ fn remove_is_refused_while_needed_and_conflicts_stop_before_switching() {
     assert_eq!(lua_ok(&s, &t, "print(require('cmulti').answer())"), "42");
 }
 
+/// Hand-installed modules share the deploy directories with our links
+/// (one per entry): they stay, and one at a place a rock needs is refused,
+/// never replaced.
 #[test]
-fn a_plain_luarocks_tree_is_refused() {
+fn hand_installed_modules_stay_beside_the_links_and_one_in_the_way_is_refused() {
     if !need(&["lua5.4"]) {
         return;
     }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
-    let t = s.tmp.path().join("plain");
+    let t = s.tmp.path().join("prefix");
     std::fs::create_dir_all(t.join("share/lua/5.4")).expect("mkdir");
-    std::fs::write(t.join("share/lua/5.4/mine.lua"), "return 1").expect("write");
+    std::fs::write(t.join("share/lua/5.4/mine.lua"), "return 'mine'").expect("write");
+    std::fs::create_dir_all(t.join("include")).expect("mkdir");
+    std::fs::write(t.join("include/x.h"), "").expect("write");
+    ok(&s, &repo, &t, &["install", "dmdep"]);
+    assert_eq!(
+        lua_ok(&s, &t, "print(require('dmdep').dep, require('mine'))"),
+        "true\tmine"
+    );
+    assert!(t.join("include/x.h").exists());
+    assert!(std::fs::symlink_metadata(t.join("share/lua/5.4"))
+        .expect("dir")
+        .is_dir());
+    ok(&s, &repo, &t, &["remove", "dmdep"]);
+    assert_eq!(
+        std::fs::read_to_string(t.join("share/lua/5.4/mine.lua")).expect("mine"),
+        "return 'mine'"
+    );
+    assert!(!lua_in_tree(&s, &t, "require('dmdep')").status.success());
+
+    // A file of its own where a rock's module goes.
+    std::fs::write(t.join("share/lua/5.4/dmdep.lua"), "return 'hand'").expect("write");
     let out = rs(&s, &repo, &t, &["install", "dmdep"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("plain LuaRocks tree or other files"), "{err}");
-    assert!(t.join("share/lua/5.4/mine.lua").exists());
-    // A prefix with other content (bin/, include/) is fine.
-    let prefix = s.tmp.path().join("prefix");
-    std::fs::create_dir_all(prefix.join("include")).expect("mkdir");
-    std::fs::write(prefix.join("include/x.h"), "").expect("write");
-    ok(&s, &repo, &prefix, &["install", "dmdep"]);
-    assert!(prefix.join("include/x.h").exists());
-    assert_eq!(lua_ok(&s, &prefix, "print(require('dmdep').dep)"), "true");
+    assert!(err.contains("dmdep.lua is in the way"), "{err}");
+    assert!(err.contains("rockstore adopt"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(t.join("share/lua/5.4/dmdep.lua")).expect("kept"),
+        "return 'hand'"
+    );
+    assert_eq!(lua_ok(&s, &t, "print(require('dmdep'))"), "hand");
 }
 
 /// Which (tree, rock) pairs each tree holds after an install.

@@ -1,0 +1,365 @@
+//! Taking over a tree LuaRocks made, and giving it back.
+//!
+//! - [`read`]: the tree as LuaRocks left it (rocks, their files and md5s,
+//!   files no rock owns), read without changing anything.
+//! - [`adopt`]: each LuaRocks rock becomes a store item holding exactly the
+//!   files its `rock_manifest` lists; the tree becomes a profile whose new
+//!   generation holds them and the rocks rockstore already had.
+//! - [`release`](mod@release): a profile tree back to real files and
+//!   LuaRocks' own manifest.
+//!
+//! Adoption order, and what a kill at each point leaves:
+//! 1. read and check (nothing written);
+//! 2. admit the items and the profile (the store only: the tree is as
+//!    LuaRocks had it, apart from `.rockstore/`);
+//! 3. write `.rockstore/adopting` (the profile and the places taken over);
+//! 4. switch (`current` names the new generation); LuaRocks' files stay,
+//!    and every path still shows the same bytes;
+//! 5. replace each place LuaRocks deployed with our link, one atomic step
+//!    each (same bytes before and after);
+//! 6. remove `.rockstore/adopting`.
+//!
+//! Killed before 4, the marker is stale and the next adoption drops it;
+//! killed after, every command refuses the tree until `rockstore adopt`
+//! finishes steps 5–6. Either way no path ever shows other bytes.
+
+pub mod read;
+pub mod release;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use read::{Found, FoundRock, Problem};
+
+use crate::store::db::ItemKind;
+use crate::store::{ItemSpec, Store, StoreError};
+use crate::tree::links;
+use crate::tree::profile::{self, Profile, ProfileError, ProfileRock, WrapperContext};
+use crate::tree::{Tree, TreeError, ADOPTING, META, RELEASING};
+
+/// Why an adoption or release did not happen. Nothing in the tree changed
+/// unless the variant says so.
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptError {
+    /// Files differ from what LuaRocks recorded, or cannot be read.
+    #[error("{} cannot be adopted as it stands; nothing was changed:\n{}\nRestore the files (`luarocks install --force NAME VERSION`), or adopt them as they are with --force", root.display(), list(problems))]
+    Problems {
+        /// The tree.
+        root: PathBuf,
+        /// What is wrong.
+        problems: Vec<Problem>,
+    },
+    /// Adopting would deploy a rock's files elsewhere than LuaRocks did.
+    #[error("{} would not be where LuaRocks put it ({rock}); nothing was changed.\nAdoption of this tree is not supported; please report it", path.display())]
+    Misplaced {
+        /// The place LuaRocks used.
+        path: PathBuf,
+        /// `name version`.
+        rock: String,
+    },
+    /// A file changed while it was being adopted.
+    #[error("{} changed while it was being adopted; nothing was changed in the tree. Run the command again", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Reading the tree failed.
+    #[error(transparent)]
+    Read(#[from] read::ReadError),
+    /// The tree refused.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The profile could not be made (two rocks provide one file).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing failed.
+    #[error("cannot write {}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AdoptError + '_ {
+    move |source| AdoptError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What an adoption would do, or did.
+#[derive(Debug, Default, Serialize)]
+pub struct Survey {
+    /// Rocks LuaRocks installed, `(name, version)`: each becomes an item.
+    pub adopted: Vec<(String, String)>,
+    /// Rocks rockstore already had that stay.
+    pub kept: Vec<(String, String)>,
+    /// Rocks of the current generation LuaRocks removed since.
+    pub dropped: Vec<(String, String)>,
+    /// Files no rock owns (they stay as they are).
+    pub unowned: Vec<PathBuf>,
+    /// What stops the adoption unless forced.
+    #[serde(serialize_with = "problems_as_text")]
+    pub problems: Vec<Problem>,
+    /// The generation made (none for a dry run, or when nothing changed).
+    pub generation: Option<u64>,
+    /// Whether this finished an adoption that had been interrupted.
+    pub finished_interrupted: bool,
+}
+
+fn problems_as_text<S: serde::Serializer>(p: &[Problem], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(p.iter().map(ToString::to_string))
+}
+
+/// The marker of an adoption under way.
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    /// The profile item the adoption switches to.
+    profile: String,
+    /// The places LuaRocks deployed that our links replace.
+    taken_over: Vec<PathBuf>,
+}
+
+/// How to adopt.
+pub struct Options<'a> {
+    /// Adopt files that differ from their md5 as they are.
+    pub force: bool,
+    /// Only say what would happen.
+    pub dry_run: bool,
+    /// Bin wrappers' interpreter and trees.
+    pub wrap: WrapperContext<'a>,
+    /// Seconds since the epoch, for the generation.
+    pub now: u64,
+}
+
+/// Reads what adopting `tree` would do, changing nothing.
+pub fn survey(tree: &Tree) -> Result<(Survey, Found), AdoptError> {
+    let found = read::read(&tree.root, &tree.lua_version)?;
+    let changes = tree.luarocks_changes();
+    let mut survey = Survey {
+        adopted: found
+            .rocks
+            .iter()
+            .map(|r| (r.name.clone(), r.version.clone()))
+            .collect(),
+        dropped: changes.removed,
+        unowned: found.unowned.clone(),
+        problems: found.problems.clone(),
+        ..Survey::default()
+    };
+    if tree.is_profile() {
+        for rock in tree.current_profile()?.rocks {
+            let pair = (rock.name.clone(), rock.version.clone());
+            if !survey.adopted.contains(&pair) && !survey.dropped.contains(&pair) {
+                survey.kept.push(pair);
+            }
+        }
+    }
+    Ok((survey, found))
+}
+
+/// Adopts `tree`: see the module doc for the order of steps.
+pub fn adopt(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey, AdoptError> {
+    if options.dry_run {
+        return Ok(survey(tree)?.0);
+    }
+    let lock = tree.lock()?;
+    if tree.root.join(META).join(RELEASING).exists() {
+        return Err(TreeError::Interrupted {
+            root: tree.root.clone(),
+            what: "a release",
+            command: "release",
+        }
+        .into());
+    }
+    if finish_interrupted(store, tree)? {
+        let mut done = survey(tree)?.0;
+        done.finished_interrupted = true;
+        done.generation = tree.current();
+        if done.adopted.is_empty() && done.dropped.is_empty() {
+            return Ok(done);
+        }
+    }
+    let (mut survey, found) = survey(tree)?;
+    if !survey.problems.is_empty() && !options.force {
+        return Err(AdoptError::Problems {
+            root: tree.root.clone(),
+            problems: survey.problems,
+        });
+    }
+    if survey.adopted.is_empty() && survey.dropped.is_empty() {
+        return Ok(survey);
+    }
+    let _store_lock = store.lock(crate::store::lock::LockMode::Shared)?;
+    let base = tree.current_profile()?;
+    let mut rocks: Vec<ProfileRock> = base
+        .rocks
+        .iter()
+        .filter(|r| survey.kept.contains(&(r.name.clone(), r.version.clone())))
+        .cloned()
+        .collect();
+    let scratch = tempfile::Builder::new()
+        .prefix(".adopt-")
+        .tempdir_in(tree.root.join(META))
+        .map_err(io_err(&tree.root.join(META)))?;
+    let tree_dir = cap_std::fs::Dir::open_ambient_dir(&tree.root, cap_std::ambient_authority())
+        .map_err(io_err(&tree.root))?;
+    for (n, rock) in found.rocks.iter().enumerate() {
+        let item = admit_rock(store, &tree_dir, rock, &scratch.path().join(n.to_string()))?;
+        store.failpoint("adopt-item-admitted");
+        rocks.push(ProfileRock {
+            name: rock.name.clone(),
+            version: rock.version.clone(),
+            item,
+            // LuaRocks does not record what was asked for: every adopted
+            // rock counts as asked for, so no later removal takes one
+            // away as an orphan.
+            explicit: true,
+            dependencies: rock.dependencies.clone(),
+            external_items: Default::default(),
+            wrap_bin_scripts: rock.wrap_bin_scripts,
+        });
+    }
+    rocks.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+    let profile = Profile {
+        format: 1,
+        lua_version: tree.lua_version.clone(),
+        rocks,
+    };
+    let item = profile::build(store, tree, &profile, &options.wrap)?;
+    store.register_tree(&tree.root)?;
+    let entries = links::entries_of(&item.path, &tree.lua_version);
+    let mut taken_over: BTreeSet<PathBuf> = BTreeSet::new();
+    for rock in &found.rocks {
+        for place in &rock.deployed {
+            if !entries.contains(place) {
+                return Err(AdoptError::Misplaced {
+                    path: tree.root.join(place),
+                    rock: format!("{} {}", rock.name, rock.version),
+                });
+            }
+            taken_over.insert(place.clone());
+        }
+    }
+    let marker = Marker {
+        profile: item.name.as_str().to_owned(),
+        taken_over: taken_over.iter().cloned().collect(),
+    };
+    let marker_path = tree.root.join(META).join(ADOPTING);
+    let json = serde_json::to_vec_pretty(&marker).unwrap_or_default();
+    write_atomic(&marker_path, &json)?;
+    store.failpoint("adopt-marked");
+    let change = format!("adopt {} rock(s) LuaRocks installed", survey.adopted.len());
+    let number = tree.commit_taking_over(&lock, &item.path, &change, options.now, &taken_over)?;
+    store.failpoint("adopt-switched");
+    take_over_all(store, tree, &taken_over)?;
+    std::fs::remove_file(&marker_path).map_err(io_err(&marker_path))?;
+    survey.generation = Some(number);
+    Ok(survey)
+}
+
+/// Finishes an adoption a kill interrupted after its switch; drops the
+/// marker of one interrupted before. Whether one was finished.
+fn finish_interrupted(store: &Store, tree: &Tree) -> Result<bool, AdoptError> {
+    let marker_path = tree.root.join(META).join(ADOPTING);
+    let Ok(bytes) = std::fs::read(&marker_path) else {
+        return Ok(false);
+    };
+    let marker: Option<Marker> = serde_json::from_slice(&bytes).ok();
+    let current_item = std::fs::read_link(tree.root.join(META).join("current"))
+        .ok()
+        .and_then(|g| std::fs::read_link(tree.root.join(META).join(g)).ok())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let finished = match marker {
+        Some(m) if current_item.as_deref() == Some(m.profile.as_str()) => {
+            let places: BTreeSet<PathBuf> = m.taken_over.into_iter().collect();
+            take_over_all(store, tree, &places)?;
+            true
+        }
+        _ => false,
+    };
+    std::fs::remove_file(&marker_path).map_err(io_err(&marker_path))?;
+    Ok(finished)
+}
+
+/// Step 5: each place LuaRocks deployed becomes our link (same bytes).
+fn take_over_all(store: &Store, tree: &Tree, places: &BTreeSet<PathBuf>) -> Result<(), AdoptError> {
+    for place in places {
+        if links::occupant(&tree.root, place) == links::Occupant::OursHere {
+            continue;
+        }
+        links::take_over(&tree.root, place)?;
+        store.failpoint("adopt-took-over");
+    }
+    Ok(())
+}
+
+/// Copies a rock's files (as read, md5 checked again) into `scratch` and
+/// admits them as its item.
+fn admit_rock(
+    store: &Store,
+    tree_dir: &cap_std::fs::Dir,
+    rock: &FoundRock,
+    scratch: &Path,
+) -> Result<String, AdoptError> {
+    use cap_std::fs::PermissionsExt as _;
+    use std::os::unix::fs::PermissionsExt;
+    for file in &rock.files {
+        let bytes =
+            read::read_regular(tree_dir, &file.in_tree).map_err(|_| AdoptError::Changed {
+                path: file.in_tree.clone(),
+            })?;
+        if crate::build::rock_manifest::md5_hex(&bytes) != file.actual {
+            return Err(AdoptError::Changed {
+                path: file.in_tree.clone(),
+            });
+        }
+        let to = scratch.join(&file.in_item);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        std::fs::write(&to, &bytes).map_err(io_err(&to))?;
+        let executable = tree_dir
+            .symlink_metadata(&file.in_tree)
+            .is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+        if executable {
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))
+                .map_err(io_err(&to))?;
+        }
+    }
+    std::fs::create_dir_all(scratch).map_err(io_err(scratch))?;
+    let item = store.add_path(
+        scratch,
+        &ItemSpec {
+            name: rock.name.clone(),
+            version: rock.version.clone(),
+            kind: ItemKind::Rock,
+            references: Vec::new(),
+            recipe_key: None,
+        },
+    )?;
+    Ok(item.name.as_str().to_owned())
+}
+
+/// Writes `bytes` to `path` through a temp file and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AdoptError> {
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes).map_err(io_err(&temp))?;
+    std::fs::rename(&temp, path).map_err(io_err(path))
+}

@@ -1,0 +1,417 @@
+//! The links that show a tree's current generation: one per entry, in real
+//! directories that may also hold others' files.
+//!
+//! ```text
+//! <tree>/share/lua/<5.x>/<path>                 → ../…/.rockstore/current/share/lua/<5.x>/<path>   (each file)
+//! <tree>/lib/lua/<5.x>/<path>                   → ../…/.rockstore/current/lib/lua/<5.x>/<path>
+//! <tree>/lib/luarocks/rocks-<5.x>/<name>/<ver>  → ../../../../.rockstore/current/lib/luarocks/rocks-<5.x>/<name>/<ver>
+//! <tree>/lib/luarocks/rocks-<5.x>/manifest      a real file: the current generation's, copied after each switch
+//! <tree>/bin/<cmd>                              → ../.rockstore/current/bin/<cmd>
+//! ```
+//! Why per entry and not one link per directory: LuaRocks, run on the same
+//! tree (`sudo luarocks install` by habit), creates, renames and deletes
+//! entries in these directories. Through a directory link it would create
+//! them inside a store item — as root, in spite of the item's modes. It
+//! never writes through an existing entry (it deletes or renames it
+//! first), except its manifest, which it opens for writing: so that one is
+//! a real file. Per-entry links also let a tree share `/usr/local/share/lua`
+//! with hand-installed modules, which stay where and what they are.
+//!
+//! Every link goes through `current`, so switching is still one rename for
+//! every entry both generations have. Entries a new generation adds are
+//! linked before the switch (dangling until then); entries it drops are
+//! unlinked after. A link is "ours" when its target goes through
+//! `.rockstore/current/` from where it sits; nothing else is ever removed.
+//! Trees made before this layout (one link per directory) are converted on
+//! their next switch.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::symlink;
+use std::path::{Component, Path, PathBuf};
+
+use super::{io_err, TreeError, META};
+
+/// The directories holding a generation's entries, relative to the tree,
+/// with how deep their entries sit (`None`: any depth).
+fn bases(lua_version: &str) -> [(PathBuf, Option<usize>); 4] {
+    [
+        (PathBuf::from(format!("share/lua/{lua_version}")), None),
+        (PathBuf::from(format!("lib/lua/{lua_version}")), None),
+        (
+            PathBuf::from(format!("lib/luarocks/rocks-{lua_version}")),
+            Some(2),
+        ),
+        (PathBuf::from("bin"), Some(1)),
+    ]
+}
+
+/// The manifest's place, relative to the tree.
+pub fn manifest_path(lua_version: &str) -> PathBuf {
+    PathBuf::from(format!("lib/luarocks/rocks-{lua_version}/manifest"))
+}
+
+/// The link an entry at `rel` (relative to the tree) must be.
+pub fn target_of(rel: &Path) -> PathBuf {
+    let mut target = PathBuf::new();
+    for _ in 1..rel.components().count() {
+        target.push("..");
+    }
+    target.push(META);
+    target.push("current");
+    target.push(rel);
+    target
+}
+
+/// Whether a link at `rel` with `target` is one of ours (goes through
+/// `current` from where it sits), whatever entry it names now.
+pub fn is_ours(rel: &Path, target: &Path) -> bool {
+    let ups = rel.components().count().saturating_sub(1);
+    let mut parts = target.components();
+    for _ in 0..ups {
+        if parts.next() != Some(Component::ParentDir) {
+            return false;
+        }
+    }
+    let rest: PathBuf = parts.collect();
+    rest.starts_with(Path::new(META).join("current"))
+}
+
+/// Every entry a generation (its profile item at `profile_root`) shows,
+/// relative to the tree, sorted.
+pub fn entries_of(profile_root: &Path, lua_version: &str) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for (base, depth) in bases(lua_version) {
+        walk(&profile_root.join(&base), &base, depth, &mut |rel, kind| {
+            if !kind.is_dir() {
+                out.insert(rel.to_path_buf());
+            }
+            true
+        });
+    }
+    out.remove(&manifest_path(lua_version));
+    out
+}
+
+/// Visits what lies under `dir` (shown as `rel`), never following links:
+/// `visit(rel, type)` for each entry; a directory is entered when `visit`
+/// says so and the depth allows. At `depth` (when given) everything is an
+/// entry, directories included.
+fn walk(
+    dir: &Path,
+    rel: &Path,
+    depth: Option<usize>,
+    visit: &mut dyn FnMut(&Path, std::fs::FileType) -> bool,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let child = rel.join(entry.file_name());
+        if kind.is_dir() && depth != Some(1) {
+            if visit(&child, kind) {
+                walk(&entry.path(), &child, depth.map(|d| d - 1), visit);
+            }
+        } else {
+            visit(&child, kind);
+        }
+    }
+}
+
+/// What sits at an entry's place in the tree.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Occupant {
+    /// Nothing.
+    Nothing,
+    /// Our link, naming this entry.
+    OursHere,
+    /// Our link, naming another entry (LuaRocks renamed it).
+    OursElsewhere,
+    /// Something we did not put there: a file, a directory, another link.
+    Foreign,
+}
+
+/// What occupies `rel` in the tree at `root`.
+pub fn occupant(root: &Path, rel: &Path) -> Occupant {
+    let path = root.join(rel);
+    match std::fs::symlink_metadata(&path) {
+        Err(_) => Occupant::Nothing,
+        Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&path) {
+            Ok(t) if t == target_of(rel) => Occupant::OursHere,
+            Ok(t) if is_ours(rel, &t) => Occupant::OursElsewhere,
+            _ => Occupant::Foreign,
+        },
+        Ok(_) => Occupant::Foreign,
+    }
+}
+
+/// Converts a tree made with one link per directory: the link goes, a real
+/// directory takes its place (filled by [`ensure`]).
+fn convert_directory_links(root: &Path, lua_version: &str) -> Result<(), TreeError> {
+    for (base, _) in bases(lua_version) {
+        let path = root.join(&base);
+        let Ok(target) = std::fs::read_link(&path) else {
+            continue;
+        };
+        if is_ours(&base, &target) {
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses the switch when an entry's place (or a directory on its way)
+/// holds something not ours, except the places in `taken_over` (files
+/// LuaRocks deployed that an adoption takes over after the switch).
+pub fn check(
+    root: &Path,
+    lua_version: &str,
+    entries: &BTreeSet<PathBuf>,
+    taken_over: &BTreeSet<PathBuf>,
+) -> Result<(), TreeError> {
+    let legacy: Vec<PathBuf> = bases(lua_version).into_iter().map(|(b, _)| b).collect();
+    for rel in entries {
+        if occupant(root, rel) == Occupant::Foreign && !taken_over.contains(rel) {
+            return Err(TreeError::Foreign {
+                root: root.to_path_buf(),
+                path: root.join(rel),
+            });
+        }
+        let mut on_the_way = PathBuf::new();
+        let parents: Vec<_> = rel
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
+        for part in parents {
+            on_the_way.push(part);
+            let path = root.join(&on_the_way);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.file_type().is_symlink() && legacy.contains(&on_the_way) => {}
+                Ok(_) if taken_over.contains(&on_the_way) => {}
+                Ok(_) => {
+                    return Err(TreeError::Foreign {
+                        root: root.to_path_buf(),
+                        path,
+                    })
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Links every entry that is not linked yet (before a switch), leaving the
+/// places in `taken_over` to [`take_over`].
+pub fn ensure(
+    root: &Path,
+    lua_version: &str,
+    entries: &BTreeSet<PathBuf>,
+    taken_over: &BTreeSet<PathBuf>,
+) -> Result<(), TreeError> {
+    convert_directory_links(root, lua_version)?;
+    for (base, _) in bases(lua_version).iter().take(3) {
+        let path = root.join(base);
+        std::fs::create_dir_all(&path).map_err(io_err(&path))?;
+    }
+    for rel in entries {
+        match occupant(root, rel) {
+            Occupant::OursHere => {}
+            Occupant::Foreign if taken_over.contains(rel) => {}
+            Occupant::Foreign => {
+                return Err(TreeError::Foreign {
+                    root: root.to_path_buf(),
+                    path: root.join(rel),
+                })
+            }
+            Occupant::Nothing | Occupant::OursElsewhere => link(root, rel)?,
+        }
+    }
+    Ok(())
+}
+
+/// Puts our link at `rel`, replacing what is there in one rename.
+fn link(root: &Path, rel: &Path) -> Result<(), TreeError> {
+    let path = root.join(rel);
+    let parent = path.parent().unwrap_or(root);
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let temp = temp_beside(&path);
+    let _ = std::fs::remove_file(&temp);
+    symlink(target_of(rel), &temp).map_err(io_err(&temp))?;
+    std::fs::rename(&temp, &path).map_err(io_err(&path))
+}
+
+/// A name beside `path` for a file about to replace it.
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.rockstore-{}", std::process::id()))
+}
+
+/// Replaces what LuaRocks deployed at `rel` (a file, or a rock directory)
+/// with our link, in one atomic step: a rename over a file, an exchange
+/// with a directory (whose old contents are then deleted). The caller has
+/// made sure the link shows the same bytes.
+pub fn take_over(root: &Path, rel: &Path) -> Result<(), TreeError> {
+    let path = root.join(rel);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(_) => return link(root, rel),
+    };
+    if !meta.is_dir() {
+        return link(root, rel);
+    }
+    let temp = temp_beside(&path);
+    let _ = std::fs::remove_file(&temp);
+    symlink(target_of(rel), &temp).map_err(io_err(&temp))?;
+    exchange(&temp, &path)?;
+    // `temp` now names LuaRocks' directory.
+    std::fs::remove_dir_all(&temp).map_err(io_err(&temp))
+}
+
+/// Swaps two paths in one step (`renameat2(RENAME_EXCHANGE)`).
+pub fn exchange(a: &Path, b: &Path) -> Result<(), TreeError> {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        a,
+        rustix::fs::CWD,
+        b,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .map_err(|e| TreeError::Io {
+        path: b.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Removes our links to entries the current generation lacks (the previous
+/// generation's, and any a killed switch made for one that never became
+/// current), then the directories that leaves empty. Others' files are
+/// never touched.
+pub fn prune(root: &Path, lua_version: &str, entries: &BTreeSet<PathBuf>) {
+    for (base, depth) in bases(lua_version) {
+        let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
+        walk(&root.join(&base), &base, depth, &mut |rel, kind| {
+            if kind.is_symlink() && !entries.contains(rel) {
+                let path = root.join(rel);
+                let ours = std::fs::read_link(&path).is_ok_and(|t| is_ours(rel, &t));
+                if ours && std::fs::remove_file(&path).is_ok() {
+                    if let Some(parent) = rel.parent() {
+                        emptied.insert(parent.to_path_buf());
+                    }
+                }
+            }
+            true
+        });
+        // Deepest first, never the base itself.
+        for dir in emptied.iter().rev() {
+            let mut at = dir.clone();
+            while at.starts_with(&base) && at != base {
+                if std::fs::remove_dir(root.join(&at)).is_err() {
+                    break;
+                }
+                at.pop();
+            }
+        }
+    }
+}
+
+/// Copies the current generation's LuaRocks manifest into the tree as a
+/// real file (temp and rename), for LuaRocks to read and rewrite.
+pub fn write_manifest(
+    root: &Path,
+    profile_root: &Path,
+    lua_version: &str,
+) -> Result<(), TreeError> {
+    let rel = manifest_path(lua_version);
+    let from = profile_root.join(&rel);
+    let bytes = std::fs::read(&from).map_err(io_err(&from))?;
+    let path = root.join(&rel);
+    if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+        return Ok(());
+    }
+    let temp = temp_beside(&path);
+    std::fs::write(&temp, &bytes).map_err(io_err(&temp))?;
+    std::fs::rename(&temp, &path).map_err(io_err(&path))
+}
+
+/// The rocks LuaRocks installed in a tree's rocks directory: each
+/// `<name>/<version>` that is a real directory, not our link.
+pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<(String, String)> {
+    let rocks = root.join(format!("lib/luarocks/rocks-{lua_version}"));
+    let mut out = Vec::new();
+    let Ok(meta) = std::fs::symlink_metadata(&rocks) else {
+        return out;
+    };
+    if !meta.is_dir() {
+        return out;
+    }
+    for name in std::fs::read_dir(&rocks).into_iter().flatten().flatten() {
+        if !name.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        for version in std::fs::read_dir(name.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if version.file_type().is_ok_and(|t| t.is_dir())
+                && version.path().join("rock_manifest").is_file()
+            {
+                out.push((
+                    name.file_name().to_string_lossy().into_owned(),
+                    version.file_name().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether the tree still has our link for rock `name` `version`.
+pub fn has_rock_link(root: &Path, lua_version: &str, name: &str, version: &str) -> bool {
+    let rocks = format!("lib/luarocks/rocks-{lua_version}");
+    if std::fs::read_link(root.join(&rocks)).is_ok() {
+        // A tree with one link for the whole rocks directory.
+        return true;
+    }
+    std::fs::symlink_metadata(root.join(&rocks).join(name).join(version))
+        .is_ok_and(|m| m.file_type().is_symlink())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_go_through_current_from_where_they_sit() {
+        assert_eq!(
+            target_of(Path::new("share/lua/5.4/a/b.lua")),
+            PathBuf::from("../../../../.rockstore/current/share/lua/5.4/a/b.lua")
+        );
+        assert_eq!(
+            target_of(Path::new("bin/cmd")),
+            PathBuf::from("../.rockstore/current/bin/cmd")
+        );
+        assert!(is_ours(
+            Path::new("share/lua/5.4/x_1_0_1-a.lua"),
+            Path::new("../../../.rockstore/current/share/lua/5.4/a.lua")
+        ));
+        assert!(!is_ours(
+            Path::new("share/lua/5.4/a.lua"),
+            Path::new("../../.rockstore/current/share/lua/5.4/a.lua")
+        ));
+        assert!(!is_ours(Path::new("bin/cmd"), Path::new("/usr/bin/cmd")));
+        // The links of the layout before this one.
+        assert!(is_ours(
+            Path::new("share/lua/5.4"),
+            Path::new("../../.rockstore/current/share/lua/5.4")
+        ));
+    }
+}
