@@ -6,6 +6,7 @@
 //! - [`tree`]: writing a tree's `lib/luarocks/rocks-5.x/manifest` exactly
 //!   in the shape LuaRocks and `luarocks.loader` read.
 
+pub mod persist;
 pub mod repository;
 pub mod tree;
 

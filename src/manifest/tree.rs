@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::lua::value::{Table, Value};
 use crate::rockspec::{Dependency, Version};
 
 /// One installed rock as the manifest describes it.
@@ -60,56 +61,63 @@ pub(crate) fn quote(s: &str) -> String {
     out
 }
 
-fn number(n: f64) -> String {
+fn str_value(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
+fn number_value(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
+        Value::Integer(n as i64)
     } else {
-        format!("{n}")
+        Value::Number(n)
     }
 }
 
-fn version_table(v: &Version) -> String {
-    let mut out = String::from("{ ");
+fn sequence(values: impl IntoIterator<Item = Value>) -> Value {
+    let mut t = Table::new();
+    for v in values {
+        t.push(v);
+    }
+    Value::Table(t)
+}
+
+fn version_value(v: &Version) -> Value {
+    let mut t = Table::new();
     for slot in v.slots() {
-        let _ = write!(out, "{}, ", number(*slot));
+        t.push(number_value(*slot));
     }
-    let _ = write!(out, "string = {}", quote(v.as_str()));
+    t.insert("string", str_value(v.as_str()));
     if let Some(r) = v.revision() {
-        let _ = write!(out, ", revision = {}", number(r));
+        t.insert("revision", number_value(r));
     }
-    out.push_str(" }");
-    out
+    Value::Table(t)
 }
 
-fn dependency_table(d: &Dependency) -> String {
-    let mut out = format!("{{ name = {}", quote(&d.name));
+fn dependency_value(d: &Dependency) -> Value {
+    let mut t = Table::new();
+    t.insert("name", str_value(&d.name));
     if let Some(ns) = &d.namespace {
-        let _ = write!(out, ", namespace = {}", quote(ns));
+        t.insert("namespace", str_value(ns));
     }
-    out.push_str(", constraints = { ");
-    for c in &d.constraints {
-        let _ = write!(
-            out,
-            "{{ op = {}, version = {}",
-            quote(c.op.as_str()),
-            version_table(&c.version)
-        );
+    let constraints = d.constraints.iter().map(|c| {
+        let mut ct = Table::new();
+        ct.insert("op", str_value(c.op.as_str()));
+        ct.insert("version", version_value(&c.version));
         if c.no_upgrade {
-            out.push_str(", no_upgrade = true");
+            ct.insert("no_upgrade", Value::Boolean(true));
         }
-        out.push_str(" }, ");
-    }
-    out.push_str("} }");
-    out
+        Value::Table(ct)
+    });
+    t.insert("constraints", sequence(constraints));
+    Value::Table(t)
 }
 
-fn string_map(m: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("{ ");
+fn string_map(m: &BTreeMap<String, String>) -> Value {
+    let mut t = Table::new();
     for (k, v) in m {
-        let _ = write!(out, "[{}] = {}, ", quote(k), quote(v));
+        t.insert(k, str_value(v));
     }
-    out.push('}');
-    out
+    Value::Table(t)
 }
 
 impl TreeManifest {
@@ -139,50 +147,43 @@ impl TreeManifest {
                 }
             }
         }
-        let mut out = String::new();
+        let mut globals = Table::new();
         for (slot, global) in [(0, "commands"), (1, "modules")] {
-            let _ = writeln!(out, "{global} = {{");
+            let mut t = Table::new();
             for (name, list) in &providers[slot] {
-                let items: Vec<String> = list.iter().map(|s| quote(s)).collect();
-                let _ = writeln!(out, "   [{}] = {{ {} }},", quote(name), items.join(", "));
+                t.insert(name, sequence(list.iter().map(|s| str_value(s))));
             }
-            out.push_str("}\n");
+            globals.insert(global, Value::Table(t));
         }
-        let mut by_name: BTreeMap<&str, Vec<&InstalledRock>> = BTreeMap::new();
+        let mut dependencies = Table::new();
+        let mut repository = Table::new();
         for rock in &rocks {
-            by_name.entry(rock.name.as_str()).or_default().push(rock);
-        }
-        out.push_str("dependencies = {\n");
-        for (name, versions) in &by_name {
-            let _ = writeln!(out, "   [{}] = {{", quote(name));
-            for rock in versions {
-                let deps: Vec<String> = rock.dependencies.iter().map(dependency_table).collect();
-                let _ = writeln!(
-                    out,
-                    "      [{}] = {{ {} }},",
-                    quote(&rock.version),
-                    deps.join(", ")
-                );
+            let deps = sequence(rock.dependencies.iter().map(dependency_value));
+            let mut entry = Table::new();
+            entry.insert("arch", str_value("installed"));
+            entry.insert("commands", string_map(&rock.commands));
+            entry.insert("modules", string_map(&rock.modules));
+            entry.insert("dependencies", string_map(&rock.resolved));
+            for (table, value) in [
+                (&mut dependencies, deps),
+                (&mut repository, sequence([Value::Table(entry)])),
+            ] {
+                let versions = match table.get_mut(&rock.name) {
+                    Some(Value::Table(t)) => t,
+                    _ => {
+                        table.insert(&rock.name, Value::Table(Table::new()));
+                        match table.get_mut(&rock.name) {
+                            Some(Value::Table(t)) => t,
+                            _ => continue,
+                        }
+                    }
+                };
+                versions.insert(&rock.version, value);
             }
-            out.push_str("   },\n");
         }
-        out.push_str("}\nrepository = {\n");
-        for (name, versions) in &by_name {
-            let _ = writeln!(out, "   [{}] = {{", quote(name));
-            for rock in versions {
-                let _ = writeln!(
-                    out,
-                    "      [{}] = {{ {{ arch = \"installed\", commands = {}, modules = {}, dependencies = {} }} }},",
-                    quote(&rock.version),
-                    string_map(&rock.commands),
-                    string_map(&rock.modules),
-                    string_map(&rock.resolved),
-                );
-            }
-            out.push_str("   },\n");
-        }
-        out.push_str("}\n");
-        out
+        globals.insert("dependencies", Value::Table(dependencies));
+        globals.insert("repository", Value::Table(repository));
+        super::persist::save_from_table(&globals)
     }
 }
 
@@ -209,7 +210,7 @@ mod tests {
         };
         let text = manifest.render();
         assert!(
-            text.contains(r#"["a"] = { "a/2.0rc1-1", "a/1.0-1" }"#),
+            text.contains("   a = {\n      \"a/2.0rc1-1\",\n      \"a/1.0-1\"\n   }"),
             "{text}"
         );
         let read = RepositoryManifest::from_lua("manifest", text.as_bytes()).expect("reads");

@@ -1,0 +1,151 @@
+//! LuaRocks' `persist.save_from_table` format, byte for byte: the way
+//! LuaRocks writes a tree's `manifest` (and every other table it saves).
+//!
+//! ```text
+//! name = {            -- top-level keys sorted, each a plain name
+//!    key = "value",   -- keys sorted: integers first, then strings bytewise;
+//!    ["a.b"] = {      -- a key that is not a plain name (or is a keyword) in brackets
+//!       "x",          -- sequence entries without their keys
+//!       5, 1, string = "5.1"   -- after a number, the next entry stays on its line
+//!    }
+//! }
+//! empty = {}
+//! ```
+//! Three spaces per level; strings as `%q` (long brackets when they hold a
+//! line break).
+
+use std::fmt::Write;
+
+use crate::lua::value::{Key, Table, Value};
+use crate::manifest::tree::quote;
+
+const KEYWORDS: [&str; 22] = [
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+];
+
+/// Whether LuaRocks writes `k` bare (`is_valid_plain_key`).
+pub fn is_plain_key(k: &str) -> bool {
+    k.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !KEYWORDS.contains(&k)
+}
+
+/// `globals` as a series of assignments (keys that are not plain names
+/// are left out, where LuaRocks refuses the whole table).
+pub fn save_from_table(globals: &Table) -> String {
+    let mut out = String::new();
+    for (key, value) in globals.iter() {
+        let Key::String(name) = key else { continue };
+        if !is_plain_key(name) {
+            continue;
+        }
+        let _ = write!(out, "{name} = ");
+        write_value(&mut out, value, 0);
+        out.push('\n');
+    }
+    out
+}
+
+fn write_value(out: &mut String, value: &Value, level: usize) {
+    match value {
+        Value::Table(t) => write_table(out, t, level + 1),
+        Value::String(s) => out.push_str(&string(s)),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Number(n) => {
+            let _ = write!(out, "{}", number(*n));
+        }
+        Value::Boolean(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Value::Opaque(kind) => out.push_str(kind),
+    }
+}
+
+fn string(s: &str) -> String {
+    if !s.contains(['\r', '\n']) {
+        return quote(s);
+    }
+    let mut equals = 0;
+    let with_bracket = format!("{s}]");
+    loop {
+        let close = format!("]{}]", "=".repeat(equals));
+        if !with_bracket.contains(&close) {
+            break;
+        }
+        equals += 1;
+    }
+    let eqs = "=".repeat(equals);
+    format!("[{eqs}[\n{s}]{eqs}]")
+}
+
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+fn write_table(out: &mut String, table: &Table, level: usize) {
+    const INDENT: &str = "   ";
+    out.push('{');
+    let mut sep = "\n";
+    let mut indent = true;
+    let mut next_index = 1i64;
+    for (key, value) in table.iter() {
+        out.push_str(sep);
+        if indent {
+            out.push_str(&INDENT.repeat(level));
+        }
+        match key {
+            Key::Integer(i) if *i == next_index => next_index += 1,
+            Key::String(k) if is_plain_key(k) => {
+                let _ = write!(out, "{k} = ");
+            }
+            Key::String(k) => {
+                let _ = write!(out, "[{}] = ", string(k));
+            }
+            other => {
+                let _ = write!(out, "[{}] = ", key_text(other));
+            }
+        }
+        write_value(out, value, level);
+        if matches!(value, Value::Integer(_) | Value::Number(_)) {
+            sep = ", ";
+            indent = false;
+        } else {
+            sep = ",\n";
+            indent = true;
+        }
+    }
+    if sep != "\n" {
+        out.push('\n');
+        out.push_str(&INDENT.repeat(level.saturating_sub(1)));
+    }
+    out.push('}');
+}
+
+fn key_text(key: &Key) -> String {
+    match key {
+        Key::Integer(i) => i.to_string(),
+        Key::String(s) => string(s),
+        Key::Other(text) => text.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_as_luarocks_persist() {
+        let text = "commands = {}\nmodules = {\n   [\"a.b\"] = {\n      \"x/1.0-1\"\n   }\n}\nz = {\n   v = {\n      5, 1, string = \"5.1\"\n   }\n}\n";
+        let table = crate::lua::literal::parse_assignments(text.as_bytes()).expect("parses");
+        assert_eq!(save_from_table(&table), text);
+    }
+}
