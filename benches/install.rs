@@ -20,10 +20,12 @@
 
 mod common;
 
-use std::io::BufRead;
+use common::{best, have, serve, timed};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const RUNS: usize = 3;
 const NAMES: [&str; 6] = ["par1", "par2", "par3", "par4", "par5", "par6"];
@@ -101,44 +103,6 @@ fn write_repo(root: &Path, repo: &Path, base: &str) {
     std::fs::write(repo.join("manifest-5.4"), manifest).unwrap();
 }
 
-/// `python3 -m http.server` on an ephemeral loopback port, and its base URL.
-fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new("python3")
-        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m http.server");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split("port ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("port in the server's first line");
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
-fn timed(mut cmd: Command) -> Duration {
-    let t = Instant::now();
-    let out = cmd.output().unwrap();
-    let elapsed = t.elapsed();
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    elapsed
-}
-
-fn best(runs: impl Iterator<Item = Duration>) -> Duration {
-    runs.min().unwrap()
-}
-
 struct Bench {
     root: PathBuf,
     base: String,
@@ -195,13 +159,6 @@ impl Bench {
             .args(args);
         cmd
     }
-}
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn main() {

@@ -121,6 +121,9 @@ pub struct Survey {
     pub generation: Option<u64>,
     /// Whether this finished an adoption that had been interrupted.
     pub finished_interrupted: bool,
+    /// Other Lua versions the tree holds LuaRocks rocks for, with how many:
+    /// they stay LuaRocks' (a tree's generations hold one Lua version).
+    pub other_lua_versions: Vec<(String, usize)>,
 }
 
 fn problems_as_text<S: serde::Serializer>(p: &[Problem], s: S) -> Result<S::Ok, S::Error> {
@@ -163,8 +166,25 @@ pub fn survey(tree: &Tree) -> Result<(Survey, Found), AdoptError> {
         problems: found.problems.clone(),
         ..Survey::default()
     };
+    for v in ["5.1", "5.2", "5.3", "5.4", "5.5"] {
+        if v != tree.lua_version {
+            let count = links::luarocks_rocks(&tree.root, v).len();
+            if count > 0 {
+                survey.other_lua_versions.push((v.to_owned(), count));
+            }
+        }
+    }
     if tree.is_profile() {
-        for rock in tree.current_profile()?.rocks {
+        let profile = tree.current_profile()?;
+        if profile.lua_version != tree.lua_version {
+            return Err(TreeError::OtherLuaVersion {
+                root: tree.root.clone(),
+                profile: profile.lua_version,
+                asked: tree.lua_version.clone(),
+            }
+            .into());
+        }
+        for rock in profile.rocks {
             let pair = (rock.name.clone(), rock.version.clone());
             if !survey.adopted.contains(&pair) && !survey.dropped.contains(&pair) {
                 survey.kept.push(pair);
@@ -179,6 +199,17 @@ pub fn adopt(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey
     if options.dry_run {
         return Ok(survey(tree)?.0);
     }
+    let meta = tree.root.join(META);
+    let fresh = !meta.exists();
+    let adopted = adopt_locked(store, tree, options);
+    if adopted.is_err() && fresh && !tree.is_profile() {
+        // Refused before anything switched: the tree gets no `.rockstore/`.
+        let _ = std::fs::remove_dir_all(&meta);
+    }
+    adopted
+}
+
+fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey, AdoptError> {
     let lock = tree.lock()?;
     if tree.root.join(META).join(RELEASING).exists() {
         return Err(TreeError::Interrupted {

@@ -69,6 +69,11 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let survey = adopt::adopt(&store, &tree, &options)?;
     let shown = tree.root.display();
+    for (v, count) in &survey.other_lua_versions {
+        errln!(
+            "note: {shown} also holds {count} rock(s) LuaRocks installed for Lua {v}; they stay LuaRocks' (a tree's generations hold one Lua version)"
+        );
+    }
     if args.dry_run && args.json {
         outln!("{}", serde_json::to_string_pretty(&survey)?);
         return Ok(ExitStatus::Success);

@@ -590,6 +590,17 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let mut listed: Vec<ListedRock> = Vec::new();
     for tree in &trees {
+        if tree.is_profile() {
+            let changes = tree.luarocks_changes();
+            if !changes.is_empty() {
+                errln!(
+                    "warning: LuaRocks changed {} after rockstore last did: {}; run `rockstore adopt {}` to take the changes in",
+                    tree.root.display(),
+                    changes.describe(),
+                    tree.root.display()
+                );
+            }
+        }
         for r in installed_rocks(tree)? {
             let wanted = args.filter.as_deref().is_none_or(|f| r.name.contains(f))
                 && args

@@ -82,7 +82,10 @@ pub fn entries_of(profile_root: &Path, lua_version: &str) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     for (base, depth) in bases(lua_version) {
         walk(&profile_root.join(&base), &base, depth, &mut |rel, kind| {
-            if !kind.is_dir() {
+            // At the depth limit a directory is an entry too (a rock's).
+            let at_limit =
+                depth.is_some_and(|d| rel.components().count() == base.components().count() + d);
+            if at_limit || !kind.is_dir() {
                 out.insert(rel.to_path_buf());
             }
             true

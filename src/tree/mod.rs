@@ -110,6 +110,16 @@ pub enum TreeError {
         /// What changed, in words.
         what: String,
     },
+    /// The tree's profile is for another Lua version.
+    #[error("{} is a rockstore tree for Lua {profile}, not {asked}: a tree's generations hold one Lua version's rocks.\nUse --lua-version {profile}, or another tree (--tree DIR) for Lua {asked}", root.display())]
+    OtherLuaVersion {
+        /// The tree.
+        root: PathBuf,
+        /// The Lua version of its profile.
+        profile: String,
+        /// The one asked for.
+        asked: String,
+    },
     /// An adoption or release was killed midway.
     #[error("{what} of {} was interrupted; run `rockstore {command} {}` to finish it", root.display(), root.display())]
     Interrupted {
@@ -271,6 +281,16 @@ impl Tree {
                 command: "release",
             });
         }
+        if self.is_profile() {
+            let profile = self.current_profile()?;
+            if profile.lua_version != self.lua_version {
+                return Err(TreeError::OtherLuaVersion {
+                    root: self.root.clone(),
+                    profile: profile.lua_version,
+                    asked: self.lua_version.clone(),
+                });
+            }
+        }
         let changes = self.luarocks_changes();
         if changes.is_empty() {
             return Ok(());
@@ -323,6 +343,8 @@ impl Tree {
     /// Takes the tree lock to change the tree: refused, with what to do,
     /// when [`Tree::check_usable`] says so.
     pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
+        // Before the lock too: a refused tree gets no `.rockstore/`.
+        self.check_usable()?;
         let lock = self.lock()?;
         self.check_usable()?;
         Ok(lock)

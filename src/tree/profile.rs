@@ -5,7 +5,7 @@
 //! share/lua/5.x/<module path>.lua            → ../…/<rock item>/lua/<module path>.lua
 //! lib/lua/5.x/<module path>.so               → ../…/<rock item>/lib/<module path>.so
 //! lib/luarocks/rocks-5.x/manifest            the LuaRocks tree manifest
-//! lib/luarocks/rocks-5.x/<name>/<version>    → ../…/<rock item>  (rockspec, rock_manifest, bin/, doc/)
+//! lib/luarocks/rocks-5.x/<name>/<version>/*  → ../…/<rock item>/*  (rockspec, rock_manifest, bin/, doc/: all but lua/, lib/)
 //! bin/<cmd>                                  LuaRocks' wrapper script (Lua scripts), else → the item's file
 //! ```
 //! Links leave the profile only into rock items it declares as references
@@ -308,8 +308,20 @@ pub fn build(
                 .insert(module_name(sub), sub.to_string_lossy().into_owned());
             links.push((at, rock.item.clone(), rel));
         }
-        let rock_link = rocks_dir.join(&rock.name).join(&rock.version);
-        links.push((rock_link, rock.item.clone(), PathBuf::new()));
+        // The rock directory as LuaRocks keeps one: the item's files but
+        // the deployed `lua/` and `lib/`.
+        let rock_dir = rocks_dir.join(&rock.name).join(&rock.version);
+        std::fs::create_dir_all(root.join(&rock_dir)).map_err(io(&rock_dir))?;
+        for entry in std::fs::read_dir(&item_dir)
+            .map_err(io(&item_dir))?
+            .flatten()
+        {
+            let name = PathBuf::from(entry.file_name());
+            if name == Path::new("lua") || name == Path::new("lib") {
+                continue;
+            }
+            links.push((rock_dir.join(&name), rock.item.clone(), name));
+        }
         manifest.rocks.push(installed);
     }
     // Each rock's resolved closure, for luarocks.loader: the versions this

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives the real `rockstore`
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
+mod adopt;
 mod build;
 mod daemon;
 mod hostile;

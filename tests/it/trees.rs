@@ -368,7 +368,7 @@ fn hand_installed_modules_stay_beside_the_links_and_one_in_the_way_is_refused() 
     std::fs::write(t.join("include/x.h"), "").expect("write");
     ok(&s, &repo, &t, &["install", "dmdep"]);
     assert_eq!(
-        lua_ok(&s, &t, "print(require('dmdep').dep, require('mine'))"),
+        lua_ok(&s, &t, "print(require('dmdep').dep, (require('mine')))"),
         "true\tmine"
     );
     assert!(t.join("include/x.h").exists());
@@ -393,7 +393,7 @@ fn hand_installed_modules_stay_beside_the_links_and_one_in_the_way_is_refused() 
         std::fs::read_to_string(t.join("share/lua/5.4/dmdep.lua")).expect("kept"),
         "return 'hand'"
     );
-    assert_eq!(lua_ok(&s, &t, "print(require('dmdep'))"), "hand");
+    assert_eq!(lua_ok(&s, &t, "print((require('dmdep')))"), "hand");
 }
 
 /// Which (tree, rock) pairs each tree holds after an install.
