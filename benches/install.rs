@@ -22,8 +22,8 @@ mod common;
 
 use common::{best, have, serve, timed};
 
-use std::path::{Path, PathBuf};
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

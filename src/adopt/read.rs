@@ -248,7 +248,10 @@ impl<'a> TreeReader<'a> {
         let mut in_rock_dir: BTreeSet<PathBuf> = BTreeSet::new();
         in_rock_dir.insert(PathBuf::from("rock_manifest"));
         for (rel, md5) in listed {
-            let in_tree = if let Ok(sub) = rel.strip_prefix("lua") {
+            let deployed_under = [("lua", "share/lua"), ("lib", "lib/lua")]
+                .into_iter()
+                .find_map(|(dir, base)| Some((rel.strip_prefix(dir).ok()?, base)));
+            let in_tree = if let Some((sub, base)) = deployed_under {
                 let at = self.placement(
                     "module",
                     &module_name(sub),
@@ -256,19 +259,7 @@ impl<'a> TreeReader<'a> {
                     name,
                     version,
                     sub,
-                    &format!("share/lua/{}", self.v),
-                );
-                rock.deployed.push(at.clone());
-                at
-            } else if let Ok(sub) = rel.strip_prefix("lib") {
-                let at = self.placement(
-                    "module",
-                    &module_name(sub),
-                    &me,
-                    name,
-                    version,
-                    sub,
-                    &format!("lib/lua/{}", self.v),
+                    &format!("{base}/{}", self.v),
                 );
                 rock.deployed.push(at.clone());
                 at
