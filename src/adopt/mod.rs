@@ -103,9 +103,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AdoptError + '_ {
     }
 }
 
-/// What an adoption would do, or did.
+/// What an adoption would do, or did, for one Lua version.
 #[derive(Debug, Default, Serialize)]
-pub struct Survey {
+pub struct VersionSurvey {
+    /// `5.x`.
+    pub lua_version: String,
     /// Rocks LuaRocks installed, `(name, version)`: each becomes an item.
     pub adopted: Vec<(String, String)>,
     /// Rocks rockstore already had that stay.
@@ -117,13 +119,53 @@ pub struct Survey {
     /// What stops the adoption unless forced.
     #[serde(serialize_with = "problems_as_text")]
     pub problems: Vec<Problem>,
+}
+
+impl VersionSurvey {
+    fn changes_anything(&self) -> bool {
+        !self.adopted.is_empty() || !self.dropped.is_empty()
+    }
+}
+
+/// What an adoption would do, or did: every Lua version the tree holds
+/// rocks for (one generation holds them all).
+#[derive(Debug, Default, Serialize)]
+pub struct Survey {
+    /// Per Lua version, the tree's own first.
+    pub versions: Vec<VersionSurvey>,
     /// The generation made (none for a dry run, or when nothing changed).
     pub generation: Option<u64>,
     /// Whether this finished an adoption that had been interrupted.
     pub finished_interrupted: bool,
-    /// Other Lua versions the tree holds LuaRocks rocks for, with how many:
-    /// they stay LuaRocks' (a tree's generations hold one Lua version).
-    pub other_lua_versions: Vec<(String, usize)>,
+}
+
+impl Survey {
+    /// Rocks adopted, over every version.
+    pub fn adopted(&self) -> usize {
+        self.versions.iter().map(|v| v.adopted.len()).sum()
+    }
+
+    /// Rocks kept, over every version.
+    pub fn kept(&self) -> usize {
+        self.versions.iter().map(|v| v.kept.len()).sum()
+    }
+
+    /// Files no rock owns, over every version.
+    pub fn unowned(&self) -> usize {
+        self.versions.iter().map(|v| v.unowned.len()).sum()
+    }
+
+    /// Every problem.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.versions
+            .iter()
+            .flat_map(|v| v.problems.clone())
+            .collect()
+    }
+
+    fn changes_anything(&self) -> bool {
+        self.versions.iter().any(VersionSurvey::changes_anything)
+    }
 }
 
 fn problems_as_text<S: serde::Serializer>(p: &[Problem], s: S) -> Result<S::Ok, S::Error> {
@@ -151,47 +193,58 @@ pub struct Options<'a> {
     pub now: u64,
 }
 
-/// Reads what adopting `tree` would do, changing nothing.
-pub fn survey(tree: &Tree) -> Result<(Survey, Found), AdoptError> {
-    let found = read::read(&tree.root, &tree.lua_version)?;
-    let changes = tree.luarocks_changes();
-    let mut survey = Survey {
-        adopted: found
-            .rocks
-            .iter()
-            .map(|r| (r.name.clone(), r.version.clone()))
-            .collect(),
-        dropped: changes.removed,
-        unowned: found.unowned.clone(),
-        problems: found.problems.clone(),
-        ..Survey::default()
+/// The Lua versions adopting `tree` covers: its own, then every other one
+/// it holds LuaRocks rocks or rockstore rocks for.
+fn versions_of(tree: &Tree) -> Result<Vec<String>, AdoptError> {
+    let mut out = vec![tree.lua_version.clone()];
+    let held: Vec<String> = if tree.is_profile() {
+        tree.current_profile()?.others.into_keys().collect()
+    } else {
+        Vec::new()
     };
-    for v in ["5.1", "5.2", "5.3", "5.4", "5.5"] {
-        if v != tree.lua_version {
-            let count = links::luarocks_rocks(&tree.root, v).len();
-            if count > 0 {
-                survey.other_lua_versions.push((v.to_owned(), count));
-            }
+    for v in crate::lua_install::KNOWN_VERSIONS {
+        let v = v.to_string();
+        if !out.contains(&v)
+            && (held.contains(&v) || !links::luarocks_rocks(&tree.root, &v).is_empty())
+        {
+            out.push(v);
         }
     }
-    if tree.is_profile() {
-        let profile = tree.current_profile()?;
-        if profile.lua_version != tree.lua_version {
-            return Err(TreeError::OtherLuaVersion {
-                root: tree.root.clone(),
-                profile: profile.lua_version,
-                asked: tree.lua_version.clone(),
+    Ok(out)
+}
+
+/// Reads what adopting `tree` would do, changing nothing.
+pub fn survey(tree: &Tree) -> Result<(Survey, Vec<Found>), AdoptError> {
+    let mut survey = Survey::default();
+    let mut found_all = Vec::new();
+    for v in versions_of(tree)? {
+        let at = Tree::new(&tree.root, &v).map_err(io_err(&tree.root))?;
+        let found = read::read(&at.root, &v)?;
+        let changes = at.luarocks_changes();
+        let mut one = VersionSurvey {
+            lua_version: v,
+            adopted: found
+                .rocks
+                .iter()
+                .map(|r| (r.name.clone(), r.version.clone()))
+                .collect(),
+            dropped: changes.removed,
+            unowned: found.unowned.clone(),
+            problems: found.problems.clone(),
+            kept: Vec::new(),
+        };
+        if at.is_profile() {
+            for rock in at.current_profile()?.rocks {
+                let pair = (rock.name.clone(), rock.version.clone());
+                if !one.adopted.contains(&pair) && !one.dropped.contains(&pair) {
+                    one.kept.push(pair);
+                }
             }
-            .into());
         }
-        for rock in profile.rocks {
-            let pair = (rock.name.clone(), rock.version.clone());
-            if !survey.adopted.contains(&pair) && !survey.dropped.contains(&pair) {
-                survey.kept.push(pair);
-            }
-        }
+        survey.versions.push(one);
+        found_all.push(found);
     }
-    Ok((survey, found))
+    Ok((survey, found_all))
 }
 
 /// Adopts `tree`: see the module doc for the order of steps.
@@ -223,61 +276,74 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
         let mut done = survey(tree)?.0;
         done.finished_interrupted = true;
         done.generation = tree.current();
-        if done.adopted.is_empty() && done.dropped.is_empty() {
+        if !done.changes_anything() {
             return Ok(done);
         }
     }
     let (mut survey, found) = survey(tree)?;
-    if !survey.problems.is_empty() && !options.force {
+    let problems = survey.problems();
+    if !problems.is_empty() && !options.force {
         return Err(AdoptError::Problems {
             root: tree.root.clone(),
-            problems: survey.problems,
+            problems,
         });
     }
-    if survey.adopted.is_empty() && survey.dropped.is_empty() {
+    if !survey.changes_anything() {
         return Ok(survey);
     }
     let _store_lock = store.lock(crate::store::lock::LockMode::Shared)?;
     let base = tree.current_profile()?;
-    let mut rocks: Vec<ProfileRock> = base
-        .rocks
-        .iter()
-        .filter(|r| survey.kept.contains(&(r.name.clone(), r.version.clone())))
-        .cloned()
-        .collect();
     let scratch = tempfile::Builder::new()
         .prefix(".adopt-")
         .tempdir_in(tree.root.join(META))
         .map_err(io_err(&tree.root.join(META)))?;
     let tree_dir = cap_std::fs::Dir::open_ambient_dir(&tree.root, cap_std::ambient_authority())
         .map_err(io_err(&tree.root))?;
-    for (n, rock) in found.rocks.iter().enumerate() {
-        let item = admit_rock(store, &tree_dir, rock, &scratch.path().join(n.to_string()))?;
-        store.failpoint("adopt-item-admitted");
-        rocks.push(ProfileRock {
-            name: rock.name.clone(),
-            version: rock.version.clone(),
-            item,
-            // LuaRocks does not record what was asked for: every adopted
-            // rock counts as asked for, so no later removal takes one
-            // away as an orphan.
-            explicit: true,
-            dependencies: rock.dependencies.clone(),
-            external_items: Default::default(),
-            wrap_bin_scripts: rock.wrap_bin_scripts,
-        });
-    }
-    rocks.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
-    let profile = Profile {
-        format: 1,
-        lua_version: tree.lua_version.clone(),
-        rocks,
+    let mut profile = Profile {
+        others: Default::default(),
+        ..Profile::empty(&tree.lua_version)
     };
+    let mut n = 0;
+    for (one, found) in survey.versions.iter().zip(&found) {
+        let held: &[ProfileRock] = if one.lua_version == base.lua_version {
+            &base.rocks
+        } else {
+            base.others.get(&one.lua_version).map_or(&[], Vec::as_slice)
+        };
+        let mut rocks: Vec<ProfileRock> = held
+            .iter()
+            .filter(|r| one.kept.contains(&(r.name.clone(), r.version.clone())))
+            .cloned()
+            .collect();
+        for rock in &found.rocks {
+            n += 1;
+            let item = admit_rock(store, &tree_dir, rock, &scratch.path().join(n.to_string()))?;
+            store.failpoint("adopt-item-admitted");
+            rocks.push(ProfileRock {
+                name: rock.name.clone(),
+                version: rock.version.clone(),
+                item,
+                // LuaRocks does not record what was asked for: every
+                // adopted rock counts as asked for, so no later removal
+                // takes one away as an orphan.
+                explicit: true,
+                dependencies: rock.dependencies.clone(),
+                external_items: Default::default(),
+                wrap_bin_scripts: rock.wrap_bin_scripts,
+            });
+        }
+        rocks.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        if one.lua_version == tree.lua_version {
+            profile.rocks = rocks;
+        } else if !rocks.is_empty() {
+            profile.others.insert(one.lua_version.clone(), rocks);
+        }
+    }
     let item = profile::build(store, tree, &profile, &options.wrap)?;
     store.register_tree(&tree.root)?;
-    let entries = links::entries_of(&item.path, &tree.lua_version);
+    let entries = links::entries_of(&item.path);
     let mut taken_over: BTreeSet<PathBuf> = BTreeSet::new();
-    for rock in &found.rocks {
+    for rock in found.iter().flat_map(|f| &f.rocks) {
         for place in &rock.deployed {
             if !entries.contains(place) {
                 return Err(AdoptError::Misplaced {
@@ -296,7 +362,7 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
     let json = serde_json::to_vec_pretty(&marker).unwrap_or_default();
     write_atomic(&marker_path, &json)?;
     store.failpoint("adopt-marked");
-    let change = format!("adopt {} rock(s) LuaRocks installed", survey.adopted.len());
+    let change = format!("adopt {} rock(s) LuaRocks installed", survey.adopted());
     let number = tree.commit_taking_over(&lock, &item.path, &change, options.now, &taken_over)?;
     store.failpoint("adopt-switched");
     take_over_all(store, tree, &taken_over)?;

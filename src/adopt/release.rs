@@ -44,7 +44,7 @@ pub fn release(store: &Store, tree: &Tree) -> Result<Released, AdoptError> {
             .collect();
         super::write_atomic(&marker, b"release\n")?;
         let current = meta.join("current");
-        for rel in links::entries_of(&current, &tree.lua_version) {
+        for rel in links::entries_of(&current) {
             if links::occupant(&tree.root, &rel) != links::Occupant::OursHere {
                 continue;
             }
@@ -54,7 +54,9 @@ pub fn release(store: &Store, tree: &Tree) -> Result<Released, AdoptError> {
         }
         // The manifest is a real file already; make sure it is the
         // current generation's.
-        links::write_manifest(&tree.root, &current, &tree.lua_version)?;
+        for v in links::versions_in(&current) {
+            links::write_manifest(&tree.root, &current, &v)?;
+        }
         std::fs::remove_file(&current).map_err(io_err(&current))?;
         store.failpoint("release-unlinked");
     } else if !marker.exists() {

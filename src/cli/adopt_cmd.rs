@@ -69,58 +69,58 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let survey = adopt::adopt(&store, &tree, &options)?;
     let shown = tree.root.display();
-    for (v, count) in &survey.other_lua_versions {
-        errln!(
-            "note: {shown} also holds {count} rock(s) LuaRocks installed for Lua {v}; they stay LuaRocks' (a tree's generations hold one Lua version)"
-        );
-    }
     if args.dry_run && args.json {
         outln!("{}", serde_json::to_string_pretty(&survey)?);
         return Ok(ExitStatus::Success);
     }
     let rock = |(n, v): &(String, String)| format!("{n} {v}");
     if args.dry_run {
-        outln!(
-            "Adopting {shown} (Lua {}) would take {} rock(s) LuaRocks installed into the store:",
-            tree.lua_version,
-            survey.adopted.len()
-        );
-        for r in &survey.adopted {
-            outln!("   {}", rock(r));
-        }
-        if !survey.kept.is_empty() {
+        for one in &survey.versions {
+            let v = &one.lua_version;
             outln!(
-                "and keep {} rock(s) rockstore installed:",
-                survey.kept.len()
+                "Adopting {shown} would take {} rock(s) LuaRocks installed for Lua {v} into the store:",
+                one.adopted.len()
             );
-            for r in &survey.kept {
+            for r in &one.adopted {
                 outln!("   {}", rock(r));
             }
-        }
-        if !survey.dropped.is_empty() {
-            outln!(
-                "and drop {} rock(s) LuaRocks removed:",
-                survey.dropped.len()
-            );
-            for r in &survey.dropped {
-                outln!("   {}", rock(r));
+            if !one.kept.is_empty() {
+                outln!(
+                    "and keep {} rock(s) rockstore installed for Lua {v}:",
+                    one.kept.len()
+                );
+                for r in &one.kept {
+                    outln!("   {}", rock(r));
+                }
+            }
+            if !one.dropped.is_empty() {
+                outln!(
+                    "and drop {} rock(s) LuaRocks removed for Lua {v}:",
+                    one.dropped.len()
+                );
+                for r in &one.dropped {
+                    outln!("   {}", rock(r));
+                }
             }
         }
+        let unowned: Vec<&PathBuf> = survey.versions.iter().flat_map(|v| &v.unowned).collect();
+        let unowned: std::collections::BTreeSet<&PathBuf> = unowned.into_iter().collect();
         outln!(
             "Files no rock owns, which stay as they are: {}",
-            survey.unowned.len()
+            unowned.len()
         );
-        for f in &survey.unowned {
+        for f in unowned {
             outln!("   {}", tree.root.join(f).display());
         }
-        if survey.problems.is_empty() {
+        let problems = survey.problems();
+        if problems.is_empty() {
             outln!("Every file matches the md5 LuaRocks recorded.");
         } else {
             outln!(
                 "Problems ({}; adopt refuses them unless --force):",
-                survey.problems.len()
+                problems.len()
             );
-            for p in &survey.problems {
+            for p in &problems {
                 outln!("   {p}");
             }
         }
@@ -129,30 +129,32 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if survey.finished_interrupted {
         outln!("Finished the interrupted adoption of {shown}.");
     }
-    if !survey.problems.is_empty() {
-        for p in &survey.problems {
-            errln!("warning: adopted as it is (--force): {p}");
-        }
+    for p in survey.problems() {
+        errln!("warning: adopted as it is (--force): {p}");
     }
+    let versions: Vec<&str> = survey
+        .versions
+        .iter()
+        .filter(|v| !v.adopted.is_empty() || !v.kept.is_empty())
+        .map(|v| v.lua_version.as_str())
+        .collect();
     match survey.generation {
-        Some(n) if !survey.finished_interrupted || !survey.adopted.is_empty() => {
+        Some(n) if !survey.finished_interrupted || survey.adopted() > 0 => {
             outln!(
-                "Adopted {} rock(s) into {shown} (generation {n}){}; {} file(s) no rock owns stay as they are.",
-                survey.adopted.len(),
-                if survey.kept.is_empty() {
+                "Adopted {} rock(s) into {shown} (generation {n}, Lua {}){}; {} file(s) no rock owns stay as they are.",
+                survey.adopted(),
+                versions.join(", "),
+                if survey.kept() == 0 {
                     String::new()
                 } else {
-                    format!(", keeping {} rockstore had", survey.kept.len())
+                    format!(", keeping {} rockstore had", survey.kept())
                 },
-                survey.unowned.len()
+                survey.unowned()
             );
             outln!("`rockstore release {shown}` gives the tree back to LuaRocks.");
         }
         Some(_) => {}
-        None => outln!(
-            "Nothing to adopt in {shown}: no rocks for Lua {} that rockstore does not manage.",
-            tree.lua_version
-        ),
+        None => outln!("Nothing to adopt in {shown}: no rocks that rockstore does not manage."),
     }
     Ok(ExitStatus::Success)
 }

@@ -592,6 +592,7 @@ impl<'a> Installer<'a> {
             format: 1,
             lua_version: self.settings.target.lua_version.clone(),
             rocks,
+            others: base.others.clone(),
         };
         if profile == base && self.settings.target.current().is_some() {
             return Ok(Outcome {
@@ -806,6 +807,7 @@ impl<'a> Installer<'a> {
             format: 1,
             lua_version: self.settings.target.lua_version.clone(),
             rocks,
+            others: base.others.clone(),
         };
         self.switch_to(&lock, &profile, &change)
     }
@@ -898,6 +900,7 @@ impl<'a> Installer<'a> {
                 format: 1,
                 lua_version: self.settings.target.lua_version.clone(),
                 rocks,
+                others: base.others.clone(),
             };
             let change = format!(
                 "doctor --fix: link {}",
@@ -917,7 +920,12 @@ impl<'a> Installer<'a> {
     pub fn purge(&mut self) -> Result<u64, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
-        let profile = Profile::empty(&self.settings.target.lua_version);
+        // The tree's other Lua versions keep their rocks, as LuaRocks'
+        // purge empties one version's rocks directory.
+        let profile = Profile {
+            others: self.settings.target.current_profile()?.others,
+            ..Profile::empty(&self.settings.target.lua_version)
+        };
         self.switch_to(&lock, &profile, "purge")
     }
 
@@ -968,6 +976,7 @@ impl<'a> Installer<'a> {
             format: 1,
             lua_version: self.settings.target.lua_version.clone(),
             rocks: kept,
+            others: self.settings.target.current_profile()?.others,
         };
         self.switch_to(&lock, &profile, "purge old versions")
             .map(Some)

@@ -76,11 +76,35 @@ pub fn is_ours(rel: &Path, target: &Path) -> bool {
     rest.starts_with(Path::new(META).join("current"))
 }
 
+/// The Lua versions a generation (its profile item) lays out: one rocks
+/// directory each.
+pub fn versions_in(profile_root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(profile_root.join("lib/luarocks"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("rocks-"))
+                .map(str::to_owned)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every Lua version a tree may have our links for.
+fn every_version() -> impl Iterator<Item = &'static str> {
+    crate::lua_install::KNOWN_VERSIONS.into_iter()
+}
+
 /// Every entry a generation (its profile item at `profile_root`) shows,
 /// relative to the tree, sorted.
-pub fn entries_of(profile_root: &Path, lua_version: &str) -> BTreeSet<PathBuf> {
+pub fn entries_of(profile_root: &Path) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
-    for (base, depth) in bases(lua_version) {
+    let versions = versions_in(profile_root);
+    for (base, depth) in versions.iter().flat_map(|v| bases(v)) {
         walk(&profile_root.join(&base), &base, depth, &mut |rel, kind| {
             // At the depth limit a directory is an entry too (a rock's).
             let at_limit =
@@ -91,7 +115,9 @@ pub fn entries_of(profile_root: &Path, lua_version: &str) -> BTreeSet<PathBuf> {
             true
         });
     }
-    out.remove(&manifest_path(lua_version));
+    for v in &versions {
+        out.remove(&manifest_path(v));
+    }
     out
 }
 
@@ -152,8 +178,8 @@ pub fn occupant(root: &Path, rel: &Path) -> Occupant {
 
 /// Converts a tree made with one link per directory: the link goes, a real
 /// directory takes its place (filled by [`ensure`]).
-fn convert_directory_links(root: &Path, lua_version: &str) -> Result<(), TreeError> {
-    for (base, _) in bases(lua_version) {
+fn convert_directory_links(root: &Path) -> Result<(), TreeError> {
+    for (base, _) in every_version().flat_map(bases) {
         let path = root.join(&base);
         let Ok(target) = std::fs::read_link(&path) else {
             continue;
@@ -170,11 +196,10 @@ fn convert_directory_links(root: &Path, lua_version: &str) -> Result<(), TreeErr
 /// LuaRocks deployed that an adoption takes over after the switch).
 pub fn check(
     root: &Path,
-    lua_version: &str,
     entries: &BTreeSet<PathBuf>,
     taken_over: &BTreeSet<PathBuf>,
 ) -> Result<(), TreeError> {
-    let legacy: Vec<PathBuf> = bases(lua_version).into_iter().map(|(b, _)| b).collect();
+    let legacy: Vec<PathBuf> = every_version().flat_map(bases).map(|(b, _)| b).collect();
     for rel in entries {
         if occupant(root, rel) == Occupant::Foreign && !taken_over.contains(rel) {
             return Err(TreeError::Foreign {
@@ -211,14 +236,16 @@ pub fn check(
 /// places in `taken_over` to [`take_over`].
 pub fn ensure(
     root: &Path,
-    lua_version: &str,
+    versions: &[String],
     entries: &BTreeSet<PathBuf>,
     taken_over: &BTreeSet<PathBuf>,
 ) -> Result<(), TreeError> {
-    convert_directory_links(root, lua_version)?;
-    for (base, _) in bases(lua_version).iter().take(3) {
-        let path = root.join(base);
-        std::fs::create_dir_all(&path).map_err(io_err(&path))?;
+    convert_directory_links(root)?;
+    for v in versions {
+        for (base, _) in bases(v).iter().take(3) {
+            let path = root.join(base);
+            std::fs::create_dir_all(&path).map_err(io_err(&path))?;
+        }
     }
     for rel in entries {
         match occupant(root, rel) {
@@ -296,8 +323,12 @@ pub fn exchange(a: &Path, b: &Path) -> Result<(), TreeError> {
 /// generation's, and any a killed switch made for one that never became
 /// current), then the directories that leaves empty. Others' files are
 /// never touched.
-pub fn prune(root: &Path, lua_version: &str, entries: &BTreeSet<PathBuf>) {
-    for (base, depth) in bases(lua_version) {
+pub fn prune(root: &Path, entries: &BTreeSet<PathBuf>) {
+    let mut seen = BTreeSet::new();
+    for (base, depth) in every_version().flat_map(bases) {
+        if !seen.insert(base.clone()) {
+            continue;
+        }
         let mut emptied: BTreeSet<PathBuf> = BTreeSet::new();
         walk(&root.join(&base), &base, depth, &mut |rel, kind| {
             if kind.is_symlink() && !entries.contains(rel) {

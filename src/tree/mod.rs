@@ -110,16 +110,6 @@ pub enum TreeError {
         /// What changed, in words.
         what: String,
     },
-    /// The tree's profile is for another Lua version.
-    #[error("{} is a rockstore tree for Lua {profile}, not {asked}: a tree's generations hold one Lua version's rocks.\nUse --lua-version {profile}, or another tree (--tree DIR) for Lua {asked}", root.display())]
-    OtherLuaVersion {
-        /// The tree.
-        root: PathBuf,
-        /// The Lua version of its profile.
-        profile: String,
-        /// The one asked for.
-        asked: String,
-    },
     /// An adoption or release was killed midway.
     #[error("{what} of {} was interrupted; run `rockstore {command} {}` to finish it", root.display(), root.display())]
     Interrupted {
@@ -281,16 +271,6 @@ impl Tree {
                 command: "release",
             });
         }
-        if self.is_profile() {
-            let profile = self.current_profile()?;
-            if profile.lua_version != self.lua_version {
-                return Err(TreeError::OtherLuaVersion {
-                    root: self.root.clone(),
-                    profile: profile.lua_version,
-                    asked: self.lua_version.clone(),
-                });
-            }
-        }
         let changes = self.luarocks_changes();
         if changes.is_empty() {
             return Ok(());
@@ -407,11 +387,13 @@ impl Tree {
                 io_err(&link)(e)
             }
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| TreeError::BadProfile {
-            root: self.root.clone(),
-            number,
-            problem: e.to_string(),
-        })
+        let profile: Profile =
+            serde_json::from_slice(&bytes).map_err(|e| TreeError::BadProfile {
+                root: self.root.clone(),
+                number,
+                problem: e.to_string(),
+            })?;
+        Ok(profile.for_lua(&self.lua_version))
     }
 
     /// Records a new generation linking to `item_path` and makes it current.
@@ -476,10 +458,10 @@ impl Tree {
                 number,
             });
         }
-        let v = &self.lua_version;
-        let entries = links::entries_of(&gen_link, v);
-        links::check(&self.root, v, &entries, taken_over)?;
-        links::ensure(&self.root, v, &entries, taken_over)?;
+        let versions = links::versions_in(&gen_link);
+        let entries = links::entries_of(&gen_link);
+        links::check(&self.root, &entries, taken_over)?;
+        links::ensure(&self.root, &versions, &entries, taken_over)?;
         let meta = self.meta();
         let temp = meta.join(format!(".current-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&temp);
@@ -488,13 +470,16 @@ impl Tree {
         if let Ok(dir) = std::fs::File::open(&meta) {
             let _ = dir.sync_all();
         }
-        links::prune(&self.root, v, &entries);
-        links::write_manifest(&self.root, &gen_link, v)
+        links::prune(&self.root, &entries);
+        for v in &versions {
+            links::write_manifest(&self.root, &gen_link, v)?;
+        }
+        Ok(())
     }
 
     /// The entries the current generation shows, relative to the tree.
     pub fn current_entries(&self) -> BTreeSet<PathBuf> {
-        links::entries_of(&self.meta().join("current"), &self.lua_version)
+        links::entries_of(&self.meta().join("current"))
     }
 
     /// Deletes generation links (never the current one); GC then frees

@@ -68,6 +68,11 @@ pub struct Profile {
     pub lua_version: String,
     /// Rocks, sorted by name then version.
     pub rocks: Vec<ProfileRock>,
+    /// The rocks of the tree's other Lua versions (`5.x` → rocks), which a
+    /// generation made for `lua_version` carries unchanged: a generation
+    /// is the whole tree's state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub others: BTreeMap<String, Vec<ProfileRock>>,
 }
 
 /// Why a profile cannot be made.
@@ -104,7 +109,35 @@ impl Profile {
             format: 1,
             lua_version: lua_version.to_owned(),
             rocks: Vec::new(),
+            others: BTreeMap::new(),
         }
+    }
+
+    /// The same state seen from Lua `lua_version`: its rocks in `rocks`,
+    /// every other version's in `others`.
+    pub fn for_lua(mut self, lua_version: &str) -> Profile {
+        if self.lua_version == lua_version {
+            return self;
+        }
+        let mine = self.others.remove(lua_version).unwrap_or_default();
+        let theirs = std::mem::replace(&mut self.rocks, mine);
+        if !theirs.is_empty() {
+            self.others.insert(self.lua_version.clone(), theirs);
+        }
+        self.lua_version = lua_version.to_owned();
+        self
+    }
+
+    /// Every Lua version this profile holds rocks for, its own first.
+    pub fn lua_versions(&self) -> Vec<(&str, &[ProfileRock])> {
+        std::iter::once((self.lua_version.as_str(), self.rocks.as_slice()))
+            .chain(
+                self.others
+                    .iter()
+                    .filter(|(v, _)| **v != self.lua_version)
+                    .map(|(v, r)| (v.as_str(), r.as_slice())),
+            )
+            .collect()
     }
 
     /// Every item this profile needs kept alive: its rocks' items and the
@@ -112,6 +145,7 @@ impl Profile {
     pub fn items(&self) -> BTreeSet<String> {
         self.rocks
             .iter()
+            .chain(self.others.values().flatten())
             .flat_map(|r| std::iter::once(r.item.clone()).chain(r.external_items.values().cloned()))
             .collect()
     }
@@ -178,8 +212,7 @@ fn link_into(at: &Path, item: &str, rel: &Path) -> PathBuf {
 }
 
 /// Lua code for LuaRocks' bin wrapper.
-fn wrapper(lua: &str, tree: &Tree, trees: &[PathBuf], rock: &ProfileRock) -> String {
-    let v = &tree.lua_version;
+fn wrapper(lua: &str, tree: &Tree, v: &str, trees: &[PathBuf], rock: &ProfileRock) -> String {
     let mut paths = String::new();
     let mut cpaths = String::new();
     for t in trees {
@@ -194,7 +227,7 @@ fn wrapper(lua: &str, tree: &Tree, trees: &[PathBuf], rock: &ProfileRock) -> Str
         "#!/bin/sh\n\nexec '{lua}' -e 'package.path=\"{paths}\"..package.path;package.cpath=\"{cpaths}\"..package.cpath;local k,l,_=pcall(require,\"luarocks.loader\") _=k and l.add_context(\"{name}\",\"{version}\")' '{rocks}/{name}/{version}/bin/SCRIPT' \"$@\"\n",
         name = rock.name,
         version = rock.version,
-        rocks = tree.rocks_dir().display(),
+        rocks = tree.root.join(format!("lib/luarocks/rocks-{v}")).display(),
     )
 }
 
@@ -236,152 +269,32 @@ pub fn build(
         let path = path.to_path_buf();
         move |source| ProfileError::Io { path, source }
     };
-    let v = &profile.lua_version;
-    let lua_dir = PathBuf::from(format!("share/lua/{v}"));
-    let lib_dir = PathBuf::from(format!("lib/lua/{v}"));
-    let rocks_dir = PathBuf::from(format!("lib/luarocks/rocks-{v}"));
-
-    // Newest version of each rock first, so it takes the plain paths.
-    let mut ordered: Vec<&ProfileRock> = profile.rocks.iter().collect();
-    ordered.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| Version::parse(&b.version).sort_order(&Version::parse(&a.version)))
-    });
-    let mut owners: BTreeMap<PathBuf, &ProfileRock> = BTreeMap::new();
-    let mut links: Vec<(PathBuf, String, PathBuf)> = Vec::new();
-    let mut wrappers: Vec<(PathBuf, String)> = Vec::new();
-    let mut manifest = TreeManifest::default();
-    for rock in &ordered {
-        let item_dir = store.root().join("store").join(&rock.item);
-        let mut installed = InstalledRock {
-            name: rock.name.clone(),
-            version: rock.version.clone(),
-            dependencies: rock
-                .dependencies
-                .iter()
-                .filter_map(|d| Dependency::parse(d).ok())
-                .collect(),
-            ..InstalledRock::default()
+    // The bin/ names every version shares: the generation's own version
+    // takes them first; another version's command of the same name stays
+    // in its rock directory.
+    let mut commands: BTreeSet<PathBuf> = BTreeSet::new();
+    for (v, rocks) in profile.lua_versions() {
+        let other_lua;
+        let (lua, trees) = if v == profile.lua_version {
+            (wrap.lua, wrap.trees.clone())
+        } else {
+            other_lua = crate::lua_install::LuaInstall::detect(Some(v), None)
+                .ok()
+                .and_then(|l| l.interpreter)
+                .map_or_else(|| format!("lua{v}"), |p| p.display().to_string());
+            (other_lua.as_str(), vec![tree.root.clone()])
         };
-        for rel in files_under(&item_dir) {
-            let (deploy_dir, sub) = if let Ok(sub) = rel.strip_prefix("lua") {
-                (&lua_dir, sub)
-            } else if let Ok(sub) = rel.strip_prefix("lib") {
-                (&lib_dir, sub)
-            } else if let Ok(sub) = rel.strip_prefix("bin") {
-                let cmd = sub.to_string_lossy().into_owned();
-                let mut at = PathBuf::from("bin").join(sub);
-                if let Some(other) = owners.get(&at) {
-                    if other.name != rock.name {
-                        return Err(conflict(other, rock, &at));
-                    }
-                    // Another version of the rock owns the name: this one's
-                    // command gets LuaRocks' versioned name, as for modules.
-                    at = PathBuf::from("bin").join(versioned(&rock.name, &rock.version, sub));
-                } else {
-                    owners.insert(at.clone(), rock);
-                }
-                let bytes = std::fs::read(item_dir.join(&rel)).map_err(io(&item_dir))?;
-                if rock.wrap_bin_scripts && crate::lua::compiles(&bytes) {
-                    let text = wrapper(wrap.lua, tree, &wrap.trees, rock).replace("SCRIPT", &cmd);
-                    wrappers.push((at, text));
-                } else {
-                    links.push((at, rock.item.clone(), rel.clone()));
-                }
-                installed.commands.insert(cmd.clone(), cmd);
-                continue;
-            } else {
-                continue;
-            };
-            let mut at = deploy_dir.join(sub);
-            if let Some(other) = owners.get(&at) {
-                if other.name != rock.name {
-                    return Err(conflict(other, rock, &at));
-                }
-                at = deploy_dir.join(versioned(&rock.name, &rock.version, sub));
-            } else {
-                owners.insert(at.clone(), rock);
-            }
-            installed
-                .modules
-                .insert(module_name(sub), sub.to_string_lossy().into_owned());
-            links.push((at, rock.item.clone(), rel));
-        }
-        // The rock directory as LuaRocks keeps one: the item's files but
-        // the deployed `lua/` and `lib/`.
-        let rock_dir = rocks_dir.join(&rock.name).join(&rock.version);
-        std::fs::create_dir_all(root.join(&rock_dir)).map_err(io(&rock_dir))?;
-        for entry in std::fs::read_dir(&item_dir)
-            .map_err(io(&item_dir))?
-            .flatten()
-        {
-            let name = PathBuf::from(entry.file_name());
-            if name == Path::new("lua") || name == Path::new("lib") {
-                continue;
-            }
-            links.push((rock_dir.join(&name), rock.item.clone(), name));
-        }
-        manifest.rocks.push(installed);
+        let layout = Layout {
+            store,
+            tree,
+            root: &root,
+            v,
+            lua,
+            trees: &trees,
+        };
+        layout.lay_out(rocks, &mut commands)?;
     }
-    // Each rock's resolved closure, for luarocks.loader: the versions this
-    // profile holds.
-    let versions: BTreeMap<&str, &str> = ordered
-        .iter()
-        .map(|r| (r.name.as_str(), r.version.as_str()))
-        .collect();
-    for installed in &mut manifest.rocks {
-        let mut seen = BTreeSet::new();
-        let mut queue: Vec<String> = installed
-            .dependencies
-            .iter()
-            .map(|d| d.name.clone())
-            .collect();
-        while let Some(dep) = queue.pop() {
-            if !seen.insert(dep.clone()) {
-                continue;
-            }
-            if let Some(v) = versions.get(dep.as_str()) {
-                installed.resolved.insert(dep.clone(), (*v).to_owned());
-                if let Some(r) = profile
-                    .rocks
-                    .iter()
-                    .find(|r| r.name == dep && r.version == *v)
-                {
-                    queue.extend(
-                        r.dependencies
-                            .iter()
-                            .filter_map(|d| Dependency::parse(d).ok())
-                            .map(|d| d.name),
-                    );
-                }
-            }
-        }
-    }
-
-    for (at, item, rel) in &links {
-        let full = root.join(at);
-        if let Some(parent) = full.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        symlink(link_into(at, item, rel), &full).map_err(io(&full))?;
-    }
-    for (at, text) in &wrappers {
-        let full = root.join(at);
-        if let Some(parent) = full.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::write(&full, text).map_err(io(&full))?;
-        std::fs::set_permissions(&full, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .map_err(io(&full))?;
-    }
-    let manifest_path = root.join(&rocks_dir).join("manifest");
-    std::fs::create_dir_all(root.join(&rocks_dir)).map_err(io(&manifest_path))?;
-    std::fs::write(&manifest_path, manifest.render()).map_err(io(&manifest_path))?;
-    // Lua and the loader want the deploy directories even when empty.
-    for dir in [&lua_dir, &lib_dir] {
-        std::fs::create_dir_all(root.join(dir)).map_err(io(&root.join(dir)))?;
-    }
+    let v = &profile.lua_version;
     let json = serde_json::to_vec_pretty(profile).unwrap_or_default();
     std::fs::write(root.join(PROFILE_FILE), json).map_err(io(&root.join(PROFILE_FILE)))?;
     let references: Vec<String> = profile.items().into_iter().collect();
@@ -395,6 +308,180 @@ pub fn build(
             recipe_key: None,
         },
     )?)
+}
+
+/// Where and how one Lua version's rocks are laid out in a profile.
+struct Layout<'a> {
+    store: &'a Store,
+    tree: &'a Tree,
+    root: &'a Path,
+    v: &'a str,
+    lua: &'a str,
+    trees: &'a [PathBuf],
+}
+
+impl Layout<'_> {
+    /// Links and wrappers of `rocks`, their manifest and deploy
+    /// directories; `commands` holds the `bin/` names already taken.
+    fn lay_out(
+        &self,
+        rocks: &[ProfileRock],
+        commands: &mut BTreeSet<PathBuf>,
+    ) -> Result<(), ProfileError> {
+        let (store, tree, root, v) = (self.store, self.tree, self.root, self.v);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ProfileError::Io { path, source }
+        };
+        let lua_dir = PathBuf::from(format!("share/lua/{v}"));
+        let lib_dir = PathBuf::from(format!("lib/lua/{v}"));
+        let rocks_dir = PathBuf::from(format!("lib/luarocks/rocks-{v}"));
+
+        // Newest version of each rock first, so it takes the plain paths.
+        let mut ordered: Vec<&ProfileRock> = rocks.iter().collect();
+        ordered.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| Version::parse(&b.version).sort_order(&Version::parse(&a.version)))
+        });
+        let mut owners: BTreeMap<PathBuf, &ProfileRock> = BTreeMap::new();
+        let mut links: Vec<(PathBuf, String, PathBuf)> = Vec::new();
+        let mut wrappers: Vec<(PathBuf, String)> = Vec::new();
+        let mut manifest = TreeManifest::default();
+        for rock in &ordered {
+            let item_dir = store.root().join("store").join(&rock.item);
+            let mut installed = InstalledRock {
+                name: rock.name.clone(),
+                version: rock.version.clone(),
+                dependencies: rock
+                    .dependencies
+                    .iter()
+                    .filter_map(|d| Dependency::parse(d).ok())
+                    .collect(),
+                ..InstalledRock::default()
+            };
+            for rel in files_under(&item_dir) {
+                let (deploy_dir, sub) = if let Ok(sub) = rel.strip_prefix("lua") {
+                    (&lua_dir, sub)
+                } else if let Ok(sub) = rel.strip_prefix("lib") {
+                    (&lib_dir, sub)
+                } else if let Ok(sub) = rel.strip_prefix("bin") {
+                    let cmd = sub.to_string_lossy().into_owned();
+                    let mut at = PathBuf::from("bin").join(sub);
+                    if let Some(other) = owners.get(&at) {
+                        if other.name != rock.name {
+                            return Err(conflict(other, rock, &at));
+                        }
+                        // Another version of the rock owns the name: this one's
+                        // command gets LuaRocks' versioned name, as for modules.
+                        at = PathBuf::from("bin").join(versioned(&rock.name, &rock.version, sub));
+                    } else if commands.contains(&at) {
+                        // Another Lua version's rock has the name.
+                        installed.commands.insert(cmd.clone(), cmd);
+                        continue;
+                    } else {
+                        owners.insert(at.clone(), rock);
+                    }
+                    commands.insert(at.clone());
+                    let bytes = std::fs::read(item_dir.join(&rel)).map_err(io(&item_dir))?;
+                    if rock.wrap_bin_scripts && crate::lua::compiles(&bytes) {
+                        let text =
+                            wrapper(self.lua, tree, v, self.trees, rock).replace("SCRIPT", &cmd);
+                        wrappers.push((at, text));
+                    } else {
+                        links.push((at, rock.item.clone(), rel.clone()));
+                    }
+                    installed.commands.insert(cmd.clone(), cmd);
+                    continue;
+                } else {
+                    continue;
+                };
+                let mut at = deploy_dir.join(sub);
+                if let Some(other) = owners.get(&at) {
+                    if other.name != rock.name {
+                        return Err(conflict(other, rock, &at));
+                    }
+                    at = deploy_dir.join(versioned(&rock.name, &rock.version, sub));
+                } else {
+                    owners.insert(at.clone(), rock);
+                }
+                installed
+                    .modules
+                    .insert(module_name(sub), sub.to_string_lossy().into_owned());
+                links.push((at, rock.item.clone(), rel));
+            }
+            // The rock directory as LuaRocks keeps one: the item's files but
+            // the deployed `lua/` and `lib/`.
+            let rock_dir = rocks_dir.join(&rock.name).join(&rock.version);
+            std::fs::create_dir_all(root.join(&rock_dir)).map_err(io(&rock_dir))?;
+            for entry in std::fs::read_dir(&item_dir)
+                .map_err(io(&item_dir))?
+                .flatten()
+            {
+                let name = PathBuf::from(entry.file_name());
+                if name == Path::new("lua") || name == Path::new("lib") {
+                    continue;
+                }
+                links.push((rock_dir.join(&name), rock.item.clone(), name));
+            }
+            manifest.rocks.push(installed);
+        }
+        // Each rock's resolved closure, for luarocks.loader: the versions this
+        // profile holds.
+        let versions: BTreeMap<&str, &str> = ordered
+            .iter()
+            .map(|r| (r.name.as_str(), r.version.as_str()))
+            .collect();
+        for installed in &mut manifest.rocks {
+            let mut seen = BTreeSet::new();
+            let mut queue: Vec<String> = installed
+                .dependencies
+                .iter()
+                .map(|d| d.name.clone())
+                .collect();
+            while let Some(dep) = queue.pop() {
+                if !seen.insert(dep.clone()) {
+                    continue;
+                }
+                if let Some(v) = versions.get(dep.as_str()) {
+                    installed.resolved.insert(dep.clone(), (*v).to_owned());
+                    if let Some(r) = rocks.iter().find(|r| r.name == dep && r.version == *v) {
+                        queue.extend(
+                            r.dependencies
+                                .iter()
+                                .filter_map(|d| Dependency::parse(d).ok())
+                                .map(|d| d.name),
+                        );
+                    }
+                }
+            }
+        }
+
+        for (at, item, rel) in &links {
+            let full = root.join(at);
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            symlink(link_into(at, item, rel), &full).map_err(io(&full))?;
+        }
+        for (at, text) in &wrappers {
+            let full = root.join(at);
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::write(&full, text).map_err(io(&full))?;
+            std::fs::set_permissions(&full, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(io(&full))?;
+        }
+        let manifest_path = root.join(&rocks_dir).join("manifest");
+        std::fs::create_dir_all(root.join(&rocks_dir)).map_err(io(&manifest_path))?;
+        std::fs::write(&manifest_path, manifest.render()).map_err(io(&manifest_path))?;
+        // Lua and the loader want the deploy directories even when empty.
+        for dir in [&lua_dir, &lib_dir] {
+            std::fs::create_dir_all(root.join(dir)).map_err(io(&root.join(dir)))?;
+        }
+        Ok(())
+    }
 }
 
 fn conflict(first: &ProfileRock, second: &ProfileRock, file: &Path) -> ProfileError {
