@@ -176,6 +176,8 @@ fn adopt_then_use(v: &'static str) {
     );
     let bytes = contents(&tree);
     let before = snapshot(&tree);
+    let which = lab.luarocks(&tree, &["which", "purelua"]);
+    let which_before = (which.status.code(), text(&which.stdout));
 
     // Without adoption, rockstore says what to do.
     let out = lab.ours(&tree, &["install", "dmdep"]);
@@ -213,6 +215,14 @@ fn adopt_then_use(v: &'static str) {
     // The same rocks for both tools, the same bytes, the same behaviour.
     assert_eq!(lab.ours_ok(&tree, &["list", "--porcelain"]), listed);
     assert_eq!(lab.listing(&tree), listed, "luarocks list agrees");
+    let shown = lab.luarocks_ok(&tree, &["show", "purelua"]);
+    assert!(shown.contains("purelua 2.0-1"), "{shown}");
+    let which = lab.luarocks(&tree, &["which", "purelua"]);
+    assert_eq!(
+        (which.status.code(), text(&which.stdout)),
+        which_before,
+        "luarocks which answers as before"
+    );
     assert_eq!(contents(&tree), bytes, "every file shows the same bytes");
     assert_eq!(lab.behaviour(&tree), behaviour);
     // What no rock owns is untouched: the same file, not a link.

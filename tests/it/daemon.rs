@@ -848,3 +848,63 @@ fn a_members_rockspec_cannot_make_the_daemon_clone_a_repository_only_root_reads(
         text(&out.stderr)
     );
 }
+
+/// A member's own LuaRocks tree, adopted through the daemon: the items
+/// are the daemon's (she hands each over by descriptor), the tree hers.
+#[test]
+fn a_members_luarocks_tree_is_adopted_through_the_daemon() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let tree = w.user_tree("rs-alice").display().to_string();
+    let luarocks = |args: &[&str]| {
+        let mut all = vec![
+            "--lua-version",
+            "5.4",
+            "--only-server",
+            w.repo.server.base.as_str(),
+            "--tree",
+            tree.as_str(),
+        ];
+        all.extend_from_slice(args);
+        let out = w
+            .command("rs-alice", "022", "luarocks", &all)
+            .output()
+            .expect("luarocks");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    luarocks(&["install", "cmulti"]);
+    luarocks(&["install", "purelua"]);
+    let listed = luarocks(&["list", "--porcelain"]);
+    let said = w.ok("rs-alice", &["--local", "adopt"]);
+    assert!(said.contains("Adopted 2 rock(s)"), "{said}");
+    assert_eq!(luarocks(&["list", "--porcelain"]), listed);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('cmulti').answer())"),
+        "42"
+    );
+    let module = std::fs::canonicalize(w.user_tree("rs-alice").join("lib/lua/5.4/cmulti.so"))
+        .expect("resolves");
+    assert!(module.starts_with(w.store()), "{}", module.display());
+    assert_eq!(
+        std::fs::metadata(&module).expect("item file").uid(),
+        0,
+        "the daemon's item"
+    );
+    let out = w.command(
+        "root",
+        "022",
+        bin(),
+        &[
+            "--store",
+            &w.store().display().to_string(),
+            "verify",
+            "--contents",
+        ],
+    );
+    let out = { out }.output().expect("verify");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
