@@ -438,6 +438,85 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
+#[derive(Debug, Args)]
+pub struct NewVersionArgs {
+    /// A rock name (its newest rockspec from the servers) or a rockspec
+    /// [default: the one rockspec in the current directory].
+    pub rock: Option<String>,
+    /// The new version (`1.1`, or `1.1-2`) [default: the next revision].
+    pub new_version: Option<String>,
+    /// The new `source.url` [default: the old one with the version
+    /// replaced, when that downloads].
+    pub new_url: Option<String>,
+    /// Where to write the new rockspec [default: the current directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The new `source.tag` (and, without NEW_VERSION, the version: the
+    /// tag without a leading `v`).
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// `rockstore new_version`.
+pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    use rockstore::rockspec::new_version::{new_version, Request};
+    let session = Session::new(cx);
+    let cwd = std::env::current_dir().context("current directory")?;
+    let rock = match &args.rock {
+        Some(r) => r.clone(),
+        None => super::tree_cmd::rockspec_here(&cwd, "new_version")?
+            .display()
+            .to_string(),
+    };
+    let (file, bytes) = if rock.ends_with(".rockspec") {
+        let bytes = if rock.contains("://") {
+            fetch_target(&session, &rock)?
+        } else {
+            std::fs::read(&rock).with_context(|| format!("cannot read {rock}"))?
+        };
+        (rock.clone(), bytes)
+    } else {
+        let url = session
+            .find(&rock.to_lowercase(), None, Want::Rockspec)?
+            .url();
+        (url.clone(), fetch_target(&session, &url)?)
+    };
+    let fetch = |url: &str| {
+        session
+            .fetcher
+            .fetch(url, Freshness::Immutable)
+            .map_err(|e| format!("{e}"))
+    };
+    let written = new_version(
+        &Request {
+            file: &file,
+            bytes: &bytes,
+            new_version: args.new_version.as_deref(),
+            new_url: args.new_url.as_deref(),
+            tag: args.tag.as_deref(),
+        },
+        &fetch,
+    )?;
+    for line in &written.said {
+        outln!("{line}");
+    }
+    for line in &written.warnings {
+        errln!("{line}");
+    }
+    let out = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.join(&written.file_name)
+        }
+        None => PathBuf::from(&written.file_name),
+    };
+    std::fs::write(&out, &written.text)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    outln!("Wrote {}", out.display());
+    Ok(ExitStatus::Success)
+}
+
 /// `rockstore pack`.
 pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let cwd = std::env::current_dir().context("current directory")?;

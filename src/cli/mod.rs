@@ -77,6 +77,11 @@ enum Command {
     /// Download a rock or rockspec from the rocks servers into the current
     /// directory.
     Download(build_cmd::DownloadArgs),
+    /// Write a rockspec for a new version (or revision) of a rock from an
+    /// old one, as `luarocks new_version`: URL and tag guessed by
+    /// replacing the version, the new source downloaded for its md5.
+    #[command(name = "new_version", visible_alias = "new-version")]
+    NewVersion(build_cmd::NewVersionArgs),
     /// Pack a store item as a binary rock (`.all.rock` or `.<arch>.rock`)
     /// LuaRocks can install, or a rockspec with its sources as `.src.rock`.
     Pack(build_cmd::PackArgs),
@@ -171,6 +176,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Build(args) => build_cmd::build(args, &cx()?),
         Command::Download(args) => build_cmd::download(args, &cx()?),
         Command::Pack(args) => build_cmd::pack(args, &cx()?),
+        Command::NewVersion(args) => build_cmd::new_version(args, &cx()?),
         Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
         Command::Search(args) => build_cmd::search(args, &cx()?),
         Command::Install(args) => tree_cmd::install(args, &cx()?),

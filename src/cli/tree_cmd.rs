@@ -392,29 +392,33 @@ fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
 
 /// `rockstore make`: build the rockspec with the current directory as its
 /// sources (as `luarocks make`) and install it.
+/// The one rockspec in `dir`, as LuaRocks' `get_default_rockspec`
+/// finds it for `command`.
+pub(super) fn rockspec_here(dir: &std::path::Path, command: &str) -> anyhow::Result<PathBuf> {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rockspec"))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "no .rockspec in {}: name one (rockstore {command} foo-1.0-1.rockspec)",
+            dir.display()
+        ),
+        _ => bail!(
+            "several .rockspec files in {}: name the one to use",
+            dir.display()
+        ),
+    }
+}
+
 pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let (positional, overrides) = split_args(args.args)?;
     let cwd = std::env::current_dir().context("current directory")?;
     let rockspec = match positional.as_slice() {
         [r] => PathBuf::from(r),
-        [] => {
-            let found: Vec<PathBuf> = std::fs::read_dir(&cwd)?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "rockspec"))
-                .collect();
-            match found.as_slice() {
-                [one] => one.clone(),
-                [] => bail!(
-                    "no .rockspec in {}: name one (rockstore make foo-1.0-1.rockspec)",
-                    cwd.display()
-                ),
-                _ => bail!(
-                    "several .rockspec files in {}: name the one to build",
-                    cwd.display()
-                ),
-            }
-        }
+        [] => rockspec_here(&cwd, "make")?,
         _ => bail!(
             "expected at most one rockspec, got {}",
             positional.join(" ")

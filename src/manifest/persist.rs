@@ -36,22 +36,87 @@ pub fn is_plain_key(k: &str) -> bool {
 /// `globals` as a series of assignments (keys that are not plain names
 /// are left out, where LuaRocks refuses the whole table).
 pub fn save_from_table(globals: &Table) -> String {
+    save_from_table_ordered(globals, &[])
+}
+
+/// A `field_order` of LuaRocks' `persist`: these top-level keys first, in
+/// this order, each with the keys of its own table to put first; every
+/// other key after them, sorted.
+pub type FieldOrder<'a> = [(&'a str, &'a [&'a str])];
+
+/// LuaRocks' rockspec field order (`type_rockspec.order`), which
+/// `new_version` and `write_rockspec` write with.
+pub const ROCKSPEC_ORDER: &FieldOrder<'static> = &[
+    ("rockspec_format", &[]),
+    ("package", &[]),
+    ("version", &[]),
+    ("source", &["url", "tag", "branch", "md5"]),
+    (
+        "description",
+        &["summary", "detailed", "homepage", "license"],
+    ),
+    ("supported_platforms", &[]),
+    ("dependencies", &[]),
+    ("build_dependencies", &[]),
+    ("external_dependencies", &[]),
+    (
+        "build",
+        &["type", "modules", "copy_directories", "platforms"],
+    ),
+    ("test_dependencies", &[]),
+    ("test", &["type"]),
+    ("hooks", &[]),
+];
+
+/// [`save_from_table`] with a field order, as `persist.save_from_table(
+/// file, tbl, field_order)`.
+pub fn save_from_table_ordered(globals: &Table, order: &FieldOrder<'_>) -> String {
     let mut out = String::new();
-    for (key, value) in globals.iter() {
+    let names: Vec<&str> = order.iter().map(|(k, _)| *k).collect();
+    for (key, value, sub) in ordered(globals, &names, |k| {
+        order.iter().find(|(n, _)| *n == k).map(|(_, s)| *s)
+    }) {
         let Key::String(name) = key else { continue };
         if !is_plain_key(name) {
             continue;
         }
         let _ = write!(out, "{name} = ");
-        write_value(&mut out, value, 0);
+        write_value_ordered(&mut out, value, 0, sub.unwrap_or(&[]));
         out.push('\n');
     }
     out
 }
 
+/// `util.sortedpairs(tbl, order)`: the keys `first` present, in that
+/// order, then the rest in the table's (LuaRocks' default) order.
+fn ordered<'t, 'o>(
+    table: &'t Table,
+    first: &[&str],
+    sub: impl Fn(&str) -> Option<&'o [&'o str]>,
+) -> Vec<(&'t Key, &'t Value, Option<&'o [&'o str]>)> {
+    let mut out = Vec::new();
+    for name in first {
+        let key = Key::String((*name).to_owned());
+        if let Some((k, v)) = table.iter().find(|(k, _)| **k == key) {
+            out.push((k, v, sub(name)));
+        }
+    }
+    for (k, v) in table.iter() {
+        let listed = matches!(k, Key::String(s) if first.contains(&s.as_str()));
+        if !listed {
+            out.push((k, v, None));
+        }
+    }
+    out
+}
+
 fn write_value(out: &mut String, value: &Value, level: usize) {
+    write_value_ordered(out, value, level, &[]);
+}
+
+fn write_value_ordered(out: &mut String, value: &Value, level: usize, order: &[&str]) {
     match value {
-        Value::Table(t) => write_table(out, t, level + 1),
+        Value::Table(t) => write_table(out, t, level + 1, order),
         Value::String(s) => out.push_str(&string(s)),
         Value::Integer(i) => {
             let _ = write!(out, "{i}");
@@ -91,13 +156,13 @@ fn number(n: f64) -> String {
     }
 }
 
-fn write_table(out: &mut String, table: &Table, level: usize) {
+fn write_table(out: &mut String, table: &Table, level: usize, order: &[&str]) {
     const INDENT: &str = "   ";
     out.push('{');
     let mut sep = "\n";
     let mut indent = true;
     let mut next_index = 1i64;
-    for (key, value) in table.iter() {
+    for (key, value, _) in ordered(table, order, |_| None) {
         out.push_str(sep);
         if indent {
             out.push_str(&INDENT.repeat(level));

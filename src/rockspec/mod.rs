@@ -12,6 +12,7 @@
 
 pub mod build;
 pub mod dependency;
+pub mod new_version;
 pub mod platform;
 pub mod schema;
 pub mod source;

@@ -200,3 +200,89 @@ fn lint_accepts_good_rockspecs_and_names_what_is_wrong() {
         );
     }
 }
+
+/// `new_version` against Debian's `luarocks new_version`, row by row, each
+/// in its own directory, over the fixture server: the same exit code,
+/// stdout, stderr and rockspec bytes.
+#[test]
+fn new_version_writes_what_luarocks_new_version_writes() {
+    if !crate::support::need(&["luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let spec = std::fs::read(repo.dir.join("purelua-1.0-1.rockspec")).expect("spec");
+    let rows: &[(&str, &[&str], &str)] = &[
+        (
+            "the next revision",
+            &["purelua-1.0-1.rockspec"],
+            "purelua-1.0-2.rockspec",
+        ),
+        (
+            "a new version whose source exists: its md5",
+            &["purelua-1.0-1.rockspec", "2.0"],
+            "purelua-2.0-1.rockspec",
+        ),
+        (
+            "a new version whose guessed URL does not answer",
+            &["purelua-1.0-1.rockspec", "3.0"],
+            "purelua-3.0-1.rockspec",
+        ),
+        (
+            "by name, with a tag and a revision, into --dir",
+            &["purelua", "2.1-3", "--tag", "v2.1", "--dir", "out"],
+            "out/purelua-2.1-3.rockspec",
+        ),
+        (
+            "the tag gives the version",
+            &["purelua-1.0-1.rockspec", "--tag", "v2.0"],
+            "purelua-2.0-1.rockspec",
+        ),
+        (
+            "a new URL",
+            &[
+                "purelua-1.0-1.rockspec",
+                "2.0",
+                &format!("{}/purelua-2.0.tar.gz", repo.server.base),
+            ],
+            "purelua-2.0-1.rockspec",
+        ),
+    ];
+    for (n, (what, args, written)) in rows.iter().enumerate() {
+        let mut seen = Vec::new();
+        for side in ["ours", "theirs"] {
+            let dir = s.dir(&format!("nv-{n}-{side}"));
+            std::fs::write(dir.join("purelua-1.0-1.rockspec"), &spec).expect("copy");
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            let out = cmd
+                .args(["--only-server", &repo.server.base])
+                .arg("new_version")
+                .args(*args)
+                .current_dir(&dir)
+                .output()
+                .expect("run");
+            let file = std::fs::read(dir.join(written)).unwrap_or_default();
+            seen.push((
+                out.status.code(),
+                text(&out.stdout),
+                text(&out.stderr),
+                text(&file),
+            ));
+        }
+        assert_eq!(seen[0], seen[1], "{what}: ours, then luarocks'");
+        assert!(!seen[0].3.is_empty(), "{what}: a rockspec was written");
+        let said = format!("{}{}{}", seen[0].1, seen[0].2, seen[0].3);
+        let expected = match n {
+            0 => "version = \"1.0-2\"",
+            1 | 5 => "Updating MD5 checksum",
+            2 => "url = \"http://127.0.0.1",
+            3 => "tag = \"v2.1\"",
+            _ => "version = \"2.0-1\"",
+        };
+        assert!(said.contains(expected), "{what}: {said}");
+    }
+}
