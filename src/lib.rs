@@ -25,7 +25,7 @@
 //! | paths a stranger's file names, checked once | [`rel_path`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | building rocks into items, recipe keys | [`build`] |
-//! | LuaRocks config files | [`luarocks_config`] |
+//! | LuaRocks config files; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_edit`] |
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
 //! | trees as profiles, generations, switching; per-entry links | [`tree`], [`tree::links`] |
 //! | adopting LuaRocks trees and releasing them | [`adopt`] |
@@ -50,6 +50,7 @@ pub mod adopt;
 pub mod archive;
 pub mod build;
 pub mod config;
+pub mod config_edit;
 pub mod daemon;
 pub mod env_vars;
 pub mod fetch;

@@ -76,6 +76,9 @@ pub struct Context {
     pub config: LuaRocksConfig,
     /// The LuaRocks project, inside one.
     pub project: Option<project::Project>,
+    /// Where the config files were looked for (`config KEY VALUE` rewrites
+    /// one of them).
+    pub sources: ConfigSources,
 }
 
 impl Context {
@@ -166,6 +169,7 @@ impl Context {
             lua,
             config,
             project,
+            sources,
         })
     }
 

@@ -1630,6 +1630,17 @@ pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 pub struct ConfigArgs {
     /// Print only this key (e.g. `rocks_trees`, `deps_mode`, `store`).
     pub key: Option<String>,
+    /// Write this value for KEY into a config file (see --scope), as
+    /// `luarocks config KEY VALUE`.
+    pub value: Option<String>,
+    /// The config file to rewrite: system (/etc/luarocks), user
+    /// (~/.luarocks) or project [default: user with --local, project in a
+    /// project, else as LuaRocks 3.8 decides].
+    #[arg(long, value_parser = ["system", "user", "project"])]
+    pub scope: Option<String>,
+    /// Delete KEY from the config file.
+    #[arg(long)]
+    pub unset: bool,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
@@ -1637,6 +1648,106 @@ pub struct ConfigArgs {
 
 /// `rockstore config`: the effective configuration, after LuaRocks' config
 /// files, the environment and the flags.
+/// `config KEY VALUE` / `config KEY --unset`: rewrites one config file
+/// as LuaRocks 3.8 does.
+fn config_write(args: &ConfigArgs, key: &str, cx: &Context) -> anyhow::Result<ExitStatus> {
+    use rockstore::config_edit::{edit, file_for, kind_in, Scope};
+    let scope = match args.scope.as_deref() {
+        Some("system") => Scope::System,
+        Some("user") => Scope::User,
+        Some(_) => Scope::Project,
+        None if cx.tree_flags.local => Scope::User,
+        None if cx.tree_flags.project_tree.is_some() => Scope::Project,
+        None if cx.config.local_by_default => Scope::User,
+        // LuaRocks 3.8 asks whether a file named `system` in the current
+        // directory is writable (`fs.is_writable(file and "system")`), so
+        // the system file is its default only there; kept, as scripts see it.
+        None if is_writable(std::path::Path::new("system")) => Scope::System,
+        None => Scope::User,
+    };
+    // As LuaRocks 3.8: `config lua_version X` is about Lua X's files.
+    let v = match (key, &args.value) {
+        ("lua_version", Some(value)) => value,
+        _ => &cx.lua.version,
+    };
+    let file =
+        file_for(&cx.sources, scope, v).filter(|_| scope != Scope::Project || cx.project.is_some());
+    let Some(file) = file else {
+        bail!("Current directory is not part of a project. You may want to run `luarocks init`.");
+    };
+    if key == "lua_version" {
+        if let Some(value) = &args.value {
+            let prefix = file
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            std::fs::create_dir_all(&prefix)
+                .and_then(|()| {
+                    std::fs::write(
+                        prefix.join("default-lua-version.lua"),
+                        format!("return \"{value}\"\n"),
+                    )
+                })
+                .with_context(|| {
+                    format!("could not set default Lua version in {}", prefix.display())
+                })?;
+            outln!(
+                "Lua version will default to {value} in {}",
+                prefix.display()
+            );
+        }
+    }
+    // Keys whose LuaRocks default is a boolean or a number: their values
+    // are converted as `infer_type` converts them.
+    let mut effective = rockstore::lua::Table::new();
+    for flag in [
+        "local_by_default",
+        "hooks_enabled",
+        "wrap_bin_scripts",
+        "check_certificates",
+        "keep_other_versions",
+        "accept_unknown_fields",
+        "fs_use_modules",
+        "gcc_rpath",
+    ] {
+        effective.insert(flag, rockstore::lua::Value::Boolean(false));
+    }
+    for number in ["cache_timeout", "connection_timeout"] {
+        effective.insert(number, rockstore::lua::Value::Integer(0));
+    }
+    let kind = kind_in(&effective, key);
+    let value = if args.unset {
+        None
+    } else {
+        args.value.as_deref()
+    };
+    let home = cx.env.home.as_deref().map(std::path::Path::new);
+    let written = edit(&file, home, key, value, kind)?;
+    if args.unset {
+        outln!("Removed");
+        outln!("\t{key}");
+        outln!("from");
+    } else {
+        let shown = match &written {
+            Some(rockstore::lua::Value::String(s)) => rockstore::manifest::persist::quoted(s),
+            Some(rockstore::lua::Value::Boolean(b)) => b.to_string(),
+            // `%q` of a number, as LuaRocks prints it (Lua 5.1 quotes it).
+            Some(rockstore::lua::Value::Integer(i)) => format!("\"{i}\""),
+            Some(rockstore::lua::Value::Number(n)) => format!("\"{n}\""),
+            _ => String::new(),
+        };
+        outln!("Wrote");
+        outln!("\t{key} = {shown}");
+        outln!("to");
+    }
+    outln!("\t{}", file.display());
+    Ok(ExitStatus::Success)
+}
+
+fn is_writable(path: &std::path::Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
 /// `rockstore` alone: the help, then the configuration in use, as
 /// `luarocks` prints them.
 pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
@@ -1674,6 +1785,9 @@ pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    if let (Some(key), true) = (&args.key, args.value.is_some() || args.unset) {
+        return config_write(&args, key, cx);
+    }
     let paths = rockstore::config::Config::resolve_as(
         cx.store_flag.clone(),
         cx.config.store.clone(),

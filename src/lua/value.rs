@@ -205,6 +205,12 @@ impl Table {
         Some(&mut self.entries[i].1)
     }
 
+    /// A mutable reference to the value under any key.
+    pub fn get_key_mut(&mut self, key: &Key) -> Option<&mut Value> {
+        let i = self.position(key).ok()?;
+        Some(&mut self.entries[i].1)
+    }
+
     /// Appends at `#t + 1`.
     pub fn push(&mut self, value: Value) {
         let next = self.sequence_len() as i64 + 1;

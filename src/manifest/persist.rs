@@ -131,6 +131,11 @@ fn write_value_ordered(out: &mut String, value: &Value, level: usize, order: &[&
     }
 }
 
+/// A string as `%q` writes it (long brackets aside).
+pub fn quoted(s: &str) -> String {
+    quote(s)
+}
+
 fn string(s: &str) -> String {
     if !s.contains(['\r', '\n']) {
         return quote(s);

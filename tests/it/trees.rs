@@ -975,6 +975,110 @@ fn config_shows_what_luarocks_config_files_and_flags_say() {
     }
 }
 
+/// `config KEY VALUE`, `--unset` and `--scope` against Debian's
+/// `luarocks config`, as a script would run them one after another: each
+/// tool in its own HOME and system config directory, the same exit code,
+/// stdout and files after every step.
+#[test]
+fn config_writes_and_unsets_keys_in_the_file_its_scope_names_as_luarocks() {
+    if !need(&["luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let steps: &[&[&str]] = &[
+        &["config", "variables.FOO_DIR", "/opt/foo"],
+        &["config", "deps_mode", "all", "--scope", "user"],
+        &["config", "local_by_default", "false"],
+        &["config", "cache_timeout", "120"],
+        &["config", "rocks_trees[1].root", "/srv/lr"],
+        &["config", "variables.FOO_DIR", "--unset"],
+        &["config", "--scope", "system", "variables.BAR", "x y"],
+        &["config", "lua_version", "5.1", "--scope", "user"],
+        &["config", "--scope", "project", "deps_mode", "one"],
+        &["config", "variables.FOO_DIR"],
+    ];
+    let mut seen: Vec<Vec<(Option<i32>, String, String, String)>> = Vec::new();
+    for side in ["ours", "theirs"] {
+        let base = s.dir(side);
+        let home = base.join("home");
+        let etc = base.join("etc");
+        let work = base.join("work");
+        for d in [&home.join(".luarocks"), &etc, &work] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(
+            home.join(".luarocks/config-5.4.lua"),
+            "variables = { CFLAGS = '-O2' }\nrocks_trees = { home .. '/.luarocks' }\n",
+        )
+        .expect("user config");
+        let mut rows = Vec::new();
+        for args in steps {
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            let out = cmd
+                .args(["--lua-version", "5.4"])
+                .args(*args)
+                .env("HOME", &home)
+                .env("LUAROCKS_SYSCONFDIR", &etc)
+                .current_dir(&work)
+                .output()
+                .expect("config");
+            let files: String = [
+                home.join(".luarocks/config-5.4.lua"),
+                home.join(".luarocks/default-lua-version.lua"),
+                home.join(".luarocks/config-5.1.lua"),
+                etc.join("config-5.4.lua"),
+            ]
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n--\n");
+            let shown = |t: String| t.replace(&base.display().to_string(), "BASE");
+            let code = out.status.code();
+            // Only success is compared on stderr's first word: the tools
+            // word their errors alike but not letter for letter.
+            let err = if code == Some(0) {
+                shown(text(&out.stderr))
+            } else {
+                String::new()
+            };
+            rows.push((code, shown(text(&out.stdout)), err, shown(files)));
+        }
+        seen.push(rows);
+    }
+    for (n, args) in steps.iter().enumerate() {
+        if n == 2 {
+            // A difference kept: LuaRocks 3.8 writes the file, then
+            // crashes printing the boolean with `%q` (exit 99, "Wrote"
+            // and nothing more); rockstore writes the same file and says
+            // what it wrote.
+            assert_eq!(seen[1][n].0, Some(99), "luarocks' crash is as recorded");
+            assert_eq!(seen[0][n].0, Some(0));
+            assert_eq!(seen[0][n].3, seen[1][n].3, "{args:?}: the same file");
+            continue;
+        }
+        if n == 4 {
+            // Another: `rocks_trees[1]` is a string here; LuaRocks crashes
+            // indexing it (exit 99), rockstore refuses ("Unknown entry").
+            // Neither touches the file.
+            assert_eq!(seen[1][n].0, Some(99), "luarocks' crash is as recorded");
+            assert_eq!(seen[0][n].0, Some(1));
+            assert_eq!(seen[0][n].3, seen[1][n].3, "{args:?}: the same file");
+            continue;
+        }
+        assert_eq!(seen[0][n], seen[1][n], "{args:?}: ours, then luarocks'");
+    }
+    assert!(
+        seen[0][0].3.contains("FOO_DIR = \"/opt/foo\""),
+        "{}",
+        seen[0][0].3
+    );
+    assert_eq!(seen[0][8].0, Some(1), "no project: refused");
+}
+
 #[test]
 fn bin_scripts_are_wrapped_unless_the_rockspec_or_config_says_not() {
     let s = Sandbox::new();
