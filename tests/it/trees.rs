@@ -997,7 +997,9 @@ fn config_writes_and_unsets_keys_in_the_file_its_scope_names_as_luarocks() {
         &["config", "--scope", "project", "deps_mode", "one"],
         &["config", "variables.FOO_DIR"],
     ];
-    let mut seen: Vec<Vec<(Option<i32>, String, String, String)>> = Vec::new();
+    // Per tool, per step: exit code, stdout, stderr, the config files.
+    type Step = (Option<i32>, String, String, String);
+    let mut seen: Vec<Vec<Step>> = Vec::new();
     for side in ["ours", "theirs"] {
         let base = s.dir(side);
         let home = base.join("home");
