@@ -517,6 +517,90 @@ pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitSta
     Ok(ExitStatus::Success)
 }
 
+#[derive(Debug, Args)]
+pub struct WriteRockspecArgs {
+    /// The rock's name [default: inferred from LOCATION].
+    pub name: Option<String>,
+    /// Its version [default: inferred, else `dev`].
+    pub version: Option<String>,
+    /// A directory or an archive URL [default: the current directory].
+    /// With one argument it is LOCATION; with two, NAME and LOCATION.
+    pub location: Option<String>,
+    /// Write the rockspec to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// A license string, such as "MIT/X11" or "GNU GPL v3".
+    #[arg(long)]
+    pub license: Option<String>,
+    /// A short one-line description summary.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// A longer description string.
+    #[arg(long)]
+    pub detailed: Option<String>,
+    /// Project homepage.
+    #[arg(long)]
+    pub homepage: Option<String>,
+    /// Supported Lua versions: 5.1 … 5.4, or a run such as 5.1,5.2,5.3.
+    #[arg(long)]
+    pub lua_versions: Option<String>,
+    /// Rockspec format version, such as "1.0" or "3.0".
+    #[arg(long)]
+    pub rockspec_format: Option<String>,
+    /// The tag to use; the version is taken from it when not given.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// A comma-separated list of libraries C files link to.
+    #[arg(long)]
+    pub lib: Option<String>,
+}
+
+/// `rockstore write_rockspec`.
+pub fn write_rockspec(args: WriteRockspecArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    use rockstore::rockspec::template::{write_rockspec, Request};
+    let session = Session::new(cx);
+    let cwd = std::env::current_dir().context("current directory")?;
+    let fetch = |url: &str| {
+        session
+            .fetcher
+            .fetch(url, Freshness::Immutable)
+            .map_err(|e| format!("{e}"))
+    };
+    let written = write_rockspec(
+        &Request {
+            name: args.name,
+            version: args.version,
+            location: args.location,
+            output: args.output,
+            license: args.license,
+            summary: args.summary,
+            detailed: args.detailed,
+            homepage: args.homepage,
+            lua_versions: args.lua_versions,
+            rockspec_format: args.rockspec_format,
+            tag: args.tag,
+            lib: args.lib,
+        },
+        &cwd,
+        &fetch,
+    )?;
+    for line in &written.warnings {
+        errln!("{line}");
+    }
+    for line in &written.said {
+        outln!("{line}");
+    }
+    std::fs::write(&written.file, &written.text)
+        .with_context(|| format!("cannot write {}", written.file.display()))?;
+    outln!();
+    outln!(
+        "Wrote template at {} -- you should now edit and finish it.",
+        written.file.display()
+    );
+    outln!();
+    Ok(ExitStatus::Success)
+}
+
 /// `rockstore pack`.
 pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let cwd = std::env::current_dir().context("current directory")?;

@@ -82,6 +82,11 @@ enum Command {
     /// replacing the version, the new source downloaded for its md5.
     #[command(name = "new_version", visible_alias = "new-version")]
     NewVersion(build_cmd::NewVersionArgs),
+    /// Write a rockspec template for a project directory or an archive
+    /// URL, as `luarocks write_rockspec`: name, version, URL, homepage,
+    /// description, license and builtin modules inferred.
+    #[command(name = "write_rockspec", visible_alias = "write-rockspec")]
+    WriteRockspec(build_cmd::WriteRockspecArgs),
     /// Pack a store item as a binary rock (`.all.rock` or `.<arch>.rock`)
     /// LuaRocks can install, or a rockspec with its sources as `.src.rock`.
     Pack(build_cmd::PackArgs),
@@ -177,6 +182,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Download(args) => build_cmd::download(args, &cx()?),
         Command::Pack(args) => build_cmd::pack(args, &cx()?),
         Command::NewVersion(args) => build_cmd::new_version(args, &cx()?),
+        Command::WriteRockspec(args) => build_cmd::write_rockspec(args, &cx()?),
         Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
         Command::Search(args) => build_cmd::search(args, &cx()?),
         Command::Install(args) => tree_cmd::install(args, &cx()?),

@@ -286,3 +286,134 @@ fn new_version_writes_what_luarocks_new_version_writes() {
         assert!(said.contains(expected), "{what}: {said}");
     }
 }
+
+/// `write_rockspec` against Debian's `luarocks write_rockspec`, row by
+/// row, each tool in its own copy of the project: the same exit code,
+/// stdout, stderr (the program's name aside) and template bytes.
+#[test]
+fn write_rockspec_writes_the_template_luarocks_writes() {
+    if !crate::support::need(&["luarocks", "git"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let project = |root: &std::path::Path, remote: Option<&str>| {
+        for d in ["src/myproj", "bin", "doc", "tests"] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        std::fs::write(
+            root.join("README.md"),
+            "# myproj\n\n[![badge](x)](y)\n\nA small library that does things for you. It is long enough to be cut at its first sentence, which LuaRocks does.\n\nMore.\n",
+        )
+        .expect("readme");
+        std::fs::write(root.join("src/myproj/init.lua"), "return {}\n").expect("init");
+        std::fs::write(root.join("src/myproj/util.lua"), "return 1\n").expect("util");
+        std::fs::write(
+            root.join("src/core.c"),
+            "#include <lua.h>\nint luaopen_myproj_core(lua_State *L) { return 0; }\n",
+        )
+        .expect("c");
+        std::fs::write(root.join("src/plain.c"), "int x;\n").expect("c");
+        std::fs::write(root.join("bin/mycmd"), "#!/usr/bin/env lua\n").expect("bin");
+        if let Some(remote) = remote {
+            for args in [
+                &["init", "-q", "."][..],
+                &["remote", "add", "origin", remote][..],
+            ] {
+                let out = std::process::Command::new("git")
+                    .args(args)
+                    .current_dir(root)
+                    .output()
+                    .expect("git");
+                assert!(out.status.success());
+            }
+        }
+    };
+    let archive = format!("{}/purelua-1.0.tar.gz", repo.server.base);
+    let rows: &[(&str, Option<&str>, &[&str])] = &[
+        (
+            "a git project from github, with libraries",
+            Some("https://github.com/me/myproj.git"),
+            &["--lua-versions", "5.1,5.2", "--lib", "ssl,crypto"],
+        ),
+        (
+            "an ssh remote, every field given",
+            Some("git@gitlab.com:me/myproj.git"),
+            &[
+                "--license",
+                "MIT",
+                "--summary",
+                "S",
+                "--detailed",
+                "D",
+                "--homepage",
+                "H",
+                "--rockspec-format",
+                "3.0",
+                "--tag",
+                "v1.2",
+                "--lua-versions",
+                "5.4",
+            ],
+        ),
+        ("no remote, no Lua versions", None, &[]),
+        ("a name and a location", None, &["myname", "."]),
+        (
+            "an archive URL",
+            None,
+            &[&archive, "--lua-versions", "5.3,5.4"],
+        ),
+        ("a location without a name", None, &["elsewhere"]),
+    ];
+    for (n, (what, remote, args)) in rows.iter().enumerate() {
+        let mut seen = Vec::new();
+        for side in ["ours", "theirs"] {
+            let dir = s.dir(&format!("wr-{n}-{side}/myproj"));
+            project(&dir, *remote);
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            let out = cmd
+                .arg("write_rockspec")
+                .args(*args)
+                .current_dir(&dir)
+                .output()
+                .expect("run");
+            let mut written: Vec<String> = std::fs::read_dir(&dir)
+                .expect("dir")
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "rockspec"))
+                .map(|e| {
+                    format!(
+                        "{}\n{}",
+                        e.file_name().to_string_lossy(),
+                        std::fs::read_to_string(e.path()).expect("read")
+                    )
+                })
+                .collect();
+            written.sort();
+            let base = dir.display().to_string();
+            let norm = |t: String| {
+                t.replace(&base, "DIR")
+                    .replace("'/usr/bin/luarocks help", "'PROGRAM help")
+                    .replace("'rockstore help", "'PROGRAM help")
+                    .replace("Error: ", "error: ")
+                    // LuaRocks opens an error with a blank line.
+                    .trim_start()
+                    .to_owned()
+            };
+            seen.push((
+                out.status.code(),
+                norm(text(&out.stdout)),
+                norm(text(&out.stderr)),
+                written.join("\n"),
+            ));
+        }
+        assert_eq!(seen[0], seen[1], "{what}: ours, then luarocks'");
+        if n != 5 {
+            assert!(!seen[0].3.is_empty(), "{what}: a template was written");
+        }
+    }
+}
