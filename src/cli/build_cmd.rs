@@ -79,6 +79,10 @@ pub struct BuildArgs {
     /// LuaRocks.
     #[arg(long, conflicts_with = "no_install")]
     pub pack_binary_rock: bool,
+    /// With no rock named (building the rockspec here, as make): write the
+    /// exact versions of every dependency used into `./luarocks.lock`.
+    #[arg(long)]
+    pub pin: bool,
     #[command(flatten)]
     pub flags: super::tree_cmd::InstallFlags,
 }
@@ -282,10 +286,16 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 args: args.args,
                 keep: args.flags.keep,
                 pack_binary_rock: args.pack_binary_rock,
+                pin: args.pin,
                 run: args.flags.run,
             },
             cx,
         );
+    }
+    if args.pin {
+        // LuaRocks keeps a named rock's lock file in its rock directory,
+        // which is a store item here, made before the lock is known.
+        bail!("--pin is supported where the rockspec is built here (rockstore make --pin, or build --pin with no rock named); nothing was installed");
     }
     if !args.no_install && !args.pack_binary_rock {
         return super::tree_cmd::install_from(

@@ -104,6 +104,10 @@ pub struct MakeArgs {
     /// binary rock into it, as LuaRocks.
     #[arg(long)]
     pub pack_binary_rock: bool,
+    /// Write the exact versions of every dependency used into
+    /// `./luarocks.lock` (which later `make`s then install), as LuaRocks.
+    #[arg(long)]
+    pub pin: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -331,6 +335,7 @@ pub fn install_from(
         &[request],
         args.flags.only_deps,
         args.flags.run,
+        None,
     )
 }
 
@@ -340,6 +345,7 @@ fn run_install(
     requests: &[Request],
     only_deps: bool,
     run: RunFlags,
+    pin_into: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitStatus> {
     if let Some(jobs) = run.jobs {
         installer.settings.jobs = jobs as usize;
@@ -375,8 +381,31 @@ fn run_install(
     let watcher = Watcher::new(level, run.no_progress);
     let outcome = installer.install_watched(requests, only_deps, &watcher);
     watcher.finish();
-    report_install(&tree, &outcome?);
+    let outcome = outcome?;
+    if let Some(dir) = pin_into {
+        write_lock(dir, &outcome.pins)?;
+    }
+    report_install(&tree, &outcome);
     Ok(ExitStatus::Success)
+}
+
+/// `luarocks.lock` in `dir`, as LuaRocks' `deplocks.write_file`.
+fn write_lock(
+    dir: &std::path::Path,
+    pins: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> anyhow::Result<()> {
+    use rockstore::lua::{Table, Value};
+    let mut table = Table::new();
+    for (key, deps) in pins {
+        let mut t = Table::new();
+        for (name, version) in deps {
+            t.insert(name, Value::String(version.clone()));
+        }
+        table.insert(key, Value::Table(t));
+    }
+    let file = dir.join("luarocks.lock");
+    std::fs::write(&file, rockstore::manifest::persist::save_as_module(&table))
+        .with_context(|| format!("cannot write {}", file.display()))
 }
 
 fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
@@ -467,11 +496,13 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
+    let pin_into = args.pin.then(|| dir.clone());
     run_install(
         &mut installer,
         &[Request::Local { rockspec, dir }],
         false,
         args.run,
+        pin_into.as_deref(),
     )
 }
 

@@ -238,6 +238,37 @@ pub struct Outcome {
     pub generation: Option<u64>,
     /// `name version` of every rock newly built or reused.
     pub installed: Vec<String>,
+    /// What each dependency of the plan was satisfied with, as `--pin`
+    /// writes it into `luarocks.lock`: `dependencies` / `build_dependencies`
+    /// → name → version (the first one met, as LuaRocks' deplocks).
+    pub pins: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The `--pin` table of a plan.
+fn pins_of(plan: &InstallPlan) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut pins: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for step in &plan.steps {
+        for dep in &step.dependencies {
+            let key = if dep.build {
+                "build_dependencies"
+            } else {
+                "dependencies"
+            };
+            let Ok(parsed) = crate::rockspec::Dependency::parse(&dep.dependency) else {
+                continue;
+            };
+            let version = match &dep.by {
+                By::Provided { version } | By::Tree { version, .. } | By::Step { version, .. } => {
+                    version.clone()
+                }
+            };
+            pins.entry(key.to_owned())
+                .or_default()
+                .entry(parsed.name)
+                .or_insert(version);
+        }
+    }
+    pins
 }
 
 /// Progress as plain lines through the installer's `say`.
@@ -598,6 +629,7 @@ impl<'a> Installer<'a> {
             return Ok(Outcome {
                 generation: None,
                 installed,
+                pins: pins_of(&plan),
             });
         }
         let change = if installed.is_empty() {
@@ -620,6 +652,7 @@ impl<'a> Installer<'a> {
         Ok(Outcome {
             generation: Some(generation),
             installed,
+            pins: pins_of(&plan),
         })
     }
 

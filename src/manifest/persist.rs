@@ -39,6 +39,27 @@ pub fn save_from_table(globals: &Table) -> String {
     save_from_table_ordered(globals, &[])
 }
 
+/// `table` as a module returning it, as `persist.save_as_module` writes
+/// it (`luarocks.lock`): `return {`, one `key = value,` per line, `}`.
+pub fn save_as_module(table: &Table) -> String {
+    let mut out = String::from("return {\n");
+    for (key, value) in table.iter() {
+        out.push_str("   ");
+        match key {
+            Key::String(k) if is_plain_key(k) => {
+                let _ = write!(out, "{k} = ");
+            }
+            other => {
+                let _ = write!(out, "[{}] = ", key_text(other));
+            }
+        }
+        write_value(&mut out, value, 1);
+        out.push_str(",\n");
+    }
+    out.push_str("}\n");
+    out
+}
+
 /// A `field_order` of LuaRocks' `persist`: these top-level keys first, in
 /// this order, each with the keys of its own table to put first; every
 /// other key after them, sorted.

@@ -1346,6 +1346,45 @@ fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
 /// `make` beside a `luarocks.lock`: the pinned versions are installed, also
 /// for a rock pulled in on the way (appx wants `purelua >= 1.0`; 2.0-1 is
 /// newest, the pin says 1.0-1), exactly as Debian's `luarocks make` does.
+/// `make --pin` writes the `luarocks.lock` Debian's `luarocks make --pin`
+/// writes: every dependency of the closure with the version that met it,
+/// the Lua VM's included; a later `make` installs those versions.
+#[test]
+fn make_pin_writes_the_lock_file_luarocks_writes() {
+    if !need(&["lua5.4", "luarocks", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let mut locks = Vec::new();
+    for side in ["ours", "theirs"] {
+        let work = s.dir(&format!("pin-{side}"));
+        std::fs::write(
+            work.join("pindemo-1.0-1.rockspec"),
+            "package = 'pindemo'\nversion = '1.0-1'\nsource = { url = 'https://example.invalid/x.tar.gz' }\n\
+             dependencies = { 'lua >= 5.1', 'appx', 'dmdep' }\nbuild = { type = 'builtin', modules = {} }\n",
+        )
+        .expect("rockspec");
+        let tree = s.tmp.path().join(format!("tree-pin-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .current_dir(&work)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["make", "--pin"])
+            .output()
+            .expect("make");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        locks.push(std::fs::read_to_string(work.join("luarocks.lock")).expect("lock written"));
+    }
+    assert_eq!(locks[0], locks[1], "ours, then Debian's luarocks");
+    assert!(locks[0].contains("appx = \"1.0-1\""), "{}", locks[0]);
+    assert!(
+        locks[0].contains("cmulti = \"1.0-1\""),
+        "appx's own: {}",
+        locks[0]
+    );
+}
+
 #[test]
 fn make_installs_the_versions_luarocks_lock_pins() {
     if !need(&["lua5.4", "luarocks", "gcc"]) {
