@@ -1,5 +1,6 @@
 //! `rockstore admin …`: what `luarocks-admin` does for the maintainer of a
-//! rocks server directory. For now `make-manifest`.
+//! rocks server directory: `make-manifest`, and `add`/`remove` for a
+//! local one.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +19,128 @@ pub enum AdminCommand {
     /// Lua meets), as `luarocks-admin make_manifest`.
     #[command(name = "make-manifest", visible_alias = "make_manifest")]
     MakeManifest(MakeManifestArgs),
+    /// Add rock and rockspec files to a rocks server directory (a local
+    /// path or file:// URL) and update its manifests, as `luarocks-admin
+    /// add` does for a file:// server.
+    Add(AddArgs),
+    /// Remove rock and rockspec files from a rocks server directory and
+    /// update its manifests (LuaRocks only does this over rsync).
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The files to add.
+    #[arg(required = true)]
+    pub rocks: Vec<PathBuf>,
+    /// The server directory (a path or file:// URL).
+    #[arg(long, alias = "add-server")]
+    pub server: String,
+    /// Accepted for LuaRocks' sake: a local directory needs no refresh.
+    #[arg(long)]
+    pub no_refresh: bool,
+    /// Refused: rockstore writes no index.html.
+    #[arg(long)]
+    pub index: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The files to remove (their names in the server directory).
+    #[arg(required = true)]
+    pub rocks: Vec<String>,
+    /// The server directory (a path or file:// URL).
+    #[arg(long)]
+    pub server: String,
+    /// Accepted for LuaRocks' sake: a local directory needs no refresh.
+    #[arg(long)]
+    pub no_refresh: bool,
+}
+
+/// The directory a server names, refused unless it is a local one.
+fn server_dir(server: &str) -> anyhow::Result<PathBuf> {
+    let path = match server.split_once("://") {
+        None => server,
+        Some(("file", path)) => path,
+        Some((protocol, _)) => anyhow::bail!(
+            "rockstore admin changes only a local rocks server directory (a path or file:// URL), not a {protocol}:// one: change it there, or copy its files here and run `rockstore admin make-manifest`"
+        ),
+    };
+    let dir = PathBuf::from(path);
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    Ok(dir)
+}
+
+fn add(args: AddArgs) -> anyhow::Result<ExitStatus> {
+    if args.index {
+        anyhow::bail!("--index: rockstore writes no index.html; nothing was added");
+    }
+    let dir = server_dir(&args.server)?;
+    let mut copied = 0;
+    for rock in &args.rocks {
+        let Some(name) = rock.file_name() else {
+            continue;
+        };
+        if !rock.is_file() {
+            errln!("File {} not found", rock.display());
+            continue;
+        }
+        outln!("Copying file {} to {}...", rock.display(), dir.display());
+        let to = dir.join(name);
+        std::fs::copy(rock, &to).with_context(|| format!("cannot copy to {}", to.display()))?;
+        copied += 1;
+    }
+    if copied == 0 {
+        anyhow::bail!("No files found");
+    }
+    outln!("Updating manifest...");
+    write_manifests(&dir, false)?;
+    zip_manifests(&dir)?;
+    Ok(ExitStatus::Success)
+}
+
+fn remove(args: RemoveArgs) -> anyhow::Result<ExitStatus> {
+    let dir = server_dir(&args.server)?;
+    let mut removed = 0;
+    for rock in &args.rocks {
+        let base = std::path::Path::new(rock)
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let file = dir.join(&base);
+        outln!("Removing file {}...", file.display());
+        match std::fs::remove_file(&file) {
+            Ok(()) => removed += 1,
+            Err(_) => errln!("Failed removing {}", file.display()),
+        }
+    }
+    if removed == 0 {
+        anyhow::bail!("No files removed.");
+    }
+    outln!("Updating manifest...");
+    write_manifests(&dir, false)?;
+    zip_manifests(&dir)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `manifest-5.x.zip` beside each `manifest-5.x`, as luarocks-admin zips
+/// them.
+fn zip_manifests(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    for lua in ["5.1", "5.2", "5.3", "5.4"] {
+        let file = format!("manifest-{lua}");
+        let text = std::fs::read(dir.join(&file)).with_context(|| format!("cannot read {file}"))?;
+        let zip_path = dir.join(format!("{file}.zip"));
+        let out = std::fs::File::create(&zip_path)
+            .with_context(|| format!("cannot write {}", zip_path.display()))?;
+        let mut zip = zip::ZipWriter::new(out);
+        zip.start_file(file.as_str(), zip::write::SimpleFileOptions::default())?;
+        zip.write_all(&text)?;
+        zip.finish()?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -33,6 +156,8 @@ pub struct MakeManifestArgs {
 pub fn run(command: AdminCommand) -> anyhow::Result<ExitStatus> {
     match command {
         AdminCommand::MakeManifest(args) => make_manifest(args),
+        AdminCommand::Add(args) => add(args),
+        AdminCommand::Remove(args) => remove(args),
     }
 }
 
@@ -42,14 +167,19 @@ fn make_manifest(args: MakeManifestArgs) -> anyhow::Result<ExitStatus> {
         None => std::env::current_dir().context("current directory")?,
     };
     outln!("Making manifest for {}", dir.display());
+    write_manifests(&dir, args.local_tree)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `manifest` and (unless for a tree) `manifest-5.x` of a server
+/// directory, as `luarocks-admin make_manifest` writes them.
+fn write_manifests(dir: &std::path::Path, local_tree: bool) -> anyhow::Result<()> {
     // name → version → arches, with each file's rockspec.
     let mut found: Vec<(String, String, String, Rockspec)> = Vec::new();
     let options = LoadOptions {
         platforms: Platforms::host(),
     };
-    for entry in
-        std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
-    {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().into_owned();
         let bytes = || std::fs::read(entry.path()).with_context(|| format!("cannot read {file}"));
@@ -99,10 +229,10 @@ fn make_manifest(args: MakeManifestArgs) -> anyhow::Result<ExitStatus> {
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
     write("manifest", manifest_for(None))?;
-    if !args.local_tree {
+    if !local_tree {
         for lua in ["5.1", "5.2", "5.3", "5.4"] {
             write(&format!("manifest-{lua}"), manifest_for(Some(lua)))?;
         }
     }
-    Ok(ExitStatus::Success)
+    Ok(())
 }

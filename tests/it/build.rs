@@ -1274,3 +1274,108 @@ fn admin_make_manifest_writes_what_luarocks_admin_writes() {
         assert_eq!(ours, read(&dirs[1]), "{file}");
     }
 }
+
+/// `admin add` to a local server directory leaves what `luarocks-admin add
+/// --server file://…` leaves (the files, `manifest`, `manifest-5.x` and
+/// their zips); `admin remove` takes files out again, where LuaRocks
+/// refuses anything but rsync.
+#[test]
+fn admin_add_and_remove_update_a_local_server_as_luarocks_admin() {
+    if !need(&["luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let files = [
+        "purelua-1.0-1.rockspec",
+        "cmulti-1.0-1.src.rock",
+        "binrock-1.0-1.all.rock",
+    ];
+    let mut seen = Vec::new();
+    for side in ["ours", "theirs"] {
+        let server = s.dir(&format!("srv-{side}"));
+        let home = s.dir(&format!("home-{side}"));
+        // LuaRocks 3.8 copies through its cache and fails when the cache
+        // directory is missing (recorded, not copied).
+        let cache = home
+            .join(".cache/luarocks")
+            .join(server.display().to_string().replace('/', "_"));
+        std::fs::create_dir_all(&cache).expect("cache");
+        let mut cmd = if side == "ours" {
+            let mut c = s.cmd::<[&str; 0], &str>([]);
+            c.arg("admin");
+            c
+        } else {
+            s.program("luarocks-admin")
+        };
+        let out = cmd
+            .env("HOME", &home)
+            .args(["add", "--no-refresh", "--server"])
+            .arg(format!("file://{}", server.display()))
+            .args(files.iter().map(|f| repo.dir.join(f)))
+            .output()
+            .expect("add");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let mut listing: Vec<(String, String)> = std::fs::read_dir(&server)
+            .expect("server")
+            .flatten()
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let bytes = std::fs::read(e.path()).expect("read");
+                let content = if name.ends_with(".zip") {
+                    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+                    let mut inner = zip.by_index(0).expect("entry");
+                    let mut text = format!("{}:", inner.name());
+                    inner.read_to_string(&mut text).expect("unzip");
+                    text
+                } else {
+                    text(&bytes)
+                };
+                (name, content)
+            })
+            .collect();
+        listing.sort();
+        seen.push(listing);
+        let said = text(&out.stdout);
+        assert_eq!(said.matches("Copying file").count(), 3, "{side}: {said}");
+        assert!(said.contains("Updating manifest..."), "{side}: {said}");
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "the server directory: ours, then luarocks-admin's"
+    );
+    assert!(seen[0].iter().any(|(n, _)| n == "manifest-5.4.zip"));
+
+    let server = s.tmp.path().join("srv-ours");
+    let out = s
+        .cmd(["admin", "remove", "--server"])
+        .arg(&server)
+        .arg("purelua-1.0-1.rockspec")
+        .output()
+        .expect("remove");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!server.join("purelua-1.0-1.rockspec").exists());
+    let manifest = std::fs::read_to_string(server.join("manifest-5.4")).expect("manifest");
+    assert!(
+        !manifest.contains("purelua") && manifest.contains("cmulti"),
+        "{manifest}"
+    );
+    let out = s
+        .program("luarocks-admin")
+        .args(["remove", "--server"])
+        .arg(format!(
+            "file://{}",
+            s.tmp.path().join("srv-theirs").display()
+        ))
+        .arg("purelua-1.0-1.rockspec")
+        .output()
+        .expect("luarocks-admin remove");
+    assert!(!out.status.success(), "LuaRocks removes only over rsync");
+    let out = s
+        .cmd(["admin", "add", "--server", "https://example.invalid/rocks"])
+        .arg(repo.dir.join("purelua-1.0-1.rockspec"))
+        .output()
+        .expect("add remote");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("only a local rocks server directory"));
+}
