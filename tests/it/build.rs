@@ -54,6 +54,7 @@ fn store_is_clean(s: &Sandbox) {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn pure_lua_rock_from_a_server_with_versions_bin_script_and_docs() {
     if !need(&["lua5.4"]) {
         return;
@@ -107,6 +108,10 @@ fn pure_lua_rock_from_a_server_with_versions_bin_script_and_docs() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_1, has_lua5_4, has_gcc)),
+    ignore = "needs lua5.1, lua5.4, gcc"
+)]
 fn c_modules_build_and_load_in_lua51_and_lua54() {
     if !need(&["lua5.1", "lua5.4", "gcc"]) {
         return;
@@ -147,6 +152,7 @@ fn c_modules_build_and_load_in_lua51_and_lua54() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn external_library_through_foo_dir_and_a_clear_miss_without() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -188,6 +194,7 @@ fn external_library_through_foo_dir_and_a_clear_miss_without() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn system_openssl_found_in_multiarch_dirs() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -236,6 +243,10 @@ fn system_openssl_found_in_multiarch_dirs() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_make, has_cmake)),
+    ignore = "needs lua5.4, gcc, make, cmake"
+)]
 fn make_cmake_and_command_backends() {
     if !need(&["lua5.4", "gcc", "make", "cmake"]) {
         return;
@@ -261,6 +272,7 @@ fn make_cmake_and_command_backends() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn src_rock_binary_rock_and_git_source() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -296,6 +308,7 @@ fn src_rock_binary_rock_and_git_source() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn building_a_recipe_twice_compiles_and_downloads_nothing() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -343,6 +356,10 @@ fn building_a_recipe_twice_compiles_and_downloads_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_luarocks)),
+    ignore = "needs lua5.4, gcc, luarocks"
+)]
 fn packed_binary_rock_installs_with_debian_luarocks() {
     if !need(&["lua5.4", "gcc", "luarocks"]) {
         return;
@@ -671,6 +688,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn every_archive_kind_single_files_and_the_3_0_source_dir_fallback() {
     if !need(&["lua5.4"]) {
         return;
@@ -838,6 +856,7 @@ fn servers_json_fallback_local_directories_and_garbage() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn download_unpack_and_pack_round_trip() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -915,6 +934,7 @@ fn download_unpack_and_pack_round_trip() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn search_all_leaves_out_binary_rocks_for_other_machines_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -951,6 +971,7 @@ fn search_all_leaves_out_binary_rocks_for_other_machines_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn download_all_fetches_every_match_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -990,6 +1011,7 @@ fn download_all_fetches_every_match_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn dev_asks_every_servers_dev_tree_first_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1026,6 +1048,7 @@ fn dev_asks_every_servers_dev_tree_first_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn only_sources_restricts_source_downloads_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1068,6 +1091,7 @@ fn only_sources_restricts_source_downloads_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn unpack_name_version_fetches_from_the_servers_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1107,6 +1131,10 @@ fn unpack_name_version_fetches_from_the_servers_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_luarocks, has_gcc)),
+    ignore = "needs lua5.4, luarocks, gcc"
+)]
 fn build_pack_binary_rock_writes_a_rock_and_installs_nothing_as_luarocks() {
     if !need(&["lua5.4", "luarocks", "gcc"]) {
         return;
@@ -1159,6 +1187,7 @@ fn support_arch() -> String {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn make_pack_binary_rock_packs_the_working_directory_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1212,6 +1241,7 @@ fn make_pack_binary_rock_packs_the_working_directory_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn admin_make_manifest_writes_what_luarocks_admin_writes() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1280,6 +1310,7 @@ fn admin_make_manifest_writes_what_luarocks_admin_writes() {
 /// their zips); `admin remove` takes files out again, where LuaRocks
 /// refuses anything but rsync.
 #[test]
+#[cfg_attr(not(has_luarocks), ignore = "needs luarocks")]
 fn admin_add_and_remove_update_a_local_server_as_luarocks_admin() {
     if !need(&["luarocks"]) {
         return;

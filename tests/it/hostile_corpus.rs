@@ -415,6 +415,7 @@ fn luarocks_verdict(s: &Sandbox, args: &[String], watch: &Watch) -> String {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn hostile_corpus_is_refused_bounded_and_writes_nothing_outside() {
     if !need(&["lua5.4"]) {
         return;
@@ -507,6 +508,7 @@ fn hostile_corpus_is_refused_bounded_and_writes_nothing_outside() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn gc_through_another_spelling_of_the_store_keeps_every_rooted_item() {
     if !need(&["lua5.4"]) {
         return;
@@ -605,6 +607,7 @@ fn gc_sweeps_what_killed_admissions_and_builds_leave() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn a_switch_removes_bin_links_a_killed_switch_left_and_nothing_else() {
     if !need(&["lua5.4"]) {
         return;
@@ -651,6 +654,7 @@ fn a_switch_removes_bin_links_a_killed_switch_left_and_nothing_else() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn a_local_server_may_name_its_own_files_as_sources_and_no_others() {
     if !need(&["lua5.4"]) {
         return;

@@ -133,6 +133,7 @@ fn most_at_once(dir: &Path) -> usize {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn independent_c_rocks_build_at_once_up_to_jobs() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -172,6 +173,7 @@ fn independent_c_rocks_build_at_once_up_to_jobs() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn a_failing_build_in_a_parallel_install_leaves_the_tree_and_store_clean() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -207,6 +209,7 @@ fn a_failing_build_in_a_parallel_install_leaves_the_tree_and_store_clean() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn sigkill_in_the_executor_leaves_the_previous_generation() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -265,6 +268,7 @@ fn plan_steps(plan: &serde_json::Value) -> Vec<(String, String)> {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn dry_run_plans_what_the_install_then_does_and_changes_nothing() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -365,6 +369,7 @@ fn normalized(err: &str, base: &str, tree: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn progress_without_a_terminal_is_one_plain_line_per_rock() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -455,6 +460,10 @@ fn strip_ansi(screen: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_script)),
+    ignore = "needs lua5.4, gcc, script"
+)]
 fn progress_on_a_terminal_shows_each_build_and_the_whole() {
     if !need(&["lua5.4", "gcc", "script"]) {
         return;
@@ -540,6 +549,7 @@ fn listing(s: &Sandbox, side: &str, base: &str, tree: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn a_conflict_greedy_choice_cannot_meet_is_solved_by_backtracking_and_explained() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -611,6 +621,7 @@ fn a_conflict_greedy_choice_cannot_meet_is_solved_by_backtracking_and_explained(
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn a_conflict_without_solution_is_refused_before_building_with_its_derivation() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -676,6 +687,7 @@ fn a_conflict_without_solution_is_refused_before_building_with_its_derivation() 
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn build_and_make_dry_runs_print_the_plan_and_change_nothing() {
     if !need(&["lua5.4"]) {
         return;

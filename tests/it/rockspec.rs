@@ -205,6 +205,7 @@ fn lint_accepts_good_rockspecs_and_names_what_is_wrong() {
 /// in its own directory, over the fixture server: the same exit code,
 /// stdout, stderr and rockspec bytes.
 #[test]
+#[cfg_attr(not(has_luarocks), ignore = "needs luarocks")]
 fn new_version_writes_what_luarocks_new_version_writes() {
     if !crate::support::need(&["luarocks"]) {
         return;
@@ -291,6 +292,7 @@ fn new_version_writes_what_luarocks_new_version_writes() {
 /// row, each tool in its own copy of the project: the same exit code,
 /// stdout, stderr (the program's name aside) and template bytes.
 #[test]
+#[cfg_attr(not(all(has_luarocks, has_git)), ignore = "needs luarocks, git")]
 fn write_rockspec_writes_the_template_luarocks_writes() {
     if !crate::support::need(&["luarocks", "git"]) {
         return;

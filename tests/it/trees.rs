@@ -88,6 +88,7 @@ fn store_items(s: &Sandbox) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn a_closure_installs_requires_and_lists_like_luarocks() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -166,6 +167,7 @@ fn a_closure_installs_requires_and_lists_like_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn a_second_tree_builds_nothing_and_shares_items() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -195,6 +197,7 @@ fn a_second_tree_builds_nothing_and_shares_items() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn a_dependency_build_lives_exactly_as_long_as_a_tree_uses_it() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -239,6 +242,7 @@ fn a_dependency_build_lives_exactly_as_long_as_a_tree_uses_it() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn rollback_after_a_broken_upgrade_and_forward_again() {
     if !need(&["lua5.4"]) {
         return;
@@ -272,6 +276,7 @@ fn rollback_after_a_broken_upgrade_and_forward_again() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn gc_frees_exactly_the_unreferenced_items() {
     if !need(&["lua5.4"]) {
         return;
@@ -322,6 +327,7 @@ fn gc_frees_exactly_the_unreferenced_items() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn remove_is_refused_while_needed_and_conflicts_stop_before_switching() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -355,6 +361,7 @@ fn remove_is_refused_while_needed_and_conflicts_stop_before_switching() {
 /// (one per entry): they stay, and one at a place a rock needs is refused,
 /// never replaced.
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn hand_installed_modules_stay_beside_the_links_and_one_in_the_way_is_refused() {
     if !need(&["lua5.4"]) {
         return;
@@ -428,6 +435,7 @@ fn holdings(trees: &[(&str, PathBuf)], luarocks: bool, s: &Sandbox) -> Vec<(Stri
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn deps_modes_install_what_luarocks_installs() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -548,6 +556,7 @@ fn mkfifo(path: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn sigkill_during_install_leaves_the_previous_generation_whole() {
     if !need(&["lua5.4"]) {
         return;
@@ -589,6 +598,7 @@ fn sigkill_during_install_leaves_the_previous_generation_whole() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn gc_waits_for_an_install_in_flight_and_frees_none_of_its_items() {
     if !need(&["lua5.4"]) {
         return;
@@ -641,6 +651,7 @@ fn gc_waits_for_an_install_in_flight_and_frees_none_of_its_items() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn readers_never_see_a_missing_module_or_a_mixed_generation() {
     if !need(&["lua5.4"]) {
         return;
@@ -719,6 +730,7 @@ print(n, table.concat(versions, ","))
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
 fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
     if !need(&["lua5.4", "gcc"]) {
         return;
@@ -862,6 +874,7 @@ fn rocks_provided_in_config_are_never_installed() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn make_builds_the_working_directory_and_rebuilds_only_when_it_changes() {
     if !need(&["lua5.4"]) {
         return;
@@ -980,6 +993,7 @@ fn config_shows_what_luarocks_config_files_and_flags_say() {
 /// tool in its own HOME and system config directory, the same exit code,
 /// stdout and files after every step.
 #[test]
+#[cfg_attr(not(has_luarocks), ignore = "needs luarocks")]
 fn config_writes_and_unsets_keys_in_the_file_its_scope_names_as_luarocks() {
     if !need(&["luarocks"]) {
         return;
@@ -1134,6 +1148,7 @@ fn bin_scripts_are_wrapped_unless_the_rockspec_or_config_says_not() {
 /// from a subdirectory, with no tree or version flags, rockstore and
 /// LuaRocks both install into `<project>/lua_modules`.
 #[test]
+#[cfg_attr(not(all(has_lua5_1, has_luarocks)), ignore = "needs lua5.1, luarocks")]
 fn a_luarocks_init_project_gets_its_rocks_in_lua_modules() {
     if !need(&["lua5.1", "luarocks"]) {
         return;
@@ -1255,6 +1270,7 @@ fn a_luarocks_init_project_gets_its_rocks_in_lua_modules() {
 /// Debian's LuaRocks; a failing hook undoes the install; `hooks_enabled =
 /// false` refuses the rock before anything is built.
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1350,6 +1366,10 @@ fn post_install_hooks_run_like_luarocks_and_a_failing_one_is_undone() {
 /// writes: every dependency of the closure with the version that met it,
 /// the Lua VM's included; a later `make` installs those versions.
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_luarocks, has_gcc)),
+    ignore = "needs lua5.4, luarocks, gcc"
+)]
 fn make_pin_writes_the_lock_file_luarocks_writes() {
     if !need(&["lua5.4", "luarocks", "gcc"]) {
         return;
@@ -1386,6 +1406,10 @@ fn make_pin_writes_the_lock_file_luarocks_writes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_luarocks, has_gcc)),
+    ignore = "needs lua5.4, luarocks, gcc"
+)]
 fn make_installs_the_versions_luarocks_lock_pins() {
     if !need(&["lua5.4", "luarocks", "gcc"]) {
         return;
@@ -1457,6 +1481,7 @@ fn make_installs_the_versions_luarocks_lock_pins() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn printing_commands_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
     if !need(&["lua5.4"]) {
         return;
@@ -1512,6 +1537,7 @@ fn printing_commands_exit_quietly_on_a_closed_pipe_and_fail_on_a_full_disk() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn build_installs_like_luarocks_build_unless_no_install() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1553,6 +1579,7 @@ fn build_installs_like_luarocks_build_unless_no_install() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn nodeps_and_usage_errors_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1580,6 +1607,7 @@ fn nodeps_and_usage_errors_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(has_luarocks), ignore = "needs luarocks")]
 fn purge_needs_an_existing_tree_named_as_luarocks() {
     if !need(&["luarocks"]) {
         return;
@@ -1619,6 +1647,7 @@ fn purge_needs_an_existing_tree_named_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn no_command_prints_help_and_the_configuration_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1644,6 +1673,7 @@ fn no_command_prints_help_and_the_configuration_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn a_downgrade_keeps_the_version_another_rock_needs_and_warns_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1677,6 +1707,7 @@ fn a_downgrade_keeps_the_version_another_rock_needs_and_warns_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn list_without_tree_covers_every_configured_tree_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1715,6 +1746,10 @@ fn list_without_tree_covers_every_configured_tree_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_luarocks)),
+    ignore = "needs lua5.4, gcc, luarocks"
+)]
 fn show_flags_and_version_print_what_luarocks_prints() {
     if !need(&["lua5.4", "gcc", "luarocks"]) {
         return;
@@ -1799,6 +1834,7 @@ fn show_flags_and_version_print_what_luarocks_prints() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn external_deps_dirs_from_config_merge_over_the_defaults_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1832,6 +1868,10 @@ fn external_deps_dirs_from_config_merge_over_the_defaults_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_luarocks)),
+    ignore = "needs lua5.4, gcc, luarocks"
+)]
 fn a_missing_external_dependency_stops_the_install_before_any_dependency_is_built() {
     if !need(&["lua5.4", "gcc", "luarocks"]) {
         return;
@@ -1865,6 +1905,10 @@ fn a_missing_external_dependency_stops_the_install_before_any_dependency_is_buil
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_gcc, has_luarocks)),
+    ignore = "needs lua5.4, gcc, luarocks"
+)]
 fn list_outdated_and_a_version_filter_as_luarocks() {
     if !need(&["lua5.4", "gcc", "luarocks"]) {
         return;
@@ -1904,6 +1948,7 @@ fn list_outdated_and_a_version_filter_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn purge_old_versions_keeps_the_newest_of_each_rock_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -1939,6 +1984,7 @@ fn purge_old_versions_keeps_the_newest_of_each_rock_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(has_lua5_4), ignore = "needs lua5.4")]
 fn path_append_puts_the_trees_after_luas_own_paths() {
     if !need(&["lua5.4"]) {
         return;
@@ -1965,6 +2011,7 @@ fn path_append_puts_the_trees_after_luas_own_paths() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn pack_name_version_packs_the_installed_rock_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -2016,6 +2063,7 @@ fn pack_name_version_packs_the_installed_rock_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn no_doc_deps_only_and_force_fast_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -2070,6 +2118,7 @@ fn no_doc_deps_only_and_force_fast_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn check_lua_versions_reports_what_other_luas_offer_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -2121,6 +2170,10 @@ fn check_lua_versions_reports_what_other_luas_offer_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_1, has_lua5_4, has_luarocks)),
+    ignore = "needs lua5.1, lua5.4, luarocks"
+)]
 fn the_default_lua_is_the_one_debians_luarocks_runs_under() {
     if !need(&["lua5.1", "lua5.4", "luarocks"]) {
         return;
@@ -2142,6 +2195,10 @@ fn the_default_lua_is_the_one_debians_luarocks_runs_under() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_luarocks, has_git)),
+    ignore = "needs lua5.4, luarocks, git"
+)]
 fn branch_overrides_the_rockspecs_source_branch_as_luarocks() {
     if !need(&["lua5.4", "luarocks", "git"]) {
         return;
@@ -2196,6 +2253,7 @@ fn branch_overrides_the_rockspecs_source_branch_as_luarocks() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn doc_lists_and_shows_docs_as_luarocks() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -2268,6 +2326,7 @@ fn completion_scripts_complete_commands_and_flags() {
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies() {
     if !need(&["lua5.4", "luarocks"]) {
         return;
@@ -2346,6 +2405,7 @@ fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies(
 }
 
 #[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
     if !need(&["lua5.4", "luarocks"]) {
         return;

@@ -1,0 +1,36 @@
+//! Tells the integration tests which tools this machine has, so a test
+//! that needs a missing one is reported as ignored (with what it needs) in
+//! `cargo test`'s summary instead of passing silently. Under CI (`CI` set)
+//! every tool counts as present: the test then runs and fails loudly.
+
+use std::process::Command;
+
+/// The tools tests ask for, and the cfg each sets (`has_<tool>`).
+const TOOLS: [&str; 10] = [
+    "lua5.1", "lua5.4", "luarocks", "gcc", "git", "make", "cmake", "script", "bash", "bwrap",
+];
+
+fn answers(program: &str) -> bool {
+    ["--version", "-v"].iter().any(|flag| {
+        Command::new(program)
+            .arg(flag)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=PATH");
+    // Installing a package adds its program here.
+    println!("cargo::rerun-if-changed=/usr/bin");
+    let ci = std::env::var_os("CI").is_some();
+    for tool in TOOLS {
+        let cfg = format!("has_{}", tool.replace('.', "_"));
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if ci || answers(tool) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}
