@@ -19,9 +19,11 @@
 //!    each (same bytes before and after);
 //! 6. remove `.rockstore/adopting`.
 //!
-//! Killed before 4, the marker is stale and the next adoption drops it;
-//! killed after, every command refuses the tree until `rockstore adopt`
-//! finishes steps 5–6. Either way no path ever shows other bytes.
+//! Killed before 4, the marker is stale and the next adoption drops it
+//! (the tree is still LuaRocks'); killed after, the tree is adopted — the
+//! profile is current — and the next command that changes it, or `adopt`
+//! again, makes the last replacements (`tree::takeover`). No path ever
+//! shows other bytes.
 
 pub mod read;
 pub mod release;
@@ -29,14 +31,14 @@ pub mod release;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use read::{Found, FoundRock, Problem};
 
 use crate::store::db::ItemKind;
 use crate::store::{ItemSpec, Store, StoreError};
-use crate::tree::links;
 use crate::tree::profile::{self, Profile, ProfileError, ProfileRock, WrapperContext};
+use crate::tree::{links, takeover};
 use crate::tree::{Tree, TreeError, ADOPTING, META, RELEASING};
 
 /// Why an adoption or release did not happen. Nothing in the tree changed
@@ -170,15 +172,6 @@ impl Survey {
 
 fn problems_as_text<S: serde::Serializer>(p: &[Problem], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(p.iter().map(ToString::to_string))
-}
-
-/// The marker of an adoption under way.
-#[derive(Debug, Serialize, Deserialize)]
-struct Marker {
-    /// The profile item the adoption switches to.
-    profile: String,
-    /// The places LuaRocks deployed that our links replace.
-    taken_over: Vec<PathBuf>,
 }
 
 /// How to adopt.
@@ -354,57 +347,27 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
             taken_over.insert(place.clone());
         }
     }
-    let marker = Marker {
-        profile: item.name.as_str().to_owned(),
-        taken_over: taken_over.iter().cloned().collect(),
-    };
+    takeover::mark(
+        tree,
+        &takeover::Marker {
+            profile: item.name.as_str().to_owned(),
+            taken_over: taken_over.iter().cloned().collect(),
+        },
+    )?;
     let marker_path = tree.root.join(META).join(ADOPTING);
-    let json = serde_json::to_vec_pretty(&marker).unwrap_or_default();
-    write_atomic(&marker_path, &json)?;
     store.failpoint("adopt-marked");
     let change = format!("adopt {} rock(s) LuaRocks installed", survey.adopted());
     let number = tree.commit_taking_over(&lock, &item.path, &change, options.now, &taken_over)?;
     store.failpoint("adopt-switched");
-    take_over_all(store, tree, &taken_over)?;
+    takeover::take_over_all(tree, &taken_over, &|p| store.failpoint(p))?;
     std::fs::remove_file(&marker_path).map_err(io_err(&marker_path))?;
     survey.generation = Some(number);
     Ok(survey)
 }
 
-/// Finishes an adoption a kill interrupted after its switch; drops the
-/// marker of one interrupted before. Whether one was finished.
+/// Finishes an adoption a kill interrupted (see `tree::takeover`).
 fn finish_interrupted(store: &Store, tree: &Tree) -> Result<bool, AdoptError> {
-    let marker_path = tree.root.join(META).join(ADOPTING);
-    let Ok(bytes) = std::fs::read(&marker_path) else {
-        return Ok(false);
-    };
-    let marker: Option<Marker> = serde_json::from_slice(&bytes).ok();
-    let current_item = std::fs::read_link(tree.root.join(META).join("current"))
-        .ok()
-        .and_then(|g| std::fs::read_link(tree.root.join(META).join(g)).ok())
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let finished = match marker {
-        Some(m) if current_item.as_deref() == Some(m.profile.as_str()) => {
-            let places: BTreeSet<PathBuf> = m.taken_over.into_iter().collect();
-            take_over_all(store, tree, &places)?;
-            true
-        }
-        _ => false,
-    };
-    std::fs::remove_file(&marker_path).map_err(io_err(&marker_path))?;
-    Ok(finished)
-}
-
-/// Step 5: each place LuaRocks deployed becomes our link (same bytes).
-fn take_over_all(store: &Store, tree: &Tree, places: &BTreeSet<PathBuf>) -> Result<(), AdoptError> {
-    for place in places {
-        if links::occupant(&tree.root, place) == links::Occupant::OursHere {
-            continue;
-        }
-        links::take_over(&tree.root, place)?;
-        store.failpoint("adopt-took-over");
-    }
-    Ok(())
+    Ok(takeover::finish(tree, &|p| store.failpoint(p))?)
 }
 
 /// Copies a rock's files (as read, md5 checked again) into `scratch` and

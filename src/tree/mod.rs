@@ -18,6 +18,7 @@
 
 pub mod links;
 pub mod profile;
+pub mod takeover;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -323,9 +324,17 @@ impl Tree {
     /// Takes the tree lock to change the tree: refused, with what to do,
     /// when [`Tree::check_usable`] says so.
     pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
-        // Before the lock too: a refused tree gets no `.rockstore/`.
-        self.check_usable()?;
+        let adopting = self.meta().join(ADOPTING).exists();
+        if !adopting {
+            // Before the lock too: a refused tree gets no `.rockstore/`.
+            self.check_usable()?;
+        }
         let lock = self.lock()?;
+        if adopting {
+            // An adoption killed after its switch is finished here (see
+            // [`takeover`]); one killed before leaves a LuaRocks tree.
+            takeover::finish(self, &|_| {})?;
+        }
         self.check_usable()?;
         Ok(lock)
     }
