@@ -323,6 +323,7 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
                 dependencies: rock.dependencies.clone(),
                 external_items: Default::default(),
                 wrap_bin_scripts: rock.wrap_bin_scripts,
+                namespace: rock.namespace.clone(),
             });
         }
         rocks.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));

@@ -51,6 +51,8 @@ pub struct FoundRock {
     pub dependencies: Vec<String>,
     /// The rockspec's `deploy.wrap_bin_scripts`.
     pub wrap_bin_scripts: bool,
+    /// The namespace its `rock_namespace` file names.
+    pub namespace: Option<String>,
 }
 
 /// Something that stops an adoption unless forced.
@@ -244,9 +246,16 @@ impl<'a> TreeReader<'a> {
             deployed: vec![rock_dir.clone()],
             dependencies: Vec::new(),
             wrap_bin_scripts: true,
+            namespace: read_regular(self.dir, &rock_dir.join("rock_namespace"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+                .filter(|ns| !ns.is_empty()),
         };
         let mut in_rock_dir: BTreeSet<PathBuf> = BTreeSet::new();
         in_rock_dir.insert(PathBuf::from("rock_manifest"));
+        // Written by LuaRocks beside the manifest; the profile writes it
+        // again from the namespace.
+        in_rock_dir.insert(PathBuf::from("rock_namespace"));
         for (rel, md5) in listed {
             let deployed_under = [("lua", "share/lua"), ("lib", "lib/lua")]
                 .into_iter()

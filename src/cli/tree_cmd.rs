@@ -30,6 +30,10 @@ pub struct InstallArgs {
 /// The flags `install` and `build` share.
 #[derive(Debug, Args, Clone, Default)]
 pub struct InstallFlags {
+    /// The rocks server namespace to look the rock up in (as `NS/ROCK`):
+    /// each server's `manifests/NS/`.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
     /// Keep other versions of the rock installed (default: replace them, as LuaRocks).
     #[arg(long)]
     pub keep: bool,
@@ -310,11 +314,17 @@ pub fn install_from(
     from_source: bool,
 ) -> anyhow::Result<ExitStatus> {
     let (positional, overrides) = split_args(args.args)?;
+    let namespace = args.flags.namespace.clone();
     let named = |name: &str, version: Option<String>| {
+        let name = match &namespace {
+            Some(ns) if !name.contains('/') => format!("{ns}/{name}"),
+            _ => name.to_owned(),
+        }
+        .to_lowercase();
         if from_source {
-            Request::Source(name.to_lowercase(), version)
+            Request::Source(name, version)
         } else {
-            Request::Name(name.to_lowercase(), version)
+            Request::Name(name, version)
         }
     };
     let request = match positional.as_slice() {

@@ -920,6 +920,7 @@ impl<'a> Installer<'a> {
                         dependencies,
                         external_items: BTreeMap::new(),
                         wrap_bin_scripts: true,
+                        namespace: None,
                     });
                 }
                 for r in &mut rocks {

@@ -39,6 +39,9 @@ pub struct Step {
     pub version: String,
     /// Where its rockspec or rock file came from.
     pub source: String,
+    /// The rocks server namespace it came from (`user/rock`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// Asked for by the user (not only a dependency).
     pub explicit: bool,
     /// What the executor does with it.

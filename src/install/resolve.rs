@@ -101,6 +101,10 @@ pub(crate) struct Resolver<'r, 'a> {
     /// Other trees' installed rocks, read once each.
     pub others: &'r [ConsultedTree],
     manifests: Option<Vec<ServerManifest>>,
+    /// The manifests of each namespace asked for (`<server>/manifests/<ns>`).
+    namespaced: BTreeMap<String, Vec<ServerManifest>>,
+    /// The namespace each chosen `(name, version)` came from.
+    namespaces: BTreeMap<(String, String), String>,
     /// Rockspecs and rock files fetched ahead, by URL.
     prefetched: BTreeMap<String, Vec<u8>>,
     steps: Vec<Step>,
@@ -133,6 +137,8 @@ impl<'r, 'a> Resolver<'r, 'a> {
             base,
             others,
             manifests: None,
+            namespaced: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
             prefetched: BTreeMap::new(),
             steps: Vec::new(),
             hooks: Vec::new(),
@@ -177,6 +183,49 @@ impl<'r, 'a> Resolver<'r, 'a> {
     pub fn manifests(&mut self) -> Result<&[ServerManifest], InstallError> {
         self.offers("", &[])?;
         Ok(self.manifests.as_deref().unwrap_or_default())
+    }
+
+    /// The offers of `namespace` (LuaRocks: each server's
+    /// `manifests/<namespace>/`), or of the servers themselves.
+    fn offers_in(
+        &mut self,
+        namespace: Option<&str>,
+        name: &str,
+        constraints: &[crate::rockspec::version::Constraint],
+    ) -> Result<Vec<Offer>, ServerError> {
+        let Some(ns) = namespace else {
+            return self.offers(name, constraints);
+        };
+        if !self.namespaced.contains_key(ns) {
+            let servers: Vec<String> = self
+                .settings
+                .servers
+                .iter()
+                .map(|s| format!("{}/manifests/{ns}", s.trim_end_matches('/')))
+                .collect();
+            let mut warnings = Vec::new();
+            let loaded = servers::load(
+                self.builder.fetcher,
+                &servers,
+                &self.settings.target.lua_version,
+                &mut warnings,
+            );
+            for w in warnings {
+                (self.say)(&format!("warning: {w}"));
+            }
+            self.namespaced.insert(ns.to_owned(), loaded?);
+        }
+        Ok(servers::search(
+            self.namespaced
+                .get(ns)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            &[],
+            name,
+            true,
+            constraints,
+            &self.builder.env.arch,
+        ))
     }
 
     fn offers(
@@ -229,7 +278,15 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 let spec = source.rockspec(self.builder)?;
                 return Ok((spec, source));
             }
-            Request::Name(name, version) | Request::Source(name, version) => {
+            Request::Name(full, version) | Request::Source(full, version) => {
+                // `user/rock`: the rock `rock` of namespace `user`.
+                let (namespace, name) = match full.split_once('/') {
+                    Some((ns, n)) if !ns.is_empty() && !n.is_empty() && !n.contains('/') => {
+                        (Some(ns.to_lowercase()), n.to_lowercase())
+                    }
+                    _ => (None, full.clone()),
+                };
+                let name = &name;
                 let want = if matches!(request, Request::Source(..)) {
                     Want::Source
                 } else {
@@ -252,7 +309,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     }
                     .into());
                 }
-                let offers = self.offers(name, &constraints)?;
+                let offers = self.offers_in(namespace.as_deref(), name, &constraints)?;
                 let Some(offer) = servers::best(&offers, &self.builder.env.arch, want) else {
                     let current = &self.settings.target.lua_version;
                     let checked = self.settings.check_lua_versions.then(|| {
@@ -281,6 +338,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     }
                     .into());
                 };
+                if let Some(ns) = namespace {
+                    self.namespaces
+                        .insert((offer.name.clone(), offer.version.clone()), ns);
+                }
                 offer.url()
             }
         };
@@ -377,6 +438,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         name: rockspec.name.clone(),
                         version: version.clone(),
                         source: self.settings.target.root.display().to_string(),
+                        namespace: self
+                            .namespaces
+                            .get(&(rockspec.name.clone(), version.clone()))
+                            .cloned(),
                         explicit: true,
                         action: Action::Installed(item),
                         dependencies: satisfied,
@@ -413,10 +478,15 @@ impl<'r, 'a> Resolver<'r, 'a> {
             Source::Local { dir, .. } => dir.display().to_string(),
             other => other.file().to_owned(),
         };
+        let namespace = self
+            .namespaces
+            .get(&(rockspec.name.clone(), version.clone()))
+            .cloned();
         self.steps.push(Step {
             name: rockspec.name.clone(),
             version,
             source: source_name,
+            namespace,
             explicit,
             action: Action::Build,
             dependencies: satisfied,
@@ -475,7 +545,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 satisfied.push(self.satisfied(dep, build, found));
                 continue;
             }
-            let offers = self.offers(&dep.name, &dep.constraints)?;
+            let offers = self.offers_in(dep.namespace.as_deref(), &dep.name, &dep.constraints)?;
             let offer =
                 servers::best(&offers, &self.builder.env.arch, Want::Any).ok_or_else(|| {
                     InstallError::Unsatisfied {
@@ -492,6 +562,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 "{rock} depends on {dep}: installing {}",
                 offer.url()
             ));
+            if let Some(ns) = &dep.namespace {
+                self.namespaces
+                    .insert((offer.name.clone(), offer.version.clone()), ns.clone());
+            }
             let (spec, source) = self.obtain_url(&offer.url(), Origin::Server(offer.url()))?;
             self.plan_one(spec, source, false)?;
             match self.installed_match(dep, mode) {

@@ -53,6 +53,10 @@ pub struct ProfileRock {
     /// `deploy.wrap_bin_scripts`, default true); otherwise they are linked.
     #[serde(default = "wrap_by_default")]
     pub wrap_bin_scripts: bool,
+    /// The rocks server namespace it was installed from (`user/rock`),
+    /// which its rock directory's `rock_namespace` says, as LuaRocks'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 fn wrap_by_default() -> bool {
@@ -423,6 +427,10 @@ impl Layout<'_> {
                     continue;
                 }
                 links.push((rock_dir.join(&name), rock.item.clone(), name));
+            }
+            if let Some(ns) = &rock.namespace {
+                let file = root.join(&rock_dir).join("rock_namespace");
+                std::fs::write(&file, ns).map_err(io(&file))?;
             }
             manifest.rocks.push(installed);
         }

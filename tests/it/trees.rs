@@ -2452,3 +2452,103 @@ fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
         .expect("./lua");
     assert_eq!(text(&out.stdout).trim(), "2.0", "{}", text(&out.stderr));
 }
+
+/// Namespaced rocks (`user/rock`, `--namespace`): found in each server's
+/// `manifests/<user>/`, installed with a `rock_namespace` file in their rock
+/// directory, as Debian's `luarocks` does; a rockspec may depend on one.
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
+fn namespaced_rocks_install_from_the_namespace_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let root = s.dir("nsrepo");
+    let server = crate::rocks_server::HttpServer::start(root.clone());
+    let ns = root.join("manifests/alice");
+    std::fs::create_dir_all(&ns).expect("ns dir");
+    let src = s.dir("nsrock-1.0");
+    std::fs::write(src.join("nsrock.lua"), "return 'from alice'\n").expect("module");
+    std::fs::write(
+        ns.join("nsrock-1.0.tar.gz"),
+        crate::rocks_server::tarball(&src, "nsrock-1.0"),
+    )
+    .expect("tarball");
+    let spec = |name: &str, deps: &str, base: &str| {
+        format!(
+            "rockspec_format = '3.0'\npackage = '{name}'\nversion = '1.0-1'\nsource = {{ url = '{base}/{name}-1.0.tar.gz' }}\n\
+             dependencies = {{ {deps} }}\nbuild = {{ type = 'builtin', modules = {{ {name} = '{name}.lua' }} }}\n"
+        )
+    };
+    std::fs::write(
+        ns.join("nsrock-1.0-1.rockspec"),
+        spec("nsrock", "", &format!("{}/manifests/alice", server.base)),
+    )
+    .expect("spec");
+    let manifest = |name: &str| {
+        format!(
+            "commands = {{}}\nmodules = {{}}\nrepository = {{\n   {name} = {{\n      [\"1.0-1\"] = {{\n         {{\n            arch = \"rockspec\"\n         }}\n      }}\n   }}\n}}\n"
+        )
+    };
+    std::fs::write(ns.join("manifest-5.4"), manifest("nsrock")).expect("manifest");
+    let top = s.dir("nstop-1.0");
+    std::fs::write(top.join("nstop.lua"), "return require('nsrock')\n").expect("top");
+    std::fs::write(
+        root.join("nstop-1.0.tar.gz"),
+        crate::rocks_server::tarball(&top, "nstop-1.0"),
+    )
+    .expect("tarball");
+    std::fs::write(
+        root.join("nstop-1.0-1.rockspec"),
+        spec("nstop", "'alice/nsrock >= 1.0'", &server.base),
+    )
+    .expect("spec");
+    std::fs::write(root.join("manifest-5.4"), manifest("nstop")).expect("manifest");
+
+    let rows: &[(&str, &[&str])] = &[
+        ("ns/name", &["install", "alice/nsrock"]),
+        (
+            "--namespace",
+            &["install", "--namespace", "alice", "nsrock"],
+        ),
+        ("a namespaced dependency", &["install", "nstop"]),
+    ];
+    for (what, args) in rows {
+        let mut seen = Vec::new();
+        for side in ["ours", "theirs"] {
+            let tree = s
+                .tmp
+                .path()
+                .join(format!("ns-{}-{side}", what.replace([' ', '/'], "-")));
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &server.base, "--tree"])
+                .arg(&tree)
+                .args(*args)
+                .output()
+                .expect("install");
+            assert!(out.status.success(), "{what} {side}: {}", text(&out.stderr));
+            let listed = text(
+                &s.program("luarocks")
+                    .args(["--lua-version", "5.4", "--tree"])
+                    .arg(&tree)
+                    .args(["list", "--porcelain"])
+                    .output()
+                    .expect("list")
+                    .stdout,
+            );
+            let namespace = std::fs::read_to_string(
+                tree.join("lib/luarocks/rocks-5.4/nsrock/1.0-1/rock_namespace"),
+            )
+            .unwrap_or_default();
+            let loaded = lua_ok(&s, &tree, "print((require('nsrock')))");
+            seen.push((
+                listed.replace(&tree.display().to_string(), "TREE"),
+                namespace,
+                loaded,
+            ));
+        }
+        assert_eq!(seen[0], seen[1], "{what}: ours, then luarocks'");
+        assert_eq!(seen[0].1, "alice", "{what}");
+        assert_eq!(seen[0].2, "from alice", "{what}");
+    }
+}
