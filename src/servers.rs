@@ -5,6 +5,7 @@
 use crate::fetch::{join, local_path, FetchError, Fetcher, Freshness, MANIFEST_MAX_AGE};
 use crate::manifest::{ManifestError, RepositoryManifest};
 use crate::rockspec::version::{matches_all, Constraint, Version};
+use std::time::Duration;
 
 /// LuaRocks' default server list.
 pub const DEFAULT_SERVERS: [&str; 1] = ["https://luarocks.org"];
@@ -91,6 +92,29 @@ pub fn load(
             .map(|(server, problem)| format!("skipping rocks server {server}: {problem}")),
     );
     Ok(loaded)
+}
+
+/// Downloads `server`'s manifest for `lua_version` anew, whatever the
+/// cache holds (`luarocks-admin refresh_cache`); the URL it came from.
+pub fn refresh(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<String, String> {
+    let mut missing = Vec::new();
+    for name in [
+        format!("manifest-{lua_version}.zip"),
+        format!("manifest-{lua_version}"),
+        format!("manifest-{lua_version}.json"),
+        "manifest".to_owned(),
+    ] {
+        let url = join(server, &name);
+        match fetcher.fetch(&url, Freshness::MaxAge(Duration::ZERO)) {
+            Ok(_) => return Ok(url),
+            Err(e) if e.is_not_found() => missing.push(name),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(format!(
+        "{server} has no manifest ({} not found)",
+        missing.join(", ")
+    ))
 }
 
 fn load_one(

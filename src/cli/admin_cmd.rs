@@ -26,7 +26,16 @@ pub enum AdminCommand {
     /// Remove rock and rockspec files from a rocks server directory and
     /// update its manifests (LuaRocks only does this over rsync).
     Remove(RemoveArgs),
+    /// Download the servers' manifests anew into the download cache (as
+    /// `luarocks-admin refresh_cache` refreshes its copy of a server).
+    #[command(name = "refresh-cache", visible_alias = "refresh_cache")]
+    RefreshCache(RefreshCacheArgs),
 }
+
+/// Which servers: the global `--only-server`, `--server`/`--from` and the
+/// configuration, as for every command.
+#[derive(Debug, Args)]
+pub struct RefreshCacheArgs {}
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -55,6 +64,30 @@ pub struct RemoveArgs {
     /// Accepted for LuaRocks' sake: a local directory needs no refresh.
     #[arg(long)]
     pub no_refresh: bool,
+}
+
+fn refresh_cache(
+    args: RefreshCacheArgs,
+    cx: &super::context::Context,
+) -> anyhow::Result<ExitStatus> {
+    let fetcher = cx.fetcher();
+    let RefreshCacheArgs {} = args;
+    let servers = cx.servers();
+    let mut failed = false;
+    for server in servers {
+        outln!("Refreshing cache {server}...");
+        match rockstore::servers::refresh(&fetcher, &server, &cx.lua.version) {
+            Ok(url) => outln!("   {url}"),
+            Err(why) => {
+                errln!("warning: {why}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("Failed downloading cache.");
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// The directory a server names, refused unless it is a local one.
@@ -152,9 +185,13 @@ pub struct MakeManifestArgs {
     pub local_tree: bool,
 }
 
-/// Runs an admin command.
-pub fn run(command: AdminCommand) -> anyhow::Result<ExitStatus> {
+/// Runs an admin command; `cx` for the one that needs the configuration.
+pub fn run(
+    command: AdminCommand,
+    cx: impl FnOnce() -> anyhow::Result<super::context::Context>,
+) -> anyhow::Result<ExitStatus> {
     match command {
+        AdminCommand::RefreshCache(args) => refresh_cache(args, &cx()?),
         AdminCommand::MakeManifest(args) => make_manifest(args),
         AdminCommand::Add(args) => add(args),
         AdminCommand::Remove(args) => remove(args),

@@ -112,8 +112,8 @@ enum Command {
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
     Doc(tree_cmd::DocArgs),
-    /// What `luarocks-admin` does for a rocks server directory:
-    /// make-manifest.
+    /// What `luarocks-admin` does for a rocks server: make-manifest, add and
+    /// remove (a local directory), refresh-cache.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
     /// Make the current directory a LuaRocks project, as `luarocks init`:
@@ -195,7 +195,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Completion(args) => completion(args),
         Command::Test(args) => tree_cmd::test(args, &cx()?),
         Command::Init(args) => tree_cmd::init(args, &cx()?),
-        Command::Admin(command) => admin_cmd::run(command),
+        Command::Admin(command) => admin_cmd::run(command, cx),
         Command::Which(args) => tree_cmd::which(args, &cx()?),
         Command::Path(args) => tree_cmd::path(args, &cx()?),
         Command::Generations(args) => tree_cmd::generations(args, &cx()?),

@@ -1410,3 +1410,55 @@ fn admin_add_and_remove_update_a_local_server_as_luarocks_admin() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("only a local rocks server directory"));
 }
+
+/// `admin refresh-cache` downloads a server's manifest anew: a rock the
+/// server gained within the manifest's cache time is found after it.
+#[test]
+fn admin_refresh_cache_fetches_the_manifest_anew() {
+    let s = Sandbox::new();
+    let root = s.dir("fresh-repo");
+    let server = crate::rocks_server::HttpServer::start(root.clone());
+    let manifest = |names: &[&str]| {
+        let entries: Vec<(String, String, String)> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), "1.0-1".to_owned(), "rockspec".to_owned()))
+            .collect();
+        crate::rocks_server::render_manifest(&entries)
+    };
+    std::fs::write(root.join("manifest-5.4"), manifest(&["oldrock"])).expect("manifest");
+    let search = || {
+        let out = s
+            .cmd([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &server.base,
+                "search",
+                "rock",
+                "--porcelain",
+            ])
+            .output()
+            .expect("search");
+        text(&out.stdout)
+    };
+    assert!(search().contains("oldrock"));
+    std::fs::write(root.join("manifest-5.4"), manifest(&["oldrock", "newrock"])).expect("manifest");
+    assert!(
+        !search().contains("newrock"),
+        "the cached manifest is used for a while"
+    );
+    let out = s
+        .cmd([
+            "--lua-version",
+            "5.4",
+            "--only-server",
+            &server.base,
+            "admin",
+            "refresh-cache",
+        ])
+        .output()
+        .expect("refresh");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Refreshing cache"));
+    assert!(search().contains("newrock"), "after the refresh");
+}
