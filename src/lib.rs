@@ -35,6 +35,7 @@
 //! | build users' isolation (build user, bubblewrap) | [`build::isolation`] |
 //! | `luarocks.lock` pins | [`lockfile`] |
 //! | garbage collection, `store why` | [`gc`] |
+//! | what config, flags and environment resolve to (trees, deps mode, servers, variables) | [`settings`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
@@ -66,6 +67,7 @@ pub mod project;
 pub mod rel_path;
 pub mod rockspec;
 pub mod servers;
+pub mod settings;
 pub mod store;
 pub mod tree;
 
