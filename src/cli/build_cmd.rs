@@ -104,6 +104,9 @@ pub struct DownloadArgs {
     /// file kind; with --source or --rockspec, only those).
     #[arg(long)]
     pub all: bool,
+    /// The rocks server namespace to look in (as `NS/ROCK`).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +202,36 @@ impl Session {
         exact: bool,
     ) -> anyhow::Result<Vec<Offer>> {
         let constraints = rockstore::install::version_constraints(version)?;
+        // `user/rock`: the rock of namespace `user`, in each server's
+        // `manifests/user/`, as LuaRocks looks for it.
+        if let Some((ns, bare)) = name
+            .split_once('/')
+            .filter(|(ns, n)| !ns.is_empty() && !n.is_empty())
+        {
+            let namespaced: Vec<String> = self
+                .servers
+                .iter()
+                .map(|s| format!("{}/manifests/{ns}", s.trim_end_matches('/')))
+                .collect();
+            let mut warnings = Vec::new();
+            let loaded = servers::load(
+                &self.fetcher,
+                &namespaced,
+                &self.lua_version(),
+                &mut warnings,
+            );
+            for w in &warnings {
+                errln!("warning: {w}");
+            }
+            return Ok(servers::search(
+                &loaded?,
+                &[],
+                bare,
+                exact,
+                &constraints,
+                &BuildEnv::host_arch(),
+            ));
+        }
         Ok(servers::search(
             self.manifests()?,
             &self.provided(),
@@ -418,7 +451,12 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
     } else {
         Want::Any
     };
-    let name = args.name.clone().unwrap_or_default();
+    let mut name = args.name.clone().unwrap_or_default();
+    if let Some(ns) = &args.namespace {
+        if !name.contains('/') {
+            name = format!("{ns}/{name}");
+        }
+    }
     let urls: Vec<String> = if args.all {
         // As LuaRocks: every match of the query but provided rocks; an
         // empty name matches every rock.

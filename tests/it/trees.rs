@@ -2551,4 +2551,27 @@ fn namespaced_rocks_install_from_the_namespace_as_luarocks() {
         assert_eq!(seen[0].1, "alice", "{what}");
         assert_eq!(seen[0].2, "from alice", "{what}");
     }
+    // download, by NS/ROCK and by --namespace.
+    for args in [
+        &["download", "--rockspec", "alice/nsrock"][..],
+        &["download", "--rockspec", "--namespace", "alice", "nsrock"][..],
+    ] {
+        let mut got = Vec::new();
+        for side in ["ours", "theirs"] {
+            let dir = s.dir(&format!("ns-dl-{}-{side}", args.len()));
+            let out = ours_or_luarocks(&s, side)
+                .args(["--only-server", &server.base])
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("download");
+            assert!(
+                out.status.success(),
+                "{args:?} {side}: {}",
+                text(&out.stderr)
+            );
+            got.push(std::fs::read(dir.join("nsrock-1.0-1.rockspec")).expect("downloaded"));
+        }
+        assert_eq!(got[0], got[1], "{args:?}");
+    }
 }
