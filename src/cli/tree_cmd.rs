@@ -1412,11 +1412,20 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// `rockstore path`.
 pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    // As LuaRocks' `cfg.package_paths(current)`: the target tree first,
-    // then every configured tree.
-    let (tree, trees) = cx.target()?;
+    // As LuaRocks' `cfg.package_paths(args.tree)`: the tree the flags
+    // chose (`--tree`, `--local`, `local_by_default`) first, then every
+    // configured tree; without a choice, the configured trees in order.
+    let super::context::ChosenTarget {
+        tree,
+        trees,
+        chosen,
+    } = cx.chosen_target()?;
     let target_root = std::path::absolute(&tree.root).unwrap_or_else(|_| tree.root.clone());
-    let mut roots: Vec<PathBuf> = vec![target_root];
+    let mut roots: Vec<PathBuf> = if chosen {
+        vec![target_root]
+    } else {
+        Vec::new()
+    };
     for t in trees {
         if !roots.contains(&t) {
             roots.push(t);

@@ -181,7 +181,11 @@ impl TreeManifest {
                 versions.insert(&rock.version, value);
             }
         }
-        globals.insert("dependencies", Value::Table(dependencies));
+        // LuaRocks' writer leaves `dependencies` out of an empty tree's
+        // manifest (it has no rock to key it by).
+        if !dependencies.is_empty() {
+            globals.insert("dependencies", Value::Table(dependencies));
+        }
         globals.insert("repository", Value::Table(repository));
         super::persist::save_from_table(&globals)
     }

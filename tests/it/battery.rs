@@ -1,0 +1,288 @@
+//! The drop-in battery: one test per row, each running one command line
+//! under Debian's `luarocks` and under rockstore. Each tool gets its own
+//! HOME, system config directory, working directory and trees, with a
+//! stock-style config like Debian's `/etc/luarocks/config-5.4.lua`:
+//! `rocks_trees = { home..[[/.luarocks]], [[<its dir>/system]] }`, with
+//! unnamed trees. A row compares what it names:
+//! - the exit code;
+//! - stdout (paths and the server's address made neutral);
+//! - the trees' contents: `luarocks list` of each tree, and every file
+//!   under them as LuaRocks would read it, by its bytes, with `bin/`
+//!   wrappers and `.rockstore/` aside;
+//! - the working directory's files.
+//!
+//! What it does not compare is a difference that remains, and the row says
+//! why.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::rocks_server::Repo;
+use crate::support::{text, Sandbox};
+
+/// What a row compares.
+#[derive(Clone, Copy)]
+struct Compare {
+    code: bool,
+    stdout: bool,
+    trees: bool,
+    work: bool,
+}
+
+const CODE: Compare = Compare {
+    code: true,
+    stdout: false,
+    trees: false,
+    work: false,
+};
+const OUT: Compare = Compare {
+    stdout: true,
+    ..CODE
+};
+const TREES: Compare = Compare {
+    trees: true,
+    ..CODE
+};
+const WORK: Compare = Compare { work: true, ..CODE };
+
+/// What one side left.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    code: Option<i32>,
+    stdout: String,
+    trees: BTreeMap<String, String>,
+    work: Vec<String>,
+}
+
+/// Every file under `dir` (through links), by its bytes' hash; `bin/`
+/// wrappers (they name the interpreter and config differently) and
+/// `.rockstore/` aside.
+fn files(dir: &Path, out: &mut BTreeMap<String, String>, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == ".rockstore" {
+            continue;
+        }
+        let path = entry.path();
+        let rel = format!("{prefix}{name}");
+        if path.is_dir() {
+            files(&path, out, &format!("{rel}/"));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            // A wrapper names its tree, and LuaRocks' also its config
+            // directory (`LUAROCKS_SYSCONFDIR=…`, which rockstore's leaves
+            // out): both must have one, for the same rock.
+            let shown = if rel.starts_with("bin/") && text(&bytes).contains("luarocks.loader") {
+                let context = text(&bytes)
+                    .split("add_context(")
+                    .nth(1)
+                    .and_then(|c| c.split(')').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                format!("wrapper for {context}")
+            } else {
+                blake3::hash(&bytes).to_hex().to_string()
+            };
+            out.insert(rel, shown);
+        }
+    }
+}
+
+fn run_side(s: &Sandbox, repo: &Repo, side: &str, setup: &[&[&str]], args: &[&str]) -> Seen {
+    let base = s.dir(side);
+    let home = base.join("home");
+    let etc = base.join("etc");
+    let work = base.join("work");
+    for d in [&home, &etc, &work] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::write(
+        etc.join("config-5.4.lua"),
+        format!(
+            "rocks_trees = {{\n   home..[[/.luarocks]],\n   [[{}/system]]\n}}\n",
+            base.display()
+        ),
+    )
+    .expect("config");
+    let b = base.display().to_string();
+    let command = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.replace("BASE", &b)).collect();
+        let mut cmd = if side == "ours" {
+            s.cmd::<[&str; 0], &str>([])
+        } else {
+            s.program("luarocks")
+        };
+        // A login shell's USER: LuaRocks knows root by it.
+        if rustix::process::geteuid().is_root() {
+            cmd.env("USER", "root");
+        }
+        cmd.args(["--lua-version", "5.4", "--only-server", &repo.server.base])
+            .args(&args)
+            .env("HOME", &home)
+            .env("LUAROCKS_SYSCONFDIR", &etc)
+            .current_dir(&work);
+        cmd
+    };
+    for step in setup {
+        let out = command(step).output().expect("setup");
+        assert!(
+            out.status.success(),
+            "{side} setup {step:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = command(args).output().expect("run");
+    let neutral = |t: String| t.replace(&b, "BASE").replace(&repo.server.base, "SERVER");
+    let mut trees = BTreeMap::new();
+    for tree in [
+        home.join(".luarocks"),
+        base.join("system"),
+        work.join("system"),
+    ] {
+        if !tree.exists() {
+            continue;
+        }
+        let listed = s
+            .program("luarocks")
+            .args(["--lua-version", "5.4", "--tree"])
+            .arg(&tree)
+            .args(["list", "--porcelain"])
+            .env("LUAROCKS_SYSCONFDIR", &etc)
+            .output()
+            .expect("list");
+        let shown = neutral(tree.display().to_string());
+        trees.insert(format!("{shown} list"), neutral(text(&listed.stdout)));
+        let mut found = BTreeMap::new();
+        files(&tree, &mut found, "");
+        for (f, h) in found {
+            trees.insert(format!("{shown}/{f}"), h);
+        }
+    }
+    let mut work_files: Vec<String> = std::fs::read_dir(&work)
+        .expect("work")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    work_files.sort();
+    Seen {
+        code: out.status.code(),
+        stdout: neutral(text(&out.stdout)),
+        trees,
+        work: work_files,
+    }
+}
+
+/// Runs one row on both sides and compares what it names.
+fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
+    if !crate::support::need(&["luarocks", "lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let ours = run_side(&s, &repo, "ours", setup, args);
+    let theirs = run_side(&s, &repo, "theirs", setup, args);
+    if compare.code {
+        assert_eq!(
+            ours.code, theirs.code,
+            "{args:?}: exit code (ours, then luarocks')\nours: {}\ntheirs: {}",
+            ours.stdout, theirs.stdout
+        );
+    }
+    if compare.stdout {
+        assert_eq!(ours.stdout, theirs.stdout, "{args:?}: stdout");
+    }
+    if compare.trees {
+        assert_eq!(ours.trees, theirs.trees, "{args:?}: the trees");
+        assert!(!ours.trees.is_empty(), "{args:?}: a tree was written");
+    }
+    if compare.work {
+        assert_eq!(ours.work, theirs.work, "{args:?}: the working directory");
+    }
+}
+
+/// `name: [setup commands], [the command], what is compared;` — one test
+/// each. A comment says what is not compared, and why.
+macro_rules! rows {
+    ($($(#[doc = $why:literal])* $name:ident: [$($setup:expr),*], $args:expr, $compare:expr;)*) => {
+        $(
+            $(#[doc = $why])*
+            #[test]
+            #[cfg_attr(not(all(has_luarocks, has_lua5_4, has_gcc)), ignore = "needs luarocks, lua5.4, gcc")]
+            fn $name() {
+                row(&[$(&$setup[..]),*], &$args[..], $compare);
+            }
+        )*
+    };
+}
+
+rows! {
+    /// stdout differs: LuaRocks prints its build commands and the license.
+    install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], TREES;
+    /// `--tree system` names no tree in a stock config: a path.
+    install_tree_system_is_a_path_in_a_stock_config: [], ["--tree", "system", "install", "purelua"], TREES;
+    install_tree_path: [], ["--tree", "BASE/other", "install", "appx"], CODE;
+    install_nodeps_installs_the_rock_alone: [], ["install", "--nodeps", "dmtop"], TREES;
+    install_deps_mode_none_installs_the_rock_alone: [], ["install", "--deps-mode", "none", "dmtop"], TREES;
+    install_deps_only_installs_the_dependencies: [], ["install", "--deps-only", "dmtop"], TREES;
+    install_only_deps_installs_the_dependencies: [], ["install", "--only-deps", "dmtop"], TREES;
+    install_no_doc_leaves_the_docs_out: [], ["install", "--no-doc", "purelua"], TREES;
+    install_keep_keeps_the_other_version: [["install", "purelua", "1.0-1"]], ["install", "--keep", "purelua", "2.0-1"], TREES;
+    install_replaces_the_other_version: [["install", "purelua", "1.0-1"]], ["install", "purelua", "2.0-1"], TREES;
+    install_force_reinstalls: [["install", "purelua"]], ["install", "--force", "purelua"], TREES;
+    install_force_fast_reinstalls: [["install", "purelua"]], ["install", "--force-fast", "purelua"], TREES;
+    install_a_c_rock: [], ["install", "cmulti"], TREES;
+    install_a_binary_rock: [], ["install", "binrock"], TREES;
+    install_a_rockspec_file: [["download", "--rockspec", "dmdep"]], ["install", "dmdep-1.0-1.rockspec"], TREES;
+    install_an_unknown_rock_fails: [], ["install", "no-such-rock"], CODE;
+    install_check_lua_versions_of_an_unknown_rock_fails: [], ["install", "--check-lua-versions", "no-such-rock"], CODE;
+    /// As root both refuse `--local`; the messages are the same words.
+    local_as_root_is_refused: [], ["--local", "install", "purelua"], CODE;
+    an_unknown_flag_is_a_usage_error: [], ["install", "--no-such-flag", "purelua"], CODE;
+    build_installs: [], ["build", "purelua"], TREES;
+    build_a_c_rock_installs: [], ["build", "cmulti"], TREES;
+    remove_removes: [["install", "purelua"]], ["remove", "purelua"], TREES;
+    remove_refuses_a_needed_rock: [["install", "appx"]], ["remove", "purelua"], TREES;
+    remove_force_removes_a_needed_rock: [["install", "appx"]], ["remove", "--force", "purelua"], TREES;
+    list_covers_every_tree: [["install", "purelua"], ["--tree", "BASE/home/.luarocks", "install", "dmdep"]], ["list", "--porcelain"], OUT;
+    list_of_one_tree: [["install", "purelua"], ["--tree", "BASE/home/.luarocks", "install", "dmdep"]], ["--tree", "BASE/home/.luarocks", "list", "--porcelain"], OUT;
+    list_outdated: [["install", "purelua", "1.0-1"]], ["list", "--outdated", "--porcelain"], OUT;
+    list_filter: [["install", "purelua"], ["install", "dmdep"]], ["list", "pure", "--porcelain"], OUT;
+    show_rock_dir: [["install", "purelua"]], ["show", "--rock-dir", "purelua"], OUT;
+    show_modules: [["install", "purelua"]], ["show", "--modules", "purelua"], OUT;
+    show_deps: [["install", "appx"]], ["show", "--deps", "appx"], OUT;
+    show_mversion: [["install", "purelua"]], ["show", "--mversion", "purelua"], OUT;
+    show_of_a_missing_rock_fails: [], ["show", "purelua"], CODE;
+    which_names_the_file: [["install", "purelua"]], ["which", "purelua"], CODE;
+    /// stdout differs: LuaRocks writes the paths of the interpreter it runs
+    /// under into LUA_PATH among the trees'; rockstore writes the trees'
+    /// and ends with `;;`, Lua's own default path, so the same files load.
+    path_prints_the_trees: [], ["path"], CODE;
+    /// As `path`.
+    path_append: [], ["path", "--append"], CODE;
+    path_lr_path: [], ["path", "--lr-path"], OUT;
+    path_lr_cpath: [], ["path", "--lr-cpath"], OUT;
+    path_lr_bin: [], ["path", "--lr-bin"], OUT;
+    purge_empties_the_tree: [["install", "purelua"]], ["purge", "--tree", "BASE/system"], TREES;
+    purge_of_a_luarocks_tree_empties_it: [["install", "dmdep"]], ["purge", "--tree", "BASE/system"], CODE;
+    purge_old_versions: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["purge", "--old-versions", "--tree", "BASE/system"], TREES;
+    purge_without_a_tree_fails: [], ["purge"], CODE;
+    download_a_rockspec: [], ["download", "--rockspec", "purelua", "1.0-1"], WORK;
+    download_all: [], ["download", "--all", "purelua"], WORK;
+    download_source: [], ["download", "--source", "cmulti"], WORK;
+    unpack_from_the_server: [], ["unpack", "purelua", "1.0-1"], WORK;
+    pack_an_installed_rock: [["install", "purelua", "1.0-1"]], ["pack", "purelua", "1.0-1"], WORK;
+    search_all: [], ["search", "--all", "--porcelain"], OUT;
+    search_a_name: [], ["search", "pure", "--porcelain"], OUT;
+    config_deps_mode: [], ["config", "deps_mode"], OUT;
+    config_lua_version: [], ["config", "lua_version"], OUT;
+    doc_list: [["install", "purelua"]], ["doc", "--list", "purelua"], CODE;
+    make_builds_here: [["unpack", "purelua", "1.0-1"]], ["make", "purelua-1.0-1/purelua-1.0/../purelua-1.0-1.rockspec"], CODE;
+    new_version_bumps_the_revision: [["download", "--rockspec", "purelua", "1.0-1"]], ["new_version", "purelua-1.0-1.rockspec"], WORK;
+    write_rockspec_here: [], ["write_rockspec", "--lua-versions", "5.4", "myrock", "."], WORK;
+    init_makes_a_project: [], ["init", "myproject"], WORK;
+    /// stdout differs: LuaRocks prints the help and its configuration in its
+    /// own words; the exit code is the same.
+    no_command_prints_help_and_succeeds: [], [], CODE;
+}
