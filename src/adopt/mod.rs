@@ -324,6 +324,7 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
                 external_items: Default::default(),
                 wrap_bin_scripts: rock.wrap_bin_scripts,
                 namespace: rock.namespace.clone(),
+                lock: rock.lock.clone(),
             });
         }
         rocks.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));

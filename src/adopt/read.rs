@@ -53,6 +53,8 @@ pub struct FoundRock {
     pub wrap_bin_scripts: bool,
     /// The namespace its `rock_namespace` file names.
     pub namespace: Option<String>,
+    /// Its `luarocks.lock` (`--pin`), when it has one.
+    pub lock: Option<String>,
 }
 
 /// Something that stops an adoption unless forced.
@@ -250,12 +252,16 @@ impl<'a> TreeReader<'a> {
                 .ok()
                 .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
                 .filter(|ns| !ns.is_empty()),
+            lock: read_regular(self.dir, &rock_dir.join("luarocks.lock"))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
         };
         let mut in_rock_dir: BTreeSet<PathBuf> = BTreeSet::new();
         in_rock_dir.insert(PathBuf::from("rock_manifest"));
         // Written by LuaRocks beside the manifest; the profile writes it
         // again from the namespace.
         in_rock_dir.insert(PathBuf::from("rock_namespace"));
+        in_rock_dir.insert(PathBuf::from("luarocks.lock"));
         for (rel, md5) in listed {
             let deployed_under = [("lua", "share/lua"), ("lib", "lib/lua")]
                 .into_iter()

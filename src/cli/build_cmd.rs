@@ -79,8 +79,9 @@ pub struct BuildArgs {
     /// LuaRocks.
     #[arg(long, conflicts_with = "no_install")]
     pub pack_binary_rock: bool,
-    /// With no rock named (building the rockspec here, as make): write the
-    /// exact versions of every dependency used into `./luarocks.lock`.
+    /// Record the exact version of every dependency used in a
+    /// `luarocks.lock` in the rock's directory (and, building the rockspec
+    /// here as make, in `./luarocks.lock`), as LuaRocks.
     #[arg(long)]
     pub pin: bool,
     #[command(flatten)]
@@ -325,10 +326,8 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             cx,
         );
     }
-    if args.pin {
-        // LuaRocks keeps a named rock's lock file in its rock directory,
-        // which is a store item here, made before the lock is known.
-        bail!("--pin is supported where the rockspec is built here (rockstore make --pin, or build --pin with no rock named); nothing was installed");
+    if args.pin && args.no_install {
+        bail!("--pin records what was installed; it cannot go with --no-install");
     }
     if !args.no_install && !args.pack_binary_rock {
         return super::tree_cmd::install_from(
@@ -338,6 +337,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             },
             cx,
             true,
+            args.pin,
         );
     }
     let (positional, overrides) = split_args(args.args)?;

@@ -303,7 +303,7 @@ fn say_aside(text: &str) {
 
 /// `rockstore install`.
 pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    install_from(args, cx, false)
+    install_from(args, cx, false, false)
 }
 
 /// `install`, or with `from_source` `build` (a rock named on the servers
@@ -312,6 +312,7 @@ pub fn install_from(
     args: InstallArgs,
     cx: &Context,
     from_source: bool,
+    pin: bool,
 ) -> anyhow::Result<ExitStatus> {
     let (positional, overrides) = split_args(args.args)?;
     let namespace = args.flags.namespace.clone();
@@ -340,6 +341,7 @@ pub fn install_from(
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let force = args.flags.force || args.flags.force_fast;
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, force)?;
+    installer.settings.pin = pin;
     run_install(
         &mut installer,
         &[request],
@@ -393,29 +395,12 @@ fn run_install(
     watcher.finish();
     let outcome = outcome?;
     if let Some(dir) = pin_into {
-        write_lock(dir, &outcome.pins)?;
+        let file = dir.join("luarocks.lock");
+        std::fs::write(&file, rockstore::install::lock_text(&outcome.pins))
+            .with_context(|| format!("cannot write {}", file.display()))?;
     }
     report_install(&tree, &outcome);
     Ok(ExitStatus::Success)
-}
-
-/// `luarocks.lock` in `dir`, as LuaRocks' `deplocks.write_file`.
-fn write_lock(
-    dir: &std::path::Path,
-    pins: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-) -> anyhow::Result<()> {
-    use rockstore::lua::{Table, Value};
-    let mut table = Table::new();
-    for (key, deps) in pins {
-        let mut t = Table::new();
-        for (name, version) in deps {
-            t.insert(name, Value::String(version.clone()));
-        }
-        table.insert(key, Value::Table(t));
-    }
-    let file = dir.join("luarocks.lock");
-    std::fs::write(&file, rockstore::manifest::persist::save_as_module(&table))
-        .with_context(|| format!("cannot write {}", file.display()))
 }
 
 fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
@@ -506,6 +491,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
+    installer.settings.pin = args.pin;
     let pin_into = args.pin.then(|| dir.clone());
     run_install(
         &mut installer,
@@ -545,6 +531,7 @@ fn installer_for<'a>(
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             no_doc: false,
             check_lua_versions: false,
+            pin: false,
         },
         &say,
     ))

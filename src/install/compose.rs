@@ -38,6 +38,7 @@ fn profile_rock(step: &Step, item: Option<&String>, target: &Path) -> ProfileRoc
         external_items: external_items(step, target),
         wrap_bin_scripts: step.wrap_bin_scripts,
         namespace: step.namespace.clone(),
+        lock: None,
     }
 }
 

@@ -209,6 +209,9 @@ pub struct Settings {
     /// `--check-lua-versions`: a rock asked for that no manifest of this
     /// Lua offers is looked for in the other Lua versions' manifests.
     pub check_lua_versions: bool,
+    /// `--pin`: the rocks asked for get a `luarocks.lock` in their rock
+    /// directory naming the version of every dependency used.
+    pub pin: bool,
 }
 
 /// A hook that failed: the rock, the command as run, and how it ended.
@@ -242,6 +245,21 @@ pub struct Outcome {
     /// writes it into `luarocks.lock`: `dependencies` / `build_dependencies`
     /// → name → version (the first one met, as LuaRocks' deplocks).
     pub pins: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// `luarocks.lock`'s text for `pins`, as LuaRocks' `deplocks.write_file`
+/// writes it (`persist.save_as_module`).
+pub fn lock_text(pins: &BTreeMap<String, BTreeMap<String, String>>) -> String {
+    use crate::lua::{Table, Value};
+    let mut table = Table::new();
+    for (key, deps) in pins {
+        let mut t = Table::new();
+        for (name, version) in deps {
+            t.insert(name, Value::String(version.clone()));
+        }
+        table.insert(key, Value::Table(t));
+    }
+    crate::manifest::persist::save_as_module(&table)
 }
 
 /// The `--pin` table of a plan.
@@ -610,12 +628,23 @@ impl<'a> Installer<'a> {
         // Drop other versions of what was installed, unless --keep, or
         // unless another rock needs them (LuaRocks then keeps them and
         // warns, unless --force).
-        let (rocks, warnings) = compose::compose(
+        let (mut rocks, warnings) = compose::compose(
             &base.rocks,
             &planned,
             self.settings.keep,
             self.settings.force,
         );
+        if self.settings.pin {
+            let lock = lock_text(&pins_of(&plan));
+            for rock in &mut rocks {
+                if plan
+                    .requested
+                    .contains(&format!("{} {}", rock.name, rock.version))
+                {
+                    rock.lock = Some(lock.clone());
+                }
+            }
+        }
         for warning in warnings {
             (self.say)(&warning);
         }
@@ -921,6 +950,7 @@ impl<'a> Installer<'a> {
                         external_items: BTreeMap::new(),
                         wrap_bin_scripts: true,
                         namespace: None,
+                        lock: None,
                     });
                 }
                 for r in &mut rocks {

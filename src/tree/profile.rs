@@ -57,6 +57,10 @@ pub struct ProfileRock {
     /// which its rock directory's `rock_namespace` says, as LuaRocks'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The `luarocks.lock` `--pin` wrote for it, which its rock directory
+    /// holds, as LuaRocks'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
 }
 
 fn wrap_by_default() -> bool {
@@ -423,7 +427,14 @@ impl Layout<'_> {
                 .flatten()
             {
                 let name = PathBuf::from(entry.file_name());
-                if name == Path::new("lua") || name == Path::new("lib") {
+                // `rock_namespace` is the profile's to write, from the
+                // rock's namespace; `--pin` writes the lock and the manifest
+                // listing it.
+                let written_here = name == Path::new("rock_namespace")
+                    || (rock.lock.is_some()
+                        && (name == Path::new("luarocks.lock")
+                            || name == Path::new("rock_manifest")));
+                if name == Path::new("lua") || name == Path::new("lib") || written_here {
                     continue;
                 }
                 links.push((rock_dir.join(&name), rock.item.clone(), name));
@@ -431,6 +442,27 @@ impl Layout<'_> {
             if let Some(ns) = &rock.namespace {
                 let file = root.join(&rock_dir).join("rock_namespace");
                 std::fs::write(&file, ns).map_err(io(&file))?;
+            }
+            if let Some(lock) = &rock.lock {
+                let file = root.join(&rock_dir).join("luarocks.lock");
+                std::fs::write(&file, lock).map_err(io(&file))?;
+                // LuaRocks writes the lock before the rock's manifest, which
+                // so lists it too.
+                let listed = item_dir.join("rock_manifest");
+                let bytes = std::fs::read(&listed).map_err(io(&listed))?;
+                let mut globals =
+                    crate::lua::literal::parse_assignments(&bytes).unwrap_or_default();
+                if let Some(crate::lua::Value::Table(t)) = globals.get_mut("rock_manifest") {
+                    t.insert(
+                        "luarocks.lock",
+                        crate::lua::Value::String(crate::build::rock_manifest::md5_hex(
+                            lock.as_bytes(),
+                        )),
+                    );
+                }
+                let file = root.join(&rock_dir).join("rock_manifest");
+                std::fs::write(&file, crate::manifest::persist::save_from_table(&globals))
+                    .map_err(io(&file))?;
             }
             manifest.rocks.push(installed);
         }

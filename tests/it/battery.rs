@@ -242,6 +242,7 @@ rows! {
     an_unknown_flag_is_a_usage_error: [], ["install", "--no-such-flag", "purelua"], CODE;
     build_installs: [], ["build", "purelua"], TREES;
     build_a_c_rock_installs: [], ["build", "cmulti"], TREES;
+    build_pin_puts_a_lock_in_the_rock_directory: [], ["build", "--pin", "appx"], TREES;
     remove_removes: [["install", "purelua"]], ["remove", "purelua"], TREES;
     remove_refuses_a_needed_rock: [["install", "appx"]], ["remove", "purelua"], TREES;
     remove_force_removes_a_needed_rock: [["install", "appx"]], ["remove", "--force", "purelua"], TREES;

@@ -1395,8 +1395,18 @@ fn make_pin_writes_the_lock_file_luarocks_writes() {
             .expect("make");
         assert!(out.status.success(), "{side}: {}", text(&out.stderr));
         locks.push(std::fs::read_to_string(work.join("luarocks.lock")).expect("lock written"));
+        locks.push(
+            std::fs::read_to_string(
+                tree.join("lib/luarocks/rocks-5.4/pindemo/1.0-1/luarocks.lock"),
+            )
+            .expect("lock in the rock directory"),
+        );
     }
-    assert_eq!(locks[0], locks[1], "ours, then Debian's luarocks");
+    assert_eq!(locks[0], locks[2], "ours, then Debian's luarocks");
+    assert_eq!(
+        locks[1], locks[3],
+        "the rock directory's: ours, then Debian's luarocks"
+    );
     assert!(locks[0].contains("appx = \"1.0-1\""), "{}", locks[0]);
     assert!(
         locks[0].contains("cmulti = \"1.0-1\""),
