@@ -94,6 +94,15 @@ pub fn load(
     Ok(loaded)
 }
 
+/// Where namespace `ns` lives on each of `servers` (LuaRocks:
+/// `<server>/manifests/<ns>`).
+pub fn in_namespace(servers: &[String], ns: &str) -> Vec<String> {
+    servers
+        .iter()
+        .map(|s| format!("{}/manifests/{ns}", s.trim_end_matches('/')))
+        .collect()
+}
+
 /// Downloads `server`'s manifest for `lua_version` anew, whatever the
 /// cache holds (`luarocks-admin refresh_cache`); the URL it came from.
 pub fn refresh(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<String, String> {

@@ -209,11 +209,7 @@ impl Session {
             .split_once('/')
             .filter(|(ns, n)| !ns.is_empty() && !n.is_empty())
         {
-            let namespaced: Vec<String> = self
-                .servers
-                .iter()
-                .map(|s| format!("{}/manifests/{ns}", s.trim_end_matches('/')))
-                .collect();
+            let namespaced = servers::in_namespace(&self.servers, ns);
             let mut warnings = Vec::new();
             let loaded = servers::load(
                 &self.fetcher,

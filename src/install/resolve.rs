@@ -197,12 +197,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             return self.offers(name, constraints);
         };
         if !self.namespaced.contains_key(ns) {
-            let servers: Vec<String> = self
-                .settings
-                .servers
-                .iter()
-                .map(|s| format!("{}/manifests/{ns}", s.trim_end_matches('/')))
-                .collect();
+            let servers = servers::in_namespace(&self.settings.servers, ns);
             let mut warnings = Vec::new();
             let loaded = servers::load(
                 self.builder.fetcher,
