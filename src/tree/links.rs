@@ -176,9 +176,12 @@ pub fn occupant(root: &Path, rel: &Path) -> Occupant {
     }
 }
 
-/// Converts a tree made with one link per directory: the link goes, a real
-/// directory takes its place (filled by [`ensure`]).
-fn convert_directory_links(root: &Path) -> Result<(), TreeError> {
+/// Converts a tree made with one link per directory: each such link goes,
+/// a real directory takes its place, and the current generation's entries
+/// under it are linked at once, so the tree shows the same generation
+/// before the switch is even checked.
+pub fn convert_directory_links(root: &Path) -> Result<(), TreeError> {
+    let mut converted = false;
     for (base, _) in every_version().flat_map(bases) {
         let path = root.join(&base);
         let Ok(target) = std::fs::read_link(&path) else {
@@ -186,9 +189,27 @@ fn convert_directory_links(root: &Path) -> Result<(), TreeError> {
         };
         if is_ours(&base, &target) {
             std::fs::remove_file(&path).map_err(io_err(&path))?;
+            std::fs::create_dir_all(&path).map_err(io_err(&path))?;
+            converted = true;
+        }
+    }
+    if converted {
+        let current = root.join(META).join("current");
+        for rel in entries_of(&current) {
+            if occupant(root, &rel) == Occupant::Nothing {
+                link(root, &rel)?;
+            }
+        }
+        for v in versions_in(&current) {
+            write_manifest(root, &current, &v)?;
         }
     }
     Ok(())
+}
+
+/// What occupies each entry's place, as [`check`] found it.
+pub struct Survey {
+    places: Vec<(PathBuf, Occupant)>,
 }
 
 /// Refuses the switch when an entry's place (or a directory on its way)
@@ -198,10 +219,13 @@ pub fn check(
     root: &Path,
     entries: &BTreeSet<PathBuf>,
     taken_over: &BTreeSet<PathBuf>,
-) -> Result<(), TreeError> {
-    let legacy: Vec<PathBuf> = every_version().flat_map(bases).map(|(b, _)| b).collect();
+) -> Result<Survey, TreeError> {
+    let mut places = Vec::with_capacity(entries.len());
+    // Directories on the way, checked once each.
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     for rel in entries {
-        if occupant(root, rel) == Occupant::Foreign && !taken_over.contains(rel) {
+        let found = occupant(root, rel);
+        if found == Occupant::Foreign && !taken_over.contains(rel) {
             return Err(TreeError::Foreign {
                 root: root.to_path_buf(),
                 path: root.join(rel),
@@ -214,10 +238,12 @@ pub fn check(
             .unwrap_or_default();
         for part in parents {
             on_the_way.push(part);
+            if !seen.insert(on_the_way.clone()) {
+                continue;
+            }
             let path = root.join(&on_the_way);
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {}
-                Ok(m) if m.file_type().is_symlink() && legacy.contains(&on_the_way) => {}
                 Ok(_) if taken_over.contains(&on_the_way) => {}
                 Ok(_) => {
                     return Err(TreeError::Foreign {
@@ -228,35 +254,23 @@ pub fn check(
                 Err(_) => {}
             }
         }
+        places.push((rel.clone(), found));
     }
-    Ok(())
+    Ok(Survey { places })
 }
 
-/// Links every entry that is not linked yet (before a switch), leaving the
-/// places in `taken_over` to [`take_over`].
-pub fn ensure(
-    root: &Path,
-    versions: &[String],
-    entries: &BTreeSet<PathBuf>,
-    taken_over: &BTreeSet<PathBuf>,
-) -> Result<(), TreeError> {
-    convert_directory_links(root)?;
+/// Links every entry [`check`] found unlinked (before a switch), leaving
+/// the places in `taken_over` to [`take_over`].
+pub fn ensure(root: &Path, versions: &[String], survey: &Survey) -> Result<(), TreeError> {
     for v in versions {
         for (base, _) in bases(v).iter().take(3) {
             let path = root.join(base);
             std::fs::create_dir_all(&path).map_err(io_err(&path))?;
         }
     }
-    for rel in entries {
-        match occupant(root, rel) {
-            Occupant::OursHere => {}
-            Occupant::Foreign if taken_over.contains(rel) => {}
-            Occupant::Foreign => {
-                return Err(TreeError::Foreign {
-                    root: root.to_path_buf(),
-                    path: root.join(rel),
-                })
-            }
+    for (rel, found) in &survey.places {
+        match found {
+            Occupant::OursHere | Occupant::Foreign => {}
             Occupant::Nothing | Occupant::OursElsewhere => link(root, rel)?,
         }
     }

@@ -467,10 +467,11 @@ impl Tree {
                 number,
             });
         }
+        links::convert_directory_links(&self.root)?;
         let versions = links::versions_in(&gen_link);
         let entries = links::entries_of(&gen_link);
-        links::check(&self.root, &entries, taken_over)?;
-        links::ensure(&self.root, &versions, &entries, taken_over)?;
+        let survey = links::check(&self.root, &entries, taken_over)?;
+        links::ensure(&self.root, &versions, &survey)?;
         let meta = self.meta();
         let temp = meta.join(format!(".current-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&temp);

@@ -2585,3 +2585,45 @@ fn namespaced_rocks_install_from_the_namespace_as_luarocks() {
         assert_eq!(got[0], got[1], "{args:?}");
     }
 }
+
+/// A tree made with one link per directory (the layout before per-entry
+/// links) is converted on its next change, and shows every rock throughout.
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
+fn a_tree_with_directory_links_is_converted_on_its_next_change() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("old-layout");
+    ok(&s, &repo, &t, &["install", "dmdep"]);
+    for base in ["share/lua/5.4", "lib/lua/5.4", "lib/luarocks/rocks-5.4"] {
+        std::fs::remove_dir_all(t.join(base)).expect("remove");
+        std::os::unix::fs::symlink(format!("../../.rockstore/current/{base}"), t.join(base))
+            .expect("old link");
+    }
+    assert_eq!(lua_ok(&s, &t, "print((require('dmdep')).dep)"), "true");
+    ok(&s, &repo, &t, &["install", "purelua"]);
+    for base in ["share/lua/5.4", "lib/lua/5.4", "lib/luarocks/rocks-5.4"] {
+        let meta = std::fs::symlink_metadata(t.join(base)).expect(base);
+        assert!(
+            meta.is_dir() && !meta.file_type().is_symlink(),
+            "{base} is real now"
+        );
+    }
+    assert_eq!(
+        lua_ok(
+            &s,
+            &t,
+            "print((require('dmdep')).dep, require('purelua').version)"
+        ),
+        "true\t2.0"
+    );
+    let listed = luarocks_listing(&s, &t);
+    assert!(
+        listed.iter().any(|l| l.starts_with("dmdep"))
+            && listed.iter().any(|l| l.starts_with("purelua")),
+        "{listed:?}"
+    );
+}
