@@ -290,6 +290,16 @@ rows! {
     new_version_bumps_the_revision: [["download", "--rockspec", "purelua", "1.0-1"]], ["new_version", "purelua-1.0-1.rockspec"], WORK;
     write_rockspec_here: [], ["write_rockspec", "--lua-versions", "5.4", "myrock", "."], WORK;
     init_makes_a_project: [], ["init", "myproject"], WORK;
+    build_pack_binary_rock_writes_the_rock_here: [], ["build", "--pack-binary-rock", "purelua"], WORK;
+    unpack_a_src_rock: [["download", "--source", "cmulti"]], ["unpack", "cmulti-1.0-1.src.rock"], WORK;
+    pack_a_rockspec_as_a_src_rock: [["download", "--rockspec", "purelua", "1.0-1"]], ["pack", "purelua-1.0-1.rockspec"], WORK;
+    install_dev_without_a_dev_manifest_fails: [], ["--dev", "install", "purelua"], CODE;
+    show_home: [["install", "purelua"]], ["show", "--home", "purelua"], OUT;
+    show_rock_license: [["install", "purelua"]], ["show", "--rock-license", "purelua"], OUT;
+    config_rocks_trees: [], ["config", "rocks_trees"], CODE;
+    list_of_empty_trees: [], ["list", "--porcelain"], OUT;
+    download_of_an_unknown_rock_fails: [], ["download", "no-such-rock"], CODE;
+    remove_of_a_missing_rock_fails: [], ["remove", "no-such-rock"], CODE;
     /// stdout differs: LuaRocks prints the help and its configuration in its
     /// own words; the exit code is the same.
     no_command_prints_help_and_succeeds: [], [], CODE;
