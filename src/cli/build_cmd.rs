@@ -149,6 +149,9 @@ pub struct SearchArgs {
     /// Tab-separated output: name, version, arch, server.
     #[arg(long)]
     pub porcelain: bool,
+    /// The rocks server namespace to search (as `NS/ROCK`).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 /// What a server-facing command needs.
@@ -824,7 +827,10 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 pub fn search(args: SearchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let name = match (&args.name, args.all) {
         (_, true) => String::new(),
-        (Some(n), false) => n.clone(),
+        (Some(n), false) => match &args.namespace {
+            Some(ns) if !n.contains('/') => format!("{ns}/{n}"),
+            _ => n.clone(),
+        },
         (None, false) => {
             bail!("Enter name and version or use --all. See `rockstore search --help`.")
         }

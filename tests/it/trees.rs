@@ -2584,6 +2584,30 @@ fn namespaced_rocks_install_from_the_namespace_as_luarocks() {
         }
         assert_eq!(got[0], got[1], "{args:?}");
     }
+    // search, by NS/ROCK and by --namespace: the same stdout.
+    for args in [
+        &["search", "alice/nsrock"][..],
+        &["search", "--namespace", "alice", "nsrock", "--porcelain"][..],
+    ] {
+        let said: Vec<String> = ["ours", "theirs"]
+            .iter()
+            .map(|side| {
+                let out = ours_or_luarocks(&s, side)
+                    .args(["--only-server", &server.base])
+                    .args(args)
+                    .output()
+                    .expect("search");
+                assert!(
+                    out.status.success(),
+                    "{args:?} {side}: {}",
+                    text(&out.stderr)
+                );
+                text(&out.stdout)
+            })
+            .collect();
+        assert_eq!(said[0], said[1], "{args:?}");
+        assert!(said[0].contains("manifests/alice"), "{}", said[0]);
+    }
 }
 
 /// A tree made with one link per directory (the layout before per-entry
