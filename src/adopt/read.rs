@@ -29,9 +29,8 @@ pub struct FoundFile {
     pub in_tree: PathBuf,
     /// Relative to the item.
     pub in_item: PathBuf,
-    /// The md5 `rock_manifest` records (none for `rock_manifest` itself).
-    pub expected: Option<String>,
-    /// The md5 of what is there.
+    /// The md5 of what is there (a mismatch with `rock_manifest` is a
+    /// [`Problem`]).
     pub actual: String,
 }
 
@@ -303,7 +302,6 @@ impl<'a> TreeReader<'a> {
                     rock.files.push(FoundFile {
                         in_tree,
                         in_item: rel,
-                        expected: Some(md5),
                         actual,
                     });
                 }
@@ -323,7 +321,6 @@ impl<'a> TreeReader<'a> {
             Ok(bytes) => rock.files.push(FoundFile {
                 in_tree: manifest_rel,
                 in_item: PathBuf::from("rock_manifest"),
-                expected: None,
                 actual: md5_hex(&bytes),
             }),
             Err(_) => return,
@@ -344,7 +341,6 @@ impl<'a> TreeReader<'a> {
                 rock.files.push(FoundFile {
                     in_tree: file,
                     in_item: rel,
-                    expected: None,
                     actual: md5_hex(&bytes),
                 });
             }

@@ -325,8 +325,9 @@ impl Tree {
     /// when [`Tree::check_usable`] says so.
     pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
         let adopting = self.meta().join(ADOPTING).exists();
-        if !adopting {
-            // Before the lock too: a refused tree gets no `.rockstore/`.
+        if !self.meta().exists() {
+            // A tree not ours yet is checked before the lock creates
+            // `.rockstore/`: a refused one gets none.
             self.check_usable()?;
         }
         let lock = self.lock()?;
@@ -485,11 +486,6 @@ impl Tree {
             links::write_manifest(&self.root, &gen_link, v)?;
         }
         Ok(())
-    }
-
-    /// The entries the current generation shows, relative to the tree.
-    pub fn current_entries(&self) -> BTreeSet<PathBuf> {
-        links::entries_of(&self.meta().join("current"))
     }
 
     /// Deletes generation links (never the current one); GC then frees
