@@ -58,6 +58,11 @@ pub struct EnvVars {
     pub luarocks_sysconfdir: Option<OsString>,
     /// `XDG_CONFIG_HOME`.
     pub xdg_config_home: Option<OsString>,
+    /// `PATH` (`path` prints it with the trees' `bin/`).
+    pub path: Option<OsString>,
+    /// Which of `LUA_PATH_5_x`/`LUA_CPATH_5_x` are set, even empty, by
+    /// version (`5.4`): `path` then exports those names, as LuaRocks does.
+    pub lua_path_versioned: Vec<(String, bool, bool)>,
 }
 
 impl EnvVars {
@@ -84,6 +89,18 @@ impl EnvVars {
                 .collect(),
             luarocks_sysconfdir: get(LUAROCKS_SYSCONFDIR),
             xdg_config_home: get(XDG_CONFIG_HOME),
+            path: std::env::var_os("PATH"),
+            lua_path_versioned: ["5.1", "5.2", "5.3", "5.4"]
+                .iter()
+                .map(|v| {
+                    let s = v.replace('.', "_");
+                    (
+                        (*v).to_owned(),
+                        std::env::var_os(format!("LUA_PATH_{s}")).is_some(),
+                        std::env::var_os(format!("LUA_CPATH_{s}")).is_some(),
+                    )
+                })
+                .collect(),
         }
     }
 }

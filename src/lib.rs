@@ -24,6 +24,7 @@
 //! | unpacking archives written by strangers | [`archive`] |
 //! | paths a stranger's file names, checked once | [`rel_path`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
+//! | the search paths `path` prints (LuaRocks' `cleanup_path`) | [`lua_paths`] |
 //! | building rocks into items, recipe keys | [`build`] |
 //! | LuaRocks config files; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_edit`] |
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
@@ -61,6 +62,7 @@ pub mod install;
 pub mod lockfile;
 pub mod lua;
 pub mod lua_install;
+pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
 pub mod project;

@@ -229,8 +229,9 @@ pub struct PathArgs {
     /// Accepted for LuaRocks' compatibility (PATH is exported by default).
     #[arg(long, hide = true)]
     pub bin: bool,
-    /// Accepted for LuaRocks 3.13's compatibility: the paths are always
-    /// complete here (Lua's own default is kept with `;;`).
+    /// With --lr-path or --lr-cpath, also the interpreter's own paths
+    /// (with LUA_PATH/LUA_CPATH applied), and with --lr-bin also PATH: the
+    /// lists the shell lines set (LuaRocks 3.13).
     #[arg(long)]
     pub full: bool,
 }
@@ -1397,61 +1398,68 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     )
 }
 
-/// `rockstore path`.
+/// `rockstore path`: LuaRocks 3.8's lines, computed by [`lua_paths`].
 pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    use rockstore::lua_paths::{self, OnlyList, PathInputs, PathRequest};
     // As LuaRocks' `cfg.package_paths(args.tree)`: the tree the flags
     // chose (`--tree`, `--local`, `local_by_default`) first, then every
-    // configured tree; without a choice, the configured trees in order.
+    // configured tree.
     let super::context::ChosenTarget {
         tree,
         trees,
         chosen,
     } = cx.chosen_target()?;
-    let target_root = std::path::absolute(&tree.root).unwrap_or_else(|_| tree.root.clone());
-    let mut roots: Vec<PathBuf> = if chosen {
-        vec![target_root]
-    } else {
-        Vec::new()
-    };
-    for t in trees {
-        if !roots.contains(&t) {
-            roots.push(t);
-        }
+    let mut roots = Vec::new();
+    if chosen {
+        roots.push(std::path::absolute(&tree.root).unwrap_or_else(|_| tree.root.clone()));
     }
+    roots.extend(trees);
     let v = &tree.lua_version;
-    let mut lua_path = Vec::new();
-    let mut lua_cpath = Vec::new();
-    let mut bin = Vec::new();
-    for r in &roots {
-        let t = Tree::new(r, v)?;
-        lua_path.push(format!("{}/?.lua", t.lua_dir().display()));
-        lua_path.push(format!("{}/?/init.lua", t.lua_dir().display()));
-        lua_cpath.push(format!("{}/?.so", t.lib_dir().display()));
-        bin.push(t.bin_dir().display().to_string());
-    }
-    if args.lr_path {
-        outln!("{}", lua_path.join(";"));
+    let only = if args.lr_path {
+        Some(OnlyList::LuaPath)
     } else if args.lr_cpath {
-        outln!("{}", lua_cpath.join(";"));
+        Some(OnlyList::LuaCpath)
     } else if args.lr_bin {
-        outln!("{}", bin.join(":"));
+        Some(OnlyList::Bin)
     } else {
-        // `;;` is Lua's own default path, whatever the interpreter; with
-        // --append it stands first, so the interpreter's paths win.
-        let current = std::env::var("PATH").unwrap_or_default();
-        if args.append {
-            outln!("export LUA_PATH=';;{}'", lua_path.join(";"));
-            outln!("export LUA_CPATH=';;{}'", lua_cpath.join(";"));
-            if !args.no_bin {
-                outln!("export PATH='{current}:{}'", bin.join(":"));
-            }
-        } else {
-            outln!("export LUA_PATH='{};;'", lua_path.join(";"));
-            outln!("export LUA_CPATH='{};;'", lua_cpath.join(";"));
-            if !args.no_bin {
-                outln!("export PATH='{}:{current}'", bin.join(":"));
-            }
-        }
+        None
+    };
+    let req = PathRequest {
+        only,
+        append: args.append,
+        full: args.full,
+        no_bin: args.no_bin,
+    };
+    let needs_interpreter = only.is_none() || args.full;
+    let interpreter = match (&cx.lua.interpreter, needs_interpreter) {
+        (Some(lua), true) => lua_paths::interpreter_paths(lua),
+        _ => None,
+    };
+    let versioned_vars = cx
+        .env
+        .lua_path_versioned
+        .iter()
+        .find(|(version, _, _)| version == v)
+        .map_or((false, false), |(_, p, c)| (*p, *c));
+    let inputs = PathInputs {
+        roots,
+        configured: cx
+            .rocks_trees()
+            .into_iter()
+            .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))
+            .collect(),
+        lua_version: v,
+        interpreter,
+        env_path: cx
+            .env
+            .path
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        versioned_vars,
+    };
+    for line in lua_paths::path_lines(&req, &inputs) {
+        outln!("{line}");
     }
     Ok(ExitStatus::Success)
 }

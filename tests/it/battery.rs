@@ -27,6 +27,9 @@ struct Compare {
     stdout: bool,
     trees: bool,
     work: bool,
+    /// Run LuaRocks under `lua5.4`, as Debian's `luarocks-5.4` does, not
+    /// under the oldest interpreter, as `luarocks` does (`lua-any`).
+    under_lua54: bool,
 }
 
 const CODE: Compare = Compare {
@@ -34,6 +37,7 @@ const CODE: Compare = Compare {
     stdout: false,
     trees: false,
     work: false,
+    under_lua54: false,
 };
 const OUT: Compare = Compare {
     stdout: true,
@@ -44,6 +48,20 @@ const TREES: Compare = Compare {
     ..CODE
 };
 const WORK: Compare = Compare { work: true, ..CODE };
+/// `path` prints the `package.path` of the interpreter LuaRocks runs under:
+/// `lua5.4`'s is the one `lua5.4` searches, and the one rockstore prints.
+const PATH_OUT: Compare = Compare {
+    under_lua54: true,
+    ..OUT
+};
+
+/// Debian's `luarocks` script, to run under an interpreter of our choice.
+fn luarocks_script() -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("luarocks"))
+        .find(|p| p.is_file())
+        .expect("luarocks on PATH")
+}
 
 /// What one side left.
 #[derive(Debug, PartialEq, Eq)]
@@ -97,7 +115,14 @@ fn files(dir: &Path, out: &mut BTreeMap<String, String>, prefix: &str) {
     }
 }
 
-fn run_side(s: &Sandbox, repo: &Repo, side: &str, setup: &[&[&str]], args: &[&str]) -> Seen {
+fn run_side(
+    s: &Sandbox,
+    repo: &Repo,
+    side: &str,
+    setup: &[&[&str]],
+    args: &[&str],
+    compare: Compare,
+) -> Seen {
     let base = s.dir(side);
     let home = base.join("home");
     let etc = base.join("etc");
@@ -118,6 +143,10 @@ fn run_side(s: &Sandbox, repo: &Repo, side: &str, setup: &[&[&str]], args: &[&st
         let args: Vec<String> = args.iter().map(|a| a.replace("BASE", &b)).collect();
         let mut cmd = if side == "ours" {
             s.cmd::<[&str; 0], &str>([])
+        } else if compare.under_lua54 {
+            let mut cmd = s.program("lua5.4");
+            cmd.arg(luarocks_script());
+            cmd
         } else {
             s.program("luarocks")
         };
@@ -188,8 +217,8 @@ fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
     }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
-    let ours = run_side(&s, &repo, "ours", setup, args);
-    let theirs = run_side(&s, &repo, "theirs", setup, args);
+    let ours = run_side(&s, &repo, "ours", setup, args, compare);
+    let theirs = run_side(&s, &repo, "theirs", setup, args, compare);
     if compare.code {
         assert_eq!(
             ours.code, theirs.code,
@@ -263,12 +292,17 @@ rows! {
     show_mversion: [["install", "purelua"]], ["show", "--mversion", "purelua"], OUT;
     show_of_a_missing_rock_fails: [], ["show", "purelua"], CODE;
     which_names_the_file: [["install", "purelua"]], ["which", "purelua"], CODE;
-    /// stdout differs: LuaRocks writes the paths of the interpreter it runs
-    /// under into LUA_PATH among the trees'; rockstore writes the trees'
-    /// and ends with `;;`, Lua's own default path, so the same files load.
-    path_prints_the_trees: [], ["path"], CODE;
-    /// As `path`.
-    path_append: [], ["path", "--append"], CODE;
+    path_prints_the_trees: [], ["path"], PATH_OUT;
+    path_append: [], ["path", "--append"], PATH_OUT;
+    path_no_bin: [], ["path", "--no-bin"], PATH_OUT;
+    /// stdout differs from Debian's `luarocks`, which runs under lua5.1
+    /// (`lua-any` takes the oldest): it lists lua5.1's default path with
+    /// `5.1` renamed `5.4`, which lacks `./?/init.lua` and puts `./?.lua`
+    /// first, unlike what lua5.4 searches. rockstore lists lua5.4's own,
+    /// as `luarocks-5.4 path` does (the rows above).
+    path_under_luarocks_own_interpreter: [], ["path"], CODE;
+    path_of_a_tree: [], ["--tree", "BASE/other", "path"], PATH_OUT;
+    path_of_a_tree_appended: [], ["--tree", "BASE/other", "path", "--append"], PATH_OUT;
     path_lr_path: [], ["path", "--lr-path"], OUT;
     path_lr_cpath: [], ["path", "--lr-cpath"], OUT;
     path_lr_bin: [], ["path", "--lr-bin"], OUT;

@@ -799,6 +799,38 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
         assert_eq!(ours.trim(), text(&theirs.stdout).trim(), "path {flag}");
         assert!(ours.starts_with(&format!("{}/", t.display())), "{ours}");
     }
+    // The shell lines, with /usr/local (which lua5.4's own path names) as
+    // the system tree and with the environment's LUA_PATH_5_4, as
+    // LuaRocks under lua5.4 (Debian's `luarocks-5.4`) prints them.
+    let script = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("luarocks"))
+        .find(|p| p.is_file())
+        .expect("luarocks on PATH");
+    for env in [None, Some(("LUA_PATH_5_4", "/from/env/?.lua;;"))] {
+        for args in [&["path"][..], &["path", "--append"], &["path", "--lr-path"]] {
+            let with_env = |mut cmd: std::process::Command| {
+                if let Some((k, v)) = env {
+                    cmd.env(k, v);
+                }
+                cmd.arg("--tree").arg(&t).args(args).output().expect("path")
+            };
+            let mut ours = s.cmd(["--lua-version", "5.4"]);
+            ours.env("LUAROCKS_SYSCONFDIR", &etc);
+            let ours = with_env(ours);
+            let mut theirs = s.program("lua5.4");
+            theirs.arg(&script).args(["--lua-version", "5.4"]);
+            let theirs = with_env(theirs);
+            assert_eq!(text(&ours.stdout), text(&theirs.stdout), "{args:?} {env:?}");
+            if env.is_some() && args.len() == 1 {
+                assert!(
+                    text(&ours.stdout).starts_with("export LUA_PATH_5_4='")
+                        && text(&ours.stdout).contains(";/from/env/?.lua;"),
+                    "{}",
+                    text(&ours.stdout)
+                );
+            }
+        }
+    }
     std::fs::remove_file(etc.join("config-5.4.lua")).expect("rm config");
     // store why: tree, generation, profile, rock.
     let item = json
