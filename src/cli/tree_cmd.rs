@@ -968,6 +968,9 @@ pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let modules = cwd.join("lua_modules");
     std::fs::create_dir_all(&modules).context("cannot create lua_modules")?;
     let tree = Tree::new(&modules, v)?;
+    // An empty tree as LuaRocks leaves it: `lib/luarocks/rocks-5.x/`.
+    std::fs::create_dir_all(tree.rocks_dir())
+        .with_context(|| format!("cannot create {}", tree.rocks_dir().display()))?;
     let me = std::env::current_exe().context("this program's path")?;
     let write_script = |file: &str, text: String| -> anyhow::Result<()> {
         let path = cwd.join(file);

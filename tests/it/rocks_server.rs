@@ -268,6 +268,16 @@ impl Repo {
             git(&git_repo, &["add", "."]);
             git(&git_repo, &["commit", "-q", "-m", "v1"]);
             git(&git_repo, &["tag", "v1.0"]);
+            // A branch with other contents, for `--branch` (gitdev's
+            // rockspec names no tag or branch).
+            git(&git_repo, &["checkout", "-q", "-b", "feature"]);
+            std::fs::write(
+                git_repo.join("gitrock.lua"),
+                "return { from = 'the feature branch' }\n",
+            )
+            .expect("edit");
+            git(&git_repo, &["commit", "-q", "-am", "feature"]);
+            git(&git_repo, &["checkout", "-q", "main"]);
         } else {
             skip_or_fail("git (the git-source fixture)");
         }
@@ -276,7 +286,7 @@ impl Repo {
             .flatten()
         {
             let file = spec.file_name().to_string_lossy().into_owned();
-            if file.starts_with("gitrock") && !has_git {
+            if file.starts_with("git") && !has_git {
                 continue;
             }
             let mut text = std::fs::read_to_string(spec.path()).expect("spec");
@@ -313,6 +323,21 @@ impl Repo {
         ]);
         std::fs::write(dir.join("binrock-1.0-1.all.rock"), all_rock).expect("all.rock");
         entries.push(("binrock".into(), "1.0-1".into(), "all".into()));
+        // A namespace (`manifests/alice/`): nsrock, from the same tarballs.
+        let ns = dir.join("manifests/alice");
+        std::fs::create_dir_all(&ns).expect("namespace dir");
+        std::fs::write(
+            ns.join("nsrock-1.0-1.rockspec"),
+            format!(
+                "package = 'nsrock'\nversion = '1.0-1'\nsource = {{ url = '{}/purelua-1.0.tar.gz', dir = 'purelua-1.0' }}\n\
+                 description = {{ summary = 'A rock in a namespace', license = 'MIT' }}\n\
+                 build = {{ type = 'builtin', modules = {{ nsrock = 'src/purelua/init.lua' }} }}\n",
+                server.base
+            ),
+        )
+        .expect("namespaced spec");
+        let ns_manifest = render_manifest(&[("nsrock".into(), "1.0-1".into(), "rockspec".into())]);
+        std::fs::write(ns.join("manifest-5.4"), &ns_manifest).expect("namespace manifest");
         let manifest = render_manifest(&entries);
         for v in ["5.1", "5.4"] {
             std::fs::write(dir.join(format!("manifest-{v}")), &manifest).expect("manifest");
