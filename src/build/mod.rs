@@ -396,16 +396,6 @@ impl Builder<'_> {
         let install = rockspec.build.install().map_err(field)?;
         let copy_directories = rockspec.build.copy_directories().map_err(field)?;
         let backend = match backend {
-            Backend::Builtin(b) if b.modules.is_none() => {
-                Backend::Builtin(crate::rockspec::build::Builtin {
-                    modules: Some(BTreeMap::new()),
-                })
-            }
-            Backend::External(t) if t == "module" => {
-                Backend::Builtin(crate::rockspec::build::Builtin {
-                    modules: Some(BTreeMap::new()),
-                })
-            }
             Backend::External(t) => return Err(BuildError::UnsupportedBackend(t)),
             other => other,
         };
@@ -546,9 +536,11 @@ impl Builder<'_> {
             .collect();
         let ran = match &backend {
             Backend::Builtin(b) => {
+                // As LuaRocks: only a missing `modules` is autodetected;
+                // `modules = {}` installs none.
                 let modules = match &b.modules {
-                    Some(m) if !m.is_empty() => m.clone(),
-                    _ => source::autodetect_modules(&src_handle),
+                    Some(m) => m.clone(),
+                    None => source::autodetect_modules(&src_handle),
                 };
                 backends::builtin(&ctx, &modules, &external_libs)
             }

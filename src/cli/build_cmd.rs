@@ -79,6 +79,10 @@ pub struct BuildArgs {
     /// LuaRocks.
     #[arg(long, conflicts_with = "no_install")]
     pub pack_binary_rock: bool,
+    /// With --pack-binary-rock: also sign the rock with gpg
+    /// (`<rock>.asc`, `gpg --armor --detach-sign`), as LuaRocks.
+    #[arg(long)]
+    pub sign: bool,
     /// Record the exact version of every dependency used in a
     /// `luarocks.lock` in the rock's directory (and, building the rockspec
     /// here as make, in `./luarocks.lock`), as LuaRocks.
@@ -312,13 +316,21 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .args
         .iter()
         .all(|a| variables::parse_assignment(a).is_some());
-    if only_variables && !args.no_install {
+    if args.sign && !args.pack_binary_rock {
+        bail!("In the build command, --sign is meant to be used only with --pack-binary-rock");
+    }
+    if only_variables {
         // As LuaRocks: no rock named builds the rockspec here, as `make`.
         return super::tree_cmd::make(
             super::tree_cmd::MakeArgs {
                 args: args.args,
                 keep: args.flags.keep,
+                force: args.flags.force,
+                force_fast: args.flags.force_fast,
+                only_deps: args.flags.only_deps,
+                no_install: args.no_install,
                 pack_binary_rock: args.pack_binary_rock,
+                sign: args.sign,
                 pin: args.pin,
                 run: args.flags.run,
             },
@@ -369,6 +381,9 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         )
         .with_context(|| format!("cannot write the rock for {}", built.item.name.as_str()))?;
         outln!("Packed: {}", out.display());
+        if args.sign {
+            sign(&out, &benv)?;
+        }
         return Ok(ExitStatus::Success);
     }
     if built.reused {
@@ -906,4 +921,37 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
     if current.is_some() {
         outln!();
     }
+}
+
+/// Signs `file` as LuaRocks' `signing.sign_file` does: `$(GPG) --armor
+/// --output FILE.asc --detach-sign FILE`.
+pub fn sign(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<()> {
+    let gpg = env
+        .variables
+        .get("GPG")
+        .cloned()
+        .unwrap_or_else(|| "gpg".to_owned());
+    let mut sig = file.as_os_str().to_owned();
+    sig.push(".asc");
+    let status = std::process::Command::new(&gpg)
+        .arg("--armor")
+        .arg("--output")
+        .arg(&sig)
+        .arg("--detach-sign")
+        .arg(file)
+        .status()
+        .with_context(|| {
+            format!(
+                "cannot run {gpg} to sign {} (is gpg installed?)",
+                file.display()
+            )
+        })?;
+    if !status.success() {
+        bail!("failed running {gpg} to sign {}", file.display());
+    }
+    outln!(
+        "Signature stored in: {}",
+        std::path::Path::new(&sig).display()
+    );
+    Ok(())
 }

@@ -37,6 +37,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
+    /// Also print each command a build runs (compiler lines), as LuaRocks'
+    /// `--verbose`. May stand before or after the command.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(flatten)]
     server_flags: build_cmd::ServerFlags,
 
@@ -165,6 +170,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         context::Context::for_store(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env)?
             .store()
     };
+    output::set_verbose(cli.verbose);
     let Some(command) = cli.command else {
         return tree_cmd::summary(&cx()?);
     };

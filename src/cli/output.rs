@@ -33,6 +33,19 @@ macro_rules! errln {
     };
 }
 
+/// `--verbose`, set once from the command line.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records `--verbose`.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `--verbose` was given: builds print each command they run.
+pub fn verbose() -> bool {
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Writes one line of data to stdout.
 pub fn write_data(line: std::fmt::Arguments<'_>) {
     let mut out = std::io::stdout().lock();

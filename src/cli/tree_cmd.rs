@@ -64,12 +64,9 @@ pub struct RunFlags {
     /// Builds run at once (default: the number of cores).
     #[arg(short = 'j', long = "jobs", visible_alias = "max-jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
-    /// Say only warnings, errors and the result.
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Also print each command a build runs (compiler lines, as LuaRocks).
+    /// Say only warnings, errors and the result (wins over --verbose).
     #[arg(short, long)]
-    pub verbose: bool,
+    pub quiet: bool,
     /// Plain lines even on a terminal (no bars).
     #[arg(long)]
     pub no_progress: bool,
@@ -104,10 +101,27 @@ pub struct MakeArgs {
     /// Keep other versions of the rock installed.
     #[arg(long)]
     pub keep: bool,
+    /// Accepted for LuaRocks' compatibility: `make` always reinstalls.
+    #[arg(long)]
+    pub force: bool,
+    /// Accepted for LuaRocks' compatibility, as --force.
+    #[arg(long)]
+    pub force_fast: bool,
+    /// Install only the rockspec's dependencies.
+    #[arg(long, visible_alias = "deps-only")]
+    pub only_deps: bool,
+    /// Only build the rock into the store and print its item's path; do not
+    /// install it into a tree.
+    #[arg(long, conflicts_with = "pack_binary_rock")]
+    pub no_install: bool,
     /// Do not install the rock: build it from this directory and write a
     /// binary rock into it, as LuaRocks.
     #[arg(long)]
     pub pack_binary_rock: bool,
+    /// With --pack-binary-rock: also sign the rock with gpg
+    /// (`<rock>.asc`, `gpg --armor --detach-sign`), as LuaRocks.
+    #[arg(long)]
+    pub sign: bool,
     /// Write the exact versions of every dependency used into
     /// `./luarocks.lock` (which later `make`s then install), as LuaRocks.
     #[arg(long)]
@@ -382,7 +396,7 @@ fn run_install(
     }
     let level = if run.quiet {
         Level::Quiet
-    } else if run.verbose {
+    } else if super::output::verbose() {
         Level::Verbose
     } else {
         Level::Normal
@@ -458,7 +472,10 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let mut env = cx.build_env(overrides);
     env.branch = args.run.branch.clone();
     let keep = args.keep || cx.config.keep_other_versions;
-    if args.pack_binary_rock {
+    if args.sign && !args.pack_binary_rock {
+        bail!("In the make command, --sign is meant to be used only with --pack-binary-rock");
+    }
+    if args.pack_binary_rock || args.no_install {
         let file = rockspec
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -479,6 +496,11 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         };
         let built = source.build(&builder, Vec::new())?;
         let record = &built.item.record;
+        if args.no_install {
+            outln!("{} {} built", record.name, record.version);
+            outln!("{}", built.item.path.display());
+            return Ok(ExitStatus::Success);
+        }
         let out = rockstore::build::rock_file::pack(
             &built.item.path,
             &record.name,
@@ -488,6 +510,9 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         )
         .with_context(|| format!("cannot write the rock for {}", built.item.name.as_str()))?;
         outln!("Packed: {}", out.display());
+        if args.sign {
+            super::build_cmd::sign(&out, &env)?;
+        }
         return Ok(ExitStatus::Success);
     }
     let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
@@ -497,7 +522,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     run_install(
         &mut installer,
         &[Request::Local { rockspec, dir }],
-        false,
+        args.only_deps,
         args.run,
         pin_into.as_deref(),
     )
@@ -1301,8 +1326,9 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if only.rock_tree {
         single(Some(&tree.root.display().to_string()));
     } else if only.rock_namespace {
-        // Namespaced rocks are not supported yet: no rock has one.
-        single(None);
+        // The rock directory's `rock_namespace`, as LuaRocks reads it.
+        let namespace = std::fs::read_to_string(dir.join("rock_namespace")).ok();
+        single(namespace.as_deref().map(str::trim_end));
     } else if only.rock_dir {
         single(Some(&dir.display().to_string()));
     } else if only.home {

@@ -466,35 +466,37 @@ impl Layout<'_> {
             }
             manifest.rocks.push(installed);
         }
-        // Each rock's resolved closure, for luarocks.loader: the versions this
-        // profile holds.
-        let versions: BTreeMap<&str, &str> = ordered
-            .iter()
-            .map(|r| (r.name.as_str(), r.version.as_str()))
-            .collect();
-        for installed in &mut manifest.rocks {
-            let mut seen = BTreeSet::new();
-            let mut queue: Vec<String> = installed
-                .dependencies
+        // Each rock's resolved closure, for luarocks.loader, as LuaRocks'
+        // `deps.scan_deps`: each dependency is met by the newest version
+        // here that satisfies it, then that version's own, depth first;
+        // the first version met for a name stands.
+        let newest_matching = |dep: &Dependency| {
+            ordered
                 .iter()
-                .map(|d| d.name.clone())
-                .collect();
-            while let Some(dep) = queue.pop() {
-                if !seen.insert(dep.clone()) {
+                .find(|r| r.name == dep.name && dep.matches(&Version::parse(&r.version)))
+                .copied()
+        };
+        for installed in &mut manifest.rocks {
+            let mut results: BTreeMap<String, String> = BTreeMap::new();
+            results.insert(installed.name.clone(), installed.version.clone());
+            let mut stack: Vec<Dependency> = installed.dependencies.iter().rev().cloned().collect();
+            while let Some(dep) = stack.pop() {
+                if results.contains_key(&dep.name) {
                     continue;
                 }
-                if let Some(v) = versions.get(dep.as_str()) {
-                    installed.resolved.insert(dep.clone(), (*v).to_owned());
-                    if let Some(r) = rocks.iter().find(|r| r.name == dep && r.version == *v) {
-                        queue.extend(
-                            r.dependencies
-                                .iter()
-                                .filter_map(|d| Dependency::parse(d).ok())
-                                .map(|d| d.name),
-                        );
-                    }
-                }
+                let Some(rock) = newest_matching(&dep) else {
+                    continue;
+                };
+                results.insert(rock.name.clone(), rock.version.clone());
+                stack.extend(
+                    rock.dependencies
+                        .iter()
+                        .rev()
+                        .filter_map(|d| Dependency::parse(d).ok()),
+                );
             }
+            results.remove(&installed.name);
+            installed.resolved = results;
         }
 
         for (at, item, rel) in &links {
