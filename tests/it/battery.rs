@@ -283,8 +283,9 @@ fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
             .arg(s.tmp.path())
             .arg(&keep)
             .status();
-        eprintln!(
-            "kept in {}: {status:?}",
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "copying to {}",
             std::path::Path::new(&keep).display()
         );
     }
