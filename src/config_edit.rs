@@ -48,13 +48,13 @@ pub enum EditError {
 
 /// One step of a dotted key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
     Name(String),
     Index(i64),
 }
 
 /// LuaRocks' `traverse_varstring` grammar: `a.b`, `a[1].b`, `[2].c`.
-fn steps(key: &str) -> Vec<Step> {
+pub(crate) fn steps(key: &str) -> Vec<Step> {
     let mut out = Vec::new();
     let mut rest = key;
     while !rest.is_empty() {
@@ -75,7 +75,7 @@ fn steps(key: &str) -> Vec<Step> {
     out
 }
 
-fn key_of(step: &Step) -> Key {
+pub(crate) fn key_of(step: &Step) -> Key {
     match step {
         Step::Name(n) => Key::String(n.clone()),
         Step::Index(i) => Key::Integer(*i),
@@ -163,6 +163,11 @@ pub fn edit(
         _ => Value::String(v.to_owned()),
     });
     at.set(key_of(last), written.clone());
+    // As LuaRocks' `persist.save_from_table`: the directory is made first
+    // (a fresh user has no ~/.luarocks).
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|_| EditError::Write(file.to_path_buf()))?;
+    }
     std::fs::write(file, save_from_table(&table))
         .map_err(|_| EditError::Write(file.to_path_buf()))?;
     Ok(written)

@@ -26,7 +26,7 @@
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | the search paths `path` prints (LuaRocks' `cleanup_path`) | [`lua_paths`] |
 //! | building rocks into items, recipe keys | [`build`] |
-//! | LuaRocks config files; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_edit`] |
+//! | LuaRocks config files; what `config` shows; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_view`], [`config_edit`] |
 //! | LuaRocks project directories (`lua_modules`) | [`project`] |
 //! | trees as profiles, generations, switching; per-entry links | [`tree`], [`tree::links`] |
 //! | adopting LuaRocks trees and releasing them | [`adopt`] |
@@ -53,6 +53,7 @@ pub mod archive;
 pub mod build;
 pub mod config;
 pub mod config_edit;
+pub mod config_view;
 pub mod daemon;
 pub mod env_vars;
 pub mod fetch;

@@ -65,6 +65,9 @@ pub struct TreeEntry {
 pub struct LuaRocksConfig {
     /// Files read, in order.
     pub files: Vec<PathBuf>,
+    /// Everything the files set, merged as LuaRocks merges them (what
+    /// `config` shows over LuaRocks' defaults).
+    pub table: Table,
     /// `rocks_trees`, when set.
     pub rocks_trees: Option<Vec<TreeEntry>>,
     /// `rocks_servers` (the first mirror of each group), when set.
@@ -179,6 +182,7 @@ impl LuaRocksConfig {
         }
         let mut config = LuaRocksConfig::from_table(&merged, files.last().map(PathBuf::as_path))?;
         config.files = files;
+        config.table = merged;
         Ok(config)
     }
 

@@ -246,7 +246,7 @@ impl Resolved {
 
     /// LuaRocks' `cfg.home_tree`: config's `home_tree`, else
     /// `$HOME/.luarocks`.
-    fn home_tree(&self) -> Result<PathBuf, SettingsError> {
+    pub fn home_tree(&self) -> Result<PathBuf, SettingsError> {
         if let Some(t) = &self.config.home_tree {
             return Ok(t.clone());
         }

@@ -58,6 +58,8 @@ pub fn defaults(
     let (libdir, lualib) = lua.library();
     set("LUA_LIBDIR", &path(&libdir));
     set("LUALIB", lualib.as_deref().unwrap_or(""));
+    // LuaRocks names the file it found so too.
+    set("LUA_LIBDIR_FILE", lualib.as_deref().unwrap_or(""));
     v
 }
 

@@ -48,10 +48,20 @@ pub fn verbose() -> bool {
 
 /// Writes one line of data to stdout.
 pub fn write_data(line: std::fmt::Arguments<'_>) {
+    write_text(line, b"\n");
+}
+
+/// Writes data to stdout as it is, with no line break after it (LuaRocks'
+/// `config KEY` prints a table so).
+pub fn data_unterminated(text: &str) {
+    write_text(format_args!("{text}"), b"");
+}
+
+fn write_text(line: std::fmt::Arguments<'_>, end: &[u8]) {
     let mut out = std::io::stdout().lock();
     let written = out
         .write_fmt(line)
-        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.write_all(end))
         .and_then(|()| out.flush());
     match written {
         Ok(()) => {}

@@ -1773,22 +1773,9 @@ fn config_write(args: &ConfigArgs, key: &str, cx: &Context) -> anyhow::Result<Ex
     }
     // Keys whose LuaRocks default is a boolean or a number: their values
     // are converted as `infer_type` converts them.
-    let mut effective = rockstore::lua::Table::new();
-    for flag in [
-        "local_by_default",
-        "hooks_enabled",
-        "wrap_bin_scripts",
-        "check_certificates",
-        "keep_other_versions",
-        "accept_unknown_fields",
-        "fs_use_modules",
-        "gcc_rpath",
-    ] {
-        effective.insert(flag, rockstore::lua::Value::Boolean(false));
-    }
-    for number in ["cache_timeout", "connection_timeout"] {
-        effective.insert(number, rockstore::lua::Value::Integer(0));
-    }
+    // As LuaRocks' `infer_type`: a key whose value in use is a boolean or
+    // a number takes `true`/`false` or a number as one.
+    let effective = config_table(cx)?;
     let kind = kind_in(&effective, key);
     let value = if args.unset {
         None
@@ -1858,111 +1845,77 @@ pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// `rockstore config [KEY [VALUE]]`: shows the table
+/// [`rockstore::config_view`] makes, or writes a key.
 pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    use rockstore::config_view;
     if let (Some(key), true) = (&args.key, args.value.is_some() || args.unset) {
         return config_write(&args, key, cx);
     }
+    let table = config_table(cx)?;
+    let shown = match &args.key {
+        Some(key) => Some(config_view::lookup(&table, key)?),
+        None => None,
+    };
+    match (shown, args.json) {
+        (Some(value), true) => outln!("{}", serde_json::to_string(&value.to_json())?),
+        (None, true) => outln!("{}", serde_json::to_string(&table.to_json())?),
+        (Some(value), false) => {
+            super::output::data_unterminated(&config_view::render_value(value));
+        }
+        (None, false) => super::output::data_unterminated(&config_view::render_all(&table)),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The configuration in use, as `config` shows it.
+fn config_table(cx: &Context) -> anyhow::Result<rockstore::lua::Table> {
     let paths = rockstore::config::Config::resolve_as(
         cx.store_flag.clone(),
         cx.config.store.clone(),
         &cx.env,
         rustix::process::geteuid().is_root(),
     )?;
-    let (target, trees) = cx.target()?;
-    let show = |p: &std::path::Path| serde_json::Value::String(p.display().to_string());
-    let mut values = serde_json::Map::new();
-    values.insert("lua_version".into(), cx.lua.version.clone().into());
-    values.insert(
-        "lua_interpreter".into(),
-        cx.lua
-            .interpreter
-            .as_deref()
-            .map_or(serde_json::Value::Null, show),
-    );
-    values.insert(
-        "lua_incdir".into(),
-        cx.lua
-            .incdir
-            .as_deref()
-            .map_or(serde_json::Value::Null, show),
-    );
-    values.insert("store".into(), show(&paths.store_root));
-    values.insert(
-        "cache".into(),
-        paths
-            .cache_dir
-            .as_deref()
-            .map_or(serde_json::Value::Null, show),
-    );
-    values.insert(
-        "config_files".into(),
-        cx.config.files.iter().map(|f| show(f)).collect(),
-    );
-    values.insert(
-        "rocks_trees".into(),
-        trees.iter().map(|t| show(t)).collect(),
-    );
-    values.insert("target_tree".into(), show(&target.root));
-    values.insert(
-        "project_dir".into(),
-        cx.project
-            .as_ref()
-            .map_or(serde_json::Value::Null, |p| show(&p.dir)),
-    );
-    values.insert("rocks_servers".into(), cx.servers().into());
-    values.insert("deps_mode".into(), cx.deps_mode()?.name().into());
+    let (target, _) = cx.target()?;
     let env = cx.build_env(Variables::new());
-    values.insert(
-        "external_deps_dirs".into(),
-        env.deps_dirs.iter().map(|d| show(d)).collect(),
-    );
-    values.insert(
-        "variables".into(),
-        serde_json::Value::Object(
-            env.variables
+    let v = &cx.lua.version;
+    let file = format!("config-{v}.lua");
+    let home = cx.sources.home.clone();
+    let home_tree = cx.home_tree().ok();
+    let deps_mode = cx.deps_mode()?;
+    Ok(rockstore::config_view::effective(
+        &rockstore::config_view::ViewInputs {
+            files_table: &cx.config.table,
+            lua_version: v,
+            interpreter: cx.lua.interpreter.as_deref(),
+            home: home.as_deref(),
+            sysconfdir: &cx.sources.sysconfdir,
+            system_file: cx.sources.sysconfdir.join(&file),
+            user_file: cx
+                .sources
+                .explicit
+                .clone()
+                .or_else(|| home.as_ref().map(|h| h.join(".luarocks").join(&file))),
+            project_file: cx
+                .project
+                .as_ref()
+                .map(|p| p.dir.join(".luarocks").join(&file)),
+            target: &target.root,
+            home_tree: home_tree.as_deref(),
+            deps_mode: deps_mode.name(),
+            variables: env
+                .variables
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        ),
-    );
-    values.insert(
-        "rocks_provided".into(),
-        serde_json::Value::Object(
-            env.rocks_provided
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect(),
-        ),
-    );
-    let shown: serde_json::Value = match &args.key {
-        Some(key) => values.get(key).cloned().with_context(|| {
-            format!(
-                "unknown config key `{key}` (known: {})",
-                values.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })?,
-        None => serde_json::Value::Object(values),
-    };
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&shown)?);
-    } else {
-        match (&args.key, &shown) {
-            (Some(_), serde_json::Value::String(s)) => outln!("{s}"),
-            (Some(_), serde_json::Value::Array(items)) => {
-                for i in items {
-                    outln!(
-                        "{}",
-                        i.as_str().map_or_else(|| i.to_string(), str::to_owned)
-                    );
-                }
-            }
-            (_, serde_json::Value::Object(map)) => {
-                for (k, v) in map {
-                    outln!("{k} = {v}");
-                }
-            }
-            (_, other) => outln!("{other}"),
-        }
-    }
-    Ok(ExitStatus::Success)
+            external_deps_dirs: env.deps_dirs.clone(),
+            cache: paths.cache_dir.as_deref(),
+            store: &paths.store_root,
+            arch: rockstore::build::BuildEnv::host_arch(),
+            servers: &cx.asked.servers,
+            only_server: cx.asked.only_server.as_deref(),
+            dev: cx.asked.dev,
+            is_root: rustix::process::geteuid().is_root(),
+        },
+    ))
 }

@@ -131,6 +131,14 @@ fn ordered<'t, 'o>(
     out
 }
 
+/// One value as `persist.write_value` writes it at the top level (no
+/// line break after it).
+pub fn value_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value, 0);
+    out
+}
+
 fn write_value(out: &mut String, value: &Value, level: usize) {
     write_value_ordered(out, value, level, &[]);
 }

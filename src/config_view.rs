@@ -1,0 +1,370 @@
+//! The configuration as LuaRocks 3.8's `config` shows it: every key of its
+//! `cfg` table (LuaRocks' defaults for this platform, then what the config
+//! files set, then what it derives: the target tree's directories, the
+//! Lua installation found, the variables a build uses), with rockstore's
+//! own (`rockstore_store`, `target_tree`) beside them. A key is looked up
+//! as `config KEY` reads it (`variables.LUA_INCDIR`, `rocks_trees[1]`),
+//! and printed as LuaRocks prints it: a string alone, anything else in
+//! `persist` syntax; the whole table as assignments.
+
+use std::path::{Path, PathBuf};
+
+use crate::config_edit::{key_of, steps};
+use crate::lua::{Key, Table, Value};
+use crate::manifest::persist;
+
+/// A key `config` does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("Unknown entry {0}")]
+pub struct UnknownEntry(pub String);
+
+/// What the view is made of, besides the files' own table.
+#[derive(Debug, Clone)]
+pub struct ViewInputs<'a> {
+    /// Everything the config files set, merged.
+    pub files_table: &'a Table,
+    /// `5.x`.
+    pub lua_version: &'a str,
+    /// The interpreter found.
+    pub interpreter: Option<&'a Path>,
+    /// `$HOME`.
+    pub home: Option<&'a Path>,
+    /// The system config directory.
+    pub sysconfdir: &'a Path,
+    /// The system file, the user file (with whether each exists) and the
+    /// project's, when there is one.
+    pub system_file: PathBuf,
+    /// The user's file (`$LUAROCKS_CONFIG`, else `~/.luarocks/config-5.x.lua`).
+    pub user_file: Option<PathBuf>,
+    /// The project's `.luarocks/config-5.x.lua`, when in a project.
+    pub project_file: Option<PathBuf>,
+    /// The tree commands would change.
+    pub target: &'a Path,
+    /// `cfg.home_tree`.
+    pub home_tree: Option<&'a Path>,
+    /// The deps mode in use.
+    pub deps_mode: &'a str,
+    /// The variables a build uses.
+    pub variables: Vec<(String, String)>,
+    /// Where external dependencies are looked for.
+    pub external_deps_dirs: Vec<PathBuf>,
+    /// The download cache.
+    pub cache: Option<&'a Path>,
+    /// The store root.
+    pub store: &'a Path,
+    /// `os-arch`, LuaRocks' way (`linux-x86_64`).
+    pub arch: String,
+    /// `--server`s, in order.
+    pub servers: &'a [String],
+    /// `--only-server`.
+    pub only_server: Option<&'a str>,
+    /// `--dev`.
+    pub dev: bool,
+    /// Running as root: LuaRocks keeps its cache in `/var/cache/luarocks`.
+    pub is_root: bool,
+}
+
+/// LuaRocks 3.8's defaults on Linux that no input changes.
+const DEFAULTS: &str = r#"
+accept_unknown_fields = false
+cache_fail_timeout = 86400
+cache_timeout = 60
+check_certificates = false
+cmake_generator = "Unix Makefiles"
+connection_timeout = 30
+disabled_servers = {}
+export_path_separator = ":"
+external_deps_patterns = {
+   bin = { "?" },
+   include = { "?.h" },
+   lib = { "lib?.a", "lib?.so", "lib?.so.*" }
+}
+external_lib_extension = "so"
+fs_use_modules = true
+gcc_rpath = true
+hooks_enabled = true
+lib_extension = "so"
+link_lua_explicitly = false
+local_by_default = false
+lua_extension = "lua"
+major_version = "3.8"
+no_manifest = false
+obj_extension = "o"
+program_series = "3.8"
+program_version = "3.8.0"
+rocks_servers = {
+   {
+      "https://luarocks.org",
+      "https://raw.githubusercontent.com/rocks-moonscript-org/moonrocks-mirror/master/",
+      "https://luafr.org/luarocks/",
+      "http://luarocks.logiceditor.com/rocks"
+   }
+}
+runtime_external_deps_patterns = {
+   bin = { "?" },
+   include = { "?.h" },
+   lib = { "lib?.so", "lib?.so.*" }
+}
+static_lib_extension = "a"
+upload = {
+   api_version = "1",
+   server = "https://luarocks.org",
+   tool_version = "1.0.0"
+}
+variables = {
+   AR = "ar", BUNZIP2 = "bunzip2", CC = "gcc", CFLAGS = "-O2 -fPIC",
+   CHMOD = "chmod", CMAKE = "cmake", CP = "cp", CURL = "curl",
+   CURLNOCERTFLAG = "-k", CVS = "cvs", FIND = "find", GIT = "git",
+   GPG = "gpg", GUNZIP = "gunzip", HG = "hg", ICACLS = "icacls",
+   LD = "gcc", LIBFLAG = "-shared", LIB_EXTENSION = "so", LS = "ls",
+   MAKE = "make", MD5 = "md5", MD5SUM = "md5sum", MKDIR = "mkdir",
+   MKTEMP = "mktemp", OBJ_EXTENSION = "o", OPENSSL = "openssl", PWD = "pwd",
+   RANLIB = "ranlib", RM = "rm", RMDIR = "rmdir", RSYNC = "rsync",
+   RSYNCFLAGS = "--exclude=.git -Oavz", SCP = "scp", SEVENZ = "7z",
+   SSCM = "sscm", SVN = "svn", TAR = "tar", TEST = "test", TOUCH = "touch",
+   UNZIP = "unzip -n", WGET = "wget", WGETNOCERTFLAG = "--no-check-certificate",
+   ZIP = "zip"
+}
+web_browser = "xdg-open"
+wrapper_suffix = ""
+"#;
+
+fn string(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
+fn path(p: &Path) -> Value {
+    string(p.display().to_string())
+}
+
+fn list(items: impl IntoIterator<Item = Value>) -> Value {
+    let mut t = Table::new();
+    for i in items {
+        t.push(i);
+    }
+    Value::Table(t)
+}
+
+fn file_entry(file: &Path) -> Value {
+    let mut t = Table::new();
+    t.insert("file", path(file));
+    t.insert("found", Value::Boolean(file.is_file()));
+    Value::Table(t)
+}
+
+/// The whole table `config` shows.
+pub fn effective(inputs: &ViewInputs<'_>) -> Table {
+    let mut cfg = crate::lua::literal::parse_assignments(DEFAULTS.as_bytes()).unwrap_or_default();
+    let v = inputs.lua_version;
+    let processor = inputs
+        .arch
+        .split_once('-')
+        .map_or(inputs.arch.as_str(), |(_, cpu)| cpu)
+        .to_owned();
+    cfg.insert("arch", string(inputs.arch.clone()));
+    cfg.insert("processor", string(processor.clone()));
+    cfg.insert("target_cpu", string(processor.clone()));
+    cfg.insert(
+        "user_agent",
+        string(format!("LuaRocks/3.8.0 {}", inputs.arch)),
+    );
+    let multiarch = format!("lib/{processor}-linux-gnu");
+    for key in ["external_deps_subdirs", "runtime_external_deps_subdirs"] {
+        let mut t = Table::new();
+        t.insert("bin", string("bin"));
+        t.insert("include", string("include"));
+        t.insert(
+            "lib",
+            list(["lib", multiarch.as_str(), "lib64"].map(string)),
+        );
+        cfg.insert(key, Value::Table(t));
+    }
+    if let Some(home) = inputs.home {
+        cfg.insert("home", path(home));
+        cfg.insert("homeconfdir", path(&home.join(".luarocks")));
+        let cache = if inputs.is_root {
+            PathBuf::from("/var/cache/luarocks")
+        } else {
+            home.join(".cache/luarocks")
+        };
+        cfg.insert("local_cache", path(&cache));
+        cfg.insert(
+            "rocks_trees",
+            list(
+                [
+                    ("user", home.join(".luarocks")),
+                    ("system", "/usr/local".into()),
+                ]
+                .map(|(name, root)| {
+                    let mut t = Table::new();
+                    t.insert("name", string(name));
+                    t.insert("root", path(&root));
+                    Value::Table(t)
+                }),
+            ),
+        );
+    }
+    if let Some(tree) = inputs.home_tree {
+        cfg.insert("home_tree", path(tree));
+    }
+    cfg.insert("sysconfdir", path(inputs.sysconfdir));
+    // The files' own keys over the defaults; lists they set replace ours.
+    for replaced in ["rocks_trees", "rocks_servers", "external_deps_dirs"] {
+        if inputs.files_table.get(replaced).is_some() {
+            cfg.remove(replaced);
+        }
+    }
+    cfg.deep_merge(inputs.files_table);
+    // As LuaRocks' `config`: functions and its internal tables left out.
+    for skipped in [
+        "errorcodes",
+        "flags",
+        "platforms",
+        "root_dir",
+        "upload_servers",
+    ] {
+        cfg.remove(skipped);
+    }
+    let functions: Vec<String> = cfg
+        .iter()
+        .filter_map(|(k, v)| match (k, v) {
+            (Key::String(k), Value::Opaque(_)) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    for f in functions {
+        cfg.remove(&f);
+    }
+    // The server flags, as LuaRocks' `process_server_args` applies them.
+    if let Some(only) = inputs.only_server {
+        cfg.insert("rocks_servers", list([string(only)]));
+    }
+    let mut servers = match cfg.remove("rocks_servers") {
+        Some(Value::Table(t)) => t.sequence().cloned().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    for (i, s) in inputs.servers.iter().enumerate() {
+        servers.insert(i, string(s.clone()));
+    }
+    if inputs.dev {
+        let dev = |v: &Value| match v {
+            Value::String(s) => string(format!("{}/dev", s.trim_end_matches('/'))),
+            Value::Table(mirrors) => list(mirrors.sequence().map(|m| match m {
+                Value::String(s) => string(format!("{}/dev", s.trim_end_matches('/'))),
+                other => other.clone(),
+            })),
+            other => other.clone(),
+        };
+        let devs: Vec<Value> = servers.iter().map(dev).collect();
+        servers = devs.into_iter().chain(servers).collect();
+    }
+    cfg.insert("rocks_servers", list(servers));
+    // What LuaRocks derives after reading the files.
+    let mut files = Table::new();
+    let nearest = inputs
+        .project_file
+        .as_ref()
+        .filter(|f| f.is_file())
+        .or(inputs.user_file.as_ref().filter(|f| f.is_file()))
+        .unwrap_or(&inputs.system_file);
+    files.insert("nearest", path(nearest));
+    if let Some(project) = &inputs.project_file {
+        files.insert("project", file_entry(project));
+    }
+    files.insert("system", file_entry(&inputs.system_file));
+    if let Some(user) = &inputs.user_file {
+        files.insert("user", file_entry(user));
+    }
+    cfg.insert("config_files", Value::Table(files));
+    let target = inputs.target;
+    cfg.insert("deploy_bin_dir", path(&target.join("bin")));
+    cfg.insert("deploy_lib_dir", path(&target.join("lib/lua").join(v)));
+    cfg.insert("deploy_lua_dir", path(&target.join("share/lua").join(v)));
+    cfg.insert(
+        "rocks_dir",
+        path(&target.join("lib/luarocks").join(format!("rocks-{v}"))),
+    );
+    cfg.insert("rocks_subdir", string(format!("/lib/luarocks/rocks-{v}")));
+    cfg.insert("lib_modules_path", string(format!("/lib/lua/{v}")));
+    cfg.insert("lua_modules_path", string(format!("/share/lua/{v}")));
+    cfg.insert("lua_version", string(v));
+    cfg.insert("deps_mode", string(inputs.deps_mode));
+    cfg.insert("lua_found", Value::Boolean(inputs.interpreter.is_some()));
+    if let Some(lua) = inputs.interpreter {
+        let name = lua.file_name().map_or_else(
+            || lua.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        cfg.insert("lua_interpreter", string(name));
+    }
+    cfg.insert(
+        "external_deps_dirs",
+        list(inputs.external_deps_dirs.iter().map(|d| path(d))),
+    );
+    let variables = match cfg.get_mut("variables") {
+        Some(Value::Table(t)) => t,
+        _ => {
+            cfg.insert("variables", Value::Table(Table::new()));
+            match cfg.get_mut("variables") {
+                Some(Value::Table(t)) => t,
+                _ => unreachable!("just inserted"),
+            }
+        }
+    };
+    for (k, val) in &inputs.variables {
+        variables.insert(k, string(val.clone()));
+    }
+    variables.insert(
+        "ROCKS_TREE",
+        path(&target.join("lib/luarocks").join(format!("rocks-{v}"))),
+    );
+    variables.insert("SCRIPTS_DIR", path(&target.join("bin")));
+    // rockstore's own.
+    cfg.insert("rockstore_store", path(inputs.store));
+    cfg.insert("target_tree", path(target));
+    if let Some(cache) = inputs.cache {
+        cfg.insert("rockstore_cache", path(cache));
+    }
+    cfg
+}
+
+/// `config KEY`: the value at a dotted or indexed key.
+pub fn lookup<'t>(table: &'t Table, key: &str) -> Result<&'t Value, UnknownEntry> {
+    let steps = steps(key);
+    let mut at = table;
+    let Some((last, path)) = steps.split_last() else {
+        return Err(UnknownEntry(key.to_owned()));
+    };
+    let name = |k: &Key| match k {
+        Key::String(s) => s.clone(),
+        Key::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    for step in path {
+        let k = key_of(step);
+        match at.get_key(&k) {
+            Some(Value::Table(t)) => at = t,
+            _ => return Err(UnknownEntry(name(&k))),
+        }
+    }
+    let k = key_of(last);
+    match at.get_key(&k) {
+        Some(Value::Boolean(false)) | None => Err(UnknownEntry(name(&k))),
+        Some(v) => Ok(v),
+    }
+}
+
+/// How `config KEY` prints a value: a string on its line; anything else
+/// in `persist` syntax, with no line break after it (LuaRocks writes it
+/// with `persist.write_value`).
+pub fn render_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s}\n"),
+        other => persist::value_text(other),
+    }
+}
+
+/// How `config` prints the whole table.
+pub fn render_all(table: &Table) -> String {
+    format!("{}\n", persist::save_from_table(table))
+}
