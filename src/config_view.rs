@@ -62,6 +62,8 @@ pub struct ViewInputs<'a> {
     pub dev: bool,
     /// Running as root: LuaRocks keeps its cache in `/var/cache/luarocks`.
     pub is_root: bool,
+    /// The project around the working directory and its tree, when in one.
+    pub project: Option<(&'a Path, &'a Path)>,
 }
 
 /// LuaRocks 3.8's defaults on Linux that no input changes.
@@ -260,6 +262,18 @@ pub fn effective(inputs: &ViewInputs<'_>) -> Table {
     }
     cfg.insert("rocks_servers", list(servers));
     // What LuaRocks derives after reading the files.
+    if let Some((dir, tree)) = inputs.project {
+        cfg.insert("project_dir", path(dir));
+        let mut entry = Table::new();
+        entry.insert("name", string("project"));
+        entry.insert("root", path(tree));
+        let mut trees: Vec<Value> = match cfg.remove("rocks_trees") {
+            Some(Value::Table(t)) => t.sequence().cloned().collect(),
+            _ => Vec::new(),
+        };
+        trees.insert(0, Value::Table(entry));
+        cfg.insert("rocks_trees", list(trees));
+    }
     let mut files = Table::new();
     let nearest = inputs
         .project_file

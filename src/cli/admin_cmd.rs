@@ -48,7 +48,7 @@ pub struct AddArgs {
     /// Accepted for LuaRocks' sake: a local directory needs no refresh.
     #[arg(long)]
     pub no_refresh: bool,
-    /// Refused: rockstore writes no index.html.
+    /// Also write the server's index.html, as LuaRocks.
     #[arg(long)]
     pub index: bool,
 }
@@ -107,9 +107,6 @@ fn server_dir(server: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn add(args: AddArgs) -> anyhow::Result<ExitStatus> {
-    if args.index {
-        anyhow::bail!("--index: rockstore writes no index.html; nothing was added");
-    }
     let dir = server_dir(&args.server)?;
     let mut copied = 0;
     for rock in &args.rocks {
@@ -129,9 +126,23 @@ fn add(args: AddArgs) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("No files found");
     }
     outln!("Updating manifest...");
-    write_manifests(&dir, false)?;
+    let served = write_manifests(&dir, false)?;
     zip_manifests(&dir)?;
+    if args.index {
+        outln!("Updating index.html...");
+        write_index(&dir, &served)?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// `index.html`, as luarocks-admin writes it.
+fn write_index(
+    dir: &std::path::Path,
+    served: &rockstore::manifest::index_html::Served,
+) -> anyhow::Result<()> {
+    let path = dir.join("index.html");
+    std::fs::write(&path, rockstore::manifest::index_html::render(served))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn remove(args: RemoveArgs) -> anyhow::Result<ExitStatus> {
@@ -204,13 +215,22 @@ fn make_manifest(args: MakeManifestArgs) -> anyhow::Result<ExitStatus> {
         None => std::env::current_dir().context("current directory")?,
     };
     outln!("Making manifest for {}", dir.display());
-    write_manifests(&dir, args.local_tree)?;
+    let served = write_manifests(&dir, args.local_tree)?;
+    if !args.local_tree {
+        outln!("Generating index.html for {}", dir.display());
+        write_index(&dir, &served)?;
+    }
     Ok(ExitStatus::Success)
 }
 
 /// `manifest` and (unless for a tree) `manifest-5.x` of a server
-/// directory, as `luarocks-admin make_manifest` writes them.
-fn write_manifests(dir: &std::path::Path, local_tree: bool) -> anyhow::Result<()> {
+/// directory, as `luarocks-admin make_manifest` writes them; what the
+/// directory serves, for its index.
+fn write_manifests(
+    dir: &std::path::Path,
+    local_tree: bool,
+) -> anyhow::Result<rockstore::manifest::index_html::Served> {
+    let mut served = rockstore::manifest::index_html::Served::new();
     // name → version → arches, with each file's rockspec.
     let mut found: Vec<(String, String, String, Rockspec)> = Vec::new();
     let options = LoadOptions {
@@ -221,7 +241,23 @@ fn write_manifests(dir: &std::path::Path, local_tree: bool) -> anyhow::Result<()
         let file = entry.file_name().to_string_lossy().into_owned();
         let bytes = || std::fs::read(entry.path()).with_context(|| format!("cannot read {file}"));
         let spec = if file.ends_with(".rockspec") {
-            let spec = Rockspec::from_bytes(&file, Some(&file), &bytes()?, &options)?;
+            let bytes = bytes()?;
+            let spec = Rockspec::from_bytes(&file, Some(&file), &bytes, &options)?;
+            let raw = rockstore::lua::evaluate(
+                &file,
+                &bytes,
+                &rockstore::lua::Table::new(),
+                rockstore::lua::Limits::SMALL_FILE,
+            )?;
+            served
+                .entry(spec.name.clone())
+                .or_default()
+                .entry(spec.version.to_string())
+                .or_default()
+                .push(rockstore::manifest::index_html::ServedFile {
+                    arch: "rockspec".to_owned(),
+                    rockspec: Some(raw.globals),
+                });
             Some((
                 spec.name.clone(),
                 spec.version.to_string(),
@@ -234,6 +270,15 @@ fn write_manifests(dir: &std::path::Path, local_tree: bool) -> anyhow::Result<()
             };
             let (inner, text) = rockstore::build::rockspec_bytes_in_rock(&file, &bytes()?)?;
             let spec = Rockspec::from_bytes(&inner, Some(&inner), &text, &options)?;
+            served
+                .entry(name.name.clone())
+                .or_default()
+                .entry(name.version.clone())
+                .or_default()
+                .push(rockstore::manifest::index_html::ServedFile {
+                    arch: name.arch.clone(),
+                    rockspec: None,
+                });
             Some((name.name, name.version, name.arch, spec))
         } else {
             None
@@ -271,5 +316,5 @@ fn write_manifests(dir: &std::path::Path, local_tree: bool) -> anyhow::Result<()
             write(&format!("manifest-{lua}"), manifest_for(Some(lua)))?;
         }
     }
-    Ok(())
+    Ok(served)
 }

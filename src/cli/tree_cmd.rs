@@ -1916,6 +1916,10 @@ fn config_table(cx: &Context) -> anyhow::Result<rockstore::lua::Table> {
             only_server: cx.asked.only_server.as_deref(),
             dev: cx.asked.dev,
             is_root: rustix::process::geteuid().is_root(),
+            project: cx
+                .project
+                .as_ref()
+                .map(|p| (p.dir.as_path(), p.tree.as_path())),
         },
     ))
 }

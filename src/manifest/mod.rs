@@ -3,9 +3,12 @@
 //! - [`repository`]: reading a rocks server's manifest (`manifest-5.x`,
 //!   its `.zip`, its `.json`) or a tree's: which rocks, versions and arches
 //!   exist.
+//! - [`index_html`]: a rocks server's `index.html`, as luarocks-admin
+//!   writes it.
 //! - [`tree`]: writing a tree's `lib/luarocks/rocks-5.x/manifest` exactly
 //!   in the shape LuaRocks and `luarocks.loader` read.
 
+pub mod index_html;
 pub mod persist;
 pub mod repository;
 pub mod tree;

@@ -1303,6 +1303,12 @@ fn admin_make_manifest_writes_what_luarocks_admin_writes() {
         assert!(!ours.is_empty(), "{file}");
         assert_eq!(ours, read(&dirs[1]), "{file}");
     }
+    // The index.html, byte for byte.
+    let index = |d: &Path| std::fs::read_to_string(d.join("index.html")).expect("index.html");
+    let (ours, theirs) = (index(&dirs[0]), index(&dirs[1]));
+    let first_difference = ours.lines().zip(theirs.lines()).find(|(a, b)| a != b);
+    assert_eq!(ours, theirs, "index.html: {first_difference:?}");
+    assert!(ours.contains("External dependencies:</b> foo"), "{ours}");
 }
 
 /// `admin add` to a local server directory leaves what `luarocks-admin add

@@ -613,7 +613,10 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
     let lying = w.base().join("lying");
     std::fs::create_dir_all(&lying).expect("lying");
     for entry in std::fs::read_dir(&w.repo.dir).expect("repo").flatten() {
-        std::fs::copy(entry.path(), lying.join(entry.file_name())).expect("copy");
+        // The files; the namespace's `manifests/` is not needed here.
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), lying.join(entry.file_name())).expect("copy");
+        }
     }
     let src = w.base().join("lying-src/purelua-2.0");
     std::fs::create_dir_all(&src).expect("src");

@@ -1281,15 +1281,15 @@ fn a_luarocks_init_project_gets_its_rocks_in_lua_modules() {
     let shown = config(&ours.join("src/deep"), &[]);
     assert_eq!(shown["project_dir"], ours.display().to_string());
     assert_eq!(shown["lua_version"], "5.1");
+    assert_eq!(shown["rocks_trees"][0]["name"], "project");
     assert_eq!(
-        shown["rocks_trees"][0],
+        shown["rocks_trees"][0]["root"],
         ours.join("lua_modules").display().to_string()
     );
-    assert!(shown["config_files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .any(|f| f == &ours.join(".luarocks/config-5.1.lua").display().to_string()));
+    assert_eq!(
+        shown["config_files"]["project"]["file"],
+        ours.join(".luarocks/config-5.1.lua").display().to_string()
+    );
     // --no-project, or a marker on the way up, and the project is not used.
     let shown = config(&ours.join("src/deep"), &["--no-project"]);
     assert_eq!(shown["project_dir"], serde_json::Value::Null);
