@@ -6,8 +6,8 @@
 use std::process::Command;
 
 /// The tools tests ask for, and the cfg each sets (`has_<tool>`).
-const TOOLS: [&str; 10] = [
-    "lua5.1", "lua5.4", "luarocks", "gcc", "git", "make", "cmake", "script", "bash", "bwrap",
+const TOOLS: [&str; 11] = [
+    "lua5.1", "lua5.4", "luarocks", "gcc", "git", "make", "cmake", "script", "bash", "bwrap", "gpg",
 ];
 
 fn answers(program: &str) -> bool {

@@ -1182,6 +1182,98 @@ fn build_pack_binary_rock_writes_a_rock_and_installs_nothing_as_luarocks() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// `build --pack-binary-rock --sign` writes `<rock>.asc` with gpg, as
+/// LuaRocks does; the signature verifies against the rock; `--sign` alone
+/// is refused with LuaRocks' words. The key lives in the test's own
+/// GNUPGHOME.
+#[test]
+#[cfg_attr(
+    not(all(has_lua5_4, has_luarocks, has_gpg)),
+    ignore = "needs lua5.4, luarocks, gpg"
+)]
+fn build_sign_signs_the_packed_rock_with_gpg_as_luarocks() {
+    if !need(&["lua5.4", "luarocks", "gpg"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let gnupg = s.dir("gnupg");
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let gpg = |args: &[&str]| {
+        s.program("gpg")
+            .env("GNUPGHOME", &gnupg)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg")
+    };
+    let made = gpg(&[
+        "--quick-gen-key",
+        "Rock Signer <signer@example.invalid>",
+        "default",
+        "default",
+        "never",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let mut signed = Vec::new();
+    for side in ["ours", "theirs"] {
+        let work = s.dir(&format!("sign-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .env("GNUPGHOME", &gnupg)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(s.tmp.path().join(format!("tree-{side}")))
+            .args(["build", "purelua", "1.0-1", "--pack-binary-rock", "--sign"])
+            .current_dir(&work)
+            .output()
+            .expect("build --sign");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        let mut files: Vec<String> = std::fs::read_dir(&work)
+            .expect("work")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let rock = work.join("purelua-1.0-1.all.rock");
+        let out = s
+            .program("gpg")
+            .env("GNUPGHOME", &gnupg)
+            .arg("--verify")
+            .arg(work.join("purelua-1.0-1.all.rock.asc"))
+            .arg(&rock)
+            .output()
+            .expect("gpg --verify");
+        assert!(out.status.success(), "{side}: {}", text(&out.stderr));
+        signed.push(files);
+    }
+    assert_eq!(signed[0], signed[1]);
+    assert_eq!(
+        signed[0],
+        ["purelua-1.0-1.all.rock", "purelua-1.0-1.all.rock.asc"]
+    );
+    let out = ours_or_luarocks(&s, "ours")
+        .args([
+            "--only-server",
+            &repo.server.base,
+            "build",
+            "purelua",
+            "--sign",
+        ])
+        .output()
+        .expect("build --sign alone");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--sign is meant to be used only with --pack-binary-rock"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = s
+        .program("gpgconf")
+        .env("GNUPGHOME", &gnupg)
+        .args(["--kill", "gpg-agent"])
+        .status();
+}
+
 fn support_arch() -> String {
     format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
