@@ -18,7 +18,7 @@ pub const DEFAULT_DIRS: [&str; 3] = ["/usr/local", "/usr", "/"];
 
 /// A dependency that is not installed where we looked.
 #[derive(Debug, thiserror::Error)]
-#[error("Could not find {kind} file for {name}\n{}\nYou may have to install {name} in your system and/or pass {name}_DIR or {name}_{var} to the rockstore command.\nExample: rockstore build {rock} {name}_DIR=/usr/local", tried.iter().map(|(f, d)| format!("  No file {f} in {}", d.display())).collect::<Vec<_>>().join("\n"))]
+#[error("Could not find {kind} file for {name}\n{}\nYou may have to install {name} in your system and/or pass {name}_DIR or {name}_{var} to the rockstore command.\nExample: rockstore install {rock} {name}_DIR=/usr/local", tried_lines(tried))]
 pub struct MissingExternal {
     /// The dependency's name (`OPENSSL`).
     pub name: String,
@@ -30,6 +30,18 @@ pub struct MissingExternal {
     pub tried: Vec<(String, PathBuf)>,
     /// The rock being built, for the example.
     pub rock: String,
+}
+
+/// Each (file, directory) tried, once, in order (a `FOO_INCDIR` given is
+/// tried under every prefix; LuaRocks names it once).
+fn tried_lines(tried: &[(String, PathBuf)]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    tried
+        .iter()
+        .filter(|entry| seen.insert(*entry))
+        .map(|(f, d)| format!("  No file {f} in {}", d.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The dependencies to check: the rockspec's, or when it declares none, one

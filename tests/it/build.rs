@@ -171,7 +171,26 @@ fn external_library_through_foo_dir_and_a_clear_miss_without() {
     assert!(err.contains("Could not find header file for FOO"), "{err}");
     assert!(err.contains("No file foo.h in /usr/local/include"), "{err}");
     assert!(err.contains("FOO_DIR"), "{err}");
+    // The example is LuaRocks' (an install, whatever was run), with our name.
+    assert!(
+        err.contains("Example: rockstore install cextlib FOO_DIR=/usr/local"),
+        "{err}"
+    );
     store_is_clean(&s);
+    // With FOO_INCDIR given, that directory is named once.
+    let (_, err) = s.fails([
+        "--only-server",
+        &repo.server.base,
+        "build",
+        "--no-install",
+        "cextlib",
+        "FOO_INCDIR=/nowhere/include",
+    ]);
+    assert_eq!(
+        err.matches("No file foo.h in /nowhere/include").count(),
+        1,
+        "{err}"
+    );
 
     let prefix = s.dir("foo-prefix");
     std::fs::create_dir_all(prefix.join("include")).expect("inc");
