@@ -612,6 +612,21 @@ impl<'a> Installer<'a> {
         progress: &dyn Progress,
     ) -> Result<Outcome, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
+        let done = self.install_locked(&lock, requests, only_deps, progress);
+        if done.is_err() {
+            // A tree this install was to create is not left behind.
+            self.settings.target.unlock_unused(lock);
+        }
+        done
+    }
+
+    fn install_locked(
+        &mut self,
+        lock: &crate::tree::TreeLock,
+        requests: &[Request],
+        only_deps: bool,
+        progress: &dyn Progress,
+    ) -> Result<Outcome, InstallError> {
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
@@ -667,9 +682,9 @@ impl<'a> Installer<'a> {
             format!("install {}", installed.join(", "))
         };
         let previous = self.settings.target.current();
-        let generation = self.switch_to(&lock, &profile, &change)?;
+        let generation = self.switch_to(lock, &profile, &change)?;
         if let Err(failure) = self.run_hooks(&plan, &profile) {
-            let restored = self.undo(&lock, &base, previous, generation)?;
+            let restored = self.undo(lock, &base, previous, generation)?;
             return Err(InstallError::Hook {
                 rock: failure.rock,
                 command: failure.command,

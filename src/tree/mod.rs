@@ -205,7 +205,12 @@ pub struct Tree {
 
 /// The held tree lock.
 pub struct TreeLock {
-    _file: File,
+    file: File,
+    /// The directories taking the lock created (the tree's root and the
+    /// ones above it that were missing, then `.rockstore/` and
+    /// `generations/`), outermost first: [`Tree::unlock_unused`] removes
+    /// them when nothing was installed after all.
+    created: Vec<PathBuf>,
 }
 
 impl Tree {
@@ -294,7 +299,14 @@ impl Tree {
     /// with a hint, when the tree cannot be written.
     pub fn lock(&self) -> Result<TreeLock, TreeError> {
         let meta = self.meta();
-        if let Err(e) = std::fs::create_dir_all(meta.join("generations")) {
+        let generations = meta.join("generations");
+        let mut created: Vec<PathBuf> = generations
+            .ancestors()
+            .take_while(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        created.reverse();
+        if let Err(e) = std::fs::create_dir_all(&generations) {
             if e.kind() == io::ErrorKind::PermissionDenied {
                 return Err(TreeError::NotWritable {
                     root: self.root.clone(),
@@ -318,7 +330,44 @@ impl Tree {
                 }
             })?;
         fs2::FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
-        Ok(TreeLock { _file: file })
+        // A lock file another process removed while we waited (see
+        // [`Tree::unlock_unused`]) locks nothing: take the one there now.
+        let held = rustix::fs::fstat(&file).map_err(|e| io_err(&path)(e.into()))?;
+        match rustix::fs::stat(&path) {
+            Ok(now) if now.st_dev == held.st_dev && now.st_ino == held.st_ino => {}
+            _ => {
+                drop(file);
+                return self.lock();
+            }
+        }
+        Ok(TreeLock { file, created })
+    }
+
+    /// Gives the lock back after a change that installed nothing; when
+    /// taking it made the tree (nothing was there), the tree goes again,
+    /// as LuaRocks leaves no tree behind a failed install. The lock file
+    /// is removed while held; a process that waited on it takes the lock
+    /// afresh (see [`Tree::lock`]).
+    pub fn unlock_unused(&self, lock: TreeLock) {
+        if lock.created.is_empty() || self.current().is_some() {
+            return;
+        }
+        let only_lock = std::fs::read_dir(self.meta()).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .all(|e| e.file_name() == "lock" || e.file_name() == "generations")
+        });
+        if !only_lock {
+            return;
+        }
+        let _ = std::fs::remove_file(self.meta().join("lock"));
+        for dir in lock.created.iter().rev() {
+            // Only empty directories go: anything written since stays.
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+        drop(lock.file);
     }
 
     /// Takes the tree lock to change the tree: refused, with what to do,
