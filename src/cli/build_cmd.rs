@@ -105,6 +105,10 @@ pub struct DownloadArgs {
     /// Only the rockspec.
     #[arg(long)]
     pub rockspec: bool,
+    /// Only a rock for this architecture (`all`, `linux-x86_64`, `src`,
+    /// `rockspec`).
+    #[arg(long, value_name = "ARCH", conflicts_with_all = ["source", "rockspec"])]
+    pub arch: Option<String>,
     /// Download all files if there are multiple matches (every version and
     /// file kind; with --source or --rockspec, only those).
     #[arg(long)]
@@ -112,6 +116,10 @@ pub struct DownloadArgs {
     /// The rocks server namespace to look in (as `NS/ROCK`).
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
+    /// If the rock can't be found, check the servers and report whether it
+    /// is available for another Lua version.
+    #[arg(long)]
+    pub check_lua_versions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +131,9 @@ pub struct PackArgs {
     pub what: String,
     /// The installed rock's version (default: the newest installed).
     pub version: Option<String>,
+    /// Also sign the rock with gpg (`<rock>.asc`), as LuaRocks.
+    #[arg(long)]
+    pub sign: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +144,14 @@ pub struct UnpackArgs {
     pub file: String,
     /// With a rock name: the version (default: the newest).
     pub version: Option<String>,
+    /// Unpack even if `<name>-<version>/` exists: its files are replaced,
+    /// the others kept.
+    #[arg(long)]
+    pub force: bool,
+    /// If the rock can't be found, check the servers and report whether it
+    /// is available for another Lua version.
+    #[arg(long)]
+    pub check_lua_versions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +270,19 @@ impl Session {
     }
 
     fn find(&self, name: &str, version: Option<&str>, want: Want) -> anyhow::Result<Offer> {
+        self.find_checking(name, version, want, false)
+    }
+
+    /// [`Session::find`]; when nothing matches and `check_lua_versions`,
+    /// the error says which other Lua versions have the rock, as LuaRocks'
+    /// `--check-lua-versions`.
+    fn find_checking(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        want: Want,
+        check_lua_versions: bool,
+    ) -> anyhow::Result<Offer> {
         if let Some((_, v)) = self.provided().into_iter().find(|(p, _)| p == name) {
             return Err(ServerError::Provided {
                 name: name.to_owned(),
@@ -260,13 +292,26 @@ impl Session {
         }
         let offers = self.offers(name, version, true)?;
         servers::best(&offers, &BuildEnv::host_arch(), want).ok_or_else(|| {
+            let constraints = rockstore::install::version_constraints(version).unwrap_or_default();
+            let current = self.lua_version();
+            let checked = check_lua_versions.then(|| {
+                servers::other_lua_versions(
+                    &self.fetcher,
+                    &self.servers,
+                    name,
+                    &constraints,
+                    &BuildEnv::host_arch(),
+                    &current,
+                    &|line| outln!("{line}"),
+                )
+            });
             ServerError::NoMatch {
                 query: match version {
                     Some(v) => format!("{name} {v}"),
                     None => name.to_owned(),
                 },
-                lua_version: self.lua_version(),
-                also: servers::lua_versions_hint(name, &[], &self.lua_version(), None),
+                lua_version: current.clone(),
+                also: servers::lua_versions_hint(name, &constraints, &current, checked.as_deref()),
             }
             .into()
         })
@@ -471,7 +516,23 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
             name = format!("{ns}/{name}");
         }
     }
-    let urls: Vec<String> = if args.all {
+    let urls: Vec<String> = if let Some(arch) = &args.arch {
+        // LuaRocks' query with an arch: those files only, the newest
+        // version first (every version's with --all).
+        let offers = session.offers(&name, args.version.as_deref(), !name.is_empty())?;
+        let mut matching = offers
+            .iter()
+            .filter(|o| o.server != servers::PROVIDED && o.arch == *arch);
+        if args.all {
+            matching.map(servers::Offer::url).collect()
+        } else {
+            matching
+                .next()
+                .map(servers::Offer::url)
+                .into_iter()
+                .collect()
+        }
+    } else if args.all {
         // As LuaRocks: every match of the query but provided rocks; an
         // empty name matches every rock.
         let offers = session.offers(&name, args.version.as_deref(), !name.is_empty())?;
@@ -486,7 +547,14 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
             .map(servers::Offer::url)
             .collect()
     } else {
-        vec![session.find(&name, args.version.as_deref(), want)?.url()]
+        vec![session
+            .find_checking(
+                &name,
+                args.version.as_deref(),
+                want,
+                args.check_lua_versions,
+            )?
+            .url()]
     };
     if urls.is_empty() {
         bail!("Could not find a result named {name}");
@@ -588,6 +656,13 @@ pub struct WriteRockspecArgs {
     /// A directory or an archive URL [default: the current directory].
     /// With one argument it is LOCATION; with two, NAME and LOCATION.
     pub location: Option<String>,
+    #[command(flatten)]
+    pub template: TemplateFlags,
+}
+
+/// What `write_rockspec` and `init` take for the rockspec they write.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TemplateFlags {
     /// Write the rockspec to this file.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -628,20 +703,21 @@ pub fn write_rockspec(args: WriteRockspecArgs, cx: &Context) -> anyhow::Result<E
             .fetch(url, Freshness::Immutable)
             .map_err(|e| format!("{e}"))
     };
+    let t = args.template;
     let written = write_rockspec(
         &Request {
             name: args.name,
             version: args.version,
             location: args.location,
-            output: args.output,
-            license: args.license,
-            summary: args.summary,
-            detailed: args.detailed,
-            homepage: args.homepage,
-            lua_versions: args.lua_versions,
-            rockspec_format: args.rockspec_format,
-            tag: args.tag,
-            lib: args.lib,
+            output: t.output,
+            license: t.license,
+            summary: t.summary,
+            detailed: t.detailed,
+            homepage: t.homepage,
+            lua_versions: t.lua_versions,
+            rockspec_format: t.rockspec_format,
+            tag: t.tag,
+            lib: t.lib,
         },
         &cwd,
         &fetch,
@@ -670,6 +746,9 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let session = Session::new(cx);
         let out = pack_source(&session, &args.what, &cwd)?;
         outln!("{}", out.display());
+        if args.sign {
+            sign(&out, &cx.build_env(Variables::new()))?;
+        }
         return Ok(ExitStatus::Success);
     }
     let store = cx.store()?;
@@ -692,6 +771,9 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     )
     .with_context(|| format!("cannot write the rock for {}", item.name.as_str()))?;
     outln!("{}", out.display());
+    if args.sign {
+        sign(&out, &cx.build_env(Variables::new()))?;
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -749,10 +831,11 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         && !Path::new(&args.file).exists();
     let target = if named {
         session
-            .find(
+            .find_checking(
                 &args.file.to_lowercase(),
                 args.version.as_deref(),
                 Want::Source,
+                args.check_lua_versions,
             )?
             .url()
     } else {
@@ -772,14 +855,25 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         (parsed.name, parsed.version)
     };
     let out = PathBuf::from(format!("{name}-{version}"));
-    if out.exists() {
-        bail!(
-            "{} already exists; remove it or unpack elsewhere",
-            out.display()
-        );
-    }
-    std::fs::create_dir(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let dir = cap_std::fs::Dir::open_ambient_dir(&out, cap_std::ambient_authority())?;
+    // With --force over an existing directory: unpacked beside it, then
+    // moved in, so a bad archive leaves it as it was.
+    let staging = if out.exists() {
+        if !args.force {
+            bail!(
+                "Directory {} already exists (--force unpacks into it)",
+                out.display()
+            );
+        }
+        PathBuf::from(format!(
+            ".{name}-{version}.unpacking-{}",
+            std::process::id()
+        ))
+    } else {
+        out.clone()
+    };
+    std::fs::create_dir(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let dir = cap_std::fs::Dir::open_ambient_dir(&staging, cap_std::ambient_authority())?;
     let limits = rockstore::archive::Limits::DEFAULT;
     if !file.ends_with(".rockspec") {
         rockstore::archive::unpack(&bytes, &file, &dir, limits)?;
@@ -828,14 +922,41 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             dir.write(sub.as_path().join(&spec_name), &spec)
                 .with_context(|| format!("cannot copy the rockspec into {source_dir}"))?;
         }
+        merge_unpacked(&staging, &out)?;
         outln!();
         outln!("Done. You may now enter directory ");
         outln!("{}", out.join(&source_dir).display());
         outln!("and type 'rockstore make' to build.");
         return Ok(ExitStatus::Success);
     }
+    merge_unpacked(&staging, &out)?;
     outln!("{}", out.display());
     Ok(ExitStatus::Success)
+}
+
+/// Moves what `unpack --force` unpacked beside `out` into it: each file
+/// replaces its namesake, directories merge, the rest of `out` stays.
+fn merge_unpacked(staging: &Path, out: &Path) -> anyhow::Result<()> {
+    if staging == out {
+        return Ok(());
+    }
+    fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            let is_dir = entry.file_type()?.is_dir();
+            if is_dir && target.is_dir() && !target.is_symlink() {
+                merge(&entry.path(), &target)?;
+            } else {
+                if target.is_dir() && !target.is_symlink() {
+                    std::fs::remove_dir_all(&target)?;
+                }
+                std::fs::rename(entry.path(), &target)?;
+            }
+        }
+        std::fs::remove_dir_all(from)
+    }
+    merge(staging, out).with_context(|| format!("cannot unpack into {}", out.display()))
 }
 
 /// `rockstore search`.

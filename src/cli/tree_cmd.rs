@@ -139,6 +139,10 @@ pub struct RemoveArgs {
     /// Remove even if other rocks in the tree depend on it.
     #[arg(long)]
     pub force: bool,
+    /// As --force (LuaRocks then skips reporting what breaks; rockstore
+    /// reports it all the same).
+    #[arg(long)]
+    pub force_fast: bool,
 }
 
 #[derive(Debug, Args)]
@@ -568,7 +572,8 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
+    let force = args.force || args.force_fast;
+    let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
     outln!(
         "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
@@ -587,6 +592,9 @@ pub struct PurgeArgs {
     /// With --old-versions: remove them even when other rocks need them.
     #[arg(long)]
     pub force: bool,
+    /// As --force.
+    #[arg(long)]
+    pub force_fast: bool,
 }
 
 pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
@@ -602,7 +610,8 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
     if args.old_versions {
-        let mut installer = installer_for(cx, &store, &fetcher, &env, false, args.force)?;
+        let force = args.force || args.force_fast;
+        let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
         match installer.purge_old_versions()? {
             Some(n) => {
                 outln!("Removed old versions (generation {n}; `rockstore rollback` undoes it)")
@@ -896,6 +905,12 @@ pub struct InitArgs {
     pub name: Option<String>,
     /// The project's version (default: dev).
     pub version: Option<String>,
+    /// Write `./lua` and `.luarocks/config-5.x.lua` anew.
+    #[arg(long)]
+    pub reset: bool,
+    /// For the rockspec template, as `write_rockspec` takes them.
+    #[command(flatten)]
+    pub template: super::build_cmd::TemplateFlags,
 }
 
 /// `rockstore init`: makes the current directory a LuaRocks project, as
@@ -920,21 +935,16 @@ pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .flatten()
         .any(|e| e.path().extension().is_some_and(|x| x == "rockspec"));
     if !has_rockspec {
-        let file = cwd.join(format!("{name}-{version}-1.rockspec"));
-        std::fs::write(
-            &file,
-            format!(
-                "package = \"{name}\"\nversion = \"{version}-1\"\nsource = {{\n   url = \"*** please add URL for source tarball, zip or repository here ***\"\n}}\n\
-                 description = {{\n   homepage = \"*** please enter a project homepage ***\",\n   license = \"*** please specify a license ***\"\n}}\n\
-                 build = {{\n   type = \"builtin\",\n   modules = {{}}\n}}\n"
-            ),
-        )
-        .with_context(|| format!("cannot write {}", file.display()))?;
-        outln!();
-        outln!(
-            "Wrote template at {} -- you should now edit and finish it.",
-            file.display()
-        );
+        // As LuaRocks' init: `write_rockspec` for this directory.
+        super::build_cmd::write_rockspec(
+            super::build_cmd::WriteRockspecArgs {
+                name: Some(name.clone()),
+                version: Some(version.clone()),
+                location: Some(cwd.display().to_string()),
+                template: args.template.clone(),
+            },
+            cx,
+        )?;
     }
     outln!();
     outln!("Adding entries to .gitignore ...");
@@ -954,6 +964,10 @@ pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let meta = cwd.join(".luarocks");
     std::fs::create_dir_all(&meta).context("cannot create .luarocks")?;
     let config = meta.join(format!("config-{v}.lua"));
+    if args.reset {
+        let _ = std::fs::remove_file(cwd.join("lua"));
+        let _ = std::fs::remove_file(&config);
+    }
     if !config.exists() {
         let mut vars = Vec::new();
         if let Some(bindir) = lua.interpreter.as_deref().and_then(std::path::Path::parent) {
@@ -1718,6 +1732,69 @@ pub struct ConfigArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// LuaRocks 2's flags, kept by 3.8 (hidden there too): print
+    /// `variables.LUA_INCDIR`, `variables.LUA_LIBDIR`, `lua_version`, the
+    /// system or user config file (failing when it is missing), or the
+    /// trees with their names.
+    #[arg(long, hide = true)]
+    pub lua_incdir: bool,
+    #[arg(long, hide = true)]
+    pub lua_libdir: bool,
+    #[arg(long, hide = true)]
+    pub lua_ver: bool,
+    #[arg(long, hide = true)]
+    pub system_config: bool,
+    #[arg(long, hide = true)]
+    pub user_config: bool,
+    #[arg(long, hide = true)]
+    pub rock_trees: bool,
+}
+
+/// `config --lua-incdir` and the other LuaRocks 2 flags, as LuaRocks 3.8
+/// answers them; `None` when none was given.
+fn config_deprecated(args: &ConfigArgs, cx: &Context) -> anyhow::Result<Option<ExitStatus>> {
+    let table = || config_table(cx);
+    let variable = |name: &str| -> anyhow::Result<String> {
+        Ok(table()?
+            .get("variables")
+            .and_then(rockstore::lua::Value::as_table)
+            .and_then(|v| v.get_string(name))
+            .unwrap_or_default())
+    };
+    let config_file = |file: Option<std::path::PathBuf>| -> anyhow::Result<Option<ExitStatus>> {
+        let file = file.unwrap_or_default();
+        outln!("{}", file.display());
+        if !file.is_file() {
+            bail!("file not found");
+        }
+        Ok(Some(ExitStatus::Success))
+    };
+    let v = &cx.lua.version;
+    if args.lua_incdir {
+        outln!("{}", variable("LUA_INCDIR")?);
+    } else if args.lua_libdir {
+        outln!("{}", variable("LUA_LIBDIR")?);
+    } else if args.lua_ver {
+        outln!("{v}");
+    } else if args.system_config {
+        return config_file(Some(cx.sources.sysconfdir.join(format!("config-{v}.lua"))));
+    } else if args.user_config {
+        return config_file(rockstore::config_edit::file_for(
+            &cx.sources,
+            rockstore::config_edit::Scope::User,
+            v,
+        ));
+    } else if args.rock_trees {
+        for tree in cx.rocks_trees() {
+            match &tree.name {
+                Some(name) => outln!("{}\t{name}", tree.root.display()),
+                None => outln!("{}", tree.root.display()),
+            }
+        }
+    } else {
+        return Ok(None);
+    }
+    Ok(Some(ExitStatus::Success))
 }
 
 /// `rockstore config`: the effective configuration, after LuaRocks' config
@@ -1849,6 +1926,9 @@ pub fn summary(cx: &Context) -> anyhow::Result<ExitStatus> {
 /// [`rockstore::config_view`] makes, or writes a key.
 pub fn config(args: ConfigArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     use rockstore::config_view;
+    if let Some(done) = config_deprecated(&args, cx)? {
+        return Ok(done);
+    }
     if let (Some(key), true) = (&args.key, args.value.is_some() || args.unset) {
         return config_write(&args, key, cx);
     }

@@ -17,6 +17,12 @@
 //!   server (`upload_server`, for `add` over rsync; it reads `--server`
 //!   where it documents `--from`) and fails without one; rockstore's
 //!   downloads the rocks servers' manifests anew (`build.rs` tests it).
+//! - `test --prepare` with a `command` test: LuaRocks 3.8 crashes (its
+//!   `test/command.lua` indexes the flag as the test table); rockstore
+//!   installs the test dependencies and stops (`trees.rs`).
+//! - `init --reset`: LuaRocks 3.8 crashes (it deletes `./lua` by a
+//!   relative path, which its `fs.delete` asserts against); rockstore
+//!   writes `./lua` and the project's config anew (`trees.rs`).
 //! - `config KEY VALUE` for a user with no `~/.luarocks`: LuaRocks 3.8
 //!   fails ("Cannot create file"); rockstore makes the directory (the
 //!   rows writing keys make it first, for LuaRocks).
@@ -491,6 +497,12 @@ rows! {
     config_arch: [], ["config", "arch"], OUT;
     config_a_dotted_key: [], ["config", "variables.LUA_INCDIR"], OUT;
     config_an_unknown_key_fails: [], ["config", "no_such_key"], CODE;
+    config_lua_incdir: [], ["config", "--lua-incdir"], OUT;
+    config_lua_libdir: [], ["config", "--lua-libdir"], OUT;
+    config_lua_ver: [], ["config", "--lua-ver"], OUT;
+    config_system_config: [], ["config", "--system-config"], OUT;
+    config_user_config_missing: [], ["config", "--user-config"], OUT;
+    config_rock_trees: [], ["config", "--rock-trees"], OUT;
     /// Compared without rockstore's own keys, LuaRocks' internal `cache`
     /// (what it checked of LuaJIT), and the variables rockstore adds
     /// (`LDFLAGS`, `LUA_VERSION`) or finds otherwise: `LUALIB` is the shared
@@ -534,8 +546,31 @@ rows! {
     only_sources_elsewhere_fails: [], ["--only-sources", "127.0.0.1:9/elsewhere", "install", "purelua"], FAILS;
     timeout: [], ["--timeout", "10", "install", "purelua"], TREES;
 
-    // purge.
+    // purge, remove, search, download, unpack, pack, lint, which, list.
     purge_of_a_missing_tree_fails: [], ["purge", "--tree", "BASE/nowhere"], CODE;
+    purge_force: [["install", "appx"]], ["purge", "--force", "--tree", "BASE/system"], TREES;
+    remove_a_version: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["remove", "purelua", "1.0-1"], TREES;
+    remove_force_fast: [["install", "appx"]], ["remove", "--force-fast", "purelua"], TREES;
+    search_source: [], ["search", "--source", "--porcelain", "cmulti"], OUT;
+    search_binary: [], ["search", "--binary", "--porcelain"], OUT;
+    search_a_version: [], ["search", "--porcelain", "purelua", "1.0"], OUT;
+    search_nothing_found: [], ["search", "--porcelain", "no-such-rock"], OUT;
+    download_arch: [], ["download", "--arch", "all", "binrock"], WORK;
+    download_a_version: [], ["download", "purelua", "1.0-1"], WORK;
+    unpack_force: [["unpack", "purelua", "1.0-1"]], ["unpack", "--force", "purelua", "1.0-1"], WORK;
+    unpack_check_lua_versions: [], ["unpack", "--check-lua-versions", "no-such-rock"], CODE;
+    download_check_lua_versions: [], ["download", "--check-lua-versions", "no-such-rock"], CODE;
+    unpack_into_an_existing_directory_fails: [["unpack", "purelua", "1.0-1"]], ["unpack", "purelua", "1.0-1"], CODE;
+    pack_a_src_rock_of_a_name: [], ["pack", "purelua", "1.0-1"], CODE;
+    lint_a_good_rockspec: [["download", "--rockspec", "purelua", "1.0-1"]], ["lint", "purelua-1.0-1.rockspec"], OUT;
+    lint_of_a_missing_file_fails: [], ["lint", "nothing-1.0-1.rockspec"], CODE;
+    which_of_an_unknown_module_fails: [["install", "purelua"]], ["which", "no.such.module"], CODE;
+    which_a_submodule: [["install", "purelua"]], ["which", "purelua.util"], CODE;
+    list_a_version: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["list", "--porcelain", "purelua", "1.0"], OUT;
+    doc_porcelain: [["install", "purelua"]], ["doc", "--list", "--porcelain", "purelua"], OUT;
+    doc_home: [["install", "purelua"]], ["doc", "--home", "purelua"], OUT;
+    test_type_command: [["download", "--rockspec", "tested"]], ["test", "--test-type", "command", "tested-1.0-1.rockspec"], OUT;
+    init_with_flags: [], ["init", "--summary", "A project", "--license", "MIT", "--lua-versions", "5.4", "myproject"], WORK;
 
     // test.
     test_runs_the_command: [["download", "--rockspec", "tested"]], ["test", "tested-1.0-1.rockspec"], OUT;

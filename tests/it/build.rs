@@ -1270,6 +1270,40 @@ fn build_sign_signs_the_packed_rock_with_gpg_as_luarocks() {
         signed[0],
         ["purelua-1.0-1.all.rock", "purelua-1.0-1.all.rock.asc"]
     );
+    // `pack --sign` of an installed rock.
+    let tree = s.tmp.path().join("tree-pack");
+    let work = s.dir("pack-sign");
+    for args in [
+        &["install", "purelua", "1.0-1"][..],
+        &["pack", "--sign", "purelua", "1.0-1"],
+    ] {
+        let out = ours_or_luarocks(&s, "ours")
+            .env("GNUPGHOME", &gnupg)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .expect("pack --sign");
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let packed = std::fs::read_dir(&work)
+        .expect("work")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "rock"))
+        .expect("a rock");
+    let mut sig = packed.clone().into_os_string();
+    sig.push(".asc");
+    let out = s
+        .program("gpg")
+        .env("GNUPGHOME", &gnupg)
+        .arg("--verify")
+        .arg(&sig)
+        .arg(&packed)
+        .output()
+        .expect("gpg --verify");
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = ours_or_luarocks(&s, "ours")
         .args([
             "--only-server",

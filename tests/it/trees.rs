@@ -2455,6 +2455,17 @@ fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies(
     let ours = run("ours", &s.tmp.path().join("deps-ours"), &["--", "second"]);
     assert!(ours.status.success(), "{}", text(&ours.stderr));
     assert_eq!(suite(&ours), ["args:\tfirst\tsecond", "purelua\t2.0"]);
+    // --prepare: the test dependencies, and no suite (LuaRocks 3.8 crashes
+    // on it with a command test).
+    let tree = s.tmp.path().join("prepare-ours");
+    let ours = run("ours", &tree, &["--prepare"]);
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    assert!(
+        suite(&ours).is_empty(),
+        "the suite ran: {}",
+        text(&ours.stdout)
+    );
+    assert!(tree.join("lib/luarocks/rocks-5.4/purelua").is_dir());
 }
 
 #[test]
@@ -2504,6 +2515,20 @@ fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
         .output()
         .expect("./lua");
     assert_eq!(text(&out.stdout).trim(), "2.0", "{}", text(&out.stderr));
+    // --reset writes ./lua and the project's config anew (LuaRocks 3.8
+    // crashes on it: it deletes them by relative path).
+    let config = project.join(".luarocks/config-5.4.lua");
+    let before = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, "broken = true\n").expect("edit");
+    std::fs::remove_file(project.join("lua")).expect("rm lua");
+    let out = ours_or_luarocks(&s, "ours")
+        .args(["init", "--reset"])
+        .current_dir(&project)
+        .output()
+        .expect("init --reset");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
+    assert!(project.join("lua").is_file());
 }
 
 /// Namespaced rocks (`user/rock`, `--namespace`): found in each server's
