@@ -2468,6 +2468,71 @@ fn test_runs_the_rockspecs_suite_as_luarocks_and_installs_its_test_dependencies(
     assert!(tree.join("lib/luarocks/rocks-5.4/purelua").is_dir());
 }
 
+/// A `busted` test: busted is installed into the tree from the servers
+/// (the fixture stands in for it), then run from the tree's `bin/` with
+/// the rockspec's flags and the arguments given, as LuaRocks' busted
+/// runner means to (it crashes in 3.8: recorded).
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
+fn test_of_the_busted_type_installs_and_runs_busted_as_luarocks() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let project = s.dir("bproject");
+    std::fs::write(
+        project.join("bproj-1.0-1.rockspec"),
+        "rockspec_format = '3.0'\npackage = 'bproj'\nversion = '1.0-1'\n\
+         source = { url = 'file:///nowhere/bproj-1.0.tar.gz' }\n\
+         test = { type = 'busted', flags = { '-o', 'TAP' } }\n\
+         build = { type = 'builtin', modules = {} }\n",
+    )
+    .expect("rockspec");
+    let mut seen = Vec::new();
+    for side in ["ours", "theirs"] {
+        let tree = s.tmp.path().join(format!("busted-{side}"));
+        let out = ours_or_luarocks(&s, side)
+            .args(["--only-server", &repo.server.base, "--tree"])
+            .arg(&tree)
+            .args(["test", "--", "spec/extra"])
+            .current_dir(&project)
+            .output()
+            .expect("test");
+        let said: Vec<String> = text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("fake busted:"))
+            .map(str::to_owned)
+            .collect();
+        seen.push((out.status.code(), said, text(&out.stderr)));
+    }
+    let (ours, theirs) = (&seen[0], &seen[1]);
+    assert_eq!(ours.0, Some(0), "ours: {}", ours.2);
+    assert_eq!(ours.1, ["fake busted:\t-o\tTAP\tspec/extra"], "{}", ours.2);
+    // LuaRocks 3.8's busted runner always crashes: it asks deps.lua to
+    // fulfil `busted` with arguments deps.lua asserts against (line 243),
+    // installed or not.
+    assert_eq!(theirs.0, Some(99), "{}", theirs.2);
+    assert!(theirs.2.contains("deps.lua"), "{}", theirs.2);
+    // Run again, busted is there: it is not installed twice.
+    let tree = s.tmp.path().join("busted-ours");
+    let out = ours_or_luarocks(&s, "ours")
+        .args(["--only-server", &repo.server.base, "--tree"])
+        .arg(&tree)
+        .args(["test", "--", "again"])
+        .current_dir(&project)
+        .output()
+        .expect("test again");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("fake busted:\t-o\tTAP\tagain"));
+    let listed = luarocks_listing(&s, &tree);
+    assert_eq!(
+        listed.iter().filter(|l| l.starts_with("busted ")).count(),
+        1,
+        "{listed:?}"
+    );
+}
+
 #[test]
 #[cfg_attr(not(all(has_lua5_4, has_luarocks)), ignore = "needs lua5.4, luarocks")]
 fn init_makes_a_project_as_luarocks_and_its_wrappers_work() {
