@@ -283,14 +283,47 @@ fn locate_dir(
 /// `git+file:///x` → `file:///x`, `git://` unchanged (github's rewritten to
 /// https as LuaRocks does).
 fn git_url(source: &Source) -> String {
-    let url = &source.url;
+    git_remote(&source.url)
+}
+
+/// [`git_url`] of a URL.
+fn git_remote(url: &str) -> String {
     if let Some(rest) = url.strip_prefix("git+") {
         return rest.to_owned();
     }
     if let Some(rest) = url.strip_prefix("git://github.com/") {
         return format!("https://github.com/{rest}");
     }
-    url.clone()
+    url.to_owned()
+}
+
+/// A shallow clone of the git repository `url` names (`git+https://…`,
+/// `git://…`) at `reference` (a tag or branch) into `dest/<dir>`, for
+/// `write_rockspec` to look at.
+pub fn git_checkout(
+    url: &str,
+    reference: Option<&str>,
+    dest: &Path,
+    dir: &RelPath,
+) -> Result<(), BuildError> {
+    let mut args = vec![
+        "clone".to_owned(),
+        "--depth=1".to_owned(),
+        "--quiet".to_owned(),
+    ];
+    if let Some(r) = reference {
+        args.extend(["--branch".to_owned(), r.to_owned()]);
+    }
+    args.push("--".to_owned());
+    args.push(git_remote(url));
+    args.push(dir.to_string());
+    run(
+        &format!("Failed cloning {url}"),
+        "git",
+        &args,
+        dest,
+        &[("GIT_TERMINAL_PROMPT", "0".to_owned())],
+    )
 }
 
 /// A shallow clone at `tag` or `branch` into `dest/<dir>`.

@@ -99,6 +99,11 @@ fn split_url(url: &str) -> (&str, &str) {
     url.split_once("://").unwrap_or(("file", url))
 }
 
+/// Protocols LuaRocks fetches with git.
+fn is_git(protocol: &str) -> bool {
+    protocol == "git" || protocol.starts_with("git+")
+}
+
 fn base_name(path: &str) -> &str {
     let trimmed = path.trim_end_matches('/');
     trimmed.rsplit('/').next().unwrap_or(trimmed)
@@ -155,6 +160,11 @@ pub fn write_rockspec(
             }
             version = version.or(Some(v));
         }
+    } else if is_git(protocol) {
+        // `dir.base_name(location):gsub("%.[^.]+$", "")`.
+        let base = base_name(&location);
+        let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+        name = name.or_else(|| Some(stem.to_owned()));
     } else {
         return Err(TemplateError::Protocol(protocol.to_owned()));
     }
@@ -242,23 +252,58 @@ pub fn write_rockspec(
                 s(&request.tag.clone().unwrap_or(format!("v{version}"))),
             );
         }
-        match fetch(&location) {
-            Ok(bytes) => {
-                written.said.push(
-                    "File successfully downloaded. Making checksum and checking base dir...".into(),
-                );
-                source.insert("md5", s(&crate::build::rock_manifest::md5_hex(&bytes)));
-                let tmp =
-                    tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
-                let base = unpack_and_find_base(&bytes, &location, tmp.path(), &mut written);
-                local_dir = tmp.path().join(base);
-                unpacked = Some(tmp);
+        let fetched = if basic {
+            fetch(&location)
+        } else {
+            Err(String::new())
+        };
+        if is_git(protocol) {
+            // A clone, as LuaRocks' git fetcher makes, at the tag.
+            let tmp = tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
+            let tag = source.get_string("tag");
+            let module = base_name(&location).trim_end_matches(".git").to_owned();
+            let cloned = crate::rel_path::RelPath::parse(&module)
+                .map_err(|e| e.to_string())
+                .and_then(|dir| {
+                    crate::build::source::git_checkout(&location, tag.as_deref(), tmp.path(), &dir)
+                        .map_err(|e| e.to_string())
+                });
+            match cloned {
+                Ok(()) => {
+                    written.said.push(
+                        "File successfully downloaded. Making checksum and checking base dir..."
+                            .into(),
+                    );
+                    local_dir = tmp.path().join(&module);
+                    unpacked = Some(tmp);
+                }
+                Err(why) => {
+                    written
+                        .warnings
+                        .push(format!("Warning: Could not fetch sources - {why}"));
+                    local_dir = cwd.to_path_buf();
+                }
             }
-            Err(why) => {
-                written
-                    .warnings
-                    .push(format!("Warning: Could not fetch sources - {why}"));
-                local_dir = cwd.to_path_buf();
+        } else {
+            match fetched {
+                Ok(bytes) => {
+                    written.said.push(
+                        "File successfully downloaded. Making checksum and checking base dir..."
+                            .into(),
+                    );
+                    source.insert("md5", s(&crate::build::rock_manifest::md5_hex(&bytes)));
+                    let tmp =
+                        tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
+                    let base = unpack_and_find_base(&bytes, &location, tmp.path(), &mut written);
+                    local_dir = tmp.path().join(base);
+                    unpacked = Some(tmp);
+                }
+                Err(why) => {
+                    written
+                        .warnings
+                        .push(format!("Warning: Could not fetch sources - {why}"));
+                    local_dir = cwd.to_path_buf();
+                }
             }
         }
     }

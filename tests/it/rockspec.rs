@@ -418,4 +418,58 @@ fn write_rockspec_writes_the_template_luarocks_writes() {
             assert!(!seen[0].3.is_empty(), "{what}: a template was written");
         }
     }
+    // A git URL: both clone it (at the tag, with --tag) and read the
+    // checkout. Compared: exit code, stdout and the template; stderr holds
+    // git's own chatter on LuaRocks' side. LuaRocks 3.8 writes a git+file
+    // URL's path alone (its git_file fetcher strips the protocol from the
+    // rockspec it is filling); rockstore keeps the URL, which `build` can
+    // fetch.
+    let git_repo = s.tmp.path().join("gitrock.git");
+    let git_url = format!("git+file://{}", git_repo.display());
+    for args in [
+        &[git_url.as_str(), "--lua-versions", "5.4"][..],
+        &["--tag", "v1.0", git_url.as_str(), "--lua-versions", "5.4"],
+    ] {
+        let mut seen = Vec::new();
+        for side in ["ours", "theirs"] {
+            let dir = s.dir(&format!("wr-git-{}-{side}", args.len()));
+            let mut cmd = if side == "ours" {
+                s.cmd::<[&str; 0], &str>([])
+            } else {
+                s.program("luarocks")
+            };
+            let out = cmd
+                .arg("write_rockspec")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("run");
+            let written: Vec<String> = std::fs::read_dir(&dir)
+                .expect("dir")
+                .flatten()
+                .map(|e| {
+                    let t = std::fs::read_to_string(e.path()).expect("read");
+                    let t = t.replace(
+                        &format!("url = \"{}\"", git_repo.display()),
+                        &format!("url = \"{git_url}\""),
+                    );
+                    format!("{}\n{t}", e.file_name().to_string_lossy())
+                })
+                .collect();
+            seen.push((
+                out.status.code(),
+                text(&out.stdout).replace(&dir.display().to_string(), "DIR"),
+                written,
+            ));
+        }
+        assert_eq!(seen[0], seen[1], "{args:?}: ours, then luarocks'");
+        assert!(
+            seen[0]
+                .2
+                .first()
+                .is_some_and(|t| t.contains("gitrock = \"gitrock.lua\"")),
+            "{:?}",
+            seen[0]
+        );
+    }
 }
