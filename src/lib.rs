@@ -20,6 +20,7 @@
 //! | versions, constraints, dependency strings | [`rockspec::version`], [`rockspec::dependency`] |
 //! | repository manifests (read), tree manifests (write) | [`manifest`] |
 //! | rocks servers, search, choosing a rock | [`servers`] |
+//! | a local rocks server directory: manifests, zips, index.html (`admin`) | [`server_dir`] |
 //! | downloads and the download cache | [`fetch`] |
 //! | unpacking archives written by strangers | [`archive`] |
 //! | paths a stranger's file names, checked once | [`rel_path`] |
@@ -69,6 +70,7 @@ pub mod manifest;
 pub mod project;
 pub mod rel_path;
 pub mod rockspec;
+pub mod server_dir;
 pub mod servers;
 pub mod settings;
 pub mod store;

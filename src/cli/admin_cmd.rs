@@ -2,13 +2,10 @@
 //! rocks server directory: `make-manifest`, and `add`/`remove` for a
 //! local one.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use rockstore::build::rock_file::RockFileName;
-use rockstore::rockspec::{LoadOptions, Platforms, Rockspec, Version};
 
 use super::report::ExitStatus;
 
@@ -90,24 +87,8 @@ fn refresh_cache(
     Ok(ExitStatus::Success)
 }
 
-/// The directory a server names, refused unless it is a local one.
-fn server_dir(server: &str) -> anyhow::Result<PathBuf> {
-    let path = match server.split_once("://") {
-        None => server,
-        Some(("file", path)) => path,
-        Some((protocol, _)) => anyhow::bail!(
-            "rockstore admin changes only a local rocks server directory (a path or file:// URL), not a {protocol}:// one: change it there, or copy its files here and run `rockstore admin make-manifest`"
-        ),
-    };
-    let dir = PathBuf::from(path);
-    if !dir.is_dir() {
-        anyhow::bail!("{} is not a directory", dir.display());
-    }
-    Ok(dir)
-}
-
 fn add(args: AddArgs) -> anyhow::Result<ExitStatus> {
-    let dir = server_dir(&args.server)?;
+    let dir = rockstore::server_dir::local_dir(&args.server)?;
     let mut copied = 0;
     for rock in &args.rocks {
         let Some(name) = rock.file_name() else {
@@ -126,27 +107,17 @@ fn add(args: AddArgs) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("No files found");
     }
     outln!("Updating manifest...");
-    let served = write_manifests(&dir, false)?;
-    zip_manifests(&dir)?;
+    let served = rockstore::server_dir::write_manifests(&dir, false)?;
+    rockstore::server_dir::zip_manifests(&dir)?;
     if args.index {
         outln!("Updating index.html...");
-        write_index(&dir, &served)?;
+        rockstore::server_dir::write_index(&dir, &served)?;
     }
     Ok(ExitStatus::Success)
 }
 
-/// `index.html`, as luarocks-admin writes it.
-fn write_index(
-    dir: &std::path::Path,
-    served: &rockstore::manifest::index_html::Served,
-) -> anyhow::Result<()> {
-    let path = dir.join("index.html");
-    std::fs::write(&path, rockstore::manifest::index_html::render(served))
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
 fn remove(args: RemoveArgs) -> anyhow::Result<ExitStatus> {
-    let dir = server_dir(&args.server)?;
+    let dir = rockstore::server_dir::local_dir(&args.server)?;
     let mut removed = 0;
     for rock in &args.rocks {
         let base = std::path::Path::new(rock)
@@ -164,27 +135,9 @@ fn remove(args: RemoveArgs) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("No files removed.");
     }
     outln!("Updating manifest...");
-    write_manifests(&dir, false)?;
-    zip_manifests(&dir)?;
+    rockstore::server_dir::write_manifests(&dir, false)?;
+    rockstore::server_dir::zip_manifests(&dir)?;
     Ok(ExitStatus::Success)
-}
-
-/// `manifest-5.x.zip` beside each `manifest-5.x`, as luarocks-admin zips
-/// them.
-fn zip_manifests(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    for lua in ["5.1", "5.2", "5.3", "5.4"] {
-        let file = format!("manifest-{lua}");
-        let text = std::fs::read(dir.join(&file)).with_context(|| format!("cannot read {file}"))?;
-        let zip_path = dir.join(format!("{file}.zip"));
-        let out = std::fs::File::create(&zip_path)
-            .with_context(|| format!("cannot write {}", zip_path.display()))?;
-        let mut zip = zip::ZipWriter::new(out);
-        zip.start_file(file.as_str(), zip::write::SimpleFileOptions::default())?;
-        zip.write_all(&text)?;
-        zip.finish()?;
-    }
-    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -215,106 +168,10 @@ fn make_manifest(args: MakeManifestArgs) -> anyhow::Result<ExitStatus> {
         None => std::env::current_dir().context("current directory")?,
     };
     outln!("Making manifest for {}", dir.display());
-    let served = write_manifests(&dir, args.local_tree)?;
+    let served = rockstore::server_dir::write_manifests(&dir, args.local_tree)?;
     if !args.local_tree {
         outln!("Generating index.html for {}", dir.display());
-        write_index(&dir, &served)?;
+        rockstore::server_dir::write_index(&dir, &served)?;
     }
     Ok(ExitStatus::Success)
-}
-
-/// `manifest` and (unless for a tree) `manifest-5.x` of a server
-/// directory, as `luarocks-admin make_manifest` writes them; what the
-/// directory serves, for its index.
-fn write_manifests(
-    dir: &std::path::Path,
-    local_tree: bool,
-) -> anyhow::Result<rockstore::manifest::index_html::Served> {
-    let mut served = rockstore::manifest::index_html::Served::new();
-    // name → version → arches, with each file's rockspec.
-    let mut found: Vec<(String, String, String, Rockspec)> = Vec::new();
-    let options = LoadOptions {
-        platforms: Platforms::host(),
-    };
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let bytes = || std::fs::read(entry.path()).with_context(|| format!("cannot read {file}"));
-        let spec = if file.ends_with(".rockspec") {
-            let bytes = bytes()?;
-            let spec = Rockspec::from_bytes(&file, Some(&file), &bytes, &options)?;
-            let raw = rockstore::lua::evaluate(
-                &file,
-                &bytes,
-                &rockstore::lua::Table::new(),
-                rockstore::lua::Limits::SMALL_FILE,
-            )?;
-            served
-                .entry(spec.name.clone())
-                .or_default()
-                .entry(spec.version.to_string())
-                .or_default()
-                .push(rockstore::manifest::index_html::ServedFile {
-                    arch: "rockspec".to_owned(),
-                    rockspec: Some(raw.globals),
-                });
-            Some((
-                spec.name.clone(),
-                spec.version.to_string(),
-                "rockspec".to_owned(),
-                spec,
-            ))
-        } else if file.ends_with(".rock") {
-            let Some(name) = RockFileName::parse(&file) else {
-                continue;
-            };
-            let (inner, text) = rockstore::build::rockspec_bytes_in_rock(&file, &bytes()?)?;
-            let spec = Rockspec::from_bytes(&inner, Some(&inner), &text, &options)?;
-            served
-                .entry(name.name.clone())
-                .or_default()
-                .entry(name.version.clone())
-                .or_default()
-                .push(rockstore::manifest::index_html::ServedFile {
-                    arch: name.arch.clone(),
-                    rockspec: None,
-                });
-            Some((name.name, name.version, name.arch, spec))
-        } else {
-            None
-        };
-        found.extend(spec);
-    }
-    let manifest_for = |lua: Option<&str>| {
-        let mut repository: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-        for (name, version, arch, spec) in &found {
-            let fits = lua.is_none_or(|lua| {
-                spec.dependencies
-                    .iter()
-                    .filter(|d| d.name == "lua")
-                    .all(|d| d.matches(&Version::parse(lua)))
-            });
-            if fits {
-                let arches = repository
-                    .entry(name.clone())
-                    .or_default()
-                    .entry(version.clone())
-                    .or_default();
-                arches.push(arch.clone());
-                arches.sort();
-            }
-        }
-        rockstore::manifest::repository::render_server_manifest(&repository)
-    };
-    let write = |file: &str, text: String| -> anyhow::Result<()> {
-        let path = dir.join(file);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
-    };
-    write("manifest", manifest_for(None))?;
-    if !local_tree {
-        for lua in ["5.1", "5.2", "5.3", "5.4"] {
-            write(&format!("manifest-{lua}"), manifest_for(Some(lua)))?;
-        }
-    }
-    Ok(served)
 }
