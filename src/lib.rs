@@ -36,6 +36,7 @@
 //! | a daemon store; items sealed immutable | [`store::daemon_store`], [`store::seal`] |
 //! | build users' isolation (build user, bubblewrap) | [`build::isolation`] |
 //! | `luarocks.lock` pins | [`lockfile`] |
+//! | a project's test suite (`test`): its runner, needs and command | [`test_suite`] |
 //! | garbage collection, `store why` | [`gc`] |
 //! | what config, flags and environment resolve to (trees, deps mode, servers, variables) | [`settings`] |
 //! | the command line (binary only) | `src/cli/` |
@@ -74,6 +75,7 @@ pub mod server_dir;
 pub mod servers;
 pub mod settings;
 pub mod store;
+pub mod test_suite;
 pub mod tree;
 
 /// An error and its causes, one line: what the daemon sends its clients.

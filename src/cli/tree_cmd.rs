@@ -1100,45 +1100,13 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             platforms: rockstore::rockspec::Platforms::host(),
         },
     )?;
-    let table = spec.test.clone();
-    let declared = table.as_ref().and_then(|t| t.get_string("type"));
-    let kind = match declared.or(args.test_type.clone()) {
-        Some(kind) => kind,
-        None if cwd.join(".busted").exists() => "busted".to_owned(),
-        None if cwd.join("test.lua").exists() => "command".to_owned(),
-        None => bail!(
-            "could not detect test type -- no test suite for {}?",
-            spec.name
-        ),
-    };
-    if kind != "busted" && kind != "command" {
-        bail!("failed loading test execution module luarocks.test.{kind}");
-    }
+    let suite = rockstore::test_suite::suite(&spec, args.test_type.as_deref(), &cwd)?;
     // The test dependencies (and busted), into the tree, as LuaRocks does.
-    let mut wanted: Vec<Request> = spec
-        .test_dependencies
+    let wanted: Vec<Request> = suite
+        .needs
         .iter()
-        .map(|d| {
-            let constraint = d.to_string();
-            let version = constraint
-                .strip_prefix(d.name.as_str())
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned);
-            Request::Name(d.name.clone(), version)
-        })
+        .map(|(name, version)| Request::Name(name.clone(), version.clone()))
         .collect();
-    let busted_exe = table
-        .as_ref()
-        .and_then(|t| t.get_string("busted_executable"));
-    if kind == "busted"
-        && busted_exe.is_none()
-        && !wanted
-            .iter()
-            .any(|r| matches!(r, Request::Name(n, _) if n == "busted"))
-    {
-        wanted.push(Request::Name("busted".to_owned(), None));
-    }
     let (tree, _) = cx.target()?;
     if !wanted.is_empty() {
         let store = cx.store()?;
@@ -1149,61 +1117,15 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let outcome = installer.install(&wanted, false)?;
         report_install(&tree, &outcome);
     }
-    let mut suite_args: Vec<String> = table
-        .as_ref()
-        .map(|t| t.get_strings("flags"))
-        .unwrap_or_default();
-    suite_args.extend(rest);
     if args.prepare {
         return Ok(ExitStatus::Success);
     }
-    let v = &tree.lua_version;
-    let lua_path = format!("{0}/?.lua;{0}/?/init.lua;;", tree.lua_dir().display());
-    let lua_cpath = format!("{}/?.so;;", tree.lib_dir().display());
-    let mut command = match kind.as_str() {
-        "busted" => {
-            let exe = busted_exe
-                .map(PathBuf::from)
-                .unwrap_or_else(|| tree.bin_dir().join("busted"));
-            if !exe.exists() {
-                bail!("'busted' executable failed to be installed");
-            }
-            let mut c = std::process::Command::new(exe);
-            c.args(&suite_args);
-            c
-        }
-        _ => {
-            let script = table.as_ref().and_then(|t| t.get_string("script"));
-            let shell = table.as_ref().and_then(|t| t.get_string("command"));
-            match (script, shell) {
-                (None, Some(shell)) => {
-                    let mut c = std::process::Command::new("sh");
-                    c.arg("-c")
-                        .arg(format!("{shell} \"$@\""))
-                        .arg("sh")
-                        .args(&suite_args);
-                    c
-                }
-                (script, _) => {
-                    let script = script.unwrap_or_else(|| "test.lua".to_owned());
-                    if !cwd.join(&script).exists() {
-                        bail!("Test script {script} does not exist");
-                    }
-                    let lua = cx
-                        .lua
-                        .interpreter
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from(format!("lua{v}")));
-                    let mut c = std::process::Command::new(lua);
-                    c.arg(script).args(&suite_args);
-                    c
-                }
-            }
-        }
-    };
-    let status = command
-        .env("LUA_PATH", &lua_path)
-        .env("LUA_CPATH", &lua_cpath)
+    let lua = cx
+        .lua
+        .interpreter
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("lua{}", tree.lua_version)));
+    let status = rockstore::test_suite::command(&suite, &rest, &cwd, &tree, &lua)?
         .status()
         .context("cannot start the test suite")?;
     if !status.success() {
