@@ -28,7 +28,7 @@
 //! | the search paths `path` prints (LuaRocks' `cleanup_path`) | [`lua_paths`] |
 //! | building rocks into items, recipe keys | [`build`] |
 //! | LuaRocks config files; what `config` shows; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_view`], [`config_edit`] |
-//! | LuaRocks project directories (`lua_modules`) | [`project`] |
+//! | LuaRocks project directories (`lua_modules`); making one (`init`) | [`project`], [`project_init`] |
 //! | trees as profiles, generations, switching; per-entry links | [`tree`], [`tree::links`] |
 //! | adopting LuaRocks trees and releasing them | [`adopt`] |
 //! | install/remove, deps modes, resolution: plan, solver, parallel executor | [`install`] |
@@ -69,6 +69,7 @@ pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
 pub mod project;
+pub mod project_init;
 pub mod rel_path;
 pub mod rockspec;
 pub mod server_dir;

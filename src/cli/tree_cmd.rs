@@ -921,124 +921,31 @@ pub struct InitArgs {
 /// (rockstore on the project's tree).
 pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let cwd = std::env::current_dir().context("current directory")?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        cwd.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "project".to_owned())
-    });
-    let version = args.version.clone().unwrap_or_else(|| "dev".to_owned());
-    let lua = &cx.lua;
-    let v = &lua.version;
-    outln!();
-    outln!("Initializing project '{name}' for Lua {v} ...");
-    let has_rockspec = std::fs::read_dir(&cwd)?
-        .flatten()
-        .any(|e| e.path().extension().is_some_and(|x| x == "rockspec"));
-    if !has_rockspec {
-        // As LuaRocks' init: `write_rockspec` for this directory.
-        super::build_cmd::write_rockspec(
-            super::build_cmd::WriteRockspecArgs {
-                name: Some(name.clone()),
-                version: Some(version.clone()),
-                location: Some(cwd.display().to_string()),
-                template: args.template.clone(),
-            },
-            cx,
-        )?;
-    }
-    outln!();
-    outln!("Adding entries to .gitignore ...");
-    let gitignore = cwd.join(".gitignore");
-    let mut ignored = std::fs::read_to_string(&gitignore).unwrap_or_default();
-    for entry in ["/luarocks", "/lua", "/lua_modules", "/.luarocks"] {
-        if !ignored.lines().any(|l| l == entry) {
-            if !ignored.is_empty() && !ignored.ends_with('\n') {
-                ignored.push('\n');
-            }
-            ignored.push_str(entry);
-            ignored.push('\n');
-        }
-    }
-    std::fs::write(&gitignore, ignored).context("cannot write .gitignore")?;
-    outln!("Preparing ./.luarocks/ ...");
-    let meta = cwd.join(".luarocks");
-    std::fs::create_dir_all(&meta).context("cannot create .luarocks")?;
-    let config = meta.join(format!("config-{v}.lua"));
-    if args.reset {
-        let _ = std::fs::remove_file(cwd.join("lua"));
-        let _ = std::fs::remove_file(&config);
-    }
-    if !config.exists() {
-        let mut vars = Vec::new();
-        if let Some(bindir) = lua.interpreter.as_deref().and_then(std::path::Path::parent) {
-            vars.push(("LUA_BINDIR", bindir.display().to_string()));
-        }
-        if let Some(dir) = &lua.dir {
-            vars.push(("LUA_DIR", dir.display().to_string()));
-        }
-        if let Some(incdir) = &lua.incdir {
-            vars.push(("LUA_INCDIR", incdir.display().to_string()));
-        }
-        let interpreter = lua
-            .interpreter
-            .as_deref()
-            .and_then(std::path::Path::file_name)
-            .map_or_else(|| format!("lua{v}"), |n| n.to_string_lossy().into_owned());
-        let body: Vec<String> = vars
-            .iter()
-            .map(|(k, val)| format!("   {k} = \"{val}\""))
-            .collect();
-        std::fs::write(
-            &config,
-            format!(
-                "lua_interpreter = \"{interpreter}\"\nvariables = {{\n{}\n}}\n",
-                body.join(",\n")
-            ),
-        )
-        .with_context(|| format!("cannot write {}", config.display()))?;
-        outln!("Wrote .luarocks/config-{v}.lua");
-    }
-    std::fs::write(
-        meta.join("default-lua-version.lua"),
-        format!("return \"{v}\"\n"),
-    )
-    .context("cannot write .luarocks/default-lua-version.lua")?;
-    outln!("Preparing ./lua_modules/ ...");
-    let modules = cwd.join("lua_modules");
-    std::fs::create_dir_all(&modules).context("cannot create lua_modules")?;
-    let tree = Tree::new(&modules, v)?;
-    // An empty tree as LuaRocks leaves it: `lib/luarocks/rocks-5.x/`.
-    std::fs::create_dir_all(tree.rocks_dir())
-        .with_context(|| format!("cannot create {}", tree.rocks_dir().display()))?;
     let me = std::env::current_exe().context("this program's path")?;
-    let write_script = |file: &str, text: String| -> anyhow::Result<()> {
-        let path = cwd.join(file);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-        Ok(())
-    };
-    outln!("Preparing ./luarocks ...");
-    write_script(
-        "luarocks",
-        format!(
-            "#!/bin/sh\n\nexec '{}' --project-tree '{}' \"$@\"\n",
-            me.display(),
-            modules.display()
-        ),
-    )?;
-    outln!("Preparing ./lua for version {v}...");
-    let interpreter = lua
-        .interpreter
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("lua{v}")));
-    write_script(
-        "lua",
-        format!(
-            "#!/bin/sh\n\nexec '{}' -e 'package.path=\"{lua_dir}/?.lua;{lua_dir}/?/init.lua;\"..package.path;package.cpath=\"{lib_dir}/?.so;\"..package.cpath' $([ \"$*\" ] || echo -i) \"$@\"\n",
-            interpreter.display(),
-            lua_dir = tree.lua_dir().display(),
-            lib_dir = tree.lib_dir().display(),
-        ),
+    let t = args.template;
+    rockstore::project_init::init(
+        &rockstore::project_init::InitRequest {
+            dir: &cwd,
+            name: args.name,
+            version: args.version,
+            reset: args.reset,
+            template: rockstore::rockspec::template::Request {
+                output: t.output,
+                license: t.license,
+                summary: t.summary,
+                detailed: t.detailed,
+                homepage: t.homepage,
+                lua_versions: t.lua_versions,
+                rockspec_format: t.rockspec_format,
+                tag: t.tag,
+                lib: t.lib,
+                ..Default::default()
+            },
+            lua: &cx.lua,
+            program: &me,
+        },
+        &|line| outln!("{line}"),
+        &|line| errln!("{line}"),
     )?;
     Ok(ExitStatus::Success)
 }

@@ -12,7 +12,7 @@ use crate::lua::{Table, Value};
 use crate::manifest::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 
 /// What `write_rockspec` was asked.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     /// NAME.
     pub name: Option<String>,
