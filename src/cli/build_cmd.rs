@@ -660,6 +660,25 @@ pub struct WriteRockspecArgs {
     pub template: TemplateFlags,
 }
 
+impl TemplateFlags {
+    /// The template request these flags make (no name, version or
+    /// location).
+    pub fn into_request(self) -> rockstore::rockspec::template::Request {
+        rockstore::rockspec::template::Request {
+            output: self.output,
+            license: self.license,
+            summary: self.summary,
+            detailed: self.detailed,
+            homepage: self.homepage,
+            lua_versions: self.lua_versions,
+            rockspec_format: self.rockspec_format,
+            tag: self.tag,
+            lib: self.lib,
+            ..Default::default()
+        }
+    }
+}
+
 /// What `write_rockspec` and `init` take for the rockspec they write.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TemplateFlags {
@@ -703,21 +722,12 @@ pub fn write_rockspec(args: WriteRockspecArgs, cx: &Context) -> anyhow::Result<E
             .fetch(url, Freshness::Immutable)
             .map_err(|e| format!("{e}"))
     };
-    let t = args.template;
     let written = write_rockspec(
         &Request {
             name: args.name,
             version: args.version,
             location: args.location,
-            output: t.output,
-            license: t.license,
-            summary: t.summary,
-            detailed: t.detailed,
-            homepage: t.homepage,
-            lua_versions: t.lua_versions,
-            rockspec_format: t.rockspec_format,
-            tag: t.tag,
-            lib: t.lib,
+            ..args.template.into_request()
         },
         &cwd,
         &fetch,

@@ -922,25 +922,13 @@ pub struct InitArgs {
 pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let cwd = std::env::current_dir().context("current directory")?;
     let me = std::env::current_exe().context("this program's path")?;
-    let t = args.template;
     rockstore::project_init::init(
         &rockstore::project_init::InitRequest {
             dir: &cwd,
             name: args.name,
             version: args.version,
             reset: args.reset,
-            template: rockstore::rockspec::template::Request {
-                output: t.output,
-                license: t.license,
-                summary: t.summary,
-                detailed: t.detailed,
-                homepage: t.homepage,
-                lua_versions: t.lua_versions,
-                rockspec_format: t.rockspec_format,
-                tag: t.tag,
-                lib: t.lib,
-                ..Default::default()
-            },
+            template: args.template.into_request(),
             lua: &cx.lua,
             program: &me,
         },

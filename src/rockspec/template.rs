@@ -252,58 +252,50 @@ pub fn write_rockspec(
                 s(&request.tag.clone().unwrap_or(format!("v{version}"))),
             );
         }
-        let fetched = if basic {
-            fetch(&location)
-        } else {
-            Err(String::new())
-        };
-        if is_git(protocol) {
+        const FETCHED: &str =
+            "File successfully downloaded. Making checksum and checking base dir...";
+        let got: Result<(tempfile::TempDir, PathBuf), String> = if is_git(protocol) {
             // A clone, as LuaRocks' git fetcher makes, at the tag.
             let tmp = tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
             let tag = source.get_string("tag");
             let module = base_name(&location).trim_end_matches(".git").to_owned();
-            let cloned = crate::rel_path::RelPath::parse(&module)
+            crate::rel_path::RelPath::parse(&module)
                 .map_err(|e| e.to_string())
                 .and_then(|dir| {
                     crate::build::source::git_checkout(&location, tag.as_deref(), tmp.path(), &dir)
                         .map_err(|e| e.to_string())
-                });
-            match cloned {
-                Ok(()) => {
-                    written.said.push(
-                        "File successfully downloaded. Making checksum and checking base dir..."
-                            .into(),
-                    );
-                    local_dir = tmp.path().join(&module);
-                    unpacked = Some(tmp);
-                }
-                Err(why) => {
-                    written
-                        .warnings
-                        .push(format!("Warning: Could not fetch sources - {why}"));
-                    local_dir = cwd.to_path_buf();
-                }
-            }
-        } else {
-            match fetched {
+                })
+                .map(|()| {
+                    written.said.push(FETCHED.into());
+                    let checkout = tmp.path().join(&module);
+                    (tmp, checkout)
+                })
+        } else if basic {
+            match fetch(&location) {
                 Ok(bytes) => {
-                    written.said.push(
-                        "File successfully downloaded. Making checksum and checking base dir..."
-                            .into(),
-                    );
+                    written.said.push(FETCHED.into());
                     source.insert("md5", s(&crate::build::rock_manifest::md5_hex(&bytes)));
                     let tmp =
                         tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
                     let base = unpack_and_find_base(&bytes, &location, tmp.path(), &mut written);
-                    local_dir = tmp.path().join(base);
-                    unpacked = Some(tmp);
+                    let unpacked_dir = tmp.path().join(base);
+                    Ok((tmp, unpacked_dir))
                 }
-                Err(why) => {
-                    written
-                        .warnings
-                        .push(format!("Warning: Could not fetch sources - {why}"));
-                    local_dir = cwd.to_path_buf();
-                }
+                Err(why) => Err(why),
+            }
+        } else {
+            Err(format!("cannot fetch a {protocol} location"))
+        };
+        match got {
+            Ok((tmp, dir)) => {
+                local_dir = dir;
+                unpacked = Some(tmp);
+            }
+            Err(why) => {
+                written
+                    .warnings
+                    .push(format!("Warning: Could not fetch sources - {why}"));
+                local_dir = cwd.to_path_buf();
             }
         }
     }
