@@ -562,8 +562,8 @@ pub fn download(args: DownloadArgs, cx: &Context) -> anyhow::Result<ExitStatus> 
     for url in urls {
         let bytes = fetch_target(&session, &url)?;
         let out = PathBuf::from(file_name(&url));
+        // Silent, as LuaRocks: the file is in the current directory.
         std::fs::write(&out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
-        outln!("{}", out.display());
     }
     Ok(ExitStatus::Success)
 }
@@ -780,7 +780,7 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         &cwd,
     )
     .with_context(|| format!("cannot write the rock for {}", item.name.as_str()))?;
-    outln!("{}", out.display());
+    outln!("Packed: {}", out.display());
     if args.sign {
         sign(&out, &cx.build_env(Variables::new()))?;
     }

@@ -575,10 +575,9 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let force = args.force || args.force_fast;
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
-    outln!(
-        "Removal successful: {} (generation {n}; `rockstore rollback` undoes it)",
-        args.name
-    );
+    outln!("Removal successful.");
+    // Beside LuaRocks' words on stdout, ours on stderr.
+    errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
 }
 
@@ -1245,7 +1244,7 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                     .iter()
                     .find(|r| real.to_string_lossy().contains(&r.item))
                 {
-                    outln!("  (provided by {} {})", rock.name, rock.version);
+                    outln!("(provided by {} {})", rock.name, rock.version);
                 }
                 return Ok(ExitStatus::Success);
             }

@@ -842,6 +842,17 @@ impl<'a> Installer<'a> {
             .filter(|r| !doomed.contains(r))
             .cloned()
             .collect();
+        // LuaRocks' words, as scripts read them.
+        (self.say)("Checking stability of dependencies in the absence of");
+        (self.say)(&format!(
+            "{name} {}...",
+            doomed
+                .iter()
+                .map(|r| r.version.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        (self.say)("");
         if !self.settings.force {
             let mut dependents = Vec::new();
             for r in &rocks {
@@ -871,6 +882,9 @@ impl<'a> Installer<'a> {
                     dependents,
                 });
             }
+        }
+        for r in &doomed {
+            (self.say)(&format!("Removing {} {}...", r.name, r.version));
         }
         let change = format!(
             "remove {}",

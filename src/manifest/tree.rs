@@ -32,6 +32,9 @@ pub struct InstalledRock {
     pub dependencies: Vec<Dependency>,
     /// The resolved closure: dependency name → installed version.
     pub resolved: BTreeMap<String, String>,
+    /// Dependencies met by a rock in another tree (deps mode `all` or
+    /// `order`).
+    pub met_elsewhere: Vec<String>,
 }
 
 /// A tree manifest.
@@ -179,6 +182,16 @@ impl TreeManifest {
                     }
                 };
                 versions.insert(&rock.version, value);
+            }
+        }
+        // A dependency met in another tree (deps mode `all`, `order`): its
+        // name keys an empty table, as LuaRocks' `scan_deps` leaves it when
+        // it finds no rockspec of it here.
+        for rock in &rocks {
+            for name in &rock.met_elsewhere {
+                if dependencies.get(name).is_none() {
+                    dependencies.insert(name, Value::Table(Table::new()));
+                }
             }
         }
         // LuaRocks' writer leaves `dependencies` out of an empty tree's

@@ -366,6 +366,7 @@ impl Layout<'_> {
                     .iter()
                     .filter_map(|d| Dependency::parse(d).ok())
                     .collect(),
+                met_elsewhere: rock.external_items.keys().cloned().collect(),
                 ..InstalledRock::default()
             };
             for rel in files_under(&item_dir) {

@@ -46,6 +46,7 @@ fn luarocks_and_its_loader_read_our_tree_manifest() {
                     Dependency::parse("alpha ~> 1").expect("dep"),
                 ],
                 resolved: [("alpha".to_owned(), "1.0-1".to_owned())].into(),
+                met_elsewhere: Vec::new(),
             },
             InstalledRock {
                 name: "alpha".into(),
