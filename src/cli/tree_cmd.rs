@@ -422,13 +422,30 @@ fn run_install(
     Ok(ExitStatus::Success)
 }
 
+/// LuaRocks' line for each rock added, on stdout, as scripts read it;
+/// the generation it made, ours, on stderr.
 fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
     match outcome.generation {
-        Some(n) => outln!(
-            "{} is now installed in {} (generation {n})",
-            outcome.installed.join(", "),
-            tree.root.display()
-        ),
+        Some(n) => {
+            for added in &outcome.added {
+                let license = added
+                    .license
+                    .as_ref()
+                    .map(|l| format!(" (license: {l})"))
+                    .unwrap_or_default();
+                outln!(
+                    "{} {} is now installed in {}{license}",
+                    added.name,
+                    added.version,
+                    tree.root.display()
+                );
+                outln!();
+            }
+            errln!(
+                "(generation {n} of {}; `rockstore rollback` undoes it)",
+                tree.root.display()
+            );
+        }
         None => outln!("nothing changed in {}", tree.root.display()),
     }
 }
@@ -613,7 +630,8 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
         match installer.purge_old_versions()? {
             Some(n) => {
-                outln!("Removed old versions (generation {n}; `rockstore rollback` undoes it)")
+                outln!("Removed old versions.");
+                errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
             }
             None => outln!("No old versions to remove in {}", tree.root.display()),
         }
@@ -621,7 +639,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
-    outln!("Purged (generation {n}; `rockstore rollback` undoes it)");
+    errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
 }
 

@@ -241,10 +241,37 @@ pub struct Outcome {
     pub generation: Option<u64>,
     /// `name version` of every rock newly built or reused.
     pub installed: Vec<String>,
+    /// Every rock the new generation added (dependencies first), with its
+    /// rockspec's license: what LuaRocks announces as "now installed".
+    pub added: Vec<Added>,
     /// What each dependency of the plan was satisfied with, as `--pin`
     /// writes it into `luarocks.lock`: `dependencies` / `build_dependencies`
     /// → name → version (the first one met, as LuaRocks' deplocks).
     pub pins: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A rock an install added to the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// `description.license` of its rockspec.
+    pub license: Option<String>,
+}
+
+/// The license the rockspec of `name` `version` inside item `dir` names.
+fn license_in(dir: &std::path::Path, name: &str, version: &str) -> Option<String> {
+    let file = format!("{name}-{version}.rockspec");
+    let bytes = std::fs::read(dir.join(&file)).ok()?;
+    let options = crate::rockspec::LoadOptions {
+        platforms: crate::rockspec::Platforms::host(),
+    };
+    crate::rockspec::Rockspec::from_bytes(&file, None, &bytes, &options)
+        .ok()?
+        .description
+        .license
 }
 
 /// `luarocks.lock`'s text for `pins`, as LuaRocks' `deplocks.write_file`
@@ -673,9 +700,30 @@ impl<'a> Installer<'a> {
             return Ok(Outcome {
                 generation: None,
                 installed,
+                added: Vec::new(),
                 pins: pins_of(&plan),
             });
         }
+        let added: Vec<Added> = plan
+            .steps
+            .iter()
+            .zip(items.iter())
+            .filter(|(step, item)| {
+                let now = |r: &&ProfileRock| r.name == step.name && r.version == step.version;
+                let kept = profile.rocks.iter().find(now);
+                let before = base.rocks.iter().find(now);
+                step.in_profile && kept.is_some() && before.is_none_or(|b| b.item != **item)
+            })
+            .map(|(step, item)| Added {
+                name: step.name.clone(),
+                version: step.version.clone(),
+                license: license_in(
+                    &self.builder.store.root().join("store").join(item),
+                    &step.name,
+                    &step.version,
+                ),
+            })
+            .collect();
         let change = if installed.is_empty() {
             "install dependencies".to_owned()
         } else {
@@ -696,6 +744,7 @@ impl<'a> Installer<'a> {
         Ok(Outcome {
             generation: Some(generation),
             installed,
+            added,
             pins: pins_of(&plan),
         })
     }
@@ -1015,8 +1064,20 @@ impl<'a> Installer<'a> {
         let _store_lock = self.builder.store.lock(LockMode::Shared)?;
         // The tree's other Lua versions keep their rocks, as LuaRocks'
         // purge empties one version's rocks directory.
+        let current = self.settings.target.current_profile()?;
+        // LuaRocks' words: by name, each name's versions oldest first.
+        let mut gone: Vec<&ProfileRock> = current.rocks.iter().collect();
+        gone.sort_by(|a, b| {
+            a.name.cmp(&b.name).then_with(|| {
+                crate::rockspec::Version::parse(&a.version)
+                    .sort_order(&crate::rockspec::Version::parse(&b.version))
+            })
+        });
+        for r in gone {
+            (self.say)(&format!("Removing {} {}...", r.name, r.version));
+        }
         let profile = Profile {
-            others: self.settings.target.current_profile()?.others,
+            others: current.others.clone(),
             ..Profile::empty(&self.settings.target.lua_version)
         };
         self.switch_to(&lock, &profile, "purge")

@@ -23,6 +23,9 @@
 //! - `init --reset`: LuaRocks 3.8 crashes (it deletes `./lua` by a
 //!   relative path, which its `fs.delete` asserts against); rockstore
 //!   writes `./lua` and the project's config anew (`trees.rs`).
+//! - `install` of a rock already installed: LuaRocks installs it again
+//!   and says so; rockstore says it is there and changes nothing (use
+//!   `--force` to reinstall, as with LuaRocks).
 //! - `config KEY VALUE` for a user with no `~/.luarocks`: LuaRocks 3.8
 //!   fails ("Cannot create file"); rockstore makes the directory (the
 //!   rows writing keys make it first, for LuaRocks).
@@ -49,6 +52,9 @@ struct Compare {
     under_lua54: bool,
     /// stdout lines (trimmed) starting so are left out on both sides.
     drop_lines: &'static [&'static str],
+    /// When not empty, only the stdout lines holding one of these are
+    /// compared.
+    keep_lines: &'static [&'static str],
     /// The command fails: the trees must be as they were, maybe absent.
     fails: bool,
 }
@@ -60,6 +66,7 @@ const CODE: Compare = Compare {
     work: false,
     under_lua54: false,
     drop_lines: &[],
+    keep_lines: &[],
     fails: false,
 };
 const OUT: Compare = Compare {
@@ -81,6 +88,15 @@ const FAILS: Compare = Compare {
 /// `lua5.4`'s is the one `lua5.4` searches, and the one rockstore prints.
 const PATH_OUT: Compare = Compare {
     under_lua54: true,
+    ..OUT
+};
+
+/// What an install says it installed: LuaRocks narrates its steps one
+/// rock after another (and its compiler lines); rockstore plans, then
+/// builds in parallel, and says so in its own words. The lines a script
+/// looks for are the same.
+const INSTALLED: Compare = Compare {
+    keep_lines: &["is now installed in"],
     ..OUT
 };
 
@@ -345,6 +361,10 @@ fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
             out.replace("cache = {\n   luajit_version_checked = true\n}\n", "")
                 .lines()
                 .filter(|l| !compare.drop_lines.iter().any(|d| l.trim().starts_with(d)))
+                .filter(|l| {
+                    compare.keep_lines.is_empty()
+                        || compare.keep_lines.iter().any(|k| l.contains(k))
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         };
@@ -609,6 +629,12 @@ rows! {
     build_a_src_rock_file: [["download", "--source", "cmulti"]], ["build", "cmulti-1.0-1.src.rock"], TREES;
     make_a_c_dependent_rock_here: [["unpack", "appx", "1.0-1"]], ["make", "appx-1.0-1/appx-1.0/../appx-1.0-1.rockspec"], CODE;
     purge_old_versions_force: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["purge", "--old-versions", "--force", "--tree", "BASE/system"], TREES;
+
+    install_says_what_it_installed: [], ["install", "purelua"], INSTALLED;
+    install_says_each_dependency_installed: [], ["install", "appx"], INSTALLED;
+    build_says_what_it_installed: [], ["build", "cmulti"], INSTALLED;
+    make_says_what_it_installed: [["download", "--rockspec", "tested"]], ["make"], INSTALLED;
+    purge_says_what_it_removes: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"], ["install", "dmdep"]], ["purge", "--tree", "BASE/system"], OUT;
 
     // luarocks-admin.
     admin_make_manifest: [["download", "--rockspec", "purelua", "1.0-1"]], ["admin", "make_manifest", "."], WORK;
