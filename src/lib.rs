@@ -23,6 +23,7 @@
 //! | a local rocks server directory: manifests, zips, index.html (`admin`) | [`server_dir`] |
 //! | downloads and the download cache | [`fetch`] |
 //! | unpacking archives written by strangers | [`archive`] |
+//! | `unpack`: a rock or rockspec laid out for `make` | [`unpack`] |
 //! | paths a stranger's file names, checked once | [`rel_path`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
 //! | the search paths `path` prints (LuaRocks' `cleanup_path`) | [`lua_paths`] |
@@ -78,6 +79,7 @@ pub mod settings;
 pub mod store;
 pub mod test_suite;
 pub mod tree;
+pub mod unpack;
 
 /// An error and its causes, one line: what the daemon sends its clients.
 pub fn report_chain(error: &dyn std::error::Error) -> String {

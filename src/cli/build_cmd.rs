@@ -755,7 +755,7 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if args.what.ends_with(".rockspec") {
         let session = Session::new(cx);
         let out = pack_source(&session, &args.what, &cwd)?;
-        outln!("{}", out.display());
+        outln!("Packed: {}", out.display());
         if args.sign {
             sign(&out, &cx.build_env(Variables::new()))?;
         }
@@ -856,117 +856,25 @@ pub fn unpack(args: UnpackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let file = file_name(&target);
     let bytes = fetch_target(&session, &target)?;
-    let (name, version) = if file.ends_with(".rockspec") {
-        let rockspec = load_rockspec(&target, &file, &bytes)?;
-        (rockspec.name, rockspec.version.to_string())
-    } else {
-        let parsed = rock_file::RockFileName::parse(&file)
-            .with_context(|| format!("{file}: not a <name>-<version>-<rev>.<arch>.rock file"))?;
-        (parsed.name, parsed.version)
+    let cwd = std::env::current_dir().context("current directory")?;
+    let fetch = |url: &str| {
+        session
+            .fetcher
+            .fetch(url, Freshness::Immutable)
+            .map_err(|e| e.to_string())
     };
-    let out = PathBuf::from(format!("{name}-{version}"));
-    // With --force over an existing directory: unpacked beside it, then
-    // moved in, so a bad archive leaves it as it was.
-    let staging = if out.exists() {
-        if !args.force {
-            bail!(
-                "Directory {} already exists (--force unpacks into it)",
-                out.display()
-            );
+    let unpacked = rockstore::unpack::unpack(&file, &bytes, &cwd, args.force, &fetch)?;
+    let shown = unpacked.dir.strip_prefix(&cwd).unwrap_or(&unpacked.dir);
+    match unpacked.source_dir {
+        Some(source_dir) => {
+            outln!();
+            outln!("Done. You may now enter directory ");
+            outln!("{}", shown.join(&source_dir).display());
+            outln!("and type 'rockstore make' to build.");
         }
-        PathBuf::from(format!(
-            ".{name}-{version}.unpacking-{}",
-            std::process::id()
-        ))
-    } else {
-        out.clone()
-    };
-    std::fs::create_dir(&staging)
-        .with_context(|| format!("cannot create {}", staging.display()))?;
-    let dir = cap_std::fs::Dir::open_ambient_dir(&staging, cap_std::ambient_authority())?;
-    let limits = rockstore::archive::Limits::DEFAULT;
-    if !file.ends_with(".rockspec") {
-        rockstore::archive::unpack(&bytes, &file, &dir, limits)?;
+        None => outln!("{}", shown.display()),
     }
-    if file.ends_with(".src.rock") || file.ends_with(".rockspec") {
-        // As LuaRocks: the source archive beside the rockspec is unpacked
-        // there (a rockspec's is downloaded there first), and the rockspec
-        // is copied into the source directory, ready for `make`.
-        let spec_name = format!("{name}-{version}.rockspec");
-        let spec = if file.ends_with(".rockspec") {
-            bytes.clone()
-        } else {
-            std::fs::read(out.join(&spec_name))?
-        };
-        let rockspec = load_rockspec(&spec_name, &spec_name, &spec)?;
-        if !rockstore::rockspec::source::is_basic_protocol(&rockspec.source.protocol)
-            && file.ends_with(".rockspec")
-        {
-            bail!(
-                "{}: unpacking a {} source is not supported; clone {} yourself",
-                spec_name,
-                rockspec.source.protocol,
-                rockspec.source.url
-            );
-        }
-        let source_file = rockspec.source.file.clone().unwrap_or_else(|| {
-            rockstore::rockspec::source::base_name(&rockspec.source.url).to_owned()
-        });
-        let rel = rockstore::rel_path::RelPath::parse(&source_file)?;
-        let source = match dir.read(rel.as_path()) {
-            Ok(b) => b,
-            Err(_) => {
-                let fetched = session
-                    .fetcher
-                    .fetch(&source_url(&rockspec.source), Freshness::Immutable)?;
-                dir.write(rel.as_path(), &fetched)?;
-                fetched
-            }
-        };
-        if rockstore::archive::Kind::of(&source_file).is_some() {
-            rockstore::archive::unpack(&source, &source_file, &dir, limits)?;
-        }
-        let source_dir = rockspec.source.dir.clone();
-        if source_dir != "." && !source_dir.is_empty() {
-            let sub = rockstore::rel_path::RelPath::parse(&source_dir)?;
-            dir.write(sub.as_path().join(&spec_name), &spec)
-                .with_context(|| format!("cannot copy the rockspec into {source_dir}"))?;
-        }
-        merge_unpacked(&staging, &out)?;
-        outln!();
-        outln!("Done. You may now enter directory ");
-        outln!("{}", out.join(&source_dir).display());
-        outln!("and type 'rockstore make' to build.");
-        return Ok(ExitStatus::Success);
-    }
-    merge_unpacked(&staging, &out)?;
-    outln!("{}", out.display());
     Ok(ExitStatus::Success)
-}
-
-/// Moves what `unpack --force` unpacked beside `out` into it: each file
-/// replaces its namesake, directories merge, the rest of `out` stays.
-fn merge_unpacked(staging: &Path, out: &Path) -> anyhow::Result<()> {
-    if staging == out {
-        return Ok(());
-    }
-    fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            let target = to.join(entry.file_name());
-            let is_dir = entry.file_type()?.is_dir();
-            if is_dir && target.is_dir() && !target.is_symlink() {
-                merge(&entry.path(), &target)?;
-            } else {
-                if target.is_dir() && !target.is_symlink() {
-                    std::fs::remove_dir_all(&target)?;
-                }
-                std::fs::rename(entry.path(), &target)?;
-            }
-        }
-        std::fs::remove_dir_all(from)
-    }
-    merge(staging, out).with_context(|| format!("cannot unpack into {}", out.display()))
 }
 
 /// `rockstore search`.

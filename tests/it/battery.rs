@@ -581,6 +581,8 @@ rows! {
     download_arch: [], ["download", "--arch", "all", "binrock"], WORK;
     download_a_version: [], ["download", "purelua", "1.0-1"], WORK;
     unpack_force: [["unpack", "purelua", "1.0-1"]], ["unpack", "--force", "purelua", "1.0-1"], WORK;
+    unpack_force_a_src_rock: [["download", "--source", "cmulti"], ["unpack", "cmulti-1.0-1.src.rock"]], ["unpack", "--force", "cmulti-1.0-1.src.rock"], WORK;
+    pack_a_rockspec_says_packed: [["download", "--rockspec", "purelua", "1.0-1"]], ["pack", "purelua-1.0-1.rockspec"], OUT;
     unpack_check_lua_versions: [], ["unpack", "--check-lua-versions", "no-such-rock"], CODE;
     download_check_lua_versions: [], ["download", "--check-lua-versions", "no-such-rock"], CODE;
     unpack_into_an_existing_directory_fails: [["unpack", "purelua", "1.0-1"]], ["unpack", "purelua", "1.0-1"], CODE;

@@ -393,7 +393,13 @@ fn packed_binary_rock_installs_with_debian_luarocks() {
         .output()
         .expect("pack");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let rock = PathBuf::from(text(&out.stdout).trim());
+    // `Packed: FILE`, as LuaRocks says it.
+    let rock = PathBuf::from(
+        text(&out.stdout)
+            .trim()
+            .strip_prefix("Packed: ")
+            .expect("Packed: FILE"),
+    );
     let name = rock
         .file_name()
         .expect("name")
@@ -912,7 +918,9 @@ fn download_unpack_and_pack_round_trip() {
         .join("purelua-1.0-1/purelua-1.0/src/purelua/init.lua")
         .is_file());
     // pack a rockspec: a .src.rock that builds.
-    let packed = run_in(&["pack", "purelua-1.0-1.rockspec"]);
+    let packed = run_in(&["pack", "purelua-1.0-1.rockspec"])
+        .trim_start_matches("Packed: ")
+        .to_owned();
     assert!(packed.ends_with("purelua-1.0-1.src.rock"), "{packed}");
     let item = PathBuf::from(
         run_in(&["build", "--no-install", &packed])
@@ -934,7 +942,9 @@ fn download_unpack_and_pack_round_trip() {
             .expect("path")
             .to_owned(),
     );
-    let rock = run_in(&["pack", &built.display().to_string()]);
+    let rock = run_in(&["pack", &built.display().to_string()])
+        .trim_start_matches("Packed: ")
+        .to_owned();
     let other = Sandbox::new();
     let out = other
         .cmd(["build", "--no-install", &rock])
