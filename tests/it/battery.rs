@@ -57,6 +57,14 @@ struct Compare {
     keep_lines: &'static [&'static str],
     /// The command fails: the trees must be as they were, maybe absent.
     fails: bool,
+    /// The Lua version both run for (its config file is the stock one).
+    lua: &'static str,
+    /// The config names its trees (`user`, `system`), as LuaRocks' own
+    /// default does, instead of Debian's unnamed ones.
+    named_trees: bool,
+    /// Where the command runs, under the working directory (setup steps
+    /// run at its top).
+    cwd: &'static str,
 }
 
 const CODE: Compare = Compare {
@@ -68,6 +76,9 @@ const CODE: Compare = Compare {
     drop_lines: &[],
     keep_lines: &[],
     fails: false,
+    lua: "5.4",
+    named_trees: false,
+    cwd: "",
 };
 const OUT: Compare = Compare {
     stdout: true,
@@ -98,6 +109,38 @@ const PATH_OUT: Compare = Compare {
 const INSTALLED: Compare = Compare {
     keep_lines: &["is now installed in"],
     ..OUT
+};
+
+/// For Lua 5.1: Debian's `luarocks` runs under lua5.1 then, so even
+/// `path` is its own interpreter's.
+const OUT_51: Compare = Compare { lua: "5.1", ..OUT };
+const TREES_51: Compare = Compare {
+    lua: "5.1",
+    ..TREES
+};
+
+/// `make` in the source directory `unpack` made.
+const IN_PURELUA_SOURCES: Compare = Compare {
+    cwd: "purelua-1.0-1/purelua-1.0",
+    ..TREES
+};
+const IN_APPX_SOURCES: Compare = Compare {
+    cwd: "appx-1.0-1/appx-1.0",
+    ..TREES
+};
+
+/// With named trees in the config.
+const NAMED_TREES: Compare = Compare {
+    named_trees: true,
+    ..TREES
+};
+const NAMED_OUT: Compare = Compare {
+    named_trees: true,
+    ..OUT
+};
+const NAMED_PATH: Compare = Compare {
+    named_trees: true,
+    ..PATH_OUT
 };
 
 /// `unpack`: its last line names the program to run `make` with.
@@ -215,14 +258,18 @@ fn run_side(
     for d in [&home, &etc, &work] {
         std::fs::create_dir_all(d).expect("mkdir");
     }
-    std::fs::write(
-        etc.join("config-5.4.lua"),
+    let trees = if compare.named_trees {
         format!(
-            "rocks_trees = {{\n   home..[[/.luarocks]],\n   [[{0}/system]]\n}}\n",
+            "rocks_trees = {{\n   {{ name = [[user]], root = home..[[/.luarocks]] }},\n   {{ name = [[system]], root = [[{}/system]] }}\n}}\n",
             base.display()
-        ),
-    )
-    .expect("config");
+        )
+    } else {
+        format!(
+            "rocks_trees = {{\n   home..[[/.luarocks]],\n   [[{}/system]]\n}}\n",
+            base.display()
+        )
+    };
+    std::fs::write(etc.join(format!("config-{}.lua", compare.lua)), trees).expect("config");
     let b = base.display().to_string();
     let command = |args: &[&str]| {
         let mut args: Vec<String> = args
@@ -252,11 +299,16 @@ fn run_side(
         if rustix::process::geteuid().is_root() && !admin {
             cmd.env("USER", "root");
         }
-        cmd.args(["--lua-version", "5.4", "--only-server", &repo.server.base])
-            .args(&args)
-            .env("HOME", &home)
-            .env("LUAROCKS_SYSCONFDIR", &etc)
-            .current_dir(&work);
+        cmd.args([
+            "--lua-version",
+            compare.lua,
+            "--only-server",
+            &repo.server.base,
+        ])
+        .args(&args)
+        .env("HOME", &home)
+        .env("LUAROCKS_SYSCONFDIR", &etc)
+        .current_dir(&work);
         cmd
     };
     for step in setup {
@@ -288,12 +340,16 @@ fn run_side(
             text(&out.stderr)
         );
     }
-    let out = command(args).output().expect("run");
+    let out = command(args)
+        .current_dir(work.join(compare.cwd))
+        .output()
+        .expect("run");
     let neutral = |t: String| t.replace(&b, "BASE").replace(&repo.server.base, "SERVER");
     let mut trees = BTreeMap::new();
     for tree in [
         home.join(".luarocks"),
         base.join("system"),
+        base.join("other"),
         work.join("system"),
     ] {
         if !tree.exists() {
@@ -301,7 +357,7 @@ fn run_side(
         }
         let listed = s
             .program("luarocks")
-            .args(["--lua-version", "5.4", "--tree"])
+            .args(["--lua-version", compare.lua, "--tree"])
             .arg(&tree)
             .args(["list", "--porcelain"])
             .env("LUAROCKS_SYSCONFDIR", &etc)
@@ -423,7 +479,7 @@ rows! {
     install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], TREES;
     /// `--tree system` names no tree in a stock config: a path.
     install_tree_system_is_a_path_in_a_stock_config: [], ["--tree", "system", "install", "purelua"], TREES;
-    install_tree_path: [], ["--tree", "BASE/other", "install", "appx"], CODE;
+    install_tree_path: [], ["--tree", "BASE/other", "install", "appx"], TREES;
     install_nodeps_installs_the_rock_alone: [], ["install", "--nodeps", "dmtop"], TREES;
     install_deps_mode_none_installs_the_rock_alone: [], ["install", "--deps-mode", "none", "dmtop"], TREES;
     install_deps_only_installs_the_dependencies: [], ["install", "--deps-only", "dmtop"], TREES;
@@ -437,7 +493,7 @@ rows! {
     install_a_binary_rock: [], ["install", "binrock"], TREES;
     install_a_rockspec_file: [["download", "--rockspec", "dmdep"]], ["install", "dmdep-1.0-1.rockspec"], TREES;
     install_an_unknown_rock_fails: [], ["install", "no-such-rock"], FAILS;
-    install_check_lua_versions_of_an_unknown_rock_fails: [], ["install", "--check-lua-versions", "no-such-rock"], CODE;
+    install_check_lua_versions_of_an_unknown_rock_fails: [], ["install", "--check-lua-versions", "no-such-rock"], OUT;
     /// As root both refuse `--local`; the messages are the same words.
     local_as_root_is_refused: [], ["--local", "install", "purelua"], CODE;
     an_unknown_flag_is_a_usage_error: [], ["install", "--no-such-flag", "purelua"], CODE;
@@ -472,7 +528,7 @@ rows! {
     path_lr_cpath: [], ["path", "--lr-cpath"], OUT;
     path_lr_bin: [], ["path", "--lr-bin"], OUT;
     purge_empties_the_tree: [["install", "purelua"]], ["purge", "--tree", "BASE/system"], TREES;
-    purge_of_a_luarocks_tree_empties_it: [["install", "dmdep"]], ["purge", "--tree", "BASE/system"], CODE;
+    purge_of_a_luarocks_tree_empties_it: [["install", "dmdep"]], ["purge", "--tree", "BASE/system"], TREES;
     purge_old_versions: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["purge", "--old-versions", "--tree", "BASE/system"], TREES;
     purge_without_a_tree_fails: [], ["purge"], CODE;
     download_a_rockspec: [], ["download", "--rockspec", "purelua", "1.0-1"], WORK;
@@ -484,8 +540,8 @@ rows! {
     search_a_name: [], ["search", "pure", "--porcelain"], OUT;
     config_deps_mode: [], ["config", "deps_mode"], OUT;
     config_lua_version: [], ["config", "lua_version"], OUT;
-    doc_list: [["install", "purelua"]], ["doc", "--list", "purelua"], CODE;
-    make_builds_here: [["unpack", "purelua", "1.0-1"]], ["make", "purelua-1.0-1/purelua-1.0/../purelua-1.0-1.rockspec"], CODE;
+    doc_list: [["install", "purelua"]], ["doc", "--list", "purelua"], OUT;
+    make_builds_here: [["unpack", "purelua", "1.0-1"]], ["make"], IN_PURELUA_SOURCES;
     new_version_bumps_the_revision: [["download", "--rockspec", "purelua", "1.0-1"]], ["new_version", "purelua-1.0-1.rockspec"], WORK;
     write_rockspec_here: [], ["write_rockspec", "--lua-versions", "5.4", "myrock", "."], WORK;
     init_makes_a_project: [], ["init", "myproject"], WORK;
@@ -495,7 +551,7 @@ rows! {
     install_dev_without_a_dev_manifest_fails: [], ["--dev", "install", "purelua"], CODE;
     show_home: [["install", "purelua"]], ["show", "--home", "purelua"], OUT;
     show_rock_license: [["install", "purelua"]], ["show", "--rock-license", "purelua"], OUT;
-    config_rocks_trees: [], ["config", "rocks_trees"], CODE;
+    config_rocks_trees: [], ["config", "rocks_trees"], OUT;
     list_of_empty_trees: [], ["list", "--porcelain"], OUT;
     download_of_an_unknown_rock_fails: [], ["download", "no-such-rock"], CODE;
     remove_of_a_missing_rock_fails: [], ["remove", "no-such-rock"], CODE;
@@ -553,6 +609,8 @@ rows! {
     build_with_no_argument_makes_the_rockspec_here: [["download", "--rockspec", "tested"]], ["build"], TREES;
     make_with_no_argument: [["download", "--rockspec", "tested"]], ["make"], TREES;
     make_only_deps: [["download", "--rockspec", "appx"]], ["make", "--only-deps", "appx-1.0-1.rockspec"], TREES;
+    /// The trees differ: LuaRocks writes no manifest (its `list` then
+    /// shows nothing); a generation always carries one.
     install_no_manifest: [], ["install", "--no-manifest", "purelua"], CODE;
     install_a_rock_for_another_arch_fails: [["download", "binrock"], ["!mv", "binrock-1.0-1.all.rock", "binrock-1.0-1.win32-x86.rock"]], ["install", "binrock-1.0-1.win32-x86.rock"], CODE;
     install_of_an_older_version_keeps_the_one_needed: [["install", "needsnew"]], ["install", "purelua", "1.0-1"], TREES;
@@ -583,13 +641,13 @@ rows! {
     unpack_force: [["unpack", "purelua", "1.0-1"]], ["unpack", "--force", "purelua", "1.0-1"], WORK;
     unpack_force_a_src_rock: [["download", "--source", "cmulti"], ["unpack", "cmulti-1.0-1.src.rock"]], ["unpack", "--force", "cmulti-1.0-1.src.rock"], WORK;
     pack_a_rockspec_says_packed: [["download", "--rockspec", "purelua", "1.0-1"]], ["pack", "purelua-1.0-1.rockspec"], OUT;
-    unpack_check_lua_versions: [], ["unpack", "--check-lua-versions", "no-such-rock"], CODE;
-    download_check_lua_versions: [], ["download", "--check-lua-versions", "no-such-rock"], CODE;
+    unpack_check_lua_versions: [], ["unpack", "--check-lua-versions", "no-such-rock"], OUT;
+    download_check_lua_versions: [], ["download", "--check-lua-versions", "no-such-rock"], OUT;
     unpack_into_an_existing_directory_fails: [["unpack", "purelua", "1.0-1"]], ["unpack", "purelua", "1.0-1"], CODE;
     pack_a_src_rock_of_a_name: [], ["pack", "purelua", "1.0-1"], CODE;
     lint_a_good_rockspec: [["download", "--rockspec", "purelua", "1.0-1"]], ["lint", "purelua-1.0-1.rockspec"], OUT;
     lint_of_a_missing_file_fails: [], ["lint", "nothing-1.0-1.rockspec"], CODE;
-    which_of_an_unknown_module_fails: [["install", "purelua"]], ["which", "no.such.module"], CODE;
+    which_of_an_unknown_module_fails: [["install", "purelua"]], ["which", "no.such.module"], OUT;
     list_a_version: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["list", "--porcelain", "purelua", "1.0"], OUT;
     doc_porcelain: [["install", "purelua"]], ["doc", "--list", "--porcelain", "purelua"], OUT;
     doc_home: [["install", "purelua"]], ["doc", "--home", "purelua"], OUT;
@@ -604,7 +662,7 @@ rows! {
     /// stdout differs: each tool completes its own commands and flags
     /// (`trees.rs` runs ours in bash).
     completion_bash: [], ["completion", "bash"], CODE;
-    completion_of_an_unknown_shell_fails: [], ["completion", "tcsh"], CODE;
+    completion_of_an_unknown_shell_fails: [], ["completion", "tcsh"], OUT;
 
     // What a person reads, and the deps modes across the two trees.
     search_as_a_person_reads_it: [], ["search", "purelua"], OUT;
@@ -629,7 +687,7 @@ rows! {
     remove_every_version: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["remove", "purelua"], TREES;
     install_upgrades: [["install", "upg", "1.0"]], ["install", "upg"], TREES;
     build_a_src_rock_file: [["download", "--source", "cmulti"]], ["build", "cmulti-1.0-1.src.rock"], TREES;
-    make_a_c_dependent_rock_here: [["unpack", "appx", "1.0-1"]], ["make", "appx-1.0-1/appx-1.0/../appx-1.0-1.rockspec"], CODE;
+    make_a_c_dependent_rock_here: [["unpack", "appx", "1.0-1"]], ["make"], IN_APPX_SOURCES;
     purge_old_versions_force: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"]], ["purge", "--old-versions", "--force", "--tree", "BASE/system"], TREES;
 
     install_says_what_it_installed: [], ["install", "purelua"], INSTALLED;
@@ -637,6 +695,29 @@ rows! {
     build_says_what_it_installed: [], ["build", "cmulti"], INSTALLED;
     make_says_what_it_installed: [["download", "--rockspec", "tested"]], ["make"], INSTALLED;
     purge_says_what_it_removes: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"], ["install", "dmdep"]], ["purge", "--tree", "BASE/system"], OUT;
+
+    // A config that names its trees.
+    install_into_a_named_tree: [], ["--tree", "user", "install", "purelua"], NAMED_TREES;
+    install_into_the_last_named_tree: [], ["install", "purelua"], NAMED_TREES;
+    list_of_a_named_tree: [["--tree", "user", "install", "purelua"], ["install", "dmdep"]], ["--tree", "user", "list", "--porcelain"], NAMED_OUT;
+    list_of_named_trees: [["--tree", "user", "install", "purelua"], ["install", "dmdep"]], ["list", "--porcelain"], NAMED_OUT;
+    path_of_a_named_tree: [], ["--tree", "system", "path"], NAMED_PATH;
+    path_with_named_trees: [], ["path"], NAMED_PATH;
+    config_named_rocks_trees: [], ["config", "rocks_trees"], NAMED_OUT;
+    config_rock_trees_with_names: [], ["config", "--rock-trees"], NAMED_OUT;
+    remove_from_a_named_tree: [["--tree", "user", "install", "purelua"]], ["--tree", "user", "remove", "purelua"], NAMED_TREES;
+
+    // Lua 5.1.
+    install_for_lua_5_1: [], ["install", "purelua"], TREES_51;
+    install_a_c_rock_for_lua_5_1: [], ["install", "cmulti"], TREES_51;
+    install_with_dependencies_for_lua_5_1: [], ["install", "appx"], TREES_51;
+    path_for_lua_5_1: [], ["path"], OUT_51;
+    path_append_for_lua_5_1: [], ["path", "--append"], OUT_51;
+    list_for_lua_5_1: [["install", "purelua"]], ["list", "--porcelain"], OUT_51;
+    config_for_lua_5_1: [], ["config", "deploy_lua_dir"], OUT_51;
+    config_variables_for_lua_5_1: [], ["config", "variables.LUA_INCDIR"], OUT_51;
+    show_for_lua_5_1: [["install", "purelua"]], ["show", "purelua"], OUT_51;
+    remove_for_lua_5_1: [["install", "purelua"]], ["remove", "purelua"], TREES_51;
 
     // luarocks-admin.
     admin_make_manifest: [["download", "--rockspec", "purelua", "1.0-1"]], ["admin", "make_manifest", "."], WORK;
