@@ -23,6 +23,16 @@
 //! - `init --reset`: LuaRocks 3.8 crashes (it deletes `./lua` by a
 //!   relative path, which its `fs.delete` asserts against); rockstore
 //!   writes `./lua` and the project's config anew (`trees.rs`).
+//! - Dependency conflicts (`plan.rs`): where one version per rock meets
+//!   every constraint only with an older version of a dependency
+//!   (`bttop`), rockstore's solver finds it; LuaRocks' greedy choice takes
+//!   the newest, then warns that it "will not remove" what breaks, and
+//!   exits 0. Where none exists (`btnone`), rockstore refuses and explains
+//!   why; LuaRocks installs what it can and exits 0.
+//! - Two different rocks providing one file (`clash` after `purelua`):
+//!   rockstore refuses before anything changes; LuaRocks installs the
+//!   second under a versioned name, so which file `require` finds
+//!   depends on the order of installs (`trees.rs`).
 //! - `install` of a rock already installed: LuaRocks installs it again
 //!   and says so; rockstore says it is there and changes nothing (use
 //!   `--force` to reinstall, as with LuaRocks).
@@ -695,6 +705,18 @@ rows! {
     build_says_what_it_installed: [], ["build", "cmulti"], INSTALLED;
     make_says_what_it_installed: [["download", "--rockspec", "tested"]], ["make"], INSTALLED;
     purge_says_what_it_removes: [["install", "purelua", "1.0-1"], ["install", "--keep", "purelua", "2.0-1"], ["install", "dmdep"]], ["purge", "--tree", "BASE/system"], OUT;
+
+    // Each build backend, and the fixtures' corner cases.
+    install_a_cmake_rock: [], ["install", "cmrock"], TREES;
+    install_a_make_rock: [], ["install", "mkrock"], TREES;
+    install_a_command_rock: [], ["install", "cmdrock"], TREES;
+    install_an_unwrapped_script: [], ["install", "nowrap"], TREES;
+    install_a_rock_shaped_like_luasec: [], ["install", "cssl"], TREES;
+    install_with_a_post_install_hook: [], ["install", "hooked"], TREES;
+    /// The trees differ: LuaRocks leaves the empty tree it made before
+    /// the compiler failed; rockstore leaves none.
+    install_a_rock_that_does_not_compile_fails: [], ["install", "cbroken"], CODE;
+    install_the_older_of_two_versions: [], ["install", "upg", "1.0"], TREES;
 
     // A config that names its trees.
     install_into_a_named_tree: [], ["--tree", "user", "install", "purelua"], NAMED_TREES;
