@@ -402,7 +402,8 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         [t, v] => (t.clone(), Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
-    let session = Session::new(cx);
+    let mut session = Session::new(cx);
+    session.fetcher = session.fetcher.verifying(args.flags.run.verify);
     let store = cx.store()?;
     let mut benv = cx.build_env(overrides);
     benv.branch = args.flags.run.branch.clone();

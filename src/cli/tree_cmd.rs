@@ -78,8 +78,10 @@ pub struct RunFlags {
     /// its tree manifest (it is what `luarocks list` reads).
     #[arg(long)]
     pub no_manifest: bool,
-    /// Verify the rockspec's or src.rock's signature (not supported: the
-    /// install is refused rather than done unverified).
+    /// Check the gpg signature (`FILE.asc`, beside it on the server or on
+    /// disk) of every rock and rockspec fetched, the dependencies' too,
+    /// as LuaRocks: a missing or bad one stops the install. The signers'
+    /// keys must be in your gpg keyring.
     #[arg(long)]
     pub verify: bool,
     /// If the rock can't be found, check the servers and report whether it
@@ -354,7 +356,7 @@ pub fn install_from(
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
     let store = cx.store()?;
-    let fetcher = cx.fetcher();
+    let fetcher = cx.fetcher().verifying(args.flags.run.verify);
     let mut env = cx.build_env(overrides);
     env.branch = args.flags.run.branch.clone();
     let keep = args.flags.keep || cx.config.keep_other_versions;
@@ -380,9 +382,6 @@ fn run_install(
 ) -> anyhow::Result<ExitStatus> {
     if let Some(jobs) = run.jobs {
         installer.settings.jobs = jobs as usize;
-    }
-    if run.verify {
-        bail!("--verify: rockstore cannot check signatures (LuaRocks' gpg signatures are not supported); nothing was installed. Install without --verify to trust the server's rockspec as LuaRocks does by default.");
     }
     installer.settings.no_doc = run.no_doc;
     installer.settings.check_lua_versions = run.check_lua_versions;
@@ -489,7 +488,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| cwd.clone(), PathBuf::from);
     let store = cx.store()?;
-    let fetcher = cx.fetcher();
+    let fetcher = cx.fetcher().verifying(args.run.verify);
     let mut env = cx.build_env(overrides);
     env.branch = args.run.branch.clone();
     let keep = args.keep || cx.config.keep_other_versions;

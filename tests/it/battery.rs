@@ -41,8 +41,6 @@
 //!   rows writing keys make it first, for LuaRocks).
 //! - `config --json`: LuaRocks 3.8 on Debian has no JSON library and
 //!   fails; rockstore prints JSON (`trees.rs`).
-//! - `--verify`: rockstore refuses to install rather than check a gpg
-//!   signature it cannot (`trees.rs`); LuaRocks checks it with gpg.
 
 use std::collections::BTreeMap;
 use std::path::Path;

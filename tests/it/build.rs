@@ -1332,6 +1332,66 @@ fn build_sign_signs_the_packed_rock_with_gpg_as_luarocks() {
         "{}",
         text(&out.stderr)
     );
+    // --verify: a rockspec signed on the server installs; one with no
+    // signature, a signature of other bytes, or a signed rock with
+    // unsigned dependencies is refused before anything is installed, by
+    // both tools.
+    let spec = repo.dir.join("purelua-1.0-1.rockspec");
+    let signed = gpg(&[
+        "--armor",
+        "--output",
+        &format!("{}.asc", spec.display()),
+        "--detach-sign",
+        &spec.display().to_string(),
+    ]);
+    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    std::fs::copy(
+        format!("{}.asc", spec.display()),
+        repo.dir.join("dmdep-1.0-1.rockspec.asc"),
+    )
+    .expect("a signature of other bytes");
+    // appx is signed, its dependencies are not: they are checked too.
+    let appx = repo.dir.join("appx-1.0-1.rockspec");
+    let signed = gpg(&[
+        "--armor",
+        "--output",
+        &format!("{}.asc", appx.display()),
+        "--detach-sign",
+        &appx.display().to_string(),
+    ]);
+    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    for (rock, good) in [("purelua", true), ("dmdep", false), ("appx", false)] {
+        for side in ["ours", "theirs"] {
+            let tree = s.tmp.path().join(format!("verify-{rock}-{side}"));
+            let out = ours_or_luarocks(&s, side)
+                .env("GNUPGHOME", &gnupg)
+                .args(["--only-server", &repo.server.base, "--tree"])
+                .arg(&tree)
+                .args(["install", "--verify", rock])
+                .args(if rock == "purelua" {
+                    &["1.0-1"][..]
+                } else {
+                    &[]
+                })
+                .output()
+                .expect("install --verify");
+            assert_eq!(
+                out.status.success(),
+                good,
+                "{side} {rock}: {}",
+                text(&out.stderr)
+            );
+            let installed = tree.join("lib/luarocks/rocks-5.4").join(rock).is_dir();
+            assert_eq!(installed, good, "{side} {rock}");
+            if side == "ours" && !good {
+                assert!(
+                    text(&out.stderr).contains("signature not verified"),
+                    "{}",
+                    text(&out.stderr)
+                );
+            }
+        }
+    }
     let _ = s
         .program("gpgconf")
         .env("GNUPGHOME", &gnupg)
