@@ -315,15 +315,9 @@ pub fn effective(inputs: &ViewInputs<'_>) -> Table {
         "external_deps_dirs",
         list(inputs.external_deps_dirs.iter().map(|d| path(d))),
     );
-    let variables = match cfg.get_mut("variables") {
+    let mut variables = match cfg.remove("variables") {
         Some(Value::Table(t)) => t,
-        _ => {
-            cfg.insert("variables", Value::Table(Table::new()));
-            match cfg.get_mut("variables") {
-                Some(Value::Table(t)) => t,
-                _ => unreachable!("just inserted"),
-            }
-        }
+        _ => Table::new(),
     };
     for (k, val) in &inputs.variables {
         variables.insert(k, string(val.clone()));
@@ -333,6 +327,7 @@ pub fn effective(inputs: &ViewInputs<'_>) -> Table {
         path(&target.join("lib/luarocks").join(format!("rocks-{v}"))),
     );
     variables.insert("SCRIPTS_DIR", path(&target.join("bin")));
+    cfg.insert("variables", Value::Table(variables));
     // rockstore's own.
     cfg.insert("rockstore_store", path(inputs.store));
     cfg.insert("target_tree", path(target));

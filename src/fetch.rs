@@ -104,7 +104,7 @@ pub enum FetchError {
     },
     /// `--verify`: the rock's or rockspec's gpg signature (`URL.asc`) is
     /// missing or does not verify.
-    #[error("{url}: signature not verified ({why}); nothing was installed")]
+    #[error("{url}: signature not verified ({why}); nothing was installed. Import the signer's key (gpg --import KEY) if you trust it, or leave out --verify")]
     Signature {
         /// The rock or rockspec.
         url: String,

@@ -321,7 +321,7 @@ pub fn best(offers: &[Offer], host_arch: &str, want: Want) -> Option<Offer> {
 /// `current` (5.1 to 5.4, in order) whose manifests on `servers` offer
 /// `name` matching `constraints`. `say` hears LuaRocks' progress lines.
 #[allow(clippy::too_many_arguments)]
-pub fn other_lua_versions(
+fn other_lua_versions(
     fetcher: &Fetcher,
     servers: &[String],
     name: &str,
@@ -346,9 +346,36 @@ pub fn other_lua_versions(
     found
 }
 
+/// The error for a requested rock nothing on `servers` matches, as
+/// LuaRocks words it; with `check_lua_versions`, after asking the other
+/// Lua versions' manifests (its progress lines to `say`).
+#[allow(clippy::too_many_arguments)]
+pub fn no_match(
+    fetcher: &Fetcher,
+    servers: &[String],
+    name: &str,
+    version: Option<&str>,
+    constraints: &[Constraint],
+    arch: &str,
+    current: &str,
+    check_lua_versions: bool,
+    say: &dyn Fn(&str),
+) -> ServerError {
+    let checked = check_lua_versions
+        .then(|| other_lua_versions(fetcher, servers, name, constraints, arch, current, say));
+    ServerError::NoMatch {
+        query: match version {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_owned(),
+        },
+        lua_version: current.to_owned(),
+        also: lua_versions_hint(name, constraints, current, checked.as_deref()),
+    }
+}
+
 /// The line LuaRocks adds after "No results matching query": which other
 /// Lua versions have the rock (`checked`), or how to find out.
-pub fn lua_versions_hint(
+fn lua_versions_hint(
     name: &str,
     constraints: &[Constraint],
     current: &str,

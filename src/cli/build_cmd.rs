@@ -293,26 +293,17 @@ impl Session {
         let offers = self.offers(name, version, true)?;
         servers::best(&offers, &BuildEnv::host_arch(), want).ok_or_else(|| {
             let constraints = rockstore::install::version_constraints(version).unwrap_or_default();
-            let current = self.lua_version();
-            let checked = check_lua_versions.then(|| {
-                servers::other_lua_versions(
-                    &self.fetcher,
-                    &self.servers,
-                    name,
-                    &constraints,
-                    &BuildEnv::host_arch(),
-                    &current,
-                    &|line| outln!("{line}"),
-                )
-            });
-            ServerError::NoMatch {
-                query: match version {
-                    Some(v) => format!("{name} {v}"),
-                    None => name.to_owned(),
-                },
-                lua_version: current.clone(),
-                also: servers::lua_versions_hint(name, &constraints, &current, checked.as_deref()),
-            }
+            servers::no_match(
+                &self.fetcher,
+                &self.servers,
+                name,
+                version,
+                &constraints,
+                &BuildEnv::host_arch(),
+                &self.lua_version(),
+                check_lua_versions,
+                &|line| outln!("{line}"),
+            )
             .into()
         })
     }

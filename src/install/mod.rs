@@ -709,10 +709,11 @@ impl<'a> Installer<'a> {
             .iter()
             .zip(items.iter())
             .filter(|(step, item)| {
-                let now = |r: &&ProfileRock| r.name == step.name && r.version == step.version;
-                let kept = profile.rocks.iter().find(now);
-                let before = base.rocks.iter().find(now);
-                step.in_profile && kept.is_some() && before.is_none_or(|b| b.item != **item)
+                let same = |r: &&ProfileRock| r.name == step.name && r.version == step.version;
+                let before = base.rocks.iter().find(same);
+                step.in_profile
+                    && profile.rocks.iter().any(|r| same(&r))
+                    && before.is_none_or(|b| b.item != **item)
             })
             .map(|(step, item)| Added {
                 name: step.name.clone(),
@@ -1077,7 +1078,7 @@ impl<'a> Installer<'a> {
             (self.say)(&format!("Removing {} {}...", r.name, r.version));
         }
         let profile = Profile {
-            others: current.others.clone(),
+            others: current.others,
             ..Profile::empty(&self.settings.target.lua_version)
         };
         self.switch_to(&lock, &profile, "purge")

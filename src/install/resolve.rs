@@ -306,31 +306,17 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 }
                 let offers = self.offers_in(namespace.as_deref(), name, &constraints)?;
                 let Some(offer) = servers::best(&offers, &self.builder.env.arch, want) else {
-                    let current = &self.settings.target.lua_version;
-                    let checked = self.settings.check_lua_versions.then(|| {
-                        servers::other_lua_versions(
-                            self.builder.fetcher,
-                            &self.settings.servers,
-                            name,
-                            &constraints,
-                            &self.builder.env.arch,
-                            current,
-                            self.say,
-                        )
-                    });
-                    return Err(ServerError::NoMatch {
-                        query: match version {
-                            Some(v) => format!("{name} {v}"),
-                            None => name.clone(),
-                        },
-                        lua_version: current.clone(),
-                        also: servers::lua_versions_hint(
-                            name,
-                            &constraints,
-                            current,
-                            checked.as_deref(),
-                        ),
-                    }
+                    return Err(servers::no_match(
+                        self.builder.fetcher,
+                        &self.settings.servers,
+                        name,
+                        version.as_deref(),
+                        &constraints,
+                        &self.builder.env.arch,
+                        &self.settings.target.lua_version,
+                        self.settings.check_lua_versions,
+                        self.say,
+                    )
                     .into());
                 };
                 if let Some(ns) = namespace {

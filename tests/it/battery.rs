@@ -172,14 +172,6 @@ const CONFIG_OUT: Compare = Compare {
     ..OUT
 };
 
-/// Debian's `luarocks` script, to run under an interpreter of our choice.
-fn luarocks_script() -> std::path::PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("luarocks"))
-        .find(|p| p.is_file())
-        .expect("luarocks on PATH")
-}
-
 /// What one side left.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
@@ -293,7 +285,7 @@ fn run_side(
             s.cmd::<[&str; 0], &str>([])
         } else if compare.under_lua54 {
             let mut cmd = s.program("lua5.4");
-            cmd.arg(luarocks_script());
+            cmd.arg(crate::support::luarocks_script());
             cmd
         } else if admin {
             // `rockstore admin X` is `luarocks-admin X`.

@@ -1336,30 +1336,26 @@ fn build_sign_signs_the_packed_rock_with_gpg_as_luarocks() {
     // signature, a signature of other bytes, or a signed rock with
     // unsigned dependencies is refused before anything is installed, by
     // both tools.
+    // `FILE.asc`, as `luarocks --sign` writes it.
+    let sign = |file: &Path| {
+        let signed = gpg(&[
+            "--armor",
+            "--output",
+            &format!("{}.asc", file.display()),
+            "--detach-sign",
+            &file.display().to_string(),
+        ]);
+        assert!(signed.status.success(), "{}", text(&signed.stderr));
+    };
     let spec = repo.dir.join("purelua-1.0-1.rockspec");
-    let signed = gpg(&[
-        "--armor",
-        "--output",
-        &format!("{}.asc", spec.display()),
-        "--detach-sign",
-        &spec.display().to_string(),
-    ]);
-    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    sign(&spec);
     std::fs::copy(
         format!("{}.asc", spec.display()),
         repo.dir.join("dmdep-1.0-1.rockspec.asc"),
     )
     .expect("a signature of other bytes");
     // appx is signed, its dependencies are not: they are checked too.
-    let appx = repo.dir.join("appx-1.0-1.rockspec");
-    let signed = gpg(&[
-        "--armor",
-        "--output",
-        &format!("{}.asc", appx.display()),
-        "--detach-sign",
-        &appx.display().to_string(),
-    ]);
-    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    sign(&repo.dir.join("appx-1.0-1.rockspec"));
     for (rock, good) in [("purelua", true), ("dmdep", false), ("appx", false)] {
         for side in ["ours", "theirs"] {
             let tree = s.tmp.path().join(format!("verify-{rock}-{side}"));

@@ -367,35 +367,41 @@ fn write_rockspec_writes_the_template_luarocks_writes() {
         ),
         ("a location without a name", None, &["elsewhere"]),
     ];
+    // One tool's `write_rockspec ARGS` in `dir`: what it said, and each
+    // rockspec there (its name, then its text).
+    let write_rockspec_in = |side: &str, dir: &std::path::Path, args: &[&str]| {
+        let mut cmd = if side == "ours" {
+            s.cmd::<[&str; 0], &str>([])
+        } else {
+            s.program("luarocks")
+        };
+        let out = cmd
+            .arg("write_rockspec")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run");
+        let mut written: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "rockspec"))
+            .map(|e| {
+                format!(
+                    "{}\n{}",
+                    e.file_name().to_string_lossy(),
+                    std::fs::read_to_string(e.path()).expect("read")
+                )
+            })
+            .collect();
+        written.sort();
+        (out, written)
+    };
     for (n, (what, remote, args)) in rows.iter().enumerate() {
         let mut seen = Vec::new();
         for side in ["ours", "theirs"] {
             let dir = s.dir(&format!("wr-{n}-{side}/myproj"));
             project(&dir, *remote);
-            let mut cmd = if side == "ours" {
-                s.cmd::<[&str; 0], &str>([])
-            } else {
-                s.program("luarocks")
-            };
-            let out = cmd
-                .arg("write_rockspec")
-                .args(*args)
-                .current_dir(&dir)
-                .output()
-                .expect("run");
-            let mut written: Vec<String> = std::fs::read_dir(&dir)
-                .expect("dir")
-                .flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "rockspec"))
-                .map(|e| {
-                    format!(
-                        "{}\n{}",
-                        e.file_name().to_string_lossy(),
-                        std::fs::read_to_string(e.path()).expect("read")
-                    )
-                })
-                .collect();
-            written.sort();
+            let (out, written) = write_rockspec_in(side, &dir, args);
             let base = dir.display().to_string();
             let norm = |t: String| {
                 t.replace(&base, "DIR")
@@ -433,27 +439,14 @@ fn write_rockspec_writes_the_template_luarocks_writes() {
         let mut seen = Vec::new();
         for side in ["ours", "theirs"] {
             let dir = s.dir(&format!("wr-git-{}-{side}", args.len()));
-            let mut cmd = if side == "ours" {
-                s.cmd::<[&str; 0], &str>([])
-            } else {
-                s.program("luarocks")
-            };
-            let out = cmd
-                .arg("write_rockspec")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("run");
-            let written: Vec<String> = std::fs::read_dir(&dir)
-                .expect("dir")
-                .flatten()
-                .map(|e| {
-                    let t = std::fs::read_to_string(e.path()).expect("read");
-                    let t = t.replace(
+            let (out, written) = write_rockspec_in(side, &dir, args);
+            let written: Vec<String> = written
+                .iter()
+                .map(|t| {
+                    t.replace(
                         &format!("url = \"{}\"", git_repo.display()),
                         &format!("url = \"{git_url}\""),
-                    );
-                    format!("{}\n{t}", e.file_name().to_string_lossy())
+                    )
                 })
                 .collect();
             seen.push((

@@ -330,6 +330,15 @@ pub fn logging_cc(wrapper: &Path, log: &Path) {
     std::fs::set_permissions(wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
+/// Debian's `luarocks` script, to run under an interpreter of our choice
+/// (`lua5.4 SCRIPT`, as `luarocks-5.4` runs it).
+pub fn luarocks_script() -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("luarocks"))
+        .find(|p| p.is_file())
+        .expect("luarocks on PATH")
+}
+
 /// `rockstore --lua-version 5.4` for side "ours", else Debian's
 /// `luarocks --lua-version 5.4`: the same command line for both tools.
 pub fn ours_or_luarocks(s: &Sandbox, side: &str) -> Command {

@@ -802,10 +802,7 @@ fn keep_only_deps_purge_which_show_path_why_and_delete_generations() {
     // The shell lines, with /usr/local (which lua5.4's own path names) as
     // the system tree and with the environment's LUA_PATH_5_4, as
     // LuaRocks under lua5.4 (Debian's `luarocks-5.4`) prints them.
-    let script = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("luarocks"))
-        .find(|p| p.is_file())
-        .expect("luarocks on PATH");
+    let script = crate::support::luarocks_script();
     for env in [None, Some(("LUA_PATH_5_4", "/from/env/?.lua;;"))] {
         for args in [&["path"][..], &["path", "--append"], &["path", "--lr-path"]] {
             let with_env = |mut cmd: std::process::Command| {
