@@ -268,7 +268,12 @@ fn gc_bench() {
     let tree = gc_root.join("tree");
     std::fs::create_dir_all(tree.join(".rockstore/generations")).unwrap();
     std::os::unix::fs::symlink(&profile.path, tree.join(".rockstore/generations/1")).unwrap();
-    store.register_tree(&tree).unwrap();
+    let uid = rustix::process::geteuid().as_raw();
+    let first = rockstore::store::GenerationRoot {
+        generation: 1,
+        item: profile.name.clone(),
+    };
+    store.register_tree_for(&tree, uid, &[first]).unwrap();
     let t = Instant::now();
     let report = rockstore::gc::collect(&store, false).unwrap();
     let mark = t.elapsed();

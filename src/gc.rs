@@ -41,28 +41,101 @@ pub struct Root {
 /// A registration whose tree is gone: its id and path.
 pub type GoneTree = (String, PathBuf);
 
-/// Reads every registered tree's generations. Returns the roots and the
-/// registrations whose tree is gone.
+/// The roots of every registered tree, and the registrations whose tree
+/// is gone.
+///
+/// In a daemon store, GC never reads a tree: it takes the roots the
+/// daemon recorded when the tree last changed (`db/roots`), and only asks
+/// whether the tree's `.rockstore` still exists — gone only when the
+/// answer is "no such file"; a tree it cannot look at (no permission, a
+/// link loop) keeps its recorded roots. In one's own store the trees are
+/// read (they are one's own), and a tree that cannot be read falls back
+/// to its recorded roots, or stops the collection when it has none: an
+/// unreadable tree is never taken for a gone one.
 ///
 /// A generation link names an item by a path that may spell the store
 /// another way (through a symlink, with `..`): whether it is this store's
 /// is decided by the identity (device, inode) of the directory it points
-/// into, never by its text. A tree that exists but cannot be read is an
-/// error, not a tree that is gone: its roots are unknown, so nothing may be
-/// swept.
+/// into, never by its text.
 pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
     let mut roots = Vec::new();
     let mut gone = Vec::new();
-    let items_dir = store.root().join("store");
-    let identity = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    let store_id = identity(&items_dir).ok_or_else(|| StoreError::NotAStore {
-        path: store.root().to_path_buf(),
-    })?;
-    let mut is_ours: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    let reader = TreeReader::new(store)?;
     for (id, reg) in store.trees()? {
         let tree = PathBuf::from(std::ffi::OsStr::from_bytes(&reg.path));
+        let recorded = store.recorded_roots(&id)?;
+        let from_record = |r: &crate::store::db::TreeRoots| {
+            r.generations
+                .iter()
+                .map(|(generation, item)| Root {
+                    tree: tree.clone(),
+                    generation: *generation,
+                    item: item.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        if store.is_daemon_store() {
+            match std::fs::symlink_metadata(tree.join(META)) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    gone.push((id, tree));
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(r) = &recorded {
+                roots.extend(from_record(r));
+                continue;
+            }
+        }
+        match reader.read(&tree) {
+            Ok(Some(found)) => roots.extend(found),
+            Ok(None) => gone.push((id, tree)),
+            Err(source) => match &recorded {
+                Some(r) => roots.extend(from_record(r)),
+                None => {
+                    return Err(StoreError::UnreadableTree {
+                        path: tree.join(META).join("generations"),
+                        source,
+                    })
+                }
+            },
+        }
+    }
+    Ok((roots, gone))
+}
+
+/// Reads trees' generation links, deciding by identity which are this
+/// store's items.
+struct TreeReader {
+    store_id: (u64, u64),
+    is_ours: std::cell::RefCell<BTreeMap<PathBuf, bool>>,
+}
+
+fn identity(p: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl TreeReader {
+    fn new(store: &Store) -> Result<TreeReader, StoreError> {
+        let store_id =
+            identity(&store.root().join("store")).ok_or_else(|| StoreError::NotAStore {
+                path: store.root().to_path_buf(),
+            })?;
+        Ok(TreeReader {
+            store_id,
+            is_ours: Default::default(),
+        })
+    }
+
+    /// The tree's roots; `None` when the tree is gone.
+    fn read(&self, tree: &std::path::Path) -> std::io::Result<Option<Vec<Root>>> {
         let generations = tree.join(META).join("generations");
         let entries = match std::fs::read_dir(&generations) {
             Ok(entries) => entries,
@@ -72,23 +145,19 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                 ) =>
             {
-                gone.push((id, tree));
-                continue;
+                return Ok(None)
             }
-            Err(source) => {
-                return Err(StoreError::UnreadableTree {
-                    path: generations,
-                    source,
-                })
-            }
+            Err(e) => return Err(e),
         };
-        for entry in entries.flatten() {
+        let mut roots = Vec::new();
+        for entry in entries {
+            // An entry or link that cannot be read is an error: its item
+            // is unknown, and must not be swept.
+            let entry = entry?;
             let Ok(number) = entry.file_name().to_string_lossy().parse::<u64>() else {
                 continue;
             };
-            let Ok(target) = std::fs::read_link(entry.path()) else {
-                continue;
-            };
+            let target = std::fs::read_link(entry.path())?;
             let target = if target.is_relative() {
                 generations.join(target)
             } else {
@@ -97,22 +166,24 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
             let Some(parent) = target.parent() else {
                 continue;
             };
-            let ours = *is_ours
+            let ours = *self
+                .is_ours
+                .borrow_mut()
                 .entry(parent.to_path_buf())
-                .or_insert_with(|| identity(parent) == Some(store_id));
+                .or_insert_with(|| identity(parent) == Some(self.store_id));
             if !ours {
                 continue; // another store's item
             }
             if let Some(name) = target.file_name() {
                 roots.push(Root {
-                    tree: tree.clone(),
+                    tree: tree.to_path_buf(),
                     generation: number,
                     item: name.to_string_lossy().into_owned(),
                 });
             }
         }
+        Ok(Some(roots))
     }
-    Ok((roots, gone))
 }
 
 /// Every item reachable from `start` through references, with the item
@@ -143,15 +214,29 @@ fn reach(
     parent
 }
 
+/// How long a collection waits for installs in flight (which hold the
+/// store lock shared) before it gives up and says so.
+pub const GC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Collects garbage (or only reports, with `dry_run`).
 pub fn collect(store: &Store, dry_run: bool) -> Result<GcReport, StoreError> {
+    collect_as(store, dry_run, None)
+}
+
+/// [`collect`] on behalf of `viewer` (a daemon's member): her report
+/// names only her own trees.
+pub fn collect_as(
+    store: &Store,
+    dry_run: bool,
+    viewer: Option<u32>,
+) -> Result<GcReport, StoreError> {
     if !dry_run && !store.may_sweep()? {
         return Err(StoreError::NotOwner {
             root: store.root().to_path_buf(),
             owner: store.owner_uid()?,
         });
     }
-    let exclusive = store.lock(LockMode::Exclusive)?;
+    let exclusive = store.lock_within(LockMode::Exclusive, GC_WAIT)?;
     let (roots, gone) = roots(store)?;
     let by_name: BTreeMap<String, Item> = store
         .records()?
@@ -168,9 +253,14 @@ pub fn collect(store: &Store, dry_run: bool) -> Result<GcReport, StoreError> {
         })
         .collect();
     let live = reach(&by_name, roots.iter().map(|r| r.item.clone()));
+    let mine = |id: &str| viewer.is_none_or(|uid| id.starts_with(&format!("{uid}/")));
     let mut report = GcReport {
         kept: live.len(),
-        dropped_trees: gone.iter().map(|(_, p)| p.clone()).collect(),
+        dropped_trees: gone
+            .iter()
+            .filter(|(id, _)| mine(id))
+            .map(|(_, p)| p.clone())
+            .collect(),
         ..GcReport::default()
     };
     let mut doomed = Vec::new();

@@ -53,6 +53,7 @@
 
 pub mod adopt;
 pub mod archive;
+pub mod backend;
 pub mod build;
 pub mod config;
 pub mod config_edit;
@@ -62,6 +63,7 @@ pub mod env_vars;
 pub mod fetch;
 pub mod fs_atomic;
 pub mod gc;
+pub mod hint;
 pub mod install;
 pub mod lockfile;
 pub mod lua;
@@ -77,6 +79,7 @@ pub mod server_dir;
 pub mod servers;
 pub mod settings;
 pub mod store;
+pub mod stores;
 pub mod test_suite;
 pub mod tree;
 pub mod unpack;
@@ -94,4 +97,43 @@ pub fn report_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Every hint the errors of `error`'s chain give, in order, without
+/// repeats: what the command line prints as `hint:` lines, and what the
+/// daemon sends its clients beside a failure.
+pub fn hints_of(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    use hint::Hint;
+    let mut hints: Vec<String> = Vec::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        // Transparent wrappers hide their inner error from `source()`:
+        // each wrapper says its inner error's hints itself.
+        let found = if let Some(x) = e.downcast_ref::<install::InstallError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<build::BuildError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<adopt::AdoptError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<store::StoreError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<store::remote::RemoteError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<lua::EvalError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<build::isolation::IsolationError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<tree::profile::ProfileError>() {
+            x.hints()
+        } else {
+            Vec::new()
+        };
+        for h in found {
+            if !hints.contains(&h) {
+                hints.push(h);
+            }
+        }
+        cause = e.source();
+    }
+    hints
 }

@@ -101,6 +101,17 @@ pub struct LuaRocksConfig {
     pub daemon_trusted_users: Vec<String>,
     /// `rockstore_build_users_group`: whose members the daemon builds as.
     pub daemon_build_users_group: Option<String>,
+    /// `rockstore_sandbox`: `"required"` (the default) or `"relaxed"`.
+    pub daemon_sandbox: Option<String>,
+    /// `rockstore_build_timeout`: seconds a daemon build may take.
+    pub daemon_build_timeout: Option<u64>,
+    /// `rockstore_build_max_silent`: seconds a build may print nothing.
+    pub daemon_build_max_silent: Option<u64>,
+    /// `rockstore_max_builds_per_user`: build users one user may hold.
+    pub daemon_max_builds_per_user: Option<u64>,
+    /// `rockstore_user_quota`: store bytes only a member's trees may keep
+    /// (`"10G"`, `"25%"` of the store's file system, `"none"`).
+    pub daemon_user_quota: Option<String>,
 }
 
 /// Where the config files are looked for.
@@ -268,6 +279,21 @@ impl LuaRocksConfig {
         }
         config.daemon_trusted_users = t.get_strings("rockstore_trusted_users");
         config.daemon_build_users_group = t.get_string("rockstore_build_users_group");
+        config.daemon_sandbox = t.get_string("rockstore_sandbox");
+        let seconds = |key: &str| match t.get(key) {
+            Some(Value::Integer(n)) => u64::try_from(*n).ok(),
+            Some(Value::Number(n)) if *n >= 0.0 => Some(*n as u64),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        config.daemon_build_timeout = seconds("rockstore_build_timeout");
+        config.daemon_build_max_silent = seconds("rockstore_build_max_silent");
+        config.daemon_max_builds_per_user = seconds("rockstore_max_builds_per_user");
+        config.daemon_user_quota = match t.get("rockstore_user_quota") {
+            Some(Value::Integer(n)) => Some(n.to_string()),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
         if let Some(Value::Table(provided)) = t.get("rocks_provided") {
             for (k, v) in provided.iter() {
                 if let (Key::String(k), Some(v)) = (k, v.as_str()) {

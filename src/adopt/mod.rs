@@ -35,9 +35,10 @@ use serde::Serialize;
 
 pub use read::{Found, FoundRock, Problem};
 
+use crate::backend::{ProfileRequest, StoreBackend};
 use crate::store::db::ItemKind;
-use crate::store::{ItemSpec, Store, StoreError};
-use crate::tree::profile::{self, Profile, ProfileError, ProfileRock, WrapperContext};
+use crate::store::{GenerationRoot, ItemSpec, Store, StoreError};
+use crate::tree::profile::{Profile, ProfileError, ProfileRock, WrapperContext};
 use crate::tree::{links, takeover};
 use crate::tree::{Tree, TreeError, ADOPTING, META, RELEASING};
 
@@ -88,6 +89,16 @@ pub enum AdoptError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl crate::hint::Hint for AdoptError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            AdoptError::Profile(e) => e.hints(),
+            AdoptError::Store(e) => e.hints(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
@@ -241,13 +252,17 @@ pub fn survey(tree: &Tree) -> Result<(Survey, Vec<Found>), AdoptError> {
 }
 
 /// Adopts `tree`: see the module doc for the order of steps.
-pub fn adopt(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey, AdoptError> {
+pub fn adopt(
+    backend: &dyn StoreBackend,
+    tree: &Tree,
+    options: &Options<'_>,
+) -> Result<Survey, AdoptError> {
     if options.dry_run {
         return Ok(survey(tree)?.0);
     }
     let meta = tree.root.join(META);
     let fresh = !meta.exists();
-    let adopted = adopt_locked(store, tree, options);
+    let adopted = adopt_locked(backend, tree, options);
     if adopted.is_err() && fresh && !tree.is_profile() {
         // Refused before anything switched: the tree gets no `.rockstore/`.
         let _ = std::fs::remove_dir_all(&meta);
@@ -255,7 +270,12 @@ pub fn adopt(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey
     adopted
 }
 
-fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Survey, AdoptError> {
+fn adopt_locked(
+    backend: &dyn StoreBackend,
+    tree: &Tree,
+    options: &Options<'_>,
+) -> Result<Survey, AdoptError> {
+    let store = backend.store();
     let lock = tree.lock()?;
     if tree.root.join(META).join(RELEASING).exists() {
         return Err(TreeError::Interrupted {
@@ -284,7 +304,7 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
     if !survey.changes_anything() {
         return Ok(survey);
     }
-    let _store_lock = store.lock(crate::store::lock::LockMode::Shared)?;
+    let _store_lock = backend.hold()?;
     let base = tree.current_profile()?;
     let scratch = tempfile::Builder::new()
         .prefix(".adopt-")
@@ -310,7 +330,12 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
             .collect();
         for rock in &found.rocks {
             n += 1;
-            let item = admit_rock(store, &tree_dir, rock, &scratch.path().join(n.to_string()))?;
+            let item = admit_rock(
+                backend,
+                &tree_dir,
+                rock,
+                &scratch.path().join(n.to_string()),
+            )?;
             store.failpoint("adopt-item-admitted");
             rocks.push(ProfileRock {
                 name: rock.name.clone(),
@@ -334,8 +359,17 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
             profile.others.insert(one.lua_version.clone(), rocks);
         }
     }
-    let item = profile::build(store, tree, &profile, &options.wrap)?;
-    store.register_tree(&tree.root)?;
+    let item = backend.build_profile(&ProfileRequest {
+        tree,
+        profile: &profile,
+        wrap: &options.wrap,
+    })?;
+    let mut roots = crate::backend::roots_of(tree)?;
+    roots.push(GenerationRoot {
+        generation: tree.next_generation()?,
+        item: item.name.clone(),
+    });
+    backend.register_tree(&tree.root, &roots)?;
     let entries = links::entries_of(&item.path);
     let mut taken_over: BTreeSet<PathBuf> = BTreeSet::new();
     for rock in found.iter().flat_map(|f| &f.rocks) {
@@ -375,7 +409,7 @@ fn finish_interrupted(store: &Store, tree: &Tree) -> Result<bool, AdoptError> {
 /// Copies a rock's files (as read, md5 checked again) into `scratch` and
 /// admits them as its item.
 fn admit_rock(
-    store: &Store,
+    backend: &dyn StoreBackend,
     tree_dir: &cap_std::fs::Dir,
     rock: &FoundRock,
     scratch: &Path,
@@ -406,7 +440,7 @@ fn admit_rock(
         }
     }
     std::fs::create_dir_all(scratch).map_err(io_err(scratch))?;
-    let item = store.add_path(
+    let item = backend.add_dir(
         scratch,
         &ItemSpec {
             name: rock.name.clone(),

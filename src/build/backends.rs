@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use cap_std::fs::Dir;
 
+use super::isolation::Sandbox;
 use super::variables::{substitute, Variables};
 use super::BuildError;
 use crate::rel_path::RelPath;
@@ -38,9 +39,10 @@ pub struct Ctx<'a> {
     pub unknown: std::sync::Mutex<Vec<String>>,
     /// Told what the build is doing (progress, `-v`).
     pub watch: Option<&'a dyn BuildWatch>,
-    /// Commands run as this user, in a clean environment (the daemon's
-    /// builds); none: as this process, with its environment.
-    pub run_as: Option<&'a super::isolation::Sandbox>,
+    /// The daemon's sandbox its commands run in (as a build user, in a
+    /// clean environment); none: as this process, with its environment.
+    /// Paths above are the host's; commands see [`Sandbox::view`] of them.
+    pub sandbox: Option<&'a Sandbox<'a>>,
 }
 
 /// What a build tells its watcher as it goes: progress bars show `doing`,
@@ -50,6 +52,11 @@ pub trait BuildWatch: Sync {
     fn doing(&self, what: &str);
     /// A command about to run, as a shell line.
     fn command(&self, _line: &str) {}
+    /// How the build is isolated (a daemon build: its build user, its
+    /// sandbox).
+    fn isolated(&self, how: &str) {
+        self.doing(how);
+    }
 }
 
 impl Ctx<'_> {
@@ -67,7 +74,62 @@ impl Ctx<'_> {
             watch.doing(doing);
             watch.command(&shell_line(program, args));
         }
-        run_as(failed, program, args, self.src, env, self.run_as)
+        match self.sandbox {
+            None => run(failed, program, args, self.src, env),
+            Some(sandbox) => {
+                let out = sandbox
+                    .run(program, args, self.src, env)
+                    .map_err(|source| BuildError::Isolation {
+                        rock: self.rock.to_owned(),
+                        source,
+                    })?;
+                if out.success {
+                    return Ok(());
+                }
+                Err(BuildError::CommandFailed {
+                    what: failed.to_owned(),
+                    command: shell_line(program, args),
+                    status: out.status,
+                    output: tail(&String::from_utf8_lossy(&out.output), 40),
+                })
+            }
+        }
+    }
+
+    /// Creates `rel` and its parents under `dir` (the sources or the
+    /// prefix). In a sandbox build they become the build user's, so its
+    /// commands can write there; each is made and handed over through a
+    /// descriptor, never by path.
+    fn make_dirs(&self, dir: &Dir, shown: &Path, rel: &RelPath) -> Result<(), BuildError> {
+        let Some(sandbox) = self.sandbox else {
+            return dir.create_dir_all(rel).map_err(self.io(shown, rel));
+        };
+        use rustix::fs::{Gid, Mode, OFlags, Uid};
+        let mut at = std::os::fd::AsFd::as_fd(dir)
+            .try_clone_to_owned()
+            .map_err(self.io(shown, rel))?;
+        for part in rel.as_path().components() {
+            let name = part.as_os_str();
+            match rustix::fs::mkdirat(&at, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(self.io(shown, rel)(e.into())),
+            }
+            let next = rustix::fs::openat(
+                &at,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| self.io(shown, rel)(e.into()))?;
+            rustix::fs::fchown(
+                &next,
+                Some(Uid::from_raw(sandbox.user.uid)),
+                Some(Gid::from_raw(sandbox.user.gid)),
+            )
+            .map_err(|e| self.io(shown, rel)(e.into()))?;
+            at = next;
+        }
+        Ok(())
     }
 
     fn subst(&self, text: &str) -> String {
@@ -108,14 +170,15 @@ impl Ctx<'_> {
 
     /// Creates `dir` and its parents in the item.
     fn mkdir(&self, dir: &RelPath) -> Result<(), BuildError> {
-        self.prefix_dir
-            .create_dir_all(dir)
-            .map_err(self.io(self.prefix, dir))
+        self.make_dirs(self.prefix_dir, self.prefix, dir)
     }
 
     /// Copies the sources' regular file `from` to the item's `to`, never
     /// through a link that leaves either directory and never onto itself.
     fn copy(&self, from: &RelPath, to: &RelPath, executable: bool) -> Result<(), BuildError> {
+        if let Some(parent) = to.parent() {
+            self.mkdir(&parent)?;
+        }
         copy_file(self.src_dir, from, self.prefix_dir, to, executable).map_err(|source| {
             BuildError::Copy {
                 rock: self.rock.to_owned(),
@@ -138,21 +201,27 @@ fn copy_file(
     executable: bool,
 ) -> std::io::Result<()> {
     use cap_std::fs::{MetadataExt, OpenOptions, OpenOptionsExt};
-    let mut input = src.open(from)?;
+    // Non-blocking: a FIFO put where a file was expected is refused, not
+    // waited on (a build's leftovers are read by the daemon as root).
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let mut input = src.open_with(from, OpenOptions::new().read(true).custom_flags(nonblock))?;
     let meta = input.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
-    }
-    if let Some(parent) = to.parent() {
-        dest.create_dir_all(parent)?;
     }
     let mut options = OpenOptions::new();
     options
         .write(true)
         .create(true)
+        .custom_flags(nonblock)
         .mode(if executable { 0o755 } else { 0o644 });
     let mut output = dest.open_with(to, &options)?;
     let out_meta = output.metadata()?;
+    if !out_meta.is_file() {
+        return Err(std::io::Error::other(
+            "the destination is not a regular file",
+        ));
+    }
     if out_meta.dev() == meta.dev() && out_meta.ino() == meta.ino() {
         return Err(std::io::Error::other(
             "the file would be copied onto itself",
@@ -168,7 +237,8 @@ fn copy_file(
     Ok(())
 }
 
-/// Runs `program args…` in `cwd`, failing with its output when it fails.
+/// Runs `program args…` in `cwd` as this process, failing with its output
+/// when it fails.
 pub fn run(
     what: &str,
     program: &str,
@@ -176,42 +246,8 @@ pub fn run(
     cwd: &Path,
     env: &[(&str, String)],
 ) -> Result<(), BuildError> {
-    run_as(what, program, args, cwd, env, None)
-}
-
-/// [`run`], as `user` with only the environment a build needs (never the
-/// daemon's or a client's `PATH`, `CC`, proxies or `LUA_*`).
-pub fn run_as(
-    what: &str,
-    program: &str,
-    args: &[String],
-    cwd: &Path,
-    env: &[(&str, String)],
-    sandbox: Option<&super::isolation::Sandbox>,
-) -> Result<(), BuildError> {
-    let mut cmd = match sandbox.and_then(|s| s.bwrap.as_ref().map(|b| (s, b))) {
-        Some((sandbox, bwrap)) => {
-            let mut cmd = Command::new(bwrap);
-            cmd.args(sandbox.bwrap_args(cwd)).arg(program).args(args);
-            cmd
-        }
-        None => {
-            let mut cmd = Command::new(program);
-            cmd.args(args);
-            cmd
-        }
-    };
-    cmd.current_dir(cwd);
-    if let Some(user) = sandbox.map(|s| s.user) {
-        use std::os::unix::process::CommandExt;
-        cmd.env_clear()
-            .env("PATH", CLEAN_PATH)
-            .env("HOME", cwd)
-            .env("TMPDIR", cwd)
-            .env("LANG", "C")
-            .uid(user.uid)
-            .gid(user.gid);
-    }
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -380,9 +416,7 @@ fn compile_c_modules(
     }
     jobs.par_iter().try_for_each(|job| {
         if let Some(parent) = job.object.parent() {
-            ctx.src_dir
-                .create_dir_all(&parent)
-                .map_err(ctx.io(ctx.src, &parent))?;
+            ctx.make_dirs(ctx.src_dir, ctx.src, &parent)?;
         }
         let doing = format!("compiling {}", job.source);
         ctx.run(&doing, &doing, compiler, &job.args, &[])
@@ -395,9 +429,7 @@ fn compile_c_modules(
     // `build.install.lib = { "a/b.so" }` (luasec's) finds it there too.
     for (target, objects, libdirs, libraries) in links {
         if let Some(parent) = target.parent() {
-            ctx.src_dir
-                .create_dir_all(&parent)
-                .map_err(ctx.io(ctx.src, &parent))?;
+            ctx.make_dirs(ctx.src_dir, ctx.src, &parent)?;
         }
         let mut args: Vec<String> = ld_args.to_vec();
         args.extend(ctx.words("LDFLAGS"));

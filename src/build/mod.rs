@@ -24,6 +24,7 @@
 
 pub mod backends;
 pub mod external;
+pub mod input;
 pub mod isolation;
 pub mod recipe;
 pub mod rock_file;
@@ -33,6 +34,7 @@ pub mod variables;
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
@@ -44,8 +46,10 @@ use crate::rel_path::{RelPath, RelPathError};
 use crate::rockspec::build::{Backend, FieldError, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 use crate::store::db::ItemKind;
-use crate::store::{Item, ItemSpec, Store, StoreError};
+use crate::store::{Item, ItemSpec, Staging, Store, StoreError};
 pub use backends::BuildWatch;
+pub use input::Source;
+use isolation::{Isolation, IsolationError, Sandbox};
 use variables::Variables;
 
 /// Why a build failed. Nothing is admitted when it does.
@@ -66,6 +70,30 @@ pub enum BuildError {
     /// Something the rockspec asks for that cannot be done.
     #[error("{0}")]
     Rockspec(String),
+    /// A rock file was given where a rockspec build was expected.
+    #[error("a rock file has no rockspec build input")]
+    NotARockspec,
+    /// The daemon's isolation refused or stopped the build.
+    #[error("{rock}: {source}")]
+    Isolation {
+        /// The rock.
+        rock: String,
+        /// What happened.
+        #[source]
+        source: IsolationError,
+    },
+    /// A git source's commit could not be asked of its remote, so the
+    /// recipe key cannot be known (never guessed: a stale build could be
+    /// reused).
+    #[error("{rock}: cannot ask {url} which commit to build (`git ls-remote` {status})")]
+    RemoteCommit {
+        /// The rock.
+        rock: String,
+        /// The repository.
+        url: String,
+        /// How git ended, and what it said.
+        status: String,
+    },
     /// A build type provided by another rock (`luarocks-build-<type>`).
     #[error("build type `{0}` needs the rock luarocks-build-{0}, which rockstore cannot run; only builtin, make, cmake, command and none are supported")]
     UnsupportedBackend(String),
@@ -181,6 +209,16 @@ pub enum BuildError {
     },
 }
 
+impl crate::hint::Hint for BuildError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            BuildError::Isolation { source, .. } => source.hints(),
+            BuildError::Store(e) => e.hints(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// What every build in one run shares.
 pub struct BuildEnv {
     /// `--only-sources`: sources may be downloaded only from URLs whose
@@ -203,6 +241,9 @@ pub struct BuildEnv {
     /// `--branch`: overrides every loaded rockspec's `source.branch`, as
     /// LuaRocks (a recipe input, so other branches are other recipes).
     pub branch: Option<String>,
+    /// The `PATH` build commands run with, where the compiler is found
+    /// (the user's; a daemon build's is [`backends::CLEAN_PATH`]).
+    pub tool_path: String,
 }
 
 impl BuildEnv {
@@ -232,9 +273,9 @@ pub struct Builder<'a> {
     pub env: &'a BuildEnv,
     /// Told what each build is doing (none: nobody watches).
     pub watch: Option<&'a dyn BuildWatch>,
-    /// The user build commands run as (the daemon's build users); none:
-    /// as this process, with its environment.
-    pub build_user: Option<crate::daemon::BuildUser>,
+    /// How a daemon isolates the build (build users, bubblewrap, limits);
+    /// none: commands run as this process, with its environment.
+    pub isolation: Option<&'a Isolation<'a>>,
 }
 
 impl Builder<'_> {
@@ -262,18 +303,18 @@ pub enum Sources<'b> {
         /// The directory (copied before building, never written to).
         dir: &'b Path,
         /// [`source::tree_hash`] of it.
-        hash: String,
+        hash: crate::store::content_hash::ContentHash,
     },
 }
 
 impl Sources<'_> {
     /// What stands for the sources in the recipe key, when not the
     /// rockspec's `source` table.
-    fn key(&self) -> Option<(&'static str, &str)> {
+    fn key(&self) -> Option<(&'static str, String)> {
         match self {
             Sources::Fetch => None,
-            Sources::SrcRock { hash, .. } => Some(("src.rock", hash)),
-            Sources::Local { hash, .. } => Some(("local.dir", hash)),
+            Sources::SrcRock { hash, .. } => Some(("src.rock", hash.clone())),
+            Sources::Local { hash, .. } => Some(("local.dir", hash.to_hex())),
         }
     }
 }
@@ -401,8 +442,6 @@ impl Builder<'_> {
         };
         let linked = linked_libraries(&backend);
         let externals = external::declared_or_detected(&rockspec.external_dependencies, &linked);
-        let mut vars = self.env.variables.clone();
-        external::resolve(&externals, &mut vars, &self.env.deps_dirs, &rockspec.name)?;
         let compiles = match &backend {
             Backend::Builtin(b) => b
                 .modules
@@ -412,20 +451,57 @@ impl Builder<'_> {
             Backend::None => false,
             _ => true,
         };
-        if compiles && matches!(backend, Backend::Builtin(_)) {
-            let incdir = vars.get("LUA_INCDIR").map_or("", String::as_str);
-            self.env.lua.require_incdir(incdir)?;
+        let mut vars = self.env.variables.clone();
+        // What the host holds (external dependencies, headers) is looked
+        // at with the rights of whoever the build is for: a daemon looks
+        // as an unprivileged user, never as itself.
+        let look = |vars: &mut Variables| -> Result<(), BuildError> {
+            external::resolve(&externals, vars, &self.env.deps_dirs, &rockspec.name)?;
+            if compiles && matches!(backend, Backend::Builtin(_)) {
+                let incdir = vars.get("LUA_INCDIR").map_or("", String::as_str);
+                self.env.lua.require_incdir(incdir)?;
+            }
+            Ok(())
+        };
+        let probe = match self.isolation {
+            None => {
+                look(&mut vars)?;
+                recipe::Probe::AsMe
+            }
+            Some(iso) => {
+                isolation::as_user(isolation::NOBODY, || look(&mut vars)).map_err(|source| {
+                    BuildError::Io {
+                        path: PathBuf::from("/proc/self"),
+                        source,
+                    }
+                })??;
+                recipe::Probe::Unprivileged {
+                    limits: iso.limits,
+                    cancel: iso.cancel,
+                }
+            }
+        };
+        let cc = vars.get("CC").map_or("", String::as_str);
+        let source_hash = input.sources.key();
+        if source_hash.is_none() {
+            source::check_before_fetch(&rockspec, &input.origin)?;
         }
-
+        let gathered = recipe::gather(
+            &rock,
+            &self.env.lua,
+            compiles.then_some((cc, self.env.tool_path.as_str())),
+            source_hash.is_none().then_some(&rockspec.source),
+            probe,
+        )?;
         let key = recipe::key(&recipe::Inputs {
             rockspec_bytes: &input.bytes,
             source: &rockspec.source,
-            source_hash: input.sources.key(),
+            source_hash,
             lua: &self.env.lua,
             arch: &self.env.arch,
             variables: &vars,
-            compiles,
             dependency_items: &input.dependency_items,
+            gathered: &gathered,
         });
         Ok(Prepared {
             rock,
@@ -454,121 +530,16 @@ impl Builder<'_> {
 
     /// Builds a rockspec (or the rockspec of an unpacked `.src.rock`).
     pub fn build(&self, input: &RockspecInput<'_>) -> Result<Built, BuildError> {
-        let Prepared {
-            rock,
-            rockspec,
-            backend,
-            install,
-            copy_directories,
-            externals,
-            mut vars,
-            key,
-        } = self.prepare(input)?;
-        let _recipe_lock = self.store.lock_recipe(&key)?;
-        if let Some(item) = self.store.realisation(&key)? {
+        let prepared = self.prepare(input)?;
+        let _recipe_lock = self.store.lock_recipe(&prepared.key)?;
+        if let Some(item) = self.store.realisation(&prepared.key)? {
             return Ok(Built { item, reused: true });
         }
-
-        let work = self.store.build_dir()?;
-        if !matches!(input.sources, Sources::Local { .. }) {
-            self.doing(&format!("fetching {}", rockspec.source.url));
-        }
-        let mut fetched_source = None;
-        let src_dir = match &input.sources {
-            Sources::Fetch => {
-                source::allowed_by_only_sources(&rockspec, self.env.only_sources_from.as_deref())?;
-                let (dir, hashed) =
-                    source::obtain(self.fetcher, &rockspec, None, work.path(), &input.origin)?;
-                fetched_source = hashed;
-                dir
-            }
-            Sources::SrcRock { dir, .. } => {
-                source::obtain(
-                    self.fetcher,
-                    &rockspec,
-                    Some(dir),
-                    work.path(),
-                    &input.origin,
-                )?
-                .0
-            }
-            Sources::Local { dir, .. } => source::copy_local(dir, &work.path().join("local"))?,
+        let (staging, fetched_source) = match self.isolation {
+            None => self.build_here(&prepared, input)?,
+            Some(isolation) => self.build_isolated(isolation, &prepared, input)?,
         };
-        let src_handle =
-            Dir::open_ambient_dir(&src_dir, cap_std::ambient_authority()).map_err(|source| {
-                BuildError::Io {
-                    path: src_dir.clone(),
-                    source,
-                }
-            })?;
-
-        let staging = self.store.stage()?;
-        let prefix = staging.path();
-        let sandbox = self.build_user.map(|user| {
-            isolation::Sandbox::new(user, vec![work.path().to_path_buf(), prefix.clone()])
-        });
-        if let Some(sandbox) = &sandbox {
-            self.doing(&sandbox.describe());
-            for dir in &sandbox.writable {
-                isolation::hand_over(dir, sandbox.user.uid, sandbox.user.gid).map_err(
-                    |source| BuildError::Io {
-                        path: dir.clone(),
-                        source,
-                    },
-                )?;
-            }
-        }
-        vars.extend(backends::prefix_variables(&prefix));
-        let ctx = backends::Ctx {
-            rock: &rock,
-            src: &src_dir,
-            src_dir: &src_handle,
-            prefix: &prefix,
-            prefix_dir: staging.dir(),
-            vars: &vars,
-            unknown: std::sync::Mutex::new(Vec::new()),
-            watch: self.watch,
-            run_as: sandbox.as_ref(),
-        };
-        let external_libs: Vec<(String, bool)> = externals
-            .iter()
-            .map(|(name, dep)| (name.clone(), dep.library.is_some()))
-            .collect();
-        let ran = match &backend {
-            Backend::Builtin(b) => {
-                // As LuaRocks: only a missing `modules` is autodetected;
-                // `modules = {}` installs none.
-                let modules = match &b.modules {
-                    Some(m) => m.clone(),
-                    None => source::autodetect_modules(&src_handle),
-                };
-                backends::builtin(&ctx, &modules, &external_libs)
-            }
-            Backend::Make(m) => backends::make(&ctx, m),
-            Backend::CMake(c) => backends::cmake(&ctx, c),
-            Backend::Command(c) => backends::command(&ctx, c),
-            Backend::None | Backend::External(_) => Ok(()),
-        };
-        self.store.failpoint("after-backend");
-        if let Some(user) = self.build_user {
-            // No process of the build user survives to change what is
-            // admitted; then every file is the daemon's again.
-            isolation::end_processes(user.uid, user.gid);
-            for dir in [work.path().to_path_buf(), prefix.clone()] {
-                isolation::take_back(&dir)
-                    .map_err(|source| BuildError::Io { path: dir, source })?;
-            }
-        }
-        ran?;
-        self.doing("installing");
-        backends::install_files(&ctx, &install, copy_directories)?;
-        let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
-        write(staging.dir(), &prefix, &rockspec_name, &input.bytes)?;
-        let manifest = rock_manifest::generate(&prefix).map_err(|source| BuildError::Io {
-            path: prefix.clone(),
-            source,
-        })?;
-        write(staging.dir(), &prefix, "rock_manifest", manifest.as_bytes())?;
+        let Prepared { rockspec, key, .. } = prepared;
         let item = self.store.admit(
             staging,
             &ItemSpec {
@@ -598,6 +569,209 @@ impl Builder<'_> {
             item,
             reused: false,
         })
+    }
+
+    /// Fetches and builds in this process, as its user, straight into a
+    /// staging directory of the store.
+    fn build_here(
+        &self,
+        prepared: &Prepared,
+        input: &RockspecInput<'_>,
+    ) -> Result<(Staging<'_>, Option<source::FetchedSource>), BuildError> {
+        let work = self.store.build_dir()?;
+        let (src_dir, fetched_source) = self.obtain_sources(prepared, input, work.path(), None)?;
+        let src_handle = open_dir(&src_dir)?;
+        let staging = self.store.stage()?;
+        let prefix = staging.path();
+        let mut vars = prepared.vars.clone();
+        vars.extend(backends::prefix_variables(&prefix));
+        let ctx = backends::Ctx {
+            rock: &prepared.rock,
+            src: &src_dir,
+            src_dir: &src_handle,
+            prefix: &prefix,
+            prefix_dir: staging.dir(),
+            vars: &vars,
+            unknown: std::sync::Mutex::new(Vec::new()),
+            watch: self.watch,
+            sandbox: None,
+        };
+        self.run_backend(prepared, &src_handle, &ctx)?;
+        self.store.failpoint("after-backend");
+        self.doing("installing");
+        backends::install_files(&ctx, &prepared.install, prepared.copy_directories.clone())?;
+        self.finish_item(prepared, input, &staging)?;
+        Ok((staging, fetched_source))
+    }
+
+    /// Builds as a leased build user in the daemon's sandbox: sources are
+    /// fetched into a directory the build user owns, every command runs in
+    /// bubblewrap with the build's limits, every process of the build
+    /// user is ended, and only then is what the build left copied, entry
+    /// by entry, into a staging directory of root's, which alone is hashed
+    /// and admitted.
+    fn build_isolated(
+        &self,
+        isolation: &Isolation<'_>,
+        prepared: &Prepared,
+        input: &RockspecInput<'_>,
+    ) -> Result<(Staging<'_>, Option<source::FetchedSource>), BuildError> {
+        let rock = &prepared.rock;
+        let stopped = |source| BuildError::Isolation {
+            rock: rock.clone(),
+            source,
+        };
+        let lease = (isolation.lease)().map_err(stopped)?;
+        let user = lease.user;
+        // Nothing of an earlier build of this user may see this one.
+        isolation::end_processes(user);
+        let work = self.store.build_dir_for(user).map_err(BuildError::Store)?;
+        let host = work.path().to_path_buf();
+        let sandbox = Sandbox::new(isolation, user, &host).map_err(stopped)?;
+        if let Some(watch) = self.watch {
+            watch.isolated(&sandbox.describe());
+        }
+        if !matches!(input.sources, Sources::Local { .. }) {
+            self.doing(&format!("fetching {}", prepared.rockspec.source.url));
+        }
+        let result = (|| {
+            let (src_dir, fetched) = self.obtain_sources(prepared, input, &host, Some(&sandbox))?;
+            let out = host.join("out");
+            std::fs::create_dir(&out).map_err(|source| BuildError::Io {
+                path: out.clone(),
+                source,
+            })?;
+            // Everything the daemon wrote becomes the build user's before
+            // its first command (none of its processes exists yet).
+            isolation::give_to(work.dir().as_fd(), user).map_err(|source| BuildError::Io {
+                path: host.clone(),
+                source,
+            })?;
+            let src_handle = open_dir(&src_dir)?;
+            let out_handle = open_dir(&out)?;
+            let mut vars = prepared.vars.clone();
+            vars.extend(backends::prefix_variables(&sandbox.view(&out)));
+            let ctx = backends::Ctx {
+                rock,
+                src: &src_dir,
+                src_dir: &src_handle,
+                prefix: &out,
+                prefix_dir: &out_handle,
+                vars: &vars,
+                unknown: std::sync::Mutex::new(Vec::new()),
+                watch: self.watch,
+                sandbox: Some(&sandbox),
+            };
+            let ran = self.run_backend(prepared, &src_handle, &ctx);
+            self.store.failpoint("after-backend");
+            // No process of the build user survives to change what is
+            // copied out, whatever the backend did.
+            isolation::end_processes(user);
+            ran?;
+            self.doing("installing");
+            backends::install_files(&ctx, &prepared.install, prepared.copy_directories.clone())?;
+            if let Some(room) = isolation.max_output {
+                let size = isolation::tree_bytes(out_handle.as_fd(), room).map_err(|source| {
+                    BuildError::Io {
+                        path: out.clone(),
+                        source,
+                    }
+                })?;
+                if size > room {
+                    return Err(stopped(IsolationError::OutputTooLarge { size, room }));
+                }
+            }
+            let staging = self.store.stage()?;
+            self.store.copy_into(&staging, &out_handle, rock)?;
+            self.finish_item(prepared, input, &staging)?;
+            Ok((staging, fetched))
+        })();
+        isolation::end_processes(user);
+        drop(lease);
+        result
+    }
+
+    /// The sources in `work`: fetched and unpacked (a git source cloned
+    /// by the sandbox's build user when there is one), or a `make`'s
+    /// working directory copied.
+    fn obtain_sources(
+        &self,
+        prepared: &Prepared,
+        input: &RockspecInput<'_>,
+        work: &Path,
+        sandbox: Option<&Sandbox<'_>>,
+    ) -> Result<(PathBuf, Option<source::FetchedSource>), BuildError> {
+        let rockspec = &prepared.rockspec;
+        if sandbox.is_none() && !matches!(input.sources, Sources::Local { .. }) {
+            self.doing(&format!("fetching {}", rockspec.source.url));
+        }
+        Ok(match &input.sources {
+            Sources::Fetch => {
+                source::allowed_by_only_sources(rockspec, self.env.only_sources_from.as_deref())?;
+                source::obtain(self.fetcher, rockspec, None, work, &input.origin, sandbox)?
+            }
+            Sources::SrcRock { dir, .. } => (
+                source::obtain(
+                    self.fetcher,
+                    rockspec,
+                    Some(dir),
+                    work,
+                    &input.origin,
+                    sandbox,
+                )?
+                .0,
+                None,
+            ),
+            Sources::Local { dir, .. } => (source::copy_local(dir, &work.join("local"))?, None),
+        })
+    }
+
+    /// Runs the rock's build backend in the sources.
+    fn run_backend(
+        &self,
+        prepared: &Prepared,
+        src_handle: &Dir,
+        ctx: &backends::Ctx<'_>,
+    ) -> Result<(), BuildError> {
+        let external_libs: Vec<(String, bool)> = prepared
+            .externals
+            .iter()
+            .map(|(name, dep)| (name.clone(), dep.library.is_some()))
+            .collect();
+        match &prepared.backend {
+            Backend::Builtin(b) => {
+                // As LuaRocks: only a missing `modules` is autodetected;
+                // `modules = {}` installs none.
+                let modules = match &b.modules {
+                    Some(m) => m.clone(),
+                    None => source::autodetect_modules(src_handle),
+                };
+                backends::builtin(ctx, &modules, &external_libs)
+            }
+            Backend::Make(m) => backends::make(ctx, m),
+            Backend::CMake(c) => backends::cmake(ctx, c),
+            Backend::Command(c) => backends::command(ctx, c),
+            Backend::None | Backend::External(_) => Ok(()),
+        }
+    }
+
+    /// Writes the item's own files (its rockspec and `rock_manifest`)
+    /// into `staging`.
+    fn finish_item(
+        &self,
+        prepared: &Prepared,
+        input: &RockspecInput<'_>,
+        staging: &Staging<'_>,
+    ) -> Result<(), BuildError> {
+        let prefix = staging.path();
+        let rockspec = &prepared.rockspec;
+        let rockspec_name = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
+        write(staging.dir(), &prefix, &rockspec_name, &input.bytes)?;
+        let manifest = rock_manifest::generate(&prefix).map_err(|source| BuildError::Io {
+            path: prefix.clone(),
+            source,
+        })?;
+        write(staging.dir(), &prefix, "rock_manifest", manifest.as_bytes())
     }
 
     /// The rockspec inside a rock file (read from the zip, nothing unpacked).
@@ -789,4 +963,12 @@ fn write(dir: &Dir, shown: &Path, name: &str, bytes: &[u8]) -> Result<(), BuildE
     }
     dir.write(name, bytes)
         .map_err(|source| BuildError::Io { path, source })
+}
+
+/// A directory handle for the build's own use.
+fn open_dir(path: &Path) -> Result<Dir, BuildError> {
+    Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -11,13 +11,96 @@
 //! the compiler binary's hash; every build variable except the per-build
 //! directories (`PREFIX`, `LUADIR`, …), which include external dependencies'
 //! locations and command-line `VAR=VALUE`; and the dependency items.
+//!
+//! [`gather`] does the I/O (reading `lua.h` and the compiler, asking the
+//! remote for a commit) and fails loudly when it cannot: an input never
+//! silently becomes empty. [`key`] is a pure function of what was gathered.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, OnceLock};
 
+use super::isolation::{self, BuildLimits, NOBODY};
 use super::variables::Variables;
+use super::BuildError;
 use crate::lua_install::LuaInstall;
 use crate::rockspec::source::Source;
 use crate::store::content_hash::RecipeKey;
+
+/// Largest `lua.h` read.
+const MAX_HEADER: u64 = 4 << 20;
+/// Largest compiler binary hashed.
+const MAX_COMPILER: u64 = 512 << 20;
+
+/// What the I/O part of a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gathered {
+    /// blake3 hex of `lua.h`, empty when the Lua has no headers.
+    pub lua_h: String,
+    /// The compiler's identity (`CC` and its binary's hash), when the
+    /// build compiles.
+    pub compiler: Option<String>,
+    /// The commit an untagged git source would check out.
+    pub commit: Option<String>,
+}
+
+/// As whom the inputs are read.
+#[derive(Debug, Clone, Copy)]
+pub enum Probe<'a> {
+    /// As this process (a build for oneself).
+    AsMe,
+    /// As `nobody`, with no configuration of root's (the daemon, for a
+    /// client): files an unprivileged user could not read are errors.
+    Unprivileged {
+        /// Limits on `git ls-remote`.
+        limits: BuildLimits,
+        /// Set when nobody waits any more.
+        cancel: &'a AtomicBool,
+    },
+}
+
+/// Reads what a key needs from outside the request.
+pub fn gather(
+    rock: &str,
+    lua: &LuaInstall,
+    compiler: Option<(&str, &str)>,
+    source: Option<&Source>,
+    probe: Probe<'_>,
+) -> Result<Gathered, BuildError> {
+    let read_files = || -> Result<(String, Option<String>), BuildError> {
+        let lua_h = match &lua.incdir {
+            Some(dir) => lua_h_hash(&dir.join("lua.h"))?,
+            None => String::new(),
+        };
+        let compiler = compiler
+            .map(|(cc, path)| compiler_identity(cc, path))
+            .transpose()?;
+        Ok((lua_h, compiler))
+    };
+    let (lua_h, compiler) = match probe {
+        Probe::AsMe => read_files()?,
+        Probe::Unprivileged { .. } => {
+            isolation::as_user(NOBODY, read_files).map_err(|e| BuildError::Io {
+                path: PathBuf::from("/proc/self"),
+                source: e,
+            })??
+        }
+    };
+    let commit = match source {
+        Some(s) if s.protocol.starts_with("git") && s.tag.is_none() => {
+            Some(remote_commit(rock, s, probe)?)
+        }
+        _ => None,
+    };
+    Ok(Gathered {
+        lua_h,
+        compiler,
+        commit,
+    })
+}
 
 /// What goes into a rockspec build's key.
 pub struct Inputs<'a> {
@@ -27,17 +110,17 @@ pub struct Inputs<'a> {
     pub source: &'a Source,
     /// What stands for the sources when not the rockspec's `source`
     /// (`src.rock` or `local.dir`, and a hash).
-    pub source_hash: Option<(&'static str, &'a str)>,
+    pub source_hash: Option<(&'static str, String)>,
     /// The Lua built for.
     pub lua: &'a LuaInstall,
     /// The arch.
     pub arch: &'a str,
     /// Variables after overrides and external dependencies.
     pub variables: &'a Variables,
-    /// Whether a compiler or build tool runs.
-    pub compiles: bool,
     /// Items of resolved dependencies.
     pub dependency_items: &'a [String],
+    /// What [`gather`] read.
+    pub gathered: &'a Gathered,
 }
 
 struct KeyWriter(blake3::Hasher);
@@ -51,12 +134,12 @@ impl KeyWriter {
     }
 }
 
-/// The key of a rockspec build.
+/// The key of a rockspec build. Pure.
 pub fn key(inputs: &Inputs<'_>) -> RecipeKey {
     let mut w = KeyWriter(blake3::Hasher::new());
     w.field("format", b"rockstore recipe 1");
     w.field("rockspec", inputs.rockspec_bytes);
-    match inputs.source_hash {
+    match &inputs.source_hash {
         Some((label, hash)) => w.field(label, hash.as_bytes()),
         None => {
             let s = inputs.source;
@@ -69,8 +152,7 @@ pub fn key(inputs: &Inputs<'_>) -> RecipeKey {
             ] {
                 w.field(label, value.as_deref().unwrap_or("").as_bytes());
             }
-            if s.protocol.starts_with("git") && s.tag.is_none() {
-                let commit = super::source::git_remote_commit(s).unwrap_or_default();
+            if let Some(commit) = &inputs.gathered.commit {
                 w.field("source.commit", commit.as_bytes());
             }
         }
@@ -78,17 +160,10 @@ pub fn key(inputs: &Inputs<'_>) -> RecipeKey {
     let lua = inputs.lua;
     w.field("lua.version", lua.version.as_bytes());
     w.field("lua.luajit", lua.luajit.as_deref().unwrap_or("").as_bytes());
-    let header = lua
-        .incdir
-        .as_deref()
-        .and_then(|d| std::fs::read(d.join("lua.h")).ok())
-        .map(|b| blake3::hash(&b).to_hex().to_string())
-        .unwrap_or_default();
-    w.field("lua.h", header.as_bytes());
+    w.field("lua.h", inputs.gathered.lua_h.as_bytes());
     w.field("arch", inputs.arch.as_bytes());
-    if inputs.compiles {
-        let cc = inputs.variables.get("CC").map(String::as_str).unwrap_or("");
-        w.field("compiler", compiler_identity(cc).as_bytes());
+    if let Some(compiler) = &inputs.gathered.compiler {
+        w.field("compiler", compiler.as_bytes());
     }
     for (name, value) in inputs.variables {
         if !matches!(
@@ -113,26 +188,146 @@ pub fn binary_rock_key(bytes: &[u8], lua_version: &str) -> RecipeKey {
     RecipeKey(*w.0.finalize().as_bytes())
 }
 
-/// The compiler's path and a hash of its binary: a compiler upgrade changes
-/// the key without running the compiler to ask.
-fn compiler_identity(cc: &str) -> String {
+/// Opens `path` for reading without blocking (a FIFO is refused, not
+/// waited on) and only as a regular file of at most `max` bytes.
+fn open_regular(path: &Path, max: u64) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(file)
+}
+
+fn lua_h_hash(path: &Path) -> Result<String, BuildError> {
+    let io = |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match open_regular(path, MAX_HEADER) {
+        Ok(f) => f,
+        // No headers: the Lua builds nothing that compiles, and says so
+        // where it matters (`require_incdir`).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut file.take(MAX_HEADER), &mut hasher).map_err(io)?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// What identifies a compiler binary without reading it: device, inode,
+/// size, and the modification and change times.
+type BinaryIdentity = (u64, u64, u64, i64, i64, i64, i64);
+
+/// The compiler's command and a hash of its binary (found on `search`, the
+/// `PATH` builds run with): a compiler upgrade changes the key without
+/// running the compiler to ask. Hashes are remembered per binary (device,
+/// inode, size, times) for the life of the process.
+fn compiler_identity(cc: &str, search: &str) -> Result<String, BuildError> {
     let Some(program) = cc.split_whitespace().last() else {
-        return String::new();
+        return Ok(String::new());
     };
     let resolved = if program.contains('/') {
-        Some(Path::new(program).to_path_buf())
+        PathBuf::from(program)
     } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(program))
-                .find(|p| p.is_file())
-        })
+        match std::env::split_paths(search)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+        {
+            Some(p) => p,
+            // Not found: the build will say so when it runs the compiler;
+            // the key names the command alone.
+            None => return Ok(format!("{cc}\n")),
+        }
     };
-    let hash = resolved
-        .as_deref()
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| std::fs::read(p).ok())
-        .map(|b| blake3::hash(&b).to_hex().to_string())
-        .unwrap_or_default();
-    format!("{cc}\n{hash}")
+    let io = |source| BuildError::Io {
+        path: resolved.clone(),
+        source,
+    };
+    let file = open_regular(&resolved, MAX_COMPILER).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let id = (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    );
+    static SEEN: OnceLock<Mutex<HashMap<BinaryIdentity, String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(hash) = seen.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        return Ok(format!("{cc}\n{hash}"));
+    }
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut file.take(MAX_COMPILER), &mut hasher).map_err(io)?;
+    let hash = hasher.finalize().to_hex().to_string();
+    if let Ok(mut m) = seen.lock() {
+        m.insert(id, hash.clone());
+    }
+    Ok(format!("{cc}\n{hash}"))
+}
+
+/// The commit an untagged git source would check out, asked of the remote
+/// without cloning. A failure is an error: a key that silently lost its
+/// commit could reuse a stale build.
+fn remote_commit(rock: &str, source: &Source, probe: Probe<'_>) -> Result<String, BuildError> {
+    let url = super::source::git_remote(&source.url);
+    let reference = source
+        .branch
+        .as_ref()
+        .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
+    let args = vec![
+        "ls-remote".to_owned(),
+        "--".to_owned(),
+        url.clone(),
+        reference,
+    ];
+    let failed = |status: String| BuildError::RemoteCommit {
+        rock: rock.to_owned(),
+        url: url.clone(),
+        status,
+    };
+    let (success, status, stdout) = match probe {
+        Probe::AsMe => {
+            let out = std::process::Command::new("git")
+                .args(&args)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| failed(format!("could not start: {e}")))?;
+            let mut said = out.stdout.clone();
+            said.extend_from_slice(&out.stderr);
+            (out.status.success(), out.status.code(), (out.stdout, said))
+        }
+        Probe::Unprivileged { limits, cancel } => {
+            let out = isolation::git_as(NOBODY, &args, Path::new("/"), limits, cancel)
+                .map_err(|e| failed(e.to_string()))?;
+            (out.success, out.status, (out.output.clone(), out.output))
+        }
+    };
+    let (stdout, said) = stdout;
+    let text = String::from_utf8_lossy(&stdout);
+    let commit = text
+        .split_whitespace()
+        .next()
+        .filter(|c| c.len() >= 40 && c.chars().all(|ch| ch.is_ascii_hexdigit()));
+    match (success, commit) {
+        (true, Some(c)) => Ok(c.to_owned()),
+        (true, None) => Err(failed("found no such branch".to_owned())),
+        (false, _) => Err(failed(format!(
+            "exited with {}: {}",
+            status.map_or("a signal".to_owned(), |s| format!("status {s}")),
+            String::from_utf8_lossy(&said).trim()
+        ))),
+    }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -33,6 +32,7 @@ pub fn obtain(
     src_rock: Option<&Path>,
     work: &Path,
     origin: &Origin,
+    sandbox: Option<&super::isolation::Sandbox<'_>>,
 ) -> Result<(PathBuf, Option<FetchedSource>), BuildError> {
     let source = &rockspec.source;
     let rock = format!("{} {}", rockspec.name, rockspec.version);
@@ -61,7 +61,7 @@ pub fn obtain(
         // A local repository is a local file like any other: a rockspec
         // from a server (or a daemon's client) may not name one.
         check_local_source(&rock, &git_url(source), origin)?;
-        git_clone(source, clone_into, &unpack_dir)?;
+        git_clone(&rock, source, clone_into, &unpack_dir, sandbox)?;
         return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None).map(|d| (d, None));
     }
     let file_text = source
@@ -187,6 +187,21 @@ fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {
     }
 }
 
+/// Checks what the rockspec's `source` names before anything is fetched
+/// or asked of a remote: `source.dir` stays inside the sources, and a local
+/// file or repository is one its origin may name.
+pub(crate) fn check_before_fetch(rockspec: &Rockspec, origin: &Origin) -> Result<(), BuildError> {
+    let source = &rockspec.source;
+    let rock = format!("{} {}", rockspec.name, rockspec.version);
+    source_dir(&rock, &source.dir)?;
+    let url = if source.protocol.starts_with("git") {
+        git_url(source)
+    } else {
+        source_url(source)
+    };
+    check_local_source(&rock, &url, origin)
+}
+
 /// A rockspec from a server may name a local file (`file://` or a plain
 /// path) only inside that server's own directory, when the server is a
 /// local directory itself; a rockspec the user named may name any.
@@ -287,7 +302,7 @@ fn git_url(source: &Source) -> String {
 }
 
 /// [`git_url`] of a URL.
-fn git_remote(url: &str) -> String {
+pub(crate) fn git_remote(url: &str) -> String {
     if let Some(rest) = url.strip_prefix("git+") {
         return rest.to_owned();
     }
@@ -326,8 +341,16 @@ pub fn git_checkout(
     )
 }
 
-/// A shallow clone at `tag` or `branch` into `dest/<dir>`.
-fn git_clone(source: &Source, dir: &RelPath, dest: &Path) -> Result<(), BuildError> {
+/// A shallow clone at `tag` or `branch` into `dest/<dir>`: as this
+/// process, or in a daemon build as its build user, with none of the
+/// daemon's git configuration or credentials.
+fn git_clone(
+    rock: &str,
+    source: &Source,
+    dir: &RelPath,
+    dest: &Path,
+    sandbox: Option<&super::isolation::Sandbox<'_>>,
+) -> Result<(), BuildError> {
     let mut args = vec![
         "clone".to_owned(),
         "--depth=1".to_owned(),
@@ -341,30 +364,40 @@ fn git_clone(source: &Source, dir: &RelPath, dest: &Path) -> Result<(), BuildErr
     args.push("--".to_owned());
     args.push(git_url(source));
     args.push(dir.to_string());
-    run(
-        &format!("Failed cloning {}", source.url),
-        "git",
-        &args,
+    let what = format!("Failed cloning {}", source.url);
+    let Some(sandbox) = sandbox else {
+        return run(
+            &what,
+            "git",
+            &args,
+            dest,
+            &[("GIT_TERMINAL_PROMPT", "0".to_owned())],
+        );
+    };
+    // The clone is the build user's from the start.
+    let fd = rustix::fs::open(
         dest,
-        &[("GIT_TERMINAL_PROMPT", "0".to_owned())],
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW,
+        rustix::fs::Mode::empty(),
     )
-}
-
-/// The commit a git source without a tag would check out, asked of the
-/// remote without cloning, so an untagged (scm) source that moved gets a
-/// new recipe key.
-pub fn git_remote_commit(source: &Source) -> Option<String> {
-    let reference = source
-        .branch
-        .as_ref()
-        .map_or_else(|| "HEAD".to_owned(), |b| format!("refs/heads/{b}"));
-    let out = Command::new("git")
-        .args(["ls-remote", "--", &git_url(source), &reference])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().next().map(str::to_owned)
+    .map_err(|e| io(dest, e.into()))?;
+    super::isolation::give_to(std::os::fd::AsFd::as_fd(&fd), sandbox.user)
+        .map_err(|e| io(dest, e))?;
+    let out = sandbox
+        .git(&args, dest)
+        .map_err(|source| BuildError::Isolation {
+            rock: rock.to_owned(),
+            source,
+        })?;
+    if out.success {
+        return Ok(());
+    }
+    Err(BuildError::CommandFailed {
+        what,
+        command: format!("git {}", args.join(" ")),
+        status: out.status,
+        output: String::from_utf8_lossy(&out.output).into_owned(),
+    })
 }
 
 /// LuaRocks 3.0's `builtin` autodetection: Lua files under the first of
@@ -444,7 +477,7 @@ pub fn autodetect_modules(src: &Dir) -> BTreeMap<String, Module> {
 
 /// Version-control and build-tool directories a working tree carries that
 /// are not sources.
-const NOT_SOURCES: [&str; 3] = [".git", ".hg", ".svn"];
+pub const NOT_SOURCES: [&str; 3] = [".git", ".hg", ".svn"];
 
 /// The entries of a working directory, recursively, sorted, without
 /// [`NOT_SOURCES`] at its top.
@@ -470,35 +503,38 @@ fn local_entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::FileType)
     Ok(out)
 }
 
-/// A content hash of a working directory (`make`): every path, file
-/// content, executable bit and link target, so any edit changes it.
-pub fn tree_hash(dir: &Path) -> Result<String, BuildError> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::PermissionsExt;
-    let mut hasher = blake3::Hasher::new();
-    for (rel, kind) in local_entries(dir).map_err(|e| io(dir, e))? {
-        let path = dir.join(&rel);
-        hasher.update(rel.as_os_str().as_bytes());
-        hasher.update(b"\0");
-        if kind.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| io(&path, e))?;
-            hasher.update(b"l");
-            hasher.update(target.as_os_str().as_bytes());
-        } else if kind.is_file() {
-            let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
-            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-            hasher.update(if meta.permissions().mode() & 0o100 != 0 {
-                b"x"
-            } else {
-                b"f"
-            });
-            hasher.update(blake3::hash(&bytes).as_bytes());
-        } else {
-            hasher.update(b"d");
-        }
-        hasher.update(b"\0");
-    }
-    Ok(hasher.finalize().to_hex().to_string())
+/// The content hash of a working directory (`make`): the canonical hash
+/// of its tree as it travels to a daemon (store-format/v1/serialization.md,
+/// the archive form, with any link target), without [`NOT_SOURCES`] and
+/// special files. Any edit changes it.
+pub fn tree_hash(dir: &Path) -> Result<crate::store::content_hash::ContentHash, BuildError> {
+    let node = sources_model(dir)?;
+    Ok(crate::store::canonical::content_hash(&node))
+}
+
+/// The tree model of a working directory, read with this process's rights.
+pub fn sources_model(dir: &Path) -> Result<crate::store::canonical::Node, BuildError> {
+    use crate::store::item_archive::{model, LinkPolicy};
+    let fd = open_sources(dir)?;
+    model(
+        std::os::fd::AsFd::as_fd(&fd),
+        LinkPolicy::Sources,
+        &NOT_SOURCES,
+    )
+    .map_err(|e| BuildError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e),
+    })
+}
+
+/// A working directory, opened with this process's rights.
+pub fn open_sources(dir: &Path) -> Result<std::os::fd::OwnedFd, BuildError> {
+    rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| io(dir, e.into()))
 }
 
 /// Copies a working directory to `dest` to build there, so a build never

@@ -67,7 +67,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         },
         now,
     };
-    let survey = adopt::adopt(&store, &tree, &options)?;
+    let survey = adopt::adopt(&*store, &tree, &options)?;
     let shown = tree.root.display();
     if args.dry_run && args.json {
         outln!("{}", serde_json::to_string_pretty(&survey)?);
@@ -163,7 +163,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 pub fn release(args: ReleaseArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let tree = tree_of(args.root.as_ref(), cx)?;
     let store = cx.store()?;
-    let released = release::release(&store, &tree)?;
+    let released = release::release(store.store(), &tree)?;
     let shown = tree.root.display();
     if released.was_profile {
         outln!(

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
+use rockstore::backend::{BuildRequest, StoreBackend};
 use rockstore::build::source::source_url;
 use rockstore::build::variables::{self, Variables};
 use rockstore::build::{rock_file, BuildEnv, Builder, Built, Origin};
@@ -395,17 +396,24 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let mut session = Session::new(cx);
     session.fetcher = session.fetcher.verifying(args.flags.run.verify);
-    let store = cx.store()?;
+    let backend = cx.store()?;
     let mut benv = cx.build_env(overrides);
     benv.branch = args.flags.run.branch.clone();
     let builder = Builder {
-        store: &store,
+        store: backend.store(),
         fetcher: &session.fetcher,
         env: &benv,
         watch: None,
-        build_user: None,
+        isolation: None,
     };
-    let built = build_target(&session, &builder, &target, version.as_deref(), true)?;
+    let built = build_target(
+        &session,
+        &*backend,
+        &builder,
+        &target,
+        version.as_deref(),
+        true,
+    )?;
     let name = &built.item.record;
     if args.pack_binary_rock {
         let cwd = std::env::current_dir().context("current directory")?;
@@ -438,13 +446,14 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 fn build_target(
     session: &Session,
+    backend: &dyn StoreBackend,
     builder: &Builder<'_>,
     target: &str,
     version: Option<&str>,
     named_by_user: bool,
 ) -> anyhow::Result<Built> {
     let file = file_name(target);
-    // Through Source, so that on a daemon store the daemon builds.
+    // Through the backend: on a daemon store the daemon builds.
     let source = if file.ends_with(".rockspec") {
         Some(Source::Rockspec {
             bytes: fetch_target(session, target)?,
@@ -465,7 +474,12 @@ fn build_target(
         None
     };
     if let Some(source) = source {
-        return Ok(source.build(builder, Vec::new())?);
+        let request = BuildRequest {
+            source: &source,
+            env: builder.env,
+            dependency_items: Vec::new(),
+        };
+        return Ok(backend.build(&request, builder.fetcher, None)?);
     }
     if Path::new(target).exists() {
         bail!("{target}: not a .rockspec, .src.rock or .rock file");
@@ -473,7 +487,7 @@ fn build_target(
     let offer = session.find(target, version, Want::Source)?;
     let url = offer.url();
     outln!("Building {} {} from {}", offer.name, offer.version, url);
-    build_target(session, builder, &url, None, false)
+    build_target(session, backend, builder, &url, None, false)
 }
 
 /// The home page the servers' rockspec of `name` names (`doc` of a rock
@@ -753,7 +767,8 @@ pub fn pack(args: PackArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let store = cx.store()?;
+    let backend = cx.store()?;
+    let store = backend.store();
     let item = match installed_item(cx, &args.what, args.version.as_deref())? {
         Some(name) => store.find(&name)?,
         None if args.version.is_some() => bail!(

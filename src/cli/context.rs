@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use rockstore::backend::StoreBackend;
 use rockstore::config::Config;
 use rockstore::env_vars::EnvVars;
 use rockstore::fetch::Fetcher;
@@ -134,7 +135,14 @@ impl Context {
         )?)
     }
 
-    pub fn store(&self) -> anyhow::Result<Store> {
+    /// The store the flags and config name, with the backend that may
+    /// write it (its daemon, for a daemon store this user does not own).
+    pub fn store(&self) -> anyhow::Result<Box<dyn StoreBackend>> {
+        Ok(rockstore::stores::backend_for(self.open_store()?))
+    }
+
+    /// The store itself, opened by this process (the daemon serves it).
+    pub fn open_store(&self) -> anyhow::Result<Store> {
         let config = self.paths()?;
         let failpoints = config
             .failpoint

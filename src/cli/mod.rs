@@ -20,7 +20,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use rockstore::env_vars::EnvVars;
-use rockstore::store::Store;
 
 use report::ExitStatus;
 
@@ -166,7 +165,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // Resolved only by commands that use a store: reading a rockspec needs
     // neither a store nor a HOME.
     let cx = || context::Context::new(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env);
-    let open = || -> anyhow::Result<Store> {
+    let open = || -> anyhow::Result<Box<dyn rockstore::backend::StoreBackend>> {
         context::Context::for_store(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env)?
             .store()
     };
@@ -176,11 +175,11 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     };
     match command {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
-        Command::Store(cmd) => store_cmd::run(cmd, &open()?),
-        Command::Verify(args) => verify_cmd::run(args, &open()?),
+        Command::Store(cmd) => store_cmd::run(cmd, &*open()?),
+        Command::Verify(args) => verify_cmd::run(args, open()?.store()),
         Command::Daemon(args) => {
             let cx = cx()?;
-            store_cmd::daemon(args, &cx.config, cx.store()?, cx.fetcher())
+            store_cmd::daemon(args, &cx.config, cx.open_store()?, cx.fetcher())
         }
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),

@@ -3,10 +3,6 @@
 
 use std::process::ExitCode;
 
-use rockstore::lua::EvalError;
-use rockstore::store::ingest::IngestError;
-use rockstore::store::StoreError;
-
 /// The process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -30,8 +26,12 @@ pub fn print_error(error: &anyhow::Error) {
     for line in error_lines(error) {
         errln!("{line}");
     }
-    if let Some(hint) = hint(error) {
-        errln!("\nhint: {hint}");
+    let hints = hints(error);
+    if !hints.is_empty() {
+        errln!("");
+    }
+    for hint in hints {
+        errln!("hint: {hint}");
     }
 }
 
@@ -52,44 +52,18 @@ fn error_lines(error: &anyhow::Error) -> Vec<String> {
     lines
 }
 
-fn hint(error: &anyhow::Error) -> Option<String> {
-    if let Some(e) = error.chain().find_map(|e| e.downcast_ref::<EvalError>()) {
-        return eval_hint(e);
+/// The hints the library's errors give (`rockstore::hints_of`), for the
+/// first error in the chain that the library raised.
+fn hints(error: &anyhow::Error) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        for h in rockstore::hints_of(cause) {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
     }
-    let store_error = error.chain().find_map(|e| e.downcast_ref::<StoreError>())?;
-    Some(match store_error {
-        StoreError::NotAStore { .. } => "pass an empty or new directory with --store, or the root of an existing store".into(),
-        StoreError::UnsupportedFormat { .. } => "use the rockstore version that created this store, or a new --store".into(),
-        StoreError::Ambiguous { .. } => "give more characters of the item name, or its full path".into(),
-        StoreError::NotFound(_) => "`rockstore store ls` lists the items in this store".into(),
-        StoreError::UnknownReference(_) => "references are item names as `rockstore store ls` prints them; add the referenced item first".into(),
-        StoreError::Ingest { source, .. } => match source {
-            IngestError::BadSymlink { .. } | IngestError::UndeclaredReference { .. } => {
-                "items are location-independent: links must be relative and stay inside the item (or enter a declared reference)".into()
-            }
-            IngestError::SpecialFile { .. } | IngestError::Privileged { .. } => {
-                "remove the entry from the directory, then add it again; nothing was added to the store".into()
-            }
-            IngestError::BadName { .. } | IngestError::NonUtf8Target { .. } => {
-                "rename the entry to a UTF-8 name without `/`; nothing was added to the store".into()
-            }
-            _ => return None,
-        },
-        _ => return None,
-    })
-}
-
-fn eval_hint(error: &EvalError) -> Option<String> {
-    Some(match error {
-        EvalError::Runtime { message, .. } if message.contains("(global '") => {
-            "rockspecs and manifests run in an empty environment, as under LuaRocks: only string methods (\"x\"):format() etc. are available, not os, io, string, table or require".into()
-        }
-        EvalError::InstructionBudget { .. } | EvalError::Memory { .. } => {
-            "the file does far more work than any rockspec needs; it was stopped, nothing was changed".into()
-        }
-        EvalError::Bytecode { .. } => "provide the Lua source text of the file".into(),
-        _ => return None,
-    })
+    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use rockstore::backend::StoreBackend;
 use rockstore::store::db::ItemKind;
 use rockstore::store::{Item, ItemSpec, Store};
 use serde::Serialize;
@@ -82,34 +83,111 @@ pub struct InitArgs {
 /// `rockstore daemon`.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Users allowed to connect (a name or `@group`; repeatable) [default: everyone].
+    /// Users allowed to connect (a name or `@group`; repeatable) [default:
+    /// config's `rockstore_allowed_users`, else everyone]. Build users are
+    /// never served.
     #[arg(long = "allowed-user", value_name = "USER")]
     pub allowed_users: Vec<String>,
-    /// Users trusted as admins (root always is; repeatable).
+    /// Users trusted as admins: they may collect garbage and register
+    /// realisations, and have no quota (root always is; repeatable; adds to
+    /// config's `rockstore_trusted_users`).
     #[arg(long = "trusted-user", value_name = "USER")]
     pub trusted_users: Vec<String>,
     /// The group whose members builds run as [default: config's
     /// `rockstore_build_users_group`, else rockstore-build].
     #[arg(long, value_name = "GROUP")]
     pub build_users_group: Option<String>,
+    /// `required`: builds run only in bubblewrap (no network, no home, no
+    /// sockets), none without it; `relaxed`: without bubblewrap, builds run
+    /// as build users only, with the network, and every client is told
+    /// [default: config's `rockstore_sandbox`, else required].
+    #[arg(long, value_name = "MODE", value_parser = ["required", "relaxed"])]
+    pub sandbox: Option<String>,
+    /// Seconds a build may take, from its lease of a build user to its
+    /// last command [default: config's `rockstore_build_timeout`, else 3600].
+    #[arg(long, value_name = "SECS")]
+    pub build_timeout: Option<u64>,
+    /// Seconds a build may print nothing before it is stopped [default:
+    /// config's `rockstore_build_max_silent`, else 600].
+    #[arg(long, value_name = "SECS")]
+    pub build_max_silent: Option<u64>,
+    /// Build users one user may hold at once while others wait [default:
+    /// config's `rockstore_max_builds_per_user`, else all but one].
+    #[arg(long, value_name = "N")]
+    pub max_builds_per_user: Option<usize>,
+    /// Store space only a member's trees may keep (items her trees alone
+    /// use, plus what she built that nothing keeps yet): bytes with K/M/G/T,
+    /// a percentage of the store's file system, or `none`; trusted users
+    /// have none [default: config's `rockstore_user_quota`, else 25%].
+    #[arg(long, value_name = "SIZE")]
+    pub user_quota: Option<String>,
+    /// Connections one user may have open at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_connections_per_user: usize,
+    /// Connections open at once in all.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
 }
 
-/// `rockstore daemon`: serve the store until killed. The config's
-/// `rockstore_allowed_users`, `rockstore_trusted_users` and
-/// `rockstore_build_users_group` apply; flags add to or replace them.
+/// `rockstore daemon`: serve the store until killed. Root's config
+/// (`rockstore_allowed_users`, `rockstore_trusted_users`,
+/// `rockstore_build_users_group`, `rockstore_sandbox`,
+/// `rockstore_build_timeout`, `rockstore_build_max_silent`,
+/// `rockstore_max_builds_per_user`, `rockstore_user_quota`) applies;
+/// flags add to or replace it.
 pub fn daemon(
     args: DaemonArgs,
     files: &rockstore::luarocks_config::LuaRocksConfig,
     store: Store,
     fetcher: rockstore::fetch::Fetcher,
 ) -> anyhow::Result<ExitStatus> {
-    let mut config = rockstore::daemon::DaemonConfig {
+    use rockstore::daemon::{BuildLimits, DaemonConfig, Quota, SandboxMode};
+    let defaults = DaemonConfig::default();
+    let sandbox = match args.sandbox.as_deref().or(files.daemon_sandbox.as_deref()) {
+        None | Some("required") => SandboxMode::Required,
+        Some("relaxed") => SandboxMode::Relaxed,
+        Some(other) => anyhow::bail!(
+            "rockstore_sandbox = \"{other}\" is not a sandbox mode (required or relaxed)"
+        ),
+    };
+    let quota_text = args.user_quota.or_else(|| files.daemon_user_quota.clone());
+    let user_quota = match quota_text {
+        None => defaults.user_quota,
+        Some(text) => Quota::parse(&text).ok_or_else(|| {
+            anyhow::anyhow!("`{text}` is not a quota (write 10G, 512M, 25% or none)")
+        })?,
+    };
+    let seconds = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
+        flag.or(file)
+            .map_or(default, std::time::Duration::from_secs)
+            .max(std::time::Duration::from_secs(1))
+    };
+    let mut config = DaemonConfig {
         allowed_users: files.daemon_allowed_users.clone(),
         build_users_group: args
             .build_users_group
             .or_else(|| files.daemon_build_users_group.clone())
             .unwrap_or_else(|| "rockstore-build".to_owned()),
-        ..Default::default()
+        sandbox,
+        limits: BuildLimits {
+            timeout: seconds(
+                args.build_timeout,
+                files.daemon_build_timeout,
+                defaults.limits.timeout,
+            ),
+            max_silent: seconds(
+                args.build_max_silent,
+                files.daemon_build_max_silent,
+                defaults.limits.max_silent,
+            ),
+        },
+        max_builds_per_user: args
+            .max_builds_per_user
+            .or(files.daemon_max_builds_per_user.map(|n| n as usize)),
+        user_quota,
+        max_connections: args.max_connections.max(1),
+        max_connections_per_user: args.max_connections_per_user.max(1),
+        ..defaults
     };
     if !args.allowed_users.is_empty() {
         config.allowed_users = Some(args.allowed_users);
@@ -189,7 +267,8 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
+pub fn run(command: StoreCommand, backend: &dyn StoreBackend) -> anyhow::Result<ExitStatus> {
+    let store = backend.store();
     match command {
         StoreCommand::Init(args) => return init(args),
         StoreCommand::Add(args) => {
@@ -200,7 +279,7 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
                 references: args.references,
                 recipe_key: None,
             };
-            let item = store.add_path(&args.dir, &spec)?;
+            let item = backend.add_dir(&args.dir, &spec)?;
             output::data(&item.path.display().to_string());
         }
         StoreCommand::Ls(args) => {
@@ -245,12 +324,7 @@ pub fn run(command: StoreCommand, store: &Store) -> anyhow::Result<ExitStatus> {
         StoreCommand::RegisterRealisation(args) => {
             let key = rockstore::store::content_hash::RecipeKey::parse_hex(&args.key)?;
             let item = store.find(&args.item)?;
-            match store.daemon_socket() {
-                Some(socket) => {
-                    rockstore::daemon::client::register_realisation(socket, &key, &item.name)?
-                }
-                None => store.record_realisation(&key, &item.name)?,
-            }
+            backend.register_realisation(&key, &item.name)?;
             errln!("{} now realises recipe {key}", item.name);
         }
         StoreCommand::Why(args) => {

@@ -361,7 +361,7 @@ pub fn install_from(
     env.branch = args.flags.run.branch.clone();
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let force = args.flags.force || args.flags.force_fast;
-    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, force)?;
+    let mut installer = installer_for(cx, &*store, &fetcher, &env, keep, force)?;
     installer.settings.pin = pin;
     run_install(
         &mut installer,
@@ -507,14 +507,12 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             dir: dir.clone(),
             file,
         };
-        let builder = Builder {
-            store: &store,
-            fetcher: &fetcher,
+        let request = rockstore::backend::BuildRequest {
+            source: &source,
             env: &env,
-            watch: None,
-            build_user: None,
+            dependency_items: Vec::new(),
         };
-        let built = source.build(&builder, Vec::new())?;
+        let built = store.build(&request, &fetcher, None)?;
         let record = &built.item.record;
         if args.no_install {
             outln!("{} {} built", record.name, record.version);
@@ -535,7 +533,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let mut installer = installer_for(cx, &store, &fetcher, &env, keep, true)?;
+    let mut installer = installer_for(cx, &*store, &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     installer.settings.pin = args.pin;
     let pin_into = args.pin.then(|| dir.clone());
@@ -550,7 +548,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 fn installer_for<'a>(
     cx: &Context,
-    store: &'a rockstore::store::Store,
+    backend: &'a dyn rockstore::backend::StoreBackend,
     fetcher: &'a rockstore::fetch::Fetcher,
     env: &'a rockstore::build::BuildEnv,
     keep: bool,
@@ -559,12 +557,13 @@ fn installer_for<'a>(
     let (target, rocks_trees) = cx.target()?;
     Ok(Installer::new(
         Builder {
-            store,
+            store: backend.store(),
             fetcher,
             env,
             watch: None,
-            build_user: None,
+            isolation: None,
         },
+        backend,
         Settings {
             servers: cx.servers(),
             target,
@@ -589,7 +588,7 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
     let force = args.force || args.force_fast;
-    let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
+    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
     outln!("Removal successful.");
     // Beside LuaRocks' words on stdout, ours on stderr.
@@ -626,7 +625,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     if args.old_versions {
         let force = args.force || args.force_fast;
-        let mut installer = installer_for(cx, &store, &fetcher, &env, false, force)?;
+        let mut installer = installer_for(cx, &*store, &fetcher, &env, false, force)?;
         match installer.purge_old_versions()? {
             Some(n) => {
                 outln!("Removed old versions.");
@@ -636,7 +635,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let mut installer = installer_for(cx, &store, &fetcher, &env, false, true)?;
+    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
     errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
@@ -1023,7 +1022,7 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let store = cx.store()?;
         let fetcher = cx.fetcher();
         let env = cx.build_env(Variables::new());
-        let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
+        let mut installer = installer_for(cx, &*store, &fetcher, &env, false, false)?;
         installer.settings.deps_mode = rockstore::install::DepsMode::All;
         let outcome = installer.install(&wanted, false)?;
         report_install(&tree, &outcome);
@@ -1191,7 +1190,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 .map(String::as_str),
         );
     } else if only.modules {
-        let item = cx.store()?.root().join("store").join(&rock.item);
+        let item = cx.store()?.store().root().join("store").join(&rock.item);
         single(Some(&provided_modules(&item).join("\n")));
     } else if only.deps {
         list(&spec.dependencies);
@@ -1204,7 +1203,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     } else if only.mversion {
         single(Some(&rock.version));
     } else {
-        let item = cx.store()?.root().join("store").join(&rock.item);
+        let item = cx.store()?.store().root().join("store").join(&rock.item);
         let page = super::show_page::Page::new(
             &tree,
             &profile.rocks,
@@ -1470,6 +1469,9 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
         args.numbers
     };
     tree.delete_generations(&lock, &numbers)?;
+    // The store learns the tree's roots now, so a collection may free what
+    // only the deleted generations kept.
+    rockstore::backend::sync_roots(&*cx.store()?, &tree)?;
     errln!(
         "deleted generations {:?} of {}; `rockstore gc` frees what they used",
         numbers,
@@ -1483,7 +1485,7 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &store, &fetcher, &env, false, false)?;
+    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, false)?;
     let root = installer.settings.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {
@@ -1516,14 +1518,14 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 /// `rockstore gc`.
 pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
-    let report = match store.daemon_socket() {
-        Some(socket) => rockstore::daemon::client::gc(socket, args.dry_run)?,
-        None => rockstore::gc::collect(&store, args.dry_run)?,
-    };
+    let report = store.gc(args.dry_run)?;
     let verb = if args.dry_run { "would free" } else { "freed" };
     let mut bytes = 0;
     for (name, size) in &report.freed {
-        outln!("{}", store.root().join("store").join(name).display());
+        outln!(
+            "{}",
+            store.store().root().join("store").join(name).display()
+        );
         bytes += size;
     }
     for t in &report.dropped_trees {

@@ -1,47 +1,100 @@
 //! The store daemon: Nix's multi-user model for one store. The store and
-//! its database belong to the daemon's user (root, or a system user); other
-//! users never write them. They ask the daemon, over `<root>/daemon.socket`,
-//! which knows each caller by `SO_PEERCRED`, builds as a build user with a
-//! clean environment, and admits what it built itself.
+//! its database belong to the daemon's user (root); other users never
+//! write them. They ask the daemon, over `<root>/daemon.socket`, which
+//! knows each caller by `SO_PEERCRED` before it reads a byte from it,
+//! never opens a path or descriptor a client names, builds as a leased
+//! build user in bubblewrap with time, silence and share limits, and
+//! admits only what it copied out of the build's reach itself.
 //!
 //! - [`wire`]: frames and messages (store-format/v1/daemon.md).
 //! - [`server`]: `rockstore daemon`.
-//! - [`client`]: what commands on a daemon store call instead of writing.
+//! - [`client`]: the store backend of a daemon's client: the only place
+//!   that knows the socket.
 
 pub mod client;
+pub mod failure;
 pub mod server;
 pub mod wire;
 
-use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// The socket of a store's daemon.
-pub fn socket_path(store_root: &Path) -> PathBuf {
-    store_root.join("daemon.socket")
-}
+pub use crate::build::isolation::{BuildLimits, BuildUser, SandboxMode};
+pub use crate::store::daemon_store::{socket_path, MARKER};
 
-/// The marker `store init --daemon` writes: its presence makes every
-/// other user a client of the daemon.
-pub const MARKER: &str = "daemon-store";
-
-/// A user builds run as.
+/// How many bytes a member's trees alone may keep in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BuildUser {
-    /// Its uid.
-    pub uid: u32,
-    /// Its primary gid.
-    pub gid: u32,
+pub enum Quota {
+    /// No limit.
+    None,
+    /// A number of bytes.
+    Bytes(u64),
+    /// A percentage of the store's file system.
+    Percent(u8),
 }
 
-/// Who may use the daemon and as whom it builds.
+impl Quota {
+    /// Parses `"10G"`, `"512M"`, `"25%"`, `"none"` or a plain byte count.
+    pub fn parse(text: &str) -> Option<Quota> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("none") {
+            return Some(Quota::None);
+        }
+        if let Some(p) = t.strip_suffix('%') {
+            return p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| *p <= 100)
+                .map(Quota::Percent);
+        }
+        let (number, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => (&t[..i], t[i..].trim()),
+            None => (t, ""),
+        };
+        let n: u64 = number.parse().ok()?;
+        let shift = match unit.to_ascii_uppercase().trim_end_matches('B') {
+            "" => 0,
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            "T" => 40,
+            _ => return None,
+        };
+        n.checked_mul(1 << shift).map(Quota::Bytes)
+    }
+}
+
+/// Who may use the daemon, as whom it builds, and its limits. Every field
+/// is a setting of root's config or a flag of `rockstore daemon` (its
+/// `--help` shows the defaults).
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
     /// Users allowed to connect (`None`: everyone); `@group` names a group.
     pub allowed_users: Option<Vec<String>>,
-    /// Users who may do what only an admin may (GC); root always may.
+    /// Users who may do what only an admin may (GC, realisations); root
+    /// always may.
     pub trusted_users: Vec<String>,
     /// The group whose members builds run as.
     pub build_users_group: String,
+    /// Whether a build needs bubblewrap.
+    pub sandbox: SandboxMode,
+    /// Time and silence limits of a build.
+    pub limits: BuildLimits,
+    /// Build users one user may hold at once (`None`: all but one, at
+    /// least one, so another user always finds one).
+    pub max_builds_per_user: Option<usize>,
+    /// What a member's trees alone may keep in the store.
+    pub user_quota: Quota,
+    /// Connections open at once, in all.
+    pub max_connections: usize,
+    /// Connections open at once by one user.
+    pub max_connections_per_user: usize,
 }
+
+/// The default time limit of a build.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The default silence limit of a build.
+pub const DEFAULT_BUILD_MAX_SILENT: Duration = Duration::from_secs(600);
 
 impl Default for DaemonConfig {
     fn default() -> Self {
@@ -49,43 +102,57 @@ impl Default for DaemonConfig {
             allowed_users: None,
             trusted_users: vec!["root".to_owned()],
             build_users_group: "rockstore-build".to_owned(),
+            sandbox: SandboxMode::Required,
+            limits: BuildLimits {
+                timeout: DEFAULT_BUILD_TIMEOUT,
+                max_silent: DEFAULT_BUILD_MAX_SILENT,
+            },
+            max_builds_per_user: None,
+            user_quota: Quota::Percent(25),
+            max_connections: 256,
+            max_connections_per_user: 16,
         }
     }
 }
 
-/// The name of `uid` in `/etc/passwd`.
-pub fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() > 3 && f[2].parse() == Ok(uid)).then(|| f[0].to_owned())
-    })
+/// A line of `/etc/passwd` or `/etc/group`, split.
+fn records(file: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|f| f.len() > 3)
+        .collect()
 }
 
-/// `(uid, gid)` of a user named in `/etc/passwd`.
+/// The name of `uid` in `/etc/passwd`.
+pub fn user_name(uid: u32) -> Option<String> {
+    records("/etc/passwd")
+        .into_iter()
+        .find(|f| f[2].parse() == Ok(uid))
+        .map(|f| f[0].clone())
+}
+
+/// `(uid, primary gid)` of a user named in `/etc/passwd`.
 fn user_ids(name: &str) -> Option<BuildUser> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() > 3 && f[0] == name {
+    records("/etc/passwd").into_iter().find_map(|f| {
+        (f[0] == name).then(|| {
             Some(BuildUser {
                 uid: f[2].parse().ok()?,
                 gid: f[3].parse().ok()?,
             })
-        } else {
-            None
-        }
+        })?
     })
 }
 
 /// The members of a group in `/etc/group` (by membership list or primary
-/// group), as build users, in the group file's order.
+/// group), as build users, in the group file's order. Root never is one.
 pub fn build_users(group: &str) -> Vec<BuildUser> {
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let Some((gid, members)) = groups.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() > 3 && f[0] == group).then(|| (f[2].to_owned(), f[3].to_owned()))
-    }) else {
+    let Some((gid, members)) = records("/etc/group")
+        .into_iter()
+        .find(|f| f[0] == group)
+        .map(|f| (f[2].clone(), f[3].clone()))
+    else {
         return Vec::new();
     };
     let mut users: Vec<BuildUser> = members
@@ -93,11 +160,9 @@ pub fn build_users(group: &str) -> Vec<BuildUser> {
         .filter(|m| !m.is_empty())
         .filter_map(user_ids)
         .collect();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    for line in passwd.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() > 3 && f[3] == gid {
-            if let Some(u) = user_ids(f[0]) {
+    for f in records("/etc/passwd") {
+        if f[3] == gid {
+            if let Some(u) = user_ids(&f[0]) {
                 if !users.contains(&u) {
                     users.push(u);
                 }
@@ -110,18 +175,32 @@ pub fn build_users(group: &str) -> Vec<BuildUser> {
 
 /// Whether `user` is among `names` (a name, `*`, or `@group`).
 pub fn listed(names: &[String], user: &str, uid: u32) -> bool {
+    let groups = records("/etc/group");
+    let primary = user_ids(user).map(|u| u.gid);
     names.iter().any(|n| {
         n == "*"
             || n == user
             || n.strip_prefix('@').is_some_and(|g| {
-                let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-                groups.lines().any(|line| {
-                    let f: Vec<&str> = line.split(':').collect();
-                    f.len() > 3
-                        && f[0] == g
-                        && (f[3].split(',').any(|m| m == user)
-                            || user_ids(user).is_some_and(|u| f[2].parse() == Ok(u.gid)))
+                groups.iter().any(|f| {
+                    f[0] == g
+                        && (f[3].split(',').any(|m| m == user) || f[2].parse().ok() == primary)
                 })
             })
     }) || (uid == 0 && names.iter().any(|n| n == "root"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_parse_as_admins_write_them() {
+        assert_eq!(Quota::parse("none"), Some(Quota::None));
+        assert_eq!(Quota::parse("25%"), Some(Quota::Percent(25)));
+        assert_eq!(Quota::parse("10G"), Some(Quota::Bytes(10 << 30)));
+        assert_eq!(Quota::parse("512 MB"), Some(Quota::Bytes(512 << 20)));
+        assert_eq!(Quota::parse("4096"), Some(Quota::Bytes(4096)));
+        assert_eq!(Quota::parse("101%"), None);
+        assert_eq!(Quota::parse("ten"), None);
+    }
 }

@@ -2,279 +2,424 @@
 //!
 //! A frame is a 12-byte prefix — the header's length (u32, little-endian)
 //! and the payload's length (u64, little-endian) — then the header, one
-//! JSON object, then the payload's raw bytes (a rockspec or rock file). A
-//! directory handed over travels as one `SCM_RIGHTS` descriptor with the
-//! frame's first bytes.
+//! JSON object, then the payload's raw bytes. The header is read whole
+//! (bounded by the limit of the frame being read); the payload is left on
+//! the connection for the receiver to read as it needs (into memory for a
+//! rock file, straight to disk for an archive), never more than it
+//! declared. Descriptors are never accepted: a frame that carries one is
+//! refused, and the descriptor closed unread.
+//!
+//! Requests and replies are separate types ([`Request`], [`Reply`]), made
+//! of plain wire fields; the daemon and the client convert them to and
+//! from their own types explicitly, checking every field on the way in.
 
-use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::collections::BTreeMap;
+use std::io::{IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags,
-};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde::{Deserialize, Serialize};
-
-use crate::lua_install::LuaInstall;
-use crate::tree::Profile;
 
 /// Names the protocol in the first message.
 pub const PROTOCOL: &str = "rockstore-daemon";
 /// This protocol's version.
-pub const VERSION: u32 = 1;
-/// Largest header accepted.
-pub const MAX_HEADER: u32 = 1 << 20;
-/// Largest payload accepted (a rock file).
-pub const MAX_PAYLOAD: u64 = 256 << 20;
+pub const VERSION: u32 = 2;
+
+/// What a frame may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameLimits {
+    /// Largest header.
+    pub header: u32,
+    /// Largest payload.
+    pub payload: u64,
+}
+
+impl FrameLimits {
+    /// The greeting: small, and nothing after it.
+    pub const HELLO: FrameLimits = FrameLimits {
+        header: 4 << 10,
+        payload: 0,
+    };
+    /// A request: a profile of many rocks fits; the payload (a rock file,
+    /// an archive) is bounded again by the request's own limits.
+    pub const REQUEST: FrameLimits = FrameLimits {
+        header: 4 << 20,
+        payload: 1 << 40,
+    };
+    /// What the daemon answers.
+    pub const REPLY: FrameLimits = FrameLimits {
+        header: 16 << 20,
+        payload: 0,
+    };
+}
 
 /// Why a frame could not be sent or read.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    /// The socket failed or closed.
-    #[error("the daemon connection failed: {0}")]
+    /// The socket failed, closed or timed out.
+    #[error("the daemon connection failed")]
     Io(#[from] std::io::Error),
-    /// The other side sent something this side cannot read.
-    #[error("the daemon connection sent a malformed frame: {0}")]
+    /// The other side sent something that is not a frame of this protocol.
+    #[error("malformed frame: {0}")]
     Malformed(String),
+    /// A frame larger than the limit of what was expected.
+    #[error("a frame of {header} + {payload} bytes is larger than allowed here ({} + {})", limit.header, limit.payload)]
+    TooLarge {
+        /// Its header's length.
+        header: u32,
+        /// Its payload's length.
+        payload: u64,
+        /// What was allowed.
+        limit: FrameLimits,
+    },
+    /// A descriptor came with the frame.
+    #[error("a descriptor came with the frame; this protocol carries bytes only (rockstore 0.1's daemon clients handed over directories: upgrade the client)")]
+    Descriptor,
 }
 
-/// Every message, either way.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Message {
-    /// Client → daemon, first: who speaks.
+/// Client → daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// First: who speaks.
     Hello {
         /// [`PROTOCOL`].
         protocol: String,
         /// The client's [`VERSION`].
         version: u32,
     },
-    /// Daemon → client: accepted, and who the daemon thinks it is.
-    Welcome {
-        /// The daemon's version.
-        version: u32,
-        /// The client's uid, as `SO_PEERCRED` says.
-        uid: u32,
-        /// Whether the client is a trusted user.
-        trusted: bool,
-    },
-    /// Daemon → client: not served (another version, not allowed).
-    Refused {
-        /// Why, for the user.
-        reason: String,
-    },
-    /// Client → daemon: build (or reuse) a rock; the payload is the file.
-    Build(Box<BuildRequest>),
-    /// Client → daemon: build the profile item of a tree's generation.
-    Profile(Box<ProfileRequest>),
-    /// Client → daemon: admit the directory handed over (the descriptor)
-    /// as an item: the daemon copies, normalises and hashes what it reads.
+    /// Build (or reuse) a rock; the payload is the file (and for `make`
+    /// the sources' archive after it).
+    Build(Box<BuildFields>),
+    /// Make the profile item of a tree's generation.
+    Profile(Box<ProfileFields>),
+    /// Admit the tree the payload carries (an archive) as an item.
     Add {
         /// The item's name part.
         name: String,
         /// Its version part.
         version: String,
-        /// What it holds (`rock`, `profile`, `toolchain`, `data`).
+        /// `rock`, `profile`, `toolchain` or `data`.
         kind: String,
-        /// Items it references.
+        /// Item names its links may lead into.
         references: Vec<String>,
     },
-    /// Client → daemon: hold the store's shared lock (nothing it is
-    /// installing may be collected) until this connection closes.
+    /// Hold the store's shared lock until this connection closes.
     Hold,
-    /// Client → daemon: collect garbage (trusted users; anyone may ask
-    /// for a dry run).
+    /// Collect garbage (trusted users); anyone may ask for a dry run.
     Gc {
         /// Only report.
         dry_run: bool,
     },
-    /// Daemon → client: what a collection freed.
-    Collected(crate::gc::GcReport),
-    /// Client → daemon: declare an item the realisation of a recipe
-    /// (trusted users only).
+    /// Declare an item the realisation of a recipe (trusted users).
     RegisterRealisation {
         /// The recipe key, hex.
         key: String,
         /// The item's name.
         item: String,
     },
-    /// Client → daemon: keep this tree's generations alive (a GC root).
+    /// Record a tree's roots: every generation it keeps.
     RegisterTree {
-        /// The tree's root.
-        path: PathBuf,
+        /// The tree's absolute path.
+        path: String,
+        /// Each generation and its profile item.
+        generations: Vec<WireRoot>,
     },
-    /// Daemon → client: progress of a build (`compiling a.c`).
-    Doing {
-        /// What.
-        what: String,
-    },
-    /// Daemon → client: a command a build runs.
-    Command {
-        /// The command line.
-        line: String,
-    },
-    /// Daemon → client: done; the item (none for a registration).
-    Done {
-        /// The item's name.
-        item: Option<String>,
-        /// An existing realisation was reused.
-        reused: bool,
-    },
-    /// Daemon → client: the request failed.
-    Failed {
-        /// The error, as the daemon would print it.
-        message: String,
-    },
+}
+
+/// One generation as a root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireRoot {
+    /// The generation's number.
+    pub generation: u64,
+    /// Its profile item's name.
+    pub item: String,
 }
 
 /// What a build is made from.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// A rockspec (payload); the daemon fetches its sources.
+pub enum BuildKind {
+    /// A rockspec (the payload); the daemon fetches its sources.
     Rockspec,
-    /// A `.src.rock` (payload).
+    /// A `.src.rock` (the payload).
     SrcRock,
-    /// A binary or `.all.rock` (payload).
+    /// A binary or `.all.rock` (the payload).
     BinaryRock,
-    /// A rockspec (payload) with a directory (the descriptor) as sources.
-    Local,
+    /// `make`: the rockspec (`rockspec_size` bytes), then the archive of
+    /// the working directory.
+    Make,
 }
 
-/// A build request.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BuildRequest {
+/// A build request's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildFields {
     /// How to read the payload.
-    pub kind: SourceKind,
+    pub kind: BuildKind,
     /// The file's name (`foo-1.0-1.rockspec`).
     pub file: String,
-    /// The URL it came from, when a server's.
+    /// The server URL it came from, when a server's.
     pub url: Option<String>,
-    /// The Lua to build for.
-    pub lua: LuaInstall,
-    /// Build variables (defaults, config, command line): recipe inputs.
-    pub variables: std::collections::BTreeMap<String, String>,
+    /// The Lua version to build for (`5.1` … `5.4`).
+    pub lua_version: String,
+    /// Build variables (config and command line); the daemon sets the
+    /// Lua's own (`LUA_INCDIR`, …) from its own detection.
+    pub variables: BTreeMap<String, String>,
     /// `external_deps_dirs`.
-    pub deps_dirs: Vec<PathBuf>,
-    /// The VM's and config's provided rocks.
+    pub deps_dirs: Vec<String>,
+    /// Rocks provided by the VM and config: `[name, version]` pairs.
     pub rocks_provided: Vec<(String, String)>,
     /// `--only-sources`.
     pub only_sources_from: Option<String>,
     /// Items of the dependencies chosen (recipe inputs).
     pub dependency_items: Vec<String>,
-    /// `--branch`: the `source.branch` every rockspec gets.
-    #[serde(default)]
+    /// `--branch`.
     pub branch: Option<String>,
+    /// `make`: how many bytes of the payload are the rockspec.
+    pub rockspec_size: Option<u64>,
 }
 
-/// A profile request.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProfileRequest {
-    /// The tree.
-    pub tree: PathBuf,
-    /// The generation's content.
-    pub profile: Profile,
-    /// The interpreter wrappers run.
+/// A profile request's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFields {
+    /// The tree's absolute path (written into wrappers).
+    pub tree: String,
+    /// The generation's content: its `rockstore-profile.json` object
+    /// (profiles.md).
+    pub profile: serde_json::Value,
+    /// The interpreter `bin/` wrappers run (an absolute path).
     pub lua: String,
-    /// The trees wrappers put first.
-    pub wrapper_trees: Vec<PathBuf>,
+    /// The trees wrappers put first (absolute paths).
+    pub wrapper_trees: Vec<String>,
 }
 
-/// Sends one frame, with `fd` attached when given.
-pub fn send(
+/// Daemon → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    /// Served; who the daemon knows the client to be.
+    Welcome {
+        /// The daemon's version.
+        version: u32,
+        /// The client's uid, by `SO_PEERCRED`.
+        uid: u32,
+        /// Whether the client is a trusted user.
+        trusted: bool,
+        /// `required` (builds in bubblewrap only) or `relaxed`.
+        sandbox: String,
+    },
+    /// Not served; the daemon closes.
+    Refused {
+        /// Why, as a kind (daemon.md: `version`, `not_allowed`, `busy`, …).
+        kind: String,
+        /// Why, for the user.
+        reason: String,
+    },
+    /// A build's progress.
+    Doing {
+        /// What (`compiling lpcode.c`).
+        what: String,
+    },
+    /// A command a build runs.
+    Command {
+        /// The command line.
+        line: String,
+    },
+    /// The request succeeded.
+    Done {
+        /// The item made or found (none for a registration or a hold).
+        item: Option<String>,
+        /// An existing realisation was reused.
+        reused: bool,
+    },
+    /// What a collection freed (or, dry, would free).
+    Collected {
+        /// Items freed, with their sizes.
+        freed: Vec<WireFreed>,
+        /// Items kept.
+        kept: u64,
+        /// Registered trees found gone (a member sees only her own).
+        dropped_trees: Vec<String>,
+        /// Leftovers swept.
+        garbage: Vec<String>,
+    },
+    /// The request failed; nothing was admitted.
+    Failed(Box<WireFailure>),
+}
+
+/// An item a collection freed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireFreed {
+    /// Its name.
+    pub item: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A failure, typed: the client rebuilds its own error from `kind` and
+/// `fields` where it has one, else shows `message` and `hints`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireFailure {
+    /// The error's kind (daemon.md lists them).
+    pub kind: String,
+    /// The error with its causes, as the daemon would print it.
+    pub message: String,
+    /// What to do next.
+    pub hints: Vec<String>,
+    /// The kind's own fields.
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Writes one frame: a header (JSON) and a payload that follows it.
+pub fn send<T: Serialize>(
     stream: &UnixStream,
-    message: &Message,
+    header: &T,
     payload: &[u8],
-    fd: Option<BorrowedFd<'_>>,
 ) -> Result<(), WireError> {
-    let header = serde_json::to_vec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
-    let mut prefix = [0u8; 12];
-    prefix[..4].copy_from_slice(&(header.len() as u32).to_le_bytes());
-    prefix[4..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    match fd {
-        Some(fd) => {
-            let fds = [fd];
-            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-            let mut control = SendAncillaryBuffer::new(&mut space);
-            if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-                return Err(WireError::Malformed("no room for the descriptor".into()));
-            }
-            let sent = rustix::net::sendmsg(
-                stream.as_fd(),
-                &[IoSlice::new(&prefix)],
-                &mut control,
-                SendFlags::empty(),
-            )
-            .map_err(std::io::Error::from)?;
-            (&*stream).write_all(&prefix[sent..])?;
-        }
-        None => (&*stream).write_all(&prefix)?,
-    }
-    (&*stream).write_all(&header)?;
-    (&*stream).write_all(payload)?;
+    let mut out = stream;
+    send_prefix(&mut out, header, payload.len() as u64)?;
+    out.write_all(payload)?;
     Ok(())
 }
 
-/// A frame read.
-pub struct Frame {
-    /// Its message.
-    pub message: Message,
-    /// Its payload.
-    pub payload: Vec<u8>,
-    /// The descriptor that came with it.
-    pub fd: Option<OwnedFd>,
+/// Writes a frame's prefix and header; `payload_len` bytes must follow.
+pub fn send_prefix<T: Serialize>(
+    out: &mut dyn Write,
+    header: &T,
+    payload_len: u64,
+) -> Result<(), WireError> {
+    let json = serde_json::to_vec(header).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(12 + json.len());
+    bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&payload_len.to_le_bytes());
+    bytes.extend_from_slice(&json);
+    out.write_all(&bytes)?;
+    Ok(())
 }
 
-/// Reads one frame (and a descriptor sent with it).
-pub fn receive(stream: &UnixStream) -> Result<Frame, WireError> {
+/// A frame's header, read; its payload (`payload_len` bytes) still waits
+/// on the connection.
+pub struct Frame<T> {
+    /// The message.
+    pub message: T,
+    /// Bytes of payload that follow.
+    pub payload_len: u64,
+}
+
+/// Reads one frame's prefix and header, within `limit`. The 12-byte prefix
+/// is read with `recvmsg`, so a descriptor sent with it is seen (and
+/// refused) instead of silently queued.
+pub fn receive<T: for<'de> Deserialize<'de>>(
+    stream: &UnixStream,
+    limit: FrameLimits,
+) -> Result<Frame<T>, WireError> {
     let mut prefix = [0u8; 12];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = rustix::net::recvmsg(
-        stream.as_fd(),
-        &mut [IoSliceMut::new(&mut prefix)],
-        &mut control,
-        RecvFlags::CMSG_CLOEXEC,
-    )
-    .map_err(std::io::Error::from)?
-    .bytes;
-    if got == 0 {
-        return Err(WireError::Io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the other side closed the connection",
-        )));
-    }
-    let mut fd = None;
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(fds) = message {
-            for received in fds {
-                // Only the first is kept; any other closes here.
-                fd.get_or_insert(received);
+    let mut got = 0usize;
+    while got < prefix.len() {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let n = match rustix::net::recvmsg(
+            stream.as_fd(),
+            &mut [IoSliceMut::new(&mut prefix[got..])],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(r) => r.bytes,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(WireError::Io(e.into())),
+        };
+        let mut carried = false;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                carried |= fds.count() > 0; // each closes as it is dropped
             }
         }
+        if carried {
+            return Err(WireError::Descriptor);
+        }
+        if n == 0 {
+            return Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the other side closed the connection",
+            )));
+        }
+        got += n;
     }
-    (&*stream).read_exact(&mut prefix[got..])?;
     let header_len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-    let mut payload_len = [0u8; 8];
-    payload_len.copy_from_slice(&prefix[4..]);
-    let payload_len = u64::from_le_bytes(payload_len);
-    if header_len > MAX_HEADER || payload_len > MAX_PAYLOAD {
-        return Err(WireError::Malformed(format!(
-            "a frame of {header_len} + {payload_len} bytes is larger than allowed"
-        )));
+    let mut payload = [0u8; 8];
+    payload.copy_from_slice(&prefix[4..]);
+    let payload_len = u64::from_le_bytes(payload);
+    if header_len > limit.header || payload_len > limit.payload {
+        return Err(WireError::TooLarge {
+            header: header_len,
+            payload: payload_len,
+            limit,
+        });
     }
     let mut header = vec![0u8; header_len as usize];
     (&*stream).read_exact(&mut header)?;
-    let mut payload = vec![0u8; payload_len as usize];
-    (&*stream).read_exact(&mut payload)?;
     let message =
         serde_json::from_slice(&header).map_err(|e| WireError::Malformed(e.to_string()))?;
     Ok(Frame {
         message,
-        payload,
-        fd,
+        payload_len,
     })
+}
+
+impl WireError {
+    /// Whether the connection timed out (a read that waited too long).
+    pub fn timed_out(&self) -> bool {
+        matches!(self, WireError::Io(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_round_trips_and_its_payload_waits() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        send(&a, &Request::Gc { dry_run: true }, b"xyz").expect("send");
+        let frame: Frame<Request> = receive(&b, FrameLimits::REQUEST).expect("receive");
+        assert_eq!(frame.message, Request::Gc { dry_run: true });
+        assert_eq!(frame.payload_len, 3);
+        let mut rest = [0u8; 3];
+        (&b).read_exact(&mut rest).expect("payload");
+        assert_eq!(&rest, b"xyz");
+    }
+
+    #[test]
+    fn an_oversized_hello_is_refused_before_its_header_is_read() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        let mut prefix = (1u32 << 30).to_le_bytes().to_vec();
+        prefix.extend_from_slice(&0u64.to_le_bytes());
+        (&a).write_all(&prefix).expect("prefix");
+        assert!(matches!(
+            receive::<Request>(&b, FrameLimits::HELLO),
+            Err(WireError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_and_types_are_malformed() {
+        let (a, b) = UnixStream::pair().expect("pair");
+        send(
+            &a,
+            &serde_json::json!({"type": "gc", "dry_run": true, "as_root": true}),
+            b"",
+        )
+        .expect("send");
+        assert!(matches!(
+            receive::<Request>(&b, FrameLimits::REQUEST),
+            Err(WireError::Malformed(_))
+        ));
+    }
 }

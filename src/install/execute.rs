@@ -10,6 +10,7 @@ use std::sync::{Condvar, Mutex};
 use super::plan::{Action, InstallPlan, Step};
 use super::resolve::dependency_items;
 use super::InstallError;
+use crate::backend::{BuildRequest, StoreBackend};
 use crate::build::{BuildError, BuildWatch, Builder, Built};
 
 /// What the executor tells its watcher, as it happens.
@@ -90,6 +91,7 @@ impl Board {
 /// Runs the plan with up to `jobs` builds at once. Returns each step's item.
 pub fn run(
     builder: &Builder<'_>,
+    backend: &dyn StoreBackend,
     plan: &InstallPlan,
     jobs: usize,
     progress: &dyn Progress,
@@ -117,7 +119,7 @@ pub fn run(
     let workers = jobs.max(1).min(buildable);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| work(builder, plan, &board, &wake, progress));
+            scope.spawn(|| work(builder, backend, plan, &board, &wake, progress));
         }
     });
     let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -142,6 +144,7 @@ pub fn run(
 /// One worker: takes ready steps until none is left or a step failed.
 fn work(
     builder: &Builder<'_>,
+    backend: &dyn StoreBackend,
     plan: &InstallPlan,
     board: &Mutex<Board>,
     wake: &Condvar,
@@ -174,11 +177,7 @@ fn work(
             step,
             progress,
         };
-        let watched = Builder {
-            watch: Some(&watch),
-            ..*builder
-        };
-        let result = build_step(&watched, step, &items);
+        let result = build_step(builder, backend, &watch, step, &items);
         builder.store.failpoint("executor-step-done");
 
         guard = lock();
@@ -203,6 +202,8 @@ fn work(
 
 fn build_step(
     builder: &Builder<'_>,
+    backend: &dyn StoreBackend,
+    watch: &dyn BuildWatch,
     step: &Step,
     items: &[Option<String>],
 ) -> Result<Built, InstallError> {
@@ -215,5 +216,10 @@ fn build_step(
     let source = step.build_from.as_ref().ok_or_else(|| {
         BuildError::Rockspec(format!("{}: the plan holds no source for it", step.rock()))
     })?;
-    Ok(source.build(builder, dependency_items)?)
+    let request = BuildRequest {
+        source,
+        env: builder.env,
+        dependency_items,
+    };
+    Ok(backend.build(&request, builder.fetcher, Some(watch))?)
 }

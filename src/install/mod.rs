@@ -7,15 +7,15 @@
 //! - [`plan`]: the plan's steps and what satisfies each dependency.
 //! - [`execute`]: runs a plan's builds, in parallel where they are
 //!   independent.
-//! - [`source`]: what a step is built from.
+//! - [`source`]: a rock without its docs (`--no-doc`).
 //! - [`solve`]: PubGrub, asked when the greedy plan leaves a rock with two
 //!   versions or a dependency unmet.
 //! - `compose`: the new generation's rocks from the tree's and the plan's,
 //!   and the test of a greedy plan.
 //!
 //! While an install runs it holds the shared store lock from its first
-//! build to its switch (on a daemon store, through a connection the
-//! daemon keeps), so a GC (which takes the exclusive lock) can never sweep
+//! build to its switch (the backend's hold: on a daemon store, a
+//! connection the daemon keeps), so a GC (which takes the exclusive lock) can never sweep
 //! an item the install admitted but has not yet linked.
 
 mod compose;
@@ -28,19 +28,19 @@ pub mod source;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::backend::{ProfileRequest, StoreBackend};
+pub use crate::build::Source;
 use crate::build::{BuildError, Builder, Built};
 use crate::lockfile::Lockfile;
 use crate::rockspec::{Dependency, Version};
 use crate::servers::ServerError;
-use crate::store::lock::LockMode;
-use crate::store::StoreError;
-use crate::tree::profile::{self, ProfileError, WrapperContext};
+use crate::store::{GenerationRoot, StoreError};
+use crate::tree::profile::{ProfileError, WrapperContext};
 use crate::tree::{Profile, ProfileRock, Tree, TreeError};
 pub use execute::Progress;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
 pub use resolve::ConsultedTree;
 use resolve::Resolver;
-pub use source::Source;
 
 /// LuaRocks' deps modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +162,17 @@ pub enum InstallError {
     },
 }
 
+impl crate::hint::Hint for InstallError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            InstallError::Build(e) => e.hints(),
+            InstallError::Profile(e) => e.hints(),
+            InstallError::Store(e) => e.hints(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Where a rock to install comes from.
 #[derive(Debug, Clone)]
 pub enum Request {
@@ -223,8 +234,11 @@ struct HookFailure {
 
 /// One install or removal run.
 pub struct Installer<'a> {
-    /// Builds.
+    /// Reads the store, loads rockspecs and computes what a build would
+    /// reuse.
     pub builder: Builder<'a>,
+    /// Writes the store: builds, profiles, roots.
+    pub backend: &'a dyn StoreBackend,
     /// What it works on, and how.
     pub settings: Settings,
     /// Messages for the user (stderr).
@@ -342,11 +356,13 @@ impl<'a> Installer<'a> {
     /// Prepares an install into `target`.
     pub fn new(
         builder: Builder<'a>,
+        backend: &'a dyn StoreBackend,
         settings: Settings,
         say: &'a (dyn Fn(&str) + Sync),
     ) -> Installer<'a> {
         Installer {
             builder,
+            backend,
             settings,
             say,
             pins: None,
@@ -654,14 +670,20 @@ impl<'a> Installer<'a> {
         only_deps: bool,
         progress: &dyn Progress,
     ) -> Result<Outcome, InstallError> {
-        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
-        let mut items = execute::run(&self.builder, &plan, self.settings.jobs, progress)?;
+        let mut items = execute::run(
+            &self.builder,
+            self.backend,
+            &plan,
+            self.settings.jobs,
+            progress,
+        )?;
         if self.settings.no_doc {
             for (step, item) in plan.steps.iter().zip(items.iter_mut()) {
                 if step.explicit && step.in_profile {
-                    *item = source::without_docs(self.builder.store, item)?;
+                    *item = source::without_docs(self.backend, item)?;
                 }
             }
         }
@@ -824,6 +846,9 @@ impl<'a> Installer<'a> {
             None => self.switch_to(lock, base, "undo a failed post_install hook")?,
         };
         self.settings.target.delete_generations(lock, &[failed])?;
+        let roots = crate::backend::roots_of(&self.settings.target)?;
+        self.backend
+            .register_tree(&self.settings.target.root, &roots)?;
         Ok(restored)
     }
 
@@ -847,18 +872,23 @@ impl<'a> Installer<'a> {
         if wrapper_trees.is_empty() {
             wrapper_trees.push(self.settings.target.root.clone());
         }
-        let item = profile::build(
-            self.builder.store,
-            &self.settings.target,
+        let target = &self.settings.target;
+        let item = self.backend.build_profile(&ProfileRequest {
+            tree: target,
             profile,
-            &WrapperContext {
+            wrap: &WrapperContext {
                 lua: &lua,
                 trees: wrapper_trees,
             },
-        )?;
-        self.builder
-            .store
-            .register_tree(&self.settings.target.root)?;
+        })?;
+        // The new generation is a root before the tree names it: a
+        // collection in between keeps it.
+        let mut roots = crate::backend::roots_of(target)?;
+        roots.push(GenerationRoot {
+            generation: target.next_generation()?,
+            item: item.name.clone(),
+        });
+        self.backend.register_tree(&target.root, &roots)?;
         self.builder.store.failpoint("before-switch");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -870,7 +900,7 @@ impl<'a> Installer<'a> {
     /// Removes `name` (all versions, or `version`) from the tree.
     pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
-        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let doomed: Vec<&ProfileRock> = base
             .rocks
@@ -958,7 +988,7 @@ impl<'a> Installer<'a> {
     /// that was used (GC kept it) into the target tree in a new generation.
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
-        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let others = self.read_other_trees();
         let mut findings = Vec::new();
@@ -1062,7 +1092,7 @@ impl<'a> Installer<'a> {
     /// Removes every rock (a new, empty generation).
     pub fn purge(&mut self) -> Result<u64, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
-        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let _store_lock = self.backend.hold()?;
         // The tree's other Lua versions keep their rocks, as LuaRocks'
         // purge empties one version's rocks directory.
         let current = self.settings.target.current_profile()?;
@@ -1089,7 +1119,7 @@ impl<'a> Installer<'a> {
     /// `force`), as LuaRocks. `None` when there was nothing to remove.
     pub fn purge_old_versions(&mut self) -> Result<Option<u64>, InstallError> {
         let lock = self.settings.target.lock_for_change()?;
-        let _store_lock = self.builder.store.lock(LockMode::Shared)?;
+        let _store_lock = self.backend.hold()?;
         let rocks = self.settings.target.current_profile()?.rocks;
         let mut kept: Vec<ProfileRock> = Vec::new();
         let names: std::collections::BTreeSet<&str> =

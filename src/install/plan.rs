@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::source::Source;
 use super::DepsMode;
+use crate::build::Source;
 
 /// What a resolution decided, in LuaRocks' install order (every step after
 /// the steps it needs).

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::plan::{Action, By, InstallPlan, PostInstall, Satisfied, Step};
-use super::source::Source;
 use super::{DepsMode, InstallError, Request, Settings};
+use crate::build::Source;
 use crate::build::{BuildError, Builder, Origin};
 use crate::fetch::Freshness;
 use crate::lockfile::Lockfile;

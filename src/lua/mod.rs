@@ -34,3 +34,19 @@ pub fn evaluate_returned(
     let mut evaluation = evaluate(chunk, &wrapped, &Table::new(), limits)?;
     Ok(evaluation.globals.remove(RESULT))
 }
+
+impl crate::hint::Hint for EvalError {
+    fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            EvalError::Runtime { message, .. } if message.contains("(global '") => {
+                "rockspecs and manifests run in an empty environment, as under LuaRocks: only string methods (\"x\"):format() etc. are available, not os, io, string, table or require"
+            }
+            EvalError::InstructionBudget { .. } | EvalError::Memory { .. } => {
+                "the file does far more work than any rockspec needs; it was stopped, nothing was changed"
+            }
+            EvalError::Bytecode { .. } => "provide the Lua source text of the file",
+            _ => return Vec::new(),
+        };
+        vec![hint.to_owned()]
+    }
+}

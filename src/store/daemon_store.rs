@@ -13,6 +13,15 @@ use std::path::Path;
 use super::verify::VerifyOptions;
 use super::{Store, StoreError, StoreOptions};
 
+/// The marker `store init --daemon` writes: its presence makes every
+/// other user a client of the daemon.
+pub const MARKER: &str = "daemon-store";
+
+/// The socket of a store's daemon.
+pub fn socket_path(store_root: &Path) -> std::path::PathBuf {
+    store_root.join("daemon.socket")
+}
+
 /// Why a store could not become a daemon store.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonStoreError {
@@ -50,7 +59,7 @@ impl Store {
             std::fs::remove_dir_all(&trust).map_err(take(&trust))?;
         }
         fix_tree(&store.root, &store.root, uid, gid).map_err(take(&store.root))?;
-        let marker = store.root.join(crate::daemon::MARKER);
+        let marker = store.root.join(MARKER);
         std::fs::write(&marker, "rockstore daemon store 1\n").map_err(take(&marker))?;
         std::fs::set_permissions(&marker, PermissionsExt::from_mode(0o644))
             .map_err(take(&marker))?;

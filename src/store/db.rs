@@ -125,6 +125,24 @@ pub struct TreeRegistration {
     pub registered: u64,
 }
 
+/// `db/roots/<uid>/<id>`: a registered tree's roots as its user's
+/// rockstore last reported them (every generation and its profile item),
+/// written at each change of the tree's generations. GC of a daemon store
+/// reads these, never the tree itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeRoots {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Absolute path of the tree, as bytes.
+    pub path: Vec<u8>,
+    /// Uid of the user who reported them.
+    pub uid: u32,
+    /// Seconds since the Unix epoch.
+    pub recorded: u64,
+    /// Each generation's number and profile item name, ascending.
+    pub generations: Vec<(u64, String)>,
+}
+
 /// A record file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {

@@ -14,12 +14,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use cap_std::fs::{Dir, FileTypeExt, MetadataExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, FileTypeExt, MetadataExt as _, OpenOptions, OpenOptionsExt};
 use rayon::prelude::*;
 
 use super::canonical::{check_symlink_target, LinkDestination, LinkError, Node, MAX_DEPTH};
@@ -336,7 +337,7 @@ impl Ingest<'_> {
         self.failpoints.hit("stage-file");
         let rel = job.rel.as_str();
         let name = job.name.as_str();
-        let mut input = job.source_parent.open(name).map_err(io_err(rel))?;
+        let mut input = open_entry(&job.source_parent, name).map_err(io_err(rel))?;
         let meta = input.metadata().map_err(io_err(rel))?;
         if !meta.is_file() {
             // Replaced by something else since it was listed.
@@ -371,9 +372,9 @@ impl Ingest<'_> {
                     // staging directory: chmod-ing it would change that file.
                     drop(input);
                     unshare(&job.target_parent, name).map_err(io())?;
-                    input = job.target_parent.open(name).map_err(io())?;
+                    input = open_entry(&job.target_parent, name).map_err(io())?;
                 }
-                finish_file(input.into_std(), executable).map_err(io())?;
+                finish_file(input, executable).map_err(io())?;
                 (size, digest, None)
             }
             Mode::Check => {
@@ -429,6 +430,20 @@ fn assemble(pending: Pending, files: &mut [Option<Node>]) -> Node {
                 .collect(),
         ),
     }
+}
+
+/// Opens the entry `name` of `dir` for reading as it is: never through a
+/// link, never blocking (a FIFO that took a file's place since the listing
+/// is refused by the caller's type check, not waited on).
+fn open_entry(dir: &Dir, name: &str) -> io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// Replaces `name` in `dir` by a private copy of itself.

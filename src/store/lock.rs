@@ -24,6 +24,10 @@ use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 pub trait Reporter: Send + Sync {
     /// Called once before blocking on a lock that another process holds.
     fn waiting_for_lock(&self, what: &str, lock_file: &Path);
+
+    /// Something about the store the user should know (a daemon that
+    /// builds without a sandbox).
+    fn notice(&self, _text: &str) {}
 }
 
 /// A reporter that says nothing.
@@ -46,18 +50,18 @@ pub enum LockMode {
 #[derive(Debug)]
 pub struct LockGuard {
     _file: Option<std::fs::File>,
-    /// A daemon's client: the connection on which the daemon holds the
-    /// lock for it, until it closes.
-    _held: Option<std::os::unix::net::UnixStream>,
+    /// A daemon's client: what keeps the daemon holding the lock for it
+    /// (the connection), until it is dropped.
+    _held: Option<Box<dyn std::fmt::Debug + Send + Sync>>,
     mode: LockMode,
 }
 
 impl LockGuard {
-    /// A lock the daemon holds on `connection`'s behalf.
-    pub fn held_by_daemon(connection: std::os::unix::net::UnixStream, mode: LockMode) -> LockGuard {
+    /// A lock another process holds for as long as `keeper` lives.
+    pub fn held_by(keeper: Box<dyn std::fmt::Debug + Send + Sync>, mode: LockMode) -> LockGuard {
         LockGuard {
             _file: None,
-            _held: Some(connection),
+            _held: Some(keeper),
             mode,
         }
     }
@@ -88,6 +92,20 @@ pub fn acquire(
     mode: LockMode,
     what: &str,
     reporter: &dyn Reporter,
+) -> Result<LockGuard, LockError> {
+    acquire_waiting(dir, dir_path, name, mode, what, reporter, None)
+}
+
+/// [`acquire`], waiting at most `wait` for the holders; then an error of
+/// kind `TimedOut`.
+pub fn acquire_waiting(
+    dir: &Dir,
+    dir_path: &Path,
+    name: &str,
+    mode: LockMode,
+    what: &str,
+    reporter: &dyn Reporter,
+    wait: Option<std::time::Duration>,
 ) -> Result<LockGuard, LockError> {
     let path = dir_path.join(name);
     let err = |source| LockError {
@@ -132,11 +150,40 @@ pub fn acquire(
                 || e.kind() == io::ErrorKind::WouldBlock =>
         {
             reporter.waiting_for_lock(what, &path);
-            match mode {
-                LockMode::Shared => fs2::FileExt::lock_shared(&file),
-                LockMode::Exclusive => fs2::FileExt::lock_exclusive(&file),
+            match wait {
+                None => match mode {
+                    LockMode::Shared => fs2::FileExt::lock_shared(&file),
+                    LockMode::Exclusive => fs2::FileExt::lock_exclusive(&file),
+                }
+                .map_err(err)?,
+                Some(wait) => {
+                    // flock has no timeout: try again until the deadline.
+                    let deadline = std::time::Instant::now() + wait;
+                    loop {
+                        let tried = match mode {
+                            LockMode::Shared => fs2::FileExt::try_lock_shared(&file),
+                            LockMode::Exclusive => fs2::FileExt::try_lock_exclusive(&file),
+                        };
+                        match tried {
+                            Ok(()) => break,
+                            Err(e)
+                                if e.kind() == fs2::lock_contended_error().kind()
+                                    || e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return Err(err(e)),
+                        }
+                        if std::time::Instant::now() >= deadline {
+                            return Err(err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                format!(
+                                    "still held after {} s by others ({what}); nothing was done, try again when they are finished",
+                                    wait.as_secs()
+                                ),
+                            )));
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                }
             }
-            .map_err(err)?;
         }
         Err(e) => return Err(err(e)),
     }

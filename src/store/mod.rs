@@ -25,8 +25,10 @@ pub mod daemon_store;
 pub mod db;
 pub mod failpoint;
 pub mod ingest;
+pub mod item_archive;
 pub mod item_name;
 pub mod lock;
+pub mod remote;
 mod remove;
 pub mod seal;
 pub mod shared;
@@ -56,9 +58,9 @@ const RECORD_MODE: u32 = 0o444;
 /// Failures of store operations. Paths are absolute.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The store's daemon did not do what was asked.
+    /// The service that writes this store (its daemon) failed or refused.
     #[error(transparent)]
-    Daemon(Box<crate::daemon::client::DaemonError>),
+    Remote(Box<remote::RemoteError>),
     /// The root or one of its directories cannot be created or opened.
     #[error("cannot open the store at {}", path.display())]
     Open {
@@ -168,6 +170,33 @@ pub enum StoreError {
     },
 }
 
+impl crate::hint::Hint for StoreError {
+    fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            StoreError::Remote(remote) => return remote.hints(),
+            StoreError::NotAStore { .. } => "pass an empty or new directory with --store, or the root of an existing store",
+            StoreError::UnsupportedFormat { .. } => "use the rockstore version that created this store, or a new --store",
+            StoreError::Ambiguous { .. } => "give more characters of the item name, or its full path",
+            StoreError::NotFound(_) => "`rockstore store ls` lists the items in this store",
+            StoreError::UnknownReference(_) => "references are item names as `rockstore store ls` prints them; add the referenced item first",
+            StoreError::Ingest { source, .. } => match source {
+                IngestError::BadSymlink { .. } | IngestError::UndeclaredReference { .. } => {
+                    "items are location-independent: links must be relative and stay inside the item (or enter a declared reference)"
+                }
+                IngestError::SpecialFile { .. } | IngestError::Privileged { .. } => {
+                    "remove the entry from the directory, then add it again; nothing was added to the store"
+                }
+                IngestError::BadName { .. } | IngestError::NonUtf8Target { .. } => {
+                    "rename the entry to a UTF-8 name without `/`; nothing was added to the store"
+                }
+                _ => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        vec![hint.to_owned()]
+    }
+}
+
 /// How a store is used by this process.
 pub struct StoreOptions {
     /// Hears about waits.
@@ -198,6 +227,15 @@ pub struct ItemSpec {
     pub references: Vec<String>,
     /// The recipe it was built from, recorded as a realisation.
     pub recipe_key: Option<RecipeKey>,
+}
+
+/// One generation of a tree as a GC root: its number and profile item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationRoot {
+    /// The generation's number.
+    pub generation: u64,
+    /// Its profile item.
+    pub item: ItemName,
 }
 
 /// An admitted, visible item.
@@ -284,11 +322,14 @@ pub struct Store {
     /// (the daemon's alone).
     lock_dirs: Option<[Dir; 3]>,
     options: StoreOptions,
-    /// Set when this is a daemon store and this process is not its owner:
-    /// every write is asked of the daemon on this socket.
-    daemon_socket: Option<PathBuf>,
+    /// A daemon store this process does not own: it reads, and asks the
+    /// daemon for every write (see `stores::open`).
+    daemon_client: bool,
     /// A daemon store: admitted items are made immutable.
     sealed: bool,
+    /// The group-writable layout of `store init --shared`: any member of
+    /// the group may have written an item's bytes.
+    shared_layout: bool,
 }
 
 fn now_secs() -> u64 {
@@ -333,21 +374,31 @@ impl Store {
             Err(e) => return Err(open_err(&root)(e)),
         }
         let sub = |name: &str| root_dir.open_dir(name).map_err(open_err(&root.join(name)));
-        let sealed = root_dir.metadata(crate::daemon::MARKER).is_ok();
-        let daemon_socket = match root_dir.metadata(crate::daemon::MARKER) {
-            Ok(marker) if marker.uid() != rustix::process::geteuid().as_raw() => {
-                Some(crate::daemon::socket_path(&root))
-            }
-            _ => None,
+        let marker = match root_dir.metadata(daemon_store::MARKER) {
+            Ok(marker) => Some(marker),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(open_err(&root.join(daemon_store::MARKER))(e)),
         };
-        let lock_dirs = match daemon_socket {
-            Some(_) => None,
-            None => Some([sub("locks")?, sub("locks/items")?, sub("locks/recipes")?]),
+        let sealed = marker.is_some();
+        let daemon_client = marker
+            .as_ref()
+            .is_some_and(|m| m.uid() != rustix::process::geteuid().as_raw());
+        let lock_dirs = if daemon_client {
+            None
+        } else {
+            Some([sub("locks")?, sub("locks/items")?, sub("locks/recipes")?])
         };
+        let shared_layout = root_dir
+            .metadata("store")
+            .map_err(open_err(&root.join("store")))?
+            .mode()
+            & 0o020
+            != 0;
         Ok(Store {
             sealed,
+            shared_layout,
             lock_dirs,
-            daemon_socket,
+            daemon_client,
             items: sub("store")?,
             db_items: sub("db/items")?,
             db_listings: sub("db/listings")?,
@@ -356,6 +407,11 @@ impl Store {
             root,
             options,
         })
+    }
+
+    /// How this process uses the store.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
     }
 
     /// Marks a named stopping point for crash tests (see [`failpoint`]).
@@ -393,28 +449,27 @@ impl Store {
         })
     }
 
-    /// The daemon's socket, when this process is one of its clients.
-    pub fn daemon_socket(&self) -> Option<&Path> {
-        self.daemon_socket.as_deref()
+    /// Whether this is a daemon store this process does not own: it may
+    /// read it, and asks its daemon for every write.
+    pub fn is_daemon_client(&self) -> bool {
+        self.daemon_client
+    }
+
+    /// Whether this store has the group-writable layout of `store init
+    /// --shared`, which root never links from.
+    pub fn is_shared_layout(&self) -> bool {
+        self.shared_layout
+    }
+
+    /// Whether this is a daemon store (whoever opened it).
+    pub fn is_daemon_store(&self) -> bool {
+        self.sealed
     }
 
     /// Takes the store lock: shared to read or add, exclusive to delete.
-    /// A daemon's client takes none: the daemon holds the locks of what it
-    /// does for it, and clients cannot open the lock files at all.
+    /// A daemon's client has no locks (they are the daemon's alone; its
+    /// backend asks the daemon to hold one instead).
     pub fn lock(&self, mode: LockMode) -> Result<LockGuard, StoreError> {
-        if let Some(socket) = &self.daemon_socket {
-            return match mode {
-                LockMode::Shared => crate::daemon::client::hold(socket)
-                    .map(|c| LockGuard::held_by_daemon(c, mode))
-                    .map_err(|e| StoreError::Daemon(Box::new(e))),
-                LockMode::Exclusive => Err(StoreError::Daemon(Box::new(
-                    crate::daemon::client::DaemonError::Failed(
-                        "only the daemon takes this store's exclusive lock: ask it (rockstore gc)"
-                            .to_owned(),
-                    ),
-                ))),
-            };
-        }
         let what = match mode {
             LockMode::Shared => {
                 "the store lock (another rockstore is collecting garbage or repairing the store)"
@@ -433,6 +488,27 @@ impl Store {
         )?)
     }
 
+    /// [`Store::lock`], waiting at most `wait` for other holders.
+    pub fn lock_within(
+        &self,
+        mode: LockMode,
+        wait: std::time::Duration,
+    ) -> Result<LockGuard, StoreError> {
+        let what = match mode {
+            LockMode::Shared => "the store lock (another rockstore is collecting garbage)",
+            LockMode::Exclusive => "exclusive use of the store (installs are in flight)",
+        };
+        Ok(lock::acquire_waiting(
+            &self.lock_dirs()?[0],
+            &self.root.join("locks"),
+            "store.lock",
+            mode,
+            what,
+            &*self.options.reporter,
+            Some(wait),
+        )?)
+    }
+
     /// Takes the build lock of a recipe, so no two processes build it at once.
     pub fn lock_recipe(&self, key: &RecipeKey) -> Result<LockGuard, StoreError> {
         let what = format!("another process building recipe {}", key.to_hex());
@@ -447,11 +523,17 @@ impl Store {
         )?)
     }
 
-    /// Creates an empty staging directory to build an item in.
+    /// Creates an empty staging directory to build an item in, private to
+    /// this process's user (0700) until it is admitted.
     pub fn stage(&self) -> Result<Staging<'_>, StoreError> {
+        use cap_std::fs::{DirBuilder, DirBuilderExt};
         let lock = self.lock(LockMode::Shared)?;
         let name = unique_name("stage");
-        self.tmp.create_dir(&name).map_err(self.io("tmp", &name))?;
+        let mut builder = DirBuilder::new();
+        builder.mode(0o700);
+        self.tmp
+            .create_dir_with(&name, &builder)
+            .map_err(self.io("tmp", &name))?;
         let dir = self.tmp.open_dir(&name).map_err(self.io("tmp", &name))?;
         Ok(Staging {
             store: self,
@@ -483,18 +565,82 @@ impl Store {
         })
     }
 
+    /// A daemon build's directory for `user`: `tmp/build-<unique>/` is
+    /// root's (0710, group the build user's: only it may pass through, nobody
+    /// but root may write), and inside it `work/` (0700) is the build
+    /// user's. Removed when dropped, descriptor by descriptor.
+    pub fn build_dir_for(
+        &self,
+        user: crate::build::isolation::BuildUser,
+    ) -> Result<BuildDir, StoreError> {
+        use cap_std::fs::{DirBuilder, DirBuilderExt};
+        let lock = self.lock(LockMode::Shared)?;
+        // Unguessable, though nobody can list `tmp/`'s build directories'
+        // contents anyway.
+        let name = format!(
+            "build-{}",
+            &blake3::hash(&unique_name("build").into_bytes()).to_hex()[..32]
+        );
+        let mut builder = DirBuilder::new();
+        builder.mode(0o700);
+        self.tmp
+            .create_dir_with(&name, &builder)
+            .map_err(self.io("tmp", &name))?;
+        let parent = self.tmp.open_dir(&name).map_err(self.io("tmp", &name))?;
+        let chown = |dir: &Dir, uid: Option<u32>, gid: u32, mode: u32| -> io::Result<()> {
+            let fd = ingest::open_readable(dir, "")?;
+            rustix::fs::fchown(
+                &fd,
+                uid.map(rustix::fs::Uid::from_raw),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )?;
+            rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(mode))?;
+            Ok(())
+        };
+        chown(&parent, None, user.gid, 0o710).map_err(self.io("tmp", &name))?;
+        parent
+            .create_dir_with("work", &builder)
+            .map_err(self.io("tmp", &name))?;
+        let dir = parent.open_dir("work").map_err(self.io("tmp", &name))?;
+        chown(&dir, Some(user.uid), user.gid, 0o700).map_err(self.io("tmp", &name))?;
+        let tmp = self.tmp.try_clone().map_err(self.io("tmp", ""))?;
+        Ok(BuildDir {
+            path: self.root.join("tmp").join(&name).join("work"),
+            name,
+            tmp,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// Copies the tree under `from` (a directory someone else could write:
+    /// a build's output) into `staging`, descriptor by descriptor, never
+    /// following a link or blocking on a FIFO, and refusing what an item
+    /// cannot hold. What the copy holds is what gets hashed.
+    pub fn copy_into(
+        &self,
+        staging: &Staging<'_>,
+        from: &Dir,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let none = BTreeSet::new();
+        let ingest = Ingest {
+            mode: Mode::Copy(from),
+            target: staging.dir(),
+            allowed_items: &none,
+            failpoints: &self.options.failpoints,
+        };
+        ingest
+            .run()
+            .map(|_| ())
+            .map_err(|source| StoreError::Ingest {
+                name: what.to_owned(),
+                source,
+            })
+    }
+
     /// Copies the directory `source` into the store as an item.
     pub fn add_path(&self, source: &Path, spec: &ItemSpec) -> Result<Item, StoreError> {
-        if let Some(socket) = &self.daemon_socket {
-            let daemon = |e| StoreError::Daemon(Box::new(e));
-            let name = crate::daemon::client::add(socket, source, spec).map_err(daemon)?;
-            let parsed = ItemName::parse(&name)?;
-            return self.get(&parsed)?.ok_or_else(|| {
-                daemon(crate::daemon::client::DaemonError::Failed(format!(
-                    "the daemon answered {name}, which the store does not hold"
-                )))
-            });
-        }
         let src =
             Dir::open_ambient_dir(source, ambient_authority()).map_err(|e| StoreError::Source {
                 path: source.to_path_buf(),
@@ -504,6 +650,18 @@ impl Store {
         let staging = self.stage()?;
         let walked = self.walk(&staging, Mode::Copy(&src), &allowed, spec)?;
         self.admit_walked(staging, walked.root, spec)
+    }
+
+    /// Admits a staging directory this process wrote itself (nobody else
+    /// can reach it) whose tree model is `root`: an archive it received.
+    pub fn admit_model(
+        &self,
+        staging: Staging<'_>,
+        root: canonical::Node,
+        spec: &ItemSpec,
+    ) -> Result<Item, StoreError> {
+        self.check_references(spec)?;
+        self.admit_walked(staging, root, spec)
     }
 
     /// Admits a staging directory that a build filled, normalising it in place.
@@ -532,7 +690,9 @@ impl Store {
         })
     }
 
-    fn check_references(&self, spec: &ItemSpec) -> Result<BTreeSet<String>, StoreError> {
+    /// Checks `spec`'s name parts and that each reference is an item of
+    /// this store; returns the references.
+    pub fn check_references(&self, spec: &ItemSpec) -> Result<BTreeSet<String>, StoreError> {
         item_name::validate_label_part(&spec.name)?;
         item_name::validate_label_part(&spec.version)?;
         let mut allowed = BTreeSet::new();
@@ -953,47 +1113,48 @@ impl Store {
 }
 
 impl Store {
-    /// Registers a tree as a GC root (`db/trees/<id>`, id = the first 32 hex
-    /// digits of blake3 of the path); registering again refreshes it.
-    pub fn register_tree(&self, path: &Path) -> Result<(), StoreError> {
-        if let Some(socket) = &self.daemon_socket {
-            return crate::daemon::client::register_tree(socket, path)
-                .map_err(|e| StoreError::Daemon(Box::new(e)));
-        }
-        self.register_tree_for(path, rustix::process::geteuid().as_raw())
-    }
-
-    /// [`Store::register_tree`] recorded under `uid` (the daemon registers
-    /// for its clients).
-    pub fn register_tree_for(&self, path: &Path, uid: u32) -> Result<(), StoreError> {
+    /// Registers a tree as a GC root under `uid` (`db/trees/<uid>/<id>`, id
+    /// = the first 32 hex digits of blake3 of the path) and records its
+    /// roots (`db/roots/<uid>/<id>`); registering again refreshes both.
+    /// Backends call it: the local one for this process's user, the
+    /// daemon for its client.
+    pub fn register_tree_for(
+        &self,
+        path: &Path,
+        uid: u32,
+        roots: &[GenerationRoot],
+    ) -> Result<(), StoreError> {
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_os_str().as_bytes().to_vec();
         let id = tree_id(&bytes);
-        // Each user registers in their own directory: nobody can drop
-        // another user's roots (db/trees is sticky in a shared store).
-        let trees = self.db_trees()?;
         let mine = uid.to_string();
-        if trees.symlink_metadata(&mine).is_err() {
-            trees
-                .create_dir(&mine)
-                .or_else(|e| {
-                    if e.kind() == io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(self.io("db/trees", &mine))?;
-            trees
-                .set_permissions(
-                    &mine,
-                    cap_std::fs::Permissions::from_std(
-                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-                    ),
-                )
-                .map_err(self.io("db/trees", &mine))?;
+        // Roots first: a registration is never visible without them.
+        let mut generations: Vec<(u64, String)> = roots
+            .iter()
+            .map(|r| (r.generation, r.item.as_str().to_owned()))
+            .collect();
+        generations.sort();
+        let roots_record = db::TreeRoots {
+            format_version: db::FORMAT_VERSION,
+            path: bytes.clone(),
+            uid,
+            recorded: now_secs(),
+            generations,
+        };
+        match self.user_dir("db/roots", &mine) {
+            Ok(dir) => {
+                write_replace(&dir, &id, &db::encode(&roots_record), RECORD_MODE)
+                    .map_err(self.io("db/roots", &format!("{mine}/{id}")))?;
+                sync_dir(&dir).map_err(self.io("db/roots", &mine))?;
+            }
+            // A shared store made before `db/roots` existed: its members
+            // cannot create it. Its collections read the trees themselves
+            // (only a daemon store's rely on recorded roots).
+            Err(StoreError::Io { source, .. })
+                if !self.sealed && source.kind() == io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(e),
         }
-        let dir = trees.open_dir(&mine).map_err(self.io("db/trees", &mine))?;
+        let dir = self.user_dir("db/trees", &mine)?;
         let record = db::TreeRegistration {
             format_version: db::FORMAT_VERSION,
             path: bytes,
@@ -1003,6 +1164,50 @@ impl Store {
         write_replace(&dir, &id, &db::encode(&record), RECORD_MODE)
             .map_err(self.io("db/trees", &format!("{mine}/{id}")))?;
         sync_dir(&dir).map_err(self.io("db/trees", &mine))
+    }
+
+    /// `<sub>/<user>`, created (0755) when missing: each user registers in
+    /// their own directory, so nobody can drop another user's roots
+    /// (`db/trees` is sticky in a shared store).
+    fn user_dir(&self, sub: &str, user: &str) -> Result<Dir, StoreError> {
+        let root =
+            Dir::open_ambient_dir(&self.root, ambient_authority()).map_err(self.io("", ""))?;
+        root.create_dir_all(sub).map_err(self.io(sub, ""))?;
+        let parent = root.open_dir(sub).map_err(self.io(sub, ""))?;
+        if parent.symlink_metadata(user).is_err() {
+            parent
+                .create_dir(user)
+                .or_else(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(self.io(sub, user))?;
+            parent
+                .set_permissions(
+                    user,
+                    cap_std::fs::Permissions::from_std(
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    ),
+                )
+                .map_err(self.io(sub, user))?;
+        }
+        parent.open_dir(user).map_err(self.io(sub, user))
+    }
+
+    /// The roots recorded for the registration `file` (as [`Store::trees`]
+    /// names it), if any were.
+    pub fn recorded_roots(&self, file: &str) -> Result<Option<db::TreeRoots>, StoreError> {
+        let path = self.root.join("db/roots").join(file);
+        match std::fs::read(&path) {
+            Ok(bytes) => db::decode(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Record { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
     }
 
     /// Every readable tree registration, with its file (`<uid>/<id>`, or
@@ -1049,7 +1254,11 @@ impl Store {
     /// Drops a tree registration (its tree is gone); `file` as [`Store::trees`] names it.
     pub fn unregister_tree(&self, file: &str) -> Result<(), StoreError> {
         let trees = self.db_trees()?;
-        remove_optional(&trees, file).map_err(self.io("db/trees", file))
+        remove_optional(&trees, file).map_err(self.io("db/trees", file))?;
+        match std::fs::remove_file(self.root.join("db/roots").join(file)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io("db/roots", file)(e)),
+            _ => Ok(()),
+        }
     }
 
     fn db_trees(&self) -> Result<Dir, StoreError> {

@@ -26,13 +26,38 @@ pub fn remove_tree(parent: &Dir, name: &str) -> io::Result<()> {
 }
 
 /// Removes the directory tree `name` inside `parent`, known to be a
-/// directory (a swept item). This is GC's inner loop, so it works straight
-/// on descriptors: one open and one read per directory.
+/// directory (a swept item, a build's leftovers). This is GC's inner loop,
+/// so it works straight on descriptors: one open and one read per
+/// directory. A tree deeper than [`INLINE_DEPTH`] (a build user can make
+/// one of any depth) is not followed down by recursion: its deep
+/// subdirectories are moved up beside `name` and removed in turn, so the
+/// stack and the open descriptors stay bounded.
 pub fn remove_dir_tree(parent: &Dir, name: &str) -> io::Result<()> {
     let name = CString::new(name).map_err(io::Error::other)?;
-    // `true`: the parent (`store/`, `tmp/`) has its mode by design, and it
-    // must never be changed to delete something in it.
-    remove_at(parent.as_fd(), &name, &mut true)
+    let mut pending = vec![name];
+    let mut moved = 0u64;
+    while let Some(next) = pending.pop() {
+        // `true`: the parent (`store/`, `tmp/`) has its mode by design,
+        // and it must never be changed to delete something in it.
+        let mut walk = Walk {
+            top: parent.as_fd(),
+            pending: &mut pending,
+            moved: &mut moved,
+        };
+        walk.remove_at(parent.as_fd(), &next, &mut true, 0)?;
+    }
+    Ok(())
+}
+
+/// How deep removal recurses before it moves a subtree up instead: deeper
+/// than any item may be (`canonical::MAX_DEPTH`), so only a build's
+/// leftovers are ever moved.
+const INLINE_DEPTH: usize = 300;
+
+struct Walk<'a> {
+    top: BorrowedFd<'a>,
+    pending: &'a mut Vec<CString>,
+    moved: &'a mut u64,
 }
 
 /// Unlinks `child` in `dir`; when the directory's mode refuses it, makes the
@@ -71,42 +96,66 @@ fn unlink_in(
     }
 }
 
-/// `parent_writable` is the parent's state for [`unlink_in`].
-fn remove_at(parent: BorrowedFd<'_>, name: &CStr, parent_writable: &mut bool) -> io::Result<()> {
-    let fd = rustix::fs::openat(
-        parent,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut children = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&fd)? {
-        let entry = entry?;
-        let child = entry.file_name();
-        if child == c"." || child == c".." {
-            continue;
-        }
-        let is_dir = match entry.file_type() {
-            rustix::fs::FileType::Directory => true,
-            // Filesystems without d_type: ask.
-            rustix::fs::FileType::Unknown => {
-                rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
-                    rustix::fs::FileType::from_raw_mode(st.st_mode)
-                        == rustix::fs::FileType::Directory
-                })
+impl Walk<'_> {
+    /// `parent_writable` is the parent's state for [`unlink_in`].
+    fn remove_at(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        name: &CStr,
+        parent_writable: &mut bool,
+        depth: usize,
+    ) -> io::Result<()> {
+        let fd = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut children = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd)? {
+            let entry = entry?;
+            let child = entry.file_name();
+            if child == c"." || child == c".." {
+                continue;
             }
-            _ => false,
-        };
-        children.push((child.to_owned(), is_dir));
-    }
-    let mut writable = false;
-    for (child, is_dir) in children {
-        if is_dir {
-            remove_at(fd.as_fd(), &child, &mut writable)?;
-        } else {
-            unlink_in(fd.as_fd(), &child, AtFlags::empty(), &mut writable)?;
+            let is_dir = match entry.file_type() {
+                rustix::fs::FileType::Directory => true,
+                // Filesystems without d_type: ask.
+                rustix::fs::FileType::Unknown => {
+                    rustix::fs::statat(&fd, child, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                        rustix::fs::FileType::from_raw_mode(st.st_mode)
+                            == rustix::fs::FileType::Directory
+                    })
+                }
+                _ => false,
+            };
+            children.push((child.to_owned(), is_dir));
         }
+        let mut writable = false;
+        for (child, is_dir) in children {
+            if is_dir && depth >= INLINE_DEPTH {
+                *self.moved += 1;
+                let away = CString::new(format!(
+                    ".rockstore-deep-{}-{}",
+                    std::process::id(),
+                    self.moved
+                ))
+                .map_err(io::Error::other)?;
+                if !writable {
+                    // Moving out of it needs write permission on it.
+                    let _ = super::seal::set(fd.as_fd(), false);
+                    rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700))?;
+                    writable = true;
+                }
+                rustix::fs::renameat(&fd, &child, self.top, &away)?;
+                self.pending.push(away);
+            } else if is_dir {
+                self.remove_at(fd.as_fd(), &child, &mut writable, depth + 1)?;
+            } else {
+                unlink_in(fd.as_fd(), &child, AtFlags::empty(), &mut writable)?;
+            }
+        }
+        drop(fd);
+        unlink_in(parent, name, AtFlags::REMOVEDIR, parent_writable)
     }
-    drop(fd);
-    unlink_in(parent, name, AtFlags::REMOVEDIR, parent_writable)
 }

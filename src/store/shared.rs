@@ -21,13 +21,14 @@ use super::item_name::ItemName;
 use super::{Store, StoreError, StoreOptions};
 
 /// Directories users create entries in: setgid + sticky + group-writable.
-pub const SHARED_DIRS: [&str; 11] = [
+pub const SHARED_DIRS: [&str; 12] = [
     "store",
     "db/items",
     "db/listings",
     "db/realisations",
     "db/sources",
     "db/trees",
+    "db/roots",
     "db/trust",
     "tmp",
     "locks",

@@ -398,14 +398,15 @@ impl Tree {
             Err(e) => return Err(io_err(&dir)(e)),
         };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
+        for entry in entries {
+            // An entry that cannot be read is an error, never a generation
+            // that is not there: GC keeps what generations name.
+            let entry = entry.map_err(io_err(&dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(number) = name.parse::<u64>() else {
                 continue;
             };
-            let Ok(item_path) = std::fs::read_link(entry.path()) else {
-                continue;
-            };
+            let item_path = std::fs::read_link(entry.path()).map_err(io_err(&entry.path()))?;
             let info = std::fs::read(dir.join(format!("{number}.json")))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
@@ -417,6 +418,11 @@ impl Tree {
         }
         out.sort_by_key(|g| g.number);
         Ok(out)
+    }
+
+    /// The number the next committed generation gets.
+    pub fn next_generation(&self) -> Result<u64, TreeError> {
+        Ok(self.generations()?.last().map_or(1, |g| g.number + 1))
     }
 
     /// The current generation's number.

@@ -108,6 +108,22 @@ pub enum ProfileError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Root asked to link from a group-writable shared store.
+    #[error("root does not link items from {} into a tree: it is a shared store (`store init --shared`), whose items any member of its group could have written; nothing was changed", .0.display())]
+    SharedStore(PathBuf),
+}
+
+impl crate::hint::Hint for ProfileError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            ProfileError::SharedStore(root) => vec![format!(
+                "convert it into a daemon store, which only root writes and its daemon serves to everyone: `rockstore store init --daemon {}`, then start `rockstore --store {} daemon`",
+                root.display(),
+                root.display()
+            )],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Profile {
@@ -254,16 +270,8 @@ pub fn build(
     profile: &Profile,
     wrap: &WrapperContext<'_>,
 ) -> Result<Item, ProfileError> {
-    if let Some(socket) = store.daemon_socket() {
-        let daemon = |e| ProfileError::Store(StoreError::Daemon(Box::new(e)));
-        let name =
-            crate::daemon::client::profile(socket, &tree.root, profile, wrap).map_err(daemon)?;
-        let parsed = crate::store::item_name::ItemName::parse(&name).map_err(StoreError::from)?;
-        return store.get(&parsed)?.ok_or_else(|| {
-            daemon(crate::daemon::client::DaemonError::Failed(format!(
-                "the daemon answered {name}, which the store does not hold"
-            )))
-        });
+    if store.is_shared_layout() && rustix::process::geteuid().is_root() {
+        return Err(ProfileError::SharedStore(store.root().to_path_buf()));
     }
     // Another user's item is re-hashed against its name before we link it
     // (once per user; see store::shared).

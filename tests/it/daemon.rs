@@ -112,14 +112,14 @@ fn a_client_of_another_protocol_version_is_refused_clearly() {
     assert_eq!(reply["type"], "refused", "{reply}");
     let reason = reply["reason"].as_str().unwrap_or("");
     assert!(
-        reason.contains("protocol version 1") && reason.contains("version 99"),
+        reason.contains("protocol version 2") && reason.contains("version 99"),
         "{reason}"
     );
     // The current version is welcomed, and told who it is.
     let mut stream = UnixStream::connect(w.store().join("daemon.socket")).expect("connect");
     stream
         .write_all(&frame(&serde_json::json!({
-            "type": "hello", "protocol": "rockstore-daemon", "version": 1
+            "type": "hello", "protocol": "rockstore-daemon", "version": 2
         })))
         .expect("hello");
     let reply = read_frame(&mut stream);
@@ -596,7 +596,7 @@ fn the_config_says_who_may_connect_and_who_is_trusted() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("refused") && err.contains("rs-bob is not among the daemon's allowed_users"),
+        err.contains("refused") && err.contains("rs-bob is not among the daemon's allowed users"),
         "{err}"
     );
 }
@@ -910,4 +910,120 @@ fn a_members_luarocks_tree_is_adopted_through_the_daemon() {
     );
     let out = { out }.output().expect("verify");
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn members_share_the_daemon_store_with_deps_modes_and_reuse() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    w.ok("root", &["--tree", "system", "install", "dmdep"]);
+    w.repo.server.clear();
+    // alice (deps mode all): dmdep comes from the global tree.
+    w.ok(
+        "rs-alice",
+        &["--local", "--deps-mode", "all", "install", "dmtop"],
+    );
+    let alice_list = text(
+        &w.rockstore("rs-alice", &["--local", "list", "--porcelain"])
+            .stdout,
+    );
+    assert_eq!(
+        alice_list
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["dmtop"]
+    );
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
+    // bob (deps mode one): dmdep goes into his tree too, reusing root's
+    // build: no source download, no build.
+    let err = w.ok(
+        "rs-bob",
+        &["--local", "--deps-mode", "one", "install", "dmtop"],
+    );
+    assert!(err.contains("dmdep 1.0-1: already built"), "{err}");
+    let bob_list = text(
+        &w.rockstore("rs-bob", &["--local", "list", "--porcelain"])
+            .stdout,
+    );
+    assert_eq!(bob_list.lines().count(), 2, "{bob_list}");
+    assert!(
+        !w.repo
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.contains("dmdep-1.0.tar.gz")),
+        "{:?}",
+        w.repo.server.requests()
+    );
+    assert_eq!(w.lua_ok("rs-bob", "print(require('dmtop').top)"), "true");
+    // A tree the user cannot write: said before any work, with --local.
+    w.repo.server.clear();
+    let out = w.rockstore("rs-alice", &["--tree", "system", "install", "purelua"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot write to the tree") && err.contains("--local"),
+        "{err}"
+    );
+    assert!(w.repo.server.requests().is_empty(), "no work was done");
+    // Only trusted users sweep.
+    let out = w.rockstore("rs-alice", &["gc"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only trusted users collect garbage"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn admin_removal_and_gc_keep_a_members_dependency_by_her_recorded_roots() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    w.ok("root", &["--tree", "system", "install", "dmdep"]);
+    w.ok(
+        "rs-alice",
+        &["--local", "--deps-mode", "all", "install", "dmtop"],
+    );
+    let dep_item = {
+        let out = w.rockstore("root", &["--tree", "system", "list", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        json[0]["item"].as_str().expect("item").to_owned()
+    };
+    w.ok("root", &["--tree", "system", "remove", "dmdep"]);
+    w.ok("root", &["gc"]);
+    assert!(
+        w.store().join("store").join(&dep_item).exists(),
+        "GC kept alice's dependency"
+    );
+    // alice's own rock is intact; doctor names what vanished.
+    assert!(!w.lua("rs-alice", "require('dmtop')").status.success());
+    let out = w.rockstore("rs-alice", &["--local", "doctor"]);
+    assert!(!out.status.success());
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("dmtop 1.0-1 needs dmdep") && report.contains(&dep_item),
+        "{report}"
+    );
+    w.ok("rs-alice", &["--local", "doctor", "--fix"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
+    w.ok("rs-alice", &["--local", "doctor"]);
+    w.ok("root", &["gc"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('dmtop').dep.dep)"),
+        "true"
+    );
 }
