@@ -739,8 +739,35 @@ impl Store {
         )?;
 
         if let Some(existing) = self.get(&name)? {
-            drop(staging);
-            return self.merge_references(existing, spec);
+            // The same name is the same content only if the item still
+            // holds it: re-hashed before it is reused, never trusted by
+            // name (an item damaged on disk, or written by a member of an
+            // old shared store, is replaced by ours, which is known good).
+            let (problems, intact) = self.check_contents(&name, &existing.record, false);
+            if intact && existing.record.hash == hash {
+                drop(staging);
+                // The record stands as it was admitted: a later admission
+                // never adds references to it.
+                if let Some(key) = spec.recipe_key {
+                    self.record_realisation(&key, &existing.name)?;
+                }
+                return Ok(existing);
+            }
+            if !self.may_sweep()? {
+                return Err(StoreError::Untrusted {
+                    item: name.to_string(),
+                    creator_uid: existing.record.creator_uid,
+                    problem: problems
+                        .iter()
+                        .map(|p| p.what.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+            // Invisible first (its record), then replaced below.
+            remove_optional(&self.db_items, name.as_str())
+                .map_err(self.io("db/items", name.as_str()))?;
+            sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
         }
         if self.items.symlink_metadata(name.as_str()).is_ok() {
             // Left by an interrupted admission; ours is known good, so it wins.
@@ -787,13 +814,15 @@ impl Store {
             created: now_secs(),
             creator_uid: rustix::process::getuid().as_raw(),
         };
-        self.write_record(&name, &record)?;
-        fp.hit("after-record");
         if self.sealed {
-            // Best effort by design: without the flag the modes still hold
-            // for everyone but root (see store::seal).
+            // Sealed before it is visible, so nobody links an item root
+            // could still write by mistake. Best effort by design: without
+            // the flag the modes still hold for everyone but root (see
+            // store::seal).
             let _ = seal::seal_tree(&self.item_path(&name));
         }
+        self.write_record(&name, &record)?;
+        fp.hit("after-record");
 
         if let Some(key) = spec.recipe_key {
             self.record_realisation(&key, &name)?;
@@ -815,32 +844,6 @@ impl Store {
         )
         .map_err(self.io("db/items", name.as_str()))?;
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))
-    }
-
-    /// A second admission of existing content: the item stays as it is, but
-    /// references the new admission declares are added to its record.
-    fn merge_references(&self, mut item: Item, spec: &ItemSpec) -> Result<Item, StoreError> {
-        let before = item.record.references.len();
-        item.record
-            .references
-            .extend(spec.references.iter().cloned());
-        item.record.references.sort();
-        item.record.references.dedup();
-        if item.record.references.len() != before {
-            match self.write_record(&item.name, &item.record) {
-                // Another user's record in a shared store: it cannot be
-                // replaced (sticky directory). The new admission's
-                // references are its own items' business, and the profile
-                // that links them references them too.
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == io::ErrorKind::PermissionDenied => {}
-                other => other?,
-            }
-        }
-        if let Some(key) = spec.recipe_key {
-            self.record_realisation(&key, &item.name)?;
-        }
-        Ok(item)
     }
 
     /// Records that `key` was built into `item`.

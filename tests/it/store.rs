@@ -216,6 +216,38 @@ fn tampering_is_named_by_verify_contents() {
     s.ok(["verify", "--contents"]);
 }
 
+/// An item name that exists is checked before it is reused: a damaged
+/// item is replaced by the new admission's known-good copy, and a second
+/// admission never adds references to the first one's record.
+#[test]
+fn a_damaged_item_is_replaced_not_reused_and_records_are_never_merged() {
+    let s = Sandbox::new();
+    let a = s.dir("a");
+    rock_tree(&a);
+    let item = s.add(&a, "foo", "1.0-1");
+    let lua = item.join("share/lua/5.4/foo.lua");
+    make_writable(&lua);
+    std::fs::write(&lua, "return { answer = 666 }\n").expect("tamper");
+    // The same bytes admitted again: the item is replaced, not reused.
+    assert_eq!(s.add(&a, "foo", "1.0-1"), item);
+    assert_eq!(
+        std::fs::read_to_string(&lua).expect("lua"),
+        "return { answer = 42 }\n"
+    );
+    s.ok(["verify", "--contents"]);
+    // A reference declared by a later admission of the same content is
+    // not added to the record (it would keep its item alive for everyone).
+    let dep = s.dir("dep");
+    write(&dep.join("x"), "x", 0o644);
+    let dep_item = item_name(&s.add(&dep, "dep", "1.0-1"));
+    let mut args = add_args(&a, "foo", "1.0-1");
+    args.extend(["--ref".into(), dep_item.clone().into()]);
+    assert_eq!(PathBuf::from(s.ok(args).trim()), item);
+    let info: serde_json::Value =
+        serde_json::from_str(&s.ok(["store", "info", &item_name(&item), "--json"])).expect("json");
+    assert_eq!(info["references"], serde_json::json!([]), "{info}");
+}
+
 #[test]
 fn record_without_item_is_a_problem_that_repair_fixes() {
     let s = Sandbox::new();
