@@ -20,9 +20,9 @@
 //! gcc, lua5.4's headers; luarocks is measured where installed.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-mod common;
 #[path = "../tests/it/big_manifest.rs"]
 mod big_manifest;
+mod common;
 
 use common::{closure, have, serve};
 
@@ -170,7 +170,12 @@ fn main() {
 
     // 1. Warm: one store that built the closure once; each run a fresh tree.
     let warm = b.fresh("warm");
-    run(b.rockstore(&warm, &b.small, &warm.join("first"), &["install", closure::TOP]));
+    run(b.rockstore(
+        &warm,
+        &b.small,
+        &warm.join("first"),
+        &["install", closure::TOP],
+    ));
     let warm_runs = |server: &str, what: &str| {
         median(
             (0..b.runs(9))
@@ -247,28 +252,23 @@ fn main() {
         ms(first)
     );
     let (_, ours, theirs) = search(&["search", "--all", "--porcelain"], "search-all");
-    row(
-        "`search --all --porcelain`, same",
-        ours,
-        theirs,
-        ">= 25x",
-    );
+    row("`search --all --porcelain`, same", ours, theirs, ">= 25x");
 
     // 4. Cold, -j 2.
     let cold = median(
         (0..b.runs(3))
             .map(|_| {
                 let d = b.fresh("cold");
-                run(b.rockstore(&d, &b.small, &d.join("tree"), &["install", closure::TOP, "-j", "2"]))
+                run(b.rockstore(
+                    &d,
+                    &b.small,
+                    &d.join("tree"),
+                    &["install", closure::TOP, "-j", "2"],
+                ))
             })
             .collect(),
     );
-    row(
-        "the closure cold, -j 2",
-        cold,
-        lr(lr_fresh),
-        ">= 4x",
-    );
+    row("the closure cold, -j 2", cold, lr(lr_fresh), ">= 4x");
 
     // 5. One by one, cold.
     let names: Vec<&str> = closure::names()

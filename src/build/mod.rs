@@ -23,8 +23,10 @@
 //! - [`rock_file`]: rock file names, `pack` and `unpack`.
 
 pub mod backends;
+pub mod compiler;
 pub mod external;
 pub mod isolation;
+pub mod probes;
 pub mod recipe;
 pub mod rock_file;
 pub mod rock_manifest;

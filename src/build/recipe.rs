@@ -12,8 +12,6 @@
 //! directories (`PREFIX`, `LUADIR`, …), which include external dependencies'
 //! locations and command-line `VAR=VALUE`; and the dependency items.
 
-use std::path::Path;
-
 use super::variables::Variables;
 use crate::lua_install::LuaInstall;
 use crate::rockspec::source::Source;
@@ -114,25 +112,13 @@ pub fn binary_rock_key(bytes: &[u8], lua_version: &str) -> RecipeKey {
 }
 
 /// The compiler's path and a hash of its binary: a compiler upgrade changes
-/// the key without running the compiler to ask.
+/// the key without running the compiler to ask. The hash comes through
+/// the probe cache ([`super::probes`]), so a warm plan does not read the
+/// compiler; the text is what it always was (see
+/// [`super::compiler::recipe_identity`]).
 fn compiler_identity(cc: &str) -> String {
-    let Some(program) = cc.split_whitespace().last() else {
+    let Some(program) = super::compiler::program_of(cc) else {
         return String::new();
     };
-    let resolved = if program.contains('/') {
-        Some(Path::new(program).to_path_buf())
-    } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(program))
-                .find(|p| p.is_file())
-        })
-    };
-    let hash = resolved
-        .as_deref()
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| std::fs::read(p).ok())
-        .map(|b| blake3::hash(&b).to_hex().to_string())
-        .unwrap_or_default();
-    format!("{cc}\n{hash}")
+    super::compiler::recipe_identity(cc, super::probes::program_hash(program))
 }

@@ -85,12 +85,7 @@ fn version(rng: &mut Rng) -> String {
         ),
         3 => format!("{}.{}-{rev}", rng.below(3), rng.below(30)),
         4 => format!("{}-{rev}", 1 + rng.below(20)),
-        _ => format!(
-            "{}.{}.{}-{rev}",
-            rng.below(5),
-            rng.below(15),
-            rng.below(25)
-        ),
+        _ => format!("{}.{}.{}-{rev}", rng.below(5), rng.below(15), rng.below(25)),
     }
 }
 
@@ -139,7 +134,9 @@ pub fn generate(versions: usize, seed: u64, extra: &[(&str, &[&str])]) -> String
     for (name, vs) in extra {
         plan.push((
             (*name).to_owned(),
-            vs.iter().map(|v| ((*v).to_owned(), vec!["rockspec"])).collect(),
+            vs.iter()
+                .map(|v| ((*v).to_owned(), vec!["rockspec"]))
+                .collect(),
         ));
     }
     let all_names = names(&mut rng, rocks);

@@ -17,3 +17,4 @@ mod store_format;
 mod support;
 mod trees;
 mod versions;
+mod warm;
