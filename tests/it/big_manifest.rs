@@ -109,6 +109,18 @@ fn arches(rng: &mut Rng) -> Vec<&'static str> {
     out
 }
 
+/// What LuaRocks takes `v` to equal: `1.0-2` is `1-2`. A rock never
+/// lists two such versions here: LuaRocks orders them by the accident of
+/// its hash tables, which no other program can reproduce.
+fn same_as(v: &str) -> String {
+    let (main, rev) = v.rsplit_once('-').unwrap_or((v, ""));
+    let mut parts: Vec<&str> = main.split('.').collect();
+    while parts.len() > 1 && parts.last() == Some(&"0") {
+        parts.pop();
+    }
+    format!("{}-{rev}", parts.join("."))
+}
+
 /// A key as `luarocks-admin` writes it: bare when an identifier.
 fn key(name: &str) -> String {
     let ident = name
@@ -159,7 +171,7 @@ pub fn generate(versions: usize, seed: u64, extra: &[(&str, &[&str])]) -> String
         let mut vs = Vec::new();
         while vs.len() < want {
             let v = version(&mut rng);
-            if seen.insert(v.clone()) {
+            if seen.insert(same_as(&v)) {
                 vs.push((v, arches(&mut rng)));
             }
         }

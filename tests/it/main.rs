@@ -3,6 +3,7 @@
 
 mod adopt;
 mod battery;
+mod big_manifest;
 mod build;
 mod daemon;
 mod hostile;
