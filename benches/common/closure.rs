@@ -267,9 +267,9 @@ pub fn write(work: &Path, repo: &Path, base: &str) -> Vec<(&'static str, &'stati
                 std::fs::write(&path, c_file(m.name, i, i + 1 == m.files)).unwrap();
                 files.push(format!("{rel:?}"));
             }
-            let _ = write!(
+            let _ = writeln!(
                 modules,
-                "      [{:?}] = {{ {} }},\n",
+                "      [{:?}] = {{ {} }},",
                 m.name,
                 files.join(", ")
             );
@@ -284,7 +284,7 @@ pub fn write(work: &Path, repo: &Path, base: &str) -> Vec<(&'static str, &'stati
             }
             body.push_str("return M\n");
             std::fs::write(&path, body).unwrap();
-            let _ = write!(modules, "      [{m:?}] = {rel:?},\n");
+            let _ = writeln!(modules, "      [{m:?}] = {rel:?},");
         }
         let mut install = String::new();
         if !shape.bins.is_empty() {

@@ -135,13 +135,16 @@ fn key(name: &str) -> String {
     }
 }
 
+/// A version and its arches.
+type Listed = (String, Vec<&'static str>);
+
 /// A manifest of exactly `versions` rock versions, the same every time for
 /// the same `seed`; `extra` rocks (name → versions) are listed too, as a
 /// server that also carries them (their versions count in `versions`).
 pub fn generate(versions: usize, seed: u64, extra: &[(&str, &[&str])]) -> String {
     let mut rng = Rng(seed | 1);
     let rocks = versions / 6;
-    let mut plan: Vec<(String, Vec<(String, Vec<&'static str>)>)> = Vec::new();
+    let mut plan: Vec<(String, Vec<Listed>)> = Vec::new();
     let mut left = versions - extra.iter().map(|(_, v)| v.len()).sum::<usize>();
     for (name, vs) in extra {
         plan.push((
