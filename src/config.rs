@@ -75,21 +75,27 @@ impl Config {
                     .map(|h| PathBuf::from(h).join(".local/share/rockstore"))
             })
             .ok_or(ConfigError::NoStoreRoot)?;
-        let cache_dir = env
-            .xdg_cache_home
-            .clone()
-            .map(|d| PathBuf::from(d).join("rockstore"))
-            .or_else(|| {
-                env.home
-                    .clone()
-                    .map(|h| PathBuf::from(h).join(".cache/rockstore"))
-            });
+        let cache_dir = cache_dir(env);
         Ok(Config {
             store_root,
             failpoint: env.failpoint.clone(),
             cache_dir,
         })
     }
+}
+
+/// The user's cache directory (downloads, manifest indexes, probes):
+/// `$XDG_CACHE_HOME/rockstore`, else `~/.cache/rockstore`; none when
+/// neither is set.
+pub fn cache_dir(env: &EnvVars) -> Option<PathBuf> {
+    env.xdg_cache_home
+        .clone()
+        .map(|d| PathBuf::from(d).join("rockstore"))
+        .or_else(|| {
+            env.home
+                .clone()
+                .map(|h| PathBuf::from(h).join(".cache/rockstore"))
+        })
 }
 
 /// The store of root when nothing names one (Nix's `/nix/store`).

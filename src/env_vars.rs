@@ -63,6 +63,9 @@ pub struct EnvVars {
     /// Which of `LUA_PATH_5_x`/`LUA_CPATH_5_x` are set, even empty, by
     /// version (`5.4`): `path` then exports those names, as LuaRocks does.
     pub lua_path_versioned: Vec<(String, bool, bool)>,
+    /// Every variable named `LUA_*` (sorted by name): what can change the
+    /// paths an interpreter reports, so the key of that probe.
+    pub lua_env: Vec<(OsString, OsString)>,
 }
 
 impl EnvVars {
@@ -101,6 +104,13 @@ impl EnvVars {
                     )
                 })
                 .collect(),
+            lua_env: {
+                let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
+                    .filter(|(k, _)| k.to_str().is_some_and(|k| k.starts_with("LUA_")))
+                    .collect();
+                vars.sort();
+                vars
+            },
         }
     }
 }

@@ -483,6 +483,31 @@ impl Fetcher {
             .as_ref()
     }
 
+    /// The cache directory, when it is usable (files derived from
+    /// downloads, such as manifest indexes, live under it).
+    pub fn cache_root(&self) -> Option<&Path> {
+        self.cache_dir()?;
+        self.cache.as_deref()
+    }
+
+    /// The blake3 hash of what `url` last downloaded to, when that was
+    /// less than `max_age` ago; the blob itself is not read (what is
+    /// derived from it is named by this hash and checks itself).
+    pub fn cached_hash(&self, url: &str, max_age: Duration) -> Option<[u8; 32]> {
+        let dir = self.cache_dir()?;
+        let index = format!("urls/{}", blake3::hash(url.as_bytes()).to_hex());
+        let modified = dir.metadata(&index).ok()?.modified().ok()?.into_std();
+        if SystemTime::now().duration_since(modified).ok()? > max_age {
+            return None;
+        }
+        let entry = dir.read_to_string(&index).ok()?;
+        let (hash, cached_url) = entry.split_once('\n')?;
+        if cached_url.trim_end() != url {
+            return None;
+        }
+        Some(*blake3::Hash::from_hex(hash).ok()?.as_bytes())
+    }
+
     /// The cached blob for `url`, re-hashed as it is read (streaming), so
     /// a damaged cache costs a download, never a wrong build.
     fn cached(&self, url: &str, freshness: Freshness) -> Option<Fetched> {

@@ -268,14 +268,23 @@ pub fn header_version(dir: &Path) -> Option<String> {
     Some(format!("{}.{}", num / 100, num % 100))
 }
 
-/// Debian's multiarch triplet (`x86_64-linux-gnu`), asked of gcc once.
+/// Debian's multiarch triplet (`x86_64-linux-gnu`): what `gcc
+/// -print-multiarch` answers, asked once per gcc binary and kept in the
+/// probe cache ([`crate::build::probes`]), so warm commands spawn nothing.
 pub fn multiarch() -> Option<&'static str> {
     static TRIPLET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     TRIPLET
         .get_or_init(|| {
-            let out = Command::new("gcc").arg("-print-multiarch").output().ok()?;
-            let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            (out.status.success() && !t.is_empty()).then_some(t)
+            let answer = crate::build::probes::answer("gcc", "multiarch", |gcc| {
+                let out = Command::new(gcc)
+                    .arg("-print-multiarch")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .ok()?;
+                let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                (out.status.success() && !t.is_empty()).then(|| t.into_bytes())
+            })?;
+            String::from_utf8(answer).ok()
         })
         .as_deref()
 }

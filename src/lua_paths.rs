@@ -17,16 +17,42 @@ use std::process::Command;
 
 /// The default `package.path` and `package.cpath` of an interpreter, with
 /// `LUA_PATH`/`LUA_CPATH` (and their `_5_x` forms) applied, as it reports
-/// them; `None` when it cannot be run.
-pub fn interpreter_paths(interpreter: &Path) -> Option<(String, String)> {
-    let out = Command::new(interpreter)
-        .args(["-e", "io.write(package.path, '\\n', package.cpath)"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8(out.stdout).ok()?;
+/// them; `None` when it cannot be run. `lua_env` is every `LUA_*`
+/// variable: with them, the interpreter's bytes decide the answer, so it
+/// is asked once and kept in the probe cache ([`crate::build::probes`]);
+/// with a `LUA_INIT*` set (code that may read anything), it is asked
+/// every time.
+pub fn interpreter_paths(
+    interpreter: &Path,
+    lua_env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Option<(String, String)> {
+    use std::os::unix::ffi::OsStrExt;
+    let ask = |lua: &Path| -> Option<Vec<u8>> {
+        let out = Command::new(lua)
+            .args(["-e", "io.write(package.path, '\\n', package.cpath)"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then_some(out.stdout)
+    };
+    let init = lua_env
+        .iter()
+        .any(|(k, _)| k.as_bytes().starts_with(b"LUA_INIT"));
+    let answer = if init {
+        ask(interpreter)?
+    } else {
+        let mut key = blake3::Hasher::new();
+        for (k, v) in lua_env {
+            for part in [k.as_bytes(), v.as_bytes()] {
+                key.update(&(part.len() as u64).to_le_bytes());
+                key.update(part);
+            }
+        }
+        let name = format!("paths-{}", &key.finalize().to_hex()[..16]);
+        let program = interpreter.to_str()?;
+        crate::build::probes::answer(program, &name, ask)?
+    };
+    let text = String::from_utf8(answer).ok()?;
     let (path, cpath) = text.split_once('\n')?;
     Some((path.to_owned(), cpath.to_owned()))
 }

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
         }
     };
     let env = rockstore::env_vars::EnvVars::from_process();
+    rockstore::build::probes::configure(rockstore::build::probes::Host {
+        path: env.path.clone(),
+        cache: rockstore::config::cache_dir(&env),
+    });
     match cli::run(args, &env) {
         Ok(status) => status.into(),
         Err(error) => {

@@ -3,6 +3,7 @@
 //! and choosing the file to fetch for a rock (LuaRocks' `search.lua`).
 
 use crate::fetch::{join, local_path, FetchError, Fetcher, Freshness, MANIFEST_MAX_AGE};
+use crate::manifest::index::{self, ManifestIndex};
 use crate::manifest::{ManifestError, RepositoryManifest};
 use crate::rockspec::version::{matches_all, Constraint, Version};
 use std::time::Duration;
@@ -49,12 +50,12 @@ pub enum ServerError {
     },
 }
 
-/// One server's manifest.
+/// One server's manifest, as its index ([`crate::manifest::index`]).
 pub struct ServerManifest {
     /// The server URL or directory.
     pub url: String,
-    /// Its manifest.
-    pub manifest: RepositoryManifest,
+    /// What its manifest lists.
+    pub index: ManifestIndex,
 }
 
 /// Loads every server's manifest for `lua_version`. Servers that fail are
@@ -70,9 +71,9 @@ pub fn load(
     let mut problems = Vec::new();
     for server in servers {
         match load_one(fetcher, server, lua_version) {
-            Ok(manifest) => loaded.push(ServerManifest {
+            Ok(index) => loaded.push(ServerManifest {
                 url: server.clone(),
-                manifest,
+                index,
             }),
             Err(problem) => problems.push((server, problem)),
         }
@@ -126,11 +127,7 @@ pub fn refresh(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<Str
     ))
 }
 
-fn load_one(
-    fetcher: &Fetcher,
-    server: &str,
-    lua_version: &str,
-) -> Result<RepositoryManifest, String> {
+fn load_one(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<ManifestIndex, String> {
     let mut names = vec![
         format!("manifest-{lua_version}.zip"),
         format!("manifest-{lua_version}"),
@@ -142,9 +139,21 @@ fn load_one(
     let mut missing = Vec::new();
     for name in &names {
         let url = join(server, name);
+        let reader = reader_of(name);
+        // A fresh download already indexed: its index alone answers.
+        let cache = fetcher.cache_root();
+        if let (Some(cache), Some(hash)) = (cache, fetcher.cached_hash(&url, MANIFEST_MAX_AGE)) {
+            if let Some(found) = index::read_cached(cache, &hash, reader) {
+                return Ok(found);
+            }
+        }
         match fetcher.fetch(&url, Freshness::MaxAge(MANIFEST_MAX_AGE)) {
             Ok(fetched) => {
-                return RepositoryManifest::from_bytes(name, &fetched).map_err(|e| {
+                let hash = *blake3::hash(&fetched).as_bytes();
+                if let Some(found) = cache.and_then(|c| index::read_cached(c, &hash, reader)) {
+                    return Ok(found);
+                }
+                let parsed = RepositoryManifest::from_bytes(name, &fetched).map_err(|e| {
                     let mut text = e.to_string();
                     let mut source = std::error::Error::source(&e);
                     while let Some(s) = source {
@@ -156,13 +165,29 @@ fn load_one(
                         text.push_str(" (the server answered, but not with a rocks manifest)");
                     }
                     text
-                })
+                })?;
+                let made = ManifestIndex::of(&parsed.repository, &hash);
+                if let Some(cache) = cache {
+                    index::write_cached(cache, &made, &hash, reader);
+                }
+                return Ok(made);
             }
             Err(e) if e.is_not_found() => missing.push(name.clone()),
             Err(e) => return Err(describe(&e)),
         }
     }
     Err(format!("no manifest found (tried {})", missing.join(", ")))
+}
+
+/// Which reader a manifest's name calls for (part of its index's name).
+fn reader_of(name: &str) -> &'static str {
+    if name.ends_with(".json") {
+        "json"
+    } else if name.ends_with(".zip") {
+        "zip"
+    } else {
+        "lua"
+    }
 }
 
 fn describe(e: &FetchError) -> String {
@@ -220,11 +245,7 @@ pub fn search(
     host_arch: &str,
 ) -> Vec<Offer> {
     let query = query.to_lowercase();
-    let mut out: Vec<(Version, Offer)> = Vec::new();
-    let provided_repository: std::collections::BTreeMap<
-        String,
-        std::collections::BTreeMap<String, crate::manifest::repository::Entries>,
-    > = provided
+    let provided_repository: index::Repository = provided
         .iter()
         .map(|(name, version)| {
             let entries = crate::manifest::repository::Entries {
@@ -236,46 +257,70 @@ pub fn search(
             )
         })
         .collect();
+    let provided_index = ManifestIndex::of(&provided_repository, &[0; 32]);
     let sources = manifests
         .iter()
-        .map(|m| (m.url.as_str(), &m.manifest.repository))
-        .chain(std::iter::once((PROVIDED, &provided_repository)));
-    for (server, repository) in sources {
-        for (name, versions) in repository {
-            let hit = if exact {
-                *name == query
-            } else {
-                name.contains(&query)
-            };
-            if !hit {
-                continue;
-            }
-            for (version, entries) in versions {
-                let parsed = Version::parse(version);
-                if !matches_all(constraints, &parsed) {
+        .map(|m| (m.url.as_str(), &m.index))
+        .chain(std::iter::once((PROVIDED, &provided_index)));
+    let usable = |a: &str| matches!(a, "src" | "rockspec" | "all" | "installed") || a == host_arch;
+    // What matched, borrowed from the indexes; each version parsed once.
+    struct Hit<'a> {
+        name: &'a str,
+        version: &'a str,
+        parsed: usize,
+        arch: &'a str,
+        server: &'a str,
+    }
+    let mut parsed: Vec<Version> = Vec::new();
+    let mut hits: Vec<Hit<'_>> = Vec::new();
+    for (server, catalog) in sources {
+        let rocks: Vec<(usize, &str)> = if exact {
+            catalog
+                .find(&query)
+                .map(|i| (i, query.as_str()))
+                .into_iter()
+                .collect()
+        } else {
+            catalog
+                .names()
+                .filter(|(_, n)| n.contains(&query))
+                .collect()
+        };
+        for (rock, name) in rocks {
+            for (version, arches) in catalog.versions(rock) {
+                let v = Version::parse(version);
+                if !matches_all(constraints, &v) {
                     continue;
                 }
-                let usable = |a: &&String| {
-                    matches!(a.as_str(), "src" | "rockspec" | "all" | "installed")
-                        || a.as_str() == host_arch
-                };
-                for arch in entries.arches.iter().filter(usable) {
-                    out.push((
-                        parsed.clone(),
-                        Offer {
-                            name: name.clone(),
-                            version: version.clone(),
-                            arch: arch.clone(),
-                            server: server.to_owned(),
-                        },
-                    ));
+                let at = parsed.len();
+                let before = hits.len();
+                hits.extend(arches.filter(|a| usable(a)).map(|arch| Hit {
+                    name,
+                    version,
+                    parsed: at,
+                    arch,
+                    server,
+                }));
+                if hits.len() > before {
+                    parsed.push(v);
                 }
             }
         }
     }
-    // Stable: equal versions keep server order.
-    out.sort_by(|a, b| a.1.name.cmp(&b.1.name).then(b.0.sort_order(&a.0)));
-    out.into_iter().map(|(_, o)| o).collect()
+    // Stable: equal versions keep server order, then manifest order.
+    hits.sort_by(|a, b| {
+        a.name
+            .cmp(b.name)
+            .then_with(|| parsed[b.parsed].sort_order(&parsed[a.parsed]))
+    });
+    hits.into_iter()
+        .map(|h| Offer {
+            name: h.name.to_owned(),
+            version: h.version.to_owned(),
+            arch: h.arch.to_owned(),
+            server: h.server.to_owned(),
+        })
+        .collect()
 }
 
 /// What a command wants to fetch.

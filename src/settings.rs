@@ -197,12 +197,6 @@ impl Resolved {
             arch: BuildEnv::host_arch(),
             rocks_provided: self.rocks_provided(),
             branch: None,
-            tool_path: self
-                .env
-                .path
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|| crate::build::backends::CLEAN_PATH.to_owned()),
         }
     }
 

@@ -2,6 +2,8 @@
 //! loopback server, and timing.
 #![allow(dead_code)]
 
+pub mod closure;
+
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -23,9 +23,11 @@
 //! - [`rock_file`]: rock file names, `pack` and `unpack`.
 
 pub mod backends;
+pub mod compiler;
 pub mod external;
 pub mod input;
 pub mod isolation;
+pub mod probes;
 pub mod recipe;
 pub mod rock_file;
 pub mod rock_manifest;
@@ -241,9 +243,6 @@ pub struct BuildEnv {
     /// `--branch`: overrides every loaded rockspec's `source.branch`, as
     /// LuaRocks (a recipe input, so other branches are other recipes).
     pub branch: Option<String>,
-    /// The `PATH` build commands run with, where the compiler is found
-    /// (the user's; a daemon build's is [`backends::CLEAN_PATH`]).
-    pub tool_path: String,
 }
 
 impl BuildEnv {
@@ -489,7 +488,7 @@ impl Builder<'_> {
         let gathered = recipe::gather(
             &rock,
             &self.env.lua,
-            compiles.then_some((cc, self.env.tool_path.as_str())),
+            compiles.then_some(cc),
             source_hash.is_none().then_some(&rockspec.source),
             probe,
         )?;

@@ -16,12 +16,9 @@
 //! remote for a commit) and fails loudly when it cannot: an input never
 //! silently becomes empty. [`key`] is a pure function of what was gathered.
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, OnceLock};
 
 use super::isolation::{self, BuildLimits, NOBODY};
 use super::variables::Variables;
@@ -32,8 +29,6 @@ use crate::store::content_hash::RecipeKey;
 
 /// Largest `lua.h` read.
 const MAX_HEADER: u64 = 4 << 20;
-/// Largest compiler binary hashed.
-const MAX_COMPILER: u64 = 512 << 20;
 
 /// What the I/O part of a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +61,7 @@ pub enum Probe<'a> {
 pub fn gather(
     rock: &str,
     lua: &LuaInstall,
-    compiler: Option<(&str, &str)>,
+    compiler: Option<&str>,
     source: Option<&Source>,
     probe: Probe<'_>,
 ) -> Result<Gathered, BuildError> {
@@ -76,7 +71,7 @@ pub fn gather(
             None => String::new(),
         };
         let compiler = compiler
-            .map(|(cc, path)| compiler_identity(cc, path))
+            .map(|cc| compiler_identity(cc, probe))
             .transpose()?;
         Ok((lua_h, compiler))
     };
@@ -223,58 +218,38 @@ fn lua_h_hash(path: &Path) -> Result<String, BuildError> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-/// What identifies a compiler binary without reading it: device, inode,
-/// size, and the modification and change times.
-type BinaryIdentity = (u64, u64, u64, i64, i64, i64, i64);
-
-/// The compiler's command and a hash of its binary (found on `search`, the
-/// `PATH` builds run with): a compiler upgrade changes the key without
-/// running the compiler to ask. Hashes are remembered per binary (device,
-/// inode, size, times) for the life of the process.
-fn compiler_identity(cc: &str, search: &str) -> Result<String, BuildError> {
-    let Some(program) = cc.split_whitespace().last() else {
+/// The compiler's command and a hash of its binary: a compiler upgrade
+/// changes the key without running the compiler to ask. For oneself, the
+/// hash comes through the probe cache ([`super::probes`]) with the user's
+/// `PATH`, and a compiler that cannot be hashed keys as such
+/// ([`super::compiler::recipe_identity`]); for a daemon's client, the
+/// program is found on the build's own `PATH` and read as `nobody`, and one
+/// that cannot be read is an error.
+fn compiler_identity(cc: &str, probe: Probe<'_>) -> Result<String, BuildError> {
+    use super::compiler::{self, CompilerError};
+    let Some(program) = compiler::program_of(cc) else {
         return Ok(String::new());
     };
-    let resolved = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        match std::env::split_paths(search)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-        {
-            Some(p) => p,
-            // Not found: the build will say so when it runs the compiler;
-            // the key names the command alone.
-            None => return Ok(format!("{cc}\n")),
+    match probe {
+        Probe::AsMe => Ok(compiler::recipe_identity(
+            cc,
+            super::probes::program_hash(program),
+        )),
+        Probe::Unprivileged { .. } => {
+            let search = std::ffi::OsStr::new(super::backends::CLEAN_PATH);
+            let hash = compiler::resolve(program, Some(search))
+                .and_then(|path| compiler::open(&path)?.hash());
+            match hash {
+                Ok(_) | Err(CompilerError::NotFound { .. }) => {
+                    Ok(compiler::recipe_identity(cc, hash))
+                }
+                Err(e) => Err(BuildError::Io {
+                    path: PathBuf::from(program),
+                    source: std::io::Error::other(e),
+                }),
+            }
         }
-    };
-    let io = |source| BuildError::Io {
-        path: resolved.clone(),
-        source,
-    };
-    let file = open_regular(&resolved, MAX_COMPILER).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    let id = (
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-    );
-    static SEEN: OnceLock<Mutex<HashMap<BinaryIdentity, String>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
-    if let Some(hash) = seen.lock().ok().and_then(|m| m.get(&id).cloned()) {
-        return Ok(format!("{cc}\n{hash}"));
     }
-    let mut hasher = blake3::Hasher::new();
-    std::io::copy(&mut file.take(MAX_COMPILER), &mut hasher).map_err(io)?;
-    let hash = hasher.finalize().to_hex().to_string();
-    if let Ok(mut m) = seen.lock() {
-        m.insert(id, hash.clone());
-    }
-    Ok(format!("{cc}\n{hash}"))
 }
 
 /// The commit an untagged git source would check out, asked of the remote

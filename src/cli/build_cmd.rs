@@ -935,10 +935,15 @@ pub fn search(args: SearchArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// The offers as LuaRocks lists them, written at once: `search --all`
+/// prints tens of thousands of lines.
 fn print_offers(offers: &[&Offer], porcelain: bool) {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(offers.len() * 64);
     if porcelain {
         for o in offers {
-            outln!(
+            let _ = writeln!(
+                text,
                 "{}\t{}\t{}\t{}",
                 o.name,
                 o.version,
@@ -946,18 +951,20 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
                 o.server.trim_end_matches('/')
             );
         }
+        super::output::data_unterminated(&text);
         return;
     }
     let mut current: Option<&str> = None;
     for o in offers {
         if current != Some(&o.name) {
             if current.is_some() {
-                outln!();
+                text.push('\n');
             }
-            outln!("{}", o.name);
+            let _ = writeln!(text, "{}", o.name);
             current = Some(&o.name);
         }
-        outln!(
+        let _ = writeln!(
+            text,
             "   {} ({}) - {}",
             o.version,
             o.arch,
@@ -965,8 +972,9 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
         );
     }
     if current.is_some() {
-        outln!();
+        text.push('\n');
     }
+    super::output::data_unterminated(&text);
 }
 
 /// Signs `file` as LuaRocks' `signing.sign_file` does: `$(GPG) --armor

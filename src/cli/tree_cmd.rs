@@ -1307,7 +1307,7 @@ pub fn path(args: PathArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let needs_interpreter = only.is_none() || args.full;
     let interpreter = match (&cx.lua.interpreter, needs_interpreter) {
-        (Some(lua), true) => lua_paths::interpreter_paths(lua),
+        (Some(lua), true) => lua_paths::interpreter_paths(lua, &cx.env.lua_env),
         _ => None,
     };
     let versioned_vars = cx

@@ -268,13 +268,33 @@ pub fn ensure(root: &Path, versions: &[String], survey: &Survey) -> Result<(), T
             std::fs::create_dir_all(&path).map_err(io_err(&path))?;
         }
     }
+    // Each directory is made once, not once per entry in it.
+    let mut made: BTreeSet<PathBuf> = BTreeSet::new();
     for (rel, found) in &survey.places {
+        let parent = root.join(rel).parent().map(Path::to_path_buf);
+        if let Some(parent) = parent.filter(|p| !made.contains(p)) {
+            std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+            made.insert(parent);
+        }
         match found {
             Occupant::OursHere | Occupant::Foreign => {}
-            Occupant::Nothing | Occupant::OursElsewhere => link(root, rel)?,
+            Occupant::Nothing => link_new(root, rel)?,
+            Occupant::OursElsewhere => link(root, rel)?,
         }
     }
     Ok(())
+}
+
+/// Puts our link at `rel`, where [`check`] found nothing: one `symlink`,
+/// whose creation is atomic; if something appeared since, it is replaced
+/// as [`link`] does.
+fn link_new(root: &Path, rel: &Path) -> Result<(), TreeError> {
+    let path = root.join(rel);
+    match symlink(target_of(rel), &path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => link(root, rel),
+        Err(e) => Err(io_err(&path)(e)),
+    }
 }
 
 /// Puts our link at `rel`, replacing what is there in one rename.

@@ -508,18 +508,23 @@ impl Layout<'_> {
             installed.resolved = results;
         }
 
+        // Each directory is made once, not once per link in it.
+        let mut made: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut make_parent = |full: &Path| -> Result<(), ProfileError> {
+            if let Some(parent) = full.parent().filter(|p| !made.contains(*p)) {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                made.insert(parent.to_path_buf());
+            }
+            Ok(())
+        };
         for (at, item, rel) in &links {
             let full = root.join(at);
-            if let Some(parent) = full.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
-            }
+            make_parent(&full)?;
             symlink(link_into(at, item, rel), &full).map_err(io(&full))?;
         }
         for (at, text) in &wrappers {
             let full = root.join(at);
-            if let Some(parent) = full.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
-            }
+            make_parent(&full)?;
             std::fs::write(&full, text).map_err(io(&full))?;
             std::fs::set_permissions(&full, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .map_err(io(&full))?;

@@ -3,6 +3,7 @@
 
 mod adopt;
 mod battery;
+mod big_manifest;
 mod build;
 mod daemon;
 mod hostile;
@@ -17,3 +18,4 @@ mod store_format;
 mod support;
 mod trees;
 mod versions;
+mod warm;

@@ -476,7 +476,6 @@ impl Session<'_> {
             arch: BuildEnv::host_arch(),
             rocks_provided: order.rocks_provided,
             branch: order.branch,
-            tool_path: crate::build::backends::CLEAN_PATH.to_owned(),
         };
         let cancel = AtomicBool::new(false);
         let done = AtomicBool::new(false);
