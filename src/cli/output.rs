@@ -102,4 +102,8 @@ impl Reporter for StderrReporter {
     fn waiting_for_lock(&self, what: &str, lock_file: &Path) {
         errln!("waiting for {what} ({})", lock_file.display());
     }
+
+    fn notice(&self, text: &str) {
+        errln!("warning: {text}");
+    }
 }

@@ -76,9 +76,13 @@ impl DaemonBackend {
             protocol: wire::PROTOCOL.to_owned(),
             version: wire::VERSION,
         };
-        wire::send(&stream, &hello, &[]).map_err(|e| self.went_away(e))?;
-        let frame: Frame<Reply> =
-            wire::receive(&stream, FrameLimits::REPLY).map_err(|e| self.went_away(e))?;
+        // A refused peer is answered before it says anything, and closed:
+        // the greeting may then fail to send, but the refusal is there.
+        let greeted = wire::send(&stream, &hello, &[]);
+        let frame: Frame<Reply> = match wire::receive(&stream, FrameLimits::REPLY) {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.went_away(greeted.err().unwrap_or(e))),
+        };
         match frame.message {
             Reply::Welcome { sandbox, .. } => {
                 if sandbox == "relaxed" && !self.told_relaxed.swap(true, Ordering::SeqCst) {
@@ -109,11 +113,27 @@ impl DaemonBackend {
     ) -> Result<UnixStream, StoreError> {
         let stream = self.connect().map_err(remote)?;
         let mut out = BufWriter::with_capacity(256 << 10, &stream);
-        wire::send_prefix(&mut out, request, len).map_err(|e| remote(self.went_away(e)))?;
-        write(&mut out)?;
-        out.flush()
-            .map_err(|e| remote(self.went_away(WireError::Io(e))))?;
+        let sent = wire::send_prefix(&mut out, request, len)
+            .map_err(|e| remote(self.went_away(e)))
+            .and_then(|()| write(&mut out))
+            .and_then(|()| {
+                out.flush()
+                    .map_err(|e| remote(self.went_away(WireError::Io(e))))
+            });
         drop(out);
+        if let Err(e) = sent {
+            // The daemon may have refused the request before reading all
+            // of it (a quota, a size): its answer says why.
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            if let Ok(Frame {
+                message: Reply::Failed(failure),
+                ..
+            }) = wire::receive::<Reply>(&stream, FrameLimits::REPLY)
+            {
+                return Err(failure::to_store(*failure));
+            }
+            return Err(e);
+        }
         Ok(stream)
     }
 

@@ -15,9 +15,9 @@ use crate::shared::World;
 use crate::support::{bin, skip_or_fail, text};
 
 /// A running daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    log: std::sync::mpsc::Receiver<String>,
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Daemon {
@@ -27,7 +27,27 @@ impl Drop for Daemon {
     }
 }
 
-fn build_users_exist() -> bool {
+impl Daemon {
+    /// Waits (at most `secs`) for a log line containing every one of
+    /// `needles`; returns it. Lines read on the way are kept in `seen`.
+    pub(crate) fn wait_for(&self, needles: &[&str], secs: u64, seen: &mut Vec<String>) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push(line.clone());
+                    if needles.iter().all(|n| line.contains(n)) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no daemon line with {needles:?} within {secs} s: {seen:#?}"),
+            }
+        }
+    }
+}
+
+pub(crate) fn build_users_exist() -> bool {
     let ok = Command::new("getent")
         .args(["group", "rockstore-build"])
         .output()
@@ -40,22 +60,44 @@ fn build_users_exist() -> bool {
 
 /// Makes the world's store a daemon store and starts its daemon; returns
 /// once it listens.
-fn start(w: &World) -> Daemon {
+pub(crate) fn start(w: &World) -> Daemon {
     start_with(w, &[])
 }
 
 /// [`start`] with more `daemon` arguments.
-fn start_with(w: &World, extra: &[&str]) -> Daemon {
+pub(crate) fn start_with(w: &World, extra: &[&str]) -> Daemon {
+    launch(w, extra, &[], &[], "022")
+}
+
+/// [`start`] with more arguments, environment, a wrapper command (the
+/// daemon runs as its last argument's program) and a umask.
+pub(crate) fn launch(
+    w: &World,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    wrapper: &[&str],
+    umask: &str,
+) -> Daemon {
     let store = w.store().display().to_string();
     let out = w
         .command("root", "022", bin(), &["store", "init", "--daemon", &store])
         .output()
         .expect("init");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut args = vec!["--store", store.as_str(), "daemon"];
+    let mut args: Vec<&str> = wrapper.to_vec();
+    let program = if wrapper.is_empty() {
+        bin()
+    } else {
+        args.push(bin());
+        args.remove(0)
+    };
+    args.extend(["--store", store.as_str(), "daemon"]);
     args.extend_from_slice(extra);
-    let mut child = w
-        .command("root", "022", bin(), &args)
+    let mut cmd = w.command("root", umask, program, &args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

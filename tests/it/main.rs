@@ -6,6 +6,7 @@ mod battery;
 mod big_manifest;
 mod build;
 mod daemon;
+mod daemon_attacks;
 mod hostile;
 mod hostile_corpus;
 mod manifest;

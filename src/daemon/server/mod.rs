@@ -144,6 +144,9 @@ pub fn serve(
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .map_err(listen)?;
     raise_fd_limit();
+    // What the daemon and its builds create is never group- or
+    // world-writable, whatever umask it was started with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let bwrap = isolation::find_bwrap();
     let quota = match config.user_quota {
         Quota::None => None,
