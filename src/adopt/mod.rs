@@ -265,7 +265,13 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
         }
         .into());
     }
-    if finish_interrupted(store, tree)? {
+    let finished = finish_interrupted(store, tree)?;
+    // A switch or an adoption a kill stopped may have left temporary names
+    // (LuaRocks' old copy of a rock directory among them): they go before
+    // the tree is read, so none is ever taken for a rock.
+    crate::tree::switching::finish(tree)?;
+    crate::tree::temp_name::sweep(&tree.root);
+    if finished {
         let mut done = survey(tree)?.0;
         done.finished_interrupted = true;
         done.generation = tree.current();
@@ -286,10 +292,7 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
     }
     let _store_lock = store.lock(crate::store::lock::LockMode::Shared)?;
     let base = tree.current_profile()?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".adopt-")
-        .tempdir_in(tree.root.join(META))
-        .map_err(io_err(&tree.root.join(META)))?;
+    let scratch = Scratch::new(&tree.root.join(META))?;
     let tree_dir = cap_std::fs::Dir::open_ambient_dir(&tree.root, cap_std::ambient_authority())
         .map_err(io_err(&tree.root))?;
     let mut profile = Profile {
@@ -367,6 +370,31 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
     Ok(survey)
 }
 
+/// The directory rock files are copied into before they are admitted:
+/// `.rockstore/.adopt.rockstore-<pid>`, a temporary name (`tree::temp_name`),
+/// so the one a kill leaves is removed by the next command on the tree or
+/// by `gc`. Removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(meta: &Path) -> Result<Scratch, AdoptError> {
+        let path = meta.join(crate::tree::temp_name::of("adopt"));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).map_err(io_err(&path))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Finishes an adoption a kill interrupted (see `tree::takeover`).
 fn finish_interrupted(store: &Store, tree: &Tree) -> Result<bool, AdoptError> {
     Ok(takeover::finish(tree, &|p| store.failpoint(p))?)
@@ -421,7 +449,10 @@ fn admit_rock(
 
 /// Writes `bytes` to `path` through a temp file and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AdoptError> {
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(io_err(&temp))?;
+    let temp = crate::tree::temp_name::beside(path);
+    if let Err(e) = std::fs::write(&temp, bytes) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_err(&temp)(e));
+    }
     std::fs::rename(&temp, path).map_err(io_err(path))
 }

@@ -673,6 +673,9 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let mut listed: Vec<ListedRock> = Vec::new();
     for tree in &trees {
+        // A switch a kill stopped is finished when the lock is free, so
+        // `luarocks list` agrees with this listing afterwards.
+        tree.finish_interrupted_switch();
         if tree.is_profile() {
             let changes = tree.luarocks_changes();
             if !changes.is_empty() {
