@@ -412,8 +412,10 @@ fn admit_rock(
     use std::os::unix::fs::PermissionsExt;
     for file in &rock.files {
         let bytes =
-            read::read_regular(tree_dir, &file.in_tree).map_err(|_| AdoptError::Changed {
-                path: file.in_tree.clone(),
+            read::read_regular(tree_dir, &file.in_tree, read::LARGEST_FILE).map_err(|_| {
+                AdoptError::Changed {
+                    path: file.in_tree.clone(),
+                }
             })?;
         if crate::build::rock_manifest::md5_hex(&bytes) != file.actual {
             return Err(AdoptError::Changed {
