@@ -501,8 +501,11 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let source = rockstore::install::Source::Local {
-            bytes: std::fs::read(&rockspec)
-                .with_context(|| format!("cannot read {}", rockspec.display()))?,
+            bytes: rockstore::lua::read_source(
+                &rockspec,
+                rockstore::lua::Limits::SMALL_FILE.source_bytes,
+            )
+            .with_context(|| format!("cannot read {}", rockspec.display()))?,
             hash: rockstore::build::source::tree_hash(&dir)?,
             dir: dir.clone(),
             file,

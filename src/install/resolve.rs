@@ -260,10 +260,12 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
-                    path: rockspec.clone(),
-                    source,
-                })?;
+                let limit = crate::lua::Limits::SMALL_FILE.source_bytes;
+                let bytes =
+                    crate::lua::read_source(rockspec, limit).map_err(|source| BuildError::Io {
+                        path: rockspec.clone(),
+                        source,
+                    })?;
                 let source = Source::Local {
                     file,
                     bytes,
