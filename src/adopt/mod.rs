@@ -292,6 +292,9 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
     }
     let _store_lock = store.lock(crate::store::lock::LockMode::Shared)?;
     let base = tree.current_profile()?;
+    // Registered before anything is copied, so `gc` knows the tree whose
+    // `.rockstore/` may hold a killed adoption's scratch copies.
+    store.register_tree(&tree.root)?;
     let scratch = Scratch::new(&tree.root.join(META))?;
     let tree_dir = cap_std::fs::Dir::open_ambient_dir(&tree.root, cap_std::ambient_authority())
         .map_err(io_err(&tree.root))?;
@@ -338,7 +341,6 @@ fn adopt_locked(store: &Store, tree: &Tree, options: &Options<'_>) -> Result<Sur
         }
     }
     let item = profile::build(store, tree, &profile, &options.wrap)?;
-    store.register_tree(&tree.root)?;
     let entries = links::entries_of(&item.path);
     let mut taken_over: BTreeSet<PathBuf> = BTreeSet::new();
     for rock in found.iter().flat_map(|f| &f.rocks) {

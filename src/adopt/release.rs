@@ -106,6 +106,7 @@ fn materialise(root: &Path, rel: &Path) -> Result<(), AdoptError> {
             }
             copy_tree(&entry.path(), &temp.join(&name))?;
         }
+        crate::store::failpoint::hit("release-copied");
         links::exchange(&temp, &path)?;
         // `temp` is now our link.
         std::fs::remove_file(&temp).map_err(io_err(&temp))?;

@@ -311,6 +311,7 @@ pub fn take_over(root: &Path, rel: &Path) -> Result<(), TreeError> {
     let _ = std::fs::remove_file(&temp);
     symlink(target_of(rel), &temp).map_err(io_err(&temp))?;
     exchange(&temp, &path)?;
+    crate::store::failpoint::hit("adopt-exchanged");
     // `temp` now names LuaRocks' directory.
     std::fs::remove_dir_all(&temp).map_err(io_err(&temp))
 }

@@ -390,11 +390,16 @@ impl Tree {
         if adopting {
             // An adoption killed after its switch is finished here (see
             // [`takeover`]); one killed before leaves a LuaRocks tree.
+            // Either way its temporary names go (LuaRocks' old copy of a
+            // rock directory an exchange took out among them).
             takeover::finish(self, &|_| {})?;
+            temp_name::sweep(&self.root);
         }
         // A switch a kill or a full disk stopped is completed (or undone)
         // before anything else reads the tree.
         switching::finish(self)?;
+        // A marker or generation link a kill left half written.
+        temp_name::sweep_meta(&self.root);
         self.check_usable()?;
         Ok(lock)
     }

@@ -109,16 +109,28 @@ pub fn sweep(root: &Path) -> Vec<PathBuf> {
 /// for a tree (an installer holding one waits for GC's store lock) nor
 /// walking its links. Returns what was removed, relative to the tree.
 pub fn sweep_meta_if_free(root: &Path) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
     let lock = root.join(META).join("lock");
     let Ok(file) = std::fs::OpenOptions::new().write(true).open(&lock) else {
-        return removed;
+        return Vec::new();
     };
     if fs2::FileExt::try_lock_exclusive(&file).is_err() {
-        return removed;
+        return Vec::new();
     }
-    sweep_dir(root, Path::new(META), Some(1), true, &mut removed);
+    let removed = sweep_meta(root);
     drop(file);
+    removed
+}
+
+/// Removes the temporary names in `.rockstore/` and `generations/` (a
+/// marker or a generation link a kill left half made), two small
+/// directories: what every change does first. The caller holds the tree
+/// lock.
+pub fn sweep_meta(root: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let meta = PathBuf::from(META);
+    for dir in [meta.clone(), meta.join("generations")] {
+        sweep_dir(root, &dir, Some(1), true, &mut removed);
+    }
     removed
 }
 

@@ -4,6 +4,8 @@
 mod adopt;
 mod battery;
 mod build;
+mod consistency;
+mod crash_edges;
 mod daemon;
 mod hostile;
 mod hostile_corpus;
