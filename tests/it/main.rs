@@ -9,6 +9,7 @@ mod crash_edges;
 mod daemon;
 mod hostile;
 mod hostile_corpus;
+mod limits;
 mod manifest;
 mod plan;
 mod rocks_server;
