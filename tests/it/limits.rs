@@ -12,7 +12,7 @@ use crate::rocks_server::{render_manifest, HttpServer};
 use crate::support::{need, text, Sandbox};
 
 /// Runs `cmd` under GNU time; its output and peak resident memory in KiB.
-fn peak(mut cmd: Command, scratch: &Path) -> (Output, u64) {
+fn peak(cmd: Command, scratch: &Path) -> (Output, u64) {
     let report = scratch.join("time.out");
     let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
