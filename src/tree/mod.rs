@@ -404,12 +404,14 @@ impl Tree {
         Ok(lock)
     }
 
-    /// Finishes a switch a kill stopped ([`switching::finish`]) when the
+    /// Finishes a switch a kill stopped ([`switching::finish`]), and
+    /// removes what a kill left half written in `.rockstore/`, when the
     /// tree lock is free at once and this process may write the tree; for
     /// read-only commands (`list`), which never wait for a lock nor fail
     /// for this. Whether the tree was repaired.
     pub fn finish_interrupted_switch(&self) -> bool {
-        if !switching::pending(self) {
+        let pending = switching::pending(self);
+        if !pending && !temp_name::any_in_meta(&self.root) {
             return false;
         }
         let path = self.meta().join("lock");
@@ -423,7 +425,9 @@ impl Tree {
             file,
             created: Vec::new(),
         };
-        switching::finish(self).unwrap_or(false)
+        // A marker or generation link a kill left half written goes too.
+        let finished = pending && switching::finish(self).unwrap_or(false);
+        !temp_name::sweep_meta(&self.root).is_empty() || finished
     }
 
     /// Every generation, oldest first.

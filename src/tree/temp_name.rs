@@ -121,6 +121,22 @@ pub fn sweep_meta_if_free(root: &Path) -> Vec<PathBuf> {
     removed
 }
 
+/// Whether `.rockstore/` or `generations/` holds a temporary name: a
+/// look at two small directories.
+pub fn any_in_meta(root: &Path) -> bool {
+    let meta = root.join(META);
+    [meta.clone(), meta.join("generations")].iter().any(|dir| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let name = e.file_name();
+                is_temp(&name) || is_legacy_meta_temp(&name)
+            })
+    })
+}
+
 /// Removes the temporary names in `.rockstore/` and `generations/` (a
 /// marker or a generation link a kill left half made), two small
 /// directories: what every change does first. The caller holds the tree
