@@ -410,8 +410,15 @@ impl Tree {
     /// read-only commands (`list`), which never wait for a lock nor fail
     /// for this. Whether the tree was repaired.
     pub fn finish_interrupted_switch(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
         let pending = switching::pending(self);
         if !pending && !temp_name::any_in_meta(&self.root) {
+            return false;
+        }
+        // Another user's tree (root listing it) is not written to.
+        let mine = std::fs::metadata(self.meta())
+            .is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw());
+        if !mine {
             return false;
         }
         let path = self.meta().join("lock");

@@ -107,8 +107,18 @@ pub fn sweep(root: &Path) -> Vec<PathBuf> {
 /// copies of a killed adoption, a marker's temp file) when the tree lock
 /// is free at once: what `gc` does for each registered tree, never waiting
 /// for a tree (an installer holding one waits for GC's store lock) nor
-/// walking its links. Returns what was removed, relative to the tree.
+/// walking its links, and only in a tree of its own user's. Returns what
+/// was removed, relative to the tree.
 pub fn sweep_meta_if_free(root: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    // Only a real `.rockstore/` of this user's: a daemon's GC (root) never
+    // removes anything in a member's tree, and nobody follows a link there.
+    let mine = std::fs::symlink_metadata(root.join(META)).is_ok_and(|m| {
+        m.is_dir() && m.uid() == rustix::process::geteuid().as_raw()
+    });
+    if !mine {
+        return Vec::new();
+    }
     let lock = root.join(META).join("lock");
     let Ok(file) = std::fs::OpenOptions::new().write(true).open(&lock) else {
         return Vec::new();
