@@ -194,6 +194,8 @@ fn main() {
     // How long each command ran (its shortest run) when it was not killed:
     // a random moment is drawn from that span.
     let mut spans: std::collections::BTreeMap<String, Duration> = Default::default();
+    let mut turns: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    let mut reached: std::collections::BTreeSet<String> = Default::default();
     for round in 1..=rounds {
         let managed = tree.join(".rockstore/current").exists();
         // What to run, and the failpoints on its path.
@@ -236,7 +238,12 @@ fn main() {
         };
         let at_point = !points.is_empty() && rng.below(2) == 0;
         let (killed, how, said) = if at_point {
-            let point = *rng.pick(&points);
+            // Each command goes through its failpoints in turn, so every
+            // one is tried, moving on once one was reached (or missed three
+            // times: the tree as it stands may not pass it); the hit (1st
+            // to 3rd) is drawn.
+            let turn = turns.entry(args[0]).or_insert((0, 0)).0;
+            let point = points[turn % points.len()];
             let nth = [1, 1, 1, 2, 3][rng.below(5)];
             let point = if nth == 1 {
                 point.to_owned()
@@ -244,6 +251,15 @@ fn main() {
                 format!("{point}@{nth}")
             };
             let (killed, said) = kill_at_failpoint(cmd, &point);
+            if killed {
+                reached.insert(point.split('@').next().unwrap_or(&point).to_owned());
+            }
+            let (turn, misses) = turns.get_mut(args[0]).expect("turn");
+            *misses += usize::from(!killed);
+            if killed || *misses == 3 {
+                *turn += 1;
+                *misses = 0;
+            }
             (killed, point, said)
         } else {
             let key = args.join(" ");
@@ -320,6 +336,21 @@ fn main() {
         tally.at_failpoint,
         tally.at_random,
         tally.not_killed
+    );
+    let every: std::collections::BTreeSet<&str> = [&SWITCH[..], &ADMIT, &INSTALL, &ADOPT, &RELEASE]
+        .concat()
+        .into_iter()
+        .collect();
+    let missed: Vec<&&str> = every.iter().filter(|p| !reached.contains(**p)).collect();
+    println!(
+        "crash: killed at {} of the {} failpoints{}",
+        every.len() - missed.len(),
+        every.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!(" (never reached: {missed:?})")
+        }
     );
     println!(
         "crash: {} inconsistent tree(s); store verify failed {} time(s); {} unexpected refusal(s)",

@@ -113,9 +113,8 @@ pub fn sweep_meta_if_free(root: &Path) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     // Only a real `.rockstore/` of this user's: a daemon's GC (root) never
     // removes anything in a member's tree, and nobody follows a link there.
-    let mine = std::fs::symlink_metadata(root.join(META)).is_ok_and(|m| {
-        m.is_dir() && m.uid() == rustix::process::geteuid().as_raw()
-    });
+    let mine = std::fs::symlink_metadata(root.join(META))
+        .is_ok_and(|m| m.is_dir() && m.uid() == rustix::process::geteuid().as_raw());
     if !mine {
         return Vec::new();
     }
