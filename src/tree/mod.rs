@@ -16,10 +16,10 @@
 //! old generation's links) is finished by the next command when a kill or a
 //! full disk stops it ([`switching`]). Every temporary name in a tree
 //! follows one pattern ([`temp_name`]) and never outlives the tree lock of
-//! the next command that changes the tree. A tree may share its prefix with other content
-//! (`/usr/local`); only our links are ours, and anything else at a place a
-//! generation needs is refused, never replaced — except what an adoption
-//! takes over, which shows the same bytes.
+//! the next command that changes the tree. A tree may share its prefix
+//! with other content (`/usr/local`); only our links are ours, and
+//! anything else at a place a generation needs is refused, never replaced
+//! — except what an adoption takes over, which shows the same bytes.
 
 pub mod links;
 pub mod profile;
