@@ -827,8 +827,13 @@ fn installed_rocks(tree: &Tree) -> anyhow::Result<Vec<ListedRock>> {
             .collect());
     }
     let manifest = rocks_dir.join("manifest");
-    let Ok(bytes) = std::fs::read(&manifest) else {
-        return Ok(Vec::new());
+    let limit = rockstore::lua::Limits::MANIFEST.source_bytes;
+    let bytes = match rockstore::lua::read_source(&manifest, limit) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot read {}", manifest.display())))
+        }
     };
     let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
         &manifest.display().to_string(),

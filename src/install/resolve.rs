@@ -47,7 +47,8 @@ impl ConsultedTree {
                 };
             }
             let manifest = tree.rocks_dir().join("manifest");
-            if let Ok(bytes) = std::fs::read(&manifest) {
+            let limit = crate::lua::Limits::MANIFEST.source_bytes;
+            if let Ok(bytes) = crate::lua::read_source(&manifest, limit) {
                 if let Ok(m) = RepositoryManifest::from_bytes("manifest", &bytes) {
                     for (name, versions) in m.repository {
                         for version in versions.keys() {

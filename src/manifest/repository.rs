@@ -99,6 +99,16 @@ impl RepositoryManifest {
 
     /// Reads manifest Lua text.
     pub fn from_lua(name: &str, bytes: &[u8]) -> Result<RepositoryManifest, ManifestError> {
+        let limit = Limits::MANIFEST.source_bytes;
+        if bytes.len() > limit {
+            return Err(shape(
+                name,
+                &format!(
+                    "it is {} bytes, more than the {limit} bytes a manifest may be",
+                    bytes.len()
+                ),
+            ));
+        }
         let mut budget = MAX_VERSIONS;
         let literal = read_literal(bytes, &mut budget);
         if budget == 0 {
