@@ -10,8 +10,9 @@
 //!
 //! Adoption order, and what a kill at each point leaves:
 //! 1. read and check (nothing written);
-//! 2. admit the items and the profile (the store only: the tree is as
-//!    LuaRocks had it, apart from `.rockstore/`);
+//! 2. register the tree, admit the items (copied through scratch copies in
+//!    `.rockstore/.adopt.rockstore-<pid>`) and the profile (the store only:
+//!    the tree is as LuaRocks had it, apart from `.rockstore/`);
 //! 3. write `.rockstore/adopting` (the profile and the places taken over);
 //! 4. switch (`current` names the new generation); LuaRocks' files stay,
 //!    and every path still shows the same bytes;
@@ -23,7 +24,10 @@
 //! (the tree is still LuaRocks'); killed after, the tree is adopted — the
 //! profile is current — and the next command that changes it, or `adopt`
 //! again, makes the last replacements (`tree::takeover`). No path ever
-//! shows other bytes.
+//! shows other bytes. Whatever a kill leaves under a temporary name (the
+//! scratch copies, LuaRocks' old copy of a rock directory an exchange took
+//! out) is removed by the next command on the tree, `adopt` again or `gc`,
+//! and never read as a rock (`tree::temp_name`).
 
 pub mod read;
 pub mod release;
