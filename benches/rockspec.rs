@@ -3,7 +3,10 @@
 //! schema, overrides, dependencies) and a generated repository manifest of
 //! 30,000 versions (luarocks.org's shape: ~5,000 rocks, rockspec + src
 //! entries). Debian's LuaRocks loading the same rockspecs, and plain
-//! `lua5.4` loading the same manifest, are measured in the same run.
+//! `lua5.4` loading the same manifest, are measured in the same run. Also:
+//! the image the sandbox makes of that manifest (what `Limits::image` must
+//! allow), and a tree-shaped manifest of 600,000 `modules` entries written
+//! out of order (issue 24: it took 92 s).
 //!
 //! Run: `cargo bench --bench rockspec`.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
@@ -91,6 +94,19 @@ fn lua_seconds(script: &str, env: &[(&str, &Path)]) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// A tree-manifest-shaped text with `n` `modules` entries, keys in an
+/// order bytewise sorting does not keep (`m9` before `m10`, descending).
+fn modules_manifest(n: usize) -> String {
+    let mut out = String::from(
+        "commands = {}\nrepository = { big = { [\"1.0-1\"] = { { arch = \"installed\" } } } }\nmodules = {\n",
+    );
+    for i in (0..n).rev() {
+        let _ = writeln!(out, "   [\"big.m{i}\"] = {{ \"big/1.0-1\" }},");
+    }
+    out.push_str("}\n");
+    out
+}
+
 fn main() {
     let files = valid_fixtures();
     let sources: Vec<(PathBuf, Vec<u8>)> = files
@@ -173,6 +189,33 @@ fn main() {
         fast.as_secs_f64() * 1e3,
         sandboxed.as_secs_f64() * 1e3
     );
+    // The image the sandbox path makes of that manifest: the smallest
+    // image cap (in MiB) it passes, found by halving.
+    let passes = |mib: usize| {
+        rockstore::lua::evaluate(
+            "manifest",
+            text.as_bytes(),
+            &Default::default(),
+            rockstore::lua::Limits {
+                image: mib << 20,
+                ..rockstore::lua::Limits::MANIFEST
+            },
+        )
+        .is_ok()
+    };
+    let (mut low, mut high) = (0usize, 128usize);
+    while high - low > 1 {
+        let mid = (low + high) / 2;
+        if passes(mid) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    println!(
+        "  its image through the sandbox: {high} MiB at most (the cap: {} MiB)",
+        rockstore::lua::Limits::MANIFEST.image >> 20
+    );
     if lua_available() {
         let file = tmp.path().join("manifest-5.4");
         std::fs::write(&file, &text).unwrap();
@@ -195,4 +238,14 @@ fn main() {
             );
         }
     }
+    let modules = modules_manifest(600_000);
+    let started = Instant::now();
+    let parsed = RepositoryManifest::from_bytes("manifest-5.4", modules.as_bytes()).unwrap();
+    let once = started.elapsed();
+    assert!(parsed.table.get("modules").is_some());
+    println!(
+        "manifest: 600,000 modules entries written out of order, {:.1} MB: {:.0} ms (the audit of issue 24 measured 92 s before; aim: under 10 s)",
+        modules.len() as f64 / 1e6,
+        once.as_secs_f64() * 1e3
+    );
 }

@@ -113,7 +113,7 @@ pub fn edit(
     value: Option<&str>,
     kind: Kind,
 ) -> Result<Option<Value>, EditError> {
-    let mut table = match std::fs::read(file) {
+    let mut table = match lua::read_source(file, Limits::SMALL_FILE.source_bytes) {
         Ok(bytes) => {
             let mut preset = Table::new();
             if let Some(h) = home {

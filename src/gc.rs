@@ -276,6 +276,14 @@ pub fn collect_as(
         }
         store.delete(&exclusive, &doomed)?;
         report.garbage = store.sweep_garbage(&exclusive)?;
+        // Scratch copies a killed adoption left in a tree's `.rockstore/`.
+        for (_, reg) in store.trees()? {
+            use std::os::unix::ffi::OsStrExt;
+            let tree = PathBuf::from(std::ffi::OsStr::from_bytes(&reg.path));
+            for rel in crate::tree::temp_name::sweep_meta_if_free(&tree) {
+                report.garbage.push(tree.join(rel).display().to_string());
+            }
+        }
     }
     Ok(report)
 }

@@ -31,6 +31,7 @@
 //! | LuaRocks config files; what `config` shows; rewriting one (`config KEY VALUE`) | [`luarocks_config`], [`config_view`], [`config_edit`] |
 //! | LuaRocks project directories (`lua_modules`); making one (`init`) | [`project`], [`project_init`] |
 //! | trees as profiles, generations, switching; per-entry links | [`tree`], [`tree::links`] |
+//! | a switch a kill or a full disk stopped; temporary names in a tree | [`tree::switching`], [`tree::temp_name`] |
 //! | adopting LuaRocks trees and releasing them | [`adopt`] |
 //! | install/remove, deps modes, resolution: plan, solver, parallel executor | [`install`] |
 //! | the store daemon (multi-user), its protocol, clients | [`daemon`] |

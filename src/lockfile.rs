@@ -70,7 +70,7 @@ impl Lockfile {
     /// Reads `dir/luarocks.lock`; `None` when there is none.
     pub fn load(dir: &Path) -> Result<Option<Lockfile>, LockfileError> {
         let path = dir.join(FILE_NAME);
-        let source = match std::fs::read(&path) {
+        let source = match lua::read_source(&path, Limits::SMALL_FILE.source_bytes) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(LockfileError::Read { path, source }),

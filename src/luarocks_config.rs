@@ -310,9 +310,11 @@ fn evaluate(
     sources: &ConfigSources,
     lua_version: &str,
 ) -> Result<Table, ConfigFileError> {
-    let bytes = std::fs::read(file).map_err(|source| ConfigFileError::Read {
-        path: file.to_path_buf(),
-        source,
+    let bytes = lua::read_source(file, Limits::SMALL_FILE.source_bytes).map_err(|source| {
+        ConfigFileError::Read {
+            path: file.to_path_buf(),
+            source,
+        }
     })?;
     let mut preset = Table::new();
     if let Some(home) = &sources.home {

@@ -90,7 +90,7 @@ pub fn default_lua_version(config_dirs: &[PathBuf], project: Option<&Path>) -> O
 /// A `default-lua-version.lua`'s version. LuaRocks ignores a file that
 /// fails to load or run, or returns anything but a version, and so do we.
 fn read_default_version(file: &Path) -> Option<String> {
-    let source = std::fs::read(file).ok()?;
+    let source = lua::read_source(file, Limits::SMALL_FILE.source_bytes).ok()?;
     let returned =
         lua::evaluate_returned(&file.display().to_string(), &source, Limits::SMALL_FILE).ok()??;
     let version = returned.as_str()?.to_owned();

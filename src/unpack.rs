@@ -176,8 +176,11 @@ fn unpack_into(
         Ok(b) => b,
         Err(_) => {
             let url = crate::build::source::source_url(&rockspec.source);
-            let fetched = fetch(&url).map_err(|why| UnpackError::Fetch { url, why })?;
-            dir.write(rel.as_path(), &fetched)
+            let fetched = fetch(&url).map_err(|why| UnpackError::Fetch {
+                url: url.clone(),
+                why,
+            })?;
+            write_as_local(&dir, rel.as_path(), &fetched, &url)
                 .map_err(io(&staging.join(rel.as_path())))?;
             fetched
         }
@@ -192,6 +195,34 @@ fn unpack_into(
             .map_err(io(&staging.join(sub.as_path())))?;
     }
     Ok(Some(source_dir))
+}
+
+/// Writes a fetched source file: one from a local file (`file://` or a
+/// path) keeps the mode bits it had, never more readable, and is private
+/// while it is written.
+fn write_as_local(
+    dir: &cap_std::fs::Dir,
+    rel: &Path,
+    bytes: &[u8],
+    url: &str,
+) -> std::io::Result<()> {
+    use cap_std::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = match crate::fetch::local_path(url) {
+        Some(path) => std::fs::metadata(path)?.permissions().mode() & 0o777,
+        None => 0o644,
+    };
+    let mut out = dir.open_with(
+        rel,
+        cap_std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600),
+    )?;
+    out.write_all(bytes)?;
+    out.set_permissions(cap_std::fs::Permissions::from_mode(mode))
 }
 
 /// Moves what was unpacked beside `out` into it: each file replaces its

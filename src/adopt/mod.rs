@@ -10,8 +10,9 @@
 //!
 //! Adoption order, and what a kill at each point leaves:
 //! 1. read and check (nothing written);
-//! 2. admit the items and the profile (the store only: the tree is as
-//!    LuaRocks had it, apart from `.rockstore/`);
+//! 2. register the tree, admit the items (copied through scratch copies in
+//!    `.rockstore/.adopt.rockstore-<pid>`) and the profile (the store only:
+//!    the tree is as LuaRocks had it, apart from `.rockstore/`);
 //! 3. write `.rockstore/adopting` (the profile and the places taken over);
 //! 4. switch (`current` names the new generation); LuaRocks' files stay,
 //!    and every path still shows the same bytes;
@@ -23,7 +24,10 @@
 //! (the tree is still LuaRocks'); killed after, the tree is adopted — the
 //! profile is current — and the next command that changes it, or `adopt`
 //! again, makes the last replacements (`tree::takeover`). No path ever
-//! shows other bytes.
+//! shows other bytes. Whatever a kill leaves under a temporary name (the
+//! scratch copies, LuaRocks' old copy of a rock directory an exchange took
+//! out) is removed by the next command on the tree, `adopt` again or `gc`,
+//! and never read as a rock (`tree::temp_name`).
 
 pub mod read;
 pub mod release;
@@ -285,7 +289,13 @@ fn adopt_locked(
         }
         .into());
     }
-    if finish_interrupted(store, tree)? {
+    let finished = finish_interrupted(store, tree)?;
+    // A switch or an adoption a kill stopped may have left temporary names
+    // (LuaRocks' old copy of a rock directory among them): they go before
+    // the tree is read, so none is ever taken for a rock.
+    crate::tree::switching::finish(tree)?;
+    crate::tree::temp_name::sweep(&tree.root);
+    if finished {
         let mut done = survey(tree)?.0;
         done.finished_interrupted = true;
         done.generation = tree.current();
@@ -306,10 +316,10 @@ fn adopt_locked(
     }
     let _store_lock = backend.hold()?;
     let base = tree.current_profile()?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".adopt-")
-        .tempdir_in(tree.root.join(META))
-        .map_err(io_err(&tree.root.join(META)))?;
+    // Registered before anything is copied, so `gc` knows the tree whose
+    // `.rockstore/` may hold a killed adoption's scratch copies.
+    backend.register_tree(&tree.root, &crate::backend::roots_of(tree)?)?;
+    let scratch = Scratch::new(&tree.root.join(META))?;
     let tree_dir = cap_std::fs::Dir::open_ambient_dir(&tree.root, cap_std::ambient_authority())
         .map_err(io_err(&tree.root))?;
     let mut profile = Profile {
@@ -401,6 +411,31 @@ fn adopt_locked(
     Ok(survey)
 }
 
+/// The directory rock files are copied into before they are admitted:
+/// `.rockstore/.adopt.rockstore-<pid>`, a temporary name (`tree::temp_name`),
+/// so the one a kill leaves is removed by the next command on the tree or
+/// by `gc`. Removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(meta: &Path) -> Result<Scratch, AdoptError> {
+        let path = meta.join(crate::tree::temp_name::of("adopt"));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).map_err(io_err(&path))?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Finishes an adoption a kill interrupted (see `tree::takeover`).
 fn finish_interrupted(store: &Store, tree: &Tree) -> Result<bool, AdoptError> {
     Ok(takeover::finish(tree, &|p| store.failpoint(p))?)
@@ -418,8 +453,10 @@ fn admit_rock(
     use std::os::unix::fs::PermissionsExt;
     for file in &rock.files {
         let bytes =
-            read::read_regular(tree_dir, &file.in_tree).map_err(|_| AdoptError::Changed {
-                path: file.in_tree.clone(),
+            read::read_regular(tree_dir, &file.in_tree, read::LARGEST_FILE).map_err(|_| {
+                AdoptError::Changed {
+                    path: file.in_tree.clone(),
+                }
             })?;
         if crate::build::rock_manifest::md5_hex(&bytes) != file.actual {
             return Err(AdoptError::Changed {
@@ -455,7 +492,10 @@ fn admit_rock(
 
 /// Writes `bytes` to `path` through a temp file and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AdoptError> {
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(io_err(&temp))?;
+    let temp = crate::tree::temp_name::beside(path);
+    if let Err(e) = std::fs::write(&temp, bytes) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_err(&temp)(e));
+    }
     std::fs::rename(&temp, path).map_err(io_err(path))
 }

@@ -91,6 +91,25 @@ pub enum Problem {
         /// Relative to the tree.
         file: PathBuf,
     },
+    /// Something in a rock directory that `rock_manifest` does not list
+    /// and that is not a regular file (a link, a FIFO): never read.
+    UnlistedNotAFile {
+        /// `name version`.
+        rock: String,
+        /// Relative to the tree.
+        file: PathBuf,
+    },
+    /// A `rock_manifest` entry that names no file of the rock directory
+    /// (`..`, an absolute path, a name with `/`) or holds neither an md5
+    /// nor a directory: never read.
+    BadEntry {
+        /// `name version`.
+        rock: String,
+        /// The entry's path in `rock_manifest`, as written.
+        entry: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A rock whose `rock_manifest` or rockspec cannot be read.
     Unreadable {
         /// `name version`.
@@ -126,7 +145,34 @@ impl std::fmt::Display for Problem {
                 "{} is in {rock}'s rock directory but not in its rock_manifest",
                 file.display()
             ),
+            Problem::UnlistedNotAFile { rock, file } => write!(
+                f,
+                "{} is in {rock}'s rock directory but not in its rock_manifest, and is not a regular file",
+                file.display()
+            ),
+            Problem::BadEntry { rock, entry, why } => {
+                write!(f, "{rock}'s rock_manifest lists {entry:?}, which {why}")
+            }
             Problem::Unreadable { rock, why } => write!(f, "{rock}: {why}"),
+        }
+    }
+}
+
+impl Problem {
+    /// What `adopt --force` does about it, in words.
+    pub fn forced(&self) -> &'static str {
+        match self {
+            Problem::Edited { .. } | Problem::Unlisted { .. } => "adopted as it is",
+            Problem::Missing { .. } | Problem::NotAFile { .. } | Problem::BadEntry { .. } => {
+                "left out of the adopted rock"
+            }
+            Problem::UnlistedNotAFile { .. } => {
+                "dropped: the adopted rock directory will not hold it"
+            }
+            Problem::Unreadable { why, .. } if why.starts_with("its rockspec") => {
+                "adopted without the dependencies its rockspec would name"
+            }
+            Problem::Unreadable { .. } => "not adopted: the rock stays LuaRocks'",
         }
     }
 }
@@ -155,7 +201,14 @@ pub struct ReadError {
 
 /// The largest file an adoption reads into memory at once (a module or a
 /// C library; a rock holding more is unusual and reported as unreadable).
-const LARGEST_FILE: u64 = 1 << 30;
+pub(crate) const LARGEST_FILE: u64 = 1 << 30;
+
+/// The largest `rock_manifest`, rockspec or small file LuaRocks writes
+/// that an adoption reads: the sandbox's limit for such files.
+const LUA_FILE: u64 = crate::lua::Limits::SMALL_FILE.source_bytes as u64;
+
+/// The largest tree manifest an adoption reads.
+const MANIFEST_FILE: u64 = crate::lua::Limits::MANIFEST.source_bytes as u64;
 
 /// Reads the LuaRocks rocks of `root` for `lua_version`: those in real rock
 /// directories (a rock rockstore already links is not LuaRocks' to give).
@@ -185,7 +238,7 @@ impl<'a> TreeReader<'a> {
     fn new(dir: &'a Dir, v: &str) -> TreeReader<'a> {
         let mut providers = BTreeMap::new();
         let manifest = links::manifest_path(v);
-        if let Some(table) = read_regular(dir, &manifest)
+        if let Some(table) = read_regular(dir, &manifest, MANIFEST_FILE)
             .ok()
             .and_then(|bytes| lua_table(&bytes))
         {
@@ -216,7 +269,7 @@ impl<'a> TreeReader<'a> {
         let shown = format!("{name} {version}");
         let rock_dir = PathBuf::from(format!("lib/luarocks/rocks-{}/{name}/{version}", self.v));
         let manifest_rel = rock_dir.join("rock_manifest");
-        let table = match read_regular(self.dir, &manifest_rel) {
+        let table = match read_regular(self.dir, &manifest_rel, LUA_FILE) {
             Ok(bytes) => match lua_table(&bytes)
                 .and_then(|t| t.get("rock_manifest").and_then(Value::as_table).cloned())
             {
@@ -238,7 +291,15 @@ impl<'a> TreeReader<'a> {
             }
         };
         let mut listed: Vec<(PathBuf, String)> = Vec::new();
-        flatten(&table, &PathBuf::new(), &mut listed);
+        let mut bad: Vec<(String, &'static str)> = Vec::new();
+        flatten(&table, "", &mut listed, &mut bad);
+        for (entry, why) in bad {
+            found.problems.push(Problem::BadEntry {
+                rock: shown.clone(),
+                entry,
+                why,
+            });
+        }
         let me = format!("{name}/{version}");
         let mut rock = FoundRock {
             name: name.to_owned(),
@@ -247,11 +308,11 @@ impl<'a> TreeReader<'a> {
             deployed: vec![rock_dir.clone()],
             dependencies: Vec::new(),
             wrap_bin_scripts: true,
-            namespace: read_regular(self.dir, &rock_dir.join("rock_namespace"))
+            namespace: read_regular(self.dir, &rock_dir.join("rock_namespace"), LUA_FILE)
                 .ok()
                 .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
                 .filter(|ns| !ns.is_empty()),
-            lock: read_regular(self.dir, &rock_dir.join("luarocks.lock"))
+            lock: read_regular(self.dir, &rock_dir.join("luarocks.lock"), LUA_FILE)
                 .ok()
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
         };
@@ -288,7 +349,7 @@ impl<'a> TreeReader<'a> {
                 in_rock_dir.insert(rel.clone());
                 rock_dir.join(&rel)
             };
-            match read_regular(self.dir, &in_tree) {
+            match read_regular(self.dir, &in_tree, LARGEST_FILE) {
                 Ok(bytes) => {
                     let actual = md5_hex(&bytes);
                     if actual != md5 {
@@ -317,7 +378,7 @@ impl<'a> TreeReader<'a> {
                 }),
             }
         }
-        match read_regular(self.dir, &manifest_rel) {
+        match read_regular(self.dir, &manifest_rel, LUA_FILE) {
             Ok(bytes) => rock.files.push(FoundFile {
                 in_tree: manifest_rel,
                 in_item: PathBuf::from("rock_manifest"),
@@ -333,20 +394,26 @@ impl<'a> TreeReader<'a> {
             if in_rock_dir.contains(&rel) {
                 continue;
             }
-            found.problems.push(Problem::Unlisted {
-                rock: shown.clone(),
-                file: file.clone(),
-            });
-            if let Ok(bytes) = read_regular(self.dir, &file) {
-                rock.files.push(FoundFile {
-                    in_tree: file,
-                    in_item: rel,
-                    actual: md5_hex(&bytes),
-                });
+            match read_regular(self.dir, &file, LARGEST_FILE) {
+                Ok(bytes) => {
+                    found.problems.push(Problem::Unlisted {
+                        rock: shown.clone(),
+                        file: file.clone(),
+                    });
+                    rock.files.push(FoundFile {
+                        in_tree: file,
+                        in_item: rel,
+                        actual: md5_hex(&bytes),
+                    });
+                }
+                Err(_) => found.problems.push(Problem::UnlistedNotAFile {
+                    rock: shown.clone(),
+                    file: file.clone(),
+                }),
             }
         }
         let rockspec_rel = rock_dir.join(format!("{name}-{version}.rockspec"));
-        match read_regular(self.dir, &rockspec_rel)
+        match read_regular(self.dir, &rockspec_rel, LUA_FILE)
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
                 Rockspec::from_bytes(
@@ -418,7 +485,10 @@ impl<'a> TreeReader<'a> {
             let mut files = Vec::new();
             walk_files(self.dir, Path::new(&base), &mut files);
             for file in files {
-                if owned.contains(&file) || rock_dirs.iter().any(|d| file.starts_with(d)) {
+                if owned.contains(&file)
+                    || rock_dirs.iter().any(|d| file.starts_with(d))
+                    || file.iter().any(crate::tree::temp_name::is_temp)
+                {
                     continue;
                 }
                 let ours =
@@ -433,24 +503,40 @@ impl<'a> TreeReader<'a> {
     }
 }
 
-/// `rock_manifest`'s nested table as `(path, md5)` pairs.
-fn flatten(table: &Table, at: &Path, out: &mut Vec<(PathBuf, String)>) {
+/// `rock_manifest`'s nested table as `(path, md5)` pairs; every entry
+/// that is not one plain name holding an md5 or a directory goes to `bad`,
+/// with why (shown as `at/name`).
+fn flatten(
+    table: &Table,
+    at: &str,
+    out: &mut Vec<(PathBuf, String)>,
+    bad: &mut Vec<(String, &'static str)>,
+) {
     for (key, value) in table.iter() {
-        let Key::String(name) = key else { continue };
-        // A name from the file: one plain component, or it is skipped.
-        if name.is_empty()
-            || name == "."
-            || name == ".."
-            || name.contains('/')
-            || name.contains('\0')
-        {
+        let name = key.to_string();
+        let shown = if at.is_empty() {
+            name.clone()
+        } else {
+            format!("{at}/{name}")
+        };
+        // A name from the file: one plain component, or it is not read.
+        let why = match key {
+            Key::String(_) if name.is_empty() => Some("is empty"),
+            Key::String(_) if name == "." || name == ".." => Some("leads out of its directory"),
+            Key::String(_) if name.starts_with('/') => Some("is an absolute path"),
+            Key::String(_) if name.contains('/') => Some("is not a single file name"),
+            Key::String(_) if name.contains('\0') => Some("holds a NUL byte"),
+            Key::String(_) => None,
+            _ => Some("is not a file name"),
+        };
+        if let Some(why) = why {
+            bad.push((shown, why));
             continue;
         }
-        let path = at.join(name);
         match value {
-            Value::String(md5) => out.push((path, md5.clone())),
-            Value::Table(sub) => flatten(sub, &path, out),
-            _ => {}
+            Value::String(md5) => out.push((PathBuf::from(&shown), md5.clone())),
+            Value::Table(sub) => flatten(sub, &shown, out, bad),
+            _ => bad.push((shown, "holds neither an md5 nor a directory")),
         }
     }
     out.sort();
@@ -471,15 +557,18 @@ fn lua_table(bytes: &[u8]) -> Option<Table> {
     })
 }
 
-/// Reads `rel` under the tree when it is a regular file (never a link).
-pub(crate) fn read_regular(dir: &Dir, rel: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads `rel` under the tree when it is a regular file (never a link) of
+/// at most `limit` bytes; a larger one is refused before it is read.
+pub(crate) fn read_regular(dir: &Dir, rel: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let meta = dir.symlink_metadata(rel)?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
+    crate::lua::check_size(meta.len(), limit)?;
     let file = dir.open(rel)?;
     let mut bytes = Vec::new();
-    file.take(LARGEST_FILE).read_to_end(&mut bytes)?;
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    crate::lua::check_size(bytes.len() as u64, limit)?;
     Ok(bytes)
 }
 

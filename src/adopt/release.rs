@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{io_err, AdoptError};
 use crate::store::Store;
-use crate::tree::{links, Tree, ADOPTING, META, RELEASING};
+use crate::tree::{links, switching, temp_name, Tree, ADOPTING, META, RELEASING};
 
 /// What a release did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -26,12 +26,38 @@ pub struct Released {
 
 /// Gives `tree` back to LuaRocks.
 pub fn release(store: &Store, tree: &Tree) -> Result<Released, AdoptError> {
-    let lock = tree.lock()?;
     let meta = tree.root.join(META);
+    if std::fs::symlink_metadata(&meta).is_err() {
+        // Not rockstore's: nothing to give back, and nothing written.
+        return Ok(Released::default());
+    }
+    let lock = tree.lock()?;
     if meta.join(ADOPTING).exists() {
         // Finish what was started, then give it all back.
         super::finish_interrupted(store, tree)?;
     }
+    // A switch a kill stopped is finished, and the temporary names a
+    // killed release (or anything else) left go, before anything is read.
+    switching::finish(tree)?;
+    temp_name::sweep(&tree.root);
+    let released = release_locked(store, tree, &meta);
+    if released.is_err() {
+        // A full disk leaves partial copies under temporary names.
+        temp_name::sweep(&tree.root);
+    }
+    let released = released?;
+    if !released.was_profile && !meta.join(RELEASING).exists() {
+        // A tree rockstore never managed: `.rockstore/` goes again if
+        // taking the lock made it.
+        tree.unlock_unused(lock);
+        return Ok(released);
+    }
+    drop(lock);
+    std::fs::remove_dir_all(&meta).map_err(io_err(&meta))?;
+    Ok(released)
+}
+
+fn release_locked(store: &Store, tree: &Tree, meta: &Path) -> Result<Released, AdoptError> {
     let marker = meta.join(RELEASING);
     let mut released = Released::default();
     if tree.is_profile() {
@@ -59,11 +85,7 @@ pub fn release(store: &Store, tree: &Tree) -> Result<Released, AdoptError> {
         }
         std::fs::remove_file(&current).map_err(io_err(&current))?;
         store.failpoint("release-unlinked");
-    } else if !marker.exists() {
-        return Ok(released);
     }
-    drop(lock);
-    std::fs::remove_dir_all(&meta).map_err(io_err(&meta))?;
     Ok(released)
 }
 
@@ -84,6 +106,7 @@ fn materialise(root: &Path, rel: &Path) -> Result<(), AdoptError> {
             }
             copy_tree(&entry.path(), &temp.join(&name))?;
         }
+        crate::store::failpoint::hit("release-copied");
         links::exchange(&temp, &path)?;
         // `temp` is now our link.
         std::fs::remove_file(&temp).map_err(io_err(&temp))?;
@@ -95,11 +118,7 @@ fn materialise(root: &Path, rel: &Path) -> Result<(), AdoptError> {
 }
 
 fn beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.rockstore-release-{}", std::process::id()))
+    temp_name::beside(path)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), AdoptError> {

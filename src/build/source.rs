@@ -113,6 +113,10 @@ pub fn obtain(
             });
         }
     }
+    let local = fetched_url
+        .as_deref()
+        .and_then(crate::fetch::local_path)
+        .is_some();
     let hashed = match fetched_url {
         Some(url) => {
             let mut hasher = blake3::Hasher::new();
@@ -133,10 +137,29 @@ pub fn obtain(
             archive::Limits::DEFAULT,
         )?;
     } else {
+        // A local file keeps the mode bits it had, never more readable
+        // (a root-only file stays root-only); created private, so it is
+        // never readable by others while it is written.
+        use cap_std::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        use std::os::unix::fs::PermissionsExt as _;
+        let shown = unpack_dir.join(&file_name);
+        let mode = match fetched.file.metadata() {
+            Ok(m) if local => m.permissions().mode() & 0o777,
+            Ok(_) => 0o644,
+            Err(e) => return Err(io(&shown, e)),
+        };
         let mut out = handle
-            .create(file.as_path())
-            .map_err(|e| io(&unpack_dir.join(&file_name), e))?;
+            .open_with(
+                file.as_path(),
+                cap_std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600),
+            )
+            .map_err(|e| io(&shown, e))?;
         std::io::copy(&mut fetched.file, &mut out).map_err(|e| io(&unpack_dir, e))?;
+        out.set_permissions(cap_std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io(&shown, e))?;
     }
     locate_dir(
         &unpack_dir,

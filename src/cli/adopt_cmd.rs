@@ -130,7 +130,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         outln!("Finished the interrupted adoption of {shown}.");
     }
     for p in survey.problems() {
-        errln!("warning: adopted as it is (--force): {p}");
+        errln!("warning: {} (--force): {p}", p.forced());
     }
     let versions: Vec<&str> = survey
         .versions

@@ -608,7 +608,11 @@ pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitSta
         let bytes = if rock.contains("://") {
             fetch_target(&session, &rock)?
         } else {
-            std::fs::read(&rock).with_context(|| format!("cannot read {rock}"))?
+            rockstore::lua::read_source(
+                std::path::Path::new(&rock),
+                rockstore::lua::Limits::SMALL_FILE.source_bytes,
+            )
+            .with_context(|| format!("cannot read {rock}"))?
         };
         (rock.clone(), bytes)
     } else {

@@ -13,7 +13,7 @@ use rockstore::config::Config;
 use rockstore::env_vars::EnvVars;
 use rockstore::fetch::Fetcher;
 use rockstore::settings::{Asked, Resolved};
-use rockstore::store::failpoint::Failpoints;
+use rockstore::store::failpoint::{self, Failpoints};
 use rockstore::store::{Store, StoreOptions};
 
 pub use rockstore::settings::ChosenTarget;
@@ -154,7 +154,8 @@ impl Context {
             .unwrap_or_default();
         let options = StoreOptions {
             reporter: Arc::new(output::StderrReporter),
-            failpoints: Arc::new(failpoints),
+            // One set for the process: a tree's switch hits them too.
+            failpoints: failpoint::set_process(failpoints),
         };
         Ok(Store::open(&config.store_root, options)?)
     }

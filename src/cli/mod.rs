@@ -170,6 +170,14 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
             .store()
     };
     output::set_verbose(cli.verbose);
+    if let Some(spec) = &env.failpoint {
+        // Commands that change a tree without a store (rollback) stop at
+        // the tree's failpoints too.
+        rockstore::store::failpoint::set_process(
+            rockstore::store::failpoint::Failpoints::parse(spec)
+                .resume_through(env.failpoint_resume.clone().map(std::path::PathBuf::from)),
+        );
+    }
     let Some(command) = cli.command else {
         return tree_cmd::summary(&cx()?);
     };

@@ -501,8 +501,11 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let source = rockstore::install::Source::Local {
-            bytes: std::fs::read(&rockspec)
-                .with_context(|| format!("cannot read {}", rockspec.display()))?,
+            bytes: rockstore::lua::read_source(
+                &rockspec,
+                rockstore::lua::Limits::SMALL_FILE.source_bytes,
+            )
+            .with_context(|| format!("cannot read {}", rockspec.display()))?,
             hash: rockstore::build::source::tree_hash(&dir)?,
             dir: dir.clone(),
             file,
@@ -672,6 +675,9 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let mut listed: Vec<ListedRock> = Vec::new();
     for tree in &trees {
+        // A switch a kill stopped is finished when the lock is free, so
+        // `luarocks list` agrees with this listing afterwards.
+        tree.finish_interrupted_switch();
         if tree.is_profile() {
             let changes = tree.luarocks_changes();
             if !changes.is_empty() {
@@ -820,8 +826,13 @@ fn installed_rocks(tree: &Tree) -> anyhow::Result<Vec<ListedRock>> {
             .collect());
     }
     let manifest = rocks_dir.join("manifest");
-    let Ok(bytes) = std::fs::read(&manifest) else {
-        return Ok(Vec::new());
+    let limit = rockstore::lua::Limits::MANIFEST.source_bytes;
+    let bytes = match rockstore::lua::read_source(&manifest, limit) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot read {}", manifest.display())))
+        }
     };
     let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
         &manifest.display().to_string(),

@@ -47,7 +47,8 @@ impl ConsultedTree {
                 };
             }
             let manifest = tree.rocks_dir().join("manifest");
-            if let Ok(bytes) = std::fs::read(&manifest) {
+            let limit = crate::lua::Limits::MANIFEST.source_bytes;
+            if let Ok(bytes) = crate::lua::read_source(&manifest, limit) {
                 if let Ok(m) = RepositoryManifest::from_bytes("manifest", &bytes) {
                     for (name, versions) in m.repository {
                         for version in versions.keys() {
@@ -260,10 +261,12 @@ impl<'r, 'a> Resolver<'r, 'a> {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let bytes = std::fs::read(rockspec).map_err(|source| BuildError::Io {
-                    path: rockspec.clone(),
-                    source,
-                })?;
+                let limit = crate::lua::Limits::SMALL_FILE.source_bytes;
+                let bytes =
+                    crate::lua::read_source(rockspec, limit).map_err(|source| BuildError::Io {
+                        path: rockspec.clone(),
+                        source,
+                    })?;
                 let source = Source::Local {
                     file,
                     bytes,

@@ -20,17 +20,45 @@ pub(crate) struct Reader<'a> {
     s: &'a [u8],
     at: usize,
     depth: usize,
+    /// Table fields the text may still hold (see [`MAX_FIELDS`]).
+    fields_left: usize,
 }
 
-/// Parses `source` if it lies in the literal subset.
+/// The most table fields a literal file may hold, over all its tables
+/// (a `modules` entry `["a.b"] = { "rock/1.0-1" }` is two): luarocks.org's
+/// manifest holds about 300,000; a tree manifest of 5,000 rocks of 20
+/// modules each, 200,000; 600,000 modules, 1,200,000. Past this the text
+/// is refused, not read (each field costs ~100 bytes once read).
+pub const MAX_FIELDS: usize = 2_000_000;
+
+/// A literal file with more than [`MAX_FIELDS`] table fields.
+#[derive(Debug, thiserror::Error)]
+#[error("holds more than {MAX_FIELDS} table fields, more than any real manifest; refusing it")]
+pub struct TooManyFields;
+
+/// Parses `source` if it lies in the literal subset (and holds at most
+/// [`MAX_FIELDS`] fields).
 pub fn parse_assignments(source: &[u8]) -> Option<Table> {
+    read_assignments(source).ok().flatten()
+}
+
+/// Parses `source`: `Ok(None)` when it leaves the literal subset, an error
+/// when it holds too many fields to be read at all.
+pub fn read_assignments(source: &[u8]) -> Result<Option<Table>, TooManyFields> {
     let mut r = Reader::new(source);
-    let mut globals = Table::new();
-    while let Some(name) = r.next_assignment()? {
-        let value = r.value()?;
-        globals.set(Key::String(name.to_owned()), value);
+    let mut globals = Vec::new();
+    let read = (|| {
+        while let Some(name) = r.next_assignment()? {
+            let value = r.value()?;
+            globals.push((Key::String(name.to_owned()), value));
+        }
+        Some(())
+    })();
+    match read {
+        Some(()) => Ok(Some(Table::from_fields(globals))),
+        None if r.too_many_fields() => Err(TooManyFields),
+        None => Ok(None),
     }
-    Some(globals)
 }
 
 impl<'a> Reader<'a> {
@@ -39,6 +67,7 @@ impl<'a> Reader<'a> {
             s: source,
             at: 0,
             depth: 0,
+            fields_left: MAX_FIELDS + 1,
         };
         if r.s.starts_with(b"#") {
             // A `#!` line, as LuaRocks strips it.
@@ -112,6 +141,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.expect(b'=')?;
+        self.count_field()?;
         Some(Some(key))
     }
 
@@ -140,6 +170,7 @@ impl<'a> Reader<'a> {
                 Some(false)
             }
             b'{' => {
+                self.count_field()?;
                 self.open_table()?;
                 Some(true)
             }
@@ -155,6 +186,18 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.short_string_cow()
+    }
+
+    /// Whether reading stopped because the text holds more than
+    /// [`MAX_FIELDS`] fields.
+    pub(crate) fn too_many_fields(&self) -> bool {
+        self.fields_left == 0
+    }
+
+    /// Counts one field against [`MAX_FIELDS`]; `None` past it.
+    fn count_field(&mut self) -> Option<()> {
+        self.fields_left = self.fields_left.saturating_sub(1);
+        (self.fields_left > 0).then_some(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -236,10 +279,13 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.at += 1;
-        let mut table = Table::new();
+        let mut fields: Vec<(Key, Option<Value>)> = Vec::new();
         let mut next_index = 1i64;
         loop {
             self.skip_space()?;
+            if self.peek()? != b'}' {
+                self.count_field()?;
+            }
             match self.peek()? {
                 b'}' => {
                     self.at += 1;
@@ -260,7 +306,7 @@ impl<'a> Reader<'a> {
                     self.skip_space()?;
                     self.expect(b'=')?;
                     let value = self.value()?;
-                    table.set(key, value);
+                    fields.push((key, value));
                 }
                 b if b.is_ascii_alphabetic() || b == b'_' => {
                     let save = self.at;
@@ -269,17 +315,17 @@ impl<'a> Reader<'a> {
                     if self.peek() == Some(b'=') && self.s.get(self.at + 1) != Some(&b'=') {
                         self.at += 1;
                         let value = self.value()?;
-                        table.set(Key::String(name.to_owned()), value);
+                        fields.push((Key::String(name.to_owned()), value));
                     } else {
                         self.at = save;
                         let value = self.value()?;
-                        table.set(Key::Integer(next_index), value);
+                        fields.push((Key::Integer(next_index), value));
                         next_index += 1;
                     }
                 }
                 _ => {
                     let value = self.value()?;
-                    table.set(Key::Integer(next_index), value);
+                    fields.push((Key::Integer(next_index), value));
                     next_index += 1;
                 }
             }
@@ -291,7 +337,7 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Value::Table(table))
+        Some(Value::Table(Table::from_fields(fields)))
     }
 
     fn number(&mut self) -> Option<Value> {

@@ -17,6 +17,32 @@ pub mod value;
 pub use sandbox::{compiles, evaluate, EvalError, Evaluation, Limits};
 pub use value::{Key, Table, Value};
 
+/// Refuses a Lua file of `size` bytes when it is more than `limit`: the
+/// error a reader returns before reading it.
+pub fn check_size(size: u64, limit: u64) -> std::io::Result<()> {
+    if size <= limit {
+        return Ok(());
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("it is {size} bytes, more than the {limit} bytes such a file may be"),
+    ))
+}
+
+/// Reads the Lua file at `path` (a rockspec, a config or lock file) when
+/// it is at most `limit` bytes, refusing a larger one before reading it
+/// (and one that grows while read).
+pub fn read_source(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let limit = limit as u64;
+    check_size(file.metadata()?.len(), limit)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    check_size(bytes.len() as u64, limit)?;
+    Ok(bytes)
+}
+
 /// Evaluates a Lua file that `return`s its value (LuaRocks'
 /// `persist.run_file`: `luarocks.lock`, `default-lua-version.lua`) in an
 /// empty sandbox, and gives that value.

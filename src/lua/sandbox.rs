@@ -14,6 +14,11 @@
 //! - an instruction budget and a wall-clock deadline, both checked every
 //!   1,000 VM instructions;
 //! - a memory cap enforced by the allocator (a `("x"):rep(1e10)` fails);
+//! - a cap on the plain-Rust image of the result, counted while it is made:
+//!   Lua keeps one copy of a string however often a table refers to it,
+//!   the image one per reference, so a 1 MB string referred to 2,000 times
+//!   costs 1 MB inside Lua and would cost 2 GB outside (shared tables
+//!   likewise, nested they multiply);
 //! - the C functions that could run long inside one call, where no hook can
 //!   fire, are bounded before they start: pattern functions refuse
 //!   subject/pattern pairs whose backtracking could run for seconds, and
@@ -40,6 +45,9 @@ pub struct Limits {
     pub source_bytes: usize,
     /// Wall-clock time the evaluation may take.
     pub deadline: std::time::Duration,
+    /// Bytes the plain-Rust image of the result may take, every reference
+    /// to a shared string or table counted anew.
+    pub image: usize,
 }
 
 impl Limits {
@@ -50,14 +58,16 @@ impl Limits {
         memory: 64 << 20,
         source_bytes: 4 << 20,
         deadline: std::time::Duration::from_secs(5),
+        image: 32 << 20,
     };
     /// Limits for a repository manifest (luarocks.org's is ~3.5 MB of source
-    /// and needs ~100 MB once loaded).
+    /// and needs ~100 MB once loaded; its image, ~20 MB).
     pub const MANIFEST: Limits = Limits {
         instructions: 200_000_000,
         memory: 512 << 20,
         source_bytes: 64 << 20,
         deadline: std::time::Duration::from_secs(30),
+        image: 128 << 20,
     };
 }
 
@@ -123,6 +133,15 @@ pub enum EvalError {
     /// The memory cap was reached.
     #[error("{chunk}: stopped at the memory limit of {limit} bytes")]
     Memory {
+        /// The file.
+        chunk: String,
+        /// The cap.
+        limit: usize,
+    },
+    /// The result, every shared string and table counted once per
+    /// reference, is larger than the limit.
+    #[error("{chunk}: its value would take more than {limit} bytes once every string and table it shares is copied (the sandbox's limit); a real one is far smaller")]
+    Image {
         /// The file.
         chunk: String,
         /// The cap.
@@ -328,8 +347,13 @@ pub fn evaluate(
         let (name, _) = pair.map_err(setup)?;
         undeclared.insert(name);
     }
-    let mut stack = Vec::new();
-    let globals = table_from_lua(chunk, &env, "", &mut stack)?;
+    let mut image = Image {
+        chunk,
+        stack: Vec::new(),
+        left: limits.image,
+        limit: limits.image,
+    };
+    let globals = image.table(&env, "")?;
     Ok(Evaluation {
         globals,
         undeclared,
@@ -388,54 +412,80 @@ fn value_to_lua(lua: &Lua, value: &Value) -> mlua::Result<mlua::Value> {
     })
 }
 
-fn table_from_lua(
-    chunk: &str,
-    table: &mlua::Table,
-    path: &str,
-    stack: &mut Vec<*const std::ffi::c_void>,
-) -> Result<Table, EvalError> {
-    let not_data = |problem| EvalError::NotData {
-        chunk: chunk.to_owned(),
-        path: if path.is_empty() {
-            "the file".to_owned()
-        } else {
-            path.to_owned()
-        },
-        problem,
-    };
-    let pointer = table.to_pointer();
-    if stack.contains(&pointer) {
-        return Err(not_data("contains itself"));
+/// Makes the plain-Rust image of a table, counting what it allocates
+/// against the image cap before each allocation.
+struct Image<'a> {
+    chunk: &'a str,
+    /// The tables being converted, outermost first (a cycle is refused).
+    stack: Vec<*const std::ffi::c_void>,
+    /// Bytes the image may still take.
+    left: usize,
+    limit: usize,
+}
+
+impl Image<'_> {
+    /// Takes `bytes` from what the image may still take.
+    fn take(&mut self, bytes: usize) -> Result<(), EvalError> {
+        self.left = self
+            .left
+            .checked_sub(bytes)
+            .ok_or_else(|| EvalError::Image {
+                chunk: self.chunk.to_owned(),
+                limit: self.limit,
+            })?;
+        Ok(())
     }
-    if stack.len() >= MAX_DEPTH {
-        return Err(not_data("nests tables more than 64 deep"));
+
+    /// A string's copy, counted first.
+    fn string(&mut self, s: &mlua::String) -> Result<String, EvalError> {
+        self.take(s.as_bytes().len())?;
+        Ok(s.to_string_lossy())
     }
-    stack.push(pointer);
-    let mut out = Vec::new();
-    for pair in table.pairs::<mlua::Value, mlua::Value>() {
-        let (key, value) = pair.map_err(setup)?;
-        let key = match key {
-            mlua::Value::Integer(i) => Key::Integer(i),
-            mlua::Value::String(s) => Key::String(s.to_string_lossy()),
-            mlua::Value::Number(n) => Key::Other(format!("{n}")),
-            mlua::Value::Boolean(b) => Key::Other(b.to_string()),
-            other => Key::Other(other.type_name().to_owned()),
+
+    fn table(&mut self, table: &mlua::Table, path: &str) -> Result<Table, EvalError> {
+        let not_data = |problem| EvalError::NotData {
+            chunk: self.chunk.to_owned(),
+            path: if path.is_empty() {
+                "the file".to_owned()
+            } else {
+                path.to_owned()
+            },
+            problem,
         };
-        let value = match value {
-            mlua::Value::Boolean(b) => Value::Boolean(b),
-            mlua::Value::Integer(i) => Value::Integer(i),
-            mlua::Value::Number(n) => Value::Number(n),
-            mlua::Value::String(s) => Value::String(s.to_string_lossy()),
-            mlua::Value::Table(t) => {
-                Value::Table(table_from_lua(chunk, &t, &key.path_in(path), stack)?)
-            }
-            mlua::Value::Nil => continue,
-            other => Value::Opaque(other.type_name()),
-        };
-        out.push((key, value));
+        let pointer = table.to_pointer();
+        if self.stack.contains(&pointer) {
+            return Err(not_data("contains itself"));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(not_data("nests tables more than 64 deep"));
+        }
+        self.stack.push(pointer);
+        self.take(std::mem::size_of::<Table>())?;
+        let mut out = Vec::new();
+        for pair in table.pairs::<mlua::Value, mlua::Value>() {
+            let (key, value) = pair.map_err(setup)?;
+            self.take(std::mem::size_of::<(Key, Value)>())?;
+            let key = match key {
+                mlua::Value::Integer(i) => Key::Integer(i),
+                mlua::Value::String(s) => Key::String(self.string(&s)?),
+                mlua::Value::Number(n) => Key::Other(format!("{n}")),
+                mlua::Value::Boolean(b) => Key::Other(b.to_string()),
+                other => Key::Other(other.type_name().to_owned()),
+            };
+            let value = match value {
+                mlua::Value::Boolean(b) => Value::Boolean(b),
+                mlua::Value::Integer(i) => Value::Integer(i),
+                mlua::Value::Number(n) => Value::Number(n),
+                mlua::Value::String(s) => Value::String(self.string(&s)?),
+                mlua::Value::Table(t) => Value::Table(self.table(&t, &key.path_in(path))?),
+                mlua::Value::Nil => continue,
+                other => Value::Opaque(other.type_name()),
+            };
+            out.push((key, value));
+        }
+        self.stack.pop();
+        Ok(out.into_iter().collect())
     }
-    stack.pop();
-    Ok(out.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -509,6 +559,20 @@ mod tests {
             .expect_err("optional repetitions backtrack too");
         assert!(err.to_string().contains("too costly"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn shared_strings_and_tables_count_once_per_reference() {
+        // 1 MB inside Lua; 2 GB (and 2^40 entries) once copied out.
+        let err = run("local s = ('x'):rep(1e6)\nt = {}\nfor i = 1, 2000 do t[i] = s end")
+            .expect_err("image cap");
+        assert!(matches!(err, EvalError::Image { .. }), "{err}");
+        assert!(err.to_string().starts_with("test.lua: "), "{err}");
+        let err =
+            run("local t = {'x'}\nfor i = 1, 40 do t = {t, t} end\nx = t").expect_err("image cap");
+        assert!(matches!(err, EvalError::Image { .. }), "{err}");
+        // What real files share is far below it.
+        run("local s = ('x'):rep(1000)\nt = {}\nfor i = 1, 1000 do t[i] = s end").expect("small");
     }
 
     #[test]

@@ -302,6 +302,28 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The table a constructor's fields make, in the order written: a
+    /// later field for the same key wins, a `nil` one removes it. Sorted
+    /// once at the end, so fields in any order cost O(n log n) (setting
+    /// them one by one moves the tail of the vector for each).
+    pub fn from_fields(mut fields: Vec<(Key, Option<Value>)>) -> Table {
+        // Stable: fields of one key stay in the order written.
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<(Key, Value)> = Vec::with_capacity(fields.len());
+        let mut fields = fields.into_iter().peekable();
+        while let Some((key, value)) = fields.next() {
+            if fields.peek().is_some_and(|(next, _)| *next == key) {
+                continue;
+            }
+            if let Some(value) = value {
+                entries.push((key, value));
+            }
+        }
+        Table { entries }
+    }
+}
+
 impl FromIterator<(Key, Value)> for Table {
     /// Later duplicates win, as with repeated assignment.
     fn from_iter<I: IntoIterator<Item = (Key, Value)>>(iter: I) -> Self {
@@ -331,6 +353,26 @@ mod tests {
         deps.deep_merge(&array(&["d", "e", "f"]));
         deps.deep_merge(&array(&["c"]));
         assert_eq!(deps, array(&["c", "e", "f"]));
+    }
+
+    #[test]
+    fn fields_in_any_order_make_the_table_set_one_by_one_makes() {
+        let s = |v: &str| Some(Value::String(v.to_owned()));
+        let fields = vec![
+            (Key::from("b"), s("1")),
+            (Key::Integer(2), s("two")),
+            (Key::from("a"), s("x")),
+            (Key::from("b"), None),
+            (Key::from("a"), s("y")),
+            (Key::from("c"), None),
+            (Key::Integer(1), s("one")),
+        ];
+        let mut one_by_one = Table::new();
+        for (k, v) in fields.clone() {
+            one_by_one.set(k, v);
+        }
+        assert_eq!(Table::from_fields(fields), one_by_one);
+        assert_eq!(one_by_one.len(), 3);
     }
 
     #[test]

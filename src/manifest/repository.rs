@@ -99,15 +99,31 @@ impl RepositoryManifest {
 
     /// Reads manifest Lua text.
     pub fn from_lua(name: &str, bytes: &[u8]) -> Result<RepositoryManifest, ManifestError> {
+        let limit = Limits::MANIFEST.source_bytes;
+        if bytes.len() > limit {
+            return Err(shape(
+                name,
+                &format!(
+                    "it is {} bytes, more than the {limit} bytes a manifest may be",
+                    bytes.len()
+                ),
+            ));
+        }
         let mut budget = MAX_VERSIONS;
         let literal = read_literal(bytes, &mut budget);
         if budget == 0 {
             return Err(too_many(name));
         }
+        let literal = match literal {
+            Err(fields) => return Err(shape(name, &fields.to_string())),
+            Ok(literal) => literal,
+        };
         if let Some((Some(repository), table)) = literal {
             return Ok(RepositoryManifest { repository, table });
         }
-        let table = match literal::parse_assignments(bytes) {
+        let parsed =
+            literal::read_assignments(bytes).map_err(|fields| shape(name, &fields.to_string()))?;
+        let table = match parsed {
             Some(t) => t,
             None => {
                 lua::evaluate(name, bytes, &Table::new(), Limits::MANIFEST)
@@ -183,11 +199,6 @@ impl RepositoryManifest {
 /// rock name → version text → entries.
 type Repository = BTreeMap<String, BTreeMap<String, Entries>>;
 
-/// Streams literal manifest text straight into the model, skipping the
-/// generic [`Table`] image of `repository` (several allocations per version
-/// that a 30,000-version manifest feels). `None` when the text leaves the
-/// literal subset or `repository` has an unexpected shape; the caller then
-/// takes the generic path, which yields the same result or names the problem.
 /// The most rock versions a manifest may list: luarocks.org's whole
 /// manifest lists about 40,000; past this it is a hostile server, and the
 /// model of every version would cost hundreds of MB.
@@ -200,20 +211,39 @@ fn too_many(name: &str) -> ManifestError {
     )
 }
 
+/// A literal manifest: its `repository`, if any, and the rest.
+type Literal = (Option<Repository>, Table);
+
+/// Streams literal manifest text straight into the model, skipping the
+/// generic [`Table`] image of `repository` (several allocations per version
+/// that a 30,000-version manifest feels). `None` when the text leaves the
+/// literal subset or `repository` has an unexpected shape; the caller then
+/// takes the generic path, which yields the same result or names the problem.
 /// `budget` counts down the versions read; it is 0 when the manifest
-/// listed too many (and `None` is returned).
-fn read_literal(bytes: &[u8], budget: &mut usize) -> Option<(Option<Repository>, Table)> {
+/// listed too many (and `None` is returned). An error when the text holds
+/// more than [`literal::MAX_FIELDS`] fields.
+fn read_literal(
+    bytes: &[u8],
+    budget: &mut usize,
+) -> Result<Option<Literal>, literal::TooManyFields> {
     let mut r = Reader::new(bytes);
-    let mut rest = Table::new();
+    let mut rest = Vec::new();
     let mut repository = None;
-    while let Some(name) = r.next_assignment()? {
-        if name == "repository" {
-            repository = Some(read_repository(&mut r, budget)?);
-        } else {
-            rest.set(Key::String(name.to_owned()), r.value()?);
+    let read = (|| {
+        while let Some(name) = r.next_assignment()? {
+            if name == "repository" {
+                repository = Some(read_repository(&mut r, budget)?);
+            } else {
+                rest.push((Key::String(name.to_owned()), r.value()?));
+            }
         }
+        Some(())
+    })();
+    match read {
+        Some(()) => Ok(Some((repository, Table::from_fields(rest)))),
+        None if r.too_many_fields() => Err(literal::TooManyFields),
+        None => Ok(None),
     }
-    Some((repository, rest))
 }
 
 fn read_repository(r: &mut Reader<'_>, budget: &mut usize) -> Option<Repository> {
@@ -434,8 +464,9 @@ repository = {
 repository = {}",
         ];
         for src in cases {
-            let (Some(streamed), rest) =
-                read_literal(src.as_bytes(), &mut MAX_VERSIONS.clone()).expect("literal")
+            let (Some(streamed), rest) = read_literal(src.as_bytes(), &mut MAX_VERSIONS.clone())
+                .expect("few fields")
+                .expect("literal")
             else {
                 panic!("no repository in {src}");
             };
@@ -456,7 +487,7 @@ repository = {}",
             assert!(
                 matches!(
                     read_literal(declined.as_bytes(), &mut MAX_VERSIONS.clone()),
-                    None | Some((None, _))
+                    Ok(None | Some((None, _)))
                 ),
                 "{declined}"
             );
@@ -472,5 +503,36 @@ repository = {}",
             RepositoryManifest::from_bytes("manifest", b"while true do end").expect_err("loops");
         assert!(matches!(err, ManifestError::Eval { .. }));
         assert!(RepositoryManifest::from_bytes("manifest", b"x = 1").is_err());
+    }
+
+    /// Fields in an order a table's sorted vector does not keep (`m10`
+    /// before `m9`), many of them: read in O(n log n), and refused past
+    /// the cap rather than read.
+    #[test]
+    fn many_modules_read_in_any_order_and_too_many_are_refused() {
+        let manifest = |n: usize| {
+            let mut src = String::from("repository = {}\nmodules = {\n");
+            for i in (0..n).rev() {
+                src.push_str(&format!("   [\"m{i}\"] = {{ \"r/1.0-1\" }},\n"));
+            }
+            src.push_str("}\n");
+            src
+        };
+        let read = RepositoryManifest::from_bytes("manifest", manifest(200_000).as_bytes())
+            .expect("reads");
+        let modules = read.table.get("modules").and_then(Value::as_table);
+        assert_eq!(modules.map(Table::len), Some(200_000));
+        let refused = RepositoryManifest::from_bytes(
+            "manifest",
+            manifest(literal::MAX_FIELDS / 2 + 1).as_bytes(),
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("table fields")),
+            "{refused:?}"
+        );
     }
 }

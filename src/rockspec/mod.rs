@@ -209,9 +209,11 @@ impl Rockspec {
     /// Loads a rockspec file.
     pub fn from_file(path: &Path, options: &LoadOptions) -> Result<Rockspec, RockspecError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| RockspecError::Read {
-            file: file.clone(),
-            source,
+        let bytes = lua::read_source(path, Limits::SMALL_FILE.source_bytes).map_err(|source| {
+            RockspecError::Read {
+                file: file.clone(),
+                source,
+            }
         })?;
         let basename = path.file_name().map(|n| n.to_string_lossy().into_owned());
         Rockspec::from_bytes(&file, basename.as_deref(), &bytes, options)

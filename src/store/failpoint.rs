@@ -7,9 +7,33 @@
 //! named pipe and goes on once the test has opened and closed it, so a test
 //! can run something else while the process holds its locks there.
 //! Unset, a hit costs one branch.
+//!
+//! The binary sets the process's failpoints once ([`set_process`]); the
+//! store reaches them through its options, and code that holds no store (a
+//! tree's switch) through [`hit`].
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+static PROCESS: OnceLock<Arc<Failpoints>> = OnceLock::new();
+
+/// Sets the process's failpoints (the first call wins) and returns them.
+pub fn set_process(failpoints: Failpoints) -> Arc<Failpoints> {
+    Arc::clone(PROCESS.get_or_init(|| Arc::new(failpoints)))
+}
+
+/// The process's failpoints (none unless [`set_process`] was called).
+pub fn process() -> Arc<Failpoints> {
+    PROCESS.get().cloned().unwrap_or_default()
+}
+
+/// Marks a point of the process's failpoints.
+pub fn hit(point: &str) {
+    if let Some(f) = PROCESS.get() {
+        f.hit(point);
+    }
+}
 
 /// The configured point, if any.
 #[derive(Debug, Default)]

@@ -269,7 +269,8 @@ impl Store {
 
     /// Sweeps invisible garbage under the exclusive store lock, which no
     /// admission, staging or build directory outlives: item directories
-    /// without a record, and everything in `tmp/`. Returns what was
+    /// without a record, everything in `tmp/`, and listings without a
+    /// record. Returns what was
     /// removed (as paths from the store root); what cannot be removed
     /// (another user's, in a shared store) is left for its owner or root.
     pub fn sweep_garbage(&self, exclusive: &LockGuard) -> Result<Vec<String>, StoreError> {
@@ -288,6 +289,19 @@ impl Store {
             let file = entry.file_name().to_string_lossy().into_owned();
             if remove::remove_tree(&self.tmp, &file).is_ok() {
                 swept.push(format!("tmp/{file}"));
+            }
+        }
+        // A listing is written before its record: one without a record
+        // (or a temp file of one) is what a killed admission left.
+        for entry in self
+            .db_listings
+            .entries()
+            .map_err(self.io("db/listings", ""))?
+        {
+            let entry = entry.map_err(self.io("db/listings", ""))?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !registered.contains(&file) && self.db_listings.remove_file(&file).is_ok() {
+                swept.push(format!("db/listings/{file}"));
             }
         }
         Ok(swept)

@@ -29,6 +29,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::symlink;
 use std::path::{Component, Path, PathBuf};
 
+use super::temp_name::is_temp;
 use super::{io_err, TreeError, META};
 
 /// The directories holding a generation's entries, relative to the tree,
@@ -310,11 +311,7 @@ fn link(root: &Path, rel: &Path) -> Result<(), TreeError> {
 
 /// A name beside `path` for a file about to replace it.
 fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.rockstore-{}", std::process::id()))
+    super::temp_name::beside(path)
 }
 
 /// Replaces what LuaRocks deployed at `rel` (a file, or a rock directory)
@@ -334,6 +331,7 @@ pub fn take_over(root: &Path, rel: &Path) -> Result<(), TreeError> {
     let _ = std::fs::remove_file(&temp);
     symlink(target_of(rel), &temp).map_err(io_err(&temp))?;
     exchange(&temp, &path)?;
+    crate::store::failpoint::hit("adopt-exchanged");
     // `temp` now names LuaRocks' directory.
     std::fs::remove_dir_all(&temp).map_err(io_err(&temp))
 }
@@ -404,7 +402,11 @@ pub fn write_manifest(
         return Ok(());
     }
     let temp = temp_beside(&path);
-    std::fs::write(&temp, &bytes).map_err(io_err(&temp))?;
+    if let Err(e) = std::fs::write(&temp, &bytes) {
+        // A full disk leaves a partial file: it goes at once.
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_err(&temp)(e));
+    }
     std::fs::rename(&temp, &path).map_err(io_err(&path))
 }
 
@@ -420,7 +422,8 @@ pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<(String, String)> {
         return out;
     }
     for name in std::fs::read_dir(&rocks).into_iter().flatten().flatten() {
-        if !name.file_type().is_ok_and(|t| t.is_dir()) {
+        // A temporary name is never a rock (see `temp_name`).
+        if !name.file_type().is_ok_and(|t| t.is_dir()) || is_temp(&name.file_name()) {
             continue;
         }
         for version in std::fs::read_dir(name.path())
@@ -429,6 +432,7 @@ pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<(String, String)> {
             .flatten()
         {
             if version.file_type().is_ok_and(|t| t.is_dir())
+                && !is_temp(&version.file_name())
                 && version.path().join("rock_manifest").is_file()
             {
                 out.push((

@@ -7,18 +7,25 @@
 //! <tree>/.rockstore/lock              the tree lock (fs2), held while changing the tree
 //! <tree>/.rockstore/adopting          an adoption under way (see crate::adopt)
 //! <tree>/.rockstore/releasing         a release under way
+//! <tree>/.rockstore/switching         a switch under way (see [`switching`])
 //! <tree>/share/lua/<5.x>/…, lib/lua/<5.x>/…, lib/luarocks/rocks-<5.x>/<name>/<ver>, bin/<cmd>
 //!                                     one link per entry into `current` (see [`links`])
 //! ```
 //! A switch is one `rename` of `current`, so every entry both generations
-//! have changes at once. A tree may share its prefix with other content
-//! (`/usr/local`); only our links are ours, and anything else at a place a
-//! generation needs is refused, never replaced — except what an adoption
-//! takes over, which shows the same bytes.
+//! have changes at once; what must follow it (the manifest, removing the
+//! old generation's links) is finished by the next command when a kill or a
+//! full disk stops it ([`switching`]). Every temporary name in a tree
+//! follows one pattern ([`temp_name`]) and never outlives the tree lock of
+//! the next command that changes the tree. A tree may share its prefix
+//! with other content (`/usr/local`); only our links are ours, and
+//! anything else at a place a generation needs is refused, never replaced
+//! — except what an adoption takes over, which shows the same bytes.
 
 pub mod links;
 pub mod profile;
+pub mod switching;
 pub mod takeover;
+pub mod temp_name;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -383,10 +390,51 @@ impl Tree {
         if adopting {
             // An adoption killed after its switch is finished here (see
             // [`takeover`]); one killed before leaves a LuaRocks tree.
+            // Either way its temporary names go (LuaRocks' old copy of a
+            // rock directory an exchange took out among them).
             takeover::finish(self, &|_| {})?;
+            temp_name::sweep(&self.root);
         }
+        // A switch a kill or a full disk stopped is completed (or undone)
+        // before anything else reads the tree.
+        switching::finish(self)?;
+        // A marker or generation link a kill left half written.
+        temp_name::sweep_meta(&self.root);
         self.check_usable()?;
         Ok(lock)
+    }
+
+    /// Finishes a switch a kill stopped ([`switching::finish`]), and
+    /// removes what a kill left half written in `.rockstore/`, when the
+    /// tree lock is free at once and this process may write the tree; for
+    /// read-only commands (`list`), which never wait for a lock nor fail
+    /// for this. Whether the tree was repaired.
+    pub fn finish_interrupted_switch(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let pending = switching::pending(self);
+        if !pending && !temp_name::any_in_meta(&self.root) {
+            return false;
+        }
+        // Another user's tree (root listing it) is not written to.
+        let mine = std::fs::metadata(self.meta())
+            .is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw());
+        if !mine {
+            return false;
+        }
+        let path = self.meta().join("lock");
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+            return false;
+        };
+        if fs2::FileExt::try_lock_exclusive(&file).is_err() {
+            return false;
+        }
+        let _held = TreeLock {
+            file,
+            created: Vec::new(),
+        };
+        // A marker or generation link a kill left half written goes too.
+        let finished = pending && switching::finish(self).unwrap_or(false);
+        !temp_name::sweep_meta(&self.root).is_empty() || finished
     }
 
     /// Every generation, oldest first.
@@ -475,7 +523,7 @@ impl Tree {
     /// [`Tree::commit`], switching as [`Tree::switch_taking_over`] does.
     pub fn commit_taking_over(
         &self,
-        lock: &TreeLock,
+        _lock: &TreeLock,
         item_path: &Path,
         change: &str,
         created: u64,
@@ -491,15 +539,28 @@ impl Tree {
             created,
             change: change.to_owned(),
         };
-        let info_path = dir.join(format!("{number}.json"));
-        let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
-        std::fs::write(&info_path, json).map_err(io_err(&info_path))?;
-        let link = dir.join(number.to_string());
-        let temp = dir.join(format!(".{number}.tmp"));
-        let _ = std::fs::remove_file(&temp);
-        symlink(item_path, &temp).map_err(io_err(&temp))?;
-        std::fs::rename(&temp, &link).map_err(io_err(&link))?;
-        self.switch_taking_over(lock, number, taken_over)?;
+        // The marker comes first: a generation a kill leaves behind
+        // before it became current goes with it (see [`switching`]).
+        switching::mark(
+            self,
+            switching::Marker {
+                generation: number,
+                new: true,
+            },
+        )?;
+        let recorded = (|| {
+            let info_path = dir.join(format!("{number}.json"));
+            let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
+            fs_write_whole(&info_path, &json)?;
+            let link = dir.join(number.to_string());
+            let temp = temp_name::beside(&link);
+            let _ = std::fs::remove_file(&temp);
+            symlink(item_path, &temp).map_err(io_err(&temp))?;
+            std::fs::rename(&temp, &link).map_err(io_err(&link))
+        })();
+        recorded
+            .and_then(|()| self.switch_marked(number, taken_over))
+            .map_err(|e| self.after_failed_switch(e))?;
         Ok(number)
     }
 
@@ -523,24 +584,51 @@ impl Tree {
                 number,
             });
         }
+        switching::mark(
+            self,
+            switching::Marker {
+                generation: number,
+                new: false,
+            },
+        )?;
+        self.switch_marked(number, taken_over)
+            .map_err(|e| self.after_failed_switch(e))
+    }
+
+    /// The switch proper, with the marker written (see [`switching`] for
+    /// the order and what a kill at each step leaves).
+    fn switch_marked(&self, number: u64, taken_over: &BTreeSet<PathBuf>) -> Result<(), TreeError> {
+        let gen_link = self.meta().join("generations").join(number.to_string());
         links::convert_directory_links(&self.root)?;
         let versions = links::versions_in(&gen_link);
         let entries = links::entries_of(&gen_link);
         let survey = links::check(&self.root, &entries, taken_over)?;
         links::ensure(&self.root, &versions, &survey)?;
+        let staged = switching::stage_manifests(self, &gen_link, &versions)?;
+        crate::store::failpoint::hit("switch-staged");
         let meta = self.meta();
-        let temp = meta.join(format!(".current-{}.tmp", std::process::id()));
+        let temp = temp_name::beside(&meta.join("current"));
         let _ = std::fs::remove_file(&temp);
         symlink(format!("generations/{number}"), &temp).map_err(io_err(&temp))?;
         std::fs::rename(&temp, meta.join("current")).map_err(io_err(&meta))?;
         if let Ok(dir) = std::fs::File::open(&meta) {
             let _ = dir.sync_all();
         }
+        crate::store::failpoint::hit("switch-renamed");
+        switching::place_manifests(&staged)?;
         links::prune(&self.root, &entries);
-        for v in &versions {
-            links::write_manifest(&self.root, &gen_link, v)?;
-        }
-        Ok(())
+        crate::store::failpoint::hit("switch-pruned");
+        switching::unmark(self)
+    }
+
+    /// After a switch step failed: the tree is made to agree with
+    /// whatever `current` names now (the switch undone before its rename,
+    /// completed after it). When even that fails (the disk is still full),
+    /// the marker stays for the next command. The original error is
+    /// returned.
+    fn after_failed_switch(&self, error: TreeError) -> TreeError {
+        let _ = switching::finish(self);
+        error
     }
 
     /// Deletes generation links (never the current one); GC then frees
@@ -589,4 +677,13 @@ impl Tree {
     pub fn bin_dir(&self) -> PathBuf {
         self.root.join("bin")
     }
+}
+
+/// Writes a small file whole or not at all: a full disk leaves no partial
+/// file behind.
+fn fs_write_whole(path: &Path, bytes: &[u8]) -> Result<(), TreeError> {
+    std::fs::write(path, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        io_err(path)(e)
+    })
 }

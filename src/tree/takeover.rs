@@ -26,9 +26,12 @@ pub struct Marker {
 /// Writes the marker (temp file and rename).
 pub fn mark(tree: &Tree, marker: &Marker) -> Result<(), TreeError> {
     let path = tree.root.join(META).join(ADOPTING);
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let temp = super::temp_name::beside(&path);
     let json = serde_json::to_vec_pretty(marker).unwrap_or_default();
-    std::fs::write(&temp, json).map_err(io_err(&temp))?;
+    std::fs::write(&temp, json).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        io_err(&temp)(e)
+    })?;
     std::fs::rename(&temp, &path).map_err(io_err(&path))
 }
 

@@ -568,3 +568,57 @@ fn a_tree_with_two_lua_versions_is_adopted_whole_and_each_version_managed() {
     assert!(listing_51().contains("dmdep\t1.0-1"));
     assert_eq!(lab.listing(&tree), theirs_54);
 }
+
+/// Issue 24, item 9: `rock_manifest` entries that name no file of the rock
+/// directory (`..`, an absolute path, a name with `/`) were skipped while
+/// the dry run said every file matched, and `--force` said an unlisted
+/// link it dropped was "adopted as it is". Now each is a problem that
+/// stops the adoption, and `--force` says what it does with each.
+#[test]
+fn rock_manifest_entries_adopt_will_not_read_are_reported() {
+    let Some(lab) = Lab::new("5.4") else { return };
+    let tree = lab.s.tmp.path().join("tree");
+    lab.luarocks_ok(&tree, &["install", "purelua", "1.0-1"]);
+    let rock_dir = tree.join("lib/luarocks/rocks-5.4/purelua/1.0-1");
+    let manifest = rock_dir.join("rock_manifest");
+    let text_before = std::fs::read_to_string(&manifest).expect("rock_manifest");
+    let edited = text_before.replacen(
+        "rock_manifest = {",
+        "rock_manifest = {\n   [\"..\"] = { passwd = \"00\" },\n   [\"/etc/passwd\"] = \"00\",\n   [\"a/b\"] = \"00\",\n   odd = 5,",
+        1,
+    );
+    assert_ne!(edited, text_before, "{text_before}");
+    std::fs::write(&manifest, edited).expect("edit");
+    std::os::unix::fs::symlink("/etc/hostname", rock_dir.join("extra-link")).expect("link");
+    let before = snapshot(&tree);
+
+    let dry = lab.ours_ok(&tree, &["adopt", "--dry-run"]);
+    assert!(!dry.contains("Every file matches"), "{dry}");
+    for entry in ["\"..\"", "\"/etc/passwd\"", "\"a/b\"", "\"odd\""] {
+        assert!(dry.contains(entry), "{entry}: {dry}");
+    }
+    assert!(dry.contains("extra-link"), "{dry}");
+    let out = lab.ours(&tree, &["adopt"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("leads out of its directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(snapshot(&tree), before, "nothing changed");
+
+    let out = lab.ours(&tree, &["adopt", "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: left out of the adopted rock (--force): purelua 1.0-1's rock_manifest lists \"/etc/passwd\", which is an absolute path"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: dropped: the adopted rock directory will not hold it (--force): ")
+            && err.contains("extra-link"),
+        "{err}"
+    );
+    assert!(!err.contains("adopted as it is"), "{err}");
+    assert!(lab.listing(&tree).starts_with("purelua\t1.0-1\t"));
+}
