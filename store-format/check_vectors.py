@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """An independent implementation of store-format v1's serialization, written
-from serialization.md and content-hash.md alone: it rebuilds every tree vector's
-stream from input.txt and checks serialization.bin and digest.txt. File and
+from serialization.md, content-hash.md and daemon.md alone: it rebuilds every
+tree vector's stream and archive from input.txt and checks serialization.bin,
+archive.bin and digest.txt, and reads every daemon frame vector. File and
 stream digests come from the `b3sum` tool, so no code is shared with rockstore.
 Usage: check_vectors.py [vectors dir]. Exit 0 when every vector matches."""
-import base64, pathlib, struct, subprocess, sys
+import base64, json, pathlib, struct, subprocess, sys
 
 def b3(data: bytes) -> bytes:
     out = subprocess.run(["b3sum", "--no-names", "--raw"], input=data, capture_output=True, check=True).stdout
@@ -56,6 +57,34 @@ def serialize(node) -> bytes:
     tag = b"\x02" if kind == "exec" else b"\x01"
     return tag + u64(len(data)) + b3(data)
 
+def archive(node) -> bytes:
+    """serialization.md's archive form: the stream with each file's bytes
+    after its digest."""
+    if isinstance(node, dict):
+        out = b"\x04" + u64(len(node))
+        for name in sorted(node):
+            out += u64(len(name)) + name + archive(node[name])
+        return out
+    kind, data = node
+    if kind == "link":
+        return b"\x03" + u64(len(data)) + data
+    tag = b"\x02" if kind == "exec" else b"\x01"
+    return tag + u64(len(data)) + b3(data) + data
+
+def check_frames(base: pathlib.Path) -> int:
+    """daemon.md's frames: a 12-byte prefix (u32 header length, u64 payload
+    length), then the JSON header."""
+    failures = 0
+    for case in sorted((base / "daemon").glob("*.json")):
+        vector = json.loads(case.read_text())
+        raw = case.with_suffix(".bin").read_bytes()
+        hlen, plen = struct.unpack("<IQ", raw[:12])
+        ok = (len(raw) == 12 + hlen and plen == vector["payload_len"]
+              and json.loads(raw[12:]) == vector["frame"])
+        print(f"{'ok  ' if ok else 'FAIL'} daemon/{case.stem}")
+        failures += not ok
+    return failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -65,10 +94,17 @@ def main() -> int:
         digest = b3(stream)
         short = base64.b32encode(digest[:20]).decode().lower()
         expected = f"blake3:{digest.hex()}\nshort: {short}\n"
-        ok = stream == (case / "serialization.bin").read_bytes() and expected == (case / "digest.txt").read_text()
+        tree = tree_from_input((case / "input.txt").read_text())
+        arch = b"rockstore:nar:1\n" + archive(tree)
+        ok = (stream == (case / "serialization.bin").read_bytes()
+              and expected == (case / "digest.txt").read_text()
+              and arch == (case / "archive.bin").read_bytes())
         print(f"{'ok  ' if ok else 'FAIL'} {case.name}")
         failures += not ok
-    print(f"{len(cases) - failures} passed, {failures} failed")
+    frames = check_frames(base)
+    total = len(cases) + len(list((base / "daemon").glob("*.json")))
+    failures += frames
+    print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 if __name__ == "__main__":

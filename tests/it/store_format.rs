@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use rockstore::store::canonical;
-use rockstore::store::db::{self, ItemRecord, Realisation, SourceRecord, TreeRegistration};
+use rockstore::store::db::{
+    self, ItemRecord, Realisation, SourceRecord, TreeRegistration, TreeRoots,
+};
 use rockstore::store::item_name::PathComponent;
 
 use crate::support::{build_tree, parse_tree_spec, unescape, Sandbox};
@@ -71,6 +73,42 @@ fn tree_vectors_match_stream_and_hash() {
             .expect("item")
             .to_string_lossy()
             .into_owned();
+        // The archive form of the admitted item: written from the item and
+        // read back into an empty directory, it is the same tree.
+        let archive = {
+            use rockstore::store::item_archive::{self, LinkPolicy};
+            let refs = spec.references.iter().cloned().collect();
+            let fd = std::fs::File::open(&item).expect("item");
+            let node =
+                item_archive::model(std::os::fd::AsFd::as_fd(&fd), LinkPolicy::Item(&refs), &[])
+                    .expect("model");
+            let mut bytes = Vec::new();
+            item_archive::write(std::os::fd::AsFd::as_fd(&fd), &node, &mut bytes).expect("archive");
+            let back = sandbox.dir("back");
+            let dir = std::fs::File::open(&back).expect("back");
+            let read = item_archive::read_into(
+                &mut bytes.as_slice(),
+                std::os::fd::AsFd::as_fd(&dir),
+                LinkPolicy::Item(&refs),
+                item_archive::Finish::Item,
+                item_archive::Limits {
+                    max_bytes: 1 << 20,
+                    max_entries: 1000,
+                },
+            )
+            .expect("read back");
+            assert_eq!(read, node, "{name}: archive round trip");
+            bytes
+        };
+        if bless() {
+            std::fs::write(case.join("archive.bin"), &archive).expect("bless");
+        } else {
+            assert_eq!(
+                std::fs::read(case.join("archive.bin")).expect("archive.bin"),
+                archive,
+                "{name}: archive differs from the vector"
+            );
+        }
         let listing =
             std::fs::read(sandbox.store().join("db/listings").join(&item_name)).expect("listing");
         let info: serde_json::Value =
@@ -154,4 +192,61 @@ fn record_vectors() {
     check_record::<TreeRegistration>(&dir.join("003-tree-registration.json"));
     check_record::<ItemRecord>(&dir.join("004-profile-with-references.json"));
     check_record::<SourceRecord>(&dir.join("005-source-record.json"));
+    check_record::<TreeRoots>(&dir.join("006-tree-roots.json"));
+}
+
+/// Every daemon frame vector: the JSON decodes to the message, which
+/// encodes to exactly the vector's bytes, which read back (through a real
+/// socket) to the same message.
+#[test]
+fn daemon_frame_vectors() {
+    use rockstore::daemon::wire::{self, FrameLimits, Reply, Request};
+    use std::os::unix::net::UnixStream;
+    let cases = sorted_dirs(&vectors().join("daemon"));
+    let jsons: Vec<&PathBuf> = cases
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(jsons.len() >= 16, "daemon vectors are missing");
+    for case in jsons {
+        let vector: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case).expect("json")).expect("json");
+        let payload_len = vector["payload_len"].as_u64().expect("payload_len");
+        let frame = &vector["frame"];
+        let request = serde_json::from_value::<Request>(frame.clone());
+        let mut bytes = Vec::new();
+        match &request {
+            Ok(r) => wire::send_prefix(&mut bytes, r, payload_len),
+            Err(_) => {
+                let reply: Reply = serde_json::from_value(frame.clone()).unwrap_or_else(|e| {
+                    panic!("{}: neither request nor reply: {e}", case.display())
+                });
+                wire::send_prefix(&mut bytes, &reply, payload_len)
+            }
+        }
+        .expect("encode");
+        let bin = case.with_extension("bin");
+        if bless() {
+            std::fs::write(&bin, &bytes).expect("bless");
+            continue;
+        }
+        assert_eq!(
+            std::fs::read(&bin).expect(".bin vector"),
+            bytes,
+            "{}: encoding differs",
+            case.display()
+        );
+        let (a, b) = UnixStream::pair().expect("pair");
+        std::io::Write::write_all(&mut &a, &bytes).expect("write");
+        match request {
+            Ok(r) => {
+                let got = wire::receive::<Request>(&b, FrameLimits::REQUEST).expect("decode");
+                assert_eq!((got.message, got.payload_len), (r, payload_len));
+            }
+            Err(_) => {
+                let got = wire::receive::<Reply>(&b, FrameLimits::REPLY).expect("decode");
+                assert_eq!(serde_json::to_value(got.message).expect("json"), *frame);
+            }
+        }
+    }
 }
