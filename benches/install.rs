@@ -10,8 +10,9 @@
 //!   cost per rock.
 //!
 //! - as root, with build users (group `rockstore-build`): a 20-rock
-//!   pure-Lua closure (`lttop`) into a fresh second tree by user `nobody`
-//!   through a daemon store, against the same into a store of nobody's own
+//!   pure-Lua closure (`lttop`) into a fresh second tree by a member (the
+//!   system account `daemon`) through a daemon store, against the same into
+//!   a store of the member's own
 //!   (aim: at most 1.5x).
 //!
 //! Run: `cargo bench --bench install`. Needs python3 (the server), gcc,
@@ -281,13 +282,16 @@ fn main() {
     let _ = server.wait();
 }
 
-/// `rockstore ARGS` as user `nobody`, with a HOME of its own under `dir`.
-fn as_nobody(b: &Bench, dir: &Path, args: &[&str]) -> Command {
+/// `rockstore ARGS` as a member (the system account `daemon`), with a HOME
+/// of its own under `dir`.
+fn as_member(b: &Bench, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new("setpriv");
     b.env(&mut cmd, dir);
     cmd.args([
-        "--reuid=nobody",
-        "--regid=nogroup",
+        // A system account stands in for a member (`nobody` is the
+        // daemon's probe identity, never served).
+        "--reuid=daemon",
+        "--regid=daemon",
         "--clear-groups",
         "--",
         env!("CARGO_BIN_EXE_rockstore"),
@@ -319,7 +323,7 @@ fn daemon_against_direct(b: &Bench) {
     let home = dir.join("home");
     let chown = |p: &Path| {
         assert!(Command::new("chown")
-            .args(["-R", "nobody:nogroup"])
+            .args(["-R", "daemon:daemon"])
             .arg(p)
             .status()
             .unwrap()
@@ -344,7 +348,7 @@ fn daemon_against_direct(b: &Bench) {
         .unwrap();
     let install = |store: &str, tree: &str| {
         let tree = home.join(tree).display().to_string();
-        as_nobody(
+        as_member(
             b,
             &dir,
             &["--store", store, "--tree", &tree, "install", "partop"],

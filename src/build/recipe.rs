@@ -238,7 +238,7 @@ fn compiler_identity(cc: &str, probe: Probe<'_>) -> Result<String, BuildError> {
         Probe::Unprivileged { .. } => {
             let search = std::ffi::OsStr::new(super::backends::CLEAN_PATH);
             let hash = compiler::resolve(program, Some(search))
-                .and_then(|path| compiler::open(&path)?.hash());
+                .and_then(|path| remembered_hash(compiler::open(&path)?));
             match hash {
                 Ok(_) | Err(CompilerError::NotFound { .. }) => {
                     Ok(compiler::recipe_identity(cc, hash))
@@ -250,6 +250,36 @@ fn compiler_identity(cc: &str, probe: Probe<'_>) -> Result<String, BuildError> {
             }
         }
     }
+}
+
+/// The hash of an opened program, remembered for the life of the process
+/// under its path and stamp (a daemon asks for it at every build request;
+/// any change of the file changes its stamp).
+fn remembered_hash(
+    opened: super::compiler::Opened,
+) -> Result<[u8; 32], super::compiler::CompilerError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (PathBuf, u64, u64, u64, (i64, i64), (i64, i64));
+    static SEEN: OnceLock<Mutex<HashMap<Key, [u8; 32]>>> = OnceLock::new();
+    let st = opened.stamp;
+    let key = (
+        opened.path.clone(),
+        st.dev,
+        st.ino,
+        st.size,
+        st.mtime,
+        st.ctime,
+    );
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(hash) = seen.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return Ok(hash);
+    }
+    let hash = opened.hash()?;
+    if let Ok(mut m) = seen.lock() {
+        m.insert(key, hash);
+    }
+    Ok(hash)
 }
 
 /// The commit an untagged git source would check out, asked of the remote

@@ -130,6 +130,7 @@ pub(super) fn run(
             return;
         }
     };
+    let started = std::time::Instant::now();
     let session = Session {
         daemon,
         stream: &stream,
@@ -159,9 +160,10 @@ pub(super) fn run(
     let reply = match answer {
         Ok((item, reused)) => {
             daemon.say(&format!(
-                "{} {what}: {}",
+                "{} {what}: {} ({} ms)",
                 client.user,
-                item.as_deref().unwrap_or("done")
+                item.as_deref().unwrap_or("done"),
+                started.elapsed().as_millis()
             ));
             Reply::Done { item, reused }
         }
@@ -478,7 +480,6 @@ impl Session<'_> {
             branch: order.branch,
         };
         let cancel = AtomicBool::new(false);
-        let done = AtomicBool::new(false);
         let daemon = self.daemon;
         let uid = self.client.uid;
         let cancel_ref = &cancel;
@@ -507,10 +508,20 @@ impl Session<'_> {
             watch: Some(&watch),
             isolation: Some(&isolation),
         };
+        // The watcher wakes at once when the build ends: it also polls a
+        // pipe this side closes.
+        let (wake_read, wake_write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| {
+                failure::plain(
+                    kind::BUSY,
+                    format!("cannot watch the client: {e}"),
+                    Vec::new(),
+                )
+            })?;
         let built = std::thread::scope(|scope| {
-            scope.spawn(|| watch_client(self.stream, &cancel, &done));
+            scope.spawn(|| watch_client(self.stream, &wake_read, &cancel));
             let built = source.build_here(&builder, order.dependency_items);
-            done.store(true, Ordering::SeqCst);
+            drop(wake_write);
             built
         });
         let built = built.map_err(|e| failure::from_build(&e))?;
@@ -778,22 +789,25 @@ fn is_lock_timeout(e: &StoreError) -> bool {
 }
 
 /// Sets `cancel` when the client goes away (its end closes, or it sends
-/// anything while a build runs), until `done`.
-fn watch_client(stream: &UnixStream, cancel: &AtomicBool, done: &AtomicBool) {
+/// anything while a build runs), until `wake` is closed (the build ended).
+fn watch_client(stream: &UnixStream, wake: &std::os::fd::OwnedFd, cancel: &AtomicBool) {
     use rustix::event::{poll, PollFd, PollFlags};
-    let timeout = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 200_000_000,
-    };
-    while !done.load(Ordering::SeqCst) {
-        let mut fds = [PollFd::new(stream, PollFlags::IN | PollFlags::RDHUP)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
-            Ok(_) => {
-                cancel.store(true, Ordering::SeqCst);
-                return;
-            }
+    loop {
+        let mut fds = [
+            PollFd::new(stream, PollFlags::IN | PollFlags::RDHUP),
+            PollFd::new(wake, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
             Err(_) => return,
+            Ok(_) => {}
+        }
+        if !fds[1].revents().is_empty() {
+            return;
+        }
+        if !fds[0].revents().is_empty() {
+            cancel.store(true, Ordering::SeqCst);
+            return;
         }
     }
 }
