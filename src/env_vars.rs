@@ -29,6 +29,17 @@ pub const LUAROCKS_SYSCONFDIR: &str = "LUAROCKS_SYSCONFDIR";
 /// Base of LuaRocks' user config (`$XDG_CONFIG_HOME/luarocks`).
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 
+/// S3 credentials for binary caches (`s3://` substituters).
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// Their secret.
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// A temporary credential's token.
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// The credentials file (default `~/.aws/credentials`).
+pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+/// The profile of that file (default `default`).
+pub const AWS_PROFILE: &str = "AWS_PROFILE";
+
 /// The values of the variables above, as read once at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct EnvVars {
@@ -58,6 +69,9 @@ pub struct EnvVars {
     pub luarocks_sysconfdir: Option<OsString>,
     /// `XDG_CONFIG_HOME`.
     pub xdg_config_home: Option<OsString>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_SHARED_CREDENTIALS_FILE`, `AWS_PROFILE`.
+    pub aws: [Option<String>; 5],
     /// `PATH` (`path` prints it with the trees' `bin/`).
     pub path: Option<OsString>,
     /// Which of `LUA_PATH_5_x`/`LUA_CPATH_5_x` are set, even empty, by
@@ -92,6 +106,14 @@ impl EnvVars {
                 .collect(),
             luarocks_sysconfdir: get(LUAROCKS_SYSCONFDIR),
             xdg_config_home: get(XDG_CONFIG_HOME),
+            aws: [
+                AWS_ACCESS_KEY_ID,
+                AWS_SECRET_ACCESS_KEY,
+                AWS_SESSION_TOKEN,
+                AWS_SHARED_CREDENTIALS_FILE,
+                AWS_PROFILE,
+            ]
+            .map(|k| get(k).and_then(|v| v.into_string().ok())),
             path: std::env::var_os("PATH"),
             lua_path_versioned: ["5.1", "5.2", "5.3", "5.4"]
                 .iter()

@@ -56,6 +56,7 @@ pub mod adopt;
 pub mod archive;
 pub mod backend;
 pub mod build;
+pub mod cache;
 pub mod config;
 pub mod config_edit;
 pub mod config_view;

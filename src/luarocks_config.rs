@@ -112,6 +112,14 @@ pub struct LuaRocksConfig {
     /// `rockstore_user_quota`: store bytes only a member's trees may keep
     /// (`"10G"`, `"25%"` of the store's file system, `"none"`).
     pub daemon_user_quota: Option<String>,
+    /// `rockstore_substituters`: binary caches builds are substituted from.
+    pub substituters: Vec<String>,
+    /// `rockstore_trusted_public_keys`: keys whose realisations are trusted.
+    pub trusted_public_keys: Vec<String>,
+    /// `rockstore_secret_key_files`: keys pushed realisations are signed with.
+    pub secret_key_files: Vec<PathBuf>,
+    /// `rockstore_push_to`: a cache every new build is pushed to.
+    pub push_to: Option<String>,
 }
 
 /// Where the config files are looked for.
@@ -280,6 +288,14 @@ impl LuaRocksConfig {
         config.daemon_trusted_users = t.get_strings("rockstore_trusted_users");
         config.daemon_build_users_group = t.get_string("rockstore_build_users_group");
         config.daemon_sandbox = t.get_string("rockstore_sandbox");
+        config.substituters = t.get_strings("rockstore_substituters");
+        config.trusted_public_keys = t.get_strings("rockstore_trusted_public_keys");
+        config.secret_key_files = t
+            .get_strings("rockstore_secret_key_files")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        config.push_to = t.get_string("rockstore_push_to");
         let seconds = |key: &str| match t.get(key) {
             Some(Value::Integer(n)) => u64::try_from(*n).ok(),
             Some(Value::Number(n)) if *n >= 0.0 => Some(*n as u64),

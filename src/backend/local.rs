@@ -2,6 +2,7 @@
 //! store, or a daemon store worked on by its owner (the daemon itself
 //! serves its clients through this backend).
 
+use std::io::Read as _;
 use std::path::Path;
 
 use super::{BuildRequest, GenerationRoot, ProfileRequest, StoreBackend};
@@ -44,6 +45,34 @@ impl StoreBackend for LocalBackend {
         self.store.add_path(dir, spec)
     }
 
+    fn add_archive(
+        &self,
+        archive: &mut dyn std::io::Read,
+        len: u64,
+        spec: &ItemSpec,
+    ) -> Result<Item, StoreError> {
+        use crate::store::item_archive::{self, Finish, LinkPolicy, Limits};
+        let allowed = self.store.check_references(spec)?;
+        let staging = self.store.stage()?;
+        let mut input = archive.take(len);
+        let node = item_archive::read_into(
+            &mut input,
+            std::os::fd::AsFd::as_fd(staging.dir()),
+            LinkPolicy::Item(&allowed),
+            Finish::Item,
+            Limits {
+                max_bytes: len,
+                max_entries: 1_000_000,
+            },
+        )
+        .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
+        .map_err(|e| StoreError::Source {
+            path: staging.path(),
+            source: std::io::Error::other(e),
+        })?;
+        self.store.admit_model(staging, node, spec)
+    }
+
     fn hold(&self) -> Result<LockGuard, StoreError> {
         self.store.lock(LockMode::Shared)
     }
@@ -60,6 +89,7 @@ impl StoreBackend for LocalBackend {
             env: request.env,
             watch,
             isolation: None,
+            substituters: request.substituters,
         };
         request
             .source

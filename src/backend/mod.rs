@@ -36,6 +36,9 @@ pub struct BuildRequest<'a> {
     pub env: &'a BuildEnv,
     /// The items chosen for its dependencies (recipe inputs).
     pub dependency_items: Vec<String>,
+    /// Binary caches to ask before building (a daemon asks its own, and
+    /// refuses a client's it does not trust).
+    pub substituters: Option<&'a crate::cache::substitute::Substituters>,
 }
 
 /// A generation's profile item to make.
@@ -58,6 +61,15 @@ pub trait StoreBackend: Send + Sync {
 
     /// Admits the directory `dir`, read with this process's rights.
     fn add_dir(&self, dir: &Path, spec: &ItemSpec) -> Result<Item, StoreError>;
+
+    /// Admits the tree an archive holds (`len` bytes of
+    /// serialization.md's archive form), checked as it is read.
+    fn add_archive(
+        &self,
+        archive: &mut dyn std::io::Read,
+        len: u64,
+        spec: &ItemSpec,
+    ) -> Result<Item, StoreError>;
 
     /// Keeps everything admitted from now on out of GC's reach until the
     /// guard is dropped (an install in flight).

@@ -138,6 +138,38 @@ impl Source {
         }
     }
 
+    /// Its recipe key and rock, for a rockspec or `make` source (a rock
+    /// file has none worth substituting).
+    pub fn recipe(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<Option<(crate::store::content_hash::RecipeKey, String)>, BuildError> {
+        match self.rockspec_input(dependency_items) {
+            Some(input) => builder.recipe(&input).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// What building it would do: reuse, substitute or build (a rock file
+    /// is reused when realised, else built).
+    pub fn planned(
+        &self,
+        builder: &Builder<'_>,
+        dependency_items: Vec<String>,
+    ) -> Result<super::Planned, BuildError> {
+        match self {
+            Source::Rockspec { .. } | Source::Local { .. } => {
+                let input = self.rockspec_input(dependency_items);
+                builder.planned(input.as_ref().ok_or(BuildError::NotARockspec)?)
+            }
+            _ => Ok(match self.realised(builder, dependency_items)? {
+                Some(item) => super::Planned::Reuse(item),
+                None => super::Planned::Build(crate::store::content_hash::RecipeKey([0; 32])),
+            }),
+        }
+    }
+
     /// The file it was fetched as (or the rockspec's, for `make`).
     pub fn file(&self) -> &str {
         match self {

@@ -201,6 +201,9 @@ pub enum BuildError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A substitution that had to succeed (`--cache-only`) failed.
+    #[error(transparent)]
+    Substitute(#[from] crate::cache::substitute::SubstituteError),
     /// A rock file that is not usable.
     #[error("{file}: {problem}")]
     RockFile {
@@ -250,6 +253,14 @@ impl BuildEnv {
     pub fn host_arch() -> String {
         format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
     }
+
+    /// The Lua ABI C modules are built for: the version, and LuaJIT's.
+    pub fn lua_abi(&self) -> String {
+        match &self.lua.luajit {
+            Some(jit) => format!("{}-luajit-{jit}", self.lua.version),
+            None => self.lua.version.clone(),
+        }
+    }
 }
 
 /// A build's result.
@@ -259,6 +270,26 @@ pub struct Built {
     pub item: Item,
     /// True when an existing realisation was returned without building.
     pub reused: bool,
+    /// The binary cache it was substituted from, instead of built.
+    pub substituted: Option<String>,
+}
+
+/// What a build would do, known before it runs.
+#[derive(Debug)]
+pub enum Planned {
+    /// An existing realisation gives the item.
+    Reuse(Item),
+    /// A binary cache has a trusted build of it.
+    Substitute {
+        /// The cache.
+        from: String,
+        /// The item.
+        item: String,
+        /// What its download costs.
+        blob_size: u64,
+    },
+    /// It is built (under this recipe key).
+    Build(crate::store::content_hash::RecipeKey),
 }
 
 /// Builds into one store.
@@ -275,6 +306,8 @@ pub struct Builder<'a> {
     /// How a daemon isolates the build (build users, bubblewrap, limits);
     /// none: commands run as this process, with its environment.
     pub isolation: Option<&'a Isolation<'a>>,
+    /// Binary caches asked before a recipe is built.
+    pub substituters: Option<&'a crate::cache::substitute::Substituters>,
 }
 
 impl Builder<'_> {
@@ -521,6 +554,40 @@ impl Builder<'_> {
         Ok(self.store.realisation(&prepared.key)?)
     }
 
+    /// The recipe key of `input` and its rock (`name version`).
+    pub fn recipe(
+        &self,
+        input: &RockspecInput<'_>,
+    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
+        let prepared = self.prepare(input)?;
+        Ok((prepared.key, prepared.rock))
+    }
+
+    /// What building `input` would do: reuse a realisation, substitute
+    /// from a binary cache, or build (what `--dry-run` says).
+    pub fn planned(&self, input: &RockspecInput<'_>) -> Result<Planned, BuildError> {
+        let prepared = self.prepare(input)?;
+        if let Some(item) = self.store.realisation(&prepared.key)? {
+            return Ok(Planned::Reuse(item));
+        }
+        if let Some(substituters) = self.substituters {
+            let abi = self.env.lua_abi();
+            let expect = crate::cache::substitute::Expect {
+                rock: &prepared.rock,
+                lua_abi: &abi,
+                platform: &self.env.arch,
+            };
+            if let Some(hit) = substituters.lookup(&prepared.key, expect) {
+                return Ok(Planned::Substitute {
+                    from: substituters.url_of(&hit).to_owned(),
+                    item: hit.doc.item.clone(),
+                    blob_size: hit.doc.blob_size,
+                });
+            }
+        }
+        Ok(Planned::Build(prepared.key))
+    }
+
     /// The item an existing realisation gives for a binary rock's bytes.
     pub fn realised_binary_rock(&self, bytes: &[u8]) -> Result<Option<Item>, BuildError> {
         let key = recipe::binary_rock_key(bytes, &self.env.lua.version);
@@ -532,7 +599,28 @@ impl Builder<'_> {
         let prepared = self.prepare(input)?;
         let _recipe_lock = self.store.lock_recipe(&prepared.key)?;
         if let Some(item) = self.store.realisation(&prepared.key)? {
-            return Ok(Built { item, reused: true });
+            return Ok(Built {
+                item,
+                reused: true,
+                substituted: None,
+            });
+        }
+        if let Some(substituters) = self.substituters {
+            let abi = self.env.lua_abi();
+            let expect = crate::cache::substitute::Expect {
+                rock: &prepared.rock,
+                lua_abi: &abi,
+                platform: &self.env.arch,
+            };
+            if let Some((item, url)) =
+                substituters.substitute(self.store, &prepared.key, expect, self.watch)?
+            {
+                return Ok(Built {
+                    item,
+                    reused: true,
+                    substituted: Some(url),
+                });
+            }
         }
         let (staging, fetched_source) = match self.isolation {
             None => self.build_here(&prepared, input)?,
@@ -564,9 +652,18 @@ impl Builder<'_> {
                 self.store
                     .record_source(&key, &url, crate::store::content_hash::FileHash(hash));
         }
+        // What the recipe was built for, so a binary cache can say it.
+        let _ = self.store.record_facts(&crate::store::db::RecipeFacts {
+            format_version: crate::store::db::FORMAT_VERSION,
+            recipe_key: key,
+            rock: format!("{} {}", rockspec.name, rockspec.version),
+            lua_abi: self.env.lua_abi(),
+            platform: self.env.arch.clone(),
+        });
         Ok(Built {
             item,
             reused: false,
+            substituted: None,
         })
     }
 
@@ -861,7 +958,11 @@ impl Builder<'_> {
         let key = recipe::binary_rock_key(bytes, &self.env.lua.version);
         let _lock = self.store.lock_recipe(&key)?;
         if let Some(item) = self.store.realisation(&key)? {
-            return Ok(Built { item, reused: true });
+            return Ok(Built {
+                item,
+                reused: true,
+                substituted: None,
+            });
         }
         let staging = self.store.stage()?;
         self.doing("unpacking");
@@ -907,6 +1008,7 @@ impl Builder<'_> {
         Ok(Built {
             item,
             reused: false,
+            substituted: None,
         })
     }
 }

@@ -397,6 +397,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let mut session = Session::new(cx);
     session.fetcher = session.fetcher.verifying(args.flags.run.verify);
     let backend = cx.store()?;
+    let substituters = cx.substituters()?;
     let mut benv = cx.build_env(overrides);
     benv.branch = args.flags.run.branch.clone();
     let builder = Builder {
@@ -405,6 +406,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         env: &benv,
         watch: None,
         isolation: None,
+        substituters: substituters.as_ref(),
     };
     let built = build_target(
         &session,
@@ -414,6 +416,12 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         version.as_deref(),
         true,
     )?;
+    if !built.reused {
+        if let Some(pusher) = cx.pusher(&*backend)? {
+            pusher.push(&built.item.name);
+            super::cache_cmd::finish_push(Some(pusher))?;
+        }
+    }
     let name = &built.item.record;
     if args.pack_binary_rock {
         let cwd = std::env::current_dir().context("current directory")?;
@@ -478,6 +486,7 @@ fn build_target(
             source: &source,
             env: builder.env,
             dependency_items: Vec::new(),
+            substituters: builder.substituters,
         };
         return Ok(backend.build(&request, builder.fetcher, None)?);
     }

@@ -19,6 +19,7 @@ use rockstore::store::{Store, StoreOptions};
 pub use rockstore::settings::ChosenTarget;
 
 use super::build_cmd::ServerFlags;
+use super::cache_cmd::CacheFlags;
 use super::output;
 
 /// Tree selection and deps mode; global, as LuaRocks'.
@@ -65,6 +66,7 @@ pub struct TreeFlags {
 pub struct Context {
     pub server_flags: ServerFlags,
     pub tree_flags: TreeFlags,
+    pub cache_flags: CacheFlags,
     pub store_flag: Option<PathBuf>,
     resolved: Resolved,
 }
@@ -100,12 +102,14 @@ impl Context {
     pub fn new(
         server_flags: &ServerFlags,
         tree_flags: &TreeFlags,
+        cache_flags: &CacheFlags,
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
         Ok(Context {
             server_flags: server_flags.clone(),
             tree_flags: tree_flags.clone(),
+            cache_flags: cache_flags.clone(),
             store_flag,
             resolved: Resolved::new(asked(server_flags, tree_flags), env)?,
         })
@@ -115,12 +119,14 @@ impl Context {
     pub fn for_store(
         server_flags: &ServerFlags,
         tree_flags: &TreeFlags,
+        cache_flags: &CacheFlags,
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
         Ok(Context {
             server_flags: server_flags.clone(),
             tree_flags: tree_flags.clone(),
+            cache_flags: cache_flags.clone(),
             store_flag,
             resolved: Resolved::for_store(asked(server_flags, tree_flags), env)?,
         })

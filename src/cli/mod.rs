@@ -7,6 +7,7 @@ pub mod output;
 mod admin_cmd;
 mod adopt_cmd;
 mod build_cmd;
+mod cache_cmd;
 mod context;
 mod progress;
 pub mod report;
@@ -47,6 +48,9 @@ pub struct Cli {
     #[command(flatten)]
     tree_flags: context::TreeFlags,
 
+    #[command(flatten)]
+    cache_flags: cache_cmd::CacheFlags,
+
     /// None: the help, then the configuration in use (as `luarocks` alone).
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,6 +68,13 @@ enum Command {
     /// through it. Builds run as the members of --build-users-group, with
     /// a clean environment. Logs to stderr; runs until killed.
     Daemon(store_cmd::DaemonArgs),
+    /// Copy items to a binary cache (blobs, item documents and signed
+    /// realisations: `--to URL [ITEM… | --tree T | --all]`), or from one
+    /// into the store (`--from URL ITEM…`).
+    Copy(cache_cmd::CopyArgs),
+    /// Binary cache keys: `cache keygen NAME --out FILE`.
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
     /// Check the store: records against directories, and with --contents every
     /// file against its hash. Exits non-zero and names each problem.
     Verify(verify_cmd::VerifyArgs),
@@ -164,9 +175,23 @@ enum Command {
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // Resolved only by commands that use a store: reading a rockspec needs
     // neither a store nor a HOME.
-    let cx = || context::Context::new(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env);
+    let cx = || {
+        context::Context::new(
+            &cli.server_flags,
+            &cli.tree_flags,
+            &cli.cache_flags,
+            cli.store.clone(),
+            env,
+        )
+    };
     let open = || -> anyhow::Result<Box<dyn rockstore::backend::StoreBackend>> {
-        context::Context::for_store(&cli.server_flags, &cli.tree_flags, cli.store.clone(), env)?
+        context::Context::for_store(
+            &cli.server_flags,
+            &cli.tree_flags,
+            &cli.cache_flags,
+            cli.store.clone(),
+            env,
+        )?
             .store()
     };
     output::set_verbose(cli.verbose);
@@ -187,8 +212,10 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify_cmd::run(args, open()?.store()),
         Command::Daemon(args) => {
             let cx = cx()?;
-            store_cmd::daemon(args, &cx.config, cx.open_store()?, cx.fetcher())
+            store_cmd::daemon(args, &cx, cx.open_store()?, cx.fetcher())
         }
+        Command::Copy(args) => cache_cmd::copy(args, &cx()?),
+        Command::Cache(command) => cache_cmd::cache(command),
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),
         Command::Build(args) => build_cmd::build(args, &cx()?),

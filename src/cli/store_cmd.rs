@@ -133,15 +133,18 @@ pub struct DaemonArgs {
 /// (`rockstore_allowed_users`, `rockstore_trusted_users`,
 /// `rockstore_build_users_group`, `rockstore_sandbox`,
 /// `rockstore_build_timeout`, `rockstore_build_max_silent`,
-/// `rockstore_max_builds_per_user`, `rockstore_user_quota`) applies;
-/// flags add to or replace it.
+/// `rockstore_max_builds_per_user`, `rockstore_user_quota`,
+/// `rockstore_substituters`, `rockstore_trusted_public_keys`,
+/// `rockstore_push_to`, `rockstore_secret_key_files`) applies; flags add to
+/// or replace it.
 pub fn daemon(
     args: DaemonArgs,
-    files: &rockstore::luarocks_config::LuaRocksConfig,
+    cx: &super::context::Context,
     store: Store,
     fetcher: rockstore::fetch::Fetcher,
 ) -> anyhow::Result<ExitStatus> {
     use rockstore::daemon::{BuildLimits, DaemonConfig, Quota, SandboxMode};
+    let files = &cx.config;
     let defaults = DaemonConfig::default();
     let sandbox = match args.sandbox.as_deref().or(files.daemon_sandbox.as_deref()) {
         None | Some("required") => SandboxMode::Required,
@@ -187,6 +190,34 @@ pub fn daemon(
         user_quota,
         max_connections: args.max_connections.max(1),
         max_connections_per_user: args.max_connections_per_user.max(1),
+        substituters: cx
+            .cache_flags
+            .substituters
+            .iter()
+            .chain(&files.substituters)
+            .cloned()
+            .collect(),
+        trusted_public_keys: cx
+            .cache_flags
+            .trusted_public_keys
+            .iter()
+            .chain(&files.trusted_public_keys)
+            .cloned()
+            .collect(),
+        push_to: cx
+            .cache_flags
+            .push_to
+            .clone()
+            .or_else(|| files.push_to.clone()),
+        secret_key_files: cx
+            .cache_flags
+            .secret_key_files
+            .iter()
+            .chain(&files.secret_key_files)
+            .cloned()
+            .collect(),
+        cache_timeouts: cx.timeouts(),
+        s3: cx.s3(),
         ..defaults
     };
     if !args.allowed_users.is_empty() {

@@ -356,14 +356,16 @@ pub fn install_from(
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
     let store = cx.store()?;
+    let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.flags.run.verify);
     let mut env = cx.build_env(overrides);
     env.branch = args.flags.run.branch.clone();
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let force = args.flags.force || args.flags.force_fast;
-    let mut installer = installer_for(cx, &*store, &fetcher, &env, keep, force)?;
+    let mut installer = installer_for(cx, &*store, substituters.as_ref(), &fetcher, &env, keep, force)?;
     installer.settings.pin = pin;
     run_install(
+        cx,
         &mut installer,
         &[request],
         args.flags.only_deps,
@@ -374,6 +376,7 @@ pub fn install_from(
 
 /// Plans (`--dry-run`: prints the plan and stops) or installs.
 fn run_install(
+    cx: &Context,
     installer: &mut Installer<'_>,
     requests: &[Request],
     only_deps: bool,
@@ -409,8 +412,19 @@ fn run_install(
     }
     let tree = installer.settings.target.clone();
     let watcher = Watcher::new(level, run.no_progress);
-    let outcome = installer.install_watched(requests, only_deps, &watcher);
+    let pusher = cx.pusher(installer.backend)?;
+    let outcome = match &pusher {
+        Some(pusher) => {
+            let pushing = rockstore::install::execute::Pushing {
+                inner: &watcher,
+                pusher,
+            };
+            installer.install_watched(requests, only_deps, &pushing)
+        }
+        None => installer.install_watched(requests, only_deps, &watcher),
+    };
     watcher.finish();
+    super::cache_cmd::finish_push(pusher)?;
     let outcome = outcome?;
     if let Some(dir) = pin_into {
         let file = dir.join("luarocks.lock");
@@ -488,6 +502,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| cwd.clone(), PathBuf::from);
     let store = cx.store()?;
+    let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.run.verify);
     let mut env = cx.build_env(overrides);
     env.branch = args.run.branch.clone();
@@ -514,8 +529,15 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             source: &source,
             env: &env,
             dependency_items: Vec::new(),
+            substituters: substituters.as_ref(),
         };
         let built = store.build(&request, &fetcher, None)?;
+        if !built.reused {
+            if let Some(pusher) = cx.pusher(&*store)? {
+                pusher.push(&built.item.name);
+                super::cache_cmd::finish_push(Some(pusher))?;
+            }
+        }
         let record = &built.item.record;
         if args.no_install {
             outln!("{} {} built", record.name, record.version);
@@ -536,11 +558,12 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let mut installer = installer_for(cx, &*store, &fetcher, &env, keep, true)?;
+    let mut installer = installer_for(cx, &*store, substituters.as_ref(), &fetcher, &env, keep, true)?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     installer.settings.pin = args.pin;
     let pin_into = args.pin.then(|| dir.clone());
     run_install(
+        cx,
         &mut installer,
         &[Request::Local { rockspec, dir }],
         args.only_deps,
@@ -552,6 +575,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 fn installer_for<'a>(
     cx: &Context,
     backend: &'a dyn rockstore::backend::StoreBackend,
+    substituters: Option<&'a rockstore::cache::substitute::Substituters>,
     fetcher: &'a rockstore::fetch::Fetcher,
     env: &'a rockstore::build::BuildEnv,
     keep: bool,
@@ -565,6 +589,7 @@ fn installer_for<'a>(
             env,
             watch: None,
             isolation: None,
+            substituters,
         },
         backend,
         Settings {
@@ -591,7 +616,7 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
     let force = args.force || args.force_fast;
-    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, force)?;
+    let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, force)?;
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
     outln!("Removal successful.");
     // Beside LuaRocks' words on stdout, ours on stderr.
@@ -628,7 +653,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     if args.old_versions {
         let force = args.force || args.force_fast;
-        let mut installer = installer_for(cx, &*store, &fetcher, &env, false, force)?;
+        let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, force)?;
         match installer.purge_old_versions()? {
             Some(n) => {
                 outln!("Removed old versions.");
@@ -638,7 +663,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, true)?;
+    let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
     errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
     Ok(ExitStatus::Success)
@@ -1033,7 +1058,7 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let store = cx.store()?;
         let fetcher = cx.fetcher();
         let env = cx.build_env(Variables::new());
-        let mut installer = installer_for(cx, &*store, &fetcher, &env, false, false)?;
+        let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, false)?;
         installer.settings.deps_mode = rockstore::install::DepsMode::All;
         let outcome = installer.install(&wanted, false)?;
         report_install(&tree, &outcome);
@@ -1496,7 +1521,7 @@ pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &*store, &fetcher, &env, false, false)?;
+    let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, false)?;
     let root = installer.settings.target.root.clone();
     let findings = installer.doctor(args.fix)?;
     if findings.is_empty() {

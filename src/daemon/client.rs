@@ -5,7 +5,7 @@
 //! own rights, and sent as bytes (an archive); no path or descriptor ever
 //! crosses the socket.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read as _, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,10 @@ use crate::store::{Item, ItemSpec, Store, StoreError};
 use crate::tree::profile::ProfileError;
 
 const SERVICE: &str = "the store's daemon";
+
+/// A request's success: the item, whether a realisation was reused, and
+/// the binary cache it was substituted from.
+type Done = (Option<String>, bool, Option<String>);
 
 /// A daemon store this process does not own.
 pub struct DaemonBackend {
@@ -142,7 +146,7 @@ impl DaemonBackend {
         &self,
         stream: &UnixStream,
         watch: Option<&dyn BuildWatch>,
-    ) -> Result<Result<(Option<String>, bool), wire::WireFailure>, RemoteError> {
+    ) -> Result<Result<Done, wire::WireFailure>, RemoteError> {
         loop {
             let frame: Frame<Reply> =
                 wire::receive(stream, FrameLimits::REPLY).map_err(|e| self.went_away(e))?;
@@ -157,7 +161,11 @@ impl DaemonBackend {
                         w.command(&line);
                     }
                 }
-                Reply::Done { item, reused } => return Ok(Ok((item, reused))),
+                Reply::Done {
+                    item,
+                    reused,
+                    substituted,
+                } => return Ok(Ok((item, reused, substituted))),
                 Reply::Failed(failure) => return Ok(Err(*failure)),
                 other => {
                     return Err(RemoteError::Protocol {
@@ -190,7 +198,7 @@ impl DaemonBackend {
     fn simple(&self, request: &Request) -> Result<Option<String>, StoreError> {
         let stream = self.send(request, 0, |_| Ok(()))?;
         match self.outcome(&stream, None).map_err(remote)? {
-            Ok((item, _)) => Ok(item),
+            Ok((item, _, _)) => Ok(item),
             Err(f) => Err(failure::to_store(f)),
         }
     }
@@ -256,7 +264,36 @@ impl StoreBackend for DaemonBackend {
         };
         let stream = self.send(&request, packed.len, |out| packed.write(out, dir))?;
         match self.outcome(&stream, None).map_err(remote)? {
-            Ok((item, _)) => self.item(item),
+            Ok((item, _, _)) => self.item(item),
+            Err(f) => Err(failure::to_store(f)),
+        }
+    }
+
+    fn add_archive(
+        &self,
+        archive: &mut dyn std::io::Read,
+        len: u64,
+        spec: &ItemSpec,
+    ) -> Result<Item, StoreError> {
+        let request = Request::Add {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            kind: spec.kind.as_str().to_owned(),
+            references: spec.references.clone(),
+        };
+        let stream = self.send(&request, len, |out| {
+            let copied = std::io::copy(&mut archive.take(len), out)
+                .map_err(|e| remote(self.went_away(WireError::Io(e))))?;
+            if copied != len {
+                return Err(remote(RemoteError::Protocol {
+                    service: SERVICE.into(),
+                    what: format!("an archive of {copied} bytes where {len} were announced"),
+                }));
+            }
+            Ok(())
+        })?;
+        match self.outcome(&stream, None).map_err(remote)? {
+            Ok((item, _, _)) => self.item(item),
             Err(f) => Err(failure::to_store(f)),
         }
     }
@@ -321,6 +358,12 @@ impl StoreBackend for DaemonBackend {
             dependency_items: request.dependency_items.clone(),
             branch: env.branch.clone(),
             rockspec_size: packed.as_ref().map(|_| bytes.len() as u64),
+            substituters: request.substituters.map(|s| s.urls()).unwrap_or_default(),
+            trusted_public_keys: request
+                .substituters
+                .map(|s| s.trusted_keys())
+                .unwrap_or_default(),
+            cache_only: request.substituters.is_some_and(|s| s.cache_only()),
         };
         let len = bytes.len() as u64 + packed.as_ref().map_or(0, |p| p.len);
         let stream = self.send(&Request::Build(Box::new(fields)), len, |out| {
@@ -332,9 +375,10 @@ impl StoreBackend for DaemonBackend {
             }
         })?;
         match self.outcome(&stream, watch).map_err(remote)? {
-            Ok((item, reused)) => Ok(Built {
+            Ok((item, reused, substituted)) => Ok(Built {
                 item: self.item(item)?,
                 reused,
+                substituted,
             }),
             Err(f) => Err(failure::to_build(f)),
         }
@@ -355,7 +399,7 @@ impl StoreBackend for DaemonBackend {
         };
         let stream = self.send(&Request::Profile(Box::new(fields)), 0, |_| Ok(()))?;
         match self.outcome(&stream, None).map_err(remote)? {
-            Ok((item, _)) => Ok(self.item(item)?),
+            Ok((item, _, _)) => Ok(self.item(item)?),
             Err(f) => Err(failure::to_profile(f)),
         }
     }

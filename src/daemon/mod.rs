@@ -89,6 +89,18 @@ pub struct DaemonConfig {
     pub max_connections: usize,
     /// Connections open at once by one user.
     pub max_connections_per_user: usize,
+    /// Binary caches builds are substituted from (`rockstore_substituters`).
+    pub substituters: Vec<String>,
+    /// Keys whose realisations are trusted (`rockstore_trusted_public_keys`).
+    pub trusted_public_keys: Vec<String>,
+    /// A cache every new build is pushed to, signed with `secret_key_files`.
+    pub push_to: Option<String>,
+    /// Secret keys realisations pushed are signed with.
+    pub secret_key_files: Vec<std::path::PathBuf>,
+    /// How long a cache may take.
+    pub cache_timeouts: crate::cache::transport::Timeouts,
+    /// Credentials for S3 caches.
+    pub s3: Option<crate::cache::transport::S3Credentials>,
 }
 
 /// The default time limit of a build.
@@ -111,6 +123,12 @@ impl Default for DaemonConfig {
             user_quota: Quota::Percent(25),
             max_connections: 256,
             max_connections_per_user: 16,
+            substituters: Vec::new(),
+            trusted_public_keys: Vec::new(),
+            push_to: None,
+            secret_key_files: Vec::new(),
+            cache_timeouts: Default::default(),
+            s3: None,
         }
     }
 }

@@ -181,6 +181,16 @@ pub struct BuildFields {
     pub branch: Option<String>,
     /// `make`: how many bytes of the payload are the rockspec.
     pub rockspec_size: Option<u64>,
+    /// Substituters the client asks for (root's own are always asked;
+    /// others only for a trusted user).
+    #[serde(default)]
+    pub substituters: Vec<String>,
+    /// Keys the client trusts (likewise).
+    #[serde(default)]
+    pub trusted_public_keys: Vec<String>,
+    /// `--cache-only`: fail rather than build.
+    #[serde(default)]
+    pub cache_only: bool,
 }
 
 /// A profile request's fields.
@@ -236,6 +246,9 @@ pub enum Reply {
         item: Option<String>,
         /// An existing realisation was reused.
         reused: bool,
+        /// The binary cache the item was substituted from.
+        #[serde(default)]
+        substituted: Option<String>,
     },
     /// What a collection freed (or, dry, would free).
     Collected {

@@ -29,6 +29,40 @@ pub trait Progress: Sync {
     fn command(&self, _index: usize, _step: &Step, _line: &str) {}
 }
 
+/// A watcher that also pushes each rock built (not reused or
+/// substituted) to a binary cache, as soon as it is built, in the order
+/// they finish (a rock after the dependencies it was built with).
+pub struct Pushing<'p> {
+    /// The watcher everything is forwarded to.
+    pub inner: &'p dyn Progress,
+    /// The cache's pusher.
+    pub pusher: &'p crate::cache::push::Pusher,
+}
+
+impl Progress for Pushing<'_> {
+    fn planned(&self, plan: &InstallPlan) {
+        self.inner.planned(plan);
+    }
+    fn started(&self, index: usize, step: &Step) {
+        self.inner.started(index, step);
+    }
+    fn finished(&self, index: usize, step: &Step, built: &Built) {
+        if !built.reused {
+            self.pusher.push(&built.item.name);
+        }
+        self.inner.finished(index, step, built);
+    }
+    fn failed(&self, index: usize, step: &Step, error: &InstallError) {
+        self.inner.failed(index, step, error);
+    }
+    fn doing(&self, index: usize, step: &Step, what: &str) {
+        self.inner.doing(index, step, what);
+    }
+    fn command(&self, index: usize, step: &Step, line: &str) {
+        self.inner.command(index, step, line);
+    }
+}
+
 /// Forwards one step's build news to the plan's watcher.
 struct StepWatch<'w> {
     index: usize,
@@ -220,6 +254,7 @@ fn build_step(
         source,
         env: builder.env,
         dependency_items,
+        substituters: builder.substituters,
     };
     Ok(backend.build(&request, builder.fetcher, Some(watch))?)
 }

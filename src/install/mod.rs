@@ -619,22 +619,102 @@ impl<'a> Installer<'a> {
         let mut plan = self.resolve(&base, requests, only_deps)?;
         let mut items: Vec<Option<String>> = Vec::with_capacity(plan.steps.len());
         for step in &mut plan.steps {
-            let item = match (&step.action, &step.build_from) {
-                (Action::Installed(item), _) => Some(item.clone()),
+            let (item, action) = match (&step.action, &step.build_from) {
+                (Action::Installed(item), _) => (Some(item.clone()), None),
                 (Action::Build, Some(source)) => match resolve::dependency_items(step, &items) {
-                    Some(deps) => source
-                        .realised(&self.builder, deps)?
-                        .map(|i| i.name.as_str().to_owned()),
-                    None => None,
+                    Some(deps) => match source.planned(&self.builder, deps)? {
+                        crate::build::Planned::Reuse(i) => {
+                            let name = i.name.as_str().to_owned();
+                            (Some(name.clone()), Some(Action::Reuse(name)))
+                        }
+                        crate::build::Planned::Substitute {
+                            from,
+                            item,
+                            blob_size,
+                        } => (
+                            Some(item.clone()),
+                            Some(Action::Substitute {
+                                from,
+                                item,
+                                size: blob_size,
+                            }),
+                        ),
+                        crate::build::Planned::Build(_) => (None, None),
+                    },
+                    None => (None, None),
                 },
-                _ => None,
+                _ => (None, None),
             };
-            if let (Action::Build, Some(item)) = (&step.action, &item) {
-                step.action = Action::Reuse(item.clone());
+            if let Some(action) = action {
+                step.action = action;
             }
             items.push(item);
         }
         Ok(plan)
+    }
+
+    /// Asks the substituters for every step's realisation before anything
+    /// is built, all the steps of a level at once: a step's recipe key is
+    /// known once its dependencies' items are (installed, realised here, or
+    /// substituted), so the round trips grow with the plan's depth, not
+    /// with its number of rocks. The builds then find the answers at once.
+    fn prefetch_substitutes(&self, plan: &InstallPlan) -> Result<(), InstallError> {
+        let Some(substituters) = self.builder.substituters else {
+            return Ok(());
+        };
+        let abi = self.builder.env.lua_abi();
+        let platform = self.builder.env.arch.clone();
+        let mut items: Vec<Option<String>> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Installed(item) => Some(item.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut asked = vec![false; plan.steps.len()];
+        loop {
+            let mut level = Vec::new();
+            for (i, step) in plan.steps.iter().enumerate() {
+                if asked[i] || items[i].is_some() {
+                    continue;
+                }
+                let (Some(source), Some(deps)) =
+                    (&step.build_from, resolve::dependency_items(step, &items))
+                else {
+                    continue;
+                };
+                asked[i] = true;
+                if let Some((key, rock)) = source.recipe(&self.builder, deps)? {
+                    match self.builder.store.realisation(&key)? {
+                        Some(item) => items[i] = Some(item.name.as_str().to_owned()),
+                        None => level.push((i, key, rock)),
+                    }
+                }
+            }
+            if level.is_empty() {
+                return Ok(());
+            }
+            let wanted: Vec<_> = level
+                .iter()
+                .map(|(_, key, rock)| {
+                    (
+                        *key,
+                        crate::cache::substitute::Expect {
+                            rock,
+                            lua_abi: &abi,
+                            platform: &platform,
+                        },
+                    )
+                })
+                .collect();
+            substituters.prefetch(&wanted);
+            for ((i, _, _), (key, expect)) in level.iter().zip(&wanted) {
+                if let Some(hit) = substituters.lookup(key, *expect) {
+                    items[*i] = Some(hit.doc.item);
+                }
+            }
+        }
     }
 
     /// Installs the requested rocks (`only_deps`: their dependencies only)
@@ -673,6 +753,7 @@ impl<'a> Installer<'a> {
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let plan = self.resolve(&base, requests, only_deps)?;
+        self.prefetch_substitutes(&plan)?;
         let mut items = execute::run(
             &self.builder,
             self.backend,

@@ -74,6 +74,15 @@ pub enum Action {
     /// Already in the target tree at this version: linked as it is (and
     /// marked as asked for, when it now is).
     Installed(String),
+    /// A binary cache has a trusted build of it: downloaded, not built.
+    Substitute {
+        /// The cache.
+        from: String,
+        /// The item.
+        item: String,
+        /// Bytes to download.
+        size: u64,
+    },
 }
 
 /// A dependency and what satisfies it.
@@ -159,8 +168,18 @@ impl InstallPlan {
             .iter()
             .filter(|s| matches!(s.action, Action::Reuse(_)))
             .count();
+        let substitutes = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Substitute { .. }))
+            .count();
+        let substituted = if substitutes > 0 {
+            format!(", {substitutes} to substitute")
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "Plan for {tree} (deps mode {}): {builds} to build, {reuses} to reuse\n",
+            "Plan for {tree} (deps mode {}): {builds} to build, {reuses} to reuse{substituted}\n",
             self.deps_mode.name()
         ));
         if self.steps.is_empty() {
@@ -171,6 +190,9 @@ impl InstallPlan {
                 Action::Build => format!("build      from {}", step.source),
                 Action::Reuse(item) => format!("reuse      {item}"),
                 Action::Installed(item) => format!("installed  {item}"),
+                Action::Substitute { from, size, .. } => {
+                    format!("substitute from {from} ({} KiB)", size.div_ceil(1024))
+                }
             };
             let dropped = if step.in_profile {
                 ""

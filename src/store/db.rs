@@ -112,6 +112,23 @@ pub struct SourceRecord {
     pub blake3: FileHash,
 }
 
+/// `db/facts/<recipe key hex>`: what a realisation's recipe was built for
+/// — the rock, the Lua ABI, the platform — so a binary cache can say it
+/// (written with the realisation by whoever built; removed with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeFacts {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The recipe.
+    pub recipe_key: RecipeKey,
+    /// The rock, `name version`.
+    pub rock: String,
+    /// The Lua ABI (`5.4`, `5.1-luajit-2.1`).
+    pub lua_abi: String,
+    /// The platform (`linux-x86_64`).
+    pub platform: String,
+}
+
 /// `db/trees/<id>`: a registered tree, a GC root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeRegistration {

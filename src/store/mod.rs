@@ -914,6 +914,34 @@ impl Store {
             .map_err(self.io("db/sources", &key.to_hex()))
     }
 
+    /// Records what recipe `key` was built for (`db/facts/`).
+    pub fn record_facts(&self, facts: &db::RecipeFacts) -> Result<(), StoreError> {
+        let dir = self.user_dir_root("db/facts")?;
+        let file = facts.recipe_key.to_hex();
+        write_replace(&dir, &file, &db::encode(facts), RECORD_MODE)
+            .map_err(self.io("db/facts", &file))
+    }
+
+    /// What recipe `key` was built for, when recorded.
+    pub fn facts_of(&self, key: &RecipeKey) -> Result<Option<db::RecipeFacts>, StoreError> {
+        let path = self.root.join("db/facts").join(key.to_hex());
+        match std::fs::read(&path) {
+            Ok(bytes) => db::decode(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Record { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// `sub` under the root, created when missing.
+    fn user_dir_root(&self, sub: &str) -> Result<Dir, StoreError> {
+        let root =
+            Dir::open_ambient_dir(&self.root, ambient_authority()).map_err(self.io("", ""))?;
+        root.create_dir_all(sub).map_err(self.io(sub, ""))?;
+        root.open_dir(sub).map_err(self.io(sub, ""))
+    }
+
     /// The source a realisation's build fetched, when recorded.
     pub fn source_of(&self, key: &RecipeKey) -> Result<Option<db::SourceRecord>, StoreError> {
         let path = self.root.join("db/sources").join(key.to_hex());
@@ -1083,6 +1111,7 @@ impl Store {
                 remove_optional(&self.db_realisations, &file)
                     .map_err(self.io("db/realisations", &file))?;
                 let _ = std::fs::remove_file(self.root.join("db/sources").join(&file));
+                let _ = std::fs::remove_file(self.root.join("db/facts").join(&file));
             }
         }
         Ok(())

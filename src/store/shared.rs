@@ -21,12 +21,13 @@ use super::item_name::ItemName;
 use super::{Store, StoreError, StoreOptions};
 
 /// Directories users create entries in: setgid + sticky + group-writable.
-pub const SHARED_DIRS: [&str; 12] = [
+pub const SHARED_DIRS: [&str; 13] = [
     "store",
     "db/items",
     "db/listings",
     "db/realisations",
     "db/sources",
+    "db/facts",
     "db/trees",
     "db/roots",
     "db/trust",

@@ -56,6 +56,9 @@ pub enum ServeError {
     /// Another daemon serves this store.
     #[error("another daemon already serves {}", .0.display())]
     Running(PathBuf),
+    /// The cache to push to cannot be used.
+    #[error("cannot push to {0}: {1}")]
+    Push(String, String),
 }
 
 /// The daemon's state, shared by every connection for the life of the
@@ -77,6 +80,13 @@ pub(crate) struct Daemon {
     in_memory: Mutex<u64>,
     /// The Lua installations builds use, by version, found once.
     luas: Mutex<HashMap<String, LuaInstall>>,
+    /// Root's substituters and trusted keys (config and flags), set up
+    /// once the daemon can log.
+    substituters: std::sync::OnceLock<Option<crate::cache::substitute::Substituters>>,
+    /// The same, as configured (URLs, `name:base64` keys).
+    substituter_config: (Vec<String>, Vec<String>),
+    /// Pushes every new build to `rockstore_push_to`.
+    pusher: Option<crate::cache::push::Pusher>,
     log: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -84,6 +94,42 @@ pub(crate) struct Daemon {
 const MEMORY_BUDGET: u64 = 512 << 20;
 
 impl Daemon {
+    /// What of `asked` (URLs, keys) root's config does not list.
+    fn beyond_config(&self, asked: &(Vec<String>, Vec<String>)) -> Vec<String> {
+        let (urls, keys) = &self.substituter_config;
+        asked
+            .0
+            .iter()
+            .filter(|u| !urls.contains(u))
+            .chain(asked.1.iter().filter(|k| !keys.contains(k)))
+            .cloned()
+            .collect()
+    }
+
+    /// Substituters for one request: root's, plus what a trusted client
+    /// asked for, failing instead of building with `cache_only`.
+    fn substituters_for(
+        &'static self,
+        asked: Option<&(Vec<String>, Vec<String>)>,
+        cache_only: bool,
+    ) -> Option<crate::cache::substitute::Substituters> {
+        let (mut urls, mut keys) = self.substituter_config.clone();
+        if let Some((u, k)) = asked {
+            urls.extend(u.iter().filter(|x| !urls.contains(x)).cloned().collect::<Vec<_>>());
+            keys.extend(k.iter().filter(|x| !keys.contains(x)).cloned().collect::<Vec<_>>());
+        }
+        crate::cache::substitute::Substituters::from_config(
+            &urls,
+            &keys,
+            cache_only,
+            self.config.cache_timeouts,
+            self.config.s3.as_ref(),
+            Box::new(move |w: &str| self.say(&format!("warning: {w}"))),
+        )
+        .map_err(|e| self.say(&format!("warning: {e}")))
+        .ok()
+    }
+
     fn store(&self) -> &Store {
         crate::backend::StoreBackend::store(&self.backend)
     }
@@ -158,7 +204,18 @@ pub fn serve(
     let mut build_uids: HashSet<u32> = users.iter().map(|u| u.uid).collect();
     build_uids.insert(isolation::NOBODY.uid);
     let count = users.len();
+    let substituter_config = (
+        config.substituters.clone(),
+        config.trusted_public_keys.clone(),
+    );
+    let pusher = match &config.push_to {
+        Some(url) => Some(start_pusher(url, &config, &root)?),
+        None => None,
+    };
     let daemon: &'static Daemon = Box::leak(Box::new(Daemon {
+        pusher,
+        substituters: std::sync::OnceLock::new(),
+        substituter_config,
         backend: LocalBackend::new(store),
         fetcher,
         pool: pool::Pool::new(users, config.max_builds_per_user),
@@ -189,6 +246,15 @@ pub fn serve(
             "warning: bubblewrap is not installed; the sandbox is relaxed: builds run as build users only, with the network, and every client is told",
         ),
     }
+    let own = if daemon.substituter_config.0.is_empty() {
+        None
+    } else {
+        daemon.substituters_for(None, false)
+    };
+    if let Some(s) = &own {
+        daemon.say(&format!("substituters: {}", s.urls().join(", ")));
+    }
+    let _ = daemon.substituters.set(own);
     daemon.say(&format!(
         "limits: builds {} s, silence {} s; {} connections ({} per user); member quota {}",
         daemon.config.limits.timeout.as_secs(),
@@ -303,6 +369,29 @@ impl Daemon {
         }
         Ok(lua)
     }
+}
+
+/// The pusher of `rockstore_push_to`, signing with the configured keys.
+fn start_pusher(
+    url: &str,
+    config: &DaemonConfig,
+    root: &std::path::Path,
+) -> Result<crate::cache::push::Pusher, ServeError> {
+    let bad = |why: String| ServeError::Push(url.to_owned(), why);
+    let cache = crate::cache::Cache::open(url, config.cache_timeouts, config.s3.as_ref())
+        .map_err(|e| bad(e.to_string()))?;
+    let mut signers = Vec::new();
+    for file in &config.secret_key_files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+        signers.push(crate::cache::keys::SecretKey::parse(&text).map_err(|e| bad(e.to_string()))?);
+    }
+    Ok(crate::cache::push::Pusher::start(
+        cache,
+        root.to_path_buf(),
+        signers,
+        std::sync::Arc::new(crate::store::failpoint::Failpoints::none()),
+    ))
 }
 
 /// Sends a refusal and closes.

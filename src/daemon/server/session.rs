@@ -61,7 +61,11 @@ struct Client {
     trusted: bool,
 }
 
-type Answer = Result<(Option<String>, bool), WireFailure>;
+/// A request's success: the item, whether a realisation was reused, and
+/// the cache it was substituted from.
+type Done = (Option<String>, bool, Option<String>);
+
+type Answer = Result<Done, WireFailure>;
 
 fn bad(message: impl Into<String>) -> WireFailure {
     failure::plain(kind::BAD_REQUEST, message.into(), Vec::new())
@@ -158,14 +162,18 @@ pub(super) fn run(
         Request::Hello { .. } => ("hello", Err(bad("a second greeting"))),
     };
     let reply = match answer {
-        Ok((item, reused)) => {
+        Ok((item, reused, substituted)) => {
             daemon.say(&format!(
                 "{} {what}: {} ({} ms)",
                 client.user,
                 item.as_deref().unwrap_or("done"),
                 started.elapsed().as_millis()
             ));
-            Reply::Done { item, reused }
+            Reply::Done {
+                item,
+                reused,
+                substituted,
+            }
         }
         Err(failure) => {
             daemon.say(&format!(
@@ -313,6 +321,7 @@ impl Session<'_> {
         reply(Reply::Done {
             item: None,
             reused: false,
+            substituted: None,
         });
         // Anything but more bytes (the close, an error) ends the hold.
         let _ = self.stream.set_read_timeout(None);
@@ -388,7 +397,21 @@ impl Session<'_> {
     }
 
     fn build(&self, fields: BuildFields) -> Answer {
-        let order = check_build(fields)?;
+        let mut order = check_build(fields)?;
+        // Substituters and keys are root's to choose: a member may ask
+        // only for those root's config has; a trusted user for any.
+        if let Some(asked) = &order.substituters {
+            let extra = self.daemon.beyond_config(asked);
+            if !extra.is_empty() && !self.client.trusted {
+                return Err(not_trusted(
+                    &self.client.user,
+                    &format!("choose substituters or trusted keys ({})", extra.join(", ")),
+                ));
+            }
+            if extra.is_empty() {
+                order.substituters = None;
+            }
+        }
         let room = self.room(&[])?;
         let source = match order.kind {
             BuildKind::Make => None,
@@ -501,12 +524,21 @@ impl Session<'_> {
             daemon: self.daemon,
             what: format!("{} building {}", self.client.user, order.file),
         };
+        let own;
+        let substituters = match (&order.substituters, order.cache_only) {
+            (None, false) => self.daemon.substituters.get().and_then(Option::as_ref),
+            (asked, cache_only) => {
+                own = self.daemon.substituters_for(asked.as_ref(), cache_only);
+                own.as_ref()
+            }
+        };
         let builder = Builder {
             store: self.store(),
             fetcher: &self.daemon.fetcher,
             env: &env,
             watch: Some(&watch),
             isolation: Some(&isolation),
+            substituters,
         };
         // The watcher wakes at once when the build ends: it also polls a
         // pipe this side closes.
@@ -525,7 +557,14 @@ impl Session<'_> {
             built
         });
         let built = built.map_err(|e| failure::from_build(&e))?;
-        Ok((Some(built.item.name.as_str().to_owned()), built.reused))
+        if let (Some(pusher), false) = (&self.daemon.pusher, built.reused) {
+            pusher.push(&built.item.name);
+        }
+        Ok((
+            Some(built.item.name.as_str().to_owned()),
+            built.reused,
+            built.substituted,
+        ))
     }
 
     /// Writes a `make`'s sources (`len` bytes of archive) into a directory
@@ -601,7 +640,7 @@ impl Session<'_> {
             },
         )
         .map_err(|e| failure::from_profile(&e))?;
-        Ok((Some(item.name.as_str().to_owned()), false))
+        Ok((Some(item.name.as_str().to_owned()), false, None))
     }
 
     /// Admits the tree the payload carries, written by the daemon itself
@@ -653,7 +692,7 @@ impl Session<'_> {
             .store()
             .admit_model(staging, node, &spec)
             .map_err(|e| failure::from_store(&e))?;
-        Ok((Some(item.name.as_str().to_owned()), false))
+        Ok((Some(item.name.as_str().to_owned()), false, None))
     }
 
     /// Records a trusted user's realisation; nobody else may name what a
@@ -669,7 +708,7 @@ impl Session<'_> {
             .backend
             .register_realisation(&key, &name)
             .map_err(|e| failure::from_store(&e))?;
-        Ok((Some(item.to_owned()), false))
+        Ok((Some(item.to_owned()), false, None))
     }
 
     /// Records the client's tree and its roots, under her uid.
@@ -693,7 +732,7 @@ impl Session<'_> {
         self.store()
             .register_tree_for(&path, self.client.uid, &roots)
             .map_err(|e| failure::from_store(&e))?;
-        Ok((None, false))
+        Ok((None, false, None))
     }
 }
 
@@ -717,6 +756,9 @@ struct BuildOrder {
     dependency_items: Vec<String>,
     branch: Option<String>,
     rockspec_size: Option<u64>,
+    /// The substituters and keys the client asked for, when any.
+    substituters: Option<(Vec<String>, Vec<String>)>,
+    cache_only: bool,
 }
 
 fn check_build(f: BuildFields) -> Result<BuildOrder, WireFailure> {
@@ -760,6 +802,9 @@ fn check_build(f: BuildFields) -> Result<BuildOrder, WireFailure> {
         dependency_items: f.dependency_items,
         branch: f.branch,
         rockspec_size: f.rockspec_size,
+        substituters: (!f.substituters.is_empty() || !f.trusted_public_keys.is_empty())
+            .then_some((f.substituters, f.trusted_public_keys)),
+        cache_only: f.cache_only,
     })
 }
 

@@ -1,0 +1,155 @@
+//! The binary cache's files (store-format/v1/binary-cache.md). Pure: names
+//! and documents, no I/O.
+//!
+//! ```text
+//! <root>/rockstore-cache-info                 "rockstore cache 1\npriority: N\n"
+//! <root>/blob/<2 hex>/<64 hex>.zst            zstd of the item's archive, named by its content hash
+//! <root>/real/<recipe key hex>/<signer>.json  one signed realisation per signer
+//! ```
+//! A blob verifies itself by its name. A realisation says what a recipe
+//! built: the item, its content hash and size, the rock, the Lua ABI and
+//! the platform, signed by its signer over a versioned, domain-separated
+//! fingerprint of exactly those fields.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::content_hash::{ContentHash, RecipeKey};
+
+/// The info file at a cache's root.
+pub const INFO_FILE: &str = "rockstore-cache-info";
+/// Its first line: the format and version.
+pub const INFO_MAGIC: &str = "rockstore cache 1";
+/// The version of realisation documents this build writes and reads.
+pub const REALISATION_FORMAT: u32 = 1;
+/// What opens every fingerprint (and versions it).
+pub const FINGERPRINT_DOMAIN: &str = "rockstore-realisation-1";
+
+/// Where the blob of the item with content hash `hash` lives.
+pub fn blob_path(hash: &ContentHash) -> String {
+    let hex = hash.to_hex();
+    format!("blob/{}/{hex}.zst", &hex[..2])
+}
+
+/// Where `signer`'s realisation of recipe `key` lives.
+pub fn realisation_path(key: &RecipeKey, signer: &str) -> String {
+    format!("real/{}/{signer}.json", key.to_hex())
+}
+
+/// The info file's text.
+pub fn info_text(priority: u32) -> String {
+    format!("{INFO_MAGIC}\npriority: {priority}\n")
+}
+
+/// The priority an info file gives (lower is asked first; default 50).
+pub fn parse_info(text: &str) -> Option<u32> {
+    let mut lines = text.lines();
+    if lines.next()? != INFO_MAGIC {
+        return None;
+    }
+    let mut priority = 50;
+    for line in lines {
+        if let Some(p) = line.strip_prefix("priority:") {
+            priority = p.trim().parse().ok()?;
+        }
+    }
+    Some(priority)
+}
+
+/// A signed realisation, as `real/<key>/<signer>.json` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealisationDoc {
+    /// [`REALISATION_FORMAT`].
+    pub format: u32,
+    /// The recipe key, hex.
+    pub recipe_key: String,
+    /// The item's name (`<short hash>-<name>-<version>`).
+    pub item: String,
+    /// The item's content hash, `blake3:<hex>`.
+    pub hash: String,
+    /// Bytes of the item's regular files.
+    pub size: u64,
+    /// Bytes of its blob (what a download costs).
+    pub blob_size: u64,
+    /// The rock, `name version`.
+    pub rock: String,
+    /// The Lua ABI it was built for (`5.4`, or `5.1-luajit-2.1`).
+    pub lua_abi: String,
+    /// The platform (`linux-x86_64`).
+    pub platform: String,
+    /// The signature, `signer:base64` (over [`fingerprint`]).
+    pub signature: String,
+}
+
+/// The bytes a signature covers: the domain, then each field as a
+/// little-endian u64 length and its bytes, in the order of the document.
+pub fn fingerprint(doc: &RealisationDoc) -> Vec<u8> {
+    let mut out = Vec::new();
+    let size = doc.size.to_string();
+    let blob_size = doc.blob_size.to_string();
+    for field in [
+        FINGERPRINT_DOMAIN,
+        doc.recipe_key.as_str(),
+        doc.item.as_str(),
+        doc.hash.as_str(),
+        size.as_str(),
+        blob_size.as_str(),
+        doc.rock.as_str(),
+        doc.lua_abi.as_str(),
+        doc.platform.as_str(),
+    ] {
+        out.extend_from_slice(&(field.len() as u64).to_le_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_info() {
+        let h = ContentHash([0xab; 32]);
+        assert_eq!(blob_path(&h), format!("blob/ab/{}.zst", "ab".repeat(32)));
+        assert_eq!(
+            realisation_path(&RecipeKey([1; 32]), "ci"),
+            format!("real/{}/ci.json", "01".repeat(32))
+        );
+        assert_eq!(parse_info(&info_text(30)), Some(30));
+        assert_eq!(parse_info("rockstore cache 1\n"), Some(50));
+        assert_eq!(parse_info("something else\n"), None);
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_every_field() {
+        let doc = RealisationDoc {
+            format: 1,
+            recipe_key: "ab".repeat(32),
+            item: "x-lpeg-1.0-1".into(),
+            hash: format!("blake3:{}", "cd".repeat(32)),
+            size: 10,
+            blob_size: 5,
+            rock: "lpeg 1.0-1".into(),
+            lua_abi: "5.4".into(),
+            platform: "linux-x86_64".into(),
+            signature: String::new(),
+        };
+        let base = fingerprint(&doc);
+        for change in [
+            |d: &mut RealisationDoc| d.item.push('x'),
+            |d: &mut RealisationDoc| d.lua_abi = "5.3".into(),
+            |d: &mut RealisationDoc| d.platform = "linux-aarch64".into(),
+            |d: &mut RealisationDoc| d.size += 1,
+            |d: &mut RealisationDoc| d.recipe_key = "ef".repeat(32),
+        ] {
+            let mut other = doc.clone();
+            change(&mut other);
+            assert_ne!(fingerprint(&other), base);
+        }
+        // The signature is not part of what is signed.
+        let mut signed = doc.clone();
+        signed.signature = "k:AAAA".into();
+        assert_eq!(fingerprint(&signed), base);
+    }
+}

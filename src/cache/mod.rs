@@ -1,0 +1,158 @@
+//! Binary caches: builds that travel. A cache is plain files on an engine
+//! people already run — a directory, a static HTTP server, an S3 bucket —
+//! in the layout of store-format/v1/binary-cache.md: blobs named by the
+//! content hash of the item they hold (they verify themselves), item
+//! documents, and realisations signed by their signers. Nothing is ever
+//! overwritten; writes go blob, item document, realisation, dependencies
+//! first, so a reader never finds a realisation whose blob is missing.
+//!
+//! - [`format`]: the files' names and documents (pure).
+//! - [`keys`]: Ed25519 keys and signatures, `name:base64`.
+//! - [`transport`]: the engines.
+//! - [`substitute`]: finding and fetching what a recipe built, trusting
+//!   only what a trusted key signed and what hashes to its name.
+//! - [`push`]: copying items (and their realisations) to a cache.
+
+pub mod format;
+pub mod keys;
+pub mod copy;
+pub mod push;
+pub mod substitute;
+pub mod transport;
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::content_hash::{ContentHash, RecipeKey};
+use format::RealisationDoc;
+use transport::{Put, Transport, TransportError};
+
+/// Largest realisation or item document read.
+const MAX_DOC: u64 = 64 << 10;
+
+/// One binary cache.
+pub struct Cache {
+    /// Its URL, as configured (for messages).
+    pub url: String,
+    transport: Transport,
+}
+
+/// `item/<item name>.json`: what an item is, so it can be fetched by
+/// name and admitted under its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemDoc {
+    /// The content hash, `blake3:<hex>`.
+    pub hash: String,
+    /// The item's name part (`lpeg`).
+    pub name: String,
+    /// Its version part.
+    pub version: String,
+    /// Bytes of its regular files.
+    pub size: u64,
+    /// Bytes of its blob.
+    pub blob_size: u64,
+}
+
+/// Why a cache's file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The engine failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A document that does not parse.
+    #[error("{url} is not a rockstore cache document")]
+    Malformed {
+        /// The document.
+        url: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Cache {
+    /// The cache at `url`.
+    pub fn open(
+        url: &str,
+        timeouts: transport::Timeouts,
+        s3: Option<&transport::S3Credentials>,
+    ) -> Result<Cache, CacheError> {
+        Ok(Cache {
+            url: url.trim_end_matches('/').to_owned(),
+            transport: Transport::open(url, timeouts, s3)?,
+        })
+    }
+
+    /// Its priority (lower is asked first), from its info file; 50 when
+    /// it has none.
+    pub fn priority(&self) -> Result<u32, CacheError> {
+        Ok(self
+            .transport
+            .get(format::INFO_FILE, MAX_DOC)?
+            .and_then(|b| format::parse_info(&String::from_utf8_lossy(&b)))
+            .unwrap_or(50))
+    }
+
+    /// `signer`'s realisation of `key`, if the cache has one.
+    pub fn realisation(
+        &self,
+        key: &RecipeKey,
+        signer: &str,
+    ) -> Result<Option<RealisationDoc>, CacheError> {
+        self.document(&format::realisation_path(key, signer))
+    }
+
+    /// The item document of `item`, if the cache has it.
+    pub fn item_doc(&self, item: &str) -> Result<Option<ItemDoc>, CacheError> {
+        self.document(&item_doc_path(item))
+    }
+
+    fn document<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<Option<T>, CacheError> {
+        let Some(bytes) = self.transport.get(path, MAX_DOC)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| CacheError::Malformed {
+                url: self.transport.shown(path),
+                source,
+            })
+    }
+
+    /// A reader of the blob of `hash`, if the cache has it.
+    pub fn blob(&self, hash: &ContentHash) -> Result<Option<Box<dyn Read + Send>>, CacheError> {
+        Ok(self.transport.open_read(&format::blob_path(hash))?)
+    }
+
+    /// Whether the cache has the blob of `hash`.
+    pub fn has_blob(&self, hash: &ContentHash) -> Result<bool, CacheError> {
+        Ok(self.transport.head(&format::blob_path(hash))?.is_some())
+    }
+
+    /// Writes a file the cache does not have yet.
+    pub fn create(&self, path: &str, bytes: &[u8]) -> Result<Put, CacheError> {
+        Ok(self.transport.put(path, bytes, true)?)
+    }
+
+    /// The URL of one of its files, for messages.
+    pub fn shown(&self, path: &str) -> String {
+        self.transport.shown(path)
+    }
+
+    /// Whether the engine itself refuses a second writer of a file.
+    pub fn refuses_second_writer(&self) -> bool {
+        self.transport.refuses_second_writer()
+    }
+
+    /// The engine.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+}
+
+/// Where the item document of `item` lives.
+pub fn item_doc_path(item: &str) -> String {
+    format!("item/{item}.json")
+}

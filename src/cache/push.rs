@@ -1,0 +1,219 @@
+//! Pushing items to a cache: the blob (zstd of the item's archive), then
+//! the item document, then a realisation per signer — each written only
+//! when the cache has no such file yet, so a second push of the same
+//! closure uploads no blob bytes, and a push killed at any point leaves no
+//! realisation without its blob. Callers push dependencies first.
+//!
+//! [`Pusher`] does it in the background of an install: each new item is
+//! queued as it is admitted, uploaded off the builds' critical path, and
+//! the install waits for the queue only at its end.
+
+use std::sync::mpsc;
+
+use super::format::{self, RealisationDoc, REALISATION_FORMAT};
+use super::keys::SecretKey;
+use super::transport::Put;
+use super::{item_doc_path, Cache, CacheError, ItemDoc};
+use crate::store::item_archive::{self, LinkPolicy};
+use crate::store::item_name::ItemName;
+use crate::store::{Item, Store, StoreError};
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The cache failed.
+    #[error("pushing {item} to {url}")]
+    Cache {
+        /// The item.
+        item: String,
+        /// The cache.
+        url: String,
+        /// Why.
+        #[source]
+        source: CacheError,
+    },
+    /// The item could not be read.
+    #[error("cannot read {item} to push it")]
+    Read {
+        /// The item.
+        item: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What pushes did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    /// Blobs uploaded.
+    pub blobs: usize,
+    /// Their bytes.
+    pub blob_bytes: u64,
+    /// Blobs the cache had already.
+    pub blobs_present: usize,
+    /// Realisations written.
+    pub realisations: usize,
+}
+
+/// Pushes `item` (and, signed by each of `signers`, the realisation of
+/// its recipe, when the store knows what that recipe was built for).
+pub fn push_item(
+    cache: &Cache,
+    store: &Store,
+    item: &Item,
+    signers: &[SecretKey],
+    report: &mut PushReport,
+) -> Result<(), PushError> {
+    let name = item.name.as_str().to_owned();
+    let fail = |source| PushError::Cache {
+        item: name.clone(),
+        url: cache.url.clone(),
+        source,
+    };
+    let blob_path = format::blob_path(&item.record.hash);
+    let blob_size = match cache.transport().head(&blob_path).map_err(|e| fail(e.into()))? {
+        Some(size) => {
+            report.blobs_present += 1;
+            size
+        }
+        None => {
+            let bytes = blob_of(item).map_err(|source| PushError::Read {
+                item: name.clone(),
+                source,
+            })?;
+            store.failpoint("push-before-blob");
+            if cache.create(&blob_path, &bytes).map_err(fail)? == Put::Written {
+                report.blobs += 1;
+                report.blob_bytes += bytes.len() as u64;
+            }
+            bytes.len() as u64
+        }
+    };
+    store.failpoint("push-after-blob");
+    let doc = ItemDoc {
+        hash: item.record.hash.to_string(),
+        name: item.record.name.clone(),
+        version: item.record.version.clone(),
+        size: item.record.size,
+        blob_size,
+    };
+    let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    cache
+        .create(&item_doc_path(&name), &json)
+        .map_err(fail)?;
+    let Some(key) = item.record.recipe_key else {
+        return Ok(());
+    };
+    // Only the store's own realisations are vouched for, with what the
+    // recipe was built for.
+    let realised = store.realisation(&key)?;
+    let Some(facts) = store.facts_of(&key)? else {
+        return Ok(());
+    };
+    if realised.as_ref().map(|i| &i.name) != Some(&item.name) {
+        return Ok(());
+    }
+    for signer in signers {
+        let mut doc = RealisationDoc {
+            format: REALISATION_FORMAT,
+            recipe_key: key.to_hex(),
+            item: name.clone(),
+            hash: item.record.hash.to_string(),
+            size: item.record.size,
+            blob_size,
+            rock: facts.rock.clone(),
+            lua_abi: facts.lua_abi.clone(),
+            platform: facts.platform.clone(),
+            signature: String::new(),
+        };
+        signer.sign(&mut doc);
+        let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        store.failpoint("push-before-realisation");
+        if cache
+            .create(&format::realisation_path(&key, &signer.name), &json)
+            .map_err(fail)?
+            == Put::Written
+        {
+            report.realisations += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the cache's info file when it has none.
+pub fn ensure_info(cache: &Cache, priority: u32) -> Result<(), CacheError> {
+    cache.create(format::INFO_FILE, format::info_text(priority).as_bytes())?;
+    Ok(())
+}
+
+/// The blob of an item: zstd of its archive.
+pub fn blob_of(item: &Item) -> std::io::Result<Vec<u8>> {
+    let refs = item.record.references.iter().cloned().collect();
+    let dir = std::fs::File::open(&item.path)?;
+    let fd = std::os::fd::AsFd::as_fd(&dir);
+    let node = item_archive::model(fd, LinkPolicy::Item(&refs), &[]).map_err(std::io::Error::other)?;
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3)?;
+    item_archive::write(fd, &node, &mut encoder).map_err(std::io::Error::other)?;
+    encoder.finish()
+}
+
+/// Pushes items in the background, in the order they are queued.
+pub struct Pusher {
+    sender: Option<mpsc::Sender<ItemName>>,
+    worker: Option<std::thread::JoinHandle<Result<PushReport, PushError>>>,
+}
+
+impl Pusher {
+    /// A pusher to `cache`, reading items from the store at `store_root`.
+    pub fn start(
+        cache: Cache,
+        store_root: std::path::PathBuf,
+        signers: Vec<SecretKey>,
+        failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
+    ) -> Pusher {
+        let (sender, receiver) = mpsc::channel::<ItemName>();
+        let worker = std::thread::spawn(move || {
+            let options = crate::store::StoreOptions {
+                failpoints,
+                ..Default::default()
+            };
+            let store = Store::open(&store_root, options)?;
+            let mut report = PushReport::default();
+            ensure_info(&cache, 50).map_err(|source| PushError::Cache {
+                item: "rockstore-cache-info".into(),
+                url: cache.url.clone(),
+                source,
+            })?;
+            for name in receiver {
+                if let Some(item) = store.get(&name)? {
+                    push_item(&cache, &store, &item, &signers, &mut report)?;
+                }
+            }
+            Ok(report)
+        });
+        Pusher {
+            sender: Some(sender),
+            worker: Some(worker),
+        }
+    }
+
+    /// Queues an item (pushed after those queued before it).
+    pub fn push(&self, item: &ItemName) {
+        if let Some(s) = &self.sender {
+            let _ = s.send(item.clone());
+        }
+    }
+
+    /// Waits for every queued item to be pushed.
+    pub fn finish(mut self) -> Result<PushReport, PushError> {
+        drop(self.sender.take());
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Ok(PushReport::default()),
+        }
+    }
+}

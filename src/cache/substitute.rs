@@ -1,0 +1,434 @@
+//! Substituting: before a recipe is built, its realisation is looked up in
+//! the substituters, in priority order. A realisation counts only when a
+//! trusted key signed exactly this recipe, item, content hash, Lua ABI and
+//! platform; its blob counts only when its bytes hash to the item's name.
+//! Anything else is refused with a warning naming the cache, the rock and
+//! the reason, and the rock is built instead (`--cache-only`: the install
+//! fails). A cache that is down is warned about once and skipped for the
+//! rest of the run.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use super::format::RealisationDoc;
+use super::keys::{self, PublicKey};
+use super::{Cache, CacheError};
+use crate::store::canonical;
+use crate::store::content_hash::{ContentHash, RecipeKey};
+use crate::store::db::{ItemKind, RecipeFacts, FORMAT_VERSION};
+use crate::store::item_archive::{self, Finish, LinkPolicy, Limits};
+use crate::store::item_name::ItemName;
+use crate::store::{Item, ItemSpec, Store, StoreError};
+
+/// What a realisation must say for the recipe being built.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    /// `name version`.
+    pub rock: &'a str,
+    /// The Lua ABI built for.
+    pub lua_abi: &'a str,
+    /// The platform.
+    pub platform: &'a str,
+}
+
+/// A realisation found and trusted.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    slot: usize,
+    /// The document.
+    pub doc: RealisationDoc,
+    /// The item's content hash.
+    pub hash: ContentHash,
+    /// The item's name.
+    pub item: ItemName,
+}
+
+/// Why a substitution failed when it had to succeed (`--cache-only`).
+#[derive(Debug, thiserror::Error)]
+pub enum SubstituteError {
+    /// No substituter has a trusted realisation.
+    #[error("{rock}: no substituter has a trusted build of it, and --cache-only forbids building ({tried})")]
+    NotCached {
+        /// The rock.
+        rock: String,
+        /// What was asked.
+        tried: String,
+    },
+    /// The blob could not be used.
+    #[error("{rock}: {reason}")]
+    Refused {
+        /// The rock.
+        rock: String,
+        /// Why (naming the cache).
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::hint::Hint for SubstituteError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            SubstituteError::NotCached { .. } | SubstituteError::Refused { .. } => vec![
+                "push a build of it to a substituter (`rockstore copy --to URL`, or install with --push-to URL), or drop --cache-only to build it".into(),
+            ],
+            SubstituteError::Store(e) => e.hints(),
+        }
+    }
+}
+
+/// Substituters that cannot be set up as configured.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A substituter URL.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// A trusted key.
+    #[error("rockstore_trusted_public_keys")]
+    Key(#[from] keys::KeyError),
+}
+
+struct Slot {
+    cache: Cache,
+    down: AtomicBool,
+}
+
+/// The substituters of a run, and what it trusts.
+pub struct Substituters {
+    slots: Vec<Slot>,
+    trusted: Vec<PublicKey>,
+    cache_only: bool,
+    warn: Box<dyn Fn(&str) + Send + Sync>,
+    found: Mutex<HashMap<RecipeKey, Option<Hit>>>,
+}
+
+impl Substituters {
+    /// `caches`, asked in the priority their info files give (then in
+    /// the order given); signatures checked against `trusted`.
+    pub fn new(
+        caches: Vec<Cache>,
+        trusted: Vec<PublicKey>,
+        cache_only: bool,
+        warn: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Substituters {
+        let mut ranked: Vec<(u32, usize, Slot)> = caches
+            .into_iter()
+            .enumerate()
+            .map(|(i, cache)| {
+                let down = AtomicBool::new(false);
+                let priority = match cache.priority() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        if is_down(&e) {
+                            warn(&format!(
+                                "substituter {} is down ({e}); skipped for the rest of this run",
+                                cache.url
+                            ));
+                            down.store(true, Ordering::SeqCst);
+                        }
+                        50
+                    }
+                };
+                (priority, i, Slot { cache, down })
+            })
+            .collect();
+        ranked.sort_by_key(|(p, i, _)| (*p, *i));
+        Substituters {
+            slots: ranked.into_iter().map(|(_, _, s)| s).collect(),
+            trusted,
+            cache_only,
+            warn,
+            found: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Substituters from configured text: URLs and `name:base64` keys.
+    pub fn from_config(
+        urls: &[String],
+        keys: &[String],
+        cache_only: bool,
+        timeouts: super::transport::Timeouts,
+        s3: Option<&super::transport::S3Credentials>,
+        warn: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<Substituters, ConfigError> {
+        let caches = urls
+            .iter()
+            .map(|u| Cache::open(u, timeouts, s3))
+            .collect::<Result<Vec<_>, _>>()?;
+        let trusted = keys
+            .iter()
+            .map(|k| PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Substituters::new(caches, trusted, cache_only, warn))
+    }
+
+    /// The substituters' URLs, in the order they are asked.
+    pub fn urls(&self) -> Vec<String> {
+        self.slots.iter().map(|s| s.cache.url.clone()).collect()
+    }
+
+    /// The trusted keys, as `name:base64`.
+    pub fn trusted_keys(&self) -> Vec<String> {
+        self.trusted.iter().map(PublicKey::to_text).collect()
+    }
+
+    /// Whether there is any substituter at all.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether a miss must fail instead of building.
+    pub fn cache_only(&self) -> bool {
+        self.cache_only
+    }
+
+    /// The URL of a hit's cache.
+    pub fn url_of(&self, hit: &Hit) -> &str {
+        &self.slots[hit.slot].cache.url
+    }
+
+    fn down(&self, slot: &Slot, e: &CacheError) {
+        if !slot.down.swap(true, Ordering::SeqCst) {
+            (self.warn)(&format!(
+                "substituter {} is down ({e}); skipped for the rest of this run",
+                slot.cache.url
+            ));
+        }
+    }
+
+    /// The trusted realisation of `key`, if a substituter has one (asked
+    /// once per run).
+    pub fn lookup(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {
+        if let Some(known) = self.found.lock().ok().and_then(|m| m.get(key).cloned()) {
+            return known;
+        }
+        let hit = self.ask(key, expect);
+        if let Ok(mut m) = self.found.lock() {
+            m.insert(*key, hit.clone());
+        }
+        hit
+    }
+
+    /// Looks up many recipes at once, in parallel (a plan's level).
+    pub fn prefetch(&self, wanted: &[(RecipeKey, Expect<'_>)]) {
+        std::thread::scope(|scope| {
+            for chunk in wanted.chunks(wanted.len().div_ceil(16).max(1)) {
+                scope.spawn(move || {
+                    for (key, expect) in chunk {
+                        self.lookup(key, *expect);
+                    }
+                });
+            }
+        });
+    }
+
+    fn ask(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {
+        for (index, slot) in self.slots.iter().enumerate() {
+            if slot.down.load(Ordering::SeqCst) {
+                continue;
+            }
+            for signer in &self.trusted {
+                let doc = match slot.cache.realisation(key, &signer.name) {
+                    Ok(Some(doc)) => doc,
+                    Ok(None) => continue,
+                    Err(e) if is_down(&e) => {
+                        self.down(slot, &e);
+                        break;
+                    }
+                    Err(e) => {
+                        (self.warn)(&format!(
+                            "{}: cannot read the realisation of {}: {e}",
+                            slot.cache.url, expect.rock
+                        ));
+                        continue;
+                    }
+                };
+                match self.check(&doc, key, expect) {
+                    Ok((hash, item)) => {
+                        return Some(Hit {
+                            slot: index,
+                            doc,
+                            hash,
+                            item,
+                        })
+                    }
+                    Err(reason) => (self.warn)(&format!(
+                        "{}: refusing its build of {}: {reason}",
+                        slot.cache.url, expect.rock
+                    )),
+                }
+            }
+        }
+        None
+    }
+
+    fn check(
+        &self,
+        doc: &RealisationDoc,
+        key: &RecipeKey,
+        expect: Expect<'_>,
+    ) -> Result<(ContentHash, ItemName), String> {
+        keys::check(doc, &self.trusted).map_err(|e| e.to_string())?;
+        if doc.format != super::format::REALISATION_FORMAT {
+            return Err(format!("realisation format {} is not known", doc.format));
+        }
+        if doc.recipe_key != key.to_hex() {
+            return Err("it is signed for another recipe".into());
+        }
+        if doc.lua_abi != expect.lua_abi {
+            return Err(format!(
+                "it was built for Lua {}, this build is for Lua {}",
+                doc.lua_abi, expect.lua_abi
+            ));
+        }
+        if doc.platform != expect.platform {
+            return Err(format!(
+                "it was built for {}, this machine is {}",
+                doc.platform, expect.platform
+            ));
+        }
+        let hash = ContentHash::parse_hex(&doc.hash).map_err(|e| e.to_string())?;
+        let item = ItemName::parse(&doc.item).map_err(|e| e.to_string())?;
+        let (name, version) = doc
+            .rock
+            .split_once(' ')
+            .ok_or("its rock is not `name version`")?;
+        if ItemName::new(&hash, name, version).ok().as_ref() != Some(&item) {
+            return Err("its item name does not match its hash and rock".into());
+        }
+        Ok((hash, item))
+    }
+
+    /// Downloads a hit's blob, checks that it holds exactly the item, and
+    /// admits it into `store` as the realisation of its recipe.
+    pub fn fetch(&self, hit: &Hit, store: &Store) -> Result<Item, String> {
+        let slot = &self.slots[hit.slot];
+        let url = &slot.cache.url;
+        let reader = match slot.cache.blob(&hit.hash) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Err(format!("{url}: the blob of {} is missing", hit.item)),
+            Err(e) => {
+                if is_down(&e) {
+                    self.down(slot, &e);
+                }
+                return Err(format!("{url}: {e}"));
+            }
+        };
+        let (name, version) = hit.doc.rock.split_once(' ').unwrap_or((&hit.doc.rock, ""));
+        let spec = ItemSpec {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            kind: ItemKind::Rock,
+            references: Vec::new(),
+            recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),
+        };
+        let item = admit_blob(store, reader, &hit.hash, hit.doc.size, &spec)
+            .map_err(|reason| format!("{url}: {reason}"))?;
+        if let Some(key) = spec.recipe_key {
+            // Best effort, as a build's: the realisation stands without.
+            let _ = store.record_facts(&RecipeFacts {
+                format_version: FORMAT_VERSION,
+                recipe_key: key,
+                rock: hit.doc.rock.clone(),
+                lua_abi: hit.doc.lua_abi.clone(),
+                platform: hit.doc.platform.clone(),
+            });
+        }
+        Ok(item)
+    }
+
+    /// The item of recipe `key`, substituted: `Ok(None)` when no
+    /// substituter has a build it trusts (the caller builds), an error
+    /// when that is not allowed (`--cache-only`).
+    pub fn substitute(
+        &self,
+        store: &Store,
+        key: &RecipeKey,
+        expect: Expect<'_>,
+        watch: Option<&dyn crate::build::BuildWatch>,
+    ) -> Result<Option<(Item, String)>, SubstituteError> {
+        let Some(hit) = self.lookup(key, expect) else {
+            if self.cache_only {
+                return Err(SubstituteError::NotCached {
+                    rock: expect.rock.to_owned(),
+                    tried: self
+                        .slots
+                        .iter()
+                        .map(|s| s.cache.url.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            return Ok(None);
+        };
+        let url = self.url_of(&hit).to_owned();
+        if let Some(w) = watch {
+            w.doing(&format!(
+                "downloading from {url} ({} KiB)",
+                hit.doc.blob_size.div_ceil(1024)
+            ));
+        }
+        match self.fetch(&hit, store) {
+            Ok(item) => Ok(Some((item, url))),
+            Err(reason) if self.cache_only => Err(SubstituteError::Refused {
+                rock: expect.rock.to_owned(),
+                reason,
+            }),
+            Err(reason) => {
+                (self.warn)(&format!(
+                    "refusing the build of {} from {reason}; building it instead",
+                    expect.rock
+                ));
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn is_down(e: &CacheError) -> bool {
+    matches!(e, CacheError::Transport(t) if t.is_down())
+}
+
+/// Reads a blob (zstd of an item's archive) into a staging directory of
+/// `store`, checks its tree hashes to `hash`, and admits it. Nothing is
+/// admitted from a blob that is truncated, altered or holds another item.
+pub fn admit_blob(
+    store: &Store,
+    reader: Box<dyn Read + Send>,
+    hash: &ContentHash,
+    size: u64,
+    spec: &ItemSpec,
+) -> Result<Item, String> {
+    let staging = store.stage().map_err(|e| e.to_string())?;
+    let mut decoder = zstd::stream::read::Decoder::new(reader)
+        .map_err(|e| format!("the blob is not zstd: {e}"))?;
+    decoder
+        .window_log_max(27)
+        .map_err(|e| format!("the blob is not zstd: {e}"))?;
+    let none = std::collections::BTreeSet::new();
+    let node = item_archive::read_into(
+        &mut decoder,
+        std::os::fd::AsFd::as_fd(staging.dir()),
+        LinkPolicy::Item(&none),
+        Finish::Item,
+        Limits {
+            // Its files and their structure; a blob that says more lies.
+            max_bytes: size.saturating_add(64 << 20),
+            max_entries: 1_000_000,
+        },
+    )
+    .and_then(|node| item_archive::expect_end(&mut decoder).map(|()| node))
+    .map_err(|e| format!("its blob is unusable: {e}"))?;
+    let got = canonical::content_hash(&node);
+    if got != *hash {
+        return Err(format!(
+            "its blob holds another tree ({got}) than its name says ({hash})"
+        ));
+    }
+    store
+        .admit_model(staging, node, spec)
+        .map_err(|e| crate::report_chain(&e))
+}

@@ -1,0 +1,478 @@
+//! Reaching a cache's files on the engines people run: a directory
+//! (`file:///dir`), a static HTTP server (`http(s)://…`: GET and HEAD, and
+//! PUT where the server takes it, as nginx's WebDAV module does), and an
+//! S3-compatible object store (`s3://bucket/prefix?endpoint=…&region=…`,
+//! SigV4-signed requests). Paths are the cache's own (`blob/…`,
+//! `real/…`), relative to the cache's root.
+//!
+//! A failure to reach the engine (refused, timed out, a 5xx) is
+//! [`TransportError::Down`]: the caller stops asking that cache for the
+//! rest of the run. A missing file is `None`, never an error.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Credentials for an S3 cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    /// The access key id.
+    pub key: String,
+    /// The secret access key.
+    pub secret: String,
+    /// A session token, when the credentials are temporary.
+    pub token: Option<String>,
+}
+
+impl S3Credentials {
+    /// The credentials the AWS tools would use: `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else the profile
+    /// `AWS_PROFILE` (default `default`) of `AWS_SHARED_CREDENTIALS_FILE`
+    /// (default `~/.aws/credentials`). `env` is [`crate::env_vars::EnvVars::aws`].
+    pub fn resolve(env: &[Option<String>; 5], home: Option<&Path>) -> Option<S3Credentials> {
+        let [key, secret, token, file, profile] = env;
+        if let (Some(key), Some(secret)) = (key, secret) {
+            return Some(S3Credentials {
+                key: key.clone(),
+                secret: secret.clone(),
+                token: token.clone(),
+            });
+        }
+        let file = file
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| h.join(".aws/credentials")))?;
+        let text = std::fs::read_to_string(file).ok()?;
+        let want = profile.as_deref().unwrap_or("default");
+        let mut in_profile = false;
+        let (mut key, mut secret, mut token) = (None, None, None);
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                in_profile = name.trim() == want;
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if !in_profile {
+                continue;
+            }
+            let v = v.trim().to_owned();
+            match k.trim() {
+                "aws_access_key_id" => key = Some(v),
+                "aws_secret_access_key" => secret = Some(v),
+                "aws_session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+        Some(S3Credentials {
+            key: key?,
+            secret: secret?,
+            token,
+        })
+    }
+}
+
+/// Why a cache's file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A URL rockstore cannot use as a cache.
+    #[error("`{url}` is not a cache URL: {why}")]
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The engine did not answer, or answered with a server error.
+    #[error("{url} is down ({why})")]
+    Down {
+        /// What was asked.
+        url: String,
+        /// What happened.
+        why: String,
+    },
+    /// The engine refused the request.
+    #[error("{url} answered {status}")]
+    Refused {
+        /// What was asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Reading or writing a local cache failed.
+    #[error("cannot read or write {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TransportError {
+    /// Whether the cache should be skipped for the rest of the run.
+    pub fn is_down(&self) -> bool {
+        matches!(self, TransportError::Down { .. })
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The file was written.
+    Written,
+    /// It was there already and, asked to create only, left as it was.
+    Exists,
+}
+
+/// One cache's engine.
+pub enum Transport {
+    /// A directory.
+    File(PathBuf),
+    /// An HTTP server; `base` ends without `/`.
+    Http {
+        /// The root URL.
+        base: String,
+        /// The client.
+        client: reqwest::blocking::Client,
+    },
+    /// An S3 bucket and a key prefix.
+    S3 {
+        /// The bucket.
+        bucket: Box<rusty_s3::Bucket>,
+        /// Keys start with this (no leading `/`, ends with `/` or is empty).
+        prefix: String,
+        /// Credentials (none: anonymous reads).
+        credentials: Option<rusty_s3::Credentials>,
+        /// The client.
+        client: reqwest::blocking::Client,
+    },
+}
+
+/// How long a request may take, and connecting to a cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Connecting.
+    pub connect: Duration,
+    /// A whole request (a blob's download included).
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            request: Duration::from_secs(60),
+        }
+    }
+}
+
+fn bad(url: &str, why: &str) -> TransportError {
+    TransportError::BadUrl {
+        url: url.to_owned(),
+        why: why.to_owned(),
+    }
+}
+
+fn client(t: Timeouts) -> Result<reqwest::blocking::Client, TransportError> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(t.connect)
+        .timeout(t.request)
+        .no_proxy()
+        .build()
+        .map_err(|e| bad("(http client)", &e.to_string()))
+}
+
+impl Transport {
+    /// The engine a cache URL names.
+    pub fn open(
+        url: &str,
+        timeouts: Timeouts,
+        s3: Option<&S3Credentials>,
+    ) -> Result<Transport, TransportError> {
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad(url, "a file:// cache needs an absolute path"));
+            }
+            return Ok(Transport::File(PathBuf::from(path)));
+        }
+        if url.starts_with("http://") || url.starts_with("https://") {
+            return Ok(Transport::Http {
+                base: url.trim_end_matches('/').to_owned(),
+                client: client(timeouts)?,
+            });
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+            if bucket.is_empty() {
+                return Err(bad(url, "no bucket"));
+            }
+            let mut endpoint = None;
+            let mut region = "us-east-1".to_owned();
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                match pair.split_once('=') {
+                    Some(("endpoint", v)) => endpoint = Some(percent_decode(v)),
+                    Some(("region", v)) => region = percent_decode(v),
+                    _ => return Err(bad(url, &format!("unknown parameter `{pair}`"))),
+                }
+            }
+            let endpoint = endpoint.unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+            let endpoint: reqwest::Url = endpoint
+                .parse()
+                .map_err(|_| bad(url, "the endpoint is not a URL"))?;
+            let bucket = rusty_s3::Bucket::new(
+                endpoint,
+                rusty_s3::UrlStyle::Path,
+                bucket.to_owned(),
+                region,
+            )
+            .map_err(|e| bad(url, &e.to_string()))?;
+            let prefix = prefix.trim_matches('/');
+            let prefix = if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            };
+            return Ok(Transport::S3 {
+                bucket: Box::new(bucket),
+                prefix,
+                credentials: s3.map(|c| match &c.token {
+                    Some(t) => rusty_s3::Credentials::new_with_token(&c.key, &c.secret, t),
+                    None => rusty_s3::Credentials::new(&c.key, &c.secret),
+                }),
+                client: client(timeouts)?,
+            });
+        }
+        Err(bad(url, "expected file://, http://, https:// or s3://"))
+    }
+
+    /// Reads `path`, at most `max` bytes; `None` when it does not exist.
+    pub fn get(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, TransportError> {
+        let Some(mut reader) = self.open_read(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        let shown = self.shown(path);
+        reader
+            .by_ref()
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| down(&shown, &e))?;
+        if bytes.len() as u64 > max {
+            return Err(TransportError::Refused {
+                url: shown,
+                status: 413,
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// A reader of `path`; `None` when it does not exist.
+    pub fn open_read(&self, path: &str) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
+        match self {
+            Transport::File(root) => {
+                let file = root.join(path);
+                match std::fs::File::open(&file) {
+                    Ok(f) => Ok(Some(Box::new(f))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(TransportError::Io { path: file, source }),
+                }
+            }
+            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+                let url = self.signed(path, reqwest::Method::GET, false)?;
+                let shown = self.shown(path);
+                let response = client.get(url).send().map_err(|e| down(&shown, &e))?;
+                match response.status().as_u16() {
+                    200 => Ok(Some(Box::new(response))),
+                    404 => Ok(None),
+                    // S3 answers 403 for a missing key without list rights.
+                    403 if matches!(self, Transport::S3 { .. }) => Ok(None),
+                    s if s >= 500 => Err(TransportError::Down {
+                        url: shown,
+                        why: format!("status {s}"),
+                    }),
+                    s => Err(TransportError::Refused { url: shown, status: s }),
+                }
+            }
+        }
+    }
+
+    /// Whether `path` exists, and its size.
+    pub fn head(&self, path: &str) -> Result<Option<u64>, TransportError> {
+        match self {
+            Transport::File(root) => {
+                let file = root.join(path);
+                match std::fs::metadata(&file) {
+                    Ok(m) => Ok(Some(m.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(TransportError::Io { path: file, source }),
+                }
+            }
+            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+                let url = self.signed(path, reqwest::Method::HEAD, false)?;
+                let shown = self.shown(path);
+                let response = client.head(url).send().map_err(|e| down(&shown, &e))?;
+                match response.status().as_u16() {
+                    200 => Ok(Some(
+                        response
+                            .headers()
+                            .get(reqwest::header::CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0),
+                    )),
+                    404 => Ok(None),
+                    403 if matches!(self, Transport::S3 { .. }) => Ok(None),
+                    s if s >= 500 => Err(TransportError::Down {
+                        url: shown,
+                        why: format!("status {s}"),
+                    }),
+                    s => Err(TransportError::Refused { url: shown, status: s }),
+                }
+            }
+        }
+    }
+
+    /// Writes `bytes` to `path` whole (a reader never sees half of it).
+    /// With `create_only`, an existing file is left as it is — refused by
+    /// the engine where it can (S3's `If-None-Match: *`, a local link), else
+    /// (a plain HTTP server) checked first, which a racing writer can beat.
+    pub fn put(&self, path: &str, bytes: &[u8], create_only: bool) -> Result<Put, TransportError> {
+        match self {
+            Transport::File(root) => put_file(root, path, bytes, create_only),
+            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+                let s3 = matches!(self, Transport::S3 { .. });
+                if create_only && !s3 && self.head(path)?.is_some() {
+                    return Ok(Put::Exists);
+                }
+                let url = self.signed(path, reqwest::Method::PUT, create_only && s3)?;
+                let shown = self.shown(path);
+                let mut request = client.put(url).body(bytes.to_vec());
+                if create_only && s3 {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, "*");
+                }
+                let response = request.send().map_err(|e| down(&shown, &e))?;
+                match response.status().as_u16() {
+                    200..=299 => Ok(Put::Written),
+                    412 | 409 => Ok(Put::Exists),
+                    s if s >= 500 => Err(TransportError::Down {
+                        url: shown,
+                        why: format!("status {s}"),
+                    }),
+                    s => Err(TransportError::Refused { url: shown, status: s }),
+                }
+            }
+        }
+    }
+
+    /// Whether the engine itself refuses a second writer of a file (the
+    /// lease of issue 26 needs it).
+    pub fn refuses_second_writer(&self) -> bool {
+        matches!(self, Transport::S3 { .. } | Transport::File(_))
+    }
+
+    /// `path` as a URL, for messages.
+    pub fn shown(&self, path: &str) -> String {
+        match self {
+            Transport::File(root) => format!("file://{}", root.join(path).display()),
+            Transport::Http { base, .. } => format!("{base}/{path}"),
+            Transport::S3 { bucket, prefix, .. } => {
+                format!("s3://{}/{prefix}{path}", bucket.name())
+            }
+        }
+    }
+
+    fn signed(
+        &self,
+        path: &str,
+        method: reqwest::Method,
+        if_none_match: bool,
+    ) -> Result<reqwest::Url, TransportError> {
+        use rusty_s3::S3Action as _;
+        const VALID: Duration = Duration::from_secs(600);
+        match self {
+            Transport::File(_) => Err(bad(path, "not an HTTP cache")),
+            Transport::Http { base, .. } => format!("{base}/{path}")
+                .parse()
+                .map_err(|_| bad(base, "not a URL")),
+            Transport::S3 {
+                bucket,
+                prefix,
+                credentials,
+                ..
+            } => {
+                let key = format!("{prefix}{path}");
+                let creds = credentials.as_ref();
+                Ok(match method {
+                    reqwest::Method::PUT => {
+                        let mut action = bucket.put_object(creds, &key);
+                        if if_none_match {
+                            action.headers_mut().insert("if-none-match", "*");
+                        }
+                        action.sign(VALID)
+                    }
+                    reqwest::Method::HEAD => bucket.head_object(creds, &key).sign(VALID),
+                    _ => bucket.get_object(creds, &key).sign(VALID),
+                })
+            }
+        }
+    }
+}
+
+fn down(url: &str, e: &dyn std::fmt::Display) -> TransportError {
+    TransportError::Down {
+        url: url.to_owned(),
+        why: e.to_string(),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn put_file(root: &Path, path: &str, bytes: &[u8], create_only: bool) -> Result<Put, TransportError> {
+    let file = root.join(path);
+    let io = |source| TransportError::Io {
+        path: file.clone(),
+        source,
+    };
+    let dir = file.parent().unwrap_or(root);
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let temp = dir.join(format!(
+        ".{}.tmp-{}",
+        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut out = std::fs::File::create(&temp).map_err(io)?;
+    out.write_all(bytes).and_then(|()| out.sync_all()).map_err(io)?;
+    drop(out);
+    let placed = if create_only {
+        // A hard link cannot replace: the first writer wins.
+        match std::fs::hard_link(&temp, &file) {
+            Ok(()) => Ok(Put::Written),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Put::Exists),
+            Err(e) => Err(io(e)),
+        }
+    } else {
+        std::fs::rename(&temp, &file).map(|()| Put::Written).map_err(io)
+    };
+    let _ = std::fs::remove_file(&temp);
+    placed
+}

@@ -1,0 +1,252 @@
+//! Binary caches on the command line: the flags every building command
+//! takes (`--substituter`, `--trusted-public-key`, `--secret-key-file`,
+//! `--no-substitute`, `--cache-only`, `--push-to`), `rockstore copy`, and
+//! `rockstore cache keygen`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use rockstore::backend::StoreBackend;
+use rockstore::cache::keys::SecretKey;
+use rockstore::cache::push::{self, Pusher};
+use rockstore::cache::substitute::Substituters;
+use rockstore::cache::transport::{S3Credentials, Timeouts};
+use rockstore::cache::Cache;
+
+use super::context::Context;
+use super::report::ExitStatus;
+
+/// Binary cache flags; global, as LuaRocks' server flags are.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CacheFlags {
+    /// A binary cache to substitute builds from (file://, http(s)://,
+    /// s3://bucket/prefix?endpoint=…&region=…), asked before the config's
+    /// `rockstore_substituters`; repeatable.
+    #[arg(long = "substituter", global = true, value_name = "URL")]
+    pub substituters: Vec<String>,
+    /// A key whose signed builds are trusted (`name:base64`, as `cache
+    /// keygen` prints it), besides the config's
+    /// `rockstore_trusted_public_keys`; repeatable.
+    #[arg(long = "trusted-public-key", global = true, value_name = "KEY")]
+    pub trusted_public_keys: Vec<String>,
+    /// A secret key file (from `cache keygen`) realisations pushed are
+    /// signed with, besides the config's `rockstore_secret_key_files`.
+    #[arg(long = "secret-key-file", global = true, value_name = "FILE")]
+    pub secret_key_files: Vec<PathBuf>,
+    /// Ask no binary cache: build everything not already in the store.
+    #[arg(long, global = true, conflicts_with = "cache_only")]
+    pub no_substitute: bool,
+    /// Build nothing: a rock no substituter has a trusted build of fails
+    /// the command.
+    #[arg(long, global = true)]
+    pub cache_only: bool,
+    /// Push every rock this command builds (and its signed realisation)
+    /// to this cache, as it is built [default: config's `rockstore_push_to`].
+    #[arg(long, global = true, value_name = "URL")]
+    pub push_to: Option<String>,
+}
+
+impl Context {
+    pub fn s3(&self) -> Option<S3Credentials> {
+        S3Credentials::resolve(&self.env.aws, self.env.home.as_deref().map(std::path::Path::new))
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            request: std::time::Duration::from_secs(self.server_flags.timeout.max(1) * 2),
+            ..Timeouts::default()
+        }
+    }
+
+    /// The substituters the flags and config name (none with
+    /// `--no-substitute`, or when none are named).
+    pub fn substituters(&self) -> anyhow::Result<Option<Substituters>> {
+        let flags = &self.cache_flags;
+        if flags.no_substitute {
+            return Ok(None);
+        }
+        let mut urls = flags.substituters.clone();
+        urls.extend(self.config.substituters.iter().cloned());
+        urls.dedup();
+        if urls.is_empty() {
+            if flags.cache_only {
+                anyhow::bail!("--cache-only needs a substituter (--substituter URL, or rockstore_substituters in the config)");
+            }
+            return Ok(None);
+        }
+        let mut keys = flags.trusted_public_keys.clone();
+        keys.extend(self.config.trusted_public_keys.iter().cloned());
+        Ok(Some(Substituters::from_config(
+            &urls,
+            &keys,
+            flags.cache_only,
+            self.timeouts(),
+            self.s3().as_ref(),
+            Box::new(|w: &str| errln!("warning: {w}")),
+        )?))
+    }
+
+    /// The secret keys pushes are signed with.
+    pub fn secret_keys(&self) -> anyhow::Result<Vec<SecretKey>> {
+        let mut files = self.cache_flags.secret_key_files.clone();
+        files.extend(self.config.secret_key_files.iter().cloned());
+        files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read the secret key file {}", f.display()))?;
+                SecretKey::parse(&text)
+                    .with_context(|| format!("{} holds no secret key", f.display()))
+            })
+            .collect()
+    }
+
+    /// A cache at `url`.
+    pub fn cache(&self, url: &str) -> anyhow::Result<Cache> {
+        Ok(Cache::open(url, self.timeouts(), self.s3().as_ref())?)
+    }
+
+    /// The background pusher `--push-to` (or the config) asks for.
+    pub fn pusher(&self, backend: &dyn StoreBackend) -> anyhow::Result<Option<Pusher>> {
+        let Some(url) = self
+            .cache_flags
+            .push_to
+            .clone()
+            .or_else(|| self.config.push_to.clone())
+        else {
+            return Ok(None);
+        };
+        let cache = self.cache(&url)?;
+        Ok(Some(Pusher::start(
+            cache,
+            backend.store().root().to_path_buf(),
+            self.secret_keys()?,
+            backend.store().options().failpoints.clone(),
+        )))
+    }
+}
+
+/// Waits for a pusher and says what it pushed.
+pub fn finish_push(pusher: Option<Pusher>) -> anyhow::Result<()> {
+    if let Some(pusher) = pusher {
+        let report = pusher.finish()?;
+        errln!(
+            "pushed {} blob(s) ({} bytes), {} realisation(s); {} blob(s) the cache had",
+            report.blobs,
+            report.blob_bytes,
+            report.realisations,
+            report.blobs_present
+        );
+    }
+    Ok(())
+}
+
+/// `rockstore copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Copy to this binary cache (with the signed realisations of what was
+    /// built, given --secret-key-file or rockstore_secret_key_files).
+    #[arg(long, value_name = "URL", conflicts_with = "from", required_unless_present = "from")]
+    pub to: Option<String>,
+    /// Copy from this binary cache into the store (items by name, or
+    /// `blake3:HASH`): checked against their hashes, signed or not.
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// Every item of the store (with --to). With the global --tree (or
+    /// --local) and no ITEM: every rock of that tree's current generation,
+    /// dependencies first.
+    #[arg(long)]
+    pub all: bool,
+    /// Items (names, prefixes or hashes as `store info` takes them).
+    #[arg(value_name = "ITEM")]
+    pub items: Vec<String>,
+}
+
+/// `rockstore copy --to URL [ITEM… | --tree-items T | --all]`, `copy --from URL ITEM…`.
+pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let backend = cx.store()?;
+    let store = backend.store();
+    if let Some(url) = &args.from {
+        let cache = cx.cache(url)?;
+        if args.items.is_empty() {
+            anyhow::bail!("say which items to copy from {url}");
+        }
+        for wanted in &args.items {
+            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted)?;
+            outln!("{}", item.path.display());
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let url = args.to.as_deref().unwrap_or_default();
+    let cache = cx.cache(url)?;
+    let items = if args.all {
+        store.list()?
+    } else if args.items.is_empty() {
+        if cx.tree_flags.tree.is_none() && !cx.tree_flags.local {
+            anyhow::bail!("say what to copy: ITEM…, --tree TREE or --all");
+        }
+        let (tree, _) = cx.target()?;
+        rockstore::cache::copy::items_of_tree(store, &tree.root)?
+    } else {
+        args.items
+            .iter()
+            .map(|q| store.find(q))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let signers = cx.secret_keys()?;
+    push::ensure_info(&cache, 50)?;
+    let mut report = push::PushReport::default();
+    for item in &items {
+        push::push_item(&cache, store, item, &signers, &mut report)?;
+    }
+    errln!(
+        "copied {} item(s) to {url}: {} blob(s) uploaded ({} bytes), {} already there, {} realisation(s) signed",
+        items.len(),
+        report.blobs,
+        report.blob_bytes,
+        report.blobs_present,
+        report.realisations
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `rockstore cache`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Make a signing key: the secret key goes to FILE (mode 0600), the
+    /// public key (`NAME:base64`, for rockstore_trusted_public_keys) to
+    /// stdout.
+    Keygen(KeygenArgs),
+}
+
+/// `rockstore cache keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The key's name (its signer: letters, digits, `.-_`).
+    pub name: String,
+    /// Where the secret key is written (refused if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `rockstore cache …`.
+pub fn cache(command: CacheCommand) -> anyhow::Result<ExitStatus> {
+    match command {
+        CacheCommand::Keygen(args) => {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let key = SecretKey::generate(&args.name)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&args.out)
+                .with_context(|| format!("cannot create {}", args.out.display()))?;
+            writeln!(file, "{}", key.to_text())
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            outln!("{}", key.public().to_text());
+            Ok(ExitStatus::Success)
+        }
+    }
+}
