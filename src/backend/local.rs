@@ -51,7 +51,7 @@ impl StoreBackend for LocalBackend {
         len: u64,
         spec: &ItemSpec,
     ) -> Result<Item, StoreError> {
-        use crate::store::item_archive::{self, Finish, LinkPolicy, Limits};
+        use crate::store::item_archive::{self, Finish, Limits, LinkPolicy};
         let allowed = self.store.check_references(spec)?;
         let staging = self.store.stage()?;
         let mut input = archive.take(len);

@@ -65,12 +65,10 @@ pub fn fetch_item(
         item: wanted.to_owned(),
         reason,
     };
-    let doc = cache
-        .item_doc(wanted)?
-        .ok_or_else(|| FetchError::Missing {
-            url: cache.url.clone(),
-            item: wanted.to_owned(),
-        })?;
+    let doc = cache.item_doc(wanted)?.ok_or_else(|| FetchError::Missing {
+        url: cache.url.clone(),
+        item: wanted.to_owned(),
+    })?;
     let hash = ContentHash::parse_hex(&doc.hash).map_err(|e| refused(e.to_string()))?;
     if ItemName::new(&hash, &doc.name, &doc.version).ok().as_ref() != Some(&name) {
         return Err(refused("its document names another item".into()));
@@ -84,8 +82,11 @@ pub fn fetch_item(
     let mut scratch = tempfile::tempfile().map_err(FetchError::Scratch)?;
     let mut decoder = zstd::stream::read::Decoder::new(reader).map_err(FetchError::Scratch)?;
     let limit = doc.size.saturating_add(64 << 20);
-    let len = std::io::copy(&mut std::io::Read::take(&mut decoder, limit + 1), &mut scratch)
-        .map_err(|e| refused(format!("its blob is unusable: {e}")))?;
+    let len = std::io::copy(
+        &mut std::io::Read::take(&mut decoder, limit + 1),
+        &mut scratch,
+    )
+    .map_err(|e| refused(format!("its blob is unusable: {e}")))?;
     if len > limit {
         return Err(refused("its blob is larger than its document says".into()));
     }

@@ -78,8 +78,9 @@ impl SecretKey {
         let mut seed = [0u8; 32];
         let mut filled = 0;
         while filled < seed.len() {
-            filled += rustix::rand::getrandom(&mut seed[filled..], rustix::rand::GetRandomFlags::empty())
-                .map_err(|e| KeyError::Random(e.into()))?;
+            filled +=
+                rustix::rand::getrandom(&mut seed[filled..], rustix::rand::GetRandomFlags::empty())
+                    .map_err(|e| KeyError::Random(e.into()))?;
         }
         Ok(SecretKey {
             name: name.to_owned(),
@@ -206,7 +207,10 @@ mod tests {
         let public = PublicKey::parse(&again.public().to_text()).expect("public");
         assert_eq!(public, secret.public());
         let mut d = doc();
-        assert_eq!(check(&d, std::slice::from_ref(&public)), Err(SignatureProblem::Unsigned));
+        assert_eq!(
+            check(&d, std::slice::from_ref(&public)),
+            Err(SignatureProblem::Unsigned)
+        );
         secret.sign(&mut d);
         assert_eq!(check(&d, std::slice::from_ref(&public)), Ok(()));
         let other = SecretKey::generate("other").expect("key").public();

@@ -13,9 +13,9 @@
 //!   only what a trusted key signed and what hashes to its name.
 //! - [`push`]: copying items (and their realisations) to a cache.
 
+pub mod copy;
 pub mod format;
 pub mod keys;
-pub mod copy;
 pub mod push;
 pub mod substitute;
 pub mod transport;

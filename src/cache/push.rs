@@ -75,7 +75,11 @@ pub fn push_item(
         source,
     };
     let blob_path = format::blob_path(&item.record.hash);
-    let blob_size = match cache.transport().head(&blob_path).map_err(|e| fail(e.into()))? {
+    let blob_size = match cache
+        .transport()
+        .head(&blob_path)
+        .map_err(|e| fail(e.into()))?
+    {
         Some(size) => {
             report.blobs_present += 1;
             size
@@ -102,9 +106,7 @@ pub fn push_item(
         blob_size,
     };
     let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-    cache
-        .create(&item_doc_path(&name), &json)
-        .map_err(fail)?;
+    cache.create(&item_doc_path(&name), &json).map_err(fail)?;
     let Some(key) = item.record.recipe_key else {
         return Ok(());
     };
@@ -155,7 +157,8 @@ pub fn blob_of(item: &Item) -> std::io::Result<Vec<u8>> {
     let refs = item.record.references.iter().cloned().collect();
     let dir = std::fs::File::open(&item.path)?;
     let fd = std::os::fd::AsFd::as_fd(&dir);
-    let node = item_archive::model(fd, LinkPolicy::Item(&refs), &[]).map_err(std::io::Error::other)?;
+    let node =
+        item_archive::model(fd, LinkPolicy::Item(&refs), &[]).map_err(std::io::Error::other)?;
     let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3)?;
     item_archive::write(fd, &node, &mut encoder).map_err(std::io::Error::other)?;
     encoder.finish()

@@ -18,7 +18,7 @@ use super::{Cache, CacheError};
 use crate::store::canonical;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::db::{ItemKind, RecipeFacts, FORMAT_VERSION};
-use crate::store::item_archive::{self, Finish, LinkPolicy, Limits};
+use crate::store::item_archive::{self, Finish, Limits, LinkPolicy};
 use crate::store::item_name::ItemName;
 use crate::store::{Item, ItemSpec, Store, StoreError};
 

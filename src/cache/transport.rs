@@ -294,7 +294,10 @@ impl Transport {
                         url: shown,
                         why: format!("status {s}"),
                     }),
-                    s => Err(TransportError::Refused { url: shown, status: s }),
+                    s => Err(TransportError::Refused {
+                        url: shown,
+                        status: s,
+                    }),
                 }
             }
         }
@@ -330,7 +333,10 @@ impl Transport {
                         url: shown,
                         why: format!("status {s}"),
                     }),
-                    s => Err(TransportError::Refused { url: shown, status: s }),
+                    s => Err(TransportError::Refused {
+                        url: shown,
+                        status: s,
+                    }),
                 }
             }
         }
@@ -362,7 +368,10 @@ impl Transport {
                         url: shown,
                         why: format!("status {s}"),
                     }),
-                    s => Err(TransportError::Refused { url: shown, status: s }),
+                    s => Err(TransportError::Refused {
+                        url: shown,
+                        status: s,
+                    }),
                 }
             }
         }
@@ -447,7 +456,12 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn put_file(root: &Path, path: &str, bytes: &[u8], create_only: bool) -> Result<Put, TransportError> {
+fn put_file(
+    root: &Path,
+    path: &str,
+    bytes: &[u8],
+    create_only: bool,
+) -> Result<Put, TransportError> {
     let file = root.join(path);
     let io = |source| TransportError::Io {
         path: file.clone(),
@@ -457,11 +471,15 @@ fn put_file(root: &Path, path: &str, bytes: &[u8], create_only: bool) -> Result<
     std::fs::create_dir_all(dir).map_err(io)?;
     let temp = dir.join(format!(
         ".{}.tmp-{}",
-        file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let mut out = std::fs::File::create(&temp).map_err(io)?;
-    out.write_all(bytes).and_then(|()| out.sync_all()).map_err(io)?;
+    out.write_all(bytes)
+        .and_then(|()| out.sync_all())
+        .map_err(io)?;
     drop(out);
     let placed = if create_only {
         // A hard link cannot replace: the first writer wins.
@@ -471,7 +489,9 @@ fn put_file(root: &Path, path: &str, bytes: &[u8], create_only: bool) -> Result<
             Err(e) => Err(io(e)),
         }
     } else {
-        std::fs::rename(&temp, &file).map(|()| Put::Written).map_err(io)
+        std::fs::rename(&temp, &file)
+            .map(|()| Put::Written)
+            .map_err(io)
     };
     let _ = std::fs::remove_file(&temp);
     placed

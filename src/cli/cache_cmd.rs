@@ -49,7 +49,10 @@ pub struct CacheFlags {
 
 impl Context {
     pub fn s3(&self) -> Option<S3Credentials> {
-        S3Credentials::resolve(&self.env.aws, self.env.home.as_deref().map(std::path::Path::new))
+        S3Credentials::resolve(
+            &self.env.aws,
+            self.env.home.as_deref().map(std::path::Path::new),
+        )
     }
 
     pub fn timeouts(&self) -> Timeouts {
@@ -147,7 +150,12 @@ pub fn finish_push(pusher: Option<Pusher>) -> anyhow::Result<()> {
 pub struct CopyArgs {
     /// Copy to this binary cache (with the signed realisations of what was
     /// built, given --secret-key-file or rockstore_secret_key_files).
-    #[arg(long, value_name = "URL", conflicts_with = "from", required_unless_present = "from")]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "from",
+        required_unless_present = "from"
+    )]
     pub to: Option<String>,
     /// Copy from this binary cache into the store (items by name, or
     /// `blake3:HASH`): checked against their hashes, signed or not.

@@ -192,7 +192,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
             cli.store.clone(),
             env,
         )?
-            .store()
+        .store()
     };
     output::set_verbose(cli.verbose);
     if let Some(spec) = &env.failpoint {

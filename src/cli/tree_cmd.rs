@@ -362,7 +362,15 @@ pub fn install_from(
     env.branch = args.flags.run.branch.clone();
     let keep = args.flags.keep || cx.config.keep_other_versions;
     let force = args.flags.force || args.flags.force_fast;
-    let mut installer = installer_for(cx, &*store, substituters.as_ref(), &fetcher, &env, keep, force)?;
+    let mut installer = installer_for(
+        cx,
+        &*store,
+        substituters.as_ref(),
+        &fetcher,
+        &env,
+        keep,
+        force,
+    )?;
     installer.settings.pin = pin;
     run_install(
         cx,
@@ -558,7 +566,15 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let mut installer = installer_for(cx, &*store, substituters.as_ref(), &fetcher, &env, keep, true)?;
+    let mut installer = installer_for(
+        cx,
+        &*store,
+        substituters.as_ref(),
+        &fetcher,
+        &env,
+        keep,
+        true,
+    )?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     installer.settings.pin = args.pin;
     let pin_into = args.pin.then(|| dir.clone());

@@ -115,8 +115,18 @@ impl Daemon {
     ) -> Option<crate::cache::substitute::Substituters> {
         let (mut urls, mut keys) = self.substituter_config.clone();
         if let Some((u, k)) = asked {
-            urls.extend(u.iter().filter(|x| !urls.contains(x)).cloned().collect::<Vec<_>>());
-            keys.extend(k.iter().filter(|x| !keys.contains(x)).cloned().collect::<Vec<_>>());
+            urls.extend(
+                u.iter()
+                    .filter(|x| !urls.contains(x))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            keys.extend(
+                k.iter()
+                    .filter(|x| !keys.contains(x))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
         }
         crate::cache::substitute::Substituters::from_config(
             &urls,
