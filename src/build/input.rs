@@ -145,6 +145,11 @@ impl Source {
         builder: &Builder<'_>,
         dependency_items: Vec<String>,
     ) -> Result<Option<(crate::store::content_hash::RecipeKey, String)>, BuildError> {
+        if let Source::SrcRock { file, bytes } = self {
+            return builder
+                .recipe_of_src_rock(file, bytes, dependency_items)
+                .map(Some);
+        }
         match self.rockspec_input(dependency_items) {
             Some(input) => builder.recipe(&input).map(Some),
             None => Ok(None),
@@ -163,7 +168,10 @@ impl Source {
                 let input = self.rockspec_input(dependency_items);
                 builder.planned(input.as_ref().ok_or(BuildError::NotARockspec)?)
             }
-            _ => Ok(match self.realised(builder, dependency_items)? {
+            Source::SrcRock { file, bytes } => {
+                builder.planned_src_rock(file, bytes, dependency_items)
+            }
+            Source::BinaryRock { .. } => Ok(match self.realised(builder, dependency_items)? {
                 Some(item) => super::Planned::Reuse(item),
                 None => super::Planned::Build(crate::store::content_hash::RecipeKey([0; 32])),
             }),

@@ -594,33 +594,40 @@ impl Builder<'_> {
         Ok(self.store.realisation(&key)?)
     }
 
+    /// The realisation of `prepared` here, or else one substituted from a
+    /// binary cache (the recipe's lock held).
+    fn reuse_or_substitute(&self, prepared: &Prepared) -> Result<Option<Built>, BuildError> {
+        if let Some(item) = self.store.realisation(&prepared.key)? {
+            return Ok(Some(Built {
+                item,
+                reused: true,
+                substituted: None,
+            }));
+        }
+        let Some(substituters) = self.substituters else {
+            return Ok(None);
+        };
+        let abi = self.env.lua_abi();
+        let expect = crate::cache::substitute::Expect {
+            rock: &prepared.rock,
+            lua_abi: &abi,
+            platform: &self.env.arch,
+        };
+        Ok(substituters
+            .substitute(self.store, &prepared.key, expect, self.watch)?
+            .map(|(item, url)| Built {
+                item,
+                reused: true,
+                substituted: Some(url),
+            }))
+    }
+
     /// Builds a rockspec (or the rockspec of an unpacked `.src.rock`).
     pub fn build(&self, input: &RockspecInput<'_>) -> Result<Built, BuildError> {
         let prepared = self.prepare(input)?;
         let _recipe_lock = self.store.lock_recipe(&prepared.key)?;
-        if let Some(item) = self.store.realisation(&prepared.key)? {
-            return Ok(Built {
-                item,
-                reused: true,
-                substituted: None,
-            });
-        }
-        if let Some(substituters) = self.substituters {
-            let abi = self.env.lua_abi();
-            let expect = crate::cache::substitute::Expect {
-                rock: &prepared.rock,
-                lua_abi: &abi,
-                platform: &self.env.arch,
-            };
-            if let Some((item, url)) =
-                substituters.substitute(self.store, &prepared.key, expect, self.watch)?
-            {
-                return Ok(Built {
-                    item,
-                    reused: true,
-                    substituted: Some(url),
-                });
-            }
+        if let Some(built) = self.reuse_or_substitute(&prepared)? {
+            return Ok(built);
         }
         let (staging, fetched_source) = match self.isolation {
             None => self.build_here(&prepared, input)?,
@@ -891,18 +898,28 @@ impl Builder<'_> {
         bytes: &[u8],
         dependency_items: Vec<String>,
     ) -> Result<Option<Item>, BuildError> {
-        let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
-        self.realised(&RockspecInput {
-            display: format!("{file}!{rockspec_name}"),
-            file_name: Some(rockspec_name),
-            bytes: text,
-            sources: Sources::SrcRock {
-                dir: Path::new(""),
-                hash: blake3::hash(bytes).to_hex().to_string(),
-            },
-            dependency_items,
-            origin: Origin::Server(file.to_owned()),
-        })
+        self.realised(&src_rock_input(file, bytes, dependency_items)?)
+    }
+
+    /// A `.src.rock`'s recipe key and rock, read from the rockspec it
+    /// carries (nothing is unpacked).
+    pub fn recipe_of_src_rock(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        dependency_items: Vec<String>,
+    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
+        self.recipe(&src_rock_input(file, bytes, dependency_items)?)
+    }
+
+    /// What building a `.src.rock` would do: reuse, substitute or build.
+    pub fn planned_src_rock(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        dependency_items: Vec<String>,
+    ) -> Result<Planned, BuildError> {
+        self.planned(&src_rock_input(file, bytes, dependency_items)?)
     }
 
     /// Builds a `.src.rock` (its rockspec, with the sources it carries)
@@ -913,6 +930,14 @@ impl Builder<'_> {
         bytes: &[u8],
         dependency_items: Vec<String>,
     ) -> Result<Built, BuildError> {
+        // A realisation here or in a substituter needs nothing unpacked.
+        if self.substituters.is_some() {
+            let prepared = self.prepare(&src_rock_input(file, bytes, dependency_items.clone())?)?;
+            let _recipe_lock = self.store.lock_recipe(&prepared.key)?;
+            if let Some(built) = self.reuse_or_substitute(&prepared)? {
+                return Ok(built);
+            }
+        }
         let work = self.store.build_dir()?;
         archive::unpack(bytes, file, work.dir(), archive::Limits::DEFAULT)?;
         let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
@@ -1071,5 +1096,26 @@ fn open_dir(path: &Path) -> Result<Dir, BuildError> {
     Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|source| BuildError::Io {
         path: path.to_path_buf(),
         source,
+    })
+}
+
+/// A `.src.rock`'s rockspec as a build input whose sources are the rock's
+/// bytes (by hash; nothing is unpacked, so it serves keys, not builds).
+fn src_rock_input(
+    file: &str,
+    bytes: &[u8],
+    dependency_items: Vec<String>,
+) -> Result<RockspecInput<'static>, BuildError> {
+    let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
+    Ok(RockspecInput {
+        display: format!("{file}!{rockspec_name}"),
+        file_name: Some(rockspec_name),
+        bytes: text,
+        sources: Sources::SrcRock {
+            dir: Path::new(""),
+            hash: blake3::hash(bytes).to_hex().to_string(),
+        },
+        dependency_items,
+        origin: Origin::Server(file.to_owned()),
     })
 }

@@ -150,17 +150,18 @@ pub fn finish_push(pusher: Option<Pusher>) -> anyhow::Result<()> {
 pub struct CopyArgs {
     /// Copy to this binary cache (with the signed realisations of what was
     /// built, given --secret-key-file or rockstore_secret_key_files).
+    /// (`--to` after `copy`; before it, `--to` is LuaRocks' `--tree`.)
     #[arg(
-        long,
+        long = "to-cache",
         value_name = "URL",
-        conflicts_with = "from",
-        required_unless_present = "from"
+        conflicts_with = "from_cache",
+        required_unless_present = "from_cache"
     )]
     pub to: Option<String>,
     /// Copy from this binary cache into the store (items by name, or
     /// `blake3:HASH`): checked against their hashes, signed or not.
-    #[arg(long, value_name = "URL")]
-    pub from: Option<String>,
+    #[arg(long = "from-cache", value_name = "URL")]
+    pub from_cache: Option<String>,
     /// Every item of the store (with --to). With the global --tree (or
     /// --local) and no ITEM: every rock of that tree's current generation,
     /// dependencies first.
@@ -175,7 +176,7 @@ pub struct CopyArgs {
 pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let backend = cx.store()?;
     let store = backend.store();
-    if let Some(url) = &args.from {
+    if let Some(url) = &args.from_cache {
         let cache = cx.cache(url)?;
         if args.items.is_empty() {
             anyhow::bail!("say which items to copy from {url}");
@@ -257,4 +258,31 @@ pub fn cache(command: CacheCommand) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// The command line with `copy`'s own `--to` and `--from` (after the word
+/// `copy`) renamed to `--to-cache` and `--from-cache`: before `copy`, as in
+/// LuaRocks, `--to` means `--tree` and `--from` means `--server`, and one
+/// parser cannot give one long name two meanings.
+pub fn copy_argv(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut after_copy = false;
+    args.map(|arg| {
+        if !after_copy {
+            after_copy = arg == "copy";
+            return arg;
+        }
+        let Some(text) = arg.to_str() else {
+            return arg;
+        };
+        for (flag, renamed) in [("--to", "--to-cache"), ("--from", "--from-cache")] {
+            if text == flag {
+                return renamed.into();
+            }
+            if let Some(value) = text.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                return format!("{renamed}={value}").into();
+            }
+        }
+        arg
+    })
+    .collect()
 }

@@ -7,7 +7,7 @@ pub mod output;
 mod admin_cmd;
 mod adopt_cmd;
 mod build_cmd;
-mod cache_cmd;
+pub(crate) mod cache_cmd;
 mod context;
 mod progress;
 pub mod report;

@@ -5,6 +5,7 @@ mod adopt;
 mod battery;
 mod big_manifest;
 mod build;
+mod cache;
 mod consistency;
 mod crash_edges;
 mod daemon;
