@@ -85,6 +85,49 @@ def check_frames(base: pathlib.Path) -> int:
         failures += not ok
     return failures
 
+def check_cache(base: pathlib.Path) -> tuple[int, int]:
+    """cache.md: the fingerprint re-derived from the JSON, the Ed25519
+    signature checked and re-made with openssl, the blob decompressed with
+    zstd to the tree vector's archive, whose hash names it."""
+    import tempfile
+    failures = total = 0
+    for case in sorted((base / "cache").iterdir()):
+        total += 1
+        doc = json.loads((case / "realisation.json").read_text())
+        fields = ["rockstore-realisation-1", doc["recipe_key"], doc["item"], doc["hash"],
+                  str(doc["size"]), str(doc["blob_size"]), doc["rock"], doc["lua_abi"], doc["platform"]]
+        fingerprint = b"".join(u64(len(f.encode())) + f.encode() for f in fields)
+        ok = fingerprint == (case / "fingerprint.bin").read_bytes()
+        name, signature = doc["signature"].split(":", 1)
+        pname, public = (case / "public.txt").read_text().strip().split(":", 1)
+        sname, secret = (case / "secret.txt").read_text().strip().split(":", 1)
+        public, secret, signature = (base64.b64decode(x) for x in (public, secret, signature))
+        ok = ok and name == pname == sname and secret[32:] == public and len(signature) == 64
+        with tempfile.TemporaryDirectory() as tmp:
+            t = pathlib.Path(tmp)
+            (t / "fp").write_bytes(fingerprint)
+            (t / "sig").write_bytes(signature)
+            # RFC 8410 DER: SubjectPublicKeyInfo and PKCS#8 for Ed25519.
+            (t / "pub.der").write_bytes(bytes.fromhex("302a300506032b6570032100") + public)
+            (t / "key.der").write_bytes(bytes.fromhex("302e020100300506032b657004220420") + secret[:32])
+            verify = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER",
+                                     "-inkey", t / "pub.der", "-rawin", "-in", t / "fp",
+                                     "-sigfile", t / "sig"], capture_output=True)
+            ok = ok and verify.returncode == 0
+            resign = subprocess.run(["openssl", "pkeyutl", "-sign", "-keyform", "DER",
+                                     "-inkey", t / "key.der", "-rawin", "-in", t / "fp"],
+                                    capture_output=True)
+            ok = ok and resign.returncode == 0 and resign.stdout == signature
+        blob = subprocess.run(["zstd", "-d", "-c", case / "blob.zst"], capture_output=True, check=True).stdout
+        tree = base / "tree" / "006-nested-sorted"
+        digest = (tree / "digest.txt").read_text().splitlines()[0].removeprefix("blake3:")
+        ok = (ok and blob == (tree / "archive.bin").read_bytes() and doc["hash"] == f"blake3:{digest}"
+              and (case / "blob-path.txt").read_text() == f"blob/{digest[:2]}/{digest}.zst\n"
+              and doc["blob_size"] == len((case / "blob.zst").read_bytes()))
+        print(f"{'ok  ' if ok else 'FAIL'} cache/{case.name}")
+        failures += not ok
+    return total, failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -104,6 +147,9 @@ def main() -> int:
     frames = check_frames(base)
     total = len(cases) + len(list((base / "daemon").glob("*.json")))
     failures += frames
+    cache_total, cache_failures = check_cache(base)
+    total += cache_total
+    failures += cache_failures
     print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0
 

@@ -7,7 +7,7 @@
 //! learnt last time.
 //!
 //! # The record (`<cache>/probes/<blake3 hex of the program's path>`)
-//! Text, one field per line, specified in `store-format/v1/cache.md`:
+//! Text, one field per line, specified in `store-format/v1/user-cache.md`:
 //! ```text
 //! rockstore probes 1
 //! path <the program's path, as resolved>

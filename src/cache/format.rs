@@ -1,4 +1,4 @@
-//! The binary cache's files (store-format/v1/binary-cache.md). Pure: names
+//! The binary cache's files (store-format/v1/cache.md). Pure: names
 //! and documents, no I/O.
 //!
 //! ```text

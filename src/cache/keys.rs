@@ -88,6 +88,16 @@ impl SecretKey {
         })
     }
 
+    /// The key with this 32-byte seed (test vectors; keys are made with
+    /// [`SecretKey::generate`]).
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<SecretKey, KeyError> {
+        check_name(name)?;
+        Ok(SecretKey {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
     /// Parses `name:base64(seed ‖ public)`.
     pub fn parse(text: &str) -> Result<SecretKey, KeyError> {
         let (name, bytes) = split(text)?;

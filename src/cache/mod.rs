@@ -1,6 +1,6 @@
 //! Binary caches: builds that travel. A cache is plain files on an engine
 //! people already run — a directory, a static HTTP server, an S3 bucket —
-//! in the layout of store-format/v1/binary-cache.md: blobs named by the
+//! in the layout of store-format/v1/cache.md: blobs named by the
 //! content hash of the item they hold (they verify themselves), item
 //! documents, and realisations signed by their signers. Nothing is ever
 //! overwritten; writes go blob, item document, realisation, dependencies

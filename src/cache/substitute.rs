@@ -278,6 +278,9 @@ impl Substituters {
         if doc.recipe_key != key.to_hex() {
             return Err("it is signed for another recipe".into());
         }
+        if doc.rock != expect.rock {
+            return Err(format!("it is a build of {}", doc.rock));
+        }
         if doc.lua_abi != expect.lua_abi {
             return Err(format!(
                 "it was built for Lua {}, this build is for Lua {}",

@@ -250,3 +250,68 @@ fn daemon_frame_vectors() {
         }
     }
 }
+
+/// The binary cache's vectors (cache.md): a realisation signed by a key
+/// from a fixed seed, its fingerprint, and a blob of a tree vector.
+#[test]
+fn cache_vectors() {
+    use rockstore::cache::format::{self, RealisationDoc};
+    use rockstore::cache::keys::SecretKey;
+    let case = vectors().join("cache/001-realisation");
+    let tree = vectors().join("tree/006-nested-sorted");
+    let secret = SecretKey::from_seed("vectors-1", [7; 32]).expect("key");
+    let digest = std::fs::read_to_string(tree.join("digest.txt")).expect("digest");
+    let hash = digest.lines().next().expect("digest line").to_owned();
+    let content = rockstore::store::content_hash::ContentHash::parse_hex(&hash).expect("hash");
+    let archive = std::fs::read(tree.join("archive.bin")).expect("archive");
+    if bless() {
+        std::fs::create_dir_all(&case).expect("dir");
+        let blob = zstd::stream::encode_all(&archive[..], 19).expect("zstd");
+        std::fs::write(case.join("blob.zst"), &blob).expect("bless");
+    }
+    let blob = std::fs::read(case.join("blob.zst")).expect("blob.zst");
+    assert_eq!(zstd::stream::decode_all(&blob[..]).expect("unzstd"), archive);
+    let item = rockstore::store::item_name::ItemName::new(&content, "nested", "1.0-1")
+        .expect("name");
+    let mut doc = RealisationDoc {
+        format: 1,
+        recipe_key: "5e".repeat(32),
+        item: item.as_str().to_owned(),
+        hash: content.to_string(),
+        size: 42,
+        blob_size: blob.len() as u64,
+        rock: "nested 1.0-1".into(),
+        lua_abi: "5.4".into(),
+        platform: "linux-x86_64".into(),
+        signature: String::new(),
+    };
+    secret.sign(&mut doc);
+    let files = [
+        ("secret.txt", format!("{}\n", secret.to_text()).into_bytes()),
+        ("public.txt", format!("{}\n", secret.public().to_text()).into_bytes()),
+        (
+            "realisation.json",
+            serde_json::to_vec_pretty(&doc).expect("json"),
+        ),
+        ("fingerprint.bin", format::fingerprint(&doc)),
+        (
+            "blob-path.txt",
+            format!("{}\n", format::blob_path(&content)).into_bytes(),
+        ),
+    ];
+    for (name, bytes) in files {
+        if bless() {
+            std::fs::write(case.join(name), &bytes).expect("bless");
+        } else {
+            assert_eq!(
+                std::fs::read(case.join(name)).expect(name),
+                bytes,
+                "{name} differs from the code"
+            );
+        }
+    }
+    let read: RealisationDoc =
+        serde_json::from_slice(&std::fs::read(case.join("realisation.json")).expect("json"))
+            .expect("parse");
+    rockstore::cache::keys::check(&read, &[secret.public()]).expect("signature holds");
+}
