@@ -381,6 +381,11 @@ impl Substituters {
                 reason,
             }),
             Err(reason) => {
+                // Asked once per run: the build that follows must not try
+                // the same blob again.
+                if let Ok(mut m) = self.found.lock() {
+                    m.insert(*key, None);
+                }
                 (self.warn)(&format!(
                     "refusing the build of {} from {reason}; building it instead",
                     expect.rock

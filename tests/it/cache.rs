@@ -436,3 +436,345 @@ fn push_and_substitute_through_seaweedfs_s3() {
     };
     push_and_substitute(&engine, &s, &repo);
 }
+
+/// Items in `host`'s store.
+fn store_items(h: &Host<'_>) -> usize {
+    if !h.store().exists() {
+        return 0;
+    }
+    let out = h.run(&["store", "ls"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+/// A's cache with cmulti (a C rock) pushed and signed by `ci-1`; returns
+/// the cache's root, the public key and cmulti's realisation file.
+fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, PathBuf) {
+    let engine = file_engine(s.tmp.path());
+    let (secret, public) = keygen(s, "ci-1");
+    let a = host(s, repo, "a", &engine);
+    a.ok(&[
+        "install",
+        "cmulti",
+        "--push-to",
+        &engine.url,
+        "--secret-key-file",
+        &secret.display().to_string(),
+    ]);
+    let real = std::fs::read_dir(engine.root.join("real"))
+        .expect("real")
+        .flatten()
+        .map(|e| e.path().join("ci-1.json"))
+        .find(|p| p.exists())
+        .expect("a realisation");
+    (engine, public, real, secret)
+}
+
+/// Edits a realisation and signs it again with `secret`: a genuine
+/// signature over what the edit says.
+fn edit_signed(path: &Path, secret: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    edit_json(path, edit);
+    let key = rockstore::cache::keys::SecretKey::parse(
+        std::fs::read_to_string(secret).expect("secret").trim(),
+    )
+    .expect("secret key");
+    let mut doc: rockstore::cache::format::RealisationDoc =
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("doc");
+    key.sign(&mut doc);
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+}
+
+fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    edit(&mut doc);
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+}
+
+/// Every way a cache can lie is refused: with --cache-only the install
+/// fails, naming the cache, the rock and the reason, and admits nothing;
+/// without it the rock is built, after one warning.
+#[test]
+fn a_cache_is_trusted_only_for_what_a_trusted_key_signed_and_blobs_that_hash_to_their_name() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, secret) = seeded(&s, &repo);
+    let secret: &'static Path = Box::leak(secret.into_boxed_path());
+    let (_, stranger) = keygen(&s, "stranger-1");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let hash = doc["hash"]
+        .as_str()
+        .expect("hash")
+        .trim_start_matches("blake3:");
+    let blob = engine.root.join(format!("blob/{}/{hash}.zst", &hash[..2]));
+    let good_real = std::fs::read(&real).expect("real");
+    let good_blob = std::fs::read(&blob).expect("blob");
+    // Another item's blob, for a swap.
+    let b = host(&s, &repo, "other", &engine);
+    b.ok(&["install", "purelua"]);
+    b.ok(&["copy", "--to", &engine.url]);
+    let blobs = engine.root.join("blob");
+    let other_blob = crate::support::files_under(&blobs)
+        .into_iter()
+        .map(|p| blobs.join(p))
+        .find(|p| p != &blob)
+        .map(|p| std::fs::read(p).expect("other"));
+    type Lie = Box<dyn Fn(&Path, &Path)>;
+    let cases: Vec<(&str, Option<&str>, Lie, &str)> = vec![
+        (
+            "unsigned",
+            Some(&public),
+            Box::new(|real, _| edit_json(real, |d| d["signature"] = "".into())),
+            "not signed",
+        ),
+        (
+            "an unknown key",
+            Some(&stranger),
+            Box::new(|_, _| {}),
+            "no substituter has a trusted build",
+        ),
+        (
+            "no key at all",
+            None,
+            Box::new(|_, _| {}),
+            "no substituter has a trusted build",
+        ),
+        (
+            "signed for another Lua ABI",
+            Some(&public),
+            Box::new(|real, _| edit_signed(real, secret, |d| d["lua_abi"] = "5.3".into())),
+            "Lua 5.3",
+        ),
+        (
+            "signed for another platform",
+            Some(&public),
+            Box::new(|real, _| {
+                edit_signed(real, secret, |d| d["platform"] = "linux-aarch64".into())
+            }),
+            "linux-aarch64",
+        ),
+        (
+            "a signature over another item",
+            Some(&public),
+            Box::new(|real, _| {
+                edit_json(real, |d| {
+                    d["hash"] = format!("blake3:{}", "0".repeat(64)).into();
+                })
+            }),
+            "does not match its fields",
+        ),
+        (
+            "a signed realisation whose item is not its hash's",
+            Some(&public),
+            Box::new(|real, _| {
+                edit_signed(real, secret, |d| {
+                    d["hash"] = format!("blake3:{}", "0".repeat(64)).into();
+                })
+            }),
+            "item name does not match",
+        ),
+        (
+            "a signed realisation of another rock",
+            Some(&public),
+            Box::new(|real, _| edit_signed(real, secret, |d| d["rock"] = "evil 1.0-1".into())),
+            "evil 1.0-1",
+        ),
+        (
+            "an altered blob",
+            Some(&public),
+            Box::new(|_, blob| {
+                let mut bytes = std::fs::read(blob).expect("blob");
+                let mid = bytes.len() / 2;
+                bytes[mid] ^= 0x55;
+                std::fs::write(blob, bytes).expect("blob");
+            }),
+            "blob",
+        ),
+        (
+            "a truncated blob",
+            Some(&public),
+            Box::new(|_, blob| {
+                let bytes = std::fs::read(blob).expect("blob");
+                std::fs::write(blob, &bytes[..bytes.len() / 3]).expect("blob");
+            }),
+            "blob",
+        ),
+    ];
+    let mut cases = cases;
+    if let Some(other) = other_blob {
+        cases.push((
+            "another item's blob",
+            Some(&public),
+            Box::new(move |_, blob| std::fs::write(blob, &other).expect("blob")),
+            "blob",
+        ));
+    }
+    for (i, (what, key, lie, reason)) in cases.iter().enumerate() {
+        std::fs::write(&real, &good_real).expect("restore");
+        std::fs::write(&blob, &good_blob).expect("restore");
+        lie(&real, &blob);
+        let h = host(&s, &repo, &format!("t{i}"), &engine);
+        let mut args = vec![
+            "install",
+            "cmulti",
+            "--cache-only",
+            "--substituter",
+            &engine.url,
+        ];
+        if let Some(key) = key {
+            args.extend(["--trusted-public-key", key]);
+        }
+        let out = h.run(&args);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !out.status.success(),
+            "{what}: installed from a lying cache:\n{said}"
+        );
+        for needle in [*reason, "cmulti", engine.url.as_str()] {
+            assert!(said.contains(needle), "{what}: no `{needle}` in:\n{said}");
+        }
+        assert_eq!(
+            store_items(&h),
+            0,
+            "{what}: something was admitted:\n{said}"
+        );
+        // Without --cache-only the rock is built instead, after one
+        // warning at most.
+        let args: Vec<&str> = args.into_iter().filter(|a| *a != "--cache-only").collect();
+        let said = h.ok(&args);
+        assert!(compiles(&h.log) > 0, "{what}: not built:\n{said}");
+        assert!(said.matches("warning:").count() <= 1, "{what}:\n{said}");
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42", "{what}");
+    }
+}
+
+/// A cache that refuses connections, hangs, or answers 500 costs one
+/// warning and at most one timeout; the install builds and succeeds.
+#[test]
+fn a_cache_that_is_down_costs_one_warning_and_at_most_one_timeout() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = keygen(&s, "ci-1");
+    let refused = format!("http://127.0.0.1:{}", free_port());
+    let hanging = format!("{}/hang/cache", repo.server.base);
+    let failing = format!("{}/status/500/cache", repo.server.base);
+    for (i, url) in [refused, hanging, failing].iter().enumerate() {
+        let engine = Engine {
+            url: url.clone(),
+            env: Vec::new(),
+            child: None,
+            root: s.tmp.path().to_path_buf(),
+        };
+        let h = host(&s, &repo, &format!("d{i}"), &engine);
+        let started = Instant::now();
+        // Two rocks, so a second lookup would show if the cache were asked
+        // again.
+        let said = h.ok(&[
+            "--timeout",
+            "2",
+            "install",
+            "dmtop",
+            "--substituter",
+            url,
+            "--trusted-public-key",
+            &public,
+        ]);
+        let took = started.elapsed();
+        assert_eq!(said.matches("warning:").count(), 1, "{url}:\n{said}");
+        assert!(said.contains(url.as_str()), "{url}:\n{said}");
+        // One request timeout (4 s with --timeout 2) at most, with room
+        // for the install itself.
+        assert!(took < Duration::from_secs(30), "{url}: {took:?}");
+        assert_eq!(h.lua("print(require('dmtop').dep.dep)"), "true");
+    }
+}
+
+/// A push killed before its blob, after it, or before its realisation
+/// leaves no realisation without its blob; the next push completes it,
+/// and a push after that uploads nothing.
+#[test]
+fn a_killed_push_leaves_no_realisation_without_its_blob() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (secret, public) = keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    for point in [
+        "push-before-blob",
+        "push-after-blob",
+        "push-before-realisation",
+    ] {
+        let dir = s.tmp.path().join(point);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let engine = file_engine(&dir);
+        let a = host(&s, &repo, &format!("k-{point}"), &engine);
+        a.ok(&["install", "dmtop"]);
+        let mut cmd = s.bare_cmd();
+        cmd.arg("--store")
+            .arg(a.store())
+            .arg("--tree")
+            .arg(a.tree())
+            .args(["copy", "--to", &engine.url, "--secret-key-file", &secret]);
+        let (mut child, _err) = crate::support::stopped_at_failpoint(cmd, point);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        // Every realisation in the cache has its blob.
+        let real_dir = engine.root.join("real");
+        let reals = if real_dir.exists() {
+            crate::support::files_under(&real_dir)
+        } else {
+            Vec::new()
+        };
+        for real in reals.iter().map(|r| real_dir.join(r)) {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+            let hash = doc["hash"]
+                .as_str()
+                .expect("hash")
+                .trim_start_matches("blake3:");
+            let blob = engine.root.join(format!("blob/{}/{hash}.zst", &hash[..2]));
+            assert!(blob.exists(), "{point}: {} has no blob", real.display());
+        }
+        // A substituting install sees a cache that is missing things, not
+        // a broken one.
+        let b = host(&s, &repo, &format!("kb-{point}"), &engine);
+        b.ok(&[
+            "install",
+            "dmtop",
+            "--substituter",
+            &engine.url,
+            "--trusted-public-key",
+            &public,
+        ]);
+        // The next push completes it; the one after uploads nothing.
+        a.ok(&["copy", "--to", &engine.url, "--secret-key-file", &secret]);
+        let said = a.ok(&["copy", "--to", &engine.url, "--secret-key-file", &secret]);
+        assert!(
+            said.contains("0 blob(s) uploaded (0 bytes)"),
+            "{point}: {said}"
+        );
+        let c = host(&s, &repo, &format!("kc-{point}"), &engine);
+        c.ok(&[
+            "install",
+            "dmtop",
+            "--substituter",
+            &engine.url,
+            "--trusted-public-key",
+            &public,
+            "--cache-only",
+        ]);
+        assert_eq!(c.lua("print(require('dmtop').dep.dep)"), "true");
+    }
+}

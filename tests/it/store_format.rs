@@ -270,9 +270,12 @@ fn cache_vectors() {
         std::fs::write(case.join("blob.zst"), &blob).expect("bless");
     }
     let blob = std::fs::read(case.join("blob.zst")).expect("blob.zst");
-    assert_eq!(zstd::stream::decode_all(&blob[..]).expect("unzstd"), archive);
-    let item = rockstore::store::item_name::ItemName::new(&content, "nested", "1.0-1")
-        .expect("name");
+    assert_eq!(
+        zstd::stream::decode_all(&blob[..]).expect("unzstd"),
+        archive
+    );
+    let item =
+        rockstore::store::item_name::ItemName::new(&content, "nested", "1.0-1").expect("name");
     let mut doc = RealisationDoc {
         format: 1,
         recipe_key: "5e".repeat(32),
@@ -288,7 +291,10 @@ fn cache_vectors() {
     secret.sign(&mut doc);
     let files = [
         ("secret.txt", format!("{}\n", secret.to_text()).into_bytes()),
-        ("public.txt", format!("{}\n", secret.public().to_text()).into_bytes()),
+        (
+            "public.txt",
+            format!("{}\n", secret.public().to_text()).into_bytes(),
+        ),
         (
             "realisation.json",
             serde_json::to_vec_pretty(&doc).expect("json"),
