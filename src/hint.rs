@@ -11,3 +11,16 @@ pub trait Hint {
         Vec::new()
     }
 }
+
+/// An error and its causes on one line, `error: cause: cause` (for logs
+/// and warnings, where there is no room for the CLI's layout).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}

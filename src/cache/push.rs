@@ -178,6 +178,19 @@ impl Pusher {
         signers: Vec<SecretKey>,
         failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
     ) -> Pusher {
+        Pusher::start_logged(cache, store_root, signers, failpoints, None)
+    }
+
+    /// A pusher that goes on after a failed push, saying each push and
+    /// each failure to `log` (a daemon's: one push that fails must not stop
+    /// the next build's).
+    pub fn start_logged(
+        cache: Cache,
+        store_root: std::path::PathBuf,
+        signers: Vec<SecretKey>,
+        failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
+        log: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    ) -> Pusher {
         let (sender, receiver) = mpsc::channel::<ItemName>();
         let worker = std::thread::spawn(move || {
             let options = crate::store::StoreOptions {
@@ -192,8 +205,15 @@ impl Pusher {
                 source,
             })?;
             for name in receiver {
-                if let Some(item) = store.get(&name)? {
-                    push_item(&cache, &store, &item, &signers, &mut report)?;
+                let pushed = match store.get(&name) {
+                    Ok(Some(item)) => push_item(&cache, &store, &item, &signers, &mut report),
+                    Ok(None) => continue,
+                    Err(e) => Err(e.into()),
+                };
+                match (&log, pushed) {
+                    (Some(log), Ok(())) => log(&format!("pushed {name} to {}", cache.url)),
+                    (Some(log), Err(e)) => log(&format!("warning: {}", crate::hint::chain(&e))),
+                    (None, result) => result?,
                 }
             }
             Ok(report)

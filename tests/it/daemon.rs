@@ -1069,3 +1069,94 @@ fn admin_removal_and_gc_keep_a_members_dependency_by_her_recorded_roots() {
         "true"
     );
 }
+
+/// The daemon substitutes from root's binary caches: a member's install
+/// of a C rock another daemon built and pushed runs no build at all. A
+/// member cannot name her own cache or key (she would choose what root
+/// runs); a trusted user can.
+#[test]
+fn roots_caches_serve_members_with_no_build_and_members_cannot_choose_their_own() {
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let cache = w.base().join("cache");
+    std::fs::create_dir_all(&cache).expect("cache");
+    let url = format!("file://{}", cache.display());
+    let key = w.base().join("fleet-1.secret").display().to_string();
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &["cache", "keygen", "fleet-1", "--out", &key],
+        )
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public = text(&out.stdout).trim().to_owned();
+    let mut seen = Vec::new();
+    {
+        // One daemon builds for alice and pushes what it built.
+        let daemon = start_with(&w, &["--push-to", &url, "--secret-key-file", &key]);
+        w.ok("rs-alice", &["--local", "install", "cmulti"]);
+        daemon.wait_for(&["pushed", "cmulti", &url], 60, &mut seen);
+    }
+    // A new machine: an empty store and trees.
+    // (chattr also complains about the links and the socket it skips.)
+    let _ = Command::new("chattr")
+        .args(["-R", "-f", "-i"])
+        .arg(w.store())
+        .stderr(Stdio::null())
+        .status();
+    std::fs::remove_dir_all(w.store()).expect("wipe the store");
+    for user in ["rs-alice", "rs-bob"] {
+        let _ = std::fs::remove_dir_all(w.user_tree(user));
+    }
+    let daemon = start_with(
+        &w,
+        &["--substituter", &url, "--trusted-public-key", &public],
+    );
+    seen.clear();
+    let said = w.ok("rs-bob", &["--local", "install", "cmulti"]);
+    daemon.wait_for(&["rs-bob", "cmulti", "substituted from"], 60, &mut seen);
+    assert!(
+        !seen.iter().any(|l| l.contains("isolation: build user")),
+        "the daemon built: {seen:#?}\n{said}"
+    );
+    assert_eq!(
+        w.lua_ok("rs-bob", "print(require('cmulti').answer())"),
+        "42"
+    );
+    // Her own cache and key: refused before anything is fetched.
+    let elsewhere = w.base().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("elsewhere");
+    let theirs = format!("file://{}", elsewhere.display());
+    let out = w.rockstore(
+        "rs-alice",
+        &["--local", "install", "purelua", "--substituter", &theirs],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("choose substituters") && err.contains(&theirs),
+        "{err}"
+    );
+    // A trusted user may.
+    drop(daemon);
+    let _daemon = start_with(
+        &w,
+        &[
+            "--substituter",
+            &url,
+            "--trusted-public-key",
+            &public,
+            "--trusted-user",
+            "rs-alice",
+        ],
+    );
+    w.ok(
+        "rs-alice",
+        &["--local", "install", "purelua", "--substituter", &theirs],
+    );
+}

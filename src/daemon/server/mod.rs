@@ -87,7 +87,7 @@ pub(crate) struct Daemon {
     substituter_config: (Vec<String>, Vec<String>),
     /// Pushes every new build to `rockstore_push_to`.
     pusher: Option<crate::cache::push::Pusher>,
-    log: Box<dyn Fn(&str) + Send + Sync>,
+    log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 /// At most this much of all requests' payloads is held in memory at once.
@@ -218,8 +218,9 @@ pub fn serve(
         config.substituters.clone(),
         config.trusted_public_keys.clone(),
     );
+    let log: std::sync::Arc<dyn Fn(&str) + Send + Sync> = std::sync::Arc::from(log);
     let pusher = match &config.push_to {
-        Some(url) => Some(start_pusher(url, &config, &root)?),
+        Some(url) => Some(start_pusher(url, &config, &root, log.clone())?),
         None => None,
     };
     let daemon: &'static Daemon = Box::leak(Box::new(Daemon {
@@ -386,6 +387,7 @@ fn start_pusher(
     url: &str,
     config: &DaemonConfig,
     root: &std::path::Path,
+    log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<crate::cache::push::Pusher, ServeError> {
     let bad = |why: String| ServeError::Push(url.to_owned(), why);
     let cache = crate::cache::Cache::open(url, config.cache_timeouts, config.s3.as_ref())
@@ -396,11 +398,12 @@ fn start_pusher(
             .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
         signers.push(crate::cache::keys::SecretKey::parse(&text).map_err(|e| bad(e.to_string()))?);
     }
-    Ok(crate::cache::push::Pusher::start(
+    Ok(crate::cache::push::Pusher::start_logged(
         cache,
         root.to_path_buf(),
         signers,
         std::sync::Arc::new(crate::store::failpoint::Failpoints::none()),
+        Some(log),
     ))
 }
 

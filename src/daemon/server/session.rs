@@ -164,9 +164,13 @@ pub(super) fn run(
     let reply = match answer {
         Ok((item, reused, substituted)) => {
             daemon.say(&format!(
-                "{} {what}: {} ({} ms)",
+                "{} {what}: {}{} ({} ms)",
                 client.user,
                 item.as_deref().unwrap_or("done"),
+                substituted
+                    .as_deref()
+                    .map(|url| format!(", substituted from {url}"))
+                    .unwrap_or_default(),
                 started.elapsed().as_millis()
             ));
             Reply::Done {
