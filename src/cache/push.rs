@@ -164,6 +164,9 @@ pub fn blob_of(item: &Item) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
+/// Where a long-lived pusher says what it pushed and what failed.
+pub type PushLog = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Pushes items in the background, in the order they are queued.
 pub struct Pusher {
     sender: Option<mpsc::Sender<ItemName>>,
@@ -189,7 +192,7 @@ impl Pusher {
         store_root: std::path::PathBuf,
         signers: Vec<SecretKey>,
         failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
-        log: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+        log: Option<PushLog>,
     ) -> Pusher {
         let (sender, receiver) = mpsc::channel::<ItemName>();
         let worker = std::thread::spawn(move || {

@@ -494,19 +494,28 @@ fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
 }
 
-/// Every way a cache can lie is refused: with --cache-only the install
-/// fails, naming the cache, the rock and the reason, and admits nothing;
-/// without it the rock is built, after one warning.
-#[test]
-fn a_cache_is_trusted_only_for_what_a_trusted_key_signed_and_blobs_that_hash_to_their_name() {
+/// Which key the installing host trusts.
+#[derive(Clone, Copy)]
+enum Trust {
+    /// The signer's.
+    Signer,
+    /// Another key.
+    Stranger,
+    /// None (the signer's key removed from the list).
+    Nobody,
+}
+
+/// A's cache with cmulti pushed and signed; `lie` changes the realisation
+/// or the blob; a host trusting `trust` must refuse it: with --cache-only
+/// the install fails, naming the cache, the rock and `reason`, and admits
+/// nothing; without it the rock is built after one warning at most.
+fn refused(trust: Trust, lie: impl FnOnce(&Lied), reason: &str) {
     if !need(&["lua5.4", "gcc"]) {
         return;
     }
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let (engine, public, real, secret) = seeded(&s, &repo);
-    let secret: &'static Path = Box::leak(secret.into_boxed_path());
-    let (_, stranger) = keygen(&s, "stranger-1");
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
     let hash = doc["hash"]
@@ -514,145 +523,170 @@ fn a_cache_is_trusted_only_for_what_a_trusted_key_signed_and_blobs_that_hash_to_
         .expect("hash")
         .trim_start_matches("blake3:");
     let blob = engine.root.join(format!("blob/{}/{hash}.zst", &hash[..2]));
-    let good_real = std::fs::read(&real).expect("real");
-    let good_blob = std::fs::read(&blob).expect("blob");
-    // Another item's blob, for a swap.
-    let b = host(&s, &repo, "other", &engine);
-    b.ok(&["install", "purelua"]);
-    b.ok(&["copy", "--to", &engine.url]);
+    // Another valid item's blob, for a swap.
+    let other = host(&s, &repo, "other", &engine);
+    other.ok(&["install", "purelua"]);
+    other.ok(&["copy", "--to", &engine.url]);
     let blobs = engine.root.join("blob");
     let other_blob = crate::support::files_under(&blobs)
         .into_iter()
         .map(|p| blobs.join(p))
         .find(|p| p != &blob)
-        .map(|p| std::fs::read(p).expect("other"));
-    type Lie = Box<dyn Fn(&Path, &Path)>;
-    let cases: Vec<(&str, Option<&str>, Lie, &str)> = vec![
-        (
-            "unsigned",
-            Some(&public),
-            Box::new(|real, _| edit_json(real, |d| d["signature"] = "".into())),
-            "not signed",
-        ),
-        (
-            "an unknown key",
-            Some(&stranger),
-            Box::new(|_, _| {}),
-            "no substituter has a trusted build",
-        ),
-        (
-            "no key at all",
-            None,
-            Box::new(|_, _| {}),
-            "no substituter has a trusted build",
-        ),
-        (
-            "signed for another Lua ABI",
-            Some(&public),
-            Box::new(|real, _| edit_signed(real, secret, |d| d["lua_abi"] = "5.3".into())),
-            "Lua 5.3",
-        ),
-        (
-            "signed for another platform",
-            Some(&public),
-            Box::new(|real, _| {
-                edit_signed(real, secret, |d| d["platform"] = "linux-aarch64".into())
-            }),
-            "linux-aarch64",
-        ),
-        (
-            "a signature over another item",
-            Some(&public),
-            Box::new(|real, _| {
-                edit_json(real, |d| {
-                    d["hash"] = format!("blake3:{}", "0".repeat(64)).into();
-                })
-            }),
-            "does not match its fields",
-        ),
-        (
-            "a signed realisation whose item is not its hash's",
-            Some(&public),
-            Box::new(|real, _| {
-                edit_signed(real, secret, |d| {
-                    d["hash"] = format!("blake3:{}", "0".repeat(64)).into();
-                })
-            }),
-            "item name does not match",
-        ),
-        (
-            "a signed realisation of another rock",
-            Some(&public),
-            Box::new(|real, _| edit_signed(real, secret, |d| d["rock"] = "evil 1.0-1".into())),
-            "evil 1.0-1",
-        ),
-        (
-            "an altered blob",
-            Some(&public),
-            Box::new(|_, blob| {
-                let mut bytes = std::fs::read(blob).expect("blob");
-                let mid = bytes.len() / 2;
-                bytes[mid] ^= 0x55;
-                std::fs::write(blob, bytes).expect("blob");
-            }),
-            "blob",
-        ),
-        (
-            "a truncated blob",
-            Some(&public),
-            Box::new(|_, blob| {
-                let bytes = std::fs::read(blob).expect("blob");
-                std::fs::write(blob, &bytes[..bytes.len() / 3]).expect("blob");
-            }),
-            "blob",
-        ),
+        .expect("another blob");
+    lie(&Lied {
+        real: &real,
+        blob: &blob,
+        secret: &secret,
+        other_blob: &other_blob,
+    });
+    let (_, stranger) = keygen(&s, "stranger-1");
+    let h = host(&s, &repo, "t", &engine);
+    let mut args = vec![
+        "install",
+        "cmulti",
+        "--cache-only",
+        "--substituter",
+        &engine.url,
     ];
-    let mut cases = cases;
-    if let Some(other) = other_blob {
-        cases.push((
-            "another item's blob",
-            Some(&public),
-            Box::new(move |_, blob| std::fs::write(blob, &other).expect("blob")),
-            "blob",
-        ));
+    match trust {
+        Trust::Signer => args.extend(["--trusted-public-key", &public]),
+        Trust::Stranger => args.extend(["--trusted-public-key", &stranger]),
+        Trust::Nobody => {}
     }
-    for (i, (what, key, lie, reason)) in cases.iter().enumerate() {
-        std::fs::write(&real, &good_real).expect("restore");
-        std::fs::write(&blob, &good_blob).expect("restore");
-        lie(&real, &blob);
-        let h = host(&s, &repo, &format!("t{i}"), &engine);
-        let mut args = vec![
-            "install",
-            "cmulti",
-            "--cache-only",
-            "--substituter",
-            &engine.url,
-        ];
-        if let Some(key) = key {
-            args.extend(["--trusted-public-key", key]);
-        }
-        let out = h.run(&args);
-        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(
-            !out.status.success(),
-            "{what}: installed from a lying cache:\n{said}"
-        );
-        for needle in [*reason, "cmulti", engine.url.as_str()] {
-            assert!(said.contains(needle), "{what}: no `{needle}` in:\n{said}");
-        }
-        assert_eq!(
-            store_items(&h),
-            0,
-            "{what}: something was admitted:\n{said}"
-        );
-        // Without --cache-only the rock is built instead, after one
-        // warning at most.
-        let args: Vec<&str> = args.into_iter().filter(|a| *a != "--cache-only").collect();
-        let said = h.ok(&args);
-        assert!(compiles(&h.log) > 0, "{what}: not built:\n{said}");
-        assert!(said.matches("warning:").count() <= 1, "{what}:\n{said}");
-        assert_eq!(h.lua("print(require('cmulti').answer())"), "42", "{what}");
+    let out = h.run(&args);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "installed from a lying cache:\n{said}"
+    );
+    for needle in [reason, "cmulti", engine.url.as_str()] {
+        assert!(said.contains(needle), "no `{needle}` in:\n{said}");
     }
+    assert_eq!(store_items(&h), 0, "something was admitted:\n{said}");
+    let args: Vec<&str> = args.into_iter().filter(|a| *a != "--cache-only").collect();
+    let said = h.ok(&args);
+    assert!(compiles(&h.log) > 0, "not built:\n{said}");
+    assert!(said.matches("warning:").count() <= 1, "{said}");
+    assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+}
+
+/// The files a lie may change.
+struct Lied<'a> {
+    real: &'a Path,
+    blob: &'a Path,
+    secret: &'a Path,
+    other_blob: &'a Path,
+}
+
+#[test]
+fn an_unsigned_realisation_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| edit_json(l.real, |d| d["signature"] = "".into()),
+        "not signed",
+    );
+}
+
+#[test]
+fn a_realisation_signed_by_an_unknown_key_is_refused() {
+    refused(
+        Trust::Stranger,
+        |_| {},
+        "no substituter has a trusted build",
+    );
+}
+
+#[test]
+fn a_key_removed_from_the_trusted_list_is_no_longer_trusted() {
+    refused(Trust::Nobody, |_| {}, "no substituter has a trusted build");
+}
+
+#[test]
+fn a_signature_over_another_item_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| {
+            edit_json(l.real, |d| {
+                d["hash"] = format!("blake3:{}", "0".repeat(64)).into()
+            })
+        },
+        "does not match its fields",
+    );
+}
+
+#[test]
+fn a_signed_realisation_whose_item_is_not_its_hashs_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| {
+            edit_signed(l.real, l.secret, |d| {
+                d["hash"] = format!("blake3:{}", "0".repeat(64)).into();
+            })
+        },
+        "item name does not match",
+    );
+}
+
+#[test]
+fn a_realisation_signed_for_another_lua_abi_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| edit_signed(l.real, l.secret, |d| d["lua_abi"] = "5.3".into()),
+        "Lua 5.3",
+    );
+}
+
+#[test]
+fn a_realisation_signed_for_another_platform_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| edit_signed(l.real, l.secret, |d| d["platform"] = "linux-aarch64".into()),
+        "linux-aarch64",
+    );
+}
+
+#[test]
+fn a_realisation_signed_for_another_rock_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| edit_signed(l.real, l.secret, |d| d["rock"] = "evil 1.0-1".into()),
+        "evil 1.0-1",
+    );
+}
+
+#[test]
+fn altered_blob_bytes_are_refused() {
+    refused(
+        Trust::Signer,
+        |l| {
+            let mut bytes = std::fs::read(l.blob).expect("blob");
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x55;
+            std::fs::write(l.blob, bytes).expect("blob");
+        },
+        "blob",
+    );
+}
+
+#[test]
+fn a_truncated_blob_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| {
+            let bytes = std::fs::read(l.blob).expect("blob");
+            std::fs::write(l.blob, &bytes[..bytes.len() / 3]).expect("blob");
+        },
+        "blob",
+    );
+}
+
+#[test]
+fn a_blob_swapped_for_another_valid_item_is_refused() {
+    refused(
+        Trust::Signer,
+        |l| std::fs::copy(l.other_blob, l.blob).map(drop).expect("swap"),
+        "blob",
+    );
 }
 
 /// A cache that refuses connections, hangs, or answers 500 costs one
@@ -737,6 +771,21 @@ fn a_killed_push_leaves_no_realisation_without_its_blob() {
         } else {
             Vec::new()
         };
+        let rocks: Vec<String> = reals
+            .iter()
+            .map(|r| {
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(real_dir.join(r)).expect("real"))
+                        .expect("json");
+                doc["rock"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        if rocks.iter().any(|r| r == "dmtop 1.0-1") {
+            assert!(
+                rocks.iter().any(|r| r == "dmdep 1.0-1"),
+                "{point}: dmtop's realisation without its dependency's"
+            );
+        }
         for real in reals.iter().map(|r| real_dir.join(r)) {
             let doc: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
