@@ -156,7 +156,13 @@ impl Bench {
         self.env(&mut cmd, dir);
         cmd.arg("--store")
             .arg(dir.join("store"))
-            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &self.base,
+                "--tree",
+            ])
             .arg(dir.join("tree"))
             .args(args);
         if args.first() == Some(&"install") {
@@ -171,7 +177,13 @@ impl Bench {
         let mut cmd = Command::new("luarocks");
         self.env(&mut cmd, dir);
         cmd.env("LUAROCKS_CONFIG", &config)
-            .args(["--lua-version", "5.4", "--only-server", &self.base, "--tree"])
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &self.base,
+                "--tree",
+            ])
             .arg(dir.join("tree"))
             .args(["install", TOP]);
         cmd
@@ -242,7 +254,13 @@ fn main() {
     let public = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let pushed = timed(b.rockstore(
         &root.join("cold-0"),
-        &["copy", "--to", &cache, "--secret-key-file", &key.display().to_string()],
+        &[
+            "copy",
+            "--to",
+            &cache,
+            "--secret-key-file",
+            &key.display().to_string(),
+        ],
     ));
     let blobs: Vec<PathBuf> = walk(&cache_root.join("blob"));
     let blob_bytes: u64 = blobs
@@ -333,6 +351,21 @@ fn main() {
         secs(curl) * 1e3,
         100.0 * ours / theirs
     );
+    if let Some(keep) = std::env::var_os("CACHE_BENCH_KEEP") {
+        // For profiling by hand: the servers stay up and the files stay.
+        let tmp = tmp.keep();
+        std::fs::write(
+            keep,
+            format!(
+                "root={}\nbase={}\ncache={cache}\npublic={public}\ncc={}\n",
+                tmp.display(),
+                b.base,
+                b.cc.display()
+            ),
+        )
+        .unwrap();
+        return;
+    }
     let _ = nginx.kill();
     let _ = nginx.wait();
     let _ = server.kill();

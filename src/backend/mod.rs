@@ -96,6 +96,13 @@ pub trait StoreBackend: Send + Sync {
 
     /// Declares `item` the realisation of `key` (a build made elsewhere).
     fn register_realisation(&self, key: &RecipeKey, item: &ItemName) -> Result<(), StoreError>;
+
+    /// Whether a build's substitution happens in this process (so blobs
+    /// downloaded here ahead of time are used); the daemon substitutes
+    /// in its own.
+    fn substitutes_here(&self) -> bool {
+        true
+    }
 }
 
 /// The roots of `tree`: its generations, read from its own links.

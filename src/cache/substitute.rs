@@ -103,7 +103,16 @@ pub struct Substituters {
     cache_only: bool,
     warn: Box<dyn Fn(&str) + Send + Sync>,
     found: Mutex<HashMap<RecipeKey, Option<Hit>>>,
+    /// Blobs downloaded ahead of their builds, by content hash (checked
+    /// when admitted, like any blob).
+    downloaded: Mutex<HashMap<ContentHash, Vec<u8>>>,
 }
+
+/// Most bytes of blobs held in memory ahead of their admission; the rest
+/// are read when their step runs.
+const PREFETCH_BUDGET: u64 = 256 << 20;
+/// Blob downloads at once.
+const PREFETCH_THREADS: usize = 8;
 
 impl Substituters {
     /// `caches`, asked in the priority their info files give (then in
@@ -142,7 +151,54 @@ impl Substituters {
             cache_only,
             warn,
             found: Mutex::new(HashMap::new()),
+            downloaded: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Downloads the blobs of `hits` now, several at once, so that each
+    /// step's admission finds its bytes at hand instead of waiting for its
+    /// own round trip (a cache is fastest asked in parallel, as Nix's
+    /// substituters are). Failures are left for the step to meet again.
+    pub fn prefetch_blobs(&self, hits: &[Hit]) {
+        let mut budget = PREFETCH_BUDGET;
+        let wanted: Vec<&Hit> = hits
+            .iter()
+            .filter(|h| {
+                let fits = h.doc.blob_size <= budget;
+                budget = budget.saturating_sub(h.doc.blob_size);
+                fits
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..PREFETCH_THREADS.min(wanted.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(hit) = wanted.get(i) else { return };
+                    let slot = &self.slots[hit.slot];
+                    if slot.down.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let Ok(Some(mut reader)) = slot.cache.blob(&hit.hash) else {
+                        continue;
+                    };
+                    let mut bytes = Vec::with_capacity(hit.doc.blob_size as usize);
+                    // A blob larger than it was signed as is the step's
+                    // to refuse.
+                    let limit = hit.doc.blob_size.saturating_add(1);
+                    if (&mut reader).take(limit).read_to_end(&mut bytes).is_ok()
+                        && bytes.len() as u64 == hit.doc.blob_size
+                    {
+                        if let Ok(mut m) = self.downloaded.lock() {
+                            m.insert(hit.hash, bytes);
+                        }
+                    }
+                });
+            }
+        });
     }
 
     /// Substituters from configured text: URLs and `name:base64` keys.
@@ -310,7 +366,18 @@ impl Substituters {
     pub fn fetch(&self, hit: &Hit, store: &Store) -> Result<Item, String> {
         let slot = &self.slots[hit.slot];
         let url = &slot.cache.url;
-        let reader = match slot.cache.blob(&hit.hash) {
+        let ready = self
+            .downloaded
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&hit.hash));
+        let fetched = match ready {
+            Some(bytes) => Ok(Some(
+                Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
+            )),
+            None => slot.cache.blob(&hit.hash),
+        };
+        let reader = match fetched {
             Ok(Some(r)) => r,
             Ok(None) => return Err(format!("{url}: the blob of {} is missing", hit.item)),
             Err(e) => {

@@ -456,4 +456,8 @@ impl StoreBackend for DaemonBackend {
         })
         .map(|_| ())
     }
+
+    fn substitutes_here(&self) -> bool {
+        false
+    }
 }

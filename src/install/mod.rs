@@ -673,6 +673,7 @@ impl<'a> Installer<'a> {
             })
             .collect();
         let mut asked = vec![false; plan.steps.len()];
+        let mut hits = Vec::new();
         loop {
             let mut level = Vec::new();
             for (i, step) in plan.steps.iter().enumerate() {
@@ -693,6 +694,9 @@ impl<'a> Installer<'a> {
                 }
             }
             if level.is_empty() {
+                if self.backend.substitutes_here() {
+                    substituters.prefetch_blobs(&hits);
+                }
                 return Ok(());
             }
             let wanted: Vec<_> = level
@@ -711,7 +715,8 @@ impl<'a> Installer<'a> {
             substituters.prefetch(&wanted);
             for ((i, _, _), (key, expect)) in level.iter().zip(&wanted) {
                 if let Some(hit) = substituters.lookup(key, *expect) {
-                    items[*i] = Some(hit.doc.item);
+                    items[*i] = Some(hit.doc.item.clone());
+                    hits.push(hit);
                 }
             }
         }
