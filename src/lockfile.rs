@@ -54,7 +54,13 @@ pub struct Lockfile {
     pub dependencies: Vec<Dependency>,
     /// `build_dependencies`, sorted by name.
     pub build_dependencies: Vec<Dependency>,
+    /// `rockstore_items` (a rockstore extension LuaRocks ignores): each
+    /// rock's item by content hash, `name = "blake3:<hex>"`.
+    pub items: BTreeMap<String, String>,
 }
+
+/// The lock file's table of item hashes.
+pub const ITEMS_KEY: &str = "rockstore_items";
 
 impl Lockfile {
     /// The pin of rock `name` among the build or the runtime dependencies.
@@ -112,7 +118,28 @@ impl Lockfile {
                 })
                 .collect()
         };
+        let mut items = BTreeMap::new();
+        match table.get(ITEMS_KEY) {
+            None => {}
+            Some(Value::Table(t)) => {
+                for (name, hash) in t.iter() {
+                    let (lua::Key::String(name), Some(hash)) = (name, hash.as_str()) else {
+                        return Err(shape(&format!(
+                            "{ITEMS_KEY}: expected name = \"blake3:HEX\" pairs"
+                        )));
+                    };
+                    if crate::store::content_hash::ContentHash::parse_hex(hash).is_err() {
+                        return Err(shape(&format!(
+                            "{ITEMS_KEY}: {name} is pinned to `{hash}`, not a content hash"
+                        )));
+                    }
+                    items.insert(name.clone(), hash.to_owned());
+                }
+            }
+            Some(_) => return Err(shape(&format!("{ITEMS_KEY}: expected a table"))),
+        }
         Ok(Some(Lockfile {
+            items,
             dependencies: kind("dependencies")?,
             build_dependencies: kind("build_dependencies")?,
             path: path.clone(),
@@ -123,6 +150,25 @@ impl Lockfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_hashes_are_read_and_a_bad_one_is_named() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join(FILE_NAME);
+        let hash = format!("blake3:{}", "ab".repeat(32));
+        std::fs::write(
+            &file,
+            format!("return {{ dependencies = {{ lpeg = \"1.0-1\" }}, rockstore_items = {{ lpeg = \"{hash}\" }} }}"),
+        )
+        .expect("write");
+        let lock = Lockfile::load(tmp.path()).expect("ok").expect("some");
+        assert_eq!(lock.items.get("lpeg"), Some(&hash));
+        std::fs::write(&file, "return { rockstore_items = { lpeg = \"md5:0\" } }").expect("write");
+        let err = Lockfile::load(tmp.path())
+            .expect_err("bad hash")
+            .to_string();
+        assert!(err.contains("lpeg is pinned to `md5:0`"), "{err}");
+    }
 
     #[test]
     fn pins_are_read_and_bad_files_are_named() {

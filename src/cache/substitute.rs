@@ -111,6 +111,8 @@ pub struct Substituters {
 /// Most bytes of blobs held in memory ahead of their admission; the rest
 /// are read when their step runs.
 const PREFETCH_BUDGET: u64 = 256 << 20;
+/// Largest item archive read for a pinned item.
+const MAX_PINNED_ARCHIVE: u64 = 1 << 30;
 /// Blob downloads at once.
 const PREFETCH_THREADS: usize = 8;
 
@@ -153,6 +155,43 @@ impl Substituters {
             found: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The item archive of content hash `hash` from the first substituter
+    /// that has its blob, decompressed, with the cache's URL: signed or
+    /// not (its hash is its proof; the caller admits it and checks the
+    /// name). Caches that fail are warned about and skipped.
+    pub fn archive_by_hash(&self, hash: &ContentHash) -> Option<(String, Vec<u8>)> {
+        for slot in &self.slots {
+            if slot.down.load(Ordering::SeqCst) {
+                continue;
+            }
+            let reader = match slot.cache.blob(hash) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    if is_down(&e) {
+                        self.down(slot, &e);
+                    }
+                    continue;
+                }
+            };
+            let decoded = zstd::stream::read::Decoder::new(reader).and_then(|mut d| {
+                d.window_log_max(27)?;
+                let mut out = Vec::new();
+                d.take(MAX_PINNED_ARCHIVE).read_to_end(&mut out)?;
+                Ok(out)
+            });
+            match decoded {
+                Ok(bytes) => return Some((slot.cache.url.clone(), bytes)),
+                Err(e) => (self.warn)(&format!(
+                    "{}: the blob of {} is unusable: {e}",
+                    slot.cache.url,
+                    hash.to_hex()
+                )),
+            }
+        }
+        None
     }
 
     /// Downloads the blobs of `hits` now, several at once, so that each

@@ -101,7 +101,7 @@ impl Progress for Watcher {
             let work = plan
                 .steps
                 .iter()
-                .filter(|s| !matches!(s.action, Action::Installed(_)))
+                .filter(|s| !matches!(s.action, Action::Installed(_) | Action::Pinned(_)))
                 .count();
             bars.overall.set_length(work as u64);
             bars.multi.add(bars.overall.clone()).tick();

@@ -135,7 +135,7 @@ pub fn run(
         .steps
         .iter()
         .map(|s| match &s.action {
-            Action::Installed(item) => State::Done(item.clone()),
+            Action::Installed(item) | Action::Pinned(item) => State::Done(item.clone()),
             _ => State::Waiting,
         })
         .collect();
@@ -148,7 +148,7 @@ pub fn run(
     let buildable = plan
         .steps
         .iter()
-        .filter(|s| !matches!(s.action, Action::Installed(_)))
+        .filter(|s| !matches!(s.action, Action::Installed(_) | Action::Pinned(_)))
         .count();
     let workers = jobs.max(1).min(buildable);
     std::thread::scope(|scope| {

@@ -620,7 +620,7 @@ impl<'a> Installer<'a> {
         let mut items: Vec<Option<String>> = Vec::with_capacity(plan.steps.len());
         for step in &mut plan.steps {
             let (item, action) = match (&step.action, &step.build_from) {
-                (Action::Installed(item), _) => (Some(item.clone()), None),
+                (Action::Installed(item) | Action::Pinned(item), _) => (Some(item.clone()), None),
                 (Action::Build, Some(source)) => match resolve::dependency_items(step, &items) {
                     Some(deps) => match source.planned(&self.builder, deps)? {
                         crate::build::Planned::Reuse(i) => {
@@ -653,6 +653,110 @@ impl<'a> Installer<'a> {
         Ok(plan)
     }
 
+    /// The dependencies whose item the project's `luarocks.lock` names by
+    /// content hash (`rockstore_items`): taken from the store, or else
+    /// from any substituter's blob of that hash, signed or not (the hash
+    /// is the proof), with no realisation asked for. A pinned item found
+    /// nowhere is built, after a warning. The rocks asked for are always
+    /// built: `make` builds the working directory, whatever a lock says.
+    fn use_pinned_items(&self, plan: &mut InstallPlan) -> Result<(), InstallError> {
+        let Some(lock) = &self.pins else {
+            return Ok(());
+        };
+        if lock.items.is_empty() {
+            return Ok(());
+        }
+        for step in &mut plan.steps {
+            if step.explicit || !matches!(step.action, Action::Build) {
+                continue;
+            }
+            let Some(hash) = lock.items.get(&step.name) else {
+                continue;
+            };
+            let Ok(hash) = crate::store::content_hash::ContentHash::parse_hex(hash) else {
+                continue;
+            };
+            let Ok(name) = crate::store::item_name::ItemName::new(&hash, &step.name, &step.version)
+            else {
+                continue;
+            };
+            if self.builder.store.get(&name)?.is_some() {
+                step.action = Action::Pinned(name.as_str().to_owned());
+                continue;
+            }
+            let found = self
+                .builder
+                .substituters
+                .and_then(|s| s.archive_by_hash(&hash));
+            let Some((url, archive)) = found else {
+                (self.say)(&format!(
+                    "warning: {} {}: its pinned item {} is in no substituter; building it",
+                    step.name,
+                    step.version,
+                    name.as_str()
+                ));
+                continue;
+            };
+            let spec = crate::store::ItemSpec {
+                name: step.name.clone(),
+                version: step.version.clone(),
+                kind: crate::store::db::ItemKind::Rock,
+                references: Vec::new(),
+                recipe_key: None,
+            };
+            let item =
+                self.backend
+                    .add_archive(&mut archive.as_slice(), archive.len() as u64, &spec)?;
+            if item.name != name {
+                (self.say)(&format!(
+                    "warning: {} {}: {url} gave {} for the pinned item {}; building it",
+                    step.name,
+                    step.version,
+                    item.name.as_str(),
+                    name.as_str()
+                ));
+                continue;
+            }
+            (self.say)(&format!(
+                "{} {}: pinned item {} from {url}",
+                step.name,
+                step.version,
+                name.as_str()
+            ));
+            step.action = Action::Pinned(name.as_str().to_owned());
+        }
+        Ok(())
+    }
+
+    /// `pins_of` and, for `--pin`, each dependency's item by content hash
+    /// (`rockstore_items`, which LuaRocks ignores).
+    fn pins_of_run(
+        &self,
+        plan: &InstallPlan,
+        items: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, InstallError> {
+        let mut pins = pins_of(plan);
+        if !self.settings.pin {
+            return Ok(pins);
+        }
+        let mut hashes = BTreeMap::new();
+        for (step, item) in plan.steps.iter().zip(items) {
+            if step.explicit {
+                continue;
+            }
+            let Ok(name) = crate::store::item_name::ItemName::parse(item) else {
+                continue;
+            };
+            if let Some(found) = self.builder.store.get(&name)? {
+                hashes.insert(step.name.clone(), found.record.hash.to_string());
+            }
+        }
+        if !hashes.is_empty() {
+            pins.insert(crate::lockfile::ITEMS_KEY.to_owned(), hashes);
+        }
+        Ok(pins)
+    }
+
     /// Asks the substituters for every step's realisation before anything
     /// is built, all the steps of a level at once: a step's recipe key is
     /// known once its dependencies' items are (installed, realised here, or
@@ -668,7 +772,7 @@ impl<'a> Installer<'a> {
             .steps
             .iter()
             .map(|s| match &s.action {
-                Action::Installed(item) => Some(item.clone()),
+                Action::Installed(item) | Action::Pinned(item) => Some(item.clone()),
                 _ => None,
             })
             .collect();
@@ -757,7 +861,8 @@ impl<'a> Installer<'a> {
     ) -> Result<Outcome, InstallError> {
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
-        let plan = self.resolve(&base, requests, only_deps)?;
+        let mut plan = self.resolve(&base, requests, only_deps)?;
+        self.use_pinned_items(&mut plan)?;
         self.prefetch_substitutes(&plan)?;
         let mut items = execute::run(
             &self.builder,
@@ -784,8 +889,9 @@ impl<'a> Installer<'a> {
             self.settings.keep,
             self.settings.force,
         );
+        let pins = self.pins_of_run(&plan, &items)?;
         if self.settings.pin {
-            let lock = lock_text(&pins_of(&plan));
+            let lock = lock_text(&pins);
             for rock in &mut rocks {
                 if plan
                     .requested
@@ -809,7 +915,7 @@ impl<'a> Installer<'a> {
                 generation: None,
                 installed,
                 added: Vec::new(),
-                pins: pins_of(&plan),
+                pins: pins.clone(),
             });
         }
         let added: Vec<Added> = plan
@@ -854,7 +960,7 @@ impl<'a> Installer<'a> {
             generation: Some(generation),
             installed,
             added,
-            pins: pins_of(&plan),
+            pins,
         })
     }
 

@@ -74,6 +74,10 @@ pub enum Action {
     /// Already in the target tree at this version: linked as it is (and
     /// marked as asked for, when it now is).
     Installed(String),
+    /// The project's `luarocks.lock` names its item by content hash, and
+    /// the store has it (or a substituter's blob of that hash gave it):
+    /// nothing is built and no realisation is asked for.
+    Pinned(String),
     /// A binary cache has a trusted build of it: downloaded, not built.
     Substitute {
         /// The cache.
@@ -190,6 +194,7 @@ impl InstallPlan {
                 Action::Build => format!("build      from {}", step.source),
                 Action::Reuse(item) => format!("reuse      {item}"),
                 Action::Installed(item) => format!("installed  {item}"),
+                Action::Pinned(item) => format!("pinned     {item}"),
                 Action::Substitute { from, size, .. } => {
                     format!("substitute from {from} ({} KiB)", size.div_ceil(1024))
                 }

@@ -249,6 +249,26 @@ impl Host<'_> {
         cmd.output().expect("rockstore")
     }
 
+    /// [`Host::run`] in the working directory `dir`.
+    fn run_in(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        let mut cmd = self.s.bare_cmd();
+        cmd.current_dir(dir)
+            .env("CC_LOG", &self.log)
+            .arg("--store")
+            .arg(self.store())
+            .args([
+                "--only-server",
+                &self.repo.server.base,
+                "--lua-version",
+                "5.4",
+            ])
+            .arg("--tree")
+            .arg(self.tree())
+            .args(args)
+            .arg(format!("CC={}", self.cc.display()));
+        cmd.output().expect("rockstore")
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -825,5 +845,98 @@ fn a_killed_push_leaves_no_realisation_without_its_blob() {
             "--cache-only",
         ]);
         assert_eq!(c.lua("print(require('dmtop').dep.dep)"), "true");
+    }
+}
+
+/// `make --pin` records each dependency's item by content hash in
+/// `luarocks.lock` (`rockstore_items`, which Debian's LuaRocks ignores);
+/// `make` beside that lock on a fresh machine takes the items from any
+/// cache holding their blobs, unsigned and with no trusted key, and
+/// compiles nothing but the project itself.
+#[test]
+fn a_lock_with_item_hashes_installs_them_from_any_cache_signed_or_not() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let project = s.tmp.path().join("project");
+    std::fs::create_dir_all(&project).expect("project");
+    std::fs::write(
+        project.join("app-1.0-1.rockspec"),
+        "package = 'app'\nversion = '1.0-1'\nsource = { url = 'git+https://example.invalid/app' }\n\
+         dependencies = { 'cmulti', 'dmdep' }\n\
+         build = { type = 'builtin', modules = { app = 'app.lua' } }\n",
+    )
+    .expect("rockspec");
+    std::fs::write(
+        project.join("app.lua"),
+        "return { answer = require('cmulti').answer(), dep = require('dmdep').dep }\n",
+    )
+    .expect("app");
+    let a = host(&s, &repo, "a", &engine);
+    let out = a.run_in(&project, &["make", "--pin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lock = std::fs::read_to_string(project.join("luarocks.lock")).expect("lock");
+    assert!(
+        lock.contains("rockstore_items"),
+        "{lock}{}",
+        text(&out.stderr)
+    );
+    for rock in ["cmulti", "dmdep"] {
+        assert!(
+            lock.lines()
+                .any(|l| l.contains(rock) && l.contains("blake3:")),
+            "{rock} has no item hash in:\n{lock}"
+        );
+    }
+    assert!(
+        !lock
+            .lines()
+            .any(|l| l.contains("app") && l.contains("blake3:")),
+        "the project's own build is pinned:\n{lock}"
+    );
+    // Pushed unsigned: blobs and item documents, no realisation.
+    a.ok(&["copy", "--to", &engine.url]);
+    assert!(
+        !engine.root.join("real").exists(),
+        "an unsigned push wrote realisations"
+    );
+    // A fresh machine, trusting no key at all.
+    let b = host(&s, &repo, "b", &engine);
+    let out = b.run_in(&project, &["make", "--substituter", &engine.url]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("cmulti 1.0-1: pinned item"), "{said}");
+    assert!(said.contains("dmdep 1.0-1: pinned item"), "{said}");
+    assert_eq!(compiles(&b.log), 0, "b compiled:\n{said}");
+    assert_eq!(
+        b.lua("local app = require('app') print(app.answer, app.dep)"),
+        "42\ttrue"
+    );
+    // Debian's LuaRocks reads the same lock and ignores the hashes.
+    if need(&["luarocks"]) {
+        let tree = s.tmp.path().join("lr-tree");
+        let out = s
+            .program(crate::support::luarocks_script())
+            .current_dir(&project)
+            .args([
+                "--lua-version",
+                "5.4",
+                "--only-server",
+                &repo.server.base,
+                "--tree",
+            ])
+            .arg(&tree)
+            .arg("make")
+            .output()
+            .expect("luarocks");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
 }
