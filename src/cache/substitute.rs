@@ -198,7 +198,8 @@ impl Substituters {
     /// step's admission finds its bytes at hand instead of waiting for its
     /// own round trip (a cache is fastest asked in parallel, as Nix's
     /// substituters are). Failures are left for the step to meet again.
-    pub fn prefetch_blobs(&self, hits: &[Hit]) {
+    /// Returns how many blobs and bytes arrived.
+    pub fn prefetch_blobs(&self, hits: &[Hit]) -> (usize, u64) {
         let mut budget = PREFETCH_BUDGET;
         let wanted: Vec<&Hit> = hits
             .iter()
@@ -209,7 +210,7 @@ impl Substituters {
             })
             .collect();
         if wanted.is_empty() {
-            return;
+            return (0, 0);
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {
@@ -238,6 +239,10 @@ impl Substituters {
                 });
             }
         });
+        self.downloaded
+            .lock()
+            .map(|m| (m.len(), m.values().map(|b| b.len() as u64).sum()))
+            .unwrap_or((0, 0))
     }
 
     /// Substituters from configured text: URLs and `name:base64` keys.

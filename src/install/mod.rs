@@ -798,8 +798,14 @@ impl<'a> Installer<'a> {
                 }
             }
             if level.is_empty() {
-                if self.backend.substitutes_here() {
-                    substituters.prefetch_blobs(&hits);
+                if self.backend.substitutes_here() && !hits.is_empty() {
+                    let started = std::time::Instant::now();
+                    let (count, bytes) = substituters.prefetch_blobs(&hits);
+                    (self.say)(&format!(
+                        "downloaded {count} build(s) ({} KiB) from the substituters in {:.1} ms",
+                        bytes.div_ceil(1024),
+                        started.elapsed().as_secs_f64() * 1e3
+                    ));
                 }
                 return Ok(());
             }
