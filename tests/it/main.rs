@@ -10,6 +10,7 @@ mod consistency;
 mod crash_edges;
 mod daemon;
 mod daemon_attacks;
+mod fleet;
 mod hostile;
 mod hostile_corpus;
 mod limits;
