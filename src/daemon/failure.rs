@@ -213,6 +213,20 @@ pub fn to_profile(failure: WireFailure) -> ProfileError {
 /// What the daemon sends for a store's failure.
 pub fn from_store(error: &StoreError) -> WireFailure {
     match error {
+        // What the client sent would make a record larger than a reader
+        // takes: her request, not the store, is at fault.
+        StoreError::Record {
+            source: crate::store::db::RecordError::TooLarge { size },
+            ..
+        } => plain(
+            kind::BAD_REQUEST,
+            format!(
+                "the request would make a record of {}, more than a record may hold ({}); nothing was written",
+                human(*size as u64),
+                human(crate::store::db::MAX_RECORD_BYTES as u64)
+            ),
+            vec!["keep fewer generations (`rockstore delete-generations --keep N`) or name fewer references".into()],
+        ),
         StoreError::Remote(remote) => match remote.as_ref() {
             RemoteError::Failed {
                 kind,

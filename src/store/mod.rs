@@ -157,6 +157,15 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// A tree's recorded roots cannot be read, so what it roots is unknown.
+    #[error("unusable recorded roots {}; nothing was freed, since that tree's items are unknown. The store owner removes that file (a collection then reads the tree itself, and the tree's next change records its roots again)", path.display())]
+    UnusableRoots {
+        /// The record file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: RecordError,
+    },
     /// Nothing matches a query.
     #[error("no item in the store matches `{0}`")]
     NotFound(String),
@@ -717,6 +726,26 @@ impl Store {
         let stream = canonical::serialize(&root);
         let hash = canonical::hash_stream(&stream);
         let name = ItemName::new(&hash, &spec.name, &spec.version)?;
+        let (file_count, size) = root.file_stats();
+        let mut references = spec.references.clone();
+        references.sort();
+        references.dedup();
+        let record = ItemRecord {
+            format_version: db::FORMAT_VERSION,
+            hash,
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            kind: spec.kind,
+            recipe_key: spec.recipe_key,
+            references,
+            size,
+            file_count,
+            created: now_secs(),
+            creator_uid: rustix::process::getuid().as_raw(),
+        };
+        // A record the reader would refuse is refused before anything of
+        // the item is visible.
+        self.encoded(&record, "db/items", name.as_str())?;
         fp.hit("after-ingest");
 
         // One syncfs makes every staged file durable at once; per-file fsync
@@ -797,23 +826,6 @@ impl Store {
             .map_err(self.io("db/listings", name.as_str()))?;
         fp.hit("after-listing");
 
-        let (file_count, size) = root.file_stats();
-        let mut references = spec.references.clone();
-        references.sort();
-        references.dedup();
-        let record = ItemRecord {
-            format_version: db::FORMAT_VERSION,
-            hash,
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            kind: spec.kind,
-            recipe_key: spec.recipe_key,
-            references,
-            size,
-            file_count,
-            created: now_secs(),
-            creator_uid: rustix::process::getuid().as_raw(),
-        };
         if self.sealed {
             // Sealed before it is visible, so nobody links an item root
             // could still write by mistake. Best effort by design: without
@@ -835,11 +847,25 @@ impl Store {
         })
     }
 
+    /// `record` encoded to be written as `sub/file`, or refused when the
+    /// reader would refuse it ([`db::MAX_RECORD_BYTES`]).
+    fn encoded<T: serde::Serialize>(
+        &self,
+        record: &T,
+        sub: &str,
+        file: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        db::encode_checked(record).map_err(|source| StoreError::Record {
+            path: self.path_of(sub, file),
+            source,
+        })
+    }
+
     fn write_record(&self, name: &ItemName, record: &ItemRecord) -> Result<(), StoreError> {
         write_replace(
             &self.db_items,
             name.as_str(),
-            &db::encode(record),
+            &self.encoded(record, "db/items", name.as_str())?,
             RECORD_MODE,
         )
         .map_err(self.io("db/items", name.as_str()))?;
@@ -858,7 +884,7 @@ impl Store {
         match write_replace(
             &self.db_realisations,
             &file,
-            &db::encode(&record),
+            &self.encoded(&record, "db/realisations", &file)?,
             RECORD_MODE,
         ) {
             Ok(()) => {}
@@ -910,7 +936,8 @@ impl Store {
             url: url.to_owned(),
             blake3,
         };
-        write_replace(&sources, &key.to_hex(), &db::encode(&record), RECORD_MODE)
+        let bytes = self.encoded(&record, "db/sources", &key.to_hex())?;
+        write_replace(&sources, &key.to_hex(), &bytes, RECORD_MODE)
             .map_err(self.io("db/sources", &key.to_hex()))
     }
 
@@ -918,8 +945,8 @@ impl Store {
     pub fn record_facts(&self, facts: &db::RecipeFacts) -> Result<(), StoreError> {
         let dir = self.user_dir_root("db/facts")?;
         let file = facts.recipe_key.to_hex();
-        write_replace(&dir, &file, &db::encode(facts), RECORD_MODE)
-            .map_err(self.io("db/facts", &file))
+        let bytes = self.encoded(facts, "db/facts", &file)?;
+        write_replace(&dir, &file, &bytes, RECORD_MODE).map_err(self.io("db/facts", &file))
     }
 
     /// What recipe `key` was built for, when recorded.
@@ -1173,9 +1200,12 @@ impl Store {
             recorded: now_secs(),
             generations,
         };
+        // Refused before anything is written: a record the reader would
+        // refuse would stop every collection.
+        let roots_bytes = self.encoded(&roots_record, "db/roots", &format!("{mine}/{id}"))?;
         match self.user_dir("db/roots", &mine) {
             Ok(dir) => {
-                write_replace(&dir, &id, &db::encode(&roots_record), RECORD_MODE)
+                write_replace(&dir, &id, &roots_bytes, RECORD_MODE)
                     .map_err(self.io("db/roots", &format!("{mine}/{id}")))?;
                 sync_dir(&dir).map_err(self.io("db/roots", &mine))?;
             }
@@ -1193,7 +1223,8 @@ impl Store {
             uid,
             registered: now_secs(),
         };
-        write_replace(&dir, &id, &db::encode(&record), RECORD_MODE)
+        let bytes = self.encoded(&record, "db/trees", &format!("{mine}/{id}"))?;
+        write_replace(&dir, &id, &bytes, RECORD_MODE)
             .map_err(self.io("db/trees", &format!("{mine}/{id}")))?;
         sync_dir(&dir).map_err(self.io("db/trees", &mine))
     }
@@ -1236,7 +1267,7 @@ impl Store {
         match std::fs::read(&path) {
             Ok(bytes) => db::decode(&bytes)
                 .map(Some)
-                .map_err(|source| StoreError::Record { path, source }),
+                .map_err(|source| StoreError::UnusableRoots { path, source }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io { path, source }),
         }

@@ -1105,3 +1105,132 @@ fn a_members_hold_and_dry_run_reach_no_further_than_her_own() {
         .expect("gc");
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// The uid of a real user.
+fn uid_of(user: &str) -> u32 {
+    let out = Command::new("id").args(["-u", user]).output().expect("id");
+    text(&out.stdout).trim().parse().expect("uid")
+}
+
+/// Red team 1: a registration whose record would be larger than a reader
+/// takes is refused before anything is written, so collections go on; and
+/// a record that cannot be read (left by an older daemon) stops only its
+/// own user's admissions, while gc refuses naming it and what to do.
+#[test]
+fn a_registration_too_large_to_read_back_is_refused_and_stops_nobody() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let store = w.store().display().to_string();
+    let socket = w.store().join("daemon.socket").display().to_string();
+    w.ok("rs-alice", &["--local", "install", "purelua"]);
+    let profile = std::fs::read_link(w.user_tree("rs-alice").join(".rockstore/generations/1"))
+        .expect("generation link");
+    let profile = profile
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let roots_dir = w
+        .store()
+        .join("db/roots")
+        .join(uid_of("rs-alice").to_string());
+    let before: Vec<_> = std::fs::read_dir(&roots_dir)
+        .expect("roots")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    // 50,000 generations: a header of about 4 MB, under the request limit.
+    let script = format!(
+        "{PY_WIRE}
+s, welcome = hello(sys.argv[1])
+gens = [{{'generation': g, 'item': sys.argv[2]}} for g in range(50000)]
+s.sendall(frame({{'type': 'register_tree', 'path': '/tmp/alice-many', 'generations': gens}}))
+print(json.dumps(reply(s)))
+"
+    );
+    let out = python(&w, "rs-alice", &script, &[&socket, &profile]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["type"], "failed", "{answer}");
+    assert_eq!(answer["kind"], "bad_request", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 10000")),
+        "{answer}"
+    );
+    let after: Vec<_> = std::fs::read_dir(&roots_dir)
+        .expect("roots")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(after, before, "nothing was written");
+    // Under the count, over the record's size (long item names): refused
+    // by the record's own limit, naming it.
+    let long = format!(
+        "{}{}",
+        &profile[..profile.find('-').expect("dash") + 1],
+        "x".repeat(190)
+    );
+    let out = python(
+        &w,
+        "rs-alice",
+        &script.replace("range(50000)", "range(9000)"),
+        &[&socket, &long],
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["kind"], "bad_request", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("more than a record may hold (1.0 MiB)")),
+        "{answer}"
+    );
+    let after: Vec<_> = std::fs::read_dir(&roots_dir)
+        .expect("roots")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(after, before, "nothing was written");
+    let gc = |dry: bool| {
+        let mut args = vec!["--store", store.as_str(), "gc"];
+        if dry {
+            args.push("--dry-run");
+        }
+        w.command("root", "022", bin(), &args).output().expect("gc")
+    };
+    for dry in [true, false] {
+        let out = gc(dry);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    w.ok("rs-bob", &["--local", "install", "purelua"]);
+    // A record too large to read, as an older daemon wrote it: bob still
+    // installs; gc refuses, naming the record and the way out.
+    let file = before.first().expect("alice's roots").clone();
+    let big = rockstore::store::db::TreeRoots {
+        format_version: 1,
+        path: b"/x".to_vec(),
+        uid: uid_of("rs-alice"),
+        recorded: 0,
+        generations: (0..50_000).map(|g| (g, profile.clone())).collect(),
+    };
+    std::fs::write(&file, rockstore::store::db::encode(&big)).expect("plant");
+    w.ok("rs-bob", &["--local", "install", "cmulti"]);
+    let out = gc(true);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("store owner removes that file"),
+        "{err}"
+    );
+    std::fs::remove_file(&file).expect("rm");
+    let out = gc(false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('purelua') ~= nil)"),
+        "true"
+    );
+}

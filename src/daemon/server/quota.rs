@@ -22,6 +22,10 @@ struct Index {
     items: HashMap<String, (u64, Vec<String>, u32)>,
     /// Recorded roots, by uid.
     roots: HashMap<u32, Vec<String>>,
+    /// Recorded roots that cannot be read (`db/roots/<file>`), by uid:
+    /// their user's usage is unknown, and only hers is refused (another
+    /// user's broken record never stops anyone else).
+    unusable: HashMap<u32, Vec<String>>,
 }
 
 /// A store's quotas.
@@ -54,6 +58,11 @@ impl Quotas {
         let Some((_, index)) = cache.as_ref() else {
             return Ok(0);
         };
+        if let Some(files) = index.unusable.get(&uid) {
+            for file in files {
+                store.recorded_roots(file)?;
+            }
+        }
         let mut hers: Vec<String> = index.roots.get(&uid).cloned().unwrap_or_default();
         hers.extend(extra.iter().cloned());
         let others: Vec<String> = index
@@ -115,13 +124,20 @@ fn read(store: &Store) -> Result<Index, StoreError> {
         })
         .collect();
     let mut roots: HashMap<u32, Vec<String>> = HashMap::new();
-    for (file, _) in store.trees()? {
-        if let Some(recorded) = store.recorded_roots(&file)? {
-            roots
+    let mut unusable: HashMap<u32, Vec<String>> = HashMap::new();
+    for (file, registration) in store.trees()? {
+        match store.recorded_roots(&file) {
+            Ok(Some(recorded)) => roots
                 .entry(recorded.uid)
                 .or_default()
-                .extend(recorded.generations.into_iter().map(|(_, item)| item));
+                .extend(recorded.generations.into_iter().map(|(_, item)| item)),
+            Ok(None) => {}
+            Err(_) => unusable.entry(registration.uid).or_default().push(file),
         }
     }
-    Ok(Index { items, roots })
+    Ok(Index {
+        items,
+        roots,
+        unusable,
+    })
 }

@@ -50,8 +50,13 @@ const MAX_SOURCES: u64 = 1 << 30;
 const MAX_ADD: u64 = 4 << 30;
 /// Entries an archive may hold.
 const MAX_ENTRIES: u64 = 1_000_000;
-/// Generations one registration may name.
-const MAX_ROOTS: usize = 100_000;
+/// Generations one registration may name (checked before the names are
+/// parsed); the record they make is bounded again by the records' own
+/// limit (`db::MAX_RECORD_BYTES`), which the store checks before it
+/// writes anything.
+const MAX_ROOTS: usize = 10_000;
+/// References one `add` may name.
+const MAX_REFERENCES: usize = 10_000;
 
 /// Who is on the other end.
 struct Client {
@@ -648,6 +653,12 @@ impl Session<'_> {
     fn add(&self, name: String, version: String, kind: &str, references: Vec<String>) -> Answer {
         let kind =
             ItemKind::parse(kind).ok_or_else(|| bad(format!("unknown item kind `{kind}`")))?;
+        if references.len() > MAX_REFERENCES {
+            return Err(bad(format!(
+                "an item of {} references is more than the daemon records (at most {MAX_REFERENCES})",
+                references.len()
+            )));
+        }
         let spec = ItemSpec {
             name,
             version,
@@ -716,7 +727,10 @@ impl Session<'_> {
         self.no_payload()?;
         let path = absolute(path, "path")?;
         if generations.len() > MAX_ROOTS {
-            return Err(bad(format!("more than {MAX_ROOTS} generations")));
+            return Err(bad(format!(
+                "a tree of {} generations is more than the daemon records (at most {MAX_ROOTS}); nothing was written",
+                generations.len()
+            )));
         }
         let roots = generations
             .into_iter()
