@@ -127,6 +127,27 @@ pub struct DaemonArgs {
     /// Connections open at once in all.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// Seconds every request has to arrive whole, whatever its size; a
+    /// request also has its size at --request-min-rate.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub request_grace: u64,
+    /// Slowest a whole request (header and payload) may arrive, in bytes
+    /// a second (K/M/G suffixes): a request of S bytes is cut after
+    /// --request-grace + S / this.
+    #[arg(long, value_name = "SIZE", default_value = "1M")]
+    pub request_min_rate: String,
+    /// Payload bytes (rock files, rockspecs) held in memory for all
+    /// requests at once.
+    #[arg(long, value_name = "SIZE", default_value = "512M")]
+    pub upload_budget: String,
+    /// Of --upload-budget, what one user's requests may hold at once
+    /// [default: a quarter of it].
+    #[arg(long, value_name = "SIZE")]
+    pub upload_share: Option<String>,
+    /// Seconds a member's `hold` (a client's install in flight keeps the
+    /// store from being collected) may last before the daemon ends it.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub max_hold: u64,
 }
 
 /// `rockstore daemon`: serve the store until killed. Root's config
@@ -159,6 +180,22 @@ pub fn daemon(
         Some(text) => Quota::parse(&text).ok_or_else(|| {
             anyhow::anyhow!("`{text}` is not a quota (write 10G, 512M, 25% or none)")
         })?,
+    };
+    let size = |flag: &str, text: &str| match Quota::parse(text) {
+        Some(Quota::Bytes(n)) if n > 0 => Ok(n),
+        _ => Err(anyhow::anyhow!(
+            "--{flag} {text}: not a size (write 512M, 64K, 1G)"
+        )),
+    };
+    let upload_budget = size("upload-budget", &args.upload_budget)?;
+    let requests = rockstore::daemon::RequestLimits {
+        grace: std::time::Duration::from_secs(args.request_grace.max(1)),
+        min_rate: size("request-min-rate", &args.request_min_rate)?,
+        upload_budget,
+        upload_share: match &args.upload_share {
+            Some(text) => size("upload-share", text)?.min(upload_budget),
+            None => upload_budget / 4,
+        },
     };
     let seconds = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
         flag.or(file)
@@ -218,6 +255,8 @@ pub fn daemon(
             .collect(),
         cache_timeouts: cx.timeouts(),
         s3: cx.s3(),
+        requests,
+        max_hold: std::time::Duration::from_secs(args.max_hold.max(1)),
         ..defaults
     };
     if !args.allowed_users.is_empty() {

@@ -101,6 +101,44 @@ pub struct DaemonConfig {
     pub cache_timeouts: crate::cache::transport::Timeouts,
     /// Credentials for S3 caches.
     pub s3: Option<crate::cache::transport::S3Credentials>,
+    /// How fast requests must arrive and how much of them is held.
+    pub requests: RequestLimits,
+    /// Longest a member's `hold` lasts before the daemon ends it.
+    pub max_hold: Duration,
+}
+
+/// How fast a request must arrive, and how many payload bytes the daemon
+/// holds for uploads at once (store-format/v1/daemon.md, "Frames").
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Time every request has, whatever its size.
+    pub grace: Duration,
+    /// Bytes a second a whole request must at least arrive at.
+    pub min_rate: u64,
+    /// Payload bytes held in memory for all requests at once.
+    pub upload_budget: u64,
+    /// Of those, what one user's requests may hold at once.
+    pub upload_share: u64,
+}
+
+/// The default grace period of a request.
+pub const DEFAULT_REQUEST_GRACE: Duration = Duration::from_secs(30);
+/// The default minimum rate of a request, in bytes a second.
+pub const DEFAULT_REQUEST_MIN_RATE: u64 = 1 << 20;
+/// The default payload budget.
+pub const DEFAULT_UPLOAD_BUDGET: u64 = 512 << 20;
+/// The default longest member's hold.
+pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(600);
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            grace: DEFAULT_REQUEST_GRACE,
+            min_rate: DEFAULT_REQUEST_MIN_RATE,
+            upload_budget: DEFAULT_UPLOAD_BUDGET,
+            upload_share: DEFAULT_UPLOAD_BUDGET / 4,
+        }
+    }
 }
 
 /// The default time limit of a build.
@@ -129,6 +167,8 @@ impl Default for DaemonConfig {
             secret_key_files: Vec::new(),
             cache_timeouts: Default::default(),
             s3: None,
+            requests: RequestLimits::default(),
+            max_hold: DEFAULT_MAX_HOLD,
         }
     }
 }

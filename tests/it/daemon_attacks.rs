@@ -1234,3 +1234,114 @@ print(json.dumps(reply(s)))
         "true"
     );
 }
+
+/// A build request's header, as a client sends it.
+const PY_BUILD: &str = r#"
+def build_header(file):
+    return {'type': 'build', 'kind': 'rockspec', 'file': file, 'url': None,
+            'lua_version': '5.4', 'variables': {}, 'deps_dirs': [], 'rocks_provided': [],
+            'only_sources_from': None, 'dependency_items': [], 'branch': None,
+            'rockspec_size': None}
+def trickle(socks, secs):
+    # Sends a byte on each socket every half second until each has an
+    # answer (or `secs` pass); returns [kind, message, seconds] for each.
+    start = time.time()
+    answers = [None] * len(socks)
+    while any(a is None for a in answers) and time.time() - start < secs:
+        open_ = [s for i, s in enumerate(socks) if answers[i] is None]
+        ready, _, _ = select.select(open_, [], [], 0.5)
+        for s in ready:
+            i = socks.index(s)
+            r = reply(s)
+            answers[i] = [r and r.get('kind'), r and r.get('message'), time.time() - start]
+        for i, s in enumerate(socks):
+            if answers[i] is None:
+                try:
+                    s.send(b'x')
+                except OSError:
+                    pass
+    return answers
+"#;
+
+/// Red team 2: a request must arrive whole within a grace period plus its
+/// size at a minimum rate, so a trickle ends; and one user holds at most a
+/// share of the upload budget, so another user's build is served while
+/// she holds hers.
+#[test]
+fn a_trickled_upload_ends_at_its_deadline_and_holds_only_its_users_share() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start_with(
+        &w,
+        &[
+            "--upload-budget",
+            "4M",
+            "--request-grace",
+            "6",
+            "--request-min-rate",
+            "1M",
+        ],
+    );
+    let socket = w.store().join("daemon.socket").display().to_string();
+    // Four connections, each announcing a 1 MiB rock file (the whole
+    // budget between them), sending a few bytes, then one byte now and then.
+    let script = format!(
+        "{PY_WIRE}{PY_BUILD}
+import time, select
+socks = []
+for i in range(4):
+    s, welcome = hello(sys.argv[1])
+    assert welcome['type'] == 'welcome', welcome
+    h = json.dumps(build_header('hog-1.0-1.rockspec')).encode()
+    s.sendall(struct.pack('<IQ', len(h), 1 << 20) + h + b'pack')
+    socks.append(s)
+print('holding', flush=True)
+print(json.dumps(trickle(socks, 60)), flush=True)
+"
+    );
+    let mut alice = w
+        .command(
+            "rs-alice",
+            "022",
+            "/usr/bin/python3",
+            &["-c", &script, &socket],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("alice");
+    let mut lines = std::io::BufReader::new(alice.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("line").expect("holding"), "holding");
+    // Bob's build is served while alice holds what she may.
+    w.ok("rs-bob", &["--local", "install", "purelua"]);
+    let answers: Vec<(Option<String>, Option<String>, f64)> =
+        serde_json::from_str(&lines.next().expect("answers").expect("line")).expect("json");
+    alice.wait().expect("reap");
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0.as_deref() == Some("busy"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{answers:?}");
+    assert!(
+        refused.iter().all(|a| a
+            .1
+            .as_deref()
+            .is_some_and(|m| m.contains("one user holds at most 1.0 MiB"))),
+        "{answers:?}"
+    );
+    let cut: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0.as_deref() == Some("bad_request"))
+        .collect();
+    assert_eq!(cut.len(), 1, "{answers:?}");
+    assert!(
+        cut[0]
+            .1
+            .as_deref()
+            .is_some_and(|m| m.contains("did not arrive within the 7 s")),
+        "{answers:?}"
+    );
+    // Cut at its deadline (6 s + 1 MiB at 1 MiB/s), not after a read's 30 s.
+    assert!(cut[0].2 > 5.0 && cut[0].2 < 15.0, "{answers:?}");
+}

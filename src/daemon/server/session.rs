@@ -36,7 +36,8 @@ use crate::tree::{Profile, Tree};
 
 /// How long a client may take to greet.
 const HELLO_WAIT: Duration = Duration::from_secs(5);
-/// How long any read of a request may wait.
+/// How long any one read of a request may wait (the whole request has its
+/// own deadline besides: `RequestLimits`).
 const REQUEST_WAIT: Duration = Duration::from_secs(30);
 /// How long writing an answer may wait on a client that does not read.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
@@ -97,7 +98,19 @@ pub(super) fn run(
         daemon.say(&format!("refused {} (uid {uid}): {reason}", client.user));
         super::refuse(&stream, kind, &reason);
     };
-    match wire::receive::<Request>(&stream, FrameLimits::HELLO) {
+    // The whole greeting within HELLO_WAIT, not each of its reads.
+    let greeting = wire::receive_paced::<Request>(
+        &stream,
+        FrameLimits::HELLO,
+        wire::Pace {
+            grace: HELLO_WAIT,
+            min_rate: 1 << 20,
+            per_read: HELLO_WAIT,
+        },
+        std::time::Instant::now(),
+    )
+    .map(|(frame, _)| frame);
+    match greeting {
         Ok(Frame {
             message: Request::Hello { protocol, version },
             ..
@@ -130,9 +143,19 @@ pub(super) fn run(
     if wire::send(&stream, &welcome, &[]).is_err() {
         return;
     }
-    let _ = stream.set_read_timeout(Some(REQUEST_WAIT));
-    let frame = match wire::receive::<Request>(&stream, FrameLimits::REQUEST) {
-        Ok(frame) => frame,
+    let pace = wire::Pace {
+        grace: daemon.config.requests.grace,
+        min_rate: daemon.config.requests.min_rate,
+        per_read: REQUEST_WAIT,
+    };
+    let received = wire::receive_paced::<Request>(
+        &stream,
+        FrameLimits::REQUEST,
+        pace,
+        std::time::Instant::now(),
+    );
+    let (frame, deadline, allowed) = match received {
+        Ok((frame, paced)) => (frame, paced.deadline, paced.allowed),
         Err(e) => {
             let reply = Reply::Failed(Box::new(bad(e.to_string())));
             let _ = wire::send(&stream, &reply, &[]);
@@ -145,6 +168,8 @@ pub(super) fn run(
         stream: &stream,
         client: &client,
         payload: frame.payload_len,
+        deadline,
+        allowed,
     };
     let (what, answer) = match frame.message {
         Request::Hold => return session.hold(),
@@ -196,6 +221,10 @@ struct Session<'s> {
     stream: &'s UnixStream,
     client: &'s Client,
     payload: u64,
+    /// When the whole request (its payload too) must have arrived.
+    deadline: std::time::Instant,
+    /// What it was allowed in all.
+    allowed: Duration,
 }
 
 /// A build's progress to its client, one whole frame at a time (a build's
@@ -232,13 +261,20 @@ impl BuildWatch for ClientWatch<'_> {
 /// Payload bytes held in memory, returned to the budget when dropped.
 struct Held<'d> {
     daemon: &'d Daemon,
+    uid: u32,
     bytes: u64,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Ok(mut used) = self.daemon.in_memory.lock() {
-            *used = used.saturating_sub(self.bytes);
+            used.0 = used.0.saturating_sub(self.bytes);
+            if let Some(mine) = used.1.get_mut(&self.uid) {
+                *mine = mine.saturating_sub(self.bytes);
+                if *mine == 0 {
+                    used.1.remove(&self.uid);
+                }
+            }
         }
     }
 }
@@ -257,29 +293,58 @@ impl Session<'_> {
         }
     }
 
-    /// Reads `len` payload bytes into memory, within the daemon's budget.
+    /// The payload, read within the request's deadline.
+    fn input(&self) -> wire::Paced<'_> {
+        wire::Paced {
+            stream: self.stream,
+            deadline: self.deadline,
+            allowed: self.allowed,
+            per_read: REQUEST_WAIT,
+        }
+    }
+
+    /// Reads `len` payload bytes into memory, within the daemon's budget
+    /// and the client's share of it (so one user never holds what others
+    /// need).
     fn read_bytes(&self, len: u64) -> Result<(Vec<u8>, Held<'_>), WireFailure> {
+        let limits = self.daemon.config.requests;
+        let uid = self.client.uid;
         {
             let mut used = self
                 .daemon
                 .in_memory
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if *used + len > super::MEMORY_BUDGET {
+            let mine = used.1.get(&uid).copied().unwrap_or(0);
+            if mine + len > limits.upload_share {
+                return Err(failure::plain(
+                    kind::BUSY,
+                    format!(
+                        "your requests already hold {} of uploads, and this one is {}: one user holds at most {} at once; try again when they are done",
+                        failure::human(mine),
+                        failure::human(len),
+                        failure::human(limits.upload_share)
+                    ),
+                    Vec::new(),
+                ));
+            }
+            if used.0 + len > limits.upload_budget {
                 return Err(failure::plain(
                     kind::BUSY,
                     "the daemon is holding as many uploads as it allows; try again shortly".into(),
                     Vec::new(),
                 ));
             }
-            *used += len;
+            used.0 += len;
+            *used.1.entry(uid).or_default() += len;
         }
         let held = Held {
             daemon: self.daemon,
+            uid,
             bytes: len,
         };
         let mut bytes = vec![0u8; len as usize];
-        (&*self.stream)
+        self.input()
             .read_exact(&mut bytes)
             .map_err(|e| bad(format!("the payload did not arrive: {e}")))?;
         Ok((bytes, held))
@@ -583,7 +648,7 @@ impl Session<'_> {
             )));
         }
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.stream.take(len);
+        let mut input = self.input().take(len);
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
@@ -686,7 +751,7 @@ impl Session<'_> {
             });
         }
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.stream.take(self.payload);
+        let mut input = self.input().take(self.payload);
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
