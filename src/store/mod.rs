@@ -223,6 +223,47 @@ impl Default for StoreOptions {
     }
 }
 
+thread_local! {
+    /// Whom this thread admits items for: set by the daemon while it
+    /// serves a client, so records name the member who asked (her quota
+    /// counts what she admitted that nothing roots) and say whether the
+    /// kind and references came from her word (an `add`).
+    static ACTING: std::cell::Cell<Option<Acting>> = const { std::cell::Cell::new(None) };
+}
+
+/// Who an admission is for (see [`acting_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acting {
+    /// The client's uid: the records' `creator_uid`.
+    pub uid: u32,
+    /// The kind and references are the client's word (a member's `add`),
+    /// not what the daemon computed (a build, a profile) or a trusted
+    /// user's.
+    pub untrusted_record: bool,
+}
+
+/// Until the guard is dropped, items this thread admits are recorded as
+/// admitted by `acting`.
+pub fn acting_for(acting: Acting) -> ActingGuard {
+    let previous = ACTING.with(|a| a.replace(Some(acting)));
+    ActingGuard { previous }
+}
+
+/// Restores the previous [`acting_for`] when dropped.
+pub struct ActingGuard {
+    previous: Option<Acting>,
+}
+
+impl Drop for ActingGuard {
+    fn drop(&mut self) {
+        ACTING.with(|a| a.set(self.previous));
+    }
+}
+
+fn acting() -> Option<Acting> {
+    ACTING.with(std::cell::Cell::get)
+}
+
 /// What to admit: the name parts, kind and the declared relations.
 #[derive(Debug, Clone)]
 pub struct ItemSpec {
@@ -741,7 +782,7 @@ impl Store {
             size,
             file_count,
             created: now_secs(),
-            creator_uid: rustix::process::getuid().as_raw(),
+            creator_uid: acting().map_or_else(|| rustix::process::getuid().as_raw(), |a| a.uid),
         };
         // A record the reader would refuse is refused before anything of
         // the item is visible.
@@ -776,7 +817,29 @@ impl Store {
             if intact && existing.record.hash == hash {
                 drop(staging);
                 // The record stands as it was admitted: a later admission
-                // never adds references to it.
+                // never adds references to it. Except that a member's
+                // `add` chose its kind and references by her word alone:
+                // an admission whose record is not a member's word (a
+                // build, a profile the daemon made, a trusted user's)
+                // replaces such a record when it says otherwise, so her
+                // word never stands for what everyone else reuses.
+                let ours_is_trusted = !acting().is_some_and(|a| a.untrusted_record);
+                let existing_is_a_members_word = self.is_daemon_store()
+                    && !self.is_daemon_client()
+                    && existing.record.creator_uid != self.owner_uid()?
+                    && existing.record.recipe_key.is_none();
+                let differs = existing.record.kind != record.kind
+                    || existing.record.references != record.references;
+                let existing = if ours_is_trusted && existing_is_a_members_word && differs {
+                    self.write_record(&name, &record)?;
+                    Item {
+                        path: self.item_path(&name),
+                        name: name.clone(),
+                        record: record.clone(),
+                    }
+                } else {
+                    existing
+                };
                 if let Some(key) = spec.recipe_key {
                     self.record_realisation(&key, &existing.name)?;
                 }

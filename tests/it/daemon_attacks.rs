@@ -848,7 +848,9 @@ fn quotas_looping_trees_and_equal_bytes_cannot_hold_the_store() {
         return;
     }
     let w = World::new();
-    let _daemon = start_with(&w, &["--user-quota", "64K"]);
+    // Room for a small rock and its profile (every entry costs a block),
+    // not for the 200 KiB blob.
+    let _daemon = start_with(&w, &["--user-quota", "180K"]);
     let store = w.store().display().to_string();
     let big = w.home("rs-alice").join("big");
     std::fs::create_dir_all(&big).expect("big");
@@ -1344,4 +1346,92 @@ print(json.dumps(trickle(socks, 60)), flush=True)
     );
     // Cut at its deadline (6 s + 1 MiB at 1 MiB/s), not after a read's 30 s.
     assert!(cut[0].2 > 5.0 && cut[0].2 < 15.0, "{answers:?}");
+}
+
+/// `rockstore store add DIR --name NAME --version 1` as `user`.
+fn store_add(w: &World, user: &str, dir: &Path, name: &str) -> std::process::Command {
+    let store = w.store().display().to_string();
+    w.command(
+        user,
+        "022",
+        bin(),
+        &[
+            "--store",
+            &store,
+            "store",
+            "add",
+            &dir.display().to_string(),
+            "--name",
+            name,
+            "--version",
+            "1",
+        ],
+    )
+}
+
+/// A directory of `user`'s holding one file of `size` bytes of `byte`.
+fn blob_dir(w: &World, user: &str, name: &str, byte: u8, size: usize) -> PathBuf {
+    let dir = w.home(user).join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("blob"), vec![byte; size]).expect("blob");
+    crate::shared::chown_tree(&dir, user);
+    dir
+}
+
+/// Red team 3: what a member adds counts against her quota even when
+/// nothing roots it; parallel adds cannot together pass what each passes
+/// alone; and every entry costs at least a block, so empty directories
+/// are not free.
+#[test]
+fn unrooted_parallel_and_empty_adds_are_charged_to_their_member() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start_with(&w, &["--user-quota", "1M"]);
+    let full = |out: &Output| text(&out.stderr).contains("your share of this store is full");
+    // 5,000 empty directories: a small archive, 20 MB of blocks.
+    let empty = w.home("rs-alice").join("empty");
+    for i in 0..5000 {
+        std::fs::create_dir_all(empty.join(format!("d{i}"))).expect("dir");
+    }
+    crate::shared::chown_tree(&empty, "rs-alice");
+    let out = store_add(&w, "rs-alice", &empty, "empty")
+        .output()
+        .expect("add");
+    assert!(!out.status.success() && full(&out), "{}", text(&out.stderr));
+    // Sequential: the first 600 KiB goes in, unrooted; the second is over.
+    let one = blob_dir(&w, "rs-alice", "one", b'1', 600 << 10);
+    let out = store_add(&w, "rs-alice", &one, "one")
+        .output()
+        .expect("add");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let two = blob_dir(&w, "rs-alice", "two", b'2', 600 << 10);
+    let out = store_add(&w, "rs-alice", &two, "two")
+        .output()
+        .expect("add");
+    assert!(!out.status.success() && full(&out), "{}", text(&out.stderr));
+    // Parallel: four of bob's at once, one fits.
+    let adds: Vec<_> = (0..4u8)
+        .map(|i| {
+            let dir = blob_dir(&w, "rs-bob", &format!("p{i}"), b'a' + i, 600 << 10);
+            store_add(&w, "rs-bob", &dir, &format!("p{i}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("add")
+        })
+        .collect();
+    let outs: Vec<Output> = adds
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("add"))
+        .collect();
+    let passed = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        passed,
+        1,
+        "{:?}",
+        outs.iter().map(|o| text(&o.stderr)).collect::<Vec<_>>()
+    );
+    assert!(outs.iter().filter(|o| !o.status.success()).all(full));
 }

@@ -171,6 +171,12 @@ pub(super) fn run(
         deadline,
         allowed,
     };
+    // Items admitted for this request are recorded as the client's; an
+    // `add`'s kind and references as a member's word.
+    let _acting = crate::store::acting_for(crate::store::Acting {
+        uid,
+        untrusted_record: matches!(frame.message, Request::Add { .. }) && !client.trusted,
+    });
     let (what, answer) = match frame.message {
         Request::Hold => return session.hold(),
         Request::Gc { dry_run } => return session.gc(dry_run),
@@ -191,6 +197,8 @@ pub(super) fn run(
         }
         Request::Hello { .. } => ("hello", Err(bad("a second greeting"))),
     };
+    // Whatever it admitted counts from now on, however coarse the clock.
+    daemon.quotas.changed();
     let reply = match answer {
         Ok((item, reused, substituted)) => {
             daemon.say(&format!(
@@ -359,11 +367,13 @@ impl Session<'_> {
         if self.client.trusted {
             return Ok(None);
         }
+        // What her admissions in flight reserved counts as used.
         let used = self
             .daemon
             .quotas
             .usage(self.store(), self.client.uid, extra)
-            .map_err(|e| failure::from_store(&e))?;
+            .map_err(|e| failure::from_store(&e))?
+            .saturating_add(self.daemon.quotas.reserved(self.client.uid));
         if used >= limit {
             return Err(failure::quota(used, limit, 0));
         }
@@ -735,21 +745,43 @@ impl Session<'_> {
             .store()
             .check_references(&spec)
             .map_err(|e| failure::from_store(&e))?;
-        let room = self.room(&[])?;
-        let cap = match room {
-            Some((used, limit)) => MAX_ADD.min(limit - used + item_archive::MAGIC.len() as u64),
-            None => MAX_ADD,
-        };
-        if self.payload > cap {
-            return Err(match room {
-                Some((used, limit)) => failure::quota(used, limit, self.payload),
-                None => bad(format!(
-                    "an archive of {} is more than the daemon takes ({})",
-                    failure::human(self.payload),
-                    failure::human(MAX_ADD)
-                )),
-            });
+        if !self.client.trusted && !allowed.is_empty() {
+            // A member names as references only what she could keep
+            // herself: what her recorded roots reach or she admitted.
+            let hers = self
+                .daemon
+                .quotas
+                .reachable_by(self.store(), self.client.uid)
+                .map_err(|e| failure::from_store(&e))?;
+            if let Some(other) = allowed.iter().find(|r| !hers.contains(*r)) {
+                return Err(bad(format!(
+                    "reference `{other}` is neither reached from your trees nor added by you; a member's item may only refer to those"
+                )));
+            }
         }
+        if self.payload > MAX_ADD {
+            return Err(bad(format!(
+                "an archive of {} is more than the daemon takes ({})",
+                failure::human(self.payload),
+                failure::human(MAX_ADD)
+            )));
+        }
+        // Its size is reserved before a byte is read, and what it costs on
+        // disk once it is known; parallel adds are judged one by one.
+        let reserve = |bytes: u64, held| {
+            let quotas = &self.daemon.quotas;
+            if self.client.trusted {
+                return Ok(None);
+            }
+            match quotas.reserve(self.store(), self.client.uid, bytes, held) {
+                Ok(r) => Ok(Some(r)),
+                Err(super::quota::Refusal::Full(used, limit)) => {
+                    Err(failure::quota(used, limit, bytes))
+                }
+                Err(super::quota::Refusal::Store(e)) => Err(failure::from_store(&e)),
+            }
+        };
+        let reservation = reserve(self.payload, None)?;
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
         let mut input = self.input().take(self.payload);
         let node = item_archive::read_into(
@@ -764,6 +796,11 @@ impl Session<'_> {
         )
         .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
         .map_err(|e| bad(format!("the archive was refused: {e}")))?;
+        let charge = node.disk_charge();
+        let _reservation = match reservation {
+            Some(r) if charge > self.payload => reserve(charge - self.payload, Some(r))?,
+            other => other,
+        };
         let item = self
             .store()
             .admit_model(staging, node, &spec)
