@@ -145,9 +145,11 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "SIZE")]
     pub upload_share: Option<String>,
     /// Seconds a member's `hold` (a client's install in flight keeps the
-    /// store from being collected) may last before the daemon ends it.
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
-    pub max_hold: u64,
+    /// store from being collected) may last before the daemon ends it
+    /// [default: the build time limit, so an honest install that builds
+    /// is never cut].
+    #[arg(long, value_name = "SECS")]
+    pub max_hold: Option<u64>,
 }
 
 /// `rockstore daemon`: serve the store until killed. Root's config
@@ -202,6 +204,18 @@ pub fn daemon(
             .map_or(default, std::time::Duration::from_secs)
             .max(std::time::Duration::from_secs(1))
     };
+    let limits = BuildLimits {
+        timeout: seconds(
+            args.build_timeout,
+            files.daemon_build_timeout,
+            defaults.limits.timeout,
+        ),
+        max_silent: seconds(
+            args.build_max_silent,
+            files.daemon_build_max_silent,
+            defaults.limits.max_silent,
+        ),
+    };
     let mut config = DaemonConfig {
         allowed_users: files.daemon_allowed_users.clone(),
         build_users_group: args
@@ -209,18 +223,7 @@ pub fn daemon(
             .or_else(|| files.daemon_build_users_group.clone())
             .unwrap_or_else(|| "rockstore-build".to_owned()),
         sandbox,
-        limits: BuildLimits {
-            timeout: seconds(
-                args.build_timeout,
-                files.daemon_build_timeout,
-                defaults.limits.timeout,
-            ),
-            max_silent: seconds(
-                args.build_max_silent,
-                files.daemon_build_max_silent,
-                defaults.limits.max_silent,
-            ),
-        },
+        limits,
         max_builds_per_user: args
             .max_builds_per_user
             .or(files.daemon_max_builds_per_user.map(|n| n as usize)),
@@ -256,7 +259,9 @@ pub fn daemon(
         cache_timeouts: cx.timeouts(),
         s3: cx.s3(),
         requests,
-        max_hold: std::time::Duration::from_secs(args.max_hold.max(1)),
+        max_hold: args
+            .max_hold
+            .map_or(limits.timeout, |s| std::time::Duration::from_secs(s.max(1))),
         ..defaults
     };
     if !args.allowed_users.is_empty() {

@@ -127,8 +127,9 @@ pub const DEFAULT_REQUEST_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_REQUEST_MIN_RATE: u64 = 1 << 20;
 /// The default payload budget.
 pub const DEFAULT_UPLOAD_BUDGET: u64 = 512 << 20;
-/// The default longest member's hold.
-pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(600);
+/// The default longest member's hold: the build time limit, so an honest
+/// install that builds is never cut.
+pub const DEFAULT_MAX_HOLD: Duration = DEFAULT_BUILD_TIMEOUT;
 
 impl Default for RequestLimits {
     fn default() -> Self {

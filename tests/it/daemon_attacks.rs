@@ -1435,3 +1435,75 @@ fn unrooted_parallel_and_empty_adds_are_charged_to_their_member() {
     );
     assert!(outs.iter().filter(|o| !o.status.success()).all(full));
 }
+
+/// Red team 4: a member cannot keep collections out for ever, neither
+/// with a `hold` kept open (it ends after --max-hold) nor with an `add`
+/// trickled a byte at a time (it ends at the request's deadline).
+#[test]
+fn a_members_hold_or_trickled_add_ends_and_gc_goes_on() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let daemon = start_with(&w, &["--max-hold", "3", "--request-grace", "3"]);
+    let store = w.store().display().to_string();
+    let socket = w.store().join("daemon.socket").display().to_string();
+    let script = format!(
+        "{PY_WIRE}{PY_BUILD}
+import time, select
+held, welcome = hello(sys.argv[1])
+held.sendall(frame({{'type': 'hold'}}))
+assert reply(held)['type'] == 'done'
+add, welcome = hello(sys.argv[1])
+h = json.dumps({{'type': 'add', 'name': 'slow', 'version': '1', 'kind': 'data', 'references': []}}).encode()
+add.sendall(struct.pack('<IQ', len(h), 1 << 20) + h + b'ROCK')
+print('holding', flush=True)
+start = time.time()
+held.settimeout(30)
+try:
+    closed = held.recv(1) == b''
+except socket.timeout:
+    closed = False
+held_for = time.time() - start
+answers = trickle([add], 30)
+print(json.dumps([closed, held_for, answers[0]]), flush=True)
+sys.stdin.read()
+"
+    );
+    let mut alice = w
+        .command(
+            "rs-alice",
+            "022",
+            "/usr/bin/python3",
+            &["-c", &script, &socket],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("alice");
+    let mut lines = std::io::BufReader::new(alice.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("line").expect("holding"), "holding");
+    let (closed, held_for, add): (bool, f64, (Option<String>, Option<String>, f64)) =
+        serde_json::from_str(&lines.next().expect("result").expect("line")).expect("json");
+    assert!(closed, "the daemon ended the hold");
+    assert!(held_for > 1.5 && held_for < 10.0, "{held_for}");
+    assert_eq!(add.0.as_deref(), Some("bad_request"), "{add:?}");
+    assert!(
+        add.1
+            .as_deref()
+            .is_some_and(|m| m.contains("did not arrive within")),
+        "{add:?}"
+    );
+    let mut seen = Vec::new();
+    daemon.wait_for(&["rs-alice: hold ended after 3 s"], 5, &mut seen);
+    // Alice's connections are still open on her side; root collects.
+    let started = Instant::now();
+    let out = w
+        .command("root", "022", bin(), &["--store", &store, "gc"])
+        .output()
+        .expect("gc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(alice.stdin.take());
+    alice.wait().expect("reap");
+}

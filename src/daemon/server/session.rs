@@ -403,10 +403,41 @@ impl Session<'_> {
             reused: false,
             substituted: None,
         });
-        // Anything but more bytes (the close, an error) ends the hold.
-        let _ = self.stream.set_read_timeout(None);
+        // Anything but more bytes (the close, an error) ends the hold; a
+        // member's hold also ends after `max_hold`, so she cannot keep
+        // collections out for ever (root's and trusted users' last until
+        // they close).
+        let until =
+            (!self.client.trusted).then(|| std::time::Instant::now() + self.daemon.config.max_hold);
         let mut sink = [0u8; 64];
-        while matches!((&*self.stream).read(&mut sink), Ok(n) if n > 0) {}
+        loop {
+            let wait = match until {
+                Some(t) => match t.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        self.daemon.say(&format!(
+                            "{}: hold ended after {} s (the most a member's lasts)",
+                            self.client.user,
+                            self.daemon.config.max_hold.as_secs()
+                        ));
+                        break;
+                    }
+                },
+                None => None,
+            };
+            let _ = self.stream.set_read_timeout(wait);
+            match (&*self.stream).read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                _ => break,
+            }
+        }
         if let Ok(mut holders) = self.daemon.holders.lock() {
             if let Some(i) = holders.iter().position(|h| *h == me) {
                 holders.remove(i);
@@ -670,7 +701,12 @@ impl Session<'_> {
             },
         )
         .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
-        .map_err(|e| bad(format!("the sources' archive was refused: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "the sources' archive was refused: {}",
+                crate::report_chain(&e)
+            ))
+        })?;
         Ok(Received {
             path: staging.path(),
             hash: canonical::content_hash(&node),
@@ -795,7 +831,12 @@ impl Session<'_> {
             },
         )
         .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
-        .map_err(|e| bad(format!("the archive was refused: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "the archive was refused: {}",
+                crate::report_chain(&e)
+            ))
+        })?;
         let charge = node.disk_charge();
         let _reservation = match reservation {
             Some(r) if charge > self.payload => reserve(charge - self.payload, Some(r))?,
