@@ -1507,3 +1507,148 @@ sys.stdin.read()
     drop(alice.stdin.take());
     alice.wait().expect("reap");
 }
+
+/// `store info ITEM --json` as root.
+fn item_info(w: &World, item: &str) -> serde_json::Value {
+    let store = w.store().display().to_string();
+    let out = w
+        .command(
+            "root",
+            "022",
+            bin(),
+            &["--store", &store, "store", "info", item, "--json"],
+        )
+        .output()
+        .expect("info");
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Red team 5: a member's `add` of the bytes root's build will produce,
+/// with her own kind and references, is not what root's build reuses: the
+/// build's record replaces hers, so her junk is not kept by root's tree;
+/// and she cannot name references she could not keep herself.
+#[test]
+fn a_members_add_never_chooses_kind_or_references_for_roots_build() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let store = w.store().display().to_string();
+    // Root builds purelua once in a tree that then goes, and the item with
+    // it: alice keeps a copy of its bytes.
+    let first = w.base().join("tree-first").display().to_string();
+    w.ok("root", &["--tree", &first, "install", "purelua"]);
+    let item = std::fs::read_dir(w.store().join("store"))
+        .expect("store")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.contains("-purelua-"))
+        .expect("purelua item");
+    let copy = w.home("rs-alice").join("copy");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(w.store().join("store").join(&item))
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let status = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&copy)
+        .status()
+        .expect("chmod");
+    assert!(status.success());
+    crate::shared::chown_tree(&copy, "rs-alice");
+    std::fs::remove_dir_all(&first).expect("rm tree");
+    let out = w
+        .command("root", "022", bin(), &["--store", &store, "gc"])
+        .output()
+        .expect("gc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!w.store().join("store").join(&item).exists(), "collected");
+    // Root's own item, which alice's trees do not reach.
+    let root_dir = w.base().join("root-data");
+    std::fs::create_dir_all(&root_dir).expect("dir");
+    std::fs::write(root_dir.join("data"), "root's\n").expect("data");
+    let out = store_add(&w, "root", &root_dir, "rootdata")
+        .output()
+        .expect("add");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let root_item = PathBuf::from(text(&out.stdout).trim());
+    let root_item = root_item
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    // Her junk, and the copy of root's bytes added as data referring to it.
+    let junk_dir = blob_dir(&w, "rs-alice", "junk", b'j', 300 << 10);
+    let out = store_add(&w, "rs-alice", &junk_dir, "junk")
+        .output()
+        .expect("add");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let junk = PathBuf::from(text(&out.stdout).trim());
+    let junk = junk
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let version = item.split("-purelua-").nth(1).expect("version");
+    let add_as = |refs: &str| {
+        let copy = copy.display().to_string();
+        w.command(
+            "rs-alice",
+            "022",
+            bin(),
+            &[
+                "--store",
+                &store,
+                "store",
+                "add",
+                &copy,
+                "--name",
+                "purelua",
+                "--version",
+                version,
+                "--kind",
+                "data",
+                "--ref",
+                refs,
+            ],
+        )
+        .output()
+        .expect("add")
+    };
+    // A reference she could not keep herself is refused.
+    let out = add_as(&root_item);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("neither reached from your trees nor added by you"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = add_as(&junk);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        item_info(&w, &item)["kind"],
+        "data",
+        "her record, for now: {} {item}",
+        text(&out.stdout)
+    );
+    // Root's install builds those bytes and reuses the item, not her word.
+    let second = w.base().join("tree-second").display().to_string();
+    w.ok("root", &["--tree", &second, "install", "purelua"]);
+    let record = item_info(&w, &item);
+    assert_eq!(record["kind"], "rock", "{record}");
+    assert_eq!(record["references"], serde_json::json!([]), "{record}");
+    let out = w
+        .command("root", "022", bin(), &["--store", &store, "gc"])
+        .output()
+        .expect("gc");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !w.store().join("store").join(&junk).exists(),
+        "her junk is not kept by root's tree"
+    );
+    assert!(w.store().join("store").join(&item).exists());
+}
