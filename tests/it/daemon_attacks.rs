@@ -1652,3 +1652,213 @@ fn a_members_add_never_chooses_kind_or_references_for_roots_build() {
     );
     assert!(w.store().join("store").join(&item).exists());
 }
+
+/// `git ARGS` in `dir`, as root, with no configuration of the machine's.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// A loopback smart-HTTP git server (`git http-backend`) of `repo.git`
+/// that serves the repository under `first` until the second request for
+/// `info/refs`, and the one under `second` from then on: a server that
+/// answers `ls-remote` and the clone differently.
+struct TwoFaced {
+    base: String,
+}
+
+/// Reads one HTTP request: its line, headers (lower-case names) and body.
+fn http_request(
+    reader: &mut impl BufRead,
+) -> Option<(String, std::collections::HashMap<String, String>, Vec<u8>)> {
+    let mut request = String::new();
+    reader.read_line(&mut request).ok()?;
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':')?;
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let mut body = Vec::new();
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        body.resize(n, 0);
+        std::io::Read::read_exact(reader, &mut body).ok()?;
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0; n + 2];
+            std::io::Read::read_exact(reader, &mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Some((request, headers, body))
+}
+
+impl TwoFaced {
+    fn start(first: PathBuf, second: PathBuf) -> TwoFaced {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            let mut refs_asked = 0;
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+                let Some((request, headers, body)) = http_request(&mut reader) else {
+                    continue;
+                };
+                let mut parts = request.split_whitespace();
+                let method = parts.next().unwrap_or("GET").to_owned();
+                let target = parts.next().unwrap_or("/").to_owned();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                if path.ends_with("/info/refs") {
+                    refs_asked += 1;
+                }
+                let root = if refs_asked <= 1 { &first } else { &second };
+                let mut cgi = Command::new("git");
+                cgi.arg("http-backend")
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("GIT_PROJECT_ROOT", root)
+                    .env("GIT_HTTP_EXPORT_ALL", "1")
+                    .env("REQUEST_METHOD", &method)
+                    .env("PATH_INFO", path)
+                    .env("QUERY_STRING", query)
+                    .env("CONTENT_LENGTH", body.len().to_string())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null());
+                for (header, var) in [
+                    ("content-type", "CONTENT_TYPE"),
+                    ("content-encoding", "HTTP_CONTENT_ENCODING"),
+                    ("git-protocol", "GIT_PROTOCOL"),
+                ] {
+                    if let Some(v) = headers.get(header) {
+                        cgi.env(var, v);
+                    }
+                }
+                let Ok(mut child) = cgi.spawn() else {
+                    continue;
+                };
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(&body);
+                }
+                let Ok(out) = child.wait_with_output() else {
+                    continue;
+                };
+                let split = out
+                    .stdout
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|i| (i, 4))
+                    .or_else(|| {
+                        out.stdout
+                            .windows(2)
+                            .position(|w| w == b"\n\n")
+                            .map(|i| (i, 2))
+                    });
+                let Some((at, gap)) = split else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&out.stdout[..at]).into_owned();
+                let content = &out.stdout[at + gap..];
+                let status = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Status:"))
+                    .map_or("200 OK".to_owned(), |s| s.trim().to_owned());
+                let mut stream = stream;
+                let mut reply = format!("HTTP/1.1 {status}\r\n");
+                for line in head.lines().filter(|l| !l.starts_with("Status:")) {
+                    reply.push_str(line.trim_end());
+                    reply.push_str("\r\n");
+                }
+                reply.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    content.len()
+                ));
+                let _ = stream.write_all(reply.as_bytes());
+                let _ = stream.write_all(content);
+            }
+        });
+        TwoFaced { base }
+    }
+}
+
+/// Red team 6: a git source is keyed by the commit `ls-remote` reports;
+/// a clone that checks out another commit (the server answered
+/// differently) builds nothing, and says both commits.
+#[test]
+fn a_git_clone_of_another_commit_than_its_key_is_refused() {
+    if !ready() || !crate::support::need(&["git"]) {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let work = w.base().join("git-work");
+    std::fs::create_dir_all(&work).expect("work");
+    git(&work, &["init", "-q", "-b", "main"]);
+    let mut commits = Vec::new();
+    let mut bares = Vec::new();
+    for (i, body) in ["return 'first'\n", "return 'second'\n"].iter().enumerate() {
+        std::fs::write(work.join("twofaced.lua"), body).expect("module");
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", body]);
+        commits.push(git(&work, &["rev-parse", "HEAD"]));
+        let bare = w.base().join(format!("root{i}/repo.git"));
+        git(
+            w.base(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &work.display().to_string(),
+                &bare.display().to_string(),
+            ],
+        );
+        git(&bare, &["update-server-info"]);
+        bares.push(bare.parent().expect("root").to_path_buf());
+    }
+    let server = TwoFaced::start(bares[0].clone(), bares[1].clone());
+    std::fs::write(
+        w.repo.dir.join("twofaced-1.0-1.rockspec"),
+        format!(
+            "package = 'twofaced'\nversion = '1.0-1'\nsource = {{ url = 'git+{}/repo.git', dir = 'repo' }}\n\
+             build = {{ type = 'builtin', modules = {{ twofaced = 'twofaced.lua' }} }}\n",
+            server.base
+        ),
+    )
+    .expect("rockspec");
+    let url = w.repo.url("twofaced-1.0-1.rockspec");
+    let before = items(&w);
+    let out = w.rockstore("rs-alice", &["--local", "install", &url]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("its commit is {}", commits[0]))
+            && err.contains(&format!("checked out {}", commits[1])),
+        "{err}"
+    );
+    assert_eq!(items(&w), before, "nothing was admitted");
+}
