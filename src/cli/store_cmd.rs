@@ -111,6 +111,18 @@ pub struct DaemonArgs {
     /// config's `rockstore_build_max_silent`, else 600].
     #[arg(long, value_name = "SECS")]
     pub build_max_silent: Option<u64>,
+    /// Bytes a build may write: each file, its private /tmp, and its
+    /// build directory in all (K/M/G suffixes); past it the build is
+    /// stopped.
+    #[arg(long, value_name = "SIZE", default_value = "4G")]
+    pub build_max_disk: String,
+    /// Bytes of data (heap, private mappings) each process of a build may
+    /// have (RLIMIT_DATA).
+    #[arg(long, value_name = "SIZE", default_value = "4G")]
+    pub build_max_memory: String,
+    /// Processes a build may have at once (RLIMIT_NPROC).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub build_max_processes: u64,
     /// Build users one user may hold at once while others wait [default:
     /// config's `rockstore_max_builds_per_user`, else all but one].
     #[arg(long, value_name = "N")]
@@ -215,6 +227,9 @@ pub fn daemon(
             files.daemon_build_max_silent,
             defaults.limits.max_silent,
         ),
+        max_disk: size("build-max-disk", &args.build_max_disk)?,
+        max_memory: size("build-max-memory", &args.build_max_memory)?,
+        max_processes: args.build_max_processes.max(1),
     };
     let mut config = DaemonConfig {
         allowed_users: files.daemon_allowed_users.clone(),

@@ -99,6 +99,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
                 IsolationError::NoSandbox => ("no_sandbox", None),
                 IsolationError::Busy(_) => ("busy", None),
                 IsolationError::OutputTooLarge { .. } => ("too_large", None),
+                IsolationError::OverLimit(_) => ("over_limit", None),
                 IsolationError::Io { .. } => ("io", None),
             };
             with(

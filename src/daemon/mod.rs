@@ -157,6 +157,9 @@ impl Default for DaemonConfig {
             limits: BuildLimits {
                 timeout: DEFAULT_BUILD_TIMEOUT,
                 max_silent: DEFAULT_BUILD_MAX_SILENT,
+                max_disk: crate::build::isolation::DEFAULT_MAX_DISK,
+                max_memory: crate::build::isolation::DEFAULT_MAX_MEMORY,
+                max_processes: crate::build::isolation::DEFAULT_MAX_PROCESSES,
             },
             max_builds_per_user: None,
             user_quota: Quota::Percent(25),

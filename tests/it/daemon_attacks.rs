@@ -1862,3 +1862,46 @@ fn a_git_clone_of_another_commit_than_its_key_is_refused() {
     );
     assert_eq!(items(&w), before, "nothing was admitted");
 }
+
+/// Red team 7: a build may write at most --build-max-disk, to its build
+/// directory (many files), to one file, or to its private /tmp (not half
+/// the RAM); past it the build is stopped and said to be over its limit,
+/// with nothing admitted; an ordinary C build still works.
+#[test]
+fn a_build_that_writes_past_its_disk_limit_is_stopped() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start_with(&w, &["--build-max-disk", "100M", "--user-quota", "100M"]);
+    let before = items(&w);
+    let many = rockspec(
+        &w,
+        "manyfiles",
+        "{ type = 'command', build_command = 'for i in $(seq 30); do head -c 10485760 /dev/zero > f$i; done; sleep 3', install_command = 'true' }",
+    );
+    let tmp = rockspec(
+        &w,
+        "bigtmp",
+        "{ type = 'command', build_command = 'head -c 314572800 /dev/zero > /tmp/big', install_command = 'true' }",
+    );
+    for url in [&many, &tmp] {
+        let started = Instant::now();
+        let out = w.rockstore("rs-alice", &["--local", "install", url]);
+        assert!(!out.status.success(), "{url}: {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("the build wrote more than the daemon allows a build (100.0 MiB)")
+                && err.contains("--build-max-disk"),
+            "{url}: {err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    assert_eq!(items(&w), before, "nothing was admitted");
+    assert_eq!(no_build_processes_within(10), Vec::<String>::new());
+    w.ok("rs-alice", &["--local", "install", "cmulti"]);
+    assert_eq!(
+        w.lua_ok("rs-alice", "print(require('cmulti').answer())"),
+        "42"
+    );
+}
