@@ -195,6 +195,14 @@ pub fn user_name(uid: u32) -> Option<String> {
         .map(|f| f[0].clone())
 }
 
+/// The primary gid of `uid` in `/etc/passwd`.
+pub fn primary_gid(uid: u32) -> Option<u32> {
+    records("/etc/passwd")
+        .into_iter()
+        .find(|f| f[2].parse() == Ok(uid))
+        .and_then(|f| f[3].parse().ok())
+}
+
 /// `(uid, primary gid)` of a user named in `/etc/passwd`.
 fn user_ids(name: &str) -> Option<BuildUser> {
     records("/etc/passwd").into_iter().find_map(|f| {

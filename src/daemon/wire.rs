@@ -388,7 +388,7 @@ impl Paced<'_> {
 impl Read for Paced<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.arm()?;
-        match (&*self.stream).read(buf) {
+        match recv_bytes(self.stream, buf) {
             Err(e)
                 if matches!(
                     e.kind(),
@@ -400,6 +400,56 @@ impl Read for Paced<'_> {
             other => other,
         }
     }
+}
+
+/// One `recvmsg` into `buf`: a descriptor that arrives with any byte of a
+/// frame (prefix, header or payload) is refused, and closed unread, never
+/// silently dropped.
+pub fn recv_bytes(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let received = match rustix::net::recvmsg(
+            stream.as_fd(),
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(r) => r,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut carried = received.flags.contains(rustix::net::ReturnFlags::CTRUNC);
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                carried |= fds.count() > 0; // each closes as it is dropped
+            }
+        }
+        if carried {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                WireError::Descriptor.to_string(),
+            ));
+        }
+        return Ok(received.bytes);
+    }
+}
+
+/// Reads all of `buf` with [`recv_bytes`].
+fn recv_exact(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match recv_bytes(stream, &mut buf[got..])? {
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the other side closed the connection",
+                ))
+            }
+            n => got += n,
+        }
+    }
+    Ok(())
 }
 
 /// Reads one frame's prefix and header, within `limit`. The 12-byte prefix
@@ -501,9 +551,15 @@ fn receive_inner<T: for<'de> Deserialize<'de>>(
         p.deadline = start + p.allowed;
     }
     let mut header = vec![0u8; header_len as usize];
-    match &mut paced {
-        Some(p) => p.read_exact(&mut header)?,
-        None => (&*stream).read_exact(&mut header)?,
+    let read = match &mut paced {
+        Some(p) => p.read_exact(&mut header),
+        None => recv_exact(stream, &mut header),
+    };
+    if let Err(e) = read {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            return Err(WireError::Descriptor);
+        }
+        return Err(WireError::Io(e));
     }
     let message =
         serde_json::from_slice(&header).map_err(|e| WireError::Malformed(e.to_string()))?;

@@ -1905,3 +1905,76 @@ fn a_build_that_writes_past_its_disk_limit_is_stopped() {
         "42"
     );
 }
+
+/// Red team 8: a descriptor sent with any byte of a frame — here with the
+/// header, after the 12-byte prefix — is refused, not silently dropped;
+/// and registering paths she cannot look at (or that lead there through a
+/// link) tells a member nothing about what exists there.
+#[test]
+fn late_descriptors_are_refused_and_registrations_are_no_existence_oracle() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start(&w);
+    let socket = w.store().join("daemon.socket").display().to_string();
+    let script = format!(
+        "{PY_WIRE}
+s, welcome = hello(sys.argv[1])
+h = json.dumps({{'type': 'gc', 'dry_run': True}}).encode()
+s.sendall(struct.pack('<IQ', len(h), 0))
+fd = os.open('/', os.O_RDONLY)
+socket.send_fds(s, [h], [fd])
+print(json.dumps(reply(s)))
+"
+    );
+    let out = python(&w, "rs-alice", &script, &[&socket]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["type"], "failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("descriptor")),
+        "{answer}"
+    );
+    // Root's directory, closed to alice: one tree exists in it, one not.
+    let secret = w.base().join("secret");
+    std::fs::create_dir_all(secret.join("exists/.rockstore")).expect("dir");
+    std::fs::set_permissions(&secret, PermissionsExt::from_mode(0o700)).expect("chmod");
+    let link = w.home("rs-alice").join("link");
+    std::os::unix::fs::symlink(&secret, &link).expect("link");
+    let mine_gone = w.home("rs-alice").join("gone-tree");
+    let paths = [
+        secret.join("exists"),
+        secret.join("missing"),
+        link.join("exists"),
+        link.join("missing"),
+        mine_gone.clone(),
+    ];
+    let script = format!(
+        "{PY_WIRE}
+for p in sys.argv[2:]:
+    s, welcome = hello(sys.argv[1])
+    s.sendall(frame({{'type': 'register_tree', 'path': p, 'generations': []}}))
+    r = reply(s)
+    assert r['type'] == 'done', r
+s, welcome = hello(sys.argv[1])
+s.sendall(frame({{'type': 'gc', 'dry_run': True}}))
+print(json.dumps(reply(s)))
+"
+    );
+    let mut args = vec![socket.clone()];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = python(&w, "rs-alice", &script, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["type"], "collected", "{answer}");
+    // Only her own gone tree is gone; of the others she learns nothing.
+    assert_eq!(
+        answer["dropped_trees"],
+        serde_json::json!([mine_gone.display().to_string()]),
+        "{answer}"
+    );
+}
