@@ -158,7 +158,7 @@ pub enum StoreError {
         source: io::Error,
     },
     /// A tree's recorded roots cannot be read, so what it roots is unknown.
-    #[error("unusable recorded roots {}; nothing was freed, since that tree's items are unknown. The store owner removes that file (a collection then reads the tree itself, and the tree's next change records its roots again)", path.display())]
+    #[error("unusable recorded roots {}: what that tree keeps is unknown, so nothing that needs it goes on (a collection frees nothing; its user's admissions are refused). The store owner removes that file (a collection then reads the tree itself, and the tree's next change records its roots again)", path.display())]
     UnusableRoots {
         /// The record file.
         path: PathBuf,
