@@ -131,6 +131,10 @@ pub struct Isolation<'a> {
     /// Bytes the build's output may hold (the room left in the client's
     /// share of the store); none: no limit.
     pub max_output: Option<u64>,
+    /// Reserves the output's size in the client's share until the request
+    /// ends, so her parallel builds cannot together pass it; refuses when
+    /// it does not fit.
+    pub reserve_output: Option<&'a (dyn Fn(u64) -> Result<(), IsolationError> + Sync)>,
 }
 
 /// Why an isolated build could not run or was stopped.

@@ -793,6 +793,9 @@ impl Builder<'_> {
                 if size > room {
                     return Err(stopped(IsolationError::OutputTooLarge { size, room }));
                 }
+                if let Some(reserve) = isolation.reserve_output {
+                    reserve(size).map_err(stopped)?;
+                }
             }
             let staging = self.store.stage()?;
             self.store.copy_into(&staging, &out_handle, rock)?;

@@ -1978,3 +1978,52 @@ print(json.dumps(reply(s)))
         "{answer}"
     );
 }
+
+/// Red team 3, builds: a member's builds running at once (she may hold
+/// both build users here) reserve their outputs in her share one after
+/// another, so together they cannot pass what each passes alone.
+#[test]
+fn parallel_builds_of_one_member_cannot_pass_her_quota_together() {
+    if !ready() {
+        return;
+    }
+    let w = World::new();
+    let _daemon = start_with(&w, &["--user-quota", "1M", "--max-builds-per-user", "2"]);
+    let urls: Vec<String> = ["bulka", "bulkb"]
+        .iter()
+        .map(|name| {
+            rockspec(
+                &w,
+                name,
+                &format!(
+                    "{{ type = 'command', build_command = 'head -c 614400 /dev/zero > {name}.lua; sleep 2', install_command = 'true', install = {{ lua = {{ {name} = '{name}.lua' }} }} }}"
+                ),
+            )
+        })
+        .collect();
+    let builds: Vec<_> = urls
+        .iter()
+        .map(|url| {
+            w.rockstore_cmd("rs-alice", &["--local", "build", "--no-install", url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("build")
+        })
+        .collect();
+    let outs: Vec<Output> = builds
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("build"))
+        .collect();
+    let said: Vec<String> = outs.iter().map(|o| text(&o.stderr)).collect();
+    assert_eq!(
+        outs.iter().filter(|o| o.status.success()).count(),
+        1,
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|s| s.contains("more than the room left in your share")),
+        "{said:#?}"
+    );
+}

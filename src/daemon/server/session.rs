@@ -622,6 +622,32 @@ impl Session<'_> {
                 .pool
                 .lease(uid, cancel_ref, daemon.config.limits.timeout)
         };
+        // Each build's output is reserved in her share until this request
+        // ends (by then its record counts), so parallel builds of hers are
+        // judged one after another.
+        let reservations = std::sync::Mutex::new(Vec::new());
+        let store = self.store();
+        let reserve_output = |size: u64| -> Result<(), IsolationError> {
+            match daemon.quotas.reserve(store, uid, size, None) {
+                Ok(r) => {
+                    reservations
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(r);
+                    Ok(())
+                }
+                Err(super::quota::Refusal::Full(used, limit)) => {
+                    Err(IsolationError::OutputTooLarge {
+                        size,
+                        room: limit.saturating_sub(used),
+                    })
+                }
+                Err(super::quota::Refusal::Store(e)) => Err(IsolationError::Io {
+                    path: store.root().to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            }
+        };
         let isolation = Isolation {
             bwrap: self.daemon.bwrap.clone(),
             mode: self.daemon.config.sandbox,
@@ -629,6 +655,7 @@ impl Session<'_> {
             cancel: &cancel,
             lease: &lease,
             max_output: room.map(|(used, limit)| limit - used),
+            reserve_output: room.map(|_| &reserve_output as _),
         };
         let watch = ClientWatch {
             stream: std::sync::Mutex::new(self.stream),
