@@ -716,7 +716,9 @@ impl Session<'_> {
             )));
         }
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.input().take(len);
+        // Buffered: an archive is read in small pieces, and each read of the
+        // connection costs a timeout set and a recvmsg.
+        let mut input = std::io::BufReader::with_capacity(64 << 10, self.input().take(len));
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
@@ -846,7 +848,10 @@ impl Session<'_> {
         };
         let reservation = reserve(self.payload, None)?;
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.input().take(self.payload);
+        // Buffered: an archive is read in small pieces, and each read of the
+        // connection costs a timeout set and a recvmsg.
+        let mut input =
+            std::io::BufReader::with_capacity(64 << 10, self.input().take(self.payload));
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
