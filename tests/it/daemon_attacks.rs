@@ -1299,6 +1299,10 @@ for i in range(4):
     h = json.dumps(build_header('hog-1.0-1.rockspec')).encode()
     s.sendall(struct.pack('<IQ', len(h), 1 << 20) + h + b'pack')
     socks.append(s)
+# A fifth trickles its header: a prefix announcing 1000 bytes of it.
+s, welcome = hello(sys.argv[1])
+s.sendall(struct.pack('<IQ', 1000, 0) + b'{{')
+socks.append(s)
 print('holding', flush=True)
 print(json.dumps(trickle(socks, 60)), flush=True)
 "
@@ -1317,9 +1321,20 @@ print(json.dumps(trickle(socks, 60)), flush=True)
     assert_eq!(lines.next().expect("line").expect("holding"), "holding");
     // Bob's build is served while alice holds what she may.
     w.ok("rs-bob", &["--local", "install", "purelua"]);
-    let answers: Vec<(Option<String>, Option<String>, f64)> =
+    let mut answers: Vec<(Option<String>, Option<String>, f64)> =
         serde_json::from_str(&lines.next().expect("answers").expect("line")).expect("json");
     alice.wait().expect("reap");
+    // The header's trickle is cut at its deadline too (6 s: no payload).
+    let header = answers.pop().expect("five answers");
+    assert_eq!(header.0.as_deref(), Some("bad_request"), "{header:?}");
+    assert!(
+        header
+            .1
+            .as_deref()
+            .is_some_and(|m| m.contains("did not arrive within the 6 s")),
+        "{header:?}"
+    );
+    assert!(header.2 > 4.0 && header.2 < 15.0, "{header:?}");
     let refused: Vec<_> = answers
         .iter()
         .filter(|a| a.0.as_deref() == Some("busy"))

@@ -157,7 +157,7 @@ pub(super) fn run(
     let (frame, deadline, allowed) = match received {
         Ok((frame, paced)) => (frame, paced.deadline, paced.allowed),
         Err(e) => {
-            let reply = Reply::Failed(Box::new(bad(e.to_string())));
+            let reply = Reply::Failed(Box::new(bad(crate::report_chain(&e))));
             let _ = wire::send(&stream, &reply, &[]);
             return;
         }
