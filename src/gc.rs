@@ -104,7 +104,7 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
 
 /// Whether the tree at `tree`, registered by `uid`, is gone: its
 /// `.rockstore` is not there as `uid` sees it, with no symbolic link on the
-/// way. Looked at with her rights, so a path she cannot search (or a link
+/// way (for another user than the collector's own). Looked at with her rights, so a path she cannot search (or a link
 /// that leads where she cannot) keeps its roots, and her registrations
 /// tell her nothing about what exists where she cannot look.
 fn gone_for(tree: &std::path::Path, uid: u32) -> bool {
@@ -119,18 +119,21 @@ fn gone_for(tree: &std::path::Path, uid: u32) -> bool {
         )
         .map(drop)
     };
-    let seen = if rustix::process::geteuid().as_raw() == uid {
-        look()
-    } else {
-        let user = crate::build::isolation::BuildUser {
-            uid,
-            gid: crate::daemon::primary_gid(uid).unwrap_or(crate::build::isolation::NOBODY.gid),
-        };
-        match crate::build::isolation::as_user(user, look) {
-            Ok(seen) => seen,
-            // Cannot look as her: the tree keeps its roots.
-            Err(_) => return false,
-        }
+    if rustix::process::geteuid().as_raw() == uid {
+        // The collector's own trees (root's): nothing to hide from it, and
+        // a tree reached through a link still goes when it is gone.
+        return matches!(
+            std::fs::symlink_metadata(tree.join(META)).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+        );
+    }
+    let user = crate::build::isolation::BuildUser {
+        uid,
+        gid: crate::daemon::primary_gid(uid).unwrap_or(crate::build::isolation::NOBODY.gid),
+    };
+    let Ok(seen) = crate::build::isolation::as_user(user, look) else {
+        // Cannot look as her: the tree keeps its roots.
+        return false;
     };
     matches!(
         seen,
