@@ -76,17 +76,9 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
                 .collect::<Vec<_>>()
         };
         if store.is_daemon_store() {
-            match std::fs::symlink_metadata(tree.join(META)) {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                    ) =>
-                {
-                    gone.push((id, tree));
-                    continue;
-                }
-                _ => {}
+            if gone_for(&tree, reg.uid) {
+                gone.push((id, tree));
+                continue;
             }
             if let Some(r) = &recorded {
                 roots.extend(from_record(r));
@@ -108,6 +100,45 @@ pub fn roots(store: &Store) -> Result<(Vec<Root>, Vec<GoneTree>), StoreError> {
         }
     }
     Ok((roots, gone))
+}
+
+/// Whether the tree at `tree`, registered by `uid`, is gone: its
+/// `.rockstore` is not there as `uid` sees it, with no symbolic link on the
+/// way (for another user than the collector's own). Looked at with her rights, so a path she cannot search (or a link
+/// that leads where she cannot) keeps its roots, and her registrations
+/// tell her nothing about what exists where she cannot look.
+fn gone_for(tree: &std::path::Path, uid: u32) -> bool {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+    let look = || {
+        rustix::fs::openat2(
+            CWD,
+            tree.join(META),
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map(drop)
+    };
+    if rustix::process::geteuid().as_raw() == uid {
+        // The collector's own trees (root's): nothing to hide from it, and
+        // a tree reached through a link still goes when it is gone.
+        return matches!(
+            std::fs::symlink_metadata(tree.join(META)).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+        );
+    }
+    let user = crate::build::isolation::BuildUser {
+        uid,
+        gid: crate::daemon::primary_gid(uid).unwrap_or(crate::build::isolation::NOBODY.gid),
+    };
+    let Ok(seen) = crate::build::isolation::as_user(user, look) else {
+        // Cannot look as her: the tree keeps its roots.
+        return false;
+    };
+    matches!(
+        seen,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR)
+    )
 }
 
 /// Reads trees' generation links, deciding by identity which are this

@@ -112,6 +112,22 @@ pub struct LuaRocksConfig {
     /// `rockstore_user_quota`: store bytes only a member's trees may keep
     /// (`"10G"`, `"25%"` of the store's file system, `"none"`).
     pub daemon_user_quota: Option<String>,
+    /// `rockstore_request_grace`: seconds every daemon request has.
+    pub daemon_request_grace: Option<u64>,
+    /// `rockstore_request_min_rate`: bytes a second a request must reach.
+    pub daemon_request_min_rate: Option<String>,
+    /// `rockstore_upload_budget`: payload bytes the daemon holds at once.
+    pub daemon_upload_budget: Option<String>,
+    /// `rockstore_upload_share`: of those, what one user may hold.
+    pub daemon_upload_share: Option<String>,
+    /// `rockstore_max_hold`: seconds a member's hold lasts at most.
+    pub daemon_max_hold: Option<u64>,
+    /// `rockstore_build_max_disk`: bytes a daemon build may write.
+    pub daemon_build_max_disk: Option<String>,
+    /// `rockstore_build_max_memory`: data bytes a build process may have.
+    pub daemon_build_max_memory: Option<String>,
+    /// `rockstore_build_max_processes`: processes a build may have.
+    pub daemon_build_max_processes: Option<u64>,
     /// `rockstore_substituters`: binary caches builds are substituted from.
     pub substituters: Vec<String>,
     /// `rockstore_trusted_public_keys`: keys whose realisations are trusted.
@@ -305,11 +321,20 @@ impl LuaRocksConfig {
         config.daemon_build_timeout = seconds("rockstore_build_timeout");
         config.daemon_build_max_silent = seconds("rockstore_build_max_silent");
         config.daemon_max_builds_per_user = seconds("rockstore_max_builds_per_user");
-        config.daemon_user_quota = match t.get("rockstore_user_quota") {
+        let size = |key: &str| match t.get(key) {
             Some(Value::Integer(n)) => Some(n.to_string()),
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         };
+        config.daemon_user_quota = size("rockstore_user_quota");
+        config.daemon_request_grace = seconds("rockstore_request_grace");
+        config.daemon_request_min_rate = size("rockstore_request_min_rate");
+        config.daemon_upload_budget = size("rockstore_upload_budget");
+        config.daemon_upload_share = size("rockstore_upload_share");
+        config.daemon_max_hold = seconds("rockstore_max_hold");
+        config.daemon_build_max_disk = size("rockstore_build_max_disk");
+        config.daemon_build_max_memory = size("rockstore_build_max_memory");
+        config.daemon_build_max_processes = seconds("rockstore_build_max_processes");
         if let Some(Value::Table(provided)) = t.get("rocks_provided") {
             for (k, v) in provided.iter() {
                 if let (Key::String(k), Some(v)) = (k, v.as_str()) {

@@ -63,13 +63,46 @@ pub enum SandboxMode {
     Relaxed,
 }
 
-/// How long a build may take.
+/// How long a build may take, and what it may use.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildLimits {
     /// From the lease of a build user to the end of its last command.
     pub timeout: Duration,
     /// Longest stretch a command may run without printing anything.
     pub max_silent: Duration,
+    /// Bytes a build may write: each file (`RLIMIT_FSIZE`), its private
+    /// `/tmp` (a tmpfs of this size) and its build directory (the sum of
+    /// its files, looked at every [`SCRATCH_EVERY`]).
+    pub max_disk: u64,
+    /// Bytes of data (heap and private mappings) each process of a build
+    /// may have (`RLIMIT_DATA`).
+    pub max_memory: u64,
+    /// Processes the build user may have at once (`RLIMIT_NPROC`).
+    pub max_processes: u64,
+}
+
+/// The default of [`BuildLimits::max_disk`].
+pub const DEFAULT_MAX_DISK: u64 = 4 << 30;
+/// The default of [`BuildLimits::max_memory`].
+pub const DEFAULT_MAX_MEMORY: u64 = 4 << 30;
+/// The default of [`BuildLimits::max_processes`].
+pub const DEFAULT_MAX_PROCESSES: u64 = 512;
+/// How often a running build's directory is measured.
+pub const SCRATCH_EVERY: Duration = Duration::from_secs(1);
+
+impl BuildLimits {
+    /// `prlimit` and its arguments that start a command within these
+    /// limits (util-linux; this crate forbids the `unsafe` a `pre_exec`
+    /// `setrlimit` would need).
+    fn prlimit(&self) -> Vec<OsString> {
+        vec![
+            "/usr/bin/prlimit".into(),
+            format!("--fsize={}", self.max_disk).into(),
+            format!("--data={}", self.max_memory).into(),
+            format!("--nproc={}", self.max_processes).into(),
+            "--".into(),
+        ]
+    }
 }
 
 /// Bytes of a command's output kept for its error message.
@@ -98,6 +131,10 @@ pub struct Isolation<'a> {
     /// Bytes the build's output may hold (the room left in the client's
     /// share of the store); none: no limit.
     pub max_output: Option<u64>,
+    /// Reserves the output's size in the client's share until the request
+    /// ends, so her parallel builds cannot together pass it; refuses when
+    /// it does not fit.
+    pub reserve_output: Option<&'a (dyn Fn(u64) -> Result<(), IsolationError> + Sync)>,
 }
 
 /// Why an isolated build could not run or was stopped.
@@ -123,6 +160,10 @@ pub enum IsolationError {
         /// Bytes of room.
         room: u64,
     },
+    /// The build wrote more than a build may (its directory, a file, or
+    /// its `/tmp`).
+    #[error("the build wrote more than the daemon allows a build ({}) and was stopped", crate::daemon::failure::human(*.0))]
+    OverLimit(u64),
     /// Every build user is busy and the wait was given up.
     #[error("no build user became free ({0})")]
     Busy(String),
@@ -145,6 +186,9 @@ impl crate::hint::Hint for IsolationError {
             ],
             IsolationError::TimedOut(_) | IsolationError::Silent(_) => vec![
                 "the admin sets the limits with `rockstore daemon --build-timeout SECS --build-max-silent SECS` (see `rockstore daemon --help`)".into(),
+            ],
+            IsolationError::OverLimit(_) => vec![
+                "the admin sets the limit with `rockstore daemon --build-max-disk SIZE` (see `rockstore daemon --help`)".into(),
             ],
             _ => Vec::new(),
         }
@@ -248,6 +292,7 @@ impl<'a> Sandbox<'a> {
             Some(bwrap) => {
                 let mut cmd = Command::new(bwrap);
                 cmd.args(self.bwrap_args(&inner_cwd));
+                cmd.args(self.limits.prlimit());
                 // bwrap binds the directory from its standard input; the
                 // command itself reads /dev/null.
                 cmd.args(["/bin/sh", "-c", "exec \"$@\" </dev/null", "sh", program]);
@@ -261,8 +306,13 @@ impl<'a> Sandbox<'a> {
                 cmd
             }
             None => {
-                let mut cmd = Command::new(program);
-                cmd.args(args).current_dir(cwd).stdin(Stdio::null());
+                let mut limited = self.limits.prlimit();
+                let mut cmd = Command::new(limited.remove(0));
+                cmd.args(limited)
+                    .arg(program)
+                    .args(args)
+                    .current_dir(cwd)
+                    .stdin(Stdio::null());
                 cmd
             }
         };
@@ -280,16 +330,29 @@ impl<'a> Sandbox<'a> {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        run_limited(
+        let ran = run_limited(
             cmd,
             self.user,
             Limits {
                 deadline: self.deadline,
                 timeout: self.limits.timeout,
                 max_silent: self.limits.max_silent,
+                scratch: Some((self.dir.as_fd(), self.limits.max_disk)),
             },
             self.cancel,
-        )
+        )?;
+        // A file past RLIMIT_FSIZE ends its writer with SIGXFSZ; files
+        // written faster than they were measured are measured once more.
+        // (A shell that ran the writer exits with 128 + SIGXFSZ.)
+        let xfsz = rustix::process::Signal::XFSZ.as_raw();
+        let over = ran.signal == Some(xfsz)
+            || ran.status == Some(128 + xfsz)
+            || tree_bytes(self.dir.as_fd(), self.limits.max_disk)
+                .is_ok_and(|n| n > self.limits.max_disk);
+        if over {
+            return Err(IsolationError::OverLimit(self.limits.max_disk));
+        }
+        Ok(ran)
     }
 
     /// bubblewrap's arguments before the command.
@@ -302,12 +365,17 @@ impl<'a> Sandbox<'a> {
             "/proc",
             "--dev",
             "/dev",
-            "--tmpfs",
-            "/tmp",
         ]
         .iter()
         .map(Into::into)
         .collect();
+        // A private /tmp of the build's disk limit, not half the RAM.
+        args.extend([
+            "--size".into(),
+            self.limits.max_disk.to_string().into(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+        ]);
         for dir in SYSTEM_DIRS {
             match std::fs::symlink_metadata(dir) {
                 Ok(m) if m.file_type().is_symlink() => {
@@ -346,12 +414,17 @@ pub struct RunOutcome {
     pub success: bool,
     /// The last [`OUTPUT_KEPT`] bytes of its output (stdout and stderr).
     pub output: Vec<u8>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
 }
 
-struct Limits {
+struct Limits<'d> {
     deadline: Instant,
     timeout: Duration,
     max_silent: Duration,
+    /// A directory whose files may not pass a size, looked at every
+    /// [`SCRATCH_EVERY`].
+    scratch: Option<(BorrowedFd<'d>, u64)>,
 }
 
 /// Runs `git ARGS` as `user` with no configuration but the repository's
@@ -392,6 +465,7 @@ pub fn git_as(
             deadline: Instant::now() + limits.timeout,
             timeout: limits.timeout,
             max_silent: limits.max_silent,
+            scratch: None,
         },
         cancel,
     )
@@ -402,7 +476,7 @@ pub fn git_as(
 fn run_limited(
     mut cmd: Command,
     user: BuildUser,
-    limits: Limits,
+    limits: Limits<'_>,
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, IsolationError> {
     use rustix::event::{poll, PollFd, PollFlags};
@@ -420,8 +494,18 @@ fn run_limited(
     let mut last_output = Instant::now();
     let mut stopped: Option<IsolationError> = None;
     let mut buf = vec![0u8; 16 * 1024];
+    let mut measured = Instant::now();
     while out.is_some() || err.is_some() {
         let now = Instant::now();
+        if let Some((dir, max)) = limits.scratch {
+            if now.duration_since(measured) >= SCRATCH_EVERY {
+                measured = now;
+                if tree_bytes(dir, max).is_ok_and(|n| n > max) {
+                    stopped = Some(IsolationError::OverLimit(max));
+                    break;
+                }
+            }
+        }
         if now >= limits.deadline {
             stopped = Some(IsolationError::TimedOut(limits.timeout));
         } else if now.duration_since(last_output) >= limits.max_silent {
@@ -500,6 +584,7 @@ fn run_limited(
         status: status.code(),
         success: status.success(),
         output: kept,
+        signal: std::os::unix::process::ExitStatusExt::signal(&status),
     })
 }
 

@@ -96,6 +96,19 @@ pub enum BuildError {
         /// How git ended, and what it said.
         status: String,
     },
+    /// A git clone checked out another commit than the one its recipe key
+    /// names (the server answered `ls-remote` and the clone differently).
+    #[error("{rock}: {url} said its commit is {keyed}, but the clone checked out {cloned}; nothing was built (the server answers differently each time: try again, or name a tag)")]
+    CommitChanged {
+        /// The rock.
+        rock: String,
+        /// The repository.
+        url: String,
+        /// The commit the key names.
+        keyed: String,
+        /// The commit the clone has.
+        cloned: String,
+    },
     /// A build type provided by another rock (`luarocks-build-<type>`).
     #[error("build type `{0}` needs the rock luarocks-build-{0}, which rockstore cannot run; only builtin, make, cmake, command and none are supported")]
     UnsupportedBackend(String),
@@ -402,6 +415,9 @@ struct Prepared {
     externals: BTreeMap<String, crate::rockspec::ExternalDependency>,
     vars: Variables,
     key: crate::store::content_hash::RecipeKey,
+    /// The commit an untagged git source's key names (`ls-remote`): the
+    /// clone must check out that one.
+    commit: Option<String>,
 }
 
 /// The libraries a builtin backend's C modules link (`-l`).
@@ -544,6 +560,7 @@ impl Builder<'_> {
             externals,
             vars,
             key,
+            commit: gathered.commit.clone(),
         })
     }
 
@@ -783,6 +800,9 @@ impl Builder<'_> {
                 if size > room {
                     return Err(stopped(IsolationError::OutputTooLarge { size, room }));
                 }
+                if let Some(reserve) = isolation.reserve_output {
+                    reserve(size).map_err(stopped)?;
+                }
             }
             let staging = self.store.stage()?;
             self.store.copy_into(&staging, &out_handle, rock)?;
@@ -811,7 +831,15 @@ impl Builder<'_> {
         Ok(match &input.sources {
             Sources::Fetch => {
                 source::allowed_by_only_sources(rockspec, self.env.only_sources_from.as_deref())?;
-                source::obtain(self.fetcher, rockspec, None, work, &input.origin, sandbox)?
+                source::obtain(
+                    self.fetcher,
+                    rockspec,
+                    None,
+                    work,
+                    &input.origin,
+                    sandbox,
+                    prepared.commit.as_deref(),
+                )?
             }
             Sources::SrcRock { dir, .. } => (
                 source::obtain(
@@ -821,6 +849,7 @@ impl Builder<'_> {
                     work,
                     &input.origin,
                     sandbox,
+                    None,
                 )?
                 .0,
                 None,

@@ -33,6 +33,7 @@ pub fn obtain(
     work: &Path,
     origin: &Origin,
     sandbox: Option<&super::isolation::Sandbox<'_>>,
+    commit: Option<&str>,
 ) -> Result<(PathBuf, Option<FetchedSource>), BuildError> {
     let source = &rockspec.source;
     let rock = format!("{} {}", rockspec.name, rockspec.version);
@@ -62,6 +63,9 @@ pub fn obtain(
         // from a server (or a daemon's client) may not name one.
         check_local_source(&rock, &git_url(source), origin)?;
         git_clone(&rock, source, clone_into, &unpack_dir, sandbox)?;
+        if let Some(keyed) = commit {
+            check_commit(&rock, source, clone_into, &unpack_dir, sandbox, keyed)?;
+        }
         return locate_dir(&unpack_dir, source, dir.as_ref(), &source.url, None).map(|d| (d, None));
     }
     let file_text = source
@@ -421,6 +425,68 @@ fn git_clone(
         status: out.status,
         output: String::from_utf8_lossy(&out.output).into_owned(),
     })
+}
+
+/// Checks that the clone in `dest/<dir>` checked out `keyed`, the commit
+/// the recipe key names: a server that answers `ls-remote` with one commit
+/// and the clone with another must not have its content stored under the
+/// first's key. Asked as the build user (the clone is hers).
+fn check_commit(
+    rock: &str,
+    source: &Source,
+    dir: &RelPath,
+    dest: &Path,
+    sandbox: Option<&super::isolation::Sandbox<'_>>,
+    keyed: &str,
+) -> Result<(), BuildError> {
+    let args = vec![
+        "-C".to_owned(),
+        dir.to_string(),
+        "rev-parse".to_owned(),
+        "--verify".to_owned(),
+        "HEAD^{commit}".to_owned(),
+    ];
+    let (success, status, output) = match sandbox {
+        Some(sandbox) => {
+            let out = sandbox
+                .git(&args, dest)
+                .map_err(|source| BuildError::Isolation {
+                    rock: rock.to_owned(),
+                    source,
+                })?;
+            (out.success, out.status, out.output)
+        }
+        None => {
+            let out = std::process::Command::new("git")
+                .args(&args)
+                .current_dir(dest)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| io(dest, e))?;
+            let mut said = out.stdout;
+            said.extend_from_slice(&out.stderr);
+            (out.status.success(), out.status.code(), said)
+        }
+    };
+    let text = String::from_utf8_lossy(&output);
+    let cloned = text
+        .split_whitespace()
+        .find(|w| w.len() >= 40 && w.chars().all(|c| c.is_ascii_hexdigit()));
+    match (success, cloned) {
+        (true, Some(c)) if c.eq_ignore_ascii_case(keyed) => Ok(()),
+        (true, Some(c)) => Err(BuildError::CommitChanged {
+            rock: rock.to_owned(),
+            url: source.url.clone(),
+            keyed: keyed.to_owned(),
+            cloned: c.to_owned(),
+        }),
+        _ => Err(BuildError::CommandFailed {
+            what: format!("Failed reading the commit of the clone of {}", source.url),
+            command: format!("git {}", args.join(" ")),
+            status,
+            output: text.into_owned(),
+        }),
+    }
 }
 
 /// LuaRocks 3.0's `builtin` autodetection: Lua files under the first of

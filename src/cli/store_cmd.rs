@@ -111,6 +111,20 @@ pub struct DaemonArgs {
     /// config's `rockstore_build_max_silent`, else 600].
     #[arg(long, value_name = "SECS")]
     pub build_max_silent: Option<u64>,
+    /// Bytes a build may write: each file, its private /tmp, and its
+    /// build directory in all (K/M/G suffixes); past it the build is
+    /// stopped [default: config's `rockstore_build_max_disk`, else 4G].
+    #[arg(long, value_name = "SIZE")]
+    pub build_max_disk: Option<String>,
+    /// Bytes of data (heap, private mappings) each process of a build may
+    /// have, RLIMIT_DATA [default: config's `rockstore_build_max_memory`,
+    /// else 4G].
+    #[arg(long, value_name = "SIZE")]
+    pub build_max_memory: Option<String>,
+    /// Processes a build may have at once, RLIMIT_NPROC [default: config's
+    /// `rockstore_build_max_processes`, else 512].
+    #[arg(long, value_name = "N")]
+    pub build_max_processes: Option<u64>,
     /// Build users one user may hold at once while others wait [default:
     /// config's `rockstore_max_builds_per_user`, else all but one].
     #[arg(long, value_name = "N")]
@@ -127,6 +141,32 @@ pub struct DaemonArgs {
     /// Connections open at once in all.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// Seconds every request has to arrive whole, whatever its size; a
+    /// request also has its size at --request-min-rate [default: config's
+    /// `rockstore_request_grace`, else 30].
+    #[arg(long, value_name = "SECS")]
+    pub request_grace: Option<u64>,
+    /// Slowest a whole request (header and payload) may arrive, in bytes
+    /// a second (K/M/G suffixes): a request of S bytes is cut after
+    /// --request-grace + S / this [default: config's
+    /// `rockstore_request_min_rate`, else 1M].
+    #[arg(long, value_name = "SIZE")]
+    pub request_min_rate: Option<String>,
+    /// Payload bytes (rock files, rockspecs) held in memory for all
+    /// requests at once [default: config's `rockstore_upload_budget`, else
+    /// 512M].
+    #[arg(long, value_name = "SIZE")]
+    pub upload_budget: Option<String>,
+    /// Of --upload-budget, what one user's requests may hold at once
+    /// [default: config's `rockstore_upload_share`, else a quarter of it].
+    #[arg(long, value_name = "SIZE")]
+    pub upload_share: Option<String>,
+    /// Seconds a member's `hold` (a client's install in flight keeps the
+    /// store from being collected) may last before the daemon ends it
+    /// [default: config's `rockstore_max_hold`, else the build time limit,
+    /// so an honest install that builds is never cut].
+    #[arg(long, value_name = "SECS")]
+    pub max_hold: Option<u64>,
 }
 
 /// `rockstore daemon`: serve the store until killed. Root's config
@@ -134,6 +174,10 @@ pub struct DaemonArgs {
 /// `rockstore_build_users_group`, `rockstore_sandbox`,
 /// `rockstore_build_timeout`, `rockstore_build_max_silent`,
 /// `rockstore_max_builds_per_user`, `rockstore_user_quota`,
+/// `rockstore_request_grace`, `rockstore_request_min_rate`,
+/// `rockstore_upload_budget`, `rockstore_upload_share`, `rockstore_max_hold`,
+/// `rockstore_build_max_disk`, `rockstore_build_max_memory`,
+/// `rockstore_build_max_processes`,
 /// `rockstore_substituters`, `rockstore_trusted_public_keys`,
 /// `rockstore_push_to`, `rockstore_secret_key_files`) applies; flags add to
 /// or replace it.
@@ -160,10 +204,81 @@ pub fn daemon(
             anyhow::anyhow!("`{text}` is not a quota (write 10G, 512M, 25% or none)")
         })?,
     };
+    let size = |flag: &str, text: &str| match Quota::parse(text) {
+        Some(Quota::Bytes(n)) if n > 0 => Ok(n),
+        _ => Err(anyhow::anyhow!(
+            "--{flag} {text}: not a size (write 512M, 64K, 1G)"
+        )),
+    };
+    // A flag, else root's config, else the default.
+    let sized = |flag: &str, given: Option<String>, file: &Option<String>, default: u64| match given
+        .or_else(|| file.clone())
+    {
+        Some(text) => size(flag, &text),
+        None => Ok(default),
+    };
+    let request_defaults = rockstore::daemon::RequestLimits::default();
+    let upload_budget = sized(
+        "upload-budget",
+        args.upload_budget,
+        &files.daemon_upload_budget,
+        request_defaults.upload_budget,
+    )?;
+    let requests = rockstore::daemon::RequestLimits {
+        grace: std::time::Duration::from_secs(
+            args.request_grace
+                .or(files.daemon_request_grace)
+                .unwrap_or(request_defaults.grace.as_secs())
+                .max(1),
+        ),
+        min_rate: sized(
+            "request-min-rate",
+            args.request_min_rate,
+            &files.daemon_request_min_rate,
+            request_defaults.min_rate,
+        )?,
+        upload_budget,
+        upload_share: sized(
+            "upload-share",
+            args.upload_share,
+            &files.daemon_upload_share,
+            upload_budget / 4,
+        )?
+        .min(upload_budget),
+    };
     let seconds = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
         flag.or(file)
             .map_or(default, std::time::Duration::from_secs)
             .max(std::time::Duration::from_secs(1))
+    };
+    let limits = BuildLimits {
+        timeout: seconds(
+            args.build_timeout,
+            files.daemon_build_timeout,
+            defaults.limits.timeout,
+        ),
+        max_silent: seconds(
+            args.build_max_silent,
+            files.daemon_build_max_silent,
+            defaults.limits.max_silent,
+        ),
+        max_disk: sized(
+            "build-max-disk",
+            args.build_max_disk,
+            &files.daemon_build_max_disk,
+            defaults.limits.max_disk,
+        )?,
+        max_memory: sized(
+            "build-max-memory",
+            args.build_max_memory,
+            &files.daemon_build_max_memory,
+            defaults.limits.max_memory,
+        )?,
+        max_processes: args
+            .build_max_processes
+            .or(files.daemon_build_max_processes)
+            .unwrap_or(defaults.limits.max_processes)
+            .max(1),
     };
     let mut config = DaemonConfig {
         allowed_users: files.daemon_allowed_users.clone(),
@@ -172,18 +287,7 @@ pub fn daemon(
             .or_else(|| files.daemon_build_users_group.clone())
             .unwrap_or_else(|| "rockstore-build".to_owned()),
         sandbox,
-        limits: BuildLimits {
-            timeout: seconds(
-                args.build_timeout,
-                files.daemon_build_timeout,
-                defaults.limits.timeout,
-            ),
-            max_silent: seconds(
-                args.build_max_silent,
-                files.daemon_build_max_silent,
-                defaults.limits.max_silent,
-            ),
-        },
+        limits,
         max_builds_per_user: args
             .max_builds_per_user
             .or(files.daemon_max_builds_per_user.map(|n| n as usize)),
@@ -218,6 +322,11 @@ pub fn daemon(
             .collect(),
         cache_timeouts: cx.timeouts(),
         s3: cx.s3(),
+        requests,
+        max_hold: args
+            .max_hold
+            .or(files.daemon_max_hold)
+            .map_or(limits.timeout, |s| std::time::Duration::from_secs(s.max(1))),
         ..defaults
     };
     if !args.allowed_users.is_empty() {

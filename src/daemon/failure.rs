@@ -99,6 +99,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
                 IsolationError::NoSandbox => ("no_sandbox", None),
                 IsolationError::Busy(_) => ("busy", None),
                 IsolationError::OutputTooLarge { .. } => ("too_large", None),
+                IsolationError::OverLimit(_) => ("over_limit", None),
                 IsolationError::Io { .. } => ("io", None),
             };
             with(
@@ -213,6 +214,20 @@ pub fn to_profile(failure: WireFailure) -> ProfileError {
 /// What the daemon sends for a store's failure.
 pub fn from_store(error: &StoreError) -> WireFailure {
     match error {
+        // What the client sent would make a record larger than a reader
+        // takes: her request, not the store, is at fault.
+        StoreError::Record {
+            source: crate::store::db::RecordError::TooLarge { size },
+            ..
+        } => plain(
+            kind::BAD_REQUEST,
+            format!(
+                "the request would make a record of {}, more than a record may hold ({}); nothing was written",
+                human(*size as u64),
+                human(crate::store::db::MAX_RECORD_BYTES as u64)
+            ),
+            vec!["keep fewer generations (`rockstore delete-generations --keep N`) or name fewer references".into()],
+        ),
         StoreError::Remote(remote) => match remote.as_ref() {
             RemoteError::Failed {
                 kind,

@@ -101,6 +101,45 @@ pub struct DaemonConfig {
     pub cache_timeouts: crate::cache::transport::Timeouts,
     /// Credentials for S3 caches.
     pub s3: Option<crate::cache::transport::S3Credentials>,
+    /// How fast requests must arrive and how much of them is held.
+    pub requests: RequestLimits,
+    /// Longest a member's `hold` lasts before the daemon ends it.
+    pub max_hold: Duration,
+}
+
+/// How fast a request must arrive, and how many payload bytes the daemon
+/// holds for uploads at once (store-format/v1/daemon.md, "Frames").
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Time every request has, whatever its size.
+    pub grace: Duration,
+    /// Bytes a second a whole request must at least arrive at.
+    pub min_rate: u64,
+    /// Payload bytes held in memory for all requests at once.
+    pub upload_budget: u64,
+    /// Of those, what one user's requests may hold at once.
+    pub upload_share: u64,
+}
+
+/// The default grace period of a request.
+pub const DEFAULT_REQUEST_GRACE: Duration = Duration::from_secs(30);
+/// The default minimum rate of a request, in bytes a second.
+pub const DEFAULT_REQUEST_MIN_RATE: u64 = 1 << 20;
+/// The default payload budget.
+pub const DEFAULT_UPLOAD_BUDGET: u64 = 512 << 20;
+/// The default longest member's hold: the build time limit, so an honest
+/// install that builds is never cut.
+pub const DEFAULT_MAX_HOLD: Duration = DEFAULT_BUILD_TIMEOUT;
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            grace: DEFAULT_REQUEST_GRACE,
+            min_rate: DEFAULT_REQUEST_MIN_RATE,
+            upload_budget: DEFAULT_UPLOAD_BUDGET,
+            upload_share: DEFAULT_UPLOAD_BUDGET / 4,
+        }
+    }
 }
 
 /// The default time limit of a build.
@@ -118,6 +157,9 @@ impl Default for DaemonConfig {
             limits: BuildLimits {
                 timeout: DEFAULT_BUILD_TIMEOUT,
                 max_silent: DEFAULT_BUILD_MAX_SILENT,
+                max_disk: crate::build::isolation::DEFAULT_MAX_DISK,
+                max_memory: crate::build::isolation::DEFAULT_MAX_MEMORY,
+                max_processes: crate::build::isolation::DEFAULT_MAX_PROCESSES,
             },
             max_builds_per_user: None,
             user_quota: Quota::Percent(25),
@@ -129,6 +171,8 @@ impl Default for DaemonConfig {
             secret_key_files: Vec::new(),
             cache_timeouts: Default::default(),
             s3: None,
+            requests: RequestLimits::default(),
+            max_hold: DEFAULT_MAX_HOLD,
         }
     }
 }
@@ -149,6 +193,14 @@ pub fn user_name(uid: u32) -> Option<String> {
         .into_iter()
         .find(|f| f[2].parse() == Ok(uid))
         .map(|f| f[0].clone())
+}
+
+/// The primary gid of `uid` in `/etc/passwd`.
+pub fn primary_gid(uid: u32) -> Option<u32> {
+    records("/etc/passwd")
+        .into_iter()
+        .find(|f| f[2].parse() == Ok(uid))
+        .and_then(|f| f[3].parse().ok())
 }
 
 /// `(uid, primary gid)` of a user named in `/etc/passwd`.

@@ -18,6 +18,7 @@ use std::io::{IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde::{Deserialize, Serialize};
@@ -326,6 +327,131 @@ pub struct Frame<T> {
     pub payload_len: u64,
 }
 
+/// How fast a whole request (prefix, header and payload) must arrive:
+/// within `grace` plus its size at `min_rate` bytes a second, from the
+/// moment its reading began; no single read waits more than `per_read`.
+/// A trickle of a byte now and then therefore ends, whatever its size.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Time every request has, whatever its size.
+    pub grace: Duration,
+    /// Bytes a second a request must at least arrive at.
+    pub min_rate: u64,
+    /// Longest wait of any one read.
+    pub per_read: Duration,
+}
+
+impl Pace {
+    /// What a request of `bytes` (header and payload) may take.
+    pub fn allowed(&self, bytes: u64) -> Duration {
+        self.grace + Duration::from_secs_f64(bytes as f64 / self.min_rate.max(1) as f64)
+    }
+}
+
+/// Reads from a connection until a deadline: each read waits at most what
+/// is left of it (and at most `per_read`); past it, reads fail as timed
+/// out, saying which deadline passed.
+pub struct Paced<'s> {
+    /// The connection.
+    pub stream: &'s UnixStream,
+    /// When the request must have arrived.
+    pub deadline: Instant,
+    /// What the request was allowed in all (for the message).
+    pub allowed: Duration,
+    /// Longest wait of any one read.
+    pub per_read: Duration,
+}
+
+impl Paced<'_> {
+    fn late(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the request did not arrive within the {:.0} s the daemon allows it (a grace period plus its size at the minimum rate)",
+                self.allowed.as_secs_f64()
+            ),
+        )
+    }
+
+    /// Sets the socket's read timeout to what is left, or fails when
+    /// nothing is.
+    fn arm(&self) -> std::io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.late());
+        }
+        self.stream
+            .set_read_timeout(Some(left.min(self.per_read).max(Duration::from_millis(1))))
+    }
+}
+
+impl Read for Paced<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.arm()?;
+        match recv_bytes(self.stream, buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) && Instant::now() >= self.deadline =>
+            {
+                Err(self.late())
+            }
+            other => other,
+        }
+    }
+}
+
+/// One `recvmsg` into `buf`: a descriptor that arrives with any byte of a
+/// frame (prefix, header or payload) is refused, and closed unread, never
+/// silently dropped.
+pub fn recv_bytes(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let received = match rustix::net::recvmsg(
+            stream.as_fd(),
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(r) => r,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut carried = received.flags.contains(rustix::net::ReturnFlags::CTRUNC);
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                carried |= fds.count() > 0; // each closes as it is dropped
+            }
+        }
+        if carried {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                WireError::Descriptor.to_string(),
+            ));
+        }
+        return Ok(received.bytes);
+    }
+}
+
+/// Reads all of `buf` with [`recv_bytes`].
+fn recv_exact(stream: &UnixStream, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match recv_bytes(stream, &mut buf[got..])? {
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the other side closed the connection",
+                ))
+            }
+            n => got += n,
+        }
+    }
+    Ok(())
+}
+
 /// Reads one frame's prefix and header, within `limit`. The 12-byte prefix
 /// is read with `recvmsg`, so a descriptor sent with it is seen (and
 /// refused) instead of silently queued.
@@ -333,9 +459,43 @@ pub fn receive<T: for<'de> Deserialize<'de>>(
     stream: &UnixStream,
     limit: FrameLimits,
 ) -> Result<Frame<T>, WireError> {
+    receive_inner(stream, limit, None).map(|(frame, _)| frame)
+}
+
+/// [`receive`] for a request that must arrive at `pace`, from `start`;
+/// returns the frame and the reader its payload is to be read through
+/// (the same deadline goes on).
+pub fn receive_paced<T: for<'de> Deserialize<'de>>(
+    stream: &UnixStream,
+    limit: FrameLimits,
+    pace: Pace,
+    start: Instant,
+) -> Result<(Frame<T>, Paced<'_>), WireError> {
+    let (frame, paced) = receive_inner(stream, limit, Some((pace, start)))?;
+    paced
+        .map(|p| (frame, p))
+        .ok_or_else(|| WireError::Malformed("unpaced".into()))
+}
+
+fn receive_inner<T: for<'de> Deserialize<'de>>(
+    stream: &UnixStream,
+    limit: FrameLimits,
+    pace: Option<(Pace, Instant)>,
+) -> Result<(Frame<T>, Option<Paced<'_>>), WireError> {
+    // Until the prefix says how large the request is, it has the grace
+    // period alone.
+    let mut paced = pace.map(|(p, start)| Paced {
+        stream,
+        deadline: start + p.grace,
+        allowed: p.grace,
+        per_read: p.per_read,
+    });
     let mut prefix = [0u8; 12];
     let mut got = 0usize;
     while got < prefix.len() {
+        if let Some(p) = &paced {
+            p.arm()?;
+        }
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let n = match rustix::net::recvmsg(
@@ -346,6 +506,16 @@ pub fn receive<T: for<'de> Deserialize<'de>>(
         ) {
             Ok(r) => r.bytes,
             Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN)
+                if paced.as_ref().is_some_and(|p| Instant::now() >= p.deadline) =>
+            {
+                return Err(WireError::Io(
+                    paced
+                        .as_ref()
+                        .map(Paced::late)
+                        .unwrap_or_else(|| rustix::io::Errno::AGAIN.into()),
+                ))
+            }
             Err(e) => return Err(WireError::Io(e.into())),
         };
         let mut carried = false;
@@ -376,14 +546,30 @@ pub fn receive<T: for<'de> Deserialize<'de>>(
             limit,
         });
     }
+    if let (Some(p), Some((pace, start))) = (&mut paced, pace) {
+        p.allowed = pace.allowed(u64::from(header_len).saturating_add(payload_len));
+        p.deadline = start + p.allowed;
+    }
     let mut header = vec![0u8; header_len as usize];
-    (&*stream).read_exact(&mut header)?;
+    let read = match &mut paced {
+        Some(p) => p.read_exact(&mut header),
+        None => recv_exact(stream, &mut header),
+    };
+    if let Err(e) = read {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            return Err(WireError::Descriptor);
+        }
+        return Err(WireError::Io(e));
+    }
     let message =
         serde_json::from_slice(&header).map_err(|e| WireError::Malformed(e.to_string()))?;
-    Ok(Frame {
-        message,
-        payload_len,
-    })
+    Ok((
+        Frame {
+            message,
+            payload_len,
+        },
+        paced,
+    ))
 }
 
 impl WireError {

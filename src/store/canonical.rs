@@ -56,6 +56,9 @@ pub enum Node {
     Directory(BTreeMap<PathComponent, Node>),
 }
 
+/// The least a quota charges for any entry of an item (a block).
+pub const INODE_CHARGE: u64 = 4096;
+
 impl Node {
     /// An empty directory.
     pub fn empty_dir() -> Node {
@@ -70,6 +73,20 @@ impl Node {
             Node::Directory(entries) => entries.values().fold((0, 0), |(n, s), child| {
                 let (cn, cs) = child.file_stats();
                 (n + cn, s + cs)
+            }),
+        }
+    }
+
+    /// What the tree costs on a disk, as a quota charges it: every
+    /// directory, link and file at least [`INODE_CHARGE`], files rounded
+    /// up to it (a file system allocates whole blocks and an inode each,
+    /// so 20,000 empty directories are not free).
+    pub fn disk_charge(&self) -> u64 {
+        match self {
+            Node::File { size, .. } => size.div_ceil(INODE_CHARGE).max(1) * INODE_CHARGE,
+            Node::Symlink { .. } => INODE_CHARGE,
+            Node::Directory(entries) => entries.values().fold(INODE_CHARGE, |sum, child| {
+                sum.saturating_add(child.disk_charge())
             }),
         }
     }

@@ -18,8 +18,10 @@ use super::content_hash::{ContentHash, FileHash, RecipeKey};
 /// The record format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Largest record accepted, so a corrupt length cannot allocate gigabytes.
-const MAX_RECORD_BYTES: usize = 1 << 20;
+/// Largest record: the reader refuses more (so a corrupt length cannot
+/// allocate gigabytes), and the writer refuses to write more (so nothing
+/// it writes is a record the reader then refuses). One constant for both.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// What an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +177,12 @@ pub enum RecordError {
     /// Valid record followed by extra bytes.
     #[error("record has {0} trailing bytes")]
     Trailing(usize),
+    /// A record larger than a reader takes: never written.
+    #[error("a record of {size} bytes is larger than a record may be ({MAX_RECORD_BYTES} bytes)")]
+    TooLarge {
+        /// Its encoded size.
+        size: usize,
+    },
 }
 
 fn config() -> bincode::config::Configuration<
@@ -188,6 +196,16 @@ fn config() -> bincode::config::Configuration<
 /// Encodes a record. Encoding our own plain structs into a Vec cannot fail.
 pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(record, config()).unwrap_or_default()
+}
+
+/// Encodes a record that is to be written, refusing one the reader would
+/// refuse ([`MAX_RECORD_BYTES`]).
+pub fn encode_checked<T: Serialize>(record: &T) -> Result<Vec<u8>, RecordError> {
+    let bytes = encode(record);
+    if bytes.len() > MAX_RECORD_BYTES {
+        return Err(RecordError::TooLarge { size: bytes.len() });
+    }
+    Ok(bytes)
 }
 
 /// Decodes a record, checking its version first and refusing trailing bytes.
@@ -247,6 +265,31 @@ mod tests {
         assert!(matches!(
             decode::<Realisation>(&ok),
             Err(RecordError::Trailing(1))
+        ));
+    }
+
+    #[test]
+    fn what_the_writer_takes_the_reader_reads() {
+        let roots = |n: u64| TreeRoots {
+            format_version: 1,
+            path: b"/t".to_vec(),
+            uid: 1000,
+            recorded: 0,
+            generations: (0..n)
+                .map(|g| (g, format!("{:052}-profile-{g}", 0)))
+                .collect(),
+        };
+        let fits = encode_checked(&roots(1000)).expect("small");
+        assert!(decode::<TreeRoots>(&fits).is_ok());
+        // 50,000 generations: refused by the writer, as by the reader.
+        let big = roots(50_000);
+        assert!(matches!(
+            encode_checked(&big),
+            Err(RecordError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode::<TreeRoots>(&encode(&big)),
+            Err(RecordError::Corrupt(_))
         ));
     }
 }

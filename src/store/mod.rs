@@ -157,6 +157,15 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// A tree's recorded roots cannot be read, so what it roots is unknown.
+    #[error("unusable recorded roots {}: what that tree keeps is unknown, so nothing that needs it goes on (a collection frees nothing; its user's admissions are refused). The store owner removes that file (a collection then reads the tree itself, and the tree's next change records its roots again)", path.display())]
+    UnusableRoots {
+        /// The record file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: RecordError,
+    },
     /// Nothing matches a query.
     #[error("no item in the store matches `{0}`")]
     NotFound(String),
@@ -212,6 +221,47 @@ impl Default for StoreOptions {
             failpoints: Arc::new(Failpoints::none()),
         }
     }
+}
+
+thread_local! {
+    /// Whom this thread admits items for: set by the daemon while it
+    /// serves a client, so records name the member who asked (her quota
+    /// counts what she admitted that nothing roots) and say whether the
+    /// kind and references came from her word (an `add`).
+    static ACTING: std::cell::Cell<Option<Acting>> = const { std::cell::Cell::new(None) };
+}
+
+/// Who an admission is for (see [`acting_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acting {
+    /// The client's uid: the records' `creator_uid`.
+    pub uid: u32,
+    /// The kind and references are the client's word (a member's `add`),
+    /// not what the daemon computed (a build, a profile) or a trusted
+    /// user's.
+    pub untrusted_record: bool,
+}
+
+/// Until the guard is dropped, items this thread admits are recorded as
+/// admitted by `acting`.
+pub fn acting_for(acting: Acting) -> ActingGuard {
+    let previous = ACTING.with(|a| a.replace(Some(acting)));
+    ActingGuard { previous }
+}
+
+/// Restores the previous [`acting_for`] when dropped.
+pub struct ActingGuard {
+    previous: Option<Acting>,
+}
+
+impl Drop for ActingGuard {
+    fn drop(&mut self) {
+        ACTING.with(|a| a.set(self.previous));
+    }
+}
+
+fn acting() -> Option<Acting> {
+    ACTING.with(std::cell::Cell::get)
 }
 
 /// What to admit: the name parts, kind and the declared relations.
@@ -717,6 +767,26 @@ impl Store {
         let stream = canonical::serialize(&root);
         let hash = canonical::hash_stream(&stream);
         let name = ItemName::new(&hash, &spec.name, &spec.version)?;
+        let (file_count, size) = root.file_stats();
+        let mut references = spec.references.clone();
+        references.sort();
+        references.dedup();
+        let record = ItemRecord {
+            format_version: db::FORMAT_VERSION,
+            hash,
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            kind: spec.kind,
+            recipe_key: spec.recipe_key,
+            references,
+            size,
+            file_count,
+            created: now_secs(),
+            creator_uid: acting().map_or_else(|| rustix::process::getuid().as_raw(), |a| a.uid),
+        };
+        // A record the reader would refuse is refused before anything of
+        // the item is visible.
+        self.encoded(&record, "db/items", name.as_str())?;
         fp.hit("after-ingest");
 
         // One syncfs makes every staged file durable at once; per-file fsync
@@ -747,7 +817,29 @@ impl Store {
             if intact && existing.record.hash == hash {
                 drop(staging);
                 // The record stands as it was admitted: a later admission
-                // never adds references to it.
+                // never adds references to it. Except that a member's
+                // `add` chose its kind and references by her word alone:
+                // an admission whose record is not a member's word (a
+                // build, a profile the daemon made, a trusted user's)
+                // replaces such a record when it says otherwise, so her
+                // word never stands for what everyone else reuses.
+                let ours_is_trusted = !acting().is_some_and(|a| a.untrusted_record);
+                let existing_is_a_members_word = self.is_daemon_store()
+                    && !self.is_daemon_client()
+                    && existing.record.creator_uid != self.owner_uid()?
+                    && existing.record.recipe_key.is_none();
+                let differs = existing.record.kind != record.kind
+                    || existing.record.references != record.references;
+                let existing = if ours_is_trusted && existing_is_a_members_word && differs {
+                    self.write_record(&name, &record)?;
+                    Item {
+                        path: self.item_path(&name),
+                        name: name.clone(),
+                        record: record.clone(),
+                    }
+                } else {
+                    existing
+                };
                 if let Some(key) = spec.recipe_key {
                     self.record_realisation(&key, &existing.name)?;
                 }
@@ -797,23 +889,6 @@ impl Store {
             .map_err(self.io("db/listings", name.as_str()))?;
         fp.hit("after-listing");
 
-        let (file_count, size) = root.file_stats();
-        let mut references = spec.references.clone();
-        references.sort();
-        references.dedup();
-        let record = ItemRecord {
-            format_version: db::FORMAT_VERSION,
-            hash,
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            kind: spec.kind,
-            recipe_key: spec.recipe_key,
-            references,
-            size,
-            file_count,
-            created: now_secs(),
-            creator_uid: rustix::process::getuid().as_raw(),
-        };
         if self.sealed {
             // Sealed before it is visible, so nobody links an item root
             // could still write by mistake. Best effort by design: without
@@ -835,11 +910,25 @@ impl Store {
         })
     }
 
+    /// `record` encoded to be written as `sub/file`, or refused when the
+    /// reader would refuse it ([`db::MAX_RECORD_BYTES`]).
+    fn encoded<T: serde::Serialize>(
+        &self,
+        record: &T,
+        sub: &str,
+        file: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        db::encode_checked(record).map_err(|source| StoreError::Record {
+            path: self.path_of(sub, file),
+            source,
+        })
+    }
+
     fn write_record(&self, name: &ItemName, record: &ItemRecord) -> Result<(), StoreError> {
         write_replace(
             &self.db_items,
             name.as_str(),
-            &db::encode(record),
+            &self.encoded(record, "db/items", name.as_str())?,
             RECORD_MODE,
         )
         .map_err(self.io("db/items", name.as_str()))?;
@@ -858,7 +947,7 @@ impl Store {
         match write_replace(
             &self.db_realisations,
             &file,
-            &db::encode(&record),
+            &self.encoded(&record, "db/realisations", &file)?,
             RECORD_MODE,
         ) {
             Ok(()) => {}
@@ -910,7 +999,8 @@ impl Store {
             url: url.to_owned(),
             blake3,
         };
-        write_replace(&sources, &key.to_hex(), &db::encode(&record), RECORD_MODE)
+        let bytes = self.encoded(&record, "db/sources", &key.to_hex())?;
+        write_replace(&sources, &key.to_hex(), &bytes, RECORD_MODE)
             .map_err(self.io("db/sources", &key.to_hex()))
     }
 
@@ -918,8 +1008,8 @@ impl Store {
     pub fn record_facts(&self, facts: &db::RecipeFacts) -> Result<(), StoreError> {
         let dir = self.user_dir_root("db/facts")?;
         let file = facts.recipe_key.to_hex();
-        write_replace(&dir, &file, &db::encode(facts), RECORD_MODE)
-            .map_err(self.io("db/facts", &file))
+        let bytes = self.encoded(facts, "db/facts", &file)?;
+        write_replace(&dir, &file, &bytes, RECORD_MODE).map_err(self.io("db/facts", &file))
     }
 
     /// What recipe `key` was built for, when recorded.
@@ -1173,9 +1263,12 @@ impl Store {
             recorded: now_secs(),
             generations,
         };
+        // Refused before anything is written: a record the reader would
+        // refuse would stop every collection.
+        let roots_bytes = self.encoded(&roots_record, "db/roots", &format!("{mine}/{id}"))?;
         match self.user_dir("db/roots", &mine) {
             Ok(dir) => {
-                write_replace(&dir, &id, &db::encode(&roots_record), RECORD_MODE)
+                write_replace(&dir, &id, &roots_bytes, RECORD_MODE)
                     .map_err(self.io("db/roots", &format!("{mine}/{id}")))?;
                 sync_dir(&dir).map_err(self.io("db/roots", &mine))?;
             }
@@ -1193,7 +1286,8 @@ impl Store {
             uid,
             registered: now_secs(),
         };
-        write_replace(&dir, &id, &db::encode(&record), RECORD_MODE)
+        let bytes = self.encoded(&record, "db/trees", &format!("{mine}/{id}"))?;
+        write_replace(&dir, &id, &bytes, RECORD_MODE)
             .map_err(self.io("db/trees", &format!("{mine}/{id}")))?;
         sync_dir(&dir).map_err(self.io("db/trees", &mine))
     }
@@ -1236,7 +1330,7 @@ impl Store {
         match std::fs::read(&path) {
             Ok(bytes) => db::decode(&bytes)
                 .map(Some)
-                .map_err(|source| StoreError::Record { path, source }),
+                .map_err(|source| StoreError::UnusableRoots { path, source }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io { path, source }),
         }

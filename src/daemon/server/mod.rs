@@ -76,8 +76,8 @@ pub(crate) struct Daemon {
     holders: Mutex<Vec<(String, i32)>>,
     /// Connections open, by uid.
     open: Mutex<HashMap<u32, usize>>,
-    /// Request payloads held in memory, in bytes.
-    in_memory: Mutex<u64>,
+    /// Request payloads held in memory, in bytes: in all, and by uid.
+    in_memory: Mutex<(u64, HashMap<u32, u64>)>,
     /// The Lua installations builds use, by version, found once.
     luas: Mutex<HashMap<String, LuaInstall>>,
     /// Root's substituters and trusted keys (config and flags), set up
@@ -89,9 +89,6 @@ pub(crate) struct Daemon {
     pusher: Option<crate::cache::push::Pusher>,
     log: std::sync::Arc<dyn Fn(&str) + Send + Sync>,
 }
-
-/// At most this much of all requests' payloads is held in memory at once.
-const MEMORY_BUDGET: u64 = 512 << 20;
 
 impl Daemon {
     /// What of `asked` (URLs, keys) root's config does not list.
@@ -235,7 +232,7 @@ pub fn serve(
         build_uids,
         holders: Mutex::new(Vec::new()),
         open: Mutex::new(HashMap::new()),
-        in_memory: Mutex::new(0),
+        in_memory: Mutex::new((0, HashMap::new())),
         luas: Mutex::new(HashMap::new()),
         log,
         config,
@@ -266,13 +263,19 @@ pub fn serve(
         daemon.say(&format!("substituters: {}", s.urls().join(", ")));
     }
     let _ = daemon.substituters.set(own);
+    let requests = daemon.config.requests;
     daemon.say(&format!(
-        "limits: builds {} s, silence {} s; {} connections ({} per user); member quota {}",
+        "limits: builds {} s, silence {} s; {} connections ({} per user); member quota {}; requests {} s + their size at {}/s; uploads held {} ({} per user); holds {} s",
         daemon.config.limits.timeout.as_secs(),
         daemon.config.limits.max_silent.as_secs(),
         daemon.config.max_connections,
         daemon.config.max_connections_per_user,
         quota.map_or("none".to_owned(), super::failure::human),
+        requests.grace.as_secs(),
+        super::failure::human(requests.min_rate),
+        super::failure::human(requests.upload_budget),
+        super::failure::human(requests.upload_share),
+        daemon.config.max_hold.as_secs(),
     ));
     let mut told_full = false;
     loop {

@@ -36,7 +36,8 @@ use crate::tree::{Profile, Tree};
 
 /// How long a client may take to greet.
 const HELLO_WAIT: Duration = Duration::from_secs(5);
-/// How long any read of a request may wait.
+/// How long any one read of a request may wait (the whole request has its
+/// own deadline besides: `RequestLimits`).
 const REQUEST_WAIT: Duration = Duration::from_secs(30);
 /// How long writing an answer may wait on a client that does not read.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
@@ -50,8 +51,13 @@ const MAX_SOURCES: u64 = 1 << 30;
 const MAX_ADD: u64 = 4 << 30;
 /// Entries an archive may hold.
 const MAX_ENTRIES: u64 = 1_000_000;
-/// Generations one registration may name.
-const MAX_ROOTS: usize = 100_000;
+/// Generations one registration may name (checked before the names are
+/// parsed); the record they make is bounded again by the records' own
+/// limit (`db::MAX_RECORD_BYTES`), which the store checks before it
+/// writes anything.
+const MAX_ROOTS: usize = 10_000;
+/// References one `add` may name.
+const MAX_REFERENCES: usize = 10_000;
 
 /// Who is on the other end.
 struct Client {
@@ -92,7 +98,19 @@ pub(super) fn run(
         daemon.say(&format!("refused {} (uid {uid}): {reason}", client.user));
         super::refuse(&stream, kind, &reason);
     };
-    match wire::receive::<Request>(&stream, FrameLimits::HELLO) {
+    // The whole greeting within HELLO_WAIT, not each of its reads.
+    let greeting = wire::receive_paced::<Request>(
+        &stream,
+        FrameLimits::HELLO,
+        wire::Pace {
+            grace: HELLO_WAIT,
+            min_rate: 1 << 20,
+            per_read: HELLO_WAIT,
+        },
+        std::time::Instant::now(),
+    )
+    .map(|(frame, _)| frame);
+    match greeting {
         Ok(Frame {
             message: Request::Hello { protocol, version },
             ..
@@ -125,11 +143,21 @@ pub(super) fn run(
     if wire::send(&stream, &welcome, &[]).is_err() {
         return;
     }
-    let _ = stream.set_read_timeout(Some(REQUEST_WAIT));
-    let frame = match wire::receive::<Request>(&stream, FrameLimits::REQUEST) {
-        Ok(frame) => frame,
+    let pace = wire::Pace {
+        grace: daemon.config.requests.grace,
+        min_rate: daemon.config.requests.min_rate,
+        per_read: REQUEST_WAIT,
+    };
+    let received = wire::receive_paced::<Request>(
+        &stream,
+        FrameLimits::REQUEST,
+        pace,
+        std::time::Instant::now(),
+    );
+    let (frame, deadline, allowed) = match received {
+        Ok((frame, paced)) => (frame, paced.deadline, paced.allowed),
         Err(e) => {
-            let reply = Reply::Failed(Box::new(bad(e.to_string())));
+            let reply = Reply::Failed(Box::new(bad(crate::report_chain(&e))));
             let _ = wire::send(&stream, &reply, &[]);
             return;
         }
@@ -140,7 +168,15 @@ pub(super) fn run(
         stream: &stream,
         client: &client,
         payload: frame.payload_len,
+        deadline,
+        allowed,
     };
+    // Items admitted for this request are recorded as the client's; an
+    // `add`'s kind and references as a member's word.
+    let _acting = crate::store::acting_for(crate::store::Acting {
+        uid,
+        untrusted_record: matches!(frame.message, Request::Add { .. }) && !client.trusted,
+    });
     let (what, answer) = match frame.message {
         Request::Hold => return session.hold(),
         Request::Gc { dry_run } => return session.gc(dry_run),
@@ -161,6 +197,8 @@ pub(super) fn run(
         }
         Request::Hello { .. } => ("hello", Err(bad("a second greeting"))),
     };
+    // Whatever it admitted counts from now on, however coarse the clock.
+    daemon.quotas.changed();
     let reply = match answer {
         Ok((item, reused, substituted)) => {
             daemon.say(&format!(
@@ -195,6 +233,10 @@ struct Session<'s> {
     stream: &'s UnixStream,
     client: &'s Client,
     payload: u64,
+    /// When the whole request (its payload too) must have arrived.
+    deadline: std::time::Instant,
+    /// What it was allowed in all.
+    allowed: Duration,
 }
 
 /// A build's progress to its client, one whole frame at a time (a build's
@@ -231,13 +273,20 @@ impl BuildWatch for ClientWatch<'_> {
 /// Payload bytes held in memory, returned to the budget when dropped.
 struct Held<'d> {
     daemon: &'d Daemon,
+    uid: u32,
     bytes: u64,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Ok(mut used) = self.daemon.in_memory.lock() {
-            *used = used.saturating_sub(self.bytes);
+            used.0 = used.0.saturating_sub(self.bytes);
+            if let Some(mine) = used.1.get_mut(&self.uid) {
+                *mine = mine.saturating_sub(self.bytes);
+                if *mine == 0 {
+                    used.1.remove(&self.uid);
+                }
+            }
         }
     }
 }
@@ -256,29 +305,58 @@ impl Session<'_> {
         }
     }
 
-    /// Reads `len` payload bytes into memory, within the daemon's budget.
+    /// The payload, read within the request's deadline.
+    fn input(&self) -> wire::Paced<'_> {
+        wire::Paced {
+            stream: self.stream,
+            deadline: self.deadline,
+            allowed: self.allowed,
+            per_read: REQUEST_WAIT,
+        }
+    }
+
+    /// Reads `len` payload bytes into memory, within the daemon's budget
+    /// and the client's share of it (so one user never holds what others
+    /// need).
     fn read_bytes(&self, len: u64) -> Result<(Vec<u8>, Held<'_>), WireFailure> {
+        let limits = self.daemon.config.requests;
+        let uid = self.client.uid;
         {
             let mut used = self
                 .daemon
                 .in_memory
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if *used + len > super::MEMORY_BUDGET {
+            let mine = used.1.get(&uid).copied().unwrap_or(0);
+            if mine + len > limits.upload_share {
+                return Err(failure::plain(
+                    kind::BUSY,
+                    format!(
+                        "your requests already hold {} of uploads, and this one is {}: one user holds at most {} at once; try again when they are done",
+                        failure::human(mine),
+                        failure::human(len),
+                        failure::human(limits.upload_share)
+                    ),
+                    Vec::new(),
+                ));
+            }
+            if used.0 + len > limits.upload_budget {
                 return Err(failure::plain(
                     kind::BUSY,
                     "the daemon is holding as many uploads as it allows; try again shortly".into(),
                     Vec::new(),
                 ));
             }
-            *used += len;
+            used.0 += len;
+            *used.1.entry(uid).or_default() += len;
         }
         let held = Held {
             daemon: self.daemon,
+            uid,
             bytes: len,
         };
         let mut bytes = vec![0u8; len as usize];
-        (&*self.stream)
+        self.input()
             .read_exact(&mut bytes)
             .map_err(|e| bad(format!("the payload did not arrive: {e}")))?;
         Ok((bytes, held))
@@ -293,11 +371,13 @@ impl Session<'_> {
         if self.client.trusted {
             return Ok(None);
         }
+        // What her admissions in flight reserved counts as used.
         let used = self
             .daemon
             .quotas
             .usage(self.store(), self.client.uid, extra)
-            .map_err(|e| failure::from_store(&e))?;
+            .map_err(|e| failure::from_store(&e))?
+            .saturating_add(self.daemon.quotas.reserved(self.client.uid));
         if used >= limit {
             return Err(failure::quota(used, limit, 0));
         }
@@ -327,10 +407,41 @@ impl Session<'_> {
             reused: false,
             substituted: None,
         });
-        // Anything but more bytes (the close, an error) ends the hold.
-        let _ = self.stream.set_read_timeout(None);
+        // Anything but more bytes (the close, an error) ends the hold; a
+        // member's hold also ends after `max_hold`, so she cannot keep
+        // collections out for ever (root's and trusted users' last until
+        // they close).
+        let until =
+            (!self.client.trusted).then(|| std::time::Instant::now() + self.daemon.config.max_hold);
         let mut sink = [0u8; 64];
-        while matches!((&*self.stream).read(&mut sink), Ok(n) if n > 0) {}
+        loop {
+            let wait = match until {
+                Some(t) => match t.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        self.daemon.say(&format!(
+                            "{}: hold ended after {} s (the most a member's lasts)",
+                            self.client.user,
+                            self.daemon.config.max_hold.as_secs()
+                        ));
+                        break;
+                    }
+                },
+                None => None,
+            };
+            let _ = self.stream.set_read_timeout(wait);
+            match (&*self.stream).read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                _ => break,
+            }
+        }
         if let Ok(mut holders) = self.daemon.holders.lock() {
             if let Some(i) = holders.iter().position(|h| *h == me) {
                 holders.remove(i);
@@ -515,6 +626,32 @@ impl Session<'_> {
                 .pool
                 .lease(uid, cancel_ref, daemon.config.limits.timeout)
         };
+        // Each build's output is reserved in her share until this request
+        // ends (by then its record counts), so parallel builds of hers are
+        // judged one after another.
+        let reservations = std::sync::Mutex::new(Vec::new());
+        let store = self.store();
+        let reserve_output = |size: u64| -> Result<(), IsolationError> {
+            match daemon.quotas.reserve(store, uid, size, None) {
+                Ok(r) => {
+                    reservations
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(r);
+                    Ok(())
+                }
+                Err(super::quota::Refusal::Full(used, limit)) => {
+                    Err(IsolationError::OutputTooLarge {
+                        size,
+                        room: limit.saturating_sub(used),
+                    })
+                }
+                Err(super::quota::Refusal::Store(e)) => Err(IsolationError::Io {
+                    path: store.root().to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            }
+        };
         let isolation = Isolation {
             bwrap: self.daemon.bwrap.clone(),
             mode: self.daemon.config.sandbox,
@@ -522,6 +659,7 @@ impl Session<'_> {
             cancel: &cancel,
             lease: &lease,
             max_output: room.map(|(used, limit)| limit - used),
+            reserve_output: room.map(|_| &reserve_output as _),
         };
         let watch = ClientWatch {
             stream: std::sync::Mutex::new(self.stream),
@@ -582,7 +720,9 @@ impl Session<'_> {
             )));
         }
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.stream.take(len);
+        // Buffered: an archive is read in small pieces, and each read of the
+        // connection costs a timeout set and a recvmsg.
+        let mut input = std::io::BufReader::with_capacity(64 << 10, self.input().take(len));
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
@@ -594,7 +734,12 @@ impl Session<'_> {
             },
         )
         .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
-        .map_err(|e| bad(format!("the sources' archive was refused: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "the sources' archive was refused: {}",
+                crate::report_chain(&e)
+            ))
+        })?;
         Ok(Received {
             path: staging.path(),
             hash: canonical::content_hash(&node),
@@ -652,6 +797,12 @@ impl Session<'_> {
     fn add(&self, name: String, version: String, kind: &str, references: Vec<String>) -> Answer {
         let kind =
             ItemKind::parse(kind).ok_or_else(|| bad(format!("unknown item kind `{kind}`")))?;
+        if references.len() > MAX_REFERENCES {
+            return Err(bad(format!(
+                "an item of {} references is more than the daemon records (at most {MAX_REFERENCES})",
+                references.len()
+            )));
+        }
         let spec = ItemSpec {
             name,
             version,
@@ -663,23 +814,48 @@ impl Session<'_> {
             .store()
             .check_references(&spec)
             .map_err(|e| failure::from_store(&e))?;
-        let room = self.room(&[])?;
-        let cap = match room {
-            Some((used, limit)) => MAX_ADD.min(limit - used + item_archive::MAGIC.len() as u64),
-            None => MAX_ADD,
-        };
-        if self.payload > cap {
-            return Err(match room {
-                Some((used, limit)) => failure::quota(used, limit, self.payload),
-                None => bad(format!(
-                    "an archive of {} is more than the daemon takes ({})",
-                    failure::human(self.payload),
-                    failure::human(MAX_ADD)
-                )),
-            });
+        if !self.client.trusted && !allowed.is_empty() {
+            // A member names as references only what she could keep
+            // herself: what her recorded roots reach or she admitted.
+            let hers = self
+                .daemon
+                .quotas
+                .reachable_by(self.store(), self.client.uid)
+                .map_err(|e| failure::from_store(&e))?;
+            if let Some(other) = allowed.iter().find(|r| !hers.contains(*r)) {
+                return Err(bad(format!(
+                    "reference `{other}` is neither reached from your trees nor added by you; a member's item may only refer to those"
+                )));
+            }
         }
+        if self.payload > MAX_ADD {
+            return Err(bad(format!(
+                "an archive of {} is more than the daemon takes ({})",
+                failure::human(self.payload),
+                failure::human(MAX_ADD)
+            )));
+        }
+        // Its size is reserved before a byte is read, and what it costs on
+        // disk once it is known; parallel adds are judged one by one.
+        let reserve = |bytes: u64, held| {
+            let quotas = &self.daemon.quotas;
+            if self.client.trusted {
+                return Ok(None);
+            }
+            match quotas.reserve(self.store(), self.client.uid, bytes, held) {
+                Ok(r) => Ok(Some(r)),
+                Err(super::quota::Refusal::Full(used, limit)) => {
+                    Err(failure::quota(used, limit, bytes))
+                }
+                Err(super::quota::Refusal::Store(e)) => Err(failure::from_store(&e)),
+            }
+        };
+        let reservation = reserve(self.payload, None)?;
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
-        let mut input = self.stream.take(self.payload);
+        // Buffered: an archive is read in small pieces, and each read of the
+        // connection costs a timeout set and a recvmsg.
+        let mut input =
+            std::io::BufReader::with_capacity(64 << 10, self.input().take(self.payload));
         let node = item_archive::read_into(
             &mut input,
             std::os::fd::AsFd::as_fd(staging.dir()),
@@ -691,7 +867,17 @@ impl Session<'_> {
             },
         )
         .and_then(|node| item_archive::expect_end(&mut input).map(|()| node))
-        .map_err(|e| bad(format!("the archive was refused: {e}")))?;
+        .map_err(|e| {
+            bad(format!(
+                "the archive was refused: {}",
+                crate::report_chain(&e)
+            ))
+        })?;
+        let charge = node.disk_charge();
+        let _reservation = match reservation {
+            Some(r) if charge > self.payload => reserve(charge - self.payload, Some(r))?,
+            other => other,
+        };
         let item = self
             .store()
             .admit_model(staging, node, &spec)
@@ -720,7 +906,10 @@ impl Session<'_> {
         self.no_payload()?;
         let path = absolute(path, "path")?;
         if generations.len() > MAX_ROOTS {
-            return Err(bad(format!("more than {MAX_ROOTS} generations")));
+            return Err(bad(format!(
+                "a tree of {} generations is more than the daemon records (at most {MAX_ROOTS}); nothing was written",
+                generations.len()
+            )));
         }
         let roots = generations
             .into_iter()
