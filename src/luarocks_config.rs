@@ -94,6 +94,10 @@ pub struct LuaRocksConfig {
     pub store: Option<PathBuf>,
     /// `rocks_provided`: rock name → version the system provides.
     pub rocks_provided: Vec<(String, String)>,
+    /// `rockstore_adopt`: `"explicit"` refuses a plain LuaRocks tree (or one
+    /// LuaRocks changed) until `rockstore adopt`; anything else adopts it
+    /// on first touch (`adopt::first_touch`).
+    pub adopt: Option<String>,
     /// `rockstore_allowed_users`: who may connect to the store's daemon
     /// (names, `@group`; none: everyone).
     pub daemon_allowed_users: Option<Vec<String>>,
@@ -282,6 +286,7 @@ impl LuaRocksConfig {
         config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);
         config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
+        config.adopt = t.get_string("rockstore_adopt");
         if t.get("rockstore_allowed_users").is_some() {
             config.daemon_allowed_users = Some(t.get_strings("rockstore_allowed_users"));
         }

@@ -568,7 +568,11 @@ fn processes_of(uid: u32) -> Vec<(u32, u32, bool)> {
     };
     let mut found = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         if entry.metadata().ok().map(|m| m.uid()) != Some(uid) {

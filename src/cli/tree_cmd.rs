@@ -621,6 +621,10 @@ fn installer_for<'a>(
             no_doc: false,
             check_lua_versions: false,
             pin: false,
+            adopt: rockstore::adopt::first_touch::Policy::of(
+                cx.tree_flags.no_adopt,
+                cx.config.adopt.as_deref(),
+            ),
         },
         &say,
     ))

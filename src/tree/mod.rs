@@ -98,14 +98,16 @@ pub enum TreeError {
         /// The path in the way.
         path: PathBuf,
     },
-    /// A plain LuaRocks tree: rockstore manages none of its rocks yet.
-    #[error("{} is a LuaRocks tree with {count} rock(s) for Lua {lua_version} ({examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
+    /// A plain LuaRocks tree: rockstore manages none of its rocks yet, and
+    /// the policy (`--no-adopt`, `rockstore_adopt = "explicit"`) asks for
+    /// the explicit step.
+    #[error("{} is a LuaRocks tree with {count} rock(s) ({per_version}: {examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
     PlainLuaRocks {
         /// The tree.
         root: PathBuf,
-        /// Its Lua version.
-        lua_version: String,
-        /// How many rocks LuaRocks installed.
+        /// `Lua 5.4: 2, Lua 5.1: 1`.
+        per_version: String,
+        /// How many rocks LuaRocks installed, over every Lua version.
         count: usize,
         /// A few of them, `name version`.
         examples: String,
@@ -266,10 +268,32 @@ impl Tree {
         LuaRocksChanges { installed, removed }
     }
 
-    /// Refuses a tree rockstore cannot change as it stands: a plain
-    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
-    /// whose adoption or release was interrupted.
-    pub fn check_usable(&self) -> Result<(), TreeError> {
+    /// What LuaRocks changed, per Lua version the tree holds rocks for
+    /// (LuaRocks' or ours), the tree's own first; versions it did not
+    /// change are left out.
+    pub fn luarocks_changes_all(&self) -> Vec<(String, LuaRocksChanges)> {
+        let mut versions = vec![self.lua_version.clone()];
+        versions.extend(
+            crate::lua_install::KNOWN_VERSIONS
+                .iter()
+                .map(|v| (*v).to_owned())
+                .filter(|v| *v != self.lua_version),
+        );
+        versions
+            .into_iter()
+            .map(|v| {
+                let at = Tree {
+                    root: self.root.clone(),
+                    lua_version: v.clone(),
+                };
+                (v, at.luarocks_changes())
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    }
+
+    /// Refuses a tree whose adoption or release was interrupted.
+    fn check_not_interrupted(&self) -> Result<(), TreeError> {
         if self.meta().join(ADOPTING).exists() {
             return Err(TreeError::Interrupted {
                 root: self.root.clone(),
@@ -284,21 +308,42 @@ impl Tree {
                 command: "release",
             });
         }
-        let changes = self.luarocks_changes();
+        Ok(())
+    }
+
+    /// Refuses a tree rockstore cannot change as it stands: a plain
+    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
+    /// whose adoption or release was interrupted. Every Lua version the
+    /// tree holds counts.
+    pub fn check_usable(&self) -> Result<(), TreeError> {
+        self.check_not_interrupted()?;
+        let changes = self.luarocks_changes_all();
         if changes.is_empty() {
             return Ok(());
         }
         if !self.is_profile() {
+            let installed: Vec<(String, String)> = changes
+                .iter()
+                .flat_map(|(_, c)| c.installed.iter().cloned())
+                .collect();
             return Err(TreeError::PlainLuaRocks {
                 root: self.root.clone(),
-                lua_version: self.lua_version.clone(),
-                count: changes.installed.len(),
-                examples: examples(&changes.installed),
+                per_version: changes
+                    .iter()
+                    .map(|(v, c)| format!("Lua {v}: {}", c.installed.len()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                count: installed.len(),
+                examples: examples(&installed),
             });
         }
         Err(TreeError::ChangedByLuaRocks {
             root: self.root.clone(),
-            what: changes.describe(),
+            what: changes
+                .iter()
+                .map(|(v, c)| format!("for Lua {v}, {}", c.describe()))
+                .collect::<Vec<_>>()
+                .join("; "),
         })
     }
 
@@ -380,8 +425,19 @@ impl Tree {
     /// Takes the tree lock to change the tree: refused, with what to do,
     /// when [`Tree::check_usable`] says so.
     pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
+        self.lock_for_change_with(false)
+    }
+
+    /// [`Tree::lock_for_change`] for a command that adopts what LuaRocks
+    /// installed or changed under the lock it returns (`crate::adopt::
+    /// first_touch`): only an interrupted release refuses.
+    pub fn lock_for_adopting_change(&self) -> Result<TreeLock, TreeError> {
+        self.lock_for_change_with(true)
+    }
+
+    fn lock_for_change_with(&self, adopting_first: bool) -> Result<TreeLock, TreeError> {
         let adopting = self.meta().join(ADOPTING).exists();
-        if !self.meta().exists() {
+        if !self.meta().exists() && !adopting_first {
             // A tree not ours yet is checked before the lock creates
             // `.rockstore/`: a refused one gets none.
             self.check_usable()?;
@@ -400,7 +456,11 @@ impl Tree {
         switching::finish(self)?;
         // A marker or generation link a kill left half written.
         temp_name::sweep_meta(&self.root);
-        self.check_usable()?;
+        if adopting_first {
+            self.check_not_interrupted()?;
+        } else {
+            self.check_usable()?;
+        }
         Ok(lock)
     }
 

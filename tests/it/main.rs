@@ -9,6 +9,7 @@ mod consistency;
 mod crash_edges;
 mod daemon;
 mod daemon_attacks;
+mod first_touch;
 mod hostile;
 mod hostile_corpus;
 mod limits;
