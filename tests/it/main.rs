@@ -13,6 +13,7 @@ mod first_touch;
 mod hostile;
 mod hostile_corpus;
 mod limits;
+mod local_flag;
 mod manifest;
 mod plan;
 mod rocks_server;
