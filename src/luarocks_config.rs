@@ -72,6 +72,11 @@ pub struct LuaRocksConfig {
     pub rocks_trees: Option<Vec<TreeEntry>>,
     /// `rocks_servers` (the first mirror of each group), when set.
     pub rocks_servers: Option<Vec<String>>,
+    /// Every mirror group of `rocks_servers` (an entry that is a list of
+    /// URLs), each whole and in order: `servers::load` takes a group's
+    /// manifest from its first mirror that loads, and the fetcher takes a
+    /// file the answering mirror lacks from the mirrors after it.
+    pub mirror_groups: Vec<Vec<String>>,
     /// `deps_mode`, when set.
     pub deps_mode: Option<String>,
     /// `variables`.
@@ -245,16 +250,26 @@ impl LuaRocksConfig {
             let list = v
                 .as_table()
                 .ok_or_else(|| field("rocks_servers", "a list of URLs or mirror lists"))?;
-            let servers = list
-                .sequence()
-                .filter_map(|e| match e {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Table(mirrors) => mirrors
-                        .sequence()
-                        .find_map(|m| m.as_str().map(str::to_owned)),
-                    _ => None,
-                })
-                .collect();
+            let mut servers = Vec::new();
+            config.mirror_groups.clear();
+            for entry in list.sequence() {
+                match entry {
+                    Value::String(s) => servers.push(s.clone()),
+                    Value::Table(mirrors) => {
+                        let group: Vec<String> = mirrors
+                            .sequence()
+                            .filter_map(|m| m.as_str().map(str::to_owned))
+                            .collect();
+                        if let Some(first) = group.first() {
+                            servers.push(first.clone());
+                        }
+                        if group.len() > 1 {
+                            config.mirror_groups.push(group);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             config.rocks_servers = Some(servers);
         }
         config.deps_mode = t.get_string("deps_mode");
@@ -427,6 +442,11 @@ mod tests {
         assert_eq!(
             c.rocks_servers,
             Some(vec!["http://a".to_owned(), "http://m1".to_owned()])
+        );
+        // A mirror group keeps every mirror, in order.
+        assert_eq!(
+            c.mirror_groups,
+            vec![vec!["http://m1".to_owned(), "http://m2".to_owned()]]
         );
         assert_eq!(c.deps_mode.as_deref(), Some("all"));
         assert!(c.variables.contains(&("CC".into(), "gcc".into())));

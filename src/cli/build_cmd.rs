@@ -212,7 +212,7 @@ impl Session {
             &mut warnings,
         );
         for w in &warnings {
-            errln!("warning: {w}");
+            errln!("Warning: {w}");
         }
         let loaded = loaded?;
         Ok(self.manifests.get_or_init(|| loaded))
@@ -245,7 +245,7 @@ impl Session {
                 &mut warnings,
             );
             for w in &warnings {
-                errln!("warning: {w}");
+                errln!("Warning: {w}");
             }
             return Ok(servers::search(
                 &loaded?,

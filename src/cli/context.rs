@@ -173,6 +173,14 @@ impl Context {
 
     pub fn fetcher(&self) -> Fetcher {
         let cache = self.paths().ok().and_then(|c| c.cache_dir);
-        Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)))
+        let fetcher = Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)));
+        if self.asked.only_server.is_some() {
+            // `--only-server` replaces `rocks_servers`, mirrors and all.
+            return fetcher;
+        }
+        fetcher.with_mirrors(
+            self.config.mirror_groups.clone(),
+            Arc::new(|line: &str| errln!("{line}")),
+        )
     }
 }

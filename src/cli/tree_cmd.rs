@@ -299,7 +299,9 @@ pub struct GcArgs {
 /// LuaRocks' `util.warning`); everything else is status (stdout, as
 /// LuaRocks' `util.printout`).
 fn is_warning(text: &str) -> bool {
-    text.starts_with("warning") || text.starts_with("Will not remove")
+    text.starts_with("warning")
+        || text.starts_with("Warning: ")
+        || text.starts_with("Will not remove")
 }
 
 fn say(text: &str) {

@@ -15,6 +15,7 @@ mod hostile_corpus;
 mod limits;
 mod local_flag;
 mod manifest;
+mod mirrors;
 mod plan;
 mod rocks_server;
 mod rockspec;
