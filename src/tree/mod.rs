@@ -138,13 +138,18 @@ pub enum TreeError {
         /// The number asked for.
         number: u64,
     },
-    /// Rollback from the first generation.
-    #[error("tree {} has no generation before {current} to roll back to", root.display())]
+    /// Rollback from the first generation: nothing before it to go back
+    /// to; what undoes it is removing its rocks.
+    #[error("{} is at generation {current}, and has no generation before it to roll back to.\nTo undo what it installed, remove its rocks: `{undo}`", root.display())]
     NothingToRollBack {
         /// The tree.
         root: PathBuf,
         /// The current generation.
         current: u64,
+        /// The command that removes its rocks.
+        undo: String,
+        /// The command that lists the tree's generations.
+        list: String,
     },
     /// Deleting the current generation.
     #[error("generation {0} is current; switch to another one before deleting it")]
@@ -174,6 +179,17 @@ pub enum TreeError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl crate::hint::Hint for TreeError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            TreeError::NothingToRollBack { list, .. } => {
+                vec![format!("`{list}` lists the tree's generations")]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {

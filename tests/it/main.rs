@@ -24,5 +24,6 @@ mod store;
 mod store_format;
 mod support;
 mod trees;
+mod undo_hint;
 mod versions;
 mod warm;
