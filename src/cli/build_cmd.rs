@@ -382,6 +382,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             super::tree_cmd::InstallArgs {
                 args: args.args,
                 flags: args.flags,
+                pin: args.pin,
             },
             cx,
             true,

@@ -25,6 +25,11 @@ pub struct InstallArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub flags: InstallFlags,
+    /// Write a `luarocks.lock` into the rock's directory naming the version
+    /// of each dependency found (recursively), as `luarocks install --pin`;
+    /// any `luarocks.lock` in the rock's sources is ignored.
+    #[arg(long)]
+    pub pin: bool,
 }
 
 /// The flags `install` and `build` share.
@@ -326,7 +331,8 @@ fn say_aside(text: &str) {
 
 /// `rockstore install`.
 pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    install_from(args, cx, false, false)
+    let pin = args.pin;
+    install_from(args, cx, false, pin)
 }
 
 /// `install`, or with `from_source` `build` (a rock named on the servers
