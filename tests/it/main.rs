@@ -17,6 +17,7 @@ mod local_flag;
 mod manifest;
 mod mirrors;
 mod plan;
+mod readme;
 mod rocks_server;
 mod rockspec;
 mod shared;
