@@ -74,11 +74,9 @@ fn server(root: &Path) -> HttpServer {
     server
 }
 
-#[test]
-fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
-    if !need(&["lua5.4"]) {
-        return;
-    }
+/// Runs the quick start as `user` (none: this process's user, root under
+/// CI) with its own HOME and store, and checks what it printed.
+fn run_quick_start(user: Option<&str>) {
     let s = Sandbox::new();
     let server = server(s.tmp.path());
     let lines = quick_start();
@@ -96,6 +94,12 @@ fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
         )
         .expect("config");
     }
+    let home = s
+        .tmp
+        .path()
+        .join(user.map_or("home".to_owned(), |u| format!("home-{u}")));
+    let work = home.join("work");
+    std::fs::create_dir_all(&work).expect("work");
     let dir = Path::new(bin()).parent().expect("bin dir").to_path_buf();
     let path = format!(
         "{}:{}",
@@ -103,11 +107,28 @@ fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
         std::env::var("PATH").unwrap_or_default()
     );
     let script = format!("set -e\n{}\n", lines.join("\n"));
-    let out = s
-        .program("sh")
+    let mut cmd = s.program(match user {
+        Some(_) => "setpriv",
+        None => "sh",
+    });
+    if let Some(u) = user {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(s.tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        crate::shared::chown_tree(&home, u);
+        cmd.args([
+            &format!("--reuid={u}"),
+            &format!("--regid={u}"),
+            "--init-groups",
+            "--",
+            "sh",
+        ]);
+    }
+    let out = cmd
         .env("PATH", path)
-        .env("ROCKSTORE_STORE", s.store())
-        .current_dir(s.dir("work"))
+        .env("HOME", &home)
+        .env("ROCKSTORE_STORE", home.join("store"))
+        .current_dir(&work)
         .args(["-c", &script])
         .output()
         .expect("sh");
@@ -127,4 +148,18 @@ fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
         stderr.contains("rollback` undoes it"),
         "the second install says what undoes it: {stderr}"
     );
+}
+
+#[test]
+fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
+    if need(&["lua5.4"]) {
+        run_quick_start(None);
+    }
+}
+
+#[test]
+fn the_quick_start_runs_as_written_as_a_user() {
+    if crate::shared::ready() {
+        run_quick_start(Some("rs-alice"));
+    }
 }
