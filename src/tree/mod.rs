@@ -260,25 +260,31 @@ impl Tree {
     /// installed (real rock directories) and rocks of the current
     /// generation it removed (their link gone).
     pub fn luarocks_changes(&self) -> LuaRocksChanges {
-        let installed = links::luarocks_rocks(&self.root, &self.lua_version);
+        let profile = if self.is_profile() {
+            self.current_profile().ok()
+        } else {
+            None
+        };
+        self.luarocks_changes_in(&self.lua_version, profile.as_ref())
+    }
+
+    /// [`Tree::luarocks_changes`] for Lua `version`, against `profile`
+    /// (the current one, for any Lua version; none for a plain tree).
+    fn luarocks_changes_in(&self, version: &str, profile: Option<&Profile>) -> LuaRocksChanges {
+        let installed = links::luarocks_rocks(&self.root, version);
         let mut removed = Vec::new();
-        if self.is_profile() {
-            if let Ok(profile) = self.current_profile() {
-                for rock in profile.rocks {
-                    let reinstalled = installed
-                        .iter()
-                        .any(|(n, v)| *n == rock.name && *v == rock.version);
-                    if !reinstalled
-                        && !links::has_rock_link(
-                            &self.root,
-                            &self.lua_version,
-                            &rock.name,
-                            &rock.version,
-                        )
-                    {
-                        removed.push((rock.name, rock.version));
-                    }
-                }
+        let held: &[ProfileRock] = match profile {
+            Some(p) if p.lua_version == version => &p.rocks,
+            Some(p) => p.others.get(version).map_or(&[], Vec::as_slice),
+            None => &[],
+        };
+        for rock in held {
+            let reinstalled = installed
+                .iter()
+                .any(|(n, v)| *n == rock.name && *v == rock.version);
+            if !reinstalled && !links::has_rock_link(&self.root, version, &rock.name, &rock.version)
+            {
+                removed.push((rock.name.clone(), rock.version.clone()));
             }
         }
         LuaRocksChanges { installed, removed }
@@ -295,14 +301,17 @@ impl Tree {
                 .map(|v| (*v).to_owned())
                 .filter(|v| *v != self.lua_version),
         );
+        // The profile is read once for every version.
+        let profile = if self.is_profile() {
+            self.current_profile().ok()
+        } else {
+            None
+        };
         versions
             .into_iter()
             .map(|v| {
-                let at = Tree {
-                    root: self.root.clone(),
-                    lua_version: v.clone(),
-                };
-                (v, at.luarocks_changes())
+                let changes = self.luarocks_changes_in(&v, profile.as_ref());
+                (v, changes)
             })
             .filter(|(_, c)| !c.is_empty())
             .collect()
