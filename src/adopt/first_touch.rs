@@ -202,3 +202,35 @@ pub fn planned(tree: &Tree) -> Result<Option<(FirstTouch, Profile)>, AdoptError>
     };
     Ok(Some((touch, profile)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_or_explicit_in_config_refuses_and_anything_else_adopts() {
+        assert_eq!(Policy::of(false, None), Policy::Auto);
+        assert_eq!(Policy::of(false, Some("auto")), Policy::Auto);
+        assert_eq!(Policy::of(false, Some("explicit")), Policy::Explicit);
+        assert_eq!(Policy::of(true, None), Policy::Explicit);
+    }
+
+    #[test]
+    fn only_a_rock_that_cannot_be_read_stops_it() {
+        let rock = "x 1.0-1".to_owned();
+        assert!(stops(&Problem::Unreadable {
+            rock: rock.clone(),
+            why: "its rock_manifest cannot be read".into(),
+        }));
+        assert!(!stops(&Problem::Unreadable {
+            rock: rock.clone(),
+            why: "its rockspec: bad syntax".into(),
+        }));
+        assert!(!stops(&Problem::Edited {
+            rock,
+            file: "share/lua/5.4/x.lua".into(),
+            expected: "a".into(),
+            actual: "b".into(),
+        }));
+    }
+}

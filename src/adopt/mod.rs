@@ -7,6 +7,9 @@
 //!   generation holds them and the rocks rockstore already had.
 //! - [`release`](mod@release): a profile tree back to real files and
 //!   LuaRocks' own manifest.
+//! - [`first_touch`]: the same adoption, made by the first command that
+//!   changes the tree (`install`, `remove`, `purge`, `doctor`), under its
+//!   tree lock.
 //!
 //! Adoption order, and what a kill at each point leaves:
 //! 1. read and check (nothing written);
