@@ -10,6 +10,9 @@ pub const ROCKSTORE_STORE: &str = "ROCKSTORE_STORE";
 pub const ROCKSTORE_FAILPOINT: &str = "ROCKSTORE_FAILPOINT";
 /// Test hook: a named pipe that resumes a process stopped at a failpoint.
 pub const ROCKSTORE_FAILPOINT_RESUME: &str = "ROCKSTORE_FAILPOINT_RESUME";
+/// Who LuaRocks 3.8 takes the user to be: `--local` is refused when it is
+/// `root` (`fs.is_superuser`), whatever the uid.
+pub const USER: &str = "USER";
 /// Base of the per-user default store (`$XDG_DATA_HOME/rockstore`).
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// Fallback base: `$HOME/.local/share/rockstore`.
@@ -53,6 +56,8 @@ pub struct EnvVars {
     pub xdg_data_home: Option<OsString>,
     /// `HOME`.
     pub home: Option<OsString>,
+    /// `USER`.
+    pub user: Option<OsString>,
     /// `XDG_CACHE_HOME`.
     pub xdg_cache_home: Option<OsString>,
     /// `CC`.
@@ -92,6 +97,7 @@ impl EnvVars {
             failpoint_resume: get(ROCKSTORE_FAILPOINT_RESUME),
             xdg_data_home: get(XDG_DATA_HOME),
             home: get(HOME),
+            user: get(USER),
             xdg_cache_home: get(XDG_CACHE_HOME),
             cc: get(CC).and_then(|v| v.into_string().ok()),
             cflags: get(CFLAGS).and_then(|v| v.into_string().ok()),

@@ -152,7 +152,15 @@ pub struct Fetcher {
     /// `--verify`: every rock and rockspec fetched must carry a good gpg
     /// signature beside it (`URL.asc`), as LuaRocks checks them.
     verify_signatures: bool,
+    /// `rocks_servers`' mirror groups, each in order (see
+    /// [`Fetcher::with_mirrors`]).
+    mirrors: Vec<Vec<String>>,
+    /// Where the mirror fallback's warnings go.
+    warn: Option<Warn>,
 }
+
+/// Receives a warning line (the command line prints it on stderr).
+pub type Warn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Fetcher {
     /// A fetcher caching under `cache` (none: no cache) with a per-request
@@ -165,7 +173,67 @@ impl Fetcher {
             client: OnceLock::new(),
             cache_handle: OnceLock::new(),
             verify_signatures: false,
+            mirrors: Vec::new(),
+            warn: None,
         }
+    }
+
+    /// This fetcher, falling back along `rocks_servers`' mirror groups as
+    /// LuaRocks' `download_with_mirrors`: a rock or rockspec whose URL lies
+    /// under mirror *i* of a group and cannot be had there is fetched from
+    /// mirrors *i+1…* in turn, each try warned as LuaRocks warns it.
+    pub fn with_mirrors(mut self, groups: Vec<Vec<String>>, warn: Warn) -> Fetcher {
+        self.mirrors = groups;
+        self.warn = Some(warn);
+        self
+    }
+
+    /// Says `line` where the mirror fallback's warnings go, at once (a
+    /// manifest's failure then comes before the fallback it leads to, as
+    /// LuaRocks prints them); `false` when nothing receives them.
+    pub fn warning(&self, line: &str) -> bool {
+        match &self.warn {
+            Some(warn) => {
+                warn(line);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The mirror group a server URL (a group's mirror) belongs to.
+    pub fn mirror_group(&self, server: &str) -> Option<&[String]> {
+        let trimmed = server.trim_end_matches('/');
+        self.mirrors
+            .iter()
+            .find(|g| {
+                g.first()
+                    .is_some_and(|m| m.trim_end_matches('/') == trimmed)
+            })
+            .map(Vec::as_slice)
+    }
+
+    /// The same file on the mirrors after the one `url` lies under, in
+    /// order (only rocks and rockspecs: LuaRocks falls back for what it
+    /// downloads from a server, not for a manifest, which each mirror is
+    /// asked for in turn).
+    fn later_mirrors(&self, url: &str) -> Vec<String> {
+        let file = url.rsplit('/').next().unwrap_or(url);
+        if !(file.ends_with(".rockspec") || file.ends_with(".rock")) {
+            return Vec::new();
+        }
+        for group in &self.mirrors {
+            for (i, mirror) in group.iter().enumerate() {
+                let base = format!("{}/", mirror.trim_end_matches('/'));
+                if let Some(rest) = url.strip_prefix(&base) {
+                    return group[i + 1..]
+                        .iter()
+                        .map(|m| format!("{}/{rest}", m.trim_end_matches('/')))
+                        .collect();
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// This fetcher, checking the signature of every rock and rockspec it
@@ -228,6 +296,25 @@ impl Fetcher {
     /// Fetches `url` (http, https, file or a plain path) into memory:
     /// for rockspecs and manifests, at most [`MAX_IN_MEMORY`] bytes.
     pub fn fetch(&self, url: &str, freshness: Freshness) -> Result<Vec<u8>, FetchError> {
+        let first = self.fetch_here(url, freshness);
+        let Err(error) = first else {
+            return first;
+        };
+        for other in self.later_mirrors(url) {
+            if let Some(warn) = &self.warn {
+                warn(&format!(
+                    "Warning: Failed downloading. Attempting mirror at {other}"
+                ));
+            }
+            if let Ok(bytes) = self.fetch_here(&other, freshness) {
+                return Ok(bytes);
+            }
+        }
+        Err(error)
+    }
+
+    /// [`Fetcher::fetch`] from `url` alone.
+    fn fetch_here(&self, url: &str, freshness: Freshness) -> Result<Vec<u8>, FetchError> {
         let mut fetched = self.fetch_capped(url, freshness, MAX_IN_MEMORY)?;
         if fetched.len > MAX_IN_MEMORY {
             return Err(FetchError::TooLarge {

@@ -127,6 +127,8 @@ pub fn hints_of(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
             x.hints()
         } else if let Some(x) = e.downcast_ref::<tree::profile::ProfileError>() {
             x.hints()
+        } else if let Some(x) = e.downcast_ref::<tree::TreeError>() {
+            x.hints()
         } else {
             Vec::new()
         };

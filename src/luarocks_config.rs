@@ -72,6 +72,11 @@ pub struct LuaRocksConfig {
     pub rocks_trees: Option<Vec<TreeEntry>>,
     /// `rocks_servers` (the first mirror of each group), when set.
     pub rocks_servers: Option<Vec<String>>,
+    /// Every mirror group of `rocks_servers` (an entry that is a list of
+    /// URLs), each whole and in order: `servers::load` takes a group's
+    /// manifest from its first mirror that loads, and the fetcher takes a
+    /// file the answering mirror lacks from the mirrors after it.
+    pub mirror_groups: Vec<Vec<String>>,
     /// `deps_mode`, when set.
     pub deps_mode: Option<String>,
     /// `variables`.
@@ -94,6 +99,10 @@ pub struct LuaRocksConfig {
     pub store: Option<PathBuf>,
     /// `rocks_provided`: rock name → version the system provides.
     pub rocks_provided: Vec<(String, String)>,
+    /// `rockstore_adopt`: `"explicit"` refuses a plain LuaRocks tree (or one
+    /// LuaRocks changed) until `rockstore adopt`; anything else adopts it
+    /// on first touch (`adopt::first_touch`).
+    pub adopt: Option<String>,
     /// `rockstore_allowed_users`: who may connect to the store's daemon
     /// (names, `@group`; none: everyone).
     pub daemon_allowed_users: Option<Vec<String>>,
@@ -257,16 +266,26 @@ impl LuaRocksConfig {
             let list = v
                 .as_table()
                 .ok_or_else(|| field("rocks_servers", "a list of URLs or mirror lists"))?;
-            let servers = list
-                .sequence()
-                .filter_map(|e| match e {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Table(mirrors) => mirrors
-                        .sequence()
-                        .find_map(|m| m.as_str().map(str::to_owned)),
-                    _ => None,
-                })
-                .collect();
+            let mut servers = Vec::new();
+            config.mirror_groups.clear();
+            for entry in list.sequence() {
+                match entry {
+                    Value::String(s) => servers.push(s.clone()),
+                    Value::Table(mirrors) => {
+                        let group: Vec<String> = mirrors
+                            .sequence()
+                            .filter_map(|m| m.as_str().map(str::to_owned))
+                            .collect();
+                        if let Some(first) = group.first() {
+                            servers.push(first.clone());
+                        }
+                        if group.len() > 1 {
+                            config.mirror_groups.push(group);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             config.rocks_servers = Some(servers);
         }
         config.deps_mode = t.get_string("deps_mode");
@@ -298,6 +317,7 @@ impl LuaRocksConfig {
         config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);
         config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
+        config.adopt = t.get_string("rockstore_adopt");
         if t.get("rockstore_allowed_users").is_some() {
             config.daemon_allowed_users = Some(t.get_strings("rockstore_allowed_users"));
         }
@@ -447,6 +467,11 @@ mod tests {
         assert_eq!(
             c.rocks_servers,
             Some(vec!["http://a".to_owned(), "http://m1".to_owned()])
+        );
+        // A mirror group keeps every mirror, in order.
+        assert_eq!(
+            c.mirror_groups,
+            vec![vec!["http://m1".to_owned(), "http://m2".to_owned()]]
         );
         assert_eq!(c.deps_mode.as_deref(), Some("all"));
         assert!(c.variables.contains(&("CC".into(), "gcc".into())));

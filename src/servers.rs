@@ -70,13 +70,29 @@ pub fn load(
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
     for server in servers {
-        match load_one(fetcher, server, lua_version) {
-            Ok(index) => loaded.push(ServerManifest {
-                url: server.clone(),
-                index,
-            }),
-            Err(problem) => problems.push((server, problem)),
+        // A mirror group: its first mirror that loads answers for it, each
+        // failure warned as LuaRocks' `search_repos` warns it.
+        let group = fetcher
+            .mirror_group(server)
+            .map_or_else(|| vec![server.clone()], <[String]>::to_vec);
+        let mut last = None;
+        for mirror in &group {
+            match load_one(fetcher, mirror, lua_version) {
+                Ok(index) => {
+                    loaded.push(ServerManifest {
+                        url: mirror.clone(),
+                        index,
+                    });
+                    last = None;
+                    break;
+                }
+                Err(problem) => {
+                    warnings.push(format!("Failed searching manifest: {problem}"));
+                    last = Some((mirror.clone(), problem));
+                }
+            }
         }
+        problems.extend(last);
     }
     if loaded.is_empty() {
         // One error lists every server.
@@ -87,11 +103,6 @@ pub fn load(
                 .collect(),
         });
     }
-    warnings.extend(
-        problems
-            .into_iter()
-            .map(|(server, problem)| format!("skipping rocks server {server}: {problem}")),
-    );
     Ok(loaded)
 }
 

@@ -108,9 +108,21 @@ pub struct ChosenTarget {
     pub chosen: bool,
 }
 
+/// `--local` as LuaRocks 3.8 decides it (`fs.is_superuser`): refused when
+/// `$USER` is `root`, whatever the uid, so root without `$USER` (a
+/// Dockerfile's `RUN`) gets `$HOME/.luarocks`. Checked before anything is
+/// read or opened, so a refused command creates nothing.
+fn check_local(asked: &Asked, env: &EnvVars) -> Result<(), SettingsError> {
+    if asked.local && env.user.as_deref() == Some(std::ffi::OsStr::new("root")) {
+        return Err(SettingsError::LocalAsRoot);
+    }
+    Ok(())
+}
+
 impl Resolved {
     /// Resolves for commands that need Lua.
     pub fn new(asked: Asked, env: &EnvVars) -> Result<Resolved, SettingsError> {
+        check_local(&asked, env)?;
         let project = find_project(&asked)?;
         let lua = detect_lua(&asked, env, project.as_ref())?;
         Resolved::with_lua(asked, env, lua, project)
@@ -120,6 +132,7 @@ impl Resolved {
     /// LuaRocks' config (`rockstore_store`), but no Lua interpreter is
     /// needed, so a missing one falls back to the 5.4 config file.
     pub fn for_store(asked: Asked, env: &EnvVars) -> Result<Resolved, SettingsError> {
+        check_local(&asked, env)?;
         let project = find_project(&asked)?;
         let version = asked
             .lua_version
@@ -298,9 +311,8 @@ impl Resolved {
                     root
                 }
             }
-        } else if asked.local && rustix::process::geteuid().is_root() {
-            return Err(SettingsError::LocalAsRoot);
         } else if asked.local {
+            check_local(asked, &self.env)?;
             self.home_tree()?
         } else if let Some(p) = self.project.as_ref().filter(|p| p.explicit) {
             trees.insert(0, project_entry(&p.tree));

@@ -7,6 +7,9 @@
 //!   generation holds them and the rocks rockstore already had.
 //! - [`release`](mod@release): a profile tree back to real files and
 //!   LuaRocks' own manifest.
+//! - [`first_touch`]: the same adoption, made by the first command that
+//!   changes the tree (`install`, `remove`, `purge`, `doctor`), under its
+//!   tree lock.
 //!
 //! Adoption order, and what a kill at each point leaves:
 //! 1. read and check (nothing written);
@@ -29,6 +32,7 @@
 //! out) is removed by the next command on the tree, `adopt` again or `gc`,
 //! and never read as a rock (`tree::temp_name`).
 
+pub mod first_touch;
 pub mod read;
 pub mod release;
 
@@ -56,6 +60,16 @@ pub enum AdoptError {
         /// The tree.
         root: PathBuf,
         /// What is wrong.
+        problems: Vec<Problem>,
+    },
+    /// Adopting on first touch met a rock it cannot take as it is (its
+    /// `rock_manifest` unreadable): the command stops before anything
+    /// changed.
+    #[error("{} cannot be adopted, so nothing was changed:\n{}\nReinstall the rock with `luarocks install --force NAME VERSION` or remove it with `luarocks remove NAME VERSION`, then run the command again", root.display(), list(problems))]
+    Unadoptable {
+        /// The tree.
+        root: PathBuf,
+        /// The rocks that stop it.
         problems: Vec<Problem>,
     },
     /// Adopting would deploy a rock's files elsewhere than LuaRocks did.
@@ -199,6 +213,10 @@ pub struct Options<'a> {
     pub wrap: WrapperContext<'a>,
     /// Seconds since the epoch, for the generation.
     pub now: u64,
+    /// Adopting on first touch ([`first_touch`]): what LuaRocks would not
+    /// have cared about (edited, missing or unlisted files) is taken as
+    /// it is, as with `force`; a rock that cannot be read stops it.
+    pub first_touch: bool,
 }
 
 /// The Lua versions adopting `tree` covers: its own, then every other one
@@ -266,7 +284,10 @@ pub fn adopt(
     }
     let meta = tree.root.join(META);
     let fresh = !meta.exists();
-    let adopted = adopt_locked(backend, tree, options);
+    let adopted = tree
+        .lock()
+        .map_err(AdoptError::from)
+        .and_then(|lock| adopt_locked(backend, tree, &lock, options));
     if adopted.is_err() && fresh && !tree.is_profile() {
         // Refused before anything switched: the tree gets no `.rockstore/`.
         let _ = std::fs::remove_dir_all(&meta);
@@ -274,13 +295,15 @@ pub fn adopt(
     adopted
 }
 
-fn adopt_locked(
+/// Adopts `tree` under `lock`, the tree lock the caller holds (an adoption
+/// on first touch, then the command's own change, under one lock).
+pub(crate) fn adopt_locked(
     backend: &dyn StoreBackend,
     tree: &Tree,
+    lock: &crate::tree::TreeLock,
     options: &Options<'_>,
 ) -> Result<Survey, AdoptError> {
     let store = backend.store();
-    let lock = tree.lock()?;
     if tree.root.join(META).join(RELEASING).exists() {
         return Err(TreeError::Interrupted {
             root: tree.root.clone(),
@@ -305,7 +328,15 @@ fn adopt_locked(
     }
     let (mut survey, found) = survey(tree)?;
     let problems = survey.problems();
-    if !problems.is_empty() && !options.force {
+    if options.first_touch {
+        let stopping: Vec<Problem> = problems.into_iter().filter(first_touch::stops).collect();
+        if !stopping.is_empty() {
+            return Err(AdoptError::Unadoptable {
+                root: tree.root.clone(),
+                problems: stopping,
+            });
+        }
+    } else if !problems.is_empty() && !options.force {
         return Err(AdoptError::Problems {
             root: tree.root.clone(),
             problems,
@@ -403,7 +434,7 @@ fn adopt_locked(
     let marker_path = tree.root.join(META).join(ADOPTING);
     store.failpoint("adopt-marked");
     let change = format!("adopt {} rock(s) LuaRocks installed", survey.adopted());
-    let number = tree.commit_taking_over(&lock, &item.path, &change, options.now, &taken_over)?;
+    let number = tree.commit_taking_over(lock, &item.path, &change, options.now, &taken_over)?;
     store.failpoint("adopt-switched");
     takeover::take_over_all(tree, &taken_over, &|p| store.failpoint(p))?;
     std::fs::remove_file(&marker_path).map_err(io_err(&marker_path))?;

@@ -66,6 +66,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             trees: vec![tree.root.clone()],
         },
         now,
+        first_touch: false,
     };
     let survey = adopt::adopt(&*store, &tree, &options)?;
     let shown = tree.root.display();

@@ -212,7 +212,7 @@ impl Session {
             &mut warnings,
         );
         for w in &warnings {
-            errln!("warning: {w}");
+            errln!("Warning: {w}");
         }
         let loaded = loaded?;
         Ok(self.manifests.get_or_init(|| loaded))
@@ -245,7 +245,7 @@ impl Session {
                 &mut warnings,
             );
             for w in &warnings {
-                errln!("warning: {w}");
+                errln!("Warning: {w}");
             }
             return Ok(servers::search(
                 &loaded?,
@@ -382,6 +382,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             super::tree_cmd::InstallArgs {
                 args: args.args,
                 flags: args.flags,
+                pin: args.pin,
             },
             cx,
             true,

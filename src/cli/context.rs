@@ -36,6 +36,11 @@ pub struct TreeFlags {
     /// last tree of rocks_trees (or the project's), as LuaRocks 3.8.
     #[arg(long, global = true, conflicts_with_all = ["tree", "local"])]
     pub global: bool,
+    /// Refuse a tree LuaRocks installed rocks into (or changed since
+    /// rockstore did) instead of adopting it first; the same as config's
+    /// `rockstore_adopt = "explicit"`.
+    #[arg(long, global = true)]
+    pub no_adopt: bool,
     /// Neither check nor install dependencies (the same as --deps-mode none).
     #[arg(long, global = true, conflicts_with = "deps_mode")]
     pub nodeps: bool,
@@ -168,6 +173,14 @@ impl Context {
 
     pub fn fetcher(&self) -> Fetcher {
         let cache = self.paths().ok().and_then(|c| c.cache_dir);
-        Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)))
+        let fetcher = Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)));
+        if self.asked.only_server.is_some() {
+            // `--only-server` replaces `rocks_servers`, mirrors and all.
+            return fetcher;
+        }
+        fetcher.with_mirrors(
+            self.config.mirror_groups.clone(),
+            Arc::new(|line: &str| errln!("{line}")),
+        )
     }
 }

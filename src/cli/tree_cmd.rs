@@ -25,6 +25,11 @@ pub struct InstallArgs {
     pub args: Vec<String>,
     #[command(flatten)]
     pub flags: InstallFlags,
+    /// Write a `luarocks.lock` into the rock's directory naming the version
+    /// of each dependency found (recursively), as `luarocks install --pin`;
+    /// any `luarocks.lock` in the rock's sources is ignored.
+    #[arg(long)]
+    pub pin: bool,
 }
 
 /// The flags `install` and `build` share.
@@ -299,7 +304,9 @@ pub struct GcArgs {
 /// LuaRocks' `util.warning`); everything else is status (stdout, as
 /// LuaRocks' `util.printout`).
 fn is_warning(text: &str) -> bool {
-    text.starts_with("warning") || text.starts_with("Will not remove")
+    text.starts_with("warning")
+        || text.starts_with("Warning: ")
+        || text.starts_with("Will not remove")
 }
 
 fn say(text: &str) {
@@ -324,7 +331,8 @@ fn say_aside(text: &str) {
 
 /// `rockstore install`.
 pub fn install(args: InstallArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    install_from(args, cx, false, false)
+    let pin = args.pin;
+    install_from(args, cx, false, pin)
 }
 
 /// `install`, or with `from_source` `build` (a rock named on the servers
@@ -439,13 +447,13 @@ fn run_install(
         std::fs::write(&file, rockstore::install::lock_text(&outcome.pins))
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
-    report_install(&tree, &outcome);
+    report_install(cx, &tree, &outcome);
     Ok(ExitStatus::Success)
 }
 
 /// LuaRocks' line for each rock added, on stdout, as scripts read it;
 /// the generation it made, ours, on stderr.
-fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
+fn report_install(cx: &Context, tree: &Tree, outcome: &rockstore::install::Outcome) {
     match outcome.generation {
         Some(n) => {
             for added in &outcome.added {
@@ -462,10 +470,7 @@ fn report_install(tree: &Tree, outcome: &rockstore::install::Outcome) {
                 );
                 outln!();
             }
-            errln!(
-                "(generation {n} of {}; `rockstore rollback` undoes it)",
-                tree.root.display()
-            );
+            errln!("{}", undo_hint(cx, tree, n));
         }
         None => outln!("nothing changed in {}", tree.root.display()),
     }
@@ -621,6 +626,10 @@ fn installer_for<'a>(
             no_doc: false,
             check_lua_versions: false,
             pin: false,
+            adopt: rockstore::adopt::first_touch::Policy::of(
+                cx.tree_flags.no_adopt,
+                cx.config.adopt.as_deref(),
+            ),
         },
         &say,
     ))
@@ -636,8 +645,57 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
     outln!("Removal successful.");
     // Beside LuaRocks' words on stdout, ours on stderr.
-    errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
+    errln!("{}", undo_hint(cx, &installer.settings.target, n));
     Ok(ExitStatus::Success)
+}
+
+/// A path as a shell word: quoted when it holds anything a shell reads.
+fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@,=%".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The command line that runs `rest` on `tree`, naming the store when the
+/// command was given one (`--store`), so that it acts on this tree and this
+/// store wherever it is run from.
+pub(super) fn command_on(cx: &Context, tree: &Tree, rest: &str) -> String {
+    let mut line = "rockstore".to_owned();
+    if let Some(store) = &cx.store_flag {
+        line.push_str(&format!(" --store {}", shell_word(store)));
+    }
+    line.push_str(&format!(" --tree {} {rest}", shell_word(&tree.root)));
+    line
+}
+
+/// What undoes generation `n` of `tree`: rolling back to the one before,
+/// or, for its first generation (rollback has nothing to go back to),
+/// purging the rocks it holds.
+fn undo_hint(cx: &Context, tree: &Tree, n: u64) -> String {
+    if n > 1 {
+        format!(
+            "(generation {n} of {}; `{}` undoes it)",
+            tree.root.display(),
+            command_on(cx, tree, "rollback")
+        )
+    } else {
+        format!(
+            "(generation 1 of {}, its first, which rollback cannot undo; `{}` does)",
+            tree.root.display(),
+            command_on(
+                cx,
+                tree,
+                &format!("--lua-version {} purge", tree.lua_version)
+            )
+        )
+    }
 }
 
 /// `rockstore purge`.
@@ -673,7 +731,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         match installer.purge_old_versions()? {
             Some(n) => {
                 outln!("Removed old versions.");
-                errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
+                errln!("{}", undo_hint(cx, &tree, n));
             }
             None => outln!("No old versions to remove in {}", tree.root.display()),
         }
@@ -681,7 +739,7 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, true)?;
     let n = installer.purge()?;
-    errln!("(generation {n} of the tree; `rockstore rollback` undoes it)");
+    errln!("{}", undo_hint(cx, &tree, n));
     Ok(ExitStatus::Success)
 }
 
@@ -1077,7 +1135,7 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, false)?;
         installer.settings.deps_mode = rockstore::install::DepsMode::All;
         let outcome = installer.install(&wanted, false)?;
-        report_install(&tree, &outcome);
+        report_install(cx, &tree, &outcome);
     }
     if args.prepare {
         return Ok(ExitStatus::Success);
@@ -1465,11 +1523,20 @@ pub fn rollback(cx: &Context) -> anyhow::Result<ExitStatus> {
         .into_iter()
         .map(|g| g.number)
         .filter(|n| *n < current)
-        .max()
-        .ok_or(rockstore::tree::TreeError::NothingToRollBack {
+        .max();
+    let Some(previous) = previous else {
+        return Err(rockstore::tree::TreeError::NothingToRollBack {
             root: tree.root.clone(),
             current,
-        })?;
+            undo: command_on(
+                cx,
+                &tree,
+                &format!("--lua-version {} purge", tree.lua_version),
+            ),
+            list: command_on(cx, &tree, "generations"),
+        }
+        .into());
+    };
     tree.switch(&lock, previous)?;
     errln!(
         "switched {} from generation {current} to {previous}",

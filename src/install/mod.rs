@@ -87,6 +87,9 @@ pub enum InstallError {
     /// The tree refused.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// Adopting the tree first failed (nothing changed).
+    #[error(transparent)]
+    Adopt(#[from] crate::adopt::AdoptError),
     /// The profile could not be made (e.g. a file conflict).
     #[error(transparent)]
     Profile(#[from] ProfileError),
@@ -166,6 +169,7 @@ impl crate::hint::Hint for InstallError {
     fn hints(&self) -> Vec<String> {
         match self {
             InstallError::Build(e) => e.hints(),
+            InstallError::Adopt(e) => e.hints(),
             InstallError::Profile(e) => e.hints(),
             InstallError::Store(e) => e.hints(),
             _ => Vec::new(),
@@ -223,6 +227,9 @@ pub struct Settings {
     /// `--pin`: the rocks asked for get a `luarocks.lock` in their rock
     /// directory naming the version of every dependency used.
     pub pin: bool,
+    /// Whether what LuaRocks installed or changed in the tree is adopted
+    /// first, in the same command (`crate::adopt::first_touch`).
+    pub adopt: crate::adopt::first_touch::Policy,
 }
 
 /// A hook that failed: the rock, the command as run, and how it ended.
@@ -614,8 +621,7 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
-        self.settings.target.check_usable()?;
-        let base = self.settings.target.current_profile()?;
+        let base = self.planned_base()?;
         let mut plan = self.resolve(&base, requests, only_deps)?;
         let mut items: Vec<Option<String>> = Vec::with_capacity(plan.steps.len());
         for step in &mut plan.steps {
@@ -849,7 +855,7 @@ impl<'a> Installer<'a> {
         only_deps: bool,
         progress: &dyn Progress,
     ) -> Result<Outcome, InstallError> {
-        let lock = self.settings.target.lock_for_change()?;
+        let lock = self.lock_for_change()?;
         let done = self.install_locked(&lock, requests, only_deps, progress);
         if done.is_err() {
             // A tree this install was to create is not left behind.
@@ -1050,14 +1056,62 @@ impl<'a> Installer<'a> {
         Ok(restored)
     }
 
-    /// Builds the profile item, records the generation, switches, and
-    /// registers the tree as a GC root.
-    fn switch_to(
-        &self,
-        lock: &crate::tree::TreeLock,
-        profile: &Profile,
-        change: &str,
-    ) -> Result<u64, InstallError> {
+    /// Takes the tree lock to change the tree. What LuaRocks installed or
+    /// changed there is adopted first, under that lock, unless the policy
+    /// asks for the explicit step (then the tree refuses, as
+    /// [`Tree::lock_for_change`]). A failed adoption leaves the tree as it
+    /// was, and no `.rockstore/` it did not have.
+    fn lock_for_change(&self) -> Result<crate::tree::TreeLock, InstallError> {
+        use crate::adopt::first_touch::{self, Policy};
+        let target = &self.settings.target;
+        if self.settings.adopt == Policy::Explicit {
+            return Ok(target.lock_for_change()?);
+        }
+        let lock = target.lock_for_adopting_change()?;
+        let (lua, trees) = self.wrapper_parts();
+        let wrap = WrapperContext { lua: &lua, trees };
+        match first_touch::adopt_first(self.backend, target, &lock, wrap, now()) {
+            Ok(None) => Ok(lock),
+            Ok(Some(touch)) => {
+                for warning in touch.warnings() {
+                    (self.say)(&warning);
+                }
+                (self.say)(&touch.line(&target.root, false));
+                Ok(lock)
+            }
+            Err(e) => {
+                target.unlock_unused(lock);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The tree's rocks a plan starts from: the current generation's, or,
+    /// when the tree would be adopted first, what adopting it would make
+    /// (saying so); refused as [`Tree::check_usable`] under the explicit
+    /// policy.
+    fn planned_base(&self) -> Result<Profile, InstallError> {
+        use crate::adopt::first_touch::{self, Policy};
+        let target = &self.settings.target;
+        if self.settings.adopt == Policy::Explicit {
+            target.check_usable()?;
+            return Ok(target.current_profile()?);
+        }
+        match first_touch::planned(target)? {
+            None => Ok(target.current_profile()?),
+            Some((touch, profile)) => {
+                for warning in touch.warnings() {
+                    (self.say)(&warning);
+                }
+                (self.say)(&touch.line(&target.root, true));
+                Ok(profile)
+            }
+        }
+    }
+
+    /// The interpreter and the trees the `bin/` wrappers of a new
+    /// generation name.
+    fn wrapper_parts(&self) -> (String, Vec<PathBuf>) {
         let lua = self
             .builder
             .env
@@ -1070,6 +1124,18 @@ impl<'a> Installer<'a> {
         if wrapper_trees.is_empty() {
             wrapper_trees.push(self.settings.target.root.clone());
         }
+        (lua, wrapper_trees)
+    }
+
+    /// Builds the profile item, records the generation, switches, and
+    /// registers the tree as a GC root.
+    fn switch_to(
+        &self,
+        lock: &crate::tree::TreeLock,
+        profile: &Profile,
+        change: &str,
+    ) -> Result<u64, InstallError> {
+        let (lua, wrapper_trees) = self.wrapper_parts();
         let target = &self.settings.target;
         let item = self.backend.build_profile(&ProfileRequest {
             tree: target,
@@ -1088,16 +1154,15 @@ impl<'a> Installer<'a> {
         });
         self.backend.register_tree(&target.root, &roots)?;
         self.builder.store.failpoint("before-switch");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Ok(self.settings.target.commit(lock, &item.path, change, now)?)
+        Ok(self
+            .settings
+            .target
+            .commit(lock, &item.path, change, now())?)
     }
 
     /// Removes `name` (all versions, or `version`) from the tree.
     pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
-        let lock = self.settings.target.lock_for_change()?;
+        let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let doomed: Vec<&ProfileRock> = base
@@ -1185,7 +1250,7 @@ impl<'a> Installer<'a> {
     /// another tree that no longer provides it; with `fix`, links the item
     /// that was used (GC kept it) into the target tree in a new generation.
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>, InstallError> {
-        let lock = self.settings.target.lock_for_change()?;
+        let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
         let others = self.read_other_trees();
@@ -1289,7 +1354,7 @@ impl<'a> Installer<'a> {
 
     /// Removes every rock (a new, empty generation).
     pub fn purge(&mut self) -> Result<u64, InstallError> {
-        let lock = self.settings.target.lock_for_change()?;
+        let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         // The tree's other Lua versions keep their rocks, as LuaRocks'
         // purge empties one version's rocks directory.
@@ -1316,7 +1381,7 @@ impl<'a> Installer<'a> {
     /// removes the others, except those another rock still needs (unless
     /// `force`), as LuaRocks. `None` when there was nothing to remove.
     pub fn purge_old_versions(&mut self) -> Result<Option<u64>, InstallError> {
-        let lock = self.settings.target.lock_for_change()?;
+        let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let rocks = self.settings.target.current_profile()?.rocks;
         let mut kept: Vec<ProfileRock> = Vec::new();
@@ -1364,6 +1429,14 @@ impl<'a> Installer<'a> {
         self.switch_to(&lock, &profile, "purge old versions")
             .map(Some)
     }
+}
+
+/// Seconds since the epoch, for a generation's record.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A dependency that another tree provided and no longer does.

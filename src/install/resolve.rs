@@ -207,7 +207,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                (self.say)(&format!("warning: {w}"));
+                let line = format!("Warning: {w}");
+                if !self.builder.fetcher.warning(&line) {
+                    (self.say)(&line);
+                }
             }
             self.namespaced.insert(ns.to_owned(), loaded?);
         }
@@ -238,7 +241,10 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                (self.say)(&format!("warning: {w}"));
+                let line = format!("Warning: {w}");
+                if !self.builder.fetcher.warning(&line) {
+                    (self.say)(&line);
+                }
             }
             self.manifests = Some(loaded?);
         }

@@ -98,14 +98,16 @@ pub enum TreeError {
         /// The path in the way.
         path: PathBuf,
     },
-    /// A plain LuaRocks tree: rockstore manages none of its rocks yet.
-    #[error("{} is a LuaRocks tree with {count} rock(s) for Lua {lua_version} ({examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
+    /// A plain LuaRocks tree: rockstore manages none of its rocks yet, and
+    /// the policy (`--no-adopt`, `rockstore_adopt = "explicit"`) asks for
+    /// the explicit step.
+    #[error("{} is a LuaRocks tree with {count} rock(s) ({per_version}: {examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
     PlainLuaRocks {
         /// The tree.
         root: PathBuf,
-        /// Its Lua version.
-        lua_version: String,
-        /// How many rocks LuaRocks installed.
+        /// `Lua 5.4: 2, Lua 5.1: 1`.
+        per_version: String,
+        /// How many rocks LuaRocks installed, over every Lua version.
         count: usize,
         /// A few of them, `name version`.
         examples: String,
@@ -136,13 +138,18 @@ pub enum TreeError {
         /// The number asked for.
         number: u64,
     },
-    /// Rollback from the first generation.
-    #[error("tree {} has no generation before {current} to roll back to", root.display())]
+    /// Rollback from the first generation: nothing before it to go back
+    /// to; what undoes it is removing its rocks.
+    #[error("{} is at generation {current}, and has no generation before it to roll back to.\nTo undo what it installed, remove its rocks: `{undo}`", root.display())]
     NothingToRollBack {
         /// The tree.
         root: PathBuf,
         /// The current generation.
         current: u64,
+        /// The command that removes its rocks.
+        undo: String,
+        /// The command that lists the tree's generations.
+        list: String,
     },
     /// Deleting the current generation.
     #[error("generation {0} is current; switch to another one before deleting it")]
@@ -172,6 +179,17 @@ pub enum TreeError {
         /// What is wrong.
         problem: String,
     },
+}
+
+impl crate::hint::Hint for TreeError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            TreeError::NothingToRollBack { list, .. } => {
+                vec![format!("`{list}` lists the tree's generations")]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
@@ -242,34 +260,65 @@ impl Tree {
     /// installed (real rock directories) and rocks of the current
     /// generation it removed (their link gone).
     pub fn luarocks_changes(&self) -> LuaRocksChanges {
-        let installed = links::luarocks_rocks(&self.root, &self.lua_version);
+        let profile = if self.is_profile() {
+            self.current_profile().ok()
+        } else {
+            None
+        };
+        self.luarocks_changes_in(&self.lua_version, profile.as_ref())
+    }
+
+    /// [`Tree::luarocks_changes`] for Lua `version`, against `profile`
+    /// (the current one, for any Lua version; none for a plain tree).
+    fn luarocks_changes_in(&self, version: &str, profile: Option<&Profile>) -> LuaRocksChanges {
+        let installed = links::luarocks_rocks(&self.root, version);
         let mut removed = Vec::new();
-        if self.is_profile() {
-            if let Ok(profile) = self.current_profile() {
-                for rock in profile.rocks {
-                    let reinstalled = installed
-                        .iter()
-                        .any(|(n, v)| *n == rock.name && *v == rock.version);
-                    if !reinstalled
-                        && !links::has_rock_link(
-                            &self.root,
-                            &self.lua_version,
-                            &rock.name,
-                            &rock.version,
-                        )
-                    {
-                        removed.push((rock.name, rock.version));
-                    }
-                }
+        let held: &[ProfileRock] = match profile {
+            Some(p) if p.lua_version == version => &p.rocks,
+            Some(p) => p.others.get(version).map_or(&[], Vec::as_slice),
+            None => &[],
+        };
+        for rock in held {
+            let reinstalled = installed
+                .iter()
+                .any(|(n, v)| *n == rock.name && *v == rock.version);
+            if !reinstalled && !links::has_rock_link(&self.root, version, &rock.name, &rock.version)
+            {
+                removed.push((rock.name.clone(), rock.version.clone()));
             }
         }
         LuaRocksChanges { installed, removed }
     }
 
-    /// Refuses a tree rockstore cannot change as it stands: a plain
-    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
-    /// whose adoption or release was interrupted.
-    pub fn check_usable(&self) -> Result<(), TreeError> {
+    /// What LuaRocks changed, per Lua version the tree holds rocks for
+    /// (LuaRocks' or ours), the tree's own first; versions it did not
+    /// change are left out.
+    pub fn luarocks_changes_all(&self) -> Vec<(String, LuaRocksChanges)> {
+        let mut versions = vec![self.lua_version.clone()];
+        versions.extend(
+            crate::lua_install::KNOWN_VERSIONS
+                .iter()
+                .map(|v| (*v).to_owned())
+                .filter(|v| *v != self.lua_version),
+        );
+        // The profile is read once for every version.
+        let profile = if self.is_profile() {
+            self.current_profile().ok()
+        } else {
+            None
+        };
+        versions
+            .into_iter()
+            .map(|v| {
+                let changes = self.luarocks_changes_in(&v, profile.as_ref());
+                (v, changes)
+            })
+            .filter(|(_, c)| !c.is_empty())
+            .collect()
+    }
+
+    /// Refuses a tree whose adoption or release was interrupted.
+    fn check_not_interrupted(&self) -> Result<(), TreeError> {
         if self.meta().join(ADOPTING).exists() {
             return Err(TreeError::Interrupted {
                 root: self.root.clone(),
@@ -284,21 +333,42 @@ impl Tree {
                 command: "release",
             });
         }
-        let changes = self.luarocks_changes();
+        Ok(())
+    }
+
+    /// Refuses a tree rockstore cannot change as it stands: a plain
+    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
+    /// whose adoption or release was interrupted. Every Lua version the
+    /// tree holds counts.
+    pub fn check_usable(&self) -> Result<(), TreeError> {
+        self.check_not_interrupted()?;
+        let changes = self.luarocks_changes_all();
         if changes.is_empty() {
             return Ok(());
         }
         if !self.is_profile() {
+            let installed: Vec<(String, String)> = changes
+                .iter()
+                .flat_map(|(_, c)| c.installed.iter().cloned())
+                .collect();
             return Err(TreeError::PlainLuaRocks {
                 root: self.root.clone(),
-                lua_version: self.lua_version.clone(),
-                count: changes.installed.len(),
-                examples: examples(&changes.installed),
+                per_version: changes
+                    .iter()
+                    .map(|(v, c)| format!("Lua {v}: {}", c.installed.len()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                count: installed.len(),
+                examples: examples(&installed),
             });
         }
         Err(TreeError::ChangedByLuaRocks {
             root: self.root.clone(),
-            what: changes.describe(),
+            what: changes
+                .iter()
+                .map(|(v, c)| format!("for Lua {v}, {}", c.describe()))
+                .collect::<Vec<_>>()
+                .join("; "),
         })
     }
 
@@ -380,8 +450,19 @@ impl Tree {
     /// Takes the tree lock to change the tree: refused, with what to do,
     /// when [`Tree::check_usable`] says so.
     pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
+        self.lock_for_change_with(false)
+    }
+
+    /// [`Tree::lock_for_change`] for a command that adopts what LuaRocks
+    /// installed or changed under the lock it returns (`crate::adopt::
+    /// first_touch`): only an interrupted release refuses.
+    pub fn lock_for_adopting_change(&self) -> Result<TreeLock, TreeError> {
+        self.lock_for_change_with(true)
+    }
+
+    fn lock_for_change_with(&self, adopting_first: bool) -> Result<TreeLock, TreeError> {
         let adopting = self.meta().join(ADOPTING).exists();
-        if !self.meta().exists() {
+        if !self.meta().exists() && !adopting_first {
             // A tree not ours yet is checked before the lock creates
             // `.rockstore/`: a refused one gets none.
             self.check_usable()?;
@@ -400,7 +481,11 @@ impl Tree {
         switching::finish(self)?;
         // A marker or generation link a kill left half written.
         temp_name::sweep_meta(&self.root);
-        self.check_usable()?;
+        if adopting_first {
+            self.check_not_interrupted()?;
+        } else {
+            self.check_usable()?;
+        }
         Ok(lock)
     }
 

@@ -179,8 +179,8 @@ fn adopt_then_use(v: &'static str) {
     let which = lab.luarocks(&tree, &["which", "purelua"]);
     let which_before = (which.status.code(), text(&which.stdout));
 
-    // Without adoption, rockstore says what to do.
-    let out = lab.ours(&tree, &["install", "dmdep"]);
+    // Under the explicit policy, rockstore says what to do.
+    let out = lab.ours(&tree, &["--no-adopt", "install", "dmdep"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -367,14 +367,15 @@ fn luarocks_on_an_adopted_tree_never_writes_into_the_store_and_adopt_takes_its_c
     let listed = lab.listing(&tree);
     let behaviour = lab.behaviour(&tree);
 
-    // rockstore notices, and refuses to change the tree until adopted.
+    // rockstore notices, and (explicit policy) refuses to change the tree
+    // until adopted.
     let out = lab.ours(&tree, &["list"]);
     assert!(
         text(&out.stderr).contains("LuaRocks changed"),
         "{}",
         text(&out.stderr)
     );
-    let out = lab.ours(&tree, &["remove", "dmtop"]);
+    let out = lab.ours(&tree, &["--no-adopt", "remove", "dmtop"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -459,7 +460,7 @@ fn a_killed_adoption_or_release_leaves_the_tree_whole_and_is_finished_by_the_nex
             assert!(!tree.join(".rockstore/adopting").exists(), "{point}");
             lab.ours_ok(&tree, &["remove", "binrock"]);
         } else {
-            let out = lab.ours(&tree, &["install", "dmdep"]);
+            let out = lab.ours(&tree, &["--no-adopt", "install", "dmdep"]);
             assert!(!out.status.success(), "{point}: a change is refused");
             let err = text(&out.stderr);
             assert!(err.contains("rockstore adopt"), "{point}: {err}");

@@ -294,8 +294,9 @@ fn run_side(
         } else {
             s.program("luarocks")
         };
-        // A login shell's USER: LuaRocks knows root by it. (Not for
-        // luarocks-admin: as root it keeps its cache in /var/cache.)
+        // A login shell's USER: LuaRocks knows root by it, and so does
+        // rockstore (`--local`). (Not for luarocks-admin: as root it keeps
+        // its cache in /var/cache.)
         if rustix::process::geteuid().is_root() && !admin {
             cmd.env("USER", "root");
         }
@@ -500,6 +501,7 @@ rows! {
     build_installs: [], ["build", "purelua"], TREES;
     build_a_c_rock_installs: [], ["build", "cmulti"], TREES;
     build_pin_puts_a_lock_in_the_rock_directory: [], ["build", "--pin", "appx"], TREES;
+    install_pin_puts_a_lock_in_the_rock_directory: [], ["install", "--pin", "appx"], TREES;
     remove_removes: [["install", "purelua"]], ["remove", "purelua"], TREES;
     remove_refuses_a_needed_rock: [["install", "appx"]], ["remove", "purelua"], TREES;
     remove_force_removes_a_needed_rock: [["install", "appx"]], ["remove", "--force", "purelua"], TREES;

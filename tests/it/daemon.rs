@@ -362,7 +362,12 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
             .expect("purelua")
             .is_file()
     );
-    let out = w.rockstore("root", &["--tree", &global, "install", "dmdep"]);
+    // Under the explicit policy the change is refused (by default it is
+    // adopted first: tests/it/first_touch.rs).
+    let out = w.rockstore(
+        "root",
+        &["--no-adopt", "--tree", &global, "install", "dmdep"],
+    );
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(

@@ -387,7 +387,10 @@ fn progress_without_a_terminal_is_one_plain_line_per_rock() {
         // generation made (nothing to warn about).
         assert_eq!(
             normalized(&text(&out.stderr), &repo.server.base, tree),
-            "(generation 1 of @TREE@; `rockstore rollback` undoes it)\n"
+            format!(
+                "(generation 1 of @TREE@, its first, which rollback cannot undo; `rockstore --store {} --tree @TREE@ --lua-version 5.4 purge` does)\n",
+                s.store().display()
+            )
         );
         normalized(&text(&out.stdout), &repo.server.base, tree)
     };

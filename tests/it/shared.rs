@@ -613,13 +613,18 @@ fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
     let etc = w.base.join("etc-stock");
     std::fs::create_dir_all(&etc).expect("etc");
     std::fs::copy(stock, etc.join("config-5.4.lua")).expect("stock config");
-    let run = |user: &str, program: &str, args: &[&str]| -> Output {
+    // As a login shell runs them: USER names the user (LuaRocks knows root
+    // by it); `in_docker` leaves it out, as a Dockerfile's RUN does.
+    let run_as = |user: &str, in_docker: bool, program: &str, args: &[&str]| -> Output {
         let mut cmd = Command::new("sh");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", w.home(user))
             .env("LUAROCKS_SYSCONFDIR", &etc)
             .args(["-c", "exec \"$@\"", "sh"]);
+        if !in_docker {
+            cmd.env("USER", user);
+        }
         if user != "root" {
             cmd.args([
                 "setpriv",
@@ -631,6 +636,7 @@ fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
         }
         cmd.arg(program).args(args).output().expect("run")
     };
+    let run = |user: &str, program: &str, args: &[&str]| run_as(user, false, program, args);
     let alice = USERS[0];
     let home_tree = w.user_tree(alice).display().to_string();
     let target = |user: &str, flag: &str| {
@@ -689,6 +695,22 @@ fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
         text(&refused.stderr).contains("meant for operating in a user's home directory"),
         "{}",
         text(&refused.stderr)
+    );
+    // Root with no USER (a Dockerfile's RUN) gets its home tree, as from
+    // Debian's luarocks.
+    let home_tree = |program: &str, key: &str| {
+        let out = run_as(
+            "root",
+            true,
+            program,
+            &["--local", "--lua-version", "5.4", "config", key],
+        );
+        assert!(out.status.success(), "{program}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        home_tree(bin(), "target_tree"),
+        home_tree("luarocks", "home_tree")
     );
 }
 

@@ -1014,18 +1014,27 @@ fn config_shows_what_luarocks_config_files_and_flags_say() {
         run(&["--deps-mode", "all", "config", "deps_mode"]).trim(),
         "all"
     );
-    // --local is for users' homes; as root LuaRocks refuses it.
-    let out = s
-        .cmd(["--lua-version", "5.4", "--local", "config", "target_tree"])
-        .env("LUAROCKS_CONFIG", &config)
-        .output()
-        .expect("config");
-    if rustix::process::geteuid().is_root() {
-        assert!(!out.status.success());
-        assert!(text(&out.stderr).contains("meant for operating in a user's home directory"));
-    } else {
-        assert_eq!(text(&out.stdout).trim(), format!("{}/lr", home.display()));
-    }
+    // --local is for users' homes; LuaRocks 3.8 refuses it when $USER is
+    // root, whatever the uid, and takes the home tree otherwise.
+    let local = |user: Option<&str>| {
+        let mut cmd = s.cmd(["--lua-version", "5.4", "--local", "config", "target_tree"]);
+        cmd.env("LUAROCKS_CONFIG", &config);
+        if let Some(u) = user {
+            cmd.env("USER", u);
+        }
+        cmd.output().expect("config")
+    };
+    let out = local(Some("root"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("meant for operating in a user's home directory"));
+    // `cfg.home_tree`, whatever rocks_trees calls `user` (Debian's
+    // luarocks 3.8 answers `--local config deploy_lua_dir` under
+    // ~/.luarocks with this config too).
+    let out = local(None);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("{}/.luarocks", home.display())
+    );
 }
 
 /// `config KEY VALUE`, `--unset` and `--scope` against Debian's
