@@ -940,3 +940,114 @@ fn a_lock_with_item_hashes_installs_them_from_any_cache_signed_or_not() {
         );
     }
 }
+
+/// `copy --to URL --luarocks-view` on nginx: stock Debian LuaRocks 3.8
+/// installs a C rock and a pure-Lua closure from the view with no
+/// compiler run, `lua5.4` loads them, and a second push of other rocks
+/// keeps the first ones in the manifests. (The issue's seed stack —
+/// luasocket, copas, lualogging, luamqtt — needs the network; the
+/// fixtures stand for it: a C rock, and a pure-Lua rock with a dependency.)
+#[test]
+fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let Some(engine) = nginx_engine(s.tmp.path()) else {
+        return;
+    };
+    let url = engine.url.as_str();
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    // A builds the C rock and pushes its tree with the view.
+    let a = host(&s, &repo, "a", &engine);
+    a.ok(&["install", "cmulti"]);
+    let said = a.ok(&["copy", "--to", url, "--luarocks-view"]);
+    assert!(said.contains("LuaRocks view: 1 rock(s) written"), "{said}");
+    let rocks_of = |file: &str| {
+        let bytes = std::fs::read(view.join(file)).expect(file);
+        let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes).expect(file);
+        m.repository
+            .iter()
+            .map(|(name, versions)| {
+                let (version, entries) = versions.iter().next().expect("a version");
+                format!("{name} {version} {}", entries.arches.join(","))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rocks_of("manifest-5.4"),
+        [format!("cmulti 1.0-1 {platform},rockspec")]
+    );
+    assert!(view.join(format!("cmulti-1.0-1.{platform}.rock")).is_file());
+    // B, another machine, pushes another closure (pure Lua) with the
+    // view: the manifests list both pushes' rocks.
+    let b = host(&s, &repo, "b", &engine);
+    b.ok(&["install", "dmtop"]);
+    let said = b.ok(&["copy", "--to", url, "--luarocks-view"]);
+    assert!(said.contains("LuaRocks view: 2 rock(s) written"), "{said}");
+    let all = [
+        format!("cmulti 1.0-1 {platform},rockspec"),
+        "dmdep 1.0-1 all,rockspec".to_owned(),
+        "dmtop 1.0-1 all,rockspec".to_owned(),
+    ];
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        assert_eq!(rocks_of(file), all, "{file}");
+    }
+    assert!(view.join("dmtop-1.0-1.all.rock").is_file());
+    // Stock LuaRocks, its own HOME and config, a compiler that counts.
+    let lr_log = s.tmp.path().join("luarocks-cc.log");
+    let config = s.tmp.path().join("luarocks-config.lua");
+    std::fs::write(
+        &config,
+        format!("variables = {{ CC = {:?} }}\n", a.cc.display().to_string()),
+    )
+    .expect("config");
+    let t2 = s.tmp.path().join("t2");
+    let server = format!("{url}/luarocks/5.4/{platform}");
+    let luarocks = |args: &[&str]| {
+        let out = s
+            .program("luarocks")
+            .env("LUAROCKS_CONFIG", &config)
+            .env("CC_LOG", &lr_log)
+            .args(["--lua-version", "5.4", "--only-server", &server, "--tree"])
+            .arg(&t2)
+            .args(args)
+            .output()
+            .expect("luarocks");
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "luarocks {args:?}:\n{said}");
+        said
+    };
+    // The counting compiler is the one LuaRocks would run.
+    let cc = luarocks(&["config", "variables.CC"]);
+    assert_eq!(cc.trim(), a.cc.display().to_string());
+    let said = luarocks(&["install", "cmulti"]);
+    assert!(said.contains(&format!("cmulti-1.0-1.{platform}.rock")), "{said}");
+    luarocks(&["install", "dmtop"]);
+    // It read the zipped manifest, the form it asks for first.
+    let access = std::fs::read_to_string(engine.root.with_file_name("access.log")).expect("log");
+    assert!(
+        access.lines().any(|l| l.contains(&format!(
+            "GET /luarocks/5.4/{platform}/manifest-5.4.zip HTTP/1.1\" 200"
+        ))),
+        "{access}"
+    );
+    assert!(
+        std::fs::read_to_string(&lr_log).unwrap_or_default().is_empty(),
+        "luarocks ran the compiler"
+    );
+    let path = luarocks(&["path"]);
+    let out = s
+        .program("sh")
+        .args([
+            "-c",
+            &format!("{path}\nexec lua5.4 -e \"$0\""),
+            "print(require('cmulti').answer(), require('dmtop').dep.dep)",
+        ])
+        .output()
+        .expect("lua");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42\ttrue");
+}
