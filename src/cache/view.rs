@@ -186,19 +186,27 @@ pub fn write_view(cache: &Cache, store: &Store, items: &[Item]) -> Result<ViewRe
         let text = crate::manifest::repository::render_server_manifest(&repository);
         let lua = lua_version_of(dir);
         let versioned = format!("manifest-{lua}");
-        let zipped = crate::server_dir::zip_manifest(&versioned, text.as_bytes()).map_err(
-            |source| ViewError::Zip {
-                url: cache.shown(dir),
-                source,
-            },
-        )?;
+        let zipped =
+            crate::server_dir::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
+                ViewError::Zip {
+                    url: cache.shown(dir),
+                    source,
+                }
+            })?;
+        store.failpoint("view-before-manifests");
         // LuaRocks asks for the zip first, then `manifest-5.x`, then
         // `manifest`; each is whole, old or new.
-        for (file, bytes) in [
+        for (n, (file, bytes)) in [
             (format!("{versioned}.zip"), zipped.as_slice()),
             (versioned.clone(), text.as_bytes()),
             ("manifest".to_owned(), text.as_bytes()),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if n == 1 {
+                store.failpoint("view-between-manifests");
+            }
             cache
                 .transport()
                 .put(&format!("{dir}/{file}"), bytes, false)
@@ -299,17 +307,17 @@ mod tests {
         .map(str::to_owned)
         .collect();
         let repository = repository_of(&files);
-        assert_eq!(
-            repository["cmulti"]["1.0-1"],
-            ["linux-x86_64", "rockspec"]
-        );
+        assert_eq!(repository["cmulti"]["1.0-1"], ["linux-x86_64", "rockspec"]);
         assert_eq!(
             repository["lua-cjson"]["2.1.0.10-1"],
             ["linux-x86_64", "rockspec"]
         );
         assert_eq!(repository["dmtop"]["1.0-1"], ["all"]);
         assert_eq!(repository.len(), 3);
-        assert_eq!(lua_version_of("luarocks/5.1-luajit-2.1/linux-x86_64"), "5.1");
+        assert_eq!(
+            lua_version_of("luarocks/5.1-luajit-2.1/linux-x86_64"),
+            "5.1"
+        );
         assert_eq!(lua_version_of("luarocks/5.4/linux-x86_64"), "5.4");
         assert!(!safe_segment("..") && !safe_segment("a/b") && safe_segment("linux-x86_64"));
     }

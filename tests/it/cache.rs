@@ -1024,7 +1024,10 @@ fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
     let cc = luarocks(&["config", "variables.CC"]);
     assert_eq!(cc.trim(), a.cc.display().to_string());
     let said = luarocks(&["install", "cmulti"]);
-    assert!(said.contains(&format!("cmulti-1.0-1.{platform}.rock")), "{said}");
+    assert!(
+        said.contains(&format!("cmulti-1.0-1.{platform}.rock")),
+        "{said}"
+    );
     luarocks(&["install", "dmtop"]);
     // It read the zipped manifest, the form it asks for first.
     let access = std::fs::read_to_string(engine.root.with_file_name("access.log")).expect("log");
@@ -1035,7 +1038,9 @@ fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
         "{access}"
     );
     assert!(
-        std::fs::read_to_string(&lr_log).unwrap_or_default().is_empty(),
+        std::fs::read_to_string(&lr_log)
+            .unwrap_or_default()
+            .is_empty(),
         "luarocks ran the compiler"
     );
     let path = luarocks(&["path"]);
@@ -1050,4 +1055,74 @@ fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
         .expect("lua");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "42\ttrue");
+}
+
+/// A push with the view killed before its manifests, and between them:
+/// every manifest in the directory still parses and names only rocks that
+/// are there (the first push's), and the next push lists both pushes'
+/// rocks, found by listing the directory.
+#[test]
+fn a_killed_view_push_leaves_whole_manifests_naming_rocks_that_are_there() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let a = host(&s, &repo, "a", &file_engine(s.tmp.path()));
+    a.ok(&["install", "cmulti"]);
+    let b = host(&s, &repo, "b", &file_engine(s.tmp.path()));
+    b.ok(&["install", "dmtop"]);
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    for point in ["view-before-manifests", "view-between-manifests"] {
+        let dir = s.tmp.path().join(point);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let engine = file_engine(&dir);
+        let view = engine.root.join("luarocks/5.4").join(&platform);
+        a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+        let mut cmd = s.bare_cmd();
+        cmd.arg("--store")
+            .arg(b.store())
+            .arg("--tree")
+            .arg(b.tree())
+            .args(["copy", "--to", &engine.url, "--luarocks-view"]);
+        let (mut child, _err) = crate::support::stopped_at_failpoint(cmd, point);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        assert!(view.join("dmtop-1.0-1.all.rock").is_file(), "{point}");
+        let listed = |file: &str| {
+            let bytes = std::fs::read(view.join(file)).expect(file);
+            let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes)
+                .unwrap_or_else(|e| panic!("{point}: {file}: {e}"));
+            for (name, versions) in &m.repository {
+                for (version, entries) in versions {
+                    for arch in &entries.arches {
+                        let f = if arch == "rockspec" {
+                            format!("{name}-{version}.rockspec")
+                        } else {
+                            format!("{name}-{version}.{arch}.rock")
+                        };
+                        assert!(view.join(&f).is_file(), "{point}: {file} names {f}");
+                    }
+                }
+            }
+            m.repository.keys().cloned().collect::<Vec<_>>()
+        };
+        let zip = listed("manifest-5.4.zip");
+        let old = listed("manifest");
+        assert_eq!(old, ["cmulti"], "{point}");
+        if point == "view-before-manifests" {
+            assert_eq!(zip, ["cmulti"]);
+        } else {
+            assert_eq!(zip, ["cmulti", "dmdep", "dmtop"]);
+        }
+        // The next push (another machine's, of cmulti only) lists all.
+        a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+        for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+            assert_eq!(
+                listed(file),
+                ["cmulti", "dmdep", "dmtop"],
+                "{point}: {file}"
+            );
+        }
+    }
 }
