@@ -1125,4 +1125,92 @@ fn a_killed_view_push_leaves_whole_manifests_naming_rocks_that_are_there() {
             );
         }
     }
+    // An item built elsewhere (no Lua ABI or platform recorded) is left
+    // out of the view, with one note; the manifests stay as they were.
+    let data = s.tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    std::fs::write(data.join("x.lua"), "return 1\n").expect("x");
+    let data_arg = data.display().to_string();
+    let added = a.ok(&[
+        "store",
+        "add",
+        &data_arg,
+        "--name",
+        "x",
+        "--version",
+        "1.0-1",
+    ]);
+    let item = added
+        .lines()
+        .find(|l| l.contains("-x-1.0-1"))
+        .expect("item")
+        .trim()
+        .to_owned();
+    let engine = file_engine(&s.tmp.path().join("view-before-manifests"));
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let before = std::fs::read(view.join("manifest-5.4")).expect("manifest");
+    let said = a.ok(&["copy", "--to", &engine.url, &item, "--luarocks-view"]);
+    assert_eq!(
+        said.matches("left out of the LuaRocks view").count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("LuaRocks view: 0 rock(s) written"), "{said}");
+    assert_eq!(
+        std::fs::read(view.join("manifest-5.4")).expect("manifest"),
+        before
+    );
+}
+
+/// The view on S3 (SeaweedFS), which cannot list a directory: the index
+/// carries what the first push wrote into the second push's manifests.
+#[test]
+fn the_luarocks_view_on_s3_lists_every_push_through_its_index() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let Some(engine) = seaweed_engine(s.tmp.path()) else {
+        return;
+    };
+    let a = host(&s, &repo, "a", &engine);
+    a.ok(&["install", "cmulti"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let b = host(&s, &repo, "b", &engine);
+    b.ok(&["install", "dmtop"]);
+    let said = b.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    assert!(said.contains("3 rock version(s) in its manifest"), "{said}");
+    let creds = rockstore::cache::transport::S3Credentials {
+        key: "ROCKSTOREKEY".into(),
+        secret: "rockstore-secret".into(),
+        token: None,
+    };
+    let cache =
+        rockstore::cache::Cache::open(&engine.url, Default::default(), Some(&creds)).expect("open");
+    let dir = format!("luarocks/5.4/linux-{}", std::env::consts::ARCH);
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        let bytes = cache
+            .transport()
+            .get(&format!("{dir}/{file}"), 1 << 20)
+            .expect("get")
+            .expect(file);
+        let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes).expect(file);
+        let rocks: Vec<_> = m.repository.keys().cloned().collect();
+        assert_eq!(rocks, ["cmulti", "dmdep", "dmtop"], "{file}");
+    }
+    for rock in [
+        format!("cmulti-1.0-1.linux-{}.rock", std::env::consts::ARCH),
+        "dmtop-1.0-1.all.rock".to_owned(),
+        "dmdep-1.0-1.rockspec".to_owned(),
+    ] {
+        assert!(
+            cache
+                .transport()
+                .head(&format!("{dir}/{rock}"))
+                .expect("head")
+                .is_some(),
+            "{rock}"
+        );
+    }
 }
