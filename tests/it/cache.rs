@@ -69,6 +69,16 @@ pub(crate) struct Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
+            // SIGTERM first: nginx's master then stops its worker, which a
+            // SIGKILL of the master would leave running, orphaned. Bounded:
+            // SIGKILL after 10 s.
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
