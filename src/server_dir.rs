@@ -191,21 +191,19 @@ pub fn zip_manifests(dir: &Path) -> Result<(), ServerDirError> {
             path: zip_path.clone(),
             source,
         };
-        let out = std::fs::File::create(&zip_path).map_err(|source| ServerDirError::Write {
-            path: zip_path.clone(),
-            source,
-        })?;
-        let mut zip = zip::ZipWriter::new(out);
-        zip.start_file(file.as_str(), zip::write::SimpleFileOptions::default())
-            .map_err(zip_err)?;
-        zip.write_all(&text)
-            .map_err(|source| ServerDirError::Write {
-                path: zip_path.clone(),
-                source,
-            })?;
-        zip.finish().map_err(zip_err)?;
+        let zipped = zip_manifest(&file, &text).map_err(zip_err)?;
+        write(&zip_path, &zipped)?;
     }
     Ok(())
+}
+
+/// A zip holding one file, `name`, with `text`: a `manifest-5.x.zip` as
+/// luarocks-admin makes it and LuaRocks unzips it.
+pub fn zip_manifest(name: &str, text: &[u8]) -> Result<Vec<u8>, zip::result::ZipError> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(name, zip::write::SimpleFileOptions::default())?;
+    zip.write_all(text)?;
+    Ok(zip.finish()?.into_inner())
 }
 
 /// `index.html`, as luarocks-admin writes it.

@@ -12,6 +12,8 @@
 //! - [`substitute`]: finding and fetching what a recipe built, trusting
 //!   only what a trusted key signed and what hashes to its name.
 //! - [`push`]: copying items (and their realisations) to a cache.
+//! - [`view`]: the LuaRocks view, binary rocks and manifests stock
+//!   LuaRocks installs from.
 
 pub mod copy;
 pub mod format;
@@ -19,6 +21,7 @@ pub mod keys;
 pub mod push;
 pub mod substitute;
 pub mod transport;
+pub mod view;
 
 use std::io::Read;
 

@@ -377,6 +377,35 @@ impl Transport {
         }
     }
 
+    /// The names of the files directly in directory `dir`, where the
+    /// engine can list them (a directory; none when `dir` is absent);
+    /// `None` where it cannot (HTTP, S3), whose writers keep an index.
+    pub fn list(&self, dir: &str) -> Result<Option<Vec<String>>, TransportError> {
+        let Transport::File(root) = self else {
+            return Ok(None);
+        };
+        let path = root.join(dir);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
+            Err(source) => return Err(TransportError::Io { path, source }),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| TransportError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            // Dot files are a writer's temporaries, not yet placed.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(Some(names))
+    }
+
     /// Whether the engine itself refuses a second writer of a file (the
     /// lease of issue 26 needs it).
     pub fn refuses_second_writer(&self) -> bool {

@@ -170,6 +170,19 @@ pub struct CopyArgs {
     /// Items (names, prefixes or hashes as `store info` takes them).
     #[arg(value_name = "ITEM")]
     pub items: Vec<String>,
+    /// With --to: also write the LuaRocks view, after the blobs and
+    /// realisations: per Lua ABI and platform, `<cache>/luarocks/<abi>/
+    /// <platform>/` (e.g. `luarocks/5.4/linux-x86_64/`) gets each copied
+    /// rock as a binary rock (`name-version.<platform>.rock`, or `.all.rock`
+    /// for pure Lua) with its rockspec, and LuaRocks manifests (`manifest`,
+    /// `manifest-5.x`, `manifest-5.x.zip`) listing every rock there, this
+    /// copy's and earlier ones'. Stock LuaRocks then installs without a
+    /// compiler: `luarocks --only-server URL/luarocks/5.4/linux-x86_64
+    /// install NAME`. Rocks are never replaced; each manifest is replaced
+    /// whole, so a client reading during a copy sees the old one or the new.
+    /// Items with no recorded Lua ABI and platform are left out (noted).
+    #[arg(long, requires = "to")]
+    pub luarocks_view: bool,
 }
 
 /// `rockstore copy --to URL [ITEM… | --tree-items T | --all]`, `copy --from URL ITEM…`.
@@ -217,6 +230,26 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         report.blobs_present,
         report.realisations
     );
+    if args.luarocks_view {
+        // Last: the manifests name only rocks whose blobs and
+        // realisations are already there.
+        let view = rockstore::cache::view::write_view(&cache, store, &items)?;
+        if !view.skipped.is_empty() {
+            errln!(
+                "note: {} item(s) left out of the LuaRocks view (no Lua ABI and platform recorded for them): {}",
+                view.skipped.len(),
+                view.skipped.join(", ")
+            );
+        }
+        for (dir, rocks) in &view.dirs {
+            errln!("LuaRocks view {url}/luarocks/{dir}: {rocks} rock version(s) in its manifest");
+        }
+        errln!(
+            "LuaRocks view: {} rock(s) written, {} already there",
+            view.rocks_written,
+            view.rocks_present
+        );
+    }
     Ok(ExitStatus::Success)
 }
 

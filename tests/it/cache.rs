@@ -69,6 +69,16 @@ pub(crate) struct Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
+            // SIGTERM first: nginx's master then stops its worker, which a
+            // SIGKILL of the master would leave running, orphaned. Bounded:
+            // SIGKILL after 10 s.
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -937,6 +947,280 @@ fn a_lock_with_item_hashes_installs_them_from_any_cache_signed_or_not() {
             "{}{}",
             text(&out.stdout),
             text(&out.stderr)
+        );
+    }
+}
+
+/// `copy --to URL --luarocks-view` on nginx: stock Debian LuaRocks 3.8
+/// installs a C rock and a pure-Lua closure from the view with no
+/// compiler run, `lua5.4` loads them, and a second push of other rocks
+/// keeps the first ones in the manifests. (The issue's seed stack —
+/// luasocket, copas, lualogging, luamqtt — needs the network; the
+/// fixtures stand for it: a C rock, and a pure-Lua rock with a dependency.)
+#[test]
+fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
+    if !need(&["lua5.4", "gcc", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let Some(engine) = nginx_engine(s.tmp.path()) else {
+        return;
+    };
+    let url = engine.url.as_str();
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    // A builds the C rock and pushes its tree with the view.
+    let a = host(&s, &repo, "a", &engine);
+    a.ok(&["install", "cmulti"]);
+    let said = a.ok(&["copy", "--to", url, "--luarocks-view"]);
+    assert!(said.contains("LuaRocks view: 1 rock(s) written"), "{said}");
+    let rocks_of = |file: &str| {
+        let bytes = std::fs::read(view.join(file)).expect(file);
+        let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes).expect(file);
+        m.repository
+            .iter()
+            .map(|(name, versions)| {
+                let (version, entries) = versions.iter().next().expect("a version");
+                format!("{name} {version} {}", entries.arches.join(","))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rocks_of("manifest-5.4"),
+        [format!("cmulti 1.0-1 {platform},rockspec")]
+    );
+    assert!(view.join(format!("cmulti-1.0-1.{platform}.rock")).is_file());
+    // B, another machine, pushes another closure (pure Lua) with the
+    // view: the manifests list both pushes' rocks.
+    let b = host(&s, &repo, "b", &engine);
+    b.ok(&["install", "dmtop"]);
+    let said = b.ok(&["copy", "--to", url, "--luarocks-view"]);
+    assert!(said.contains("LuaRocks view: 2 rock(s) written"), "{said}");
+    let all = [
+        format!("cmulti 1.0-1 {platform},rockspec"),
+        "dmdep 1.0-1 all,rockspec".to_owned(),
+        "dmtop 1.0-1 all,rockspec".to_owned(),
+    ];
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        assert_eq!(rocks_of(file), all, "{file}");
+    }
+    assert!(view.join("dmtop-1.0-1.all.rock").is_file());
+    // Stock LuaRocks, its own HOME and config, a compiler that counts.
+    let lr_log = s.tmp.path().join("luarocks-cc.log");
+    let config = s.tmp.path().join("luarocks-config.lua");
+    std::fs::write(
+        &config,
+        format!("variables = {{ CC = {:?} }}\n", a.cc.display().to_string()),
+    )
+    .expect("config");
+    let t2 = s.tmp.path().join("t2");
+    let server = format!("{url}/luarocks/5.4/{platform}");
+    let luarocks = |args: &[&str]| {
+        let out = s
+            .program("luarocks")
+            .env("LUAROCKS_CONFIG", &config)
+            .env("CC_LOG", &lr_log)
+            .args(["--lua-version", "5.4", "--only-server", &server, "--tree"])
+            .arg(&t2)
+            .args(args)
+            .output()
+            .expect("luarocks");
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "luarocks {args:?}:\n{said}");
+        said
+    };
+    // The counting compiler is the one LuaRocks would run.
+    let cc = luarocks(&["config", "variables.CC"]);
+    assert_eq!(cc.trim(), a.cc.display().to_string());
+    let said = luarocks(&["install", "cmulti"]);
+    assert!(
+        said.contains(&format!("cmulti-1.0-1.{platform}.rock")),
+        "{said}"
+    );
+    luarocks(&["install", "dmtop"]);
+    // It read the zipped manifest, the form it asks for first.
+    let access = std::fs::read_to_string(engine.root.with_file_name("access.log")).expect("log");
+    assert!(
+        access.lines().any(|l| l.contains(&format!(
+            "GET /luarocks/5.4/{platform}/manifest-5.4.zip HTTP/1.1\" 200"
+        ))),
+        "{access}"
+    );
+    assert!(
+        std::fs::read_to_string(&lr_log)
+            .unwrap_or_default()
+            .is_empty(),
+        "luarocks ran the compiler"
+    );
+    let path = luarocks(&["path"]);
+    let out = s
+        .program("sh")
+        .args([
+            "-c",
+            &format!("{path}\nexec lua5.4 -e \"$0\""),
+            "print(require('cmulti').answer(), require('dmtop').dep.dep)",
+        ])
+        .output()
+        .expect("lua");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42\ttrue");
+}
+
+/// A push with the view killed before its manifests, and between them:
+/// every manifest in the directory still parses and names only rocks that
+/// are there (the first push's), and the next push lists both pushes'
+/// rocks, found by listing the directory.
+#[test]
+fn a_killed_view_push_leaves_whole_manifests_naming_rocks_that_are_there() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let a = host(&s, &repo, "a", &file_engine(s.tmp.path()));
+    a.ok(&["install", "cmulti"]);
+    let b = host(&s, &repo, "b", &file_engine(s.tmp.path()));
+    b.ok(&["install", "dmtop"]);
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    for point in ["view-before-manifests", "view-between-manifests"] {
+        let dir = s.tmp.path().join(point);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let engine = file_engine(&dir);
+        let view = engine.root.join("luarocks/5.4").join(&platform);
+        a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+        let mut cmd = s.bare_cmd();
+        cmd.arg("--store")
+            .arg(b.store())
+            .arg("--tree")
+            .arg(b.tree())
+            .args(["copy", "--to", &engine.url, "--luarocks-view"]);
+        let (mut child, _err) = crate::support::stopped_at_failpoint(cmd, point);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        assert!(view.join("dmtop-1.0-1.all.rock").is_file(), "{point}");
+        let listed = |file: &str| {
+            let bytes = std::fs::read(view.join(file)).expect(file);
+            let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes)
+                .unwrap_or_else(|e| panic!("{point}: {file}: {e}"));
+            for (name, versions) in &m.repository {
+                for (version, entries) in versions {
+                    for arch in &entries.arches {
+                        let f = if arch == "rockspec" {
+                            format!("{name}-{version}.rockspec")
+                        } else {
+                            format!("{name}-{version}.{arch}.rock")
+                        };
+                        assert!(view.join(&f).is_file(), "{point}: {file} names {f}");
+                    }
+                }
+            }
+            m.repository.keys().cloned().collect::<Vec<_>>()
+        };
+        let zip = listed("manifest-5.4.zip");
+        let old = listed("manifest");
+        assert_eq!(old, ["cmulti"], "{point}");
+        if point == "view-before-manifests" {
+            assert_eq!(zip, ["cmulti"]);
+        } else {
+            assert_eq!(zip, ["cmulti", "dmdep", "dmtop"]);
+        }
+        // The next push (another machine's, of cmulti only) lists all.
+        a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+        for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+            assert_eq!(
+                listed(file),
+                ["cmulti", "dmdep", "dmtop"],
+                "{point}: {file}"
+            );
+        }
+    }
+    // An item built elsewhere (no Lua ABI or platform recorded) is left
+    // out of the view, with one note; the manifests stay as they were.
+    let data = s.tmp.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    std::fs::write(data.join("x.lua"), "return 1\n").expect("x");
+    let data_arg = data.display().to_string();
+    let added = a.ok(&[
+        "store",
+        "add",
+        &data_arg,
+        "--name",
+        "x",
+        "--version",
+        "1.0-1",
+    ]);
+    let item = added
+        .lines()
+        .find(|l| l.contains("-x-1.0-1"))
+        .expect("item")
+        .trim()
+        .to_owned();
+    let engine = file_engine(&s.tmp.path().join("view-before-manifests"));
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let before = std::fs::read(view.join("manifest-5.4")).expect("manifest");
+    let said = a.ok(&["copy", "--to", &engine.url, &item, "--luarocks-view"]);
+    assert_eq!(
+        said.matches("left out of the LuaRocks view").count(),
+        1,
+        "{said}"
+    );
+    assert!(said.contains("LuaRocks view: 0 rock(s) written"), "{said}");
+    assert_eq!(
+        std::fs::read(view.join("manifest-5.4")).expect("manifest"),
+        before
+    );
+}
+
+/// The view on S3 (SeaweedFS), which cannot list a directory: the index
+/// carries what the first push wrote into the second push's manifests.
+#[test]
+fn the_luarocks_view_on_s3_lists_every_push_through_its_index() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let Some(engine) = seaweed_engine(s.tmp.path()) else {
+        return;
+    };
+    let a = host(&s, &repo, "a", &engine);
+    a.ok(&["install", "cmulti"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let b = host(&s, &repo, "b", &engine);
+    b.ok(&["install", "dmtop"]);
+    let said = b.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    assert!(said.contains("3 rock version(s) in its manifest"), "{said}");
+    let creds = rockstore::cache::transport::S3Credentials {
+        key: "ROCKSTOREKEY".into(),
+        secret: "rockstore-secret".into(),
+        token: None,
+    };
+    let cache =
+        rockstore::cache::Cache::open(&engine.url, Default::default(), Some(&creds)).expect("open");
+    let dir = format!("luarocks/5.4/linux-{}", std::env::consts::ARCH);
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        let bytes = cache
+            .transport()
+            .get(&format!("{dir}/{file}"), 1 << 20)
+            .expect("get")
+            .expect(file);
+        let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes).expect(file);
+        let rocks: Vec<_> = m.repository.keys().cloned().collect();
+        assert_eq!(rocks, ["cmulti", "dmdep", "dmtop"], "{file}");
+    }
+    for rock in [
+        format!("cmulti-1.0-1.linux-{}.rock", std::env::consts::ARCH),
+        "dmtop-1.0-1.all.rock".to_owned(),
+        "dmdep-1.0-1.rockspec".to_owned(),
+    ] {
+        assert!(
+            cache
+                .transport()
+                .head(&format!("{dir}/{rock}"))
+                .expect("head")
+                .is_some(),
+            "{rock}"
         );
     }
 }
