@@ -369,6 +369,7 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 pack_binary_rock: args.pack_binary_rock,
                 sign: args.sign,
                 pin: args.pin,
+                pin_items: false,
                 run: args.flags.run,
             },
             cx,

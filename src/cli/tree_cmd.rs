@@ -133,6 +133,12 @@ pub struct MakeArgs {
     /// `./luarocks.lock` (which later `make`s then install), as LuaRocks.
     #[arg(long)]
     pub pin: bool,
+    /// With --pin (implied): also record each dependency's item by content
+    /// hash in `luarocks.lock` (`rockstore_items`, which LuaRocks ignores);
+    /// a later `make` beside the lock takes exactly those builds from the
+    /// store or any substituter's blob, signed or not.
+    #[arg(long)]
+    pub pin_items: bool,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -581,8 +587,10 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         true,
     )?;
     installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
-    installer.settings.pin = args.pin;
-    let pin_into = args.pin.then(|| dir.clone());
+    let pin = args.pin || args.pin_items;
+    installer.settings.pin = pin;
+    installer.settings.pin_items = args.pin_items;
+    let pin_into = pin.then(|| dir.clone());
     run_install(
         cx,
         &mut installer,
@@ -626,6 +634,7 @@ fn installer_for<'a>(
             no_doc: false,
             check_lua_versions: false,
             pin: false,
+            pin_items: false,
             adopt: rockstore::adopt::first_touch::Policy::of(
                 cx.tree_flags.no_adopt,
                 cx.config.adopt.as_deref(),

@@ -227,6 +227,10 @@ pub struct Settings {
     /// `--pin`: the rocks asked for get a `luarocks.lock` in their rock
     /// directory naming the version of every dependency used.
     pub pin: bool,
+    /// With `pin`, the lock also names each dependency's item by content
+    /// hash (`rockstore_items`, which LuaRocks ignores), so a later `make`
+    /// beside it takes exactly those builds from any substituter.
+    pub pin_items: bool,
     /// Whether what LuaRocks installed or changed in the tree is adopted
     /// first, in the same command (`crate::adopt::first_touch`).
     pub adopt: crate::adopt::first_touch::Policy,
@@ -742,7 +746,7 @@ impl<'a> Installer<'a> {
         items: &[String],
     ) -> Result<BTreeMap<String, BTreeMap<String, String>>, InstallError> {
         let mut pins = pins_of(plan);
-        if !self.settings.pin {
+        if !(self.settings.pin && self.settings.pin_items) {
             return Ok(pins);
         }
         let mut hashes = BTreeMap::new();

@@ -858,7 +858,7 @@ fn a_killed_push_leaves_no_realisation_without_its_blob() {
     }
 }
 
-/// `make --pin` records each dependency's item by content hash in
+/// `make --pin-items` records each dependency's item by content hash in
 /// `luarocks.lock` (`rockstore_items`, which Debian's LuaRocks ignores);
 /// `make` beside that lock on a fresh machine takes the items from any
 /// cache holding their blobs, unsigned and with no trusted key, and
@@ -886,7 +886,7 @@ fn a_lock_with_item_hashes_installs_them_from_any_cache_signed_or_not() {
     )
     .expect("app");
     let a = host(&s, &repo, "a", &engine);
-    let out = a.run_in(&project, &["make", "--pin"]);
+    let out = a.run_in(&project, &["make", "--pin-items"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lock = std::fs::read_to_string(project.join("luarocks.lock")).expect("lock");
     assert!(
