@@ -279,7 +279,7 @@ fn main() {
     let mut download_ms: Vec<f64> = Vec::new();
     let warm = best((0..5).map(|_| {
         let dir = b.fresh("subst");
-        let took = timed_said(
+        let took = timed_download(
             &mut download_ms,
             b.rockstore(
                 &dir,
@@ -397,23 +397,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// [`common::timed`], also keeping the milliseconds of the install's
+/// [`common::timed_said`], keeping the milliseconds of the install's
 /// "downloaded N build(s) (K KiB) from the substituters in M ms" line.
-fn timed_said(kept: &mut Vec<f64>, mut cmd: Command) -> Duration {
-    let t = Instant::now();
-    let out = cmd.output().unwrap();
-    let elapsed = t.elapsed();
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        cmd,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn timed_download(kept: &mut Vec<f64>, cmd: Command) -> Duration {
+    let (elapsed, said) = common::timed_said(cmd);
     if let Some(ms) = said
         .lines()
         .find(|l| l.starts_with("downloaded ") && l.contains("from the substituters in"))

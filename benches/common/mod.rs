@@ -43,7 +43,13 @@ pub fn serve(dir: &Path) -> (Child, String) {
 }
 
 /// How long `cmd` takes; it must succeed.
-pub fn timed(mut cmd: Command) -> Duration {
+pub fn timed(cmd: Command) -> Duration {
+    timed_said(cmd).0
+}
+
+/// How long `cmd` takes, and what it printed (stdout then stderr); it
+/// must succeed.
+pub fn timed_said(mut cmd: Command) -> (Duration, String) {
     let t = Instant::now();
     let out = cmd.output().unwrap();
     let elapsed = t.elapsed();
@@ -53,7 +59,12 @@ pub fn timed(mut cmd: Command) -> Duration {
         cmd,
         String::from_utf8_lossy(&out.stderr)
     );
-    elapsed
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (elapsed, said)
 }
 
 /// The fastest of several runs.

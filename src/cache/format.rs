@@ -105,7 +105,7 @@ pub fn fingerprint(doc: &RealisationDoc) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -121,9 +121,9 @@ mod tests {
         assert_eq!(parse_info("something else\n"), None);
     }
 
-    #[test]
-    fn a_fingerprint_changes_with_every_field() {
-        let doc = RealisationDoc {
+    /// An unsigned realisation for the tests.
+    pub(crate) fn sample_doc() -> RealisationDoc {
+        RealisationDoc {
             format: 1,
             recipe_key: "ab".repeat(32),
             item: "x-lpeg-1.0-1".into(),
@@ -134,7 +134,12 @@ mod tests {
             lua_abi: "5.4".into(),
             platform: "linux-x86_64".into(),
             signature: String::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_every_field() {
+        let doc = sample_doc();
         let base = fingerprint(&doc);
         for change in [
             |d: &mut RealisationDoc| d.item.push('x'),

@@ -195,20 +195,7 @@ pub fn check(doc: &RealisationDoc, trusted: &[PublicKey]) -> Result<(), Signatur
 mod tests {
     use super::*;
 
-    fn doc() -> RealisationDoc {
-        RealisationDoc {
-            format: 1,
-            recipe_key: "ab".repeat(32),
-            item: "x-lpeg-1.0-1".into(),
-            hash: format!("blake3:{}", "cd".repeat(32)),
-            size: 10,
-            blob_size: 5,
-            rock: "lpeg 1.0-1".into(),
-            lua_abi: "5.4".into(),
-            platform: "linux-x86_64".into(),
-            signature: String::new(),
-        }
-    }
+    use crate::cache::format::tests::sample_doc as doc;
 
     #[test]
     fn keys_round_trip_and_signatures_hold_only_for_their_fields() {

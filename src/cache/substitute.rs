@@ -111,6 +111,11 @@ pub struct Substituters {
 /// Most bytes of blobs held in memory ahead of their admission; the rest
 /// are read when their step runs.
 const PREFETCH_BUDGET: u64 = 256 << 20;
+/// Largest zstd window a blob may ask for (8 MiB): what our own pushes use
+/// (level 3 and even 19 stay within it) and bounded, since each blob being
+/// read holds a window of this size — a daemon reads several at once for
+/// members.
+const MAX_WINDOW_LOG: u32 = 23;
 /// Largest item archive read for a pinned item.
 const MAX_PINNED_ARCHIVE: u64 = 1 << 30;
 /// Blob downloads at once.
@@ -177,7 +182,7 @@ impl Substituters {
                 }
             };
             let decoded = zstd::stream::read::Decoder::new(reader).and_then(|mut d| {
-                d.window_log_max(27)?;
+                d.window_log_max(MAX_WINDOW_LOG)?;
                 let mut out = Vec::new();
                 d.take(MAX_PINNED_ARCHIVE).read_to_end(&mut out)?;
                 Ok(out)
@@ -525,7 +530,7 @@ pub fn admit_blob(
     let mut decoder = zstd::stream::read::Decoder::new(reader)
         .map_err(|e| format!("the blob is not zstd: {e}"))?;
     decoder
-        .window_log_max(27)
+        .window_log_max(MAX_WINDOW_LOG)
         .map_err(|e| format!("the blob is not zstd: {e}"))?;
     let none = std::collections::BTreeSet::new();
     let node = item_archive::read_into(

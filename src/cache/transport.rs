@@ -287,19 +287,27 @@ impl Transport {
                 let response = client.get(url).send().map_err(|e| down(&shown, &e))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(Box::new(response))),
-                    404 => Ok(None),
-                    // S3 answers 403 for a missing key without list rights.
-                    403 if matches!(self, Transport::S3 { .. }) => Ok(None),
-                    s if s >= 500 => Err(TransportError::Down {
-                        url: shown,
-                        why: format!("status {s}"),
-                    }),
-                    s => Err(TransportError::Refused {
-                        url: shown,
-                        status: s,
-                    }),
+                    s => self.absent_or_failure(s, shown).map(|()| None),
                 }
             }
+        }
+    }
+
+    /// A reading answer other than 200: `Ok` when it says the file is
+    /// absent, else why it failed (a 5xx: the engine is down).
+    fn absent_or_failure(&self, status: u16, shown: String) -> Result<(), TransportError> {
+        match status {
+            404 => Ok(()),
+            // S3 answers 403 for a missing key without list rights.
+            403 if matches!(self, Transport::S3 { .. }) => Ok(()),
+            s if s >= 500 => Err(TransportError::Down {
+                url: shown,
+                why: format!("status {s}"),
+            }),
+            s => Err(TransportError::Refused {
+                url: shown,
+                status: s,
+            }),
         }
     }
 
@@ -327,16 +335,7 @@ impl Transport {
                             .and_then(|v| v.parse().ok())
                             .unwrap_or(0),
                     )),
-                    404 => Ok(None),
-                    403 if matches!(self, Transport::S3 { .. }) => Ok(None),
-                    s if s >= 500 => Err(TransportError::Down {
-                        url: shown,
-                        why: format!("status {s}"),
-                    }),
-                    s => Err(TransportError::Refused {
-                        url: shown,
-                        status: s,
-                    }),
+                    s => self.absent_or_failure(s, shown).map(|()| None),
                 }
             }
         }

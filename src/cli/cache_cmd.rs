@@ -151,12 +151,7 @@ pub struct CopyArgs {
     /// Copy to this binary cache (with the signed realisations of what was
     /// built, given --secret-key-file or rockstore_secret_key_files).
     /// (`--to` after `copy`; before it, `--to` is LuaRocks' `--tree`.)
-    #[arg(
-        long = "to-cache",
-        value_name = "URL",
-        conflicts_with = "from_cache",
-        required_unless_present = "from_cache"
-    )]
+    #[arg(long = "to-cache", value_name = "URL", conflicts_with = "from_cache")]
     pub to: Option<String>,
     /// Copy from this binary cache into the store (items by name, or
     /// `blake3:HASH`): checked against their hashes, signed or not.
@@ -200,7 +195,11 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let url = args.to.as_deref().unwrap_or_default();
+    let Some(url) = args.to.as_deref() else {
+        anyhow::bail!(
+            "say where to copy: `rockstore copy --to URL [ITEM… | --all]` (with --tree T: that tree's rocks), or `rockstore copy --from URL ITEM…`"
+        );
+    };
     let cache = cx.cache(url)?;
     let items = if args.all {
         store.list()?
