@@ -2,6 +2,7 @@
 //! binary in a sandbox (its own temp HOME and store) through `support`.
 
 mod adopt;
+mod backends;
 mod battery;
 mod big_manifest;
 mod build;
