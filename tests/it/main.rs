@@ -24,6 +24,7 @@ mod readme;
 mod rocks_server;
 mod rockspec;
 mod shared;
+mod snapshots;
 mod store;
 mod store_format;
 mod support;
