@@ -21,15 +21,19 @@
 //! - [`source`]: fetching and unpacking sources, locating `source.dir`.
 //! - [`rock_manifest`]: the per-rock md5 manifest.
 //! - [`rock_file`]: rock file names, `pack` and `unpack`.
+//! - `rock_input`: builds whose input is a `.src.rock` or a binary rock.
+//! - `error`: [`BuildError`].
 
 pub mod backends;
 pub mod compiler;
+mod error;
 pub mod external;
 pub mod input;
 pub mod isolation;
 pub mod probes;
 pub mod recipe;
 pub mod rock_file;
+mod rock_input;
 pub mod rock_manifest;
 pub mod source;
 pub mod variables;
@@ -41,201 +45,18 @@ use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
 
-use crate::archive::{self, ArchiveError};
-use crate::fetch::{FetchError, Fetcher};
-use crate::lua_install::{LuaInstall, LuaInstallError};
-use crate::rel_path::{RelPath, RelPathError};
-use crate::rockspec::build::{Backend, FieldError, Module};
-use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
+use crate::fetch::Fetcher;
+use crate::lua_install::LuaInstall;
+use crate::rockspec::build::{Backend, Module};
+use crate::rockspec::{LoadOptions, Platforms, Rockspec};
 use crate::store::db::ItemKind;
-use crate::store::{Item, ItemSpec, Staging, Store, StoreError};
+use crate::store::{Item, ItemSpec, Staging, Store};
 pub use backends::BuildWatch;
+pub use error::BuildError;
 pub use input::Source;
 use isolation::{Isolation, IsolationError, Sandbox};
+pub use rock_input::rockspec_bytes_in_rock;
 use variables::Variables;
-
-/// Why a build failed. Nothing is admitted when it does.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The rockspec does not load.
-    #[error(transparent)]
-    Load(#[from] RockspecError),
-    /// A build field is malformed.
-    #[error("rockspec {rock}: {source}")]
-    Field {
-        /// The rock.
-        rock: String,
-        /// The field.
-        #[source]
-        source: FieldError,
-    },
-    /// Something the rockspec asks for that cannot be done.
-    #[error("{0}")]
-    Rockspec(String),
-    /// A rock file was given where a rockspec build was expected.
-    #[error("a rock file has no rockspec build input")]
-    NotARockspec,
-    /// The daemon's isolation refused or stopped the build.
-    #[error("{rock}: {source}")]
-    Isolation {
-        /// The rock.
-        rock: String,
-        /// What happened.
-        #[source]
-        source: IsolationError,
-    },
-    /// A git source's commit could not be asked of its remote, so the
-    /// recipe key cannot be known (never guessed: a stale build could be
-    /// reused).
-    #[error("{rock}: cannot ask {url} which commit to build (`git ls-remote` {status})")]
-    RemoteCommit {
-        /// The rock.
-        rock: String,
-        /// The repository.
-        url: String,
-        /// How git ended, and what it said.
-        status: String,
-    },
-    /// A git clone checked out another commit than the one its recipe key
-    /// names (the server answered `ls-remote` and the clone differently).
-    #[error("{rock}: {url} said its commit is {keyed}, but the clone checked out {cloned}; nothing was built (the server answers differently each time: try again, or name a tag)")]
-    CommitChanged {
-        /// The rock.
-        rock: String,
-        /// The repository.
-        url: String,
-        /// The commit the key names.
-        keyed: String,
-        /// The commit the clone has.
-        cloned: String,
-    },
-    /// A build type provided by another rock (`luarocks-build-<type>`).
-    #[error("build type `{0}` needs the rock luarocks-build-{0}, which rockstore cannot run; only builtin, make, cmake, command and none are supported")]
-    UnsupportedBackend(String),
-    /// Lua installation problems.
-    #[error(transparent)]
-    Lua(#[from] LuaInstallError),
-    /// An external dependency is missing.
-    #[error(transparent)]
-    External(#[from] external::MissingExternal),
-    /// Downloading failed.
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// A rock's sources could not be fetched.
-    #[error("{rock}: cannot fetch its sources")]
-    Sources {
-        /// The rock.
-        rock: String,
-        /// Why.
-        #[source]
-        source: FetchError,
-    },
-    /// An archive was refused.
-    #[error(transparent)]
-    Archive(#[from] ArchiveError),
-    /// `source.md5` does not match.
-    #[error("MD5 check for {file} has failed: expected {expected}, got {actual}")]
-    Md5 {
-        /// The downloaded file.
-        file: String,
-        /// From the rockspec.
-        expected: String,
-        /// Of the bytes.
-        actual: String,
-    },
-    /// `source.dir` is not in the unpacked sources.
-    #[error("Directory {dir} not found inside archive {file}")]
-    SourceDir {
-        /// The directory.
-        dir: String,
-        /// The archive.
-        file: String,
-    },
-    /// A command could not be started.
-    #[error("{what}: cannot run `{command}`")]
-    Spawn {
-        /// What it was for.
-        what: String,
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A command exited with failure.
-    #[error("{what}\n`{command}` exited with {}:\n{output}", status.map_or("a signal".to_owned(), |s| format!("status {s}")))]
-    CommandFailed {
-        /// What it was for.
-        what: String,
-        /// The command line.
-        command: String,
-        /// Exit status.
-        status: Option<i32>,
-        /// The last lines of its output.
-        output: String,
-    },
-    /// A path in the rockspec that leaves the rock's directory.
-    #[error("rockspec {rock}: {field}: {source}")]
-    Path {
-        /// The rock.
-        rock: String,
-        /// The field.
-        field: String,
-        /// What is wrong with the path.
-        #[source]
-        source: RelPathError,
-    },
-    /// A file the build copies could not be copied (missing, not a regular
-    /// file, or reached through a link that leaves the sources).
-    #[error("{rock}: cannot copy `{from}` from the sources to `{to}` in the rock")]
-    Copy {
-        /// The rock.
-        rock: String,
-        /// In the sources.
-        from: RelPath,
-        /// In the item.
-        to: RelPath,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `CC` is empty.
-    #[error("no C compiler: the CC variable is empty")]
-    NoCompiler,
-    /// File system trouble in the build directory.
-    #[error("I/O error on {}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The store refused or failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A substitution that had to succeed (`--cache-only`) failed.
-    #[error(transparent)]
-    Substitute(#[from] crate::cache::substitute::SubstituteError),
-    /// A rock file that is not usable.
-    #[error("{file}: {problem}")]
-    RockFile {
-        /// The file.
-        file: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-impl crate::hint::Hint for BuildError {
-    fn hints(&self) -> Vec<String> {
-        match self {
-            BuildError::Isolation { source, .. } => source.hints(),
-            BuildError::Store(e) => e.hints(),
-            _ => Vec::new(),
-        }
-    }
-}
 
 /// What every build in one run shares.
 pub struct BuildEnv {
@@ -905,191 +726,6 @@ impl Builder<'_> {
         })?;
         write(staging.dir(), &prefix, "rock_manifest", manifest.as_bytes())
     }
-
-    /// The rockspec inside a rock file (read from the zip, nothing unpacked).
-    pub fn rockspec_in_rock(&self, file: &str, bytes: &[u8]) -> Result<Rockspec, BuildError> {
-        let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
-        self.load(&RockspecInput {
-            display: format!("{file}!{rockspec_name}"),
-            file_name: Some(rockspec_name),
-            bytes: text,
-            sources: Sources::Fetch,
-            dependency_items: Vec::new(),
-            origin: Origin::Server(file.to_owned()),
-        })
-    }
-
-    /// The item an existing realisation gives for a `.src.rock` built with
-    /// these dependency items, without unpacking it.
-    pub fn realised_src_rock(
-        &self,
-        file: &str,
-        bytes: &[u8],
-        dependency_items: Vec<String>,
-    ) -> Result<Option<Item>, BuildError> {
-        self.realised(&src_rock_input(file, bytes, dependency_items)?)
-    }
-
-    /// A `.src.rock`'s recipe key and rock, read from the rockspec it
-    /// carries (nothing is unpacked).
-    pub fn recipe_of_src_rock(
-        &self,
-        file: &str,
-        bytes: &[u8],
-        dependency_items: Vec<String>,
-    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
-        self.recipe(&src_rock_input(file, bytes, dependency_items)?)
-    }
-
-    /// What building a `.src.rock` would do: reuse, substitute or build.
-    pub fn planned_src_rock(
-        &self,
-        file: &str,
-        bytes: &[u8],
-        dependency_items: Vec<String>,
-    ) -> Result<Planned, BuildError> {
-        self.planned(&src_rock_input(file, bytes, dependency_items)?)
-    }
-
-    /// Builds a `.src.rock` (its rockspec, with the sources it carries)
-    /// with the items of resolved dependencies.
-    pub fn build_src_rock_with(
-        &self,
-        file: &str,
-        bytes: &[u8],
-        dependency_items: Vec<String>,
-    ) -> Result<Built, BuildError> {
-        // A realisation here or in a substituter needs nothing unpacked.
-        if self.substituters.is_some() {
-            let prepared = self.prepare(&src_rock_input(file, bytes, dependency_items.clone())?)?;
-            let _recipe_lock = self.store.lock_recipe(&prepared.key)?;
-            if let Some(built) = self.reuse_or_substitute(&prepared)? {
-                return Ok(built);
-            }
-        }
-        let work = self.store.build_dir()?;
-        archive::unpack(bytes, file, work.dir(), archive::Limits::DEFAULT)?;
-        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
-            file: file.to_owned(),
-            problem: "not named <name>-<version>-<revision>.src.rock".to_owned(),
-        })?;
-        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
-        let rockspec_bytes =
-            read_small(work.dir(), &rockspec_name).map_err(|_| BuildError::RockFile {
-                file: file.to_owned(),
-                problem: format!("it holds no {rockspec_name}"),
-            })?;
-        self.build(&RockspecInput {
-            display: format!("{file}!{rockspec_name}"),
-            file_name: Some(rockspec_name),
-            bytes: rockspec_bytes,
-            sources: Sources::SrcRock {
-                dir: work.path(),
-                hash: blake3::hash(bytes).to_hex().to_string(),
-            },
-            dependency_items,
-            // The sources are the rock's own files.
-            origin: Origin::Server(file.to_owned()),
-        })
-    }
-
-    /// Admits a binary (`.<arch>.rock`) or pure-Lua (`.all.rock`) rock
-    /// without building: its contents are the item.
-    pub fn install_binary_rock(&self, file: &str, bytes: &[u8]) -> Result<Built, BuildError> {
-        let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
-            file: file.to_owned(),
-            problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
-        })?;
-        if name.arch != "all" && name.arch != self.env.arch {
-            return Err(BuildError::RockFile {
-                file: file.to_owned(),
-                problem: format!(
-                    "Incompatible architecture {}: this machine is {}",
-                    name.arch, self.env.arch
-                ),
-            });
-        }
-        let key = recipe::binary_rock_key(bytes, &self.env.lua.version);
-        let _lock = self.store.lock_recipe(&key)?;
-        if let Some(item) = self.store.realisation(&key)? {
-            return Ok(Built {
-                item,
-                reused: true,
-                substituted: None,
-            });
-        }
-        let staging = self.store.stage()?;
-        self.doing("unpacking");
-        archive::unpack(bytes, file, staging.dir(), archive::Limits::DEFAULT)?;
-        let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
-        let rockspec_bytes =
-            read_small(staging.dir(), &rockspec_name).map_err(|_| BuildError::RockFile {
-                file: file.to_owned(),
-                problem: format!("it holds no {rockspec_name}"),
-            })?;
-        // The rockspec inside must load and agree with the file name.
-        let rockspec = self.load(&RockspecInput {
-            display: format!("{file}!{rockspec_name}"),
-            file_name: Some(rockspec_name),
-            bytes: rockspec_bytes,
-            sources: Sources::Fetch,
-            dependency_items: Vec::new(),
-            origin: Origin::Server(file.to_owned()),
-        })?;
-        if staging.dir().symlink_metadata("rock_manifest").is_err() {
-            let manifest =
-                rock_manifest::generate(&staging.path()).map_err(|source| BuildError::Io {
-                    path: staging.path(),
-                    source,
-                })?;
-            write(
-                staging.dir(),
-                &staging.path(),
-                "rock_manifest",
-                manifest.as_bytes(),
-            )?;
-        }
-        let item = self.store.admit(
-            staging,
-            &ItemSpec {
-                name: rockspec.name,
-                version: rockspec.version.to_string(),
-                kind: ItemKind::Rock,
-                references: Vec::new(),
-                recipe_key: Some(key),
-            },
-        )?;
-        Ok(Built {
-            item,
-            reused: false,
-            substituted: None,
-        })
-    }
-}
-
-/// The rockspec's file name and bytes inside a rock file (read from the
-/// zip, nothing unpacked).
-pub fn rockspec_bytes_in_rock(file: &str, bytes: &[u8]) -> Result<(String, Vec<u8>), BuildError> {
-    let name = rock_file::RockFileName::parse(file).ok_or_else(|| BuildError::RockFile {
-        file: file.to_owned(),
-        problem: "not named <name>-<version>-<revision>.<arch>.rock".to_owned(),
-    })?;
-    let rockspec_name = format!("{}-{}.rockspec", name.name, name.version);
-    let missing = || BuildError::RockFile {
-        file: file.to_owned(),
-        problem: format!("it holds no {rockspec_name}"),
-    };
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
-        BuildError::Archive(ArchiveError::Corrupt {
-            file: file.to_owned(),
-            source: std::io::Error::other(e),
-        })
-    })?;
-    let mut entry = archive.by_name(&rockspec_name).map_err(|_| missing())?;
-    let mut text = Vec::new();
-    std::io::Read::read_to_end(&mut (&mut entry).take(4 << 20), &mut text)
-        .map_err(|_| missing())?;
-    Ok((rockspec_name, text))
 }
 
 /// Reads a small regular file (a rockspec) through a handle, never
@@ -1125,26 +761,5 @@ fn open_dir(path: &Path) -> Result<Dir, BuildError> {
     Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(|source| BuildError::Io {
         path: path.to_path_buf(),
         source,
-    })
-}
-
-/// A `.src.rock`'s rockspec as a build input whose sources are the rock's
-/// bytes (by hash; nothing is unpacked, so it serves keys, not builds).
-fn src_rock_input(
-    file: &str,
-    bytes: &[u8],
-    dependency_items: Vec<String>,
-) -> Result<RockspecInput<'static>, BuildError> {
-    let (rockspec_name, text) = rockspec_bytes_in_rock(file, bytes)?;
-    Ok(RockspecInput {
-        display: format!("{file}!{rockspec_name}"),
-        file_name: Some(rockspec_name),
-        bytes: text,
-        sources: Sources::SrcRock {
-            dir: Path::new(""),
-            hash: blake3::hash(bytes).to_hex().to_string(),
-        },
-        dependency_items,
-        origin: Origin::Server(file.to_owned()),
     })
 }
