@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench adopt`. Needs python3 (the server) and
 //! luarocks with lua5.4.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
 

@@ -18,7 +18,7 @@
 //!
 //! Run: `cargo bench --bench cache`. Needs python3, gcc, lua5.4's
 //! headers, nginx-light and curl; luarocks is measured where installed.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
 

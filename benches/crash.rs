@@ -11,7 +11,12 @@
 //! Run: `integration/bench/crash [ROUNDS]` (or `ROCKSTORE_CRASH_ROUNDS=300
 //! cargo bench --bench crash`); `ROCKSTORE_CRASH_SEED` repeats a run.
 //! Needs lua5.4, Debian's luarocks and gcc.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 #[allow(dead_code)]
 #[path = "../tests/it/consistency.rs"]

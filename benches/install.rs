@@ -17,7 +17,7 @@
 //!
 //! Run: `cargo bench --bench install`. Needs python3 (the server), gcc,
 //! lua5.4's headers; luarocks is measured where installed.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
 

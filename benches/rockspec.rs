@@ -9,7 +9,7 @@
 //! out of order (issue 24: it took 92 s).
 //!
 //! Run: `cargo bench --bench rockspec`.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

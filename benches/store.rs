@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench store` (set `ROCKSTORE_BENCH_LARGE_MB` to change
 //! the size of each of the 4 large files; default 256).
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@
 //!
 //! Run: `cargo bench --bench trees` (in `$TMPDIR`; set it to measure on
 //! another filesystem). `ROCKSTORE_BENCH_GC_ONLY=1` runs only the GC part.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
 

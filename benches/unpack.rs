@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench unpack` (needs `tar`, `gzip`, `xz`, `zip`,
 //! `unzip` and GNU time at `/usr/bin/time`).
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;

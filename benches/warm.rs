@@ -18,7 +18,7 @@
 //! fewer times; `ROCKSTORE_BENCH_KEEP=DIR` leaves the servers' files and a
 //! warm store in DIR for profiling by hand. Needs python3 (the server),
 //! gcc, lua5.4's headers; luarocks is measured where installed.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 #[path = "../tests/it/big_manifest.rs"]
 mod big_manifest;

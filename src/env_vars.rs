@@ -87,8 +87,22 @@ pub struct EnvVars {
     pub lua_env: Vec<(OsString, OsString)>,
 }
 
+/// The process's `PATH`, for finding programs (`lua5.4`, `luajit`) where
+/// no [`EnvVars`] was handed down (the daemon looks with its own).
+#[allow(clippy::disallowed_methods)] // the one place the environment is read
+pub fn process_path() -> Option<OsString> {
+    std::env::var_os("PATH")
+}
+
+/// Whether `NO_COLOR` asks for no colour (set and not empty; no-color.org).
+#[allow(clippy::disallowed_methods)] // the one place the environment is read
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 impl EnvVars {
     /// Reads the process environment (empty values count as unset).
+    #[allow(clippy::disallowed_methods)] // the one place the environment is read
     pub fn from_process() -> Self {
         let get = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         EnvVars {

@@ -216,7 +216,7 @@ fn find_interpreter(version: &str, lua_dir: Option<&Path>) -> Option<PathBuf> {
 fn search(names: &[String], lua_dir: Option<&Path>) -> Option<PathBuf> {
     let dirs: Vec<PathBuf> = match lua_dir {
         Some(d) => vec![d.join("bin"), d.to_path_buf()],
-        None => std::env::split_paths(&std::env::var_os("PATH")?).collect(),
+        None => std::env::split_paths(&crate::env_vars::process_path()?).collect(),
     };
     names.iter().find_map(|name| {
         dirs.iter().map(|d| d.join(name)).find(|p| {

@@ -41,7 +41,7 @@ struct Bars {
 
 /// Whether colour may be used on stderr.
 fn colour_allowed() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stderr().is_terminal() && !rockstore::env_vars::no_color()
 }
 
 impl Watcher {
