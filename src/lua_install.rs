@@ -25,6 +25,15 @@ pub enum LuaInstallError {
         /// `--lua-dir`, if given.
         dir: Option<PathBuf>,
     },
+    /// A `lua.h` is there but cannot be read as a header (a FIFO, a
+    /// directory, no permission): never taken as "no headers here".
+    #[error("cannot read {}: {reason}; fix or remove it, or pass LUA_INCDIR=DIR", path.display())]
+    UnreadableHeader {
+        /// The `lua.h`.
+        path: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
     /// `lua.h` for the version is missing (only needed to compile C).
     #[error("cannot find lua.h for Lua {version} (needed to compile C modules); searched:\n{}\nInstall Lua's headers (Debian: liblua{version}-dev), or pass LUA_INCDIR=DIR, or --lua-dir PREFIX", searched.iter().map(|d| format!("  {}", d.display())).collect::<Vec<_>>().join("\n"))]
     NoHeaders {
@@ -128,9 +137,16 @@ impl LuaInstall {
                 });
             }
         }
+        // The first directory whose lua.h declares this version; a lua.h
+        // that is there but cannot be read stops the search too, so the
+        // build that needs it fails naming it instead of quietly taking
+        // another installation's headers.
         let incdir = searched
             .iter()
-            .find(|d| header_version(d).as_deref() == Some(version))
+            .find(|d| match header_version(d) {
+                Ok(found) => found.as_deref() == Some(version),
+                Err(_) => true,
+            })
             .cloned();
         LuaInstall {
             version: version.to_owned(),
@@ -162,8 +178,18 @@ impl LuaInstall {
     /// or set by config or `LUA_INCDIR=`) holds a `lua.h`; else the error
     /// names every directory searched.
     pub fn require_incdir(&self, incdir: &str) -> Result<(), LuaInstallError> {
-        if !incdir.is_empty() && Path::new(incdir).join("lua.h").is_file() {
-            return Ok(());
+        if !incdir.is_empty() {
+            let header = Path::new(incdir).join("lua.h");
+            match header_version(Path::new(incdir)) {
+                Ok(_) if header.is_file() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(LuaInstallError::UnreadableHeader {
+                        path: header,
+                        reason: e.to_string(),
+                    })
+                }
+            }
         }
         let mut searched = self.searched_incdirs.clone();
         if !incdir.is_empty() && !searched.iter().any(|d| d == Path::new(incdir)) {
@@ -253,19 +279,39 @@ fn interpreter_version(path: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// The version a `lua.h` in `dir` declares (`LUA_VERSION_NUM 504` → `5.4`).
-pub fn header_version(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("lua.h")).ok()?;
-    let line = text
-        .lines()
-        .find(|l| l.contains("#define LUA_VERSION_NUM"))?;
-    let num: u32 = line
-        .split_whitespace()
-        .nth(2)?
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()?;
-    Some(format!("{}.{}", num / 100, num % 100))
+/// The version a `lua.h` in `dir` declares (`LUA_VERSION_NUM 504` → `5.4`);
+/// `Ok(None)` when there is no `lua.h` or it declares none. It is opened
+/// without blocking and read only as a regular file of bounded size, so a
+/// FIFO or a device named `lua.h` is an error, never a hang.
+pub fn header_version(dir: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const MAX_HEADER: u64 = 1 << 20;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(dir.join("lua.h"))
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_HEADER).read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(line) = text.lines().find(|l| l.contains("#define LUA_VERSION_NUM")) else {
+        return Ok(None);
+    };
+    let num: Option<u32> = line.split_whitespace().nth(2).and_then(|n| {
+        n.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()
+    });
+    Ok(num.map(|num| format!("{}.{}", num / 100, num % 100)))
 }
 
 /// Debian's multiarch triplet (`x86_64-linux-gnu`): what `gcc
@@ -333,7 +379,10 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         std::fs::write(tmp.path().join("lua.h"), "#define LUA_VERSION_NUM\t\t504\n")
             .expect("write");
-        assert_eq!(header_version(tmp.path()).as_deref(), Some("5.4"));
+        assert_eq!(
+            header_version(tmp.path()).expect("readable").as_deref(),
+            Some("5.4")
+        );
         assert!(LuaInstall::detect(Some("6.0"), None).is_err());
     }
 }

@@ -98,8 +98,8 @@ pub enum AdoptError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Writing failed.
-    #[error("cannot write {}", path.display())]
+    /// Reading or writing the tree failed.
+    #[error("cannot read or write {}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -411,7 +411,7 @@ pub(crate) fn adopt_locked(
         item: item.name.clone(),
     });
     backend.register_tree(&tree.root, &roots)?;
-    let entries = links::entries_of(&item.path);
+    let entries = links::entries_of(&item.path).map_err(io_err(&item.path))?;
     let mut taken_over: BTreeSet<PathBuf> = BTreeSet::new();
     for rock in found.iter().flat_map(|f| &f.rocks) {
         for place in &rock.deployed {

@@ -68,9 +68,13 @@ fn release_locked(store: &Store, tree: &Tree, meta: &Path) -> Result<Released, A
             .into_iter()
             .map(|r| (r.name, r.version))
             .collect();
-        super::write_atomic(&marker, b"release\n")?;
+        // Read all it will copy before the marker says a release is under
+        // way: a generation that cannot be read stops it here, unchanged.
         let current = meta.join("current");
-        for rel in links::entries_of(&current) {
+        let entries = links::entries_of(&current).map_err(io_err(&current))?;
+        let versions = links::versions_in(&current).map_err(io_err(&current))?;
+        super::write_atomic(&marker, b"release\n")?;
+        for rel in entries {
             if links::occupant(&tree.root, &rel) != links::Occupant::OursHere {
                 continue;
             }
@@ -80,7 +84,7 @@ fn release_locked(store: &Store, tree: &Tree, meta: &Path) -> Result<Released, A
         }
         // The manifest is a real file already; make sure it is the
         // current generation's.
-        for v in links::versions_in(&current) {
+        for v in versions {
             links::write_manifest(&tree.root, &current, &v)?;
         }
         std::fs::remove_file(&current).map_err(io_err(&current))?;

@@ -45,7 +45,7 @@ impl Page {
         spec: &Rockspec,
         item: &Path,
         provided: &[(String, String)],
-    ) -> Page {
+    ) -> std::io::Result<Page> {
         let d = &spec.description;
         // LuaRocks' `installed_rock_label`: the newest installed version
         // that meets the constraints.
@@ -87,7 +87,7 @@ impl Page {
         };
         let bin_dir = tree.bin_dir();
         let bin = bin_dir.display().to_string();
-        let commands = files(item, "bin")
+        let commands = files(item, "bin")?
             .iter()
             .map(|f| {
                 let name = deployed(&bin_dir, f).display().to_string();
@@ -97,18 +97,13 @@ impl Page {
                 }
             })
             .collect();
-        let mut modules: Vec<Row> = [("lua", tree.lua_dir()), ("lib", tree.lib_dir())]
-            .into_iter()
-            .flat_map(|(sub, dir)| {
-                files(item, sub)
-                    .iter()
-                    .map(|f| Row {
-                        name: module_name(Path::new(f)),
-                        value: deployed(&dir, f).display().to_string(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut modules: Vec<Row> = Vec::new();
+        for (sub, dir) in [("lua", tree.lua_dir()), ("lib", tree.lib_dir())] {
+            modules.extend(files(item, sub)?.iter().map(|f| Row {
+                name: module_name(Path::new(f)),
+                value: deployed(&dir, f).display().to_string(),
+            }));
+        }
         modules.sort_by(|a, b| a.name.cmp(&b.name).then(a.value.cmp(&b.value)));
         let ideps = closure(rocks, rock, provided)
             .into_iter()
@@ -117,7 +112,7 @@ impl Page {
                 name,
             })
             .collect();
-        Page {
+        Ok(Page {
             package: spec.package.clone(),
             version: spec.version.to_string(),
             summary: d.summary.clone().unwrap_or_default(),
@@ -137,7 +132,7 @@ impl Page {
             tdeps: rows(&spec.test_dependencies),
             deps: rows(&spec.dependencies),
             ideps,
-        }
+        })
     }
 
     /// The optional one-line fields: (plain label, porcelain key, value).
@@ -216,11 +211,11 @@ impl Page {
 }
 
 /// The files under `item/sub`, relative, sorted.
-fn files(item: &Path, sub: &str) -> Vec<String> {
-    files_under(&item.join(sub))
+fn files(item: &Path, sub: &str) -> std::io::Result<Vec<String>> {
+    Ok(files_under(&item.join(sub))?
         .iter()
         .map(|f| f.to_string_lossy().into_owned())
-        .collect()
+        .collect())
 }
 
 /// The names of every rock the tree manifest records as `rock`'s

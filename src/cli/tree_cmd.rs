@@ -1310,7 +1310,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         );
     } else if only.modules {
         let item = cx.store()?.store().root().join("store").join(&rock.item);
-        single(Some(&provided_modules(&item).join("\n")));
+        single(Some(&provided_modules(&item)?.join("\n")));
     } else if only.deps {
         list(&spec.dependencies);
     } else if only.build_deps {
@@ -1330,7 +1330,8 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             &spec,
             &item,
             &cx.rocks_provided(),
-        );
+        )
+        .with_context(|| format!("reading the files of {}", item.display()))?;
         outln!(
             "{}",
             if args.porcelain {
@@ -1345,16 +1346,17 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// The module names a rock item provides (`lua/a/b.lua` → `a.b`,
 /// `lib/c.so` → `c`), sorted, as LuaRocks' manifest lists them.
-fn provided_modules(item: &std::path::Path) -> Vec<String> {
+fn provided_modules(item: &std::path::Path) -> anyhow::Result<Vec<String>> {
     use rockstore::tree::profile::{files_under, module_name};
-    let mut out: Vec<String> = ["lua", "lib"]
-        .iter()
-        .flat_map(|sub| files_under(&item.join(sub)))
-        .map(|f| module_name(&f))
-        .collect();
+    let mut out = Vec::new();
+    for sub in ["lua", "lib"] {
+        let files = files_under(&item.join(sub))
+            .with_context(|| format!("reading the files of {}", item.display()))?;
+        out.extend(files.iter().map(|f| module_name(f)));
+    }
     out.sort();
     out.dedup();
-    out
+    Ok(out)
 }
 
 /// `rockstore which`.

@@ -87,6 +87,9 @@ pub enum InstallError {
     /// The tree refused.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// Another tree the command needs to know about cannot be read.
+    #[error(transparent)]
+    OtherTree(resolve::UnreadableTree),
     /// Adopting the tree first failed (nothing changed).
     #[error(transparent)]
     Adopt(#[from] crate::adopt::AdoptError),
@@ -381,13 +384,32 @@ impl<'a> Installer<'a> {
     }
 
     /// The installed rocks of every configured tree but the target.
-    fn read_other_trees(&self) -> Vec<ConsultedTree> {
-        self.settings
+    /// The other trees of `rocks_trees`. One whose rocks cannot be read
+    /// is an error when `needed` counts it (the deps mode consults it, or
+    /// `doctor` asks what it still provides); otherwise it costs one
+    /// warning and is taken as empty, so a broken tree never stops
+    /// commands about the others.
+    fn read_other_trees(&self, needed: &[PathBuf]) -> Result<Vec<ConsultedTree>, InstallError> {
+        let mut trees = Vec::new();
+        for root in self
+            .settings
             .rocks_trees
             .iter()
             .filter(|r| **r != self.settings.target.root)
-            .map(|r| ConsultedTree::read(r, &self.settings.target.lua_version))
-            .collect()
+        {
+            match ConsultedTree::read(root, &self.settings.target.lua_version) {
+                Ok(tree) => trees.push(tree),
+                Err(e) if needed.contains(root) => return Err(InstallError::OtherTree(e)),
+                Err(e) => {
+                    (self.say)(&format!("Warning: {e}"));
+                    trees.push(ConsultedTree {
+                        root: root.clone(),
+                        rocks: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(trees)
     }
 
     /// LuaRocks' greedy resolution; when it leaves a rock it touches
@@ -399,8 +421,8 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
-        let others = self.read_other_trees();
         let consulted = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        let others = self.read_other_trees(&consulted)?;
         let consulted_others: Vec<&ConsultedTree> = others
             .iter()
             .filter(|o| consulted.contains(&o.root))
@@ -1257,7 +1279,7 @@ impl<'a> Installer<'a> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
-        let others = self.read_other_trees();
+        let others = self.read_other_trees(&self.settings.rocks_trees)?;
         let mut findings = Vec::new();
         for rock in &base.rocks {
             for (dep_name, item) in &rock.external_items {

@@ -27,41 +27,66 @@ pub struct ConsultedTree {
     pub rocks: Vec<(String, String, Option<String>)>,
 }
 
+/// Another tree's rocks could not be read: never taken as "no rocks",
+/// which would install a second copy or plan against a guess.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the rocks installed in {}: {reason}", path.display())]
+pub struct UnreadableTree {
+    /// What could not be read (the tree, its profile or its manifest).
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
 impl ConsultedTree {
     /// Reads another tree: its rockstore profile when it has one, else its
-    /// LuaRocks manifest (a plain LuaRocks tree), else nothing.
-    pub fn read(root: &Path, lua_version: &str) -> ConsultedTree {
+    /// LuaRocks manifest (a plain LuaRocks tree); a tree or manifest that
+    /// is not there has no rocks. Anything there that cannot be read is
+    /// an error.
+    pub fn read(root: &Path, lua_version: &str) -> Result<ConsultedTree, UnreadableTree> {
+        let unreadable = |path: &Path, reason: String| UnreadableTree {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let tree = Tree::new(root, lua_version).map_err(|e| unreadable(root, e.to_string()))?;
         let mut rocks = Vec::new();
-        if let Ok(tree) = Tree::new(root, lua_version) {
-            if tree.is_profile() {
-                if let Ok(profile) = tree.current_profile() {
-                    rocks = profile
-                        .rocks
-                        .into_iter()
-                        .map(|r| (r.name, r.version, Some(r.item)))
-                        .collect();
-                }
-                return ConsultedTree {
-                    root: root.to_path_buf(),
-                    rocks,
-                };
-            }
-            let manifest = tree.rocks_dir().join("manifest");
-            let limit = crate::lua::Limits::MANIFEST.source_bytes;
-            if let Ok(bytes) = crate::lua::read_source(&manifest, limit) {
-                if let Ok(m) = RepositoryManifest::from_bytes("manifest", &bytes) {
-                    for (name, versions) in m.repository {
-                        for version in versions.keys() {
-                            rocks.push((name.clone(), version.clone(), None));
-                        }
+        if tree.is_profile() {
+            let profile = tree
+                .current_profile()
+                .map_err(|e| unreadable(root, e.to_string()))?;
+            rocks = profile
+                .rocks
+                .into_iter()
+                .map(|r| (r.name, r.version, Some(r.item)))
+                .collect();
+            return Ok(ConsultedTree {
+                root: root.to_path_buf(),
+                rocks,
+            });
+        }
+        let manifest = tree.rocks_dir().join("manifest");
+        let limit = crate::lua::Limits::MANIFEST.source_bytes;
+        match crate::lua::read_source(&manifest, limit) {
+            Ok(bytes) => {
+                let m = RepositoryManifest::from_bytes("manifest", &bytes)
+                    .map_err(|e| unreadable(&manifest, e.to_string()))?;
+                for (name, versions) in m.repository {
+                    for version in versions.keys() {
+                        rocks.push((name.clone(), version.clone(), None));
                     }
                 }
             }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            Err(e) => return Err(unreadable(&manifest, e.to_string())),
         }
-        ConsultedTree {
+        Ok(ConsultedTree {
             root: root.to_path_buf(),
             rocks,
-        }
+        })
     }
 }
 

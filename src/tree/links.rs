@@ -26,6 +26,7 @@
 //! their next switch.
 
 use std::collections::BTreeSet;
+use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Component, Path, PathBuf};
 
@@ -78,21 +79,33 @@ pub fn is_ours(rel: &Path, target: &Path) -> bool {
 }
 
 /// The Lua versions a generation (its profile item) lays out: one rocks
-/// directory each.
-pub fn versions_in(profile_root: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(profile_root.join("lib/luarocks"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix("rocks-"))
-                .map(str::to_owned)
-        })
-        .collect();
+/// directory each. A profile that cannot be read is an error: taken as
+/// empty, a switch would remove every link of the tree.
+pub fn versions_in(profile_root: &Path) -> io::Result<Vec<String>> {
+    let dir = profile_root.join("lib/luarocks");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(named(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| named(&dir, e))?;
+        if let Some(v) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix("rocks-"))
+        {
+            out.push(v.to_owned());
+        }
+    }
     out.sort();
-    out
+    Ok(out)
+}
+
+/// `e` with the path it is about in its message.
+fn named(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Every Lua version a tree may have our links for.
@@ -101,10 +114,11 @@ fn every_version() -> impl Iterator<Item = &'static str> {
 }
 
 /// Every entry a generation (its profile item at `profile_root`) shows,
-/// relative to the tree, sorted.
-pub fn entries_of(profile_root: &Path) -> BTreeSet<PathBuf> {
+/// relative to the tree, sorted. A directory of it that cannot be read is
+/// an error, never fewer entries.
+pub fn entries_of(profile_root: &Path) -> io::Result<BTreeSet<PathBuf>> {
     let mut out = BTreeSet::new();
-    let versions = versions_in(profile_root);
+    let versions = versions_in(profile_root)?;
     for (base, depth) in versions.iter().flat_map(|v| bases(v)) {
         walk(&profile_root.join(&base), &base, depth, &mut |rel, kind| {
             // At the depth limit a directory is an entry too (a rock's).
@@ -114,40 +128,43 @@ pub fn entries_of(profile_root: &Path) -> BTreeSet<PathBuf> {
                 out.insert(rel.to_path_buf());
             }
             true
-        });
+        })?;
     }
     for v in &versions {
         out.remove(&manifest_path(v));
     }
-    out
+    Ok(out)
 }
 
 /// Visits what lies under `dir` (shown as `rel`), never following links:
 /// `visit(rel, type)` for each entry; a directory is entered when `visit`
 /// says so and the depth allows. At `depth` (when given) everything is an
-/// entry, directories included.
+/// entry, directories included. `dir` not being there is no entry; any
+/// other failure to read is the caller's to weigh.
 fn walk(
     dir: &Path,
     rel: &Path,
     depth: Option<usize>,
     visit: &mut dyn FnMut(&Path, std::fs::FileType) -> bool,
-) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(named(dir, e)),
     };
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
+    for entry in entries {
+        let entry = entry.map_err(|e| named(dir, e))?;
+        let kind = entry.file_type().map_err(|e| named(&entry.path(), e))?;
         let child = rel.join(entry.file_name());
         if kind.is_dir() && depth != Some(1) {
             if visit(&child, kind) {
-                walk(&entry.path(), &child, depth.map(|d| d - 1), visit);
+                walk(&entry.path(), &child, depth.map(|d| d - 1), visit)?;
             }
         } else {
             visit(&child, kind);
         }
     }
+    Ok(())
 }
 
 /// What sits at an entry's place in the tree.
@@ -196,12 +213,12 @@ pub fn convert_directory_links(root: &Path) -> Result<(), TreeError> {
     }
     if converted {
         let current = root.join(META).join("current");
-        for rel in entries_of(&current) {
+        for rel in entries_of(&current).map_err(io_err(&current))? {
             if occupant(root, &rel) == Occupant::Nothing {
                 link(root, &rel)?;
             }
         }
-        for v in versions_in(&current) {
+        for v in versions_in(&current).map_err(io_err(&current))? {
             write_manifest(root, &current, &v)?;
         }
     }
@@ -373,7 +390,10 @@ pub fn prune(root: &Path, entries: &BTreeSet<PathBuf>) {
                 }
             }
             true
-        });
+        })
+        // Best effort: what cannot be read here keeps its links, and the
+        // next switch or `doctor` meets them again.
+        .ok();
         // Deepest first, never the base itself.
         for dir in emptied.iter().rev() {
             let mut at = dir.clone();

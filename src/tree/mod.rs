@@ -685,8 +685,8 @@ impl Tree {
     fn switch_marked(&self, number: u64, taken_over: &BTreeSet<PathBuf>) -> Result<(), TreeError> {
         let gen_link = self.meta().join("generations").join(number.to_string());
         links::convert_directory_links(&self.root)?;
-        let versions = links::versions_in(&gen_link);
-        let entries = links::entries_of(&gen_link);
+        let versions = links::versions_in(&gen_link).map_err(io_err(&gen_link))?;
+        let entries = links::entries_of(&gen_link).map_err(io_err(&gen_link))?;
         let survey = links::check(&self.root, &entries, taken_over)?;
         links::ensure(&self.root, &versions, &survey)?;
         let staged = switching::stage_manifests(self, &gen_link, &versions)?;

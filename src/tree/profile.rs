@@ -175,17 +175,28 @@ impl Profile {
     }
 }
 
-/// Files under a rock item's directory, relative, sorted.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+/// Files under a rock item's directory, relative, sorted; none when the
+/// directory is not there. A directory inside it that cannot be read is an
+/// error naming it, never fewer files.
+pub fn files_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let named = |path: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
-            continue;
+        let here = dir.join(&rel);
+        let entries = match std::fs::read_dir(&here) {
+            Ok(entries) => entries,
+            Err(e) if rel.as_os_str().is_empty() && e.kind() == std::io::ErrorKind::NotFound => {
+                continue
+            }
+            Err(e) => return Err(named(&here, e)),
         };
-        for e in entries.flatten() {
+        for e in entries {
+            let e = e.map_err(|e| named(&here, e))?;
             let child = rel.join(e.file_name());
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
+            if e.file_type().map_err(|err| named(&e.path(), err))?.is_dir() {
                 stack.push(child);
             } else {
                 out.push(child);
@@ -193,7 +204,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// `a/b/init.lua` → `a.b.init`; `a/b.so` → `a.b` (LuaRocks' path_to_module).
@@ -377,7 +388,7 @@ impl Layout<'_> {
                 met_elsewhere: rock.external_items.keys().cloned().collect(),
                 ..InstalledRock::default()
             };
-            for rel in files_under(&item_dir) {
+            for rel in files_under(&item_dir).map_err(io(&item_dir))? {
                 let (deploy_dir, sub) = if let Ok(sub) = rel.strip_prefix("lua") {
                     (&lua_dir, sub)
                 } else if let Ok(sub) = rel.strip_prefix("lib") {

@@ -134,13 +134,13 @@ pub fn finish(tree: &Tree) -> Result<bool, TreeError> {
     let current_link = meta.join("current");
     let current = tree.current();
     let entries: BTreeSet<PathBuf> = if current.is_some() {
-        links::entries_of(&current_link)
+        links::entries_of(&current_link).map_err(io_err(&current_link))?
     } else {
         BTreeSet::new()
     };
     links::prune(&tree.root, &entries);
     if current.is_some() {
-        for v in links::versions_in(&current_link) {
+        for v in links::versions_in(&current_link).map_err(io_err(&current_link))? {
             links::write_manifest(&tree.root, &current_link, &v)?;
         }
     }

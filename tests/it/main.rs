@@ -23,6 +23,7 @@ mod limits;
 mod local_flag;
 mod manifest;
 mod mirrors;
+mod never_absent;
 mod plan;
 mod readme;
 mod rocks_server;
