@@ -19,13 +19,34 @@ fn answers(program: &str) -> bool {
     })
 }
 
+/// Whether this build runs as root, and the users `.ci/run` makes exist:
+/// the shared-store and daemon tests switch to them.
+fn root_with_test_users() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.trim_ascii() == b"0");
+    let users = ["rs-alice", "rs-bob", "rockstore-build1"].iter().all(|u| {
+        Command::new("id")
+            .arg(u)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    root && users
+}
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PATH");
     // Installing a package adds its program here.
     println!("cargo::rerun-if-changed=/usr/bin");
+    println!("cargo::rerun-if-changed=/etc/passwd");
     let ci = std::env::var_os("CI").is_some();
+    println!("cargo::rustc-check-cfg=cfg(root_with_test_users)");
+    if ci || root_with_test_users() {
+        println!("cargo::rustc-cfg=root_with_test_users");
+    }
     for tool in TOOLS {
         let cfg = format!("has_{}", tool.replace('.', "_"));
         println!("cargo::rustc-check-cfg=cfg({cfg})");

@@ -114,6 +114,10 @@ fn items_masked(s: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn one_scenario_runs_the_same_on_the_local_and_the_daemon_backend() {
     if !crate::shared::ready() || !build_users_exist() {
         return;

@@ -138,6 +138,10 @@ fn read_frame(stream: &mut UnixStream) -> serde_json::Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_client_of_another_protocol_version_is_refused_clearly() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -202,6 +206,10 @@ fn writable_by_others(root: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn members_install_through_the_daemon_and_cannot_write_the_store() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -393,6 +401,10 @@ fn members_install_through_the_daemon_and_cannot_write_the_store() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_shared_store_is_converted_and_the_daemon_refuses_a_plain_one() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -447,6 +459,10 @@ fn a_shared_store_is_converted_and_the_daemon_refuses_a_plain_one() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn sigkill_of_the_daemon_mid_build_or_admission_leaves_the_store_clean_and_a_rerun_works() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -511,6 +527,10 @@ fn sigkill_of_the_daemon_mid_build_or_admission_leaves_the_store_clean_and_a_rer
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn store_add_hands_the_directory_over_and_the_daemon_keeps_what_it_hashed() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -571,6 +591,10 @@ fn store_add_hands_the_directory_over_and_the_daemon_keeps_what_it_hashed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -626,6 +650,10 @@ fn gc_is_for_trusted_users_and_waits_a_bounded_time_for_installs_in_flight() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn the_config_says_who_may_connect_and_who_is_trusted() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -649,6 +677,10 @@ fn the_config_says_who_may_connect_and_who_is_trusted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -749,6 +781,10 @@ fn a_members_proxy_serving_other_sources_never_reaches_a_daemon_build() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn daemon_builds_run_without_network_in_bubblewrap() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -804,6 +840,10 @@ fn daemon_builds_run_without_network_in_bubblewrap() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn make_hands_its_directory_to_the_daemon() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -839,6 +879,10 @@ fn make_hands_its_directory_to_the_daemon() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_rockspec_cannot_make_the_daemon_clone_a_repository_only_root_reads() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -902,6 +946,10 @@ fn a_members_rockspec_cannot_make_the_daemon_clone_a_repository_only_root_reads(
 /// A member's own LuaRocks tree, adopted through the daemon: the items
 /// are the daemon's (she hands each over by descriptor), the tree hers.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_luarocks_tree_is_adopted_through_the_daemon() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -960,6 +1008,10 @@ fn a_members_luarocks_tree_is_adopted_through_the_daemon() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn members_share_the_daemon_store_with_deps_modes_and_reuse() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -1031,6 +1083,10 @@ fn members_share_the_daemon_store_with_deps_modes_and_reuse() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn admin_removal_and_gc_keep_a_members_dependency_by_her_recorded_roots() {
     if !crate::shared::ready() || !build_users_exist() {
         return;
@@ -1080,6 +1136,10 @@ fn admin_removal_and_gc_keep_a_members_dependency_by_her_recorded_roots() {
 /// member cannot name her own cache or key (she would choose what root
 /// runs); a trusted user can.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn roots_caches_serve_members_with_no_build_and_members_cannot_choose_their_own() {
     if !crate::shared::ready() || !build_users_exist() {
         return;

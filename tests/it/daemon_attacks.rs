@@ -134,6 +134,10 @@ fn no_build_processes_within(secs: u64) -> Vec<String> {
 /// see the daemon's socket, a member's listener or anyone's home; build
 /// users are never served.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn no_client_can_make_the_daemon_read_what_she_cannot() {
     if !ready() {
         return;
@@ -293,6 +297,10 @@ print(json.dumps(reply(s)))
 /// before it is hashed, and a member outside the build cannot reach it:
 /// her bytes never become an item root reuses.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_bytes_cannot_reach_an_item_root_reuses() {
     if !ready() {
         return;
@@ -416,6 +424,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// Defect 3: `make` builds exactly the bytes it was sent, and a later
 /// change to the working directory is a new recipe.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn make_builds_the_bytes_it_hashed() {
     if !ready() {
         return;
@@ -487,6 +499,10 @@ fn make_builds_the_bytes_it_hashed() {
 /// RENAME_EXCHANGE in a loop, left running in the background) never makes
 /// root touch bob's file.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_renameat2_race_in_a_build_never_makes_root_chown_anothers_file() {
     if !ready() || !crate::support::need(&["gcc"]) {
         return;
@@ -538,6 +554,10 @@ cc -o racer racer.c
 /// loopback server answers 401 and records what it is sent; root's own
 /// git (its credential helper) answers it, the daemon's never does.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn roots_git_credentials_never_reach_a_members_url() {
     if !ready() || !crate::support::need(&["git"]) {
         return;
@@ -635,6 +655,10 @@ impl Unauthorized {
 /// own idle connections are capped; client-named compilers that are a
 /// device or a FIFO are refused at once.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_flood_of_half_sent_frames_and_idle_connections_leaves_the_daemon_serving() {
     if !ready() {
         return;
@@ -760,6 +784,10 @@ fn rss_kib(pid: u32) -> u64 {
 /// Defect 7: builds have a time and a silence limit, end when no client
 /// waits, and a user holds at most her share of the build users.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn builds_are_limited_in_time_silence_and_share_and_end_with_their_client() {
     if !ready() {
         return;
@@ -843,6 +871,10 @@ fn builds_are_limited_in_time_silence_and_share_and_end_with_their_client() {
 /// whose generations loop does not stop GC (its recorded roots stand), and
 /// adding bytes equal to root's item does not change root's record.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn quotas_looping_trees_and_equal_bytes_cannot_hold_the_store() {
     if !ready() {
         return;
@@ -979,6 +1011,10 @@ fn quotas_looping_trees_and_equal_bytes_cannot_hold_the_store() {
 /// config relaxes it; relaxed, every client is told, and with a umask of
 /// 002 the build's directories are still closed to every other user.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn without_bubblewrap_builds_are_refused_or_relaxed_with_explicit_modes() {
     if !ready() {
         return;
@@ -1057,6 +1093,10 @@ fn without_bubblewrap_builds_are_refused_or_relaxed_with_explicit_modes() {
 /// Defect 9: a member's hold cannot stall root's own GC beyond its bound,
 /// and a member's dry run shows only her own trees.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_hold_and_dry_run_reach_no_further_than_her_own() {
     if !ready() {
         return;
@@ -1119,6 +1159,10 @@ fn uid_of(user: &str) -> u32 {
 /// a record that cannot be read (left by an older daemon) stops only its
 /// own user's admissions, while gc refuses naming it and what to do.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_registration_too_large_to_read_back_is_refused_and_stops_nobody() {
     if !ready() {
         return;
@@ -1270,6 +1314,10 @@ def trickle(socks, secs):
 /// share of the upload budget, so another user's build is served while
 /// she holds hers.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_trickled_upload_ends_at_its_deadline_and_holds_only_its_users_share() {
     if !ready() {
         return;
@@ -1398,6 +1446,10 @@ fn blob_dir(w: &World, user: &str, name: &str, byte: u8, size: usize) -> PathBuf
 /// alone; and every entry costs at least a block, so empty directories
 /// are not free.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn unrooted_parallel_and_empty_adds_are_charged_to_their_member() {
     if !ready() {
         return;
@@ -1455,6 +1507,10 @@ fn unrooted_parallel_and_empty_adds_are_charged_to_their_member() {
 /// with a `hold` kept open (it ends after --max-hold) nor with an `add`
 /// trickled a byte at a time (it ends at the request's deadline).
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_hold_or_trickled_add_ends_and_gc_goes_on() {
     if !ready() {
         return;
@@ -1543,6 +1599,10 @@ fn item_info(w: &World, item: &str) -> serde_json::Value {
 /// build's record replaces hers, so her junk is not kept by root's tree;
 /// and she cannot name references she could not keep herself.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_members_add_never_chooses_kind_or_references_for_roots_build() {
     if !ready() {
         return;
@@ -1825,6 +1885,10 @@ impl TwoFaced {
 /// a clone that checks out another commit (the server answered
 /// differently) builds nothing, and says both commits.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_git_clone_of_another_commit_than_its_key_is_refused() {
     if !ready() || !crate::support::need(&["git"]) {
         return;
@@ -1883,6 +1947,10 @@ fn a_git_clone_of_another_commit_than_its_key_is_refused() {
 /// the RAM); past it the build is stopped and said to be over its limit,
 /// with nothing admitted; an ordinary C build still works.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_build_that_writes_past_its_disk_limit_is_stopped() {
     if !ready() {
         return;
@@ -1926,6 +1994,10 @@ fn a_build_that_writes_past_its_disk_limit_is_stopped() {
 /// and registering paths she cannot look at (or that lead there through a
 /// link) tells a member nothing about what exists there.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn late_descriptors_are_refused_and_registrations_are_no_existence_oracle() {
     if !ready() {
         return;
@@ -1998,6 +2070,10 @@ print(json.dumps(reply(s)))
 /// both build users here) reserve their outputs in her share one after
 /// another, so together they cannot pass what each passes alone.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn parallel_builds_of_one_member_cannot_pass_her_quota_together() {
     if !ready() {
         return;

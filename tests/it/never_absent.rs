@@ -40,6 +40,10 @@ fn ready() -> bool {
 /// GC that cannot list a tree's generations must not sweep what they
 /// keep: it stops, or goes by the roots the store recorded for the tree.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn gc_that_cannot_read_a_trees_generations_sweeps_nothing() {
     if !ready() {
         return;
@@ -70,6 +74,10 @@ fn gc_that_cannot_read_a_trees_generations_sweeps_nothing() {
 /// writes anything: no link is left pointing into a store the tree no
 /// longer keeps alive.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn release_that_cannot_read_its_generation_changes_nothing() {
     if !ready() {
         return;
@@ -104,6 +112,10 @@ fn release_that_cannot_read_its_generation_changes_nothing() {
 /// A profile laid out from an item with a directory that cannot be read
 /// is refused: never a generation missing that directory's modules.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_generation_is_never_made_from_an_item_it_cannot_read() {
     if !ready() {
         return;
@@ -144,6 +156,10 @@ fn a_generation_is_never_made_from_an_item_it_cannot_read() {
 /// is an error, not a tree with no rocks (which would install a second
 /// copy, or plan against a guess).
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_consulted_tree_whose_manifest_cannot_be_read_is_an_error() {
     if !ready() {
         return;

@@ -158,6 +158,10 @@ fn the_quick_start_runs_as_written_against_a_local_rocks_server() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn the_quick_start_runs_as_written_as_a_user() {
     if crate::shared::ready() {
         run_quick_start(Some("rs-alice"));

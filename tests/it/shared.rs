@@ -273,6 +273,10 @@ fn modes(root: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn root_refuses_to_link_from_a_shared_store_and_says_how_to_convert_it() {
     if !ready() {
         return;
@@ -300,6 +304,10 @@ fn root_refuses_to_link_from_a_shared_store_and_says_how_to_convert_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn one_user_cannot_change_anothers_items_records_or_trees() {
     if !ready() {
         return;
@@ -399,6 +407,10 @@ fn one_user_cannot_change_anothers_items_records_or_trees() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_tampered_item_is_refused_and_verify_names_it() {
     if !ready() {
         return;
@@ -462,6 +474,10 @@ fn a_tampered_item_is_refused_and_verify_names_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn two_users_build_one_c_rock_once_at_the_same_time() {
     if !ready() || !crate::support::need(&["gcc"]) {
         return;
@@ -503,6 +519,10 @@ fn two_users_build_one_c_rock_once_at_the_same_time() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn modes_do_not_depend_on_the_umask() {
     if !ready() {
         return;
@@ -551,6 +571,10 @@ fn modes_do_not_depend_on_the_umask() {
 /// read-only item directory writable before emptying it, and must leave
 /// `store/` itself as it was.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn a_users_own_store_is_swept_by_that_user() {
     if !ready() {
         return;
@@ -600,6 +624,10 @@ fn a_users_own_store_is_swept_by_that_user() {
 /// (its `rocks_trees` are unnamed strings), as a normal user and as root,
 /// beside Debian's luarocks reading the same file.
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
     if !ready() {
         return;
@@ -715,6 +743,10 @@ fn debians_stock_config_local_and_global_as_a_user_and_as_root() {
 }
 
 #[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
 fn gc_by_an_owner_who_cannot_read_a_tree_keeps_its_recorded_roots() {
     if !ready() {
         return;
