@@ -15,6 +15,7 @@ mod fleet;
 mod hostile;
 mod hostile_corpus;
 mod limits;
+mod link_modes;
 mod local_flag;
 mod manifest;
 mod mirrors;
