@@ -315,7 +315,7 @@ fn is_warning(text: &str) -> bool {
         || text.starts_with("Will not remove")
 }
 
-fn say(text: &str) {
+pub(super) fn say(text: &str) {
     if is_warning(text) {
         errln!("{text}");
     } else {
@@ -608,7 +608,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     )
 }
 
-fn installer_for<'a>(
+pub(super) fn installer_for<'a>(
     cx: &Context,
     backend: &'a dyn rockstore::backend::StoreBackend,
     substituters: Option<&'a rockstore::cache::substitute::Substituters>,
@@ -804,7 +804,16 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 );
             }
         }
-        for r in installed_rocks(tree)? {
+        // One broken tree of rocks_trees costs a warning, never the listing.
+        let rocks = match installed_rocks(tree) {
+            Ok(rocks) => rocks,
+            Err(e) if !chosen => {
+                errln!("warning: skipping the tree {}: {e:#}", tree.root.display());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for r in rocks {
             let wanted = args.filter.as_deref().is_none_or(|f| r.name.contains(f))
                 && args
                     .version
@@ -1703,39 +1712,6 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
 }
 
 /// `rockstore doctor`.
-pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    let store = cx.store()?;
-    let fetcher = cx.fetcher();
-    let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, false)?;
-    let root = installer.settings.target.root.clone();
-    let findings = installer.doctor(args.fix)?;
-    if findings.is_empty() {
-        errln!("{}: every dependency is satisfied", root.display());
-        return Ok(ExitStatus::Success);
-    }
-    for f in &findings {
-        outln!(
-            "{}: {} needs {}, which another tree provided (item {}) and no longer does; {}",
-            root.display(),
-            f.rock,
-            f.dependency,
-            f.item,
-            match (f.kept, args.fix) {
-                (true, true) => "linked it into this tree",
-                (true, false) =>
-                    "the store kept the item: `rockstore doctor --fix` links it into this tree",
-                (false, _) => "the item is gone too: reinstall the rock",
-            }
-        );
-    }
-    let unfixed = findings.iter().any(|f| !f.kept || !args.fix);
-    Ok(if unfixed {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
-}
 
 /// `rockstore gc`.
 pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {

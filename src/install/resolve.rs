@@ -147,6 +147,16 @@ impl<'r, 'a> Resolver<'r, 'a> {
         }
     }
 
+    /// Whether the store still has `item` (whole: its stamps match, or
+    /// its bytes do). A rock whose item is gone or damaged is not
+    /// installed.
+    fn item_present(&self, item: &str) -> bool {
+        crate::store::item_name::ItemName::parse(item)
+            .ok()
+            .and_then(|n| self.builder.store.get_intact(&n).ok().flatten())
+            .is_some()
+    }
+
     fn note(&mut self, text: String) {
         (self.say)(&text);
         self.notes.push(text);
@@ -408,6 +418,9 @@ impl<'r, 'a> Resolver<'r, 'a> {
             .rocks
             .iter()
             .find(|r| r.name == rockspec.name && r.version == version)
+            // A rock whose item is gone (verify --repair removed it) is
+            // built again, never "already installed".
+            .filter(|r| self.item_present(&r.item))
             .map(|r| (r.item.clone(), r.explicit));
         let planned = self
             .steps
@@ -713,7 +726,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             for r in &self.base.rocks {
                 let replaced = self.steps.iter().any(|s| s.in_profile && s.name == r.name)
                     && !self.settings.keep;
-                if r.name == dep.name && !replaced {
+                if r.name == dep.name && !replaced && self.item_present(&r.item) {
                     consider(
                         &r.version,
                         Found::Installed(target.clone(), r.version.clone(), Some(r.item.clone())),

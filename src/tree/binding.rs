@@ -67,11 +67,10 @@ pub fn store_id(store: &Path) -> String {
     if let Ok(id) = std::fs::read_to_string(&path) {
         return id.trim().to_owned();
     }
-    let mut bytes = [0u8; 16];
-    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
-        return String::new();
+    let id = new_id();
+    if id.is_empty() {
+        return id;
     }
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let temp = store.join(super::temp_name::of(STORE_ID));
     let written = std::fs::write(&temp, &id).and_then(|()| {
         // Another process may have made one meanwhile: theirs stands.
@@ -84,6 +83,16 @@ pub fn store_id(store: &Path) -> String {
             .map(|s| s.trim().to_owned())
             .unwrap_or_default(),
     }
+}
+
+/// A fresh random identity (32 hex digits); empty when the kernel gives
+/// no randomness.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `a` and `b` name one store: the same directory, or stores with

@@ -27,6 +27,7 @@ mod shared;
 mod store;
 mod store_format;
 mod support;
+mod tree_repairs;
 mod trees;
 mod undo_hint;
 mod versions;
