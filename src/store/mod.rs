@@ -1073,11 +1073,19 @@ impl Store {
             return;
         };
         let dir = self.root.join(STAMPS);
-        let _ = std::fs::create_dir_all(&dir);
+        if !dir.is_dir() && std::fs::create_dir(&dir).is_ok() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        }
         let path = dir.join(name.as_str());
         let temp = dir.join(format!(".{}.{}", name.as_str(), std::process::id()));
         let text = stamps::render(&stamps::digest(&taken));
+        // Modes as every record's, whatever the umask.
+        use std::os::unix::fs::PermissionsExt as _;
         if std::fs::write(&temp, text)
+            .and_then(|()| {
+                std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(RECORD_MODE))
+            })
             .and_then(|()| std::fs::rename(&temp, &path))
             .is_err()
         {

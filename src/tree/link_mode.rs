@@ -451,6 +451,16 @@ pub fn place(
         Ok(placed) => Ok((dest, placed)),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&temp);
+            // A disk that filled meanwhile: said with the amounts.
+            if let LinkModeError::Io { source, .. } = &e {
+                if source.kind() == io::ErrorKind::StorageFull {
+                    return Err(LinkModeError::NoSpace {
+                        tree: tree_meta.parent().unwrap_or(tree_meta).to_path_buf(),
+                        needed,
+                        free: free_space(&profiles).unwrap_or(0),
+                    });
+                }
+            }
             Err(e)
         }
     }

@@ -409,3 +409,119 @@ fn an_edit_through_a_tree_as_root_never_reaches_the_store() {
         before
     );
 }
+
+/// A tmpfs of 512 KiB mounted in the sandbox, unmounted when dropped.
+struct SmallFs {
+    dir: PathBuf,
+}
+
+impl SmallFs {
+    fn mount(dir: PathBuf) -> Option<SmallFs> {
+        std::fs::create_dir_all(&dir).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs"])
+            .arg(&dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallFs { dir }),
+            Ok(o) => {
+                crate::support::skip_or_fail(&format!(
+                    "mount -t tmpfs refused: {}",
+                    text(&o.stderr)
+                ));
+                None
+            }
+            Err(e) => {
+                crate::support::skip_or_fail(&format!("mount: {e}"));
+                None
+            }
+        }
+    }
+
+    fn free(&self) -> u64 {
+        let st = rustix::fs::statvfs(&self.dir).expect("statvfs");
+        st.f_bavail * st.f_frsize
+    }
+
+    fn fill_leaving(&self, left: u64) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.dir.join("filler")).expect("filler");
+        let chunk = vec![0u8; 4096];
+        while self.free() > left {
+            if file.write_all(&chunk).is_err() {
+                break;
+            }
+            file.flush().expect("flush");
+        }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
+fn a_full_disk_or_a_mode_the_filesystem_cannot_do_leaves_the_tree_as_it_was() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let Some(small) = SmallFs::mount(s.tmp.path().join("small")) else {
+        return;
+    };
+    let t = small.dir.join("t");
+    ok(
+        &s,
+        &repo,
+        &t,
+        &["--link-mode", "copy", "install", "purelua", "1.0"],
+    );
+    let before = crate::support::snapshot(&t);
+    // Hard links cannot leave the store's file system: refused first.
+    let err = fails(
+        &s,
+        &repo,
+        &t,
+        &["--link-mode", "hardlink", "install", "appx"],
+    );
+    assert!(err.contains("different file systems"), "{err}");
+    assert_eq!(
+        crate::support::snapshot(&t),
+        before,
+        "refused before the tree changed"
+    );
+    // No room for the copies.
+    small.fill_leaving(16 * 1024);
+    let err = fails(&s, &repo, &t, &["install", "appx"]);
+    assert!(
+        err.contains("not enough space") && err.contains("needs about") && err.contains("is free"),
+        "{err}"
+    );
+    assert_eq!(
+        crate::support::snapshot(&t),
+        before,
+        "no dangling link, no phantom generation"
+    );
+    let gens = ok(&s, &repo, &t, &["generations", "--json"]);
+    assert_eq!(gens.matches("\"number\"").count(), 1, "{gens}");
+    std::fs::remove_file(small.dir.join("filler")).expect("unfill");
+    ok(&s, &repo, &t, &["install", "appx"]);
+    let out = lua_from(
+        &s,
+        &t,
+        "print(require('appx').run(), require('cmulti').answer())",
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "hello, appx 42\t42",
+        "{}",
+        text(&out.stderr)
+    );
+}
