@@ -525,3 +525,131 @@ fn a_full_disk_or_a_mode_the_filesystem_cannot_do_leaves_the_tree_as_it_was() {
         text(&out.stderr)
     );
 }
+
+/// A btrfs image loop-mounted in the sandbox (it clones files), unmounted
+/// and removed when dropped.
+struct Btrfs {
+    dir: PathBuf,
+}
+
+impl Btrfs {
+    /// `None` after skipping loudly (failing under CI) when mkfs.btrfs is
+    /// missing or the kernel refuses the mount.
+    fn mount(s: &Sandbox) -> Option<Btrfs> {
+        let image = s.tmp.path().join("btrfs.img");
+        let dir = s.tmp.path().join("btrfs");
+        std::fs::create_dir_all(&dir).expect("mount point");
+        let made = std::fs::File::create(&image)
+            .and_then(|f| f.set_len(160 * 1024 * 1024))
+            .is_ok()
+            && std::process::Command::new("mkfs.btrfs")
+                .arg("-q")
+                .arg(&image)
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !made {
+            crate::support::skip_or_fail("mkfs.btrfs (btrfs-progs) is needed for the reflink test");
+            return None;
+        }
+        let out = std::process::Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Btrfs { dir }),
+            Ok(o) => {
+                crate::support::skip_or_fail(&format!(
+                    "the kernel refused to mount a btrfs image: {}",
+                    text(&o.stderr)
+                ));
+                None
+            }
+            Err(e) => {
+                crate::support::skip_or_fail(&format!("mount: {e}"));
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Btrfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
+fn reflink_clones_on_btrfs_and_is_refused_where_the_filesystem_cannot() {
+    use std::os::unix::fs::MetadataExt;
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // Refused where the file system cannot clone (the store's is not the
+    // tree's here, or cannot clone at all): nothing is made.
+    let plain = s.tmp.path().join("plain");
+    let err = fails(
+        &s,
+        &repo,
+        &plain,
+        &["--link-mode", "reflink", "install", "purelua"],
+    );
+    assert!(err.contains("cannot clone files"), "{err}");
+    assert!(
+        !plain.join(".rockstore/generations/1").exists(),
+        "refused before a generation was made"
+    );
+    let Some(fs) = Btrfs::mount(&s) else {
+        return;
+    };
+    let store = fs.dir.join("store");
+    let t = fs.dir.join("t");
+    let run = |args: &[&str]| {
+        s.bare_cmd()
+            .arg("--store")
+            .arg(&store)
+            .args([
+                "--only-server",
+                &repo.server.base,
+                "--lua-version",
+                "5.4",
+                "--tree",
+            ])
+            .arg(&t)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = run(&["--link-mode", "reflink", "install", "appx"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    loads_everything(&s, &t);
+    // A clone is a file of its own (not a hard link), with the same bytes.
+    let so = std::fs::canonicalize(t.join("lib/lua/5.4/cmulti.so")).expect("so");
+    assert!(
+        so.starts_with(t.join(".rockstore/profiles")),
+        "{}",
+        so.display()
+    );
+    assert_eq!(std::fs::metadata(&so).expect("stat").nlink(), 1);
+    let out = run(&["remove", "appx"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["rollback"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let copy = fs.dir.join("copy");
+    cp_a(&s, &t, &copy);
+    let st = s
+        .program("sh")
+        .arg("-c")
+        .arg(format!(
+            "chmod -R u+w '{0}' && rm -rf '{0}' '{1}'",
+            store.display(),
+            t.display()
+        ))
+        .status()
+        .expect("rm");
+    assert!(st.success());
+    loads_everything(&s, &copy);
+}
