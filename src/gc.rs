@@ -6,7 +6,7 @@
 //! Registrations of trees that are gone are dropped.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::store::item_name::ItemName;
 use crate::store::lock::LockMode;
@@ -189,6 +189,22 @@ impl TreeReader {
                 continue;
             };
             let target = std::fs::read_link(entry.path())?;
+            // A self-contained generation (`../profiles/<item>`, see
+            // tree::link_mode) names the profile item it was placed from:
+            // kept, so the tree's next change reuses its rocks.
+            if target.is_relative()
+                && target.parent().and_then(Path::file_name)
+                    == Some(std::ffi::OsStr::new(crate::tree::link_mode::PROFILES))
+            {
+                if let Some(name) = target.file_name() {
+                    roots.push(Root {
+                        tree: tree.to_path_buf(),
+                        generation: number,
+                        item: name.to_string_lossy().into_owned(),
+                    });
+                }
+                continue;
+            }
             let target = if target.is_relative() {
                 generations.join(target)
             } else {

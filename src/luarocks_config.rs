@@ -103,6 +103,9 @@ pub struct LuaRocksConfig {
     /// LuaRocks changed) until `rockstore adopt`; anything else adopts it
     /// on first touch (`adopt::first_touch`).
     pub adopt: Option<String>,
+    /// `rockstore_link_mode`: how new generations reach a tree that has
+    /// no mode of its own yet (tree::link_mode).
+    pub link_mode: Option<String>,
     /// `rockstore_allowed_users`: who may connect to the store's daemon
     /// (names, `@group`; none: everyone).
     pub daemon_allowed_users: Option<Vec<String>>,
@@ -318,6 +321,7 @@ impl LuaRocksConfig {
         config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
         config.adopt = t.get_string("rockstore_adopt");
+        config.link_mode = t.get_string("rockstore_link_mode");
         if t.get("rockstore_allowed_users").is_some() {
             config.daemon_allowed_users = Some(t.get_strings("rockstore_allowed_users"));
         }

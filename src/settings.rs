@@ -49,11 +49,16 @@ pub struct Asked {
     pub dev: bool,
     /// `--only-sources`.
     pub only_sources: Option<String>,
+    /// `--link-mode`.
+    pub link_mode: Option<String>,
 }
 
 /// Why the settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// `--link-mode` or `rockstore_link_mode` names no mode.
+    #[error(transparent)]
+    LinkMode(crate::tree::link_mode::LinkModeError),
     /// No usable Lua.
     #[error(transparent)]
     Lua(#[from] LuaInstallError),
@@ -274,6 +279,22 @@ impl Resolved {
         self.chosen_target().map(|c| (c.tree, c.trees))
     }
 
+    /// How new generations of `tree` reach it: `--link-mode`, else the
+    /// mode the tree last used, else config's `rockstore_link_mode`, else
+    /// symlink.
+    pub fn link_mode(&self, tree: &Tree) -> Result<crate::tree::LinkMode, SettingsError> {
+        if let Some(asked) = &self.asked.link_mode {
+            return asked.parse().map_err(SettingsError::LinkMode);
+        }
+        if let Some(b) = crate::tree::binding::read(&tree.root) {
+            return Ok(b.link_mode);
+        }
+        match &self.config.link_mode {
+            Some(configured) => configured.parse().map_err(SettingsError::LinkMode),
+            None => Ok(crate::tree::LinkMode::default()),
+        }
+    }
+
     /// [`Resolved::target`], and whether the tree was chosen; `list` then
     /// shows that tree alone.
     pub fn chosen_target(&self) -> Result<ChosenTarget, SettingsError> {
@@ -328,8 +349,9 @@ impl Resolved {
                 None => return Err(SettingsError::NoTrees),
             }
         };
-        let tree = Tree::new(&root, &self.lua.version)
+        let mut tree = Tree::new(&root, &self.lua.version)
             .map_err(|e| SettingsError::Path(root.display().to_string(), e))?;
+        tree.link_mode = self.link_mode(&tree)?;
         let trees = trees
             .into_iter()
             .map(|t| std::path::absolute(&t.root).unwrap_or(t.root))

@@ -128,6 +128,21 @@ def check_cache(base: pathlib.Path) -> tuple[int, int]:
         failures += not ok
     return total, failures
 
+def check_stamps(base: pathlib.Path) -> tuple[int, int]:
+    """stamps.md: per entry sorted by path bytes, the path, NUL, then ino
+    u64, mode u32, size u64, mtime i64, mtime_nsec i64 (little-endian)."""
+    total = failures = 0
+    for case in sorted((base / "stamps").iterdir()):
+        stamps = json.loads((case / "input.json").read_text())
+        data = b"".join(
+            s["path"].encode() + b"\0" + struct.pack("<QIQqq", s["ino"], s["mode"], s["size"], s["mtime"], s["mtime_nsec"])
+            for s in sorted(stamps, key=lambda s: s["path"].encode()))
+        ok = f"rockstore-stamps-1 {b3(data).hex()}\n" == (case / "stamps").read_text()
+        print(f"{'ok  ' if ok else 'FAIL'} stamps/{case.name}")
+        total += 1
+        failures += not ok
+    return total, failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -147,6 +162,9 @@ def main() -> int:
     frames = check_frames(base)
     total = len(cases) + len(list((base / "daemon").glob("*.json")))
     failures += frames
+    stamps_total, stamps_failures = check_stamps(base)
+    total += stamps_total
+    failures += stamps_failures
     cache_total, cache_failures = check_cache(base)
     total += cache_total
     failures += cache_failures

@@ -15,6 +15,7 @@ use rockstore::fetch::Fetcher;
 use rockstore::settings::{Asked, Resolved};
 use rockstore::store::failpoint::{self, Failpoints};
 use rockstore::store::{Store, StoreOptions};
+use rockstore::tree::{binding, Tree};
 
 pub use rockstore::settings::ChosenTarget;
 
@@ -64,6 +65,14 @@ pub struct TreeFlags {
         conflicts_with = "no_project"
     )]
     pub project_tree: Option<PathBuf>,
+    /// How a tree gets its files: symlink (into the store; the default),
+    /// or self-contained in the tree's `.rockstore/` by hardlink, reflink
+    /// (FICLONE), copy, or auto (reflink, else hardlink, else copy), so a
+    /// copy, tarball or Docker layer of the tree needs no store [default:
+    /// the mode the tree last used, else config's rockstore_link_mode,
+    /// else symlink].
+    #[arg(long, global = true, value_name = "MODE", value_parser = ["symlink", "hardlink", "reflink", "copy", "auto"])]
+    pub link_mode: Option<String>,
 }
 
 /// Everything resolved for one command: the flags as given, and what the
@@ -74,6 +83,10 @@ pub struct Context {
     pub cache_flags: CacheFlags,
     pub store_flag: Option<PathBuf>,
     resolved: Resolved,
+    /// The target tree's store binding was checked (once per command).
+    binding_checked: std::cell::OnceCell<()>,
+    /// `doctor --fix` may make the tree's missing store again.
+    pub may_recreate_store: std::cell::Cell<bool>,
 }
 
 impl std::ops::Deref for Context {
@@ -100,6 +113,7 @@ fn asked(server_flags: &ServerFlags, tree_flags: &TreeFlags) -> Asked {
         only_server: server_flags.only_server.clone(),
         dev: server_flags.dev,
         only_sources: server_flags.only_sources.clone(),
+        link_mode: tree_flags.link_mode.clone(),
     }
 }
 
@@ -117,6 +131,8 @@ impl Context {
             cache_flags: cache_flags.clone(),
             store_flag,
             resolved: Resolved::new(asked(server_flags, tree_flags), env)?,
+            binding_checked: Default::default(),
+            may_recreate_store: Default::default(),
         })
     }
 
@@ -134,16 +150,105 @@ impl Context {
             cache_flags: cache_flags.clone(),
             store_flag,
             resolved: Resolved::for_store(asked(server_flags, tree_flags), env)?,
+            binding_checked: Default::default(),
+            may_recreate_store: Default::default(),
         })
     }
 
     fn paths(&self) -> anyhow::Result<Config> {
+        // A tree knows its store: without --store or ROCKSTORE_STORE, the
+        // target tree's store is the one used.
+        let bound = match self.explicit_store() {
+            Some(given) => {
+                // Refused before anything opens (and so makes) the store.
+                if let Some(b) = self.target_binding() {
+                    self.refuse_other_store(&b, &given)?;
+                }
+                None
+            }
+            None => self.target_binding().map(|b| b.store),
+        };
         Ok(Config::resolve_as(
-            self.store_flag.clone(),
+            self.store_flag.clone().or(bound),
             self.config.store.clone(),
             &self.env,
             rustix::process::geteuid().is_root(),
         )?)
+    }
+
+    /// The store `--store` or `ROCKSTORE_STORE` names.
+    fn explicit_store(&self) -> Option<PathBuf> {
+        self.store_flag
+            .clone()
+            .or_else(|| self.env.store.clone().map(PathBuf::from))
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+    }
+
+    /// What the target tree records about its store, when it does.
+    fn target_binding(&self) -> Option<binding::Binding> {
+        let chosen = self.resolved.chosen_target().ok()?;
+        binding::read(&chosen.tree.root)
+    }
+
+    /// The target tree, its store binding checked (see [`Context::chosen_target`]).
+    pub fn target(&self) -> anyhow::Result<(Tree, Vec<PathBuf>)> {
+        self.chosen_target().map(|c| (c.tree, c.trees))
+    }
+
+    /// The library's [`Resolved::chosen_target`], and, once per command,
+    /// the tree's store binding checked: another store named by --store
+    /// or ROCKSTORE_STORE is refused, naming both; a tree found at a new
+    /// path (a copy) is registered as a root of its store, saying so.
+    pub fn chosen_target(&self) -> anyhow::Result<ChosenTarget> {
+        let chosen = self.resolved.chosen_target()?;
+        if self.binding_checked.get().is_none() {
+            let _ = self.binding_checked.set(());
+            self.check_binding(&chosen.tree)?;
+        }
+        Ok(chosen)
+    }
+
+    /// Refuses a store other than the one the target tree records; a
+    /// tree whose store is gone may be mended into another (`doctor --fix
+    /// --store NEW`).
+    fn refuse_other_store(
+        &self,
+        bound: &binding::Binding,
+        given: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let gone = !bound.store.join("store").is_dir();
+        if binding::same_store(given, &bound.store) || gone {
+            return Ok(());
+        }
+        Err(binding::BindingError::OtherStore {
+            tree: bound.tree.clone(),
+            recorded: bound.store.clone(),
+            given: given.to_path_buf(),
+        }
+        .into())
+    }
+
+    fn check_binding(&self, tree: &Tree) -> anyhow::Result<()> {
+        let Some(mut bound) = binding::read(&tree.root) else {
+            return Ok(());
+        };
+        if let Some(given) = self.explicit_store() {
+            self.refuse_other_store(&bound, &given)?;
+        }
+        if binding::moved(&tree.root, &bound) && bound.store.join("store").is_dir() {
+            let backend = self.store()?;
+            let roots = rockstore::backend::roots_of(tree)?;
+            backend.register_tree(&tree.root, &roots)?;
+            errln!(
+                "{} is a copy of {}: registered it as a root of the store {}",
+                tree.root.display(),
+                bound.tree.display(),
+                bound.store.display()
+            );
+            bound.tree = tree.root.clone();
+            let _ = binding::write(&tree.root, &bound);
+        }
+        Ok(())
     }
 
     /// The store the flags and config name, with the backend that may
@@ -153,8 +258,21 @@ impl Context {
     }
 
     /// The store itself, opened by this process (the daemon serves it).
+    /// A tree's store that is gone is never made again silently.
     pub fn open_store(&self) -> anyhow::Result<Store> {
         let config = self.paths()?;
+        if !config.store_root.join("store").is_dir() && !self.may_recreate_store.get() {
+            if let Some(b) = self.target_binding() {
+                if binding::same_store(&b.store, &config.store_root) {
+                    let tree = self.resolved.chosen_target()?.tree.root;
+                    return Err(binding::BindingError::StoreMissing {
+                        tree,
+                        store: b.store,
+                    }
+                    .into());
+                }
+            }
+        }
         let failpoints = config
             .failpoint
             .as_deref()

@@ -9,6 +9,7 @@ mod adopt_cmd;
 mod build_cmd;
 pub(crate) mod cache_cmd;
 mod context;
+mod doctor_cmd;
 mod progress;
 pub mod report;
 mod rockspec_cmd;
@@ -245,7 +246,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Gc(args) => tree_cmd::gc(args, &cx()?),
         Command::Adopt(args) => adopt_cmd::adopt(args, &cx()?),
         Command::Release(args) => adopt_cmd::release(args, &cx()?),
-        Command::Doctor(args) => tree_cmd::doctor(args, &cx()?),
+        Command::Doctor(args) => doctor_cmd::doctor(args, &cx()?),
         Command::Config(args) => tree_cmd::config(args, &cx()?),
     }
 }

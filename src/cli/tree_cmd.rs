@@ -315,7 +315,7 @@ fn is_warning(text: &str) -> bool {
         || text.starts_with("Will not remove")
 }
 
-fn say(text: &str) {
+pub(super) fn say(text: &str) {
     if is_warning(text) {
         errln!("{text}");
     } else {
@@ -454,6 +454,13 @@ fn run_install(
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     report_install(cx, &tree, &outcome);
+    let placed = tree.placed();
+    if placed.copied_instead_of_linked > 0 {
+        errln!(
+            "{} file(s) were copied instead of hard-linked: this process may write the store's files, so a hard link would let an edit through the tree reach every tree using them",
+            placed.copied_instead_of_linked
+        );
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -601,7 +608,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     )
 }
 
-fn installer_for<'a>(
+pub(super) fn installer_for<'a>(
     cx: &Context,
     backend: &'a dyn rockstore::backend::StoreBackend,
     substituters: Option<&'a rockstore::cache::substitute::Substituters>,
@@ -797,7 +804,16 @@ pub fn list(args: ListArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 );
             }
         }
-        for r in installed_rocks(tree)? {
+        // One broken tree of rocks_trees costs a warning, never the listing.
+        let rocks = match installed_rocks(tree) {
+            Ok(rocks) => rocks,
+            Err(e) if !chosen => {
+                errln!("warning: skipping the tree {}: {e:#}", tree.root.display());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for r in rocks {
             let wanted = args.filter.as_deref().is_none_or(|f| r.name.contains(f))
                 && args
                     .version
@@ -1275,6 +1291,9 @@ pub fn doc(args: DocArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    if let Some(status) = show_without_store(&args, cx)? {
+        return Ok(status);
+    }
     let (tree, installed, spec) = installed_rock(cx, &args.name, args.version.as_deref())?;
     let rock = &installed.rock;
     let dir = installed.dir.clone();
@@ -1309,7 +1328,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 .map(String::as_str),
         );
     } else if only.modules {
-        let item = cx.store()?.store().root().join("store").join(&rock.item);
+        let item = item_dir(cx, &tree, &rock.item)?;
         single(Some(&provided_modules(&item)?.join("\n")));
     } else if only.deps {
         list(&spec.dependencies);
@@ -1322,7 +1341,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     } else if only.mversion {
         single(Some(&rock.version));
     } else {
-        let item = cx.store()?.store().root().join("store").join(&rock.item);
+        let item = item_dir(cx, &tree, &rock.item)?;
         let page = super::show_page::Page::new(
             &tree,
             &profile.rocks,
@@ -1342,6 +1361,67 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         );
     }
     Ok(ExitStatus::Success)
+}
+
+/// Where the rock item `item` of `tree` is: in the store the tree records
+/// (read without opening it: a self-contained tree answers with its store
+/// gone), else in the store the flags name.
+fn item_dir(cx: &Context, tree: &Tree, item: &str) -> anyhow::Result<PathBuf> {
+    let store = match rockstore::tree::binding::read(&tree.root) {
+        Some(b) => b.store,
+        None => cx.store()?.store().root().to_path_buf(),
+    };
+    Ok(store.join("store").join(item))
+}
+
+/// `show` on a tree whose current generation's files are gone with its
+/// store: what the sidecar's copy of the rocks says, and how to mend it.
+fn show_without_store(args: &ShowArgs, cx: &Context) -> anyhow::Result<Option<ExitStatus>> {
+    let (tree, _) = cx.target()?;
+    let Some(current) = tree.current() else {
+        return Ok(None);
+    };
+    if tree.generation_present(current) {
+        return Ok(None);
+    }
+    let profile = tree.current_profile()?;
+    let Some(rock) = profile
+        .rocks
+        .iter()
+        .filter(|r| r.name == args.name)
+        .find(|r| {
+            args.version
+                .as_deref()
+                .is_none_or(|v| r.version == v || r.version.starts_with(&format!("{v}-")))
+        })
+    else {
+        bail!(
+            "cannot find package {}: it is not installed in {}",
+            args.name,
+            tree.root.display()
+        );
+    };
+    let store = rockstore::tree::binding::read(&tree.root)
+        .map(|b| b.store.display().to_string())
+        .unwrap_or_else(|| "its store".to_owned());
+    outln!(
+        "\n{} {} - installed in {}\n",
+        rock.name,
+        rock.version,
+        tree.root.display()
+    );
+    outln!("Item:\t{}", rock.item);
+    outln!("Explicit:\t{}", rock.explicit);
+    outln!("Depends on:");
+    for dep in &rock.dependencies {
+        outln!("\t{dep}");
+    }
+    errln!(
+        "warning: the files of {} are missing with the store {store}; run `rockstore --tree {} doctor --fix` to mend the tree",
+        tree.root.display(),
+        tree.root.display()
+    );
+    Ok(Some(ExitStatus::Success))
 }
 
 /// The module names a rock item provides (`lua/a/b.lua` → `a.b`,
@@ -1372,16 +1452,23 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     ] {
         for c in candidates {
             let path = dir.join(&c);
-            if path.exists() {
+            // A link into a store that is gone still names the module.
+            if path.exists() || std::fs::symlink_metadata(&path).is_ok() {
                 let real = std::fs::canonicalize(&path).unwrap_or(path.clone());
                 outln!("{}", path.display());
                 let profile = tree.current_profile()?;
-                if let Some(rock) = profile
+                let placed_from = rockstore::tree::link_mode::origin_in_placed(&real);
+                let provider = profile
                     .rocks
                     .iter()
-                    .find(|r| real.to_string_lossy().contains(&r.item))
-                {
-                    outln!("(provided by {} {})", rock.name, rock.version);
+                    .find(|r| {
+                        placed_from.as_deref() == Some(r.item.as_str())
+                            || real.to_string_lossy().contains(&r.item)
+                    })
+                    .map(|r| (r.name.clone(), r.version.clone()))
+                    .or_else(|| manifest_provider(&tree, &args.module));
+                if let Some((name, version)) = provider {
+                    outln!("(provided by {name} {version})");
                 }
                 return Ok(ExitStatus::Success);
             }
@@ -1392,6 +1479,22 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         args.module,
         tree.root.display()
     )
+}
+
+/// The rock the tree's manifest (a real file in the tree) says provides
+/// `module`: `name version`.
+fn manifest_provider(tree: &Tree, module: &str) -> Option<(String, String)> {
+    let manifest = tree.rocks_dir().join("manifest");
+    let bytes = std::fs::read(&manifest).ok()?;
+    let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
+        &manifest.display().to_string(),
+        &bytes,
+    )
+    .ok()?;
+    let modules = read.table.get("modules")?.as_table()?;
+    let first = modules.get_strings(module).into_iter().next()?;
+    let (name, version) = first.split_once('/')?;
+    Some((name.to_owned(), version.to_owned()))
 }
 
 /// `rockstore path`: LuaRocks 3.8's lines, computed by [`lua_paths`].
@@ -1608,41 +1711,6 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
         tree.root.display()
     );
     Ok(ExitStatus::Success)
-}
-
-/// `rockstore doctor`.
-pub fn doctor(args: DoctorArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    let store = cx.store()?;
-    let fetcher = cx.fetcher();
-    let env = cx.build_env(Variables::new());
-    let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, false)?;
-    let root = installer.settings.target.root.clone();
-    let findings = installer.doctor(args.fix)?;
-    if findings.is_empty() {
-        errln!("{}: every dependency is satisfied", root.display());
-        return Ok(ExitStatus::Success);
-    }
-    for f in &findings {
-        outln!(
-            "{}: {} needs {}, which another tree provided (item {}) and no longer does; {}",
-            root.display(),
-            f.rock,
-            f.dependency,
-            f.item,
-            match (f.kept, args.fix) {
-                (true, true) => "linked it into this tree",
-                (true, false) =>
-                    "the store kept the item: `rockstore doctor --fix` links it into this tree",
-                (false, _) => "the item is gone too: reinstall the rock",
-            }
-        );
-    }
-    let unfixed = findings.iter().any(|f| !f.kept || !args.fix);
-    Ok(if unfixed {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
 }
 
 /// `rockstore gc`.

@@ -60,9 +60,58 @@ pub fn run(args: VerifyArgs, store: &Store) -> anyhow::Result<ExitStatus> {
             }
         ));
     }
-    Ok(if report.is_clean() {
+    let broken = if args.repair {
+        broken_trees(store, &report)?
+    } else {
+        Vec::new()
+    };
+    for (tree, generation, item) in &broken {
+        output::status(&format!(
+            "{}: generation {generation} used the removed item {item}; run `rockstore --tree {} doctor --fix` to rebuild it",
+            tree.display(),
+            tree.display()
+        ));
+    }
+    // A repair that broke a tree is not a success: the tree needs mending.
+    Ok(if report.is_clean() && broken.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The registered trees whose generations used an item the repair
+/// removed: `(tree, generation, item)`.
+fn broken_trees(
+    store: &Store,
+    report: &rockstore::store::verify::VerifyReport,
+) -> anyhow::Result<Vec<(std::path::PathBuf, u64, String)>> {
+    use rockstore::store::item_name::ItemName;
+    let removed: std::collections::BTreeSet<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.repaired && !store.root().join("store").join(&p.item).exists())
+        .map(|p| p.item.as_str())
+        .collect();
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (roots, _) = rockstore::gc::roots(store)?;
+    let mut out = Vec::new();
+    for root in roots {
+        let used: Vec<String> = match ItemName::parse(&root.item)
+            .ok()
+            .and_then(|n| store.get(&n).ok().flatten())
+        {
+            Some(item) => item.record.references,
+            None => Vec::new(),
+        };
+        let hit = std::iter::once(&root.item)
+            .chain(used.iter())
+            .find(|i| removed.contains(i.as_str()));
+        if let Some(item) = hit {
+            out.push((root.tree, root.generation, item.clone()));
+        }
+    }
+    Ok(out)
 }

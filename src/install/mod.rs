@@ -19,6 +19,7 @@
 //! an item the install admitted but has not yet linked.
 
 mod compose;
+pub mod doctor;
 pub mod execute;
 pub mod plan;
 pub mod resolve;
@@ -399,7 +400,9 @@ impl<'a> Installer<'a> {
         {
             match ConsultedTree::read(root, &self.settings.target.lua_version) {
                 Ok(tree) => trees.push(tree),
-                Err(e) if needed.contains(root) => return Err(InstallError::OtherTree(e)),
+                Err(e) if needed.contains(root) && !e.files_gone => {
+                    return Err(InstallError::OtherTree(e))
+                }
                 Err(e) => {
                     (self.say)(&format!("Warning: {e}"));
                     trees.push(ConsultedTree {
@@ -948,7 +951,14 @@ impl<'a> Installer<'a> {
             rocks,
             others: base.others.clone(),
         };
-        if profile == base && self.settings.target.current().is_some() {
+        // The same rocks make no new generation, unless the current one's
+        // files are gone (its store was): then it is made again.
+        let target = &self.settings.target;
+        if profile == base
+            && target
+                .current()
+                .is_some_and(|n| target.generation_present(n))
+        {
             return Ok(Outcome {
                 generation: None,
                 installed,

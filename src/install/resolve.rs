@@ -36,6 +36,10 @@ pub struct UnreadableTree {
     pub path: PathBuf,
     /// Why.
     pub reason: String,
+    /// The tree's current generation is gone with its store and no copy
+    /// of its rock list is kept: nothing of it can load, so it provides
+    /// nothing -- a warning, never a reason to stop.
+    pub files_gone: bool,
 }
 
 impl ConsultedTree {
@@ -47,13 +51,15 @@ impl ConsultedTree {
         let unreadable = |path: &Path, reason: String| UnreadableTree {
             path: path.to_path_buf(),
             reason,
+            files_gone: false,
         };
         let tree = Tree::new(root, lua_version).map_err(|e| unreadable(root, e.to_string()))?;
         let mut rocks = Vec::new();
         if tree.is_profile() {
-            let profile = tree
-                .current_profile()
-                .map_err(|e| unreadable(root, e.to_string()))?;
+            let profile = tree.current_profile().map_err(|e| UnreadableTree {
+                files_gone: tree.current().is_some_and(|n| generation_gone(&tree, n)),
+                ..unreadable(root, e.to_string())
+            })?;
             rocks = profile
                 .rocks
                 .into_iter()
@@ -88,6 +94,20 @@ impl ConsultedTree {
             rocks,
         })
     }
+}
+
+/// Whether generation `number` of `tree` is gone (its link leads nowhere),
+/// as opposed to there and unreadable.
+fn generation_gone(tree: &Tree, number: u64) -> bool {
+    let link = tree
+        .root
+        .join(crate::tree::META)
+        .join("generations")
+        .join(number.to_string());
+    matches!(
+        std::fs::metadata(&link).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::NotFound)
+    )
 }
 
 /// The trees whose rocks satisfy dependencies under `mode` (LuaRocks'
@@ -170,6 +190,16 @@ impl<'r, 'a> Resolver<'r, 'a> {
             hooks: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    /// Whether the store still has `item` (whole: its stamps match, or
+    /// its bytes do). A rock whose item is gone or damaged is not
+    /// installed.
+    fn item_present(&self, item: &str) -> bool {
+        crate::store::item_name::ItemName::parse(item)
+            .ok()
+            .and_then(|n| self.builder.store.get_intact(&n).ok().flatten())
+            .is_some()
     }
 
     fn note(&mut self, text: String) {
@@ -433,6 +463,9 @@ impl<'r, 'a> Resolver<'r, 'a> {
             .rocks
             .iter()
             .find(|r| r.name == rockspec.name && r.version == version)
+            // A rock whose item is gone (verify --repair removed it) is
+            // built again, never "already installed".
+            .filter(|r| self.item_present(&r.item))
             .map(|r| (r.item.clone(), r.explicit));
         let planned = self
             .steps
@@ -738,7 +771,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             for r in &self.base.rocks {
                 let replaced = self.steps.iter().any(|s| s.in_profile && s.name == r.name)
                     && !self.settings.keep;
-                if r.name == dep.name && !replaced {
+                if r.name == dep.name && !replaced && self.item_present(&r.item) {
                     consider(
                         &r.version,
                         Found::Installed(target.clone(), r.version.clone(), Some(r.item.clone())),

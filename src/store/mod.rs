@@ -32,6 +32,7 @@ pub mod remote;
 mod remove;
 pub mod seal;
 pub mod shared;
+pub mod stamps;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -54,6 +55,8 @@ use lock::{LockError, LockGuard, LockMode, Reporter};
 pub const FORMAT_MARKER: &str = "rockstore store format 1\n";
 /// Mode of record and listing files.
 const RECORD_MODE: u32 = 0o444;
+/// Where items' stamps are kept ([`stamps`]).
+const STAMPS: &str = "db/stamps";
 
 /// Failures of store operations. Paths are absolute.
 #[derive(Debug, thiserror::Error)]
@@ -816,6 +819,7 @@ impl Store {
             let (problems, intact) = self.check_contents(&name, &existing.record, false);
             if intact && existing.record.hash == hash {
                 drop(staging);
+                self.record_stamps(&name);
                 // The record stands as it was admitted: a later admission
                 // never adds references to it. Except that a member's
                 // `add` chose its kind and references by her word alone:
@@ -897,6 +901,7 @@ impl Store {
             let _ = seal::seal_tree(&self.item_path(&name));
         }
         self.write_record(&name, &record)?;
+        self.record_stamps(&name);
         fp.hit("after-record");
 
         if let Some(key) = spec.recipe_key {
@@ -971,7 +976,8 @@ impl Store {
             source,
         })?;
         match ItemName::parse(&record.item) {
-            Ok(name) => self.get(&name),
+            // Never a damaged item, whatever its name says.
+            Ok(name) => self.get_intact(&name),
             Err(_) => Ok(None),
         }
     }
@@ -1057,6 +1063,59 @@ impl Store {
             name: name.clone(),
             record,
         }))
+    }
+
+    /// Records `name`'s stamps ([`stamps`]); best effort: a store this
+    /// process cannot write keeps none, and its items are re-hashed
+    /// instead of compared.
+    pub fn record_stamps(&self, name: &ItemName) {
+        let Ok(taken) = stamps::take(&self.item_path(name)) else {
+            return;
+        };
+        let dir = self.root.join(STAMPS);
+        if !dir.is_dir() && std::fs::create_dir(&dir).is_ok() {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        }
+        let path = dir.join(name.as_str());
+        let temp = dir.join(format!(".{}.{}", name.as_str(), std::process::id()));
+        let text = stamps::render(&stamps::digest(&taken));
+        // Modes as every record's, whatever the umask.
+        use std::os::unix::fs::PermissionsExt as _;
+        if std::fs::write(&temp, text)
+            .and_then(|()| {
+                std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(RECORD_MODE))
+            })
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .is_err()
+        {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+
+    /// [`Store::get`], only when the item still holds what its name says:
+    /// its stamps match the ones recorded at admission, or (they differ,
+    /// or none were recorded) its contents re-hash to its name, after
+    /// which its stamps are recorded anew. A damaged item is `None`: a
+    /// realisation lookup or an install then builds it again, and the
+    /// admission replaces the damaged directory.
+    pub fn get_intact(&self, name: &ItemName) -> Result<Option<Item>, StoreError> {
+        let Some(item) = self.get(name)? else {
+            return Ok(None);
+        };
+        let recorded = std::fs::read_to_string(self.root.join(STAMPS).join(name.as_str())).ok();
+        let now = stamps::take(&item.path).ok().map(|s| stamps::digest(&s));
+        if let (Some(r), Some(n)) = (recorded.as_deref().and_then(stamps::parse), now.as_deref()) {
+            if r == n {
+                return Ok(Some(item));
+            }
+        }
+        let (_, intact) = self.check_contents(name, &item.record, false);
+        if !intact {
+            return Ok(None);
+        }
+        self.record_stamps(name);
+        Ok(Some(item))
     }
 
     fn read_record(&self, file: &str) -> Result<Option<ItemRecord>, StoreError> {
@@ -1191,6 +1250,7 @@ impl Store {
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))?;
         names.par_iter().try_for_each(|name| {
             unlink(&self.db_listings, "db/listings", name)?;
+            let _ = std::fs::remove_file(self.root.join(STAMPS).join(name.as_str()));
             match remove::remove_dir_tree(&self.items, name.as_str()) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => other.map_err(self.io("store", name.as_str())),
@@ -1427,6 +1487,14 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
             dir.create_dir_all(sub)?;
         }
         write_replace(&dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)?;
+        // The store's identity, which trees record (tree::binding); an
+        // older store gets one when a tree first records it.
+        write_replace(
+            &dir,
+            crate::tree::binding::STORE_ID,
+            crate::tree::binding::new_id().as_bytes(),
+            0o444,
+        )?;
         let name = root
             .file_name()
             .ok_or_else(|| io::Error::other("the store root has no name"))?;

@@ -21,6 +21,8 @@
 //! anything else at a place a generation needs is refused, never replaced
 //! — except what an adoption takes over, which shows the same bytes.
 
+pub mod binding;
+pub mod link_mode;
 pub mod links;
 pub mod profile;
 pub mod switching;
@@ -35,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use link_mode::LinkMode;
 pub use profile::{Profile, ProfileRock};
 
 /// The metadata directory inside a tree.
@@ -169,6 +172,9 @@ pub enum TreeError {
         #[source]
         source: io::Error,
     },
+    /// A self-contained generation's files could not be placed.
+    #[error(transparent)]
+    Placement(Box<link_mode::LinkModeError>),
     /// A profile's metadata is unreadable.
     #[error("generation {number} of {}: unreadable profile metadata: {problem}", root.display())]
     BadProfile {
@@ -206,6 +212,10 @@ pub struct GenerationInfo {
     pub created: u64,
     /// What changed, in words (`install foo 1.0-1`).
     pub change: String,
+    /// A copy of the generation's rocks, so a tree whose store is gone
+    /// still answers `list`, `show`, `which` (profiles.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// One generation of a tree.
@@ -226,6 +236,10 @@ pub struct Tree {
     pub root: PathBuf,
     /// `5.x`.
     pub lua_version: String,
+    /// How new generations reach the tree ([`link_mode`]).
+    pub link_mode: LinkMode,
+    /// How the last generation this process committed was placed.
+    last_placed: std::sync::Arc<std::sync::Mutex<link_mode::Placed>>,
 }
 
 /// The held tree lock.
@@ -244,6 +258,8 @@ impl Tree {
         Ok(Tree {
             root: std::path::absolute(root)?,
             lua_version: lua_version.to_owned(),
+            link_mode: LinkMode::default(),
+            last_placed: Default::default(),
         })
     }
 
@@ -575,7 +591,16 @@ impl Tree {
     /// The profile of generation `number`.
     pub fn profile_of(&self, number: u64) -> Result<Profile, TreeError> {
         let link = self.meta().join("generations").join(number.to_string());
-        let bytes = std::fs::read(link.join(profile::PROFILE_FILE)).map_err(|e| {
+        let read = std::fs::read(link.join(profile::PROFILE_FILE));
+        if let Err(e) = &read {
+            // The store (or the item) is gone: the sidecar's copy answers.
+            if e.kind() == io::ErrorKind::NotFound {
+                if let Some(p) = self.sidecar_profile(number) {
+                    return Ok(p.for_lua(&self.lua_version));
+                }
+            }
+        }
+        let bytes = read.map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 TreeError::NoGeneration {
                     root: self.root.clone(),
@@ -592,6 +617,23 @@ impl Tree {
                 problem: e.to_string(),
             })?;
         Ok(profile.for_lua(&self.lua_version))
+    }
+
+    /// The copy of generation `number`'s rocks its sidecar keeps.
+    pub fn sidecar_profile(&self, number: u64) -> Option<Profile> {
+        let path = self
+            .meta()
+            .join("generations")
+            .join(format!("{number}.json"));
+        let info: GenerationInfo = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        info.profile
+    }
+
+    /// Whether generation `number`'s files are all there: its link leads
+    /// to its profile (in the store or in the tree).
+    pub fn generation_present(&self, number: u64) -> bool {
+        let link = self.meta().join("generations").join(number.to_string());
+        link.join(profile::PROFILE_FILE).exists()
     }
 
     /// Records a new generation linking to `item_path` and makes it current.
@@ -620,9 +662,27 @@ impl Tree {
             .last()
             .map_or(1, |g| g.number + 1)
             .max(self.current().map_or(1, |c| c + 1));
+        let profile_copy = std::fs::read(item_path.join(profile::PROFILE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         let info = GenerationInfo {
             created,
             change: change.to_owned(),
+            profile: profile_copy,
+        };
+        // In a self-contained mode the generation's files are placed in
+        // the tree first: a failure (a full disk) leaves the tree as it was.
+        let link_target = if self.link_mode.is_self_contained() {
+            let (dest, placed) = link_mode::place(self.link_mode, &self.meta(), item_path)
+                .map_err(|e| TreeError::Placement(Box::new(e)))?;
+            if let Ok(mut last) = self.last_placed.lock() {
+                *last = placed;
+            }
+            PathBuf::from("..")
+                .join(link_mode::PROFILES)
+                .join(dest.file_name().unwrap_or_default())
+        } else {
+            item_path.to_path_buf()
         };
         // The marker comes first: a generation a kill leaves behind
         // before it became current goes with it (see [`switching`]).
@@ -640,12 +700,13 @@ impl Tree {
             let link = dir.join(number.to_string());
             let temp = temp_name::beside(&link);
             let _ = std::fs::remove_file(&temp);
-            symlink(item_path, &temp).map_err(io_err(&temp))?;
+            symlink(&link_target, &temp).map_err(io_err(&temp))?;
             std::fs::rename(&temp, &link).map_err(io_err(&link))
         })();
         recorded
             .and_then(|()| self.switch_marked(number, taken_over))
             .map_err(|e| self.after_failed_switch(e))?;
+        self.record_binding(item_path);
         Ok(number)
     }
 
@@ -713,7 +774,30 @@ impl Tree {
     /// returned.
     fn after_failed_switch(&self, error: TreeError) -> TreeError {
         let _ = switching::finish(self);
+        link_mode::remove_unused(&self.meta());
         error
+    }
+
+    /// Records which store the tree belongs to, its link mode and its
+    /// path ([`binding`]), from the profile item just committed.
+    fn record_binding(&self, item_path: &Path) {
+        let Some(store) = binding::store_of_item(item_path) else {
+            return;
+        };
+        let _ = binding::write(
+            &self.root,
+            &binding::Binding {
+                store_id: binding::store_id(&store),
+                store,
+                link_mode: self.link_mode,
+                tree: self.root.clone(),
+            },
+        );
+    }
+
+    /// How the last committed generation's files were placed.
+    pub fn placed(&self) -> link_mode::Placed {
+        self.last_placed.lock().map(|p| *p).unwrap_or_default()
     }
 
     /// Deletes generation links (never the current one); GC then frees
@@ -737,6 +821,7 @@ impl Tree {
             std::fs::remove_file(&link).map_err(io_err(&link))?;
             let _ = std::fs::remove_file(dir.join(format!("{n}.json")));
         }
+        link_mode::remove_unused(&self.meta());
         Ok(())
     }
 

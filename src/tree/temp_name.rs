@@ -73,7 +73,11 @@ fn is_legacy_meta_temp(name: &OsStr) -> bool {
 pub fn sweep(root: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let meta = PathBuf::from(META);
-    for dir in [meta.clone(), meta.join("generations")] {
+    for dir in [
+        meta.clone(),
+        meta.join("generations"),
+        meta.join("profiles"),
+    ] {
         sweep_dir(root, &dir, Some(1), true, &mut removed);
     }
     for v in crate::lua_install::KNOWN_VERSIONS {
@@ -134,7 +138,13 @@ pub fn sweep_meta_if_free(root: &Path) -> Vec<PathBuf> {
 /// look at two small directories.
 pub fn any_in_meta(root: &Path) -> bool {
     let meta = root.join(META);
-    [meta.clone(), meta.join("generations")].iter().any(|dir| {
+    [
+        meta.clone(),
+        meta.join("generations"),
+        meta.join("profiles"),
+    ]
+    .iter()
+    .any(|dir| {
         std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -153,7 +163,11 @@ pub fn any_in_meta(root: &Path) -> bool {
 pub fn sweep_meta(root: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let meta = PathBuf::from(META);
-    for dir in [meta.clone(), meta.join("generations")] {
+    for dir in [
+        meta.clone(),
+        meta.join("generations"),
+        meta.join("profiles"),
+    ] {
         sweep_dir(root, &dir, Some(1), true, &mut removed);
     }
     removed

@@ -321,3 +321,25 @@ fn cache_vectors() {
             .expect("parse");
     rockstore::cache::keys::check(&read, &[secret.public()]).expect("signature holds");
 }
+
+#[test]
+fn stamps_vectors() {
+    use rockstore::store::stamps::{self, Stamp};
+    let cases = sorted_dirs(&vectors().join("stamps"));
+    assert!(!cases.is_empty(), "stamps vectors are missing");
+    for case in cases {
+        let input = std::fs::read(case.join("input.json")).expect("input");
+        let taken: Vec<Stamp> = serde_json::from_slice(&input).expect("stamps json");
+        let expected = std::fs::read_to_string(case.join("stamps")).expect("stamps");
+        assert_eq!(
+            stamps::render(&stamps::digest(&taken)),
+            expected,
+            "{}",
+            case.display()
+        );
+        assert_eq!(
+            stamps::parse(&expected),
+            Some(stamps::digest(&taken).as_str())
+        );
+    }
+}
