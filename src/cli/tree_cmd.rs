@@ -1065,6 +1065,7 @@ pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             template: args.template.into_request(),
             lua: &cx.lua,
             program: &me,
+            store: cx.store_flag.as_deref(),
         },
         &|line| outln!("{line}"),
         &|line| errln!("{line}"),
