@@ -328,7 +328,7 @@ pub fn split_args(args: Vec<String>) -> anyhow::Result<(Vec<String>, Variables)>
     Ok((positional, overrides))
 }
 
-fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
+pub(super) fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
     Ok(Rockspec::from_bytes(
         display,
         Some(file),
@@ -339,11 +339,11 @@ fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rock
     )?)
 }
 
-fn file_name(target: &str) -> String {
+pub(super) fn file_name(target: &str) -> String {
     target.rsplit('/').next().unwrap_or(target).to_owned()
 }
 
-fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
+pub(super) fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
     Ok(session.fetcher.fetch(target, Freshness::Immutable)?)
 }
 
@@ -833,7 +833,11 @@ fn installed_item(
 }
 
 /// A `.src.rock`: the rockspec and its downloaded source file.
-fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn pack_source(
+    session: &Session,
+    rockspec_path: &str,
+    out_dir: &Path,
+) -> anyhow::Result<PathBuf> {
     use std::io::Write;
     let bytes = fetch_target(session, rockspec_path)?;
     let file = file_name(rockspec_path);
@@ -995,6 +999,13 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
 /// Signs `file` as LuaRocks' `signing.sign_file` does: `$(GPG) --armor
 /// --output FILE.asc --detach-sign FILE`.
 pub fn sign(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<()> {
+    let sig = sign_file(file, env)?;
+    outln!("Signature stored in: {}", sig.display());
+    Ok(())
+}
+
+/// [`sign`] without a word: the signature's path.
+pub(super) fn sign_file(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<PathBuf> {
     let gpg = env
         .variables
         .get("GPG")
@@ -1018,9 +1029,5 @@ pub fn sign(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<()> {
     if !status.success() {
         bail!("failed running {gpg} to sign {}", file.display());
     }
-    outln!(
-        "Signature stored in: {}",
-        std::path::Path::new(&sig).display()
-    );
-    Ok(())
+    Ok(PathBuf::from(sig))
 }

@@ -28,5 +28,6 @@ mod store_format;
 mod support;
 mod trees;
 mod undo_hint;
+mod upload;
 mod versions;
 mod warm;
