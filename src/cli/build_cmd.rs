@@ -495,10 +495,47 @@ fn build_target(
     if Path::new(target).exists() {
         bail!("{target}: not a .rockspec, .src.rock or .rock file");
     }
-    let offer = session.find(target, version, Want::Source)?;
+    // LuaRocks names what it looked for first (`search.find_src_or_rockspec`).
+    let offer = session
+        .find(target, version, Want::Source)
+        .map_err(could_not_find)?;
     let url = offer.url();
     outln!("Building {} {} from {}", offer.name, offer.version, url);
     build_target(session, backend, builder, &url, None, false)
+}
+
+/// `build NAME` of a rock no server has, in LuaRocks' words
+/// (`search.find_src_or_rockspec`): "Could not find a result named NAME:
+/// No results matching query were found for Lua 5.x." Other errors pass.
+pub(super) fn could_not_find(error: anyhow::Error) -> anyhow::Error {
+    // The rock asked for, not a dependency (an `Unsatisfied` one).
+    let server_error = error.downcast_ref::<ServerError>().or_else(|| {
+        match error.downcast_ref::<rockstore::install::InstallError>() {
+            Some(rockstore::install::InstallError::Server(e)) => Some(e),
+            _ => None,
+        }
+    });
+    let no_match = match server_error {
+        Some(ServerError::NoMatch {
+            query,
+            lua_version,
+            also,
+        }) => Some((query.clone(), lua_version.clone(), also.clone())),
+        _ => None,
+    };
+    match no_match {
+        Some((query, lua_version, also)) => {
+            let also = if also.is_empty() {
+                String::new()
+            } else {
+                format!("\n{also}")
+            };
+            anyhow::anyhow!(
+                "Could not find a result named {query}: No results matching query were found for Lua {lua_version}.{also}"
+            )
+        }
+        None => error,
+    }
 }
 
 /// The home page the servers' rockspec of `name` names (`doc` of a rock
@@ -617,7 +654,12 @@ pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitSta
     };
     let (file, bytes) = if rock.ends_with(".rockspec") {
         let bytes = if rock.contains("://") {
-            fetch_target(&session, &rock)?
+            let bytes = fetch_target(&session, &rock)?;
+            // As LuaRocks: the downloaded rockspec is left here too.
+            let here = cwd.join(file_name(&rock));
+            std::fs::write(&here, &bytes)
+                .with_context(|| format!("cannot write {}", here.display()))?;
+            bytes
         } else {
             rockstore::lua::read_source(
                 std::path::Path::new(&rock),

@@ -926,11 +926,29 @@ impl<'a> Installer<'a> {
             rocks,
             others: base.others.clone(),
         };
+        let announce = |step: &plan::Step, item: &String| Added {
+            name: step.name.clone(),
+            version: step.version.clone(),
+            license: license_in(
+                &self.builder.store.root().join("store").join(item),
+                &step.name,
+                &step.version,
+            ),
+        };
         if profile == base && self.settings.target.current().is_some() {
+            // Forced (`make`, `--force`): LuaRocks installs again and says
+            // so; the tree already holds exactly this.
+            let again = plan
+                .steps
+                .iter()
+                .zip(items.iter())
+                .filter(|(step, _)| self.settings.force && step.explicit && step.in_profile)
+                .map(|(step, item)| announce(step, item))
+                .collect();
             return Ok(Outcome {
                 generation: None,
                 installed,
-                added: Vec::new(),
+                added: again,
                 pins: pins.clone(),
             });
         }
@@ -945,15 +963,7 @@ impl<'a> Installer<'a> {
                     && profile.rocks.iter().any(|r| same(&r))
                     && before.is_none_or(|b| b.item != **item)
             })
-            .map(|(step, item)| Added {
-                name: step.name.clone(),
-                version: step.version.clone(),
-                license: license_in(
-                    &self.builder.store.root().join("store").join(item),
-                    &step.name,
-                    &step.version,
-                ),
-            })
+            .map(|(step, item)| announce(step, item))
             .collect();
         let change = if installed.is_empty() {
             "install dependencies".to_owned()
@@ -1164,8 +1174,14 @@ impl<'a> Installer<'a> {
             .commit(lock, &item.path, change, now())?)
     }
 
-    /// Removes `name` (all versions, or `version`) from the tree.
-    pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
+    /// Removes `name` (all versions, or `version`) from the tree: the new
+    /// generation, and (with `force`) the rocks that needed it, which
+    /// LuaRocks lists as "may be broken".
+    pub fn remove(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<(u64, Vec<String>), InstallError> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
@@ -1200,8 +1216,8 @@ impl<'a> Installer<'a> {
                 .join(", ")
         ));
         (self.say)("");
-        if !self.settings.force {
-            let mut dependents = Vec::new();
+        let mut dependents = Vec::new();
+        {
             for r in &rocks {
                 for dep in r
                     .dependencies
@@ -1219,7 +1235,7 @@ impl<'a> Installer<'a> {
                     }
                 }
             }
-            if !dependents.is_empty() {
+            if !dependents.is_empty() && !self.settings.force {
                 return Err(InstallError::Dependents {
                     rock: doomed
                         .iter()
@@ -1247,7 +1263,8 @@ impl<'a> Installer<'a> {
             rocks,
             others: base.others.clone(),
         };
-        self.switch_to(&lock, &profile, &change)
+        let generation = self.switch_to(&lock, &profile, &change)?;
+        Ok((generation, dependents))
     }
 
     /// Finds rocks of the target tree whose dependency was satisfied by
