@@ -389,13 +389,20 @@ pub fn install_from(
         force,
     )?;
     installer.settings.pin = pin;
+    // `--pin --only-deps`: no rock directory to put the lock in; LuaRocks
+    // leaves it in the current directory.
+    let pin_into = if pin && args.flags.only_deps {
+        Some(std::env::current_dir().context("current directory")?)
+    } else {
+        None
+    };
     let done = run_install(
         cx,
         &mut installer,
         &[request],
         args.flags.only_deps,
         args.flags.run,
-        None,
+        pin_into.as_deref(),
     );
     if from_source {
         return done.map_err(super::build_cmd::could_not_find);
@@ -595,8 +602,14 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         keep,
         true,
     )?;
-    installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     let pin = args.pin || args.pin_items;
+    // `--pin` writes the lock anew from what it resolves: an existing one
+    // is not obeyed (LuaRocks starts a new lock table before it reads any).
+    installer.pins = if pin {
+        None
+    } else {
+        rockstore::lockfile::Lockfile::load(&dir)?
+    };
     installer.settings.pin = pin;
     installer.settings.pin_items = args.pin_items;
     let pin_into = pin.then(|| dir.clone());

@@ -317,8 +317,9 @@ pub fn lock_text(pins: &BTreeMap<String, BTreeMap<String, String>>) -> String {
 /// The `--pin` table of a plan.
 fn pins_of(plan: &InstallPlan) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut pins: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for step in &plan.steps {
-        for dep in &step.dependencies {
+    let requested = plan.only_deps_of_requested.iter();
+    for dep in requested.chain(plan.steps.iter().flat_map(|s| s.dependencies.iter())) {
+        {
             let key = if dep.build {
                 "build_dependencies"
             } else {

@@ -4,6 +4,21 @@
 
 use crate::battery::{rows, Compare, CODE, INSTALLED, TREES, WORK};
 
+/// `make --pin` in appx's sources: the lock it writes over the old one.
+const PINNED_IN_APPX_SOURCES: Compare = Compare {
+    cwd: "appx-1.0-1/appx-1.0",
+    work_files: &["appx-1.0-1/appx-1.0/luarocks.lock"],
+    ..TREES
+};
+
+/// `build --pin --only-deps`: the dependencies installed, and the lock
+/// in the current directory (there is no rock directory to put it in).
+const PIN_ONLY_DEPS: Compare = Compare {
+    work: true,
+    work_files: &["luarocks.lock"],
+    ..TREES
+};
+
 /// `remove --force` of a needed rock: what it says may break.
 const BROKEN_LIST: Compare = Compare {
     stderr_lines: &[
@@ -37,8 +52,12 @@ const NO_RESULT: Compare = Compare {
     ..CODE
 };
 
+const LOCK_OF_PURELUA_1: &str = "return {\n   dependencies = {\n      cmulti = \"1.0-1\",\n      lua = \"5.4-1\",\n      purelua = \"1.0-1\"\n   }\n}\n";
+
 rows! {
     make_a_second_time_says_installed_again: [["download", "--rockspec", "tested"], ["make"]], ["make"], INSTALLED;
+    make_pin_overrides_an_existing_lock: [["unpack", "appx", "1.0-1"], ["!write", "appx-1.0-1/appx-1.0/luarocks.lock", LOCK_OF_PURELUA_1]], ["make", "--pin"], PINNED_IN_APPX_SOURCES;
+    build_pin_only_deps: [], ["build", "--pin", "--only-deps", "appx"], PIN_ONLY_DEPS;
     remove_force_says_what_may_break: [["install", "appx"]], ["remove", "--force", "purelua"], BROKEN_LIST;
     install_a_rock_for_an_impossible_arch_says_incompatible: [], ["install", "foo-1.0-1.impossible-x86.rock"], INCOMPATIBLE;
     new_version_of_a_url_downloads_and_bumps_the_revision: [], ["new_version", "SERVER/purelua-1.0-1.rockspec"], NEW_VERSION_OF_A_URL;
