@@ -4,6 +4,15 @@
 
 use crate::battery::{rows, Compare, CODE, INSTALLED, TREES, WORK};
 
+/// `build` with no argument in a source directory `unpack` made: the
+/// tree, and the working directory's names (the built `.so` is left
+/// there, as LuaRocks leaves it).
+const IN_CMULTI_SOURCES: Compare = Compare {
+    cwd: "cmulti-1.0-1/cmulti-1.0",
+    work: true,
+    ..TREES
+};
+
 /// `make --pin` in appx's sources: the lock it writes over the old one.
 const PINNED_IN_APPX_SOURCES: Compare = Compare {
     cwd: "appx-1.0-1/appx-1.0",
@@ -55,6 +64,7 @@ const NO_RESULT: Compare = Compare {
 const LOCK_OF_PURELUA_1: &str = "return {\n   dependencies = {\n      cmulti = \"1.0-1\",\n      lua = \"5.4-1\",\n      purelua = \"1.0-1\"\n   }\n}\n";
 
 rows! {
+    build_with_no_argument_builds_here_and_leaves_the_module: [["unpack", "cmulti", "1.0-1"]], ["build"], IN_CMULTI_SOURCES;
     make_a_second_time_says_installed_again: [["download", "--rockspec", "tested"], ["make"]], ["make"], INSTALLED;
     make_pin_overrides_an_existing_lock: [["unpack", "appx", "1.0-1"], ["!write", "appx-1.0-1/appx-1.0/luarocks.lock", LOCK_OF_PURELUA_1]], ["make", "--pin"], PINNED_IN_APPX_SOURCES;
     build_pin_only_deps: [], ["build", "--pin", "--only-deps", "appx"], PIN_ONLY_DEPS;
