@@ -68,6 +68,13 @@ rows! {
     make_a_second_time_says_installed_again: [["download", "--rockspec", "tested"], ["make"]], ["make"], INSTALLED;
     make_pin_overrides_an_existing_lock: [["unpack", "appx", "1.0-1"], ["!write", "appx-1.0-1/appx-1.0/luarocks.lock", LOCK_OF_PURELUA_1]], ["make", "--pin"], PINNED_IN_APPX_SOURCES;
     build_pin_only_deps: [], ["build", "--pin", "--only-deps", "appx"], PIN_ONLY_DEPS;
+    /// LuaRocks' `--keep` left purelua 1.0-1 under versioned names
+    /// (`purelua_1_0_1-purelua/util.lua`, `bin/purelua_1_0_1-purelua-hello`);
+    /// installing without `--keep` removes them with that version. (Forced:
+    /// 2.0-1 is there already, and rockstore changes nothing without
+    /// `--force`. Where versioned names come from a clash, rockstore
+    /// refuses the clash itself: see `battery.rs`'s header.)
+    install_a_new_version_removes_the_old_versioned_files: [["!luarocks", "install", "purelua", "1.0-1"], ["!luarocks", "install", "--keep", "purelua", "2.0-1"]], ["install", "--force", "purelua", "2.0-1"], TREES;
     remove_force_says_what_may_break: [["install", "appx"]], ["remove", "--force", "purelua"], BROKEN_LIST;
     install_a_rock_for_an_impossible_arch_says_incompatible: [], ["install", "foo-1.0-1.impossible-x86.rock"], INCOMPATIBLE;
     new_version_of_a_url_downloads_and_bumps_the_revision: [], ["new_version", "SERVER/purelua-1.0-1.rockspec"], NEW_VERSION_OF_A_URL;
