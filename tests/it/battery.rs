@@ -43,8 +43,8 @@
 //!   fails; rockstore prints JSON (`trees.rs`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
+use crate::battery_files::{files, names};
 use crate::rocks_server::Repo;
 use crate::support::{text, Sandbox};
 
@@ -130,6 +130,19 @@ pub(crate) const INSTALLED: Compare = Compare {
     ..OUT
 };
 
+/// [`INSTALLED`], and the trees.
+const INSTALLED_TREES: Compare = Compare {
+    trees: true,
+    ..INSTALLED
+};
+
+/// A missing external dependency: LuaRocks' lines naming it and where
+/// it was looked for.
+const MISSING_HEADER: Compare = Compare {
+    stderr_lines: &["Could not find header file", "No file foo.h"],
+    ..FAILS
+};
+
 /// For Lua 5.1: Debian's `luarocks` runs under lua5.1 then, so even
 /// `path` is its own interpreter's.
 const OUT_51: Compare = Compare { lua: "5.1", ..OUT };
@@ -195,65 +208,6 @@ struct Seen {
     work_files: BTreeMap<String, String>,
     /// For the failure message only.
     stderr: String,
-}
-
-/// Every file under `dir` (through links), by its bytes' hash; `bin/`
-/// wrappers (they name the interpreter and config differently) and
-/// `.rockstore/` aside.
-fn files(dir: &Path, out: &mut BTreeMap<String, String>, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == ".rockstore" {
-            continue;
-        }
-        let path = entry.path();
-        let rel = format!("{prefix}{name}");
-        if path.is_dir() {
-            files(&path, out, &format!("{rel}/"));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            // A wrapper names its tree, and LuaRocks' also its config
-            // directory (`LUAROCKS_SYSCONFDIR=…`, which rockstore's leaves
-            // out): both must have one, for the same rock.
-            let shown = if rel.starts_with("bin/") && text(&bytes).contains("luarocks.loader") {
-                let context = text(&bytes)
-                    .split("add_context(")
-                    .nth(1)
-                    .and_then(|c| c.split(')').next())
-                    .unwrap_or_default()
-                    .to_owned();
-                format!("wrapper for {context}")
-            } else if rel.ends_with("/manifest") {
-                // LuaRocks' tree manifest keeps an empty `dependencies = {}`
-                // once a remove emptied the tree, and has none after a
-                // purge (which writes it anew): the same table to every
-                // reader, so an empty one is left out on both sides.
-                let t = text(&bytes).replace("dependencies = {}\n", "");
-                blake3::hash(t.as_bytes()).to_hex().to_string()
-            } else {
-                blake3::hash(&bytes).to_hex().to_string()
-            };
-            out.insert(rel, shown);
-        }
-    }
-}
-
-/// Every name under `dir`, recursively, `/` after a directory's.
-fn names(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let rel = format!("{prefix}{}", entry.file_name().to_string_lossy());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.push(format!("{rel}/"));
-            names(&entry.path(), &format!("{rel}/"), out);
-        } else {
-            out.push(rel);
-        }
-    }
 }
 
 fn run_side(
@@ -566,8 +520,9 @@ macro_rules! rows {
 pub(crate) use rows;
 
 rows! {
-    /// stdout differs: LuaRocks prints its build commands and the license.
-    install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], TREES;
+    /// The trees, and stdout's "is now installed" line (LuaRocks narrates
+    /// its steps too).
+    install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], INSTALLED_TREES;
     /// `--tree system` names no tree in a stock config: a path.
     install_tree_system_is_a_path_in_a_stock_config: [], ["--tree", "system", "install", "purelua"], TREES;
     install_tree_path: [], ["--tree", "BASE/other", "install", "appx"], TREES;
@@ -709,9 +664,9 @@ rows! {
     install_global: [], ["--global", "install", "purelua"], TREES;
     install_from_a_namespace: [], ["install", "alice/nsrock"], TREES;
     install_namespace_flag: [], ["install", "--namespace", "alice", "nsrock"], TREES;
-    /// A missing header: both fail before building; the messages differ in
-    /// wording.
-    install_with_a_missing_external_dependency_fails: [], ["install", "cextlib"], FAILS;
+    /// A missing header: both fail before building, saying so in the same
+    /// words.
+    install_with_a_missing_external_dependency_fails: [], ["install", "cextlib"], MISSING_HEADER;
 
     // global flags.
     verbose_install: [], ["--verbose", "install", "purelua"], TREES;

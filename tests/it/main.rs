@@ -3,6 +3,7 @@
 
 mod adopt;
 mod battery;
+mod battery_files;
 mod battery_scripts;
 mod big_manifest;
 mod build;
