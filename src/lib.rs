@@ -85,6 +85,7 @@ pub mod stores;
 pub mod test_suite;
 pub mod tree;
 pub mod unpack;
+pub mod upload;
 
 /// An error and its causes, one line: what the daemon sends its clients.
 pub fn report_chain(error: &dyn std::error::Error) -> String {

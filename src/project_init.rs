@@ -47,6 +47,9 @@ pub struct InitRequest<'a> {
     pub lua: &'a LuaInstall,
     /// The program `./luarocks` runs.
     pub program: &'a Path,
+    /// The `--store` `init` was run with, which `./luarocks` passes on
+    /// (without it, the wrapper would use the user's default store).
+    pub store: Option<&'a Path>,
 }
 
 fn write(path: &Path, text: &str) -> Result<(), InitError> {
@@ -191,8 +194,11 @@ pub fn init(
     write_script(
         &dir.join("luarocks"),
         &format!(
-            "#!/bin/sh\n\nexec '{}' --project-tree '{}' \"$@\"\n",
+            "#!/bin/sh\n\nexec '{}'{} --project-tree '{}' \"$@\"\n",
             req.program.display(),
+            req.store
+                .map(|s| format!(" --store '{}'", s.display()))
+                .unwrap_or_default(),
             modules.display()
         ),
     )?;

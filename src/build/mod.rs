@@ -539,6 +539,9 @@ impl Builder<'_> {
         };
         self.run_backend(prepared, &src_handle, &ctx)?;
         self.store.failpoint("after-backend");
+        if let Sources::Local { dir, .. } = &input.sources {
+            source::copy_back(&src_dir, dir)?;
+        }
         self.doing("installing");
         backends::install_files(&ctx, &prepared.install, prepared.copy_directories.clone())?;
         self.finish_item(prepared, input, &staging)?;

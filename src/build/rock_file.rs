@@ -16,6 +16,25 @@ pub struct RockFileName {
     pub arch: String,
 }
 
+/// A binary rock built for another machine.
+#[derive(Debug, thiserror::Error)]
+#[error("Incompatible architecture {arch}")]
+pub struct IncompatibleArch {
+    /// The architecture its name gives.
+    pub arch: String,
+}
+
+/// Refuses a binary rock whose name gives another architecture than
+/// `host`'s, as LuaRocks does before it looks for the file.
+pub fn check_arch(file: &str, host: &str) -> Result<(), IncompatibleArch> {
+    match RockFileName::parse(file) {
+        Some(name) if !["all", "src"].contains(&name.arch.as_str()) && name.arch != host => {
+            Err(IncompatibleArch { arch: name.arch })
+        }
+        _ => Ok(()),
+    }
+}
+
 impl RockFileName {
     /// Parses a file name (any directory part is ignored).
     pub fn parse(file: &str) -> Option<RockFileName> {

@@ -643,3 +643,28 @@ pub fn copy_local(dir: &Path, dest: &Path) -> Result<PathBuf, BuildError> {
     }
     Ok(dest.to_path_buf())
 }
+
+/// After a build of a working directory (`make`, `build` with no rock):
+/// what the build made or changed in its copy, written back into `dir`,
+/// as LuaRocks leaves its objects and modules in the sources it built in
+/// place. Returns the files written.
+pub fn copy_back(built: &Path, dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let mut written = Vec::new();
+    for (rel, kind) in local_entries(built).map_err(|e| io(built, e))? {
+        let (from, to) = (built.join(&rel), dir.join(&rel));
+        if kind.is_dir() {
+            std::fs::create_dir_all(&to).map_err(|e| io(&to, e))?;
+        } else if kind.is_file() {
+            let new = std::fs::read(&from).map_err(|e| io(&from, e))?;
+            if std::fs::read(&to).ok().as_deref() != Some(&new[..]) {
+                std::fs::write(&to, &new).map_err(|e| io(&to, e))?;
+                let mode = std::fs::metadata(&from)
+                    .map_err(|e| io(&from, e))?
+                    .permissions();
+                std::fs::set_permissions(&to, mode).map_err(|e| io(&to, e))?;
+                written.push(rel);
+            }
+        }
+    }
+    Ok(written)
+}

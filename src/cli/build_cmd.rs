@@ -328,7 +328,7 @@ pub fn split_args(args: Vec<String>) -> anyhow::Result<(Vec<String>, Variables)>
     Ok((positional, overrides))
 }
 
-fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
+pub(super) fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rockspec> {
     Ok(Rockspec::from_bytes(
         display,
         Some(file),
@@ -339,11 +339,11 @@ fn load_rockspec(display: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Rock
     )?)
 }
 
-fn file_name(target: &str) -> String {
+pub(super) fn file_name(target: &str) -> String {
     target.rsplit('/').next().unwrap_or(target).to_owned()
 }
 
-fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
+pub(super) fn fetch_target(session: &Session, target: &str) -> anyhow::Result<Vec<u8>> {
     Ok(session.fetcher.fetch(target, Freshness::Immutable)?)
 }
 
@@ -495,10 +495,47 @@ fn build_target(
     if Path::new(target).exists() {
         bail!("{target}: not a .rockspec, .src.rock or .rock file");
     }
-    let offer = session.find(target, version, Want::Source)?;
+    // LuaRocks names what it looked for first (`search.find_src_or_rockspec`).
+    let offer = session
+        .find(target, version, Want::Source)
+        .map_err(could_not_find)?;
     let url = offer.url();
     outln!("Building {} {} from {}", offer.name, offer.version, url);
     build_target(session, backend, builder, &url, None, false)
+}
+
+/// `build NAME` of a rock no server has, in LuaRocks' words
+/// (`search.find_src_or_rockspec`): "Could not find a result named NAME:
+/// No results matching query were found for Lua 5.x." Other errors pass.
+pub(super) fn could_not_find(error: anyhow::Error) -> anyhow::Error {
+    // The rock asked for, not a dependency (an `Unsatisfied` one).
+    let server_error = error.downcast_ref::<ServerError>().or_else(|| {
+        match error.downcast_ref::<rockstore::install::InstallError>() {
+            Some(rockstore::install::InstallError::Server(e)) => Some(e),
+            _ => None,
+        }
+    });
+    let no_match = match server_error {
+        Some(ServerError::NoMatch {
+            query,
+            lua_version,
+            also,
+        }) => Some((query.clone(), lua_version.clone(), also.clone())),
+        _ => None,
+    };
+    match no_match {
+        Some((query, lua_version, also)) => {
+            let also = if also.is_empty() {
+                String::new()
+            } else {
+                format!("\n{also}")
+            };
+            anyhow::anyhow!(
+                "Could not find a result named {query}: No results matching query were found for Lua {lua_version}.{also}"
+            )
+        }
+        None => error,
+    }
 }
 
 /// The home page the servers' rockspec of `name` names (`doc` of a rock
@@ -617,7 +654,12 @@ pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitSta
     };
     let (file, bytes) = if rock.ends_with(".rockspec") {
         let bytes = if rock.contains("://") {
-            fetch_target(&session, &rock)?
+            let bytes = fetch_target(&session, &rock)?;
+            // As LuaRocks: the downloaded rockspec is left here too.
+            let here = cwd.join(file_name(&rock));
+            std::fs::write(&here, &bytes)
+                .with_context(|| format!("cannot write {}", here.display()))?;
+            bytes
         } else {
             rockstore::lua::read_source(
                 std::path::Path::new(&rock),
@@ -833,7 +875,11 @@ fn installed_item(
 }
 
 /// A `.src.rock`: the rockspec and its downloaded source file.
-fn pack_source(session: &Session, rockspec_path: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn pack_source(
+    session: &Session,
+    rockspec_path: &str,
+    out_dir: &Path,
+) -> anyhow::Result<PathBuf> {
     use std::io::Write;
     let bytes = fetch_target(session, rockspec_path)?;
     let file = file_name(rockspec_path);
@@ -995,6 +1041,13 @@ fn print_offers(offers: &[&Offer], porcelain: bool) {
 /// Signs `file` as LuaRocks' `signing.sign_file` does: `$(GPG) --armor
 /// --output FILE.asc --detach-sign FILE`.
 pub fn sign(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<()> {
+    let sig = sign_file(file, env)?;
+    outln!("Signature stored in: {}", sig.display());
+    Ok(())
+}
+
+/// [`sign`] without a word: the signature's path.
+pub(super) fn sign_file(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<PathBuf> {
     let gpg = env
         .variables
         .get("GPG")
@@ -1018,9 +1071,5 @@ pub fn sign(file: &std::path::Path, env: &BuildEnv) -> anyhow::Result<()> {
     if !status.success() {
         bail!("failed running {gpg} to sign {}", file.display());
     }
-    outln!(
-        "Signature stored in: {}",
-        std::path::Path::new(&sig).display()
-    );
-    Ok(())
+    Ok(PathBuf::from(sig))
 }

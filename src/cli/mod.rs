@@ -16,6 +16,7 @@ mod rockspec_cmd;
 mod show_page;
 mod store_cmd;
 mod tree_cmd;
+mod upload_cmd;
 mod verify_cmd;
 
 use std::path::PathBuf;
@@ -106,6 +107,9 @@ enum Command {
     /// Pack a store item as a binary rock (`.all.rock` or `.<arch>.rock`)
     /// LuaRocks can install, or a rockspec with its sources as `.src.rock`.
     Pack(build_cmd::PackArgs),
+    /// Pack a source rock file (.src.rock extension) and upload it and the
+    /// rockspec to the public rocks repository (LuaRocks' upload API).
+    Upload(upload_cmd::UploadArgs),
     /// Unpack a rock or rockspec (with its sources) into `<name>-<version>/`.
     Unpack(build_cmd::UnpackArgs),
     /// Search the rocks servers (names matching as substrings; versions
@@ -222,6 +226,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Build(args) => build_cmd::build(args, &cx()?),
         Command::Download(args) => build_cmd::download(args, &cx()?),
         Command::Pack(args) => build_cmd::pack(args, &cx()?),
+        Command::Upload(args) => upload_cmd::upload(args, &cx()?),
         Command::NewVersion(args) => build_cmd::new_version(args, &cx()?),
         Command::WriteRockspec(args) => build_cmd::write_rockspec(args, &cx()?),
         Command::Unpack(args) => build_cmd::unpack(args, &cx()?),

@@ -38,7 +38,8 @@ pub fn print_error(error: &anyhow::Error) {
 /// The error and each cause it does not already say
 /// (`#[error("…: {source}")]`, or a transparent wrapper).
 fn error_lines(error: &anyhow::Error) -> Vec<String> {
-    let mut lines = vec![format!("error: {error}")];
+    // `Error: `, as LuaRocks begins its errors (scripts grep for it).
+    let mut lines = vec![format!("Error: {error}")];
     let mut said = error.to_string();
     for cause in error.chain().skip(1) {
         let text = cause.to_string();
@@ -74,12 +75,12 @@ mod tests {
     fn a_cause_the_message_already_says_is_not_said_again() {
         let io = std::io::Error::other("disk on fire");
         let error = anyhow::Error::new(io).context("cannot write x: disk on fire");
-        assert_eq!(error_lines(&error), ["error: cannot write x: disk on fire"]);
+        assert_eq!(error_lines(&error), ["Error: cannot write x: disk on fire"]);
         let io = std::io::Error::other("disk on fire");
         let error = anyhow::Error::new(io).context("cannot write x");
         assert_eq!(
             error_lines(&error),
-            ["error: cannot write x", "  caused by: disk on fire"]
+            ["Error: cannot write x", "  caused by: disk on fire"]
         );
     }
 }

@@ -369,6 +369,9 @@ pub fn install_from(
         [t, v] => named(t, Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
+    if let Request::File(f) = &request {
+        rockstore::build::rock_file::check_arch(f, &rockstore::build::BuildEnv::host_arch())?;
+    }
     let store = cx.store()?;
     let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.flags.run.verify);
@@ -386,14 +389,25 @@ pub fn install_from(
         force,
     )?;
     installer.settings.pin = pin;
-    run_install(
+    // `--pin --only-deps`: no rock directory to put the lock in; LuaRocks
+    // leaves it in the current directory.
+    let pin_into = if pin && args.flags.only_deps {
+        Some(std::env::current_dir().context("current directory")?)
+    } else {
+        None
+    };
+    let done = run_install(
         cx,
         &mut installer,
         &[request],
         args.flags.only_deps,
         args.flags.run,
-        None,
-    )
+        pin_into.as_deref(),
+    );
+    if from_source {
+        return done.map_err(super::build_cmd::could_not_find);
+    }
+    done
 }
 
 /// Plans (`--dry-run`: prints the plan and stops) or installs.
@@ -464,28 +478,30 @@ fn run_install(
     Ok(ExitStatus::Success)
 }
 
-/// LuaRocks' line for each rock added, on stdout, as scripts read it;
-/// the generation it made, ours, on stderr.
+/// LuaRocks' line for each rock added (or, forced, installed again), on
+/// stdout, as scripts read it; the generation it made, ours, on stderr.
 fn report_install(cx: &Context, tree: &Tree, outcome: &rockstore::install::Outcome) {
+    for added in &outcome.added {
+        let license = added
+            .license
+            .as_ref()
+            .map(|l| format!(" (license: {l})"))
+            .unwrap_or_default();
+        outln!(
+            "{} {} is now installed in {}{license}",
+            added.name,
+            added.version,
+            tree.root.display()
+        );
+        outln!();
+    }
     match outcome.generation {
-        Some(n) => {
-            for added in &outcome.added {
-                let license = added
-                    .license
-                    .as_ref()
-                    .map(|l| format!(" (license: {l})"))
-                    .unwrap_or_default();
-                outln!(
-                    "{} {} is now installed in {}{license}",
-                    added.name,
-                    added.version,
-                    tree.root.display()
-                );
-                outln!();
-            }
-            errln!("{}", undo_hint(cx, tree, n));
-        }
-        None => outln!("nothing changed in {}", tree.root.display()),
+        Some(n) => errln!("{}", undo_hint(cx, tree, n)),
+        None if outcome.added.is_empty() => outln!("nothing changed in {}", tree.root.display()),
+        None => errln!(
+            "(the same build as before: nothing changed in {})",
+            tree.root.display()
+        ),
     }
 }
 
@@ -593,8 +609,14 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         keep,
         true,
     )?;
-    installer.pins = rockstore::lockfile::Lockfile::load(&dir)?;
     let pin = args.pin || args.pin_items;
+    // `--pin` writes the lock anew from what it resolves: an existing one
+    // is not obeyed (LuaRocks starts a new lock table before it reads any).
+    installer.pins = if pin {
+        None
+    } else {
+        rockstore::lockfile::Lockfile::load(&dir)?
+    };
     installer.settings.pin = pin;
     installer.settings.pin_items = args.pin_items;
     let pin_into = pin.then(|| dir.clone());
@@ -658,7 +680,14 @@ pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     let force = args.force || args.force_fast;
     let mut installer = installer_for(cx, &*store, None, &fetcher, &env, false, force)?;
-    let n = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
+    let (n, may_break) = installer.remove(&args.name.to_lowercase(), args.version.as_deref())?;
+    if !may_break.is_empty() {
+        errln!("The following packages may be broken by this forced removal:");
+        for rock in &may_break {
+            errln!("{rock}");
+        }
+        errln!("");
+    }
     outln!("Removal successful.");
     // Beside LuaRocks' words on stdout, ours on stderr.
     errln!("{}", undo_hint(cx, &installer.settings.target, n));
@@ -1081,6 +1110,7 @@ pub fn init(args: InitArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             template: args.template.into_request(),
             lua: &cx.lua,
             program: &me,
+            store: cx.store_flag.as_deref(),
         },
         &|line| outln!("{line}"),
         &|line| errln!("{line}"),

@@ -321,8 +321,9 @@ pub fn lock_text(pins: &BTreeMap<String, BTreeMap<String, String>>) -> String {
 /// The `--pin` table of a plan.
 fn pins_of(plan: &InstallPlan) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut pins: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for step in &plan.steps {
-        for dep in &step.dependencies {
+    let requested = plan.only_deps_of_requested.iter();
+    for dep in requested.chain(plan.steps.iter().flat_map(|s| s.dependencies.iter())) {
+        {
             let key = if dep.build {
                 "build_dependencies"
             } else {
@@ -951,6 +952,15 @@ impl<'a> Installer<'a> {
             rocks,
             others: base.others.clone(),
         };
+        let announce = |step: &plan::Step, item: &String| Added {
+            name: step.name.clone(),
+            version: step.version.clone(),
+            license: license_in(
+                &self.builder.store.root().join("store").join(item),
+                &step.name,
+                &step.version,
+            ),
+        };
         // The same rocks make no new generation, unless the current one's
         // files are gone (its store was): then it is made again.
         let target = &self.settings.target;
@@ -959,10 +969,19 @@ impl<'a> Installer<'a> {
                 .current()
                 .is_some_and(|n| target.generation_present(n))
         {
+            // Forced (`make`, `--force`): LuaRocks installs again and says
+            // so; the tree already holds exactly this.
+            let again = plan
+                .steps
+                .iter()
+                .zip(items.iter())
+                .filter(|(step, _)| self.settings.force && step.explicit && step.in_profile)
+                .map(|(step, item)| announce(step, item))
+                .collect();
             return Ok(Outcome {
                 generation: None,
                 installed,
-                added: Vec::new(),
+                added: again,
                 pins: pins.clone(),
             });
         }
@@ -977,15 +996,7 @@ impl<'a> Installer<'a> {
                     && profile.rocks.iter().any(|r| same(&r))
                     && before.is_none_or(|b| b.item != **item)
             })
-            .map(|(step, item)| Added {
-                name: step.name.clone(),
-                version: step.version.clone(),
-                license: license_in(
-                    &self.builder.store.root().join("store").join(item),
-                    &step.name,
-                    &step.version,
-                ),
-            })
+            .map(|(step, item)| announce(step, item))
             .collect();
         let change = if installed.is_empty() {
             "install dependencies".to_owned()
@@ -1196,8 +1207,14 @@ impl<'a> Installer<'a> {
             .commit(lock, &item.path, change, now())?)
     }
 
-    /// Removes `name` (all versions, or `version`) from the tree.
-    pub fn remove(&mut self, name: &str, version: Option<&str>) -> Result<u64, InstallError> {
+    /// Removes `name` (all versions, or `version`) from the tree: the new
+    /// generation, and (with `force`) the rocks that needed it, which
+    /// LuaRocks lists as "may be broken".
+    pub fn remove(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<(u64, Vec<String>), InstallError> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
@@ -1232,8 +1249,8 @@ impl<'a> Installer<'a> {
                 .join(", ")
         ));
         (self.say)("");
-        if !self.settings.force {
-            let mut dependents = Vec::new();
+        let mut dependents = Vec::new();
+        {
             for r in &rocks {
                 for dep in r
                     .dependencies
@@ -1251,7 +1268,7 @@ impl<'a> Installer<'a> {
                     }
                 }
             }
-            if !dependents.is_empty() {
+            if !dependents.is_empty() && !self.settings.force {
                 return Err(InstallError::Dependents {
                     rock: doomed
                         .iter()
@@ -1279,7 +1296,8 @@ impl<'a> Installer<'a> {
             rocks,
             others: base.others.clone(),
         };
-        self.switch_to(&lock, &profile, &change)
+        let generation = self.switch_to(&lock, &profile, &change)?;
+        Ok((generation, dependents))
     }
 
     /// Finds rocks of the target tree whose dependency was satisfied by

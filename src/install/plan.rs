@@ -28,6 +28,10 @@ pub struct InstallPlan {
     pub notes: Vec<String>,
     #[serde(skip)]
     pub(crate) hooks: Vec<PostInstall>,
+    /// `--only-deps`: how the requested rocks' own dependencies were met
+    /// (no step carries them), for `--pin`'s lock.
+    #[serde(skip)]
+    pub(crate) only_deps_of_requested: Vec<Satisfied>,
 }
 
 /// One rock of the plan.

@@ -214,12 +214,18 @@ impl<'r, 'a> Resolver<'r, 'a> {
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
         let mut requested = Vec::new();
+        let mut only_deps_of_requested = Vec::new();
         for request in requests {
             let (rockspec, input) = self.obtain(request)?;
             let rock = format!("{} {}", rockspec.name, rockspec.version);
             if only_deps {
                 let (_, dependencies) = self.dependency_lists(&rockspec, true);
-                self.fulfil_list(&rock, &dependencies, self.settings.deps_mode, false)?;
+                only_deps_of_requested.extend(self.fulfil_list(
+                    &rock,
+                    &dependencies,
+                    self.settings.deps_mode,
+                    false,
+                )?);
                 continue;
             }
             self.plan_one(rockspec, input, true)?;
@@ -232,6 +238,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             steps: std::mem::take(&mut self.steps),
             notes: std::mem::take(&mut self.notes),
             hooks: std::mem::take(&mut self.hooks),
+            only_deps_of_requested,
         })
     }
 

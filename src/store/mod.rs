@@ -1461,6 +1461,18 @@ pub fn tree_id(path_bytes: &[u8]) -> String {
     blake3::hash(path_bytes).to_hex()[..32].to_owned()
 }
 
+/// The directories of an empty store.
+const SKELETON: [&str; 8] = [
+    "store",
+    "db/items",
+    "db/listings",
+    "db/realisations",
+    "db/trees",
+    "tmp",
+    "locks/items",
+    "locks/recipes",
+];
+
 /// Builds a complete empty store next to `root` and renames it into place,
 /// so concurrent first users never see half a store. Losing the race to
 /// another process is fine: the caller then opens the winner's store.
@@ -1474,16 +1486,7 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
     parent_dir.create_dir(&temp)?;
     let build = || -> io::Result<()> {
         let dir = parent_dir.open_dir(&temp)?;
-        for sub in [
-            "store",
-            "db/items",
-            "db/listings",
-            "db/realisations",
-            "db/trees",
-            "tmp",
-            "locks/items",
-            "locks/recipes",
-        ] {
+        for sub in SKELETON {
             dir.create_dir_all(sub)?;
         }
         write_replace(&dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)?;
@@ -1504,6 +1507,14 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
     };
     match build() {
         Ok(()) => Ok(()),
+        // The root is a mount point (a Docker volume or cache mount, a
+        // tmpfs): nothing can be renamed over it, so the skeleton is made
+        // in it, the format marker last. A racing opener may see it
+        // half-made and say it is not a store; run again and it is.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) => {
+            let _ = remove::remove_tree(&parent_dir, &temp);
+            build_in_place(root)
+        }
         Err(e) => {
             let _ = remove::remove_tree(&parent_dir, &temp);
             let lost_race = matches!(e.raw_os_error(), Some(code) if code == rustix::io::Errno::NOTEMPTY.raw_os_error() || code == rustix::io::Errno::EXIST.raw_os_error());
@@ -1514,6 +1525,17 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
             }
         }
     }
+}
+
+/// [`create_skeleton`] in an existing empty directory that cannot be
+/// replaced (a mount point).
+fn build_in_place(root: &Path) -> io::Result<()> {
+    let dir = Dir::open_ambient_dir(root, ambient_authority())?;
+    for sub in SKELETON {
+        dir.create_dir_all(sub)?;
+    }
+    write_replace(&dir, "store-format", FORMAT_MARKER.as_bytes(), 0o444)?;
+    sync_dir(&dir)
 }
 
 fn read_optional(dir: &Dir, name: &str) -> io::Result<Option<Vec<u8>>> {

@@ -43,39 +43,47 @@
 //!   fails; rockstore prints JSON (`trees.rs`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
+use crate::battery_files::{files, names};
 use crate::rocks_server::Repo;
 use crate::support::{text, Sandbox};
 
 /// What a row compares.
 #[derive(Clone, Copy)]
-struct Compare {
-    code: bool,
-    stdout: bool,
-    trees: bool,
-    work: bool,
+pub(crate) struct Compare {
+    pub(crate) code: bool,
+    pub(crate) stdout: bool,
+    pub(crate) trees: bool,
+    pub(crate) work: bool,
     /// Run LuaRocks under `lua5.4`, as Debian's `luarocks-5.4` does, not
     /// under the oldest interpreter, as `luarocks` does (`lua-any`).
-    under_lua54: bool,
+    pub(crate) under_lua54: bool,
     /// stdout lines (trimmed) starting so are left out on both sides.
-    drop_lines: &'static [&'static str],
+    pub(crate) drop_lines: &'static [&'static str],
     /// When not empty, only the stdout lines holding one of these are
     /// compared.
-    keep_lines: &'static [&'static str],
+    pub(crate) keep_lines: &'static [&'static str],
     /// The command fails: the trees must be as they were, maybe absent.
-    fails: bool,
+    pub(crate) fails: bool,
     /// The Lua version both run for (its config file is the stock one).
-    lua: &'static str,
+    pub(crate) lua: &'static str,
     /// The config names its trees (`user`, `system`), as LuaRocks' own
     /// default does, instead of Debian's unnamed ones.
-    named_trees: bool,
+    pub(crate) named_trees: bool,
     /// Where the command runs, under the working directory (setup steps
     /// run at its top).
-    cwd: &'static str,
+    pub(crate) cwd: &'static str,
+    /// Files under the working directory compared by their bytes.
+    pub(crate) work_files: &'static [&'static str],
+    /// stderr lines (trimmed) holding one of these are compared, and
+    /// LuaRocks' must have one.
+    pub(crate) stderr_lines: &'static [&'static str],
+    /// Both begin their error on stderr with `Error: ` (scripts grep
+    /// for it).
+    pub(crate) error_prefix: bool,
 }
 
-const CODE: Compare = Compare {
+pub(crate) const CODE: Compare = Compare {
     code: true,
     stdout: false,
     trees: false,
@@ -87,18 +95,21 @@ const CODE: Compare = Compare {
     lua: "5.4",
     named_trees: false,
     cwd: "",
+    work_files: &[],
+    stderr_lines: &[],
+    error_prefix: false,
 };
-const OUT: Compare = Compare {
+pub(crate) const OUT: Compare = Compare {
     stdout: true,
     ..CODE
 };
-const TREES: Compare = Compare {
+pub(crate) const TREES: Compare = Compare {
     trees: true,
     ..CODE
 };
-const WORK: Compare = Compare { work: true, ..CODE };
+pub(crate) const WORK: Compare = Compare { work: true, ..CODE };
 /// A failure that leaves the trees as they were (no tree it was to make).
-const FAILS: Compare = Compare {
+pub(crate) const FAILS: Compare = Compare {
     trees: true,
     fails: true,
     ..CODE
@@ -114,9 +125,22 @@ const PATH_OUT: Compare = Compare {
 /// rock after another (and its compiler lines); rockstore plans, then
 /// builds in parallel, and says so in its own words. The lines a script
 /// looks for are the same.
-const INSTALLED: Compare = Compare {
+pub(crate) const INSTALLED: Compare = Compare {
     keep_lines: &["is now installed in"],
     ..OUT
+};
+
+/// [`INSTALLED`], and the trees.
+const INSTALLED_TREES: Compare = Compare {
+    trees: true,
+    ..INSTALLED
+};
+
+/// A missing external dependency: LuaRocks' lines naming it and where
+/// it was looked for.
+const MISSING_HEADER: Compare = Compare {
+    stderr_lines: &["Could not find header file", "No file foo.h"],
+    ..FAILS
 };
 
 /// For Lua 5.1: Debian's `luarocks` runs under lua5.1 then, so even
@@ -180,67 +204,10 @@ struct Seen {
     trees: BTreeMap<String, String>,
     /// Every name under the working directory.
     work: Vec<String>,
+    /// The bytes' hash of `work_files`, absent ones left out.
+    work_files: BTreeMap<String, String>,
     /// For the failure message only.
     stderr: String,
-}
-
-/// Every file under `dir` (through links), by its bytes' hash; `bin/`
-/// wrappers (they name the interpreter and config differently) and
-/// `.rockstore/` aside.
-fn files(dir: &Path, out: &mut BTreeMap<String, String>, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == ".rockstore" {
-            continue;
-        }
-        let path = entry.path();
-        let rel = format!("{prefix}{name}");
-        if path.is_dir() {
-            files(&path, out, &format!("{rel}/"));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            // A wrapper names its tree, and LuaRocks' also its config
-            // directory (`LUAROCKS_SYSCONFDIR=…`, which rockstore's leaves
-            // out): both must have one, for the same rock.
-            let shown = if rel.starts_with("bin/") && text(&bytes).contains("luarocks.loader") {
-                let context = text(&bytes)
-                    .split("add_context(")
-                    .nth(1)
-                    .and_then(|c| c.split(')').next())
-                    .unwrap_or_default()
-                    .to_owned();
-                format!("wrapper for {context}")
-            } else if rel.ends_with("/manifest") {
-                // LuaRocks' tree manifest keeps an empty `dependencies = {}`
-                // once a remove emptied the tree, and has none after a
-                // purge (which writes it anew): the same table to every
-                // reader, so an empty one is left out on both sides.
-                let t = text(&bytes).replace("dependencies = {}\n", "");
-                blake3::hash(t.as_bytes()).to_hex().to_string()
-            } else {
-                blake3::hash(&bytes).to_hex().to_string()
-            };
-            out.insert(rel, shown);
-        }
-    }
-}
-
-/// Every name under `dir`, recursively, `/` after a directory's.
-fn names(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let rel = format!("{prefix}{}", entry.file_name().to_string_lossy());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.push(format!("{rel}/"));
-            names(&entry.path(), &format!("{rel}/"), out);
-        } else {
-            out.push(rel);
-        }
-    }
 }
 
 fn run_side(
@@ -332,9 +299,35 @@ fn run_side(
                 std::fs::rename(local(from), local(to)).expect("mv");
                 continue;
             }
+            // A file's content, as a person or an earlier tool left it.
+            ["!write", file, content] => {
+                std::fs::write(local(file), content).expect("write");
+                continue;
+            }
             _ => {}
         }
-        let out = command(step).output().expect("setup");
+        // `!luarocks ARGS`: Debian's luarocks on both sides, for a tree
+        // only LuaRocks makes (rockstore refuses to).
+        let out = match step {
+            ["!luarocks", rest @ ..] => {
+                let mut cmd = s.program("luarocks");
+                cmd.args([
+                    "--lua-version",
+                    compare.lua,
+                    "--only-server",
+                    &repo.server.base,
+                ])
+                .args(rest.iter().map(|a| a.replace("BASE", &b)))
+                .env("HOME", &home)
+                .env("LUAROCKS_SYSCONFDIR", &etc)
+                .current_dir(&work);
+                if rustix::process::geteuid().is_root() {
+                    cmd.env("USER", "root");
+                }
+                cmd.output().expect("setup")
+            }
+            _ => command(step).output().expect("setup"),
+        };
         assert!(
             out.status.success(),
             "{side} setup {step:?}: {}",
@@ -372,20 +365,29 @@ fn run_side(
             trees.insert(format!("{shown}/{f}"), h);
         }
     }
-    let mut work_files = Vec::new();
-    names(&work, "", &mut work_files);
-    work_files.sort();
+    let mut work_names = Vec::new();
+    names(&work, "", &mut work_names);
+    work_names.sort();
+    let work_files = compare
+        .work_files
+        .iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(work.join(f)).ok()?;
+            Some((f.to_string(), neutral(text(&bytes))))
+        })
+        .collect();
     Seen {
         code: out.status.code(),
         stdout: neutral(text(&out.stdout)),
         trees,
-        work: work_files,
+        work: work_names,
+        work_files,
         stderr: text(&out.stderr),
     }
 }
 
 /// Runs one row on both sides and compares what it names.
-fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
+pub(crate) fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
     if !crate::support::need(&["luarocks", "lua5.4", "gcc"]) {
         return;
     }
@@ -447,6 +449,46 @@ fn row(setup: &[&[&str]], args: &[&str], compare: Compare) {
             assert!(!ours.trees.is_empty(), "{args:?}: a tree was written");
         }
     }
+    assert_eq!(
+        ours.work_files, theirs.work_files,
+        "{args:?}: the working directory's files"
+    );
+    if !compare.stderr_lines.is_empty() {
+        let kept = |err: &str| -> Vec<String> {
+            err.lines()
+                .map(str::trim)
+                .filter(|l| compare.stderr_lines.iter().any(|k| l.contains(k)))
+                .map(str::to_owned)
+                .collect()
+        };
+        let theirs_kept = kept(&theirs.stderr);
+        assert!(
+            !theirs_kept.is_empty(),
+            "{args:?}: LuaRocks said none of {:?}: {}",
+            compare.stderr_lines,
+            theirs.stderr
+        );
+        assert_eq!(
+            kept(&ours.stderr),
+            theirs_kept,
+            "{args:?}: stderr\nours: {}",
+            ours.stderr
+        );
+    }
+    if compare.error_prefix {
+        // (LuaRocks may warn first, e.g. that it falls back to wget.)
+        let first = |err: &str| {
+            err.lines()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("Warning: "))
+                .is_some_and(|l| l.starts_with("Error: "))
+        };
+        assert!(
+            first(&theirs.stderr),
+            "{args:?}: LuaRocks' error: {}",
+            theirs.stderr
+        );
+        assert!(first(&ours.stderr), "{args:?}: our error: {}", ours.stderr);
+    }
     if compare.work {
         // LuaRocks unpacks `X.tar.gz` with gunzip, then tar, and leaves the
         // `X.tar` between them; rockstore unpacks in one pass.
@@ -469,15 +511,18 @@ macro_rules! rows {
             #[test]
             #[cfg_attr(not(all(has_luarocks, has_lua5_4, has_gcc)), ignore = "needs luarocks, lua5.4, gcc")]
             fn $name() {
-                row(&[$(&$setup[..]),*], &$args[..], $compare);
+                crate::battery::row(&[$(&$setup[..]),*], &$args[..], $compare);
             }
         )*
     };
 }
 
+pub(crate) use rows;
+
 rows! {
-    /// stdout differs: LuaRocks prints its build commands and the license.
-    install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], TREES;
+    /// The trees, and stdout's "is now installed" line (LuaRocks narrates
+    /// its steps too).
+    install_goes_to_the_last_tree_of_a_stock_config: [], ["install", "purelua"], INSTALLED_TREES;
     /// `--tree system` names no tree in a stock config: a path.
     install_tree_system_is_a_path_in_a_stock_config: [], ["--tree", "system", "install", "purelua"], TREES;
     install_tree_path: [], ["--tree", "BASE/other", "install", "appx"], TREES;
@@ -619,9 +664,9 @@ rows! {
     install_global: [], ["--global", "install", "purelua"], TREES;
     install_from_a_namespace: [], ["install", "alice/nsrock"], TREES;
     install_namespace_flag: [], ["install", "--namespace", "alice", "nsrock"], TREES;
-    /// A missing header: both fail before building; the messages differ in
-    /// wording.
-    install_with_a_missing_external_dependency_fails: [], ["install", "cextlib"], FAILS;
+    /// A missing header: both fail before building, saying so in the same
+    /// words.
+    install_with_a_missing_external_dependency_fails: [], ["install", "cextlib"], MISSING_HEADER;
 
     // global flags.
     verbose_install: [], ["--verbose", "install", "purelua"], TREES;

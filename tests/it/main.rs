@@ -8,6 +8,8 @@
 mod adopt;
 mod backends;
 mod battery;
+mod battery_files;
+mod battery_scripts;
 mod big_manifest;
 mod build;
 mod cache;
@@ -37,5 +39,6 @@ mod support;
 mod tree_repairs;
 mod trees;
 mod undo_hint;
+mod upload;
 mod versions;
 mod warm;

@@ -87,7 +87,7 @@ fn rockspecs_load_exactly_as_luarocks_loads_them() {
                 refused += 1;
                 let stderr = text(&ours.stderr);
                 assert!(
-                    stderr.starts_with("error: "),
+                    stderr.starts_with("Error: "),
                     "{name}: unclear error: {stderr}"
                 );
             }

@@ -281,9 +281,14 @@ pub fn skip_or_fail(why: &str) {
 /// Whether every program answers `--version` or `-v`; when one does not,
 /// [`skip_or_fail`] with its name.
 pub fn need(programs: &[&str]) -> bool {
+    // With no config and no home: `luarocks --version` loads its config,
+    // and the machine's is not the tests' to read.
+    let nowhere = tempfile::tempdir().expect("temp dir");
     let answers = |program: &str, flag: &str| {
         Command::new(program)
             .arg(flag)
+            .env("LUAROCKS_SYSCONFDIR", nowhere.path().join("etc"))
+            .env("HOME", nowhere.path().join("home"))
             .output()
             .is_ok_and(|o| o.status.success())
     };
