@@ -11,6 +11,7 @@
 //! - [`transport`]: the engines.
 //! - [`substitute`]: finding and fetching what a recipe built, trusting
 //!   only what a trusted key signed and what hashes to its name.
+//! - [`lease`]: build leases, so a fleet compiles each recipe once.
 //! - [`push`]: copying items (and their realisations) to a cache.
 //! - [`view`]: the LuaRocks view, binary rocks and manifests stock
 //!   LuaRocks installs from.
@@ -18,6 +19,7 @@
 pub mod copy;
 pub mod format;
 pub mod keys;
+pub mod lease;
 pub mod push;
 pub mod substitute;
 pub mod transport;

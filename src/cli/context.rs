@@ -74,6 +74,9 @@ pub struct Context {
     pub cache_flags: CacheFlags,
     pub store_flag: Option<PathBuf>,
     resolved: Resolved,
+    /// The run's build leases (made once: the substituters wait on them
+    /// and the pusher releases them).
+    pub leases: std::sync::OnceLock<Option<std::sync::Arc<rockstore::cache::lease::Leases>>>,
 }
 
 impl std::ops::Deref for Context {
@@ -116,6 +119,7 @@ impl Context {
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
+            leases: std::sync::OnceLock::new(),
             resolved: Resolved::new(asked(server_flags, tree_flags), env)?,
         })
     }
@@ -133,6 +137,7 @@ impl Context {
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
+            leases: std::sync::OnceLock::new(),
             resolved: Resolved::for_store(asked(server_flags, tree_flags), env)?,
         })
     }

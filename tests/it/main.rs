@@ -14,6 +14,7 @@ mod first_touch;
 mod fleet;
 mod hostile;
 mod hostile_corpus;
+mod lease;
 mod limits;
 mod local_flag;
 mod manifest;
