@@ -21,10 +21,14 @@
 # Usage: fleet.sh --bin ROCKSTORE --repo DIR --rock ROCK --check LUA
 #                 [--hosts N] [--engine nginx|s3] [--scenario seeded|cold]
 #                 [--rewrite-base URL] [--timeout SECONDS] [--work DIR]
-#                 [--lease-timeout SECONDS]
+#                 [--lease-timeout SECONDS] [--delay-ms MS]
+#
+# --delay-ms MS puts delay_proxy.py (next to this script) in front of the
+# rocks server and the cache: MS more latency each way, so each round trip
+# costs 2 x MS more (the machine has `tc tbf` but not `netem`).
 set -euo pipefail
 
-HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK= LEASE=60
+HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK= LEASE=60 DELAY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -38,7 +42,8 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --lease-timeout) LEASE=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --delay-ms) DELAY=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "fleet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -101,12 +106,25 @@ for i in $(seq 1 "$HOSTS"); do
   ip netns exec "$ns" ip link set lo up
 done
 
+# With --delay-ms: a delaying proxy on the bridge in front of $1:$2; sets
+# SEEN_PORT to the port hosts use.
+HERE=$(cd "$(dirname "$0")" && pwd)
+delayed_port() {
+  SEEN_PORT=$2
+  [ "$DELAY" != 0 ] || return 0
+  SEEN_PORT=$(free_port)
+  python3 "$HERE/delay_proxy.py" "$GW" "$SEEN_PORT" "$1" "$2" "$DELAY" >/dev/null 2>&1 &
+  PIDS+=($!)
+  wait_port "$GW" "$SEEN_PORT"
+}
+
 # The rocks server: the repository as given, its rockspecs naming this
 # fleet's address.
 mkdir -p "$WORK/repo"
 cp -a "$REPO/." "$WORK/repo/"
 REPO_PORT=$(free_port)
-REPO_URL="http://$GW:$REPO_PORT"
+delayed_port "$GW" "$REPO_PORT"
+REPO_URL="http://$GW:$SEEN_PORT"
 if [ -n "$REWRITE" ]; then
   find "$WORK/repo" -name '*.rockspec' -exec sed -i "s|$REWRITE|$REPO_URL|g" {} +
 fi
@@ -149,7 +167,8 @@ CONF
     /usr/sbin/nginx -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" &
     PIDS+=($!)
     wait_port "$GW" "$CACHE_PORT"
-    CACHE="http://$GW:$CACHE_PORT"
+    delayed_port "$GW" "$CACHE_PORT"
+    CACHE="http://$GW:$SEEN_PORT"
     ;;
   s3)
     mkdir -p "$WORK/weed/data"
@@ -164,7 +183,8 @@ CONF
       -s3.config="$WORK/weed/s3.json" >"$WORK/weed/log" 2>&1) &
     PIDS+=($!)
     wait_port "$GW" "$S3"
-    CACHE="s3://rocks/fleet?endpoint=http://$GW:$S3&region=us-east-1"
+    delayed_port "$GW" "$S3"
+    CACHE="s3://rocks/fleet?endpoint=http://$GW:$SEEN_PORT&region=us-east-1"
     ENV_S3=(AWS_ACCESS_KEY_ID=FLEETKEY AWS_SECRET_ACCESS_KEY=fleet-secret)
     ;;
   *) echo "fleet.sh: --engine nginx or s3" >&2; exit 2 ;;

@@ -15,6 +15,7 @@ use crate::support::{bin, need, project_dir, skip_or_fail, text, Sandbox};
 struct HostLine {
     exit: String,
     compiles: usize,
+    seconds: f64,
     lua: String,
     items: String,
 }
@@ -27,6 +28,7 @@ fn table(out: &str) -> Vec<HostLine> {
             HostLine {
                 exit: f[1].to_owned(),
                 compiles: f[2].parse().expect("compiles"),
+                seconds: f[3].parse().expect("seconds"),
                 lua: f[4].to_owned(),
                 items: f[5].to_owned(),
             }
@@ -38,7 +40,7 @@ fn table(out: &str) -> Vec<HostLine> {
 static ONE_FLEET: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn seeded_fleet(engine: &str) {
-    let Some((said, hosts)) = fleet(engine, "seeded") else {
+    let Some((said, hosts)) = fleet(engine, "seeded", &[]) else {
         return;
     };
     assert!(
@@ -53,7 +55,7 @@ fn seeded_fleet(engine: &str) {
 /// Runs the harness with 8 hosts; `None` when the machine cannot. Checks
 /// what every scenario must show: all succeed, all load, same items, and
 /// nothing left behind.
-fn fleet(engine: &str, scenario: &str) -> Option<(String, Vec<HostLine>)> {
+fn fleet(engine: &str, scenario: &str, extra: &[&str]) -> Option<(String, Vec<HostLine>)> {
     let _one = ONE_FLEET.lock().unwrap_or_else(|e| e.into_inner());
     if !rustix::process::geteuid().is_root() {
         skip_or_fail("root (the fleet's network namespaces)");
@@ -90,6 +92,7 @@ fn fleet(engine: &str, scenario: &str) -> Option<(String, Vec<HostLine>)> {
             "--lease-timeout",
             "20",
         ])
+        .args(extra)
         .arg("--repo")
         .arg(&repo.dir)
         .args(["--rewrite-base", &repo.server.base])
@@ -143,7 +146,7 @@ fn eight_hosts_seeded_by_one_install_with_no_compiles_from_seaweedfs() {
 /// by the one host that claims its lease, the others wait and substitute.
 #[test]
 fn eight_hosts_on_an_empty_seaweedfs_cache_compile_each_recipe_once() {
-    let Some((said, hosts)) = fleet("s3", "cold") else {
+    let Some((said, hosts)) = fleet("s3", "cold", &[]) else {
         return;
     };
     let runs: usize = hosts.iter().map(|h| h.compiles).sum();
@@ -163,4 +166,24 @@ fn eight_hosts_on_an_empty_seaweedfs_cache_compile_each_recipe_once() {
     );
     let builders = hosts.iter().filter(|h| h.compiles > 0).count();
     assert!(builders >= 1, "{said}");
+}
+
+/// The same seeded fleet behind 50 ms of latency each way (the harness's
+/// delay proxy in front of the rocks server and the cache): still 0
+/// compiles on the 7, and every install really paid the latency.
+#[test]
+fn eight_hosts_seeded_through_50_ms_links_install_with_no_compiles() {
+    let Some((said, hosts)) = fleet("s3", "seeded", &["--delay-ms", "50"]) else {
+        return;
+    };
+    for (i, h) in hosts.iter().enumerate().skip(1) {
+        assert_eq!(h.compiles, 0, "host {} compiled:\n{said}", i + 1);
+        // A manifest, a realisation and a blob: three round trips at least.
+        assert!(
+            h.seconds >= 0.3,
+            "host {} took {} s: the links were not slow:\n{said}",
+            i + 1,
+            h.seconds
+        );
+    }
 }
