@@ -531,6 +531,56 @@ impl Substituters {
 }
 
 impl Substituters {
+    /// The first trusted plan document of `plan_key` (see
+    /// [`super::plan_doc`]); one that does not stand is warned about.
+    pub fn plan_document(
+        &self,
+        plan_key: &str,
+        lua_abi: &str,
+        platform: &str,
+    ) -> Option<super::plan_doc::PlanDoc> {
+        use super::plan_doc;
+        for slot in &self.slots {
+            if slot.down.load(Ordering::SeqCst) {
+                continue;
+            }
+            for signer in &self.trusted {
+                let path = plan_doc::plan_path(plan_key, &signer.name);
+                let bytes = match slot.cache.transport().get(&path, plan_doc::MAX_PLAN_DOC) {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        if e.is_down() {
+                            self.down(slot, &e.into());
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let checked = serde_json::from_slice::<plan_doc::PlanDoc>(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|doc| {
+                        plan_doc::check(&doc, plan_key, lua_abi, platform, &self.trusted)
+                            .map(|()| doc)
+                            .map_err(|e| e.to_string())
+                    });
+                match checked {
+                    Ok(doc) => return Some(doc),
+                    Err(why) => (self.warn)(&format!(
+                        "{}: refusing the plan document {path}: {why}",
+                        slot.cache.url
+                    )),
+                }
+            }
+        }
+        None
+    }
+
+    /// Warns as the substituters do.
+    pub fn warn(&self, text: &str) {
+        (self.warn)(text);
+    }
+
     /// A trusted realisation asked for again (not the run's memo), and
     /// remembered when found.
     fn ask_again(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {

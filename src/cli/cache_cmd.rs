@@ -178,6 +178,51 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Writes the signed plan document of an install that pushed, when
+    /// the cache has every realisation it names (a rock reused from this
+    /// store was not pushed: then no document, rather than one that every
+    /// reader would refuse).
+    pub fn push_plan_document(
+        &self,
+        record: &rockstore::install::PlanRecord,
+    ) -> anyhow::Result<()> {
+        use rockstore::cache::plan_doc::{self, PlanDoc, PLAN_FORMAT};
+        let Some(url) = self.push_url() else {
+            return Ok(());
+        };
+        if record.entries.is_empty() {
+            return Ok(());
+        }
+        let cache = self.cache(&url)?;
+        for signer in self.secret_keys()? {
+            let mut complete = true;
+            for entry in &record.entries {
+                let path = format!("real/{}/{}.json", entry.recipe_key, signer.name);
+                if cache.transport().head(&path)?.is_none() {
+                    complete = false;
+                    break;
+                }
+            }
+            if !complete {
+                continue;
+            }
+            let mut doc = PlanDoc {
+                format: PLAN_FORMAT,
+                plan_key: record.plan_key.clone(),
+                lua_abi: record.lua_abi.clone(),
+                platform: record.platform.clone(),
+                entries: record.entries.clone(),
+                signature: String::new(),
+            };
+            plan_doc::sign(&mut doc, &signer);
+            let json = serde_json::to_vec_pretty(&doc)?;
+            cache.create(&plan_doc::plan_path(&record.plan_key, &signer.name), &json)?;
+        }
+        Ok(())
+    }
+}
+
 /// Waits for a pusher and says what it pushed.
 pub fn finish_push(pusher: Option<Pusher>) -> anyhow::Result<()> {
     if let Some(pusher) = pusher {

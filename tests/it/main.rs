@@ -20,6 +20,7 @@ mod local_flag;
 mod manifest;
 mod mirrors;
 mod plan;
+mod plan_docs;
 mod readme;
 mod rocks_server;
 mod rockspec;
