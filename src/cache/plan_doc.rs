@@ -174,7 +174,12 @@ mod tests {
             Err(PlanRefused::Signature(SignatureProblem::Mismatch(_)))
         ));
         assert_ne!(
-            plan_key("5.4", "linux-x86_64", &["a 1-1".into(), "b 1-1".into()], &[]),
+            plan_key(
+                "5.4",
+                "linux-x86_64",
+                &["a 1-1".into(), "b 1-1".into()],
+                &[]
+            ),
             plan_key("5.4", "linux-x86_64", &["a 1-1b 1-1".into()], &[]),
             "the key's encoding is injective"
         );

@@ -40,8 +40,8 @@ use crate::tree::profile::{ProfileError, WrapperContext};
 use crate::tree::{Profile, ProfileRock, Tree, TreeError};
 pub use execute::Progress;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
-pub use resolve::ConsultedTree;
 pub use plan_cache::PlanRecord;
+pub use resolve::ConsultedTree;
 use resolve::Resolver;
 
 /// LuaRocks' deps modes.

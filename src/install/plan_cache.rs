@@ -41,12 +41,17 @@ fn known_items(plan: &InstallPlan) -> Vec<Option<String>> {
 
 /// The plan's key: its rocks to build and the recipe keys known without
 /// any cache (see [`plan_doc::plan_key`]).
-pub(super) fn plan_key(installer: &Installer<'_>, plan: &InstallPlan) -> Result<String, InstallError> {
+pub(super) fn plan_key(
+    installer: &Installer<'_>,
+    plan: &InstallPlan,
+) -> Result<String, InstallError> {
     let items = known_items(plan);
     let mut rocks = Vec::new();
     let mut known: Vec<RecipeKey> = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
-        let Some(source) = &step.build_from else { continue };
+        let Some(source) = &step.build_from else {
+            continue;
+        };
         if items[i].is_some() {
             continue;
         }

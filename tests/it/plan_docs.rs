@@ -97,15 +97,16 @@ fn a_plan_document_gives_the_closure_and_a_forged_one_is_refused() {
         .iter()
         .map(|e| e["rock"].as_str().expect("rock"))
         .collect();
-    assert_eq!(rocks, ["purelua 2.0-1", "cmulti 1.0-1", "appx 1.0-1"], "{doc}");
+    assert_eq!(
+        rocks,
+        ["purelua 2.0-1", "cmulti 1.0-1", "appx 1.0-1"],
+        "{doc}"
+    );
 
     // A fresh host: the document names every build, nothing compiles.
     let (said, built) = host("b", false);
     assert_eq!(built, 0, "{said}");
-    assert!(
-        said.contains("a plan document named 3 build(s)"),
-        "{said}"
-    );
+    assert!(said.contains("a plan document named 3 build(s)"), "{said}");
 
     // Signed by the right key, but its last entry names another item.
     let good = std::fs::read(&doc_file).expect("doc");
@@ -135,8 +136,11 @@ fn a_plan_document_gives_the_closure_and_a_forged_one_is_refused() {
     let mut resigned: rockstore::cache::plan_doc::PlanDoc =
         serde_json::from_slice(&good).expect("doc");
     rockstore::cache::plan_doc::sign(&mut resigned, &untrusted);
-    std::fs::write(&doc_file, serde_json::to_vec_pretty(&resigned).expect("json"))
-        .expect("resign");
+    std::fs::write(
+        &doc_file,
+        serde_json::to_vec_pretty(&resigned).expect("json"),
+    )
+    .expect("resign");
     let (said, built) = host("d", false);
     assert_eq!(built, 0, "{said}");
     assert!(
