@@ -964,9 +964,8 @@ fn a_lock_with_item_hashes_installs_them_from_any_cache_signed_or_not() {
 /// `copy --to URL --luarocks-view` on nginx: stock Debian LuaRocks 3.8
 /// installs a C rock and a pure-Lua closure from the view with no
 /// compiler run, `lua5.4` loads them, and a second push of other rocks
-/// keeps the first ones in the manifests. (The seed stack —
-/// luasocket, copas, lualogging, luamqtt — needs the network; the
-/// fixtures stand for it: a C rock, and a pure-Lua rock with a dependency.)
+/// keeps the first ones in the manifests. (The seed stack, by
+/// name, is `seed_view.rs`'s, from self-written stand-ins.)
 #[test]
 fn stock_luarocks_installs_from_the_luarocks_view_with_no_compiler() {
     if !need(&["lua5.4", "gcc", "luarocks"]) {

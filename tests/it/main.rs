@@ -24,6 +24,7 @@ mod plan_docs;
 mod readme;
 mod rocks_server;
 mod rockspec;
+mod seed_view;
 mod shared;
 mod store;
 mod store_format;
