@@ -143,6 +143,46 @@ def check_stamps(base: pathlib.Path) -> tuple[int, int]:
         failures += not ok
     return total, failures
 
+def check_plans(base: pathlib.Path) -> tuple[int, int]:
+    """cache.md, plan documents: the plan key re-derived from its preimage
+    (blake3 via b3), the fingerprint re-derived from the JSON, and the
+    Ed25519 signature verified with openssl."""
+    import tempfile
+    failures = total = 0
+    plans = base / "plan"
+    if not plans.is_dir():
+        return 0, 0
+    field = lambda f: u64(len(f.encode())) + f.encode()
+    for case in sorted(plans.iterdir()):
+        total += 1
+        doc = json.loads((case / "plan.json").read_text())
+        pre = [l.split(" ", 1) for l in (case / "plan-key.txt").read_text().splitlines()]
+        get = lambda k: [v for (n, v) in pre if n == k]
+        rocks, known = get("rock"), get("known")
+        key_stream = b"".join(field(f) for f in ["rockstore-plan-1", get("lua_abi")[0], get("platform")[0],
+                                                 str(len(rocks)), *rocks, str(len(known)), *known])
+        ok = b3(key_stream).hex() == get("key")[0] == doc["plan_key"]
+        fields = ["rockstore-plan-1", doc["plan_key"], doc["lua_abi"], doc["platform"], str(len(doc["entries"]))]
+        for e in doc["entries"]:
+            fields += [e["rock"], e["recipe_key"], e["item"]]
+        fingerprint = b"".join(field(f) for f in fields)
+        ok = ok and fingerprint == (case / "fingerprint.bin").read_bytes()
+        name, signature = doc["signature"].split(":", 1)
+        pname, public = (case / "public.txt").read_text().strip().split(":", 1)
+        public, signature = base64.b64decode(public), base64.b64decode(signature)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = pathlib.Path(tmp)
+            (t / "fp").write_bytes(fingerprint)
+            (t / "sig").write_bytes(signature)
+            (t / "pub.der").write_bytes(bytes.fromhex("302a300506032b6570032100") + public)
+            verify = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER",
+                                     "-inkey", t / "pub.der", "-rawin", "-in", t / "fp",
+                                     "-sigfile", t / "sig"], capture_output=True)
+            ok = ok and name == pname and verify.returncode == 0
+        print(f"{'ok  ' if ok else 'FAIL'} plan/{case.name}")
+        failures += not ok
+    return total, failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -168,6 +208,9 @@ def main() -> int:
     cache_total, cache_failures = check_cache(base)
     total += cache_total
     failures += cache_failures
+    plan_total, plan_failures = check_plans(base)
+    total += plan_total
+    failures += plan_failures
     print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0
 

@@ -10,7 +10,9 @@
 #   seeded  host 1 installs and pushes; then hosts 2..N install at once,
 #           substituting (expect 0 compiler runs on them).
 #   cold    all hosts start at once on an empty cache, each pushing what it
-#           builds (with leases on S3, each recipe is compiled once).
+#           builds: with build leases (S3), each recipe is compiled once, by
+#           the host that claims it; nginx's WebDAV cannot refuse a second
+#           writer, so there every host builds (and says so once).
 #
 # Prints one line per host and a summary; exits 1 if any host failed or its
 # tree does not load. Cleans up every namespace, link and process it made.
@@ -19,9 +21,14 @@
 # Usage: fleet.sh --bin ROCKSTORE --repo DIR --rock ROCK --check LUA
 #                 [--hosts N] [--engine nginx|s3] [--scenario seeded|cold]
 #                 [--rewrite-base URL] [--timeout SECONDS] [--work DIR]
+#                 [--lease-timeout SECONDS] [--delay-ms MS]
+#
+# --delay-ms MS puts delay_proxy.py (next to this script) in front of the
+# rocks server and the cache: MS more latency each way, so each round trip
+# costs 2 x MS more (the machine has `tc tbf` but not `netem`).
 set -euo pipefail
 
-HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK=
+HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK= LEASE=60 DELAY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -34,7 +41,9 @@ while [ $# -gt 0 ]; do
     --rewrite-base) REWRITE=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --lease-timeout) LEASE=$2; shift 2 ;;
+    --delay-ms) DELAY=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "fleet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -97,12 +106,25 @@ for i in $(seq 1 "$HOSTS"); do
   ip netns exec "$ns" ip link set lo up
 done
 
+# With --delay-ms: a delaying proxy on the bridge in front of $1:$2; sets
+# SEEN_PORT to the port hosts use.
+HERE=$(cd "$(dirname "$0")" && pwd)
+delayed_port() {
+  SEEN_PORT=$2
+  [ "$DELAY" != 0 ] || return 0
+  SEEN_PORT=$(free_port)
+  python3 "$HERE/delay_proxy.py" "$GW" "$SEEN_PORT" "$1" "$2" "$DELAY" >/dev/null 2>&1 &
+  PIDS+=($!)
+  wait_port "$GW" "$SEEN_PORT"
+}
+
 # The rocks server: the repository as given, its rockspecs naming this
 # fleet's address.
 mkdir -p "$WORK/repo"
 cp -a "$REPO/." "$WORK/repo/"
 REPO_PORT=$(free_port)
-REPO_URL="http://$GW:$REPO_PORT"
+delayed_port "$GW" "$REPO_PORT"
+REPO_URL="http://$GW:$SEEN_PORT"
 if [ -n "$REWRITE" ]; then
   find "$WORK/repo" -name '*.rockspec' -exec sed -i "s|$REWRITE|$REPO_URL|g" {} +
 fi
@@ -145,7 +167,8 @@ CONF
     /usr/sbin/nginx -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" &
     PIDS+=($!)
     wait_port "$GW" "$CACHE_PORT"
-    CACHE="http://$GW:$CACHE_PORT"
+    delayed_port "$GW" "$CACHE_PORT"
+    CACHE="http://$GW:$SEEN_PORT"
     ;;
   s3)
     mkdir -p "$WORK/weed/data"
@@ -160,7 +183,8 @@ CONF
       -s3.config="$WORK/weed/s3.json" >"$WORK/weed/log" 2>&1) &
     PIDS+=($!)
     wait_port "$GW" "$S3"
-    CACHE="s3://rocks/fleet?endpoint=http://$GW:$S3&region=us-east-1"
+    delayed_port "$GW" "$S3"
+    CACHE="s3://rocks/fleet?endpoint=http://$GW:$SEEN_PORT&region=us-east-1"
     ENV_S3=(AWS_ACCESS_KEY_ID=FLEETKEY AWS_SECRET_ACCESS_KEY=fleet-secret)
     ;;
   *) echo "fleet.sh: --engine nginx or s3" >&2; exit 2 ;;
@@ -188,7 +212,8 @@ install_on() {
   timeout "$TIMEOUT" ip netns exec "rs${TAG}h$i" env -i PATH="$PATH" HOME="$h/home" \
     CC_LOG="$h/cc.log" "${ENV_S3[@]}" \
     "$BIN" --store "$h/store" --tree "$h/tree" --lua-version 5.4 --only-server "$REPO_URL" \
-    install "$ROCK" --substituter "$CACHE" --trusted-public-key "$PUBLIC" "$@" \
+    install "$ROCK" --substituter "$CACHE" --trusted-public-key "$PUBLIC" \
+    --lease-timeout "$LEASE" "$@" \
     "CC=$WORK/cc" >"$h/out" 2>&1
   echo $? > "$h/status"
   set -e
@@ -234,5 +259,20 @@ for i in $(seq 1 "$HOSTS"); do
   printf 'host%-2s %-6s %-9s %-8s %-6s %s\n' "$i" "$status" "$compiles" "$(cat "$h/seconds")" "$lua" "$items"
   if [ "$status" != 0 ] || [ "$lua" != ok ]; then sed 's/^/    /' "$h/out" "$h/lua" | tail -20; fi
 done
+# Each source file compiled, across the fleet: with leases, each recipe is
+# built once, so no source is compiled twice.
+distinct=$(python3 - "$WORK" "$HOSTS" <<'PY'
+import os, re, sys
+seen = set()
+for i in range(1, int(sys.argv[2]) + 1):
+    log = os.path.join(sys.argv[1], f"h{i}", "cc.log")
+    if os.path.exists(log):
+        for line in open(log):
+            if " -c " in line:
+                seen.update(os.path.basename(w) for w in line.split() if w.endswith(".c"))
+print(len(seen))
+PY
+)
+echo "sources: $total_compiles compiler runs of $distinct distinct sources"
 python3 -c "print(f'fleet: {$HOSTS - $failed}/$HOSTS succeeded, {$total_compiles} compiler runs in all, {$fleet_end - $fleet_start:.2f} s wall')"
 [ "$failed" = 0 ]

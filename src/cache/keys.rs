@@ -128,8 +128,13 @@ impl SecretKey {
 
     /// Signs `doc` (its `signature` is replaced).
     pub fn sign(&self, doc: &mut RealisationDoc) {
-        let signature = self.key.sign(&fingerprint(doc));
-        doc.signature = format!("{}:{}", self.name, B64.encode(signature.to_bytes()));
+        doc.signature = self.sign_bytes(&fingerprint(doc));
+    }
+
+    /// `name:base64` of the signature of `fingerprint`.
+    pub fn sign_bytes(&self, fingerprint: &[u8]) -> String {
+        let signature = self.key.sign(fingerprint);
+        format!("{}:{}", self.name, B64.encode(signature.to_bytes()))
     }
 }
 
@@ -171,10 +176,19 @@ pub enum SignatureProblem {
 
 /// Checks `doc`'s signature against `trusted`.
 pub fn check(doc: &RealisationDoc, trusted: &[PublicKey]) -> Result<(), SignatureProblem> {
-    if doc.signature.is_empty() {
+    check_bytes(&doc.signature, &fingerprint(doc), trusted)
+}
+
+/// Checks `signature` (`name:base64`) over `fingerprint` against `trusted`.
+pub fn check_bytes(
+    signature: &str,
+    fingerprint: &[u8],
+    trusted: &[PublicKey],
+) -> Result<(), SignatureProblem> {
+    if signature.is_empty() {
         return Err(SignatureProblem::Unsigned);
     }
-    let Some((name, data)) = doc.signature.split_once(':') else {
+    let Some((name, data)) = signature.split_once(':') else {
         return Err(SignatureProblem::Unsigned);
     };
     let Some(key) = trusted.iter().find(|k| k.name == name) else {
@@ -187,7 +201,7 @@ pub fn check(doc: &RealisationDoc, trusted: &[PublicKey]) -> Result<(), Signatur
         .and_then(|b| b.try_into().ok())
         .ok_or_else(mismatch)?;
     key.key
-        .verify_strict(&fingerprint(doc), &Signature::from_bytes(&bytes))
+        .verify_strict(fingerprint, &Signature::from_bytes(&bytes))
         .map_err(|_| mismatch())
 }
 

@@ -11,6 +11,8 @@
 //! - [`transport`]: the engines.
 //! - [`substitute`]: finding and fetching what a recipe built, trusting
 //!   only what a trusted key signed and what hashes to its name.
+//! - [`lease`]: build leases, so a fleet compiles each recipe once.
+//! - [`plan_doc`]: signed plan documents, a closure in one request.
 //! - [`push`]: copying items (and their realisations) to a cache.
 //! - [`view`]: the LuaRocks view, binary rocks and manifests stock
 //!   LuaRocks installs from.
@@ -18,6 +20,8 @@
 pub mod copy;
 pub mod format;
 pub mod keys;
+pub mod lease;
+pub mod plan_doc;
 pub mod push;
 pub mod substitute;
 pub mod transport;

@@ -194,6 +194,20 @@ impl Pusher {
         failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
         log: Option<PushLog>,
     ) -> Pusher {
+        Pusher::start_leased(cache, store_root, signers, failpoints, log, None)
+    }
+
+    /// A pusher that also releases the build lease of each recipe it
+    /// pushes the realisation of (the hosts waiting for it then find it),
+    /// and at its end every lease still held (builds that failed).
+    pub fn start_leased(
+        cache: Cache,
+        store_root: std::path::PathBuf,
+        signers: Vec<SecretKey>,
+        failpoints: std::sync::Arc<crate::store::failpoint::Failpoints>,
+        log: Option<PushLog>,
+        leases: Option<std::sync::Arc<super::lease::Leases>>,
+    ) -> Pusher {
         let (sender, receiver) = mpsc::channel::<ItemName>();
         let worker = std::thread::spawn(move || {
             let options = crate::store::StoreOptions {
@@ -207,18 +221,35 @@ impl Pusher {
                 url: cache.url.clone(),
                 source,
             })?;
+            let release_all = |leases: &Option<std::sync::Arc<super::lease::Leases>>| {
+                if let Some(leases) = leases {
+                    leases.release_all();
+                }
+            };
             for name in receiver {
                 let pushed = match store.get(&name) {
-                    Ok(Some(item)) => push_item(&cache, &store, &item, &signers, &mut report),
+                    Ok(Some(item)) => {
+                        let pushed = push_item(&cache, &store, &item, &signers, &mut report);
+                        // Released whether or not the push went through: a
+                        // waiter then finds the realisation, or builds.
+                        if let (Some(leases), Some(key)) = (&leases, item.record.recipe_key) {
+                            leases.release(&key);
+                        }
+                        pushed
+                    }
                     Ok(None) => continue,
                     Err(e) => Err(e.into()),
                 };
+                if pushed.is_err() && log.is_none() {
+                    release_all(&leases);
+                }
                 match (&log, pushed) {
                     (Some(log), Ok(())) => log(&format!("pushed {name} to {}", cache.url)),
                     (Some(log), Err(e)) => log(&format!("warning: {}", crate::hint::chain(&e))),
                     (None, result) => result?,
                 }
             }
+            release_all(&leases);
             Ok(report)
         });
         Pusher {

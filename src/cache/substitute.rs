@@ -10,10 +10,11 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::format::RealisationDoc;
 use super::keys::{self, PublicKey};
+use super::lease::{Backoff, Claim, Leases};
 use super::{Cache, CacheError};
 use crate::store::canonical;
 use crate::store::content_hash::{ContentHash, RecipeKey};
@@ -106,6 +107,9 @@ pub struct Substituters {
     /// Blobs downloaded ahead of their builds, by content hash (checked
     /// when admitted, like any blob).
     downloaded: Mutex<HashMap<ContentHash, Vec<u8>>>,
+    /// Build leases on the cache builds are pushed to, when its engine can
+    /// refuse a second writer: a miss waits for the host that holds one.
+    leases: Option<Arc<Leases>>,
 }
 
 /// Most bytes of blobs held in memory ahead of their admission; the rest
@@ -159,7 +163,14 @@ impl Substituters {
             warn,
             found: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(HashMap::new()),
+            leases: None,
         }
+    }
+
+    /// Takes build leases on `leases`' cache before building what no
+    /// substituter has (see [`super::lease`]).
+    pub fn set_leases(&mut self, leases: Arc<Leases>) {
+        self.leases = Some(leases);
     }
 
     /// The item archive of content hash `hash` from the first substituter
@@ -469,7 +480,14 @@ impl Substituters {
         expect: Expect<'_>,
         watch: Option<&dyn crate::build::BuildWatch>,
     ) -> Result<Option<(Item, String)>, SubstituteError> {
-        let Some(hit) = self.lookup(key, expect) else {
+        let found = match self.lookup(key, expect) {
+            None if !self.cache_only => match &self.leases {
+                Some(leases) => self.wait_for_build(leases, key, expect, watch),
+                None => None,
+            },
+            found => found,
+        };
+        let Some(hit) = found else {
             if self.cache_only {
                 return Err(SubstituteError::NotCached {
                     rock: expect.rock.to_owned(),
@@ -509,6 +527,153 @@ impl Substituters {
                 Ok(None)
             }
         }
+    }
+}
+
+impl Substituters {
+    /// The first trusted plan document of `plan_key` (see
+    /// [`super::plan_doc`]); one that does not stand is warned about.
+    pub fn plan_document(
+        &self,
+        plan_key: &str,
+        lua_abi: &str,
+        platform: &str,
+    ) -> Option<super::plan_doc::PlanDoc> {
+        use super::plan_doc;
+        for slot in &self.slots {
+            if slot.down.load(Ordering::SeqCst) {
+                continue;
+            }
+            for signer in &self.trusted {
+                let path = plan_doc::plan_path(plan_key, &signer.name);
+                let bytes = match slot.cache.transport().get(&path, plan_doc::MAX_PLAN_DOC) {
+                    Ok(Some(bytes)) => bytes,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        if e.is_down() {
+                            self.down(slot, &e.into());
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let checked = serde_json::from_slice::<plan_doc::PlanDoc>(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|doc| {
+                        plan_doc::check(&doc, plan_key, lua_abi, platform, &self.trusted)
+                            .map(|()| doc)
+                            .map_err(|e| e.to_string())
+                    });
+                match checked {
+                    Ok(doc) => return Some(doc),
+                    Err(why) => (self.warn)(&format!(
+                        "{}: refusing the plan document {path}: {why}",
+                        slot.cache.url
+                    )),
+                }
+            }
+        }
+        None
+    }
+
+    /// Warns as the substituters do.
+    pub fn warn(&self, text: &str) {
+        (self.warn)(text);
+    }
+
+    /// A trusted realisation asked for again (not the run's memo), and
+    /// remembered when found.
+    fn ask_again(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {
+        let hit = self.ask(key, expect)?;
+        if let Ok(mut m) = self.found.lock() {
+            m.insert(*key, Some(hit.clone()));
+        }
+        Some(hit)
+    }
+
+    /// No substituter has `key`: claims its lease (`None`: this host
+    /// builds, holding it), or waits for the host that holds it to push
+    /// its realisation (`Some`). A lease whose holder stops renewing it
+    /// expires and is claimed again; a wait over the policy's bounds, or
+    /// a cache that fails, ends in building here.
+    fn wait_for_build(
+        &self,
+        leases: &Leases,
+        key: &RecipeKey,
+        expect: Expect<'_>,
+        watch: Option<&dyn crate::build::BuildWatch>,
+    ) -> Option<Hit> {
+        // Held already: a `.src.rock` asks once before unpacking and once
+        // for the rockspec inside.
+        if leases.holds(key) {
+            return None;
+        }
+        let mut backoff = Backoff::new(leases.policy());
+        let mut waited_for: Option<String> = None;
+        // Each round either waits (bounded by the backoff) or moves to a
+        // later generation or holder; bounded anyway.
+        for _ in 0..64 {
+            let doc = match leases.claim(key) {
+                Ok(Claim::Won) => {
+                    // Pushed between the lookup and the claim: nothing to build.
+                    if let Some(hit) = self.ask_again(key, expect) {
+                        leases.release(key);
+                        return Some(hit);
+                    }
+                    if let Some(holder) = waited_for {
+                        (self.warn)(&format!(
+                            "waited {:.1} s for {holder}'s build of {}; its lease on {} expired, building it here",
+                            backoff.waited().as_secs_f64(),
+                            expect.rock,
+                            leases.url()
+                        ));
+                    }
+                    return None;
+                }
+                Ok(Claim::Held(doc)) => doc,
+                Err(e) => {
+                    (self.warn)(&format!(
+                        "cannot take the build lease of {} on {}: {e}; building it here",
+                        expect.rock,
+                        leases.url()
+                    ));
+                    return None;
+                }
+            };
+            let holder = format!("{} (pid {})", doc.host, doc.pid);
+            if waited_for.as_ref() != Some(&holder) {
+                if let Some(w) = watch {
+                    w.doing(&format!(
+                        "waiting for {holder} to build it ({})",
+                        leases.url()
+                    ));
+                }
+                waited_for = Some(holder.clone());
+            }
+            loop {
+                if !backoff.pause() {
+                    (self.warn)(&format!(
+                        "waited {:.1} s for {holder}'s build of {}, the most allowed; building it here",
+                        backoff.waited().as_secs_f64(),
+                        expect.rock
+                    ));
+                    return None;
+                }
+                if let Some(hit) = self.ask_again(key, expect) {
+                    return Some(hit);
+                }
+                match leases.still_held(&doc, key) {
+                    Ok(true) => continue,
+                    // Released or expired: look once more, then claim.
+                    Ok(false) => break,
+                    Err(_) => return None,
+                }
+            }
+            if let Some(hit) = self.ask_again(key, expect) {
+                return Some(hit);
+            }
+        }
+        None
     }
 }
 

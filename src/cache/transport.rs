@@ -376,6 +376,29 @@ impl Transport {
         }
     }
 
+    /// Deletes `path` (a lease released); an absent file is no error.
+    pub fn delete(&self, path: &str) -> Result<(), TransportError> {
+        match self {
+            Transport::File(root) => {
+                let file = root.join(path);
+                match std::fs::remove_file(&file) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(source) => Err(TransportError::Io { path: file, source }),
+                }
+            }
+            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+                let url = self.signed(path, reqwest::Method::DELETE, false)?;
+                let shown = self.shown(path);
+                let response = client.delete(url).send().map_err(|e| down(&shown, &e))?;
+                match response.status().as_u16() {
+                    200..=299 | 404 => Ok(()),
+                    s => self.absent_or_failure(s, shown),
+                }
+            }
+        }
+    }
+
     /// The names of the files directly in directory `dir`, where the
     /// engine can list them (a directory; none when `dir` is absent);
     /// `None` where it cannot (HTTP, S3), whose writers keep an index.
@@ -452,6 +475,7 @@ impl Transport {
                         action.sign(VALID)
                     }
                     reqwest::Method::HEAD => bucket.head_object(creds, &key).sign(VALID),
+                    reqwest::Method::DELETE => bucket.delete_object(creds, &key).sign(VALID),
                     _ => bucket.get_object(creds, &key).sign(VALID),
                 })
             }

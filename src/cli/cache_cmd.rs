@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use rockstore::backend::StoreBackend;
+use std::sync::Arc;
+
 use rockstore::cache::keys::SecretKey;
+use rockstore::cache::lease::{LeasePolicy, Leases};
 use rockstore::cache::push::{self, Pusher};
 use rockstore::cache::substitute::Substituters;
 use rockstore::cache::transport::{S3Credentials, Timeouts};
@@ -45,6 +48,10 @@ pub struct CacheFlags {
     /// to this cache, as it is built [default: config's `rockstore_push_to`].
     #[arg(long, global = true, value_name = "URL")]
     pub push_to: Option<String>,
+    /// Seconds a build lease lasts unless its holder renews it: how long
+    /// the hosts of a fleet wait for a killed host's build [default: 60].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lease_timeout: Option<u64>,
 }
 
 impl Context {
@@ -80,14 +87,58 @@ impl Context {
         }
         let mut keys = flags.trusted_public_keys.clone();
         keys.extend(self.config.trusted_public_keys.iter().cloned());
-        Ok(Some(Substituters::from_config(
+        let mut substituters = Substituters::from_config(
             &urls,
             &keys,
             flags.cache_only,
             self.timeouts(),
             self.s3().as_ref(),
             Box::new(|w: &str| errln!("warning: {w}")),
-        )?))
+        )?;
+        if let Some(leases) = self.leases(&urls)? {
+            substituters.set_leases(leases);
+        }
+        Ok(Some(substituters))
+    }
+
+    fn push_url(&self) -> Option<String> {
+        self.cache_flags
+            .push_to
+            .clone()
+            .or_else(|| self.config.push_to.clone())
+    }
+
+    /// Build leases on the cache builds are pushed to, when it is also
+    /// asked as a substituter (waiters find the realisation there) and its
+    /// engine can refuse a second writer; an engine that cannot is said
+    /// once. Made once per run.
+    fn leases(&self, substituters: &[String]) -> anyhow::Result<Option<Arc<Leases>>> {
+        if let Some(made) = self.leases.get() {
+            return Ok(made.clone());
+        }
+        let made = match self.push_url() {
+            Some(url)
+                if substituters
+                    .iter()
+                    .any(|s| s.trim_end_matches('/') == url.trim_end_matches('/')) =>
+            {
+                let policy = LeasePolicy {
+                    ttl: std::time::Duration::from_secs(
+                        self.cache_flags.lease_timeout.unwrap_or(60).max(1),
+                    ),
+                    ..LeasePolicy::default()
+                };
+                let leases = Leases::for_cache(self.cache(&url)?, policy).map(Arc::new);
+                if leases.is_none() {
+                    errln!(
+                        "note: {url} cannot refuse a second writer (an HTTP PUT overwrites), so no build lease is taken: every host that misses in it builds"
+                    );
+                }
+                leases
+            }
+            _ => None,
+        };
+        Ok(self.leases.get_or_init(|| made).clone())
     }
 
     /// The secret keys pushes are signed with.
@@ -112,21 +163,63 @@ impl Context {
 
     /// The background pusher `--push-to` (or the config) asks for.
     pub fn pusher(&self, backend: &dyn StoreBackend) -> anyhow::Result<Option<Pusher>> {
-        let Some(url) = self
-            .cache_flags
-            .push_to
-            .clone()
-            .or_else(|| self.config.push_to.clone())
-        else {
+        let Some(url) = self.push_url() else {
             return Ok(None);
         };
         let cache = self.cache(&url)?;
-        Ok(Some(Pusher::start(
+        Ok(Some(Pusher::start_leased(
             cache,
             backend.store().root().to_path_buf(),
             self.secret_keys()?,
             backend.store().options().failpoints.clone(),
+            None,
+            self.leases.get().cloned().flatten(),
         )))
+    }
+}
+
+impl Context {
+    /// Writes the signed plan document of an install that pushed, when
+    /// the cache has every realisation it names (a rock reused from this
+    /// store was not pushed: then no document, rather than one that every
+    /// reader would refuse).
+    pub fn push_plan_document(
+        &self,
+        record: &rockstore::install::PlanRecord,
+    ) -> anyhow::Result<()> {
+        use rockstore::cache::plan_doc::{self, PlanDoc, PLAN_FORMAT};
+        let Some(url) = self.push_url() else {
+            return Ok(());
+        };
+        if record.entries.is_empty() {
+            return Ok(());
+        }
+        let cache = self.cache(&url)?;
+        for signer in self.secret_keys()? {
+            let mut complete = true;
+            for entry in &record.entries {
+                let path = format!("real/{}/{}.json", entry.recipe_key, signer.name);
+                if cache.transport().head(&path)?.is_none() {
+                    complete = false;
+                    break;
+                }
+            }
+            if !complete {
+                continue;
+            }
+            let mut doc = PlanDoc {
+                format: PLAN_FORMAT,
+                plan_key: record.plan_key.clone(),
+                lua_abi: record.lua_abi.clone(),
+                platform: record.platform.clone(),
+                entries: record.entries.clone(),
+                signature: String::new(),
+            };
+            plan_doc::sign(&mut doc, &signer);
+            let json = serde_json::to_vec_pretty(&doc)?;
+            cache.create(&plan_doc::plan_path(&record.plan_key, &signer.name), &json)?;
+        }
+        Ok(())
     }
 }
 

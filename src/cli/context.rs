@@ -87,6 +87,9 @@ pub struct Context {
     binding_checked: std::cell::OnceCell<()>,
     /// `doctor --fix` may make the tree's missing store again.
     pub may_recreate_store: std::cell::Cell<bool>,
+    /// The run's build leases (made once: the substituters wait on them
+    /// and the pusher releases them).
+    pub leases: std::sync::OnceLock<Option<std::sync::Arc<rockstore::cache::lease::Leases>>>,
 }
 
 impl std::ops::Deref for Context {
@@ -130,6 +133,7 @@ impl Context {
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
+            leases: std::sync::OnceLock::new(),
             resolved: Resolved::new(asked(server_flags, tree_flags), env)?,
             binding_checked: Default::default(),
             may_recreate_store: Default::default(),
@@ -149,6 +153,7 @@ impl Context {
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
+            leases: std::sync::OnceLock::new(),
             resolved: Resolved::for_store(asked(server_flags, tree_flags), env)?,
             binding_checked: Default::default(),
             may_recreate_store: Default::default(),

@@ -460,8 +460,12 @@ fn run_install(
         None => installer.install_watched(requests, only_deps, &watcher),
     };
     watcher.finish();
+    let pushed = pusher.is_some();
     super::cache_cmd::finish_push(pusher)?;
     let outcome = outcome?;
+    if let (true, Some(record)) = (pushed, &outcome.plan) {
+        cx.push_plan_document(record)?;
+    }
     if let Some(dir) = pin_into {
         let file = dir.join("luarocks.lock");
         std::fs::write(&file, rockstore::install::lock_text(&outcome.pins))

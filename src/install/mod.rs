@@ -22,6 +22,7 @@ mod compose;
 pub mod doctor;
 pub mod execute;
 pub mod plan;
+mod plan_cache;
 pub mod resolve;
 pub mod solve;
 pub mod source;
@@ -40,6 +41,7 @@ use crate::tree::profile::{ProfileError, WrapperContext};
 use crate::tree::{Profile, ProfileRock, Tree, TreeError};
 pub use execute::Progress;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
+pub use plan_cache::PlanRecord;
 pub use resolve::ConsultedTree;
 use resolve::Resolver;
 
@@ -277,6 +279,9 @@ pub struct Outcome {
     /// writes it into `luarocks.lock`: `dependencies` / `build_dependencies`
     /// → name → version (the first one met, as LuaRocks' deplocks).
     pub pins: BTreeMap<String, BTreeMap<String, String>>,
+    /// The plan document of this install (when it asked substituters), to
+    /// push once its builds are pushed.
+    pub plan: Option<PlanRecord>,
 }
 
 /// A rock an install added to the tree.
@@ -802,6 +807,26 @@ impl<'a> Installer<'a> {
         let Some(substituters) = self.builder.substituters else {
             return Ok(());
         };
+        let fetch_blobs = |hits: &[crate::cache::substitute::Hit]| {
+            if self.backend.substitutes_here() && !hits.is_empty() {
+                let started = std::time::Instant::now();
+                let (count, bytes) = substituters.prefetch_blobs(hits);
+                (self.say)(&format!(
+                    "downloaded {count} build(s) ({} KiB) from the substituters in {:.1} ms",
+                    bytes.div_ceil(1024),
+                    started.elapsed().as_secs_f64() * 1e3
+                ));
+            }
+        };
+        // A plan document: the whole closure in one request.
+        if let Some(hits) = plan_cache::hits_from_document(self, plan, substituters)? {
+            (self.say)(&format!(
+                "a plan document named {} build(s) of this plan",
+                hits.len()
+            ));
+            fetch_blobs(&hits);
+            return Ok(());
+        }
         let abi = self.builder.env.lua_abi();
         let platform = self.builder.env.arch.clone();
         let mut items: Vec<Option<String>> = plan
@@ -834,15 +859,7 @@ impl<'a> Installer<'a> {
                 }
             }
             if level.is_empty() {
-                if self.backend.substitutes_here() && !hits.is_empty() {
-                    let started = std::time::Instant::now();
-                    let (count, bytes) = substituters.prefetch_blobs(&hits);
-                    (self.say)(&format!(
-                        "downloaded {count} build(s) ({} KiB) from the substituters in {:.1} ms",
-                        bytes.div_ceil(1024),
-                        started.elapsed().as_secs_f64() * 1e3
-                    ));
-                }
+                fetch_blobs(&hits);
                 return Ok(());
             }
             let wanted: Vec<_> = level
@@ -913,6 +930,13 @@ impl<'a> Installer<'a> {
             self.settings.jobs,
             progress,
         )?;
+        // Before --no-doc swaps items: the document names what was built.
+        let plan_record = match self.builder.substituters {
+            Some(_) => plan_cache::plan_key(self, &plan)
+                .and_then(|key| plan_cache::record(self, &plan, key, &items))
+                .ok(),
+            None => None,
+        };
         if self.settings.no_doc {
             for (step, item) in plan.steps.iter().zip(items.iter_mut()) {
                 if step.explicit && step.in_profile {
@@ -983,6 +1007,7 @@ impl<'a> Installer<'a> {
                 installed,
                 added: again,
                 pins: pins.clone(),
+                plan: None,
             });
         }
         let added: Vec<Added> = plan
@@ -1020,6 +1045,7 @@ impl<'a> Installer<'a> {
             installed,
             added,
             pins,
+            plan: plan_record,
         })
     }
 

@@ -343,3 +343,75 @@ fn stamps_vectors() {
         );
     }
 }
+
+/// The plan document's vector (cache.md, "Plan documents"): a plan of two
+/// rocks signed by the realisation vector's key, its fingerprint and the
+/// plan key's preimage.
+#[test]
+fn plan_vectors() {
+    use rockstore::cache::keys::SecretKey;
+    use rockstore::cache::plan_doc::{self, PlanDoc, PlanEntry, PLAN_FORMAT};
+    let case = vectors().join("plan/001-plan");
+    let secret = SecretKey::from_seed("vectors-1", [7; 32]).expect("key");
+    let rocks = ["purelua 2.0-1".to_owned(), "appx 1.0-1".to_owned()];
+    let known =
+        [rockstore::store::content_hash::RecipeKey::parse_hex(&"5e".repeat(32)).expect("key")];
+    let plan_key = plan_doc::plan_key("5.4", "linux-x86_64", &rocks, &known);
+    let mut doc = PlanDoc {
+        format: PLAN_FORMAT,
+        plan_key: plan_key.clone(),
+        lua_abi: "5.4".into(),
+        platform: "linux-x86_64".into(),
+        entries: vec![
+            PlanEntry {
+                rock: "purelua 2.0-1".into(),
+                recipe_key: "5e".repeat(32),
+                item: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-purelua-2.0-1".into(),
+            },
+            PlanEntry {
+                rock: "appx 1.0-1".into(),
+                recipe_key: "a7".repeat(32),
+                item: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-appx-1.0-1".into(),
+            },
+        ],
+        signature: String::new(),
+    };
+    plan_doc::sign(&mut doc, &secret);
+    let files = [
+        ("plan.json", serde_json::to_vec_pretty(&doc).expect("json")),
+        ("fingerprint.bin", plan_doc::fingerprint(&doc)),
+        (
+            "public.txt",
+            format!("{}\n", secret.public().to_text()).into_bytes(),
+        ),
+        (
+            "plan-key.txt",
+            format!(
+                "lua_abi 5.4\nplatform linux-x86_64\nrock {}\nrock {}\nknown {}\nkey {plan_key}\n",
+                rocks[0],
+                rocks[1],
+                known[0].to_hex()
+            )
+            .into_bytes(),
+        ),
+    ];
+    if bless() {
+        std::fs::create_dir_all(&case).expect("dir");
+    }
+    for (name, bytes) in files {
+        if bless() {
+            std::fs::write(case.join(name), &bytes).expect("bless");
+        } else {
+            assert_eq!(
+                std::fs::read(case.join(name)).expect(name),
+                bytes,
+                "{name} differs from the code"
+            );
+        }
+    }
+    let read: PlanDoc =
+        serde_json::from_slice(&std::fs::read(case.join("plan.json")).expect("json"))
+            .expect("parse");
+    plan_doc::check(&read, &plan_key, "5.4", "linux-x86_64", &[secret.public()])
+        .expect("signature holds");
+}

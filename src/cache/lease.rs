@@ -1,0 +1,381 @@
+//! Build leases: so that a fleet starting at once on an empty cache
+//! compiles each recipe once, not once per host. Before building a recipe
+//! the cache has no realisation of, a host claims `lease/<key>/<gen>` with a
+//! create-only write; the engine lets exactly one writer create it (S3's
+//! `If-None-Match: *`, a hard link on `file://`). The winner builds, pushes
+//! and deletes its lease; the others poll for the realisation, with
+//! backoff, bounded in count and time. A lease whose holder stopped
+//! renewing it (killed) expires, and the next generation is claimed the
+//! same way, so exactly one waiter takes the build over.
+//!
+//! Engines that cannot refuse a second writer (a plain HTTP server, whose
+//! PUT overwrites) take no leases: every host that misses builds, as said
+//! once per run by [`Leases::for_cache`]'s caller.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::transport::{Put, TransportError};
+use super::Cache;
+use crate::store::content_hash::RecipeKey;
+
+/// The lease document's format.
+pub const LEASE_FORMAT: u32 = 1;
+/// Generations probed before a lease is given up as unclaimable.
+const MAX_GENERATIONS: u32 = 16;
+/// Largest lease document read.
+const MAX_LEASE_DOC: u64 = 4 << 10;
+
+/// `lease/<key hex>/<generation>.json`: who builds a recipe, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseDoc {
+    /// [`LEASE_FORMAT`].
+    pub format: u32,
+    /// The recipe key, 64 hex.
+    pub recipe_key: String,
+    /// The generation (0, then one more per expired holder).
+    pub generation: u32,
+    /// The holder's host name.
+    pub host: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// Unix seconds after which the lease is void unless renewed.
+    pub expires: u64,
+}
+
+/// Where lease generation `generation` of `key` lives.
+pub fn lease_path(key: &RecipeKey, generation: u32) -> String {
+    format!("lease/{}/{generation}.json", key.to_hex())
+}
+
+/// How long a lease lasts and how long to wait for another's build.
+#[derive(Debug, Clone, Copy)]
+pub struct LeasePolicy {
+    /// A lease not renewed for this long is void.
+    pub ttl: Duration,
+    /// Longest wait for another host's build before building here.
+    pub max_wait: Duration,
+    /// Most polls of a wait.
+    pub max_polls: u32,
+}
+
+impl Default for LeasePolicy {
+    fn default() -> Self {
+        LeasePolicy {
+            ttl: Duration::from_secs(60),
+            max_wait: Duration::from_secs(1800),
+            max_polls: 2000,
+        }
+    }
+}
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// This host holds the lease: it builds.
+    Won,
+    /// Another host holds a live lease.
+    Held(LeaseDoc),
+}
+
+/// Why a lease could not be claimed or read.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// The engine failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Every generation was claimed and expired.
+    #[error("{key}: {MAX_GENERATIONS} lease generations claimed and expired")]
+    Exhausted {
+        /// The recipe key.
+        key: String,
+    },
+}
+
+/// A lease this process holds, renewed in the background until released.
+struct Held {
+    generation: u32,
+    stop: mpsc::Sender<()>,
+    renewer: std::thread::JoinHandle<()>,
+}
+
+/// The leases of one run on one cache.
+pub struct Leases {
+    cache: std::sync::Arc<Cache>,
+    policy: LeasePolicy,
+    host: String,
+    held: Mutex<HashMap<RecipeKey, Held>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+impl Leases {
+    /// Leases on `cache`, or `None` when its engine cannot refuse a second
+    /// writer (the caller says once that every host builds).
+    pub fn for_cache(cache: Cache, policy: LeasePolicy) -> Option<Leases> {
+        cache.refuses_second_writer().then(|| Leases {
+            cache: std::sync::Arc::new(cache),
+            policy,
+            host: host_name(),
+            held: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> LeasePolicy {
+        self.policy
+    }
+
+    /// The cache's URL.
+    pub fn url(&self) -> &str {
+        &self.cache.url
+    }
+
+    fn doc(&self, key: &RecipeKey, generation: u32) -> LeaseDoc {
+        LeaseDoc {
+            format: LEASE_FORMAT,
+            recipe_key: key.to_hex(),
+            generation,
+            host: self.host.clone(),
+            pid: std::process::id(),
+            expires: now_secs() + self.policy.ttl.as_secs().max(1),
+        }
+    }
+
+    /// Reads generation `generation` of `key`'s lease. A lease that does
+    /// not parse counts as held until the policy's ttl from now runs out,
+    /// as it was written by someone.
+    fn read(&self, key: &RecipeKey, generation: u32) -> Result<Option<LeaseDoc>, LeaseError> {
+        let path = lease_path(key, generation);
+        let Some(bytes) = self.cache.transport().get(&path, MAX_LEASE_DOC)? else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_slice(&bytes).unwrap_or(LeaseDoc {
+            format: LEASE_FORMAT,
+            recipe_key: key.to_hex(),
+            generation,
+            host: "(unreadable lease)".into(),
+            pid: 0,
+            expires: now_secs() + self.policy.ttl.as_secs().max(1),
+        })))
+    }
+
+    /// Claims the lease of `key`: the first generation that is absent is
+    /// created (create-only, so one host wins it); a present one that is
+    /// live is another host's; an expired one is passed over.
+    pub fn claim(&self, key: &RecipeKey) -> Result<Claim, LeaseError> {
+        for generation in 0..MAX_GENERATIONS {
+            match self.read(key, generation)? {
+                Some(doc) if doc.expires >= now_secs() => return Ok(Claim::Held(doc)),
+                Some(_) => continue,
+                None => {}
+            }
+            let doc = self.doc(key, generation);
+            let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+            match self.cache.create(&lease_path(key, generation), &json) {
+                Ok(Put::Written) => {
+                    self.hold(key, generation);
+                    return Ok(Claim::Won);
+                }
+                // Another host created it between the read and the write:
+                // theirs, unless it too has expired (read again).
+                Ok(Put::Exists) => match self.read(key, generation)? {
+                    Some(doc) if doc.expires >= now_secs() => return Ok(Claim::Held(doc)),
+                    _ => continue,
+                },
+                Err(super::CacheError::Transport(e)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(LeaseError::Transport(TransportError::Down {
+                        url: self.cache.url.clone(),
+                        why: e.to_string(),
+                    }))
+                }
+            }
+        }
+        Err(LeaseError::Exhausted { key: key.to_hex() })
+    }
+
+    /// Whether `doc` (read earlier) is still the live lease: re-read.
+    pub fn still_held(&self, doc: &LeaseDoc, key: &RecipeKey) -> Result<bool, LeaseError> {
+        Ok(matches!(self.read(key, doc.generation)?, Some(d) if d.expires >= now_secs()))
+    }
+
+    /// Starts renewing a won lease every third of its ttl.
+    fn hold(&self, key: &RecipeKey, generation: u32) {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let cache = self.cache.clone();
+        let mut doc = self.doc(key, generation);
+        let ttl = self.policy.ttl.max(Duration::from_secs(1));
+        let path = lease_path(key, generation);
+        let renewer = std::thread::spawn(move || {
+            // Only this holder writes its generation: overwriting is safe.
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(ttl / 3) {
+                doc.expires = now_secs() + ttl.as_secs();
+                let json = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                let _ = cache.transport().put(&path, &json, false);
+            }
+        });
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(
+                *key,
+                Held {
+                    generation,
+                    stop,
+                    renewer,
+                },
+            );
+        }
+    }
+
+    /// Whether this process holds `key`'s lease.
+    pub fn holds(&self, key: &RecipeKey) -> bool {
+        self.held.lock().is_ok_and(|h| h.contains_key(key))
+    }
+
+    /// Releases `key`'s lease (its realisation pushed, or its build
+    /// failed): stops renewing and deletes every generation up to the held
+    /// one, so expired leases of killed hosts go too.
+    pub fn release(&self, key: &RecipeKey) {
+        let Some(held) = self.held.lock().ok().and_then(|mut h| h.remove(key)) else {
+            return;
+        };
+        drop(held.stop);
+        let _ = held.renewer.join();
+        for generation in (0..=held.generation).rev() {
+            let _ = self.cache.transport().delete(&lease_path(key, generation));
+        }
+    }
+
+    /// Releases every lease still held (the end of a run).
+    pub fn release_all(&self) {
+        let keys: Vec<RecipeKey> = self
+            .held
+            .lock()
+            .map(|h| h.keys().copied().collect())
+            .unwrap_or_default();
+        for key in keys {
+            self.release(&key);
+        }
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        self.release_all();
+    }
+}
+
+/// The pauses of a wait: 100 ms growing by half each poll, at most a
+/// quarter of the ttl (so an expiry is seen soon after it happens) and at
+/// most 2 s; bounded in count and total time by the policy.
+pub struct Backoff {
+    next: Duration,
+    cap: Duration,
+    polls: u32,
+    started: Instant,
+    policy: LeasePolicy,
+}
+
+impl Backoff {
+    /// A new wait.
+    pub fn new(policy: LeasePolicy) -> Backoff {
+        Backoff {
+            next: Duration::from_millis(100),
+            cap: (policy.ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(2)),
+            polls: 0,
+            started: Instant::now(),
+            policy,
+        }
+    }
+
+    /// Sleeps before the next poll; `false` when the wait is over its
+    /// bounds (the caller builds).
+    pub fn pause(&mut self) -> bool {
+        if self.polls >= self.policy.max_polls || self.started.elapsed() >= self.policy.max_wait {
+            return false;
+        }
+        self.polls += 1;
+        std::thread::sleep(self.next);
+        self.next = (self.next * 3 / 2).min(self.cap);
+        true
+    }
+
+    /// How long the wait has lasted.
+    pub fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> RecipeKey {
+        RecipeKey::parse_hex(&"ab".repeat(32)).expect("key")
+    }
+
+    fn leases(dir: &std::path::Path, ttl: u64) -> Leases {
+        let cache = Cache::open(
+            &format!("file://{}", dir.display()),
+            Default::default(),
+            None,
+        )
+        .expect("cache");
+        Leases::for_cache(
+            cache,
+            LeasePolicy {
+                ttl: Duration::from_secs(ttl),
+                ..Default::default()
+            },
+        )
+        .expect("a directory refuses a second writer")
+    }
+
+    #[test]
+    fn one_claimant_wins_and_the_other_sees_its_lease() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (leases(dir.path(), 60), leases(dir.path(), 60));
+        assert!(matches!(a.claim(&key()), Ok(Claim::Won)));
+        match b.claim(&key()) {
+            Ok(Claim::Held(doc)) => {
+                assert_eq!(doc.pid, std::process::id());
+                assert_eq!(doc.generation, 0);
+            }
+            other => panic!("expected the first lease held, got {other:?}"),
+        }
+        a.release(&key());
+        assert!(!dir.path().join(lease_path(&key(), 0)).exists());
+        assert!(matches!(b.claim(&key()), Ok(Claim::Won)));
+    }
+
+    #[test]
+    fn an_expired_lease_is_passed_over_to_the_next_generation() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let b = leases(dir.path(), 60);
+        let mut stale = b.doc(&key(), 0);
+        stale.expires = now_secs() - 1;
+        let path = dir.path().join(lease_path(&key(), 0));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, serde_json::to_vec(&stale).expect("json")).expect("stale");
+        assert!(matches!(b.claim(&key()), Ok(Claim::Won)));
+        assert!(dir.path().join(lease_path(&key(), 1)).exists());
+        b.release(&key());
+        assert!(!path.exists(), "the expired generation is deleted too");
+    }
+}
