@@ -24,13 +24,20 @@ use super::report::ExitStatus;
 pub struct ServerFlags {
     /// Fetch rocks/rockspecs from this server first (before the configured
     /// ones); repeatable.
-    #[arg(long, visible_alias = "from", global = true, value_name = "URL")]
+    #[arg(
+        long,
+        visible_alias = "from",
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub server: Vec<String>,
     /// Fetch rocks/rockspecs from this server only.
     #[arg(
         long,
         visible_alias = "only-from",
         global = true,
+        help_heading = "Global options",
         value_name = "URL",
         conflicts_with = "server"
     )]
@@ -39,17 +46,38 @@ pub struct ServerFlags {
     /// the one its luarocks runs under (the oldest installed
     /// /usr/bin/lua5.x, as lua-any picks it); elsewhere the newest Lua
     /// interpreter on PATH].
-    #[arg(long, global = true, value_name = "X.Y")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "X.Y"
+    )]
     pub lua_version: Option<String>,
     /// The Lua installation to use (a prefix with bin/ and include/).
-    #[arg(long, global = true, value_name = "PREFIX")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PREFIX"
+    )]
     pub lua_dir: Option<PathBuf>,
     /// Network timeout in seconds.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "SECONDS",
+        default_value_t = 30
+    )]
     pub timeout: u64,
     /// Also use the servers' development trees, first: `/dev` appended to
     /// every server (luarocks.org/dev holds scm and dev rockspecs).
-    #[arg(long, global = true, conflicts_with = "only_server")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "only_server"
+    )]
     pub dev: bool,
     /// Download sources only from URLs whose part after `protocol://`
     /// starts with this (empty: download no sources), as LuaRocks.
@@ -57,6 +85,7 @@ pub struct ServerFlags {
         long,
         visible_alias = "only-sources-from",
         global = true,
+        help_heading = "Global options",
         value_name = "URL"
     )]
     pub only_sources: Option<String>,

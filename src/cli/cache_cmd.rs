@@ -26,31 +26,61 @@ pub struct CacheFlags {
     /// A binary cache to substitute builds from (file://, http(s)://,
     /// s3://bucket/prefix?endpoint=…&region=…), asked before the config's
     /// `rockstore_substituters`; repeatable.
-    #[arg(long = "substituter", global = true, value_name = "URL")]
+    #[arg(
+        long = "substituter",
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub substituters: Vec<String>,
     /// A key whose signed builds are trusted (`name:base64`, as `cache
     /// keygen` prints it), besides the config's
     /// `rockstore_trusted_public_keys`; repeatable.
-    #[arg(long = "trusted-public-key", global = true, value_name = "KEY")]
+    #[arg(
+        long = "trusted-public-key",
+        global = true,
+        help_heading = "Global options",
+        value_name = "KEY"
+    )]
     pub trusted_public_keys: Vec<String>,
     /// A secret key file (from `cache keygen`) realisations pushed are
     /// signed with, besides the config's `rockstore_secret_key_files`.
-    #[arg(long = "secret-key-file", global = true, value_name = "FILE")]
+    #[arg(
+        long = "secret-key-file",
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub secret_key_files: Vec<PathBuf>,
     /// Ask no binary cache: build everything not already in the store.
-    #[arg(long, global = true, conflicts_with = "cache_only")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "cache_only"
+    )]
     pub no_substitute: bool,
     /// Build nothing: a rock no substituter has a trusted build of fails
     /// the command.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub cache_only: bool,
     /// Push every rock this command builds (and its signed realisation)
     /// to this cache, as it is built [default: config's `rockstore_push_to`].
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub push_to: Option<String>,
     /// Seconds a build lease lasts unless its holder renews it: how long
     /// the hosts of a fleet wait for a killed host's build [default: 60].
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "SECONDS"
+    )]
     pub lease_timeout: Option<u64>,
 }
 

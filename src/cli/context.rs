@@ -27,39 +27,56 @@ use super::output;
 #[derive(Debug, Args, Clone, Default)]
 pub struct TreeFlags {
     /// The tree to use: a name from rocks_trees (`user`, `system`) or a path.
-    #[arg(long, visible_alias = "to", global = true, value_name = "TREE")]
+    #[arg(
+        long,
+        visible_alias = "to",
+        global = true,
+        help_heading = "Global options",
+        value_name = "TREE"
+    )]
     pub tree: Option<String>,
     /// Use the tree in your home directory (config's `home_tree`, default
     /// ~/.luarocks), as LuaRocks 3.8.
-    #[arg(long, global = true, conflicts_with = "tree")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "tree"
+    )]
     pub local: bool,
     /// Do not use the home tree even if config says `local_by_default`: the
     /// last tree of rocks_trees (or the project's), as LuaRocks 3.8.
-    #[arg(long, global = true, conflicts_with_all = ["tree", "local"])]
+    #[arg(long, global = true, help_heading = "Global options", conflicts_with_all = ["tree", "local"])]
     pub global: bool,
     /// Refuse a tree LuaRocks installed rocks into (or changed since
     /// rockstore did) instead of adopting it first; the same as config's
     /// `rockstore_adopt = "explicit"`.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_adopt: bool,
     /// Neither check nor install dependencies (the same as --deps-mode none).
-    #[arg(long, global = true, conflicts_with = "deps_mode")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "deps_mode"
+    )]
     pub nodeps: bool,
     /// Which trees satisfy dependencies: one (only the target tree), all
     /// (every tree), order (the target and the trees after it), none (do not
     /// check or install dependencies) [default: config's deps_mode, else one].
-    #[arg(long, global = true, value_name = "MODE", value_parser = ["one", "all", "order", "none"])]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "MODE", value_parser = ["one", "all", "order", "none"])]
     pub deps_mode: Option<String>,
     /// Ignore the project directory (one holding `.luarocks/` and
     /// `lua_modules/`, as `luarocks init` makes, found in the working
     /// directory or up to nine parents). Inside one, rocks go to its
     /// `lua_modules` tree and its `.luarocks/config-5.x.lua` is read.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_project: bool,
     /// Use DIR as the project tree (the project is its parent directory).
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         hide = true,
         value_name = "DIR",
         conflicts_with = "no_project"
@@ -71,7 +88,7 @@ pub struct TreeFlags {
     /// copy, tarball or Docker layer of the tree needs no store [default:
     /// the mode the tree last used, else config's rockstore_link_mode,
     /// else symlink].
-    #[arg(long, global = true, value_name = "MODE", value_parser = ["symlink", "hardlink", "reflink", "copy", "auto"])]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "MODE", value_parser = ["symlink", "hardlink", "reflink", "copy", "auto"])]
     pub link_mode: Option<String>,
 }
 

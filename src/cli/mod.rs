@@ -36,12 +36,17 @@ pub struct Cli {
     /// The store root [default: $ROCKSTORE_STORE, else `rockstore_store` in
     /// LuaRocks' config, else $XDG_DATA_HOME/rockstore, else
     /// ~/.local/share/rockstore]. May stand before or after the command.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub store: Option<PathBuf>,
 
     /// Also print each command a build runs (compiler lines), as LuaRocks'
     /// `--verbose`. May stand before or after the command.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,
 
     #[command(flatten)]
