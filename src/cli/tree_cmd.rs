@@ -1711,8 +1711,6 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
     Ok(ExitStatus::Success)
 }
 
-/// `rockstore doctor`.
-
 /// `rockstore gc`.
 pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let store = cx.store()?;

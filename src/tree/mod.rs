@@ -764,6 +764,8 @@ impl Tree {
         switching::place_manifests(&staged)?;
         links::prune(&self.root, &entries);
         crate::store::failpoint::hit("switch-pruned");
+        // A placed generation a failed commit left behind goes.
+        link_mode::remove_unused(&self.meta());
         switching::unmark(self)
     }
 
