@@ -369,6 +369,9 @@ pub fn install_from(
         [t, v] => named(t, Some(v.clone())),
         _ => bail!("expected ROCK [VERSION], got {}", positional.join(" ")),
     };
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.flags.run.verify);
@@ -527,6 +530,9 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| cwd.clone(), PathBuf::from);
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.run.verify);
@@ -653,6 +659,9 @@ pub(super) fn installer_for<'a>(
 
 /// `rockstore remove`.
 pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
@@ -738,6 +747,9 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if !tree.root.is_dir() {
         bail!("Directory not found: {}", tree.root.display());
     }
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
@@ -1154,6 +1166,9 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .collect();
     let (tree, _) = cx.target()?;
     if !wanted.is_empty() {
+        // The tree's store binding is checked before a store is opened
+        // (and made): another store named for this tree is refused first.
+        cx.target()?;
         let store = cx.store()?;
         let fetcher = cx.fetcher();
         let env = cx.build_env(Variables::new());
