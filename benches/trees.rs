@@ -1,5 +1,5 @@
 //! Trees: a warm install of a 20-rock closure into a fresh tree (every rock
-//! already realised in the store), a generation switch and a rollback, and a
+//! already realised in the store), in every link mode, a generation switch and a rollback, and a
 //! GC sweeping 10,000 items. Debian's `luarocks` installing the same closure
 //! into a fresh tree is measured in the same run; `rm -rf` of the same
 //! 10,000 directories, written to disk first as the store's are, is the
@@ -142,6 +142,35 @@ fn install_and_switch() {
         ms(warm),
         ms(cold)
     );
+    // The same warm install per link mode (issue 27): the self-contained
+    // modes place the generation's files in the tree. As root, hardlink
+    // copies (root may write the store's files), which the line says.
+    for mode in ["hardlink", "copy", "auto", "reflink"] {
+        let runs: Vec<Option<Duration>> = (0..5)
+            .map(|i| {
+                let mut cmd = rockstore(root);
+                cmd.args(["--only-server", &repo_arg, "--link-mode", mode, "--tree"])
+                    .arg(root.join(format!("tree-{mode}-{i}")))
+                    .args(["install", "top"]);
+                let t = Instant::now();
+                let out = cmd.output().unwrap();
+                out.status.success().then(|| t.elapsed())
+            })
+            .collect();
+        match runs.iter().flatten().min() {
+            Some(best) => println!(
+                "  --link-mode {mode}: warm {:.1} ms ({:.2}x symlink){}",
+                ms(*best),
+                best.as_secs_f64() / warm.as_secs_f64(),
+                if mode == "hardlink" && rustix::process::geteuid().is_root() {
+                    " [as root: files copied instead of linked]"
+                } else {
+                    ""
+                }
+            ),
+            None => println!("  --link-mode {mode}: refused on this file system"),
+        }
+    }
     if Command::new("luarocks")
         .arg("--version")
         .output()

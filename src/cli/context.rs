@@ -181,13 +181,10 @@ impl Context {
         // A tree knows its store: without --store or ROCKSTORE_STORE, the
         // target tree's store is the one used.
         let bound = match self.explicit_store() {
-            Some(given) => {
-                // Refused before anything opens (and so makes) the store.
-                if let Some(b) = self.target_binding() {
-                    self.refuse_other_store(&b, &given)?;
-                }
-                None
-            }
+            // Commands on the tree refuse another store first (see
+            // [`Context::chosen_target`]); others (`build --no-install`,
+            // `store`, `gc`) use the store named.
+            Some(_) => None,
             None => self.target_binding().map(|b| b.store),
         };
         Ok(Config::resolve_as(

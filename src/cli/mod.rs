@@ -15,6 +15,7 @@ pub mod report;
 mod rockspec_cmd;
 mod show_page;
 mod store_cmd;
+mod store_gone;
 mod tree_cmd;
 mod upload_cmd;
 mod verify_cmd;

@@ -372,6 +372,9 @@ pub fn install_from(
     if let Request::File(f) = &request {
         rockstore::build::rock_file::check_arch(f, &rockstore::build::BuildEnv::host_arch())?;
     }
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.flags.run.verify);
@@ -547,6 +550,9 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| cwd.clone(), PathBuf::from);
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let substituters = cx.substituters()?;
     let fetcher = cx.fetcher().verifying(args.run.verify);
@@ -679,6 +685,9 @@ pub(super) fn installer_for<'a>(
 
 /// `rockstore remove`.
 pub fn remove(args: RemoveArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
@@ -771,6 +780,9 @@ pub fn purge(args: PurgeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if !tree.root.is_dir() {
         bail!("Directory not found: {}", tree.root.display());
     }
+    // The tree's store binding is checked before a store is opened
+    // (and made): another store named for this tree is refused first.
+    cx.target()?;
     let store = cx.store()?;
     let fetcher = cx.fetcher();
     let env = cx.build_env(Variables::new());
@@ -1188,6 +1200,9 @@ pub fn test(args: TestArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .collect();
     let (tree, _) = cx.target()?;
     if !wanted.is_empty() {
+        // The tree's store binding is checked before a store is opened
+        // (and made): another store named for this tree is refused first.
+        cx.target()?;
         let store = cx.store()?;
         let fetcher = cx.fetcher();
         let env = cx.build_env(Variables::new());
@@ -1325,7 +1340,7 @@ pub fn doc(args: DocArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    if let Some(status) = show_without_store(&args, cx)? {
+    if let Some(status) = super::store_gone::show_without_store(&args, cx)? {
         return Ok(status);
     }
     let (tree, installed, spec) = installed_rock(cx, &args.name, args.version.as_deref())?;
@@ -1362,7 +1377,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 .map(String::as_str),
         );
     } else if only.modules {
-        let item = item_dir(cx, &tree, &rock.item)?;
+        let item = super::store_gone::item_dir(cx, &tree, &rock.item)?;
         single(Some(&provided_modules(&item)?.join("\n")));
     } else if only.deps {
         list(&spec.dependencies);
@@ -1375,7 +1390,7 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     } else if only.mversion {
         single(Some(&rock.version));
     } else {
-        let item = item_dir(cx, &tree, &rock.item)?;
+        let item = super::store_gone::item_dir(cx, &tree, &rock.item)?;
         let page = super::show_page::Page::new(
             &tree,
             &profile.rocks,
@@ -1395,67 +1410,6 @@ pub fn show(args: ShowArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         );
     }
     Ok(ExitStatus::Success)
-}
-
-/// Where the rock item `item` of `tree` is: in the store the tree records
-/// (read without opening it: a self-contained tree answers with its store
-/// gone), else in the store the flags name.
-fn item_dir(cx: &Context, tree: &Tree, item: &str) -> anyhow::Result<PathBuf> {
-    let store = match rockstore::tree::binding::read(&tree.root) {
-        Some(b) => b.store,
-        None => cx.store()?.store().root().to_path_buf(),
-    };
-    Ok(store.join("store").join(item))
-}
-
-/// `show` on a tree whose current generation's files are gone with its
-/// store: what the sidecar's copy of the rocks says, and how to mend it.
-fn show_without_store(args: &ShowArgs, cx: &Context) -> anyhow::Result<Option<ExitStatus>> {
-    let (tree, _) = cx.target()?;
-    let Some(current) = tree.current() else {
-        return Ok(None);
-    };
-    if tree.generation_present(current) {
-        return Ok(None);
-    }
-    let profile = tree.current_profile()?;
-    let Some(rock) = profile
-        .rocks
-        .iter()
-        .filter(|r| r.name == args.name)
-        .find(|r| {
-            args.version
-                .as_deref()
-                .is_none_or(|v| r.version == v || r.version.starts_with(&format!("{v}-")))
-        })
-    else {
-        bail!(
-            "cannot find package {}: it is not installed in {}",
-            args.name,
-            tree.root.display()
-        );
-    };
-    let store = rockstore::tree::binding::read(&tree.root)
-        .map(|b| b.store.display().to_string())
-        .unwrap_or_else(|| "its store".to_owned());
-    outln!(
-        "\n{} {} - installed in {}\n",
-        rock.name,
-        rock.version,
-        tree.root.display()
-    );
-    outln!("Item:\t{}", rock.item);
-    outln!("Explicit:\t{}", rock.explicit);
-    outln!("Depends on:");
-    for dep in &rock.dependencies {
-        outln!("\t{dep}");
-    }
-    errln!(
-        "warning: the files of {} are missing with the store {store}; run `rockstore --tree {} doctor --fix` to mend the tree",
-        tree.root.display(),
-        tree.root.display()
-    );
-    Ok(Some(ExitStatus::Success))
 }
 
 /// The module names a rock item provides (`lua/a/b.lua` → `a.b`,
@@ -1500,7 +1454,7 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                             || real.to_string_lossy().contains(&r.item)
                     })
                     .map(|r| (r.name.clone(), r.version.clone()))
-                    .or_else(|| manifest_provider(&tree, &args.module));
+                    .or_else(|| super::store_gone::manifest_provider(&tree, &args.module));
                 if let Some((name, version)) = provider {
                     outln!("(provided by {name} {version})");
                 }
@@ -1513,22 +1467,6 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         args.module,
         tree.root.display()
     )
-}
-
-/// The rock the tree's manifest (a real file in the tree) says provides
-/// `module`: `name version`.
-fn manifest_provider(tree: &Tree, module: &str) -> Option<(String, String)> {
-    let manifest = tree.rocks_dir().join("manifest");
-    let bytes = std::fs::read(&manifest).ok()?;
-    let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
-        &manifest.display().to_string(),
-        &bytes,
-    )
-    .ok()?;
-    let modules = read.table.get("modules")?.as_table()?;
-    let first = modules.get_strings(module).into_iter().next()?;
-    let (name, version) = first.split_once('/')?;
-    Some((name.to_owned(), version.to_owned()))
 }
 
 /// `rockstore path`: LuaRocks 3.8's lines, computed by [`lua_paths`].

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::link_mode::LinkMode;
+use super::link_mode::{self, LinkMode};
 use super::META;
+use super::{profile, GenerationInfo, Profile};
 
 /// The file in `.rockstore/`.
 pub const FILE: &str = "store.json";
@@ -155,6 +156,49 @@ pub fn store_of_item(item_path: &Path) -> Option<PathBuf> {
         return None;
     }
     item_path.parent()?.parent().map(Path::to_path_buf)
+}
+
+/// What a tree knows of itself without its store: its generations'
+/// sidecar copies, whether their files are there, its binding.
+impl super::Tree {
+    /// The copy of generation `number`'s rocks its sidecar keeps.
+    pub fn sidecar_profile(&self, number: u64) -> Option<Profile> {
+        let path = self
+            .meta()
+            .join("generations")
+            .join(format!("{number}.json"));
+        let info: GenerationInfo = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        info.profile
+    }
+
+    /// Whether generation `number`'s files are all there: its link leads
+    /// to its profile (in the store or in the tree).
+    pub fn generation_present(&self, number: u64) -> bool {
+        let link = self.meta().join("generations").join(number.to_string());
+        link.join(profile::PROFILE_FILE).exists()
+    }
+
+    /// Records which store the tree belongs to, its link mode and its
+    /// path ([`binding`]), from the profile item just committed.
+    pub(crate) fn record_binding(&self, item_path: &Path) {
+        let Some(store) = store_of_item(item_path) else {
+            return;
+        };
+        let _ = write(
+            &self.root,
+            &Binding {
+                store_id: store_id(&store),
+                store,
+                link_mode: self.link_mode,
+                tree: self.root.clone(),
+            },
+        );
+    }
+
+    /// How the last committed generation's files were placed.
+    pub fn placed(&self) -> link_mode::Placed {
+        self.last_placed.lock().map(|p| *p).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

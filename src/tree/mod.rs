@@ -239,7 +239,7 @@ pub struct Tree {
     /// How new generations reach the tree ([`link_mode`]).
     pub link_mode: LinkMode,
     /// How the last generation this process committed was placed.
-    last_placed: std::sync::Arc<std::sync::Mutex<link_mode::Placed>>,
+    pub(crate) last_placed: std::sync::Arc<std::sync::Mutex<link_mode::Placed>>,
 }
 
 /// The held tree lock.
@@ -263,7 +263,7 @@ impl Tree {
         })
     }
 
-    fn meta(&self) -> PathBuf {
+    pub(crate) fn meta(&self) -> PathBuf {
         self.root.join(META)
     }
 
@@ -619,23 +619,6 @@ impl Tree {
         Ok(profile.for_lua(&self.lua_version))
     }
 
-    /// The copy of generation `number`'s rocks its sidecar keeps.
-    pub fn sidecar_profile(&self, number: u64) -> Option<Profile> {
-        let path = self
-            .meta()
-            .join("generations")
-            .join(format!("{number}.json"));
-        let info: GenerationInfo = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-        info.profile
-    }
-
-    /// Whether generation `number`'s files are all there: its link leads
-    /// to its profile (in the store or in the tree).
-    pub fn generation_present(&self, number: u64) -> bool {
-        let link = self.meta().join("generations").join(number.to_string());
-        link.join(profile::PROFILE_FILE).exists()
-    }
-
     /// Records a new generation linking to `item_path` and makes it current.
     pub fn commit(
         &self,
@@ -764,6 +747,8 @@ impl Tree {
         switching::place_manifests(&staged)?;
         links::prune(&self.root, &entries);
         crate::store::failpoint::hit("switch-pruned");
+        // A placed generation a failed commit left behind goes.
+        link_mode::remove_unused(&self.meta());
         switching::unmark(self)
     }
 
@@ -776,28 +761,6 @@ impl Tree {
         let _ = switching::finish(self);
         link_mode::remove_unused(&self.meta());
         error
-    }
-
-    /// Records which store the tree belongs to, its link mode and its
-    /// path ([`binding`]), from the profile item just committed.
-    fn record_binding(&self, item_path: &Path) {
-        let Some(store) = binding::store_of_item(item_path) else {
-            return;
-        };
-        let _ = binding::write(
-            &self.root,
-            &binding::Binding {
-                store_id: binding::store_id(&store),
-                store,
-                link_mode: self.link_mode,
-                tree: self.root.clone(),
-            },
-        );
-    }
-
-    /// How the last committed generation's files were placed.
-    pub fn placed(&self) -> link_mode::Placed {
-        self.last_placed.lock().map(|p| *p).unwrap_or_default()
     }
 
     /// Deletes generation links (never the current one); GC then frees

@@ -653,3 +653,85 @@ fn reflink_clones_on_btrfs_and_is_refused_where_the_filesystem_cannot() {
     assert!(st.success());
     loads_everything(&s, &copy);
 }
+
+#[test]
+#[cfg_attr(not(all(has_lua5_4, has_gcc)), ignore = "needs lua5.4, gcc")]
+fn hardlink_links_the_store_files_a_user_cannot_write() {
+    use std::os::unix::fs::MetadataExt;
+    if !need(&["lua5.4", "gcc", "setpriv"]) {
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        crate::support::skip_or_fail("runs as root, to run rockstore as rs-alice");
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    // A directory of hers, reachable through the sandbox.
+    let st = s
+        .program("chmod")
+        .arg("755")
+        .arg(s.tmp.path())
+        .status()
+        .expect("chmod");
+    assert!(st.success());
+    let hers = s.dir("alice");
+    let st = s
+        .program("chown")
+        .arg("rs-alice:rs-alice")
+        .arg(&hers)
+        .status()
+        .expect("chown");
+    assert!(st.success(), "rs-alice is made by .ci/run");
+    let as_alice = |args: &[&str]| {
+        s.program("setpriv")
+            .args([
+                "--reuid=rs-alice",
+                "--regid=rs-alice",
+                "--init-groups",
+                "--",
+            ])
+            .arg(crate::support::bin())
+            .env("HOME", &hers)
+            .arg("--store")
+            .arg(hers.join("store"))
+            .args([
+                "--only-server",
+                &repo.server.base,
+                "--lua-version",
+                "5.4",
+                "--tree",
+            ])
+            .arg(hers.join("t"))
+            .args(args)
+            .output()
+            .expect("setpriv")
+    };
+    let out = as_alice(&["--link-mode", "hardlink", "install", "appx"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("copied instead"),
+        "{}",
+        text(&out.stderr)
+    );
+    let t = hers.join("t");
+    loads_everything(&s, &t);
+    // The tree's file is the store's (one inode), which she cannot write.
+    let placed = std::fs::canonicalize(t.join("share/lua/5.4/purelua/util.lua")).expect("real");
+    assert!(
+        placed.starts_with(t.join(".rockstore/profiles")),
+        "{}",
+        placed.display()
+    );
+    let meta = std::fs::metadata(&placed).expect("stat");
+    assert!(meta.nlink() >= 2, "hard-linked: {} links", meta.nlink());
+    assert_eq!(meta.mode() & 0o222, 0, "read-only");
+    // The items stay whole for her next install (stamps ignore ctime).
+    let again = as_alice(&["install", "--force", "purelua", "2.0"]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        !text(&again.stderr).contains("built"),
+        "reused, not rebuilt: {}",
+        text(&again.stderr)
+    );
+}
