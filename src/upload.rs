@@ -53,6 +53,9 @@ pub enum UploadError {
         #[source]
         source: std::io::Error,
     },
+    /// No random bytes for a multipart boundary.
+    #[error("cannot read random bytes")]
+    Random(#[source] std::io::Error),
     /// No HTTP client could be made (its TLS setup failed).
     #[error("cannot make an HTTP client: {0}")]
     Client(String),
@@ -382,12 +385,8 @@ fn multipart(parts: &[FilePart]) -> Result<(Vec<u8>, String), UploadError> {
     }
     let boundary = loop {
         let mut random = [0u8; 16];
-        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty()).map_err(
-            |e| UploadError::ReadFile {
-                path: PathBuf::from("getrandom"),
-                source: e.into(),
-            },
-        )?;
+        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+            .map_err(|e| UploadError::Random(e.into()))?;
         let tail: String = random
             .iter()
             .map(|b| {
