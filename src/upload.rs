@@ -53,6 +53,12 @@ pub enum UploadError {
         #[source]
         source: std::io::Error,
     },
+    /// No random bytes for a multipart boundary.
+    #[error("cannot read random bytes")]
+    Random(#[source] std::io::Error),
+    /// No HTTP client could be made (its TLS setup failed).
+    #[error("cannot make an HTTP client: {0}")]
+    Client(String),
     /// `upload_config.lua` could not be written.
     #[error("cannot write {}", path.display())]
     WriteConfig {
@@ -214,13 +220,13 @@ impl<'a> Api<'a> {
         timeout: std::time::Duration,
         say: &'a dyn Fn(&str),
         warn: &'a dyn Fn(&str),
-    ) -> Api<'a> {
+    ) -> Result<Api<'a>, UploadError> {
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(timeout)
             .user_agent(concat!("rockstore/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::blocking::Client::new());
-        Api {
+            .map_err(|e| UploadError::Client(e.to_string()))?;
+        Ok(Api {
             server: server.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
             debug,
@@ -228,7 +234,7 @@ impl<'a> Api<'a> {
             version_checked: false,
             say,
             warn,
-        }
+        })
     }
 
     /// Asks, once, which client version the server expects. Its failures
@@ -379,12 +385,8 @@ fn multipart(parts: &[FilePart]) -> Result<(Vec<u8>, String), UploadError> {
     }
     let boundary = loop {
         let mut random = [0u8; 16];
-        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty()).map_err(
-            |e| UploadError::ReadFile {
-                path: PathBuf::from("getrandom"),
-                source: e.into(),
-            },
-        )?;
+        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+            .map_err(|e| UploadError::Random(e.into()))?;
         let tail: String = random
             .iter()
             .map(|b| {

@@ -61,6 +61,9 @@ GW="$NET.1"
 WORK=${WORK:-$(mktemp -d /tmp/rockstore-fleet.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
+# No host reads this machine's /etc/luarocks: an empty config directory.
+export LUAROCKS_SYSCONFDIR="$WORK/etc-luarocks"
+mkdir -p "$LUAROCKS_SYSCONFDIR"
 PIDS=()
 
 cleanup() {
@@ -209,7 +212,7 @@ install_on() {
   local start end
   start=$(date +%s.%N)
   set +e
-  timeout "$TIMEOUT" ip netns exec "rs${TAG}h$i" env -i PATH="$PATH" HOME="$h/home" \
+  timeout "$TIMEOUT" ip netns exec "rs${TAG}h$i" env -i PATH="$PATH" HOME="$h/home" LUAROCKS_SYSCONFDIR="$LUAROCKS_SYSCONFDIR" \
     CC_LOG="$h/cc.log" "${ENV_S3[@]}" \
     "$BIN" --store "$h/store" --tree "$h/tree" --lua-version 5.4 --only-server "$REPO_URL" \
     install "$ROCK" --substituter "$CACHE" --trusted-public-key "$PUBLIC" \

@@ -81,7 +81,7 @@ pub fn upload(args: UploadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         return Err(UploadError::NoKey { server }.into());
     };
     let timeout = std::time::Duration::from_secs(cx.server_flags.timeout.max(1));
-    let mut api = Api::new(&server, &key, args.debug, timeout, &say, &warn);
+    let mut api = Api::new(&server, &key, args.debug, timeout, &say, &warn)?;
     if let Some(new_key) = &args.api_key {
         // As LuaRocks: the key is saved only when the server takes it, and
         // a refusal here does not stop the upload.

@@ -282,6 +282,7 @@ print(json.dumps(reply(s)))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
+        .env("LUAROCKS_SYSCONFDIR", "/nonexistent")
         .output()
         .expect("build user");
     assert!(!out.status.success());

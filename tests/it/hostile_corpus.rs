@@ -356,6 +356,10 @@ fn measured(s: &Sandbox, args: &[String]) -> (Option<i32>, String, f64, u64) {
         .arg(crate::support::bin())
         .arg("--store")
         .arg(s.store())
+        // Its own tree: the default (as root, /usr/local) is not the
+        // test's to touch, even to refuse.
+        .arg("--tree")
+        .arg(s.tmp.path().join("ours-tree"))
         // The corpus serves Lua 5.4 manifests; without this, a Debian
         // machine's default (its luarocks' Lua) would be asked.
         .args(["--lua-version", "5.4"])

@@ -45,6 +45,8 @@ fn rockspecs_load_exactly_as_luarocks_loads_them() {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", sandbox.dir("home"))
         .env("LUAROCKS_CONFIG", &config)
+        // Nor the machine's /etc/luarocks.
+        .env("LUAROCKS_SYSCONFDIR", sandbox.dir("etc"))
         .arg(project_dir().join("integration/oracle/rockspec_json.lua"))
         .args(&files)
         .output()

@@ -318,7 +318,14 @@ pub fn luarocks_oracle() -> Option<Command> {
         skip_or_fail("lua5.4 and Debian's luarocks (apt-get install lua5.4 luarocks)");
         return None;
     }
-    Some(Command::new("lua5.4"))
+    let mut lua = Command::new("lua5.4");
+    // LuaRocks' cfg reads the system config directory too: an empty one,
+    // not the machine's /etc/luarocks.
+    lua.env(
+        "LUAROCKS_SYSCONFDIR",
+        std::env::temp_dir().join("rockstore-tests-no-sysconfdir"),
+    );
+    Some(lua)
 }
 
 /// Writes an executable `CC` at `wrapper` that appends each call's
