@@ -68,6 +68,15 @@ PIDS=()
 cleanup() {
   set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  # SeaweedFS's `weed mini` may ignore SIGTERM while it shuts down (its
+  # address going away under it): 10 s, bounded, then SIGKILL.
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
   for i in $(seq 1 "$HOSTS"); do
     ns="rs${TAG}h$i"
     if ip netns list | grep -qw "$ns"; then
