@@ -28,58 +28,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOP: &str = "ctop";
-/// The pure-Lua rocks beside the shaped closure.
-const EXTRA: usize = 8;
+const TOP: &str = closure::TWENTY_TOP;
 
 fn write_repo(root: &Path, repo: &Path, base: &str) -> usize {
-    let mut entries: Vec<String> = closure::write(root, repo, base)
-        .into_iter()
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    let extra: Vec<String> = (0..EXTRA).map(|i| format!("cx{i:02}")).collect();
-    let mut deps: Vec<String> = vec![format!("{:?}", closure::TOP)];
-    deps.extend(extra.iter().map(|n| format!("{n:?}")));
-    let mut rocks: Vec<(String, Vec<String>)> =
-        extra.iter().map(|n| (n.clone(), Vec::new())).collect();
-    rocks.push((TOP.to_owned(), deps));
-    for (name, deps) in &rocks {
-        let top = format!("{name}-1.0");
-        let src = root.join("src").join(&top);
-        std::fs::create_dir_all(&src).unwrap();
-        let mut body = format!("local M = {{ name = {name:?} }}\n");
-        for f in 0..30 {
-            body.push_str(&format!("function M.f{f}(x) return (x or 0) + {f} end\n"));
-        }
-        body.push_str("return M\n");
-        std::fs::write(src.join(format!("{name}.lua")), body).unwrap();
-        std::fs::write(
-            repo.join(format!("{top}.tar.gz")),
-            common::tarball(&src, &top),
-        )
-        .unwrap();
-        std::fs::write(
-            repo.join(format!("{name}-1.0-1.rockspec")),
-            format!(
-                "package = {name:?}\nversion = \"1.0-1\"\nsource = {{ url = \"{base}/{top}.tar.gz\" }}\n\
-                 description = {{ summary = \"cache bench\", license = \"MIT\" }}\n\
-                 dependencies = {{ \"lua >= 5.1\"{more} }}\n\
-                 build = {{ type = \"builtin\", modules = {{ {name} = \"{name}.lua\" }} }}\n",
-                more = deps.iter().map(|d| format!(", {d}")).collect::<String>()
-            ),
-        )
-        .unwrap();
-        entries.push(name.clone());
-    }
-    let mut manifest = String::from("commands = {}\nmodules = {}\nrepository = {\n");
-    for name in &entries {
-        manifest.push_str(&format!(
-            "  [{name:?}] = {{ ['1.0-1'] = {{ {{ arch = 'rockspec' }} }} }},\n"
-        ));
-    }
-    manifest.push_str("}\n");
-    std::fs::write(repo.join("manifest-5.4"), manifest).unwrap();
-    entries.len()
+    closure::write_twenty(root, repo, base)
 }
 
 /// nginx with WebDAV PUT on an ephemeral loopback port: (process, URL,

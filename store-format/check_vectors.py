@@ -164,7 +164,7 @@ def check_plans(base: pathlib.Path) -> tuple[int, int]:
         ok = b3(key_stream).hex() == get("key")[0] == doc["plan_key"]
         fields = ["rockstore-plan-1", doc["plan_key"], doc["lua_abi"], doc["platform"], str(len(doc["entries"]))]
         for e in doc["entries"]:
-            fields += [e["rock"], e["recipe_key"], e["item"]]
+            fields += [e["rock"], e["recipe_key"], e["item"], e["hash"]]
         fingerprint = b"".join(field(f) for f in fields)
         ok = ok and fingerprint == (case / "fingerprint.bin").read_bytes()
         name, signature = doc["signature"].split(":", 1)

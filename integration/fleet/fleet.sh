@@ -21,14 +21,15 @@
 # Usage: fleet.sh --bin ROCKSTORE --repo DIR --rock ROCK --check LUA
 #                 [--hosts N] [--engine nginx|s3] [--scenario seeded|cold]
 #                 [--rewrite-base URL] [--timeout SECONDS] [--work DIR]
-#                 [--lease-timeout SECONDS] [--delay-ms MS]
+#                 [--lease-timeout SECONDS] [--delay-ms MS] [--delay-what all|cache]
 #
 # --delay-ms MS puts delay_proxy.py (next to this script) in front of the
-# rocks server and the cache: MS more latency each way, so each round trip
-# costs 2 x MS more (the machine has `tc tbf` but not `netem`).
+# rocks server and the cache (--delay-what cache: the cache only): MS more
+# latency each way, so each round trip costs 2 x MS more (the machine has
+# `tc tbf` but not `netem`).
 set -euo pipefail
 
-HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK= LEASE=60 DELAY=0
+HOSTS=8 ENGINE=nginx SCENARIO=seeded TIMEOUT=600 BIN= REPO= ROCK= CHECK= REWRITE= WORK= LEASE=60 DELAY=0 DELAY_WHAT=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -43,7 +44,8 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2; shift 2 ;;
     --lease-timeout) LEASE=$2; shift 2 ;;
     --delay-ms) DELAY=$2; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    --delay-what) DELAY_WHAT=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "fleet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +71,15 @@ PIDS=()
 cleanup() {
   set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  # SeaweedFS's `weed mini` may ignore SIGTERM while it shuts down (its
+  # address going away under it): 10 s, bounded, then SIGKILL.
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
   for i in $(seq 1 "$HOSTS"); do
     ns="rs${TAG}h$i"
     if ip netns list | grep -qw "$ns"; then
@@ -126,7 +137,8 @@ delayed_port() {
 mkdir -p "$WORK/repo"
 cp -a "$REPO/." "$WORK/repo/"
 REPO_PORT=$(free_port)
-delayed_port "$GW" "$REPO_PORT"
+SEEN_PORT=$REPO_PORT
+[ "$DELAY_WHAT" = cache ] || delayed_port "$GW" "$REPO_PORT"
 REPO_URL="http://$GW:$SEEN_PORT"
 if [ -n "$REWRITE" ]; then
   find "$WORK/repo" -name '*.rockspec' -exec sed -i "s|$REWRITE|$REPO_URL|g" {} +
@@ -229,6 +241,7 @@ fleet_start=$(date +%s.%N)
 case "$SCENARIO" in
   seeded)
     install_on 1 "${PUSH[@]}"
+    seeded_at=$(date +%s.%N)
     HOST_PIDS=()
     for i in $(seq 2 "$HOSTS"); do install_on "$i" & HOST_PIDS+=($!); done
     [ ${#HOST_PIDS[@]} -eq 0 ] || wait "${HOST_PIDS[@]}"
@@ -277,5 +290,8 @@ print(len(seen))
 PY
 )
 echo "sources: $total_compiles compiler runs of $distinct distinct sources"
+if [ "$SCENARIO" = seeded ]; then
+  python3 -c "print(f'seeded by host 1 in {$seeded_at - $fleet_start:.2f} s; hosts 2..$HOSTS together in {$fleet_end - $seeded_at:.2f} s')"
+fi
 python3 -c "print(f'fleet: {$HOSTS - $failed}/$HOSTS succeeded, {$total_compiles} compiler runs in all, {$fleet_end - $fleet_start:.2f} s wall')"
 [ "$failed" = 0 ]

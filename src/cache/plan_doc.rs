@@ -29,6 +29,9 @@ pub struct PlanEntry {
     pub recipe_key: String,
     /// The item that recipe built.
     pub item: String,
+    /// Its content hash, `blake3:<hex>` (its blob can be fetched at once,
+    /// beside its realisation).
+    pub hash: String,
 }
 
 /// `plan/<plan key hex>/<signer>.json`.
@@ -82,7 +85,7 @@ pub fn plan_key(lua_abi: &str, platform: &str, rocks: &[String], known: &[Recipe
 
 /// The bytes a plan document's signature covers: the domain, `plan_key`,
 /// `lua_abi`, `platform`, the number of entries in decimal, then each
-/// entry's `rock`, `recipe_key` and `item`; each as a little-endian u64
+/// entry's `rock`, `recipe_key`, `item` and `hash`; each as a little-endian u64
 /// length and its UTF-8 bytes.
 pub fn fingerprint(doc: &PlanDoc) -> Vec<u8> {
     let mut out = Vec::new();
@@ -95,6 +98,7 @@ pub fn fingerprint(doc: &PlanDoc) -> Vec<u8> {
         field(&mut out, &e.rock);
         field(&mut out, &e.recipe_key);
         field(&mut out, &e.item);
+        field(&mut out, &e.hash);
     }
     out
 }
@@ -153,6 +157,7 @@ mod tests {
                 rock: "cmulti 1.0-1".into(),
                 recipe_key: "ab".repeat(32),
                 item: "0123456789abcdef0123456789abcdef-cmulti-1.0-1".into(),
+                hash: format!("blake3:{}", "cd".repeat(32)),
             }],
             signature: String::new(),
         }

@@ -122,8 +122,9 @@ const PREFETCH_BUDGET: u64 = 256 << 20;
 const MAX_WINDOW_LOG: u32 = 23;
 /// Largest item archive read for a pinned item.
 const MAX_PINNED_ARCHIVE: u64 = 1 << 30;
-/// Blob downloads at once.
-const PREFETCH_THREADS: usize = 8;
+/// Blob downloads (and realisation lookups) at once: a closure's worth, so
+/// that on a slow link one round trip fetches them all.
+const PREFETCH_THREADS: usize = 32;
 
 impl Substituters {
     /// `caches`, asked in the priority their info files give (then in
@@ -134,11 +135,17 @@ impl Substituters {
         cache_only: bool,
         warn: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Substituters {
+        // One cache has no order to find: its info file would cost a round
+        // trip before the first lookup, for nothing.
+        let single = caches.len() == 1;
         let mut ranked: Vec<(u32, usize, Slot)> = caches
             .into_iter()
             .enumerate()
             .map(|(i, cache)| {
                 let down = AtomicBool::new(false);
+                if single {
+                    return (50, i, Slot { cache, down });
+                }
                 let priority = match cache.priority() {
                     Ok(p) => p,
                     Err(e) => {
@@ -217,8 +224,14 @@ impl Substituters {
     /// Returns how many blobs and bytes arrived.
     pub fn prefetch_blobs(&self, hits: &[Hit]) -> (usize, u64) {
         let mut budget = PREFETCH_BUDGET;
+        let have: std::collections::HashSet<ContentHash> = self
+            .downloaded
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
         let wanted: Vec<&Hit> = hits
             .iter()
+            .filter(|h| !have.contains(&h.hash))
             .filter(|h| {
                 let fits = h.doc.blob_size <= budget;
                 budget = budget.saturating_sub(h.doc.blob_size);
@@ -259,6 +272,40 @@ impl Substituters {
             .lock()
             .map(|m| (m.len(), m.values().map(|b| b.len() as u64).sum()))
             .unwrap_or((0, 0))
+    }
+
+    /// Downloads the blobs of `hashes` (named by a plan document, before
+    /// their realisations are read) from the first substituter, at once,
+    /// at most [`PREFETCH_BUDGET`] bytes in all: kept only for admission,
+    /// which checks each against its hash and its realisation.
+    pub fn prefetch_hashes(&self, hashes: &[ContentHash]) {
+        let Some(slot) = self.slots.iter().find(|s| !s.down.load(Ordering::SeqCst)) else {
+            return;
+        };
+        let budget = std::sync::atomic::AtomicU64::new(PREFETCH_BUDGET);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..PREFETCH_THREADS.min(hashes.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(hash) = hashes.get(i) else { return };
+                    let Ok(Some(reader)) = slot.cache.blob(hash) else {
+                        continue;
+                    };
+                    let left = budget.load(Ordering::SeqCst);
+                    let mut bytes = Vec::new();
+                    if reader.take(left).read_to_end(&mut bytes).is_err()
+                        || bytes.len() as u64 >= left
+                    {
+                        continue;
+                    }
+                    budget.fetch_sub(bytes.len() as u64, Ordering::SeqCst);
+                    if let Ok(mut m) = self.downloaded.lock() {
+                        m.insert(*hash, bytes);
+                    }
+                });
+            }
+        });
     }
 
     /// Substituters from configured text: URLs and `name:base64` keys.
@@ -331,7 +378,8 @@ impl Substituters {
     /// Looks up many recipes at once, in parallel (a plan's level).
     pub fn prefetch(&self, wanted: &[(RecipeKey, Expect<'_>)]) {
         std::thread::scope(|scope| {
-            for chunk in wanted.chunks(wanted.len().div_ceil(16).max(1)) {
+            let per_thread = wanted.len().div_ceil(PREFETCH_THREADS).max(1);
+            for chunk in wanted.chunks(per_thread) {
                 scope.spawn(move || {
                     for (key, expect) in chunk {
                         self.lookup(key, *expect);

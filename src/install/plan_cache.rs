@@ -12,7 +12,8 @@ use super::resolve::dependency_items;
 use super::{InstallError, Installer};
 use crate::cache::plan_doc::{self, PlanEntry};
 use crate::cache::substitute::{Expect, Hit, Substituters};
-use crate::store::content_hash::RecipeKey;
+use crate::store::content_hash::{ContentHash, RecipeKey};
+use crate::store::item_name::ItemName;
 
 /// What a pushing host writes as its plan document (signed by the CLI,
 /// which holds the keys, once its pushes are done).
@@ -93,6 +94,7 @@ pub(super) fn hits_from_document(
     let mut items = known_items(plan);
     let mut asked = vec![false; plan.steps.len()];
     let mut wanted: Vec<(RecipeKey, String, String)> = Vec::new();
+    let mut hashes: Vec<ContentHash> = Vec::new();
     // The levels, with no request: the document gives each item.
     loop {
         let mut progressed = false;
@@ -119,14 +121,20 @@ pub(super) fn hits_from_document(
             if entry.recipe_key != recipe.to_hex() {
                 return refuse(format!("it names another recipe of {rock}"));
             }
+            let Ok(hash) = ContentHash::parse_hex(&entry.hash) else {
+                return refuse(format!("its hash of {rock} is not a content hash"));
+            };
             items[i] = Some(entry.item.clone());
+            hashes.push(hash);
             wanted.push((recipe, rock, entry.item.clone()));
         }
         if !progressed {
             break;
         }
     }
-    // Each entry against its signed realisation, all asked at once.
+    // Each entry against its signed realisation, all asked at once, and
+    // the blobs the entries name fetched in the same round (kept aside:
+    // admission checks each against its hash and realisation).
     let expects: Vec<(RecipeKey, Expect<'_>)> = wanted
         .iter()
         .map(|(key, rock, _)| {
@@ -140,11 +148,17 @@ pub(super) fn hits_from_document(
             )
         })
         .collect();
-    substituters.prefetch(&expects);
+    let blobs = installer.backend.substitutes_here();
+    std::thread::scope(|scope| {
+        if blobs {
+            scope.spawn(|| substituters.prefetch_hashes(&hashes));
+        }
+        substituters.prefetch(&expects);
+    });
     let mut hits = Vec::new();
-    for ((key, expect), (_, rock, item)) in expects.iter().zip(&wanted) {
+    for (((key, expect), (_, rock, item)), hash) in expects.iter().zip(&wanted).zip(&hashes) {
         match substituters.lookup(key, *expect) {
-            Some(hit) if hit.doc.item == *item => hits.push(hit),
+            Some(hit) if hit.doc.item == *item && hit.hash == *hash => hits.push(hit),
             Some(hit) => {
                 return refuse(format!(
                     "it says {rock} built {item}, its realisation says {}",
@@ -175,13 +189,21 @@ pub(super) fn record(
         let Some(deps) = dependency_items(step, &known) else {
             continue;
         };
-        if let Some((key, rock)) = source.recipe(&installer.builder, deps)? {
-            entries.push(PlanEntry {
-                rock,
-                recipe_key: key.to_hex(),
-                item: items[i].clone(),
-            });
-        }
+        let Some((key, rock)) = source.recipe(&installer.builder, deps)? else {
+            continue;
+        };
+        let Some(item) = ItemName::parse(&items[i])
+            .ok()
+            .and_then(|name| installer.builder.store.get(&name).ok().flatten())
+        else {
+            continue;
+        };
+        entries.push(PlanEntry {
+            rock,
+            recipe_key: key.to_hex(),
+            item: items[i].clone(),
+            hash: item.record.hash.to_string(),
+        });
     }
     Ok(PlanRecord {
         plan_key,

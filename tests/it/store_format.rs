@@ -367,11 +367,13 @@ fn plan_vectors() {
                 rock: "purelua 2.0-1".into(),
                 recipe_key: "5e".repeat(32),
                 item: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-purelua-2.0-1".into(),
+                hash: format!("blake3:{}", "1a".repeat(32)),
             },
             PlanEntry {
                 rock: "appx 1.0-1".into(),
                 recipe_key: "a7".repeat(32),
                 item: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-appx-1.0-1".into(),
+                hash: format!("blake3:{}", "2b".repeat(32)),
             },
         ],
         signature: String::new(),
