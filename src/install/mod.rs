@@ -1333,7 +1333,15 @@ impl<'a> Installer<'a> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
-        let others = self.read_other_trees(&self.settings.rocks_trees)?;
+        // Other trees matter only to rocks that relied on one: a tree that
+        // cannot be read then stops the check (a warning otherwise).
+        let relied = base.rocks.iter().any(|r| !r.external_items.is_empty());
+        let needed: &[PathBuf] = if relied {
+            &self.settings.rocks_trees
+        } else {
+            &[]
+        };
+        let others = self.read_other_trees(needed)?;
         let mut findings = Vec::new();
         for rock in &base.rocks {
             for (dep_name, item) in &rock.external_items {

@@ -74,8 +74,8 @@ impl ConsultedTree {
         let limit = crate::lua::Limits::MANIFEST.source_bytes;
         match crate::lua::read_source(&manifest, limit) {
             Ok(bytes) => {
-                let m = RepositoryManifest::from_bytes("manifest", &bytes)
-                    .map_err(|e| unreadable(&manifest, e.to_string()))?;
+                let m = RepositoryManifest::from_bytes(&manifest.display().to_string(), &bytes)
+                    .map_err(|e| unreadable(root, e.to_string()))?;
                 for (name, versions) in m.repository {
                     for version in versions.keys() {
                         rocks.push((name.clone(), version.clone(), None));
@@ -87,7 +87,7 @@ impl ConsultedTree {
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                 ) => {}
-            Err(e) => return Err(unreadable(&manifest, e.to_string())),
+            Err(e) => return Err(unreadable(root, format!("{}: {e}", manifest.display()))),
         }
         Ok(ConsultedTree {
             root: root.to_path_buf(),

@@ -183,13 +183,8 @@ fn the_explicit_policy_refuses_a_plain_tree_and_changes_nothing() {
         lab.ours("5.4", &tree, &["--no-adopt", "install", "dmdep"]),
         "--no-adopt",
     );
-    let config = lab.s.tmp.path().join("etc-luarocks");
-    std::fs::create_dir_all(&config).expect("config dir");
-    std::fs::write(
-        config.join("config-5.4.lua"),
-        "rockstore_adopt = \"explicit\"\n",
-    )
-    .expect("config");
+    lab.s
+        .system_config("5.4", "rockstore_adopt = \"explicit\"\n");
     refused(
         lab.ours("5.4", &tree, &["install", "dmdep"]),
         "rockstore_adopt",
@@ -197,7 +192,7 @@ fn the_explicit_policy_refuses_a_plain_tree_and_changes_nothing() {
     refused(lab.ours("5.4", &tree, &["remove", "purelua"]), "remove");
     // The dry run under the default policy says it would adopt and
     // changes nothing either.
-    std::fs::remove_file(config.join("config-5.4.lua")).expect("rm config");
+    lab.s.system_config("5.4", "");
     let out = lab.ours("5.4", &tree, &["install", "--dry-run", "dmdep"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

@@ -16,13 +16,10 @@ fn config(s: &Sandbox, repo: &Repo) -> String {
     std::fs::create_dir_all(&partial).expect("partial");
     std::fs::copy(repo.dir.join("manifest-5.4"), partial.join("manifest-5.4")).expect("manifest");
     let base = &repo.server.base;
-    let config = s.tmp.path().join("etc-luarocks");
-    std::fs::create_dir_all(&config).expect("config dir");
-    std::fs::write(
-        config.join("config-5.4.lua"),
-        format!("rocks_servers = {{ {{ '{base}/status/503', '{base}/partial', '{base}' }} }}\n"),
-    )
-    .expect("config");
+    s.system_config(
+        "5.4",
+        &format!("rocks_servers = {{ {{ '{base}/status/503', '{base}/partial', '{base}' }} }}\n"),
+    );
     base.clone()
 }
 
@@ -116,13 +113,10 @@ fn a_group_whose_every_mirror_fails_is_an_error_naming_them() {
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let base = &repo.server.base;
-    let config = s.tmp.path().join("etc-luarocks");
-    std::fs::create_dir_all(&config).expect("config dir");
-    std::fs::write(
-        config.join("config-5.4.lua"),
-        format!("rocks_servers = {{ {{ '{base}/status/503', '{base}/status/502' }} }}\n"),
-    )
-    .expect("config");
+    s.system_config(
+        "5.4",
+        &format!("rocks_servers = {{ {{ '{base}/status/503', '{base}/status/502' }} }}\n"),
+    );
     let out = run_ours(&s, &s.tmp.path().join("t"), &["install", "purelua"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);

@@ -85,14 +85,8 @@ fn run_quick_start(user: Option<&str>) {
         "the quick start shows a rollback: {lines:?}"
     );
     // Pointing at the local server as the README says: LuaRocks' config.
-    let etc = s.tmp.path().join("etc-luarocks");
-    std::fs::create_dir_all(&etc).expect("etc");
     for v in ["5.1", "5.4"] {
-        std::fs::write(
-            etc.join(format!("config-{v}.lua")),
-            format!("rocks_servers = {{ \"{}/\" }}\n", server.base),
-        )
-        .expect("config");
+        s.system_config(v, &format!("rocks_servers = {{ \"{}/\" }}\n", server.base));
     }
     let home = s
         .tmp

@@ -21,7 +21,29 @@ impl Sandbox {
     pub fn new() -> Sandbox {
         let tmp = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(tmp.path().join("home")).expect("home");
-        Sandbox { tmp }
+        let s = Sandbox { tmp };
+        for v in ["5.1", "5.2", "5.3", "5.4"] {
+            s.system_config(v, "");
+        }
+        s
+    }
+
+    /// Writes the sandbox's system config for Lua `version`: LuaRocks'
+    /// two default trees, the system one inside the sandbox instead of
+    /// /usr/local (so no test, ours or the oracle's, reads or writes the
+    /// machine's), then `extra` (which may set `rocks_trees` again).
+    pub fn system_config(&self, version: &str, extra: &str) {
+        let etc = self.tmp.path().join("etc-luarocks");
+        std::fs::create_dir_all(&etc).expect("etc");
+        std::fs::write(
+            etc.join(format!("config-{version}.lua")),
+            format!(
+                "rocks_trees = {{\n   {{ name = \"user\", root = [[{home}/.luarocks]] }},\n   {{ name = \"system\", root = [[{system}]] }},\n}}\n{extra}",
+                home = self.tmp.path().join("home").display(),
+                system = self.tmp.path().join("system").display(),
+            ),
+        )
+        .expect("system config");
     }
 
     pub fn store(&self) -> PathBuf {

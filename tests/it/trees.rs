@@ -1899,13 +1899,7 @@ fn external_deps_dirs_from_config_merge_over_the_defaults_as_luarocks() {
         return;
     }
     let s = Sandbox::new();
-    let etc = s.tmp.path().join("etc-luarocks");
-    std::fs::create_dir_all(&etc).expect("etc");
-    std::fs::write(
-        etc.join("config-5.4.lua"),
-        "external_deps_dirs = { \"/opt/x\" }\n",
-    )
-    .expect("config");
+    s.system_config("5.4", "external_deps_dirs = { \"/opt/x\" }\n");
     let ours = text(
         &ours_or_luarocks(&s, "ours")
             .args(["config", "external_deps_dirs"])
