@@ -18,7 +18,7 @@
 //! Run (as root): `cargo bench --bench fleet`. The machine this was
 //! written on has 2 cores shared with others: 50 hosts at once measure
 //! contention more than anything; `FLEET_BENCH_HOSTS=8` for a quick look.
-#![allow(clippy::print_stdout, clippy::unwrap_used)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
 
