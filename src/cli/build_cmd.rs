@@ -119,7 +119,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub pin: bool,
     #[command(flatten)]
-    pub flags: super::tree_cmd::InstallFlags,
+    pub flags: super::install_cmd::InstallFlags,
 }
 
 #[derive(Debug, Args)]
@@ -387,8 +387,8 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     }
     if only_variables {
         // As LuaRocks: no rock named builds the rockspec here, as `make`.
-        return super::tree_cmd::make(
-            super::tree_cmd::MakeArgs {
+        return super::install_cmd::make(
+            super::install_cmd::MakeArgs {
                 args: args.args,
                 keep: args.flags.keep,
                 force: args.flags.force,
@@ -408,8 +408,8 @@ pub fn build(args: BuildArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         bail!("--pin records what was installed; it cannot go with --no-install");
     }
     if !args.no_install && !args.pack_binary_rock {
-        return super::tree_cmd::install_from(
-            super::tree_cmd::InstallArgs {
+        return super::install_cmd::install_from(
+            super::install_cmd::InstallArgs {
                 args: args.args,
                 flags: args.flags,
                 pin: args.pin,
@@ -677,7 +677,7 @@ pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitSta
     let cwd = std::env::current_dir().context("current directory")?;
     let rock = match &args.rock {
         Some(r) => r.clone(),
-        None => super::tree_cmd::rockspec_here(&cwd, "new_version")?
+        None => super::install_cmd::rockspec_here(&cwd, "new_version")?
             .display()
             .to_string(),
     };

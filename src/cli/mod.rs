@@ -8,9 +8,13 @@ mod admin_cmd;
 mod adopt_cmd;
 mod build_cmd;
 pub(crate) mod cache_cmd;
+mod config_cmd;
 mod context;
 mod doctor_cmd;
+mod generation_cmd;
+mod install_cmd;
 mod progress;
+mod query_cmd;
 pub mod report;
 mod rockspec_cmd;
 mod show_page;
@@ -122,22 +126,22 @@ enum Command {
     /// newest first).
     Search(build_cmd::SearchArgs),
     /// Install a rock and its dependencies into a tree, as a new generation.
-    Install(tree_cmd::InstallArgs),
+    Install(install_cmd::InstallArgs),
     /// Build the rockspec in the current directory with that directory as
     /// its sources (as `luarocks make`) and install it; rebuilt only when
     /// the directory changed.
-    Make(tree_cmd::MakeArgs),
+    Make(install_cmd::MakeArgs),
     /// Remove a rock from a tree (refused when other rocks there need it).
     Remove(tree_cmd::RemoveArgs),
     /// Remove every rock from a tree (a new, empty generation).
     Purge(tree_cmd::PurgeArgs),
     /// List the rocks installed in a tree.
-    List(tree_cmd::ListArgs),
+    List(query_cmd::ListArgs),
     /// Show an installed rock.
-    Show(tree_cmd::ShowArgs),
+    Show(query_cmd::ShowArgs),
     /// Show an installed rock's documentation: its doc files, then its
     /// index, readme or manual (`--list`, `--porcelain`, `--home`).
-    Doc(tree_cmd::DocArgs),
+    Doc(query_cmd::DocArgs),
     /// What `luarocks-admin` does for a rocks server: make-manifest, add and
     /// remove (a local directory), refresh-cache.
     #[command(subcommand)]
@@ -153,17 +157,17 @@ enum Command {
     /// completion`: `source <(rockstore completion bash)` in ~/.bashrc.
     Completion(CompletionArgs),
     /// Tell which file a module is loaded from, and which rock provides it.
-    Which(tree_cmd::WhichArgs),
+    Which(query_cmd::WhichArgs),
     /// Print shell commands setting LUA_PATH, LUA_CPATH and PATH for the trees.
-    Path(tree_cmd::PathArgs),
+    Path(query_cmd::PathArgs),
     /// List a tree's generations.
-    Generations(tree_cmd::GenerationsArgs),
+    Generations(generation_cmd::GenerationsArgs),
     /// Switch a tree back to its previous generation.
     Rollback,
     /// Switch a tree to generation N.
-    SwitchGeneration(tree_cmd::SwitchArgs),
+    SwitchGeneration(generation_cmd::SwitchArgs),
     /// Delete generations (never the current one); then `gc` frees their items.
-    DeleteGenerations(tree_cmd::DeleteGenerationsArgs),
+    DeleteGenerations(generation_cmd::DeleteGenerationsArgs),
     /// Take a tree LuaRocks made into the store: each rock becomes an item
     /// (its files md5-checked against its rock_manifest), the tree a
     /// profile whose new generation holds them. Files no rock owns stay.
@@ -173,10 +177,10 @@ enum Command {
     /// place of rockstore's links; `.rockstore/` goes.
     Release(adopt_cmd::ReleaseArgs),
     /// Delete every item no kept generation of any registered tree uses.
-    Gc(tree_cmd::GcArgs),
+    Gc(generation_cmd::GcArgs),
     /// Print the effective configuration (LuaRocks' config files, the
     /// environment and the flags), or one key of it.
-    Config(tree_cmd::ConfigArgs),
+    Config(config_cmd::ConfigArgs),
     /// Report rocks of a tree whose dependency another tree provided and no
     /// longer does; `--fix` links the item they used into the tree.
     Doctor(tree_cmd::DoctorArgs),
@@ -215,7 +219,7 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         );
     }
     let Some(command) = cli.command else {
-        return tree_cmd::summary(&cx()?);
+        return config_cmd::summary(&cx()?);
     };
     match command {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
@@ -237,28 +241,28 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::WriteRockspec(args) => build_cmd::write_rockspec(args, &cx()?),
         Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
         Command::Search(args) => build_cmd::search(args, &cx()?),
-        Command::Install(args) => tree_cmd::install(args, &cx()?),
-        Command::Make(args) => tree_cmd::make(args, &cx()?),
+        Command::Install(args) => install_cmd::install(args, &cx()?),
+        Command::Make(args) => install_cmd::make(args, &cx()?),
         Command::Remove(args) => tree_cmd::remove(args, &cx()?),
         Command::Purge(args) => tree_cmd::purge(args, &cx()?),
-        Command::List(args) => tree_cmd::list(args, &cx()?),
-        Command::Show(args) => tree_cmd::show(args, &cx()?),
-        Command::Doc(args) => tree_cmd::doc(args, &cx()?),
+        Command::List(args) => query_cmd::list(args, &cx()?),
+        Command::Show(args) => query_cmd::show(args, &cx()?),
+        Command::Doc(args) => query_cmd::doc(args, &cx()?),
         Command::Completion(args) => completion(args),
         Command::Test(args) => tree_cmd::test(args, &cx()?),
         Command::Init(args) => tree_cmd::init(args, &cx()?),
         Command::Admin(command) => admin_cmd::run(command, cx),
-        Command::Which(args) => tree_cmd::which(args, &cx()?),
-        Command::Path(args) => tree_cmd::path(args, &cx()?),
-        Command::Generations(args) => tree_cmd::generations(args, &cx()?),
-        Command::Rollback => tree_cmd::rollback(&cx()?),
-        Command::SwitchGeneration(args) => tree_cmd::switch_generation(args, &cx()?),
-        Command::DeleteGenerations(args) => tree_cmd::delete_generations(args, &cx()?),
-        Command::Gc(args) => tree_cmd::gc(args, &cx()?),
+        Command::Which(args) => query_cmd::which(args, &cx()?),
+        Command::Path(args) => query_cmd::path(args, &cx()?),
+        Command::Generations(args) => generation_cmd::generations(args, &cx()?),
+        Command::Rollback => generation_cmd::rollback(&cx()?),
+        Command::SwitchGeneration(args) => generation_cmd::switch_generation(args, &cx()?),
+        Command::DeleteGenerations(args) => generation_cmd::delete_generations(args, &cx()?),
+        Command::Gc(args) => generation_cmd::gc(args, &cx()?),
         Command::Adopt(args) => adopt_cmd::adopt(args, &cx()?),
         Command::Release(args) => adopt_cmd::release(args, &cx()?),
         Command::Doctor(args) => doctor_cmd::doctor(args, &cx()?),
-        Command::Config(args) => tree_cmd::config(args, &cx()?),
+        Command::Config(args) => config_cmd::config(args, &cx()?),
     }
 }
 

@@ -8,8 +8,8 @@ use anyhow::bail;
 use rockstore::tree::Tree;
 
 use super::context::Context;
+use super::query_cmd::ShowArgs;
 use super::report::ExitStatus;
-use super::tree_cmd::ShowArgs;
 
 /// Where the rock item `item` of `tree` is: in the store the tree records
 /// (read without opening it: a self-contained tree answers with its store
