@@ -84,6 +84,7 @@ pub mod store;
 pub mod stores;
 pub mod test_suite;
 pub mod tree;
+pub mod units;
 pub mod unpack;
 pub mod upload;
 

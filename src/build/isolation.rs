@@ -153,7 +153,7 @@ pub enum IsolationError {
     #[error("the build was stopped: no client waits for it any more")]
     Cancelled,
     /// The build left more than the client's share of the store has room for.
-    #[error("the build's output ({}) is more than the room left in your share of the store ({}); nothing was admitted", crate::daemon::failure::human(*size), crate::daemon::failure::human(*room))]
+    #[error("the build's output ({}) is more than the room left in your share of the store ({}); nothing was admitted", crate::units::human(*size), crate::units::human(*room))]
     OutputTooLarge {
         /// Bytes of the output.
         size: u64,
@@ -162,7 +162,7 @@ pub enum IsolationError {
     },
     /// The build wrote more than a build may (its directory, a file, or
     /// its `/tmp`).
-    #[error("the build wrote more than the daemon allows a build ({}) and was stopped", crate::daemon::failure::human(*.0))]
+    #[error("the build wrote more than the daemon allows a build ({}) and was stopped", crate::units::human(*.0))]
     OverLimit(u64),
     /// Every build user is busy and the wait was given up.
     #[error("no build user became free ({0})")]

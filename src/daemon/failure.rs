@@ -6,6 +6,7 @@
 //! exits the same way. A kind the client has no type for stays a
 //! [`RemoteError::Failed`] with the daemon's message and hints.
 
+use crate::units::human;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -275,22 +276,6 @@ pub fn quota(used: u64, limit: u64, adding: u64) -> WireFailure {
             ("adding", adding.into()),
         ],
     )
-}
-
-/// Bytes for people: `12.3 MiB`.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]

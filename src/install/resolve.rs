@@ -30,7 +30,7 @@ pub struct ConsultedTree {
 /// Another tree's rocks could not be read: never taken as "no rocks",
 /// which would install a second copy or plan against a guess.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the rocks installed in {}: {reason}", path.display())]
+#[error("cannot read the rocks installed in {}: {reason}\nWhat that tree provides is unknown until it can be read: mend it, or take it out of rocks_trees (or use --deps-mode one, which consults only the target tree)", path.display())]
 pub struct UnreadableTree {
     /// What could not be read (the tree, its profile or its manifest).
     pub path: PathBuf,

@@ -84,14 +84,7 @@ impl Store {
 
     /// What recipe `key` was built for, when recorded.
     pub fn facts_of(&self, key: &RecipeKey) -> Result<Option<db::RecipeFacts>, StoreError> {
-        let path = self.root.join("db/facts").join(key.to_hex());
-        match std::fs::read(&path) {
-            Ok(bytes) => db::decode(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Record { path, source }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
+        self.keyed_record("db/facts", key)
     }
 
     /// `sub` under the root, created when missing.
@@ -104,7 +97,17 @@ impl Store {
 
     /// The source a realisation's build fetched, when recorded.
     pub fn source_of(&self, key: &RecipeKey) -> Result<Option<db::SourceRecord>, StoreError> {
-        let path = self.root.join("db/sources").join(key.to_hex());
+        self.keyed_record("db/sources", key)
+    }
+
+    /// The record named by `key` in `sub`, when there is one; one that
+    /// cannot be read or decoded is an error.
+    fn keyed_record<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        sub: &str,
+        key: &RecipeKey,
+    ) -> Result<Option<T>, StoreError> {
+        let path = self.root.join(sub).join(key.to_hex());
         match std::fs::read(&path) {
             Ok(bytes) => db::decode(&bytes)
                 .map(Some)

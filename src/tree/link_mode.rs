@@ -18,6 +18,7 @@
 //! counted. The whole directory is made under a temporary name, synced,
 //! then renamed: a failure (a full disk) leaves no trace in the tree.
 
+use crate::units::human;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -128,22 +129,6 @@ pub enum LinkModeError {
         #[source]
         source: io::Error,
     },
-}
-
-/// `12.3 MiB`.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LinkModeError + '_ {
@@ -525,6 +510,5 @@ mod tests {
             ),
             PathBuf::from("/s/store/I/lua/a.lua")
         );
-        assert_eq!(human(3 * 1024 * 1024 / 2), "1.5 MiB");
     }
 }

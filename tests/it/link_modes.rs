@@ -7,14 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::rocks_server::Repo;
-use crate::support::{need, text, Sandbox};
-
-/// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`.
-fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> Output {
-    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
-    cmd.arg("--tree").arg(tree).args(args);
-    cmd.output().expect("run rockstore")
-}
+use crate::support::{need, on_tree as rs, text, Sandbox};
 
 fn ok(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> String {
     let out = rs(s, repo, tree, args);

@@ -418,3 +418,16 @@ pub fn stopped_at_failpoint(
         }
     }
 }
+
+/// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`
+/// in the sandbox: how the tree tests run a command on one tree.
+pub fn on_tree(
+    s: &Sandbox,
+    repo: &crate::rocks_server::Repo,
+    tree: &Path,
+    args: &[&str],
+) -> Output {
+    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
+    cmd.arg("--tree").arg(tree).args(args);
+    cmd.output().expect("run rockstore")
+}

@@ -3,16 +3,9 @@
 //! looking at links, an edit through a tree reused, a store missing.
 
 use std::path::Path;
-use std::process::Output;
 
 use crate::rocks_server::Repo;
-use crate::support::{need, text, Sandbox};
-
-fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> Output {
-    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
-    cmd.arg("--tree").arg(tree).args(args);
-    cmd.output().expect("run rockstore")
-}
+use crate::support::{need, on_tree as rs, text, Sandbox};
 
 fn ok(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> String {
     let out = rs(s, repo, tree, args);

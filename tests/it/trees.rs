@@ -5,14 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::rocks_server::Repo;
-use crate::support::{need, ours_or_luarocks, text, Sandbox};
-
-/// `rockstore --only-server <repo> --lua-version 5.4 --tree <tree> ARGS`.
-fn rs(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = s.cmd(["--only-server", &repo.server.base, "--lua-version", "5.4"]);
-    cmd.arg("--tree").arg(tree).args(args);
-    cmd.output().expect("run rockstore")
-}
+use crate::support::{need, on_tree as rs, ours_or_luarocks, text, Sandbox};
 
 fn ok(s: &Sandbox, repo: &Repo, tree: &Path, args: &[&str]) -> String {
     let out = rs(s, repo, tree, args);

@@ -270,11 +270,11 @@ pub fn serve(
         daemon.config.limits.max_silent.as_secs(),
         daemon.config.max_connections,
         daemon.config.max_connections_per_user,
-        quota.map_or("none".to_owned(), super::failure::human),
+        quota.map_or("none".to_owned(), crate::units::human),
         requests.grace.as_secs(),
-        super::failure::human(requests.min_rate),
-        super::failure::human(requests.upload_budget),
-        super::failure::human(requests.upload_share),
+        crate::units::human(requests.min_rate),
+        crate::units::human(requests.upload_budget),
+        crate::units::human(requests.upload_share),
         daemon.config.max_hold.as_secs(),
     ));
     let mut told_full = false;

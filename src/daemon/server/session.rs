@@ -333,9 +333,9 @@ impl Session<'_> {
                     kind::BUSY,
                     format!(
                         "your requests already hold {} of uploads, and this one is {}: one user holds at most {} at once; try again when they are done",
-                        failure::human(mine),
-                        failure::human(len),
-                        failure::human(limits.upload_share)
+                        crate::units::human(mine),
+                        crate::units::human(len),
+                        crate::units::human(limits.upload_share)
                     ),
                     Vec::new(),
                 ));
@@ -534,8 +534,8 @@ impl Session<'_> {
                 if self.payload > MAX_FILE {
                     return Err(bad(format!(
                         "a rock file of {} is larger than the daemon takes ({})",
-                        failure::human(self.payload),
-                        failure::human(MAX_FILE)
+                        crate::units::human(self.payload),
+                        crate::units::human(MAX_FILE)
                     )));
                 }
                 Some(self.read_bytes(self.payload)?)
@@ -715,8 +715,8 @@ impl Session<'_> {
         if len > MAX_SOURCES {
             return Err(bad(format!(
                 "sources of {} are more than the daemon takes ({})",
-                failure::human(len),
-                failure::human(MAX_SOURCES)
+                crate::units::human(len),
+                crate::units::human(MAX_SOURCES)
             )));
         }
         let staging = self.store().stage().map_err(|e| failure::from_store(&e))?;
@@ -831,8 +831,8 @@ impl Session<'_> {
         if self.payload > MAX_ADD {
             return Err(bad(format!(
                 "an archive of {} is more than the daemon takes ({})",
-                failure::human(self.payload),
-                failure::human(MAX_ADD)
+                crate::units::human(self.payload),
+                crate::units::human(MAX_ADD)
             )));
         }
         // Its size is reserved before a byte is read, and what it costs on
