@@ -410,7 +410,13 @@ impl<'a> Installer<'a> {
                     return Err(InstallError::OtherTree(e))
                 }
                 Err(e) => {
-                    (self.say)(&format!("Warning: {e}"));
+                    // Not consulted: the one line, without the advice the
+                    // error gives.
+                    (self.say)(&format!(
+                        "Warning: cannot read the rocks installed in {}: {}",
+                        e.path.display(),
+                        e.reason
+                    ));
                     trees.push(ConsultedTree {
                         root: root.clone(),
                         rocks: Vec::new(),
