@@ -5,6 +5,7 @@
 //! the user's config, and takes its Lua version from
 //! `.luarocks/default-lua-version.lua` (reference §1.4, §1.5).
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::lua::{self, Limits};
@@ -28,6 +29,90 @@ pub fn find(start: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Why a project found around the working directory is not used: part of
+/// it belongs to another user. Its config can name rocks servers, enable
+/// hooks and point `lua_modules` anywhere, so using it would run that user's
+/// choices as us (root running in a sticky `/tmp` most of all). git refuses
+/// such repositories for the same reason (CVE-2022-24765); LuaRocks does not
+/// look.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Untrusted {
+    /// A part is owned by someone who is neither us nor root.
+    #[error(
+        "ignoring the LuaRocks project at {dir}: {part} belongs to uid {owner}, not to you (uid {me}) or root, so its config, hooks and tree would be another user's choice (pass --project-tree {dir}/lua_modules to use it anyway)",
+        dir = .dir.display(),
+        part = .part.display()
+    )]
+    Foreign {
+        /// The project directory.
+        dir: PathBuf,
+        /// The part owned by another user.
+        part: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Our effective uid.
+        me: u32,
+    },
+    /// A part's owner cannot be read.
+    #[error(
+        "ignoring the LuaRocks project at {dir}: cannot read who owns {part}: {source}",
+        dir = .dir.display(),
+        part = .part.display()
+    )]
+    Unreadable {
+        /// The project directory.
+        dir: PathBuf,
+        /// The part whose owner is unknown.
+        part: PathBuf,
+        /// Why.
+        source: std::sync::Arc<std::io::Error>,
+    },
+}
+
+/// Checks that the project found at `dir` is ours to use: the directory,
+/// its `lua_modules` (the link itself, if it is one) and `.luarocks/` with
+/// every entry in it (config files, `default-lua-version.lua`) are owned by
+/// `me` or by root. Ownership, not modes: a shared project directory a
+/// colleague owns is exactly the case to refuse, whatever its mode.
+pub fn check_ownership(dir: &Path, me: u32) -> Result<(), Untrusted> {
+    let dot = dir.join(".luarocks");
+    let mut parts = vec![dir.to_path_buf(), dir.join("lua_modules"), dot.clone()];
+    let entries = std::fs::read_dir(&dot).map_err(|source| Untrusted::Unreadable {
+        dir: dir.to_path_buf(),
+        part: dot.clone(),
+        source: source.into(),
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Untrusted::Unreadable {
+            dir: dir.to_path_buf(),
+            part: dot.clone(),
+            source: source.into(),
+        })?;
+        parts.push(entry.path());
+    }
+    for part in parts {
+        let owner = match std::fs::symlink_metadata(&part) {
+            Ok(meta) => meta.uid(),
+            Err(source) => {
+                return Err(Untrusted::Unreadable {
+                    dir: dir.to_path_buf(),
+                    part,
+                    source: source.into(),
+                })
+            }
+        };
+        if owner != me && owner != 0 {
+            return Err(Untrusted::Foreign {
+                dir: dir.to_path_buf(),
+                part,
+                owner,
+                me,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A project in use: its directory and the tree its rocks go to.

@@ -97,6 +97,9 @@ pub struct Resolved {
     pub config: LuaRocksConfig,
     /// The LuaRocks project, inside one.
     pub project: Option<project::Project>,
+    /// A project around the working directory that is not used because
+    /// another user owns part of it (the CLI warns).
+    pub ignored_project: Option<project::Untrusted>,
     /// Where the config files were looked for (`config KEY VALUE` rewrites
     /// one of them).
     pub sources: ConfigSources,
@@ -128,9 +131,9 @@ impl Resolved {
     /// Resolves for commands that need Lua.
     pub fn new(asked: Asked, env: &EnvVars) -> Result<Resolved, SettingsError> {
         check_local(&asked, env)?;
-        let project = find_project(&asked)?;
+        let (project, ignored) = find_project(&asked)?;
         let lua = detect_lua(&asked, env, project.as_ref())?;
-        Resolved::with_lua(asked, env, lua, project)
+        Resolved::with_lua(asked, env, lua, project, ignored)
     }
 
     /// For commands that only need the store: its location may come from
@@ -138,14 +141,14 @@ impl Resolved {
     /// needed, so a missing one falls back to the 5.4 config file.
     pub fn for_store(asked: Asked, env: &EnvVars) -> Result<Resolved, SettingsError> {
         check_local(&asked, env)?;
-        let project = find_project(&asked)?;
+        let (project, ignored) = find_project(&asked)?;
         let version = asked
             .lua_version
             .clone()
             .unwrap_or_else(|| "5.4".to_owned());
         let lua = detect_lua(&asked, env, project.as_ref())
             .or_else(|_| LuaInstall::detect(Some(&version), None))?;
-        Resolved::with_lua(asked, env, lua, project)
+        Resolved::with_lua(asked, env, lua, project, ignored)
     }
 
     fn with_lua(
@@ -153,6 +156,7 @@ impl Resolved {
         env: &EnvVars,
         lua: LuaInstall,
         project: Option<project::Project>,
+        ignored_project: Option<project::Untrusted>,
     ) -> Result<Resolved, SettingsError> {
         let explicit = env
             .luarocks_config_versioned
@@ -168,6 +172,7 @@ impl Resolved {
             lua,
             config,
             project,
+            ignored_project,
             sources,
         })
     }
@@ -365,21 +370,30 @@ impl Resolved {
 }
 
 /// `--project-tree`'s parent, else the project around the working
-/// directory unless `--no-project`.
-fn find_project(asked: &Asked) -> Result<Option<project::Project>, SettingsError> {
+/// directory unless `--no-project`; a found one that is not ours to use is
+/// returned second, unused.
+fn find_project(
+    asked: &Asked,
+) -> Result<(Option<project::Project>, Option<project::Untrusted>), SettingsError> {
     if let Some(tree) = &asked.project_tree {
         let tree = std::path::absolute(tree)
             .map_err(|e| SettingsError::Path(tree.display().to_string(), e))?;
-        return Ok(Some(project::Project::of_tree(tree)));
+        return Ok((Some(project::Project::of_tree(tree)), None));
     }
     if asked.no_project {
-        return Ok(None);
+        return Ok((None, None));
     }
     // A working directory that is gone has no project around it.
-    Ok(std::env::current_dir()
+    let Some(dir) = std::env::current_dir()
         .ok()
         .and_then(|cwd| project::find(&cwd))
-        .map(project::Project::found))
+    else {
+        return Ok((None, None));
+    };
+    match project::check_ownership(&dir, rustix::process::geteuid().as_raw()) {
+        Ok(()) => Ok((Some(project::Project::found(dir)), None)),
+        Err(untrusted) => Ok((None, Some(untrusted))),
+    }
 }
 
 /// `--lua-version`, else a `default-lua-version.lua` or the project's

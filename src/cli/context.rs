@@ -137,6 +137,14 @@ fn asked(server_flags: &ServerFlags, tree_flags: &TreeFlags) -> Asked {
     }
 }
 
+/// One line on stderr when a project around the working directory was
+/// passed over because another user owns part of it.
+fn warn_ignored_project(resolved: &Resolved) {
+    if let Some(why) = &resolved.ignored_project {
+        errln!("Warning: {why}");
+    }
+}
+
 impl Context {
     pub fn new(
         server_flags: &ServerFlags,
@@ -145,13 +153,15 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
+        let resolved = Resolved::new(asked(server_flags, tree_flags), env)?;
+        warn_ignored_project(&resolved);
         Ok(Context {
             server_flags: server_flags.clone(),
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
             leases: std::sync::OnceLock::new(),
-            resolved: Resolved::new(asked(server_flags, tree_flags), env)?,
+            resolved,
             binding_checked: Default::default(),
             may_recreate_store: Default::default(),
         })
@@ -165,13 +175,15 @@ impl Context {
         store_flag: Option<PathBuf>,
         env: &EnvVars,
     ) -> anyhow::Result<Context> {
+        let resolved = Resolved::for_store(asked(server_flags, tree_flags), env)?;
+        warn_ignored_project(&resolved);
         Ok(Context {
             server_flags: server_flags.clone(),
             tree_flags: tree_flags.clone(),
             cache_flags: cache_flags.clone(),
             store_flag,
             leases: std::sync::OnceLock::new(),
-            resolved: Resolved::for_store(asked(server_flags, tree_flags), env)?,
+            resolved,
             binding_checked: Default::default(),
             may_recreate_store: Default::default(),
         })

@@ -30,6 +30,7 @@ mod mirrors;
 mod never_absent;
 mod plan;
 mod plan_docs;
+mod project_trust;
 mod readme;
 mod rocks_server;
 mod rockspec;
