@@ -14,7 +14,9 @@
 //! deletion costs several times what it does on a journaled ext4.
 //!
 //! Run: `cargo bench --bench trees` (in `$TMPDIR`; set it to measure on
-//! another filesystem). `ROCKSTORE_BENCH_GC_ONLY=1` runs only the GC part.
+//! another filesystem). `ROCKSTORE_BENCH_GC_ONLY=1` runs only the GC part;
+//! `ROCKSTORE_BENCH_BASELINE=BIN` also times an older build's warm install
+//! alternately with this one's.
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::unwrap_used)]
 
 mod common;
@@ -79,15 +81,68 @@ fn make_repo(root: &Path) -> PathBuf {
 }
 
 fn rockstore(root: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rockstore"));
+    rockstore_of(
+        Path::new(env!("CARGO_BIN_EXE_rockstore")),
+        &root.join("store"),
+        root,
+    )
+}
+
+/// `bin` (this build, or a baseline's) on `store`.
+fn rockstore_of(bin: &Path, store: &Path, root: &Path) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", root.join("home"))
         .env("LUAROCKS_SYSCONFDIR", root.join("etc"))
         .arg("--store")
-        .arg(root.join("store"))
+        .arg(store)
         .args(["--lua-version", "5.4"]);
     cmd
+}
+
+/// With `ROCKSTORE_BENCH_BASELINE=/path/to/an/older/rockstore`: the warm
+/// symlink install by this build and by the baseline, alternating (each on
+/// its own store, warmed first), so a change's cost to the default mode is
+/// measured under the same load. Prints medians and their ratio.
+fn against_baseline(root: &Path, repo_arg: &str) {
+    let Some(baseline) = std::env::var_os("ROCKSTORE_BENCH_BASELINE").map(PathBuf::from) else {
+        return;
+    };
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_rockstore"));
+    let sides = [
+        ("this build", &this, "store-this"),
+        ("baseline", &baseline, "store-baseline"),
+    ];
+    let install = |bin: &Path, store: &str, tree: String| {
+        let mut cmd = rockstore_of(bin, &root.join(store), root);
+        cmd.args(["--only-server", repo_arg, "--tree"])
+            .arg(root.join(tree))
+            .args(["install", "top"]);
+        timed(cmd)
+    };
+    for (_, bin, store) in &sides {
+        install(bin, store, format!("warmup-{store}"));
+    }
+    const RUNS: usize = 15;
+    let mut times = [Vec::new(), Vec::new()];
+    for i in 0..RUNS {
+        for (side, (_, bin, store)) in sides.iter().enumerate() {
+            times[side].push(install(bin, store, format!("{store}-{i}")));
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (this_ms, base_ms) = (median(&mut times[0]), median(&mut times[1]));
+    println!(
+        "warm symlink install, alternating {RUNS} runs each: this build {:.1} ms, baseline {} {:.1} ms ({:.2}x the baseline)",
+        ms(this_ms),
+        baseline.display(),
+        ms(base_ms),
+        this_ms.as_secs_f64() / base_ms.as_secs_f64()
+    );
 }
 
 fn timed(mut cmd: Command) -> Duration {
@@ -142,6 +197,7 @@ fn install_and_switch() {
         ms(warm),
         ms(cold)
     );
+    against_baseline(root, &repo_arg);
     // The same warm install per link mode (issue 27): the self-contained
     // modes place the generation's files in the tree. As root, hardlink
     // copies (root may write the store's files), which the line says.
