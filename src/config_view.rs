@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config_edit::{key_of, steps};
 use crate::lua::{Key, Table, Value};
+use crate::luarocks_config::ServerEntry;
 use crate::manifest::persist;
 
 /// A key `config` does not know.
@@ -21,14 +22,13 @@ pub struct UnknownEntry(pub String);
 /// What the view is made of, besides the files' own table.
 #[derive(Debug, Clone)]
 pub struct ViewInputs<'a> {
-    /// Everything the config files set, merged.
-    pub files_table: &'a Table,
+    /// LuaRocks' `cfg`: its defaults with the config files over them
+    /// ([`crate::luarocks_config::LuaRocksConfig::table`]).
+    pub cfg: &'a Table,
     /// `5.x`.
     pub lua_version: &'a str,
     /// The interpreter found.
     pub interpreter: Option<&'a Path>,
-    /// `$HOME`.
-    pub home: Option<&'a Path>,
     /// The system config directory.
     pub sysconfdir: &'a Path,
     /// The system file, the user file (with whether each exists) and the
@@ -52,100 +52,13 @@ pub struct ViewInputs<'a> {
     pub cache: Option<&'a Path>,
     /// The store root.
     pub store: &'a Path,
-    /// `os-arch`, LuaRocks' way (`linux-x86_64`).
-    pub arch: String,
-    /// `--server`s, in order.
-    pub servers: &'a [String],
-    /// `--only-server`.
-    pub only_server: Option<&'a str>,
-    /// `--dev`.
-    pub dev: bool,
-    /// Running as root: LuaRocks keeps its cache in `/var/cache/luarocks`.
-    pub is_root: bool,
+    /// `rocks_servers` with the server flags applied.
+    pub servers: &'a [ServerEntry],
     /// The project around the working directory and its tree, when in one.
     pub project: Option<(&'a Path, &'a Path)>,
 }
 
-/// LuaRocks 3.8's defaults on Linux that no input changes.
-const DEFAULTS: &str = r#"
-accept_unknown_fields = false
-cache_fail_timeout = 86400
-cache_timeout = 60
-check_certificates = false
-cmake_generator = "Unix Makefiles"
-connection_timeout = 30
-disabled_servers = {}
-export_path_separator = ":"
-external_deps_patterns = {
-   bin = { "?" },
-   include = { "?.h" },
-   lib = { "lib?.a", "lib?.so", "lib?.so.*" }
-}
-external_lib_extension = "so"
-fs_use_modules = true
-gcc_rpath = true
-hooks_enabled = true
-lib_extension = "so"
-link_lua_explicitly = false
-local_by_default = false
-lua_extension = "lua"
-major_version = "3.8"
-no_manifest = false
-obj_extension = "o"
-program_series = "3.8"
-program_version = "3.8.0"
-rocks_servers = {
-   {
-      "https://luarocks.org",
-      "https://raw.githubusercontent.com/rocks-moonscript-org/moonrocks-mirror/master/",
-      "https://luafr.org/luarocks/",
-      "http://luarocks.logiceditor.com/rocks"
-   }
-}
-runtime_external_deps_patterns = {
-   bin = { "?" },
-   include = { "?.h" },
-   lib = { "lib?.so", "lib?.so.*" }
-}
-static_lib_extension = "a"
-upload = {
-   api_version = "1",
-   server = "https://luarocks.org",
-   tool_version = "1.0.0"
-}
-variables = {
-   AR = "ar", BUNZIP2 = "bunzip2", CC = "gcc", CFLAGS = "-O2 -fPIC",
-   CHMOD = "chmod", CMAKE = "cmake", CP = "cp", CURL = "curl",
-   CURLNOCERTFLAG = "-k", CVS = "cvs", FIND = "find", GIT = "git",
-   GPG = "gpg", GUNZIP = "gunzip", HG = "hg", ICACLS = "icacls",
-   LD = "gcc", LIBFLAG = "-shared", LIB_EXTENSION = "so", LS = "ls",
-   MAKE = "make", MD5 = "md5", MD5SUM = "md5sum", MKDIR = "mkdir",
-   MKTEMP = "mktemp", OBJ_EXTENSION = "o", OPENSSL = "openssl", PWD = "pwd",
-   RANLIB = "ranlib", RM = "rm", RMDIR = "rmdir", RSYNC = "rsync",
-   RSYNCFLAGS = "--exclude=.git -Oavz", SCP = "scp", SEVENZ = "7z",
-   SSCM = "sscm", SVN = "svn", TAR = "tar", TEST = "test", TOUCH = "touch",
-   UNZIP = "unzip -n", WGET = "wget", WGETNOCERTFLAG = "--no-check-certificate",
-   ZIP = "zip"
-}
-web_browser = "xdg-open"
-wrapper_suffix = ""
-"#;
-
-fn string(s: impl Into<String>) -> Value {
-    Value::String(s.into())
-}
-
-fn path(p: &Path) -> Value {
-    string(p.display().to_string())
-}
-
-fn list(items: impl IntoIterator<Item = Value>) -> Value {
-    let mut t = Table::new();
-    for i in items {
-        t.push(i);
-    }
-    Value::Table(t)
-}
+use crate::cfg_defaults::{list, path, string};
 
 fn file_entry(file: &Path) -> Value {
     let mut t = Table::new();
@@ -156,67 +69,12 @@ fn file_entry(file: &Path) -> Value {
 
 /// The whole table `config` shows.
 pub fn effective(inputs: &ViewInputs<'_>) -> Table {
-    let mut cfg = crate::lua::literal::parse_assignments(DEFAULTS.as_bytes()).unwrap_or_default();
+    let mut cfg = inputs.cfg.clone();
     let v = inputs.lua_version;
-    let processor = inputs
-        .arch
-        .split_once('-')
-        .map_or(inputs.arch.as_str(), |(_, cpu)| cpu)
-        .to_owned();
-    cfg.insert("arch", string(inputs.arch.clone()));
-    cfg.insert("processor", string(processor.clone()));
-    cfg.insert("target_cpu", string(processor.clone()));
-    cfg.insert(
-        "user_agent",
-        string(format!("LuaRocks/3.8.0 {}", inputs.arch)),
-    );
-    let multiarch = format!("lib/{processor}-linux-gnu");
-    for key in ["external_deps_subdirs", "runtime_external_deps_subdirs"] {
-        let mut t = Table::new();
-        t.insert("bin", string("bin"));
-        t.insert("include", string("include"));
-        t.insert(
-            "lib",
-            list(["lib", multiarch.as_str(), "lib64"].map(string)),
-        );
-        cfg.insert(key, Value::Table(t));
-    }
-    if let Some(home) = inputs.home {
-        cfg.insert("home", path(home));
-        cfg.insert("homeconfdir", path(&home.join(".luarocks")));
-        let cache = if inputs.is_root {
-            PathBuf::from("/var/cache/luarocks")
-        } else {
-            home.join(".cache/luarocks")
-        };
-        cfg.insert("local_cache", path(&cache));
-        cfg.insert(
-            "rocks_trees",
-            list(
-                [
-                    ("user", home.join(".luarocks")),
-                    ("system", "/usr/local".into()),
-                ]
-                .map(|(name, root)| {
-                    let mut t = Table::new();
-                    t.insert("name", string(name));
-                    t.insert("root", path(&root));
-                    Value::Table(t)
-                }),
-            ),
-        );
-    }
     if let Some(tree) = inputs.home_tree {
         cfg.insert("home_tree", path(tree));
     }
     cfg.insert("sysconfdir", path(inputs.sysconfdir));
-    // The files' own keys over the defaults; lists they set replace ours.
-    for replaced in ["rocks_trees", "rocks_servers", "external_deps_dirs"] {
-        if inputs.files_table.get(replaced).is_some() {
-            cfg.remove(replaced);
-        }
-    }
-    cfg.deep_merge(inputs.files_table);
     // As LuaRocks' `config`: functions and its internal tables left out.
     for skipped in [
         "errorcodes",
@@ -237,30 +95,11 @@ pub fn effective(inputs: &ViewInputs<'_>) -> Table {
     for f in functions {
         cfg.remove(&f);
     }
-    // The server flags, as LuaRocks' `process_server_args` applies them.
-    if let Some(only) = inputs.only_server {
-        cfg.insert("rocks_servers", list([string(only)]));
-    }
-    let mut servers = match cfg.remove("rocks_servers") {
-        Some(Value::Table(t)) => t.sequence().cloned().collect::<Vec<_>>(),
-        _ => Vec::new(),
-    };
-    for (i, s) in inputs.servers.iter().enumerate() {
-        servers.insert(i, string(s.clone()));
-    }
-    if inputs.dev {
-        let dev = |v: &Value| match v {
-            Value::String(s) => string(format!("{}/dev", s.trim_end_matches('/'))),
-            Value::Table(mirrors) => list(mirrors.sequence().map(|m| match m {
-                Value::String(s) => string(format!("{}/dev", s.trim_end_matches('/'))),
-                other => other.clone(),
-            })),
-            other => other.clone(),
-        };
-        let devs: Vec<Value> = servers.iter().map(dev).collect();
-        servers = devs.into_iter().chain(servers).collect();
-    }
-    cfg.insert("rocks_servers", list(servers));
+    // The servers in use, the flags applied (`Resolved::server_entries`).
+    cfg.insert(
+        "rocks_servers",
+        list(inputs.servers.iter().map(ServerEntry::to_value)),
+    );
     // What LuaRocks derives after reading the files.
     if let Some((dir, tree)) = inputs.project {
         cfg.insert("project_dir", path(dir));

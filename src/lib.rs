@@ -57,6 +57,7 @@ pub mod archive;
 pub mod backend;
 pub mod build;
 pub mod cache;
+pub mod cfg_defaults;
 pub mod config;
 pub mod config_edit;
 pub mod config_view;

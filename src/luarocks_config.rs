@@ -60,23 +60,79 @@ pub struct TreeEntry {
     pub root: PathBuf,
 }
 
-/// What the config files say (unset keys keep LuaRocks' defaults).
+/// One `rocks_servers` entry: a URL, or a mirror group (the same server at
+/// several URLs, tried in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEntry {
+    /// `"https://…"`.
+    Url(String),
+    /// `{ "https://a", "https://b" }`.
+    Mirrors(Vec<String>),
+}
+
+impl ServerEntry {
+    /// The URL asked first.
+    pub fn first(&self) -> Option<&str> {
+        match self {
+            ServerEntry::Url(url) => Some(url),
+            ServerEntry::Mirrors(group) => group.first().map(String::as_str),
+        }
+    }
+
+    /// The same entry's dev tree (`URL/dev`, for every mirror).
+    pub fn dev(&self) -> ServerEntry {
+        let dev = |url: &str| crate::fetch::join(url, "dev");
+        match self {
+            ServerEntry::Url(url) => ServerEntry::Url(dev(url)),
+            ServerEntry::Mirrors(group) => {
+                ServerEntry::Mirrors(group.iter().map(|u| dev(u)).collect())
+            }
+        }
+    }
+
+    /// As LuaRocks' `cfg` holds it.
+    pub fn to_value(&self) -> Value {
+        match self {
+            ServerEntry::Url(url) => Value::String(url.clone()),
+            ServerEntry::Mirrors(group) => {
+                let mut t = Table::new();
+                for url in group {
+                    t.push(Value::String(url.clone()));
+                }
+                Value::Table(t)
+            }
+        }
+    }
+}
+
+/// The mirror groups of `entries` with more than one URL: the fetcher takes
+/// a file the answering mirror lacks from the mirrors after it.
+pub fn mirror_groups(entries: &[ServerEntry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            ServerEntry::Mirrors(group) if group.len() > 1 => Some(group.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// LuaRocks' `cfg` once the config files are read over its defaults
+/// ([`crate::cfg_defaults`]): the table `config` shows, and typed fields
+/// read from that same table.
 #[derive(Debug, Clone, Default)]
 pub struct LuaRocksConfig {
     /// Files read, in order.
     pub files: Vec<PathBuf>,
-    /// Everything the files set, merged as LuaRocks merges them (what
-    /// `config` shows over LuaRocks' defaults).
+    /// LuaRocks' defaults with the files merged over them, as LuaRocks
+    /// merges them (what `config` shows, before the flags).
     pub table: Table,
-    /// `rocks_trees`, when set.
-    pub rocks_trees: Option<Vec<TreeEntry>>,
-    /// `rocks_servers` (the first mirror of each group), when set.
-    pub rocks_servers: Option<Vec<String>>,
-    /// Every mirror group of `rocks_servers` (an entry that is a list of
-    /// URLs), each whole and in order: `servers::load` takes a group's
-    /// manifest from its first mirror that loads, and the fetcher takes a
-    /// file the answering mirror lacks from the mirrors after it.
-    pub mirror_groups: Vec<Vec<String>>,
+    /// `rocks_trees` (the files', else the defaults' `user` and `system`).
+    pub rocks_trees: Vec<TreeEntry>,
+    /// `rocks_servers` (the files', else LuaRocks' mirror group), each
+    /// entry whole: `servers::load` takes a group's manifest from its first
+    /// mirror that loads.
+    pub rocks_servers: Vec<ServerEntry>,
     /// `deps_mode`, when set.
     pub deps_mode: Option<String>,
     /// `variables`.
@@ -91,7 +147,7 @@ pub struct LuaRocksConfig {
     /// `keep_other_versions`.
     pub keep_other_versions: bool,
     /// `hooks_enabled` (LuaRocks' default: true).
-    pub hooks_enabled: Option<bool>,
+    pub hooks_enabled: bool,
     /// `wrap_bin_scripts`: when set, it decides over every rockspec's
     /// `deploy.wrap_bin_scripts`.
     pub wrap_bin_scripts: Option<bool>,
@@ -220,16 +276,25 @@ impl LuaRocksConfig {
         let mut merged = Table::new();
         for file in &files {
             let table = evaluate(file, sources, lua_version)?;
-            for replaced in ["rocks_trees", "rocks_servers"] {
+            for replaced in crate::cfg_defaults::REPLACED_WHOLE {
                 if table.get(replaced).is_some() {
                     merged.remove(replaced);
                 }
             }
             merged.deep_merge(&table);
         }
-        let mut config = LuaRocksConfig::from_table(&merged, files.last().map(PathBuf::as_path))?;
+        let defaults = crate::cfg_defaults::table(
+            sources.home.as_deref(),
+            rustix::process::geteuid().is_root(),
+        );
+        let cfg = crate::cfg_defaults::merge_under(defaults, &merged);
+        let mut config = LuaRocksConfig::from_table(&cfg, files.last().map(PathBuf::as_path))?;
+        // The build's variables are the files' alone: the defaults' (CC,
+        // CFLAGS, …) are LuaRocks' view of them, and a build takes its own
+        // from the Lua installation and the environment first.
+        config.variables = files_variables(&merged);
         config.files = files;
-        config.table = merged;
+        config.table = cfg;
         Ok(config)
     }
 
@@ -263,42 +328,28 @@ impl LuaRocksConfig {
                     _ => return Err(field("rocks_trees", "paths or {name=, root=} tables")),
                 });
             }
-            config.rocks_trees = Some(trees);
+            config.rocks_trees = trees;
         }
         if let Some(v) = t.get("rocks_servers") {
             let list = v
                 .as_table()
                 .ok_or_else(|| field("rocks_servers", "a list of URLs or mirror lists"))?;
-            let mut servers = Vec::new();
-            config.mirror_groups.clear();
-            for entry in list.sequence() {
-                match entry {
-                    Value::String(s) => servers.push(s.clone()),
-                    Value::Table(mirrors) => {
-                        let group: Vec<String> = mirrors
+            config.rocks_servers = list
+                .sequence()
+                .filter_map(|entry| match entry {
+                    Value::String(s) => Some(ServerEntry::Url(s.clone())),
+                    Value::Table(mirrors) => Some(ServerEntry::Mirrors(
+                        mirrors
                             .sequence()
                             .filter_map(|m| m.as_str().map(str::to_owned))
-                            .collect();
-                        if let Some(first) = group.first() {
-                            servers.push(first.clone());
-                        }
-                        if group.len() > 1 {
-                            config.mirror_groups.push(group);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            config.rocks_servers = Some(servers);
+                            .collect(),
+                    )),
+                    _ => None,
+                })
+                .filter(|entry| entry.first().is_some())
+                .collect();
         }
         config.deps_mode = t.get_string("deps_mode");
-        if let Some(Value::Table(vars)) = t.get("variables") {
-            for (k, v) in vars.iter() {
-                if let (Key::String(k), Some(v)) = (k, v.as_str()) {
-                    config.variables.push((k.clone(), v.to_owned()));
-                }
-            }
-        }
         if let Some(v) = t.get("external_deps_dirs") {
             let list = v
                 .as_table()
@@ -317,7 +368,7 @@ impl LuaRocksConfig {
         config.home_tree = t.get_string("home_tree").map(PathBuf::from);
         config.keep_other_versions =
             t.get("keep_other_versions").and_then(Value::as_bool) == Some(true);
-        config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool);
+        config.hooks_enabled = t.get("hooks_enabled").and_then(Value::as_bool) != Some(false);
         config.wrap_bin_scripts = t.get("wrap_bin_scripts").and_then(Value::as_bool);
         config.store = t.get_string("rockstore_store").map(PathBuf::from);
         config.adopt = t.get_string("rockstore_adopt");
@@ -368,6 +419,19 @@ impl LuaRocksConfig {
         }
         Ok(config)
     }
+}
+
+/// The `variables` the config files set.
+fn files_variables(files: &Table) -> Vec<(String, String)> {
+    let mut variables = Vec::new();
+    if let Some(Value::Table(vars)) = files.get("variables") {
+        for (k, v) in vars.iter() {
+            if let (Key::String(k), Some(v)) = (k, v.as_str()) {
+                variables.push((k.clone(), v.to_owned()));
+            }
+        }
+    }
+    variables
 }
 
 fn evaluate(
@@ -463,20 +527,26 @@ mod tests {
         assert_eq!(c.files.len(), 3);
         assert_eq!(
             c.rocks_trees,
-            Some(vec![TreeEntry {
+            vec![TreeEntry {
                 name: None,
                 root: "/h/t".into()
-            }])
-        );
-        assert_eq!(
-            c.rocks_servers,
-            Some(vec!["http://a".to_owned(), "http://m1".to_owned()])
+            }]
         );
         // A mirror group keeps every mirror, in order.
         assert_eq!(
-            c.mirror_groups,
+            c.rocks_servers,
+            vec![
+                ServerEntry::Url("http://a".to_owned()),
+                ServerEntry::Mirrors(vec!["http://m1".to_owned(), "http://m2".to_owned()])
+            ]
+        );
+        assert_eq!(
+            mirror_groups(&c.rocks_servers),
             vec![vec!["http://m1".to_owned(), "http://m2".to_owned()]]
         );
+        // Only the files' variables: the defaults' CC is LuaRocks' view.
+        assert!(!c.variables.iter().any(|(k, _)| k == "LD"));
+        assert!(c.hooks_enabled, "LuaRocks' default");
         assert_eq!(c.deps_mode.as_deref(), Some("all"));
         assert!(c.variables.contains(&("CC".into(), "gcc".into())));
         assert!(c.local_by_default);
@@ -485,6 +555,28 @@ mod tests {
             c.rocks_provided,
             [("luasocket".to_owned(), "3.0-1".to_owned())]
         );
+    }
+
+    #[test]
+    fn with_no_file_the_defaults_decide() {
+        let sources = ConfigSources {
+            home: Some(PathBuf::from("/h")),
+            ..ConfigSources::default()
+        };
+        let c = LuaRocksConfig::load(&sources, "5.4").expect("loads");
+        assert!(c.files.is_empty());
+        assert_eq!(
+            c.rocks_trees
+                .iter()
+                .map(|t| t.root.clone())
+                .collect::<Vec<_>>(),
+            [PathBuf::from("/h/.luarocks"), PathBuf::from("/usr/local")]
+        );
+        // LuaRocks' four mirrors, as one group: the installer falls back
+        // along it as LuaRocks does.
+        assert_eq!(mirror_groups(&c.rocks_servers).concat().len(), 4);
+        assert_eq!(c.rocks_servers[0].first(), Some("https://luarocks.org"));
+        assert!(c.hooks_enabled);
     }
 
     #[test]

@@ -8,18 +8,6 @@ use crate::manifest::{ManifestError, RepositoryManifest};
 use crate::rockspec::version::{matches_all, Constraint, Version};
 use std::time::Duration;
 
-/// LuaRocks' default server list.
-pub const DEFAULT_SERVERS: [&str; 1] = ["https://luarocks.org"];
-
-/// The servers to ask, in order: `--only-server` alone, else every
-/// `--server` (in the order given) before the configured ones, as LuaRocks.
-pub fn server_list(extra: &[String], only: Option<&str>, configured: &[String]) -> Vec<String> {
-    if let Some(only) = only {
-        return vec![only.to_owned()];
-    }
-    extra.iter().chain(configured).cloned().collect()
-}
-
 /// Why no manifest could be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -466,14 +454,6 @@ mod tests {
             arch: arch.into(),
             server: server.into(),
         }
-    }
-
-    #[test]
-    fn server_flags_order() {
-        let conf = vec!["c".to_owned()];
-        let extra = vec!["a".to_owned(), "b".to_owned()];
-        assert_eq!(server_list(&extra, None, &conf), ["a", "b", "c"]);
-        assert_eq!(server_list(&extra, Some("o"), &conf), ["o"]);
     }
 
     #[test]

@@ -14,10 +14,11 @@ use crate::build::BuildEnv;
 use crate::env_vars::EnvVars;
 use crate::install::DepsMode;
 use crate::lua_install::{LuaInstall, LuaInstallError};
-use crate::luarocks_config::{ConfigFileError, ConfigSources, LuaRocksConfig, TreeEntry};
+use crate::luarocks_config::{
+    ConfigFileError, ConfigSources, LuaRocksConfig, ServerEntry, TreeEntry,
+};
 use crate::project;
 use crate::rockspec::Platforms;
-use crate::servers;
 use crate::tree::Tree;
 
 /// What the command line asked for, as plain data.
@@ -177,28 +178,39 @@ impl Resolved {
         })
     }
 
-    /// `--only-server`, else `--server`s then the config's (or LuaRocks'
-    /// default) servers; with `--dev`, every server's dev tree first.
-    pub fn servers(&self) -> Vec<String> {
-        let configured = self.config.rocks_servers.clone().unwrap_or_else(|| {
-            servers::DEFAULT_SERVERS
+    /// The `rocks_servers` in use, the flags applied as LuaRocks'
+    /// `process_server_args` applies them: `--only-server` alone, else
+    /// every `--server` (in order) before the configured (or default)
+    /// entries; with `--dev`, every entry's dev tree first.
+    pub fn server_entries(&self) -> Vec<ServerEntry> {
+        let entries: Vec<ServerEntry> = match self.asked.only_server.as_deref() {
+            Some(only) => vec![ServerEntry::Url(only.to_owned())],
+            None => self
+                .asked
+                .servers
                 .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
-        });
-        let list = servers::server_list(
-            &self.asked.servers,
-            self.asked.only_server.as_deref(),
-            &configured,
-        );
+                .map(|s| ServerEntry::Url(s.clone()))
+                .chain(self.config.rocks_servers.iter().cloned())
+                .collect(),
+        };
         if self.asked.dev {
-            list.iter()
-                .map(|s| crate::fetch::join(s, "dev"))
-                .chain(list.iter().cloned())
+            entries
+                .iter()
+                .map(ServerEntry::dev)
+                .chain(entries.iter().cloned())
                 .collect()
         } else {
-            list
+            entries
         }
+    }
+
+    /// The servers to ask, in order: each entry's first URL (a group's
+    /// other mirrors are the fetcher's fallbacks).
+    pub fn servers(&self) -> Vec<String> {
+        self.server_entries()
+            .iter()
+            .filter_map(|e| e.first().map(str::to_owned))
+            .collect()
     }
 
     /// Defaults, then config `variables`, then command-line `VAR=VALUE`.
@@ -251,20 +263,7 @@ impl Resolved {
     /// `rocks_trees` from config, else LuaRocks' defaults (`user`, then
     /// `system` = /usr/local).
     pub fn rocks_trees(&self) -> Vec<TreeEntry> {
-        self.config.rocks_trees.clone().unwrap_or_else(|| {
-            let mut trees = Vec::new();
-            if let Some(home) = &self.env.home {
-                trees.push(TreeEntry {
-                    name: Some("user".into()),
-                    root: PathBuf::from(home).join(".luarocks"),
-                });
-            }
-            trees.push(TreeEntry {
-                name: Some("system".into()),
-                root: PathBuf::from("/usr/local"),
-            });
-            trees
-        })
+        self.config.rocks_trees.clone()
     }
 
     /// LuaRocks' `cfg.home_tree`: config's `home_tree`, else

@@ -266,10 +266,9 @@ pub(super) fn config_table(cx: &Context) -> anyhow::Result<rockstore::lua::Table
     let deps_mode = cx.deps_mode()?;
     Ok(rockstore::config_view::effective(
         &rockstore::config_view::ViewInputs {
-            files_table: &cx.config.table,
+            cfg: &cx.config.table,
             lua_version: v,
             interpreter: cx.lua.interpreter.as_deref(),
-            home: home.as_deref(),
             sysconfdir: &cx.sources.sysconfdir,
             system_file: cx.sources.sysconfdir.join(&file),
             user_file: cx
@@ -292,11 +291,7 @@ pub(super) fn config_table(cx: &Context) -> anyhow::Result<rockstore::lua::Table
             external_deps_dirs: env.deps_dirs.clone(),
             cache: paths.cache_dir.as_deref(),
             store: &paths.store_root,
-            arch: rockstore::build::BuildEnv::host_arch(),
-            servers: &cx.asked.servers,
-            only_server: cx.asked.only_server.as_deref(),
-            dev: cx.asked.dev,
-            is_root: rustix::process::geteuid().is_root(),
+            servers: &cx.server_entries(),
             project: cx
                 .project
                 .as_ref()

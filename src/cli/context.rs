@@ -323,12 +323,9 @@ impl Context {
     pub fn fetcher(&self) -> Fetcher {
         let cache = self.paths().ok().and_then(|c| c.cache_dir);
         let fetcher = Fetcher::new(cache, Duration::from_secs(self.server_flags.timeout.max(1)));
-        if self.asked.only_server.is_some() {
-            // `--only-server` replaces `rocks_servers`, mirrors and all.
-            return fetcher;
-        }
+        // `--only-server` replaces `rocks_servers`, mirrors and all.
         fetcher.with_mirrors(
-            self.config.mirror_groups.clone(),
+            rockstore::luarocks_config::mirror_groups(&self.server_entries()),
             Arc::new(|line: &str| errln!("{line}")),
         )
     }

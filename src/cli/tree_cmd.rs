@@ -92,7 +92,7 @@ pub(super) fn installer_for<'a>(
             deps_mode: cx.deps_mode()?,
             keep,
             force,
-            hooks_enabled: cx.config.hooks_enabled.unwrap_or(true),
+            hooks_enabled: cx.config.hooks_enabled,
             wrap_bin_scripts: cx.config.wrap_bin_scripts,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             no_doc: false,

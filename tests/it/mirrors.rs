@@ -127,3 +127,81 @@ fn a_group_whose_every_mirror_fails_is_an_error_naming_them() {
     );
     assert!(err.contains("no rocks server could be read"), "{err}");
 }
+
+/// A proxy on loopback that refuses every request with 503 and records
+/// the host each asked for (CONNECT for https, an absolute URL for http),
+/// so the default mirrors can be tried without leaving the machine.
+fn refusing_proxy() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Bounded: a few requests per mirror and manifest name.
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_err() {
+                continue;
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or_default();
+            let host = target
+                .trim_start_matches("http://")
+                .split(['/', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let _ = tx.send(host);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+/// With no `rocks_servers` in any config, the installer asks LuaRocks'
+/// default group, luarocks.org and its three mirrors, in order, as `config`
+/// shows it (they once disagreed: `config` showed four, `install` asked
+/// one). Every request goes to a refusing proxy on loopback.
+#[test]
+fn the_default_servers_are_luarocks_mirror_group_in_order() {
+    let s = Sandbox::new();
+    let (proxy, hosts) = refusing_proxy();
+    let tree = s.tmp.path().join("t");
+    let out = s
+        .cmd(["--lua-version", "5.4", "--tree"])
+        .arg(&tree)
+        .args(["install", "purelua"])
+        .env("HTTPS_PROXY", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .env("https_proxy", &proxy)
+        .env("http_proxy", &proxy)
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "nothing can answer");
+    let stderr = text(&out.stderr);
+    let mut asked: Vec<String> = Vec::new();
+    for host in hosts.try_iter() {
+        if !asked.contains(&host) {
+            asked.push(host);
+        }
+    }
+    assert_eq!(
+        asked,
+        [
+            "luarocks.org",
+            "raw.githubusercontent.com",
+            "luafr.org",
+            "luarocks.logiceditor.com"
+        ],
+        "{stderr}"
+    );
+    let shown = s.ok(["--lua-version", "5.4", "config", "rocks_servers"]);
+    for host in &asked {
+        assert!(
+            shown.contains(host.as_str()),
+            "config shows {host}: {shown}"
+        );
+    }
+}
