@@ -50,33 +50,45 @@ pub fn digest(stamps: &[Stamp]) -> String {
 }
 
 /// The stamps of everything under `item` (never following links).
+/// Each entry is stat'ed once, relative to its directory's open descriptor
+/// (`DirEntry::metadata` is `fstatat` without following), not by a full
+/// path walked again from `/`: this runs on every warm install, for every
+/// item reused.
 pub fn take(item: &Path) -> std::io::Result<Vec<Stamp>> {
-    let mut out = Vec::new();
-    let mut stack = vec![(item.to_path_buf(), String::new())];
-    while let Some((path, rel)) = stack.pop() {
-        let m = std::fs::symlink_metadata(&path)?;
-        out.push(Stamp {
-            path: rel.clone(),
-            ino: m.ino(),
-            mode: m.mode(),
-            size: m.size(),
-            mtime: m.mtime(),
-            mtime_nsec: m.mtime_nsec(),
-        });
-        if m.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
-                let entry = entry?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let child = if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
-                };
-                stack.push((entry.path(), child));
+    let root = std::fs::symlink_metadata(item)?;
+    let mut out = vec![stamp(String::new(), &root)];
+    let mut dirs = Vec::new();
+    if root.is_dir() {
+        dirs.push((item.to_path_buf(), String::new()));
+    }
+    while let Some((path, rel)) = dirs.pop() {
+        for entry in std::fs::read_dir(&path)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let m = entry.metadata()?;
+            if m.is_dir() {
+                dirs.push((entry.path(), child.clone()));
             }
+            out.push(stamp(child, &m));
         }
     }
     Ok(out)
+}
+
+fn stamp(path: String, m: &std::fs::Metadata) -> Stamp {
+    Stamp {
+        path,
+        ino: m.ino(),
+        mode: m.mode(),
+        size: m.size(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+    }
 }
 
 /// The text of a stamps file: `rockstore-stamps-1 <hex digest>\n`.
