@@ -288,6 +288,24 @@ impl Context {
         Ok(rockstore::stores::backend_for(self.open_store()?))
     }
 
+    /// [`Context::store`] for commands that only read or collect (`gc`,
+    /// `verify`, `store ls/info/path/why`): a store that does not exist is
+    /// an error naming it, not a new empty store (a mistyped `--store`
+    /// would otherwise make one and report it clean).
+    pub fn existing_store(&self) -> anyhow::Result<Box<dyn StoreBackend>> {
+        let root = self.paths()?.store_root;
+        // Only where opening would make one: a directory that holds
+        // anything is left to `Store::open` (a store, or refused as foreign).
+        let would_create = std::fs::read_dir(&root).map_or(true, |mut d| d.next().is_none());
+        if would_create {
+            anyhow::bail!(
+                "no store at {}: nothing was read or changed (a store is made by the first install, build or `store add` there; check --store, ROCKSTORE_STORE or rockstore_store)",
+                root.display()
+            );
+        }
+        self.store()
+    }
+
     /// The store itself, opened by this process (the daemon serves it).
     /// A tree's store that is gone is never made again silently.
     pub fn open_store(&self) -> anyhow::Result<Store> {

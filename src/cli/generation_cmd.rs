@@ -193,7 +193,7 @@ pub fn delete_generations(args: DeleteGenerationsArgs, cx: &Context) -> anyhow::
 
 /// `rockstore gc`.
 pub fn gc(args: GcArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
-    let store = cx.store()?;
+    let store = cx.existing_store()?;
     let report = store.gc(args.dry_run)?;
     let verb = if args.dry_run { "would free" } else { "freed" };
     let mut bytes = 0;

@@ -199,15 +199,19 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
             env,
         )
     };
-    let open = || -> anyhow::Result<Box<dyn rockstore::backend::StoreBackend>> {
-        context::Context::for_store(
+    let open = |must_exist: bool| -> anyhow::Result<Box<dyn rockstore::backend::StoreBackend>> {
+        let cx = context::Context::for_store(
             &cli.server_flags,
             &cli.tree_flags,
             &cli.cache_flags,
             cli.store.clone(),
             env,
-        )?
-        .store()
+        )?;
+        if must_exist {
+            cx.existing_store()
+        } else {
+            cx.store()
+        }
     };
     output::set_verbose(cli.verbose);
     if let Some(spec) = &env.failpoint {
@@ -223,8 +227,14 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     };
     match command {
         Command::Store(store_cmd::StoreCommand::Init(args)) => store_cmd::init(args),
-        Command::Store(cmd) => store_cmd::run(cmd, &*open()?),
-        Command::Verify(args) => verify_cmd::run(args, open()?.store()),
+        Command::Store(cmd) => {
+            let only_reads = !matches!(
+                cmd,
+                store_cmd::StoreCommand::Add(_) | store_cmd::StoreCommand::RegisterRealisation(_)
+            );
+            store_cmd::run(cmd, &*open(only_reads)?)
+        }
+        Command::Verify(args) => verify_cmd::run(args, open(true)?.store()),
         Command::Daemon(args) => {
             let cx = cx()?;
             store_cmd::daemon(args, &cx, cx.open_store()?, cx.fetcher())

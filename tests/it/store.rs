@@ -519,7 +519,8 @@ fn eight_concurrent_admissions_of_overlapping_trees() {
 #[test]
 fn a_waiting_process_says_what_it_waits_for() {
     let s = Sandbox::new();
-    s.ok(["store", "ls"]); // creates the store
+    let mut init = s.cmd(["store", "init"]);
+    assert!(init.arg(s.store()).status().expect("init").success());
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -567,7 +568,8 @@ fn unknown_store_format_and_foreign_directories_are_refused() {
         "keep me"
     );
 
-    s.ok(["store", "ls"]);
+    let mut init = s.cmd(["store", "init"]);
+    assert!(init.arg(s.store()).status().expect("init").success());
     let marker = s.store().join("store-format");
     make_writable(&marker);
     std::fs::write(&marker, "rockstore store format 99\n").expect("write");
@@ -704,4 +706,47 @@ fn staged_builds_are_admitted_in_place_with_realisations() {
         "abandoned staging removed"
     );
     s.ok(["verify", "--contents"]);
+}
+
+/// A mistyped `--store` for a command that only reads or collects is an
+/// error naming the path, and makes nothing there: it once made a new
+/// empty store and reported it clean ("freed 0 items").
+#[test]
+fn reading_or_collecting_a_store_that_is_not_there_makes_none() {
+    let s = Sandbox::new();
+    let typo = s.tmp.path().join("no-such-store");
+    for args in [
+        &["gc"][..],
+        &["gc", "--dry-run"],
+        &["verify"],
+        &["store", "ls"],
+        &["store", "why", "x"],
+    ] {
+        let out = s
+            .bare_cmd()
+            .arg("--store")
+            .arg(&typo)
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("no store at {}", typo.display())),
+            "{args:?}: {stderr}"
+        );
+        assert!(!typo.exists(), "{args:?} made {}", typo.display());
+    }
+    // A command that admits makes the store, as before.
+    let dir = s.dir("rock");
+    rock_tree(&dir);
+    let out = s
+        .bare_cmd()
+        .arg("--store")
+        .arg(&typo)
+        .args(add_args(&dir, "foo", "1.0-1"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(typo.join("store").is_dir());
 }

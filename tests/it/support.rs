@@ -131,8 +131,12 @@ impl Sandbox {
         PathBuf::from(out.trim())
     }
 
-    /// `store ls` as a list of paths.
+    /// `store ls` as a list of paths (none while no store was made: `store
+    /// ls` refuses a store that is not there).
     pub fn items(&self) -> Vec<String> {
+        if !self.store().join("store").is_dir() {
+            return Vec::new();
+        }
         self.ok(["store", "ls"])
             .lines()
             .map(str::to_owned)
