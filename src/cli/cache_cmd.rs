@@ -301,6 +301,18 @@ pub struct CopyArgs {
     /// Items with no recorded Lua ABI and platform are left out (noted).
     #[arg(long, requires = "to")]
     pub luarocks_view: bool,
+    /// With --from: the largest item archive a fetch unpacks (e.g. `512M`,
+    /// `2G`; default 1G). An item document's size is not signed, so it
+    /// cannot raise this; a blob that unpacks past it, or to over 1000
+    /// times its own bytes past the first 64 MiB, is stopped there.
+    #[arg(long, requires = "from_cache", value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_item_size: Option<u64>,
+}
+
+/// A size flag's value (`512M`, `1G`).
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    rockstore::units::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size (write e.g. 1048576, 512K, 64M, 1G)"))
 }
 
 /// `rockstore copy --to URL [ITEM… | --tree-items T | --all]`, `copy --from URL ITEM…`.
@@ -312,8 +324,13 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         if args.items.is_empty() {
             anyhow::bail!("say which items to copy from {url}");
         }
+        let limits = rockstore::cache::copy::FetchLimits {
+            max_item: args
+                .max_item_size
+                .unwrap_or(rockstore::cache::copy::DEFAULT_MAX_ITEM),
+        };
         for wanted in &args.items {
-            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted)?;
+            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted, limits)?;
             outln!("{}", item.path.display());
         }
         return Ok(ExitStatus::Success);
