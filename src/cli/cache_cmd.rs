@@ -372,10 +372,21 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if args.luarocks_view {
         // Last: the manifests name only rocks whose blobs and
         // realisations are already there.
-        let view = rockstore::cache::view::write_view(&cache, store, &items)?;
+        let trusted = cx
+            .cache_flags
+            .trusted_public_keys
+            .iter()
+            .chain(&cx.config.trusted_public_keys)
+            .map(|k| rockstore::cache::keys::PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let view =
+            rockstore::cache::view::write_view(&cache, store, &items, &signers, &trusted)?;
+        for warning in &view.warnings {
+            errln!("warning: {warning}");
+        }
         if !view.skipped.is_empty() {
             errln!(
-                "note: {} item(s) left out of the LuaRocks view (no Lua ABI and platform recorded for them): {}",
+                "note: {} item(s) left out of the LuaRocks view (no Lua ABI and platform recorded for them, or not this store's build of their recipe): {}",
                 view.skipped.len(),
                 view.skipped.join(", ")
             );
