@@ -26,7 +26,11 @@ pub fn parse_size(text: &str) -> Option<u64> {
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = t.split_at(digits);
     let number: u64 = number.parse().ok()?;
-    let shift = match unit.trim().trim_end_matches(['B', 'b']).trim_end_matches('i') {
+    let shift = match unit
+        .trim()
+        .trim_end_matches(['B', 'b'])
+        .trim_end_matches('i')
+    {
         "" => 0,
         "K" | "k" => 10,
         "M" | "m" => 20,

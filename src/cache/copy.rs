@@ -11,8 +11,8 @@
 
 use std::cell::Cell;
 use std::io::{Read, Seek, Write};
-use std::rc::Rc;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::{Cache, CacheError};
 use crate::backend::StoreBackend;

@@ -332,8 +332,8 @@ impl DirWriter<'_> {
             .list(&self.dir)
             .map_err(|e| self.fail(e.into()))?;
         let mut candidates: BTreeSet<String> = BTreeSet::new();
-        match self.get(INDEX_FILE, MAX_INDEX)? {
-            Some(bytes) => match serde_json::from_slice::<ViewIndex>(&bytes) {
+        if let Some(bytes) = self.get(INDEX_FILE, MAX_INDEX)? {
+            match serde_json::from_slice::<ViewIndex>(&bytes) {
                 Ok(index) if index.format == INDEX_FORMAT => candidates.extend(index.files),
                 Ok(_) | Err(_) if listing.is_some() => report.warnings.push(format!(
                     "{}: not a view index (format {INDEX_FORMAT}); rewritten from what the directory holds",
@@ -354,8 +354,7 @@ impl DirWriter<'_> {
                         source,
                     })
                 }
-            },
-            None => {}
+            }
         }
         let from_index = candidates.clone();
         if let Some(listed) = listing {

@@ -292,13 +292,16 @@ pub struct CopyArgs {
     /// realisations: per Lua ABI and platform, `<cache>/luarocks/<abi>/
     /// <platform>/` (e.g. `luarocks/5.4/linux-x86_64/`) gets each copied
     /// rock as a binary rock (`name-version.<platform>.rock`, or `.all.rock`
-    /// for pure Lua) with its rockspec, and LuaRocks manifests (`manifest`,
-    /// `manifest-5.x`, `manifest-5.x.zip`) listing every rock there, this
-    /// copy's and earlier ones'. Stock LuaRocks then installs without a
-    /// compiler: `luarocks --only-server URL/luarocks/5.4/linux-x86_64
-    /// install NAME`. Rocks are never replaced; each manifest is replaced
-    /// whole, so a client reading during a copy sees the old one or the new.
-    /// Items with no recorded Lua ABI and platform are left out (noted).
+    /// for pure Lua) with its rockspec and an attestation signed with the
+    /// secret key (one is needed), and LuaRocks manifests (`manifest`,
+    /// `manifest-5.x`, `manifest-5.x.zip`) listing every rock there a
+    /// trusted key vouches for, this copy's and earlier ones'. Stock
+    /// LuaRocks then installs without a compiler: `luarocks --only-server
+    /// URL/luarocks/5.4/linux-x86_64 install NAME`. A rock no trusted key
+    /// vouches for (planted or altered) is removed, or replaced by this
+    /// copy's, with a warning naming it. Each manifest is replaced whole, so
+    /// a client reading during a copy sees the old one or the new. Items
+    /// with no recorded Lua ABI and platform are left out (noted).
     #[arg(long, requires = "to")]
     pub luarocks_view: bool,
     /// With --from: the largest item archive a fetch unpacks (e.g. `512M`,
@@ -379,8 +382,7 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             .chain(&cx.config.trusted_public_keys)
             .map(|k| rockstore::cache::keys::PublicKey::parse(k))
             .collect::<Result<Vec<_>, _>>()?;
-        let view =
-            rockstore::cache::view::write_view(&cache, store, &items, &signers, &trusted)?;
+        let view = rockstore::cache::view::write_view(&cache, store, &items, &signers, &trusted)?;
         for warning in &view.warnings {
             errln!("warning: {warning}");
         }

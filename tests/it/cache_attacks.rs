@@ -273,10 +273,9 @@ fn planted_and_tampered_rocks_are_not_laundered_by_a_trusted_push() {
     assert_eq!(warned("evil-1.0-1.rockspec"), 1, "{said}");
     assert_eq!(warned("dmtop-1.0-1.all.rock"), 1, "{said}");
     assert!(said.contains("replaced"), "{said}");
-    let index: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(view.join("rockstore-view.json")).expect("index"),
-    )
-    .expect("index json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(view.join("rockstore-view.json")).expect("index"))
+            .expect("index json");
     assert_eq!(
         index["files"],
         serde_json::json!([
@@ -305,10 +304,18 @@ fn planted_and_tampered_rocks_are_not_laundered_by_a_trusted_push() {
     let out = s
         .program("lua5.4")
         .env("LUA_PATH_5_4", tree.join("share/lua/5.4/?.lua"))
-        .args(["-e", "local m = require('dmtop') print(m.pwned, m.top, m.dep.dep)"])
+        .args([
+            "-e",
+            "local m = require('dmtop') print(m.pwned, m.top, m.dep.dep)",
+        ])
         .output()
         .expect("lua");
-    assert_eq!(text(&out.stdout).trim(), "nil\ttrue\ttrue", "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "nil\ttrue\ttrue",
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A hostile index on a directory engine (which lists, so the files are
@@ -380,10 +387,9 @@ fn a_hostile_index_lists_nothing_and_reaches_nothing() {
         std::fs::read(up.join("dmtop-1.0-1.all.rock")).expect("untouched"),
         genuine
     );
-    let index: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(view.join("rockstore-view.json")).expect("index"),
-    )
-    .expect("index json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(view.join("rockstore-view.json")).expect("index"))
+            .expect("index json");
     assert_eq!(
         index["files"],
         serde_json::json!([
