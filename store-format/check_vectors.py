@@ -183,6 +183,42 @@ def check_plans(base: pathlib.Path) -> tuple[int, int]:
         failures += not ok
     return total, failures
 
+def check_views(base: pathlib.Path) -> tuple[int, int]:
+    """cache.md, the LuaRocks view: a rock attestation's hashes re-derived
+    from the rock and rockspec bytes (b3), its fingerprint from the JSON,
+    and its Ed25519 signature verified with openssl."""
+    import tempfile
+    failures = total = 0
+    views = base / "view"
+    if not views.is_dir():
+        return 0, 0
+    field = lambda f: u64(len(f.encode())) + f.encode()
+    for case in sorted(views.iterdir()):
+        total += 1
+        doc = json.loads((case / "attestation.json").read_text())
+        rock, spec = (case / "rock.bin").read_bytes(), (case / "rockspec").read_bytes()
+        ok = (doc["hash"] == f"blake3:{b3(rock).hex()}" and doc["size"] == len(rock)
+              and doc["rockspec_hash"] == f"blake3:{b3(spec).hex()}")
+        fields = ["rockstore-view-rock-1", doc["file"], str(doc["size"]), doc["hash"], doc["rockspec_hash"],
+                  doc["item"], doc["recipe_key"], doc["lua_abi"], doc["platform"]]
+        fingerprint = b"".join(field(f) for f in fields)
+        ok = ok and fingerprint == (case / "fingerprint.bin").read_bytes()
+        name, signature = doc["signature"].split(":", 1)
+        pname, public = (case / "public.txt").read_text().strip().split(":", 1)
+        public, signature = base64.b64decode(public), base64.b64decode(signature)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = pathlib.Path(tmp)
+            (t / "fp").write_bytes(fingerprint)
+            (t / "sig").write_bytes(signature)
+            (t / "pub.der").write_bytes(bytes.fromhex("302a300506032b6570032100") + public)
+            verify = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER",
+                                     "-inkey", t / "pub.der", "-rawin", "-in", t / "fp",
+                                     "-sigfile", t / "sig"], capture_output=True)
+            ok = ok and name == pname and verify.returncode == 0
+        print(f"{'ok  ' if ok else 'FAIL'} view/{case.name}")
+        failures += not ok
+    return total, failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -211,6 +247,9 @@ def main() -> int:
     plan_total, plan_failures = check_plans(base)
     total += plan_total
     failures += plan_failures
+    view_total, view_failures = check_views(base)
+    total += view_total
+    failures += view_failures
     print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0
 

@@ -2,9 +2,17 @@
 //! installs do. Fetching by item name needs no signature: the name carries
 //! the item's hash, the item document its full hash (checked against the
 //! name), and the blob is checked against that.
+//!
+//! The item document is not signed, so nothing it says may bound what a
+//! fetch costs: the archive decompressed from a blob is bounded by
+//! [`FetchLimits`] (a global size, and a ratio of archive bytes to blob
+//! bytes read so far), checked while streaming, so a zstd bomb or a lying
+//! document stops a fetch within one chunk of the bound.
 
-use std::io::{Seek, Write};
+use std::cell::Cell;
+use std::io::{Read, Seek, Write};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::{Cache, CacheError};
 use crate::backend::StoreBackend;
@@ -47,6 +55,84 @@ pub enum FetchError {
     /// A scratch file.
     #[error("cannot write a scratch file")]
     Scratch(#[source] std::io::Error),
+    /// The blob unpacks to more than a fetch may stage.
+    #[error("{url}: {item}: its blob unpacks to more than {bound}; stopped there and nothing was admitted")]
+    TooLarge {
+        /// The cache.
+        url: String,
+        /// The item.
+        item: String,
+        /// The bound passed.
+        bound: Bound,
+    },
+}
+
+/// Which bound a blob passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The largest archive a fetch stages.
+    Size(u64),
+    /// Archive bytes per blob byte, past the first [`RATIO_FLOOR`] bytes.
+    Ratio(u64),
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Size(n) => write!(
+                f,
+                "{} (--max-item-size; its item document claims no more, but is not signed)",
+                crate::units::human(*n)
+            ),
+            Bound::Ratio(r) => write!(
+                f,
+                "{r} times the blob bytes read (past the first {}): a zstd bomb",
+                crate::units::human(RATIO_FLOOR)
+            ),
+        }
+    }
+}
+
+/// What a fetch by name may stage, whatever the cache says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchLimits {
+    /// The largest item archive staged (default [`DEFAULT_MAX_ITEM`]).
+    pub max_item: u64,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            max_item: DEFAULT_MAX_ITEM,
+        }
+    }
+}
+
+/// The default of [`FetchLimits::max_item`]: 1 GiB, far above any rock.
+pub const DEFAULT_MAX_ITEM: u64 = 1 << 30;
+
+/// Archive bytes a blob may unpack to per blob byte once past
+/// [`RATIO_FLOOR`]. Rocks (Lua sources, shared objects) compress 3 to 20
+/// times; zstd turns a run of zeros into 1/30000 of it, which is what a
+/// bomb is made of.
+pub const MAX_RATIO: u64 = 1000;
+
+/// Archive bytes staged before the ratio applies: small items of
+/// repetitive files may compress far better than big ones.
+pub const RATIO_FLOOR: u64 = 64 << 20;
+
+/// Counts the bytes read through it (the blob's, before decompression).
+struct Counted<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get().saturating_add(n as u64));
+        Ok(n)
+    }
 }
 
 /// Copies item `wanted` (by name) from `cache` into the store, unless the
@@ -55,6 +141,7 @@ pub fn fetch_item(
     cache: &Cache,
     backend: &dyn StoreBackend,
     wanted: &str,
+    limits: FetchLimits,
 ) -> Result<Item, FetchError> {
     let name = ItemName::parse(wanted).map_err(|_| FetchError::BadName(wanted.to_owned()))?;
     if let Some(item) = backend.store().get(&name)? {
@@ -78,17 +165,51 @@ pub fn fetch_item(
         item: wanted.to_owned(),
     })?;
     // The archive is unpacked from the blob into a scratch file first: a
-    // backend that admits through a daemon sends its length first.
+    // backend that admits through a daemon sends its length first. The
+    // file is unnamed (O_TMPFILE where it can be), so a fetch stopped
+    // anywhere leaves nothing behind.
     let mut scratch = tempfile::tempfile().map_err(FetchError::Scratch)?;
-    let mut decoder = zstd::stream::read::Decoder::new(reader).map_err(FetchError::Scratch)?;
-    let limit = doc.size.saturating_add(64 << 20);
-    let len = std::io::copy(
-        &mut std::io::Read::take(&mut decoder, limit + 1),
-        &mut scratch,
-    )
-    .map_err(|e| refused(format!("its blob is unusable: {e}")))?;
-    if len > limit {
-        return Err(refused("its blob is larger than its document says".into()));
+    let blob_read = Rc::new(Cell::new(0u64));
+    let counted = Counted {
+        inner: reader,
+        read: Rc::clone(&blob_read),
+    };
+    let mut decoder = zstd::stream::read::Decoder::new(counted).map_err(FetchError::Scratch)?;
+    decoder
+        .window_log_max(super::substitute::MAX_WINDOW_LOG)
+        .map_err(|e| refused(format!("its blob is not zstd: {e}")))?;
+    // The document's size is not signed: it may only lower the bound.
+    let limit = doc.size.saturating_add(64 << 20).min(limits.max_item);
+    let too_large = |bound| FetchError::TooLarge {
+        url: cache.url.clone(),
+        item: wanted.to_owned(),
+        bound,
+    };
+    let mut len: u64 = 0;
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        let n = match decoder.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(refused(format!("its blob is unusable: {e}"))),
+        };
+        len += n as u64;
+        // Checked before the chunk is written: the scratch file never
+        // holds more than the bound.
+        if len > limit {
+            return Err(if limit == limits.max_item {
+                too_large(Bound::Size(limits.max_item))
+            } else {
+                refused("its blob is larger than its document says".into())
+            });
+        }
+        if len > RATIO_FLOOR && len / MAX_RATIO > blob_read.get() {
+            return Err(too_large(Bound::Ratio(MAX_RATIO)));
+        }
+        scratch
+            .write_all(&chunk[..n])
+            .map_err(FetchError::Scratch)?;
     }
     scratch.flush().map_err(FetchError::Scratch)?;
     scratch.rewind().map_err(FetchError::Scratch)?;

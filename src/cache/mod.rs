@@ -16,6 +16,7 @@
 //! - [`push`]: copying items (and their realisations) to a cache.
 //! - [`view`]: the LuaRocks view, binary rocks and manifests stock
 //!   LuaRocks installs from.
+//! - [`view_trust`]: which files of the view a trusted key vouches for.
 
 pub mod copy;
 pub mod format;
@@ -26,6 +27,7 @@ pub mod push;
 pub mod substitute;
 pub mod transport;
 pub mod view;
+pub mod view_trust;
 
 use std::io::Read;
 

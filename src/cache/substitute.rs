@@ -119,7 +119,7 @@ const PREFETCH_BUDGET: u64 = 256 << 20;
 /// (level 3 and even 19 stay within it) and bounded, since each blob being
 /// read holds a window of this size — a daemon reads several at once for
 /// members.
-const MAX_WINDOW_LOG: u32 = 23;
+pub const MAX_WINDOW_LOG: u32 = 23;
 /// Largest item archive read for a pinned item.
 const MAX_PINNED_ARCHIVE: u64 = 1 << 30;
 /// Blob downloads (and realisation lookups) at once: a closure's worth, so

@@ -11,15 +11,24 @@
 //! What a directory holds is read back before its manifests are written:
 //! listed where the engine can list (a directory), else from the index
 //! `rockstore-view.json` every writer keeps beside the manifests (HTTP and
-//! S3 cannot list), which it reads, adds to and rewrites.
+//! S3 cannot list), which it reads, checks and rewrites. Neither the
+//! listing nor the index is trusted: anyone who can write the storage can
+//! write both, so each rock is listed only when its signed attestation
+//! ([`view_trust`]) vouches for its bytes; a file that is not vouched for
+//! is removed (or, when this push has the genuine rock, replaced) with one
+//! warning naming it, and an index entry that is not a file name of the
+//! directory is dropped untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::transport::Put;
+use super::keys::{PublicKey, SecretKey};
+use super::transport::{Put, TransportError};
+use super::view_trust::{self, RockAttestation, RockCheck, ViewFile};
 use super::{Cache, CacheError};
 use crate::build::rock_file::{self, RockFileName};
+use crate::store::content_hash::RecipeKey;
 use crate::store::db::ItemKind;
 use crate::store::{Item, Store, StoreError};
 
@@ -70,7 +79,8 @@ pub enum ViewError {
         #[source]
         source: std::io::Error,
     },
-    /// The index is not one: rewriting it would forget the rocks it lists.
+    /// The index is not one, on an engine that cannot list: rewriting it
+    /// would forget the rocks it lists.
     #[error("{url} is not a view index; the view was left as it was")]
     Index {
         /// The index.
@@ -88,6 +98,9 @@ pub enum ViewError {
         #[source]
         source: zip::result::ZipError,
     },
+    /// No key to sign the rocks' attestations with.
+    #[error("the LuaRocks view lists only rocks a trusted key vouches for: give a signing key (--secret-key-file FILE, or rockstore_secret_key_files)")]
+    NoKey,
 }
 
 /// What writing the view did.
@@ -98,98 +111,329 @@ pub struct ViewReport {
     pub dirs: BTreeMap<String, usize>,
     /// Rock files written.
     pub rocks_written: usize,
-    /// Rock files the view had already.
+    /// Rock files the view had already (vouched for).
     pub rocks_present: usize,
-    /// Items left out: no Lua ABI and platform recorded for them.
+    /// Items left out: no Lua ABI and platform recorded for them, or not
+    /// the store's own realisation of their recipe (nothing to vouch with).
     pub skipped: Vec<String>,
+    /// Files found in the view that no trusted key vouches for, or index
+    /// entries that are not files of the view: one line each, naming it
+    /// and saying what was done (not listed; removed or replaced).
+    pub warnings: Vec<String>,
 }
 
-/// Adds `items` to the cache's LuaRocks view: their rocks and rockspecs,
-/// then the index and manifests of each directory they go to.
-pub fn write_view(cache: &Cache, store: &Store, items: &[Item]) -> Result<ViewReport, ViewError> {
-    let fail = |source: CacheError| ViewError::Cache {
-        url: cache.url.clone(),
-        source,
-    };
+/// Largest rockspec read back to be checked.
+const MAX_ROCKSPEC: u64 = 1 << 20;
+
+/// Adds `items` to the cache's LuaRocks view: their rocks, attestations
+/// (signed with the first of `signers`) and rockspecs, then the index
+/// and manifests of each directory they go to, which list only what
+/// `trusted` (and the signers' own keys) vouch for.
+pub fn write_view(
+    cache: &Cache,
+    store: &Store,
+    items: &[Item],
+    signers: &[SecretKey],
+    trusted: &[PublicKey],
+) -> Result<ViewReport, ViewError> {
+    let signer = signers.first().ok_or(ViewError::NoKey)?;
+    let mut trusted = trusted.to_vec();
+    trusted.extend(signers.iter().map(SecretKey::public));
     let mut report = ViewReport::default();
     // Directory → the items going there.
-    let mut dirs: BTreeMap<String, Vec<(&Item, String)>> = BTreeMap::new();
+    let mut dirs: BTreeMap<(String, String), Vec<(&Item, RecipeKey)>> = BTreeMap::new();
     for item in items {
-        let facts = match (item.record.kind, item.record.recipe_key) {
-            (ItemKind::Rock, Some(key)) => store.facts_of(&key)?,
-            _ => None,
+        let (facts, key) = match (item.record.kind, item.record.recipe_key) {
+            (ItemKind::Rock, Some(key)) => (store.facts_of(&key)?, key),
+            _ => {
+                report.skipped.push(item.name.as_str().to_owned());
+                continue;
+            }
         };
+        // Vouched for as a push signs realisations: only the store's own
+        // realisation of the recipe, with what it was built for.
+        let own = store.realisation(&key)?.map(|i| i.name) == Some(item.name.clone());
         match facts {
-            Some(f) if safe_segment(&f.lua_abi) && safe_segment(&f.platform) => {
-                dirs.entry(format!("{VIEW_ROOT}/{}/{}", f.lua_abi, f.platform))
+            Some(f) if own && safe_segment(&f.lua_abi) && safe_segment(&f.platform) => {
+                dirs.entry((f.lua_abi, f.platform))
                     .or_default()
-                    .push((item, f.platform));
+                    .push((item, key));
             }
             _ => report.skipped.push(item.name.as_str().to_owned()),
         }
     }
-    for (dir, items) in &dirs {
-        let mut added = BTreeSet::new();
-        for (item, platform) in items {
-            let (rock, bytes) = pack(item, platform)?;
-            match cache
-                .transport()
-                .put(&format!("{dir}/{rock}"), &bytes, true)
-                .map_err(|e| fail(e.into()))?
-            {
-                Put::Written => report.rocks_written += 1,
-                Put::Exists => report.rocks_present += 1,
-            }
-            added.insert(rock);
+    for ((lua_abi, platform), items) in &dirs {
+        let dir = DirWriter {
+            cache,
+            dir: format!("{VIEW_ROOT}/{lua_abi}/{platform}"),
+            lua_abi,
+            platform,
+            trusted: &trusted,
+        };
+        let listed = dir.write(store, items, signer, &mut report)?;
+        report.dirs.insert(
+            format!("{lua_abi}/{platform}"),
+            repository_of(&listed).values().map(BTreeMap::len).sum(),
+        );
+    }
+    Ok(report)
+}
+
+/// One view directory being written.
+struct DirWriter<'a> {
+    cache: &'a Cache,
+    /// `luarocks/<abi>/<platform>`.
+    dir: String,
+    lua_abi: &'a str,
+    platform: &'a str,
+    trusted: &'a [PublicKey],
+}
+
+impl DirWriter<'_> {
+    fn fail(&self, source: CacheError) -> ViewError {
+        ViewError::Cache {
+            url: self.cache.url.clone(),
+            source,
+        }
+    }
+
+    fn path(&self, file: &str) -> String {
+        format!("{}/{file}", self.dir)
+    }
+
+    fn put(&self, file: &str, bytes: &[u8], create_only: bool) -> Result<Put, ViewError> {
+        self.cache
+            .transport()
+            .put(&self.path(file), bytes, create_only)
+            .map_err(|e| self.fail(e.into()))
+    }
+
+    fn get(&self, file: &str, max: u64) -> Result<Option<Vec<u8>>, ViewError> {
+        match self.cache.transport().get(&self.path(file), max) {
+            // Larger than the file can be: treated as not it.
+            Err(TransportError::Refused { status: 413, .. }) => Ok(Some(Vec::new())),
+            other => other.map_err(|e| self.fail(e.into())),
+        }
+    }
+
+    fn check(&self, file: &str) -> Result<RockCheck, ViewError> {
+        view_trust::check_rock(
+            self.cache,
+            &self.dir,
+            self.lua_abi,
+            self.platform,
+            file,
+            self.trusted,
+        )
+        .map_err(|e| self.fail(e))
+    }
+
+    /// Removes a file no trusted key vouches for, saying so once.
+    fn remove(&self, file: &str, why: &str, report: &mut ViewReport) {
+        let shown = self.cache.shown(&self.path(file));
+        match self.cache.transport().delete(&self.path(file)) {
+            Ok(()) => report
+                .warnings
+                .push(format!("{shown}: {why}; removed, and not listed")),
+            Err(e) => report.warnings.push(format!(
+                "{shown}: {why}; not listed (it could not be removed: {e})"
+            )),
+        }
+    }
+
+    /// Writes the rocks of `items`, checks everything else the directory
+    /// holds, and writes the index and manifests of what stands. Returns
+    /// the files listed.
+    fn write(
+        &self,
+        store: &Store,
+        items: &[(&Item, RecipeKey)],
+        signer: &SecretKey,
+        report: &mut ViewReport,
+    ) -> Result<BTreeSet<String>, ViewError> {
+        // Rock file → its attestation, for every rock listed.
+        let mut rocks: BTreeMap<String, RockAttestation> = BTreeMap::new();
+        // Rockspecs this push holds the bytes of: name → bytes.
+        let mut own_specs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (item, key) in items {
+            let (file, bytes) = pack(item, self.platform)?;
             let spec = format!("{}-{}.rockspec", item.record.name, item.record.version);
-            if let Ok(bytes) = std::fs::read(item.path.join(&spec)) {
-                cache
-                    .transport()
-                    .put(&format!("{dir}/{spec}"), &bytes, true)
-                    .map_err(|e| fail(e.into()))?;
-                added.insert(spec);
+            let spec_bytes = std::fs::read(item.path.join(&spec)).ok();
+            let attestation = match self.check(&file)? {
+                RockCheck::Trusted(a) => {
+                    report.rocks_present += 1;
+                    a
+                }
+                found => {
+                    if let RockCheck::Untrusted(why) = found {
+                        report.warnings.push(format!(
+                            "{}: {why}; replaced by the rock of {}",
+                            self.cache.shown(&self.path(&file)),
+                            item.name
+                        ));
+                    }
+                    let mut a = RockAttestation {
+                        format: view_trust::ATTESTATION_FORMAT,
+                        file: file.clone(),
+                        size: bytes.len() as u64,
+                        hash: view_trust::hash_of(&bytes),
+                        rockspec_hash: spec_bytes
+                            .as_deref()
+                            .map(view_trust::hash_of)
+                            .unwrap_or_default(),
+                        item: item.name.as_str().to_owned(),
+                        recipe_key: key.to_hex(),
+                        lua_abi: self.lua_abi.to_owned(),
+                        platform: self.platform.to_owned(),
+                        signature: String::new(),
+                    };
+                    view_trust::sign(&mut a, signer);
+                    let json = serde_json::to_vec_pretty(&a).unwrap_or_default();
+                    // The attestation before the rock: a rock a racing
+                    // writer finds without one is never a trusted writer's.
+                    self.put(&view_trust::attestation_name(&file), &json, false)?;
+                    if self.put(&file, &bytes, true)? == Put::Exists {
+                        // There, and not vouched for (checked above).
+                        self.put(&file, &bytes, false)?;
+                    }
+                    report.rocks_written += 1;
+                    a
+                }
+            };
+            if let Some(spec_bytes) = spec_bytes {
+                if view_trust::hash_of(&spec_bytes) == attestation.rockspec_hash {
+                    own_specs.insert(spec, spec_bytes);
+                }
+            }
+            rocks.insert(file, attestation);
+        }
+        // Rockspecs after their rocks: a rockspec a racing writer finds
+        // has its rock and attestation beside it already.
+        for (spec, bytes) in &own_specs {
+            match self.get(spec, MAX_ROCKSPEC)? {
+                Some(there) if &there == bytes => {}
+                there => {
+                    if there.is_some() {
+                        report.warnings.push(format!(
+                            "{}: its bytes are not the ones the rock's attestation signs; replaced",
+                            self.cache.shown(&self.path(spec))
+                        ));
+                    }
+                    self.put(spec, bytes, false)?;
+                }
             }
         }
-        // Everything the directory holds: the index, what the engine
-        // lists, and what was just written.
-        let index_path = format!("{dir}/{INDEX_FILE}");
-        let mut index = match cache
+        // Everything else the directory holds: what the engine lists and
+        // what the index says. Neither is trusted: each is checked.
+        let index_path = self.path(INDEX_FILE);
+        let listing = self
+            .cache
             .transport()
-            .get(&index_path, MAX_INDEX)
-            .map_err(|e| fail(e.into()))?
-        {
-            Some(bytes) => {
-                serde_json::from_slice::<ViewIndex>(&bytes).map_err(|source| ViewError::Index {
-                    url: cache.shown(&index_path),
-                    source,
-                })?
+            .list(&self.dir)
+            .map_err(|e| self.fail(e.into()))?;
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        if let Some(bytes) = self.get(INDEX_FILE, MAX_INDEX)? {
+            match serde_json::from_slice::<ViewIndex>(&bytes) {
+                Ok(index) if index.format == INDEX_FORMAT => candidates.extend(index.files),
+                Ok(_) | Err(_) if listing.is_some() => report.warnings.push(format!(
+                    "{}: not a view index (format {INDEX_FORMAT}); rewritten from what the directory holds",
+                    self.cache.shown(&index_path)
+                )),
+                Ok(index) => {
+                    return Err(ViewError::Index {
+                        url: self.cache.shown(&index_path),
+                        source: serde::de::Error::custom(format!(
+                            "format {}, not {INDEX_FORMAT}",
+                            index.format
+                        )),
+                    })
+                }
+                Err(source) => {
+                    return Err(ViewError::Index {
+                        url: self.cache.shown(&index_path),
+                        source,
+                    })
+                }
             }
-            None => ViewIndex {
-                format: INDEX_FORMAT,
-                files: BTreeSet::new(),
-            },
-        };
-        if let Some(listed) = cache.transport().list(dir).map_err(|e| fail(e.into()))? {
-            index.files.extend(
+        }
+        let from_index = candidates.clone();
+        if let Some(listed) = listing {
+            candidates.extend(
                 listed
                     .into_iter()
                     .filter(|f| f.ends_with(".rock") || f.ends_with(".rockspec")),
             );
         }
-        index.files.extend(added);
+        let mut specs: BTreeSet<String> = own_specs.keys().cloned().collect();
+        for file in candidates {
+            if rocks.contains_key(&file) || own_specs.contains_key(&file) {
+                continue;
+            }
+            let Some(parsed) = ViewFile::parse(&file, self.platform) else {
+                // Never touched: such a name may lead out of the directory.
+                report.warnings.push(format!(
+                    "{}: lists {file:?}, which is not a rock or rockspec name of this directory; dropped",
+                    self.cache.shown(&index_path)
+                ));
+                continue;
+            };
+            if parsed.arch.is_none() {
+                specs.insert(file);
+                continue;
+            }
+            match self.check(&file)? {
+                RockCheck::Trusted(a) => {
+                    rocks.insert(file, a);
+                }
+                RockCheck::Absent => report.warnings.push(format!(
+                    "{}: lists {file}, which is not there; dropped",
+                    self.cache.shown(&index_path)
+                )),
+                RockCheck::Untrusted(why) => self.remove(&file, &why.to_string(), report),
+            }
+        }
+        // A rockspec stands when a listed rock's attestation signs its bytes.
+        let mut listed: BTreeSet<String> = rocks.keys().cloned().collect();
+        for spec in specs {
+            let Some(bytes) = self.get(&spec, MAX_ROCKSPEC)? else {
+                if from_index.contains(&spec) {
+                    report.warnings.push(format!(
+                        "{}: lists {spec}, which is not there; dropped",
+                        self.cache.shown(&index_path)
+                    ));
+                }
+                continue;
+            };
+            let hash = view_trust::hash_of(&bytes);
+            let vouched = rocks.values().any(|a| {
+                a.rockspec_hash == hash
+                    && ViewFile::parse(&a.file, self.platform)
+                        .is_some_and(|r| r.rockspec_name() == spec)
+            });
+            if vouched {
+                listed.insert(spec);
+            } else {
+                self.remove(
+                    &spec,
+                    "no listed rock's attestation signs its bytes",
+                    report,
+                );
+            }
+        }
+        let index = ViewIndex {
+            format: INDEX_FORMAT,
+            files: listed.clone(),
+        };
         let json = serde_json::to_vec_pretty(&index).unwrap_or_default();
-        cache
-            .transport()
-            .put(&index_path, &json, false)
-            .map_err(|e| fail(e.into()))?;
-        let repository = repository_of(&index.files);
+        self.put(INDEX_FILE, &json, false)?;
+        let repository = repository_of(&listed);
         let text = crate::manifest::repository::render_server_manifest(&repository);
-        let lua = lua_version_of(dir);
+        let lua = lua_version_of(&self.dir);
         let versioned = format!("manifest-{lua}");
         let zipped =
             crate::server_dir::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
                 ViewError::Zip {
-                    url: cache.shown(dir),
+                    url: self.cache.shown(&self.dir),
                     source,
                 }
             })?;
@@ -207,17 +451,10 @@ pub fn write_view(cache: &Cache, store: &Store, items: &[Item]) -> Result<ViewRe
             if n == 1 {
                 store.failpoint("view-between-manifests");
             }
-            cache
-                .transport()
-                .put(&format!("{dir}/{file}"), bytes, false)
-                .map_err(|e| fail(e.into()))?;
+            self.put(&file, bytes, false)?;
         }
-        report.dirs.insert(
-            dir.trim_start_matches(&format!("{VIEW_ROOT}/")).to_owned(),
-            repository.values().map(BTreeMap::len).sum(),
-        );
+        Ok(listed)
     }
-    Ok(report)
 }
 
 /// The rock file of `item` (`name-version.platform.rock`, or `.all.rock`

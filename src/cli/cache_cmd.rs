@@ -292,15 +292,30 @@ pub struct CopyArgs {
     /// realisations: per Lua ABI and platform, `<cache>/luarocks/<abi>/
     /// <platform>/` (e.g. `luarocks/5.4/linux-x86_64/`) gets each copied
     /// rock as a binary rock (`name-version.<platform>.rock`, or `.all.rock`
-    /// for pure Lua) with its rockspec, and LuaRocks manifests (`manifest`,
-    /// `manifest-5.x`, `manifest-5.x.zip`) listing every rock there, this
-    /// copy's and earlier ones'. Stock LuaRocks then installs without a
-    /// compiler: `luarocks --only-server URL/luarocks/5.4/linux-x86_64
-    /// install NAME`. Rocks are never replaced; each manifest is replaced
-    /// whole, so a client reading during a copy sees the old one or the new.
-    /// Items with no recorded Lua ABI and platform are left out (noted).
+    /// for pure Lua) with its rockspec and an attestation signed with the
+    /// secret key (one is needed), and LuaRocks manifests (`manifest`,
+    /// `manifest-5.x`, `manifest-5.x.zip`) listing every rock there a
+    /// trusted key vouches for, this copy's and earlier ones'. Stock
+    /// LuaRocks then installs without a compiler: `luarocks --only-server
+    /// URL/luarocks/5.4/linux-x86_64 install NAME`. A rock no trusted key
+    /// vouches for (planted or altered) is removed, or replaced by this
+    /// copy's, with a warning naming it. Each manifest is replaced whole, so
+    /// a client reading during a copy sees the old one or the new. Items
+    /// with no recorded Lua ABI and platform are left out (noted).
     #[arg(long, requires = "to")]
     pub luarocks_view: bool,
+    /// With --from: the largest item archive a fetch unpacks (e.g. `512M`,
+    /// `2G`; default 1G). An item document's size is not signed, so it
+    /// cannot raise this; a blob that unpacks past it, or to over 1000
+    /// times its own bytes past the first 64 MiB, is stopped there.
+    #[arg(long, requires = "from_cache", value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_item_size: Option<u64>,
+}
+
+/// A size flag's value (`512M`, `1G`).
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    rockstore::units::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size (write e.g. 1048576, 512K, 64M, 1G)"))
 }
 
 /// `rockstore copy --to URL [ITEM… | --tree-items T | --all]`, `copy --from URL ITEM…`.
@@ -312,8 +327,13 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         if args.items.is_empty() {
             anyhow::bail!("say which items to copy from {url}");
         }
+        let limits = rockstore::cache::copy::FetchLimits {
+            max_item: args
+                .max_item_size
+                .unwrap_or(rockstore::cache::copy::DEFAULT_MAX_ITEM),
+        };
         for wanted in &args.items {
-            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted)?;
+            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted, limits)?;
             outln!("{}", item.path.display());
         }
         return Ok(ExitStatus::Success);
@@ -355,10 +375,20 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     if args.luarocks_view {
         // Last: the manifests name only rocks whose blobs and
         // realisations are already there.
-        let view = rockstore::cache::view::write_view(&cache, store, &items)?;
+        let trusted = cx
+            .cache_flags
+            .trusted_public_keys
+            .iter()
+            .chain(&cx.config.trusted_public_keys)
+            .map(|k| rockstore::cache::keys::PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let view = rockstore::cache::view::write_view(&cache, store, &items, &signers, &trusted)?;
+        for warning in &view.warnings {
+            errln!("warning: {warning}");
+        }
         if !view.skipped.is_empty() {
             errln!(
-                "note: {} item(s) left out of the LuaRocks view (no Lua ABI and platform recorded for them): {}",
+                "note: {} item(s) left out of the LuaRocks view (no Lua ABI and platform recorded for them, or not this store's build of their recipe): {}",
                 view.skipped.len(),
                 view.skipped.join(", ")
             );

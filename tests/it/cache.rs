@@ -124,7 +124,7 @@ pub(crate) fn nginx_engine(dir: &Path) -> Option<Engine> {
              events {{ worker_connections 256; }}\n\
              http {{\n access_log {b}/access.log;\n client_body_temp_path {b}/body;\n\
              proxy_temp_path {b}/proxy;\n fastcgi_temp_path {b}/fastcgi;\n uwsgi_temp_path {b}/uwsgi;\n scgi_temp_path {b}/scgi;\n\
-             server {{\n  listen 127.0.0.1:{port};\n  root {r};\n  location / {{\n   dav_methods PUT;\n   create_full_put_path on;\n\
+             server {{\n  listen 127.0.0.1:{port};\n  root {r};\n  location / {{\n   dav_methods PUT DELETE;\n   create_full_put_path on;\n\
              dav_access user:rw group:r all:r;\n   client_max_body_size 0;\n  }}\n }}\n}}\n",
             b = base.display(),
             r = root.display()
@@ -227,7 +227,7 @@ pub(crate) fn seaweed_engine(dir: &Path) -> Option<Engine> {
 }
 
 /// A store, HOME and tree of one "machine", with the counting compiler.
-struct Host<'a> {
+pub(crate) struct Host<'a> {
     s: &'a Sandbox,
     name: String,
     repo: &'a Repo,
@@ -245,7 +245,7 @@ impl Host<'_> {
         self.s.tmp.path().join(format!("{}-tree", self.name))
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = self.s.bare_cmd();
         cmd.env("CC_LOG", &self.log)
             .arg("--store")
@@ -261,6 +261,9 @@ impl Host<'_> {
             .args(args);
         if matches!(args.first(), Some(&("install" | "make" | "build"))) {
             cmd.arg(format!("CC={}", self.cc.display()));
+        }
+        if args.contains(&"--luarocks-view") {
+            cmd.arg("--secret-key-file").arg(view_key(self.s));
         }
         for (k, v) in &self.engine_env {
             cmd.env(k, v);
@@ -288,7 +291,7 @@ impl Host<'_> {
         cmd.output().expect("rockstore")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -300,7 +303,7 @@ impl Host<'_> {
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
-    fn lua(&self, code: &str) -> String {
+    pub(crate) fn lua(&self, code: &str) -> String {
         let out = self
             .s
             .program("sh")
@@ -320,7 +323,18 @@ impl Host<'_> {
     }
 }
 
-fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
+/// The sandbox's fleet key for the LuaRocks view (every host's pushes
+/// sign the view's rocks with it, so each host's push vouches for the
+/// others'), made on first use.
+pub(crate) fn view_key(s: &Sandbox) -> PathBuf {
+    let file = s.tmp.path().join("view-ci.secret");
+    if !file.exists() {
+        keygen(s, "view-ci");
+    }
+    file
+}
+
+pub(crate) fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
     let file = s.tmp.path().join(format!("{name}.secret"));
     let out = s
         .bare_cmd()
@@ -337,7 +351,7 @@ fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
     (file, text(&out.stdout).trim().to_owned())
 }
 
-fn host<'a>(s: &'a Sandbox, repo: &'a Repo, name: &str, engine: &Engine) -> Host<'a> {
+pub(crate) fn host<'a>(s: &'a Sandbox, repo: &'a Repo, name: &str, engine: &Engine) -> Host<'a> {
     Host {
         s,
         name: name.to_owned(),
@@ -1103,7 +1117,9 @@ fn a_killed_view_push_leaves_whole_manifests_naming_rocks_that_are_there() {
             .arg(b.store())
             .arg("--tree")
             .arg(b.tree())
-            .args(["copy", "--to", &engine.url, "--luarocks-view"]);
+            .args(["copy", "--to", &engine.url, "--luarocks-view"])
+            .arg("--secret-key-file")
+            .arg(view_key(&s));
         let (mut child, _err) = crate::support::stopped_at_failpoint(cmd, point);
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");

@@ -99,7 +99,15 @@ fn stock_luarocks_installs_the_seed_stack_from_the_view_with_no_compiler() {
         compiles(&ours_log) >= 2,
         "luasocket's two C files were built"
     );
-    let said = rockstore(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let key = crate::cache::view_key(&s).display().to_string();
+    let said = rockstore(&[
+        "copy",
+        "--to",
+        &engine.url,
+        "--luarocks-view",
+        "--secret-key-file",
+        &key,
+    ]);
     assert!(said.contains("LuaRocks view: 4 rock(s) written"), "{said}");
 
     // Stock LuaRocks: its own config naming the counting compiler.

@@ -322,6 +322,67 @@ fn cache_vectors() {
     rockstore::cache::keys::check(&read, &[secret.public()]).expect("signature holds");
 }
 
+/// The LuaRocks view's vector (cache.md): a rock attestation signed by
+/// the realisation vector's key, over a rock and rockspec of fixed bytes.
+#[test]
+fn view_vectors() {
+    use rockstore::cache::keys::SecretKey;
+    use rockstore::cache::view_trust::{self, RockAttestation};
+    let case = vectors().join("view/001-rock-attestation");
+    let secret = SecretKey::from_seed("vectors-1", [7; 32]).expect("key");
+    let rock = b"PK\x05\x06 not a real zip: any bytes stand for a rock\n".to_vec();
+    let rockspec = b"package = 'nested'\nversion = '1.0-1'\n".to_vec();
+    let mut doc = RockAttestation {
+        format: 1,
+        file: "nested-1.0-1.linux-x86_64.rock".into(),
+        size: rock.len() as u64,
+        hash: view_trust::hash_of(&rock),
+        rockspec_hash: view_trust::hash_of(&rockspec),
+        item: "0123456789abcdefghijklmnopqrstuv-nested-1.0-1".into(),
+        recipe_key: "5e".repeat(32),
+        lua_abi: "5.4".into(),
+        platform: "linux-x86_64".into(),
+        signature: String::new(),
+    };
+    view_trust::sign(&mut doc, &secret);
+    let files = [
+        ("rock.bin", rock),
+        ("rockspec", rockspec),
+        (
+            "public.txt",
+            format!("{}\n", secret.public().to_text()).into_bytes(),
+        ),
+        (
+            "attestation.json",
+            serde_json::to_vec_pretty(&doc).expect("json"),
+        ),
+        ("fingerprint.bin", view_trust::fingerprint(&doc)),
+    ];
+    if bless() {
+        std::fs::create_dir_all(&case).expect("dir");
+    }
+    for (name, bytes) in files {
+        if bless() {
+            std::fs::write(case.join(name), &bytes).expect("bless");
+        } else {
+            assert_eq!(
+                std::fs::read(case.join(name)).expect(name),
+                bytes,
+                "{name} differs from the code"
+            );
+        }
+    }
+    let read: RockAttestation =
+        serde_json::from_slice(&std::fs::read(case.join("attestation.json")).expect("json"))
+            .expect("parse");
+    rockstore::cache::keys::check_bytes(
+        &read.signature,
+        &view_trust::fingerprint(&read),
+        &[secret.public()],
+    )
+    .expect("signature holds");
+}
+
 #[test]
 fn stamps_vectors() {
     use rockstore::store::stamps::{self, Stamp};

@@ -1,0 +1,403 @@
+//! Attacks on a cache by someone who can write its storage but holds no
+//! signing key, on real engines (a directory, nginx): a `copy --from`
+//! fetch that a zstd bomb and a lying item document would make stage
+//! gigabytes, and a LuaRocks view with planted, tampered and
+//! hostile-indexed rocks, read back by Debian's stock `luarocks` 3.8.
+
+use std::io::Write;
+use std::path::Path;
+
+use rockstore::store::content_hash::ContentHash;
+use rockstore::store::item_name::ItemName;
+
+use crate::cache::file_engine;
+use crate::support::{need, text, Sandbox};
+
+/// Plants, in the cache at `root`, an item document for `name 1.0-1` that
+/// claims `size` bytes and a blob made of `write`'s bytes, compressed as
+/// a push compresses (level 3). Returns the item's name.
+fn plant_item(root: &Path, name: &str, size: u64, write: impl Fn(&mut dyn Write)) -> String {
+    // Any hash: the fetch must stop long before it could check one.
+    let hash = ContentHash(*blake3::hash(name.as_bytes()).as_bytes());
+    let item = ItemName::new(&hash, name, "1.0-1").expect("name");
+    let hex = hash.to_hex();
+    let blob = root.join(format!("blob/{}/{hex}.zst", &hex[..2]));
+    std::fs::create_dir_all(blob.parent().expect("dir")).expect("blob dir");
+    let file = std::fs::File::create(&blob).expect("blob");
+    let mut encoder = zstd::stream::write::Encoder::new(file, 3).expect("zstd");
+    write(&mut encoder);
+    encoder.finish().expect("finish");
+    let blob_size = std::fs::metadata(&blob).expect("blob").len();
+    std::fs::create_dir_all(root.join("item")).expect("item dir");
+    std::fs::write(
+        root.join(format!("item/{}.json", item.as_str())),
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "hash": format!("blake3:{hex}"), "name": name, "version": "1.0-1",
+            "size": size, "blob_size": blob_size,
+        }))
+        .expect("json"),
+    )
+    .expect("item doc");
+    std::fs::write(root.join("rockstore-cache-info"), "rockstore cache 1\n").expect("info");
+    item.as_str().to_owned()
+}
+
+/// `copy --from` of `item` under a file size limit of 512 MiB (so a
+/// fetch that did not stop would be killed by SIGXFSZ, not fill the
+/// disk), with its own TMPDIR; returns (success, stderr, TMPDIR).
+fn fetch(s: &Sandbox, url: &str, item: &str, extra: &[&str]) -> (bool, String, Vec<String>) {
+    let tmpdir = s.dir("fetch-tmp");
+    let out = s
+        .program("prlimit")
+        .arg(format!("--fsize={}", 512u64 << 20))
+        .arg("--")
+        .arg(crate::support::bin())
+        .env("TMPDIR", &tmpdir)
+        .arg("--store")
+        .arg(s.store())
+        .args(["copy", "--from", url, item])
+        .args(extra)
+        .output()
+        .expect("prlimit");
+    let left: Vec<String> = std::fs::read_dir(&tmpdir)
+        .expect("tmpdir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    (out.status.success(), text(&out.stderr), left)
+}
+
+/// A 30 KB blob of 768 MiB of zeros under a document claiming 10 GB:
+/// the fetch stops at the ratio bound (64 MiB staged, not 768 MiB, not
+/// 10 GB), names the cache and the item, and leaves nothing behind.
+#[test]
+fn a_zstd_bomb_under_a_lying_document_stops_at_the_ratio_bound() {
+    if !need(&["prlimit"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let engine = file_engine(s.tmp.path());
+    let zeros = vec![0u8; 1 << 20];
+    let item = plant_item(&engine.root, "bomb", 10_000_000_000, |w| {
+        for _ in 0..768 {
+            w.write_all(&zeros).expect("write");
+        }
+    });
+    let (ok, said, left) = fetch(&s, &engine.url, &item, &[]);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains(&engine.url) && said.contains(&item) && said.contains("zstd bomb"),
+        "{said}"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let listed = text(&s.cmd(["store", "ls"]).output().expect("ls").stdout);
+    assert!(!listed.contains("bomb"), "{listed}");
+}
+
+/// A blob that compresses barely (it is pseudo-random) and unpacks to
+/// 3 MiB, under a document claiming 10 GB: `--max-item-size 1M` stops
+/// it, whatever the document says.
+#[test]
+fn the_size_bound_is_the_users_not_the_documents() {
+    if !need(&["prlimit"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let engine = file_engine(s.tmp.path());
+    let item = plant_item(&engine.root, "noise", 10_000_000_000, |w| {
+        // xorshift64: incompressible enough, and the same every run.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut block = Vec::with_capacity(3 << 20);
+        while block.len() < 3 << 20 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            block.extend_from_slice(&x.to_le_bytes());
+        }
+        w.write_all(&block).expect("write");
+    });
+    let (ok, said, left) = fetch(&s, &engine.url, &item, &["--max-item-size", "1M"]);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains(&engine.url) && said.contains(&item) && said.contains("--max-item-size"),
+        "{said}"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The rock `zip` with entry `lua/<module>.lua` (any other entry kept)
+/// now `source`: what someone who can write the storage makes of a rock.
+fn with_module(rock: &[u8], module: &str, source: &str) -> Vec<u8> {
+    let mut from = zip::ZipArchive::new(std::io::Cursor::new(rock)).expect("rock zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let wanted = format!("lua/{module}.lua");
+    let mut replaced = false;
+    for i in 0..from.len() {
+        let mut entry = from.by_index(i).expect("entry");
+        let name = entry.name().to_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read");
+        if name == wanted {
+            bytes = source.as_bytes().to_vec();
+            replaced = true;
+        }
+        out.start_file(name, options).expect("start");
+        out.write_all(&bytes).expect("write");
+    }
+    if !replaced {
+        out.start_file(wanted, options).expect("start");
+        out.write_all(source.as_bytes()).expect("write");
+    }
+    out.finish().expect("finish").into_inner()
+}
+
+/// The rock names (`name version arch,…`) a manifest of the view lists.
+fn manifest_rocks(view: &Path, file: &str) -> Vec<String> {
+    let bytes = std::fs::read(view.join(file)).expect(file);
+    let m = rockstore::manifest::RepositoryManifest::from_bytes(file, &bytes).expect(file);
+    let mut out = Vec::new();
+    for (name, versions) in &m.repository {
+        for (version, entries) in versions {
+            out.push(format!("{name} {version} {}", entries.arches.join(",")));
+        }
+    }
+    out
+}
+
+/// Rewrites the view's index as someone without a key would: `files`.
+fn write_index(view: &Path, files: &[&str]) {
+    std::fs::write(
+        view.join("rockstore-view.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({ "format": 1, "files": files }))
+            .expect("json"),
+    )
+    .expect("index");
+}
+
+/// On nginx (no listing: the index is all a writer knows of the view),
+/// someone with write access to the storage and no key plants a foreign
+/// binary rock with its rockspec and an attestation signed by their own
+/// key, replaces the genuine `dmtop` rock with one whose module says
+/// `pwned`, and lists all of it in the index and the manifests. Stock
+/// LuaRocks would install both. After the next trusted push of the same
+/// tree: the manifests list neither, the foreign files are gone, the
+/// genuine rock is back byte for byte, each was warned about once, and
+/// stock `luarocks --only-server … install dmtop` loads the genuine module
+/// while `install evil` finds nothing.
+#[test]
+fn planted_and_tampered_rocks_are_not_laundered_by_a_trusted_push() {
+    if !need(&["lua5.4", "luarocks"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let Some(engine) = crate::cache::nginx_engine(s.tmp.path()) else {
+        return;
+    };
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let genuine = std::fs::read(view.join("dmtop-1.0-1.all.rock")).expect("dmtop rock");
+    let listed = vec![
+        "dmdep 1.0-1 all,rockspec".to_owned(),
+        "dmtop 1.0-1 all,rockspec".to_owned(),
+    ];
+    assert_eq!(manifest_rocks(&view, "manifest-5.4"), listed);
+
+    // The attack: files only, no key of the fleet.
+    let evil = format!("evil-1.0-1.{platform}.rock");
+    std::fs::write(
+        view.join(&evil),
+        with_module(&genuine, "evil", "return 'pwned'"),
+    )
+    .expect("evil");
+    std::fs::write(
+        view.join("evil-1.0-1.rockspec"),
+        "package = 'evil'\nversion = '1.0-1'\nsource = { url = 'x' }\nbuild = { type = 'builtin', modules = {} }\n",
+    )
+    .expect("evil spec");
+    let out = s
+        .bare_cmd()
+        .args(["cache", "keygen", "view-ci", "--out"])
+        .arg(s.tmp.path().join("attacker.secret"))
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other_key = text(&out.stdout).trim().to_owned();
+    // Their own key, under the fleet key's name: the signature cannot
+    // verify with the fleet's public key.
+    let forged = serde_json::json!({
+        "format": 1, "file": evil, "size": 1, "hash": "blake3:00", "rockspec_hash": "",
+        "item": "x", "recipe_key": "00", "lua_abi": "5.4", "platform": platform,
+        "signature": format!("view-ci:{}", other_key.split_once(':').expect("key").1),
+    });
+    std::fs::write(
+        view.join(format!("{evil}.json")),
+        serde_json::to_vec(&forged).expect("json"),
+    )
+    .expect("forged attestation");
+    let tampered = with_module(&genuine, "dmtop", "return { pwned = true }");
+    std::fs::write(view.join("dmtop-1.0-1.all.rock"), &tampered).expect("tamper");
+    write_index(
+        &view,
+        &[
+            "dmdep-1.0-1.all.rock",
+            "dmdep-1.0-1.rockspec",
+            "dmtop-1.0-1.all.rock",
+            "dmtop-1.0-1.rockspec",
+            &evil,
+            "evil-1.0-1.rockspec",
+        ],
+    );
+
+    // The next trusted push.
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        assert_eq!(manifest_rocks(&view, file), listed, "{file}\n{said}");
+    }
+    assert_eq!(
+        std::fs::read(view.join("dmtop-1.0-1.all.rock")).expect("dmtop rock"),
+        genuine,
+        "the genuine rock is back\n{said}"
+    );
+    assert!(!view.join(&evil).exists(), "{said}");
+    assert!(!view.join("evil-1.0-1.rockspec").exists(), "{said}");
+    let warned = |what: &str| {
+        said.lines()
+            .filter(|l| l.starts_with("warning:") && l.contains(what))
+            .count()
+    };
+    assert_eq!(warned(&evil), 1, "{said}");
+    assert_eq!(warned("evil-1.0-1.rockspec"), 1, "{said}");
+    assert_eq!(warned("dmtop-1.0-1.all.rock"), 1, "{said}");
+    assert!(said.contains("replaced"), "{said}");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(view.join("rockstore-view.json")).expect("index"))
+            .expect("index json");
+    assert_eq!(
+        index["files"],
+        serde_json::json!([
+            "dmdep-1.0-1.all.rock",
+            "dmdep-1.0-1.rockspec",
+            "dmtop-1.0-1.all.rock",
+            "dmtop-1.0-1.rockspec"
+        ])
+    );
+
+    // Stock LuaRocks, from the view only.
+    let tree = s.tmp.path().join("lr-tree");
+    let server = format!("{}/luarocks/5.4/{platform}", engine.url);
+    let luarocks = |args: &[&str]| {
+        s.program("luarocks")
+            .args(["--lua-version", "5.4", "--only-server", &server, "--tree"])
+            .arg(&tree)
+            .args(args)
+            .output()
+            .expect("luarocks")
+    };
+    let out = luarocks(&["install", "dmtop"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = luarocks(&["install", "evil"]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let out = s
+        .program("lua5.4")
+        .env("LUA_PATH_5_4", tree.join("share/lua/5.4/?.lua"))
+        .args([
+            "-e",
+            "local m = require('dmtop') print(m.pwned, m.top, m.dep.dep)",
+        ])
+        .output()
+        .expect("lua");
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "nil\ttrue\ttrue",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A hostile index on a directory engine (which lists, so the files are
+/// all there to be found): entries for a rock that is not there, names
+/// that would leave the directory (`../`, absolute, `/` inside), NUL, a
+/// newline, quotes that would break out of the Lua manifest, a source
+/// rock, another platform's rock. The push lists only the genuine rocks,
+/// says one thing about each bad entry, rewrites the index to what
+/// stands, and touches nothing the bad names point at.
+#[test]
+fn a_hostile_index_lists_nothing_and_reaches_nothing() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let genuine = std::fs::read(view.join("dmtop-1.0-1.all.rock")).expect("rock");
+    // A genuine rock, attestation and all, one directory up: what
+    // `../dmtop-1.0-1.all.rock` would name.
+    let up = view.parent().expect("abi dir");
+    std::fs::write(up.join("dmtop-1.0-1.all.rock"), &genuine).expect("up");
+    // (Its attestation too, where the view has one: the name must not
+    // reach it even when it would check.)
+    let attestation = view.join("dmtop-1.0-1.all.rock.json");
+    if attestation.exists() {
+        std::fs::copy(&attestation, up.join("dmtop-1.0-1.all.rock.json")).expect("up attestation");
+    }
+    let abs = format!("{}/dmtop-1.0-1.all.rock", up.display());
+    let hostile = [
+        "ghost-1.0-1.all.rock",
+        "ghost-1.0-1.rockspec",
+        "../dmtop-1.0-1.all.rock",
+        abs.as_str(),
+        "sub/dmtop-1.0-1.all.rock",
+        "nul\0-1.0-1.all.rock",
+        "line\n-1.0-1.all.rock",
+        "q\"]]-1.0-1.all.rock",
+        "dmtop-1.0-1.src.rock",
+        "dmtop-1.0-1.linux-nothing.rock",
+    ];
+    let mut files = vec!["dmdep-1.0-1.all.rock", "dmtop-1.0-1.all.rock"];
+    files.extend(hostile);
+    write_index(&view, &files);
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let listed = vec![
+        "dmdep 1.0-1 all,rockspec".to_owned(),
+        "dmtop 1.0-1 all,rockspec".to_owned(),
+    ];
+    for file in ["manifest", "manifest-5.4", "manifest-5.4.zip"] {
+        assert_eq!(manifest_rocks(&view, file), listed, "{file}\n{said}");
+    }
+    let warnings: Vec<&str> = said.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), hostile.len(), "{said}");
+    for bad in hostile {
+        let shown = format!("{bad:?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(bad) || w.contains(&shown)),
+            "no warning for {shown}:\n{said}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(up.join("dmtop-1.0-1.all.rock")).expect("untouched"),
+        genuine
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(view.join("rockstore-view.json")).expect("index"))
+            .expect("index json");
+    assert_eq!(
+        index["files"],
+        serde_json::json!([
+            "dmdep-1.0-1.all.rock",
+            "dmdep-1.0-1.rockspec",
+            "dmtop-1.0-1.all.rock",
+            "dmtop-1.0-1.rockspec"
+        ])
+    );
+}
