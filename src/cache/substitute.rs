@@ -251,7 +251,8 @@ impl Substituters {
                     if slot.down.load(Ordering::SeqCst) {
                         continue;
                     }
-                    let Ok(Some(mut reader)) = slot.cache.blob(&hit.hash) else {
+                    let Ok(Some(mut reader)) = slot.cache.blob_sized(&hit.hash, hit.doc.blob_size)
+                    else {
                         continue;
                     };
                     let mut bytes = Vec::with_capacity(hit.doc.blob_size as usize);
@@ -483,7 +484,7 @@ impl Substituters {
             Some(bytes) => Ok(Some(
                 Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
             )),
-            None => slot.cache.blob(&hit.hash),
+            None => slot.cache.blob_sized(&hit.hash, hit.doc.blob_size),
         };
         let reader = match fetched {
             Ok(Some(r)) => r,
