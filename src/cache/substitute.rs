@@ -95,6 +95,26 @@ pub enum ConfigError {
 struct Slot {
     cache: Cache,
     down: AtomicBool,
+    /// Why it was skipped, for a `--cache-only` failure to say.
+    why_down: Mutex<Option<String>>,
+}
+
+impl Slot {
+    fn new(cache: Cache) -> Slot {
+        Slot {
+            cache,
+            down: AtomicBool::new(false),
+            why_down: Mutex::new(None),
+        }
+    }
+
+    /// Its URL, and why it was skipped when it was.
+    fn tried(&self) -> String {
+        match self.why_down.lock().ok().and_then(|w| w.clone()) {
+            Some(why) => format!("{} (skipped: {why})", self.cache.url),
+            None => self.cache.url.clone(),
+        }
+    }
 }
 
 /// The substituters of a run, and what it trusts.
@@ -142,24 +162,27 @@ impl Substituters {
             .into_iter()
             .enumerate()
             .map(|(i, cache)| {
-                let down = AtomicBool::new(false);
+                let slot = Slot::new(cache);
                 if single {
-                    return (50, i, Slot { cache, down });
+                    return (50, i, slot);
                 }
-                let priority = match cache.priority() {
+                let priority = match slot.cache.priority() {
                     Ok(p) => p,
                     Err(e) => {
                         if is_down(&e) {
                             warn(&format!(
                                 "substituter {} is down ({e}); skipped for the rest of this run",
-                                cache.url
+                                slot.cache.url
                             ));
-                            down.store(true, Ordering::SeqCst);
+                            slot.down.store(true, Ordering::SeqCst);
+                            if let Ok(mut w) = slot.why_down.lock() {
+                                *w = Some(e.to_string());
+                            }
                         }
                         50
                     }
                 };
-                (priority, i, Slot { cache, down })
+                (priority, i, slot)
             })
             .collect();
         ranked.sort_by_key(|(p, i, _)| (*p, *i));
@@ -356,6 +379,9 @@ impl Substituters {
 
     fn down(&self, slot: &Slot, e: &CacheError) {
         if !slot.down.swap(true, Ordering::SeqCst) {
+            if let Ok(mut w) = slot.why_down.lock() {
+                *w = Some(e.to_string());
+            }
             (self.warn)(&format!(
                 "substituter {} is down ({e}); skipped for the rest of this run",
                 slot.cache.url
@@ -543,7 +569,7 @@ impl Substituters {
                     tried: self
                         .slots
                         .iter()
-                        .map(|s| s.cache.url.clone())
+                        .map(Slot::tried)
                         .collect::<Vec<_>>()
                         .join(", "),
                 });
@@ -691,6 +717,15 @@ impl Substituters {
             };
             let holder = format!("{} (pid {})", doc.host, doc.pid);
             if waited_for.as_ref() != Some(&holder) {
+                // Said once per holder, where a log or a terminal shows it:
+                // a wait is otherwise a silent pause.
+                leases.note(&format!(
+                    "waiting for {holder}'s build of {}: its lease on {} holds until {} UTC (in {} s) unless renewed",
+                    expect.rock,
+                    leases.url(),
+                    time_of_day(doc.expires),
+                    doc.expires.saturating_sub(super::lease::now_secs())
+                ));
                 if let Some(w) = watch {
                     w.doing(&format!(
                         "waiting for {holder} to build it ({})",
@@ -724,6 +759,13 @@ impl Substituters {
         }
         None
     }
+}
+
+/// `HH:MM:SS` of Unix time `secs`, UTC (a lease lasts minutes, so the
+/// time of day says when).
+fn time_of_day(secs: u64) -> String {
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 
 fn is_down(e: &CacheError) -> bool {

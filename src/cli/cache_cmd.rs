@@ -172,7 +172,12 @@ impl Context {
                     ),
                     ..LeasePolicy::default()
                 };
-                let leases = Leases::for_cache(self.cache(&url)?, policy).map(Arc::new);
+                let leases = Leases::for_cache(self.cache(&url)?, policy).map(|l| {
+                    Arc::new(l.with_messages(
+                        Box::new(|w: &str| errln!("warning: {w}")),
+                        Box::new(|n: &str| errln!("note: {n}")),
+                    ))
+                });
                 if leases.is_none() {
                     errln!(
                         "note: {url} cannot refuse a second writer (an HTTP PUT overwrites), so no build lease is taken: every host that misses in it builds"
