@@ -28,13 +28,13 @@ fn counting_cc(dir: &Path) -> PathBuf {
     cc
 }
 
-fn compiles(log: &Path) -> usize {
+pub(crate) fn compiles(log: &Path) -> usize {
     std::fs::read_to_string(log)
         .map(|t| t.lines().filter(|l| l.contains(" -c ")).count())
         .unwrap_or(0)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -86,6 +86,19 @@ impl Drop for Engine {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+impl Engine {
+    /// A server this module does not run (the test's own).
+    pub(crate) fn remote(url: &str, root: &Path) -> Engine {
+        Engine {
+            url: url.to_owned(),
+            env: Vec::new(),
+            child: None,
+            root: root.to_path_buf(),
+            _one: None,
         }
     }
 }
@@ -227,25 +240,30 @@ pub(crate) fn seaweed_engine(dir: &Path) -> Option<Engine> {
 }
 
 /// A store, HOME and tree of one "machine", with the counting compiler.
-struct Host<'a> {
+pub(crate) struct Host<'a> {
     s: &'a Sandbox,
     name: String,
     repo: &'a Repo,
     cc: PathBuf,
-    log: PathBuf,
+    pub(crate) log: PathBuf,
     engine_env: Vec<(String, String)>,
 }
 
 impl Host<'_> {
-    fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.s.tmp.path().join(format!("{}-store", self.name))
     }
 
-    fn tree(&self) -> PathBuf {
+    pub(crate) fn tree(&self) -> PathBuf {
         self.s.tmp.path().join(format!("{}-tree", self.name))
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().expect("rockstore")
+    }
+
+    /// The command [`Host::run`] runs, to spawn.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.s.bare_cmd();
         cmd.env("CC_LOG", &self.log)
             .arg("--store")
@@ -265,7 +283,7 @@ impl Host<'_> {
         for (k, v) in &self.engine_env {
             cmd.env(k, v);
         }
-        cmd.output().expect("rockstore")
+        cmd
     }
 
     /// [`Host::run`] in the working directory `dir`.
@@ -288,7 +306,7 @@ impl Host<'_> {
         cmd.output().expect("rockstore")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -300,7 +318,7 @@ impl Host<'_> {
         format!("{}{}", text(&out.stdout), text(&out.stderr))
     }
 
-    fn lua(&self, code: &str) -> String {
+    pub(crate) fn lua(&self, code: &str) -> String {
         let out = self
             .s
             .program("sh")
@@ -320,7 +338,7 @@ impl Host<'_> {
     }
 }
 
-fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
+pub(crate) fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
     let file = s.tmp.path().join(format!("{name}.secret"));
     let out = s
         .bare_cmd()
@@ -337,7 +355,7 @@ fn keygen(s: &Sandbox, name: &str) -> (PathBuf, String) {
     (file, text(&out.stdout).trim().to_owned())
 }
 
-fn host<'a>(s: &'a Sandbox, repo: &'a Repo, name: &str, engine: &Engine) -> Host<'a> {
+pub(crate) fn host<'a>(s: &'a Sandbox, repo: &'a Repo, name: &str, engine: &Engine) -> Host<'a> {
     Host {
         s,
         name: name.to_owned(),
@@ -491,7 +509,7 @@ fn store_items(h: &Host<'_>) -> usize {
 
 /// A's cache with cmulti (a C rock) pushed and signed by `ci-1`; returns
 /// the cache's root, the public key and cmulti's realisation file.
-fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, PathBuf) {
+pub(crate) fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, PathBuf) {
     let engine = file_engine(s.tmp.path());
     let (secret, public) = keygen(s, "ci-1");
     let a = host(s, repo, "a", &engine);

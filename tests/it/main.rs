@@ -13,6 +13,7 @@ mod battery_scripts;
 mod big_manifest;
 mod build;
 mod cache;
+mod cache_attacks;
 mod consistency;
 mod crash_edges;
 mod daemon;

@@ -1,0 +1,379 @@
+//! A hostile binary cache, as a red team played it: a server that
+//! trickles (a byte now and then, or a head and then nothing), symbolic
+//! links planted in a `file://` cache to lead a pusher's writes (root's
+//! too) or a reader's reads out of it, and FIFOs where cache files belong.
+//! Each install must end, within a bound the test holds it to, with a
+//! warning naming the cache or the planted path, and build instead.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cache::{compiles, host, keygen, seeded, Engine};
+use crate::rocks_server::Repo;
+use crate::support::{need, text, Sandbox};
+
+/// How a trickling server answers.
+#[derive(Clone, Copy, Debug)]
+enum Trickle {
+    /// A 200 head announcing 100,000 bytes, then one byte every 250 ms.
+    Bytes,
+    /// The head, then nothing.
+    HeadOnly,
+}
+
+/// A cache server on 127.0.0.1 that answers every request slowly;
+/// stopped (its connections' loops end) when dropped.
+struct TrickleServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for TrickleServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://").split('/').next().unwrap_or(""));
+    }
+}
+
+fn trickle_server(how: Trickle) -> TrickleServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepting = stop.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if accepting.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let stop = accepting.clone();
+            std::thread::spawn(move || dribble(stream, how, &stop));
+        }
+    });
+    TrickleServer {
+        url: format!("http://{addr}/cache"),
+        stop,
+    }
+}
+
+/// Answers one connection slowly. Bounded: at most 4,000 steps of 250 ms
+/// (a byte each, or a check of the stop flag), and it ends as soon as the
+/// client goes away (a write fails) or the server stops.
+fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool) {
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut line = String::new();
+    for _ in 0..100 {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let mut stream = stream;
+    if stream
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    for _ in 0..4000 {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if matches!(how, Trickle::Bytes) && stream.write_all(b"{").is_err() {
+            return;
+        }
+        // The slowness is the attack under test, not synchronisation.
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs `cmd` to its end, failing the test when it takes over `secs`
+/// (the hang under test; the child is killed then).
+fn bounded(mut cmd: Command, secs: u64) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rockstore");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = started + Duration::from_secs(secs);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let said = err_reader.join().unwrap_or_default();
+            panic!(
+                "still running after {secs} s (hung on the cache):\n{}",
+                text(&said)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = started.elapsed();
+    let output = Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    };
+    (output, took)
+}
+
+#[test]
+fn a_trickling_cache_costs_one_warning_and_its_deadline_then_the_rock_is_built() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = keygen(&s, "ci-1");
+    for (i, how) in [Trickle::Bytes, Trickle::HeadOnly].into_iter().enumerate() {
+        let server = trickle_server(how);
+        let engine = Engine::remote(&server.url, s.tmp.path());
+        let h = host(&s, &repo, &format!("t{i}"), &engine);
+        // --timeout 1: every cache request has 1 s plus its size at 1 MiB/s.
+        let args = [
+            "install",
+            "cmulti",
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &public,
+        ];
+        let (out, took) = bounded(h.cmd(&args), 120);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{how:?}:\n{said}");
+        assert_eq!(said.matches("warning:").count(), 1, "{how:?}:\n{said}");
+        assert!(
+            said.contains(&server.url) && said.contains("deadline"),
+            "{how:?}: the warning names the cache and its deadline:\n{said}"
+        );
+        assert!(took < Duration::from_secs(60), "{how:?}: {took:?}");
+        assert!(
+            compiles(&h.log) > 0,
+            "{how:?}: built, as with a down cache:\n{said}\n{:?}",
+            std::fs::read_to_string(&h.log)
+        );
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+
+        // --cache-only: a clear error naming the cache and why it was
+        // skipped, within the same bound.
+        let c = host(&s, &repo, &format!("c{i}"), &engine);
+        let mut only = args.to_vec();
+        only.push("--cache-only");
+        let (out, _) = bounded(c.cmd(&only), 120);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{how:?}:\n{err}");
+        assert!(
+            err.contains("--cache-only") && err.contains(&server.url) && err.contains("deadline"),
+            "{how:?}:\n{err}"
+        );
+    }
+}
+
+/// `seeded`'s cache, its blob and the item pushed.
+struct Seeded {
+    engine: Engine,
+    public: String,
+    real: PathBuf,
+    blob: PathBuf,
+}
+
+fn seed(s: &Sandbox, repo: &Repo) -> Seeded {
+    let (engine, public, real, _) = seeded(s, repo);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let hex = doc["hash"]
+        .as_str()
+        .expect("hash")
+        .trim_start_matches("blake3:")
+        .to_owned();
+    let blob = engine
+        .root
+        .join("blob")
+        .join(&hex[..2])
+        .join(format!("{hex}.zst"));
+    assert!(blob.exists(), "{}", blob.display());
+    Seeded {
+        engine,
+        public,
+        real,
+        blob,
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_where_a_cache_file_belongs_is_refused_by_name_and_the_rock_built() {
+    if !need(&["lua5.4", "gcc", "mkfifo"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    // At the blob, then at the realisation (each before its own host).
+    for (i, planted) in [seeded.blob.clone(), seeded.real.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        mkfifo(&planted);
+        let h = host(&s, &repo, &format!("f{i}"), &seeded.engine);
+        let (out, took) = bounded(
+            h.cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &seeded.engine.url,
+                "--trusted-public-key",
+                &seeded.public,
+            ]),
+            120,
+        );
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{}:\n{said}", planted.display());
+        assert!(
+            said.contains(&planted.display().to_string()) && said.contains("FIFO"),
+            "the warning names the FIFO:\n{said}"
+        );
+        assert_eq!(said.matches("warning:").count(), 1, "{said}");
+        assert!(compiles(&h.log) > 0, "built instead");
+        assert!(took < Duration::from_secs(60), "{took:?}");
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+    }
+}
+
+/// A directory outside the cache, with one file in it.
+fn victim(s: &Sandbox) -> PathBuf {
+    let dir = s.tmp.path().join("victim");
+    std::fs::create_dir_all(&dir).expect("victim");
+    std::fs::write(dir.join("precious"), "untouched").expect("precious");
+    dir
+}
+
+fn victim_untouched(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("victim")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["precious"], "something was written outside the cache");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious")).expect("precious"),
+        "untouched"
+    );
+}
+
+#[test]
+fn links_planted_in_a_directory_cache_lead_no_write_or_read_out_of_it() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    let a = host(&s, &repo, "a", &seeded.engine);
+    let victim = victim(&s);
+    let shard = seeded.blob.parent().expect("shard").to_path_buf();
+    let shard_name = shard.file_name().expect("name").to_owned();
+    let item_doc = std::fs::read_dir(seeded.engine.root.join("item"))
+        .expect("item")
+        .flatten()
+        .next()
+        .expect("an item document")
+        .file_name();
+    let cases: [(&str, Box<dyn Fn(&Path) -> PathBuf>, &[&str]); 3] = [
+        (
+            "the blob's shard directory",
+            Box::new(|root: &Path| root.join("blob").join(&shard_name)),
+            &[],
+        ),
+        (
+            "the LuaRocks view",
+            Box::new(|root: &Path| root.join("luarocks")),
+            &["--luarocks-view"],
+        ),
+        (
+            "an item document's name",
+            Box::new(|root: &Path| root.join("item").join(&item_doc)),
+            &[],
+        ),
+    ];
+    for (i, (what, planted_at, extra)) in cases.iter().enumerate() {
+        let root = s.tmp.path().join(format!("planted-{i}"));
+        let link = planted_at(&root);
+        std::fs::create_dir_all(link.parent().expect("parent")).expect("dirs");
+        let target = if i == 2 {
+            victim.join("precious")
+        } else {
+            victim.clone()
+        };
+        std::os::unix::fs::symlink(&target, &link).expect("plant");
+        let url = format!("file://{}", root.display());
+        let mut args = vec!["copy", "--to", url.as_str()];
+        args.extend_from_slice(extra);
+        let out = a.run(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{what}: the push went on:\n{err}");
+        assert!(
+            err.contains(&link.display().to_string()) && err.contains("symbolic link"),
+            "{what}: the error names the planted link:\n{err}"
+        );
+        victim_untouched(&victim);
+    }
+
+    // A reader: a realisation that is a link to a genuine one outside the
+    // cache is not followed.
+    let outside = s.tmp.path().join("outside.json");
+    std::fs::copy(&seeded.real, &outside).expect("copy");
+    std::fs::remove_file(&seeded.real).expect("rm");
+    std::os::unix::fs::symlink(&outside, &seeded.real).expect("plant");
+    let b = host(&s, &repo, "b", &seeded.engine);
+    let said = b.ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &seeded.engine.url,
+        "--trusted-public-key",
+        &seeded.public,
+    ]);
+    assert!(
+        said.contains(&seeded.real.display().to_string()) && said.contains("symbolic link"),
+        "{said}"
+    );
+    assert!(compiles(&b.log) > 0, "built, not substituted through the link");
+}
