@@ -417,25 +417,16 @@ impl Transport {
         e: &(dyn std::error::Error + 'static),
         size: u64,
     ) -> TransportError {
-        let mut cause = Some(e);
-        while let Some(c) = cause {
-            let timed_out = c
-                .downcast_ref::<reqwest::Error>()
-                .is_some_and(reqwest::Error::is_timeout)
-                || c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
-            if timed_out {
-                return TransportError::Down {
-                    url: shown.to_owned(),
-                    why: format!(
-                        "no whole answer within its deadline of {}: {} plus its size at {}/s",
-                        seconds(self.timeouts.deadline(size)),
-                        seconds(self.timeouts.grace),
-                        crate::units::human(self.timeouts.min_rate)
-                    ),
-                };
-            }
-            cause = c.source();
+        if timed_out(e) {
+            return TransportError::Down {
+                url: shown.to_owned(),
+                why: format!(
+                    "no whole answer within its deadline of {}: {} plus its size at {}/s",
+                    seconds(self.timeouts.deadline(size)),
+                    seconds(self.timeouts.grace),
+                    crate::units::human(self.timeouts.min_rate)
+                ),
+            };
         }
         down(shown, e)
     }
@@ -619,6 +610,32 @@ impl Transport {
 /// The size a read of unknown size is allowed for (its deadline's size
 /// part): 1 GiB, the largest item archive a reader takes.
 pub const UNSIZED_READ: u64 = 1 << 30;
+
+/// Whether `e` (or anything in its chain) is a timeout. An `io::Error`
+/// wrapping another error gives that error's *source* as its own, so the
+/// wrapped error itself is looked at too (reqwest's body reads wrap it).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    // Bounded: error chains are short, and a cycle would be a bug.
+    for _ in 0..32 {
+        let Some(c) = cause else { return false };
+        if c.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+            if io.get_ref().is_some_and(|inner| timed_out(inner)) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
+}
 
 fn down(url: &str, e: &dyn std::fmt::Display) -> TransportError {
     TransportError::Down {

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ enum Trickle {
 struct TrickleServer {
     url: String,
     stop: Arc<AtomicBool>,
+    /// Requests it has begun answering.
+    hits: Arc<AtomicUsize>,
 }
 
 impl Drop for TrickleServer {
@@ -46,12 +48,15 @@ fn trickle_server(how: Trickle) -> TrickleServer {
     let addr = listener.local_addr().expect("addr");
     let stop = Arc::new(AtomicBool::new(false));
     let accepting = stop.clone();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             if accepting.load(Ordering::SeqCst) {
                 return;
             }
             let Ok(stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
             let stop = accepting.clone();
             std::thread::spawn(move || dribble(stream, how, &stop));
         }
@@ -59,6 +64,7 @@ fn trickle_server(how: Trickle) -> TrickleServer {
     TrickleServer {
         url: format!("http://{addr}/cache"),
         stop,
+        hits,
     }
 }
 
@@ -376,4 +382,82 @@ fn links_planted_in_a_directory_cache_lead_no_write_or_read_out_of_it() {
         "{said}"
     );
     assert!(compiles(&b.log) > 0, "built, not substituted through the link");
+}
+
+#[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
+fn through_the_daemon_a_trickling_cache_holds_no_member_past_its_deadline() {
+    use crate::daemon::{build_users_exist, start_with};
+    use crate::shared::World;
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let key = w.base().join("fleet-1.secret").display().to_string();
+    let out = w
+        .command(
+            "root",
+            "022",
+            crate::support::bin(),
+            &["cache", "keygen", "fleet-1", "--out", &key],
+        )
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public = text(&out.stdout).trim().to_owned();
+    let server = trickle_server(Trickle::Bytes);
+    // Root's cache trickles; --timeout 1 gives its requests 1 s plus
+    // their size at 1 MiB/s.
+    let daemon = start_with(
+        &w,
+        &[
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &public,
+        ],
+    );
+    // Alice asks for cmulti; once the daemon is fetching from the cache
+    // for her, she leaves.
+    let mut alice = w
+        .rockstore_cmd("rs-alice", &["--local", "install", "cmulti"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("alice");
+    let asked = Instant::now() + Duration::from_secs(60);
+    while server.hits.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < asked,
+            "the daemon never asked its cache for alice's build"
+        );
+        if let Ok(Some(status)) = alice.try_wait() {
+            panic!("alice's install ended ({status}) before the daemon asked the cache");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = alice.kill();
+    let _ = alice.wait();
+    // Bob's build of the same rock is served within a bound, not held
+    // behind the fetch that alice left hanging.
+    let (out, took) = bounded(
+        w.rockstore_cmd("rs-bob", &["--local", "install", "cmulti"]),
+        180,
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    assert_eq!(w.lua_ok("rs-bob", "print(require('cmulti').answer())"), "42");
+    let mut seen = Vec::new();
+    let line = daemon.wait_for(&["warning", &server.url], 10, &mut seen);
+    assert!(line.contains("deadline"), "{line}");
 }
