@@ -461,3 +461,91 @@ fn through_the_daemon_a_trickling_cache_holds_no_member_past_its_deadline() {
     let line = daemon.wait_for(&["warning", &server.url], 10, &mut seen);
     assert!(line.contains("deadline"), "{line}");
 }
+
+#[test]
+fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public, real, secret) = seeded(&s, &repo);
+    // cmulti's recipe key: the same on every host of this sandbox (one
+    // compiler path, one Lua).
+    let key = real
+        .parent()
+        .and_then(Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned();
+    let absurd = serde_json::json!({
+        "format": 1, "recipe_key": key, "generation": 0,
+        "host": "planted", "pid": 1, "expires": 32_503_680_000u64
+    });
+    let cases = [
+        ("garbage", b"{ not a lease".to_vec()),
+        (
+            "absurd",
+            serde_json::to_vec_pretty(&absurd).expect("json"),
+        ),
+    ];
+    for (what, bytes) in cases {
+        let root = s.tmp.path().join(format!("leased-{what}"));
+        let lease = root.join("lease").join(&key).join("0.json");
+        std::fs::create_dir_all(lease.parent().expect("parent")).expect("dirs");
+        std::fs::write(&lease, &bytes).expect("plant");
+        let url = format!("file://{}", root.display());
+        let engine = Engine::remote(&url, &root);
+        let h = host(&s, &repo, &format!("l-{what}"), &engine);
+        let (out, took) = bounded(
+            h.cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &url,
+                "--push-to",
+                &url,
+                "--trusted-public-key",
+                &public,
+                "--secret-key-file",
+                &secret.display().to_string(),
+                "--lease-timeout",
+                "2",
+            ]),
+            120,
+        );
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{what}:\n{said}");
+        assert!(compiles(&h.log) > 0, "{what}: built here");
+        // The lease timeout, plus room for the build: far from the
+        // 30 minutes a believed lease would hold it.
+        assert!(took < Duration::from_secs(60), "{what}: {took:?}\n{said}");
+        match what {
+            "garbage" => {
+                assert_eq!(said.matches("warning:").count(), 1, "{said}");
+                assert!(
+                    said.contains(&lease.display().to_string())
+                        && said.contains("not a lease document"),
+                    "{said}"
+                );
+                assert!(!said.contains("waiting for"), "{said}");
+            }
+            _ => {
+                assert_eq!(
+                    said.matches("note: waiting for planted (pid 1)'s build of cmulti")
+                        .count(),
+                    1,
+                    "the wait is said once, with who holds the lease:\n{said}"
+                );
+                assert!(said.contains(" UTC (in "), "and until when:\n{said}");
+            }
+        }
+        // The next generation was taken with a create-only write, and
+        // released after the push.
+        assert!(!root.join("lease").join(&key).join("1.json").exists());
+        assert!(
+            root.join("real").join(&key).join("ci-1.json").exists(),
+            "{what}: pushed"
+        );
+    }
+}
