@@ -41,7 +41,10 @@ pub struct Root {
 /// `path`'s components, each a plain name (no `.`, `..` or empty part).
 fn components(path: &str) -> Result<Vec<&str>, TransportError> {
     let parts: Vec<&str> = path.split('/').collect();
-    if parts.iter().any(|c| c.is_empty() || *c == "." || *c == "..") {
+    if parts
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
         return Err(TransportError::BadUrl {
             url: path.to_owned(),
             why: "a cache path is plain names joined by `/`".into(),
@@ -104,18 +107,16 @@ impl Root {
     /// `None` when one of them is absent and `create` is false.
     fn walk(&self, parts: &[&str], create: bool) -> Result<Option<OwnedFd>, TransportError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        // The root is opened following links: it is what the user named.
         let mut dir = match rustix::fs::openat(CWD, &self.path, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::NOENT) if !create => return Ok(None),
-            Err(e) => {
-                if create {
-                    std::fs::create_dir_all(&self.path).map_err(|source| self.io("", source))?;
-                    rustix::fs::openat(CWD, &self.path, flags, Mode::empty())
-                        .map_err(|e| self.io("", e.into()))?
-                } else {
-                    return Err(self.io("", e.into()));
-                }
+            Err(Errno::NOENT) => {
+                std::fs::create_dir_all(&self.path).map_err(|source| self.io("", source))?;
+                rustix::fs::openat(CWD, &self.path, flags, Mode::empty())
+                    .map_err(|e| self.io("", e.into()))?
             }
+            Err(e) => return Err(self.io("", e.into())),
         };
         for (i, name) in parts.iter().enumerate() {
             let rel = parts[..=i].join("/");

@@ -498,9 +498,7 @@ impl Transport {
                 if create_only && s3 {
                     request = request.header(reqwest::header::IF_NONE_MATCH, "*");
                 }
-                let response = request
-                    .send()
-                    .map_err(|e| self.failed(&shown, &e, size))?;
+                let response = request.send().map_err(|e| self.failed(&shown, &e, size))?;
                 match response.status().as_u16() {
                     200..=299 => Ok(Put::Written),
                     412 | 409 => Ok(Put::Exists),
@@ -661,4 +659,3 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
-

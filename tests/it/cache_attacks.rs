@@ -39,7 +39,13 @@ impl Drop for TrickleServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(self.url.trim_start_matches("http://").split('/').next().unwrap_or(""));
+        let _ = TcpStream::connect(
+            self.url
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or(""),
+        );
     }
 }
 
@@ -297,7 +303,11 @@ fn victim_untouched(dir: &Path) {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["precious"], "something was written outside the cache");
+    assert_eq!(
+        names,
+        ["precious"],
+        "something was written outside the cache"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("precious")).expect("precious"),
         "untouched"
@@ -322,26 +332,27 @@ fn links_planted_in_a_directory_cache_lead_no_write_or_read_out_of_it() {
         .next()
         .expect("an item document")
         .file_name();
-    let cases: [(&str, Box<dyn Fn(&Path) -> PathBuf>, &[&str]); 3] = [
+    // What is planted, relative to the cache's root.
+    let cases: [(&str, PathBuf, &[&str]); 3] = [
         (
             "the blob's shard directory",
-            Box::new(|root: &Path| root.join("blob").join(&shard_name)),
+            Path::new("blob").join(&shard_name),
             &[],
         ),
         (
             "the LuaRocks view",
-            Box::new(|root: &Path| root.join("luarocks")),
+            PathBuf::from("luarocks"),
             &["--luarocks-view"],
         ),
         (
             "an item document's name",
-            Box::new(|root: &Path| root.join("item").join(&item_doc)),
+            Path::new("item").join(&item_doc),
             &[],
         ),
     ];
     for (i, (what, planted_at, extra)) in cases.iter().enumerate() {
         let root = s.tmp.path().join(format!("planted-{i}"));
-        let link = planted_at(&root);
+        let link = root.join(planted_at);
         std::fs::create_dir_all(link.parent().expect("parent")).expect("dirs");
         let target = if i == 2 {
             victim.join("precious")
@@ -381,7 +392,10 @@ fn links_planted_in_a_directory_cache_lead_no_write_or_read_out_of_it() {
         said.contains(&seeded.real.display().to_string()) && said.contains("symbolic link"),
         "{said}"
     );
-    assert!(compiles(&b.log) > 0, "built, not substituted through the link");
+    assert!(
+        compiles(&b.log) > 0,
+        "built, not substituted through the link"
+    );
 }
 
 #[test]
@@ -456,7 +470,10 @@ fn through_the_daemon_a_trickling_cache_holds_no_member_past_its_deadline() {
         text(&out.stderr)
     );
     assert!(took < Duration::from_secs(120), "{took:?}");
-    assert_eq!(w.lua_ok("rs-bob", "print(require('cmulti').answer())"), "42");
+    assert_eq!(
+        w.lua_ok("rs-bob", "print(require('cmulti').answer())"),
+        "42"
+    );
     let mut seen = Vec::new();
     let line = daemon.wait_for(&["warning", &server.url], 10, &mut seen);
     assert!(line.contains("deadline"), "{line}");
@@ -484,10 +501,7 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
     });
     let cases = [
         ("garbage", b"{ not a lease".to_vec()),
-        (
-            "absurd",
-            serde_json::to_vec_pretty(&absurd).expect("json"),
-        ),
+        ("absurd", serde_json::to_vec_pretty(&absurd).expect("json")),
     ];
     for (what, bytes) in cases {
         let root = s.tmp.path().join(format!("leased-{what}"));
