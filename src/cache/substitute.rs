@@ -512,8 +512,12 @@ impl Substituters {
             )),
             None => slot.cache.blob_sized(&hit.hash, hit.doc.blob_size),
         };
+        let late = Arc::new(AtomicBool::new(false));
         let reader = match fetched {
-            Ok(Some(r)) => r,
+            Ok(Some(r)) => Box::new(Watched {
+                inner: r,
+                late: late.clone(),
+            }) as Box<dyn Read + Send>,
             Ok(None) => return Err(format!("{url}: the blob of {} is missing", hit.item)),
             Err(e) => {
                 if is_down(&e) {
@@ -530,8 +534,28 @@ impl Substituters {
             references: Vec::new(),
             recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),
         };
-        let item = admit_blob(store, reader, &hit.hash, hit.doc.size, &spec)
-            .map_err(|reason| format!("{url}: {reason}"))?;
+        let item = admit_blob(store, reader, &hit.hash, hit.doc.size, &spec).map_err(|reason| {
+            if late.load(Ordering::SeqCst) {
+                // Slow, not lying: skipped like a down cache, so the next
+                // rock does not wait out its deadline too.
+                let allowed = slot
+                    .cache
+                    .transport()
+                    .timeouts()
+                    .deadline(hit.doc.blob_size);
+                self.down(
+                    slot,
+                    &CacheError::Transport(super::transport::TransportError::Down {
+                        url: slot.cache.shown(&super::format::blob_path(&hit.hash)),
+                        why: format!(
+                            "the blob did not arrive within its deadline of {}",
+                            super::transport::seconds(allowed)
+                        ),
+                    }),
+                );
+            }
+            format!("{url}: {reason}")
+        })?;
         if let Some(key) = spec.recipe_key {
             // Best effort, as a build's: the realisation stands without.
             let _ = store.record_facts(&RecipeFacts {
@@ -766,6 +790,23 @@ impl Substituters {
 fn time_of_day(secs: u64) -> String {
     let day = secs % 86_400;
     format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// A blob's reader that remembers whether a read ran past the request's
+/// deadline: the unpacking's error alone would only refuse this blob.
+struct Watched {
+    inner: Box<dyn Read + Send>,
+    late: Arc<AtomicBool>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if super::transport::timed_out(e) {
+                self.late.store(true, Ordering::SeqCst);
+            }
+        })
+    }
 }
 
 fn is_down(e: &CacheError) -> bool {

@@ -243,7 +243,7 @@ impl<R: Read> Read for Deadline<R> {
 }
 
 /// A duration for people: `31 s`, `1.5 s`.
-fn seconds(d: Duration) -> String {
+pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 || s >= 10.0 {
         format!("{s:.0} s")
@@ -612,7 +612,7 @@ pub const UNSIZED_READ: u64 = 1 << 30;
 /// Whether `e` (or anything in its chain) is a timeout. An `io::Error`
 /// wrapping another error gives that error's *source* as its own, so the
 /// wrapped error itself is looked at too (reqwest's body reads wrap it).
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     // Bounded: error chains are short, and a cycle would be a bug.
     for _ in 0..32 {

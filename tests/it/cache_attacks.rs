@@ -50,6 +50,12 @@ impl Drop for TrickleServer {
 }
 
 fn trickle_server(how: Trickle) -> TrickleServer {
+    trickle_server_over(how, None)
+}
+
+/// [`trickle_server`], serving the files of `root` at once, but for
+/// blobs, which trickle.
+fn trickle_server_over(how: Trickle, root: Option<PathBuf>) -> TrickleServer {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = Arc::new(AtomicBool::new(false));
@@ -64,7 +70,8 @@ fn trickle_server(how: Trickle) -> TrickleServer {
             let Ok(stream) = stream else { continue };
             counted.fetch_add(1, Ordering::SeqCst);
             let stop = accepting.clone();
-            std::thread::spawn(move || dribble(stream, how, &stop));
+            let root = root.clone();
+            std::thread::spawn(move || dribble(stream, how, &stop, root.as_deref()));
         }
     });
     TrickleServer {
@@ -77,11 +84,15 @@ fn trickle_server(how: Trickle) -> TrickleServer {
 /// Answers one connection slowly. Bounded: at most 4,000 steps of 250 ms
 /// (a byte each, or a check of the stop flag), and it ends as soon as the
 /// client goes away (a write fails) or the server stops.
-fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool) {
+fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool, root: Option<&Path>) {
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
         Err(_) => return,
     });
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
     let mut line = String::new();
     for _ in 0..100 {
         line.clear();
@@ -92,17 +103,39 @@ fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool) {
         }
     }
     let mut stream = stream;
-    if stream
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-        .is_err()
-    {
+    let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    if let Some(root) = root {
+        let rel = path.trim_start_matches("/cache/");
+        if !rel.starts_with("blob/") {
+            let body = std::fs::read(root.join(rel)).ok();
+            let head = match &body {
+                Some(b) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    b.len()
+                ),
+                None => {
+                    "HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                }
+            };
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_deref().unwrap_or_default());
+            return;
+        }
+    }
+    // A blob's own bytes when there is one (so a reader finds nothing
+    // wrong with them but their pace), else an endless-looking document.
+    let body = root
+        .and_then(|r| std::fs::read(r.join(path.trim_start_matches("/cache/"))).ok())
+        .unwrap_or_else(|| vec![b'{'; 100_000]);
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    if stream.write_all(head.as_bytes()).is_err() {
         return;
     }
-    for _ in 0..4000 {
+    for byte in body.iter().take(4000) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        if matches!(how, Trickle::Bytes) && stream.write_all(b"{").is_err() {
+        if matches!(how, Trickle::Bytes) && stream.write_all(&[*byte]).is_err() {
             return;
         }
         // The slowness is the attack under test, not synchronisation.
@@ -562,4 +595,39 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
             "{what}: pushed"
         );
     }
+}
+
+#[test]
+fn a_cache_that_trickles_only_its_blobs_is_cut_at_the_blobs_deadline() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    let server = trickle_server_over(Trickle::Bytes, Some(seeded.engine.root.clone()));
+    let engine = Engine::remote(&server.url, s.tmp.path());
+    let h = host(&s, &repo, "slow-blob", &engine);
+    let (out, took) = bounded(
+        h.cmd(&[
+            "install",
+            "cmulti",
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &seeded.public,
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(compiles(&h.log) > 0, "built instead:\n{said}");
+    assert!(
+        said.contains(&format!("{}/blob/", server.url))
+            && said.contains("did not arrive within its deadline"),
+        "the blob's URL and deadline are named, and the cache skipped:\n{said}"
+    );
 }
