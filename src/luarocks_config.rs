@@ -204,6 +204,9 @@ pub struct LuaRocksConfig {
     pub secret_key_files: Vec<PathBuf>,
     /// `rockstore_push_to`: a cache every new build is pushed to.
     pub push_to: Option<String>,
+    /// `rockstore_cache_min_rate`: bytes a second a binary cache request
+    /// must move besides its grace period (`--timeout`).
+    pub cache_min_rate: Option<String>,
 }
 
 /// Where the config files are looked for.
@@ -404,6 +407,7 @@ impl LuaRocksConfig {
         config.daemon_user_quota = size("rockstore_user_quota");
         config.daemon_request_grace = seconds("rockstore_request_grace");
         config.daemon_request_min_rate = size("rockstore_request_min_rate");
+        config.cache_min_rate = size("rockstore_cache_min_rate");
         config.daemon_upload_budget = size("rockstore_upload_budget");
         config.daemon_upload_share = size("rockstore_upload_share");
         config.daemon_max_hold = seconds("rockstore_max_hold");

@@ -8,6 +8,13 @@
 //! renewing it (killed) expires, and the next generation is claimed the
 //! same way, so exactly one waiter takes the build over.
 //!
+//! A lease is not signed, so what it says is bounded: one that does not
+//! parse is void (warned about once, and passed over to the next
+//! generation, which the engine's create-only write gives one claimant),
+//! and an expiry later than the lease timeout from when this host first
+//! read it counts as that (a holder's renewal always says less), so no
+//! document can make a waiter wait longer than a killed holder would.
+//!
 //! Engines that cannot refuse a second writer (a plain HTTP server, whose
 //! PUT overwrites) take no leases: every host that misses builds, as said
 //! once per run by [`Leases::for_cache`]'s caller.
@@ -104,15 +111,27 @@ struct Held {
     renewer: std::thread::JoinHandle<()>,
 }
 
+/// Where a lease's messages go: the library never prints.
+type Say = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The leases of one run on one cache.
 pub struct Leases {
     cache: std::sync::Arc<Cache>,
     policy: LeasePolicy,
     host: String,
     held: Mutex<HashMap<RecipeKey, Held>>,
+    /// When this host first read each lease document, by what it says
+    /// (key, generation, expires): an expiry is believed at most the
+    /// lease timeout past that.
+    first_read: Mutex<HashMap<(RecipeKey, u32, u64), u64>>,
+    /// Leases already warned about as unreadable.
+    warned: Mutex<std::collections::HashSet<(RecipeKey, u32)>>,
+    warn: Say,
+    note: Say,
 }
 
-fn now_secs() -> u64 {
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -134,7 +153,24 @@ impl Leases {
             policy,
             host: host_name(),
             held: Mutex::new(HashMap::new()),
+            first_read: Mutex::new(HashMap::new()),
+            warned: Mutex::new(std::collections::HashSet::new()),
+            warn: Box::new(|_| {}),
+            note: Box::new(|_| {}),
         })
+    }
+
+    /// Sends warnings (an unreadable lease) to `warn` and notes (whose
+    /// build is waited for, until when) to `note`.
+    pub fn with_messages(mut self, warn: Say, note: Say) -> Leases {
+        self.warn = warn;
+        self.note = note;
+        self
+    }
+
+    /// Says `text` as a note (a wait's start).
+    pub fn note(&self, text: &str) {
+        (self.note)(text);
     }
 
     /// The policy.
@@ -158,22 +194,51 @@ impl Leases {
         }
     }
 
-    /// Reads generation `generation` of `key`'s lease. A lease that does
-    /// not parse counts as held until the policy's ttl from now runs out,
-    /// as it was written by someone.
+    /// Reads generation `generation` of `key`'s lease, its expiry bounded
+    /// (see the module's doc). A lease that does not parse is void: its
+    /// expiry is 0, and it is warned about once.
     fn read(&self, key: &RecipeKey, generation: u32) -> Result<Option<LeaseDoc>, LeaseError> {
         let path = lease_path(key, generation);
         let Some(bytes) = self.cache.transport().get(&path, MAX_LEASE_DOC)? else {
             return Ok(None);
         };
-        Ok(Some(serde_json::from_slice(&bytes).unwrap_or(LeaseDoc {
-            format: LEASE_FORMAT,
-            recipe_key: key.to_hex(),
-            generation,
-            host: "(unreadable lease)".into(),
-            pid: 0,
-            expires: now_secs() + self.policy.ttl.as_secs().max(1),
-        })))
+        let mut doc = match serde_json::from_slice::<LeaseDoc>(&bytes) {
+            Ok(doc) if doc.format == LEASE_FORMAT => doc,
+            unreadable => {
+                let first = self
+                    .warned
+                    .lock()
+                    .is_ok_and(|mut w| w.insert((*key, generation)));
+                if first {
+                    let why = match unreadable {
+                        Ok(doc) => format!("lease format {} is not known", doc.format),
+                        Err(e) => e.to_string(),
+                    };
+                    (self.warn)(&format!(
+                        "{} is not a lease document ({why}); taken as expired",
+                        self.cache.shown(&path)
+                    ));
+                }
+                return Ok(Some(LeaseDoc {
+                    format: LEASE_FORMAT,
+                    recipe_key: key.to_hex(),
+                    generation,
+                    host: "(unreadable lease)".into(),
+                    pid: 0,
+                    expires: 0,
+                }));
+            }
+        };
+        let now = now_secs();
+        let first = self
+            .first_read
+            .lock()
+            .map(|mut m| *m.entry((*key, generation, doc.expires)).or_insert(now))
+            .unwrap_or(now);
+        doc.expires = doc
+            .expires
+            .min(first.saturating_add(self.policy.ttl.as_secs().max(1)));
+        Ok(Some(doc))
     }
 
     /// Claims the lease of `key`: the first generation that is absent is
@@ -377,5 +442,52 @@ mod tests {
         assert!(dir.path().join(lease_path(&key(), 1)).exists());
         b.release(&key());
         assert!(!path.exists(), "the expired generation is deleted too");
+    }
+
+    #[test]
+    fn an_unreadable_lease_is_expired_warned_once_and_taken_over() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let warned = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = warned.clone();
+        let b = leases(dir.path(), 60).with_messages(
+            Box::new(move |_| {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+            Box::new(|_| {}),
+        );
+        let path = dir.path().join(lease_path(&key(), 0));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, b"{ not json").expect("garbage");
+        assert!(!b.still_held(&b.doc(&key(), 0), &key()).expect("read"));
+        assert!(matches!(b.claim(&key()), Ok(Claim::Won)));
+        assert!(dir.path().join(lease_path(&key(), 1)).exists());
+        assert_eq!(warned.load(std::sync::atomic::Ordering::SeqCst), 1);
+        b.release(&key());
+    }
+
+    #[test]
+    fn an_expiry_past_the_timeout_counts_as_the_timeout_from_first_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let b = leases(dir.path(), 60);
+        let mut absurd = b.doc(&key(), 0);
+        absurd.host = "planted".into();
+        absurd.expires = u64::MAX / 2;
+        let path = dir.path().join(lease_path(&key(), 0));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, serde_json::to_vec(&absurd).expect("json")).expect("plant");
+        match b.claim(&key()) {
+            Ok(Claim::Held(doc)) => assert!(doc.expires <= now_secs() + 60, "{doc:?}"),
+            other => panic!("a lease read now is live for its timeout: {other:?}"),
+        }
+        // As if first read more than a timeout ago (no sleep: the clock
+        // this module keeps is set back instead).
+        if let Ok(mut m) = b.first_read.lock() {
+            for first in m.values_mut() {
+                *first -= 61;
+            }
+        }
+        assert!(matches!(b.claim(&key()), Ok(Claim::Won)));
+        assert!(dir.path().join(lease_path(&key(), 1)).exists());
+        b.release(&key());
     }
 }

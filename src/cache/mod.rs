@@ -8,7 +8,9 @@
 //!
 //! - [`format`]: the files' names and documents (pure).
 //! - [`keys`]: Ed25519 keys and signatures, `name:base64`.
-//! - [`transport`]: the engines.
+//! - [`transport`]: the engines, and every request's deadline.
+//! - [`confined`]: a directory cache's files, reached without following
+//!   any link below its root.
 //! - [`substitute`]: finding and fetching what a recipe built, trusting
 //!   only what a trusted key signed and what hashes to its name.
 //! - [`lease`]: build leases, so a fleet compiles each recipe once.
@@ -18,6 +20,7 @@
 //!   LuaRocks installs from.
 //! - [`view_trust`]: which files of the view a trusted key vouches for.
 
+pub mod confined;
 pub mod copy;
 pub mod format;
 pub mod keys;
@@ -130,9 +133,22 @@ impl Cache {
             })
     }
 
-    /// A reader of the blob of `hash`, if the cache has it.
+    /// A reader of the blob of `hash`, if the cache has it, its size
+    /// unknown (its deadline allows the largest blob read).
     pub fn blob(&self, hash: &ContentHash) -> Result<Option<Box<dyn Read + Send>>, CacheError> {
         Ok(self.transport.open_read(&format::blob_path(hash))?)
+    }
+
+    /// A reader of the blob of `hash`, signed as `size` bytes: its
+    /// download has the deadline of that size.
+    pub fn blob_sized(
+        &self,
+        hash: &ContentHash,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, CacheError> {
+        Ok(self
+            .transport
+            .open_read_sized(&format::blob_path(hash), size)?)
     }
 
     /// Whether the cache has the blob of `hash`.

@@ -95,6 +95,26 @@ pub enum ConfigError {
 struct Slot {
     cache: Cache,
     down: AtomicBool,
+    /// Why it was skipped, for a `--cache-only` failure to say.
+    why_down: Mutex<Option<String>>,
+}
+
+impl Slot {
+    fn new(cache: Cache) -> Slot {
+        Slot {
+            cache,
+            down: AtomicBool::new(false),
+            why_down: Mutex::new(None),
+        }
+    }
+
+    /// Its URL, and why it was skipped when it was.
+    fn tried(&self) -> String {
+        match self.why_down.lock().ok().and_then(|w| w.clone()) {
+            Some(why) => format!("{} (skipped: {why})", self.cache.url),
+            None => self.cache.url.clone(),
+        }
+    }
 }
 
 /// The substituters of a run, and what it trusts.
@@ -142,24 +162,27 @@ impl Substituters {
             .into_iter()
             .enumerate()
             .map(|(i, cache)| {
-                let down = AtomicBool::new(false);
+                let slot = Slot::new(cache);
                 if single {
-                    return (50, i, Slot { cache, down });
+                    return (50, i, slot);
                 }
-                let priority = match cache.priority() {
+                let priority = match slot.cache.priority() {
                     Ok(p) => p,
                     Err(e) => {
                         if is_down(&e) {
                             warn(&format!(
                                 "substituter {} is down ({e}); skipped for the rest of this run",
-                                cache.url
+                                slot.cache.url
                             ));
-                            down.store(true, Ordering::SeqCst);
+                            slot.down.store(true, Ordering::SeqCst);
+                            if let Ok(mut w) = slot.why_down.lock() {
+                                *w = Some(e.to_string());
+                            }
                         }
                         50
                     }
                 };
-                (priority, i, Slot { cache, down })
+                (priority, i, slot)
             })
             .collect();
         ranked.sort_by_key(|(p, i, _)| (*p, *i));
@@ -251,7 +274,8 @@ impl Substituters {
                     if slot.down.load(Ordering::SeqCst) {
                         continue;
                     }
-                    let Ok(Some(mut reader)) = slot.cache.blob(&hit.hash) else {
+                    let Ok(Some(mut reader)) = slot.cache.blob_sized(&hit.hash, hit.doc.blob_size)
+                    else {
                         continue;
                     };
                     let mut bytes = Vec::with_capacity(hit.doc.blob_size as usize);
@@ -355,6 +379,9 @@ impl Substituters {
 
     fn down(&self, slot: &Slot, e: &CacheError) {
         if !slot.down.swap(true, Ordering::SeqCst) {
+            if let Ok(mut w) = slot.why_down.lock() {
+                *w = Some(e.to_string());
+            }
             (self.warn)(&format!(
                 "substituter {} is down ({e}); skipped for the rest of this run",
                 slot.cache.url
@@ -483,10 +510,14 @@ impl Substituters {
             Some(bytes) => Ok(Some(
                 Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
             )),
-            None => slot.cache.blob(&hit.hash),
+            None => slot.cache.blob_sized(&hit.hash, hit.doc.blob_size),
         };
+        let late = Arc::new(AtomicBool::new(false));
         let reader = match fetched {
-            Ok(Some(r)) => r,
+            Ok(Some(r)) => Box::new(Watched {
+                inner: r,
+                late: late.clone(),
+            }) as Box<dyn Read + Send>,
             Ok(None) => return Err(format!("{url}: the blob of {} is missing", hit.item)),
             Err(e) => {
                 if is_down(&e) {
@@ -503,8 +534,28 @@ impl Substituters {
             references: Vec::new(),
             recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),
         };
-        let item = admit_blob(store, reader, &hit.hash, hit.doc.size, &spec)
-            .map_err(|reason| format!("{url}: {reason}"))?;
+        let item = admit_blob(store, reader, &hit.hash, hit.doc.size, &spec).map_err(|reason| {
+            if late.load(Ordering::SeqCst) {
+                // Slow, not lying: skipped like a down cache, so the next
+                // rock does not wait out its deadline too.
+                let allowed = slot
+                    .cache
+                    .transport()
+                    .timeouts()
+                    .deadline(hit.doc.blob_size);
+                self.down(
+                    slot,
+                    &CacheError::Transport(super::transport::TransportError::Down {
+                        url: slot.cache.shown(&super::format::blob_path(&hit.hash)),
+                        why: format!(
+                            "the blob did not arrive within its deadline of {}",
+                            super::transport::seconds(allowed)
+                        ),
+                    }),
+                );
+            }
+            format!("{url}: {reason}")
+        })?;
         if let Some(key) = spec.recipe_key {
             // Best effort, as a build's: the realisation stands without.
             let _ = store.record_facts(&RecipeFacts {
@@ -542,7 +593,7 @@ impl Substituters {
                     tried: self
                         .slots
                         .iter()
-                        .map(|s| s.cache.url.clone())
+                        .map(Slot::tried)
                         .collect::<Vec<_>>()
                         .join(", "),
                 });
@@ -690,6 +741,15 @@ impl Substituters {
             };
             let holder = format!("{} (pid {})", doc.host, doc.pid);
             if waited_for.as_ref() != Some(&holder) {
+                // Said once per holder, where a log or a terminal shows it:
+                // a wait is otherwise a silent pause.
+                leases.note(&format!(
+                    "waiting for {holder}'s build of {}: its lease on {} holds until {} UTC (in {} s) unless renewed",
+                    expect.rock,
+                    leases.url(),
+                    time_of_day(doc.expires),
+                    doc.expires.saturating_sub(super::lease::now_secs())
+                ));
                 if let Some(w) = watch {
                     w.doing(&format!(
                         "waiting for {holder} to build it ({})",
@@ -722,6 +782,30 @@ impl Substituters {
             }
         }
         None
+    }
+}
+
+/// `HH:MM:SS` of Unix time `secs`, UTC (a lease lasts minutes, so the
+/// time of day says when).
+fn time_of_day(secs: u64) -> String {
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+}
+
+/// A blob's reader that remembers whether a read ran past the request's
+/// deadline: the unpacking's error alone would only refuse this blob.
+struct Watched {
+    inner: Box<dyn Read + Send>,
+    late: Arc<AtomicBool>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if super::transport::timed_out(e) {
+                self.late.store(true, Ordering::SeqCst);
+            }
+        })
     }
 }
 

@@ -8,10 +8,20 @@
 //! A failure to reach the engine (refused, timed out, a 5xx) is
 //! [`TransportError::Down`]: the caller stops asking that cache for the
 //! rest of the run. A missing file is `None`, never an error.
+//!
+//! Every request has a **deadline** ([`Timeouts::deadline`]): a grace
+//! period plus its size at a minimum rate, the shape the daemon gives its
+//! own requests, for the whole request — connecting, the answer's head
+//! and every byte of its body — so a server that trickles a byte now and
+//! then, or sends a head and then nothing, costs at most that long
+//! (store-format/v1/cache.md, "Deadlines"). A directory's files are reached
+//! through [`super::confined`], which follows no link below the root.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::confined::Root;
 
 /// Credentials for an S3 cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +110,20 @@ pub enum TransportError {
         /// The HTTP status.
         status: u16,
     },
+    /// A symbolic link below a directory cache's root.
+    #[error("{} is a symbolic link; a file:// cache follows no link below its root (remove it)", path.display())]
+    Link {
+        /// The link.
+        path: PathBuf,
+    },
+    /// Something other than a regular file where a cache file belongs.
+    #[error("{} is a {kind}, not a regular file (remove it)", path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`FIFO`, `directory`…).
+        kind: &'static str,
+    },
     /// Reading or writing a local cache failed.
     #[error("cannot read or write {}", path.display())]
     Io {
@@ -127,10 +151,16 @@ pub enum Put {
     Exists,
 }
 
-/// One cache's engine.
-pub enum Transport {
+/// One cache's engine, and how long its requests may take.
+pub struct Transport {
+    engine: Engine,
+    timeouts: Timeouts,
+}
+
+/// The engines.
+enum Engine {
     /// A directory.
-    File(PathBuf),
+    File(Root),
     /// An HTTP server; `base` ends without `/`.
     Http {
         /// The root URL.
@@ -151,21 +181,74 @@ pub enum Transport {
     },
 }
 
-/// How long a request may take, and connecting to a cache.
+/// How long a request to a cache may take: connecting, and the whole
+/// request by its size (see [`Timeouts::deadline`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     /// Connecting.
     pub connect: Duration,
-    /// A whole request (a blob's download included).
-    pub request: Duration,
+    /// Time every request has, whatever its size.
+    pub grace: Duration,
+    /// Bytes a second a request must at least move besides.
+    pub min_rate: u64,
 }
+
+/// The default grace period of a cache request (the daemon's own).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+/// The default minimum rate of a cache request: 1 MiB/s.
+pub const DEFAULT_MIN_RATE: u64 = 1 << 20;
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect: Duration::from_secs(3),
-            request: Duration::from_secs(60),
+            grace: DEFAULT_GRACE,
+            min_rate: DEFAULT_MIN_RATE,
         }
+    }
+}
+
+impl Timeouts {
+    /// How long a whole request moving at most `bytes` may take: the
+    /// grace period plus `bytes` at the minimum rate.
+    pub fn deadline(&self, bytes: u64) -> Duration {
+        let rate = self.min_rate.max(1);
+        self.grace
+            .saturating_add(Duration::from_secs(bytes / rate))
+            .saturating_add(Duration::from_nanos(
+                (bytes % rate).saturating_mul(1_000_000_000) / rate,
+            ))
+    }
+}
+
+/// A reader that fails once its deadline has passed: a directory cache's
+/// file keeps to the same deadline as a server's answer (a read of a
+/// slow mount returns, then the next one is refused).
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+    allowed: Duration,
+}
+
+impl<R: Read> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("not read within its deadline of {}", seconds(self.allowed)),
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// A duration for people: `31 s`, `1.5 s`.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 || s >= 10.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
     }
 }
 
@@ -177,29 +260,31 @@ fn bad(url: &str, why: &str) -> TransportError {
 }
 
 fn client(t: Timeouts) -> Result<reqwest::blocking::Client, TransportError> {
+    // Each request sets its own total timeout (its deadline), which reqwest
+    // applies to the body too; this one only backs it up.
     reqwest::blocking::Client::builder()
-        .connect_timeout(t.connect)
-        .timeout(t.request)
+        .connect_timeout(t.connect.min(t.grace))
+        .timeout(t.grace)
         .no_proxy()
         .build()
         .map_err(|e| bad("(http client)", &e.to_string()))
 }
 
-impl Transport {
+impl Engine {
     /// The engine a cache URL names.
     pub fn open(
         url: &str,
         timeouts: Timeouts,
         s3: Option<&S3Credentials>,
-    ) -> Result<Transport, TransportError> {
+    ) -> Result<Engine, TransportError> {
         if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(bad(url, "a file:// cache needs an absolute path"));
             }
-            return Ok(Transport::File(PathBuf::from(path)));
+            return Ok(Engine::File(Root::new(PathBuf::from(path))));
         }
         if url.starts_with("http://") || url.starts_with("https://") {
-            return Ok(Transport::Http {
+            return Ok(Engine::Http {
                 base: url.trim_end_matches('/').to_owned(),
                 client: client(timeouts)?,
             });
@@ -236,7 +321,7 @@ impl Transport {
             } else {
                 format!("{prefix}/")
             };
-            return Ok(Transport::S3 {
+            return Ok(Engine::S3 {
                 bucket: Box::new(bucket),
                 prefix,
                 credentials: s3.map(|c| match &c.token {
@@ -248,10 +333,23 @@ impl Transport {
         }
         Err(bad(url, "expected file://, http://, https:// or s3://"))
     }
+}
 
-    /// Reads `path`, at most `max` bytes; `None` when it does not exist.
+impl Transport {
+    /// The engine a cache URL names.
+    pub fn open(
+        url: &str,
+        timeouts: Timeouts,
+        s3: Option<&S3Credentials>,
+    ) -> Result<Transport, TransportError> {
+        let engine = Engine::open(url, timeouts, s3)?;
+        Ok(Transport { engine, timeouts })
+    }
+
+    /// Reads `path`, at most `max` bytes, within the deadline of `max`
+    /// bytes; `None` when it does not exist.
     pub fn get(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, TransportError> {
-        let Some(mut reader) = self.open_read(path)? else {
+        let Some(mut reader) = self.open_read_sized(path, max)? else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
@@ -260,7 +358,7 @@ impl Transport {
             .by_ref()
             .take(max + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| down(&shown, &e))?;
+            .map_err(|e| self.failed(&shown, &e, max))?;
         if bytes.len() as u64 > max {
             return Err(TransportError::Refused {
                 url: shown,
@@ -270,21 +368,39 @@ impl Transport {
         Ok(Some(bytes))
     }
 
-    /// A reader of `path`; `None` when it does not exist.
+    /// A reader of `path` whose size is not known beforehand, with the
+    /// deadline of [`UNSIZED_READ`] bytes; `None` when it does not exist.
+    /// Prefer [`Transport::open_read_sized`].
     pub fn open_read(&self, path: &str) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
-        match self {
-            Transport::File(root) => {
-                let file = root.join(path);
-                match std::fs::File::open(&file) {
-                    Ok(f) => Ok(Some(Box::new(f))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(TransportError::Io { path: file, source }),
-                }
-            }
-            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+        self.open_read_sized(path, UNSIZED_READ)
+    }
+
+    /// A reader of `path`, expected to be at most `size` bytes: the whole
+    /// read (its answer's head and every byte) must end within the
+    /// deadline of `size`, after which a read fails. `None` when it does
+    /// not exist.
+    pub fn open_read_sized(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
+        let allowed = self.timeouts.deadline(size);
+        match &self.engine {
+            Engine::File(root) => Ok(root.open(path)?.map(|file| {
+                Box::new(Deadline {
+                    inner: file,
+                    until: Instant::now() + allowed,
+                    allowed,
+                }) as Box<dyn Read + Send>
+            })),
+            Engine::Http { client, .. } | Engine::S3 { client, .. } => {
                 let url = self.signed(path, reqwest::Method::GET, false)?;
                 let shown = self.shown(path);
-                let response = client.get(url).send().map_err(|e| down(&shown, &e))?;
+                let response = client
+                    .get(url)
+                    .timeout(allowed)
+                    .send()
+                    .map_err(|e| self.failed(&shown, &e, size))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(Box::new(response))),
                     s => self.absent_or_failure(s, shown).map(|()| None),
@@ -293,13 +409,35 @@ impl Transport {
         }
     }
 
+    /// Why a request failed: past its deadline (said with the deadline,
+    /// so the message tells what to raise), or down.
+    fn failed(
+        &self,
+        shown: &str,
+        e: &(dyn std::error::Error + 'static),
+        size: u64,
+    ) -> TransportError {
+        if timed_out(e) {
+            return TransportError::Down {
+                url: shown.to_owned(),
+                why: format!(
+                    "no whole answer within its deadline of {}: {} plus its size at {}/s",
+                    seconds(self.timeouts.deadline(size)),
+                    seconds(self.timeouts.grace),
+                    crate::units::human(self.timeouts.min_rate)
+                ),
+            };
+        }
+        down(shown, e)
+    }
+
     /// A reading answer other than 200: `Ok` when it says the file is
     /// absent, else why it failed (a 5xx: the engine is down).
     fn absent_or_failure(&self, status: u16, shown: String) -> Result<(), TransportError> {
         match status {
             404 => Ok(()),
             // S3 answers 403 for a missing key without list rights.
-            403 if matches!(self, Transport::S3 { .. }) => Ok(()),
+            403 if matches!(self.engine, Engine::S3 { .. }) => Ok(()),
             s if s >= 500 => Err(TransportError::Down {
                 url: shown,
                 why: format!("status {s}"),
@@ -313,19 +451,16 @@ impl Transport {
 
     /// Whether `path` exists, and its size.
     pub fn head(&self, path: &str) -> Result<Option<u64>, TransportError> {
-        match self {
-            Transport::File(root) => {
-                let file = root.join(path);
-                match std::fs::metadata(&file) {
-                    Ok(m) => Ok(Some(m.len())),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(TransportError::Io { path: file, source }),
-                }
-            }
-            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+        match &self.engine {
+            Engine::File(root) => root.head(path),
+            Engine::Http { client, .. } | Engine::S3 { client, .. } => {
                 let url = self.signed(path, reqwest::Method::HEAD, false)?;
                 let shown = self.shown(path);
-                let response = client.head(url).send().map_err(|e| down(&shown, &e))?;
+                let response = client
+                    .head(url)
+                    .timeout(self.timeouts.deadline(0))
+                    .send()
+                    .map_err(|e| self.failed(&shown, &e, 0))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(
                         response
@@ -346,20 +481,24 @@ impl Transport {
     /// the engine where it can (S3's `If-None-Match: *`, a local link), else
     /// (a plain HTTP server) checked first, which a racing writer can beat.
     pub fn put(&self, path: &str, bytes: &[u8], create_only: bool) -> Result<Put, TransportError> {
-        match self {
-            Transport::File(root) => put_file(root, path, bytes, create_only),
-            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
-                let s3 = matches!(self, Transport::S3 { .. });
+        match &self.engine {
+            Engine::File(root) => root.write(path, bytes, create_only),
+            Engine::Http { client, .. } | Engine::S3 { client, .. } => {
+                let s3 = matches!(self.engine, Engine::S3 { .. });
                 if create_only && !s3 && self.head(path)?.is_some() {
                     return Ok(Put::Exists);
                 }
                 let url = self.signed(path, reqwest::Method::PUT, create_only && s3)?;
                 let shown = self.shown(path);
-                let mut request = client.put(url).body(bytes.to_vec());
+                let size = bytes.len() as u64;
+                let mut request = client
+                    .put(url)
+                    .timeout(self.timeouts.deadline(size))
+                    .body(bytes.to_vec());
                 if create_only && s3 {
                     request = request.header(reqwest::header::IF_NONE_MATCH, "*");
                 }
-                let response = request.send().map_err(|e| down(&shown, &e))?;
+                let response = request.send().map_err(|e| self.failed(&shown, &e, size))?;
                 match response.status().as_u16() {
                     200..=299 => Ok(Put::Written),
                     412 | 409 => Ok(Put::Exists),
@@ -378,19 +517,16 @@ impl Transport {
 
     /// Deletes `path` (a lease released); an absent file is no error.
     pub fn delete(&self, path: &str) -> Result<(), TransportError> {
-        match self {
-            Transport::File(root) => {
-                let file = root.join(path);
-                match std::fs::remove_file(&file) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(source) => Err(TransportError::Io { path: file, source }),
-                }
-            }
-            Transport::Http { client, .. } | Transport::S3 { client, .. } => {
+        match &self.engine {
+            Engine::File(root) => root.delete(path),
+            Engine::Http { client, .. } | Engine::S3 { client, .. } => {
                 let url = self.signed(path, reqwest::Method::DELETE, false)?;
                 let shown = self.shown(path);
-                let response = client.delete(url).send().map_err(|e| down(&shown, &e))?;
+                let response = client
+                    .delete(url)
+                    .timeout(self.timeouts.deadline(0))
+                    .send()
+                    .map_err(|e| self.failed(&shown, &e, 0))?;
                 match response.status().as_u16() {
                     200..=299 | 404 => Ok(()),
                     s => self.absent_or_failure(s, shown),
@@ -403,43 +539,29 @@ impl Transport {
     /// engine can list them (a directory; none when `dir` is absent);
     /// `None` where it cannot (HTTP, S3), whose writers keep an index.
     pub fn list(&self, dir: &str) -> Result<Option<Vec<String>>, TransportError> {
-        let Transport::File(root) = self else {
-            return Ok(None);
-        };
-        let path = root.join(dir);
-        let entries = match std::fs::read_dir(&path) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
-            Err(source) => return Err(TransportError::Io { path, source }),
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| TransportError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            // Dot files are a writer's temporaries, not yet placed.
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                names.push(name);
-            }
+        match &self.engine {
+            Engine::File(root) => root.list(dir).map(Some),
+            Engine::Http { .. } | Engine::S3 { .. } => Ok(None),
         }
-        names.sort();
-        Ok(Some(names))
     }
 
     /// Whether the engine itself refuses a second writer of a file (the
     /// lease of issue 26 needs it).
     pub fn refuses_second_writer(&self) -> bool {
-        matches!(self, Transport::S3 { .. } | Transport::File(_))
+        matches!(self.engine, Engine::S3 { .. } | Engine::File(_))
+    }
+
+    /// How long its requests may take.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// `path` as a URL, for messages.
     pub fn shown(&self, path: &str) -> String {
-        match self {
-            Transport::File(root) => format!("file://{}", root.join(path).display()),
-            Transport::Http { base, .. } => format!("{base}/{path}"),
-            Transport::S3 { bucket, prefix, .. } => {
+        match &self.engine {
+            Engine::File(root) => format!("file://{}", root.path().join(path).display()),
+            Engine::Http { base, .. } => format!("{base}/{path}"),
+            Engine::S3 { bucket, prefix, .. } => {
                 format!("s3://{}/{prefix}{path}", bucket.name())
             }
         }
@@ -453,12 +575,12 @@ impl Transport {
     ) -> Result<reqwest::Url, TransportError> {
         use rusty_s3::S3Action as _;
         const VALID: Duration = Duration::from_secs(600);
-        match self {
-            Transport::File(_) => Err(bad(path, "not an HTTP cache")),
-            Transport::Http { base, .. } => format!("{base}/{path}")
+        match &self.engine {
+            Engine::File(_) => Err(bad(path, "not an HTTP cache")),
+            Engine::Http { base, .. } => format!("{base}/{path}")
                 .parse()
                 .map_err(|_| bad(base, "not a URL")),
-            Transport::S3 {
+            Engine::S3 {
                 bucket,
                 prefix,
                 credentials,
@@ -481,6 +603,36 @@ impl Transport {
             }
         }
     }
+}
+
+/// The size a read of unknown size is allowed for (its deadline's size
+/// part): 1 GiB, the largest item archive a reader takes.
+pub const UNSIZED_READ: u64 = 1 << 30;
+
+/// Whether `e` (or anything in its chain) is a timeout. An `io::Error`
+/// wrapping another error gives that error's *source* as its own, so the
+/// wrapped error itself is looked at too (reqwest's body reads wrap it).
+pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    // Bounded: error chains are short, and a cycle would be a bug.
+    for _ in 0..32 {
+        let Some(c) = cause else { return false };
+        if c.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+            if io.get_ref().is_some_and(|inner| timed_out(inner)) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn down(url: &str, e: &dyn std::fmt::Display) -> TransportError {
@@ -506,45 +658,4 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn put_file(
-    root: &Path,
-    path: &str,
-    bytes: &[u8],
-    create_only: bool,
-) -> Result<Put, TransportError> {
-    let file = root.join(path);
-    let io = |source| TransportError::Io {
-        path: file.clone(),
-        source,
-    };
-    let dir = file.parent().unwrap_or(root);
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let temp = dir.join(format!(
-        ".{}.tmp-{}",
-        file.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut out = std::fs::File::create(&temp).map_err(io)?;
-    out.write_all(bytes)
-        .and_then(|()| out.sync_all())
-        .map_err(io)?;
-    drop(out);
-    let placed = if create_only {
-        // A hard link cannot replace: the first writer wins.
-        match std::fs::hard_link(&temp, &file) {
-            Ok(()) => Ok(Put::Written),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Put::Exists),
-            Err(e) => Err(io(e)),
-        }
-    } else {
-        std::fs::rename(&temp, &file)
-            .map(|()| Put::Written)
-            .map_err(io)
-    };
-    let _ = std::fs::remove_file(&temp);
-    placed
 }

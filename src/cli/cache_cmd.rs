@@ -92,11 +92,25 @@ impl Context {
         )
     }
 
-    pub fn timeouts(&self) -> Timeouts {
-        Timeouts {
-            request: std::time::Duration::from_secs(self.server_flags.timeout.max(1) * 2),
+    /// How long binary cache requests may take: `--timeout` (LuaRocks'
+    /// network timeout, 30 s) is every request's grace period, and the
+    /// config's `rockstore_cache_min_rate` (1M) the rate its size adds at
+    /// (store-format/v1/cache.md, "Deadlines").
+    pub fn timeouts(&self) -> anyhow::Result<Timeouts> {
+        let min_rate = match &self.config.cache_min_rate {
+            Some(text) => match rockstore::daemon::Quota::parse(text) {
+                Some(rockstore::daemon::Quota::Bytes(n)) if n > 0 => n,
+                _ => anyhow::bail!(
+                    "rockstore_cache_min_rate = {text:?}: not a size (write 1M, 512K)"
+                ),
+            },
+            None => rockstore::cache::transport::DEFAULT_MIN_RATE,
+        };
+        Ok(Timeouts {
+            grace: std::time::Duration::from_secs(self.server_flags.timeout.max(1)),
+            min_rate,
             ..Timeouts::default()
-        }
+        })
     }
 
     /// The substituters the flags and config name (none with
@@ -121,7 +135,7 @@ impl Context {
             &urls,
             &keys,
             flags.cache_only,
-            self.timeouts(),
+            self.timeouts()?,
             self.s3().as_ref(),
             Box::new(|w: &str| errln!("warning: {w}")),
         )?;
@@ -158,7 +172,12 @@ impl Context {
                     ),
                     ..LeasePolicy::default()
                 };
-                let leases = Leases::for_cache(self.cache(&url)?, policy).map(Arc::new);
+                let leases = Leases::for_cache(self.cache(&url)?, policy).map(|l| {
+                    Arc::new(l.with_messages(
+                        Box::new(|w: &str| errln!("warning: {w}")),
+                        Box::new(|n: &str| errln!("note: {n}")),
+                    ))
+                });
                 if leases.is_none() {
                     errln!(
                         "note: {url} cannot refuse a second writer (an HTTP PUT overwrites), so no build lease is taken: every host that misses in it builds"
@@ -188,7 +207,7 @@ impl Context {
 
     /// A cache at `url`.
     pub fn cache(&self, url: &str) -> anyhow::Result<Cache> {
-        Ok(Cache::open(url, self.timeouts(), self.s3().as_ref())?)
+        Ok(Cache::open(url, self.timeouts()?, self.s3().as_ref())?)
     }
 
     /// The background pusher `--push-to` (or the config) asks for.

@@ -320,7 +320,7 @@ pub fn daemon(
             .chain(&files.secret_key_files)
             .cloned()
             .collect(),
-        cache_timeouts: cx.timeouts(),
+        cache_timeouts: cx.timeouts()?,
         s3: cx.s3(),
         requests,
         max_hold: args

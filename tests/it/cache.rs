@@ -28,13 +28,13 @@ fn counting_cc(dir: &Path) -> PathBuf {
     cc
 }
 
-fn compiles(log: &Path) -> usize {
+pub(crate) fn compiles(log: &Path) -> usize {
     std::fs::read_to_string(log)
         .map(|t| t.lines().filter(|l| l.contains(" -c ")).count())
         .unwrap_or(0)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -86,6 +86,19 @@ impl Drop for Engine {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+impl Engine {
+    /// A server this module does not run (the test's own).
+    pub(crate) fn remote(url: &str, root: &Path) -> Engine {
+        Engine {
+            url: url.to_owned(),
+            env: Vec::new(),
+            child: None,
+            root: root.to_path_buf(),
+            _one: None,
         }
     }
 }
@@ -232,20 +245,25 @@ pub(crate) struct Host<'a> {
     name: String,
     repo: &'a Repo,
     cc: PathBuf,
-    log: PathBuf,
+    pub(crate) log: PathBuf,
     engine_env: Vec<(String, String)>,
 }
 
 impl Host<'_> {
-    fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.s.tmp.path().join(format!("{}-store", self.name))
     }
 
-    fn tree(&self) -> PathBuf {
+    pub(crate) fn tree(&self) -> PathBuf {
         self.s.tmp.path().join(format!("{}-tree", self.name))
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().expect("rockstore")
+    }
+
+    /// The command [`Host::run`] runs, to spawn.
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = self.s.bare_cmd();
         cmd.env("CC_LOG", &self.log)
             .arg("--store")
@@ -268,7 +286,7 @@ impl Host<'_> {
         for (k, v) in &self.engine_env {
             cmd.env(k, v);
         }
-        cmd.output().expect("rockstore")
+        cmd
     }
 
     /// [`Host::run`] in the working directory `dir`.
@@ -505,7 +523,7 @@ fn store_items(h: &Host<'_>) -> usize {
 
 /// A's cache with cmulti (a C rock) pushed and signed by `ci-1`; returns
 /// the cache's root, the public key and cmulti's realisation file.
-fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, PathBuf) {
+pub(crate) fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, PathBuf) {
     let engine = file_engine(s.tmp.path());
     let (secret, public) = keygen(s, "ci-1");
     let a = host(s, repo, "a", &engine);

@@ -14,6 +14,7 @@ mod big_manifest;
 mod build;
 mod cache;
 mod cache_attacks;
+mod cache_transport_attacks;
 mod consistency;
 mod crash_edges;
 mod daemon;

@@ -1,0 +1,633 @@
+//! A hostile binary cache, as a red team played it: a server that
+//! trickles (a byte now and then, or a head and then nothing), symbolic
+//! links planted in a `file://` cache to lead a pusher's writes (root's
+//! too) or a reader's reads out of it, and FIFOs where cache files belong.
+//! Each install must end, within a bound the test holds it to, with a
+//! warning naming the cache or the planted path, and build instead.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cache::{compiles, host, keygen, seeded, Engine};
+use crate::rocks_server::Repo;
+use crate::support::{need, text, Sandbox};
+
+/// How a trickling server answers.
+#[derive(Clone, Copy, Debug)]
+enum Trickle {
+    /// A 200 head announcing 100,000 bytes, then one byte every 250 ms.
+    Bytes,
+    /// The head, then nothing.
+    HeadOnly,
+}
+
+/// A cache server on 127.0.0.1 that answers every request slowly;
+/// stopped (its connections' loops end) when dropped.
+struct TrickleServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    /// Requests it has begun answering.
+    hits: Arc<AtomicUsize>,
+}
+
+impl Drop for TrickleServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(
+            self.url
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or(""),
+        );
+    }
+}
+
+fn trickle_server(how: Trickle) -> TrickleServer {
+    trickle_server_over(how, None)
+}
+
+/// [`trickle_server`], serving the files of `root` at once, but for
+/// blobs, which trickle.
+fn trickle_server_over(how: Trickle, root: Option<PathBuf>) -> TrickleServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepting = stop.clone();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if accepting.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let stop = accepting.clone();
+            let root = root.clone();
+            std::thread::spawn(move || dribble(stream, how, &stop, root.as_deref()));
+        }
+    });
+    TrickleServer {
+        url: format!("http://{addr}/cache"),
+        stop,
+        hits,
+    }
+}
+
+/// Answers one connection slowly. Bounded: at most 4,000 steps of 250 ms
+/// (a byte each, or a check of the stop flag), and it ends as soon as the
+/// client goes away (a write fails) or the server stops.
+fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool, root: Option<&Path>) {
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(s) => s,
+        Err(_) => return,
+    });
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
+    let mut line = String::new();
+    for _ in 0..100 {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let mut stream = stream;
+    let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    if let Some(root) = root {
+        let rel = path.trim_start_matches("/cache/");
+        if !rel.starts_with("blob/") {
+            let body = std::fs::read(root.join(rel)).ok();
+            let head = match &body {
+                Some(b) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    b.len()
+                ),
+                None => {
+                    "HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                }
+            };
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_deref().unwrap_or_default());
+            return;
+        }
+    }
+    // A blob's own bytes when there is one (so a reader finds nothing
+    // wrong with them but their pace), else an endless-looking document.
+    let body = root
+        .and_then(|r| std::fs::read(r.join(path.trim_start_matches("/cache/"))).ok())
+        .unwrap_or_else(|| vec![b'{'; 100_000]);
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for byte in body.iter().take(4000) {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if matches!(how, Trickle::Bytes) && stream.write_all(&[*byte]).is_err() {
+            return;
+        }
+        // The slowness is the attack under test, not synchronisation.
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs `cmd` to its end, failing the test when it takes over `secs`
+/// (the hang under test; the child is killed then).
+fn bounded(mut cmd: Command, secs: u64) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rockstore");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = started + Duration::from_secs(secs);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let said = err_reader.join().unwrap_or_default();
+            panic!(
+                "still running after {secs} s (hung on the cache):\n{}",
+                text(&said)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = started.elapsed();
+    let output = Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    };
+    (output, took)
+}
+
+#[test]
+fn a_trickling_cache_costs_one_warning_and_its_deadline_then_the_rock_is_built() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = keygen(&s, "ci-1");
+    for (i, how) in [Trickle::Bytes, Trickle::HeadOnly].into_iter().enumerate() {
+        let server = trickle_server(how);
+        let engine = Engine::remote(&server.url, s.tmp.path());
+        let h = host(&s, &repo, &format!("t{i}"), &engine);
+        // --timeout 1: every cache request has 1 s plus its size at 1 MiB/s.
+        let args = [
+            "install",
+            "cmulti",
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &public,
+        ];
+        let (out, took) = bounded(h.cmd(&args), 120);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{how:?}:\n{said}");
+        assert_eq!(said.matches("warning:").count(), 1, "{how:?}:\n{said}");
+        assert!(
+            said.contains(&server.url) && said.contains("deadline"),
+            "{how:?}: the warning names the cache and its deadline:\n{said}"
+        );
+        assert!(took < Duration::from_secs(60), "{how:?}: {took:?}");
+        assert!(
+            compiles(&h.log) > 0,
+            "{how:?}: built, as with a down cache:\n{said}\n{:?}",
+            std::fs::read_to_string(&h.log)
+        );
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+
+        // --cache-only: a clear error naming the cache and why it was
+        // skipped, within the same bound.
+        let c = host(&s, &repo, &format!("c{i}"), &engine);
+        let mut only = args.to_vec();
+        only.push("--cache-only");
+        let (out, _) = bounded(c.cmd(&only), 120);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{how:?}:\n{err}");
+        assert!(
+            err.contains("--cache-only") && err.contains(&server.url) && err.contains("deadline"),
+            "{how:?}:\n{err}"
+        );
+    }
+}
+
+/// `seeded`'s cache, its blob and the item pushed.
+struct Seeded {
+    engine: Engine,
+    public: String,
+    real: PathBuf,
+    blob: PathBuf,
+}
+
+fn seed(s: &Sandbox, repo: &Repo) -> Seeded {
+    let (engine, public, real, _) = seeded(s, repo);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let hex = doc["hash"]
+        .as_str()
+        .expect("hash")
+        .trim_start_matches("blake3:")
+        .to_owned();
+    let blob = engine
+        .root
+        .join("blob")
+        .join(&hex[..2])
+        .join(format!("{hex}.zst"));
+    assert!(blob.exists(), "{}", blob.display());
+    Seeded {
+        engine,
+        public,
+        real,
+        blob,
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_where_a_cache_file_belongs_is_refused_by_name_and_the_rock_built() {
+    if !need(&["lua5.4", "gcc", "mkfifo"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    // At the blob, then at the realisation (each before its own host).
+    for (i, planted) in [seeded.blob.clone(), seeded.real.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        mkfifo(&planted);
+        let h = host(&s, &repo, &format!("f{i}"), &seeded.engine);
+        let (out, took) = bounded(
+            h.cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &seeded.engine.url,
+                "--trusted-public-key",
+                &seeded.public,
+            ]),
+            120,
+        );
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{}:\n{said}", planted.display());
+        assert!(
+            said.contains(&planted.display().to_string()) && said.contains("FIFO"),
+            "the warning names the FIFO:\n{said}"
+        );
+        assert_eq!(said.matches("warning:").count(), 1, "{said}");
+        assert!(compiles(&h.log) > 0, "built instead");
+        assert!(took < Duration::from_secs(60), "{took:?}");
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+    }
+}
+
+/// A directory outside the cache, with one file in it.
+fn victim(s: &Sandbox) -> PathBuf {
+    let dir = s.tmp.path().join("victim");
+    std::fs::create_dir_all(&dir).expect("victim");
+    std::fs::write(dir.join("precious"), "untouched").expect("precious");
+    dir
+}
+
+fn victim_untouched(dir: &Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("victim")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["precious"],
+        "something was written outside the cache"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious")).expect("precious"),
+        "untouched"
+    );
+}
+
+#[test]
+fn links_planted_in_a_directory_cache_lead_no_write_or_read_out_of_it() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    let a = host(&s, &repo, "a", &seeded.engine);
+    let victim = victim(&s);
+    let shard = seeded.blob.parent().expect("shard").to_path_buf();
+    let shard_name = shard.file_name().expect("name").to_owned();
+    let item_doc = std::fs::read_dir(seeded.engine.root.join("item"))
+        .expect("item")
+        .flatten()
+        .next()
+        .expect("an item document")
+        .file_name();
+    // What is planted, relative to the cache's root.
+    let cases: [(&str, PathBuf, &[&str]); 3] = [
+        (
+            "the blob's shard directory",
+            Path::new("blob").join(&shard_name),
+            &[],
+        ),
+        (
+            "the LuaRocks view",
+            PathBuf::from("luarocks"),
+            &["--luarocks-view"],
+        ),
+        (
+            "an item document's name",
+            Path::new("item").join(&item_doc),
+            &[],
+        ),
+    ];
+    for (i, (what, planted_at, extra)) in cases.iter().enumerate() {
+        let root = s.tmp.path().join(format!("planted-{i}"));
+        let link = root.join(planted_at);
+        std::fs::create_dir_all(link.parent().expect("parent")).expect("dirs");
+        let target = if i == 2 {
+            victim.join("precious")
+        } else {
+            victim.clone()
+        };
+        std::os::unix::fs::symlink(&target, &link).expect("plant");
+        let url = format!("file://{}", root.display());
+        let mut args = vec!["copy", "--to", url.as_str()];
+        args.extend_from_slice(extra);
+        let out = a.run(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{what}: the push went on:\n{err}");
+        assert!(
+            err.contains(&link.display().to_string()) && err.contains("symbolic link"),
+            "{what}: the error names the planted link:\n{err}"
+        );
+        victim_untouched(&victim);
+    }
+
+    // A reader: a realisation that is a link to a genuine one outside the
+    // cache is not followed.
+    let outside = s.tmp.path().join("outside.json");
+    std::fs::copy(&seeded.real, &outside).expect("copy");
+    std::fs::remove_file(&seeded.real).expect("rm");
+    std::os::unix::fs::symlink(&outside, &seeded.real).expect("plant");
+    let b = host(&s, &repo, "b", &seeded.engine);
+    let said = b.ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &seeded.engine.url,
+        "--trusted-public-key",
+        &seeded.public,
+    ]);
+    assert!(
+        said.contains(&seeded.real.display().to_string()) && said.contains("symbolic link"),
+        "{said}"
+    );
+    assert!(
+        compiles(&b.log) > 0,
+        "built, not substituted through the link"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(root_with_test_users),
+    ignore = "runs as root with the users .ci/run makes (rs-alice, rs-bob, rockstore-build1..2)"
+)]
+fn through_the_daemon_a_trickling_cache_holds_no_member_past_its_deadline() {
+    use crate::daemon::{build_users_exist, start_with};
+    use crate::shared::World;
+    if !crate::shared::ready() || !build_users_exist() {
+        return;
+    }
+    let w = World::new();
+    let key = w.base().join("fleet-1.secret").display().to_string();
+    let out = w
+        .command(
+            "root",
+            "022",
+            crate::support::bin(),
+            &["cache", "keygen", "fleet-1", "--out", &key],
+        )
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let public = text(&out.stdout).trim().to_owned();
+    let server = trickle_server(Trickle::Bytes);
+    // Root's cache trickles; --timeout 1 gives its requests 1 s plus
+    // their size at 1 MiB/s.
+    let daemon = start_with(
+        &w,
+        &[
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &public,
+        ],
+    );
+    // Alice asks for cmulti; once the daemon is fetching from the cache
+    // for her, she leaves.
+    let mut alice = w
+        .rockstore_cmd("rs-alice", &["--local", "install", "cmulti"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("alice");
+    let asked = Instant::now() + Duration::from_secs(60);
+    while server.hits.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < asked,
+            "the daemon never asked its cache for alice's build"
+        );
+        if let Ok(Some(status)) = alice.try_wait() {
+            panic!("alice's install ended ({status}) before the daemon asked the cache");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = alice.kill();
+    let _ = alice.wait();
+    // Bob's build of the same rock is served within a bound, not held
+    // behind the fetch that alice left hanging.
+    let (out, took) = bounded(
+        w.rockstore_cmd("rs-bob", &["--local", "install", "cmulti"]),
+        180,
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    assert_eq!(
+        w.lua_ok("rs-bob", "print(require('cmulti').answer())"),
+        "42"
+    );
+    let mut seen = Vec::new();
+    let line = daemon.wait_for(&["warning", &server.url], 10, &mut seen);
+    assert!(line.contains("deadline"), "{line}");
+}
+
+#[test]
+fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public, real, secret) = seeded(&s, &repo);
+    // cmulti's recipe key: the same on every host of this sandbox (one
+    // compiler path, one Lua).
+    let key = real
+        .parent()
+        .and_then(Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned();
+    let absurd = serde_json::json!({
+        "format": 1, "recipe_key": key, "generation": 0,
+        "host": "planted", "pid": 1, "expires": 32_503_680_000u64
+    });
+    let cases = [
+        ("garbage", b"{ not a lease".to_vec()),
+        ("absurd", serde_json::to_vec_pretty(&absurd).expect("json")),
+    ];
+    for (what, bytes) in cases {
+        let root = s.tmp.path().join(format!("leased-{what}"));
+        let lease = root.join("lease").join(&key).join("0.json");
+        std::fs::create_dir_all(lease.parent().expect("parent")).expect("dirs");
+        std::fs::write(&lease, &bytes).expect("plant");
+        let url = format!("file://{}", root.display());
+        let engine = Engine::remote(&url, &root);
+        let h = host(&s, &repo, &format!("l-{what}"), &engine);
+        let (out, took) = bounded(
+            h.cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &url,
+                "--push-to",
+                &url,
+                "--trusted-public-key",
+                &public,
+                "--secret-key-file",
+                &secret.display().to_string(),
+                "--lease-timeout",
+                "2",
+            ]),
+            120,
+        );
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{what}:\n{said}");
+        assert!(compiles(&h.log) > 0, "{what}: built here");
+        // The lease timeout, plus room for the build: far from the
+        // 30 minutes a believed lease would hold it.
+        assert!(took < Duration::from_secs(60), "{what}: {took:?}\n{said}");
+        match what {
+            "garbage" => {
+                assert_eq!(said.matches("warning:").count(), 1, "{said}");
+                assert!(
+                    said.contains(&lease.display().to_string())
+                        && said.contains("not a lease document"),
+                    "{said}"
+                );
+                assert!(!said.contains("waiting for"), "{said}");
+            }
+            _ => {
+                assert_eq!(
+                    said.matches("note: waiting for planted (pid 1)'s build of cmulti")
+                        .count(),
+                    1,
+                    "the wait is said once, with who holds the lease:\n{said}"
+                );
+                assert!(said.contains(" UTC (in "), "and until when:\n{said}");
+            }
+        }
+        // The next generation was taken with a create-only write, and
+        // released after the push.
+        assert!(!root.join("lease").join(&key).join("1.json").exists());
+        assert!(
+            root.join("real").join(&key).join("ci-1.json").exists(),
+            "{what}: pushed"
+        );
+    }
+}
+
+#[test]
+fn a_cache_that_trickles_only_its_blobs_is_cut_at_the_blobs_deadline() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = seed(&s, &repo);
+    let server = trickle_server_over(Trickle::Bytes, Some(seeded.engine.root.clone()));
+    let engine = Engine::remote(&server.url, s.tmp.path());
+    let h = host(&s, &repo, "slow-blob", &engine);
+    let (out, took) = bounded(
+        h.cmd(&[
+            "install",
+            "cmulti",
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &seeded.public,
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(compiles(&h.log) > 0, "built instead:\n{said}");
+    assert!(
+        said.contains(&format!("{}/blob/", server.url))
+            && said.contains("did not arrive within its deadline"),
+        "the blob's URL and deadline are named, and the cache skipped:\n{said}"
+    );
+}
