@@ -41,6 +41,8 @@
 //! | a project's test suite (`test`): its runner, needs and command | [`test_suite`] |
 //! | garbage collection, `store why` | [`gc`] |
 //! | what config, flags and environment resolve to (trees, deps mode, servers, variables) | [`settings`] |
+//! | a command's rocks-server session; packing, signing, writing rockspecs | [`ops`] ([`ops::session`], [`ops::pack`], [`ops::sign`], [`ops::write_rockspec`]) |
+//! | typed events the library tells people (status, notes, warnings) | [`reporter`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
@@ -73,9 +75,11 @@ pub mod lua_install;
 pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
+pub mod ops;
 pub mod project;
 pub mod project_init;
 pub mod rel_path;
+pub mod reporter;
 pub mod rockspec;
 pub mod server_dir;
 pub mod servers;
@@ -130,6 +134,10 @@ pub fn hints_of(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
         } else if let Some(x) = e.downcast_ref::<tree::profile::ProfileError>() {
             x.hints()
         } else if let Some(x) = e.downcast_ref::<tree::TreeError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<ops::session::SessionError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<ops::write_rockspec::WriteRockspecError>() {
             x.hints()
         } else {
             Vec::new()

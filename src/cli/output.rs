@@ -107,3 +107,19 @@ impl Reporter for StderrReporter {
         errln!("warning: {text}");
     }
 }
+
+/// Prints the library's events ([`rockstore::reporter`]): status on
+/// stdout, as LuaRocks prints it; notes on stderr as they are; warnings on
+/// stderr after `Warning: `, as LuaRocks writes them.
+pub struct Terminal;
+
+impl rockstore::reporter::Reporter for Terminal {
+    fn report(&self, event: rockstore::reporter::Event<'_>) {
+        use rockstore::reporter::Event;
+        match event {
+            Event::Status(line) => outln!("{line}"),
+            Event::Note(line) => errln!("{line}"),
+            Event::Warning(line) => errln!("Warning: {line}"),
+        }
+    }
+}
