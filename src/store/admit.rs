@@ -280,5 +280,4 @@ impl Store {
         .map_err(self.io("db/items", name.as_str()))?;
         sync_dir(&self.db_items).map_err(self.io("db/items", ""))
     }
-
 }
