@@ -2,10 +2,11 @@
 //! library emits them through a [`Reporter`] and never prints; the command
 //! line decides where each kind goes (stdout, stderr, a prefix). This is
 //! the start of issue 23's "one reporter of typed events": the rocks-server
-//! session ([`crate::servers::Session`]) and the rockspec writing and
-//! packing operations ([`crate::ops`]) speak through it. It does not own
-//! lock waits ([`crate::store::lock::Reporter`] still does) nor install
-//! progress (`install::execute`'s `Progress`).
+//! session ([`crate::ops::session::Session`]), the rockspec-writing
+//! operations ([`crate::ops`]), the store's lock waits
+//! ([`crate::store::lock`]) and the daemon client's notices speak through
+//! it. The installer's commentary (`Installer::say`, text the CLI sorts by
+//! prefix) and its progress (`install::execute`'s `Progress`) do not yet.
 
 /// One thing to tell the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,18 @@ pub enum Event<'a> {
     /// manifest cannot be read). The text has no `Warning: `; the command
     /// line adds it.
     Warning(&'a str),
+    /// Something about the store the user should know that is not
+    /// LuaRocks' (a daemon that builds without a sandbox); the command line
+    /// writes it `warning: …`, rockstore's own style.
+    Notice(&'a str),
+    /// The process is about to block on a lock another process holds
+    /// (told once per wait, before it).
+    Wait {
+        /// What the lock guards, in words (`the store`, `the recipe …`).
+        what: &'a str,
+        /// The lock file.
+        lock_file: &'a std::path::Path,
+    },
 }
 
 /// Hears the events of an operation.

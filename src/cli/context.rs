@@ -301,7 +301,7 @@ impl Context {
             })
             .unwrap_or_default();
         let options = StoreOptions {
-            reporter: Arc::new(output::StderrReporter),
+            reporter: Arc::new(output::Terminal),
             // One set for the process: a tree's switch hits them too.
             failpoints: failpoint::set_process(failpoints),
         };
