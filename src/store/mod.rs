@@ -18,6 +18,11 @@
 //! exposes half an item. A directory without a record is garbage left by an
 //! interrupted admission: invisible, replaced by the next admission of the
 //! same content, removed by `verify --repair` (store-format/v1/layout.md).
+//!
+//! This file owns the layout, opening a store, its locks and whom an
+//! admission is for; `admit` makes items, `items` reads, finds and deletes
+//! them, `recipes` and `trees` keep the other records, `scratch` the
+//! staging and build directories.
 
 pub mod canonical;
 pub mod content_hash;
