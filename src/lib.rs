@@ -8,7 +8,7 @@
 //! | item, content hash, canonical encoding | [`store::canonical`], [`store::content_hash`] |
 //! | item names, entry names | [`store::item_name`] |
 //! | reading/normalising a tree from disk | [`store::ingest`] |
-//! | admission, lookups, realisations, delete | [`store`] |
+//! | admission, lookups, realisations, delete | [`store`] (`store/admit.rs`, `store/items.rs`, `store/recipes.rs`) |
 //! | records under `db/` (bincode) | [`store::db`] |
 //! | locks and their order | [`store::lock`] |
 //! | verify and repair | [`store::verify`] |
@@ -23,6 +23,7 @@
 //! | a local rocks server directory: manifests, zips, index.html (`admin`) | [`server_dir`] |
 //! | downloads and the download cache | [`fetch`] |
 //! | unpacking archives written by strangers | [`archive`] |
+//! | the item archive (a tree on the wire): writing, reading and checking it | [`store::item_archive`] |
 //! | `unpack`: a rock or rockspec laid out for `make` | [`unpack`] |
 //! | paths a stranger's file names, checked once | [`rel_path`] |
 //! | Lua installations (5.1–5.4, LuaJIT) | [`lua_install`] |
@@ -34,13 +35,15 @@
 //! | a switch a kill or a full disk stopped; temporary names in a tree | [`tree::switching`], [`tree::temp_name`] |
 //! | adopting LuaRocks trees and releasing them | [`adopt`] |
 //! | install/remove, deps modes, resolution: plan, solver, parallel executor | [`install`] |
-//! | the store daemon (multi-user), its protocol, clients | [`daemon`] |
+//! | the store daemon (multi-user), its protocol, clients; one connection per request kind | [`daemon`] (`daemon/server/session/`) |
 //! | a daemon store; items sealed immutable | [`store::daemon_store`], [`store::seal`] |
 //! | build users' isolation (build user, bubblewrap) | [`build::isolation`] |
 //! | `luarocks.lock` pins | [`lockfile`] |
 //! | a project's test suite (`test`): its runner, needs and command | [`test_suite`] |
 //! | garbage collection, `store why` | [`gc`] |
 //! | what config, flags and environment resolve to (trees, deps mode, servers, variables) | [`settings`] |
+//! | a command's rocks-server session; packing, signing, writing rockspecs | [`ops`] ([`ops::session`], [`ops::pack`], [`ops::sign`], [`ops::write_rockspec`]) |
+//! | typed events the library tells people (status, notes, warnings) | [`reporter`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
@@ -74,9 +77,11 @@ pub mod lua_install;
 pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
+pub mod ops;
 pub mod project;
 pub mod project_init;
 pub mod rel_path;
+pub mod reporter;
 pub mod rockspec;
 pub mod server_dir;
 pub mod servers;
@@ -131,6 +136,10 @@ pub fn hints_of(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
         } else if let Some(x) = e.downcast_ref::<tree::profile::ProfileError>() {
             x.hints()
         } else if let Some(x) = e.downcast_ref::<tree::TreeError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<ops::session::SessionError>() {
+            x.hints()
+        } else if let Some(x) = e.downcast_ref::<ops::write_rockspec::WriteRockspecError>() {
             x.hints()
         } else {
             Vec::new()

@@ -19,8 +19,8 @@ use rockstore::tree::{binding, Tree};
 
 pub use rockstore::settings::ChosenTarget;
 
-use super::build_cmd::ServerFlags;
 use super::cache_cmd::CacheFlags;
+use super::flags::ServerFlags;
 use super::output;
 
 /// Tree selection and deps mode; global, as LuaRocks'.
@@ -331,7 +331,7 @@ impl Context {
             })
             .unwrap_or_default();
         let options = StoreOptions {
-            reporter: Arc::new(output::StderrReporter),
+            reporter: Arc::new(output::Terminal),
             // One set for the process: a tree's switch hits them too.
             failpoints: failpoint::set_process(failpoints),
         };
@@ -345,6 +345,19 @@ impl Context {
         fetcher.with_mirrors(
             rockstore::luarocks_config::mirror_groups(&self.server_entries()),
             Arc::new(|line: &str| errln!("{line}")),
+        )
+    }
+
+    /// The rocks-server session of a command: the servers, Lua version
+    /// and provided rocks resolved here; its events printed on the
+    /// terminal.
+    pub fn session(&self) -> rockstore::ops::session::Session {
+        rockstore::ops::session::Session::new(
+            self.fetcher(),
+            self.servers(),
+            self.lua.version.clone(),
+            self.rocks_provided(),
+            Arc::new(output::Terminal),
         )
     }
 }

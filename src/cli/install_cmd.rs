@@ -10,8 +10,8 @@ use rockstore::install::{Installer, Request};
 use super::progress::{Level, Watcher};
 use rockstore::tree::Tree;
 
-use super::build_cmd::split_args;
 use super::context::Context;
+use super::flags::split_args;
 use super::report::ExitStatus;
 use super::tree_cmd::{installer_for, say_aside, say_warnings, undo_hint};
 
@@ -412,7 +412,7 @@ pub fn make(args: MakeArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("cannot write the rock for {}", built.item.name.as_str()))?;
         outln!("Packed: {}", out.display());
         if args.sign {
-            super::build_cmd::sign(&out, &env)?;
+            super::pack_cmd::sign(&out, &env)?;
         }
         return Ok(ExitStatus::Success);
     }

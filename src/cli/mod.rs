@@ -11,12 +11,15 @@ pub(crate) mod cache_cmd;
 mod config_cmd;
 mod context;
 mod doctor_cmd;
+mod flags;
 mod generation_cmd;
 mod install_cmd;
+mod pack_cmd;
 mod progress;
 mod query_cmd;
 pub mod report;
 mod rockspec_cmd;
+mod search_cmd;
 mod show_page;
 mod store_cmd;
 mod store_gone;
@@ -55,7 +58,7 @@ pub struct Cli {
     pub verbose: bool,
 
     #[command(flatten)]
-    server_flags: build_cmd::ServerFlags,
+    server_flags: flags::ServerFlags,
 
     #[command(flatten)]
     tree_flags: context::TreeFlags,
@@ -103,28 +106,28 @@ enum Command {
     Build(build_cmd::BuildArgs),
     /// Download a rock or rockspec from the rocks servers into the current
     /// directory.
-    Download(build_cmd::DownloadArgs),
+    Download(search_cmd::DownloadArgs),
     /// Write a rockspec for a new version (or revision) of a rock from an
     /// old one, as `luarocks new_version`: URL and tag guessed by
     /// replacing the version, the new source downloaded for its md5.
     #[command(name = "new_version", visible_alias = "new-version")]
-    NewVersion(build_cmd::NewVersionArgs),
+    NewVersion(rockspec_cmd::NewVersionArgs),
     /// Write a rockspec template for a project directory or an archive
     /// URL, as `luarocks write_rockspec`: name, version, URL, homepage,
     /// description, license and builtin modules inferred.
     #[command(name = "write_rockspec", visible_alias = "write-rockspec")]
-    WriteRockspec(build_cmd::WriteRockspecArgs),
+    WriteRockspec(rockspec_cmd::WriteRockspecArgs),
     /// Pack a store item as a binary rock (`.all.rock` or `.<arch>.rock`)
     /// LuaRocks can install, or a rockspec with its sources as `.src.rock`.
-    Pack(build_cmd::PackArgs),
+    Pack(pack_cmd::PackArgs),
     /// Pack a source rock file (.src.rock extension) and upload it and the
     /// rockspec to the public rocks repository (LuaRocks' upload API).
     Upload(upload_cmd::UploadArgs),
     /// Unpack a rock or rockspec (with its sources) into `<name>-<version>/`.
-    Unpack(build_cmd::UnpackArgs),
+    Unpack(search_cmd::UnpackArgs),
     /// Search the rocks servers (names matching as substrings; versions
     /// newest first).
-    Search(build_cmd::SearchArgs),
+    Search(search_cmd::SearchArgs),
     /// Install a rock and its dependencies into a tree, as a new generation.
     Install(install_cmd::InstallArgs),
     /// Build the rockspec in the current directory with that directory as
@@ -244,13 +247,13 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
         Command::Lint(args) => rockspec_cmd::lint(args),
         Command::Rockspec(args) => rockspec_cmd::show(args),
         Command::Build(args) => build_cmd::build(args, &cx()?),
-        Command::Download(args) => build_cmd::download(args, &cx()?),
-        Command::Pack(args) => build_cmd::pack(args, &cx()?),
+        Command::Download(args) => search_cmd::download(args, &cx()?),
+        Command::Pack(args) => pack_cmd::pack(args, &cx()?),
         Command::Upload(args) => upload_cmd::upload(args, &cx()?),
-        Command::NewVersion(args) => build_cmd::new_version(args, &cx()?),
-        Command::WriteRockspec(args) => build_cmd::write_rockspec(args, &cx()?),
-        Command::Unpack(args) => build_cmd::unpack(args, &cx()?),
-        Command::Search(args) => build_cmd::search(args, &cx()?),
+        Command::NewVersion(args) => rockspec_cmd::new_version(args, &cx()?),
+        Command::WriteRockspec(args) => rockspec_cmd::write_rockspec(args, &cx()?),
+        Command::Unpack(args) => search_cmd::unpack(args, &cx()?),
+        Command::Search(args) => search_cmd::search(args, &cx()?),
         Command::Install(args) => install_cmd::install(args, &cx()?),
         Command::Make(args) => install_cmd::make(args, &cx()?),
         Command::Remove(args) => tree_cmd::remove(args, &cx()?),

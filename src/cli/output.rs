@@ -12,9 +12,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
-use std::path::Path;
-
-use rockstore::store::lock::Reporter;
 
 /// `println!` that handles a closed or full stdout (see the module doc).
 macro_rules! outln {
@@ -95,15 +92,23 @@ pub fn status(line: &str) {
     errln!("{line}");
 }
 
-/// Tells the user on stderr what a blocked process waits for.
-pub struct StderrReporter;
+/// Prints the library's events ([`rockstore::reporter`]): status on
+/// stdout, as LuaRocks prints it; notes on stderr as they are; warnings on
+/// stderr after `Warning: `, as LuaRocks writes them; rockstore's own
+/// notices after `warning: `; and what a blocked process waits for.
+pub struct Terminal;
 
-impl Reporter for StderrReporter {
-    fn waiting_for_lock(&self, what: &str, lock_file: &Path) {
-        errln!("waiting for {what} ({})", lock_file.display());
-    }
-
-    fn notice(&self, text: &str) {
-        errln!("warning: {text}");
+impl rockstore::reporter::Reporter for Terminal {
+    fn report(&self, event: rockstore::reporter::Event<'_>) {
+        use rockstore::reporter::Event;
+        match event {
+            Event::Status(line) => outln!("{line}"),
+            Event::Note(line) => errln!("{line}"),
+            Event::Warning(line) => errln!("Warning: {line}"),
+            Event::Notice(line) => errln!("warning: {line}"),
+            Event::Wait { what, lock_file } => {
+                errln!("waiting for {what} ({})", lock_file.display());
+            }
+        }
     }
 }

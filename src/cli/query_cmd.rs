@@ -247,12 +247,12 @@ pub(super) fn list_outdated(
             latest.push(r);
         }
     }
-    let session = super::build_cmd::Session::new(cx);
+    let session = cx.session();
     for installed in latest {
         let offers = match session.offers(&installed.name, None, true) {
             Ok(offers) => offers,
             Err(e) => {
-                errln!("warning: {e:#}");
+                errln!("warning: {:#}", anyhow::Error::from(e));
                 continue;
             }
         };
@@ -421,7 +421,7 @@ pub fn doc(args: DocArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             None => args.name.clone(),
         };
         outln!("{rock} is not installed. Looking for it in the rocks servers...");
-        let home = super::build_cmd::homepage_on_servers(cx, &args.name, args.version.as_deref())?;
+        let home = cx.session().homepage(&args.name, args.version.as_deref())?;
         let Some(home) = home else {
             bail!("No 'homepage' field in rockspec for {rock}");
         };

@@ -1,12 +1,18 @@
-//! `rockstore lint FILE` (as `luarocks lint`) and `rockstore rockspec FILE`
-//! (the evaluated rockspec, for people and tools).
+//! The commands that read or write one rockspec: `rockstore lint FILE` (as
+//! `luarocks lint`), `rockstore rockspec FILE` (the evaluated rockspec, for
+//! people and tools), `new_version` and `write_rockspec` (through
+//! [`rockstore::ops::write_rockspec`]).
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use rockstore::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 
+use rockstore::ops::write_rockspec;
+
+use super::context::Context;
+use super::flags::TemplateFlags;
 use super::output;
 use super::report::ExitStatus;
 
@@ -109,5 +115,85 @@ pub fn show(args: RockspecArgs) -> anyhow::Result<ExitStatus> {
             output::data(&format!("{label}: {dep}"));
         }
     }
+    Ok(ExitStatus::Success)
+}
+
+#[derive(Debug, Args)]
+pub struct NewVersionArgs {
+    /// A rock name (its newest rockspec from the servers) or a rockspec
+    /// [default: the one rockspec in the current directory].
+    pub rock: Option<String>,
+    /// The new version (`1.1`, or `1.1-2`) [default: the next revision].
+    pub new_version: Option<String>,
+    /// The new `source.url` [default: the old one with the version
+    /// replaced, when that downloads].
+    pub new_url: Option<String>,
+    /// Where to write the new rockspec [default: the current directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The new `source.tag` (and, without NEW_VERSION, the version: the
+    /// tag without a leading `v`).
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// `rockstore new_version`.
+pub fn new_version(args: NewVersionArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let cwd = std::env::current_dir().context("current directory")?;
+    let rock = match &args.rock {
+        Some(r) => r.clone(),
+        None => super::install_cmd::rockspec_here(&cwd, "new_version")?
+            .display()
+            .to_string(),
+    };
+    let out = write_rockspec::new_version(
+        &cx.session(),
+        &write_rockspec::NewVersion {
+            rock: &rock,
+            new_version: args.new_version.as_deref(),
+            new_url: args.new_url.as_deref(),
+            tag: args.tag.as_deref(),
+            dir: args.dir.as_deref(),
+            cwd: &cwd,
+        },
+        &output::Terminal,
+    )?;
+    outln!("Wrote {}", out.display());
+    Ok(ExitStatus::Success)
+}
+
+#[derive(Debug, Args)]
+pub struct WriteRockspecArgs {
+    /// The rock's name [default: inferred from LOCATION].
+    pub name: Option<String>,
+    /// Its version [default: inferred, else `dev`].
+    pub version: Option<String>,
+    /// A directory or an archive URL [default: the current directory].
+    /// With one argument it is LOCATION; with two, NAME and LOCATION.
+    pub location: Option<String>,
+    #[command(flatten)]
+    pub template: TemplateFlags,
+}
+
+/// `rockstore write_rockspec`.
+pub fn write_rockspec(args: WriteRockspecArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
+    let cwd = std::env::current_dir().context("current directory")?;
+    let file = write_rockspec::write_rockspec(
+        &cx.session(),
+        &rockstore::rockspec::template::Request {
+            name: args.name,
+            version: args.version,
+            location: args.location,
+            ..args.template.into_request()
+        },
+        &cwd,
+        &output::Terminal,
+    )?;
+    outln!();
+    outln!(
+        "Wrote template at {} -- you should now edit and finish it.",
+        file.display()
+    );
+    outln!();
     Ok(ExitStatus::Success)
 }

@@ -392,7 +392,7 @@ fn view(item: &Item) -> ItemView<'_> {
 /// `rockstore store init [--shared --group G] DIR`.
 pub fn init(args: InitArgs) -> anyhow::Result<ExitStatus> {
     let options = rockstore::store::StoreOptions {
-        reporter: std::sync::Arc::new(output::StderrReporter),
+        reporter: std::sync::Arc::new(output::Terminal),
         ..Default::default()
     };
     let store = match &args.group {

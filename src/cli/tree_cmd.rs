@@ -240,7 +240,7 @@ pub struct InitArgs {
     pub reset: bool,
     /// For the rockspec template, as `write_rockspec` takes them.
     #[command(flatten)]
-    pub template: super::build_cmd::TemplateFlags,
+    pub template: super::flags::TemplateFlags,
 }
 
 /// `rockstore init`: makes the current directory a LuaRocks project, as

@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use rockstore::build::variables::Variables;
+use rockstore::hint::chain;
+use rockstore::ops::pack::source_rock;
+use rockstore::ops::session::load_rockspec;
+use rockstore::ops::sign::sign_file;
 use rockstore::upload::{Api, FilePart, UploadConfig, UploadError, DEFAULT_SERVER};
 
-use super::build_cmd::{fetch_target, file_name, load_rockspec, pack_source, sign_file, Session};
 use super::context::Context;
 use super::report::ExitStatus;
 
@@ -89,9 +92,9 @@ pub fn upload(args: UploadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         save_config(&mut api, &config, config_path.as_deref())?;
     }
 
-    let session = Session::new(cx);
-    let bytes = fetch_target(&session, &args.rockspec)?;
-    let rockspec = load_rockspec(&args.rockspec, &file_name(&args.rockspec), &bytes)?;
+    let session = cx.session();
+    let bytes = session.fetch(&args.rockspec)?;
+    let rockspec = load_rockspec(&args.rockspec, &bytes)?;
     say(&format!("Sending {} ...", args.rockspec));
     let version = rockspec.version.to_string();
     let checked = api.method(
@@ -111,7 +114,7 @@ pub fn upload(args: UploadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
     let env = cx.build_env(Variables::new());
     let rockspec_sig = if args.sign {
         let sig = sign_file(Path::new(&args.rockspec), &env)
-            .map_err(|e| anyhow::anyhow!("Failed signing rockspec: {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("Failed signing rockspec: {}", chain(&e)))?;
         say(&format!("Signed rockspec: {}", sig.display()));
         Some(sig)
     } else {
@@ -123,14 +126,14 @@ pub fn upload(args: UploadArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         None if !args.skip_pack && !dev => {
             say(&format!("Packing {}", rockspec.name));
             let cwd = std::env::current_dir().context("current directory")?;
-            Some(pack_source(&session, &args.rockspec, &cwd)?)
+            Some(source_rock(&session, &args.rockspec, &cwd)?)
         }
         None => None,
     };
     let rock_sig = match (&rock, args.sign) {
         (Some(rock), true) => {
-            let sig =
-                sign_file(rock, &env).map_err(|e| anyhow::anyhow!("Failed signing rock: {e:#}"))?;
+            let sig = sign_file(rock, &env)
+                .map_err(|e| anyhow::anyhow!("Failed signing rock: {}", chain(&e)))?;
             say(&format!("Signed packed rock: {}", sig.display()));
             Some(sig)
         }

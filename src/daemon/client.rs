@@ -90,9 +90,9 @@ impl DaemonBackend {
         match frame.message {
             Reply::Welcome { sandbox, .. } => {
                 if sandbox == "relaxed" && !self.told_relaxed.swap(true, Ordering::SeqCst) {
-                    self.store.options().reporter.notice(
+                    self.store.options().reporter.report(crate::reporter::Event::Notice(
                         "this store's daemon builds without bubblewrap (the admin chose a relaxed sandbox): builds run as build users only, with the network",
-                    );
+                    ));
                 }
                 Ok(stream)
             }

@@ -20,22 +20,10 @@ use std::path::{Path, PathBuf};
 
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
-/// Hears that the process is about to wait; the CLI prints it.
-pub trait Reporter: Send + Sync {
-    /// Called once before blocking on a lock that another process holds.
-    fn waiting_for_lock(&self, what: &str, lock_file: &Path);
-
-    /// Something about the store the user should know (a daemon that
-    /// builds without a sandbox).
-    fn notice(&self, _text: &str) {}
-}
-
-/// A reporter that says nothing.
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn waiting_for_lock(&self, _what: &str, _lock_file: &Path) {}
-}
+// A wait is told as [`Event::Wait`] through the library's one reporter,
+// before blocking on a lock another process holds; the CLI prints it.
+use crate::reporter::Event;
+pub use crate::reporter::{Quiet as Silent, Reporter};
 
 /// Shared or exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +137,10 @@ pub fn acquire_waiting(
             if e.kind() == fs2::lock_contended_error().kind()
                 || e.kind() == io::ErrorKind::WouldBlock =>
         {
-            reporter.waiting_for_lock(what, &path);
+            reporter.report(Event::Wait {
+                what,
+                lock_file: &path,
+            });
             match wait {
                 None => match mode {
                     LockMode::Shared => fs2::FileExt::lock_shared(&file),

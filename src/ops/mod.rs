@@ -1,0 +1,21 @@
+//! Operations the command line runs that are more than one library call:
+//! each takes plain arguments, does the work and tells people through a
+//! [`crate::reporter::Reporter`], so the command that calls it is parsing,
+//! one call and printing (issue 23, item 2). This is where the rest of the
+//! CLI's library work moves as it is taken out of `src/cli/`.
+//!
+//! - [`session`]: one command's rocks-server session (servers, manifests
+//!   read once, finding and fetching a rock's files).
+//! - [`pack`]: a rockspec and its sources as a `.src.rock`; the installed
+//!   rock `pack NAME` means.
+//! - [`sign`]: a detached gpg signature beside a rock or rockspec.
+//! - [`write_rockspec`]: `new_version` and `write_rockspec`, from the
+//!   rockspec they start from to the file written.
+//!
+//! It owns no format: rockspecs, rock files and manifests stay in
+//! `rockspec`, `build::rock_file` and `manifest`.
+
+pub mod pack;
+pub mod session;
+pub mod sign;
+pub mod write_rockspec;
