@@ -98,8 +98,8 @@ impl Context {
     /// (store-format/v1/cache.md, "Deadlines").
     pub fn timeouts(&self) -> anyhow::Result<Timeouts> {
         let min_rate = match &self.config.cache_min_rate {
-            Some(text) => match rockstore::daemon::Quota::parse(text) {
-                Some(rockstore::daemon::Quota::Bytes(n)) if n > 0 => n,
+            Some(text) => match rockstore::units::parse_size(text) {
+                Some(n) if n > 0 => n,
                 _ => anyhow::bail!(
                     "rockstore_cache_min_rate = {text:?}: not a size (write 1M, 512K)"
                 ),

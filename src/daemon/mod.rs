@@ -47,20 +47,7 @@ impl Quota {
                 .filter(|p| *p <= 100)
                 .map(Quota::Percent);
         }
-        let (number, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-            Some((i, _)) => (&t[..i], t[i..].trim()),
-            None => (t, ""),
-        };
-        let n: u64 = number.parse().ok()?;
-        let shift = match unit.to_ascii_uppercase().trim_end_matches('B') {
-            "" => 0,
-            "K" => 10,
-            "M" => 20,
-            "G" => 30,
-            "T" => 40,
-            _ => return None,
-        };
-        n.checked_mul(1 << shift).map(Quota::Bytes)
+        crate::units::parse_size(t).map(Quota::Bytes)
     }
 }
 
