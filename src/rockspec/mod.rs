@@ -9,9 +9,11 @@
 //! - [`schema`]: the per-format schema (`type/rockspec.lua`).
 //! - [`platform`]: platform sets and overrides.
 //! - [`build`]: the `build` table read per backend.
+//! - `memo`: rockspecs this process already evaluated, by their bytes.
 
 pub mod build;
 pub mod dependency;
+mod memo;
 pub mod new_version;
 pub mod platform;
 pub mod schema;
@@ -236,14 +238,19 @@ impl Rockspec {
                 });
             }
         }
-        let evaluation =
-            lua::evaluate(file, bytes, &Table::new(), Limits::SMALL_FILE).map_err(|source| {
-                RockspecError::Eval {
-                    file: file.to_owned(),
-                    source,
-                }
-            })?;
-        let rockspec = Rockspec::from_evaluation(file, evaluation, options)?;
+        let rockspec = match memo::get(bytes, &options.platforms) {
+            Some(rockspec) => rockspec,
+            None => {
+                let evaluation = lua::evaluate(file, bytes, &Table::new(), Limits::SMALL_FILE)
+                    .map_err(|source| RockspecError::Eval {
+                        file: file.to_owned(),
+                        source,
+                    })?;
+                let rockspec = Rockspec::from_evaluation(file, evaluation, options)?;
+                memo::put(bytes, &options.platforms, &rockspec);
+                rockspec
+            }
+        };
         if let Some(b) = checked_name {
             let expected = format!("{}-{}.rockspec", rockspec.name, rockspec.version);
             if b != expected {

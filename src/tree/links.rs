@@ -239,23 +239,25 @@ pub fn check(
     taken_over: &BTreeSet<PathBuf>,
 ) -> Result<Survey, TreeError> {
     let mut places = Vec::with_capacity(entries.len());
-    // Directories on the way, checked once each.
+    // Directories on the way, checked once each; those found absent hold
+    // nothing, so the entries under them are not looked up one by one
+    // (a fresh tree: one lookup per directory, not per entry).
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut absent: BTreeSet<PathBuf> = BTreeSet::new();
     for rel in entries {
-        let found = occupant(root, rel);
-        if found == Occupant::Foreign && !taken_over.contains(rel) {
-            return Err(TreeError::Foreign {
-                root: root.to_path_buf(),
-                path: root.join(rel),
-            });
-        }
         let mut on_the_way = PathBuf::new();
+        let mut under_absent = false;
+        let mut foreign_dir = None;
         let parents: Vec<_> = rel
             .parent()
             .map(|p| p.components().collect())
             .unwrap_or_default();
         for part in parents {
             on_the_way.push(part);
+            if absent.contains(&on_the_way) {
+                under_absent = true;
+                break;
+            }
             if !seen.insert(on_the_way.clone()) {
                 continue;
             }
@@ -264,13 +266,34 @@ pub fn check(
                 Ok(m) if m.is_dir() => {}
                 Ok(_) if taken_over.contains(&on_the_way) => {}
                 Ok(_) => {
-                    return Err(TreeError::Foreign {
-                        root: root.to_path_buf(),
-                        path,
-                    })
+                    // Refused after the entry itself, as it always was.
+                    foreign_dir = Some(path);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    absent.insert(on_the_way.clone());
+                    under_absent = true;
+                    break;
                 }
                 Err(_) => {}
             }
+        }
+        let found = if under_absent {
+            Occupant::Nothing
+        } else {
+            occupant(root, rel)
+        };
+        if found == Occupant::Foreign && !taken_over.contains(rel) {
+            return Err(TreeError::Foreign {
+                root: root.to_path_buf(),
+                path: root.join(rel),
+            });
+        }
+        if let Some(path) = foreign_dir {
+            return Err(TreeError::Foreign {
+                root: root.to_path_buf(),
+                path,
+            });
         }
         places.push((rel.clone(), found));
     }
