@@ -25,6 +25,16 @@ pub enum ServerError {
         /// Its provided version.
         version: String,
     },
+    /// A server's cached manifest index failed a check when a rock's
+    /// versions were read from it; the file is removed, so the next run
+    /// parses the manifest again.
+    #[error("the cached manifest index of {server} is damaged ({reason}); it was removed, so running the command again parses the manifest anew")]
+    DamagedIndex {
+        /// The server whose index it is.
+        server: String,
+        /// What failed.
+        reason: index::IndexError,
+    },
     /// Nothing matches.
     #[error("No results matching query were found for Lua {lua_version}: {query}{}", if also.is_empty() { String::new() } else { format!("\n{also}") })]
     NoMatch {
@@ -44,6 +54,8 @@ pub struct ServerManifest {
     pub url: String,
     /// What its manifest lists.
     pub index: ManifestIndex,
+    /// The cache file the index was read from or written to, if any.
+    pub index_file: Option<std::path::PathBuf>,
 }
 
 /// Loads every server's manifest for `lua_version`. Servers that fail are
@@ -66,10 +78,11 @@ pub fn load(
         let mut last = None;
         for mirror in &group {
             match load_one(fetcher, mirror, lua_version) {
-                Ok(index) => {
+                Ok((index, index_file)) => {
                     loaded.push(ServerManifest {
                         url: mirror.clone(),
                         index,
+                        index_file,
                     });
                     last = None;
                     break;
@@ -126,7 +139,10 @@ pub fn refresh(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<Str
     ))
 }
 
-fn load_one(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<ManifestIndex, String> {
+/// The index of `server`'s manifest and the cache file that holds it.
+type Loaded = (ManifestIndex, Option<std::path::PathBuf>);
+
+fn load_one(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<Loaded, String> {
     let mut names = vec![
         format!("manifest-{lua_version}.zip"),
         format!("manifest-{lua_version}"),
@@ -143,14 +159,16 @@ fn load_one(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<Manife
         let cache = fetcher.cache_root();
         if let (Some(cache), Some(hash)) = (cache, fetcher.cached_hash(&url, MANIFEST_MAX_AGE)) {
             if let Some(found) = index::read_cached(cache, &hash, reader) {
-                return Ok(found);
+                return Ok((found, Some(index::cache_path(cache, &hash, reader))));
             }
         }
         match fetcher.fetch(&url, Freshness::MaxAge(MANIFEST_MAX_AGE)) {
             Ok(fetched) => {
                 let hash = *blake3::hash(&fetched).as_bytes();
-                if let Some(found) = cache.and_then(|c| index::read_cached(c, &hash, reader)) {
-                    return Ok(found);
+                if let Some(cache) = cache {
+                    if let Some(found) = index::read_cached(cache, &hash, reader) {
+                        return Ok((found, Some(index::cache_path(cache, &hash, reader))));
+                    }
                 }
                 let parsed = RepositoryManifest::from_bytes(name, &fetched).map_err(|e| {
                     let mut text = e.to_string();
@@ -166,10 +184,11 @@ fn load_one(fetcher: &Fetcher, server: &str, lua_version: &str) -> Result<Manife
                     text
                 })?;
                 let made = ManifestIndex::of(&parsed.repository, &hash);
-                if let Some(cache) = cache {
+                let file = cache.map(|cache| {
                     index::write_cached(cache, &made, &hash, reader);
-                }
-                return Ok(made);
+                    index::cache_path(cache, &hash, reader)
+                });
+                return Ok((made, file));
             }
             Err(e) if e.is_not_found() => missing.push(name.clone()),
             Err(e) => return Err(describe(&e)),
@@ -235,6 +254,9 @@ pub const PROVIDED: &str = "provided by VM or rocks_provided";
 /// with arch `installed` from [`PROVIDED`], as LuaRocks lists them.
 /// Binary rocks for other machines than `host_arch` are left out, as
 /// LuaRocks' query (`src`, `rockspec`, `all`, `installed` and `cfg.arch`).
+/// Only the matching rocks' versions are decoded from each index; a
+/// block that fails its checks is [`ServerError::DamagedIndex`] (and its
+/// file is removed).
 pub fn search(
     manifests: &[ServerManifest],
     provided: &[(String, String)],
@@ -242,7 +264,7 @@ pub fn search(
     exact: bool,
     constraints: &[Constraint],
     host_arch: &str,
-) -> Vec<Offer> {
+) -> Result<Vec<Offer>, ServerError> {
     let query = query.to_lowercase();
     let provided_repository: index::Repository = provided
         .iter()
@@ -259,8 +281,8 @@ pub fn search(
     let provided_index = ManifestIndex::of(&provided_repository, &[0; 32]);
     let sources = manifests
         .iter()
-        .map(|m| (m.url.as_str(), &m.index))
-        .chain(std::iter::once((PROVIDED, &provided_index)));
+        .map(|m| (m.url.as_str(), &m.index, m.index_file.as_deref()))
+        .chain(std::iter::once((PROVIDED, &provided_index, None)));
     let usable = |a: &str| matches!(a, "src" | "rockspec" | "all" | "installed") || a == host_arch;
     // What matched, borrowed from the indexes; each version parsed once.
     struct Hit<'a> {
@@ -272,7 +294,7 @@ pub fn search(
     }
     let mut parsed: Vec<Version> = Vec::new();
     let mut hits: Vec<Hit<'_>> = Vec::new();
-    for (server, catalog) in sources {
+    for (server, catalog, file) in sources {
         let rocks: Vec<(usize, &str)> = if exact {
             catalog
                 .find(&query)
@@ -280,13 +302,20 @@ pub fn search(
                 .into_iter()
                 .collect()
         } else {
-            catalog
-                .names()
-                .filter(|(_, n)| n.contains(&query))
-                .collect()
+            catalog.names_containing(&query)
         };
         for (rock, name) in rocks {
-            for (version, arches) in catalog.versions(rock) {
+            let versions = catalog.versions(rock).map_err(|reason| {
+                if let Some(file) = file {
+                    // A cache: the next run parses the manifest again.
+                    let _ = std::fs::remove_file(file);
+                }
+                ServerError::DamagedIndex {
+                    server: server.to_owned(),
+                    reason,
+                }
+            })?;
+            for (version, arches) in versions.iter() {
                 let v = Version::parse(version);
                 if !matches_all(constraints, &v) {
                     continue;
@@ -312,14 +341,15 @@ pub fn search(
             .cmp(b.name)
             .then_with(|| parsed[b.parsed].sort_order(&parsed[a.parsed]))
     });
-    hits.into_iter()
+    Ok(hits
+        .into_iter()
         .map(|h| Offer {
             name: h.name.to_owned(),
             version: h.version.to_owned(),
             arch: h.arch.to_owned(),
             server: h.server.to_owned(),
         })
-        .collect()
+        .collect())
 }
 
 /// What a command wants to fetch.
@@ -383,7 +413,7 @@ fn other_lua_versions(
         }
         say(&format!("Checking for Lua {version}..."));
         let manifests = load(fetcher, servers, version, &mut Vec::new()).unwrap_or_default();
-        if !search(&manifests, &[], name, true, constraints, arch).is_empty() {
+        if search(&manifests, &[], name, true, constraints, arch).is_ok_and(|o| !o.is_empty()) {
             found.push(version.to_owned());
         }
     }

@@ -2,7 +2,8 @@
 """An independent implementation of store-format v1's serialization, written
 from serialization.md, content-hash.md and daemon.md alone: it rebuilds every
 tree vector's stream and archive from input.txt and checks serialization.bin,
-archive.bin and digest.txt, and reads every daemon frame vector. File and
+archive.bin and digest.txt, and reads every daemon frame vector (and the
+stamp, cache, plan, view and manifest-index vectors). File and
 stream digests come from the `b3sum` tool, so no code is shared with rockstore.
 Usage: check_vectors.py [vectors dir]. Exit 0 when every vector matches."""
 import base64, json, pathlib, struct, subprocess, sys
@@ -219,6 +220,57 @@ def check_views(base: pathlib.Path) -> tuple[int, int]:
         failures += not ok
     return total, failures
 
+def check_manifest_indexes(base: pathlib.Path) -> tuple[int, int]:
+    """manifest-index.md, format 2: each NAME.json lists what the manifest
+    NAME.lua lists (tests/it/warm.rs checks the two agree); the index is
+    rebuilt from the JSON and the .lua's blake3 and compared with NAME.index,
+    then the name table is walked to read one rock's block by name alone."""
+    failures = total = 0
+    folder = base / "manifest-index"
+    if not folder.is_dir():
+        return 0, 0
+    u32 = lambda n: struct.pack("<I", n)
+    string = lambda b: u32(len(b)) + b
+    for case in sorted(folder.glob("*.json")):
+        total += 1
+        repo = json.loads(case.read_text())["repository"]
+        # Keys in bytewise order of their UTF-8, as the parsed manifest holds them.
+        ordered = lambda d: sorted(d.items(), key=lambda kv: kv[0].encode())
+        rocks = [(name.encode(), [(v.encode(), [e["arch"].encode() for e in entries])
+                                  for v, entries in ordered(versions)])
+                 for name, versions in ordered(repo)]
+        arches: list[bytes] = []
+        for _, versions in rocks:
+            for _, archs in versions:
+                for a in archs:
+                    if a not in arches:
+                        arches.append(a)
+        table = pool = blocks = b""
+        for name, versions in rocks:
+            table += u32(len(pool)) + u32(len(name)) + u32(len(blocks))
+            pool += name
+            blocks += u32(len(versions))
+            for v, archs in versions:
+                blocks += string(v) + u32(len(archs)) + b"".join(u32(arches.index(a)) for a in archs)
+        manifest = case.with_suffix(".lua").read_bytes()
+        body = (b"RSMIDX\x00\x02" + b3(manifest) + u32(len(arches)) + b"".join(string(a) for a in arches)
+                + u32(len(rocks)) + table + u32(len(pool)) + pool + u32(len(blocks)) + blocks)
+        expected = body + b3(body)
+        got = case.with_suffix(".index").read_bytes()
+        ok = got == expected
+        if ok and rocks:
+            # By name: the table's entry for the last rock, then its block alone.
+            at = 8 + 32 + 4 + sum(4 + len(a) for a in arches) + 4
+            start, length, block = struct.unpack_from("<III", got, at + 12 * (len(rocks) - 1))
+            pool_at = at + 12 * len(rocks) + 4
+            blocks_at = pool_at + len(pool) + 4
+            name = got[pool_at + start:pool_at + start + length]
+            count = struct.unpack_from("<I", got, blocks_at + block)[0]
+            ok = name == rocks[-1][0] and count == len(rocks[-1][1])
+        print(f"{'ok  ' if ok else 'FAIL'} manifest-index/{case.stem}")
+        failures += not ok
+    return total, failures
+
 def main() -> int:
     base = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "v1/vectors")
     failures = 0
@@ -250,6 +302,9 @@ def main() -> int:
     view_total, view_failures = check_views(base)
     total += view_total
     failures += view_failures
+    index_total, index_failures = check_manifest_indexes(base)
+    total += index_total
+    failures += index_failures
     print(f"{total - failures} passed, {failures} failed")
     return 1 if failures else 0
 

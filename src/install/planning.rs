@@ -116,6 +116,7 @@ impl<'a> Installer<'a> {
                 "{}; looking for other versions to resolve that failed ({why}), so nothing was built or changed",
                 described.join("; ")
             ))),
+            solve::SolveError::Index(e) => InstallError::Server(e),
         })?;
         let mut chosen = Vec::new();
         for step in plan.steps.iter().filter(|s| s.in_profile) {

@@ -286,7 +286,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             true,
             constraints,
             &self.builder.env.arch,
-        ))
+        )?)
     }
 
     fn offers(
@@ -317,7 +317,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             true,
             constraints,
             &self.builder.env.arch,
-        ))
+        )?)
     }
 
     /// The rockspec of a request and how to build it.

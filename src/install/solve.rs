@@ -230,6 +230,9 @@ pub enum SolveError {
     /// A rockspec could not be read.
     #[error("while looking for a solution: {0}")]
     Rockspec(String),
+    /// A server's manifest index failed its checks while being read.
+    #[error(transparent)]
+    Index(#[from] servers::ServerError),
 }
 
 impl fmt::Display for Candidate {
@@ -241,6 +244,10 @@ impl fmt::Display for Candidate {
 struct Provider<'p> {
     problem: &'p Problem<'p>,
     candidates: RefCell<HashMap<String, Vec<Candidate>>>,
+    /// The first damaged manifest index met: PubGrub's `prioritize` has no
+    /// error path, so the search's error waits here and [`solve`] returns
+    /// it whatever PubGrub concluded without those offers.
+    damaged: RefCell<Option<servers::ServerError>>,
 }
 
 /// Why a rockspec could not be read, for PubGrub's error type.
@@ -259,6 +266,10 @@ impl Provider<'_> {
             &[],
             &self.problem.builder.env.arch,
         )
+        .unwrap_or_else(|e| {
+            self.damaged.borrow_mut().get_or_insert(e);
+            Vec::new()
+        })
     }
 
     /// Every version of `name`, most preferred first.
@@ -440,8 +451,13 @@ pub fn solve(problem: &Problem<'_>) -> Result<BTreeMap<String, Version>, SolveEr
     let provider = Provider {
         problem,
         candidates: RefCell::new(HashMap::new()),
+        damaged: RefCell::new(None),
     };
-    match pubgrub::resolve(&provider, Pkg::Request, Ver::Virtual) {
+    let resolved = pubgrub::resolve(&provider, Pkg::Request, Ver::Virtual);
+    if let Some(damaged) = provider.damaged.take() {
+        return Err(damaged.into());
+    }
+    match resolved {
         Ok(solution) => Ok(solution
             .into_iter()
             .filter_map(|(pkg, ver)| match (pkg, ver) {

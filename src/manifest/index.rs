@@ -5,25 +5,32 @@
 //! evaluating megabytes of Lua again.
 //!
 //! The byte layout is specified in `store-format/v1/manifest-index.md`
-//! (with a vector `tests/it/warm.rs` checks):
+//! (format 2, with a vector `tests/it/warm.rs` and
+//! `store-format/check_vectors.py` check):
 //! ```text
-//! magic      8   "RSMIDX\0\x01"
+//! magic      8   "RSMIDX\0\x02"
 //! manifest  32   blake3 of the manifest file's bytes
 //! arches     u32 count, then each: u32 length, UTF-8 bytes
-//! rocks      u32 count, then each, names in strictly increasing byte order:
-//!              u32 length, name bytes, u32 version count, then each
-//!              version, in strictly increasing byte order:
-//!                u32 length, version bytes, u32 arch count, that many u32
-//!                indexes into the arches (manifest order)
+//! names      u32 count, count × (u32 start, u32 length, u32 block), then
+//!            u32 pool length and the pool: every name's bytes
+//! rocks      u32 length, then each rock's block, in name order:
+//!              u32 version count, then each version, in strictly
+//!              increasing byte order: u32 length, version bytes, u32 arch
+//!              count, that many u32 indexes into the arches
 //! checksum  32   blake3 of every byte before it
 //! ```
 //! Integers are little-endian. The order is the order of the parsed
 //! manifest's maps (`BTreeMap` by bytes), so a search over the index sees
 //! exactly what a search over the parsed manifest sees.
 //!
-//! A file that fails any check (magic, manifest hash, checksum, bounds,
-//! UTF-8, order, trailing bytes) is not an index: the caller parses the
-//! manifest again and writes a new one.
+//! Why a name table: a search asks for one name (or names containing a
+//! word), and format 1 made every reader decode all 30,000 versions of a
+//! real manifest to find a handful. Opening now checks the whole file's
+//! checksum and the name table; one rock's block is decoded, and checked,
+//! only when that rock is asked for. A file that fails a check on opening
+//! is not an index (the caller parses the manifest again and writes a new
+//! one); a block that fails when it is read is reported as
+//! [`IndexError`], and the caller removes the file.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -31,8 +38,11 @@ use std::path::{Path, PathBuf};
 
 use super::repository::Entries;
 
-/// The first bytes of every index file (format 1).
-pub const MAGIC: [u8; 8] = *b"RSMIDX\0\x01";
+/// The first bytes of every index file (format 2).
+pub const MAGIC: [u8; 8] = *b"RSMIDX\0\x02";
+
+/// This format's version: the last part of an index file's name.
+pub const FORMAT: u32 = 2;
 
 /// Why bytes are not an index of the manifest asked for.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +50,8 @@ pub enum IndexError {
     /// Shorter than its fields say, or bytes after the checksum.
     #[error("manifest index is truncated or has trailing bytes")]
     Length,
-    /// Not format 1.
-    #[error("not a manifest index of format 1")]
+    /// Not format 2.
+    #[error("not a manifest index of format 2")]
     Magic,
     /// Made from other manifest bytes.
     #[error("manifest index was made from another manifest")]
@@ -49,34 +59,31 @@ pub enum IndexError {
     /// The checksum does not match: damaged.
     #[error("manifest index checksum mismatch")]
     Checksum,
-    /// A string is not UTF-8, an arch index is out of range, or names or
-    /// versions are not strictly increasing.
+    /// A string is not UTF-8, an arch index is out of range, names or
+    /// versions are not strictly increasing, or a block is not where the
+    /// name table says.
     #[error("manifest index is malformed: {0}")]
     Malformed(&'static str),
 }
 
-/// One rock's entries in [`ManifestIndex`]: its name and its versions.
+/// One entry of the name table: the name's range and the rock's block,
+/// both as absolute offsets into the file.
 #[derive(Debug, Clone)]
 struct Rock {
     name: Range<u32>,
-    versions: Range<u32>,
+    block: Range<u32>,
 }
 
-/// One version: its text and its arches (indexes into `arch_refs`).
-#[derive(Debug, Clone)]
-struct VersionAt {
-    text: Range<u32>,
-    arches: Range<u32>,
-}
-
-/// A decoded index: the file's bytes and where each string sits in them.
+/// An opened index: the file's bytes, its arches and its name table; the
+/// versions stay encoded until asked for.
 #[derive(Debug, Clone)]
 pub struct ManifestIndex {
     bytes: Vec<u8>,
     arches: Vec<String>,
     rocks: Vec<Rock>,
-    versions: Vec<VersionAt>,
-    arch_refs: Vec<u32>,
+    /// Where the name pool lies in `bytes`: every name, one after another
+    /// in table order (checked when opened).
+    pool: Range<u32>,
 }
 
 /// rock name → version text → entries, as the parsed manifest holds them.
@@ -104,7 +111,25 @@ pub fn encode(repository: &Repository, manifest_hash: &[u8; 32]) -> Vec<u8> {
             });
         }
     }
-    let mut out = Vec::with_capacity(64 + repository.len() * 64);
+    // The blocks first, to know where each begins.
+    let mut blocks = Vec::with_capacity(repository.len() * 48);
+    let mut table = Vec::with_capacity(repository.len() * 12);
+    let mut pool = Vec::with_capacity(repository.len() * 12);
+    for (name, versions) in repository {
+        put_u32(&mut table, pool.len());
+        put_u32(&mut table, name.len());
+        put_u32(&mut table, blocks.len());
+        pool.extend_from_slice(name.as_bytes());
+        put_u32(&mut blocks, versions.len());
+        for (version, entries) in versions {
+            put_str(&mut blocks, version);
+            put_u32(&mut blocks, entries.arches.len());
+            for a in &entries.arches {
+                put_u32(&mut blocks, arch_of.get(a.as_str()).copied().unwrap_or(0));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(96 + table.len() + pool.len() + blocks.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(manifest_hash);
     put_u32(&mut out, arches.len());
@@ -112,17 +137,11 @@ pub fn encode(repository: &Repository, manifest_hash: &[u8; 32]) -> Vec<u8> {
         put_str(&mut out, a);
     }
     put_u32(&mut out, repository.len());
-    for (name, versions) in repository {
-        put_str(&mut out, name);
-        put_u32(&mut out, versions.len());
-        for (version, entries) in versions {
-            put_str(&mut out, version);
-            put_u32(&mut out, entries.arches.len());
-            for a in &entries.arches {
-                put_u32(&mut out, arch_of.get(a.as_str()).copied().unwrap_or(0));
-            }
-        }
-    }
+    out.extend_from_slice(&table);
+    put_u32(&mut out, pool.len());
+    out.extend_from_slice(&pool);
+    put_u32(&mut out, blocks.len());
+    out.extend_from_slice(&blocks);
     let checksum = blake3::hash(&out);
     out.extend_from_slice(checksum.as_bytes());
     out
@@ -134,7 +153,7 @@ struct Cursor<'a> {
     at: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<Range<usize>, IndexError> {
         let end = self.at.checked_add(n).ok_or(IndexError::Length)?;
         if end > self.bytes.len() {
@@ -152,19 +171,54 @@ impl Cursor<'_> {
         Ok(u32::from_le_bytes(b))
     }
 
-    /// A length-prefixed UTF-8 string's range.
-    fn string(&mut self) -> Result<Range<u32>, IndexError> {
+    /// A length-prefixed UTF-8 string.
+    fn string(&mut self) -> Result<&'a str, IndexError> {
         let len = self.u32()? as usize;
         let r = self.take(len)?;
-        std::str::from_utf8(&self.bytes[r.clone()])
-            .map_err(|_| IndexError::Malformed("a string is not UTF-8"))?;
-        Ok(r.start as u32..r.end as u32)
+        let bytes: &'a [u8] = self.bytes;
+        std::str::from_utf8(&bytes[r]).map_err(|_| IndexError::Malformed("a string is not UTF-8"))
+    }
+}
+
+/// One rock's versions, decoded from its block: each version's text and
+/// its arches (indexes into the index's arches), in order.
+#[derive(Debug)]
+pub struct Versions<'a> {
+    index: &'a ManifestIndex,
+    list: Vec<(&'a str, Range<usize>)>,
+    arch_refs: Vec<u32>,
+}
+
+impl<'a> Versions<'a> {
+    /// Each version's text and its arches in manifest order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, impl Iterator<Item = &'a str> + '_)> {
+        let arches = &self.index.arches;
+        self.list.iter().map(move |(text, refs)| {
+            (
+                *text,
+                self.arch_refs[refs.clone()]
+                    .iter()
+                    .map(move |a| arches[*a as usize].as_str()),
+            )
+        })
+    }
+
+    /// How many versions.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// No versions.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
     }
 }
 
 impl ManifestIndex {
-    /// Decodes index file bytes made from the manifest hashing to
-    /// `manifest_hash`, checking every rule of the format.
+    /// Opens index file bytes made from the manifest hashing to
+    /// `manifest_hash`: checks the magic, the hash, the checksum, the
+    /// arches and the name table. The rocks' blocks are checked as they
+    /// are read ([`ManifestIndex::versions`]).
     pub fn decode(bytes: Vec<u8>, manifest_hash: &[u8; 32]) -> Result<ManifestIndex, IndexError> {
         if bytes.len() < MAGIC.len() + 32 + 32 || bytes.len() > u32::MAX as usize {
             return Err(IndexError::Length);
@@ -186,63 +240,76 @@ impl ManifestIndex {
         let arch_count = c.u32()? as usize;
         let mut arches = Vec::with_capacity(arch_count.min(1 << 16));
         for _ in 0..arch_count {
-            let r = c.string()?;
-            arches.push(
-                String::from_utf8_lossy(&bytes[r.start as usize..r.end as usize]).into_owned(),
-            );
+            arches.push(c.string()?.to_owned());
         }
         let rock_count = c.u32()? as usize;
-        // Each rock takes at least 8 bytes: a bound before allocating.
-        let mut rocks = Vec::with_capacity(rock_count.min(body / 8));
-        let mut versions = Vec::new();
-        let mut arch_refs = Vec::new();
-        let text = |r: &Range<u32>| &bytes[r.start as usize..r.end as usize];
-        for _ in 0..rock_count {
-            let name = c.string()?;
-            if let Some(prev) = rocks.last() {
-                let prev: &Rock = prev;
-                if text(&prev.name) >= text(&name) {
-                    return Err(IndexError::Malformed("rock names out of order"));
-                }
-            }
-            let count = c.u32()? as usize;
-            let first = versions.len() as u32;
-            for i in 0..count {
-                let version = c.string()?;
-                if i > 0 {
-                    let prev: &VersionAt = &versions[versions.len() - 1];
-                    if text(&prev.text) >= text(&version) {
-                        return Err(IndexError::Malformed("versions out of order"));
-                    }
-                }
-                let n = c.u32()? as usize;
-                let start = arch_refs.len() as u32;
-                for _ in 0..n {
-                    let a = c.u32()?;
-                    if a as usize >= arches.len() {
-                        return Err(IndexError::Malformed("an arch index is out of range"));
-                    }
-                    arch_refs.push(a);
-                }
-                versions.push(VersionAt {
-                    text: version,
-                    arches: start..arch_refs.len() as u32,
-                });
-            }
-            rocks.push(Rock {
-                name,
-                versions: first..versions.len() as u32,
-            });
-        }
+        let table = c.take(rock_count.checked_mul(12).ok_or(IndexError::Length)?)?;
+        let pool_len = c.u32()? as usize;
+        let pool = c.take(pool_len)?;
+        let pool_text = std::str::from_utf8(&bytes[pool.clone()])
+            .map_err(|_| IndexError::Malformed("a name is not UTF-8"))?;
+        let blocks_len = c.u32()? as usize;
+        let blocks = c.take(blocks_len)?;
         if c.at != body {
             return Err(IndexError::Length);
+        }
+        let mut rocks: Vec<Rock> = Vec::with_capacity(rock_count);
+        let mut t = Cursor {
+            bytes: &bytes[table],
+            at: 0,
+        };
+        let mut previous: Option<&str> = None;
+        let mut starts = Vec::with_capacity(rock_count);
+        for _ in 0..rock_count {
+            let start = t.u32()? as usize;
+            let len = t.u32()? as usize;
+            let block = t.u32()? as usize;
+            // Names follow one another in the pool, so that a search for
+            // a word can run over the pool once.
+            let expected_start = rocks
+                .last()
+                .map_or(pool.start, |r: &Rock| r.name.end as usize);
+            if pool.start + start != expected_start {
+                return Err(IndexError::Malformed("a name is out of place"));
+            }
+            let name = start
+                .checked_add(len)
+                .and_then(|end| pool_text.get(start..end))
+                .ok_or(IndexError::Malformed("a name is out of bounds"))?;
+            if previous.is_some_and(|p| p.as_bytes() >= name.as_bytes()) {
+                return Err(IndexError::Malformed("rock names out of order"));
+            }
+            previous = Some(name);
+            // Blocks follow one another from the first byte: each begins
+            // past the previous one's count, and the last ends the section.
+            let expected_min = starts.last().map_or(0, |s: &usize| s + 4);
+            if (starts.is_empty() && block != 0) || block < expected_min || block >= blocks_len {
+                return Err(IndexError::Malformed("a rock's block is out of place"));
+            }
+            starts.push(block);
+            let at = pool.start + start;
+            rocks.push(Rock {
+                name: at as u32..(at + len) as u32,
+                block: 0..0,
+            });
+        }
+        if rock_count == 0 && blocks_len != 0 {
+            return Err(IndexError::Length);
+        }
+        if rocks.last().map_or(pool.start, |r| r.name.end as usize) != pool.end {
+            return Err(IndexError::Malformed(
+                "the name pool has bytes no name uses",
+            ));
+        }
+        for (i, rock) in rocks.iter_mut().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(blocks_len);
+            rock.block = (blocks.start + starts[i]) as u32..(blocks.start + end) as u32;
         }
         Ok(ManifestIndex {
             bytes,
             arches,
             rocks,
-            versions,
-            arch_refs,
+            pool: pool.start as u32..pool.end as u32,
         })
     }
 
@@ -254,8 +321,7 @@ impl ManifestIndex {
             bytes: Vec::new(),
             arches: Vec::new(),
             rocks: Vec::new(),
-            versions: Vec::new(),
-            arch_refs: Vec::new(),
+            pool: 0..0,
         })
     }
 
@@ -264,9 +330,10 @@ impl ManifestIndex {
         &self.bytes
     }
 
-    fn str_at(&self, r: &Range<u32>) -> &str {
-        // Checked to be UTF-8 when decoded.
-        std::str::from_utf8(&self.bytes[r.start as usize..r.end as usize]).unwrap_or_default()
+    fn name_at(&self, rock: &Rock) -> &str {
+        // Checked to lie in the UTF-8 pool on char boundaries when opened.
+        std::str::from_utf8(&self.bytes[rock.name.start as usize..rock.name.end as usize])
+            .unwrap_or_default()
     }
 
     /// Every rock name, in byte order.
@@ -274,39 +341,104 @@ impl ManifestIndex {
         self.rocks
             .iter()
             .enumerate()
-            .map(|(i, r)| (i, self.str_at(&r.name)))
+            .map(|(i, r)| (i, self.name_at(r)))
+    }
+
+    /// Every rock whose name contains `word`, in byte order: one pass of
+    /// a substring search over the name pool (names lie there one after
+    /// another), instead of a search started again for each name.
+    pub fn names_containing(&self, word: &str) -> Vec<(usize, &str)> {
+        if word.is_empty() {
+            return self.names().collect();
+        }
+        // Checked to be UTF-8 when opened.
+        let pool =
+            std::str::from_utf8(&self.bytes[self.pool.start as usize..self.pool.end as usize])
+                .unwrap_or_default();
+        let base = self.pool.start as usize;
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(at) = pool.get(from..).and_then(|rest| rest.find(word)) {
+            let at = from + at;
+            // The rock whose name holds byte `at`: the last to start at or
+            // before it (names cover the pool, so there is one).
+            let Some(i) = self
+                .rocks
+                .partition_point(|r| r.name.start as usize - base <= at)
+                .checked_sub(1)
+            else {
+                break;
+            };
+            let rock = &self.rocks[i];
+            let end = rock.name.end as usize - base;
+            if at + word.len() <= end {
+                found.push((i, self.name_at(rock)));
+            }
+            // On to the next name: a match across two names is none, and a
+            // name is listed once. (The name holding `at` ends after it.)
+            if end <= at {
+                break;
+            }
+            from = end;
+        }
+        found
     }
 
     /// The position of rock `name`, found by binary search.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.rocks
-            .binary_search_by(|r| self.str_at(&r.name).as_bytes().cmp(name.as_bytes()))
+            .binary_search_by(|r| self.name_at(r).as_bytes().cmp(name.as_bytes()))
             .ok()
     }
 
     /// The versions of the rock at `rock` (from [`ManifestIndex::names`] or
     /// [`ManifestIndex::find`]), in byte order, each with its arches in
-    /// manifest order.
-    pub fn versions(
-        &self,
-        rock: usize,
-    ) -> impl Iterator<Item = (&str, impl Iterator<Item = &str>)> {
-        let range = self
-            .rocks
-            .get(rock)
-            .map_or(0..0, |r| r.versions.start as usize..r.versions.end as usize);
-        self.versions[range].iter().map(move |v| {
-            let refs = &self.arch_refs[v.arches.start as usize..v.arches.end as usize];
-            (
-                self.str_at(&v.text),
-                refs.iter().map(move |a| self.arches[*a as usize].as_str()),
-            )
-        })
+    /// manifest order; only this rock's block is decoded, and checked:
+    /// bounds, UTF-8, order, arch indexes, and that it ends where the next
+    /// begins.
+    pub fn versions(&self, rock: usize) -> Result<Versions<'_>, IndexError> {
+        let mut out = Versions {
+            index: self,
+            list: Vec::new(),
+            arch_refs: Vec::new(),
+        };
+        let Some(r) = self.rocks.get(rock) else {
+            return Ok(out);
+        };
+        let mut c = Cursor {
+            bytes: &self.bytes[r.block.start as usize..r.block.end as usize],
+            at: 0,
+        };
+        let count = c.u32()? as usize;
+        // Each version takes at least 8 bytes: a bound before allocating.
+        out.list.reserve(count.min(c.bytes.len() / 8));
+        let mut previous: Option<&str> = None;
+        for _ in 0..count {
+            let text = c.string()?;
+            if previous.is_some_and(|p| p.as_bytes() >= text.as_bytes()) {
+                return Err(IndexError::Malformed("versions out of order"));
+            }
+            previous = Some(text);
+            let n = c.u32()? as usize;
+            let start = out.arch_refs.len();
+            for _ in 0..n {
+                let a = c.u32()?;
+                if a as usize >= self.arches.len() {
+                    return Err(IndexError::Malformed("an arch index is out of range"));
+                }
+                out.arch_refs.push(a);
+            }
+            out.list.push((text, start..out.arch_refs.len()));
+        }
+        if c.at != c.bytes.len() {
+            return Err(IndexError::Malformed("a rock's block has bytes after it"));
+        }
+        Ok(out)
     }
 
-    /// Number of (rock, version) pairs.
-    pub fn version_count(&self) -> usize {
-        self.versions.len()
+    /// Number of (rock, version) pairs (decodes every block).
+    pub fn version_count(&self) -> Result<usize, IndexError> {
+        (0..self.rocks.len()).try_fold(0, |n, i| Ok(n + self.versions(i)?.len()))
     }
 }
 
@@ -314,7 +446,7 @@ impl ManifestIndex {
 /// `reader`: `lua`, `zip` or `json`) lives under the cache directory.
 pub fn cache_path(cache: &Path, manifest_hash: &[u8; 32], reader: &str) -> PathBuf {
     cache.join("indexes").join(format!(
-        "{}.{reader}.1",
+        "{}.{reader}.{FORMAT}",
         blake3::Hash::from_bytes(*manifest_hash).to_hex()
     ))
 }
@@ -341,7 +473,6 @@ pub fn write_cached(cache: &Path, index: &ManifestIndex, manifest_hash: &[u8; 32
         })
     })();
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +504,8 @@ mod tests {
         let lpeg = index.find("lpeg").expect("lpeg");
         let versions: Vec<(String, Vec<String>)> = index
             .versions(lpeg)
+            .expect("lpeg's block")
+            .iter()
             .map(|(v, a)| (v.to_owned(), a.map(str::to_owned).collect()))
             .collect();
         assert_eq!(
@@ -386,7 +519,7 @@ mod tests {
             ]
         );
         assert_eq!(index.find("lpe"), None);
-        assert_eq!(index.version_count(), 3);
+        assert_eq!(index.version_count().expect("every block"), 3);
         let other = *blake3::hash(b"other").as_bytes();
         assert!(matches!(
             ManifestIndex::decode(bytes.clone(), &other),
@@ -399,5 +532,89 @@ mod tests {
             Err(IndexError::Checksum)
         ));
         assert!(ManifestIndex::decode(bytes[..bytes.len() - 1].to_vec(), &hash).is_err());
+    }
+
+    #[test]
+    fn names_containing_a_word_are_those_a_filter_over_each_name_finds() {
+        let mut r = Repository::new();
+        // Matches that straddle two names ("a" + "ab…"), overlap a real
+        // one ("aa" in "aab"), sit at a name's start or end, or repeat.
+        for name in [
+            "",
+            "a",
+            "aab",
+            "b",
+            "ba",
+            "baa",
+            "caaaa",
+            "lpeg",
+            "lpeg_patterns",
+            "xlpeg",
+        ] {
+            r.entry(name.into()).or_default().insert(
+                "1.0-1".into(),
+                Entries {
+                    arches: vec!["rockspec".into()],
+                },
+            );
+        }
+        let index = ManifestIndex::of(&r, &[0; 32]);
+        for word in [
+            "", "a", "aa", "ab", "ba", "b", "lpeg", "peg_", "g", "zz", "aaaa",
+        ] {
+            let by_filter: Vec<(usize, &str)> =
+                index.names().filter(|(_, n)| n.contains(word)).collect();
+            assert_eq!(index.names_containing(word), by_filter, "{word:?}");
+        }
+    }
+
+    /// `bytes` with its checksum made again, as a buggy writer would.
+    fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+        let body = bytes.len() - 32;
+        let sum = blake3::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(sum.as_bytes());
+        bytes
+    }
+
+    #[test]
+    fn a_bad_block_is_found_when_its_rock_is_read_and_not_before() {
+        let hash = *blake3::hash(b"manifest").as_bytes();
+        let mut bytes = encode(&repo(), &hash);
+        // lpeg's last arch index is the last u32 before the checksum.
+        let at = bytes.len() - 36;
+        bytes[at..at + 4].copy_from_slice(&99u32.to_le_bytes());
+        let index = ManifestIndex::decode(resealed(bytes), &hash).expect("the name table is good");
+        let a_b = index.find("a-b").expect("a-b");
+        assert_eq!(index.versions(a_b).expect("a-b's block").len(), 1);
+        let lpeg = index.find("lpeg").expect("lpeg");
+        assert!(matches!(
+            index.versions(lpeg),
+            Err(IndexError::Malformed("an arch index is out of range"))
+        ));
+    }
+
+    #[test]
+    fn a_name_table_out_of_order_or_out_of_place_is_not_an_index() {
+        let hash = *blake3::hash(b"manifest").as_bytes();
+        let bytes = encode(&repo(), &hash);
+        // The name table follows the arch count, the arches ("rockspec",
+        // "all", "src", each with its length) and the rock count.
+        let table = 40 + 4 + [3, 8, 3].iter().map(|n| 4 + n).sum::<usize>() + 4;
+        // Swap the two entries: names out of order.
+        let mut swapped = bytes.clone();
+        let first: Vec<u8> = swapped[table..table + 12].to_vec();
+        swapped.copy_within(table + 12..table + 24, table);
+        swapped[table + 12..table + 24].copy_from_slice(&first);
+        assert!(matches!(
+            ManifestIndex::decode(resealed(swapped), &hash),
+            Err(IndexError::Malformed(_))
+        ));
+        // The second rock's block pointed inside the first's count.
+        let mut misplaced = bytes.clone();
+        misplaced[table + 20..table + 24].copy_from_slice(&2u32.to_le_bytes());
+        assert!(matches!(
+            ManifestIndex::decode(resealed(misplaced), &hash),
+            Err(IndexError::Malformed("a rock's block is out of place"))
+        ));
     }
 }

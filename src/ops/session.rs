@@ -139,7 +139,7 @@ impl Session {
                 exact,
                 &constraints,
                 &BuildEnv::host_arch(),
-            ));
+            )?);
         }
         Ok(servers::search(
             self.manifests()?,
@@ -148,7 +148,7 @@ impl Session {
             exact,
             &constraints,
             &BuildEnv::host_arch(),
-        ))
+        )?)
     }
 
     /// The best file of rock `name` at `version` for `want`.

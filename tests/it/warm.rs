@@ -198,6 +198,11 @@ fn manifest_index_vector() {
     let manifest = std::fs::read(dir.join("001-small.lua")).expect("vector manifest");
     let parsed = rockstore::manifest::RepositoryManifest::from_bytes("manifest-5.4", &manifest)
         .expect("parse");
+    // The JSON form check_vectors.py encodes from lists the same.
+    let json = std::fs::read(dir.join("001-small.json")).expect("vector json");
+    let from_json = rockstore::manifest::RepositoryManifest::from_bytes("manifest-5.4.json", &json)
+        .expect("parse json");
+    assert_eq!(from_json.repository, parsed.repository);
     let hash = *blake3::hash(&manifest).as_bytes();
     let bytes = rockstore::manifest::index::encode(&parsed.repository, &hash);
     let expected_path = dir.join("001-small.index");
@@ -207,5 +212,23 @@ fn manifest_index_vector() {
     let expected = std::fs::read(&expected_path).expect("vector index");
     assert_eq!(bytes, expected, "index bytes differ from the vector");
     let index = rockstore::manifest::index::ManifestIndex::decode(expected, &hash).expect("decode");
-    assert_eq!(index.version_count(), parsed.version_count());
+    assert_eq!(
+        index.version_count().expect("every block"),
+        parsed.version_count()
+    );
+    // One rock read by name alone, arches in manifest order.
+    let lpeg = index.find("lpeg").expect("lpeg");
+    let versions: Vec<(&str, Vec<&str>)> = index
+        .versions(lpeg)
+        .expect("lpeg's block")
+        .iter()
+        .map(|(v, a)| (v, a.collect()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("0.12.2-1", vec!["rockspec", "linux-x86_64"]),
+            ("1.1.0-1", vec!["src", "rockspec"])
+        ]
+    );
 }
