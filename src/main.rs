@@ -5,11 +5,9 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
     // LuaRocks exits 1 on a bad command line; clap's own code is 2.
-    let args = match cli::Cli::try_parse_from(cli::cache_cmd::copy_argv(std::env::args_os())) {
+    let args = match cli::parse(cli::cache_cmd::copy_argv(std::env::args_os())) {
         Ok(args) => args,
         Err(error) => {
             let _ = error.print();

@@ -287,7 +287,9 @@ pub fn finish_push(pusher: Option<Pusher>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rockstore copy`.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// `rockstore copy`.
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// Copy to this binary cache (with the signed realisations of what was

@@ -100,7 +100,9 @@ impl TemplateFlags {
     }
 }
 
-/// What `write_rockspec` and `init` take for the rockspec they write.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// What `write_rockspec` and `init` take for the rockspec they write.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TemplateFlags {
     /// Write the rockspec to this file.

@@ -30,7 +30,9 @@ pub struct InstallArgs {
     pub pin: bool,
 }
 
-/// The flags `install` and `build` share.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// The flags `install` and `build` share.
 #[derive(Debug, Args, Clone, Default)]
 pub struct InstallFlags {
     /// The rocks server namespace to look the rock up in (as `NS/ROCK`):
@@ -54,7 +56,9 @@ pub struct InstallFlags {
     pub run: RunFlags,
 }
 
-/// How an install runs: planned only, or with how many builds at once.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// How an install runs: planned only, or with how many builds at once.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunFlags {
     /// Print the plan (every rock, its version and source, build or reuse,

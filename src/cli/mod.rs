@@ -34,45 +34,78 @@ use rockstore::env_vars::EnvVars;
 
 use report::ExitStatus;
 
-/// rockstore: LuaRocks-compatible rocks on an immutable, content-addressed store.
-///
-/// Every built rock lives once in the store, named by the blake3 hash of its
-/// contents; rocks trees become symlink profiles over it.
-#[derive(Debug, Parser)]
-#[command(name = "rockstore", version)]
-pub struct Cli {
-    /// The store root [default: $ROCKSTORE_STORE, else `rockstore_store` in
-    /// LuaRocks' config, else $XDG_DATA_HOME/rockstore, else
-    /// ~/.local/share/rockstore]. May stand before or after the command.
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Global options",
-        value_name = "DIR"
-    )]
-    pub store: Option<PathBuf>,
+// The command line is defined once and derived twice: `Cli` parses, its
+// subcommands deferred (each one's arguments built only when it runs, or
+// for its help, instead of ~40 argument sets on every start); `EagerCli`
+// builds everything up front, as `completion` needs to write the same
+// scripts (clap appends a deferred subcommand's own arguments after the
+// global ones it has already propagated, which reorders completions).
+macro_rules! cli_struct {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident, $command:ident) => {
+        $(#[$meta])*
+        /// rockstore: LuaRocks-compatible rocks on an immutable, content-addressed store.
+        ///
+        /// Every built rock lives once in the store, named by the blake3 hash of its
+        /// contents; rocks trees become symlink profiles over it.
+        #[derive(Debug, Parser)]
+        #[command(name = "rockstore", version)]
+        $vis struct $name {
+            /// The store root [default: $ROCKSTORE_STORE, else `rockstore_store` in
+            /// LuaRocks' config, else $XDG_DATA_HOME/rockstore, else
+            /// ~/.local/share/rockstore]. May stand before or after the command.
+            #[arg(
+                long,
+                global = true,
+                help_heading = "Global options",
+                value_name = "DIR"
+            )]
+            pub store: Option<PathBuf>,
 
-    /// Also print each command a build runs (compiler lines), as LuaRocks'
-    /// `--verbose`. May stand before or after the command.
-    #[arg(short, long, global = true, help_heading = "Global options")]
-    pub verbose: bool,
+            /// Also print each command a build runs (compiler lines), as LuaRocks'
+            /// `--verbose`. May stand before or after the command.
+            #[arg(short, long, global = true, help_heading = "Global options")]
+            pub verbose: bool,
 
-    #[command(flatten)]
-    server_flags: flags::ServerFlags,
+            #[command(flatten)]
+            server_flags: flags::ServerFlags,
 
-    #[command(flatten)]
-    tree_flags: context::TreeFlags,
+            #[command(flatten)]
+            tree_flags: context::TreeFlags,
 
-    #[command(flatten)]
-    cache_flags: cache_cmd::CacheFlags,
+            #[command(flatten)]
+            cache_flags: cache_cmd::CacheFlags,
 
-    /// None: the help, then the configuration in use (as `luarocks` alone).
-    #[command(subcommand)]
-    command: Option<Command>,
+            /// None: the help, then the configuration in use (as `luarocks` alone).
+            #[command(subcommand)]
+            command: Option<$command>,
+        }
+    };
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
+macro_rules! commands {
+    ($($body:tt)*) => {
+        #[derive(Debug, Subcommand)]
+        #[command(defer = true)]
+        enum Command {
+            $($body)*
+        }
+
+        #[derive(Debug, Subcommand)]
+        #[allow(dead_code)] // only its clap definition is used
+        enum EagerCommand {
+            $($body)*
+        }
+    };
+}
+
+cli_struct!(pub struct Cli, Command);
+cli_struct!(
+    #[allow(dead_code)] // only its clap definition is used
+    struct EagerCli,
+    EagerCommand
+);
+
+commands! {
     /// Low-level store operations (like `nix-store`): init (also shared), add,
     /// ls, info, path, why.
     #[command(subcommand)]
@@ -189,6 +222,81 @@ enum Command {
     Doctor(tree_cmd::DoctorArgs),
 }
 
+/// Parses the words of a command line (the program's name first) as
+/// [`Cli`]. When the subcommand being run can be told from the words before
+/// it, clap is given a command line holding only that subcommand: building
+/// the whole one copies each global argument (~27) into each subcommand
+/// (~40), most of a `list`'s start-up. Help or version asked, a word not
+/// known, or anything unclear before the subcommand take the whole command
+/// line, so every message stays as it was.
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let full = Cli::command();
+    let mut cmd = match running(&full, &args) {
+        Some(sub) => only(&full, sub),
+        None => full,
+    };
+    let mut matches = cmd.try_get_matches_from_mut(args)?;
+    // As clap's own `try_parse_from` formats such an error.
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
+}
+
+/// The subcommand `args` run, when the words before it are only global
+/// options clap would read the same way, and no help is asked after it.
+fn running<'c>(full: &'c clap::Command, args: &[std::ffi::OsString]) -> Option<&'c clap::Command> {
+    let asks_help =
+        |w: &std::ffi::OsString| matches!(w.to_str(), Some("-h" | "--help" | "-V" | "--version"));
+    // Whether the option's value is the next word (never optional).
+    let value_follows = |arg: &clap::Arg| {
+        if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
+            return None;
+        }
+        Some(arg.get_action().takes_values())
+    };
+    let mut words = args.iter().skip(1).enumerate();
+    while let Some((_, word)) = words.next() {
+        let word = word.to_str()?;
+        let follows = if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = long
+                .split_once('=')
+                .map_or((long, false), |(n, _)| (n, true));
+            let arg = full.get_arguments().find(|a| a.get_long() == Some(name))?;
+            value_follows(arg)? && !inline
+        } else if let Some(short) = word.strip_prefix('-') {
+            // One short flag alone (`-v`); clusters and `-` take the long way.
+            let mut chars = short.chars();
+            let (Some(c), None) = (chars.next(), chars.next()) else {
+                return None;
+            };
+            let arg = full.get_arguments().find(|a| a.get_short() == Some(c))?;
+            value_follows(arg)?
+        } else {
+            let sub = full.find_subcommand(word)?;
+            let rest = words.map(|(i, _)| &args[i + 1]);
+            return (!rest.take_while(|w| *w != "--").any(|w| asks_help(w))).then_some(sub);
+        };
+        if follows {
+            words.next()?;
+        }
+    }
+    None
+}
+
+/// `full` with only `sub` among its subcommands: the same name, version,
+/// about, arguments and groups.
+fn only(full: &clap::Command, sub: &clap::Command) -> clap::Command {
+    let mut root = clap::Command::new("rockstore").version(env!("CARGO_PKG_VERSION"));
+    if let Some(about) = full.get_about() {
+        root = root.about(about.clone());
+    }
+    if let Some(about) = full.get_long_about() {
+        root = root.long_about(about.clone());
+    }
+    root.args(full.get_arguments().cloned())
+        .groups(full.get_groups().cloned())
+        .subcommand(sub.clone())
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     // Resolved only by commands that use a store: reading a rockspec needs
@@ -279,7 +387,9 @@ pub fn run(cli: Cli, env: &EnvVars) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// `rockstore completion`.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// `rockstore completion`.
 #[derive(Debug, clap::Args)]
 pub struct CompletionArgs {
     /// The shell.
@@ -306,7 +416,65 @@ fn completion(args: CompletionArgs) -> anyhow::Result<ExitStatus> {
         CompletionShell::Fish => clap_complete::Shell::Fish,
     };
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "rockstore", &mut script);
+    clap_complete::generate(shell, &mut EagerCli::command(), "rockstore", &mut script);
     outln!("{}", String::from_utf8_lossy(&script).trim_end());
     Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser as _};
+
+    fn words(line: &str) -> Vec<std::ffi::OsString> {
+        std::iter::once("rockstore")
+            .chain(line.split_whitespace())
+            .map(Into::into)
+            .collect()
+    }
+
+    #[test]
+    fn the_subcommand_run_is_told_only_when_clear() {
+        let full = Cli::command();
+        let name = |line: &str| running(&full, &words(line)).map(|c| c.get_name().to_owned());
+        assert_eq!(name("list").as_deref(), Some("list"));
+        assert_eq!(
+            name("--store S -v --tree=T list x").as_deref(),
+            Some("list")
+        );
+        assert_eq!(
+            name("--lua-version 5.4 new-version x").as_deref(),
+            Some("new_version")
+        );
+        // The value of --tree, not a subcommand; then nothing.
+        assert_eq!(name("--tree list"), None);
+        assert_eq!(name("list --help"), None);
+        assert_eq!(name("-h list"), None);
+        assert_eq!(name("--bogus list"), None);
+        assert_eq!(name("lis"), None);
+        assert_eq!(name("-vv list"), None);
+        assert_eq!(name("install -- --help").as_deref(), Some("install"));
+    }
+
+    #[test]
+    fn parsing_with_only_the_subcommand_run_reads_the_same() {
+        for line in [
+            "--store S list --porcelain",
+            "--tree T -v show foo 1.0 --home",
+            "--only-server http://h --lua-version 5.1 install a b==1 --deps-mode none",
+            "path --lr-path --tree T",
+            "store ls --store S",
+            "list extra --bogus",
+            "show",
+            "copy --to file:///c --all",
+        ] {
+            let ours = parse(words(line)).map(|c| format!("{c:?}"));
+            let clap = Cli::try_parse_from(words(line)).map(|c| format!("{c:?}"));
+            match (ours, clap) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{line}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{line}"),
+                (a, b) => panic!("{line}: {a:?} against {b:?}"),
+            }
+        }
+    }
 }

@@ -42,7 +42,9 @@ pub struct ShowArgs {
     pub porcelain: bool,
 }
 
-/// `show`'s flags: each prints one piece of information, as LuaRocks'.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// `show`'s flags: each prints one piece of information, as LuaRocks'.
 #[derive(Debug, Args, Default)]
 #[group(multiple = false)]
 pub struct ShowOnly {

@@ -16,7 +16,9 @@ use super::flags::TemplateFlags;
 use super::output;
 use super::report::ExitStatus;
 
-/// The rockspec a command reads, and for which platform.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// The rockspec a command reads, and for which platform.
 #[derive(Debug, Args)]
 pub struct RockspecFile {
     /// The rockspec (`name-version-revision.rockspec`).

@@ -80,7 +80,9 @@ pub struct InitArgs {
     pub daemon: bool,
 }
 
-/// `rockstore daemon`.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// `rockstore daemon`.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Users allowed to connect (a name or `@group`; repeatable) [default:

@@ -181,7 +181,9 @@ pub(super) fn undo_hint(cx: &Context, tree: &Tree, n: u64) -> String {
     }
 }
 
-/// `rockstore purge`.
+// (Not a doc comment: clap would take it for the subcommand's about text
+// once the subcommand's arguments are built deferred; see cli::Command.)
+// `rockstore purge`.
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
     /// Keep the highest-numbered version of each rock and remove the other
