@@ -14,6 +14,7 @@
 //! | verify and repair | [`store::verify`] |
 //! | crash-test stopping points | [`store::failpoint`] |
 //! | atomic small-file writes | [`fs_atomic`] |
+//! | answers from a header's bytes kept while the file is unchanged | [`file_memo`] |
 //! | configuration and the environment | [`config`], [`env_vars`] |
 //! | evaluating untrusted Lua (rockspecs, manifests, config) | [`lua`] |
 //! | rockspecs: model, schema, platform overrides | [`rockspec`] |
@@ -67,6 +68,7 @@ pub mod config_view;
 pub mod daemon;
 pub mod env_vars;
 pub mod fetch;
+pub mod file_memo;
 pub mod fs_atomic;
 pub mod gc;
 pub mod hint;

@@ -300,18 +300,22 @@ pub fn header_version(dir: &Path) -> std::io::Result<Option<String>> {
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_HEADER).read_to_end(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let Some(line) = text.lines().find(|l| l.contains("#define LUA_VERSION_NUM")) else {
-        return Ok(None);
-    };
-    let num: Option<u32> = line.split_whitespace().nth(2).and_then(|n| {
-        n.trim_end_matches(|c: char| !c.is_ascii_digit())
-            .parse()
-            .ok()
-    });
-    Ok(num.map(|num| format!("{}.{}", num / 100, num % 100)))
+    // Asked once per rock an install builds or finds built.
+    static VERSIONS: crate::file_memo::FileMemo<Option<String>> = crate::file_memo::FileMemo::new();
+    VERSIONS.get(&dir.join("lua.h"), file, |file| {
+        let mut bytes = Vec::new();
+        file.take(MAX_HEADER).read_to_end(&mut bytes)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let Some(line) = text.lines().find(|l| l.contains("#define LUA_VERSION_NUM")) else {
+            return Ok(None);
+        };
+        let num: Option<u32> = line.split_whitespace().nth(2).and_then(|n| {
+            n.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        });
+        Ok(num.map(|num| format!("{}.{}", num / 100, num % 100)))
+    })
 }
 
 /// Debian's multiarch triplet (`x86_64-linux-gnu`): what `gcc

@@ -213,9 +213,15 @@ fn lua_h_hash(path: &Path) -> Result<String, BuildError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(io(e)),
     };
-    let mut hasher = blake3::Hasher::new();
-    std::io::copy(&mut file.take(MAX_HEADER), &mut hasher).map_err(io)?;
-    Ok(hasher.finalize().to_hex().to_string())
+    // Asked once per rock a recipe is keyed for.
+    static HASHES: crate::file_memo::FileMemo<String> = crate::file_memo::FileMemo::new();
+    HASHES
+        .get(path, file, |file| {
+            let mut hasher = blake3::Hasher::new();
+            std::io::copy(&mut file.take(MAX_HEADER), &mut hasher)?;
+            Ok(hasher.finalize().to_hex().to_string())
+        })
+        .map_err(io)
 }
 
 /// The compiler's command and a hash of its binary: a compiler upgrade
