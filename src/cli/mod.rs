@@ -273,7 +273,7 @@ fn running<'c>(full: &'c clap::Command, args: &[std::ffi::OsString]) -> Option<&
         } else {
             let sub = full.find_subcommand(word)?;
             let rest = words.map(|(i, _)| &args[i + 1]);
-            return (!rest.take_while(|w| *w != "--").any(|w| asks_help(w))).then_some(sub);
+            return (!rest.take_while(|w| *w != "--").any(asks_help)).then_some(sub);
         };
         if follows {
             words.next()?;
@@ -424,7 +424,7 @@ fn completion(args: CompletionArgs) -> anyhow::Result<ExitStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, Parser as _};
+    use clap::CommandFactory;
 
     fn words(line: &str) -> Vec<std::ffi::OsString> {
         std::iter::once("rockstore")

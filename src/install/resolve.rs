@@ -276,7 +276,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             }
             self.namespaced.insert(ns.to_owned(), loaded?);
         }
-        Ok(servers::search(
+        servers::search(
             self.namespaced
                 .get(ns)
                 .map(Vec::as_slice)
@@ -286,7 +286,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             true,
             constraints,
             &self.builder.env.arch,
-        )?)
+        )
     }
 
     fn offers(
@@ -310,14 +310,14 @@ impl<'r, 'a> Resolver<'r, 'a> {
             }
             self.manifests = Some(loaded?);
         }
-        Ok(servers::search(
+        servers::search(
             self.manifests.as_deref().unwrap_or_default(),
             &[],
             name,
             true,
             constraints,
             &self.builder.env.arch,
-        )?)
+        )
     }
 
     /// The rockspec of a request and how to build it.
