@@ -291,6 +291,11 @@ impl Host<'_> {
 
     /// [`Host::run`] in the working directory `dir`.
     fn run_in(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        self.cmd_in(dir, args).output().expect("rockstore")
+    }
+
+    /// The command [`Host::run_in`] runs, to wrap.
+    pub(crate) fn cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = self.s.bare_cmd();
         cmd.current_dir(dir)
             .env("CC_LOG", &self.log)
@@ -306,7 +311,7 @@ impl Host<'_> {
             .arg(self.tree())
             .args(args)
             .arg(format!("CC={}", self.cc.display()));
-        cmd.output().expect("rockstore")
+        cmd
     }
 
     pub(crate) fn ok(&self, args: &[&str]) -> String {

@@ -16,7 +16,12 @@ use crate::support::{need, text, Sandbox};
 /// Plants, in the cache at `root`, an item document for `name 1.0-1` that
 /// claims `size` bytes and a blob made of `write`'s bytes, compressed as
 /// a push compresses (level 3). Returns the item's name.
-fn plant_item(root: &Path, name: &str, size: u64, write: impl Fn(&mut dyn Write)) -> String {
+pub(crate) fn plant_item(
+    root: &Path,
+    name: &str,
+    size: u64,
+    write: impl Fn(&mut dyn Write),
+) -> String {
     // Any hash: the fetch must stop long before it could check one.
     let hash = ContentHash(*blake3::hash(name.as_bytes()).as_bytes());
     let item = ItemName::new(&hash, name, "1.0-1").expect("name");
@@ -399,5 +404,114 @@ fn a_hostile_index_lists_nothing_and_reaches_nothing() {
             "dmtop-1.0-1.all.rock",
             "dmtop-1.0-1.rockspec"
         ])
+    );
+}
+
+/// `cmd` run by `prlimit` with `limits` (its program, arguments,
+/// environment and working directory kept).
+fn under_prlimit(cmd: &std::process::Command, limits: &[String]) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("prlimit");
+    wrapped
+        .args(limits)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            wrapped.env(key, value);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+/// A project's `luarocks.lock` pins dmdep to an item whose blob, in a
+/// cache anyone can write, is a zstd bomb (30 KB unpacking to 768 MiB).
+/// `make` refuses it with a warning naming the cache and the bomb,
+/// admits nothing of that hash and builds dmdep from its source. It runs
+/// under a 256 MiB data limit (holding the archive in memory, as a
+/// pinned item's used to be, passes it and aborts) and a 512 MiB file
+/// size limit, with its own TMPDIR, left empty.
+#[test]
+fn a_pinned_items_zstd_bomb_is_refused_in_bounded_memory_and_nothing_admitted() {
+    if !need(&["lua5.4", "prlimit"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let zeros = vec![0u8; 1 << 20];
+    // plant_item's version is 1.0-1, dmdep's.
+    let item = plant_item(&engine.root, "dmdep", 10_000_000_000, |w| {
+        for _ in 0..768 {
+            w.write_all(&zeros).expect("write");
+        }
+    });
+    let hash = ContentHash(*blake3::hash(b"dmdep").as_bytes()).to_hex();
+    let project = s.dir("project");
+    std::fs::write(
+        project.join("app-1.0-1.rockspec"),
+        "package = 'app'\nversion = '1.0-1'\nsource = { url = 'git+https://example.invalid/app' }\n\
+         dependencies = { 'dmdep' }\n\
+         build = { type = 'builtin', modules = { app = 'app.lua' } }\n",
+    )
+    .expect("rockspec");
+    std::fs::write(
+        project.join("app.lua"),
+        "return { dep = require('dmdep').dep }\n",
+    )
+    .expect("app");
+    std::fs::write(
+        project.join("luarocks.lock"),
+        format!(
+            "return {{ dependencies = {{ dmdep = \"1.0-1\" }}, \
+             rockstore_items = {{ dmdep = \"blake3:{hash}\" }} }}\n"
+        ),
+    )
+    .expect("lock");
+    let b = crate::cache::host(&s, &repo, "b", &engine);
+    let tmpdir = s.dir("make-tmp");
+    let mut cmd = under_prlimit(
+        &b.cmd_in(&project, &["make", "--substituter", &engine.url]),
+        &[
+            format!("--data={}", 256u64 << 20),
+            format!("--fsize={}", 512u64 << 20),
+        ],
+    );
+    cmd.env("TMPDIR", &tmpdir);
+    let out = cmd.output().expect("prlimit");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.lines().any(|l| l.contains("warning:")
+            && l.contains(&engine.url)
+            && l.contains(&hash)
+            && l.contains("zstd bomb")),
+        "a warning names the cache, the blob and the bomb:\n{said}"
+    );
+    assert!(!said.contains("dmdep 1.0-1: pinned item"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&tmpdir)
+        .expect("tmpdir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let listed = text(
+        &s.bare_cmd()
+            .arg("--store")
+            .arg(b.store())
+            .args(["store", "ls"])
+            .output()
+            .expect("ls")
+            .stdout,
+    );
+    assert!(!listed.contains(&item), "admitted: {listed}");
+    assert!(listed.contains("dmdep"), "dmdep was built: {listed}");
+    assert_eq!(
+        b.lua("local app = require('app') print(app.dep)"),
+        "true"
     );
 }
