@@ -247,7 +247,9 @@ impl Substituters {
                     "it unpacks to more than {}, the largest pinned item",
                     crate::units::human(limits.max_item)
                 ),
-                Err(Unpack::Ratio) => format!("it unpacks to more than {}", Bound::Ratio(MAX_RATIO)),
+                Err(Unpack::Ratio) => {
+                    format!("it unpacks to more than {}", Bound::Ratio(MAX_RATIO))
+                }
             };
             (self.warn)(&format!(
                 "{}: refusing the blob of {}: {why}; nothing was admitted from it",

@@ -510,8 +510,5 @@ fn a_pinned_items_zstd_bomb_is_refused_in_bounded_memory_and_nothing_admitted() 
     );
     assert!(!listed.contains(&item), "admitted: {listed}");
     assert!(listed.contains("dmdep"), "dmdep was built: {listed}");
-    assert_eq!(
-        b.lua("local app = require('app') print(app.dep)"),
-        "true"
-    );
+    assert_eq!(b.lua("local app = require('app') print(app.dep)"), "true");
 }
