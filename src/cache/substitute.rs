@@ -46,6 +46,18 @@ pub struct Hit {
     pub item: ItemName,
 }
 
+impl Hit {
+    /// The most bytes its blob is read for, and the size of its deadline:
+    /// its signed `blob_size`, but never more than a blob of its signed
+    /// item size can be (a pusher that signed a planted file's size does
+    /// not make readers wait on it for days).
+    pub fn blob_bound(&self) -> u64 {
+        self.doc.blob_size.min(super::copy::max_blob(
+            self.doc.size.saturating_add(64 << 20),
+        ))
+    }
+}
+
 /// Why a substitution failed when it had to succeed (`--cache-only`).
 #[derive(Debug, thiserror::Error)]
 pub enum SubstituteError {
@@ -294,7 +306,7 @@ impl Substituters {
                     if slot.down.load(Ordering::SeqCst) {
                         continue;
                     }
-                    let mut reader = match slot.cache.blob_sized(&hit.hash, hit.doc.blob_size) {
+                    let mut reader = match slot.cache.blob_sized(&hit.hash, hit.blob_bound()) {
                         Ok(Some(reader)) => reader,
                         Ok(None) => continue,
                         Err(e) => {
@@ -319,7 +331,7 @@ impl Substituters {
                         // Cut at its deadline: the cache is down for the
                         // run, not asked for this blob again by the step.
                         Err(e) if super::transport::timed_out(&e) => {
-                            self.late(slot, &hit.hash, hit.doc.blob_size);
+                            self.late(slot, &hit.hash, hit.blob_bound());
                         }
                         Err(_) => {}
                     }
@@ -580,7 +592,7 @@ impl Substituters {
                 Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
             )),
             None if slot.down.load(Ordering::SeqCst) => return Err(Failed::Down),
-            None => slot.cache.blob_sized(&hit.hash, hit.doc.blob_size),
+            None => slot.cache.blob_sized(&hit.hash, hit.blob_bound()),
         };
         let late = Arc::new(AtomicBool::new(false));
         let reader = match fetched {
@@ -612,7 +624,7 @@ impl Substituters {
             if late.load(Ordering::SeqCst) {
                 // Slow, not lying: skipped like a down cache, so the next
                 // rock does not wait out its deadline too.
-                self.late(slot, &hit.hash, hit.doc.blob_size);
+                self.late(slot, &hit.hash, hit.blob_bound());
                 return Failed::Down;
             }
             Failed::Refused(format!("{url}: {reason}"))

@@ -512,3 +512,99 @@ fn a_pinned_items_zstd_bomb_is_refused_in_bounded_memory_and_nothing_admitted() 
     assert!(listed.contains("dmdep"), "dmdep was built: {listed}");
     assert_eq!(b.lua("local app = require('app') print(app.dep)"), "true");
 }
+
+/// Someone who can write a cache's storage plants, where the blob of an
+/// item about to be pushed belongs, a sparse file of 100 GiB. A trusted
+/// push finds a blob "there" and used to sign its size as the item's
+/// `blob_size`, which readers take as their download's deadline (30 s
+/// plus 100 GiB at 1 MiB/s: 28 hours). The push now refuses it, naming
+/// the file, and signs nothing of the item; beside a genuine blob it
+/// signs that blob's size.
+#[test]
+fn a_push_signs_no_planted_blobs_absurd_size() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let (secret, _) = crate::cache::keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    let first = file_engine(s.tmp.path());
+    let a = crate::cache::host(&s, &repo, "a", &first);
+    a.ok(&[
+        "install",
+        "dmdep",
+        "--push-to",
+        &first.url,
+        "--secret-key-file",
+        &secret,
+    ]);
+    let doc_file = std::fs::read_dir(first.root.join("item"))
+        .expect("item dir")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("-dmdep-"))
+        .expect("dmdep's item document")
+        .path();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&doc_file).expect("doc")).expect("json");
+    let item = doc_file
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let hex = doc["hash"]
+        .as_str()
+        .expect("hash")
+        .trim_start_matches("blake3:")
+        .to_owned();
+    let blob_rel = format!("blob/{}/{hex}.zst", &hex[..2]);
+    let genuine = std::fs::read(first.root.join(&blob_rel)).expect("genuine blob");
+
+    let planted_root = s.dir("planted-cache");
+    let planted = planted_root.join(&blob_rel);
+    std::fs::create_dir_all(planted.parent().expect("shard")).expect("shard");
+    std::fs::File::create(&planted)
+        .and_then(|f| f.set_len(100 << 30))
+        .expect("sparse blob");
+    let url = format!("file://{}", planted_root.display());
+    let out = a.run(&["copy", "--to", &url, "--secret-key-file", &secret, &item]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&planted.display().to_string()) && err.contains("remove the file"),
+        "the error names the planted file:\n{err}"
+    );
+    let signed: Vec<_> = walk_files(&planted_root.join("real"));
+    assert!(signed.is_empty(), "signed: {signed:?}");
+
+    // Beside the genuine blob (another host's push): its size is signed.
+    let other_root = s.dir("other-cache");
+    std::fs::create_dir_all(other_root.join(&blob_rel).parent().expect("shard")).expect("shard");
+    std::fs::write(other_root.join(&blob_rel), &genuine).expect("genuine");
+    let url = format!("file://{}", other_root.display());
+    a.ok(&["copy", "--to", &url, "--secret-key-file", &secret, &item]);
+    let reals = walk_files(&other_root.join("real"));
+    assert_eq!(reals.len(), 1, "{reals:?}");
+    let real: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reals[0]).expect("real")).expect("json");
+    assert_eq!(real["blob_size"].as_u64(), Some(genuine.len() as u64));
+}
+
+/// The files below `dir` (none when it is absent).
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    // Bounded: a test cache holds a handful of files.
+    for _ in 0..10_000 {
+        let Some(d) = todo.pop() else { break };
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
