@@ -608,3 +608,49 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Someone without a key rewrites a view's index to list 200,001 rocks
+/// that are not there. Each name listed costs a push requests (its
+/// attestation, the rock) and a warning; past the 200,000 an index may
+/// list, the index is refused whole, with one warning, and rebuilt from
+/// what the directory holds.
+#[test]
+fn a_view_index_listing_more_files_than_an_index_may_is_refused_whole() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let ghosts: Vec<String> = (0..=200_000)
+        .map(|i| format!("ghost{i}-1.0-1.all.rock"))
+        .collect();
+    let mut files: Vec<&str> = vec!["dmdep-1.0-1.all.rock", "dmtop-1.0-1.all.rock"];
+    files.extend(ghosts.iter().map(String::as_str));
+    write_index(&view, &files);
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let warnings: Vec<&str> = said.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "{:?}",
+        &warnings[..warnings.len().min(5)]
+    );
+    assert!(
+        warnings[0].contains("rockstore-view.json") && warnings[0].contains("more than the 200000"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(
+        manifest_rocks(&view, "manifest"),
+        [
+            "dmdep 1.0-1 all,rockspec".to_owned(),
+            "dmtop 1.0-1 all,rockspec".to_owned()
+        ]
+    );
+}
