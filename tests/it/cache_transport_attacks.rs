@@ -744,3 +744,89 @@ fn copy_from_cuts_a_blob_longer_than_its_stated_size() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fresh.items().len(), 1);
 }
+
+/// A lock pins dmdep to an item whose blob the cache trickles. Nothing
+/// states a pinned blob's size, so its deadline is that of 1 GiB (2 s
+/// here: --timeout 1, and `rockstore_cache_min_rate` 1G); cut there, the
+/// cache is down for the run: one warning naming it, dmdep built, and
+/// nothing else asked of it (no realisation, no plan document).
+#[test]
+fn a_pinned_blob_cut_at_its_deadline_makes_the_cache_down_for_the_run() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    s.system_config("5.4", "rockstore_cache_min_rate = \"1G\"\n");
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = keygen(&s, "ci-1");
+    let root = s.dir("slow-cache");
+    let hash = blake3::hash(b"a pinned dmdep").to_hex().to_string();
+    let blob = root.join(format!("blob/{}/{hash}.zst", &hash[..2]));
+    std::fs::create_dir_all(blob.parent().expect("shard")).expect("shard");
+    // A zstd frame of noise: a reader finds nothing wrong but its pace.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = Vec::new();
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(&blob, zstd::encode_all(noise.as_slice(), 3).expect("zstd")).expect("blob");
+    let server = trickle_server_over(Trickle::Bytes, Some(root));
+    let project = s.dir("project");
+    std::fs::write(
+        project.join("app-1.0-1.rockspec"),
+        "package = 'app'\nversion = '1.0-1'\nsource = { url = 'git+https://example.invalid/app' }\n\
+         dependencies = { 'dmdep' }\n\
+         build = { type = 'builtin', modules = { app = 'app.lua' } }\n",
+    )
+    .expect("rockspec");
+    std::fs::write(
+        project.join("app.lua"),
+        "return { dep = require('dmdep').dep }\n",
+    )
+    .expect("app");
+    std::fs::write(
+        project.join("luarocks.lock"),
+        format!(
+            "return {{ dependencies = {{ dmdep = \"1.0-1\" }}, \
+             rockstore_items = {{ dmdep = \"blake3:{hash}\" }} }}\n"
+        ),
+    )
+    .expect("lock");
+    let engine = Engine::remote(&server.url, s.tmp.path());
+    let h = host(&s, &repo, "pinned", &engine);
+    let (out, took) = bounded(
+        h.cmd_in(
+            &project,
+            &[
+                "make",
+                "--timeout",
+                "1",
+                "--substituter",
+                &server.url,
+                "--trusted-public-key",
+                &public,
+            ],
+        ),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let about_it: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("warning:") && l.contains(&server.url))
+        .collect();
+    assert_eq!(about_it.len(), 1, "{said}");
+    assert!(about_it[0].contains("deadline of 2 s"), "{said}");
+    let asked = server.asked();
+    assert_eq!(
+        asked.len(),
+        1,
+        "asked the cache again after the cut: {asked:?}"
+    );
+    assert!(asked[0].contains(&format!("/blob/{}/{hash}.zst", &hash[..2])));
+    assert_eq!(h.lua("print(require('app').dep)"), "true");
+}
