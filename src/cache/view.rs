@@ -419,7 +419,23 @@ impl DirWriter<'_> {
             .collect();
         let mut listed: BTreeSet<String> = rocks.keys().cloned().collect();
         for spec in specs {
-            let Some(bytes) = self.get(&spec, MAX_ROCKSPEC)? else {
+            // Only a rockspec some listed rock names can stand; any other's
+            // bytes are not read (the index may list 200,000 of up to
+            // 1 MiB each): it is only asked whether it is there.
+            let named = vouched_specs
+                .range((spec.clone(), String::new())..)
+                .next()
+                .is_some_and(|(name, _)| *name == spec);
+            let there = if named {
+                self.get(&spec, MAX_ROCKSPEC)?
+            } else {
+                self.cache
+                    .transport()
+                    .head(&self.path(&spec))
+                    .map_err(|e| self.fail(e.into()))?
+                    .map(|_| Vec::new())
+            };
+            let Some(bytes) = there else {
                 if from_index.contains(&spec) {
                     report.warnings.push(format!(
                         "{}: lists {spec}, which is not there; dropped",
@@ -429,7 +445,7 @@ impl DirWriter<'_> {
                 continue;
             };
             let hash = view_trust::hash_of(&bytes);
-            if vouched_specs.contains(&(spec.clone(), hash)) {
+            if named && vouched_specs.contains(&(spec.clone(), hash)) {
                 listed.insert(spec);
             } else {
                 self.remove(

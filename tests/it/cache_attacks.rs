@@ -654,3 +654,62 @@ fn a_view_index_listing_more_files_than_an_index_may_is_refused_whole() {
         ]
     );
 }
+
+/// On nginx (the index is all a writer knows of the view), someone
+/// without a key plants a 900 KB rockspec no rock's attestation names and
+/// lists it in the index. The next trusted push removes it, with a
+/// warning, without reading its bytes (only a rockspec a listed rock
+/// names can stand; an index may list 200,000 rockspecs of up to 1 MiB):
+/// nginx's access log shows no GET of it.
+#[test]
+fn a_rockspec_no_rock_names_is_removed_without_reading_its_bytes() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let Some(engine) = crate::cache::nginx_engine(s.tmp.path()) else {
+        return;
+    };
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    std::fs::write(view.join("ghost-1.0-1.rockspec"), "-- x\n".repeat(180_000))
+        .expect("ghost rockspec");
+    write_index(
+        &view,
+        &[
+            "dmdep-1.0-1.all.rock",
+            "dmdep-1.0-1.rockspec",
+            "dmtop-1.0-1.all.rock",
+            "dmtop-1.0-1.rockspec",
+            "ghost-1.0-1.rockspec",
+        ],
+    );
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    assert!(
+        said.lines().any(|l| l.starts_with("warning:")
+            && l.contains("ghost-1.0-1.rockspec")
+            && l.contains("removed")),
+        "{said}"
+    );
+    assert!(!view.join("ghost-1.0-1.rockspec").exists());
+    assert_eq!(
+        manifest_rocks(&view, "manifest"),
+        [
+            "dmdep 1.0-1 all,rockspec".to_owned(),
+            "dmtop 1.0-1 all,rockspec".to_owned()
+        ]
+    );
+    let log = std::fs::read_to_string(engine.root.parent().expect("nginx dir").join("access.log"))
+        .expect("access log");
+    let ghost = format!("/luarocks/5.4/{platform}/ghost-1.0-1.rockspec");
+    let asked: Vec<&str> = log.lines().filter(|l| l.contains(&ghost)).collect();
+    assert!(!asked.is_empty(), "the ghost was not looked at:\n{log}");
+    assert!(
+        !asked.iter().any(|l| l.contains("\"GET ")),
+        "its bytes were read: {asked:?}"
+    );
+}
