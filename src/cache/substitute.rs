@@ -366,6 +366,9 @@ impl Substituters {
                     // meanwhile): the budget left is the most it may be,
                     // and its deadline.
                     let left = budget.load(Ordering::SeqCst);
+                    if left == 0 {
+                        return;
+                    }
                     let mut reader = match slot.cache.blob_sized(hash, left) {
                         Ok(Some(reader)) => reader,
                         Ok(None) => continue,
@@ -376,16 +379,38 @@ impl Substituters {
                             continue;
                         }
                     };
+                    // Each chunk is taken from the budget before it is
+                    // kept, so the blobs held at once, by every thread,
+                    // never pass it (a blob that would is left for its
+                    // step, and what it took is given back).
                     let mut bytes = Vec::new();
-                    match reader.read_to_end(&mut bytes) {
-                        Ok(_) => {}
-                        Err(e) if super::transport::timed_out(&e) => {
-                            self.late(slot, hash, left);
-                            continue;
+                    let mut chunk = vec![0u8; 64 << 10];
+                    let kept = loop {
+                        let n = match reader.read(&mut chunk) {
+                            Ok(0) => break true,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => {
+                                if super::transport::timed_out(&e) {
+                                    self.late(slot, hash, left);
+                                }
+                                break false;
+                            }
+                        };
+                        let taken = budget
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                                b.checked_sub(n as u64)
+                            })
+                            .is_ok();
+                        if !taken {
+                            break false;
                         }
-                        Err(_) => continue,
+                        bytes.extend_from_slice(&chunk[..n]);
+                    };
+                    if !kept {
+                        budget.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+                        continue;
                     }
-                    budget.fetch_sub(bytes.len() as u64, Ordering::SeqCst);
                     if let Ok(mut m) = self.downloaded.lock() {
                         m.insert(*hash, bytes);
                     }
@@ -945,4 +970,40 @@ pub fn admit_blob(
     store
         .admit_model(staging, node, spec)
         .map_err(|e| crate::report_chain(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blobs a plan document names are downloaded by many threads at
+    /// once, before their signed sizes are known: a cache whose blobs are
+    /// far larger than that budget (64 of 8 MiB here, on a real directory
+    /// engine) gets no more than the budget held in memory, all threads
+    /// together.
+    #[test]
+    fn blobs_prefetched_by_hash_stay_within_the_budget_all_together() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut hashes = Vec::new();
+        for i in 0u32..64 {
+            let hash = ContentHash(*blake3::hash(&i.to_le_bytes()).as_bytes());
+            let path = dir.path().join(super::super::format::blob_path(&hash));
+            std::fs::create_dir_all(path.parent().expect("shard")).expect("shard");
+            std::fs::File::create(&path)
+                .and_then(|f| f.set_len(8 << 20))
+                .expect("blob");
+            hashes.push(hash);
+        }
+        let url = format!("file://{}", dir.path().display());
+        let cache = Cache::open(&url, Default::default(), None).expect("cache");
+        let subs = Substituters::new(vec![cache], Vec::new(), false, Box::new(|_| {}));
+        subs.prefetch_hashes(&hashes);
+        let (count, held) = subs
+            .downloaded
+            .lock()
+            .map(|m| (m.len(), m.values().map(|b| b.len() as u64).sum::<u64>()))
+            .unwrap_or((0, 0));
+        assert!(held <= PREFETCH_BUDGET, "{count} blobs, {held} bytes held");
+        assert!(count > 0, "nothing was prefetched");
+    }
 }
