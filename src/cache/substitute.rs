@@ -278,18 +278,27 @@ impl Substituters {
     /// substituters are). Failures are left for the step to meet again.
     /// Returns how many blobs and bytes arrived.
     pub fn prefetch_blobs(&self, hits: &[Hit]) -> (usize, u64) {
-        let mut budget = PREFETCH_BUDGET;
-        let have: std::collections::HashSet<ContentHash> = self
+        // What is held already (a plan document's blobs) counts against
+        // the budget: the memory bound is of everything held at once.
+        let (have, held): (std::collections::HashSet<ContentHash>, u64) = self
             .downloaded
             .lock()
-            .map(|m| m.keys().copied().collect())
+            .map(|m| {
+                (
+                    m.keys().copied().collect(),
+                    m.values().map(|b| b.len() as u64).sum(),
+                )
+            })
             .unwrap_or_default();
+        let mut budget = PREFETCH_BUDGET.saturating_sub(held);
         let wanted: Vec<&Hit> = hits
             .iter()
             .filter(|h| !have.contains(&h.hash))
             .filter(|h| {
                 let fits = h.doc.blob_size <= budget;
-                budget = budget.saturating_sub(h.doc.blob_size);
+                if fits {
+                    budget -= h.doc.blob_size;
+                }
                 fits
             })
             .collect();
@@ -1005,5 +1014,35 @@ mod tests {
             .unwrap_or((0, 0));
         assert!(held <= PREFETCH_BUDGET, "{count} blobs, {held} bytes held");
         assert!(count > 0, "nothing was prefetched");
+
+        // Then a plan level's blobs, of signed sizes: what is held counts.
+        let mut hits = Vec::new();
+        for i in 100u32..140 {
+            let hash = ContentHash(*blake3::hash(&i.to_le_bytes()).as_bytes());
+            let path = dir.path().join(super::super::format::blob_path(&hash));
+            std::fs::create_dir_all(path.parent().expect("shard")).expect("shard");
+            std::fs::File::create(&path)
+                .and_then(|f| f.set_len(8 << 20))
+                .expect("blob");
+            hits.push(Hit {
+                slot: 0,
+                doc: RealisationDoc {
+                    format: 1,
+                    recipe_key: "ab".repeat(32),
+                    item: String::new(),
+                    hash: hash.to_string(),
+                    size: 8 << 20,
+                    blob_size: 8 << 20,
+                    rock: "x 1.0-1".into(),
+                    lua_abi: "5.4".into(),
+                    platform: "linux-x86_64".into(),
+                    signature: String::new(),
+                },
+                hash,
+                item: ItemName::new(&hash, "x", "1.0-1").expect("name"),
+            });
+        }
+        let (_, all) = subs.prefetch_blobs(&hits);
+        assert!(all <= PREFETCH_BUDGET, "{all} bytes held in all");
     }
 }
