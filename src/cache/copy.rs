@@ -234,7 +234,12 @@ pub fn fetch_item(
     // The document's blob size is not signed either: it may only shorten
     // the download (its deadline is that size's, and a byte past it is
     // refused), never lengthen it past the largest blob the bound allows.
-    let stated = doc.blob_size.min(max_blob(limits.max_item));
+    let most = max_blob(limits.max_item);
+    let stated = match doc.blob_size {
+        // No blob is empty: 0 says its size was not known.
+        0 => most,
+        said => said.min(most),
+    };
     let reader = cache
         .blob_sized(&hash, stated)?
         .ok_or_else(|| FetchError::Missing {

@@ -52,9 +52,13 @@ impl Hit {
     /// item size can be (a pusher that signed a planted file's size does
     /// not make readers wait on it for days).
     pub fn blob_bound(&self) -> u64 {
-        self.doc.blob_size.min(super::copy::max_blob(
-            self.doc.size.saturating_add(64 << 20),
-        ))
+        let most = super::copy::max_blob(self.doc.size.saturating_add(64 << 20));
+        match self.doc.blob_size {
+            // No blob is empty: 0 is a size not known when it was signed
+            // (an engine that gave no length), not one to cut at.
+            0 => most,
+            said => said.min(most),
+        }
     }
 }
 
@@ -293,7 +297,8 @@ impl Substituters {
         let mut budget = PREFETCH_BUDGET.saturating_sub(held);
         let wanted: Vec<&Hit> = hits
             .iter()
-            .filter(|h| !have.contains(&h.hash))
+            // A blob of unknown size (0) is its step's to stream.
+            .filter(|h| !have.contains(&h.hash) && h.doc.blob_size > 0)
             .filter(|h| {
                 let fits = h.doc.blob_size <= budget;
                 if fits {

@@ -551,7 +551,7 @@ pub(crate) fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, Path
 
 /// Edits a realisation and signs it again with `secret`: a genuine
 /// signature over what the edit says.
-fn edit_signed(path: &Path, secret: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+pub(crate) fn edit_signed(path: &Path, secret: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     edit_json(path, edit);
     let key = rockstore::cache::keys::SecretKey::parse(
         std::fs::read_to_string(secret).expect("secret").trim(),

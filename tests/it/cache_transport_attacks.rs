@@ -830,3 +830,42 @@ fn a_pinned_blob_cut_at_its_deadline_makes_the_cache_down_for_the_run() {
     assert!(asked[0].contains(&format!("/blob/{}/{hash}.zst", &hash[..2])));
     assert_eq!(h.lua("print(require('app').dep)"), "true");
 }
+
+/// A `blob_size` of 0 (an engine that gave no length when it was pushed:
+/// no blob is empty) is a size not known, not one to cut the blob at:
+/// a realisation signed so still substitutes (its blob streamed, bounded
+/// by its signed item size), and `copy --from` under an item document
+/// saying so still copies.
+#[test]
+fn a_blob_size_of_zero_is_unknown_not_a_cut() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, secret) = seeded(&s, &repo);
+    crate::cache::edit_signed(&real, &secret, |doc| doc["blob_size"] = 0.into());
+    let b = host(&s, &repo, "zero", &engine);
+    let said = b.ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &engine.url,
+        "--trusted-public-key",
+        &public,
+    ]);
+    assert_eq!(compiles(&b.log), 0, "built instead:\n{said}");
+    assert!(!said.contains("warning:"), "{said}");
+
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let item = doc["item"].as_str().expect("item").to_owned();
+    let item_doc = engine.root.join(format!("item/{item}.json"));
+    let mut idoc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&item_doc).expect("item doc")).expect("json");
+    idoc["blob_size"] = 0.into();
+    std::fs::write(&item_doc, serde_json::to_vec(&idoc).expect("json")).expect("write");
+    let fresh = Sandbox::new();
+    let out = fresh.run(["copy", "--from", &engine.url, &item]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
