@@ -39,10 +39,10 @@ impl<'a> Installer<'a> {
             let found = self
                 .builder
                 .substituters
-                .and_then(|s| s.archive_by_hash(&hash));
-            let Some((url, archive)) = found else {
+                .and_then(|s| s.archive_by_hash(&hash, crate::cache::copy::FetchLimits::default()));
+            let Some((url, mut archive, len)) = found else {
                 (self.say)(&format!(
-                    "warning: {} {}: its pinned item {} is in no substituter; building it",
+                    "warning: {} {}: its pinned item {} is in no substituter (or none gave a blob it could use); building it",
                     step.name,
                     step.version,
                     name.as_str()
@@ -56,9 +56,7 @@ impl<'a> Installer<'a> {
                 references: Vec::new(),
                 recipe_key: None,
             };
-            let item =
-                self.backend
-                    .add_archive(&mut archive.as_slice(), archive.len() as u64, &spec)?;
+            let item = self.backend.add_archive(&mut archive, len, &spec)?;
             if item.name != name {
                 (self.say)(&format!(
                     "warning: {} {}: {url} gave {} for the pinned item {}; building it",
