@@ -169,6 +169,9 @@ impl Substituters {
         cache_only: bool,
         warn: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Substituters {
+        // Every warning may quote what a cache sent (an error, a field).
+        let warn: Box<dyn Fn(&str) + Send + Sync> =
+            Box::new(move |text| warn(&crate::printable::printable(text)));
         // One cache has no order to find: its info file would cost a round
         // trip before the first lookup, for nothing.
         let single = caches.len() == 1;

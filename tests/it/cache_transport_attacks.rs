@@ -552,7 +552,8 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
         .into_owned();
     let absurd = serde_json::json!({
         "format": 1, "recipe_key": key, "generation": 0,
-        "host": "planted", "pid": 1, "expires": 32_503_680_000u64
+        // An escape sequence that would erase the terminal's line.
+        "host": "planted\u{1b}[2K", "pid": 1, "expires": 32_503_680_000u64
     });
     let cases = [
         ("garbage", b"{ not a lease".to_vec()),
@@ -601,10 +602,14 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
             }
             _ => {
                 assert_eq!(
-                    said.matches("note: waiting for planted (pid 1)'s build of cmulti")
+                    said.matches("note: waiting for planted\\u{1b}[2K (pid 1)'s build of cmulti")
                         .count(),
                     1,
-                    "the wait is said once, with who holds the lease:\n{said}"
+                    "the wait is said once, with who holds the lease, escaped:\n{said}"
+                );
+                assert!(
+                    !said.contains('\u{1b}'),
+                    "a raw escape reached the terminal:\n{said}"
                 );
                 assert!(said.contains(" UTC (in "), "and until when:\n{said}");
             }
