@@ -207,10 +207,10 @@ mod tests {
     /// An item as admission leaves it: every time fixed in the past.
     fn item(root: &Path) -> std::path::PathBuf {
         let item = root.join("item");
-        std::fs::create_dir_all(item.join("lua/deep")).unwrap();
-        std::fs::write(item.join("lua/a.lua"), "return 1\n").unwrap();
-        std::fs::write(item.join("lua/deep/b.lua"), "return 2\n").unwrap();
-        std::fs::write(item.join("rock_manifest"), "x").unwrap();
+        std::fs::create_dir_all(item.join("lua/deep")).expect("test");
+        std::fs::write(item.join("lua/a.lua"), "return 1\n").expect("test");
+        std::fs::write(item.join("lua/deep/b.lua"), "return 2\n").expect("test");
+        std::fs::write(item.join("rock_manifest"), "x").expect("test");
         let past = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
         let times = std::fs::FileTimes::new().set_modified(past);
         for p in [
@@ -221,14 +221,14 @@ mod tests {
             "lua",
             "",
         ] {
-            let f = std::fs::File::open(item.join(p)).unwrap();
-            f.set_times(times).unwrap();
+            let f = std::fs::File::open(item.join(p)).expect("test");
+            f.set_times(times).expect("test");
         }
         item
     }
 
     fn unchanged(item: &Path, file: &[u8]) -> bool {
-        let recorded = parse(file).unwrap();
+        let recorded = parse(file).expect("test");
         digest_now(item, &recorded).as_deref() == Some(recorded.digest)
     }
 
@@ -239,36 +239,39 @@ mod tests {
         type Change = fn(&Path);
         let changes: [(&str, Change); 6] = [
             ("a file added deep", |i| {
-                std::fs::write(i.join("lua/deep/new.lua"), "").unwrap()
+                std::fs::write(i.join("lua/deep/new.lua"), "").expect("test")
             }),
             ("a file edited, same size", |i| {
-                std::fs::write(i.join("lua/a.lua"), "return 9\n").unwrap()
+                std::fs::write(i.join("lua/a.lua"), "return 9\n").expect("test")
             }),
             ("a file removed", |i| {
-                std::fs::remove_file(i.join("lua/deep/b.lua")).unwrap()
+                std::fs::remove_file(i.join("lua/deep/b.lua")).expect("test")
             }),
             ("a file renamed", |i| {
-                std::fs::rename(i.join("lua/a.lua"), i.join("lua/c.lua")).unwrap()
+                std::fs::rename(i.join("lua/a.lua"), i.join("lua/c.lua")).expect("test")
             }),
             ("a directory made a symlink", |i| {
-                std::fs::rename(i.join("lua/deep"), i.join("elsewhere")).unwrap();
-                std::os::unix::fs::symlink("../elsewhere", i.join("lua/deep")).unwrap();
+                std::fs::rename(i.join("lua/deep"), i.join("elsewhere")).expect("test");
+                std::os::unix::fs::symlink("../elsewhere", i.join("lua/deep")).expect("test");
             }),
             ("a mode changed", |i| {
                 use std::os::unix::fs::PermissionsExt as _;
                 let p = std::fs::Permissions::from_mode(0o777);
-                std::fs::set_permissions(i.join("rock_manifest"), p).unwrap();
+                std::fs::set_permissions(i.join("rock_manifest"), p).expect("test");
             }),
         ];
         for (what, change) in changes {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = tempfile::tempdir().expect("test");
             let item = item(dir.path());
-            let file = render(&take(&item).unwrap());
+            let file = render(&take(&item).expect("test"));
             assert!(unchanged(&item, &file), "{what}: fresh item");
-            assert!(std::str::from_utf8(&file).unwrap().starts_with(MAGIC));
+            assert!(std::str::from_utf8(&file).expect("test").starts_with(MAGIC));
             change(&item);
             assert!(!unchanged(&item, &file), "{what}: not seen");
-            let v1 = format!("{MAGIC_DIGEST_ONLY} {}\n", parse(&file).unwrap().digest);
+            let v1 = format!(
+                "{MAGIC_DIGEST_ONLY} {}\n",
+                parse(&file).expect("test").digest
+            );
             assert!(
                 !unchanged(&item, v1.as_bytes()),
                 "{what}: not seen by the walk"
@@ -289,7 +292,9 @@ mod tests {
             assert_eq!(parse(bad.as_bytes()), None, "{bad:?}");
         }
         assert_eq!(
-            parse(format!("{MAGIC} {d}\n").as_bytes()).unwrap().paths,
+            parse(format!("{MAGIC} {d}\n").as_bytes())
+                .expect("test")
+                .paths,
             Some(Vec::new())
         );
     }
