@@ -28,6 +28,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use crate::fs_atomic::write_replace;
+use crate::reporter::{Event, Reporter};
 
 /// How long a downloaded manifest is trusted (LuaRocks' `cache_timeout`).
 pub const MANIFEST_MAX_AGE: Duration = Duration::from_secs(60);
@@ -156,11 +157,8 @@ pub struct Fetcher {
     /// [`Fetcher::with_mirrors`]).
     mirrors: Vec<Vec<String>>,
     /// Where the mirror fallback's warnings go.
-    warn: Option<Warn>,
+    warn: Option<std::sync::Arc<dyn Reporter>>,
 }
-
-/// Receives a warning line (the command line prints it on stderr).
-pub type Warn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Fetcher {
     /// A fetcher caching under `cache` (none: no cache) with a per-request
@@ -182,19 +180,24 @@ impl Fetcher {
     /// LuaRocks' `download_with_mirrors`: a rock or rockspec whose URL lies
     /// under mirror *i* of a group and cannot be had there is fetched from
     /// mirrors *i+1…* in turn, each try warned as LuaRocks warns it.
-    pub fn with_mirrors(mut self, groups: Vec<Vec<String>>, warn: Warn) -> Fetcher {
+    pub fn with_mirrors(
+        mut self,
+        groups: Vec<Vec<String>>,
+        warn: std::sync::Arc<dyn Reporter>,
+    ) -> Fetcher {
         self.mirrors = groups;
         self.warn = Some(warn);
         self
     }
 
-    /// Says `line` where the mirror fallback's warnings go, at once (a
-    /// manifest's failure then comes before the fallback it leads to, as
-    /// LuaRocks prints them); `false` when nothing receives them.
-    pub fn warning(&self, line: &str) -> bool {
+    /// Tells the warning `text` where the mirror fallback's warnings go,
+    /// at once (a manifest's failure then comes before the fallback it
+    /// leads to, as LuaRocks prints them); `false` when nothing receives
+    /// them.
+    pub fn warning(&self, text: &str) -> bool {
         match &self.warn {
             Some(warn) => {
-                warn(line);
+                warn.report(Event::Warning(text));
                 true
             }
             None => false,
@@ -302,9 +305,9 @@ impl Fetcher {
         };
         for other in self.later_mirrors(url) {
             if let Some(warn) = &self.warn {
-                warn(&format!(
-                    "Warning: Failed downloading. Attempting mirror at {other}"
-                ));
+                warn.report(Event::Warning(&format!(
+                    "Failed downloading. Attempting mirror at {other}"
+                )));
             }
             if let Ok(bytes) = self.fetch_here(&other, freshness) {
                 return Ok(bytes);

@@ -49,7 +49,7 @@ impl<'a> Installer<'a> {
             }
             let command =
                 crate::build::variables::substitute(&hook.command, &vars, &mut Vec::new());
-            (self.say)(&command);
+            self.status(&command);
             let status = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(&command)

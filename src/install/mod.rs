@@ -52,6 +52,7 @@ use crate::backend::StoreBackend;
 pub use crate::build::Source;
 use crate::build::{BuildError, Builder};
 use crate::lockfile::Lockfile;
+use crate::reporter::Reporter;
 use crate::servers::ServerError;
 use crate::store::StoreError;
 use crate::tree::profile::ProfileError;
@@ -269,8 +270,9 @@ pub struct Installer<'a> {
     pub backend: &'a dyn StoreBackend,
     /// What it works on, and how.
     pub settings: Settings,
-    /// Messages for the user (stderr).
-    pub say: &'a (dyn Fn(&str) + Sync),
+    /// Hears what the run tells the user as it goes: LuaRocks' status
+    /// lines, its warnings, rockstore's notices.
+    pub reporter: &'a dyn Reporter,
     /// `luarocks.lock` of the sources `make` builds: the requested rock's
     /// dependencies are exactly these, and they win over other rocks'.
     pub pins: Option<Lockfile>,
@@ -312,15 +314,27 @@ impl<'a> Installer<'a> {
         builder: Builder<'a>,
         backend: &'a dyn StoreBackend,
         settings: Settings,
-        say: &'a (dyn Fn(&str) + Sync),
+        reporter: &'a dyn Reporter,
     ) -> Installer<'a> {
         Installer {
             builder,
             backend,
             settings,
-            say,
+            reporter,
             pins: None,
         }
+    }
+}
+
+impl Installer<'_> {
+    /// A status line, in LuaRocks' words (`Removing foo 1.0-1...`).
+    fn status(&self, line: &str) {
+        self.reporter.report(crate::reporter::Event::Status(line));
+    }
+
+    /// A notice of rockstore's own (the text without `warning: `).
+    fn notice(&self, line: &str) {
+        self.reporter.report(crate::reporter::Event::Notice(line));
     }
 }
 

@@ -3,6 +3,7 @@
 //! `purge --old-versions`.
 
 use super::{compose, InstallError, Installer};
+use crate::reporter::Event;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::{Profile, ProfileRock};
 
@@ -39,8 +40,8 @@ impl<'a> Installer<'a> {
             .cloned()
             .collect();
         // LuaRocks' words, as scripts read them.
-        (self.say)("Checking stability of dependencies in the absence of");
-        (self.say)(&format!(
+        self.status("Checking stability of dependencies in the absence of");
+        self.status(&format!(
             "{name} {}...",
             doomed
                 .iter()
@@ -48,7 +49,7 @@ impl<'a> Installer<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        (self.say)("");
+        self.status("");
         let mut dependents = Vec::new();
         {
             for r in &rocks {
@@ -80,7 +81,7 @@ impl<'a> Installer<'a> {
             }
         }
         for r in &doomed {
-            (self.say)(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {} {}...", r.name, r.version));
         }
         let change = format!(
             "remove {}",
@@ -116,7 +117,7 @@ impl<'a> Installer<'a> {
             })
         });
         for r in gone {
-            (self.say)(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {} {}...", r.name, r.version));
         }
         let profile = Profile {
             others: current.others,
@@ -149,7 +150,11 @@ impl<'a> Installer<'a> {
                 compose::still_needed(&rocks, &[], newest)
                     .into_iter()
                     .map(|(version, dependents)| {
-                        (self.say)(&compose::kept_warning(&newest.name, &version, &dependents));
+                        self.reporter.report(Event::Note(&compose::kept_warning(
+                            &newest.name,
+                            &version,
+                            &dependents,
+                        )));
                         version
                     })
                     .collect()

@@ -14,6 +14,7 @@ use crate::build::{BuildError, Builder, Origin};
 use crate::fetch::Freshness;
 use crate::lockfile::Lockfile;
 use crate::manifest::RepositoryManifest;
+use crate::reporter::{Event, Reporter};
 use crate::rockspec::{Dependency, Rockspec, Version};
 use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
 use crate::tree::{Profile, Tree};
@@ -137,7 +138,7 @@ const PREFETCH_CONNECTIONS: usize = 8;
 pub(crate) struct Resolver<'r, 'a> {
     pub builder: &'r Builder<'a>,
     pub settings: &'r Settings,
-    pub say: &'r (dyn Fn(&str) + Sync),
+    pub reporter: &'r dyn Reporter,
     pub pins: Option<&'r Lockfile>,
     /// Versions the solver chose: every dependency on these rocks (and a
     /// request by name) takes exactly this version.
@@ -170,14 +171,14 @@ impl<'r, 'a> Resolver<'r, 'a> {
     pub fn new(
         builder: &'r Builder<'a>,
         settings: &'r Settings,
-        say: &'r (dyn Fn(&str) + Sync),
+        reporter: &'r dyn Reporter,
         base: &'r Profile,
         others: &'r [ConsultedTree],
     ) -> Self {
         Resolver {
             builder,
             settings,
-            say,
+            reporter,
             pins: None,
             forced: BTreeMap::new(),
             base,
@@ -203,7 +204,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
     }
 
     fn note(&mut self, text: String) {
-        (self.say)(&text);
+        self.reporter.report(Event::Status(&text));
         self.notes.push(text);
     }
 
@@ -269,9 +270,8 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                let line = format!("Warning: {w}");
-                if !self.builder.fetcher.warning(&line) {
-                    (self.say)(&line);
+                if !self.builder.fetcher.warning(&w) {
+                    self.reporter.report(Event::Warning(&w));
                 }
             }
             self.namespaced.insert(ns.to_owned(), loaded?);
@@ -303,9 +303,8 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                let line = format!("Warning: {w}");
-                if !self.builder.fetcher.warning(&line) {
-                    (self.say)(&line);
+                if !self.builder.fetcher.warning(&w) {
+                    self.reporter.report(Event::Warning(&w));
                 }
             }
             self.manifests = Some(loaded?);
@@ -386,7 +385,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         &self.builder.env.arch,
                         &self.settings.target.lua_version,
                         self.settings.check_lua_versions,
-                        self.say,
+                        self.reporter,
                     )
                     .into());
                 };

@@ -8,6 +8,7 @@ use super::{
     Outcome, Progress, Request, Step,
 };
 use crate::build::Built;
+use crate::reporter::{Event, Reporter};
 use crate::tree::{Profile, ProfileRock};
 
 /// The license the rockspec of `name` `version` inside item `dir` names.
@@ -23,12 +24,12 @@ fn license_in(dir: &std::path::Path, name: &str, version: &str) -> Option<String
         .license
 }
 
-/// Progress as plain lines through the installer's `say`.
-struct SayProgress<'s>(&'s (dyn Fn(&str) + Sync));
+/// Progress as plain status lines through the installer's reporter.
+struct StatusProgress<'s>(&'s dyn Reporter);
 
-impl Progress for SayProgress<'_> {
+impl Progress for StatusProgress<'_> {
     fn finished(&self, _: usize, step: &Step, built: &Built) {
-        (self.0)(&finished_line(step, built));
+        self.0.report(Event::Status(&finished_line(step, built)));
     }
 }
 
@@ -53,7 +54,7 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<Outcome, InstallError> {
-        self.install_watched(requests, only_deps, &SayProgress(self.say))
+        self.install_watched(requests, only_deps, &StatusProgress(self.reporter))
     }
 
     /// [`Installer::install`], telling `progress` about each build.
@@ -129,7 +130,7 @@ impl<'a> Installer<'a> {
             }
         }
         for warning in warnings {
-            (self.say)(&warning);
+            self.reporter.report(Event::Note(&warning));
         }
         let profile = Profile {
             format: 1,

@@ -29,9 +29,9 @@ impl<'a> Installer<'a> {
             Ok(None) => Ok(lock),
             Ok(Some(touch)) => {
                 for warning in touch.warnings() {
-                    (self.say)(&warning);
+                    self.notice(&warning);
                 }
-                (self.say)(&touch.line(&target.root, false));
+                self.status(&touch.line(&target.root, false));
                 Ok(lock)
             }
             Err(e) => {
