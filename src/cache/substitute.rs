@@ -16,6 +16,7 @@ use super::format::RealisationDoc;
 use super::keys::{self, PublicKey};
 use super::lease::{Backoff, Claim, Leases};
 use super::{Cache, CacheError};
+use crate::rock_id::RockId;
 use crate::store::canonical;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::db::{ItemKind, RecipeFacts, FORMAT_VERSION};
@@ -486,11 +487,12 @@ impl Substituters {
         }
         let hash = ContentHash::parse_hex(&doc.hash).map_err(|e| e.to_string())?;
         let item = ItemName::parse(&doc.item).map_err(|e| e.to_string())?;
-        let (name, version) = doc
-            .rock
-            .split_once(' ')
-            .ok_or("its rock is not `name version`")?;
-        if ItemName::new(&hash, name, version).ok().as_ref() != Some(&item) {
+        let rock = RockId::parse(&doc.rock).ok_or("its rock is not `name version`")?;
+        if ItemName::new(&hash, &rock.name, &rock.version)
+            .ok()
+            .as_ref()
+            != Some(&item)
+        {
             return Err("its item name does not match its hash and rock".into());
         }
         Ok((hash, item))
@@ -526,10 +528,13 @@ impl Substituters {
                 return Err(format!("{url}: {e}"));
             }
         };
-        let (name, version) = hit.doc.rock.split_once(' ').unwrap_or((&hit.doc.rock, ""));
+        // Its rock was checked when the hit was found (`check`); kept as
+        // it was before that, should another path make a hit.
+        let rock =
+            RockId::parse(&hit.doc.rock).unwrap_or_else(|| RockId::new(hit.doc.rock.as_str(), ""));
         let spec = ItemSpec {
-            name: name.to_owned(),
-            version: version.to_owned(),
+            name: rock.name,
+            version: rock.version,
             kind: ItemKind::Rock,
             references: Vec::new(),
             recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),

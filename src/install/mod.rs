@@ -53,6 +53,7 @@ pub use crate::build::Source;
 use crate::build::{BuildError, Builder};
 use crate::lockfile::Lockfile;
 use crate::reporter::Reporter;
+use crate::rock_id::RockId;
 use crate::servers::ServerError;
 use crate::store::StoreError;
 use crate::tree::profile::ProfileError;
@@ -129,40 +130,41 @@ pub enum InstallError {
     #[error("Could not satisfy dependency {dependency} of {rock}: {source}")]
     Unsatisfied {
         /// The rock needing it.
-        rock: String,
+        rock: RockId,
         /// The dependency as written.
         dependency: String,
-        /// Why.
+        /// Why (boxed: the rock and dependency beside it make the variant
+        /// the largest of the enum otherwise).
         #[source]
-        source: ServerError,
+        source: Box<ServerError>,
     },
     /// The rockspec says it does not run here.
     #[error("{rock} does not support this platform (supported_platforms: {})", platforms.join(", "))]
     Platform {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// What it supports.
         platforms: Vec<String>,
     },
     /// Removing would break dependents.
-    #[error("Will not remove {rock}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    #[error("Will not remove {}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", rocks.iter().map(RockId::to_string).collect::<Vec<_>>().join(", "), dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
     Dependents {
-        /// `name version` being removed.
-        rock: String,
-        /// `name version` of each rock that needs it.
-        dependents: Vec<String>,
+        /// The rocks being removed.
+        rocks: Vec<RockId>,
+        /// Each rock that needs one of them.
+        dependents: Vec<RockId>,
     },
     /// `hooks_enabled = false` and the rock has a hook.
     #[error("{rock}: this rockspec contains hooks, which are blocked by the 'hooks_enabled' setting in your LuaRocks configuration.")]
     HooksBlocked {
-        /// `name version`.
-        rock: String,
+        /// The rock.
+        rock: RockId,
     },
     /// A `post_install` hook failed; the install was undone.
     #[error("Failed running post_install hook of {rock}: `{command}` {status}. The install was undone: {tree} is back at generation {restored}.", tree = tree.display())]
     Hook {
-        /// `name version`.
-        rock: String,
+        /// The rock (boxed: the variant would be the largest of the enum).
+        rock: Box<RockId>,
         /// The command, variables substituted.
         command: String,
         /// How it ended.
@@ -283,8 +285,8 @@ pub struct Installer<'a> {
 pub struct Outcome {
     /// The new generation (none when nothing changed).
     pub generation: Option<u64>,
-    /// `name version` of every rock newly built or reused.
-    pub installed: Vec<String>,
+    /// Every rock asked for, newly built or reused.
+    pub installed: Vec<RockId>,
     /// Every rock the new generation added (dependencies first), with its
     /// rockspec's license: what LuaRocks announces as "now installed".
     pub added: Vec<Added>,

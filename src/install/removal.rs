@@ -4,6 +4,7 @@
 
 use super::{compose, InstallError, Installer};
 use crate::reporter::Event;
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::{Profile, ProfileRock};
 
@@ -15,7 +16,7 @@ impl<'a> Installer<'a> {
         &mut self,
         name: &str,
         version: Option<&str>,
-    ) -> Result<(u64, Vec<String>), InstallError> {
+    ) -> Result<(u64, Vec<RockId>), InstallError> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
@@ -65,29 +66,25 @@ impl<'a> Installer<'a> {
                         .iter()
                         .any(|o| o.name == dep.name && dep.matches(&Version::parse(&o.version)));
                     if !still && !r.external_items.contains_key(&dep.name) {
-                        dependents.push(format!("{} {}", r.name, r.version));
+                        dependents.push(r.id());
                     }
                 }
             }
             if !dependents.is_empty() && !self.settings.force {
                 return Err(InstallError::Dependents {
-                    rock: doomed
-                        .iter()
-                        .map(|r| format!("{} {}", r.name, r.version))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    rocks: doomed.iter().map(|r| r.id()).collect(),
                     dependents,
                 });
             }
         }
         for r in &doomed {
-            self.status(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {}...", r.id()));
         }
         let change = format!(
             "remove {}",
             doomed
                 .iter()
-                .map(|r| format!("{} {}", r.name, r.version))
+                .map(|r| r.id().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -117,7 +114,7 @@ impl<'a> Installer<'a> {
             })
         });
         for r in gone {
-            self.status(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {}...", r.id()));
         }
         let profile = Profile {
             others: current.others,
@@ -151,8 +148,7 @@ impl<'a> Installer<'a> {
                     .into_iter()
                     .map(|(version, dependents)| {
                         self.reporter.report(Event::Note(&compose::kept_warning(
-                            &newest.name,
-                            &version,
+                            &RockId::new(&newest.name, &version),
                             &dependents,
                         )));
                         version

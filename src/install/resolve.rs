@@ -15,6 +15,7 @@ use crate::fetch::Freshness;
 use crate::lockfile::Lockfile;
 use crate::manifest::RepositoryManifest;
 use crate::reporter::{Event, Reporter};
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Rockspec, Version};
 use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
 use crate::tree::{Profile, Tree};
@@ -218,7 +219,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         let mut only_deps_of_requested = Vec::new();
         for request in requests {
             let (rockspec, input) = self.obtain(request)?;
-            let rock = format!("{} {}", rockspec.name, rockspec.version);
+            let rock = rockspec.id();
             if only_deps {
                 let (_, dependencies) = self.dependency_lists(&rockspec, true);
                 only_deps_of_requested.extend(self.fulfil_list(
@@ -437,7 +438,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         source: Source,
         explicit: bool,
     ) -> Result<(), InstallError> {
-        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let rock = rockspec.id();
         let version = rockspec.version.to_string();
         if !self
             .builder
@@ -564,7 +565,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
     /// rock at its pinned version).
     fn fulfil_list(
         &mut self,
-        rock: &str,
+        rock: &RockId,
         dependencies: &[Dependency],
         mode: DepsMode,
         build: bool,
@@ -603,13 +604,13 @@ impl<'r, 'a> Resolver<'r, 'a> {
             let offer =
                 servers::best(&offers, &self.builder.env.arch, Want::Any).ok_or_else(|| {
                     InstallError::Unsatisfied {
-                        rock: rock.to_owned(),
+                        rock: rock.clone(),
                         dependency: dep.to_string(),
-                        source: ServerError::NoMatch {
+                        source: Box::new(ServerError::NoMatch {
                             query: dep.to_string(),
                             lua_version: self.settings.target.lua_version.clone(),
                             also: String::new(),
-                        },
+                        }),
                     }
                 })?;
             self.note(format!(

@@ -121,10 +121,7 @@ impl<'a> Installer<'a> {
         if self.settings.pin {
             let lock = lock_text(&pins);
             for rock in &mut rocks {
-                if plan
-                    .requested
-                    .contains(&format!("{} {}", rock.name, rock.version))
-                {
+                if plan.requested.contains(&rock.id()) {
                     rock.lock = Some(lock.clone());
                 }
             }
@@ -188,14 +185,15 @@ impl<'a> Installer<'a> {
         let change = if installed.is_empty() {
             "install dependencies".to_owned()
         } else {
-            format!("install {}", installed.join(", "))
+            let rocks: Vec<String> = installed.iter().map(ToString::to_string).collect();
+            format!("install {}", rocks.join(", "))
         };
         let previous = self.settings.target.current();
         let generation = self.switch_to(lock, &profile, &change)?;
         if let Err(failure) = self.run_hooks(&plan, &profile) {
             let restored = self.undo(lock, &base, previous, generation)?;
             return Err(InstallError::Hook {
-                rock: failure.rock,
+                rock: Box::new(failure.rock),
                 command: failure.command,
                 status: failure.status,
                 tree: self.settings.target.root.clone(),
