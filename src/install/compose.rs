@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::consulted::ConsultedTree;
 use super::plan::{InstallPlan, Step};
-use super::resolve::{external_items, ConsultedTree};
+use super::resolve::external_items;
 use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::ProfileRock;

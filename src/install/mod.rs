@@ -4,6 +4,7 @@
 //!
 //! - [`resolve`]: the resolver (greedy, as LuaRocks), giving an
 //!   [`InstallPlan`] without building anything.
+//! - `consulted`: the trees the deps mode consults and their rocks.
 //! - [`plan`]: the plan's steps and what satisfies each dependency.
 //! - [`execute`]: runs a plan's builds, in parallel where they are
 //!   independent.
@@ -30,6 +31,7 @@
 //! an item the install admitted but has not yet linked.
 
 mod compose;
+mod consulted;
 pub mod doctor;
 pub mod execute;
 mod hooks;
@@ -58,12 +60,12 @@ use crate::servers::ServerError;
 use crate::store::StoreError;
 use crate::tree::profile::ProfileError;
 use crate::tree::{Tree, TreeError};
+pub use consulted::ConsultedTree;
 pub use doctor::Finding;
 pub use execute::Progress;
 pub use pins::lock_text;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
 pub use plan_cache::PlanRecord;
-pub use resolve::ConsultedTree;
 pub use run::finished_line;
 
 /// LuaRocks' deps modes.
@@ -113,7 +115,7 @@ pub enum InstallError {
     Tree(#[from] TreeError),
     /// Another tree the command needs to know about cannot be read.
     #[error(transparent)]
-    OtherTree(resolve::UnreadableTree),
+    OtherTree(consulted::UnreadableTree),
     /// Adopting the tree first failed (nothing changed).
     #[error(transparent)]
     Adopt(#[from] crate::adopt::AdoptError),

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::resolve::{self, ConsultedTree, Resolver};
+use super::consulted::{self, ConsultedTree};
+use super::resolve::{self, Resolver};
 use super::{compose, solve, version_constraints, DepsMode, InstallError, Installer, Request};
 use super::{Action, InstallPlan};
 use crate::build::BuildError;
@@ -66,7 +67,7 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
-        let consulted = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        let consulted = consulted::consulted_roots(&self.settings, self.settings.deps_mode);
         let others = self.read_other_trees(&consulted)?;
         let consulted_others: Vec<&ConsultedTree> = others
             .iter()
