@@ -14,14 +14,18 @@ use std::sync::{Arc, Mutex};
 
 use super::format::RealisationDoc;
 use super::keys::{self, PublicKey};
-use super::lease::{Backoff, Claim, Leases};
+// `lease_wait` reaches the lease module as `super::lease`.
+use super::lease::{self, Leases};
 use super::{Cache, CacheError};
+use crate::rock_id::RockId;
 use crate::store::canonical;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::db::{ItemKind, RecipeFacts, FORMAT_VERSION};
 use crate::store::item_archive::{self, Finish, Limits, LinkPolicy};
 use crate::store::item_name::ItemName;
 use crate::store::{Item, ItemSpec, Store, StoreError};
+
+mod lease_wait;
 
 /// What a realisation must say for the recipe being built.
 #[derive(Debug, Clone, Copy)]
@@ -607,11 +611,12 @@ impl Substituters {
         }
         let hash = ContentHash::parse_hex(&doc.hash).map_err(|e| e.to_string())?;
         let item = ItemName::parse(&doc.item).map_err(|e| e.to_string())?;
-        let (name, version) = doc
-            .rock
-            .split_once(' ')
-            .ok_or("its rock is not `name version`")?;
-        if ItemName::new(&hash, name, version).ok().as_ref() != Some(&item) {
+        let rock = RockId::parse(&doc.rock).ok_or("its rock is not `name version`")?;
+        if ItemName::new(&hash, &rock.name, &rock.version)
+            .ok()
+            .as_ref()
+            != Some(&item)
+        {
             return Err("its item name does not match its hash and rock".into());
         }
         Ok((hash, item))
@@ -654,10 +659,13 @@ impl Substituters {
             }
             Err(e) => return Err(Failed::Refused(format!("{url}: {e}"))),
         };
-        let (name, version) = hit.doc.rock.split_once(' ').unwrap_or((&hit.doc.rock, ""));
+        // Its rock was checked when the hit was found (`check`); kept as
+        // it was before that, should another path make a hit.
+        let rock =
+            RockId::parse(&hit.doc.rock).unwrap_or_else(|| RockId::new(hit.doc.rock.as_str(), ""));
         let spec = ItemSpec {
-            name: name.to_owned(),
-            version: version.to_owned(),
+            name: rock.name,
+            version: rock.version,
             kind: ItemKind::Rock,
             references: Vec::new(),
             recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),
@@ -806,117 +814,6 @@ impl Substituters {
     pub fn warn(&self, text: &str) {
         (self.warn)(text);
     }
-
-    /// A trusted realisation asked for again (not the run's memo), and
-    /// remembered when found.
-    fn ask_again(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {
-        let hit = self.ask(key, expect)?;
-        if let Ok(mut m) = self.found.lock() {
-            m.insert(*key, Some(hit.clone()));
-        }
-        Some(hit)
-    }
-
-    /// No substituter has `key`: claims its lease (`None`: this host
-    /// builds, holding it), or waits for the host that holds it to push
-    /// its realisation (`Some`). A lease whose holder stops renewing it
-    /// expires and is claimed again; a wait over the policy's bounds, or
-    /// a cache that fails, ends in building here.
-    fn wait_for_build(
-        &self,
-        leases: &Leases,
-        key: &RecipeKey,
-        expect: Expect<'_>,
-        watch: Option<&dyn crate::build::BuildWatch>,
-    ) -> Option<Hit> {
-        // Held already: a `.src.rock` asks once before unpacking and once
-        // for the rockspec inside.
-        if leases.holds(key) {
-            return None;
-        }
-        let mut backoff = Backoff::new(leases.policy());
-        let mut waited_for: Option<String> = None;
-        // Each round either waits (bounded by the backoff) or moves to a
-        // later generation or holder; bounded anyway.
-        for _ in 0..64 {
-            let doc = match leases.claim(key) {
-                Ok(Claim::Won) => {
-                    // Pushed between the lookup and the claim: nothing to build.
-                    if let Some(hit) = self.ask_again(key, expect) {
-                        leases.release(key);
-                        return Some(hit);
-                    }
-                    if let Some(holder) = waited_for {
-                        (self.warn)(&format!(
-                            "waited {:.1} s for {holder}'s build of {}; its lease on {} expired, building it here",
-                            backoff.waited().as_secs_f64(),
-                            expect.rock,
-                            leases.url()
-                        ));
-                    }
-                    return None;
-                }
-                Ok(Claim::Held(doc)) => doc,
-                Err(e) => {
-                    (self.warn)(&format!(
-                        "cannot take the build lease of {} on {}: {e}; building it here",
-                        expect.rock,
-                        leases.url()
-                    ));
-                    return None;
-                }
-            };
-            let holder = format!("{} (pid {})", doc.host, doc.pid);
-            if waited_for.as_ref() != Some(&holder) {
-                // Said once per holder, where a log or a terminal shows it:
-                // a wait is otherwise a silent pause.
-                leases.note(&format!(
-                    "waiting for {holder}'s build of {}: its lease on {} holds until {} UTC (in {} s) unless renewed",
-                    expect.rock,
-                    leases.url(),
-                    time_of_day(doc.expires),
-                    doc.expires.saturating_sub(super::lease::now_secs())
-                ));
-                if let Some(w) = watch {
-                    w.doing(&format!(
-                        "waiting for {holder} to build it ({})",
-                        leases.url()
-                    ));
-                }
-                waited_for = Some(holder.clone());
-            }
-            loop {
-                if !backoff.pause() {
-                    (self.warn)(&format!(
-                        "waited {:.1} s for {holder}'s build of {}, the most allowed; building it here",
-                        backoff.waited().as_secs_f64(),
-                        expect.rock
-                    ));
-                    return None;
-                }
-                if let Some(hit) = self.ask_again(key, expect) {
-                    return Some(hit);
-                }
-                match leases.still_held(&doc, key) {
-                    Ok(true) => continue,
-                    // Released or expired: look once more, then claim.
-                    Ok(false) => break,
-                    Err(_) => return None,
-                }
-            }
-            if let Some(hit) = self.ask_again(key, expect) {
-                return Some(hit);
-            }
-        }
-        None
-    }
-}
-
-/// `HH:MM:SS` of Unix time `secs`, UTC (a lease lasts minutes, so the
-/// time of day says when).
-fn time_of_day(secs: u64) -> String {
-    let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 
 /// Why a hit's blob was not admitted.
