@@ -45,6 +45,8 @@
 //! | what config, flags and environment resolve to (trees, deps mode, servers, variables) | [`settings`] |
 //! | a command's rocks-server session; packing, signing, writing rockspecs | [`ops`] ([`ops::session`], [`ops::pack`], [`ops::sign`], [`ops::write_rockspec`]) |
 //! | typed events the library tells people (status, notes, warnings) | [`reporter`] |
+//! | a stranger's text (a cache's words) made safe for a terminal | [`printable`] |
+//! | which rock: name and version, `name version` as text | [`rock_id`] |
 //! | the command line (binary only) | `src/cli/` |
 //!
 //! # On-disk files and their owners
@@ -80,10 +82,12 @@ pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
 pub mod ops;
+pub mod printable;
 pub mod project;
 pub mod project_init;
 pub mod rel_path;
 pub mod reporter;
+pub mod rock_id;
 pub mod rockspec;
 pub mod server_dir;
 pub mod servers;

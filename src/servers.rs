@@ -5,6 +5,7 @@
 use crate::fetch::{join, local_path, FetchError, Fetcher, Freshness, MANIFEST_MAX_AGE};
 use crate::manifest::index::{self, ManifestIndex};
 use crate::manifest::{ManifestError, RepositoryManifest};
+use crate::reporter::{Event, Reporter};
 use crate::rockspec::version::{matches_all, Constraint, Version};
 use std::time::Duration;
 
@@ -393,7 +394,8 @@ pub fn best(offers: &[Offer], host_arch: &str, want: Want) -> Option<Offer> {
 
 /// LuaRocks' `--check-lua-versions`: the Lua versions other than
 /// `current` (5.1 to 5.4, in order) whose manifests on `servers` offer
-/// `name` matching `constraints`. `say` hears LuaRocks' progress lines.
+/// `name` matching `constraints`. `reporter` hears LuaRocks' progress
+/// lines, as status.
 #[allow(clippy::too_many_arguments)]
 fn other_lua_versions(
     fetcher: &Fetcher,
@@ -402,8 +404,9 @@ fn other_lua_versions(
     constraints: &[Constraint],
     arch: &str,
     current: &str,
-    say: &dyn Fn(&str),
+    reporter: &dyn Reporter,
 ) -> Vec<String> {
+    let say = |line: &str| reporter.report(Event::Status(line));
     say(&format!("{name} not found for Lua {current}."));
     say("Checking if available for other Lua versions...");
     let mut found = Vec::new();
@@ -422,7 +425,7 @@ fn other_lua_versions(
 
 /// The error for a requested rock nothing on `servers` matches, as
 /// LuaRocks words it; with `check_lua_versions`, after asking the other
-/// Lua versions' manifests (its progress lines to `say`).
+/// Lua versions' manifests (its progress lines to `reporter`).
 #[allow(clippy::too_many_arguments)]
 pub fn no_match(
     fetcher: &Fetcher,
@@ -433,10 +436,10 @@ pub fn no_match(
     arch: &str,
     current: &str,
     check_lua_versions: bool,
-    say: &dyn Fn(&str),
+    reporter: &dyn Reporter,
 ) -> ServerError {
     let checked = check_lua_versions
-        .then(|| other_lua_versions(fetcher, servers, name, constraints, arch, current, say));
+        .then(|| other_lua_versions(fetcher, servers, name, constraints, arch, current, reporter));
     ServerError::NoMatch {
         query: match version {
             Some(v) => format!("{name} {v}"),

@@ -138,7 +138,10 @@ def check_stamps(base: pathlib.Path) -> tuple[int, int]:
         data = b"".join(
             s["path"].encode() + b"\0" + struct.pack("<QIQqq", s["ino"], s["mode"], s["size"], s["mtime"], s["mtime_nsec"])
             for s in sorted(stamps, key=lambda s: s["path"].encode()))
-        ok = f"rockstore-stamps-1 {b3(data).hex()}\n" == (case / "stamps").read_text()
+        paths = sorted((s["path"].encode() for s in stamps if s["path"]))
+        ok = (f"rockstore-stamps-1 {b3(data).hex()}\n" == (case / "stamps-v1").read_text()
+              and f"rockstore-stamps-2 {b3(data).hex()}\n".encode() + b"".join(p + b"\0" for p in paths)
+              == (case / "stamps").read_bytes())
         print(f"{'ok  ' if ok else 'FAIL'} stamps/{case.name}")
         total += 1
         failures += not ok

@@ -107,12 +107,13 @@ impl FirstTouch {
         }
     }
 
-    /// One `warning:` per file taken as it is.
+    /// One warning per file taken as it is (rockstore's own: the command
+    /// line writes each after `warning: `).
     pub fn warnings(&self) -> Vec<String> {
         self.survey
             .problems()
             .iter()
-            .map(|p| format!("warning: {p}; {}", p.forced()))
+            .map(|p| format!("{p}; {}", p.forced()))
             .collect()
     }
 }

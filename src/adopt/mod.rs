@@ -44,6 +44,7 @@ use serde::Serialize;
 pub use read::{Found, FoundRock, Problem};
 
 use crate::backend::{ProfileRequest, StoreBackend};
+use crate::rock_id::RockId;
 use crate::store::db::ItemKind;
 use crate::store::{GenerationRoot, ItemSpec, Store, StoreError};
 use crate::tree::profile::{Profile, ProfileError, ProfileRock, WrapperContext};
@@ -77,8 +78,8 @@ pub enum AdoptError {
     Misplaced {
         /// The place LuaRocks used.
         path: PathBuf,
-        /// `name version`.
-        rock: String,
+        /// The rock.
+        rock: RockId,
     },
     /// A file changed while it was being adopted.
     #[error("{} changed while it was being adopted; nothing was changed in the tree. Run the command again", path.display())]
@@ -418,7 +419,7 @@ pub(crate) fn adopt_locked(
             if !entries.contains(place) {
                 return Err(AdoptError::Misplaced {
                     path: tree.root.join(place),
-                    rock: format!("{} {}", rock.name, rock.version),
+                    rock: RockId::new(&rock.name, &rock.version),
                 });
             }
             taken_over.insert(place.clone());

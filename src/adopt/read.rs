@@ -266,7 +266,7 @@ impl<'a> TreeReader<'a> {
     }
 
     fn rock(&self, name: &str, version: &str, found: &mut Found) {
-        let shown = format!("{name} {version}");
+        let shown = crate::rock_id::RockId::new(name, version).to_string();
         let rock_dir = PathBuf::from(format!("lib/luarocks/rocks-{}/{name}/{version}", self.v));
         let manifest_rel = rock_dir.join("rock_manifest");
         let table = match read_regular(self.dir, &manifest_rel, LUA_FILE) {

@@ -267,7 +267,7 @@ impl Builder<'_> {
             .build
             .backend()
             .map_err(|source| BuildError::Field {
-                rock: format!("{} {}", rockspec.name, rockspec.version),
+                rock: rockspec.id().to_string(),
                 source,
             })?;
         let linked = linked_libraries(&backend);
@@ -297,7 +297,7 @@ impl Builder<'_> {
     /// backend and install tables, the variables, and the recipe key.
     fn prepare(&self, input: &RockspecInput<'_>) -> Result<Prepared, BuildError> {
         let rockspec = self.load(input)?;
-        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let rock = rockspec.id().to_string();
         let field = |source| BuildError::Field {
             rock: rock.clone(),
             source,
@@ -501,7 +501,7 @@ impl Builder<'_> {
         let _ = self.store.record_facts(&crate::store::db::RecipeFacts {
             format_version: crate::store::db::FORMAT_VERSION,
             recipe_key: key,
-            rock: format!("{} {}", rockspec.name, rockspec.version),
+            rock: rockspec.id().to_string(),
             lua_abi: self.env.lua_abi(),
             platform: self.env.arch.clone(),
         });

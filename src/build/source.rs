@@ -36,7 +36,7 @@ pub fn obtain(
     commit: Option<&str>,
 ) -> Result<(PathBuf, Option<FetchedSource>), BuildError> {
     let source = &rockspec.source;
-    let rock = format!("{} {}", rockspec.name, rockspec.version);
+    let rock = rockspec.id().to_string();
     let dir = source_dir(&rock, &source.dir)?;
     let unpack_dir = work.join("source");
     std::fs::create_dir_all(&unpack_dir).map_err(|e| io(&unpack_dir, e))?;
@@ -219,7 +219,7 @@ fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {
 /// file or repository is one its origin may name.
 pub(crate) fn check_before_fetch(rockspec: &Rockspec, origin: &Origin) -> Result<(), BuildError> {
     let source = &rockspec.source;
-    let rock = format!("{} {}", rockspec.name, rockspec.version);
+    let rock = rockspec.id().to_string();
     source_dir(&rock, &source.dir)?;
     let url = if source.protocol.starts_with("git") {
         git_url(source)

@@ -3,11 +3,14 @@
 //! the item's hash, the item document its full hash (checked against the
 //! name), and the blob is checked against that.
 //!
-//! The item document is not signed, so nothing it says may bound what a
+//! The item document is not signed, so nothing it says may raise what a
 //! fetch costs: the archive decompressed from a blob is bounded by
 //! [`FetchLimits`] (a global size, and a ratio of archive bytes to blob
-//! bytes read so far), checked while streaming, so a zstd bomb or a lying
-//! document stops a fetch within one chunk of the bound.
+//! bytes read so far), checked while streaming ([`unpack_bounded`], which
+//! a pinned item's blob goes through too), so a zstd bomb or a lying
+//! document stops a fetch within one chunk of the bound. The blob size it
+//! states may only lower one: the download's deadline is that size's, and
+//! a byte past it is refused.
 
 use std::cell::Cell;
 use std::io::{Read, Seek, Write};
@@ -135,6 +138,74 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// The largest blob an archive of at most `max_item` bytes compresses to:
+/// zstd's bound (its input plus 1/256 of it, plus frame headers), with
+/// room to spare. A stated blob size above it is no item's.
+pub fn max_blob(max_item: u64) -> u64 {
+    max_item
+        .saturating_add(max_item / 128)
+        .saturating_add(1 << 20)
+}
+
+/// Why a blob was not unpacked.
+#[derive(Debug)]
+pub enum Unpack {
+    /// The scratch file failed.
+    Scratch(std::io::Error),
+    /// The blob is not zstd, or its read failed (past its deadline, past
+    /// its stated size, cut): why.
+    Unusable(String),
+    /// It unpacks to more than the limit asked for.
+    OverLimit,
+    /// It unpacks to more than [`MAX_RATIO`] times its bytes, past
+    /// [`RATIO_FLOOR`]: a zstd bomb.
+    Ratio,
+}
+
+/// Unpacks the zstd blob `reader` into an unnamed scratch file (`O_TMPFILE`
+/// where it can be, so a stop anywhere leaves nothing behind), rewound,
+/// with its length: at most `limit` bytes, and at most [`MAX_RATIO`] times
+/// the blob's bytes read so far once past [`RATIO_FLOOR`]. Both are checked
+/// before each chunk is written, so neither memory nor the scratch file
+/// ever holds more than the bound, whatever the blob or a document says.
+pub fn unpack_bounded(
+    reader: Box<dyn Read + Send>,
+    limit: u64,
+) -> Result<(std::fs::File, u64), Unpack> {
+    let mut scratch = tempfile::tempfile().map_err(Unpack::Scratch)?;
+    let blob_read = Rc::new(Cell::new(0u64));
+    let counted = Counted {
+        inner: reader,
+        read: Rc::clone(&blob_read),
+    };
+    let not_zstd = |e: std::io::Error| Unpack::Unusable(format!("its blob is not zstd: {e}"));
+    let mut decoder = zstd::stream::read::Decoder::new(counted).map_err(not_zstd)?;
+    decoder
+        .window_log_max(super::substitute::MAX_WINDOW_LOG)
+        .map_err(not_zstd)?;
+    let mut len: u64 = 0;
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        let n = match decoder.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Unpack::Unusable(format!("its blob is unusable: {e}"))),
+        };
+        len += n as u64;
+        if len > limit {
+            return Err(Unpack::OverLimit);
+        }
+        if len > RATIO_FLOOR && len / MAX_RATIO > blob_read.get() {
+            return Err(Unpack::Ratio);
+        }
+        scratch.write_all(&chunk[..n]).map_err(Unpack::Scratch)?;
+    }
+    scratch.flush().map_err(Unpack::Scratch)?;
+    scratch.rewind().map_err(Unpack::Scratch)?;
+    Ok((scratch, len))
+}
+
 /// Copies item `wanted` (by name) from `cache` into the store, unless the
 /// store has it.
 pub fn fetch_item(
@@ -160,24 +231,21 @@ pub fn fetch_item(
     if ItemName::new(&hash, &doc.name, &doc.version).ok().as_ref() != Some(&name) {
         return Err(refused("its document names another item".into()));
     }
-    let reader = cache.blob(&hash)?.ok_or_else(|| FetchError::Missing {
-        url: cache.url.clone(),
-        item: wanted.to_owned(),
-    })?;
-    // The archive is unpacked from the blob into a scratch file first: a
-    // backend that admits through a daemon sends its length first. The
-    // file is unnamed (O_TMPFILE where it can be), so a fetch stopped
-    // anywhere leaves nothing behind.
-    let mut scratch = tempfile::tempfile().map_err(FetchError::Scratch)?;
-    let blob_read = Rc::new(Cell::new(0u64));
-    let counted = Counted {
-        inner: reader,
-        read: Rc::clone(&blob_read),
+    // The document's blob size is not signed either: it may only shorten
+    // the download (its deadline is that size's, and a byte past it is
+    // refused), never lengthen it past the largest blob the bound allows.
+    let most = max_blob(limits.max_item);
+    let stated = match doc.blob_size {
+        // No blob is empty: 0 says its size was not known.
+        0 => most,
+        said => said.min(most),
     };
-    let mut decoder = zstd::stream::read::Decoder::new(counted).map_err(FetchError::Scratch)?;
-    decoder
-        .window_log_max(super::substitute::MAX_WINDOW_LOG)
-        .map_err(|e| refused(format!("its blob is not zstd: {e}")))?;
+    let reader = cache
+        .blob_sized(&hash, stated)?
+        .ok_or_else(|| FetchError::Missing {
+            url: cache.url.clone(),
+            item: wanted.to_owned(),
+        })?;
     // The document's size is not signed: it may only lower the bound.
     let limit = doc.size.saturating_add(64 << 20).min(limits.max_item);
     let too_large = |bound| FetchError::TooLarge {
@@ -185,34 +253,20 @@ pub fn fetch_item(
         item: wanted.to_owned(),
         bound,
     };
-    let mut len: u64 = 0;
-    let mut chunk = vec![0u8; 256 << 10];
-    loop {
-        let n = match decoder.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(refused(format!("its blob is unusable: {e}"))),
-        };
-        len += n as u64;
-        // Checked before the chunk is written: the scratch file never
-        // holds more than the bound.
-        if len > limit {
-            return Err(if limit == limits.max_item {
-                too_large(Bound::Size(limits.max_item))
-            } else {
-                refused("its blob is larger than its document says".into())
-            });
+    // Unpacked into a scratch file first: a backend that admits through a
+    // daemon sends the archive's length first.
+    let (mut scratch, len) = match unpack_bounded(reader, limit) {
+        Ok(unpacked) => unpacked,
+        Err(Unpack::Scratch(e)) => return Err(FetchError::Scratch(e)),
+        Err(Unpack::Unusable(why)) => return Err(refused(why)),
+        Err(Unpack::Ratio) => return Err(too_large(Bound::Ratio(MAX_RATIO))),
+        Err(Unpack::OverLimit) if limit == limits.max_item => {
+            return Err(too_large(Bound::Size(limits.max_item)))
         }
-        if len > RATIO_FLOOR && len / MAX_RATIO > blob_read.get() {
-            return Err(too_large(Bound::Ratio(MAX_RATIO)));
+        Err(Unpack::OverLimit) => {
+            return Err(refused("its blob is larger than its document says".into()))
         }
-        scratch
-            .write_all(&chunk[..n])
-            .map_err(FetchError::Scratch)?;
-    }
-    scratch.flush().map_err(FetchError::Scratch)?;
-    scratch.rewind().map_err(FetchError::Scratch)?;
+    };
     let spec = ItemSpec {
         name: doc.name.clone(),
         version: doc.version.clone(),

@@ -162,9 +162,11 @@ impl Leases {
 
     /// Sends warnings (an unreadable lease) to `warn` and notes (whose
     /// build is waited for, until when) to `note`.
+    /// Both may quote the cache's words (a holder's host name), so what
+    /// they are given is made [`printable`](crate::printable::printable).
     pub fn with_messages(mut self, warn: Say, note: Say) -> Leases {
-        self.warn = warn;
-        self.note = note;
+        self.warn = Box::new(move |text| warn(&crate::printable::printable(text)));
+        self.note = Box::new(move |text| note(&crate::printable::printable(text)));
         self
     }
 

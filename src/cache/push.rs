@@ -41,6 +41,20 @@ pub enum PushError {
         #[source]
         source: std::io::Error,
     },
+    /// The cache holds, where the item's blob belongs, a file that cannot
+    /// be it: its size would be signed, and readers give a blob the
+    /// deadline of its signed size.
+    #[error("{url}: {why}, where a blob of {item} is at most {bound} bytes; its size is not signed (remove the file and push again)")]
+    BadBlob {
+        /// The item.
+        item: String,
+        /// The blob's URL.
+        url: String,
+        /// What it is.
+        why: String,
+        /// The most a blob of the item can be.
+        bound: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -82,7 +96,7 @@ pub fn push_item(
     {
         Some(size) => {
             report.blobs_present += 1;
-            size
+            present_blob_size(cache, item, &blob_path, size)?
         }
         None => {
             let bytes = blob_of(item).map_err(|source| PushError::Read {
@@ -144,6 +158,60 @@ pub fn push_item(
         }
     }
     Ok(())
+}
+
+/// The size of the blob of `item` the cache has already, which the
+/// engine says is `said` bytes: what is signed as its `blob_size`, so it is
+/// believed only up to the most a blob of the item can be (zstd's bound on
+/// its archive, which admission bounds by the item's size plus 64 MiB). A
+/// size outside that (a planted file, or a server that gives no length) is
+/// measured by reading the blob, at most that bound; a blob past it is
+/// refused, and nothing of the item is signed.
+fn present_blob_size(
+    cache: &Cache,
+    item: &Item,
+    blob_path: &str,
+    said: u64,
+) -> Result<u64, PushError> {
+    let bound = super::copy::max_blob(item.record.size.saturating_add(64 << 20));
+    if (1..=bound).contains(&said) {
+        return Ok(said);
+    }
+    let name = item.name.as_str().to_owned();
+    let bad = |why: String| PushError::BadBlob {
+        item: name.clone(),
+        url: cache.shown(blob_path),
+        why,
+        bound,
+    };
+    let reader = cache
+        .transport()
+        .open_read_sized(blob_path, bound)
+        .map_err(|e| PushError::Cache {
+            item: name.clone(),
+            url: cache.url.clone(),
+            source: e.into(),
+        })?;
+    let Some(mut reader) = reader else {
+        return Err(bad("it vanished while it was read".into()));
+    };
+    match std::io::copy(&mut reader, &mut std::io::sink()) {
+        Ok(0) => Err(bad("it is empty".into())),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(bad(if said > bound {
+            format!("it is {said} bytes")
+        } else {
+            "it is larger".to_owned()
+        })),
+        Err(e) => Err(PushError::Cache {
+            item: name.clone(),
+            url: cache.url.clone(),
+            source: CacheError::Transport(super::transport::TransportError::Down {
+                url: cache.shown(blob_path),
+                why: e.to_string(),
+            }),
+        }),
+    }
 }
 
 /// Writes the cache's info file when it has none.

@@ -242,6 +242,50 @@ impl<R: Read> Read for Deadline<R> {
     }
 }
 
+/// The body of a read whose size is stated: no byte past that size is
+/// taken (a server sending more is cut off there), and a read past the
+/// deadline says so, with the deadline and the file.
+struct Stated<R> {
+    inner: R,
+    /// Bytes it may still give.
+    left: u64,
+    size: u64,
+    /// The file, for messages.
+    shown: String,
+    /// What a read past the deadline says.
+    late: String,
+}
+
+impl<R: Read> Read for Stated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte more than is left, so that a longer body is seen.
+        let want = usize::try_from(self.left.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            if timed_out(&e) {
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{}: {}", self.shown, self.late),
+                )
+            } else {
+                e
+            }
+        })?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} sends more than its stated {} bytes; cut off there",
+                    self.shown, self.size
+                ),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// A duration for people: `31 s`, `1.5 s`.
 pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -349,7 +393,7 @@ impl Transport {
     /// Reads `path`, at most `max` bytes, within the deadline of `max`
     /// bytes; `None` when it does not exist.
     pub fn get(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, TransportError> {
-        let Some(mut reader) = self.open_read_sized(path, max)? else {
+        let Some(mut reader) = self.open_within(path, max)? else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
@@ -375,11 +419,31 @@ impl Transport {
         self.open_read_sized(path, UNSIZED_READ)
     }
 
-    /// A reader of `path`, expected to be at most `size` bytes: the whole
+    /// A reader of `path`, stated to be at most `size` bytes: the whole
     /// read (its answer's head and every byte) must end within the
-    /// deadline of `size`, after which a read fails. `None` when it does
-    /// not exist.
+    /// deadline of `size`, after which a read fails with
+    /// [`std::io::ErrorKind::TimedOut`], saying the deadline; and a byte
+    /// past `size` fails the read ([`std::io::ErrorKind::InvalidData`])
+    /// rather than being read on. `None` when it does not exist.
     pub fn open_read_sized(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
+        Ok(self.open_within(path, size)?.map(|inner| {
+            Box::new(Stated {
+                inner,
+                left: size,
+                size,
+                shown: self.shown(path),
+                late: self.late(size),
+            }) as Box<dyn Read + Send>
+        }))
+    }
+
+    /// A reader of `path` within the deadline of `size` bytes, its length
+    /// left to the caller to bound.
+    fn open_within(
         &self,
         path: &str,
         size: u64,
@@ -420,15 +484,20 @@ impl Transport {
         if timed_out(e) {
             return TransportError::Down {
                 url: shown.to_owned(),
-                why: format!(
-                    "no whole answer within its deadline of {}: {} plus its size at {}/s",
-                    seconds(self.timeouts.deadline(size)),
-                    seconds(self.timeouts.grace),
-                    crate::units::human(self.timeouts.min_rate)
-                ),
+                why: self.late(size),
             };
         }
         down(shown, e)
+    }
+
+    /// What a request of `size` bytes past its deadline is told.
+    fn late(&self, size: u64) -> String {
+        format!(
+            "no whole answer within its deadline of {}: {} plus its size at {}/s",
+            seconds(self.timeouts.deadline(size)),
+            seconds(self.timeouts.grace),
+            crate::units::human(self.timeouts.min_rate)
+        )
     }
 
     /// A reading answer other than 200: `Ok` when it says the file is

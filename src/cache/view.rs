@@ -41,6 +41,11 @@ pub const INDEX_FILE: &str = "rockstore-view.json";
 /// Largest index read (a view of 100,000 rocks is about 5 MB).
 const MAX_INDEX: u64 = 64 << 20;
 
+/// Most files an index may list: 100,000 rocks and their rockspecs. Each
+/// name listed costs a writer requests (its attestation, the file), so
+/// the count is bounded, not only the bytes.
+pub const MAX_INDEX_FILES: usize = 200_000;
+
 /// `rockstore-view.json`: the files (rocks and rockspecs) a view directory
 /// holds, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,22 +338,32 @@ impl DirWriter<'_> {
             .map_err(|e| self.fail(e.into()))?;
         let mut candidates: BTreeSet<String> = BTreeSet::new();
         if let Some(bytes) = self.get(INDEX_FILE, MAX_INDEX)? {
-            match serde_json::from_slice::<ViewIndex>(&bytes) {
-                Ok(index) if index.format == INDEX_FORMAT => candidates.extend(index.files),
-                Ok(_) | Err(_) if listing.is_some() => report.warnings.push(format!(
-                    "{}: not a view index (format {INDEX_FORMAT}); rewritten from what the directory holds",
+            let why = match serde_json::from_slice::<ViewIndex>(&bytes) {
+                Ok(index)
+                    if index.format == INDEX_FORMAT && index.files.len() <= MAX_INDEX_FILES =>
+                {
+                    candidates.extend(index.files);
+                    None
+                }
+                Ok(index) if index.format != INDEX_FORMAT => {
+                    Some(<serde_json::Error as serde::de::Error>::custom(format!(
+                        "format {}, not {INDEX_FORMAT}",
+                        index.format
+                    )))
+                }
+                Ok(index) => Some(<serde_json::Error as serde::de::Error>::custom(format!(
+                    "it lists {} files, more than the {MAX_INDEX_FILES} an index may",
+                    index.files.len()
+                ))),
+                Err(source) => Some(source),
+            };
+            match why {
+                None => {}
+                Some(why) if listing.is_some() => report.warnings.push(format!(
+                    "{}: not a view index (format {INDEX_FORMAT}: {why}); rewritten from what the directory holds",
                     self.cache.shown(&index_path)
                 )),
-                Ok(index) => {
-                    return Err(ViewError::Index {
-                        url: self.cache.shown(&index_path),
-                        source: serde::de::Error::custom(format!(
-                            "format {}, not {INDEX_FORMAT}",
-                            index.format
-                        )),
-                    })
-                }
-                Err(source) => {
+                Some(source) => {
                     return Err(ViewError::Index {
                         url: self.cache.shown(&index_path),
                         source,
@@ -392,10 +407,35 @@ impl DirWriter<'_> {
                 RockCheck::Untrusted(why) => self.remove(&file, &why.to_string(), report),
             }
         }
-        // A rockspec stands when a listed rock's attestation signs its bytes.
+        // A rockspec stands when a listed rock's attestation signs its
+        // bytes: each rock's (rockspec name, hash), looked up, not scanned
+        // per rockspec (the index's rockspecs times its rocks).
+        let vouched_specs: BTreeSet<(String, String)> = rocks
+            .values()
+            .filter_map(|a| {
+                ViewFile::parse(&a.file, self.platform)
+                    .map(|r| (r.rockspec_name(), a.rockspec_hash.clone()))
+            })
+            .collect();
         let mut listed: BTreeSet<String> = rocks.keys().cloned().collect();
         for spec in specs {
-            let Some(bytes) = self.get(&spec, MAX_ROCKSPEC)? else {
+            // Only a rockspec some listed rock names can stand; any other's
+            // bytes are not read (the index may list 200,000 of up to
+            // 1 MiB each): it is only asked whether it is there.
+            let named = vouched_specs
+                .range((spec.clone(), String::new())..)
+                .next()
+                .is_some_and(|(name, _)| *name == spec);
+            let there = if named {
+                self.get(&spec, MAX_ROCKSPEC)?
+            } else {
+                self.cache
+                    .transport()
+                    .head(&self.path(&spec))
+                    .map_err(|e| self.fail(e.into()))?
+                    .map(|_| Vec::new())
+            };
+            let Some(bytes) = there else {
                 if from_index.contains(&spec) {
                     report.warnings.push(format!(
                         "{}: lists {spec}, which is not there; dropped",
@@ -405,12 +445,7 @@ impl DirWriter<'_> {
                 continue;
             };
             let hash = view_trust::hash_of(&bytes);
-            let vouched = rocks.values().any(|a| {
-                a.rockspec_hash == hash
-                    && ViewFile::parse(&a.file, self.platform)
-                        .is_some_and(|r| r.rockspec_name() == spec)
-            });
-            if vouched {
+            if named && vouched_specs.contains(&(spec.clone(), hash)) {
                 listed.insert(spec);
             } else {
                 self.remove(

@@ -344,7 +344,7 @@ impl Context {
         // `--only-server` replaces `rocks_servers`, mirrors and all.
         fetcher.with_mirrors(
             rockstore::luarocks_config::mirror_groups(&self.server_entries()),
-            Arc::new(|line: &str| errln!("{line}")),
+            Arc::new(output::Terminal),
         )
     }
 

@@ -13,7 +13,7 @@ use rockstore::tree::Tree;
 use super::context::Context;
 use super::flags::split_args;
 use super::report::ExitStatus;
-use super::tree_cmd::{installer_for, say_aside, say_warnings, undo_hint};
+use super::tree_cmd::{installer_for, undo_hint};
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
@@ -239,7 +239,7 @@ pub(super) fn run_install(
     installer.settings.check_lua_versions = run.check_lua_versions;
     if run.dry_run {
         if run.json {
-            installer.say = &say_aside;
+            installer.reporter = &super::output::Aside;
         }
         let plan = installer.plan(requests, only_deps)?;
         if run.json {
@@ -257,7 +257,7 @@ pub(super) fn run_install(
         Level::Normal
     };
     if run.quiet {
-        installer.say = &say_warnings;
+        installer.reporter = &super::output::Quieted;
     }
     let tree = installer.settings.target.clone();
     let watcher = Watcher::new(level, run.no_progress);

@@ -112,3 +112,27 @@ impl rockstore::reporter::Reporter for Terminal {
         }
     }
 }
+
+/// [`Terminal`] under `-q`: no status, the rest as ever.
+pub struct Quieted;
+
+impl rockstore::reporter::Reporter for Quieted {
+    fn report(&self, event: rockstore::reporter::Event<'_>) {
+        if !matches!(event, rockstore::reporter::Event::Status(_)) {
+            Terminal.report(event);
+        }
+    }
+}
+
+/// [`Terminal`] while stdout carries data (`--dry-run --json`): status
+/// goes to stderr too, as it is.
+pub struct Aside;
+
+impl rockstore::reporter::Reporter for Aside {
+    fn report(&self, event: rockstore::reporter::Event<'_>) {
+        match event {
+            rockstore::reporter::Event::Status(line) => errln!("{line}"),
+            other => Terminal.report(other),
+        }
+    }
+}

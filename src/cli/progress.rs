@@ -122,7 +122,7 @@ impl Progress for Watcher {
             ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(step.rock());
+        bar.set_prefix(step.rock().to_string());
         bar.set_message("starting");
         bar.enable_steady_tick(Duration::from_millis(100));
         if let Ok(mut running) = bars.running.lock() {

@@ -98,7 +98,7 @@ pub fn show(args: RockspecArgs) -> anyhow::Result<ExitStatus> {
         output::json(&rockspec.to_json())?;
         return Ok(ExitStatus::Success);
     }
-    output::data(&format!("{} {}", rockspec.name, rockspec.version));
+    output::data(&rockspec.id().to_string());
     output::data(&format!("format: {}", rockspec.format));
     if let Some(summary) = &rockspec.description.summary {
         output::data(&format!("summary: {summary}"));

@@ -1,5 +1,5 @@
 //! Changing a tree besides installing: `remove`, `purge`, `init`, `test`,
-//! and what the tree commands share (the installer, hints, warnings).
+//! and what the tree commands share (the installer, hints).
 
 use std::path::PathBuf;
 
@@ -34,35 +34,6 @@ pub struct DoctorArgs {
     /// Link each kept item into this tree, in a new generation.
     #[arg(long)]
     pub fix: bool,
-}
-
-/// Whether a line of an install's commentary is a warning (stderr, as
-/// LuaRocks' `util.warning`); everything else is status (stdout, as
-/// LuaRocks' `util.printout`).
-pub(super) fn is_warning(text: &str) -> bool {
-    text.starts_with("warning")
-        || text.starts_with("Warning: ")
-        || text.starts_with("Will not remove")
-}
-
-pub(super) fn say(text: &str) {
-    if is_warning(text) {
-        errln!("{text}");
-    } else {
-        outln!("{text}");
-    }
-}
-
-/// `say` under `-q`: warnings only.
-pub(super) fn say_warnings(text: &str) {
-    if is_warning(text) {
-        errln!("{text}");
-    }
-}
-
-/// `say` while stdout carries data (`--dry-run --json`): all on stderr.
-pub(super) fn say_aside(text: &str) {
-    errln!("{text}");
 }
 
 pub(super) fn installer_for<'a>(
@@ -104,7 +75,7 @@ pub(super) fn installer_for<'a>(
                 cx.config.adopt.as_deref(),
             ),
         },
-        &say,
+        &super::output::Terminal,
     ))
 }
 

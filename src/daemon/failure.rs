@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::wire::WireFailure;
 use crate::build::isolation::IsolationError;
 use crate::build::BuildError;
+use crate::rock_id::RockId;
 use crate::store::remote::RemoteError;
 use crate::store::StoreError;
 use crate::tree::profile::ProfileError;
@@ -185,8 +186,8 @@ pub fn from_profile(error: &ProfileError) -> WireFailure {
         } => with(
             plain(kind::CONFLICT, error.to_string(), crate::hints_of(error)),
             &[
-                ("first", first.as_str().into()),
-                ("second", second.as_str().into()),
+                ("first", first.to_string().into()),
+                ("second", second.to_string().into()),
                 ("file", file.as_str().into()),
             ],
         ),
@@ -203,10 +204,17 @@ pub fn from_profile(error: &ProfileError) -> WireFailure {
 pub fn to_profile(failure: WireFailure) -> ProfileError {
     let f = &failure.fields;
     match failure.kind.as_str() {
-        kind::CONFLICT => ProfileError::Conflict {
-            first: text(f, "first"),
-            second: text(f, "second"),
-            file: text(f, "file"),
+        kind::CONFLICT => match (
+            RockId::parse(&text(f, "first")),
+            RockId::parse(&text(f, "second")),
+        ) {
+            (Some(first), Some(second)) => ProfileError::Conflict {
+                first,
+                second,
+                file: text(f, "file"),
+            },
+            // Not two rocks: the failure as the daemon worded it.
+            _ => ProfileError::Store(to_store(failure)),
         },
         _ => ProfileError::Store(to_store(failure)),
     }

@@ -8,8 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::consulted::ConsultedTree;
 use super::plan::{InstallPlan, Step};
-use super::resolve::{external_items, ConsultedTree};
+use super::resolve::external_items;
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::ProfileRock;
 
@@ -49,7 +51,7 @@ pub(crate) fn still_needed(
     rocks: &[ProfileRock],
     planned: &[ProfileRock],
     new: &ProfileRock,
-) -> Vec<(String, Vec<String>)> {
+) -> Vec<(String, Vec<RockId>)> {
     let new_version = Version::parse(&new.version);
     let mut kept = Vec::new();
     for old in rocks
@@ -57,7 +59,7 @@ pub(crate) fn still_needed(
         .filter(|r| r.name == new.name && r.version != new.version)
     {
         let old_version = Version::parse(&old.version);
-        let dependents: Vec<String> = rocks
+        let dependents: Vec<RockId> = rocks
             .iter()
             .chain(planned)
             .filter(|r| r.name != new.name)
@@ -66,7 +68,7 @@ pub(crate) fn still_needed(
                     d.name == new.name && d.matches(&old_version) && !d.matches(&new_version)
                 })
             })
-            .map(|r| format!("{} {}", r.name, r.version))
+            .map(ProfileRock::id)
             .collect();
         if !dependents.is_empty() {
             kept.push((old.version.clone(), dependents));
@@ -76,9 +78,10 @@ pub(crate) fn still_needed(
 }
 
 /// LuaRocks' warning for a version kept because others need it.
-pub(crate) fn kept_warning(name: &str, version: &str, dependents: &[String]) -> String {
+pub(crate) fn kept_warning(rock: &RockId, dependents: &[RockId]) -> String {
+    let dependents: Vec<String> = dependents.iter().map(RockId::to_string).collect();
     format!(
-        "Will not remove {name} {version}.\nRemoving it would break dependencies for: {}\n\nUse --force to force removal (warning: this may break modules).",
+        "Will not remove {rock}.\nRemoving it would break dependencies for: {}\n\nUse --force to force removal (warning: this may break modules).",
         dependents.join(", ")
     )
 }
@@ -106,7 +109,7 @@ pub(crate) fn compose(
             still_needed(&rocks, planned, new)
                 .into_iter()
                 .map(|(version, dependents)| {
-                    warnings.push(kept_warning(&new.name, &version, &dependents));
+                    warnings.push(kept_warning(&RockId::new(&new.name, &version), &dependents));
                     version
                 })
                 .collect()
@@ -130,7 +133,7 @@ pub(crate) fn compose(
 #[derive(Debug, Clone)]
 pub(crate) struct Split {
     pub name: String,
-    pub needs: Vec<(String, String)>,
+    pub needs: Vec<(RockId, String)>,
 }
 
 impl Split {
@@ -161,11 +164,7 @@ pub(crate) fn splits(
     for r in rocks {
         versions.entry(&r.name).or_default().push(&r.version);
     }
-    let asked = |name: &str| {
-        plan.requested
-            .iter()
-            .any(|r| r.split_once(' ').is_some_and(|(n, _)| n == name))
-    };
+    let asked = |name: &str| plan.requested.iter().any(|r| r.name == name);
     for (name, vs) in &versions {
         if vs.len() > 1 && touched.contains(name) && !asked(name) {
             split.insert((*name).to_owned(), ());
@@ -199,7 +198,7 @@ pub(crate) fn splits(
                 .flat_map(|r| {
                     parsed(r)
                         .filter(|d| d.name == name)
-                        .map(|d| (format!("{} {}", r.name, r.version), d.to_string()))
+                        .map(|d| (r.id(), d.to_string()))
                         .collect::<Vec<_>>()
                 })
                 .collect(),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{InstallError, Installer};
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::{links, Profile, ProfileRock, Tree, META};
 
@@ -32,8 +33,8 @@ pub enum LinkProblem {
     Unreadable(String),
     /// A rock's item is not in the store.
     ItemGone {
-        /// `name version`.
-        rock: String,
+        /// The rock.
+        rock: RockId,
         /// The item.
         item: String,
     },
@@ -108,7 +109,7 @@ pub fn check(tree: &Tree, store: Option<&Path>) -> Vec<LinkProblem> {
             for rock in rocks {
                 if !store.join("store").join(&rock.item).is_dir() {
                     problems.push(LinkProblem::ItemGone {
-                        rock: format!("{} {}", rock.name, rock.version),
+                        rock: rock.id(),
                         item: rock.item.clone(),
                     });
                 }
@@ -121,8 +122,8 @@ pub fn check(tree: &Tree, store: Option<&Path>) -> Vec<LinkProblem> {
 /// A dependency that another tree provided and no longer does.
 #[derive(Debug, Clone)]
 pub struct Finding {
-    /// `name version` of the rock that needs it.
-    pub rock: String,
+    /// The rock that needs it.
+    pub rock: RockId,
     /// The dependency's name.
     pub dependency: String,
     /// The item that was used.
@@ -170,7 +171,7 @@ impl<'a> Installer<'a> {
                         .ok()
                         .and_then(|n| self.builder.store.get(&n).ok().flatten());
                     findings.push(Finding {
-                        rock: format!("{} {}", rock.name, rock.version),
+                        rock: rock.id(),
                         dependency: dep_name.clone(),
                         item: item.clone(),
                         kept: kept.is_some(),

@@ -2,11 +2,12 @@
 //! generation is current, and the switch back when one fails.
 
 use super::{InstallError, InstallPlan, Installer};
+use crate::rock_id::RockId;
 use crate::tree::Profile;
 
 /// A hook that failed: the rock, the command as run, and how it ended.
 pub(super) struct HookFailure {
-    pub(super) rock: String,
+    pub(super) rock: RockId,
     pub(super) command: String,
     pub(super) status: String,
 }
@@ -49,7 +50,7 @@ impl<'a> Installer<'a> {
             }
             let command =
                 crate::build::variables::substitute(&hook.command, &vars, &mut Vec::new());
-            (self.say)(&command);
+            self.status(&command);
             let status = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(&command)
@@ -63,7 +64,7 @@ impl<'a> Installer<'a> {
                 Err(e) => format!("could not be started: {e}"),
             };
             return Err(HookFailure {
-                rock: format!("{} {}", hook.name, hook.version),
+                rock: RockId::new(&hook.name, &hook.version),
                 command,
                 status: failure,
             });

@@ -4,6 +4,7 @@
 //!
 //! - [`resolve`]: the resolver (greedy, as LuaRocks), giving an
 //!   [`InstallPlan`] without building anything.
+//! - `consulted`: the trees the deps mode consults and their rocks.
 //! - [`plan`]: the plan's steps and what satisfies each dependency.
 //! - [`execute`]: runs a plan's builds, in parallel where they are
 //!   independent.
@@ -30,6 +31,7 @@
 //! an item the install admitted but has not yet linked.
 
 mod compose;
+mod consulted;
 pub mod doctor;
 pub mod execute;
 mod hooks;
@@ -52,16 +54,18 @@ use crate::backend::StoreBackend;
 pub use crate::build::Source;
 use crate::build::{BuildError, Builder};
 use crate::lockfile::Lockfile;
+use crate::reporter::Reporter;
+use crate::rock_id::RockId;
 use crate::servers::ServerError;
 use crate::store::StoreError;
 use crate::tree::profile::ProfileError;
 use crate::tree::{Tree, TreeError};
+pub use consulted::ConsultedTree;
 pub use doctor::Finding;
 pub use execute::Progress;
 pub use pins::lock_text;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
 pub use plan_cache::PlanRecord;
-pub use resolve::ConsultedTree;
 pub use run::finished_line;
 
 /// LuaRocks' deps modes.
@@ -111,7 +115,7 @@ pub enum InstallError {
     Tree(#[from] TreeError),
     /// Another tree the command needs to know about cannot be read.
     #[error(transparent)]
-    OtherTree(resolve::UnreadableTree),
+    OtherTree(consulted::UnreadableTree),
     /// Adopting the tree first failed (nothing changed).
     #[error(transparent)]
     Adopt(#[from] crate::adopt::AdoptError),
@@ -128,40 +132,41 @@ pub enum InstallError {
     #[error("Could not satisfy dependency {dependency} of {rock}: {source}")]
     Unsatisfied {
         /// The rock needing it.
-        rock: String,
+        rock: RockId,
         /// The dependency as written.
         dependency: String,
-        /// Why.
+        /// Why (boxed: the rock and dependency beside it make the variant
+        /// the largest of the enum otherwise).
         #[source]
-        source: ServerError,
+        source: Box<ServerError>,
     },
     /// The rockspec says it does not run here.
     #[error("{rock} does not support this platform (supported_platforms: {})", platforms.join(", "))]
     Platform {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// What it supports.
         platforms: Vec<String>,
     },
     /// Removing would break dependents.
-    #[error("Will not remove {rock}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    #[error("Will not remove {}. Removing it would break dependencies for:\n{}\nUse --force to force removal (warning: this may break modules).", rocks.iter().map(RockId::to_string).collect::<Vec<_>>().join(", "), dependents.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
     Dependents {
-        /// `name version` being removed.
-        rock: String,
-        /// `name version` of each rock that needs it.
-        dependents: Vec<String>,
+        /// The rocks being removed.
+        rocks: Vec<RockId>,
+        /// Each rock that needs one of them.
+        dependents: Vec<RockId>,
     },
     /// `hooks_enabled = false` and the rock has a hook.
     #[error("{rock}: this rockspec contains hooks, which are blocked by the 'hooks_enabled' setting in your LuaRocks configuration.")]
     HooksBlocked {
-        /// `name version`.
-        rock: String,
+        /// The rock.
+        rock: RockId,
     },
     /// A `post_install` hook failed; the install was undone.
     #[error("Failed running post_install hook of {rock}: `{command}` {status}. The install was undone: {tree} is back at generation {restored}.", tree = tree.display())]
     Hook {
-        /// `name version`.
-        rock: String,
+        /// The rock (boxed: the variant would be the largest of the enum).
+        rock: Box<RockId>,
         /// The command, variables substituted.
         command: String,
         /// How it ended.
@@ -269,8 +274,9 @@ pub struct Installer<'a> {
     pub backend: &'a dyn StoreBackend,
     /// What it works on, and how.
     pub settings: Settings,
-    /// Messages for the user (stderr).
-    pub say: &'a (dyn Fn(&str) + Sync),
+    /// Hears what the run tells the user as it goes: LuaRocks' status
+    /// lines, its warnings, rockstore's notices.
+    pub reporter: &'a dyn Reporter,
     /// `luarocks.lock` of the sources `make` builds: the requested rock's
     /// dependencies are exactly these, and they win over other rocks'.
     pub pins: Option<Lockfile>,
@@ -281,8 +287,8 @@ pub struct Installer<'a> {
 pub struct Outcome {
     /// The new generation (none when nothing changed).
     pub generation: Option<u64>,
-    /// `name version` of every rock newly built or reused.
-    pub installed: Vec<String>,
+    /// Every rock asked for, newly built or reused.
+    pub installed: Vec<RockId>,
     /// Every rock the new generation added (dependencies first), with its
     /// rockspec's license: what LuaRocks announces as "now installed".
     pub added: Vec<Added>,
@@ -312,15 +318,27 @@ impl<'a> Installer<'a> {
         builder: Builder<'a>,
         backend: &'a dyn StoreBackend,
         settings: Settings,
-        say: &'a (dyn Fn(&str) + Sync),
+        reporter: &'a dyn Reporter,
     ) -> Installer<'a> {
         Installer {
             builder,
             backend,
             settings,
-            say,
+            reporter,
             pins: None,
         }
+    }
+}
+
+impl Installer<'_> {
+    /// A status line, in LuaRocks' words (`Removing foo 1.0-1...`).
+    fn status(&self, line: &str) {
+        self.reporter.report(crate::reporter::Event::Status(line));
+    }
+
+    /// A notice of rockstore's own (the text without `warning: `).
+    fn notice(&self, line: &str) {
+        self.reporter.report(crate::reporter::Event::Notice(line));
     }
 }
 

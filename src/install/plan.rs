@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::DepsMode;
 use crate::build::Source;
+use crate::rock_id::RockId;
 
 /// What a resolution decided, in LuaRocks' install order (every step after
 /// the steps it needs).
@@ -21,7 +22,7 @@ pub struct InstallPlan {
     #[serde(serialize_with = "deps_mode_name")]
     pub deps_mode: DepsMode,
     /// The rocks asked for, as `name version`.
-    pub requested: Vec<String>,
+    pub requested: Vec<RockId>,
     /// The rocks to build, reuse or mark, dependencies first.
     pub steps: Vec<Step>,
     /// Said while resolving (choices, pins), for `--dry-run`'s reader.
@@ -154,9 +155,9 @@ impl Step {
         })
     }
 
-    /// `name version`.
-    pub fn rock(&self) -> String {
-        format!("{} {}", self.name, self.version)
+    /// Which rock it builds.
+    pub fn rock(&self) -> RockId {
+        RockId::new(&self.name, &self.version)
     }
 }
 

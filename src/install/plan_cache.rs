@@ -56,7 +56,7 @@ pub(super) fn plan_key(
         if items[i].is_some() {
             continue;
         }
-        rocks.push(format!("{} {}", step.name, step.version));
+        rocks.push(step.rock().to_string());
         if let Some(deps) = dependency_items(step, &items) {
             if let Some((key, _)) = source.recipe(&installer.builder, deps)? {
                 known.push(key);

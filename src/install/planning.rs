@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::resolve::{self, ConsultedTree, Resolver};
+use super::consulted::{self, ConsultedTree};
+use super::resolve::{self, Resolver};
 use super::{compose, solve, version_constraints, DepsMode, InstallError, Installer, Request};
 use super::{Action, InstallPlan};
 use crate::build::BuildError;
+use crate::reporter::{Event, Held};
 use crate::rockspec::{Dependency, Version};
 use crate::tree::Profile;
 
@@ -41,11 +43,11 @@ impl<'a> Installer<'a> {
                 Err(e) => {
                     // Not consulted: the one line, without the advice the
                     // error gives.
-                    (self.say)(&format!(
-                        "Warning: cannot read the rocks installed in {}: {}",
+                    self.reporter.report(Event::Warning(&format!(
+                        "cannot read the rocks installed in {}: {}",
                         e.path.display(),
                         e.reason
-                    ));
+                    )));
                     trees.push(ConsultedTree {
                         root: root.clone(),
                         rocks: Vec::new(),
@@ -65,23 +67,17 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<InstallPlan, InstallError> {
-        let consulted = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        let consulted = consulted::consulted_roots(&self.settings, self.settings.deps_mode);
         let others = self.read_other_trees(&consulted)?;
         let consulted_others: Vec<&ConsultedTree> = others
             .iter()
             .filter(|o| consulted.contains(&o.root))
             .collect();
         // The greedy pass says nothing until it is known to stand.
-        let heard = std::sync::Mutex::new(Vec::new());
-        let hold = |text: &str| {
-            if let Ok(mut heard) = heard.lock() {
-                heard.push(text.to_owned());
-            }
-        };
-        let mut greedy = Resolver::new(&self.builder, &self.settings, &hold, base, &others);
+        let held = Held::default();
+        let mut greedy = Resolver::new(&self.builder, &self.settings, &held, base, &others);
         greedy.pins = self.pins.as_ref();
         let plan = greedy.resolve(requests, only_deps);
-        let said = std::mem::take(&mut *heard.lock().unwrap_or_else(|e| e.into_inner()));
         // --keep and --force ask for LuaRocks' behaviour (several versions
         // side by side, or dependents broken knowingly); a lock file's
         // pins are authoritative.
@@ -95,9 +91,7 @@ impl<'a> Installer<'a> {
             _ => Vec::new(),
         };
         if splits.is_empty() {
-            for line in &said {
-                (self.say)(line);
-            }
+            held.replay(self.reporter);
             return plan;
         }
         let plan = plan?;
@@ -132,10 +126,10 @@ impl<'a> Installer<'a> {
             }
         }
         for line in &chosen {
-            (self.say)(line);
+            self.status(line);
         }
         let provided = &self.builder.env.rocks_provided;
-        let mut solved = Resolver::new(&self.builder, &self.settings, self.say, base, &others);
+        let mut solved = Resolver::new(&self.builder, &self.settings, self.reporter, base, &others);
         solved.forced = solution
             .into_iter()
             .filter(|(name, _)| !provided.iter().any(|(p, _)| p == name))
@@ -345,9 +339,9 @@ impl<'a> Installer<'a> {
             None => Ok(target.current_profile()?),
             Some((touch, profile)) => {
                 for warning in touch.warnings() {
-                    (self.say)(&warning);
+                    self.notice(&warning);
                 }
-                (self.say)(&touch.line(&target.root, true));
+                self.status(&touch.line(&target.root, true));
                 Ok(profile)
             }
         }

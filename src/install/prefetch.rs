@@ -39,10 +39,10 @@ impl<'a> Installer<'a> {
             let found = self
                 .builder
                 .substituters
-                .and_then(|s| s.archive_by_hash(&hash));
-            let Some((url, archive)) = found else {
-                (self.say)(&format!(
-                    "warning: {} {}: its pinned item {} is in no substituter; building it",
+                .and_then(|s| s.archive_by_hash(&hash, crate::cache::copy::FetchLimits::default()));
+            let Some((url, mut archive, len)) = found else {
+                self.notice(&format!(
+                    "{} {}: its pinned item {} is in no substituter (or none gave a blob it could use); building it",
                     step.name,
                     step.version,
                     name.as_str()
@@ -56,12 +56,10 @@ impl<'a> Installer<'a> {
                 references: Vec::new(),
                 recipe_key: None,
             };
-            let item =
-                self.backend
-                    .add_archive(&mut archive.as_slice(), archive.len() as u64, &spec)?;
+            let item = self.backend.add_archive(&mut archive, len, &spec)?;
             if item.name != name {
-                (self.say)(&format!(
-                    "warning: {} {}: {url} gave {} for the pinned item {}; building it",
+                self.notice(&format!(
+                    "{} {}: {url} gave {} for the pinned item {}; building it",
                     step.name,
                     step.version,
                     item.name.as_str(),
@@ -69,7 +67,7 @@ impl<'a> Installer<'a> {
                 ));
                 continue;
             }
-            (self.say)(&format!(
+            self.status(&format!(
                 "{} {}: pinned item {} from {url}",
                 step.name,
                 step.version,
@@ -93,7 +91,7 @@ impl<'a> Installer<'a> {
             if self.backend.substitutes_here() && !hits.is_empty() {
                 let started = std::time::Instant::now();
                 let (count, bytes) = substituters.prefetch_blobs(hits);
-                (self.say)(&format!(
+                self.status(&format!(
                     "downloaded {count} build(s) ({} KiB) from the substituters in {:.1} ms",
                     bytes.div_ceil(1024),
                     started.elapsed().as_secs_f64() * 1e3
@@ -102,7 +100,7 @@ impl<'a> Installer<'a> {
         };
         // A plan document: the whole closure in one request.
         if let Some(hits) = plan_cache::hits_from_document(self, plan, substituters)? {
-            (self.say)(&format!(
+            self.status(&format!(
                 "a plan document named {} build(s) of this plan",
                 hits.len()
             ));

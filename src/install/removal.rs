@@ -3,6 +3,8 @@
 //! `purge --old-versions`.
 
 use super::{compose, InstallError, Installer};
+use crate::reporter::Event;
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::tree::{Profile, ProfileRock};
 
@@ -14,7 +16,7 @@ impl<'a> Installer<'a> {
         &mut self,
         name: &str,
         version: Option<&str>,
-    ) -> Result<(u64, Vec<String>), InstallError> {
+    ) -> Result<(u64, Vec<RockId>), InstallError> {
         let lock = self.lock_for_change()?;
         let _store_lock = self.backend.hold()?;
         let base = self.settings.target.current_profile()?;
@@ -39,8 +41,8 @@ impl<'a> Installer<'a> {
             .cloned()
             .collect();
         // LuaRocks' words, as scripts read them.
-        (self.say)("Checking stability of dependencies in the absence of");
-        (self.say)(&format!(
+        self.status("Checking stability of dependencies in the absence of");
+        self.status(&format!(
             "{name} {}...",
             doomed
                 .iter()
@@ -48,7 +50,7 @@ impl<'a> Installer<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        (self.say)("");
+        self.status("");
         let mut dependents = Vec::new();
         {
             for r in &rocks {
@@ -64,29 +66,25 @@ impl<'a> Installer<'a> {
                         .iter()
                         .any(|o| o.name == dep.name && dep.matches(&Version::parse(&o.version)));
                     if !still && !r.external_items.contains_key(&dep.name) {
-                        dependents.push(format!("{} {}", r.name, r.version));
+                        dependents.push(r.id());
                     }
                 }
             }
             if !dependents.is_empty() && !self.settings.force {
                 return Err(InstallError::Dependents {
-                    rock: doomed
-                        .iter()
-                        .map(|r| format!("{} {}", r.name, r.version))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    rocks: doomed.iter().map(|r| r.id()).collect(),
                     dependents,
                 });
             }
         }
         for r in &doomed {
-            (self.say)(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {}...", r.id()));
         }
         let change = format!(
             "remove {}",
             doomed
                 .iter()
-                .map(|r| format!("{} {}", r.name, r.version))
+                .map(|r| r.id().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -116,7 +114,7 @@ impl<'a> Installer<'a> {
             })
         });
         for r in gone {
-            (self.say)(&format!("Removing {} {}...", r.name, r.version));
+            self.status(&format!("Removing {}...", r.id()));
         }
         let profile = Profile {
             others: current.others,
@@ -149,7 +147,10 @@ impl<'a> Installer<'a> {
                 compose::still_needed(&rocks, &[], newest)
                     .into_iter()
                     .map(|(version, dependents)| {
-                        (self.say)(&compose::kept_warning(&newest.name, &version, &dependents));
+                        self.reporter.report(Event::Note(&compose::kept_warning(
+                            &RockId::new(&newest.name, &version),
+                            &dependents,
+                        )));
                         version
                     })
                     .collect()

@@ -7,128 +7,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::consulted::{consulted_roots, ConsultedTree};
 use super::plan::{Action, By, InstallPlan, PostInstall, Satisfied, Step};
 use super::{DepsMode, InstallError, Request, Settings};
 use crate::build::Source;
 use crate::build::{BuildError, Builder, Origin};
 use crate::fetch::Freshness;
 use crate::lockfile::Lockfile;
-use crate::manifest::RepositoryManifest;
+use crate::reporter::{Event, Reporter};
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Rockspec, Version};
 use crate::servers::{self, Offer, ServerError, ServerManifest, Want};
-use crate::tree::{Profile, Tree};
-
-/// A tree consulted for dependencies: the target (whose rocks are the plan)
-/// or another tree's installed rocks.
-pub struct ConsultedTree {
-    /// Root.
-    pub root: PathBuf,
-    /// Installed: name → (version, item when it is a rockstore tree).
-    pub rocks: Vec<(String, String, Option<String>)>,
-}
-
-/// Another tree's rocks could not be read: never taken as "no rocks",
-/// which would install a second copy or plan against a guess.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read the rocks installed in {}: {reason}\nWhat that tree provides is unknown until it can be read: mend it, or take it out of rocks_trees (or use --deps-mode one, which consults only the target tree)", path.display())]
-pub struct UnreadableTree {
-    /// What could not be read (the tree, its profile or its manifest).
-    pub path: PathBuf,
-    /// Why.
-    pub reason: String,
-    /// The tree's current generation is gone with its store and no copy
-    /// of its rock list is kept: nothing of it can load, so it provides
-    /// nothing -- a warning, never a reason to stop.
-    pub files_gone: bool,
-}
-
-impl ConsultedTree {
-    /// Reads another tree: its rockstore profile when it has one, else its
-    /// LuaRocks manifest (a plain LuaRocks tree); a tree or manifest that
-    /// is not there has no rocks. Anything there that cannot be read is
-    /// an error.
-    pub fn read(root: &Path, lua_version: &str) -> Result<ConsultedTree, UnreadableTree> {
-        let unreadable = |path: &Path, reason: String| UnreadableTree {
-            path: path.to_path_buf(),
-            reason,
-            files_gone: false,
-        };
-        let tree = Tree::new(root, lua_version).map_err(|e| unreadable(root, e.to_string()))?;
-        let mut rocks = Vec::new();
-        if tree.is_profile() {
-            let profile = tree.current_profile().map_err(|e| UnreadableTree {
-                files_gone: tree.current().is_some_and(|n| generation_gone(&tree, n)),
-                ..unreadable(root, e.to_string())
-            })?;
-            rocks = profile
-                .rocks
-                .into_iter()
-                .map(|r| (r.name, r.version, Some(r.item)))
-                .collect();
-            return Ok(ConsultedTree {
-                root: root.to_path_buf(),
-                rocks,
-            });
-        }
-        let manifest = tree.rocks_dir().join("manifest");
-        let limit = crate::lua::Limits::MANIFEST.source_bytes;
-        match crate::lua::read_source(&manifest, limit) {
-            Ok(bytes) => {
-                let m = RepositoryManifest::from_bytes(&manifest.display().to_string(), &bytes)
-                    .map_err(|e| unreadable(root, e.to_string()))?;
-                for (name, versions) in m.repository {
-                    for version in versions.keys() {
-                        rocks.push((name.clone(), version.clone(), None));
-                    }
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) => {}
-            Err(e) => return Err(unreadable(root, format!("{}: {e}", manifest.display()))),
-        }
-        Ok(ConsultedTree {
-            root: root.to_path_buf(),
-            rocks,
-        })
-    }
-}
-
-/// Whether generation `number` of `tree` is gone (its link leads nowhere),
-/// as opposed to there and unreadable.
-fn generation_gone(tree: &Tree, number: u64) -> bool {
-    let link = tree
-        .root
-        .join(crate::tree::META)
-        .join("generations")
-        .join(number.to_string());
-    matches!(
-        std::fs::metadata(&link).map_err(|e| e.kind()),
-        Err(std::io::ErrorKind::NotFound)
-    )
-}
-
-/// The trees whose rocks satisfy dependencies under `mode` (LuaRocks'
-/// `map_trees`).
-pub(crate) fn consulted_roots(settings: &Settings, mode: DepsMode) -> Vec<PathBuf> {
-    let target = &settings.target.root;
-    match mode {
-        DepsMode::One | DepsMode::None => vec![target.clone()],
-        DepsMode::All => {
-            let mut all = settings.rocks_trees.clone();
-            if !all.contains(target) {
-                all.insert(0, target.clone());
-            }
-            all
-        }
-        DepsMode::Order => match settings.rocks_trees.iter().position(|t| t == target) {
-            Some(i) => settings.rocks_trees[i..].to_vec(),
-            None => Vec::new(),
-        },
-    }
-}
+use crate::tree::Profile;
 
 /// Rockspec downloads at once while resolving.
 const PREFETCH_CONNECTIONS: usize = 8;
@@ -137,7 +27,7 @@ const PREFETCH_CONNECTIONS: usize = 8;
 pub(crate) struct Resolver<'r, 'a> {
     pub builder: &'r Builder<'a>,
     pub settings: &'r Settings,
-    pub say: &'r (dyn Fn(&str) + Sync),
+    pub reporter: &'r dyn Reporter,
     pub pins: Option<&'r Lockfile>,
     /// Versions the solver chose: every dependency on these rocks (and a
     /// request by name) takes exactly this version.
@@ -170,14 +60,14 @@ impl<'r, 'a> Resolver<'r, 'a> {
     pub fn new(
         builder: &'r Builder<'a>,
         settings: &'r Settings,
-        say: &'r (dyn Fn(&str) + Sync),
+        reporter: &'r dyn Reporter,
         base: &'r Profile,
         others: &'r [ConsultedTree],
     ) -> Self {
         Resolver {
             builder,
             settings,
-            say,
+            reporter,
             pins: None,
             forced: BTreeMap::new(),
             base,
@@ -203,7 +93,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
     }
 
     fn note(&mut self, text: String) {
-        (self.say)(&text);
+        self.reporter.report(Event::Status(&text));
         self.notes.push(text);
     }
 
@@ -217,7 +107,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         let mut only_deps_of_requested = Vec::new();
         for request in requests {
             let (rockspec, input) = self.obtain(request)?;
-            let rock = format!("{} {}", rockspec.name, rockspec.version);
+            let rock = rockspec.id();
             if only_deps {
                 let (_, dependencies) = self.dependency_lists(&rockspec, true);
                 only_deps_of_requested.extend(self.fulfil_list(
@@ -269,9 +159,8 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                let line = format!("Warning: {w}");
-                if !self.builder.fetcher.warning(&line) {
-                    (self.say)(&line);
+                if !self.builder.fetcher.warning(&w) {
+                    self.reporter.report(Event::Warning(&w));
                 }
             }
             self.namespaced.insert(ns.to_owned(), loaded?);
@@ -303,9 +192,8 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 &mut warnings,
             );
             for w in warnings {
-                let line = format!("Warning: {w}");
-                if !self.builder.fetcher.warning(&line) {
-                    (self.say)(&line);
+                if !self.builder.fetcher.warning(&w) {
+                    self.reporter.report(Event::Warning(&w));
                 }
             }
             self.manifests = Some(loaded?);
@@ -386,7 +274,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         &self.builder.env.arch,
                         &self.settings.target.lua_version,
                         self.settings.check_lua_versions,
-                        self.say,
+                        self.reporter,
                     )
                     .into());
                 };
@@ -438,7 +326,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         source: Source,
         explicit: bool,
     ) -> Result<(), InstallError> {
-        let rock = format!("{} {}", rockspec.name, rockspec.version);
+        let rock = rockspec.id();
         let version = rockspec.version.to_string();
         if !self
             .builder
@@ -565,7 +453,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
     /// rock at its pinned version).
     fn fulfil_list(
         &mut self,
-        rock: &str,
+        rock: &RockId,
         dependencies: &[Dependency],
         mode: DepsMode,
         build: bool,
@@ -604,13 +492,13 @@ impl<'r, 'a> Resolver<'r, 'a> {
             let offer =
                 servers::best(&offers, &self.builder.env.arch, Want::Any).ok_or_else(|| {
                     InstallError::Unsatisfied {
-                        rock: rock.to_owned(),
+                        rock: rock.clone(),
                         dependency: dep.to_string(),
-                        source: ServerError::NoMatch {
+                        source: Box::new(ServerError::NoMatch {
                             query: dep.to_string(),
                             lua_version: self.settings.target.lua_version.clone(),
                             also: String::new(),
-                        },
+                        }),
                     }
                 })?;
             self.note(format!(

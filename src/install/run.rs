@@ -8,6 +8,7 @@ use super::{
     Outcome, Progress, Request, Step,
 };
 use crate::build::Built;
+use crate::reporter::{Event, Reporter};
 use crate::tree::{Profile, ProfileRock};
 
 /// The license the rockspec of `name` `version` inside item `dir` names.
@@ -23,12 +24,12 @@ fn license_in(dir: &std::path::Path, name: &str, version: &str) -> Option<String
         .license
 }
 
-/// Progress as plain lines through the installer's `say`.
-struct SayProgress<'s>(&'s (dyn Fn(&str) + Sync));
+/// Progress as plain status lines through the installer's reporter.
+struct StatusProgress<'s>(&'s dyn Reporter);
 
-impl Progress for SayProgress<'_> {
+impl Progress for StatusProgress<'_> {
     fn finished(&self, _: usize, step: &Step, built: &Built) {
-        (self.0)(&finished_line(step, built));
+        self.0.report(Event::Status(&finished_line(step, built)));
     }
 }
 
@@ -53,7 +54,7 @@ impl<'a> Installer<'a> {
         requests: &[Request],
         only_deps: bool,
     ) -> Result<Outcome, InstallError> {
-        self.install_watched(requests, only_deps, &SayProgress(self.say))
+        self.install_watched(requests, only_deps, &StatusProgress(self.reporter))
     }
 
     /// [`Installer::install`], telling `progress` about each build.
@@ -120,16 +121,13 @@ impl<'a> Installer<'a> {
         if self.settings.pin {
             let lock = lock_text(&pins);
             for rock in &mut rocks {
-                if plan
-                    .requested
-                    .contains(&format!("{} {}", rock.name, rock.version))
-                {
+                if plan.requested.contains(&rock.id()) {
                     rock.lock = Some(lock.clone());
                 }
             }
         }
         for warning in warnings {
-            (self.say)(&warning);
+            self.reporter.report(Event::Note(&warning));
         }
         let profile = Profile {
             format: 1,
@@ -187,14 +185,15 @@ impl<'a> Installer<'a> {
         let change = if installed.is_empty() {
             "install dependencies".to_owned()
         } else {
-            format!("install {}", installed.join(", "))
+            let rocks: Vec<String> = installed.iter().map(ToString::to_string).collect();
+            format!("install {}", rocks.join(", "))
         };
         let previous = self.settings.target.current();
         let generation = self.switch_to(lock, &profile, &change)?;
         if let Err(failure) = self.run_hooks(&plan, &profile) {
             let restored = self.undo(lock, &base, previous, generation)?;
             return Err(InstallError::Hook {
-                rock: failure.rock,
+                rock: Box::new(failure.rock),
                 command: failure.command,
                 status: failure.status,
                 tree: self.settings.target.root.clone(),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{resolve, InstallError, Installer};
+use super::{consulted, InstallError, Installer};
 use crate::backend::ProfileRequest;
 use crate::store::GenerationRoot;
 use crate::tree::profile::WrapperContext;
@@ -29,9 +29,9 @@ impl<'a> Installer<'a> {
             Ok(None) => Ok(lock),
             Ok(Some(touch)) => {
                 for warning in touch.warnings() {
-                    (self.say)(&warning);
+                    self.notice(&warning);
                 }
-                (self.say)(&touch.line(&target.root, false));
+                self.status(&touch.line(&target.root, false));
                 Ok(lock)
             }
             Err(e) => {
@@ -52,7 +52,7 @@ impl<'a> Installer<'a> {
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| format!("lua{}", self.settings.target.lua_version));
-        let mut wrapper_trees = resolve::consulted_roots(&self.settings, self.settings.deps_mode);
+        let mut wrapper_trees = consulted::consulted_roots(&self.settings, self.settings.deps_mode);
         if wrapper_trees.is_empty() {
             wrapper_trees.push(self.settings.target.root.clone());
         }

@@ -190,7 +190,7 @@ impl Session {
                 &BuildEnv::host_arch(),
                 &self.lua_version,
                 check_lua_versions,
-                &|line| self.reporter.report(Event::Status(line)),
+                &*self.reporter,
             )
             .into()
         })

@@ -208,6 +208,11 @@ pub struct Rockspec {
 }
 
 impl Rockspec {
+    /// Which rock it describes.
+    pub fn id(&self) -> crate::rock_id::RockId {
+        crate::rock_id::RockId::new(&self.name, self.version.to_string())
+    }
+
     /// Loads a rockspec file.
     pub fn from_file(path: &Path, options: &LoadOptions) -> Result<Rockspec, RockspecError> {
         let file = path.display().to_string();

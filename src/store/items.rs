@@ -35,7 +35,7 @@ impl Store {
         }
         let path = dir.join(name.as_str());
         let temp = dir.join(format!(".{}.{}", name.as_str(), std::process::id()));
-        let text = stamps::render(&stamps::digest(&taken));
+        let text = stamps::render(&taken);
         // Modes as every record's, whatever the umask.
         use std::os::unix::fs::PermissionsExt as _;
         if std::fs::write(&temp, text)
@@ -59,10 +59,9 @@ impl Store {
         let Some(item) = self.get(name)? else {
             return Ok(None);
         };
-        let recorded = std::fs::read_to_string(self.root.join(STAMPS).join(name.as_str())).ok();
-        let now = stamps::take(&item.path).ok().map(|s| stamps::digest(&s));
-        if let (Some(r), Some(n)) = (recorded.as_deref().and_then(stamps::parse), now.as_deref()) {
-            if r == n {
+        let recorded = std::fs::read(self.root.join(STAMPS).join(name.as_str())).ok();
+        if let Some(r) = recorded.as_deref().and_then(stamps::parse) {
+            if stamps::digest_now(&item.path, &r).as_deref() == Some(r.digest) {
                 return Ok(Some(item));
             }
         }

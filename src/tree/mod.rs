@@ -22,22 +22,28 @@
 //! — except what an adoption takes over, which shows the same bytes.
 
 pub mod binding;
+mod error;
 pub mod link_mode;
 pub mod links;
+mod lock;
+mod luarocks_changes;
 pub mod profile;
 pub mod switching;
 pub mod takeover;
 pub mod temp_name;
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use error::io_err;
+pub use error::TreeError;
 pub use link_mode::LinkMode;
+pub use lock::TreeLock;
+pub use luarocks_changes::LuaRocksChanges;
 pub use profile::{Profile, ProfileRock};
 
 /// The metadata directory inside a tree.
@@ -48,162 +54,6 @@ pub const ADOPTING: &str = "adopting";
 
 /// The marker of a release under way, in [`META`].
 pub const RELEASING: &str = "releasing";
-
-/// What LuaRocks did to a tree that rockstore did not.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct LuaRocksChanges {
-    /// Rocks it installed: `(name, version)`.
-    pub installed: Vec<(String, String)>,
-    /// Rocks of the current generation it removed.
-    pub removed: Vec<(String, String)>,
-}
-
-impl LuaRocksChanges {
-    /// Nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.installed.is_empty() && self.removed.is_empty()
-    }
-
-    /// In words: "it installed a 1.0-1; it removed b 2.0-1".
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.installed.is_empty() {
-            parts.push(format!("it installed {}", examples(&self.installed)));
-        }
-        if !self.removed.is_empty() {
-            parts.push(format!("it removed {}", examples(&self.removed)));
-        }
-        parts.join("; ")
-    }
-}
-
-/// Up to five `name version`s, and how many more.
-fn examples(rocks: &[(String, String)]) -> String {
-    let mut shown: Vec<String> = rocks
-        .iter()
-        .take(5)
-        .map(|(n, v)| format!("{n} {v}"))
-        .collect();
-    if rocks.len() > 5 {
-        shown.push(format!("and {} more", rocks.len() - 5));
-    }
-    shown.join(", ")
-}
-
-/// Why a tree cannot be used or changed.
-#[derive(Debug, thiserror::Error)]
-pub enum TreeError {
-    /// Something that is not ours sits where a profile link must go.
-    #[error("{} is in the way: rockstore did not put it there and will not replace it.\nIf LuaRocks installed it, run `rockstore adopt {}`; else move it away, or install into another tree (--tree DIR)", path.display(), root.display())]
-    Foreign {
-        /// The tree.
-        root: PathBuf,
-        /// The path in the way.
-        path: PathBuf,
-    },
-    /// A plain LuaRocks tree: rockstore manages none of its rocks yet, and
-    /// the policy (`--no-adopt`, `rockstore_adopt = "explicit"`) asks for
-    /// the explicit step.
-    #[error("{} is a LuaRocks tree with {count} rock(s) ({per_version}: {examples}); rockstore does not manage it yet.\nRun `rockstore adopt {}` first: it takes them into the store as generation 1, and `rockstore release {}` gives the tree back", root.display(), root.display(), root.display())]
-    PlainLuaRocks {
-        /// The tree.
-        root: PathBuf,
-        /// `Lua 5.4: 2, Lua 5.1: 1`.
-        per_version: String,
-        /// How many rocks LuaRocks installed, over every Lua version.
-        count: usize,
-        /// A few of them, `name version`.
-        examples: String,
-    },
-    /// LuaRocks changed an adopted tree behind rockstore's back.
-    #[error("LuaRocks changed {} after rockstore last did: {what}.\nRun `rockstore adopt {}` to take the changes into a new generation", root.display(), root.display())]
-    ChangedByLuaRocks {
-        /// The tree.
-        root: PathBuf,
-        /// What changed, in words.
-        what: String,
-    },
-    /// An adoption or release was killed midway.
-    #[error("{what} of {} was interrupted; run `rockstore {command} {}` to finish it", root.display(), root.display())]
-    Interrupted {
-        /// The tree.
-        root: PathBuf,
-        /// "an adoption", "a release".
-        what: &'static str,
-        /// The command that finishes it.
-        command: &'static str,
-    },
-    /// No such generation.
-    #[error("tree {} has no generation {number}", root.display())]
-    NoGeneration {
-        /// The tree.
-        root: PathBuf,
-        /// The number asked for.
-        number: u64,
-    },
-    /// Rollback from the first generation: nothing before it to go back
-    /// to; what undoes it is removing its rocks.
-    #[error("{} is at generation {current}, and has no generation before it to roll back to.\nTo undo what it installed, remove its rocks: `{undo}`", root.display())]
-    NothingToRollBack {
-        /// The tree.
-        root: PathBuf,
-        /// The current generation.
-        current: u64,
-        /// The command that removes its rocks.
-        undo: String,
-        /// The command that lists the tree's generations.
-        list: String,
-    },
-    /// Deleting the current generation.
-    #[error("generation {0} is current; switch to another one before deleting it")]
-    DeleteCurrent(u64),
-    /// The tree cannot be written.
-    #[error("cannot write to the tree {}: permission denied.\nUse --local to install into your own tree (~/.luarocks), or --tree DIR", root.display())]
-    NotWritable {
-        /// The tree.
-        root: PathBuf,
-    },
-    /// File system trouble.
-    #[error("I/O error on {}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// A self-contained generation's files could not be placed.
-    #[error(transparent)]
-    Placement(Box<link_mode::LinkModeError>),
-    /// A profile's metadata is unreadable.
-    #[error("generation {number} of {}: unreadable profile metadata: {problem}", root.display())]
-    BadProfile {
-        /// The tree.
-        root: PathBuf,
-        /// The generation.
-        number: u64,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
-impl crate::hint::Hint for TreeError {
-    fn hints(&self) -> Vec<String> {
-        match self {
-            TreeError::NothingToRollBack { list, .. } => {
-                vec![format!("`{list}` lists the tree's generations")]
-            }
-            _ => Vec::new(),
-        }
-    }
-}
-
-pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
-    move |source| TreeError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// What a generation's sidecar file says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -242,16 +92,6 @@ pub struct Tree {
     pub(crate) last_placed: std::sync::Arc<std::sync::Mutex<link_mode::Placed>>,
 }
 
-/// The held tree lock.
-pub struct TreeLock {
-    file: File,
-    /// The directories taking the lock created (the tree's root and the
-    /// ones above it that were missing, then `.rockstore/` and
-    /// `generations/`), outermost first: [`Tree::unlock_unused`] removes
-    /// them when nothing was installed after all.
-    created: Vec<PathBuf>,
-}
-
 impl Tree {
     /// A tree at `root` (made absolute) for `lua_version`.
     pub fn new(root: &Path, lua_version: &str) -> io::Result<Tree> {
@@ -270,272 +110,6 @@ impl Tree {
     /// Whether this tree is managed by rockstore (has a current generation).
     pub fn is_profile(&self) -> bool {
         std::fs::symlink_metadata(self.meta().join("current")).is_ok()
-    }
-
-    /// What LuaRocks changed in the tree that rockstore did not: rocks it
-    /// installed (real rock directories) and rocks of the current
-    /// generation it removed (their link gone).
-    pub fn luarocks_changes(&self) -> LuaRocksChanges {
-        let profile = if self.is_profile() {
-            self.current_profile().ok()
-        } else {
-            None
-        };
-        self.luarocks_changes_in(&self.lua_version, profile.as_ref())
-    }
-
-    /// [`Tree::luarocks_changes`] for Lua `version`, against `profile`
-    /// (the current one, for any Lua version; none for a plain tree).
-    fn luarocks_changes_in(&self, version: &str, profile: Option<&Profile>) -> LuaRocksChanges {
-        let installed = links::luarocks_rocks(&self.root, version);
-        let mut removed = Vec::new();
-        let held: &[ProfileRock] = match profile {
-            Some(p) if p.lua_version == version => &p.rocks,
-            Some(p) => p.others.get(version).map_or(&[], Vec::as_slice),
-            None => &[],
-        };
-        for rock in held {
-            let reinstalled = installed
-                .iter()
-                .any(|(n, v)| *n == rock.name && *v == rock.version);
-            if !reinstalled && !links::has_rock_link(&self.root, version, &rock.name, &rock.version)
-            {
-                removed.push((rock.name.clone(), rock.version.clone()));
-            }
-        }
-        LuaRocksChanges { installed, removed }
-    }
-
-    /// What LuaRocks changed, per Lua version the tree holds rocks for
-    /// (LuaRocks' or ours), the tree's own first; versions it did not
-    /// change are left out.
-    pub fn luarocks_changes_all(&self) -> Vec<(String, LuaRocksChanges)> {
-        let mut versions = vec![self.lua_version.clone()];
-        versions.extend(
-            crate::lua_install::KNOWN_VERSIONS
-                .iter()
-                .map(|v| (*v).to_owned())
-                .filter(|v| *v != self.lua_version),
-        );
-        // The profile is read once for every version.
-        let profile = if self.is_profile() {
-            self.current_profile().ok()
-        } else {
-            None
-        };
-        versions
-            .into_iter()
-            .map(|v| {
-                let changes = self.luarocks_changes_in(&v, profile.as_ref());
-                (v, changes)
-            })
-            .filter(|(_, c)| !c.is_empty())
-            .collect()
-    }
-
-    /// Refuses a tree whose adoption or release was interrupted.
-    fn check_not_interrupted(&self) -> Result<(), TreeError> {
-        if self.meta().join(ADOPTING).exists() {
-            return Err(TreeError::Interrupted {
-                root: self.root.clone(),
-                what: "an adoption",
-                command: "adopt",
-            });
-        }
-        if self.meta().join(RELEASING).exists() {
-            return Err(TreeError::Interrupted {
-                root: self.root.clone(),
-                what: "a release",
-                command: "release",
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses a tree rockstore cannot change as it stands: a plain
-    /// LuaRocks tree (adopt it first), one LuaRocks changed since, or one
-    /// whose adoption or release was interrupted. Every Lua version the
-    /// tree holds counts.
-    pub fn check_usable(&self) -> Result<(), TreeError> {
-        self.check_not_interrupted()?;
-        let changes = self.luarocks_changes_all();
-        if changes.is_empty() {
-            return Ok(());
-        }
-        if !self.is_profile() {
-            let installed: Vec<(String, String)> = changes
-                .iter()
-                .flat_map(|(_, c)| c.installed.iter().cloned())
-                .collect();
-            return Err(TreeError::PlainLuaRocks {
-                root: self.root.clone(),
-                per_version: changes
-                    .iter()
-                    .map(|(v, c)| format!("Lua {v}: {}", c.installed.len()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                count: installed.len(),
-                examples: examples(&installed),
-            });
-        }
-        Err(TreeError::ChangedByLuaRocks {
-            root: self.root.clone(),
-            what: changes
-                .iter()
-                .map(|(v, c)| format!("for Lua {v}, {}", c.describe()))
-                .collect::<Vec<_>>()
-                .join("; "),
-        })
-    }
-
-    /// Takes the tree lock, creating `.rockstore/` if needed. Fails early,
-    /// with a hint, when the tree cannot be written.
-    pub fn lock(&self) -> Result<TreeLock, TreeError> {
-        let meta = self.meta();
-        let generations = meta.join("generations");
-        let mut created: Vec<PathBuf> = generations
-            .ancestors()
-            .take_while(|d| !d.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        created.reverse();
-        if let Err(e) = std::fs::create_dir_all(&generations) {
-            if e.kind() == io::ErrorKind::PermissionDenied {
-                return Err(TreeError::NotWritable {
-                    root: self.root.clone(),
-                });
-            }
-            return Err(io_err(&meta)(e));
-        }
-        let path = meta.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::PermissionDenied {
-                    TreeError::NotWritable {
-                        root: self.root.clone(),
-                    }
-                } else {
-                    io_err(&path)(e)
-                }
-            })?;
-        fs2::FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
-        // A lock file another process removed while we waited (see
-        // [`Tree::unlock_unused`]) locks nothing: take the one there now.
-        let held = rustix::fs::fstat(&file).map_err(|e| io_err(&path)(e.into()))?;
-        match rustix::fs::stat(&path) {
-            Ok(now) if now.st_dev == held.st_dev && now.st_ino == held.st_ino => {}
-            _ => {
-                drop(file);
-                return self.lock();
-            }
-        }
-        Ok(TreeLock { file, created })
-    }
-
-    /// Gives the lock back after a change that installed nothing; when
-    /// taking it made the tree (nothing was there), the tree goes again,
-    /// as LuaRocks leaves no tree behind a failed install. The lock file
-    /// is removed while held; a process that waited on it takes the lock
-    /// afresh (see [`Tree::lock`]).
-    pub fn unlock_unused(&self, lock: TreeLock) {
-        if lock.created.is_empty() || self.current().is_some() {
-            return;
-        }
-        let only_lock = std::fs::read_dir(self.meta()).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .all(|e| e.file_name() == "lock" || e.file_name() == "generations")
-        });
-        if !only_lock {
-            return;
-        }
-        let _ = std::fs::remove_file(self.meta().join("lock"));
-        for dir in lock.created.iter().rev() {
-            // Only empty directories go: anything written since stays.
-            if std::fs::remove_dir(dir).is_err() {
-                break;
-            }
-        }
-        drop(lock.file);
-    }
-
-    /// Takes the tree lock to change the tree: refused, with what to do,
-    /// when [`Tree::check_usable`] says so.
-    pub fn lock_for_change(&self) -> Result<TreeLock, TreeError> {
-        self.lock_for_change_with(false)
-    }
-
-    /// [`Tree::lock_for_change`] for a command that adopts what LuaRocks
-    /// installed or changed under the lock it returns (`crate::adopt::
-    /// first_touch`): only an interrupted release refuses.
-    pub fn lock_for_adopting_change(&self) -> Result<TreeLock, TreeError> {
-        self.lock_for_change_with(true)
-    }
-
-    fn lock_for_change_with(&self, adopting_first: bool) -> Result<TreeLock, TreeError> {
-        let adopting = self.meta().join(ADOPTING).exists();
-        if !self.meta().exists() && !adopting_first {
-            // A tree not ours yet is checked before the lock creates
-            // `.rockstore/`: a refused one gets none.
-            self.check_usable()?;
-        }
-        let lock = self.lock()?;
-        if adopting {
-            // An adoption killed after its switch is finished here (see
-            // [`takeover`]); one killed before leaves a LuaRocks tree.
-            // Either way its temporary names go (LuaRocks' old copy of a
-            // rock directory an exchange took out among them).
-            takeover::finish(self, &|_| {})?;
-            temp_name::sweep(&self.root);
-        }
-        // A switch a kill or a full disk stopped is completed (or undone)
-        // before anything else reads the tree.
-        switching::finish(self)?;
-        // A marker or generation link a kill left half written.
-        temp_name::sweep_meta(&self.root);
-        if adopting_first {
-            self.check_not_interrupted()?;
-        } else {
-            self.check_usable()?;
-        }
-        Ok(lock)
-    }
-
-    /// Finishes a switch a kill stopped ([`switching::finish`]), and
-    /// removes what a kill left half written in `.rockstore/`, when the
-    /// tree lock is free at once and this process may write the tree; for
-    /// read-only commands (`list`), which never wait for a lock nor fail
-    /// for this. Whether the tree was repaired.
-    pub fn finish_interrupted_switch(&self) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let pending = switching::pending(self);
-        if !pending && !temp_name::any_in_meta(&self.root) {
-            return false;
-        }
-        // Another user's tree (root listing it) is not written to.
-        let mine = std::fs::metadata(self.meta())
-            .is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw());
-        if !mine {
-            return false;
-        }
-        let path = self.meta().join("lock");
-        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
-            return false;
-        };
-        if fs2::FileExt::try_lock_exclusive(&file).is_err() {
-            return false;
-        }
-        let _held = TreeLock {
-            file,
-            created: Vec::new(),
-        };
-        // A marker or generation link a kill left half written goes too.
-        let finished = pending && switching::finish(self).unwrap_or(false);
-        !temp_name::sweep_meta(&self.root).is_empty() || finished
     }
 
     /// Every generation, oldest first.

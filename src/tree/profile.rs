@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Tree;
 use crate::manifest::tree::{InstalledRock, TreeManifest};
+use crate::rock_id::RockId;
 use crate::rockspec::{Dependency, Version};
 use crate::store::db::ItemKind;
 use crate::store::{Item, ItemSpec, Store, StoreError};
@@ -63,6 +64,13 @@ pub struct ProfileRock {
     pub lock: Option<String>,
 }
 
+impl ProfileRock {
+    /// Which rock it is.
+    pub fn id(&self) -> RockId {
+        RockId::new(&self.name, &self.version)
+    }
+}
+
 fn wrap_by_default() -> bool {
     true
 }
@@ -89,10 +97,10 @@ pub enum ProfileError {
     /// Two rocks provide one file.
     #[error("{first} and {second} both provide {file}; nothing was changed.\nRemove one of them first (rockstore remove), or install into another tree")]
     Conflict {
-        /// `name version` of one.
-        first: String,
-        /// `name version` of the other.
-        second: String,
+        /// One rock.
+        first: RockId,
+        /// The other.
+        second: RockId,
         /// The path in the tree.
         file: String,
     },
@@ -553,8 +561,8 @@ impl Layout<'_> {
 
 fn conflict(first: &ProfileRock, second: &ProfileRock, file: &Path) -> ProfileError {
     ProfileError::Conflict {
-        first: format!("{} {}", first.name, first.version),
-        second: format!("{} {}", second.name, second.version),
+        first: first.id(),
+        second: second.id(),
         file: file.display().to_string(),
     }
 }

@@ -291,6 +291,11 @@ impl Host<'_> {
 
     /// [`Host::run`] in the working directory `dir`.
     fn run_in(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        self.cmd_in(dir, args).output().expect("rockstore")
+    }
+
+    /// The command [`Host::run_in`] runs, to wrap.
+    pub(crate) fn cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = self.s.bare_cmd();
         cmd.current_dir(dir)
             .env("CC_LOG", &self.log)
@@ -306,7 +311,7 @@ impl Host<'_> {
             .arg(self.tree())
             .args(args)
             .arg(format!("CC={}", self.cc.display()));
-        cmd.output().expect("rockstore")
+        cmd
     }
 
     pub(crate) fn ok(&self, args: &[&str]) -> String {
@@ -546,7 +551,7 @@ pub(crate) fn seeded(s: &Sandbox, repo: &Repo) -> (Engine, String, PathBuf, Path
 
 /// Edits a realisation and signs it again with `secret`: a genuine
 /// signature over what the edit says.
-fn edit_signed(path: &Path, secret: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+pub(crate) fn edit_signed(path: &Path, secret: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     edit_json(path, edit);
     let key = rockstore::cache::keys::SecretKey::parse(
         std::fs::read_to_string(secret).expect("secret").trim(),

@@ -16,7 +16,12 @@ use crate::support::{need, text, Sandbox};
 /// Plants, in the cache at `root`, an item document for `name 1.0-1` that
 /// claims `size` bytes and a blob made of `write`'s bytes, compressed as
 /// a push compresses (level 3). Returns the item's name.
-fn plant_item(root: &Path, name: &str, size: u64, write: impl Fn(&mut dyn Write)) -> String {
+pub(crate) fn plant_item(
+    root: &Path,
+    name: &str,
+    size: u64,
+    write: impl Fn(&mut dyn Write),
+) -> String {
     // Any hash: the fetch must stop long before it could check one.
     let hash = ContentHash(*blake3::hash(name.as_bytes()).as_bytes());
     let item = ItemName::new(&hash, name, "1.0-1").expect("name");
@@ -399,5 +404,312 @@ fn a_hostile_index_lists_nothing_and_reaches_nothing() {
             "dmtop-1.0-1.all.rock",
             "dmtop-1.0-1.rockspec"
         ])
+    );
+}
+
+/// `cmd` run by `prlimit` with `limits` (its program, arguments,
+/// environment and working directory kept).
+fn under_prlimit(cmd: &std::process::Command, limits: &[String]) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("prlimit");
+    wrapped
+        .args(limits)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            wrapped.env(key, value);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+/// A project's `luarocks.lock` pins dmdep to an item whose blob, in a
+/// cache anyone can write, is a zstd bomb (30 KB unpacking to 768 MiB).
+/// `make` refuses it with a warning naming the cache and the bomb,
+/// admits nothing of that hash and builds dmdep from its source. It runs
+/// under a 256 MiB data limit (holding the archive in memory, as a
+/// pinned item's used to be, passes it and aborts) and a 512 MiB file
+/// size limit, with its own TMPDIR, left empty.
+#[test]
+fn a_pinned_items_zstd_bomb_is_refused_in_bounded_memory_and_nothing_admitted() {
+    if !need(&["lua5.4", "prlimit"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let zeros = vec![0u8; 1 << 20];
+    // plant_item's version is 1.0-1, dmdep's.
+    let item = plant_item(&engine.root, "dmdep", 10_000_000_000, |w| {
+        for _ in 0..768 {
+            w.write_all(&zeros).expect("write");
+        }
+    });
+    let hash = ContentHash(*blake3::hash(b"dmdep").as_bytes()).to_hex();
+    let project = s.dir("project");
+    std::fs::write(
+        project.join("app-1.0-1.rockspec"),
+        "package = 'app'\nversion = '1.0-1'\nsource = { url = 'git+https://example.invalid/app' }\n\
+         dependencies = { 'dmdep' }\n\
+         build = { type = 'builtin', modules = { app = 'app.lua' } }\n",
+    )
+    .expect("rockspec");
+    std::fs::write(
+        project.join("app.lua"),
+        "return { dep = require('dmdep').dep }\n",
+    )
+    .expect("app");
+    std::fs::write(
+        project.join("luarocks.lock"),
+        format!(
+            "return {{ dependencies = {{ dmdep = \"1.0-1\" }}, \
+             rockstore_items = {{ dmdep = \"blake3:{hash}\" }} }}\n"
+        ),
+    )
+    .expect("lock");
+    let b = crate::cache::host(&s, &repo, "b", &engine);
+    let tmpdir = s.dir("make-tmp");
+    let mut cmd = under_prlimit(
+        &b.cmd_in(&project, &["make", "--substituter", &engine.url]),
+        &[
+            format!("--data={}", 256u64 << 20),
+            format!("--fsize={}", 512u64 << 20),
+        ],
+    );
+    cmd.env("TMPDIR", &tmpdir);
+    let out = cmd.output().expect("prlimit");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.lines().any(|l| l.contains("warning:")
+            && l.contains(&engine.url)
+            && l.contains(&hash)
+            && l.contains("zstd bomb")),
+        "a warning names the cache, the blob and the bomb:\n{said}"
+    );
+    assert!(!said.contains("dmdep 1.0-1: pinned item"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&tmpdir)
+        .expect("tmpdir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let listed = text(
+        &s.bare_cmd()
+            .arg("--store")
+            .arg(b.store())
+            .args(["store", "ls"])
+            .output()
+            .expect("ls")
+            .stdout,
+    );
+    assert!(!listed.contains(&item), "admitted: {listed}");
+    assert!(listed.contains("dmdep"), "dmdep was built: {listed}");
+    assert_eq!(b.lua("local app = require('app') print(app.dep)"), "true");
+}
+
+/// Someone who can write a cache's storage plants, where the blob of an
+/// item about to be pushed belongs, a sparse file of 100 GiB. A trusted
+/// push finds a blob "there" and used to sign its size as the item's
+/// `blob_size`, which readers take as their download's deadline (30 s
+/// plus 100 GiB at 1 MiB/s: 28 hours). The push now refuses it, naming
+/// the file, and signs nothing of the item; beside a genuine blob it
+/// signs that blob's size.
+#[test]
+fn a_push_signs_no_planted_blobs_absurd_size() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let (secret, _) = crate::cache::keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    let first = file_engine(s.tmp.path());
+    let a = crate::cache::host(&s, &repo, "a", &first);
+    a.ok(&[
+        "install",
+        "dmdep",
+        "--push-to",
+        &first.url,
+        "--secret-key-file",
+        &secret,
+    ]);
+    let doc_file = std::fs::read_dir(first.root.join("item"))
+        .expect("item dir")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("-dmdep-"))
+        .expect("dmdep's item document")
+        .path();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&doc_file).expect("doc")).expect("json");
+    let item = doc_file
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let hex = doc["hash"]
+        .as_str()
+        .expect("hash")
+        .trim_start_matches("blake3:")
+        .to_owned();
+    let blob_rel = format!("blob/{}/{hex}.zst", &hex[..2]);
+    let genuine = std::fs::read(first.root.join(&blob_rel)).expect("genuine blob");
+
+    let planted_root = s.dir("planted-cache");
+    let planted = planted_root.join(&blob_rel);
+    std::fs::create_dir_all(planted.parent().expect("shard")).expect("shard");
+    std::fs::File::create(&planted)
+        .and_then(|f| f.set_len(100 << 30))
+        .expect("sparse blob");
+    let url = format!("file://{}", planted_root.display());
+    let out = a.run(&["copy", "--to", &url, "--secret-key-file", &secret, &item]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&planted.display().to_string()) && err.contains("remove the file"),
+        "the error names the planted file:\n{err}"
+    );
+    let signed: Vec<_> = walk_files(&planted_root.join("real"));
+    assert!(signed.is_empty(), "signed: {signed:?}");
+
+    // Beside the genuine blob (another host's push): its size is signed.
+    let other_root = s.dir("other-cache");
+    std::fs::create_dir_all(other_root.join(&blob_rel).parent().expect("shard")).expect("shard");
+    std::fs::write(other_root.join(&blob_rel), &genuine).expect("genuine");
+    let url = format!("file://{}", other_root.display());
+    a.ok(&["copy", "--to", &url, "--secret-key-file", &secret, &item]);
+    let reals = walk_files(&other_root.join("real"));
+    assert_eq!(reals.len(), 1, "{reals:?}");
+    let real: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reals[0]).expect("real")).expect("json");
+    assert_eq!(real["blob_size"].as_u64(), Some(genuine.len() as u64));
+}
+
+/// The files below `dir` (none when it is absent).
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    // Bounded: a test cache holds a handful of files.
+    for _ in 0..10_000 {
+        let Some(d) = todo.pop() else { break };
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Someone without a key rewrites a view's index to list 200,001 rocks
+/// that are not there. Each name listed costs a push requests (its
+/// attestation, the rock) and a warning; past the 200,000 an index may
+/// list, the index is refused whole, with one warning, and rebuilt from
+/// what the directory holds.
+#[test]
+fn a_view_index_listing_more_files_than_an_index_may_is_refused_whole() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let engine = file_engine(s.tmp.path());
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let ghosts: Vec<String> = (0..=200_000)
+        .map(|i| format!("ghost{i}-1.0-1.all.rock"))
+        .collect();
+    let mut files: Vec<&str> = vec!["dmdep-1.0-1.all.rock", "dmtop-1.0-1.all.rock"];
+    files.extend(ghosts.iter().map(String::as_str));
+    write_index(&view, &files);
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    let warnings: Vec<&str> = said.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "{:?}",
+        &warnings[..warnings.len().min(5)]
+    );
+    assert!(
+        warnings[0].contains("rockstore-view.json") && warnings[0].contains("more than the 200000"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(
+        manifest_rocks(&view, "manifest"),
+        [
+            "dmdep 1.0-1 all,rockspec".to_owned(),
+            "dmtop 1.0-1 all,rockspec".to_owned()
+        ]
+    );
+}
+
+/// On nginx (the index is all a writer knows of the view), someone
+/// without a key plants a 900 KB rockspec no rock's attestation names and
+/// lists it in the index. The next trusted push removes it, with a
+/// warning, without reading its bytes (only a rockspec a listed rock
+/// names can stand; an index may list 200,000 rockspecs of up to 1 MiB):
+/// nginx's access log shows no GET of it.
+#[test]
+fn a_rockspec_no_rock_names_is_removed_without_reading_its_bytes() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = crate::rocks_server::Repo::new(s.tmp.path());
+    let Some(engine) = crate::cache::nginx_engine(s.tmp.path()) else {
+        return;
+    };
+    let platform = format!("linux-{}", std::env::consts::ARCH);
+    let view = engine.root.join("luarocks/5.4").join(&platform);
+    let a = crate::cache::host(&s, &repo, "a", &engine);
+    a.ok(&["install", "dmtop"]);
+    a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    std::fs::write(view.join("ghost-1.0-1.rockspec"), "-- x\n".repeat(180_000))
+        .expect("ghost rockspec");
+    write_index(
+        &view,
+        &[
+            "dmdep-1.0-1.all.rock",
+            "dmdep-1.0-1.rockspec",
+            "dmtop-1.0-1.all.rock",
+            "dmtop-1.0-1.rockspec",
+            "ghost-1.0-1.rockspec",
+        ],
+    );
+    let said = a.ok(&["copy", "--to", &engine.url, "--luarocks-view"]);
+    assert!(
+        said.lines().any(|l| l.starts_with("warning:")
+            && l.contains("ghost-1.0-1.rockspec")
+            && l.contains("removed")),
+        "{said}"
+    );
+    assert!(!view.join("ghost-1.0-1.rockspec").exists());
+    assert_eq!(
+        manifest_rocks(&view, "manifest"),
+        [
+            "dmdep 1.0-1 all,rockspec".to_owned(),
+            "dmtop 1.0-1 all,rockspec".to_owned()
+        ]
+    );
+    let log = std::fs::read_to_string(engine.root.parent().expect("nginx dir").join("access.log"))
+        .expect("access log");
+    let ghost = format!("/luarocks/5.4/{platform}/ghost-1.0-1.rockspec");
+    let asked: Vec<&str> = log.lines().filter(|l| l.contains(&ghost)).collect();
+    assert!(!asked.is_empty(), "the ghost was not looked at:\n{log}");
+    assert!(
+        !asked.iter().any(|l| l.contains("\"GET ")),
+        "its bytes were read: {asked:?}"
     );
 }

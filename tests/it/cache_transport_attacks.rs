@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cache::{compiles, host, keygen, seeded, Engine};
@@ -33,6 +33,15 @@ struct TrickleServer {
     stop: Arc<AtomicBool>,
     /// Requests it has begun answering.
     hits: Arc<AtomicUsize>,
+    /// The paths asked for, in the order their requests were read.
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl TrickleServer {
+    /// The paths asked for so far.
+    fn asked(&self) -> Vec<String> {
+        self.paths.lock().map(|p| p.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for TrickleServer {
@@ -62,6 +71,8 @@ fn trickle_server_over(how: Trickle, root: Option<PathBuf>) -> TrickleServer {
     let accepting = stop.clone();
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let logged = paths.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             if accepting.load(Ordering::SeqCst) {
@@ -71,20 +82,28 @@ fn trickle_server_over(how: Trickle, root: Option<PathBuf>) -> TrickleServer {
             counted.fetch_add(1, Ordering::SeqCst);
             let stop = accepting.clone();
             let root = root.clone();
-            std::thread::spawn(move || dribble(stream, how, &stop, root.as_deref()));
+            let logged = logged.clone();
+            std::thread::spawn(move || dribble(stream, how, &stop, root.as_deref(), &logged));
         }
     });
     TrickleServer {
         url: format!("http://{addr}/cache"),
         stop,
         hits,
+        paths,
     }
 }
 
 /// Answers one connection slowly. Bounded: at most 4,000 steps of 250 ms
 /// (a byte each, or a check of the stop flag), and it ends as soon as the
 /// client goes away (a write fails) or the server stops.
-fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool, root: Option<&Path>) {
+fn dribble(
+    stream: TcpStream,
+    how: Trickle,
+    stop: &AtomicBool,
+    root: Option<&Path>,
+    paths: &Mutex<Vec<String>>,
+) {
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
         Err(_) => return,
@@ -104,6 +123,9 @@ fn dribble(stream: TcpStream, how: Trickle, stop: &AtomicBool, root: Option<&Pat
     }
     let mut stream = stream;
     let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    if let Ok(mut p) = paths.lock() {
+        p.push(path.clone());
+    }
     if let Some(root) = root {
         let rel = path.trim_start_matches("/cache/");
         if !rel.starts_with("blob/") {
@@ -530,7 +552,8 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
         .into_owned();
     let absurd = serde_json::json!({
         "format": 1, "recipe_key": key, "generation": 0,
-        "host": "planted", "pid": 1, "expires": 32_503_680_000u64
+        // An escape sequence that would erase the terminal's line.
+        "host": "planted\u{1b}[2K", "pid": 1, "expires": 32_503_680_000u64
     });
     let cases = [
         ("garbage", b"{ not a lease".to_vec()),
@@ -579,10 +602,14 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
             }
             _ => {
                 assert_eq!(
-                    said.matches("note: waiting for planted (pid 1)'s build of cmulti")
+                    said.matches("note: waiting for planted\\u{1b}[2K (pid 1)'s build of cmulti")
                         .count(),
                     1,
-                    "the wait is said once, with who holds the lease:\n{said}"
+                    "the wait is said once, with who holds the lease, escaped:\n{said}"
+                );
+                assert!(
+                    !said.contains('\u{1b}'),
+                    "a raw escape reached the terminal:\n{said}"
                 );
                 assert!(said.contains(" UTC (in "), "and until when:\n{said}");
             }
@@ -626,8 +653,224 @@ fn a_cache_that_trickles_only_its_blobs_is_cut_at_the_blobs_deadline() {
     assert!(took < Duration::from_secs(60), "{took:?}");
     assert!(compiles(&h.log) > 0, "built instead:\n{said}");
     assert!(
-        said.contains(&format!("{}/blob/", server.url))
-            && said.contains("did not arrive within its deadline"),
+        said.contains(&format!("{}/blob/", server.url)) && said.contains("deadline"),
         "the blob's URL and deadline are named, and the cache skipped:\n{said}"
     );
+    // Cut once: one warning, and after the cut neither that blob again
+    // nor any other request to that cache.
+    assert_eq!(said.matches("warning:").count(), 1, "{said}");
+    let asked = server.asked();
+    let blobs = asked.iter().filter(|p| p.contains("/blob/")).count();
+    assert_eq!(blobs, 1, "the blob was asked for again: {asked:?}");
+    assert!(
+        asked.last().is_some_and(|p| p.contains("/blob/")),
+        "asked the cache again after the cut: {asked:?}"
+    );
+}
+
+/// `copy --from` gives a blob the deadline of the size its item document
+/// states (`blob_size`): 1 s plus 3 KB at 1 MiB/s here, not the 17
+/// minutes of a blob of unknown size. A server trickling the blob is cut
+/// there, with an error naming the blob and that deadline.
+#[test]
+fn copy_from_gives_a_blob_the_deadline_of_its_stated_size() {
+    let s = Sandbox::new();
+    let root = s.dir("slow-cache");
+    let item = crate::cache_attacks::plant_item(&root, "noise", 3000, |w| {
+        // xorshift64: incompressible, so the blob is about 3 KB.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..375 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.write_all(&x.to_le_bytes()).expect("write");
+        }
+    });
+    let server = trickle_server_over(Trickle::Bytes, Some(root));
+    let mut cmd = s.cmd(["--timeout", "1", "copy", "--from", &server.url, &item]);
+    cmd.env("TMPDIR", s.dir("copy-tmp"));
+    let (out, took) = bounded(cmd, 60);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{}/blob/", server.url)) && err.contains("deadline of 1.0 s"),
+        "the blob and its deadline are named:\n{err}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}\n{err}");
+    assert!(s.items().is_empty(), "admitted: {:?}", s.items());
+}
+
+/// A blob longer than its item document's `blob_size` is cut off at that
+/// size: `copy --from` refuses it, naming the stated size, and admits
+/// nothing; told its true size, the same blob is copied.
+#[test]
+fn copy_from_cuts_a_blob_longer_than_its_stated_size() {
+    let s = Sandbox::new();
+    let src = s.dir("content");
+    // xorshift64 in hex: a blob of some KB, compressing barely.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut lua = String::from("return [[");
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        lua.push_str(&format!("{x:016x}"));
+    }
+    lua.push_str("]]\n");
+    std::fs::write(src.join("init.lua"), lua).expect("file");
+    let pushed = s.add(&src, "longblob", "1.0-1");
+    let item = pushed
+        .file_name()
+        .expect("item name")
+        .to_string_lossy()
+        .into_owned();
+    let engine = crate::cache::file_engine(s.tmp.path());
+    s.ok(["copy", "--to", &engine.url, &item]);
+    let doc_path = engine.root.join(format!("item/{item}.json"));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&doc_path).expect("item doc")).expect("json");
+    let true_size = doc["blob_size"].as_u64().expect("blob_size");
+    assert!(true_size > 4000, "{doc}");
+    let with_size = |size: u64| {
+        let mut edited = doc.clone();
+        edited["blob_size"] = size.into();
+        std::fs::write(&doc_path, serde_json::to_vec(&edited).expect("json")).expect("write");
+    };
+    let fresh = Sandbox::new();
+    with_size(true_size - 100);
+    let out = fresh.run(["copy", "--from", &engine.url, &item]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let stated = format!("more than its stated {} bytes", true_size - 100);
+    assert!(err.contains(&item) && err.contains(&stated), "{err}");
+    assert!(fresh.items().is_empty(), "admitted: {:?}", fresh.items());
+    with_size(true_size);
+    let out = fresh.run(["copy", "--from", &engine.url, &item]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fresh.items().len(), 1);
+}
+
+/// A lock pins dmdep to an item whose blob the cache trickles. Nothing
+/// states a pinned blob's size, so its deadline is that of 1 GiB (2 s
+/// here: --timeout 1, and `rockstore_cache_min_rate` 1G); cut there, the
+/// cache is down for the run: one warning naming it, dmdep built, and
+/// nothing else asked of it (no realisation, no plan document).
+#[test]
+fn a_pinned_blob_cut_at_its_deadline_makes_the_cache_down_for_the_run() {
+    if !need(&["lua5.4"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    s.system_config("5.4", "rockstore_cache_min_rate = \"1G\"\n");
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = keygen(&s, "ci-1");
+    let root = s.dir("slow-cache");
+    let hash = blake3::hash(b"a pinned dmdep").to_hex().to_string();
+    let blob = root.join(format!("blob/{}/{hash}.zst", &hash[..2]));
+    std::fs::create_dir_all(blob.parent().expect("shard")).expect("shard");
+    // A zstd frame of noise: a reader finds nothing wrong but its pace.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = Vec::new();
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(&blob, zstd::encode_all(noise.as_slice(), 3).expect("zstd")).expect("blob");
+    let server = trickle_server_over(Trickle::Bytes, Some(root));
+    let project = s.dir("project");
+    std::fs::write(
+        project.join("app-1.0-1.rockspec"),
+        "package = 'app'\nversion = '1.0-1'\nsource = { url = 'git+https://example.invalid/app' }\n\
+         dependencies = { 'dmdep' }\n\
+         build = { type = 'builtin', modules = { app = 'app.lua' } }\n",
+    )
+    .expect("rockspec");
+    std::fs::write(
+        project.join("app.lua"),
+        "return { dep = require('dmdep').dep }\n",
+    )
+    .expect("app");
+    std::fs::write(
+        project.join("luarocks.lock"),
+        format!(
+            "return {{ dependencies = {{ dmdep = \"1.0-1\" }}, \
+             rockstore_items = {{ dmdep = \"blake3:{hash}\" }} }}\n"
+        ),
+    )
+    .expect("lock");
+    let engine = Engine::remote(&server.url, s.tmp.path());
+    let h = host(&s, &repo, "pinned", &engine);
+    let (out, took) = bounded(
+        h.cmd_in(
+            &project,
+            &[
+                "make",
+                "--timeout",
+                "1",
+                "--substituter",
+                &server.url,
+                "--trusted-public-key",
+                &public,
+            ],
+        ),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let about_it: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("warning:") && l.contains(&server.url))
+        .collect();
+    assert_eq!(about_it.len(), 1, "{said}");
+    assert!(about_it[0].contains("deadline of 2 s"), "{said}");
+    let asked = server.asked();
+    assert_eq!(
+        asked.len(),
+        1,
+        "asked the cache again after the cut: {asked:?}"
+    );
+    assert!(asked[0].contains(&format!("/blob/{}/{hash}.zst", &hash[..2])));
+    assert_eq!(h.lua("print(require('app').dep)"), "true");
+}
+
+/// A `blob_size` of 0 (an engine that gave no length when it was pushed:
+/// no blob is empty) is a size not known, not one to cut the blob at:
+/// a realisation signed so still substitutes (its blob streamed, bounded
+/// by its signed item size), and `copy --from` under an item document
+/// saying so still copies.
+#[test]
+fn a_blob_size_of_zero_is_unknown_not_a_cut() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, secret) = seeded(&s, &repo);
+    crate::cache::edit_signed(&real, &secret, |doc| doc["blob_size"] = 0.into());
+    let b = host(&s, &repo, "zero", &engine);
+    let said = b.ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &engine.url,
+        "--trusted-public-key",
+        &public,
+    ]);
+    assert_eq!(compiles(&b.log), 0, "built instead:\n{said}");
+    assert!(!said.contains("warning:"), "{said}");
+
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let item = doc["item"].as_str().expect("item").to_owned();
+    let item_doc = engine.root.join(format!("item/{item}.json"));
+    let mut idoc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&item_doc).expect("item doc")).expect("json");
+    idoc["blob_size"] = 0.into();
+    std::fs::write(&item_doc, serde_json::to_vec(&idoc).expect("json")).expect("write");
+    let fresh = Sandbox::new();
+    let out = fresh.run(["copy", "--from", &engine.url, &item]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

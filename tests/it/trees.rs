@@ -722,3 +722,40 @@ fn a_tree_with_directory_links_is_converted_on_its_next_change() {
         "{listed:?}"
     );
 }
+
+/// Where the installer's lines go follows what each one is, never how
+/// its text begins: "warningkit 1.0-1 is already installed in T" is
+/// status, on stdout as LuaRocks prints it. (While the command line
+/// sorted the installer's text by prefix, a line starting with
+/// "warning" went to stderr.)
+#[test]
+fn a_status_line_that_begins_like_a_warning_stays_on_stdout() {
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let spec = s.dir("specs").join("warningkit-1.0-1.rockspec");
+    std::fs::write(
+        &spec,
+        format!(
+            "package = \"warningkit\"\nversion = \"1.0-1\"\n\
+             source = {{ url = \"{}/purelua-1.0.tar.gz\", dir = \"purelua-1.0\" }}\n\
+             build = {{ type = \"builtin\", modules = {{ warningkit = \"src/purelua/init.lua\" }} }}\n",
+            repo.server.base
+        ),
+    )
+    .expect("spec");
+    let spec = spec.display().to_string();
+    let tree = s.dir("t");
+    ok(&s, &repo, &tree, &["install", &spec]);
+    let again = rs(&s, &repo, &tree, &["install", &spec]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let line = format!(
+        "warningkit 1.0-1 is already installed in {}",
+        tree.display()
+    );
+    let (stdout, stderr) = (text(&again.stdout), text(&again.stderr));
+    assert!(
+        stdout.lines().any(|l| l == line),
+        "not on stdout:\n{stdout}\n--- stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains(&line), "on stderr too:\n{stderr}");
+}

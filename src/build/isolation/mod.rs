@@ -28,7 +28,7 @@
 //!   an unprivileged identity ([`as_user`]), so a key can never depend on
 //!   a file its client could not read.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -36,7 +36,16 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
+
+// `processes` names the build's clean PATH as `super::backends`.
+use super::backends;
+
+mod files;
+mod processes;
+
+pub use files::{as_user, give_to, tree_bytes};
+pub use processes::end_processes;
 
 /// A user builds run as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -586,230 +595,6 @@ fn run_limited(
         output: kept,
         signal: std::os::unix::process::ExitStatusExt::signal(&status),
     })
-}
-
-/// Kills every process of the build user (`kill -KILL -1` run as that
-/// user reaches exactly its own processes), so nothing a build started in
-/// the background outlives it.
-pub fn end_processes(user: BuildUser) {
-    use std::os::unix::process::CommandExt;
-    adopt_orphans();
-    let _ = Command::new("kill")
-        .args(["-KILL", "-1"])
-        .env_clear()
-        .env("PATH", super::backends::CLEAN_PATH)
-        .uid(user.uid)
-        .gid(user.gid)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    reap_orphans_of(user.uid);
-}
-
-/// Makes this process the subreaper of everything it starts: a process a
-/// build left behind is reparented here when its parent dies, not to the
-/// machine's init (which, in a container, may never wait for it and keeps
-/// it as a zombie of the build user for good).
-fn adopt_orphans() {
-    static ADOPTED: std::sync::Once = std::sync::Once::new();
-    ADOPTED.call_once(|| {
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    });
-}
-
-/// Waits for the killed processes of `uid` that were reparented to us, so
-/// none is left as a zombie; gives up after a few seconds on a process
-/// that is not ours to wait for. Only called when `uid`'s lease is held,
-/// so no `Child` handle of ours owns one of these pids.
-fn reap_orphans_of(uid: u32) {
-    use rustix::process::{waitpid, Pid, WaitOptions};
-    let me = std::process::id();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut left = false;
-        for (pid, ppid, zombie) in processes_of(uid) {
-            if zombie && ppid == me {
-                if let Some(pid) = Pid::from_raw(pid as i32) {
-                    let _ = waitpid(Some(pid), WaitOptions::NOHANG);
-                }
-            } else {
-                left = true;
-            }
-        }
-        if !left || Instant::now() >= deadline {
-            return;
-        }
-        // The kernel is still tearing a killed process down.
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// (pid, parent pid, is a zombie) of every process whose owner is `uid`.
-fn processes_of(uid: u32) -> Vec<(u32, u32, bool)> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if entry.metadata().ok().map(|m| m.uid()) != Some(uid) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        found.push((pid, ppid, state == "Z"));
-    }
-    found
-}
-
-/// Runs `f` with this thread's effective uid, gid and groups set to
-/// `user`'s, then restores them: the kernel checks every open and stat
-/// in `f` against `user`'s rights. Only for reading files: `f` must not
-/// spawn a process (a child would keep a saved uid of root). A process
-/// that is not root runs `f` as it is.
-pub fn as_user<T>(user: BuildUser, f: impl FnOnce() -> T) -> io::Result<T> {
-    use rustix::process::{Gid, Uid};
-    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
-    if !rustix::process::geteuid().is_root() {
-        return Ok(f());
-    }
-    let groups = rustix::process::getgroups()?;
-    let egid = rustix::process::getegid();
-    set_thread_groups(&[])?;
-    let dropped = set_thread_res_gid(None, Gid::from_raw(user.gid), None)
-        .and_then(|()| set_thread_res_uid(None, Uid::from_raw(user.uid), None));
-    struct Restore {
-        groups: Vec<Gid>,
-        egid: Gid,
-    }
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // The saved uid is still 0, so these cannot fail; if they did,
-            // this thread must not go on with another identity.
-            let ok = set_thread_res_uid(None, Uid::ROOT, None)
-                .and_then(|()| set_thread_res_gid(None, self.egid, None))
-                .and_then(|()| set_thread_groups(&self.groups));
-            if ok.is_err() {
-                std::process::abort();
-            }
-        }
-    }
-    let restore = Restore { groups, egid };
-    dropped?;
-    let value = f();
-    drop(restore);
-    Ok(value)
-}
-
-/// Gives `dir` and everything under it to `user`, descriptor by
-/// descriptor and never following a link. Run only while no process of
-/// `user` exists (before a build's first command), on a tree the daemon
-/// itself wrote under a parent only root reaches.
-pub fn give_to(dir: BorrowedFd<'_>, user: BuildUser) -> io::Result<()> {
-    give_at(dir, user, 0)
-}
-
-fn give_at(dir: BorrowedFd<'_>, user: BuildUser, depth: usize) -> io::Result<()> {
-    use rustix::fs::{Gid, Uid};
-    if depth > crate::store::canonical::MAX_DEPTH {
-        return Err(io::Error::other("directories nested too deeply"));
-    }
-    let fd = rustix::fs::openat(
-        dir,
-        c".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    rustix::fs::fchown(
-        &fd,
-        Some(Uid::from_raw(user.uid)),
-        Some(Gid::from_raw(user.gid)),
-    )?;
-    let mut subdirs: Vec<CString> = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&fd)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == c"." || name == c".." {
-            continue;
-        }
-        rustix::fs::chownat(
-            &fd,
-            name,
-            Some(Uid::from_raw(user.uid)),
-            Some(Gid::from_raw(user.gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?;
-        if entry.file_type() == rustix::fs::FileType::Directory {
-            subdirs.push(name.to_owned());
-        }
-    }
-    for name in subdirs {
-        let child = rustix::fs::openat(
-            &fd,
-            name.as_c_str(),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        give_at(child.as_fd(), user, depth + 1)?;
-    }
-    Ok(())
-}
-
-/// Bytes of the regular files under `dir`, read descriptor by descriptor
-/// without following links; stops counting past `stop`.
-pub fn tree_bytes(dir: BorrowedFd<'_>, stop: u64) -> io::Result<u64> {
-    fn walk(dir: BorrowedFd<'_>, depth: usize, total: &mut u64, stop: u64) -> io::Result<()> {
-        if depth > crate::store::canonical::MAX_DEPTH {
-            return Err(io::Error::other("directories nested too deeply"));
-        }
-        let fd = rustix::fs::openat(
-            dir,
-            c".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        for entry in rustix::fs::Dir::read_from(&fd)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." || *total > stop {
-                continue;
-            }
-            let st = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
-            match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-                rustix::fs::FileType::RegularFile => *total += st.st_size as u64,
-                rustix::fs::FileType::Directory => {
-                    let child = rustix::fs::openat(
-                        &fd,
-                        name,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                    walk(child.as_fd(), depth + 1, total, stop)?;
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-    let mut total = 0;
-    walk(dir, 0, &mut total, stop)?;
-    Ok(total)
 }
 
 /// Finds bubblewrap where a distribution installs it.

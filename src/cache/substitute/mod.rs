@@ -14,14 +14,18 @@ use std::sync::{Arc, Mutex};
 
 use super::format::RealisationDoc;
 use super::keys::{self, PublicKey};
-use super::lease::{Backoff, Claim, Leases};
+// `lease_wait` reaches the lease module as `super::lease`.
+use super::lease::{self, Leases};
 use super::{Cache, CacheError};
+use crate::rock_id::RockId;
 use crate::store::canonical;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::db::{ItemKind, RecipeFacts, FORMAT_VERSION};
 use crate::store::item_archive::{self, Finish, Limits, LinkPolicy};
 use crate::store::item_name::ItemName;
 use crate::store::{Item, ItemSpec, Store, StoreError};
+
+mod lease_wait;
 
 /// What a realisation must say for the recipe being built.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +48,22 @@ pub struct Hit {
     pub hash: ContentHash,
     /// The item's name.
     pub item: ItemName,
+}
+
+impl Hit {
+    /// The most bytes its blob is read for, and the size of its deadline:
+    /// its signed `blob_size`, but never more than a blob of its signed
+    /// item size can be (a pusher that signed a planted file's size does
+    /// not make readers wait on it for days).
+    pub fn blob_bound(&self) -> u64 {
+        let most = super::copy::max_blob(self.doc.size.saturating_add(64 << 20));
+        match self.doc.blob_size {
+            // No blob is empty: 0 is a size not known when it was signed
+            // (an engine that gave no length), not one to cut at.
+            0 => most,
+            said => said.min(most),
+        }
+    }
 }
 
 /// Why a substitution failed when it had to succeed (`--cache-only`).
@@ -140,8 +160,6 @@ const PREFETCH_BUDGET: u64 = 256 << 20;
 /// read holds a window of this size — a daemon reads several at once for
 /// members.
 pub const MAX_WINDOW_LOG: u32 = 23;
-/// Largest item archive read for a pinned item.
-const MAX_PINNED_ARCHIVE: u64 = 1 << 30;
 /// Blob downloads (and realisation lookups) at once: a closure's worth, so
 /// that on a slow link one round trip fetches them all.
 const PREFETCH_THREADS: usize = 32;
@@ -155,6 +173,9 @@ impl Substituters {
         cache_only: bool,
         warn: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Substituters {
+        // Every warning may quote what a cache sent (an error, a field).
+        let warn: Box<dyn Fn(&str) + Send + Sync> =
+            Box::new(move |text| warn(&crate::printable::printable(text)));
         // One cache has no order to find: its info file would cost a round
         // trip before the first lookup, for nothing.
         let single = caches.len() == 1;
@@ -204,10 +225,20 @@ impl Substituters {
     }
 
     /// The item archive of content hash `hash` from the first substituter
-    /// that has its blob, decompressed, with the cache's URL: signed or
-    /// not (its hash is its proof; the caller admits it and checks the
-    /// name). Caches that fail are warned about and skipped.
-    pub fn archive_by_hash(&self, hash: &ContentHash) -> Option<(String, Vec<u8>)> {
+    /// that has its blob, unpacked into an unnamed scratch file (rewound),
+    /// with its length and the cache's URL: signed or not (its hash is its
+    /// proof; the caller admits it and checks the name). Nothing states
+    /// its size, so it is bounded as `copy --from` bounds a blob
+    /// ([`super::copy::unpack_bounded`]): at most `limits.max_item` bytes,
+    /// and no zstd bomb; memory holds one chunk of it. A blob past a bound
+    /// is refused with a warning; a cache that fails (past its deadline
+    /// too) is warned about and skipped for the rest of the run.
+    pub fn archive_by_hash(
+        &self,
+        hash: &ContentHash,
+        limits: super::copy::FetchLimits,
+    ) -> Option<(String, std::fs::File, u64)> {
+        use super::copy::{unpack_bounded, Bound, Unpack, MAX_RATIO};
         for slot in &self.slots {
             if slot.down.load(Ordering::SeqCst) {
                 continue;
@@ -222,20 +253,32 @@ impl Substituters {
                     continue;
                 }
             };
-            let decoded = zstd::stream::read::Decoder::new(reader).and_then(|mut d| {
-                d.window_log_max(MAX_WINDOW_LOG)?;
-                let mut out = Vec::new();
-                d.take(MAX_PINNED_ARCHIVE).read_to_end(&mut out)?;
-                Ok(out)
+            let late = Arc::new(AtomicBool::new(false));
+            let watched = Box::new(Watched {
+                inner: reader,
+                late: late.clone(),
             });
-            match decoded {
-                Ok(bytes) => return Some((slot.cache.url.clone(), bytes)),
-                Err(e) => (self.warn)(&format!(
-                    "{}: the blob of {} is unusable: {e}",
-                    slot.cache.url,
-                    hash.to_hex()
-                )),
-            }
+            let why = match unpack_bounded(watched, limits.max_item) {
+                Ok((file, len)) => return Some((slot.cache.url.clone(), file, len)),
+                Err(_) if late.load(Ordering::SeqCst) => {
+                    self.late(slot, hash, super::transport::UNSIZED_READ);
+                    continue;
+                }
+                Err(Unpack::Unusable(why)) => why,
+                Err(Unpack::Scratch(e)) => format!("cannot write a scratch file: {e}"),
+                Err(Unpack::OverLimit) => format!(
+                    "it unpacks to more than {}, the largest pinned item",
+                    crate::units::human(limits.max_item)
+                ),
+                Err(Unpack::Ratio) => {
+                    format!("it unpacks to more than {}", Bound::Ratio(MAX_RATIO))
+                }
+            };
+            (self.warn)(&format!(
+                "{}: refusing the blob of {}: {why}; nothing was admitted from it",
+                slot.cache.url,
+                hash.to_hex()
+            ));
         }
         None
     }
@@ -246,18 +289,28 @@ impl Substituters {
     /// substituters are). Failures are left for the step to meet again.
     /// Returns how many blobs and bytes arrived.
     pub fn prefetch_blobs(&self, hits: &[Hit]) -> (usize, u64) {
-        let mut budget = PREFETCH_BUDGET;
-        let have: std::collections::HashSet<ContentHash> = self
+        // What is held already (a plan document's blobs) counts against
+        // the budget: the memory bound is of everything held at once.
+        let (have, held): (std::collections::HashSet<ContentHash>, u64) = self
             .downloaded
             .lock()
-            .map(|m| m.keys().copied().collect())
+            .map(|m| {
+                (
+                    m.keys().copied().collect(),
+                    m.values().map(|b| b.len() as u64).sum(),
+                )
+            })
             .unwrap_or_default();
+        let mut budget = PREFETCH_BUDGET.saturating_sub(held);
         let wanted: Vec<&Hit> = hits
             .iter()
-            .filter(|h| !have.contains(&h.hash))
+            // A blob of unknown size (0) is its step's to stream.
+            .filter(|h| !have.contains(&h.hash) && h.doc.blob_size > 0)
             .filter(|h| {
                 let fits = h.doc.blob_size <= budget;
-                budget = budget.saturating_sub(h.doc.blob_size);
+                if fits {
+                    budget -= h.doc.blob_size;
+                }
                 fits
             })
             .collect();
@@ -274,20 +327,34 @@ impl Substituters {
                     if slot.down.load(Ordering::SeqCst) {
                         continue;
                     }
-                    let Ok(Some(mut reader)) = slot.cache.blob_sized(&hit.hash, hit.doc.blob_size)
-                    else {
-                        continue;
-                    };
-                    let mut bytes = Vec::with_capacity(hit.doc.blob_size as usize);
-                    // A blob larger than it was signed as is the step's
-                    // to refuse.
-                    let limit = hit.doc.blob_size.saturating_add(1);
-                    if (&mut reader).take(limit).read_to_end(&mut bytes).is_ok()
-                        && bytes.len() as u64 == hit.doc.blob_size
-                    {
-                        if let Ok(mut m) = self.downloaded.lock() {
-                            m.insert(hit.hash, bytes);
+                    let mut reader = match slot.cache.blob_sized(&hit.hash, hit.blob_bound()) {
+                        Ok(Some(reader)) => reader,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            // Down (past its deadline too): skipped for
+                            // the run, so the step does not ask again.
+                            if is_down(&e) {
+                                self.down(slot, &e);
+                            }
+                            continue;
                         }
+                    };
+                    let mut bytes = Vec::new();
+                    // A blob larger than it was signed as is cut off (by
+                    // the sized read) and the step's to refuse.
+                    match reader.read_to_end(&mut bytes) {
+                        Ok(_) if bytes.len() as u64 == hit.doc.blob_size => {
+                            if let Ok(mut m) = self.downloaded.lock() {
+                                m.insert(hit.hash, bytes);
+                            }
+                        }
+                        Ok(_) => {}
+                        // Cut at its deadline: the cache is down for the
+                        // run, not asked for this blob again by the step.
+                        Err(e) if super::transport::timed_out(&e) => {
+                            self.late(slot, &hit.hash, hit.blob_bound());
+                        }
+                        Err(_) => {}
                     }
                 });
             }
@@ -313,17 +380,58 @@ impl Substituters {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(hash) = hashes.get(i) else { return };
-                    let Ok(Some(reader)) = slot.cache.blob(hash) else {
-                        continue;
-                    };
+                    if slot.down.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    // No signed size yet (the realisations are read
+                    // meanwhile): the budget left is the most it may be,
+                    // and its deadline.
                     let left = budget.load(Ordering::SeqCst);
+                    if left == 0 {
+                        return;
+                    }
+                    let mut reader = match slot.cache.blob_sized(hash, left) {
+                        Ok(Some(reader)) => reader,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            if is_down(&e) {
+                                self.down(slot, &e);
+                            }
+                            continue;
+                        }
+                    };
+                    // Each chunk is taken from the budget before it is
+                    // kept, so the blobs held at once, by every thread,
+                    // never pass it (a blob that would is left for its
+                    // step, and what it took is given back).
                     let mut bytes = Vec::new();
-                    if reader.take(left).read_to_end(&mut bytes).is_err()
-                        || bytes.len() as u64 >= left
-                    {
+                    let mut chunk = vec![0u8; 64 << 10];
+                    let kept = loop {
+                        let n = match reader.read(&mut chunk) {
+                            Ok(0) => break true,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => {
+                                if super::transport::timed_out(&e) {
+                                    self.late(slot, hash, left);
+                                }
+                                break false;
+                            }
+                        };
+                        let taken = budget
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                                b.checked_sub(n as u64)
+                            })
+                            .is_ok();
+                        if !taken {
+                            break false;
+                        }
+                        bytes.extend_from_slice(&chunk[..n]);
+                    };
+                    if !kept {
+                        budget.fetch_add(bytes.len() as u64, Ordering::SeqCst);
                         continue;
                     }
-                    budget.fetch_sub(bytes.len() as u64, Ordering::SeqCst);
                     if let Ok(mut m) = self.downloaded.lock() {
                         m.insert(*hash, bytes);
                     }
@@ -387,6 +495,23 @@ impl Substituters {
                 slot.cache.url
             ));
         }
+    }
+
+    /// `slot`'s blob of `hash`, stated as `size` bytes, was cut at its
+    /// deadline: the cache is down for the rest of the run (one warning),
+    /// so neither that blob nor anything else is asked of it again.
+    fn late(&self, slot: &Slot, hash: &ContentHash, size: u64) {
+        let allowed = slot.cache.transport().timeouts().deadline(size);
+        self.down(
+            slot,
+            &CacheError::Transport(super::transport::TransportError::Down {
+                url: slot.cache.shown(&super::format::blob_path(hash)),
+                why: format!(
+                    "the blob did not arrive within its deadline of {}",
+                    super::transport::seconds(allowed)
+                ),
+            }),
+        );
     }
 
     /// The trusted realisation of `key`, if a substituter has one (asked
@@ -486,19 +611,22 @@ impl Substituters {
         }
         let hash = ContentHash::parse_hex(&doc.hash).map_err(|e| e.to_string())?;
         let item = ItemName::parse(&doc.item).map_err(|e| e.to_string())?;
-        let (name, version) = doc
-            .rock
-            .split_once(' ')
-            .ok_or("its rock is not `name version`")?;
-        if ItemName::new(&hash, name, version).ok().as_ref() != Some(&item) {
+        let rock = RockId::parse(&doc.rock).ok_or("its rock is not `name version`")?;
+        if ItemName::new(&hash, &rock.name, &rock.version)
+            .ok()
+            .as_ref()
+            != Some(&item)
+        {
             return Err("its item name does not match its hash and rock".into());
         }
         Ok((hash, item))
     }
 
     /// Downloads a hit's blob, checks that it holds exactly the item, and
-    /// admits it into `store` as the realisation of its recipe.
-    pub fn fetch(&self, hit: &Hit, store: &Store) -> Result<Item, String> {
+    /// admits it into `store` as the realisation of its recipe. A cache
+    /// that is down (before, or cut at this blob's deadline now) is not
+    /// asked: [`Failed::Down`], warned about once already.
+    fn fetch(&self, hit: &Hit, store: &Store) -> Result<Item, Failed> {
         let slot = &self.slots[hit.slot];
         let url = &slot.cache.url;
         let ready = self
@@ -510,7 +638,8 @@ impl Substituters {
             Some(bytes) => Ok(Some(
                 Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
             )),
-            None => slot.cache.blob_sized(&hit.hash, hit.doc.blob_size),
+            None if slot.down.load(Ordering::SeqCst) => return Err(Failed::Down),
+            None => slot.cache.blob_sized(&hit.hash, hit.blob_bound()),
         };
         let late = Arc::new(AtomicBool::new(false));
         let reader = match fetched {
@@ -518,18 +647,25 @@ impl Substituters {
                 inner: r,
                 late: late.clone(),
             }) as Box<dyn Read + Send>,
-            Ok(None) => return Err(format!("{url}: the blob of {} is missing", hit.item)),
-            Err(e) => {
-                if is_down(&e) {
-                    self.down(slot, &e);
-                }
-                return Err(format!("{url}: {e}"));
+            Ok(None) => {
+                return Err(Failed::Refused(format!(
+                    "{url}: the blob of {} is missing",
+                    hit.item
+                )))
             }
+            Err(e) if is_down(&e) => {
+                self.down(slot, &e);
+                return Err(Failed::Down);
+            }
+            Err(e) => return Err(Failed::Refused(format!("{url}: {e}"))),
         };
-        let (name, version) = hit.doc.rock.split_once(' ').unwrap_or((&hit.doc.rock, ""));
+        // Its rock was checked when the hit was found (`check`); kept as
+        // it was before that, should another path make a hit.
+        let rock =
+            RockId::parse(&hit.doc.rock).unwrap_or_else(|| RockId::new(hit.doc.rock.as_str(), ""));
         let spec = ItemSpec {
-            name: name.to_owned(),
-            version: version.to_owned(),
+            name: rock.name,
+            version: rock.version,
             kind: ItemKind::Rock,
             references: Vec::new(),
             recipe_key: RecipeKey::parse_hex(&hit.doc.recipe_key).ok(),
@@ -538,23 +674,10 @@ impl Substituters {
             if late.load(Ordering::SeqCst) {
                 // Slow, not lying: skipped like a down cache, so the next
                 // rock does not wait out its deadline too.
-                let allowed = slot
-                    .cache
-                    .transport()
-                    .timeouts()
-                    .deadline(hit.doc.blob_size);
-                self.down(
-                    slot,
-                    &CacheError::Transport(super::transport::TransportError::Down {
-                        url: slot.cache.shown(&super::format::blob_path(&hit.hash)),
-                        why: format!(
-                            "the blob did not arrive within its deadline of {}",
-                            super::transport::seconds(allowed)
-                        ),
-                    }),
-                );
+                self.late(slot, &hit.hash, hit.blob_bound());
+                return Failed::Down;
             }
-            format!("{url}: {reason}")
+            Failed::Refused(format!("{url}: {reason}"))
         })?;
         if let Some(key) = spec.recipe_key {
             // Best effort, as a build's: the realisation stands without.
@@ -607,18 +730,30 @@ impl Substituters {
                 hit.doc.blob_size.div_ceil(1024)
             ));
         }
-        match self.fetch(&hit, store) {
-            Ok(item) => Ok(Some((item, url))),
-            Err(reason) if self.cache_only => Err(SubstituteError::Refused {
+        let failed = match self.fetch(&hit, store) {
+            Ok(item) => return Ok(Some((item, url))),
+            Err(failed) => failed,
+        };
+        // Asked once per run: the build that follows must not try the
+        // same blob again.
+        if let Ok(mut m) = self.found.lock() {
+            m.insert(*key, None);
+        }
+        match failed {
+            Failed::Down if self.cache_only => Err(SubstituteError::Refused {
+                rock: expect.rock.to_owned(),
+                reason: format!(
+                    "{}; --cache-only forbids building it",
+                    self.slots[hit.slot].tried()
+                ),
+            }),
+            // Warned about once, when it went down.
+            Failed::Down => Ok(None),
+            Failed::Refused(reason) if self.cache_only => Err(SubstituteError::Refused {
                 rock: expect.rock.to_owned(),
                 reason,
             }),
-            Err(reason) => {
-                // Asked once per run: the build that follows must not try
-                // the same blob again.
-                if let Ok(mut m) = self.found.lock() {
-                    m.insert(*key, None);
-                }
+            Failed::Refused(reason) => {
                 (self.warn)(&format!(
                     "refusing the build of {} from {reason}; building it instead",
                     expect.rock
@@ -679,117 +814,14 @@ impl Substituters {
     pub fn warn(&self, text: &str) {
         (self.warn)(text);
     }
-
-    /// A trusted realisation asked for again (not the run's memo), and
-    /// remembered when found.
-    fn ask_again(&self, key: &RecipeKey, expect: Expect<'_>) -> Option<Hit> {
-        let hit = self.ask(key, expect)?;
-        if let Ok(mut m) = self.found.lock() {
-            m.insert(*key, Some(hit.clone()));
-        }
-        Some(hit)
-    }
-
-    /// No substituter has `key`: claims its lease (`None`: this host
-    /// builds, holding it), or waits for the host that holds it to push
-    /// its realisation (`Some`). A lease whose holder stops renewing it
-    /// expires and is claimed again; a wait over the policy's bounds, or
-    /// a cache that fails, ends in building here.
-    fn wait_for_build(
-        &self,
-        leases: &Leases,
-        key: &RecipeKey,
-        expect: Expect<'_>,
-        watch: Option<&dyn crate::build::BuildWatch>,
-    ) -> Option<Hit> {
-        // Held already: a `.src.rock` asks once before unpacking and once
-        // for the rockspec inside.
-        if leases.holds(key) {
-            return None;
-        }
-        let mut backoff = Backoff::new(leases.policy());
-        let mut waited_for: Option<String> = None;
-        // Each round either waits (bounded by the backoff) or moves to a
-        // later generation or holder; bounded anyway.
-        for _ in 0..64 {
-            let doc = match leases.claim(key) {
-                Ok(Claim::Won) => {
-                    // Pushed between the lookup and the claim: nothing to build.
-                    if let Some(hit) = self.ask_again(key, expect) {
-                        leases.release(key);
-                        return Some(hit);
-                    }
-                    if let Some(holder) = waited_for {
-                        (self.warn)(&format!(
-                            "waited {:.1} s for {holder}'s build of {}; its lease on {} expired, building it here",
-                            backoff.waited().as_secs_f64(),
-                            expect.rock,
-                            leases.url()
-                        ));
-                    }
-                    return None;
-                }
-                Ok(Claim::Held(doc)) => doc,
-                Err(e) => {
-                    (self.warn)(&format!(
-                        "cannot take the build lease of {} on {}: {e}; building it here",
-                        expect.rock,
-                        leases.url()
-                    ));
-                    return None;
-                }
-            };
-            let holder = format!("{} (pid {})", doc.host, doc.pid);
-            if waited_for.as_ref() != Some(&holder) {
-                // Said once per holder, where a log or a terminal shows it:
-                // a wait is otherwise a silent pause.
-                leases.note(&format!(
-                    "waiting for {holder}'s build of {}: its lease on {} holds until {} UTC (in {} s) unless renewed",
-                    expect.rock,
-                    leases.url(),
-                    time_of_day(doc.expires),
-                    doc.expires.saturating_sub(super::lease::now_secs())
-                ));
-                if let Some(w) = watch {
-                    w.doing(&format!(
-                        "waiting for {holder} to build it ({})",
-                        leases.url()
-                    ));
-                }
-                waited_for = Some(holder.clone());
-            }
-            loop {
-                if !backoff.pause() {
-                    (self.warn)(&format!(
-                        "waited {:.1} s for {holder}'s build of {}, the most allowed; building it here",
-                        backoff.waited().as_secs_f64(),
-                        expect.rock
-                    ));
-                    return None;
-                }
-                if let Some(hit) = self.ask_again(key, expect) {
-                    return Some(hit);
-                }
-                match leases.still_held(&doc, key) {
-                    Ok(true) => continue,
-                    // Released or expired: look once more, then claim.
-                    Ok(false) => break,
-                    Err(_) => return None,
-                }
-            }
-            if let Some(hit) = self.ask_again(key, expect) {
-                return Some(hit);
-            }
-        }
-        None
-    }
 }
 
-/// `HH:MM:SS` of Unix time `secs`, UTC (a lease lasts minutes, so the
-/// time of day says when).
-fn time_of_day(secs: u64) -> String {
-    let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+/// Why a hit's blob was not admitted.
+enum Failed {
+    /// Its cache is down for the run (warned about once, when it went).
+    Down,
+    /// The blob is missing or refused: why, naming the cache.
+    Refused(String),
 }
 
 /// A blob's reader that remembers whether a read ran past the request's
@@ -852,4 +884,70 @@ pub fn admit_blob(
     store
         .admit_model(staging, node, spec)
         .map_err(|e| crate::report_chain(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blobs a plan document names are downloaded by many threads at
+    /// once, before their signed sizes are known: a cache whose blobs are
+    /// far larger than that budget (64 of 8 MiB here, on a real directory
+    /// engine) gets no more than the budget held in memory, all threads
+    /// together.
+    #[test]
+    fn blobs_prefetched_by_hash_stay_within_the_budget_all_together() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut hashes = Vec::new();
+        for i in 0u32..64 {
+            let hash = ContentHash(*blake3::hash(&i.to_le_bytes()).as_bytes());
+            let path = dir.path().join(super::super::format::blob_path(&hash));
+            std::fs::create_dir_all(path.parent().expect("shard")).expect("shard");
+            std::fs::File::create(&path)
+                .and_then(|f| f.set_len(8 << 20))
+                .expect("blob");
+            hashes.push(hash);
+        }
+        let url = format!("file://{}", dir.path().display());
+        let cache = Cache::open(&url, Default::default(), None).expect("cache");
+        let subs = Substituters::new(vec![cache], Vec::new(), false, Box::new(|_| {}));
+        subs.prefetch_hashes(&hashes);
+        let (count, held) = subs
+            .downloaded
+            .lock()
+            .map(|m| (m.len(), m.values().map(|b| b.len() as u64).sum::<u64>()))
+            .unwrap_or((0, 0));
+        assert!(held <= PREFETCH_BUDGET, "{count} blobs, {held} bytes held");
+        assert!(count > 0, "nothing was prefetched");
+
+        // Then a plan level's blobs, of signed sizes: what is held counts.
+        let mut hits = Vec::new();
+        for i in 100u32..140 {
+            let hash = ContentHash(*blake3::hash(&i.to_le_bytes()).as_bytes());
+            let path = dir.path().join(super::super::format::blob_path(&hash));
+            std::fs::create_dir_all(path.parent().expect("shard")).expect("shard");
+            std::fs::File::create(&path)
+                .and_then(|f| f.set_len(8 << 20))
+                .expect("blob");
+            hits.push(Hit {
+                slot: 0,
+                doc: RealisationDoc {
+                    format: 1,
+                    recipe_key: "ab".repeat(32),
+                    item: String::new(),
+                    hash: hash.to_string(),
+                    size: 8 << 20,
+                    blob_size: 8 << 20,
+                    rock: "x 1.0-1".into(),
+                    lua_abi: "5.4".into(),
+                    platform: "linux-x86_64".into(),
+                    signature: String::new(),
+                },
+                hash,
+                item: ItemName::new(&hash, "x", "1.0-1").expect("name"),
+            });
+        }
+        let (_, all) = subs.prefetch_blobs(&hits);
+        assert!(all <= PREFETCH_BUDGET, "{all} bytes held in all");
+    }
 }

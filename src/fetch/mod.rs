@@ -22,12 +22,16 @@
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
-use crate::fs_atomic::write_replace;
+use crate::reporter::{Event, Reporter};
+
+mod cache;
+mod error;
+
+pub use error::FetchError;
 
 /// How long a downloaded manifest is trusted (LuaRocks' `cache_timeout`).
 pub const MANIFEST_MAX_AGE: Duration = Duration::from_secs(60);
@@ -36,101 +40,6 @@ pub const MAX_DOWNLOAD: u64 = 1 << 30;
 /// The largest file [`Fetcher::fetch`] reads into memory (rockspecs,
 /// manifests: luarocks.org's whole manifest is a few MB).
 pub const MAX_IN_MEMORY: u64 = 64 << 20;
-
-/// Why a URL could not be fetched. Each names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// HTTP 404/410, or a missing local file.
-    #[error("{url} was not found (404)")]
-    NotFound {
-        /// The URL.
-        url: String,
-    },
-    /// Any other HTTP error status (after retries for 5xx).
-    #[error("{url} answered HTTP {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status code.
-        status: u16,
-    },
-    /// No complete answer within the timeout.
-    #[error("{url} did not answer in full within {secs} s (raise it with --timeout)")]
-    Timeout {
-        /// The URL.
-        url: String,
-        /// The timeout.
-        secs: u64,
-    },
-    /// Connection or protocol failure.
-    #[error("cannot download {url}")]
-    Network {
-        /// The URL.
-        url: String,
-        /// Why.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// Reading a local file failed.
-    #[error("cannot read {}", path.display())]
-    Local {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The transfer failed midway, or the HTTP client could not start.
-    #[error("cannot download {url}: {problem}")]
-    Transfer {
-        /// The URL.
-        url: String,
-        /// What went wrong.
-        problem: String,
-    },
-    /// A URL scheme we cannot fetch.
-    #[error("unsupported protocol in {url} (rockstore fetches http, https and file URLs)")]
-    Protocol {
-        /// The URL.
-        url: String,
-    },
-    /// Larger than any rock should be.
-    #[error("{url} is larger than {} MiB; refusing it", limit >> 20)]
-    TooLarge {
-        /// The URL.
-        url: String,
-        /// The cap, in bytes.
-        limit: u64,
-    },
-    /// `--verify`: the rock's or rockspec's gpg signature (`URL.asc`) is
-    /// missing or does not verify.
-    #[error("{url}: signature not verified ({why}); nothing was installed. Import the signer's key (gpg --import KEY) if you trust it, or leave out --verify")]
-    Signature {
-        /// The rock or rockspec.
-        url: String,
-        /// What gpg said, or why it could not be asked.
-        why: String,
-    },
-    /// The download could not be written to disk.
-    #[error("cannot save the download of {url} in {}", dir.display())]
-    Save {
-        /// The URL.
-        url: String,
-        /// Where it was being written.
-        dir: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl FetchError {
-    /// True when the resource does not exist (as opposed to an unreachable
-    /// server), so callers may try the next fallback name.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, FetchError::NotFound { .. })
-    }
-}
 
 /// How long a cached copy may be reused.
 #[derive(Debug, Clone, Copy)]
@@ -156,11 +65,8 @@ pub struct Fetcher {
     /// [`Fetcher::with_mirrors`]).
     mirrors: Vec<Vec<String>>,
     /// Where the mirror fallback's warnings go.
-    warn: Option<Warn>,
+    warn: Option<std::sync::Arc<dyn Reporter>>,
 }
-
-/// Receives a warning line (the command line prints it on stderr).
-pub type Warn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Fetcher {
     /// A fetcher caching under `cache` (none: no cache) with a per-request
@@ -182,19 +88,24 @@ impl Fetcher {
     /// LuaRocks' `download_with_mirrors`: a rock or rockspec whose URL lies
     /// under mirror *i* of a group and cannot be had there is fetched from
     /// mirrors *i+1…* in turn, each try warned as LuaRocks warns it.
-    pub fn with_mirrors(mut self, groups: Vec<Vec<String>>, warn: Warn) -> Fetcher {
+    pub fn with_mirrors(
+        mut self,
+        groups: Vec<Vec<String>>,
+        warn: std::sync::Arc<dyn Reporter>,
+    ) -> Fetcher {
         self.mirrors = groups;
         self.warn = Some(warn);
         self
     }
 
-    /// Says `line` where the mirror fallback's warnings go, at once (a
-    /// manifest's failure then comes before the fallback it leads to, as
-    /// LuaRocks prints them); `false` when nothing receives them.
-    pub fn warning(&self, line: &str) -> bool {
+    /// Tells the warning `text` where the mirror fallback's warnings go,
+    /// at once (a manifest's failure then comes before the fallback it
+    /// leads to, as LuaRocks prints them); `false` when nothing receives
+    /// them.
+    pub fn warning(&self, text: &str) -> bool {
         match &self.warn {
             Some(warn) => {
-                warn(line);
+                warn.report(Event::Warning(text));
                 true
             }
             None => false,
@@ -302,9 +213,9 @@ impl Fetcher {
         };
         for other in self.later_mirrors(url) {
             if let Some(warn) = &self.warn {
-                warn(&format!(
-                    "Warning: Failed downloading. Attempting mirror at {other}"
-                ));
+                warn.report(Event::Warning(&format!(
+                    "Failed downloading. Attempting mirror at {other}"
+                )));
             }
             if let Ok(bytes) = self.fetch_here(&other, freshness) {
                 return Ok(bytes);
@@ -555,115 +466,6 @@ impl Fetcher {
         file.rewind().map_err(save)?;
         Ok(Fetched { file, len })
     }
-
-    fn cache_dir(&self) -> Option<&Dir> {
-        self.cache_handle
-            .get_or_init(|| {
-                let root = self.cache.as_ref()?;
-                for sub in ["blobs", "urls", "misses", "partial"] {
-                    std::fs::create_dir_all(root.join(sub)).ok()?;
-                }
-                let dir = Dir::open_ambient_dir(root, ambient_authority()).ok()?;
-                sweep_stale_downloads(&dir);
-                Some(dir)
-            })
-            .as_ref()
-    }
-
-    /// The cache directory, when it is usable (files derived from
-    /// downloads, such as manifest indexes, live under it).
-    pub fn cache_root(&self) -> Option<&Path> {
-        self.cache_dir()?;
-        self.cache.as_deref()
-    }
-
-    /// The blake3 hash of what `url` last downloaded to, when that was
-    /// less than `max_age` ago; the blob itself is not read (what is
-    /// derived from it is named by this hash and checks itself).
-    pub fn cached_hash(&self, url: &str, max_age: Duration) -> Option<[u8; 32]> {
-        let dir = self.cache_dir()?;
-        let index = format!("urls/{}", blake3::hash(url.as_bytes()).to_hex());
-        let modified = dir.metadata(&index).ok()?.modified().ok()?.into_std();
-        if SystemTime::now().duration_since(modified).ok()? > max_age {
-            return None;
-        }
-        let entry = dir.read_to_string(&index).ok()?;
-        let (hash, cached_url) = entry.split_once('\n')?;
-        if cached_url.trim_end() != url {
-            return None;
-        }
-        Some(*blake3::Hash::from_hex(hash).ok()?.as_bytes())
-    }
-
-    /// The cached blob for `url`, re-hashed as it is read (streaming), so
-    /// a damaged cache costs a download, never a wrong build.
-    fn cached(&self, url: &str, freshness: Freshness) -> Option<Fetched> {
-        let dir = self.cache_dir()?;
-        let index = format!("urls/{}", blake3::hash(url.as_bytes()).to_hex());
-        if let Freshness::MaxAge(max) = freshness {
-            let modified = dir.metadata(&index).ok()?.modified().ok()?.into_std();
-            let age = SystemTime::now().duration_since(modified).ok()?;
-            if age > max {
-                return None;
-            }
-        }
-        let entry = dir.read_to_string(&index).ok()?;
-        let (hash, cached_url) = entry.split_once('\n')?;
-        if cached_url.trim_end() != url
-            || hash.len() != 64
-            || !hash.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return None;
-        }
-        let mut file = dir.open(format!("blobs/{hash}")).ok()?.into_std();
-        let mut hasher = blake3::Hasher::new();
-        let len = std::io::copy(&mut file, &mut hasher).ok()?;
-        if hasher.finalize().to_hex().as_str() != hash {
-            return None;
-        }
-        file.rewind().ok()?;
-        Some(Fetched { file, len })
-    }
-
-    /// Best effort: a cache that cannot be written only costs a download.
-    fn remember_url(&self, url: &str, hash: &str) {
-        let Some(dir) = self.cache_dir() else {
-            return;
-        };
-        let index = blake3::hash(url.as_bytes()).to_hex();
-        let _ = (|| -> std::io::Result<()> {
-            let urls = dir.open_dir("urls")?;
-            write_replace(&urls, &index, format!("{hash}\n{url}\n").as_bytes(), 0o644)
-        })();
-    }
-}
-
-/// Partial downloads older than this were left by a killed process.
-const STALE_DOWNLOAD: Duration = Duration::from_secs(24 * 3600);
-
-/// Best effort: removes the `partial/` downloads a killed process left.
-/// A live download is younger than the stale age (its deadline is
-/// `--timeout`), so it is never touched. `partial/` holds nothing else, so
-/// this reads no more than the leftovers.
-fn sweep_stale_downloads(cache: &Dir) {
-    let Ok(partial) = cache.open_dir("partial") else {
-        return;
-    };
-    let Ok(entries) = partial.entries() else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let stale = entry
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| SystemTime::now().duration_since(t.into_std()).ok())
-            .is_some_and(|age| age > STALE_DOWNLOAD);
-        if stale {
-            let _ = partial.remove_file(&name);
-        }
-    }
 }
 
 /// A fetched file, open at its start.
@@ -703,35 +505,6 @@ fn read_error(
             url: url.to_owned(),
             problem: "the answer was cut short".to_owned(),
         },
-    }
-}
-
-impl Fetcher {
-    fn miss_name(url: &str) -> String {
-        format!("misses/{}", blake3::hash(url.as_bytes()).to_hex())
-    }
-
-    fn recent_miss(&self, url: &str, max: Duration) -> bool {
-        let Some(dir) = self.cache_dir() else {
-            return false;
-        };
-        let name = Fetcher::miss_name(url);
-        let fresh = dir
-            .metadata(&name)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| SystemTime::now().duration_since(t.into_std()).ok())
-            .is_some_and(|age| age <= max);
-        fresh && dir.read_to_string(&name).is_ok_and(|u| u.trim_end() == url)
-    }
-
-    fn remember_miss(&self, url: &str) {
-        if let Some(dir) = self.cache_dir() {
-            if let Ok(misses) = dir.open_dir("misses") {
-                let name = blake3::hash(url.as_bytes()).to_hex();
-                let _ = write_replace(&misses, &name, format!("{url}\n").as_bytes(), 0o644);
-            }
-        }
     }
 }
 

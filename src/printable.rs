@@ -1,0 +1,48 @@
+//! Text from strangers made safe for a terminal: a cache's lease names its
+//! holder, a document's parse error quotes its field names, and either may
+//! carry escape sequences that rewrite what the terminal shows (move the
+//! cursor, hide a line, retitle the window) or bidirectional overrides
+//! that reorder it. [`printable`] writes each such character as `\u{…}`,
+//! so the message says what was there without acting on it.
+
+use std::borrow::Cow;
+
+/// `text` with every control character but newline, and every
+/// bidirectional formatting character, written as a `\u{…}` escape.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escapes_act_on_nothing() {
+        assert_eq!(
+            printable("plain text\nsecond line"),
+            "plain text\nsecond line"
+        );
+        assert_eq!(
+            printable("host\x1b[2K\x1b[1Aok\r\u{202e}gpj"),
+            "host\\u{1b}[2K\\u{1b}[1Aok\\u{d}\\u{202e}gpj"
+        );
+        assert_eq!(printable("tab\there"), "tab\\u{9}here");
+    }
+}
