@@ -874,3 +874,68 @@ fn a_blob_size_of_zero_is_unknown_not_a_cut() {
     let out = fresh.run(["copy", "--from", &engine.url, &item]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A plan document names its blobs before their realisations state their
+/// sizes, so they are fetched on a guess: 32 MiB, not the whole prefetch
+/// budget of 256 MiB. A cache that trickles them is cut at the guess's
+/// deadline (1 s plus 32 MiB at 16 MiB/s here: 3 s, where the budget's
+/// would be 17 s), is down for the run, and the rock is built.
+#[test]
+fn a_plan_documents_blob_that_trickles_costs_the_deadline_of_a_guess_not_of_the_budget() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    s.system_config("5.4", "rockstore_cache_min_rate = \"16M\"\n");
+    let repo = Repo::new(s.tmp.path());
+    let seeded = crate::cache::file_engine(s.tmp.path());
+    let (secret, public) = keygen(&s, "ci-1");
+    // A plan document is written by an install that substitutes too.
+    host(&s, &repo, "a", &seeded).ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &seeded.url,
+        "--trusted-public-key",
+        &public,
+        "--push-to",
+        &seeded.url,
+        "--secret-key-file",
+        &secret.display().to_string(),
+    ]);
+    assert!(
+        seeded.root.join("plan").is_dir(),
+        "the seeding install wrote a plan document"
+    );
+    let server = trickle_server_over(Trickle::Bytes, Some(seeded.root.clone()));
+    let engine = Engine::remote(&server.url, s.tmp.path());
+    let h = host(&s, &repo, "slow-plan", &engine);
+    let (out, took) = bounded(
+        h.cmd(&[
+            "install",
+            "cmulti",
+            "--timeout",
+            "1",
+            "--substituter",
+            &server.url,
+            "--trusted-public-key",
+            &public,
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let asked = server.asked();
+    assert!(
+        asked.iter().any(|p| p.contains("/plan/")),
+        "the plan document was read: {asked:?}"
+    );
+    assert!(
+        said.contains(&format!("{}/blob/", server.url)) && said.contains("deadline of 3 s"),
+        "cut at the guess's deadline:\n{said}"
+    );
+    assert_eq!(said.matches("warning:").count(), 1, "{said}");
+    assert!(compiles(&h.log) > 0, "built instead:\n{said}");
+    assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+}

@@ -164,6 +164,11 @@ pub const MAX_WINDOW_LOG: u32 = 23;
 /// that on a slow link one round trip fetches them all.
 const PREFETCH_THREADS: usize = 32;
 
+/// The most a blob named by a plan document is read as, before its
+/// realisation states its size: larger than nearly every rock's archive,
+/// and its deadline (at the minimum rate) a short wait.
+const SPECULATIVE_BLOB: u64 = 32 << 20;
+
 impl Substituters {
     /// `caches`, asked in the priority their info files give (then in
     /// the order given); signatures checked against `trusted`.
@@ -384,13 +389,17 @@ impl Substituters {
                         return;
                     }
                     // No signed size yet (the realisations are read
-                    // meanwhile): the budget left is the most it may be,
-                    // and its deadline.
+                    // meanwhile): a guess bounds the read and its
+                    // deadline, so a cache that stalls costs the deadline
+                    // of a plausible blob, not of the whole budget. A
+                    // larger blob is cut and left to its step, which
+                    // knows its signed size.
                     let left = budget.load(Ordering::SeqCst);
                     if left == 0 {
                         return;
                     }
-                    let mut reader = match slot.cache.blob_sized(hash, left) {
+                    let guess = left.min(SPECULATIVE_BLOB);
+                    let mut reader = match slot.cache.blob_sized(hash, guess) {
                         Ok(Some(reader)) => reader,
                         Ok(None) => continue,
                         Err(e) => {
@@ -413,7 +422,7 @@ impl Substituters {
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                             Err(e) => {
                                 if super::transport::timed_out(&e) {
-                                    self.late(slot, hash, left);
+                                    self.late(slot, hash, guess);
                                 }
                                 break false;
                             }
