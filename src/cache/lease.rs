@@ -15,6 +15,13 @@
 //! read it counts as that (a holder's renewal always says less), so no
 //! document can make a waiter wait longer than a killed holder would.
 //!
+//! Nor can documents stack waits: a run believes leases it never sees
+//! renewed for one lease timeout in all, however many generations or
+//! recipes are planted; past that, a lease is watched only as long as a
+//! live holder takes to renew it (every third of the timeout), so a
+//! killed holder's successor is still waited for. And a run waits for
+//! other hosts' builds at most `max_wait` in all, not per rock.
+//!
 //! Engines that cannot refuse a second writer (a plain HTTP server, whose
 //! PUT overwrites) take no leases: every host that misses builds, as said
 //! once per run by [`Leases::for_cache`]'s caller.
@@ -126,6 +133,10 @@ pub struct Leases {
     first_read: Mutex<HashMap<(RecipeKey, u32, u64), u64>>,
     /// Leases already warned about as unreadable.
     warned: Mutex<std::collections::HashSet<(RecipeKey, u32)>>,
+    /// What this run has waited for other hosts' builds.
+    waited: Mutex<Waited>,
+    /// Recipes this run builds without waiting for their leases.
+    given_up: Mutex<std::collections::HashSet<RecipeKey>>,
     warn: Say,
     note: Say,
 }
@@ -155,6 +166,8 @@ impl Leases {
             held: Mutex::new(HashMap::new()),
             first_read: Mutex::new(HashMap::new()),
             warned: Mutex::new(std::collections::HashSet::new()),
+            waited: Mutex::new(Waited::default()),
+            given_up: Mutex::new(std::collections::HashSet::new()),
             warn: Box::new(|_| {}),
             note: Box::new(|_| {}),
         })
@@ -278,6 +291,69 @@ impl Leases {
         Err(LeaseError::Exhausted { key: key.to_hex() })
     }
 
+    /// Whether generation `generation` of `key` has been seen renewed:
+    /// read saying two expiries.
+    pub fn seen_renewed(&self, key: &RecipeKey, generation: u32) -> bool {
+        self.first_read.lock().is_ok_and(|m| {
+            m.keys()
+                .filter(|(k, g, _)| k == key && *g == generation)
+                .nth(1)
+                .is_some()
+        })
+    }
+
+    /// Whether a wait that has lasted `this` on a lease may go on: `Err`
+    /// says which bound of the run it reached. A lease never seen renewed
+    /// is believed one lease timeout in all the run has waited on such
+    /// leases; any wait, `max_wait` in all.
+    pub fn may_wait(&self, this: Duration, renewed: bool) -> Result<(), WaitOver> {
+        let before = self.waited.lock().map(|w| *w).unwrap_or_default();
+        if before.total + this >= self.policy.max_wait {
+            return Err(WaitOver::Run(before.total + this));
+        }
+        // The lease that spends the belief ends by its own expiry (at
+        // most the timeout from its first read). Past the belief, a lease
+        // is still watched long enough to see a live holder renew it (a
+        // killed holder's successor: its waiters take its push rather
+        // than all building).
+        if !renewed && before.unrenewed >= self.policy.ttl && this >= self.probation() {
+            return Err(WaitOver::Unrenewed(before.unrenewed + this));
+        }
+        Ok(())
+    }
+
+    /// Remembers that this run builds `key` without waiting for its lease
+    /// (a bound of the run's waiting was reached), so that asking again
+    /// (a `.src.rock` asks twice) does not wait again.
+    pub fn give_up(&self, key: &RecipeKey) {
+        if let Ok(mut g) = self.given_up.lock() {
+            g.insert(*key);
+        }
+    }
+
+    /// Whether [`Leases::give_up`] was said of `key`.
+    pub fn given_up(&self, key: &RecipeKey) -> bool {
+        self.given_up.lock().is_ok_and(|g| g.contains(key))
+    }
+
+    /// How long a live holder may take to be seen renewing its lease: it
+    /// renews every third of the timeout, seen at the next two polls.
+    fn probation(&self) -> Duration {
+        let ttl = self.policy.ttl.max(Duration::from_secs(1));
+        ttl / 3 + 2 * poll_cap(self.policy)
+    }
+
+    /// Adds a wait that lasted `this` to the run's, and to its waits on
+    /// leases never seen renewed when `renewed` is false.
+    pub fn charge(&self, this: Duration, renewed: bool) {
+        if let Ok(mut w) = self.waited.lock() {
+            w.total += this;
+            if !renewed {
+                w.unrenewed += this;
+            }
+        }
+    }
+
     /// Whether `doc` (read earlier) is still the live lease: re-read.
     pub fn still_held(&self, doc: &LeaseDoc, key: &RecipeKey) -> Result<bool, LeaseError> {
         Ok(matches!(self.read(key, doc.generation)?, Some(d) if d.expires >= now_secs()))
@@ -348,6 +424,29 @@ impl Drop for Leases {
     }
 }
 
+/// The longest pause between two polls of a wait.
+fn poll_cap(policy: LeasePolicy) -> Duration {
+    (policy.ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(2))
+}
+
+/// What a run has waited for other hosts' builds.
+#[derive(Debug, Default, Clone, Copy)]
+struct Waited {
+    /// On leases never seen renewed.
+    unrenewed: Duration,
+    /// In all.
+    total: Duration,
+}
+
+/// Which of a run's bounds on waiting a wait reached, and the time.
+#[derive(Debug, Clone, Copy)]
+pub enum WaitOver {
+    /// Leases never seen renewed were believed one lease timeout in all.
+    Unrenewed(Duration),
+    /// The run has waited `max_wait` in all.
+    Run(Duration),
+}
+
 /// The pauses of a wait: 100 ms growing by half each poll, at most a
 /// quarter of the ttl (so an expiry is seen soon after it happens) and at
 /// most 2 s; bounded in count and total time by the policy.
@@ -364,7 +463,7 @@ impl Backoff {
     pub fn new(policy: LeasePolicy) -> Backoff {
         Backoff {
             next: Duration::from_millis(100),
-            cap: (policy.ttl / 4).clamp(Duration::from_millis(100), Duration::from_secs(2)),
+            cap: poll_cap(policy),
             polls: 0,
             started: Instant::now(),
             policy,
@@ -491,5 +590,47 @@ mod tests {
         assert!(matches!(b.claim(&key()), Ok(Claim::Won)));
         assert!(dir.path().join(lease_path(&key(), 1)).exists());
         b.release(&key());
+    }
+
+    #[test]
+    fn a_run_waits_its_bounds_in_all_not_per_lease() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let l = leases(dir.path(), 60);
+        let (ttl, max) = (l.policy().ttl, l.policy().max_wait);
+        assert!(l.may_wait(ttl / 2, false).is_ok());
+        l.charge(ttl / 2, false);
+        // Leases never seen renewed: one timeout in all, across leases
+        // (the lease that spends it ends by its own expiry); then each
+        // only as long as a renewal takes to be seen.
+        assert!(l.may_wait(ttl, false).is_ok());
+        l.charge(ttl / 2, false);
+        assert!(l.may_wait(ttl / 4, false).is_ok());
+        assert!(matches!(
+            l.may_wait(ttl / 3 + Duration::from_secs(4), false),
+            Err(WaitOver::Unrenewed(_))
+        ));
+        // A renewed one is waited on past that…
+        assert!(l.may_wait(ttl * 2, true).is_ok());
+        l.charge(max - ttl, true);
+        // …until the run has waited max_wait in all.
+        assert!(matches!(l.may_wait(ttl / 2, true), Err(WaitOver::Run(_))));
+    }
+
+    #[test]
+    fn a_lease_read_with_a_new_expiry_is_seen_renewed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (leases(dir.path(), 60), leases(dir.path(), 60));
+        assert!(matches!(a.claim(&key()), Ok(Claim::Won)));
+        let Ok(Claim::Held(doc)) = b.claim(&key()) else {
+            panic!("held")
+        };
+        assert!(!b.seen_renewed(&key(), 0));
+        let mut renewed = doc.clone();
+        renewed.expires += 5;
+        let path = dir.path().join(lease_path(&key(), 0));
+        std::fs::write(&path, serde_json::to_vec(&renewed).expect("json")).expect("renew");
+        assert!(b.still_held(&doc, &key()).expect("read"));
+        assert!(b.seen_renewed(&key(), 0));
+        a.release(&key());
     }
 }

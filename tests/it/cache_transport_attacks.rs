@@ -939,3 +939,85 @@ fn a_plan_documents_blob_that_trickles_costs_the_deadline_of_a_guess_not_of_the_
     assert!(compiles(&h.log) > 0, "built instead:\n{said}");
     assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
 }
+
+/// Leases planted in every generation (0 to 15), each naming another
+/// holder and a far expiry, never renewed: each is believed at most the
+/// lease timeout from its first read, and a run believes leases it never
+/// sees renewed one lease timeout in all (then each only as long as a
+/// live holder takes to renew), so the stuffing costs about one wait,
+/// not sixteen. The host says whom it waits for, then why it builds.
+#[test]
+fn leases_planted_in_every_generation_cost_one_lease_timeout_not_sixteen() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public, real, secret) = seeded(&s, &repo);
+    let key = real
+        .parent()
+        .and_then(Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned();
+    let root = s.tmp.path().join("stuffed");
+    let leases = root.join("lease").join(&key);
+    std::fs::create_dir_all(&leases).expect("dirs");
+    for generation in 0..16u32 {
+        let doc = serde_json::json!({
+            "format": 1, "recipe_key": key, "generation": generation,
+            "host": format!("planted-{generation}"), "pid": 1,
+            "expires": 32_503_680_000u64
+        });
+        std::fs::write(
+            leases.join(format!("{generation}.json")),
+            serde_json::to_vec_pretty(&doc).expect("json"),
+        )
+        .expect("plant");
+    }
+    let url = format!("file://{}", root.display());
+    let engine = Engine::remote(&url, &root);
+    let h = host(&s, &repo, "stuffed", &engine);
+    let (out, took) = bounded(
+        h.cmd(&[
+            "install",
+            "cmulti",
+            "--substituter",
+            &url,
+            "--push-to",
+            &url,
+            "--trusted-public-key",
+            &public,
+            "--secret-key-file",
+            &secret.display().to_string(),
+            "--lease-timeout",
+            "2",
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(compiles(&h.log) > 0, "built here:\n{said}");
+    // Generation 0 is believed its timeout; generation 1 only as long as
+    // a live holder would take to be seen renewing it; none after.
+    assert_eq!(
+        said.matches("note: waiting for planted-").count(),
+        2,
+        "{said}"
+    );
+    assert!(
+        said.contains("note: waiting for planted-0")
+            && said.contains("note: waiting for planted-1"),
+        "{said}"
+    );
+    assert!(
+        said.contains("is not seen renewed") && said.contains("building it here"),
+        "{said}"
+    );
+    // Sixteen believed leases would take 32 s at least.
+    assert!(took < Duration::from_secs(30), "{took:?}\n{said}");
+    assert!(
+        root.join("real").join(&key).join("ci-1.json").exists(),
+        "pushed"
+    );
+}

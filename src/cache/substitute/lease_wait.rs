@@ -4,7 +4,9 @@
 //! backoff policy, for the holder to push, and builds itself when the
 //! lease expires, the wait runs out or a cache fails.
 
-use super::lease::{Backoff, Claim, Leases};
+use std::time::{Duration, Instant};
+
+use super::lease::{Backoff, Claim, Leases, WaitOver};
 use super::{Expect, Hit, Substituters};
 use crate::store::content_hash::RecipeKey;
 
@@ -33,7 +35,7 @@ impl Substituters {
     ) -> Option<Hit> {
         // Held already: a `.src.rock` asks once before unpacking and once
         // for the rockspec inside.
-        if leases.holds(key) {
+        if leases.holds(key) || leases.given_up(key) {
             return None;
         }
         let mut backoff = Backoff::new(leases.policy());
@@ -69,6 +71,14 @@ impl Substituters {
                 }
             };
             let holder = format!("{} (pid {})", doc.host, doc.pid);
+            // A lease believed as long as the run allows already is not
+            // waited on (nor announced): built here at once.
+            if let Err(over) =
+                leases.may_wait(Duration::ZERO, leases.seen_renewed(key, doc.generation))
+            {
+                self.wait_over(leases, over, &holder, key, expect.rock);
+                return None;
+            }
             if waited_for.as_ref() != Some(&holder) {
                 // Said once per holder, where a log or a terminal shows it:
                 // a wait is otherwise a silent pause.
@@ -87,23 +97,44 @@ impl Substituters {
                 }
                 waited_for = Some(holder.clone());
             }
-            loop {
+            let watched_from = Instant::now();
+            let outcome = loop {
+                let renewed = leases.seen_renewed(key, doc.generation);
+                if let Err(over) = leases.may_wait(watched_from.elapsed(), renewed) {
+                    break Watched::Over(over);
+                }
                 if !backoff.pause() {
+                    break Watched::Polled;
+                }
+                if let Some(hit) = self.ask_again(key, expect) {
+                    break Watched::Found(Box::new(hit));
+                }
+                match leases.still_held(&doc, key) {
+                    Ok(true) => continue,
+                    // Released or expired: look once more, then claim.
+                    Ok(false) => break Watched::Gone,
+                    Err(_) => break Watched::Failed,
+                }
+            };
+            leases.charge(
+                watched_from.elapsed(),
+                leases.seen_renewed(key, doc.generation),
+            );
+            match outcome {
+                Watched::Found(hit) => return Some(*hit),
+                Watched::Gone => {}
+                Watched::Failed => return None,
+                Watched::Over(over) => {
+                    self.wait_over(leases, over, &holder, key, expect.rock);
+                    return None;
+                }
+                Watched::Polled => {
                     (self.warn)(&format!(
                         "waited {:.1} s for {holder}'s build of {}, the most allowed; building it here",
                         backoff.waited().as_secs_f64(),
                         expect.rock
                     ));
                     return None;
-                }
-                if let Some(hit) = self.ask_again(key, expect) {
-                    return Some(hit);
-                }
-                match leases.still_held(&doc, key) {
-                    Ok(true) => continue,
-                    // Released or expired: look once more, then claim.
-                    Ok(false) => break,
-                    Err(_) => return None,
                 }
             }
             if let Some(hit) = self.ask_again(key, expect) {
@@ -112,6 +143,46 @@ impl Substituters {
         }
         None
     }
+}
+
+impl Substituters {
+    /// Says why a wait for `holder`'s build of `rock` ended with building
+    /// it here, remembered for the run.
+    fn wait_over(
+        &self,
+        leases: &Leases,
+        over: WaitOver,
+        holder: &str,
+        key: &RecipeKey,
+        rock: &str,
+    ) {
+        leases.give_up(key);
+        (self.warn)(&match over {
+            WaitOver::Unrenewed(t) => format!(
+                "{holder}'s lease on {} for {rock} is not seen renewed, and this run has believed such leases {:.1} s in all, the lease timeout (planted, or left by killed hosts); building it here",
+                leases.url(),
+                t.as_secs_f64()
+            ),
+            WaitOver::Run(t) => format!(
+                "this run has waited {:.1} s in all for other hosts' builds, the most allowed; building {rock} here",
+                t.as_secs_f64()
+            ),
+        });
+    }
+}
+
+/// How watching one lease ended.
+enum Watched {
+    /// Its realisation arrived.
+    Found(Box<Hit>),
+    /// It was released or expired.
+    Gone,
+    /// Reading it failed.
+    Failed,
+    /// A bound of the run's waiting was reached.
+    Over(WaitOver),
+    /// The wait's polls ran out.
+    Polled,
 }
 
 /// `HH:MM:SS` of Unix time `secs`, UTC (a lease lasts minutes, so the
