@@ -2,12 +2,14 @@
 //! holder, a document's parse error quotes its field names, and either may
 //! carry escape sequences that rewrite what the terminal shows (move the
 //! cursor, hide a line, retitle the window) or bidirectional overrides
-//! that reorder it. [`printable`] writes each such character as `\u{…}`,
-//! so the message says what was there without acting on it.
+//! that reorder it, or a newline that starts a line of its own looking
+//! like ours (`note: …`). [`printable`] writes each such character as
+//! `\u{…}`, so the message says what was there without acting on it; a
+//! message that passes through it is one line.
 
 use std::borrow::Cow;
 
-/// `text` with every control character but newline, and every
+/// `text` with every control character (newline too), and every
 /// bidirectional formatting character, written as a `\u{…}` escape.
 pub fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
@@ -25,7 +27,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 }
 
 fn needs_escape(c: char) -> bool {
-    (c.is_control() && c != '\n')
+    c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -35,9 +37,10 @@ mod tests {
 
     #[test]
     fn escapes_act_on_nothing() {
+        assert_eq!(printable("plain text, one line"), "plain text, one line");
         assert_eq!(
-            printable("plain text\nsecond line"),
-            "plain text\nsecond line"
+            printable("host\nnote: a line of ours"),
+            "host\\u{a}note: a line of ours"
         );
         assert_eq!(
             printable("host\x1b[2K\x1b[1Aok\r\u{202e}gpj"),

@@ -552,8 +552,9 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
         .into_owned();
     let absurd = serde_json::json!({
         "format": 1, "recipe_key": key, "generation": 0,
-        // An escape sequence that would erase the terminal's line.
-        "host": "planted\u{1b}[2K", "pid": 1, "expires": 32_503_680_000u64
+        // An escape sequence that would erase the terminal's line, and a
+        // newline starting a line that looks like ours.
+        "host": "planted\u{1b}[2K\nnote: fake", "pid": 1, "expires": 32_503_680_000u64
     });
     let cases = [
         ("garbage", b"{ not a lease".to_vec()),
@@ -602,7 +603,7 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
             }
             _ => {
                 assert_eq!(
-                    said.matches("note: waiting for planted\\u{1b}[2K (pid 1)'s build of cmulti")
+                    said.matches("note: waiting for planted\\u{1b}[2K\\u{a}note: fake (pid 1)'s build of cmulti")
                         .count(),
                     1,
                     "the wait is said once, with who holds the lease, escaped:\n{said}"
@@ -610,6 +611,10 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
                 assert!(
                     !said.contains('\u{1b}'),
                     "a raw escape reached the terminal:\n{said}"
+                );
+                assert!(
+                    !said.lines().any(|l| l.starts_with("note: fake")),
+                    "a planted line reached the terminal:\n{said}"
                 );
                 assert!(said.contains(" UTC (in "), "and until when:\n{said}");
             }
