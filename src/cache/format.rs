@@ -40,19 +40,40 @@ pub fn info_text(priority: u32) -> String {
     format!("{INFO_MAGIC}\npriority: {priority}\n")
 }
 
-/// The priority an info file gives (lower is asked first; default 50).
-pub fn parse_info(text: &str) -> Option<u32> {
+/// Why an info file is not one this rockstore reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InfoError {
+    /// Another format's, or no info file at all.
+    #[error("its {INFO_FILE} does not begin `{INFO_MAGIC}`: it is not a rockstore cache")]
+    NotInfo,
+    /// A later version of the format.
+    #[error("it is a rockstore cache of format {0}; this rockstore reads format 1 (upgrade rockstore to use it)")]
+    Version(String),
+    /// A priority that is not a number.
+    #[error("its {INFO_FILE} gives the priority `{0}`, not a number")]
+    Priority(String),
+}
+
+/// The priority an info file gives (lower is asked first; default 50),
+/// or why this rockstore cannot read the cache.
+pub fn parse_info(text: &str) -> Result<u32, InfoError> {
     let mut lines = text.lines();
-    if lines.next()? != INFO_MAGIC {
-        return None;
+    let first = lines.next().unwrap_or("");
+    if first != INFO_MAGIC {
+        return Err(match first.strip_prefix("rockstore cache ") {
+            Some(version) => InfoError::Version(crate::printable::printable(version).into_owned()),
+            None => InfoError::NotInfo,
+        });
     }
     let mut priority = 50;
     for line in lines {
         if let Some(p) = line.strip_prefix("priority:") {
-            priority = p.trim().parse().ok()?;
+            priority = p.trim().parse().map_err(|_| {
+                InfoError::Priority(crate::printable::printable(p.trim()).into_owned())
+            })?;
         }
     }
-    Some(priority)
+    Ok(priority)
 }
 
 /// A signed realisation, as `real/<key>/<signer>.json` holds it.
@@ -116,9 +137,17 @@ pub(crate) mod tests {
             realisation_path(&RecipeKey([1; 32]), "ci"),
             format!("real/{}/ci.json", "01".repeat(32))
         );
-        assert_eq!(parse_info(&info_text(30)), Some(30));
-        assert_eq!(parse_info("rockstore cache 1\n"), Some(50));
-        assert_eq!(parse_info("something else\n"), None);
+        assert_eq!(parse_info(&info_text(30)), Ok(30));
+        assert_eq!(parse_info("rockstore cache 1\n"), Ok(50));
+        assert_eq!(parse_info("something else\n"), Err(InfoError::NotInfo));
+        assert_eq!(
+            parse_info("rockstore cache 2\npriority: 10\n"),
+            Err(InfoError::Version("2".into()))
+        );
+        assert_eq!(
+            parse_info("rockstore cache 1\npriority: soon\n"),
+            Err(InfoError::Priority("soon".into()))
+        );
     }
 
     /// An unsigned realisation for the tests.

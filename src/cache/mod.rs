@@ -73,6 +73,14 @@ pub enum CacheError {
     /// The engine failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// A cache this rockstore cannot read (its info file says so).
+    #[error("{url}: {why}")]
+    Incompatible {
+        /// Its info file.
+        url: String,
+        /// What it says.
+        why: format::InfoError,
+    },
     /// A document that does not parse.
     #[error("{url} is not a rockstore cache document")]
     Malformed {
@@ -98,13 +106,18 @@ impl Cache {
     }
 
     /// Its priority (lower is asked first), from its info file; 50 when
-    /// it has none.
+    /// it has none. An info file of another format or version is an
+    /// error: nothing of such a cache is read.
     pub fn priority(&self) -> Result<u32, CacheError> {
-        Ok(self
-            .transport
-            .get(format::INFO_FILE, MAX_DOC)?
-            .and_then(|b| format::parse_info(&String::from_utf8_lossy(&b)))
-            .unwrap_or(50))
+        let Some(bytes) = self.transport.get(format::INFO_FILE, MAX_DOC)? else {
+            return Ok(50);
+        };
+        format::parse_info(&String::from_utf8_lossy(&bytes)).map_err(|why| {
+            CacheError::Incompatible {
+                url: self.transport.shown(format::INFO_FILE),
+                why,
+            }
+        })
     }
 
     /// `signer`'s realisation of `key`, if the cache has one.

@@ -214,10 +214,14 @@ fn present_blob_size(
     }
 }
 
-/// Writes the cache's info file when it has none.
+/// Writes the cache's info file when it has none; one it has must say a
+/// cache this rockstore writes (a later format's is refused, before any
+/// of its files is written).
 pub fn ensure_info(cache: &Cache, priority: u32) -> Result<(), CacheError> {
-    cache.create(format::INFO_FILE, format::info_text(priority).as_bytes())?;
-    Ok(())
+    match cache.create(format::INFO_FILE, format::info_text(priority).as_bytes())? {
+        super::transport::Put::Written => Ok(()),
+        _ => cache.priority().map(|_| ()),
+    }
 }
 
 /// The blob of an item: zstd of its archive.

@@ -831,13 +831,21 @@ fn a_pinned_blob_cut_at_its_deadline_makes_the_cache_down_for_the_run() {
         .collect();
     assert_eq!(about_it.len(), 1, "{said}");
     assert!(about_it[0].contains("deadline of 2 s"), "{said}");
+    // Its info file (checked before the blob is used), then the blob,
+    // and nothing after the cut.
     let asked = server.asked();
-    assert_eq!(
-        asked.len(),
-        1,
+    let blob = format!("/blob/{}/{hash}.zst", &hash[..2]);
+    assert!(
+        asked.last().is_some_and(|p| p.contains(&blob)),
         "asked the cache again after the cut: {asked:?}"
     );
-    assert!(asked[0].contains(&format!("/blob/{}/{hash}.zst", &hash[..2])));
+    assert!(
+        asked
+            .iter()
+            .all(|p| p.contains(&blob) || p.ends_with("/rockstore-cache-info")),
+        "{asked:?}"
+    );
+    assert_eq!(asked.iter().filter(|p| p.contains(&blob)).count(), 1);
     assert_eq!(h.lua("print(require('app').dep)"), "true");
 }
 
@@ -1025,4 +1033,97 @@ fn leases_planted_in_every_generation_cost_one_lease_timeout_not_sixteen() {
         root.join("real").join(&key).join("ci-1.json").exists(),
         "pushed"
     );
+}
+
+/// A cache whose info file says a later format (or no rockstore cache at
+/// all) is not read, even when it is the only substituter: nothing it
+/// sent is used, the install builds and says why once, `--cache-only`
+/// fails naming it, and a push to it is refused before anything is
+/// written.
+#[test]
+fn a_cache_of_another_format_is_neither_read_nor_written() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, secret) = seeded(&s, &repo);
+    let info = engine.root.join("rockstore-cache-info");
+    for (i, (says, why)) in [
+        ("rockstore cache 2\npriority: 10\n", "format 2"),
+        (
+            "nix-cache-info\nStoreDir: /nix/store\n",
+            "not a rockstore cache",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        std::fs::write(&info, says).expect("info");
+        let h = host(&s, &repo, &format!("v{i}"), &engine);
+        let out = h
+            .cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &engine.url,
+                "--trusted-public-key",
+                &public,
+            ])
+            .output()
+            .expect("install");
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{said}");
+        assert!(
+            compiles(&h.log) > 0,
+            "{why}: built, not substituted:\n{said}"
+        );
+        let warned: Vec<&str> = said.lines().filter(|l| l.starts_with("warning:")).collect();
+        assert_eq!(warned.len(), 1, "{said}");
+        assert!(
+            warned[0].contains("rockstore-cache-info")
+                && warned[0].contains(why)
+                && warned[0].contains("skipped"),
+            "{said}"
+        );
+
+        let c = host(&s, &repo, &format!("c{i}"), &engine);
+        let out = c
+            .cmd(&[
+                "install",
+                "cmulti",
+                "--substituter",
+                &engine.url,
+                "--trusted-public-key",
+                &public,
+                "--cache-only",
+            ])
+            .output()
+            .expect("install");
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(&engine.url) && err.contains(why), "{err}");
+    }
+    // A push: refused, and the cache's files are as they were.
+    std::fs::write(&info, "rockstore cache 2\n").expect("info");
+    let before = std::fs::read(&real).expect("real");
+    let p = host(&s, &repo, "p", &engine);
+    let out = p
+        .cmd(&[
+            "install",
+            "purelua",
+            "--push-to",
+            &engine.url,
+            "--secret-key-file",
+            &secret.display().to_string(),
+        ])
+        .output()
+        .expect("install");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("format 2"), "{said}");
+    assert_eq!(std::fs::read(&real).expect("real"), before);
+    let realisations = std::fs::read_dir(engine.root.join("real"))
+        .expect("real")
+        .count();
+    assert_eq!(realisations, 1, "nothing pushed:\n{said}");
 }

@@ -113,18 +113,23 @@ pub enum ConfigError {
 }
 
 struct Slot {
-    cache: Cache,
+    cache: Arc<Cache>,
     down: AtomicBool,
     /// Why it was skipped, for a `--cache-only` failure to say.
     why_down: Mutex<Option<String>>,
+    /// Its info file being read in the background (a single cache: its
+    /// priority orders nothing, so the read overlaps the first lookup);
+    /// taken by the first use of what the cache sent.
+    info: Mutex<Option<std::thread::JoinHandle<Result<u32, CacheError>>>>,
 }
 
 impl Slot {
     fn new(cache: Cache) -> Slot {
         Slot {
-            cache,
+            cache: Arc::new(cache),
             down: AtomicBool::new(false),
             why_down: Mutex::new(None),
+            info: Mutex::new(None),
         }
     }
 
@@ -181,8 +186,9 @@ impl Substituters {
         // Every warning may quote what a cache sent (an error, a field).
         let warn: Box<dyn Fn(&str) + Send + Sync> =
             Box::new(move |text| warn(&crate::printable::printable(text)));
-        // One cache has no order to find: its info file would cost a round
-        // trip before the first lookup, for nothing.
+        // One cache has no order to find: its info file is read beside
+        // the first lookup rather than costing a round trip before it,
+        // and checked before anything it sent is used.
         let single = caches.len() == 1;
         let mut ranked: Vec<(u32, usize, Slot)> = caches
             .into_iter()
@@ -190,21 +196,16 @@ impl Substituters {
             .map(|(i, cache)| {
                 let slot = Slot::new(cache);
                 if single {
+                    let cache = slot.cache.clone();
+                    if let Ok(mut info) = slot.info.lock() {
+                        *info = Some(std::thread::spawn(move || cache.priority()));
+                    }
                     return (50, i, slot);
                 }
                 let priority = match slot.cache.priority() {
                     Ok(p) => p,
                     Err(e) => {
-                        if is_down(&e) {
-                            warn(&format!(
-                                "substituter {} is down ({e}); skipped for the rest of this run",
-                                slot.cache.url
-                            ));
-                            slot.down.store(true, Ordering::SeqCst);
-                            if let Ok(mut w) = slot.why_down.lock() {
-                                *w = Some(e.to_string());
-                            }
-                        }
+                        skip_for_info(&slot, &e, &*warn);
                         50
                     }
                 };
@@ -221,6 +222,20 @@ impl Substituters {
             downloaded: Mutex::new(HashMap::new()),
             leases: None,
         }
+    }
+
+    /// Whether `slot` may be used: not down, and its info file (once
+    /// read) says a cache this rockstore reads.
+    fn usable(&self, slot: &Slot) -> bool {
+        let pending = slot.info.lock().ok().and_then(|mut i| i.take());
+        if let Some(reading) = pending {
+            match reading.join() {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => skip_for_info(slot, &e, &*self.warn),
+                Err(_) => {}
+            }
+        }
+        !slot.down.load(Ordering::SeqCst)
     }
 
     /// Takes build leases on `leases`' cache before building what no
@@ -245,7 +260,7 @@ impl Substituters {
     ) -> Option<(String, std::fs::File, u64)> {
         use super::copy::{unpack_bounded, Bound, Unpack, MAX_RATIO};
         for slot in &self.slots {
-            if slot.down.load(Ordering::SeqCst) {
+            if !self.usable(slot) {
                 continue;
             }
             let reader = match slot.cache.blob(hash) {
@@ -572,6 +587,7 @@ impl Substituters {
                     }
                 };
                 match self.check(&doc, key, expect) {
+                    Ok(_) if !self.usable(slot) => break,
                     Ok((hash, item)) => {
                         return Some(Hit {
                             slot: index,
@@ -808,6 +824,7 @@ impl Substituters {
                             .map_err(|e| e.to_string())
                     });
                 match checked {
+                    Ok(_) if !self.usable(slot) => break,
                     Ok(doc) => return Some(doc),
                     Err(why) => (self.warn)(&format!(
                         "{}: refusing the plan document {path}: {why}",
@@ -822,6 +839,28 @@ impl Substituters {
     /// Warns as the substituters do.
     pub fn warn(&self, text: &str) {
         (self.warn)(text);
+    }
+}
+
+/// Skips `slot` for the run when reading its info file failed because
+/// it is down or a cache this rockstore cannot read (said once); any
+/// other failure leaves it in use, as its priority's default.
+fn skip_for_info(slot: &Slot, e: &CacheError, warn: &dyn Fn(&str)) {
+    let said = match e {
+        CacheError::Incompatible { .. } => format!(
+            "substituter {}: {e}; skipped for the rest of this run",
+            slot.cache.url
+        ),
+        e if is_down(e) => format!(
+            "substituter {} is down ({e}); skipped for the rest of this run",
+            slot.cache.url
+        ),
+        _ => return,
+    };
+    warn(&said);
+    slot.down.store(true, Ordering::SeqCst);
+    if let Ok(mut w) = slot.why_down.lock() {
+        *w = Some(e.to_string());
     }
 }
 
