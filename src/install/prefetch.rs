@@ -91,6 +91,12 @@ impl<'a> Installer<'a> {
             if self.backend.substitutes_here() && !hits.is_empty() {
                 let started = std::time::Instant::now();
                 let (count, bytes) = substituters.prefetch_blobs(hits);
+                // Nothing ahead (a cache cut or refusing, warned about
+                // already): each step fetches or builds its own, so no
+                // line saying "0" as if that were the result.
+                if count == 0 {
+                    return;
+                }
                 self.status(&format!(
                     "downloaded {count} build(s) ({} KiB) from the substituters in {:.1} ms",
                     bytes.div_ceil(1024),

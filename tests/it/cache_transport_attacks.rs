@@ -949,6 +949,10 @@ fn a_plan_documents_blob_that_trickles_costs_the_deadline_of_a_guess_not_of_the_
         "cut at the guess's deadline:\n{said}"
     );
     assert_eq!(said.matches("warning:").count(), 1, "{said}");
+    assert!(
+        !said.contains("downloaded 0 build(s)"),
+        "no line tells of a download that did not happen:\n{said}"
+    );
     assert!(compiles(&h.log) > 0, "built instead:\n{said}");
     assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
 }
