@@ -22,6 +22,7 @@
 
 pub mod confined;
 pub mod copy;
+pub mod credentials;
 pub mod format;
 pub mod keys;
 pub mod lease;

@@ -1,0 +1,243 @@
+//! A stranger's cache server, as a red team played it: one that answers
+//! redirects (to make rockstore ask another service of the machine, or
+//! to take a push somewhere it did not go), a realisation validly signed
+//! with a `blob_size` its blob does not have, and signer names carrying
+//! terminal escapes. Each answer must be refused, said, and followed
+//! nowhere.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::cache::{compiles, host, seeded, Engine};
+use crate::rocks_server::Repo;
+use crate::support::{need, text, Sandbox};
+
+/// How a [`Scripted`] server answers.
+#[derive(Clone, Default)]
+struct Script {
+    /// Files served (GET, HEAD) from here, below `/cache/`.
+    root: Option<PathBuf>,
+    /// Requests of paths starting with one of these (below `/cache/`)
+    /// answered `302` to this base URL with the same path.
+    redirect: Option<(String, Vec<&'static str>)>,
+    /// Every PUT answered with this status (with a `Location` to the
+    /// redirect base, when there is one).
+    put_status: Option<u16>,
+}
+
+/// An HTTP server on 127.0.0.1 (an ephemeral port) answering as its
+/// script says, logging `METHOD path` of every request.
+struct Scripted {
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Scripted {
+    fn start(script: Script) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let logged = log.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (script, logged) = (script.clone(), logged.clone());
+                std::thread::spawn(move || answer(stream, &script, &logged));
+            }
+        });
+        Scripted {
+            url: format!("http://{addr}/cache"),
+            log,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+fn answer(stream: TcpStream, script: &Script, log: &Mutex<Vec<String>>) {
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(clone);
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
+    let mut length = 0usize;
+    for _ in 0..100 {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+    // The body, read whole (bounded by what it says, at most 64 MiB).
+    let mut body = vec![0u8; length.min(64 << 20)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut words = first.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let path = words.next().unwrap_or("/").to_owned();
+    if let Ok(mut l) = log.lock() {
+        l.push(format!("{method} {path}"));
+    }
+    let rel = path.trim_start_matches("/cache/");
+    let mut stream = stream;
+    let reply = |stream: &mut TcpStream, status: u16, extra: &str, body: &[u8]| {
+        let head = format!(
+            "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        if method != "HEAD" {
+            let _ = stream.write_all(body);
+        }
+    };
+    if let Some((to, prefixes)) = &script.redirect {
+        if method != "PUT" && prefixes.iter().any(|p| rel.starts_with(p)) {
+            let location = format!("Location: {to}/{rel}\r\n");
+            return reply(&mut stream, 302, &location, b"");
+        }
+    }
+    if method == "PUT" {
+        if let Some(status) = script.put_status {
+            let location = script
+                .redirect
+                .as_ref()
+                .map(|(to, _)| format!("Location: {to}/{rel}\r\n"))
+                .unwrap_or_default();
+            return reply(&mut stream, status, &location, b"");
+        }
+        // A service that takes anything: the target of a redirect.
+        return reply(&mut stream, 201, "", b"");
+    }
+    match script
+        .root
+        .as_ref()
+        .and_then(|r| std::fs::read(r.join(rel)).ok())
+    {
+        Some(bytes) => reply(&mut stream, 200, "", &bytes),
+        None => reply(&mut stream, 404, "", b""),
+    }
+}
+
+/// A cache answering 302 for its realisations and blobs, to another
+/// service of this machine (here: one that would serve the genuine
+/// files): rockstore asks that service nothing, says the cache answered a
+/// redirect and where to, and builds.
+#[test]
+fn a_cache_redirecting_elsewhere_is_followed_nowhere() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, _, _) = seeded(&s, &repo);
+    let other = Scripted::start(Script {
+        root: Some(engine.root.clone()),
+        ..Script::default()
+    });
+    let cache = Scripted::start(Script {
+        root: Some(engine.root.clone()),
+        redirect: Some((other.url.clone(), vec!["real/", "blob/"])),
+        ..Script::default()
+    });
+    let h = host(&s, &repo, "r", &Engine::remote(&cache.url, &engine.root));
+    let said = h.ok(&[
+        "install",
+        "cmulti",
+        "--substituter",
+        &cache.url,
+        "--trusted-public-key",
+        &public,
+    ]);
+    assert_eq!(
+        other.requests(),
+        Vec::<String>::new(),
+        "the redirect was followed:\n{said}"
+    );
+    assert!(
+        cache
+            .requests()
+            .iter()
+            .any(|r| r.contains("/real/") || r.contains("/blob/")),
+        "{:?}",
+        cache.requests()
+    );
+    assert!(
+        said.contains("answered 302 (a redirect to ")
+            && said.contains(&format!("{}/", other.url))
+            && said.contains("follow no redirect"),
+        "the redirect is named, with where it led:\n{said}"
+    );
+    assert_eq!(said.matches("warning:").count(), 1, "{said}");
+    assert!(compiles(&h.log) > 0, "built instead:\n{said}");
+    assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+}
+
+/// A cache whose every PUT is answered 307 (to another service): no
+/// write is counted as pushed, the push fails saying so, and the other
+/// service is sent nothing.
+#[test]
+fn a_put_answered_with_a_redirect_is_no_push() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (secret, _) = crate::cache::keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    let other = Scripted::start(Script::default());
+    let cache = Scripted::start(Script {
+        root: Some(s.dir("empty-cache")),
+        redirect: Some((other.url.clone(), Vec::new())),
+        put_status: Some(307),
+    });
+    let a = host(&s, &repo, "a", &Engine::remote(&cache.url, s.tmp.path()));
+    let out = a.run(&[
+        "install",
+        "cmulti",
+        "--push-to",
+        &cache.url,
+        "--secret-key-file",
+        &secret,
+    ]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !said.contains("pushed 1") && !said.contains("pushed 2"),
+        "counted as pushed:\n{said}"
+    );
+    assert!(
+        said.contains("307") && said.contains(&cache.url),
+        "the failed push is said:\n{said}"
+    );
+    let out = a.run(&["copy", "--to", &cache.url, "--secret-key-file", &secret]);
+    let err = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "copy --to succeeded:\n{err}");
+    assert!(
+        err.contains("307") && err.contains(&cache.url),
+        "the error names the cache and its answer:\n{err}"
+    );
+    assert!(!err.contains("blob(s) uploaded"), "{err}");
+    assert!(
+        cache.requests().iter().any(|r| r.starts_with("PUT ")),
+        "{:?}",
+        cache.requests()
+    );
+    assert_eq!(
+        other.requests(),
+        Vec::<String>::new(),
+        "the 307 was followed"
+    );
+}
