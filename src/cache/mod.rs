@@ -152,6 +152,18 @@ impl Cache {
             .open_read_sized(&format::blob_path(hash), size)?)
     }
 
+    /// A reader of the blob of `hash`, signed as exactly `size` bytes: a
+    /// blob longer or shorter than that fails its read.
+    pub fn blob_exact(
+        &self,
+        hash: &ContentHash,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, CacheError> {
+        Ok(self
+            .transport
+            .open_read_exact(&format::blob_path(hash), size)?)
+    }
+
     /// Whether the cache has the blob of `hash`.
     pub fn has_blob(&self, hash: &ContentHash) -> Result<bool, CacheError> {
         Ok(self.transport.head(&format::blob_path(hash))?.is_some())

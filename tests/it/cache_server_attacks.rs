@@ -241,3 +241,57 @@ fn a_put_answered_with_a_redirect_is_no_push() {
         "the 307 was followed"
     );
 }
+
+/// A realisation validly signed (by the trusted key) with a `blob_size`
+/// other than its blob's: smaller (the blob is longer than signed) and
+/// larger (it ends short). Both are refused with a warning naming the
+/// stated size, nothing is admitted from the blob, and the rock is built;
+/// through the plan document's early download as through the step's own.
+#[test]
+fn a_blob_of_another_size_than_signed_is_refused() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, secret) = seeded(&s, &repo);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&real).expect("real")).expect("json");
+    let true_size = doc["blob_size"].as_u64().expect("blob_size");
+    assert!(true_size > 100, "{doc}");
+    for (i, (lie, plans)) in [
+        (10, true),
+        (true_size + 100, true),
+        (10, false),
+        (true_size + 100, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        crate::cache::edit_signed(&real, &secret, |d| d["blob_size"] = lie.into());
+        let plan_dir = engine.root.join("plan");
+        let hidden = engine.root.join("plan-hidden");
+        if plans && !plan_dir.exists() && hidden.exists() {
+            std::fs::rename(&hidden, &plan_dir).expect("plans back");
+        }
+        if !plans && plan_dir.exists() {
+            std::fs::rename(&plan_dir, &hidden).expect("plans away");
+        }
+        let h = host(&s, &repo, &format!("z{i}"), &engine);
+        let said = h.ok(&[
+            "install",
+            "cmulti",
+            "--substituter",
+            &engine.url,
+            "--trusted-public-key",
+            &public,
+        ]);
+        assert!(
+            said.contains(&format!("{lie} bytes")) && said.contains("blob"),
+            "{lie} (plans: {plans}): the refusal names the signed size:\n{said}"
+        );
+        assert_eq!(said.matches("warning:").count(), 1, "{said}");
+        assert!(compiles(&h.log) > 0, "{lie}: built instead:\n{said}");
+        assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
+    }
+}
