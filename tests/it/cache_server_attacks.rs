@@ -295,3 +295,58 @@ fn a_blob_of_another_size_than_signed_is_refused() {
         assert_eq!(h.lua("print(require('cmulti').answer())"), "42");
     }
 }
+
+/// A realisation whose signature names a signer with a terminal escape
+/// (and one with a newline): refused as unreadable, the name escaped, no
+/// raw escape on the terminal, and the rock built.
+#[test]
+fn a_signer_name_with_escapes_is_refused_escaped() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (engine, public, real, _) = seeded(&s, &repo);
+    let genuine = std::fs::read(&real).expect("real");
+    for (i, name) in [
+        "ci-1\u{1b}[2K\u{1b}]0;owned\u{7}",
+        "ci-1\nwarning: all fine",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut doc: serde_json::Value = serde_json::from_slice(&genuine).expect("json");
+        let signature = doc["signature"].as_str().expect("signature").to_owned();
+        let (_, sig) = signature.split_once(':').expect("name:sig");
+        doc["signature"] = format!("{name}:{sig}").into();
+        std::fs::write(&real, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+        let h = host(&s, &repo, &format!("e{i}"), &engine);
+        let out = h.run(&[
+            "install",
+            "cmulti",
+            "--substituter",
+            &engine.url,
+            "--trusted-public-key",
+            &public,
+        ]);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{said}");
+        assert!(
+            !said.contains('\u{1b}') && !said.contains('\u{7}'),
+            "a raw escape reached the terminal:\n{said}"
+        );
+        assert!(
+            said.contains("which is no key name") && said.contains("taken as unreadable"),
+            "refused as unreadable:\n{said}"
+        );
+        if i == 0 {
+            assert!(said.contains("ci-1\\u{1b}[2K"), "escaped:\n{said}");
+        } else {
+            assert!(
+                !said.contains("\nwarning: all fine") && said.contains("ci-1\\u{a}warning"),
+                "the newline escaped:\n{said}"
+            );
+        }
+        assert!(compiles(&h.log) > 0, "built instead:\n{said}");
+    }
+}
