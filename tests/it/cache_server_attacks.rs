@@ -350,3 +350,82 @@ fn a_signer_name_with_escapes_is_refused_escaped() {
         assert!(compiles(&h.log) > 0, "built instead:\n{said}");
     }
 }
+
+/// Generation 0 of cmulti's lease, planted in a `file://` cache as what
+/// no lease is (a directory, a FIFO, a file past the 4 KiB a lease may
+/// be) or as a live lease copied from another recipe's path: each is
+/// void, warned about once as unreadable, and leasing goes on (the next
+/// generation is claimed, the build pushed), rather than ending for the
+/// key ("cannot take the build lease") or holding the build up.
+#[test]
+fn a_planted_lease_that_is_no_lease_is_passed_over() {
+    if !need(&["lua5.4", "gcc", "mkfifo"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public, real, secret) = seeded(&s, &repo);
+    let key = real
+        .parent()
+        .and_then(std::path::Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned();
+    let copied = serde_json::json!({
+        "format": 1, "recipe_key": "ab".repeat(32), "generation": 0,
+        "host": "elsewhere", "pid": 1, "expires": 32_503_680_000u64
+    });
+    let plants: [(&str, &dyn Fn(&std::path::Path)); 4] = [
+        ("directory", &|p| std::fs::create_dir(p).expect("dir")),
+        ("FIFO", &|p| {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "mkfifo");
+        }),
+        ("oversized", &|p| {
+            std::fs::write(p, vec![b' '; 8 << 10]).expect("big");
+        }),
+        ("another key's", &|p| {
+            std::fs::write(p, serde_json::to_vec(&copied).expect("json")).expect("copy");
+        }),
+    ];
+    for (i, (what, plant)) in plants.into_iter().enumerate() {
+        let root = s.tmp.path().join(format!("leased-{i}"));
+        let lease = root.join("lease").join(&key).join("0.json");
+        std::fs::create_dir_all(lease.parent().expect("parent")).expect("dirs");
+        plant(&lease);
+        let url = format!("file://{}", root.display());
+        let h = host(&s, &repo, &format!("l{i}"), &Engine::remote(&url, &root));
+        let said = h.ok(&[
+            "install",
+            "cmulti",
+            "--substituter",
+            &url,
+            "--push-to",
+            &url,
+            "--trusted-public-key",
+            &public,
+            "--secret-key-file",
+            &secret.display().to_string(),
+            "--lease-timeout",
+            "2",
+        ]);
+        assert!(
+            !said.contains("cannot take the build lease") && !said.contains("waiting for"),
+            "{what}: leasing ended or waited:\n{said}"
+        );
+        let about: Vec<&str> = said.lines().filter(|l| l.contains("warning:")).collect();
+        assert_eq!(about.len(), 1, "{what}:\n{said}");
+        assert!(
+            about[0].contains(&lease.display().to_string()) && about[0].contains("expired"),
+            "{what}: the lease is named, taken as expired:\n{said}"
+        );
+        assert!(compiles(&h.log) > 0, "{what}: built here");
+        assert!(
+            root.join("real").join(&key).join("ci-1.json").exists(),
+            "{what}: pushed"
+        );
+    }
+}
