@@ -375,7 +375,8 @@ fn a_planted_lease_that_is_no_lease_is_passed_over() {
         "format": 1, "recipe_key": "ab".repeat(32), "generation": 0,
         "host": "elsewhere", "pid": 1, "expires": 32_503_680_000u64
     });
-    let plants: [(&str, &dyn Fn(&std::path::Path)); 4] = [
+    type Plant<'a> = &'a dyn Fn(&std::path::Path);
+    let plants: [(&str, Plant<'_>); 4] = [
         ("directory", &|p| std::fs::create_dir(p).expect("dir")),
         ("FIFO", &|p| {
             let ok = std::process::Command::new("mkfifo")
