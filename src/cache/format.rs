@@ -32,6 +32,9 @@ pub fn blob_path(hash: &ContentHash) -> String {
 
 /// Where `signer`'s realisation of recipe `key` lives.
 pub fn realisation_path(key: &RecipeKey, signer: &str) -> String {
+    // A signer is a key's name, checked when the key was parsed or made
+    // (`keys::valid_name`): never `/` or `..`, so never another path.
+    debug_assert!(super::keys::valid_name(signer), "{signer:?}");
     format!("real/{}/{signer}.json", key.to_hex())
 }
 

@@ -16,7 +16,10 @@ pub enum KeyError {
     #[error("`{0}` is not a key (expected NAME:BASE64)")]
     Malformed(String),
     /// A name with characters a file name or a key line cannot hold.
-    #[error("key name `{0}` may only hold letters, digits and `.-_`")]
+    #[error(
+        "key name `{}` may only hold letters, digits and `.-_`, 1 to {MAX_NAME} of them",
+        shown(.0)
+    )]
     BadName(String),
     /// The bytes are not a key of this kind.
     #[error("`{name}` is not an Ed25519 {what} key")]
@@ -43,13 +46,31 @@ fn split(text: &str) -> Result<(&str, Vec<u8>), KeyError> {
     Ok((name, bytes))
 }
 
-fn check_name(name: &str) -> Result<(), KeyError> {
-    let good = !name.is_empty()
-        && name.len() <= 100
+/// The longest key name.
+pub const MAX_NAME: usize = 64;
+
+/// Whether `name` may name a key: 1 to [`MAX_NAME`] of `[A-Za-z0-9._-]`,
+/// and not `.` or `..`. A signer's name is printed and makes a file name
+/// (`real/<key>/<signer>.json`), so it holds nothing a terminal acts on
+/// and nothing that forms a path.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name != "."
+        && name != ".."
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if good {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// A name that is no key name, for a message: escaped (a newline too, so
+/// that it cannot begin a line of its own, a forged `warning:`).
+fn shown(name: &str) -> String {
+    crate::printable::printable(name).replace('\n', "\\u{a}")
+}
+
+fn check_name(name: &str) -> Result<(), KeyError> {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(KeyError::BadName(name.to_owned()))
@@ -166,6 +187,13 @@ pub enum SignatureProblem {
     /// It carries no signature.
     #[error("it is not signed")]
     Unsigned,
+    /// It names a signer no key can have (escaped when shown): it is
+    /// taken as unreadable.
+    #[error(
+        "it is signed under `{}`, which is no key name (letters, digits and `.-_`, 1 to {MAX_NAME}); taken as unreadable",
+        shown(.0)
+    )]
+    BadSigner(String),
     /// Its signer is not among the trusted keys.
     #[error("it is signed by `{0}`, which is not a trusted key")]
     UnknownKey(String),
@@ -191,6 +219,9 @@ pub fn check_bytes(
     let Some((name, data)) = signature.split_once(':') else {
         return Err(SignatureProblem::Unsigned);
     };
+    if !valid_name(name) {
+        return Err(SignatureProblem::BadSigner(name.to_owned()));
+    }
     let Some(key) = trusted.iter().find(|k| k.name == name) else {
         return Err(SignatureProblem::UnknownKey(name.to_owned()));
     };
@@ -237,5 +268,45 @@ mod tests {
         );
         assert!(SecretKey::parse("nope").is_err());
         assert!(PublicKey::parse("a b:AAAA").is_err());
+    }
+
+    #[test]
+    fn key_names_hold_nothing_a_terminal_or_a_path_acts_on() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../up",
+            "esc\u{1b}[2K",
+            "new\nline",
+            "sp ace",
+            "é",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+            assert!(SecretKey::generate(bad).is_err(), "{bad:?}");
+            let text = format!("{bad}:{}", B64.encode([0u8; 32]));
+            match PublicKey::parse(&text) {
+                Err(e @ KeyError::BadName(_)) => {
+                    assert!(!e.to_string().contains('\u{1b}'), "{e}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        for good in ["ci-1", "a", "cache.example.org-1", "A_b", &"x".repeat(64)] {
+            assert!(valid_name(good), "{good:?}");
+        }
+        // A signature naming no possible key is refused as unreadable,
+        // its name escaped.
+        let secret = SecretKey::generate("ci-1").expect("key");
+        let mut d = doc();
+        secret.sign(&mut d);
+        let (_, sig) = d.signature.split_once(':').expect("sig");
+        d.signature = format!("ci\u{1b}]0;owned\u{7}:{sig}");
+        let e = check(&d, &[secret.public()]).expect_err("bad signer");
+        assert!(matches!(e, SignatureProblem::BadSigner(_)), "{e:?}");
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+        assert!(e.to_string().contains("\\u{1b}"), "{e}");
     }
 }

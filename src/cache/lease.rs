@@ -141,6 +141,30 @@ pub struct Leases {
     note: Say,
 }
 
+/// The lease document `bytes` at `key`'s generation `generation`, or why
+/// it is not one: a document saying another key or generation than the
+/// path it was read from is not that path's lease (a copy of another
+/// lease, planted to hold this build up).
+fn parse_lease(bytes: &[u8], key: &RecipeKey, generation: u32) -> Result<LeaseDoc, String> {
+    let doc = serde_json::from_slice::<LeaseDoc>(bytes).map_err(|e| e.to_string())?;
+    if doc.format != LEASE_FORMAT {
+        return Err(format!("lease format {} is not known", doc.format));
+    }
+    if doc.recipe_key != key.to_hex() {
+        return Err(format!(
+            "it is the lease of recipe {}, not of the recipe its path names",
+            doc.recipe_key
+        ));
+    }
+    if doc.generation != generation {
+        return Err(format!(
+            "it says generation {}, its path {generation}",
+            doc.generation
+        ));
+    }
+    Ok(doc)
+}
+
 /// Unix seconds now.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -210,38 +234,31 @@ impl Leases {
     }
 
     /// Reads generation `generation` of `key`'s lease, its expiry bounded
-    /// (see the module's doc). A lease that does not parse is void: its
-    /// expiry is 0, and it is warned about once.
+    /// (see the module's doc). A lease that cannot be read as one is void
+    /// (its expiry 0, warned about once), so the next generation is
+    /// claimed: one that does not parse, of an unknown format, for another
+    /// key or generation than its path, or a file that is no lease at all
+    /// (too large, a FIFO, a directory, a link on a `file://` cache). Only
+    /// a cache that is down ends the claim with an error.
     fn read(&self, key: &RecipeKey, generation: u32) -> Result<Option<LeaseDoc>, LeaseError> {
         let path = lease_path(key, generation);
-        let Some(bytes) = self.cache.transport().get(&path, MAX_LEASE_DOC)? else {
-            return Ok(None);
+        let bytes = match self.cache.transport().get(&path, MAX_LEASE_DOC) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(e) if e.is_down() => return Err(e.into()),
+            Err(e) => {
+                let why = format!("{e}; a lease that cannot be read is taken as expired");
+                return Ok(Some(self.void(key, generation, &why)));
+            }
         };
-        let mut doc = match serde_json::from_slice::<LeaseDoc>(&bytes) {
-            Ok(doc) if doc.format == LEASE_FORMAT => doc,
-            unreadable => {
-                let first = self
-                    .warned
-                    .lock()
-                    .is_ok_and(|mut w| w.insert((*key, generation)));
-                if first {
-                    let why = match unreadable {
-                        Ok(doc) => format!("lease format {} is not known", doc.format),
-                        Err(e) => e.to_string(),
-                    };
-                    (self.warn)(&format!(
-                        "{} is not a lease document ({why}); taken as expired",
-                        self.cache.shown(&path)
-                    ));
-                }
-                return Ok(Some(LeaseDoc {
-                    format: LEASE_FORMAT,
-                    recipe_key: key.to_hex(),
-                    generation,
-                    host: "(unreadable lease)".into(),
-                    pid: 0,
-                    expires: 0,
-                }));
+        let mut doc = match parse_lease(&bytes, key, generation) {
+            Ok(doc) => doc,
+            Err(why) => {
+                let why = format!(
+                    "{} is not a lease document ({why}); taken as expired",
+                    self.cache.shown(&path)
+                );
+                return Ok(Some(self.void(key, generation, &why)));
             }
         };
         let now = now_secs();
@@ -254,6 +271,26 @@ impl Leases {
             .expires
             .min(first.saturating_add(self.policy.ttl.as_secs().max(1)));
         Ok(Some(doc))
+    }
+
+    /// A void lease in place of one that cannot be read, warned about
+    /// (`why`) the first time this host meets it.
+    fn void(&self, key: &RecipeKey, generation: u32, why: &str) -> LeaseDoc {
+        let first = self
+            .warned
+            .lock()
+            .is_ok_and(|mut w| w.insert((*key, generation)));
+        if first {
+            (self.warn)(why);
+        }
+        LeaseDoc {
+            format: LEASE_FORMAT,
+            recipe_key: key.to_hex(),
+            generation,
+            host: "(unreadable lease)".into(),
+            pid: 0,
+            expires: 0,
+        }
     }
 
     /// Claims the lease of `key`: the first generation that is absent is
@@ -632,5 +669,120 @@ mod tests {
         assert!(b.still_held(&doc, &key()).expect("read"));
         assert!(b.seen_renewed(&key(), 0));
         a.release(&key());
+    }
+
+    /// A lease that counts warnings, on the directory `dir`.
+    fn counted(dir: &std::path::Path) -> (Leases, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let warned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let said = warned.clone();
+        let leases = leases(dir, 60).with_messages(
+            Box::new(move |text| {
+                if let Ok(mut w) = said.lock() {
+                    w.push(text.to_owned());
+                }
+            }),
+            Box::new(|_| {}),
+        );
+        (leases, warned)
+    }
+
+    /// Generation 0 of a lease that is no lease file at all (too large, a
+    /// FIFO, a directory, a link): void, warned about once, and passed
+    /// over to generation 1, not the end of leasing for that key.
+    #[test]
+    fn a_lease_that_is_no_file_is_void_and_passed_over() {
+        type Plant = fn(&std::path::Path);
+        let plants: [(&str, Plant); 4] = [
+            ("oversized", |p| {
+                std::fs::write(p, vec![b' '; 8 << 10]).expect("big");
+            }),
+            ("FIFO", |p| {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    p,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .expect("mkfifo");
+            }),
+            ("directory", |p| std::fs::create_dir(p).expect("dir")),
+            ("symbolic link", |p| {
+                std::os::unix::fs::symlink("/etc/hostname", p).expect("link");
+            }),
+        ];
+        for (what, plant) in plants {
+            let dir = tempfile::tempdir().expect("tmp");
+            let (b, warned) = counted(dir.path());
+            let path = dir.path().join(lease_path(&key(), 0));
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+            plant(&path);
+            assert!(
+                !b.still_held(&b.doc(&key(), 0), &key()).expect(what),
+                "{what}"
+            );
+            assert!(
+                matches!(b.claim(&key()), Ok(Claim::Won)),
+                "{what}: leasing went on"
+            );
+            assert!(dir.path().join(lease_path(&key(), 1)).exists(), "{what}");
+            let said = warned.lock().map(|w| w.clone()).unwrap_or_default();
+            assert_eq!(said.len(), 1, "{what}: warned once: {said:?}");
+            assert!(said[0].contains("0.json"), "{what}: {said:?}");
+            b.release(&key());
+        }
+    }
+
+    /// A cache that is down still ends the claim (the caller stops
+    /// leasing): an S3 endpoint nothing listens on.
+    #[test]
+    fn a_down_cache_still_ends_the_claim() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let cache = Cache::open(
+            &format!("s3://bucket?endpoint=http://127.0.0.1:{port}"),
+            Default::default(),
+            None,
+        )
+        .expect("cache");
+        let b = Leases::for_cache(cache, LeasePolicy::default()).expect("s3 leases");
+        match b.claim(&key()) {
+            Err(LeaseError::Transport(e)) => assert!(e.is_down(), "{e}"),
+            other => panic!("a down cache ends the claim: {other:?}"),
+        }
+    }
+
+    /// A lease document copied from another key's or generation's path
+    /// is not this path's lease: void, warned about once, passed over.
+    #[test]
+    fn a_lease_for_another_key_or_generation_is_void() {
+        for (what, edit) in [
+            (
+                "key",
+                (|d: &mut LeaseDoc| d.recipe_key = "cd".repeat(32)) as fn(&mut LeaseDoc),
+            ),
+            ("generation", |d: &mut LeaseDoc| d.generation = 5),
+        ] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let (b, warned) = counted(dir.path());
+            let mut other = b.doc(&key(), 0);
+            other.host = "elsewhere".into();
+            edit(&mut other);
+            let path = dir.path().join(lease_path(&key(), 0));
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+            std::fs::write(&path, serde_json::to_vec(&other).expect("json")).expect("plant");
+            assert!(
+                !b.still_held(&b.doc(&key(), 0), &key()).expect("read"),
+                "{what}"
+            );
+            assert!(matches!(b.claim(&key()), Ok(Claim::Won)), "{what}");
+            assert!(dir.path().join(lease_path(&key(), 1)).exists(), "{what}");
+            let said = warned.lock().map(|w| w.clone()).unwrap_or_default();
+            assert_eq!(said.len(), 1, "{what}: {said:?}");
+            assert!(said[0].contains("not a lease document"), "{what}: {said:?}");
+            b.release(&key());
+        }
     }
 }

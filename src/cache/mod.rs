@@ -22,6 +22,7 @@
 
 pub mod confined;
 pub mod copy;
+pub mod credentials;
 pub mod format;
 pub mod keys;
 pub mod lease;
@@ -162,6 +163,18 @@ impl Cache {
         Ok(self
             .transport
             .open_read_sized(&format::blob_path(hash), size)?)
+    }
+
+    /// A reader of the blob of `hash`, signed as exactly `size` bytes: a
+    /// blob longer or shorter than that fails its read.
+    pub fn blob_exact(
+        &self,
+        hash: &ContentHash,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, CacheError> {
+        Ok(self
+            .transport
+            .open_read_exact(&format::blob_path(hash), size)?)
     }
 
     /// Whether the cache has the blob of `hash`.

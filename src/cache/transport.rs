@@ -18,70 +18,11 @@
 //! through [`super::confined`], which follows no link below the root.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::confined::Root;
-
-/// Credentials for an S3 cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Credentials {
-    /// The access key id.
-    pub key: String,
-    /// The secret access key.
-    pub secret: String,
-    /// A session token, when the credentials are temporary.
-    pub token: Option<String>,
-}
-
-impl S3Credentials {
-    /// The credentials the AWS tools would use: `AWS_ACCESS_KEY_ID` and
-    /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else the profile
-    /// `AWS_PROFILE` (default `default`) of `AWS_SHARED_CREDENTIALS_FILE`
-    /// (default `~/.aws/credentials`). `env` is [`crate::env_vars::EnvVars::aws`].
-    pub fn resolve(env: &[Option<String>; 5], home: Option<&Path>) -> Option<S3Credentials> {
-        let [key, secret, token, file, profile] = env;
-        if let (Some(key), Some(secret)) = (key, secret) {
-            return Some(S3Credentials {
-                key: key.clone(),
-                secret: secret.clone(),
-                token: token.clone(),
-            });
-        }
-        let file = file
-            .as_ref()
-            .map(PathBuf::from)
-            .or_else(|| home.map(|h| h.join(".aws/credentials")))?;
-        let text = std::fs::read_to_string(file).ok()?;
-        let want = profile.as_deref().unwrap_or("default");
-        let mut in_profile = false;
-        let (mut key, mut secret, mut token) = (None, None, None);
-        for line in text.lines().map(str::trim) {
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                in_profile = name.trim() == want;
-                continue;
-            }
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            if !in_profile {
-                continue;
-            }
-            let v = v.trim().to_owned();
-            match k.trim() {
-                "aws_access_key_id" => key = Some(v),
-                "aws_secret_access_key" => secret = Some(v),
-                "aws_session_token" => token = Some(v),
-                _ => {}
-            }
-        }
-        Some(S3Credentials {
-            key: key?,
-            secret: secret?,
-            token,
-        })
-    }
-}
+pub use super::credentials::S3Credentials;
 
 /// Why a cache's file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +51,30 @@ pub enum TransportError {
         /// The HTTP status.
         status: u16,
     },
+    /// The engine answered with a redirect, which a cache client follows
+    /// not: a cache answering 302 to another host (`127.0.0.1:…`, a cloud
+    /// metadata address) would make rockstore ask that host for it.
+    #[error(
+        "{url} answered {status} (a redirect to {}); a cache is read where it is, \
+         follow no redirect — set the cache URL to where it redirects",
+        crate::printable::printable(location)
+    )]
+    Redirected {
+        /// What was asked.
+        url: String,
+        /// The HTTP status (3xx).
+        status: u16,
+        /// Where it pointed (as the server said it; `(none)` without one).
+        location: String,
+    },
+    /// A file larger than the most a file of its kind may be.
+    #[error("{url} is larger than {}, the most such a file may be", crate::units::human(*max))]
+    TooLarge {
+        /// The file.
+        url: String,
+        /// The most it may be, in bytes.
+        max: u64,
+    },
     /// A symbolic link below a directory cache's root.
     #[error("{} is a symbolic link; a file:// cache follows no link below its root (remove it)", path.display())]
     Link {
@@ -136,9 +101,14 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether the cache should be skipped for the rest of the run.
+    /// Whether the cache should be skipped for the rest of the run: it
+    /// does not answer, or answers with redirects (every path of a cache
+    /// would, and none is followed).
     pub fn is_down(&self) -> bool {
-        matches!(self, TransportError::Down { .. })
+        matches!(
+            self,
+            TransportError::Down { .. } | TransportError::Redirected { .. }
+        )
     }
 }
 
@@ -244,12 +214,15 @@ impl<R: Read> Read for Deadline<R> {
 
 /// The body of a read whose size is stated: no byte past that size is
 /// taken (a server sending more is cut off there), and a read past the
-/// deadline says so, with the deadline and the file.
+/// deadline says so, with the deadline and the file. An `exact` read
+/// must also give every byte of it: one that ends short fails.
 struct Stated<R> {
     inner: R,
     /// Bytes it may still give.
     left: u64,
     size: u64,
+    /// Whether ending before `size` bytes is an error.
+    exact: bool,
     /// The file, for messages.
     shown: String,
     /// What a read past the deadline says.
@@ -281,6 +254,17 @@ impl<R: Read> Read for Stated<R> {
                 ),
             ));
         }
+        if n == 0 && want > 0 && self.exact && self.left > 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} ends after {} bytes, short of its stated {} bytes",
+                    self.shown,
+                    self.size - self.left,
+                    self.size
+                ),
+            ));
+        }
         self.left -= n as u64;
         Ok(n)
     }
@@ -305,10 +289,15 @@ fn bad(url: &str, why: &str) -> TransportError {
 
 fn client(t: Timeouts) -> Result<reqwest::blocking::Client, TransportError> {
     // Each request sets its own total timeout (its deadline), which reqwest
-    // applies to the body too; this one only backs it up.
+    // applies to the body too; this one only backs it up. No redirect is
+    // followed: a cache's server could otherwise send rockstore to any
+    // host it can reach (another port of 127.0.0.1, a metadata service),
+    // and a PUT answered 307 would be counted as written (see
+    // [`status_failure`]).
     reqwest::blocking::Client::builder()
         .connect_timeout(t.connect.min(t.grace))
         .timeout(t.grace)
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
         .map_err(|e| bad("(http client)", &e.to_string()))
@@ -404,10 +393,7 @@ impl Transport {
             .read_to_end(&mut bytes)
             .map_err(|e| self.failed(&shown, &e, max))?;
         if bytes.len() as u64 > max {
-            return Err(TransportError::Refused {
-                url: shown,
-                status: 413,
-            });
+            return Err(TransportError::TooLarge { url: shown, max });
         }
         Ok(Some(bytes))
     }
@@ -430,11 +416,32 @@ impl Transport {
         path: &str,
         size: u64,
     ) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
+        self.open_stated(path, size, false)
+    }
+
+    /// [`Transport::open_read_sized`] of a file that must be exactly
+    /// `size` bytes (a blob whose size is signed): a read that ends short
+    /// of it fails too ([`std::io::ErrorKind::InvalidData`]).
+    pub fn open_read_exact(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
+        self.open_stated(path, size, true)
+    }
+
+    fn open_stated(
+        &self,
+        path: &str,
+        size: u64,
+        exact: bool,
+    ) -> Result<Option<Box<dyn Read + Send>>, TransportError> {
         Ok(self.open_within(path, size)?.map(|inner| {
             Box::new(Stated {
                 inner,
                 left: size,
                 size,
+                exact,
                 shown: self.shown(path),
                 late: self.late(size),
             }) as Box<dyn Read + Send>
@@ -467,7 +474,7 @@ impl Transport {
                     .map_err(|e| self.failed(&shown, &e, size))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(Box::new(response))),
-                    s => self.absent_or_failure(s, shown).map(|()| None),
+                    s => self.absent_or_failure(s, shown, &response).map(|()| None),
                 }
             }
         }
@@ -501,20 +508,18 @@ impl Transport {
     }
 
     /// A reading answer other than 200: `Ok` when it says the file is
-    /// absent, else why it failed (a 5xx: the engine is down).
-    fn absent_or_failure(&self, status: u16, shown: String) -> Result<(), TransportError> {
+    /// absent, else why it failed (see [`status_failure`]).
+    fn absent_or_failure(
+        &self,
+        status: u16,
+        shown: String,
+        response: &reqwest::blocking::Response,
+    ) -> Result<(), TransportError> {
         match status {
             404 => Ok(()),
             // S3 answers 403 for a missing key without list rights.
             403 if matches!(self.engine, Engine::S3 { .. }) => Ok(()),
-            s if s >= 500 => Err(TransportError::Down {
-                url: shown,
-                why: format!("status {s}"),
-            }),
-            s => Err(TransportError::Refused {
-                url: shown,
-                status: s,
-            }),
+            s => Err(status_failure(s, shown, response)),
         }
     }
 
@@ -539,7 +544,7 @@ impl Transport {
                             .and_then(|v| v.parse().ok())
                             .unwrap_or(0),
                     )),
-                    s => self.absent_or_failure(s, shown).map(|()| None),
+                    s => self.absent_or_failure(s, shown, &response).map(|()| None),
                 }
             }
         }
@@ -568,17 +573,14 @@ impl Transport {
                     request = request.header(reqwest::header::IF_NONE_MATCH, "*");
                 }
                 let response = request.send().map_err(|e| self.failed(&shown, &e, size))?;
+                // Only a 2xx wrote it; 412/409 are the engine refusing a
+                // second writer, and only where one was asked to create
+                // only. Anything else (a 3xx, a 412 to a plain write) is
+                // a failed write, never counted as pushed.
                 match response.status().as_u16() {
                     200..=299 => Ok(Put::Written),
-                    412 | 409 => Ok(Put::Exists),
-                    s if s >= 500 => Err(TransportError::Down {
-                        url: shown,
-                        why: format!("status {s}"),
-                    }),
-                    s => Err(TransportError::Refused {
-                        url: shown,
-                        status: s,
-                    }),
+                    412 | 409 if create_only => Ok(Put::Exists),
+                    s => Err(status_failure(s, shown, &response)),
                 }
             }
         }
@@ -598,7 +600,7 @@ impl Transport {
                     .map_err(|e| self.failed(&shown, &e, 0))?;
                 match response.status().as_u16() {
                     200..=299 | 404 => Ok(()),
-                    s => self.absent_or_failure(s, shown),
+                    s => self.absent_or_failure(s, shown, &response),
                 }
             }
         }
@@ -704,6 +706,40 @@ pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Why an answer of `status` (not a success, not "absent") failed: a 5xx
+/// is the engine down, a 3xx a redirect (not followed; named with where it
+/// pointed), anything else a refusal.
+fn status_failure(
+    status: u16,
+    shown: String,
+    response: &reqwest::blocking::Response,
+) -> TransportError {
+    match status {
+        s if s >= 500 => TransportError::Down {
+            url: shown,
+            why: format!("status {s}"),
+        },
+        s @ 300..=399 => TransportError::Redirected {
+            url: shown,
+            status: s,
+            location: response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(512)
+                        .collect()
+                })
+                .unwrap_or_else(|| "(none)".to_owned()),
+        },
+        s => TransportError::Refused {
+            url: shown,
+            status: s,
+        },
+    }
+}
+
 fn down(url: &str, e: &dyn std::fmt::Display) -> TransportError {
     TransportError::Down {
         url: url.to_owned(),
@@ -728,3 +764,7 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+#[path = "transport_tests.rs"]
+mod tests;

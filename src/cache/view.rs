@@ -216,7 +216,7 @@ impl DirWriter<'_> {
     fn get(&self, file: &str, max: u64) -> Result<Option<Vec<u8>>, ViewError> {
         match self.cache.transport().get(&self.path(file), max) {
             // Larger than the file can be: treated as not it.
-            Err(TransportError::Refused { status: 413, .. }) => Ok(Some(Vec::new())),
+            Err(TransportError::TooLarge { .. }) => Ok(Some(Vec::new())),
             other => other.map_err(|e| self.fail(e.into())),
         }
     }

@@ -222,7 +222,7 @@ pub fn check_rock(
             });
         }
         // Larger than any attestation: not one.
-        Err(super::transport::TransportError::Refused { status: 413, .. }) => None,
+        Err(super::transport::TransportError::TooLarge { .. }) => None,
         Err(e) => return Err(e.into()),
     };
     let verdict = match attestation {
@@ -254,7 +254,7 @@ pub fn check_rock(
     let bytes = match t.get(&format!("{dir}/{file}"), a.size.min(MAX_ROCK)) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(RockCheck::Absent),
-        Err(super::transport::TransportError::Refused { status: 413, .. }) => {
+        Err(super::transport::TransportError::TooLarge { .. }) => {
             return Ok(RockCheck::Untrusted(Untrusted::Bytes(format!(
                 "larger than {} bytes",
                 a.size

@@ -16,6 +16,7 @@ mod big_manifest;
 mod build;
 mod cache;
 mod cache_attacks;
+mod cache_server_attacks;
 mod cache_transport_attacks;
 mod config;
 mod consistency;

@@ -274,10 +274,7 @@ impl Substituters {
                 }
             };
             let late = Arc::new(AtomicBool::new(false));
-            let watched = Box::new(Watched {
-                inner: reader,
-                late: late.clone(),
-            });
+            let watched = Box::new(Watched::new(reader, late.clone()));
             let why = match unpack_bounded(watched, limits.max_item) {
                 Ok((file, len)) => return Some((slot.cache.url.clone(), file, len)),
                 Err(_) if late.load(Ordering::SeqCst) => {
@@ -659,19 +656,37 @@ impl Substituters {
             .lock()
             .ok()
             .and_then(|mut m| m.remove(&hit.hash));
+        // A signed `blob_size` (0: not known) is the blob's exact length:
+        // one longer or shorter is not the blob that was signed, whether
+        // it was fetched ahead (a plan document's blobs are, before their
+        // sizes are known) or is read now.
+        let signed = hit.doc.blob_size;
+        let wrong_size = |len: String| {
+            Failed::Refused(format!(
+                "{url}: the blob of {} is {len}, not the {signed} bytes its realisation is signed for; nothing was admitted from it",
+                hit.item
+            ))
+        };
+        if signed > hit.blob_bound() {
+            return Err(wrong_size(format!(
+                "at most {} bytes, as its item size bounds it",
+                hit.blob_bound()
+            )));
+        }
         let fetched = match ready {
+            Some(bytes) if signed > 0 && bytes.len() as u64 != signed => {
+                return Err(wrong_size(format!("{} bytes", bytes.len())))
+            }
             Some(bytes) => Ok(Some(
                 Box::new(std::io::Cursor::new(bytes)) as Box<dyn Read + Send>
             )),
             None if slot.down.load(Ordering::SeqCst) => return Err(Failed::Down),
+            None if signed > 0 => slot.cache.blob_exact(&hit.hash, signed),
             None => slot.cache.blob_sized(&hit.hash, hit.blob_bound()),
         };
         let late = Arc::new(AtomicBool::new(false));
-        let reader = match fetched {
-            Ok(Some(r)) => Box::new(Watched {
-                inner: r,
-                late: late.clone(),
-            }) as Box<dyn Read + Send>,
+        let watched = match fetched {
+            Ok(Some(r)) => Watched::new(r, late.clone()),
             Ok(None) => {
                 return Err(Failed::Refused(format!(
                     "{url}: the blob of {} is missing",
@@ -684,6 +699,8 @@ impl Substituters {
             }
             Err(e) => return Err(Failed::Refused(format!("{url}: {e}"))),
         };
+        let wrong_size = watched.wrong_size.clone();
+        let reader = Box::new(watched) as Box<dyn Read + Send>;
         // Its rock was checked when the hit was found (`check`); kept as
         // it was before that, should another path make a hit.
         let rock =
@@ -702,7 +719,12 @@ impl Substituters {
                 self.late(slot, &hit.hash, hit.blob_bound());
                 return Failed::Down;
             }
-            Failed::Refused(format!("{url}: {reason}"))
+            match wrong_size.lock().ok().and_then(|mut w| w.take()) {
+                Some(said) => Failed::Refused(format!(
+                    "{url}: {said}, the size its realisation is signed for; nothing was admitted from it"
+                )),
+                None => Failed::Refused(format!("{url}: {reason}")),
+            }
         })?;
         if let Some(key) = spec.recipe_key {
             // Best effort, as a build's: the realisation stands without.
@@ -874,9 +896,22 @@ enum Failed {
 
 /// A blob's reader that remembers whether a read ran past the request's
 /// deadline: the unpacking's error alone would only refuse this blob.
+/// It also keeps what a read said of a blob not of its stated size (the
+/// unpacking's error does not carry it).
 struct Watched {
     inner: Box<dyn Read + Send>,
     late: Arc<AtomicBool>,
+    wrong_size: Arc<Mutex<Option<String>>>,
+}
+
+impl Watched {
+    fn new(inner: Box<dyn Read + Send>, late: Arc<AtomicBool>) -> Watched {
+        Watched {
+            inner,
+            late,
+            wrong_size: Arc::new(Mutex::new(None)),
+        }
+    }
 }
 
 impl Read for Watched {
@@ -884,6 +919,10 @@ impl Read for Watched {
         self.inner.read(buf).inspect_err(|e| {
             if super::transport::timed_out(e) {
                 self.late.store(true, Ordering::SeqCst);
+            } else if e.kind() == std::io::ErrorKind::InvalidData {
+                if let Ok(mut w) = self.wrong_size.lock() {
+                    w.get_or_insert_with(|| e.to_string());
+                }
             }
         })
     }
