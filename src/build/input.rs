@@ -144,7 +144,13 @@ impl Source {
         &self,
         builder: &Builder<'_>,
         dependency_items: Vec<String>,
-    ) -> Result<Option<(crate::store::content_hash::RecipeKey, String)>, BuildError> {
+    ) -> Result<
+        Option<(
+            crate::store::content_hash::RecipeKey,
+            crate::rock_id::RockId,
+        )>,
+        BuildError,
+    > {
         if let Source::SrcRock { file, bytes } = self {
             return builder
                 .recipe_of_src_rock(file, bytes, dependency_items)

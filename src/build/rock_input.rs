@@ -45,7 +45,13 @@ impl Builder<'_> {
         file: &str,
         bytes: &[u8],
         dependency_items: Vec<String>,
-    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
+    ) -> Result<
+        (
+            crate::store::content_hash::RecipeKey,
+            crate::rock_id::RockId,
+        ),
+        BuildError,
+    > {
         self.recipe(&src_rock_input(file, bytes, dependency_items)?)
     }
 

@@ -107,7 +107,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
             with(
                 base(kind::ISOLATION),
                 &[
-                    ("rock", rock.as_str().into()),
+                    ("rock", rock.to_string().into()),
                     ("reason", reason.into()),
                     ("seconds", seconds.into()),
                 ],
@@ -116,7 +116,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
         BuildError::RemoteCommit { rock, url, status } => with(
             base(kind::REMOTE_COMMIT),
             &[
-                ("rock", rock.as_str().into()),
+                ("rock", rock.to_string().into()),
                 ("url", url.as_str().into()),
                 ("status", status.as_str().into()),
             ],
@@ -157,15 +157,19 @@ pub fn to_build(failure: WireFailure) -> BuildError {
                 "no_sandbox" => IsolationError::NoSandbox,
                 _ => return BuildError::Store(to_store(failure)),
             };
-            BuildError::Isolation {
-                rock: text(f, "rock"),
-                source,
+            match RockId::parse(&text(f, "rock")) {
+                Some(rock) => BuildError::Isolation { rock, source },
+                // Not a rock: the failure as the daemon worded it.
+                None => BuildError::Store(to_store(failure)),
             }
         }
-        kind::REMOTE_COMMIT => BuildError::RemoteCommit {
-            rock: text(f, "rock"),
-            url: text(f, "url"),
-            status: text(f, "status"),
+        kind::REMOTE_COMMIT => match RockId::parse(&text(f, "rock")) {
+            Some(rock) => BuildError::RemoteCommit {
+                rock,
+                url: text(f, "url"),
+                status: text(f, "status"),
+            },
+            None => BuildError::Store(to_store(failure)),
         },
         kind::MD5 => BuildError::Md5 {
             file: text(f, "file"),
@@ -315,7 +319,7 @@ mod tests {
     #[test]
     fn a_limit_keeps_its_reason_and_hint() {
         let local = BuildError::Isolation {
-            rock: "slow 1.0-1".into(),
+            rock: RockId::new("slow", "1.0-1"),
             source: IsolationError::Silent(std::time::Duration::from_secs(2)),
         };
         let remote = to_build(from_build(&local));

@@ -12,6 +12,7 @@ use super::resolve::dependency_items;
 use super::{InstallError, Installer};
 use crate::cache::plan_doc::{self, PlanEntry};
 use crate::cache::substitute::{Expect, Hit, Substituters};
+use crate::rock_id::RockId;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::item_name::ItemName;
 
@@ -93,7 +94,7 @@ pub(super) fn hits_from_document(
     };
     let mut items = known_items(plan);
     let mut asked = vec![false; plan.steps.len()];
-    let mut wanted: Vec<(RecipeKey, String, String)> = Vec::new();
+    let mut wanted: Vec<(RecipeKey, RockId, String)> = Vec::new();
     let mut hashes: Vec<ContentHash> = Vec::new();
     // The levels, with no request: the document gives each item.
     loop {
@@ -115,7 +116,9 @@ pub(super) fn hits_from_document(
                 items[i] = Some(item.name.as_str().to_owned());
                 continue;
             }
-            let Some(entry) = doc.entries.iter().find(|e| e.rock == rock) else {
+            // The document holds each rock as its text (what was signed).
+            let listed = |e: &&PlanEntry| RockId::parse(&e.rock).as_ref() == Some(&rock);
+            let Some(entry) = doc.entries.iter().find(listed) else {
                 return refuse(format!("it does not list {rock}"));
             };
             if entry.recipe_key != recipe.to_hex() {
@@ -134,10 +137,13 @@ pub(super) fn hits_from_document(
     }
     // Each entry against its signed realisation, all asked at once, and
     // the blobs the entries name fetched in the same round (kept aside:
-    // admission checks each against its hash and realisation).
+    // admission checks each against its hash and realisation). The
+    // substituter compares each rock with its realisation's text.
+    let texts: Vec<String> = wanted.iter().map(|(_, rock, _)| rock.to_string()).collect();
     let expects: Vec<(RecipeKey, Expect<'_>)> = wanted
         .iter()
-        .map(|(key, rock, _)| {
+        .zip(&texts)
+        .map(|((key, _, _), rock)| {
             (
                 *key,
                 Expect {
@@ -199,7 +205,7 @@ pub(super) fn record(
             continue;
         };
         entries.push(PlanEntry {
-            rock,
+            rock: rock.to_string(),
             recipe_key: key.to_hex(),
             item: items[i].clone(),
             hash: item.record.hash.to_string(),
