@@ -39,8 +39,8 @@ pub(crate) struct Resolver<'r, 'a> {
     manifests: Option<Vec<ServerManifest>>,
     /// The manifests of each namespace asked for (`<server>/manifests/<ns>`).
     namespaced: BTreeMap<String, Vec<ServerManifest>>,
-    /// The namespace each chosen `(name, version)` came from.
-    namespaces: BTreeMap<(String, String), String>,
+    /// The namespace each chosen rock came from.
+    namespaces: BTreeMap<RockId, String>,
     /// Rockspecs and rock files fetched ahead, by URL.
     prefetched: BTreeMap<String, Vec<u8>>,
     steps: Vec<Step>,
@@ -280,7 +280,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 };
                 if let Some(ns) = namespace {
                     self.namespaces
-                        .insert((offer.name.clone(), offer.version.clone()), ns);
+                        .insert(RockId::new(&offer.name, &offer.version), ns);
                 }
                 offer.url()
             }
@@ -383,7 +383,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         source: self.settings.target.root.display().to_string(),
                         namespace: self
                             .namespaces
-                            .get(&(rockspec.name.clone(), version.clone()))
+                            .get(&RockId::new(&rockspec.name, &version))
                             .cloned(),
                         explicit: true,
                         action: Action::Installed(item),
@@ -423,7 +423,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         };
         let namespace = self
             .namespaces
-            .get(&(rockspec.name.clone(), version.clone()))
+            .get(&RockId::new(&rockspec.name, &version))
             .cloned();
         self.steps.push(Step {
             name: rockspec.name.clone(),
@@ -507,7 +507,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             ));
             if let Some(ns) = &dep.namespace {
                 self.namespaces
-                    .insert((offer.name.clone(), offer.version.clone()), ns.clone());
+                    .insert(RockId::new(&offer.name, &offer.version), ns.clone());
             }
             let (spec, source) = self.obtain_url(&offer.url(), Origin::Server(offer.url()))?;
             self.plan_one(spec, source, false)?;
