@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn only_a_rock_that_cannot_be_read_stops_it() {
-        let rock = "x 1.0-1".to_owned();
+        let rock = crate::rock_id::RockId::new("x", "1.0-1");
         assert!(stops(&Problem::Unreadable {
             rock: rock.clone(),
             why: "its rock_manifest cannot be read".into(),
