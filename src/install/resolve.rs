@@ -357,7 +357,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             .base
             .rocks
             .iter()
-            .find(|r| r.name == rockspec.name && r.version == version)
+            .find(|r| r.id() == rock)
             // A rock whose item is gone (verify --repair removed it) is
             // built again, never "already installed".
             .filter(|r| self.item_present(&r.item))
@@ -381,10 +381,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         name: rockspec.name.clone(),
                         version: version.clone(),
                         source: self.settings.target.root.display().to_string(),
-                        namespace: self
-                            .namespaces
-                            .get(&RockId::new(&rockspec.name, &version))
-                            .cloned(),
+                        namespace: self.namespaces.get(&rock).cloned(),
                         explicit: true,
                         action: Action::Installed(item),
                         dependencies: satisfied,
@@ -400,8 +397,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         }
         if let Some(command) = &rockspec.post_install {
             self.hooks.push(PostInstall {
-                name: rockspec.name.clone(),
-                version: version.clone(),
+                rock: rock.clone(),
                 command: command.clone(),
             });
         }
@@ -421,10 +417,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             Source::Local { dir, .. } => dir.display().to_string(),
             other => other.file().to_owned(),
         };
-        let namespace = self
-            .namespaces
-            .get(&RockId::new(&rockspec.name, &version))
-            .cloned();
+        let namespace = self.namespaces.get(&rock).cloned();
         self.steps.push(Step {
             name: rockspec.name.clone(),
             version,

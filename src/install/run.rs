@@ -174,7 +174,7 @@ impl<'a> Installer<'a> {
             .iter()
             .zip(items.iter())
             .filter(|(step, item)| {
-                let same = |r: &&ProfileRock| r.name == step.name && r.version == step.version;
+                let same = |r: &&ProfileRock| r.id() == step.rock();
                 let before = base.rocks.iter().find(same);
                 step.in_profile
                     && profile.rocks.iter().any(|r| same(&r))
