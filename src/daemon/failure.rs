@@ -317,6 +317,32 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_commit_failure_crosses_with_its_rock() {
+        let local = BuildError::RemoteCommit {
+            rock: RockId::new("gitrock", "scm-1"),
+            url: "https://git.example/r".into(),
+            status: "exited with status 128".into(),
+        };
+        let remote = to_build(from_build(&local));
+        assert_eq!(remote.to_string(), local.to_string());
+        assert!(
+            matches!(&remote, BuildError::RemoteCommit { rock, .. } if *rock == RockId::new("gitrock", "scm-1"))
+        );
+    }
+
+    #[test]
+    fn a_rock_field_that_is_no_rock_keeps_the_daemons_words() {
+        let said = "gitrock: cannot ask u which commit to build";
+        let wire = with(
+            plain(kind::REMOTE_COMMIT, said.into(), Vec::new()),
+            &[("rock", "gitrock".into()), ("url", "u".into())],
+        );
+        let remote = to_build(wire);
+        assert!(matches!(remote, BuildError::Store(_)));
+        assert_eq!(remote.to_string(), said);
+    }
+
+    #[test]
     fn a_limit_keeps_its_reason_and_hint() {
         let local = BuildError::Isolation {
             rock: RockId::new("slow", "1.0-1"),
