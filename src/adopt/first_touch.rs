@@ -175,9 +175,7 @@ pub fn planned(tree: &Tree) -> Result<Option<(FirstTouch, Profile)>, AdoptError>
         .zip(&found)
         .find(|(v, _)| v.lua_version == tree.lua_version)
     {
-        profile
-            .rocks
-            .retain(|r| one.kept.contains(&(r.name.clone(), r.version.clone())));
+        profile.rocks.retain(|r| one.kept.contains(&r.id()));
         profile
             .rocks
             .extend(found.rocks.iter().map(|rock| ProfileRock {

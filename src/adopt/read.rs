@@ -57,6 +57,13 @@ pub struct FoundRock {
     pub lock: Option<String>,
 }
 
+impl FoundRock {
+    /// Which rock it is.
+    pub fn id(&self) -> RockId {
+        RockId::new(&self.name, &self.version)
+    }
+}
+
 /// Something that stops an adoption unless forced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -220,8 +227,8 @@ pub fn read(root: &Path, lua_version: &str) -> Result<Found, ReadError> {
     })?;
     let reader = TreeReader::new(&dir, lua_version);
     let mut found = Found::default();
-    for (name, version) in links::luarocks_rocks(root, lua_version) {
-        reader.rock(&name, &version, &mut found);
+    for rock in links::luarocks_rocks(root, lua_version) {
+        reader.rock(&rock.name, &rock.version, &mut found);
     }
     found.unowned = reader.unowned(root, &found);
     Ok(found)
