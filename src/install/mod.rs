@@ -65,7 +65,7 @@ pub use doctor::Finding;
 pub use execute::Progress;
 pub use pins::lock_text;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
-pub use plan_cache::PlanRecord;
+pub use plan_cache::{PlanRecord, RecordedRock};
 pub use run::finished_line;
 
 /// LuaRocks' deps modes.

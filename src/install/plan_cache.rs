@@ -27,7 +27,32 @@ pub struct PlanRecord {
     /// The platform.
     pub platform: String,
     /// Every rock built or substituted, dependencies first.
-    pub entries: Vec<PlanEntry>,
+    pub entries: Vec<RecordedRock>,
+}
+
+/// One rock of a [`PlanRecord`].
+#[derive(Debug, Clone)]
+pub struct RecordedRock {
+    /// The rock.
+    pub rock: RockId,
+    /// The recipe it was built by.
+    pub recipe_key: RecipeKey,
+    /// The item that recipe built.
+    pub item: String,
+    /// The item's content hash.
+    pub hash: ContentHash,
+}
+
+impl RecordedRock {
+    /// As a plan document writes it (its fingerprint signs this text).
+    pub fn entry(&self) -> PlanEntry {
+        PlanEntry {
+            rock: self.rock.to_string(),
+            recipe_key: self.recipe_key.to_hex(),
+            item: self.item.clone(),
+            hash: self.hash.to_string(),
+        }
+    }
 }
 
 /// The items a plan knows before anything is built or asked.
@@ -204,11 +229,11 @@ pub(super) fn record(
         else {
             continue;
         };
-        entries.push(PlanEntry {
-            rock: rock.to_string(),
-            recipe_key: key.to_hex(),
+        entries.push(RecordedRock {
+            rock,
+            recipe_key: key,
             item: items[i].clone(),
-            hash: item.record.hash.to_string(),
+            hash: item.record.hash,
         });
     }
     Ok(PlanRecord {
