@@ -304,10 +304,8 @@ pub struct Outcome {
 /// A rock an install added to the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {
-    /// Its name.
-    pub name: String,
-    /// Its version.
-    pub version: String,
+    /// Which rock.
+    pub rock: RockId,
     /// `description.license` of its rockspec.
     pub license: Option<String>,
 }

@@ -136,8 +136,7 @@ impl<'a> Installer<'a> {
             others: base.others.clone(),
         };
         let announce = |step: &plan::Step, item: &String| Added {
-            name: step.name.clone(),
-            version: step.version.clone(),
+            rock: step.rock(),
             license: license_in(
                 &self.builder.store.root().join("store").join(item),
                 &step.name,
