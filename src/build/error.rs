@@ -59,8 +59,9 @@ pub enum BuildError {
     /// names (the server answered `ls-remote` and the clone differently).
     #[error("{rock}: {url} said its commit is {keyed}, but the clone checked out {cloned}; nothing was built (the server answers differently each time: try again, or name a tag)")]
     CommitChanged {
-        /// The rock.
-        rock: RockId,
+        /// The rock (boxed: with a URL and two commits beside it, the
+        /// variant would make every `Result<_, BuildError>` larger).
+        rock: Box<RockId>,
         /// The repository.
         url: String,
         /// The commit the key names.

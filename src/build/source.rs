@@ -476,7 +476,7 @@ fn check_commit(
     match (success, cloned) {
         (true, Some(c)) if c.eq_ignore_ascii_case(keyed) => Ok(()),
         (true, Some(c)) => Err(BuildError::CommitChanged {
-            rock: rock.to_owned(),
+            rock: Box::new(rock.clone()),
             url: source.url.clone(),
             keyed: keyed.to_owned(),
             cloned: c.to_owned(),
