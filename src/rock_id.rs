@@ -50,6 +50,13 @@ impl serde::Serialize for RockId {
     }
 }
 
+/// Serialises rocks as `[name, version]` pairs, for documents that have
+/// always written them so (`adopt --json`): the same bytes as a list of
+/// `(String, String)`.
+pub fn as_pairs<S: serde::Serializer>(rocks: &[RockId], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(rocks.iter().map(|r| (&r.name, &r.version)))
+}
+
 impl<'de> serde::Deserialize<'de> for RockId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -70,6 +77,37 @@ mod tests {
         let json = serde_json::to_string(&id).unwrap_or_default();
         assert_eq!(json, "\"lpeg 1.0.2-1\"");
         assert_eq!(serde_json::from_str::<RockId>(&json).ok(), Some(id));
+    }
+
+    #[test]
+    fn as_pairs_writes_what_a_list_of_name_version_tuples_wrote() {
+        #[derive(serde::Serialize)]
+        struct Typed {
+            #[serde(serialize_with = "as_pairs")]
+            rocks: Vec<RockId>,
+        }
+        #[derive(serde::Serialize)]
+        struct Pairs {
+            rocks: Vec<(String, String)>,
+        }
+        let typed = Typed {
+            rocks: vec![
+                RockId::new("a", "1.0-1"),
+                RockId::new("lua-cjson", "2.1.0.10-1"),
+            ],
+        };
+        let pairs = Pairs {
+            rocks: vec![
+                ("a".into(), "1.0-1".into()),
+                ("lua-cjson".into(), "2.1.0.10-1".into()),
+            ],
+        };
+        let json = serde_json::to_string_pretty(&typed).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::to_string_pretty(&pairs).unwrap_or_default()
+        );
+        assert!(json.contains("\"lua-cjson\",\n"), "{json}");
     }
 
     #[test]

@@ -175,9 +175,7 @@ pub fn planned(tree: &Tree) -> Result<Option<(FirstTouch, Profile)>, AdoptError>
         .zip(&found)
         .find(|(v, _)| v.lua_version == tree.lua_version)
     {
-        profile
-            .rocks
-            .retain(|r| one.kept.contains(&(r.name.clone(), r.version.clone())));
+        profile.rocks.retain(|r| one.kept.contains(&r.id()));
         profile
             .rocks
             .extend(found.rocks.iter().map(|rock| ProfileRock {
@@ -218,7 +216,7 @@ mod tests {
 
     #[test]
     fn only_a_rock_that_cannot_be_read_stops_it() {
-        let rock = "x 1.0-1".to_owned();
+        let rock = crate::rock_id::RockId::new("x", "1.0-1");
         assert!(stops(&Problem::Unreadable {
             rock: rock.clone(),
             why: "its rock_manifest cannot be read".into(),

@@ -44,7 +44,7 @@ use serde::Serialize;
 pub use read::{Found, FoundRock, Problem};
 
 use crate::backend::{ProfileRequest, StoreBackend};
-use crate::rock_id::RockId;
+use crate::rock_id::{as_pairs, RockId};
 use crate::store::db::ItemKind;
 use crate::store::{GenerationRoot, ItemSpec, Store, StoreError};
 use crate::tree::profile::{Profile, ProfileError, ProfileRock, WrapperContext};
@@ -140,12 +140,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AdoptError + '_ {
 pub struct VersionSurvey {
     /// `5.x`.
     pub lua_version: String,
-    /// Rocks LuaRocks installed, `(name, version)`: each becomes an item.
-    pub adopted: Vec<(String, String)>,
+    /// Rocks LuaRocks installed: each becomes an item.
+    #[serde(serialize_with = "as_pairs")]
+    pub adopted: Vec<RockId>,
     /// Rocks rockstore already had that stay.
-    pub kept: Vec<(String, String)>,
+    #[serde(serialize_with = "as_pairs")]
+    pub kept: Vec<RockId>,
     /// Rocks of the current generation LuaRocks removed since.
-    pub dropped: Vec<(String, String)>,
+    #[serde(serialize_with = "as_pairs")]
+    pub dropped: Vec<RockId>,
     /// Files no rock owns (they stay as they are).
     pub unowned: Vec<PathBuf>,
     /// What stops the adoption unless forced.
@@ -250,11 +253,7 @@ pub fn survey(tree: &Tree) -> Result<(Survey, Vec<Found>), AdoptError> {
         let changes = at.luarocks_changes();
         let mut one = VersionSurvey {
             lua_version: v,
-            adopted: found
-                .rocks
-                .iter()
-                .map(|r| (r.name.clone(), r.version.clone()))
-                .collect(),
+            adopted: found.rocks.iter().map(FoundRock::id).collect(),
             dropped: changes.removed,
             unowned: found.unowned.clone(),
             problems: found.problems.clone(),
@@ -262,9 +261,9 @@ pub fn survey(tree: &Tree) -> Result<(Survey, Vec<Found>), AdoptError> {
         };
         if at.is_profile() {
             for rock in at.current_profile()?.rocks {
-                let pair = (rock.name.clone(), rock.version.clone());
-                if !one.adopted.contains(&pair) && !one.dropped.contains(&pair) {
-                    one.kept.push(pair);
+                let id = rock.id();
+                if !one.adopted.contains(&id) && !one.dropped.contains(&id) {
+                    one.kept.push(id);
                 }
             }
         }
@@ -367,7 +366,7 @@ pub(crate) fn adopt_locked(
         };
         let mut rocks: Vec<ProfileRock> = held
             .iter()
-            .filter(|r| one.kept.contains(&(r.name.clone(), r.version.clone())))
+            .filter(|r| one.kept.contains(&r.id()))
             .cloned()
             .collect();
         for rock in &found.rocks {

@@ -18,6 +18,7 @@ use cap_std::fs::Dir;
 
 use crate::build::rock_manifest::md5_hex;
 use crate::lua::value::{Key, Table, Value};
+use crate::rock_id::RockId;
 use crate::rockspec::{LoadOptions, Rockspec};
 use crate::tree::links;
 use crate::tree::profile::{module_name, versioned};
@@ -56,13 +57,20 @@ pub struct FoundRock {
     pub lock: Option<String>,
 }
 
+impl FoundRock {
+    /// Which rock it is.
+    pub fn id(&self) -> RockId {
+        RockId::new(&self.name, &self.version)
+    }
+}
+
 /// Something that stops an adoption unless forced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// A file differs from what LuaRocks installed.
     Edited {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Relative to the tree.
         file: PathBuf,
         /// The md5 `rock_manifest` records.
@@ -72,30 +80,30 @@ pub enum Problem {
     },
     /// A file `rock_manifest` lists is not in the tree.
     Missing {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Where it should be, relative to the tree.
         file: PathBuf,
     },
     /// Something is there, but not a regular file (a link, a directory).
     NotAFile {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Relative to the tree.
         file: PathBuf,
     },
     /// A file in a rock directory that `rock_manifest` does not list.
     Unlisted {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Relative to the tree.
         file: PathBuf,
     },
     /// Something in a rock directory that `rock_manifest` does not list
     /// and that is not a regular file (a link, a FIFO): never read.
     UnlistedNotAFile {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Relative to the tree.
         file: PathBuf,
     },
@@ -103,8 +111,8 @@ pub enum Problem {
     /// (`..`, an absolute path, a name with `/`) or holds neither an md5
     /// nor a directory: never read.
     BadEntry {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// The entry's path in `rock_manifest`, as written.
         entry: String,
         /// What is wrong with it.
@@ -112,8 +120,8 @@ pub enum Problem {
     },
     /// A rock whose `rock_manifest` or rockspec cannot be read.
     Unreadable {
-        /// `name version`.
-        rock: String,
+        /// Which rock.
+        rock: RockId,
         /// Why.
         why: String,
     },
@@ -219,8 +227,8 @@ pub fn read(root: &Path, lua_version: &str) -> Result<Found, ReadError> {
     })?;
     let reader = TreeReader::new(&dir, lua_version);
     let mut found = Found::default();
-    for (name, version) in links::luarocks_rocks(root, lua_version) {
-        reader.rock(&name, &version, &mut found);
+    for rock in links::luarocks_rocks(root, lua_version) {
+        reader.rock(&rock.name, &rock.version, &mut found);
     }
     found.unowned = reader.unowned(root, &found);
     Ok(found)
@@ -266,7 +274,7 @@ impl<'a> TreeReader<'a> {
     }
 
     fn rock(&self, name: &str, version: &str, found: &mut Found) {
-        let shown = crate::rock_id::RockId::new(name, version).to_string();
+        let shown = RockId::new(name, version);
         let rock_dir = PathBuf::from(format!("lib/luarocks/rocks-{}/{name}/{version}", self.v));
         let manifest_rel = rock_dir.join("rock_manifest");
         let table = match read_regular(self.dir, &manifest_rel, LUA_FILE) {

@@ -16,8 +16,9 @@ use crate::tree::{links, switching, temp_name, Tree, ADOPTING, META, RELEASING};
 /// What a release did.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Released {
-    /// The rocks the tree holds, `(name, version)`.
-    pub rocks: Vec<(String, String)>,
+    /// The rocks the tree holds.
+    #[serde(serialize_with = "crate::rock_id::as_pairs")]
+    pub rocks: Vec<crate::rock_id::RockId>,
     /// How many links became files or directories.
     pub replaced: usize,
     /// Whether the tree was a profile at all.
@@ -66,7 +67,7 @@ fn release_locked(store: &Store, tree: &Tree, meta: &Path) -> Result<Released, A
             .current_profile()?
             .rocks
             .into_iter()
-            .map(|r| (r.name, r.version))
+            .map(|r| r.id())
             .collect();
         // Read all it will copy before the marker says a release is under
         // way: a generation that cannot be read stops it here, unchanged.

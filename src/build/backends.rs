@@ -16,6 +16,7 @@ use super::isolation::Sandbox;
 use super::variables::{substitute, Variables};
 use super::BuildError;
 use crate::rel_path::RelPath;
+use crate::rock_id::RockId;
 use crate::rockspec::build::{CMake, CModule, Command as CommandBackend, Install, Make, Module};
 
 /// Where a backend works and what it sees. Every file the build itself
@@ -24,7 +25,7 @@ use crate::rockspec::build::{CMake, CModule, Command as CommandBackend, Install,
 /// symlink in the sources, cannot reach outside either directory.
 pub struct Ctx<'a> {
     /// The rock, for messages.
-    pub rock: &'a str,
+    pub rock: &'a RockId,
     /// The unpacked source directory (the build's working directory).
     pub src: &'a Path,
     /// A handle on `src`.

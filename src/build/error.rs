@@ -8,6 +8,7 @@ use crate::archive::ArchiveError;
 use crate::fetch::FetchError;
 use crate::lua_install::LuaInstallError;
 use crate::rel_path::{RelPath, RelPathError};
+use crate::rock_id::RockId;
 use crate::rockspec::build::FieldError;
 use crate::rockspec::RockspecError;
 use crate::store::StoreError;
@@ -22,7 +23,7 @@ pub enum BuildError {
     #[error("rockspec {rock}: {source}")]
     Field {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// The field.
         #[source]
         source: FieldError,
@@ -37,7 +38,7 @@ pub enum BuildError {
     #[error("{rock}: {source}")]
     Isolation {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// What happened.
         #[source]
         source: IsolationError,
@@ -48,7 +49,7 @@ pub enum BuildError {
     #[error("{rock}: cannot ask {url} which commit to build (`git ls-remote` {status})")]
     RemoteCommit {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// The repository.
         url: String,
         /// How git ended, and what it said.
@@ -58,8 +59,9 @@ pub enum BuildError {
     /// names (the server answered `ls-remote` and the clone differently).
     #[error("{rock}: {url} said its commit is {keyed}, but the clone checked out {cloned}; nothing was built (the server answers differently each time: try again, or name a tag)")]
     CommitChanged {
-        /// The rock.
-        rock: String,
+        /// The rock (boxed: with a URL and two commits beside it, the
+        /// variant would make every `Result<_, BuildError>` larger).
+        rock: Box<RockId>,
         /// The repository.
         url: String,
         /// The commit the key names.
@@ -83,7 +85,7 @@ pub enum BuildError {
     #[error("{rock}: cannot fetch its sources")]
     Sources {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// Why.
         #[source]
         source: FetchError,
@@ -136,7 +138,7 @@ pub enum BuildError {
     #[error("rockspec {rock}: {field}: {source}")]
     Path {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// The field.
         field: String,
         /// What is wrong with the path.
@@ -148,7 +150,7 @@ pub enum BuildError {
     #[error("{rock}: cannot copy `{from}` from the sources to `{to}` in the rock")]
     Copy {
         /// The rock.
-        rock: String,
+        rock: RockId,
         /// In the sources.
         from: RelPath,
         /// In the item.

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 
 use super::{BuildError, Builder, Built, Origin, RockspecInput, Sources};
+use crate::rock_id::RockId;
 use crate::rockspec::Rockspec;
-use crate::store::content_hash::ContentHash;
+use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::Item;
 
 /// A fetched rock file or rockspec, or a working directory.
@@ -144,7 +145,7 @@ impl Source {
         &self,
         builder: &Builder<'_>,
         dependency_items: Vec<String>,
-    ) -> Result<Option<(crate::store::content_hash::RecipeKey, String)>, BuildError> {
+    ) -> Result<Option<(RecipeKey, RockId)>, BuildError> {
         if let Source::SrcRock { file, bytes } = self {
             return builder
                 .recipe_of_src_rock(file, bytes, dependency_items)
@@ -173,7 +174,7 @@ impl Source {
             }
             Source::BinaryRock { .. } => Ok(match self.realised(builder, dependency_items)? {
                 Some(item) => super::Planned::Reuse(item),
-                None => super::Planned::Build(crate::store::content_hash::RecipeKey([0; 32])),
+                None => super::Planned::Build(RecipeKey([0; 32])),
             }),
         }
     }

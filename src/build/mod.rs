@@ -47,6 +47,7 @@ use cap_std::fs::Dir;
 
 use crate::fetch::Fetcher;
 use crate::lua_install::LuaInstall;
+use crate::rock_id::RockId;
 use crate::rockspec::build::{Backend, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec};
 use crate::store::db::ItemKind;
@@ -228,7 +229,7 @@ pub struct RockspecInput<'b> {
 
 /// A rockspec build as decided before it runs.
 struct Prepared {
-    rock: String,
+    rock: RockId,
     rockspec: Rockspec,
     backend: Backend,
     install: crate::rockspec::build::Install,
@@ -267,7 +268,7 @@ impl Builder<'_> {
             .build
             .backend()
             .map_err(|source| BuildError::Field {
-                rock: rockspec.id().to_string(),
+                rock: rockspec.id(),
                 source,
             })?;
         let linked = linked_libraries(&backend);
@@ -297,7 +298,7 @@ impl Builder<'_> {
     /// backend and install tables, the variables, and the recipe key.
     fn prepare(&self, input: &RockspecInput<'_>) -> Result<Prepared, BuildError> {
         let rockspec = self.load(input)?;
-        let rock = rockspec.id().to_string();
+        let rock = rockspec.id();
         let field = |source| BuildError::Field {
             rock: rock.clone(),
             source,
@@ -392,11 +393,11 @@ impl Builder<'_> {
         Ok(self.store.realisation(&prepared.key)?)
     }
 
-    /// The recipe key of `input` and its rock (`name version`).
+    /// The recipe key of `input` and its rock.
     pub fn recipe(
         &self,
         input: &RockspecInput<'_>,
-    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
+    ) -> Result<(crate::store::content_hash::RecipeKey, RockId), BuildError> {
         let prepared = self.prepare(input)?;
         Ok((prepared.key, prepared.rock))
     }
@@ -410,8 +411,10 @@ impl Builder<'_> {
         }
         if let Some(substituters) = self.substituters {
             let abi = self.env.lua_abi();
+            // The substituter compares it with a realisation's text.
+            let rock = prepared.rock.to_string();
             let expect = crate::cache::substitute::Expect {
-                rock: &prepared.rock,
+                rock: &rock,
                 lua_abi: &abi,
                 platform: &self.env.arch,
             };
@@ -446,8 +449,9 @@ impl Builder<'_> {
             return Ok(None);
         };
         let abi = self.env.lua_abi();
+        let rock = prepared.rock.to_string();
         let expect = crate::cache::substitute::Expect {
-            rock: &prepared.rock,
+            rock: &rock,
             lua_abi: &abi,
             platform: &self.env.arch,
         };
@@ -501,7 +505,7 @@ impl Builder<'_> {
         let _ = self.store.record_facts(&crate::store::db::RecipeFacts {
             format_version: crate::store::db::FORMAT_VERSION,
             recipe_key: key,
-            rock: rockspec.id().to_string(),
+            rock: rockspec.id(),
             lua_abi: self.env.lua_abi(),
             platform: self.env.arch.clone(),
         });
@@ -629,7 +633,8 @@ impl Builder<'_> {
                 }
             }
             let staging = self.store.stage()?;
-            self.store.copy_into(&staging, &out_handle, rock)?;
+            self.store
+                .copy_into(&staging, &out_handle, &rock.to_string())?;
             self.finish_item(prepared, input, &staging)?;
             Ok((staging, fetched))
         })();

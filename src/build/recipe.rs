@@ -24,6 +24,7 @@ use super::isolation::{self, BuildLimits, NOBODY};
 use super::variables::Variables;
 use super::BuildError;
 use crate::lua_install::LuaInstall;
+use crate::rock_id::RockId;
 use crate::rockspec::source::Source;
 use crate::store::content_hash::RecipeKey;
 
@@ -59,7 +60,7 @@ pub enum Probe<'a> {
 
 /// Reads what a key needs from outside the request.
 pub fn gather(
-    rock: &str,
+    rock: &RockId,
     lua: &LuaInstall,
     compiler: Option<&str>,
     source: Option<&Source>,
@@ -291,7 +292,7 @@ fn remembered_hash(
 /// The commit an untagged git source would check out, asked of the remote
 /// without cloning. A failure is an error: a key that silently lost its
 /// commit could reuse a stale build.
-fn remote_commit(rock: &str, source: &Source, probe: Probe<'_>) -> Result<String, BuildError> {
+fn remote_commit(rock: &RockId, source: &Source, probe: Probe<'_>) -> Result<String, BuildError> {
     let url = super::source::git_remote(&source.url);
     let reference = source
         .branch

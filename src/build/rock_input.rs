@@ -9,7 +9,9 @@ use super::{
     Planned, RockspecInput, Sources,
 };
 use crate::archive::{self, ArchiveError};
+use crate::rock_id::RockId;
 use crate::rockspec::Rockspec;
+use crate::store::content_hash::RecipeKey;
 use crate::store::db::ItemKind;
 use crate::store::{Item, ItemSpec};
 
@@ -45,7 +47,7 @@ impl Builder<'_> {
         file: &str,
         bytes: &[u8],
         dependency_items: Vec<String>,
-    ) -> Result<(crate::store::content_hash::RecipeKey, String), BuildError> {
+    ) -> Result<(RecipeKey, RockId), BuildError> {
         self.recipe(&src_rock_input(file, bytes, dependency_items)?)
     }
 

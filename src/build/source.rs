@@ -16,6 +16,7 @@ use super::Origin;
 use crate::archive;
 use crate::fetch::{Fetched, Fetcher, Freshness};
 use crate::rel_path::RelPath;
+use crate::rock_id::RockId;
 use crate::rockspec::build::{CModule, Module};
 use crate::rockspec::source::{is_basic_protocol, Source};
 use crate::rockspec::Rockspec;
@@ -36,7 +37,7 @@ pub fn obtain(
     commit: Option<&str>,
 ) -> Result<(PathBuf, Option<FetchedSource>), BuildError> {
     let source = &rockspec.source;
-    let rock = rockspec.id().to_string();
+    let rock = rockspec.id();
     let dir = source_dir(&rock, &source.dir)?;
     let unpack_dir = work.join("source");
     std::fs::create_dir_all(&unpack_dir).map_err(|e| io(&unpack_dir, e))?;
@@ -202,7 +203,7 @@ pub fn allowed_by_only_sources(rockspec: &Rockspec, only: Option<&str>) -> Resul
 
 /// `source.dir` as a path inside the unpack directory; `.` (or nothing)
 /// is the unpack directory itself.
-fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {
+fn source_dir(rock: &RockId, dir: &str) -> Result<Option<RelPath>, BuildError> {
     match RelPath::parse(dir) {
         Ok(p) => Ok(Some(p)),
         Err(crate::rel_path::RelPathError::Empty(_)) => Ok(None),
@@ -219,7 +220,7 @@ fn source_dir(rock: &str, dir: &str) -> Result<Option<RelPath>, BuildError> {
 /// file or repository is one its origin may name.
 pub(crate) fn check_before_fetch(rockspec: &Rockspec, origin: &Origin) -> Result<(), BuildError> {
     let source = &rockspec.source;
-    let rock = rockspec.id().to_string();
+    let rock = rockspec.id();
     source_dir(&rock, &source.dir)?;
     let url = if source.protocol.starts_with("git") {
         git_url(source)
@@ -232,7 +233,7 @@ pub(crate) fn check_before_fetch(rockspec: &Rockspec, origin: &Origin) -> Result
 /// A rockspec from a server may name a local file (`file://` or a plain
 /// path) only inside that server's own directory, when the server is a
 /// local directory itself; a rockspec the user named may name any.
-fn check_local_source(rock: &str, url: &str, origin: &Origin) -> Result<(), BuildError> {
+fn check_local_source(rock: &RockId, url: &str, origin: &Origin) -> Result<(), BuildError> {
     let Origin::Server(from) = origin else {
         return Ok(());
     };
@@ -372,7 +373,7 @@ pub fn git_checkout(
 /// process, or in a daemon build as its build user, with none of the
 /// daemon's git configuration or credentials.
 fn git_clone(
-    rock: &str,
+    rock: &RockId,
     source: &Source,
     dir: &RelPath,
     dest: &Path,
@@ -432,7 +433,7 @@ fn git_clone(
 /// and the clone with another must not have its content stored under the
 /// first's key. Asked as the build user (the clone is hers).
 fn check_commit(
-    rock: &str,
+    rock: &RockId,
     source: &Source,
     dir: &RelPath,
     dest: &Path,
@@ -475,7 +476,7 @@ fn check_commit(
     match (success, cloned) {
         (true, Some(c)) if c.eq_ignore_ascii_case(keyed) => Ok(()),
         (true, Some(c)) => Err(BuildError::CommitChanged {
-            rock: rock.to_owned(),
+            rock: Box::new(rock.clone()),
             url: source.url.clone(),
             keyed: keyed.to_owned(),
             cloned: c.to_owned(),

@@ -141,7 +141,7 @@ pub fn push_item(
             hash: item.record.hash.to_string(),
             size: item.record.size,
             blob_size,
-            rock: facts.rock.clone(),
+            rock: facts.rock.to_string(),
             lua_abi: facts.lua_abi.clone(),
             platform: facts.platform.clone(),
             signature: String::new(),

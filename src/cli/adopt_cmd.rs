@@ -74,7 +74,6 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
         outln!("{}", serde_json::to_string_pretty(&survey)?);
         return Ok(ExitStatus::Success);
     }
-    let rock = |(n, v): &(String, String)| format!("{n} {v}");
     if args.dry_run {
         for one in &survey.versions {
             let v = &one.lua_version;
@@ -83,7 +82,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 one.adopted.len()
             );
             for r in &one.adopted {
-                outln!("   {}", rock(r));
+                outln!("   {r}");
             }
             if !one.kept.is_empty() {
                 outln!(
@@ -91,7 +90,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                     one.kept.len()
                 );
                 for r in &one.kept {
-                    outln!("   {}", rock(r));
+                    outln!("   {r}");
                 }
             }
             if !one.dropped.is_empty() {
@@ -100,7 +99,7 @@ pub fn adopt(args: AdoptArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                     one.dropped.len()
                 );
                 for r in &one.dropped {
-                    outln!("   {}", rock(r));
+                    outln!("   {r}");
                 }
             }
         }

@@ -16,6 +16,7 @@ use rockstore::cache::push::{self, Pusher};
 use rockstore::cache::substitute::Substituters;
 use rockstore::cache::transport::{S3Credentials, Timeouts};
 use rockstore::cache::Cache;
+use rockstore::install::RecordedRock;
 
 use super::context::Context;
 use super::report::ExitStatus;
@@ -247,7 +248,7 @@ impl Context {
         for signer in self.secret_keys()? {
             let mut complete = true;
             for entry in &record.entries {
-                let path = format!("real/{}/{}.json", entry.recipe_key, signer.name);
+                let path = format!("real/{}/{}.json", entry.recipe_key.to_hex(), signer.name);
                 if cache.transport().head(&path)?.is_none() {
                     complete = false;
                     break;
@@ -261,7 +262,7 @@ impl Context {
                 plan_key: record.plan_key.clone(),
                 lua_abi: record.lua_abi.clone(),
                 platform: record.platform.clone(),
-                entries: record.entries.clone(),
+                entries: record.entries.iter().map(RecordedRock::entry).collect(),
                 signature: String::new(),
             };
             plan_doc::sign(&mut doc, &signer);

@@ -305,9 +305,8 @@ pub(super) fn report_install(cx: &Context, tree: &Tree, outcome: &rockstore::ins
             .map(|l| format!(" (license: {l})"))
             .unwrap_or_default();
         outln!(
-            "{} {} is now installed in {}{license}",
-            added.name,
-            added.version,
+            "{} is now installed in {}{license}",
+            added.rock,
             tree.root.display()
         );
         outln!();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 use clap::Args;
 
-use rockstore::tree::Tree;
+use rockstore::tree::{ProfileRock, Tree};
 use serde::Serialize;
 
 use super::context::Context;
@@ -637,10 +637,10 @@ pub fn which(args: WhichArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                         placed_from.as_deref() == Some(r.item.as_str())
                             || real.to_string_lossy().contains(&r.item)
                     })
-                    .map(|r| (r.name.clone(), r.version.clone()))
+                    .map(ProfileRock::id)
                     .or_else(|| super::store_gone::manifest_provider(&tree, &args.module));
-                if let Some((name, version)) = provider {
-                    outln!("(provided by {name} {version})");
+                if let Some(rock) = provider {
+                    outln!("(provided by {rock})");
                 }
                 return Ok(ExitStatus::Success);
             }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use rockstore::rock_id::RockId;
 use rockstore::tree::Tree;
 
 use super::context::Context;
@@ -55,12 +56,7 @@ pub(super) fn show_without_store(
     let store = rockstore::tree::binding::read(&tree.root)
         .map(|b| b.store.display().to_string())
         .unwrap_or_else(|| "its store".to_owned());
-    outln!(
-        "\n{} {} - installed in {}\n",
-        rock.name,
-        rock.version,
-        tree.root.display()
-    );
+    outln!("\n{} - installed in {}\n", rock.id(), tree.root.display());
     outln!("Item:\t{}", rock.item);
     outln!("Explicit:\t{}", rock.explicit);
     outln!("Depends on:");
@@ -76,8 +72,8 @@ pub(super) fn show_without_store(
 }
 
 /// The rock the tree's manifest (a real file in the tree) says provides
-/// `module`: `name version`.
-pub(super) fn manifest_provider(tree: &Tree, module: &str) -> Option<(String, String)> {
+/// `module` (the manifest writes it `name/version`).
+pub(super) fn manifest_provider(tree: &Tree, module: &str) -> Option<RockId> {
     let manifest = tree.rocks_dir().join("manifest");
     let bytes = std::fs::read(&manifest).ok()?;
     let read = rockstore::manifest::repository::RepositoryManifest::from_lua(
@@ -88,5 +84,5 @@ pub(super) fn manifest_provider(tree: &Tree, module: &str) -> Option<(String, St
     let modules = read.table.get("modules")?.as_table()?;
     let first = modules.get_strings(module).into_iter().next()?;
     let (name, version) = first.split_once('/')?;
-    Some((name.to_owned(), version.to_owned()))
+    Some(RockId::new(name, version))
 }

@@ -107,7 +107,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
             with(
                 base(kind::ISOLATION),
                 &[
-                    ("rock", rock.as_str().into()),
+                    ("rock", rock.to_string().into()),
                     ("reason", reason.into()),
                     ("seconds", seconds.into()),
                 ],
@@ -116,7 +116,7 @@ pub fn from_build(error: &BuildError) -> WireFailure {
         BuildError::RemoteCommit { rock, url, status } => with(
             base(kind::REMOTE_COMMIT),
             &[
-                ("rock", rock.as_str().into()),
+                ("rock", rock.to_string().into()),
                 ("url", url.as_str().into()),
                 ("status", status.as_str().into()),
             ],
@@ -157,15 +157,19 @@ pub fn to_build(failure: WireFailure) -> BuildError {
                 "no_sandbox" => IsolationError::NoSandbox,
                 _ => return BuildError::Store(to_store(failure)),
             };
-            BuildError::Isolation {
-                rock: text(f, "rock"),
-                source,
+            match RockId::parse(&text(f, "rock")) {
+                Some(rock) => BuildError::Isolation { rock, source },
+                // Not a rock: the failure as the daemon worded it.
+                None => BuildError::Store(to_store(failure)),
             }
         }
-        kind::REMOTE_COMMIT => BuildError::RemoteCommit {
-            rock: text(f, "rock"),
-            url: text(f, "url"),
-            status: text(f, "status"),
+        kind::REMOTE_COMMIT => match RockId::parse(&text(f, "rock")) {
+            Some(rock) => BuildError::RemoteCommit {
+                rock,
+                url: text(f, "url"),
+                status: text(f, "status"),
+            },
+            None => BuildError::Store(to_store(failure)),
         },
         kind::MD5 => BuildError::Md5 {
             file: text(f, "file"),
@@ -313,9 +317,35 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_commit_failure_crosses_with_its_rock() {
+        let local = BuildError::RemoteCommit {
+            rock: RockId::new("gitrock", "scm-1"),
+            url: "https://git.example/r".into(),
+            status: "exited with status 128".into(),
+        };
+        let remote = to_build(from_build(&local));
+        assert_eq!(remote.to_string(), local.to_string());
+        assert!(
+            matches!(&remote, BuildError::RemoteCommit { rock, .. } if *rock == RockId::new("gitrock", "scm-1"))
+        );
+    }
+
+    #[test]
+    fn a_rock_field_that_is_no_rock_keeps_the_daemons_words() {
+        let said = "gitrock: cannot ask u which commit to build";
+        let wire = with(
+            plain(kind::REMOTE_COMMIT, said.into(), Vec::new()),
+            &[("rock", "gitrock".into()), ("url", "u".into())],
+        );
+        let remote = to_build(wire);
+        assert!(matches!(remote, BuildError::Store(_)));
+        assert_eq!(remote.to_string(), said);
+    }
+
+    #[test]
     fn a_limit_keeps_its_reason_and_hint() {
         let local = BuildError::Isolation {
-            rock: "slow 1.0-1".into(),
+            rock: RockId::new("slow", "1.0-1"),
             source: IsolationError::Silent(std::time::Duration::from_secs(2)),
         };
         let remote = to_build(from_build(&local));

@@ -24,10 +24,7 @@ impl<'a> Installer<'a> {
         profile: &Profile,
     ) -> Result<(), HookFailure> {
         for hook in &plan.hooks {
-            let kept = profile
-                .rocks
-                .iter()
-                .any(|r| r.name == hook.name && r.version == hook.version);
+            let kept = profile.rocks.iter().any(|r| r.id() == hook.rock);
             if !kept {
                 continue;
             }
@@ -35,8 +32,8 @@ impl<'a> Installer<'a> {
                 .settings
                 .target
                 .rocks_dir()
-                .join(&hook.name)
-                .join(&hook.version);
+                .join(&hook.rock.name)
+                .join(&hook.rock.version);
             let mut vars = self.builder.env.variables.clone();
             vars.insert("PREFIX".into(), prefix.display().to_string());
             for (var, sub) in [
@@ -64,7 +61,7 @@ impl<'a> Installer<'a> {
                 Err(e) => format!("could not be started: {e}"),
             };
             return Err(HookFailure {
-                rock: RockId::new(&hook.name, &hook.version),
+                rock: hook.rock.clone(),
                 command,
                 status: failure,
             });

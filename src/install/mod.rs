@@ -65,7 +65,7 @@ pub use doctor::Finding;
 pub use execute::Progress;
 pub use pins::lock_text;
 pub use plan::{Action, By, InstallPlan, Satisfied, Step};
-pub use plan_cache::PlanRecord;
+pub use plan_cache::{PlanRecord, RecordedRock};
 pub use run::finished_line;
 
 /// LuaRocks' deps modes.
@@ -304,10 +304,8 @@ pub struct Outcome {
 /// A rock an install added to the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {
-    /// Its name.
-    pub name: String,
-    /// Its version.
-    pub version: String,
+    /// Which rock.
+    pub rock: RockId,
     /// `description.license` of its rockspec.
     pub license: Option<String>,
 }

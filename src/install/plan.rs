@@ -136,8 +136,7 @@ pub enum By {
 /// rock is current (LuaRocks runs it after deploying).
 #[derive(Debug, Clone)]
 pub(crate) struct PostInstall {
-    pub name: String,
-    pub version: String,
+    pub rock: RockId,
     pub command: String,
 }
 

@@ -12,6 +12,7 @@ use super::resolve::dependency_items;
 use super::{InstallError, Installer};
 use crate::cache::plan_doc::{self, PlanEntry};
 use crate::cache::substitute::{Expect, Hit, Substituters};
+use crate::rock_id::RockId;
 use crate::store::content_hash::{ContentHash, RecipeKey};
 use crate::store::item_name::ItemName;
 
@@ -26,7 +27,32 @@ pub struct PlanRecord {
     /// The platform.
     pub platform: String,
     /// Every rock built or substituted, dependencies first.
-    pub entries: Vec<PlanEntry>,
+    pub entries: Vec<RecordedRock>,
+}
+
+/// One rock of a [`PlanRecord`].
+#[derive(Debug, Clone)]
+pub struct RecordedRock {
+    /// The rock.
+    pub rock: RockId,
+    /// The recipe it was built by.
+    pub recipe_key: RecipeKey,
+    /// The item that recipe built.
+    pub item: String,
+    /// The item's content hash.
+    pub hash: ContentHash,
+}
+
+impl RecordedRock {
+    /// As a plan document writes it (its fingerprint signs this text).
+    pub fn entry(&self) -> PlanEntry {
+        PlanEntry {
+            rock: self.rock.to_string(),
+            recipe_key: self.recipe_key.to_hex(),
+            item: self.item.clone(),
+            hash: self.hash.to_string(),
+        }
+    }
 }
 
 /// The items a plan knows before anything is built or asked.
@@ -93,7 +119,7 @@ pub(super) fn hits_from_document(
     };
     let mut items = known_items(plan);
     let mut asked = vec![false; plan.steps.len()];
-    let mut wanted: Vec<(RecipeKey, String, String)> = Vec::new();
+    let mut wanted: Vec<(RecipeKey, RockId, String)> = Vec::new();
     let mut hashes: Vec<ContentHash> = Vec::new();
     // The levels, with no request: the document gives each item.
     loop {
@@ -115,7 +141,9 @@ pub(super) fn hits_from_document(
                 items[i] = Some(item.name.as_str().to_owned());
                 continue;
             }
-            let Some(entry) = doc.entries.iter().find(|e| e.rock == rock) else {
+            // The document holds each rock as its text (what was signed).
+            let listed = |e: &&PlanEntry| RockId::parse(&e.rock).as_ref() == Some(&rock);
+            let Some(entry) = doc.entries.iter().find(listed) else {
                 return refuse(format!("it does not list {rock}"));
             };
             if entry.recipe_key != recipe.to_hex() {
@@ -134,10 +162,13 @@ pub(super) fn hits_from_document(
     }
     // Each entry against its signed realisation, all asked at once, and
     // the blobs the entries name fetched in the same round (kept aside:
-    // admission checks each against its hash and realisation).
+    // admission checks each against its hash and realisation). The
+    // substituter compares each rock with its realisation's text.
+    let texts: Vec<String> = wanted.iter().map(|(_, rock, _)| rock.to_string()).collect();
     let expects: Vec<(RecipeKey, Expect<'_>)> = wanted
         .iter()
-        .map(|(key, rock, _)| {
+        .zip(&texts)
+        .map(|((key, _, _), rock)| {
             (
                 *key,
                 Expect {
@@ -198,11 +229,11 @@ pub(super) fn record(
         else {
             continue;
         };
-        entries.push(PlanEntry {
+        entries.push(RecordedRock {
             rock,
-            recipe_key: key.to_hex(),
+            recipe_key: key,
             item: items[i].clone(),
-            hash: item.record.hash.to_string(),
+            hash: item.record.hash,
         });
     }
     Ok(PlanRecord {

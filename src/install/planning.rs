@@ -193,7 +193,7 @@ impl<'a> Installer<'a> {
             let rockspec = source.rockspec(&self.builder)?;
             let mut needs = rockspec.build_dependencies.clone();
             needs.extend(rockspec.dependencies.iter().cloned());
-            deps.extend(Dependency::parse(&format!("{} == {}", step.name, step.version)).ok());
+            deps.push(Dependency::exactly(&step.rock()));
             in_hand.push((
                 step.name.clone(),
                 solve::Candidate {
@@ -221,7 +221,7 @@ impl<'a> Installer<'a> {
             .rocks
             .iter()
             .filter(|r| r.explicit && !asked.contains(&r.name.as_str()))
-            .filter_map(|r| Dependency::parse(&format!("{} == {}", r.name, r.version)).ok())
+            .map(|r| Dependency::exactly(&r.id()))
             .collect();
         let mut known: BTreeMap<String, (Vec<solve::Candidate>, bool)> = BTreeMap::new();
         for r in &base.rocks {

@@ -42,9 +42,8 @@ impl<'a> Installer<'a> {
                 .and_then(|s| s.archive_by_hash(&hash, crate::cache::copy::FetchLimits::default()));
             let Some((url, mut archive, len)) = found else {
                 self.notice(&format!(
-                    "{} {}: its pinned item {} is in no substituter (or none gave a blob it could use); building it",
-                    step.name,
-                    step.version,
+                    "{}: its pinned item {} is in no substituter (or none gave a blob it could use); building it",
+                    step.rock(),
                     name.as_str()
                 ));
                 continue;
@@ -59,18 +58,16 @@ impl<'a> Installer<'a> {
             let item = self.backend.add_archive(&mut archive, len, &spec)?;
             if item.name != name {
                 self.notice(&format!(
-                    "{} {}: {url} gave {} for the pinned item {}; building it",
-                    step.name,
-                    step.version,
+                    "{}: {url} gave {} for the pinned item {}; building it",
+                    step.rock(),
                     item.name.as_str(),
                     name.as_str()
                 ));
                 continue;
             }
             self.status(&format!(
-                "{} {}: pinned item {} from {url}",
-                step.name,
-                step.version,
+                "{}: pinned item {} from {url}",
+                step.rock(),
                 name.as_str()
             ));
             step.action = Action::Pinned(name.as_str().to_owned());
@@ -140,7 +137,9 @@ impl<'a> Installer<'a> {
                 if let Some((key, rock)) = source.recipe(&self.builder, deps)? {
                     match self.builder.store.realisation(&key)? {
                         Some(item) => items[i] = Some(item.name.as_str().to_owned()),
-                        None => level.push((i, key, rock)),
+                        // Asked as text: a substituter compares it with
+                        // its realisation's.
+                        None => level.push((i, key, rock.to_string())),
                     }
                 }
             }

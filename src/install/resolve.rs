@@ -39,8 +39,8 @@ pub(crate) struct Resolver<'r, 'a> {
     manifests: Option<Vec<ServerManifest>>,
     /// The manifests of each namespace asked for (`<server>/manifests/<ns>`).
     namespaced: BTreeMap<String, Vec<ServerManifest>>,
-    /// The namespace each chosen `(name, version)` came from.
-    namespaces: BTreeMap<(String, String), String>,
+    /// The namespace each chosen rock came from.
+    namespaces: BTreeMap<RockId, String>,
     /// Rockspecs and rock files fetched ahead, by URL.
     prefetched: BTreeMap<String, Vec<u8>>,
     steps: Vec<Step>,
@@ -280,7 +280,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                 };
                 if let Some(ns) = namespace {
                     self.namespaces
-                        .insert((offer.name.clone(), offer.version.clone()), ns);
+                        .insert(RockId::new(&offer.name, &offer.version), ns);
                 }
                 offer.url()
             }
@@ -357,7 +357,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             .base
             .rocks
             .iter()
-            .find(|r| r.name == rockspec.name && r.version == version)
+            .find(|r| r.id() == rock)
             // A rock whose item is gone (verify --repair removed it) is
             // built again, never "already installed".
             .filter(|r| self.item_present(&r.item))
@@ -381,10 +381,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
                         name: rockspec.name.clone(),
                         version: version.clone(),
                         source: self.settings.target.root.display().to_string(),
-                        namespace: self
-                            .namespaces
-                            .get(&(rockspec.name.clone(), version.clone()))
-                            .cloned(),
+                        namespace: self.namespaces.get(&rock).cloned(),
                         explicit: true,
                         action: Action::Installed(item),
                         dependencies: satisfied,
@@ -400,8 +397,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
         }
         if let Some(command) = &rockspec.post_install {
             self.hooks.push(PostInstall {
-                name: rockspec.name.clone(),
-                version: version.clone(),
+                rock: rock.clone(),
                 command: command.clone(),
             });
         }
@@ -421,10 +417,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             Source::Local { dir, .. } => dir.display().to_string(),
             other => other.file().to_owned(),
         };
-        let namespace = self
-            .namespaces
-            .get(&(rockspec.name.clone(), version.clone()))
-            .cloned();
+        let namespace = self.namespaces.get(&rock).cloned();
         self.steps.push(Step {
             name: rockspec.name.clone(),
             version,
@@ -507,7 +500,7 @@ impl<'r, 'a> Resolver<'r, 'a> {
             ));
             if let Some(ns) = &dep.namespace {
                 self.namespaces
-                    .insert((offer.name.clone(), offer.version.clone()), ns.clone());
+                    .insert(RockId::new(&offer.name, &offer.version), ns.clone());
             }
             let (spec, source) = self.obtain_url(&offer.url(), Origin::Server(offer.url()))?;
             self.plan_one(spec, source, false)?;

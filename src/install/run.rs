@@ -136,8 +136,7 @@ impl<'a> Installer<'a> {
             others: base.others.clone(),
         };
         let announce = |step: &plan::Step, item: &String| Added {
-            name: step.name.clone(),
-            version: step.version.clone(),
+            rock: step.rock(),
             license: license_in(
                 &self.builder.store.root().join("store").join(item),
                 &step.name,
@@ -174,7 +173,7 @@ impl<'a> Installer<'a> {
             .iter()
             .zip(items.iter())
             .filter(|(step, item)| {
-                let same = |r: &&ProfileRock| r.name == step.name && r.version == step.version;
+                let same = |r: &&ProfileRock| r.id() == step.rock();
                 let before = base.rocks.iter().find(same);
                 step.in_profile
                     && profile.rocks.iter().any(|r| same(&r))

@@ -9,7 +9,8 @@
 
 use std::fmt;
 
-use super::version::{parse_constraints, Constraint, ConstraintError, Version};
+use super::version::{parse_constraints, Constraint, ConstraintError, Op, Version};
+use crate::rock_id::RockId;
 use crate::rockspec::version::is_lua_space;
 
 /// A parsed dependency.
@@ -115,6 +116,20 @@ impl Dependency {
         })
     }
 
+    /// The dependency on exactly `rock` (`name == version`), made from
+    /// the value rather than from its text.
+    pub fn exactly(rock: &RockId) -> Dependency {
+        Dependency {
+            name: rock.name.clone(),
+            namespace: None,
+            constraints: vec![Constraint {
+                op: Op::Eq,
+                version: Version::parse(&rock.version),
+                no_upgrade: false,
+            }],
+        }
+    }
+
     /// Does `version` satisfy every constraint?
     pub fn matches(&self, version: &Version) -> bool {
         super::version::matches_all(&self.constraints, version)
@@ -161,6 +176,23 @@ impl fmt::Display for Dependency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exactly_a_rock_is_what_its_text_parses_to() {
+        let rock = RockId::new("lua-cjson", "2.1.0.10-1");
+        let made = Dependency::exactly(&rock);
+        let read = Dependency::parse("lua-cjson == 2.1.0.10-1").expect("parses");
+        assert_eq!(made.to_string(), read.to_string());
+        assert_eq!((&made.name, &made.namespace), (&read.name, &read.namespace));
+        for v in ["2.1.0.10-1", "2.1.0.10", "2.1.0.10-2", "2.1.0.9-1"] {
+            let v = Version::parse(v);
+            assert_eq!(
+                Dependency::exactly(&rock).matches(&v),
+                read.matches(&v),
+                "{v}"
+            );
+        }
+    }
 
     #[test]
     fn names_namespaces_and_constraints() {

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::content_hash::{ContentHash, FileHash, RecipeKey};
+use crate::rock_id::RockId;
 
 /// The record format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -123,8 +124,8 @@ pub struct RecipeFacts {
     pub format_version: u32,
     /// The recipe.
     pub recipe_key: RecipeKey,
-    /// The rock, `name version`.
-    pub rock: String,
+    /// The rock, stored as its text form `name version`.
+    pub rock: RockId,
     /// The Lua ABI (`5.4`, `5.1-luajit-2.1`).
     pub lua_abi: String,
     /// The platform (`linux-x86_64`).

@@ -32,6 +32,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::temp_name::is_temp;
 use super::{io_err, TreeError, META};
+use crate::rock_id::RockId;
 
 /// The directories holding a generation's entries, relative to the tree,
 /// with how deep their entries sit (`None`: any depth).
@@ -455,7 +456,7 @@ pub fn write_manifest(
 
 /// The rocks LuaRocks installed in a tree's rocks directory: each
 /// `<name>/<version>` that is a real directory, not our link.
-pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<(String, String)> {
+pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<RockId> {
     let rocks = root.join(format!("lib/luarocks/rocks-{lua_version}"));
     let mut out = Vec::new();
     let Ok(meta) = std::fs::symlink_metadata(&rocks) else {
@@ -478,9 +479,9 @@ pub fn luarocks_rocks(root: &Path, lua_version: &str) -> Vec<(String, String)> {
                 && !is_temp(&version.file_name())
                 && version.path().join("rock_manifest").is_file()
             {
-                out.push((
-                    name.file_name().to_string_lossy().into_owned(),
-                    version.file_name().to_string_lossy().into_owned(),
+                out.push(RockId::new(
+                    name.file_name().to_string_lossy(),
+                    version.file_name().to_string_lossy(),
                 ));
             }
         }

@@ -52,7 +52,7 @@ impl Tree {
             return Ok(());
         }
         if !self.is_profile() {
-            let installed: Vec<(String, String)> = changes
+            let installed: Vec<crate::rock_id::RockId> = changes
                 .iter()
                 .flat_map(|(_, c)| c.installed.iter().cloned())
                 .collect();

@@ -5,14 +5,15 @@
 //! and `crate::adopt::first_touch`.
 
 use super::{links, Profile, ProfileRock, Tree};
+use crate::rock_id::RockId;
 
 /// What LuaRocks did to a tree that rockstore did not.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LuaRocksChanges {
-    /// Rocks it installed: `(name, version)`.
-    pub installed: Vec<(String, String)>,
+    /// Rocks it installed.
+    pub installed: Vec<RockId>,
     /// Rocks of the current generation it removed.
-    pub removed: Vec<(String, String)>,
+    pub removed: Vec<RockId>,
 }
 
 impl LuaRocksChanges {
@@ -35,12 +36,8 @@ impl LuaRocksChanges {
 }
 
 /// Up to five `name version`s, and how many more.
-pub(super) fn examples(rocks: &[(String, String)]) -> String {
-    let mut shown: Vec<String> = rocks
-        .iter()
-        .take(5)
-        .map(|(n, v)| format!("{n} {v}"))
-        .collect();
+pub(super) fn examples(rocks: &[RockId]) -> String {
+    let mut shown: Vec<String> = rocks.iter().take(5).map(RockId::to_string).collect();
     if rocks.len() > 5 {
         shown.push(format!("and {} more", rocks.len() - 5));
     }
@@ -71,12 +68,10 @@ impl Tree {
             None => &[],
         };
         for rock in held {
-            let reinstalled = installed
-                .iter()
-                .any(|(n, v)| *n == rock.name && *v == rock.version);
+            let reinstalled = installed.contains(&rock.id());
             if !reinstalled && !links::has_rock_link(&self.root, version, &rock.name, &rock.version)
             {
-                removed.push((rock.name.clone(), rock.version.clone()));
+                removed.push(rock.id());
             }
         }
         LuaRocksChanges { installed, removed }

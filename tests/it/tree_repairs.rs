@@ -263,3 +263,25 @@ fn doctor_fix_rebuilds_a_tree_whose_store_is_gone() {
         "{list}"
     );
 }
+
+#[test]
+fn show_and_which_name_the_rock_when_the_store_is_gone() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let t = s.tmp.path().join("t");
+    ok(&s, &repo, &t, &["install", "appx"]);
+    make_writable(&s, &s.store());
+    std::fs::remove_dir_all(s.store()).expect("rm store");
+    // From the generation's sidecar copy of its rocks.
+    let show = ok(&s, &repo, &t, &["show", "purelua"]);
+    assert!(
+        show.starts_with(&format!("\npurelua 2.0-1 - installed in {}\n", t.display())),
+        "{show}"
+    );
+    // From the tree's own manifest (`name/version` there).
+    let which = ok(&s, &repo, &t, &["which", "purelua.util"]);
+    assert!(which.contains("(provided by purelua 2.0-1)"), "{which}");
+}

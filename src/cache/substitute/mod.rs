@@ -571,7 +571,7 @@ impl Substituters {
             let _ = store.record_facts(&RecipeFacts {
                 format_version: FORMAT_VERSION,
                 recipe_key: key,
-                rock: hit.doc.rock.clone(),
+                rock: RockId::new(&spec.name, &spec.version),
                 lua_abi: hit.doc.lua_abi.clone(),
                 platform: hit.doc.platform.clone(),
             });
