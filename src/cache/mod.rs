@@ -110,8 +110,22 @@ impl Cache {
     /// it has none. An info file of another format or version is an
     /// error: nothing of such a cache is read.
     pub fn priority(&self) -> Result<u32, CacheError> {
-        let Some(bytes) = self.transport.get(format::INFO_FILE, MAX_DOC)? else {
-            return Ok(50);
+        let bytes = match self.transport.get(format::INFO_FILE, MAX_DOC) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(50),
+            // No info file of ours is that large, or not a file: not one
+            // this rockstore reads, rather than a missing one.
+            Err(
+                TransportError::TooLarge { .. }
+                | TransportError::NotRegular { .. }
+                | TransportError::Link { .. },
+            ) => {
+                return Err(CacheError::Incompatible {
+                    url: self.transport.shown(format::INFO_FILE),
+                    why: format::InfoError::NotInfo,
+                })
+            }
+            Err(e) => return Err(e.into()),
         };
         format::parse_info(&String::from_utf8_lossy(&bytes)).map_err(|why| {
             CacheError::Incompatible {

@@ -574,12 +574,14 @@ impl Transport {
                 }
                 let response = request.send().map_err(|e| self.failed(&shown, &e, size))?;
                 // Only a 2xx wrote it; 412/409 are the engine refusing a
-                // second writer, and only where one was asked to create
-                // only. Anything else (a 3xx, a 412 to a plain write) is
-                // a failed write, never counted as pushed.
+                // second writer, and only where the request asked it to
+                // (S3's If-None-Match: a plain server's PUT carried no
+                // condition, so its 412 is no "exists"). Anything else (a
+                // 3xx, a 412 to a plain write) is a failed write, never
+                // counted as pushed.
                 match response.status().as_u16() {
                     200..=299 => Ok(Put::Written),
-                    412 | 409 if create_only => Ok(Put::Exists),
+                    412 | 409 if create_only && s3 => Ok(Put::Exists),
                     s => Err(status_failure(s, shown, &response)),
                 }
             }

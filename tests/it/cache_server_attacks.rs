@@ -430,3 +430,56 @@ fn a_planted_lease_that_is_no_lease_is_passed_over() {
         );
     }
 }
+
+/// A plain HTTP server's PUT carries no condition, so a 412 or 409 to it
+/// is a refused write, not "already there": the push fails saying so and
+/// signs no realisation of a blob the cache does not hold.
+#[test]
+fn a_plain_servers_412_or_409_to_a_put_is_no_push() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (secret, _) = crate::cache::keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    for status in [412u16, 409] {
+        let cache = Scripted::start(Script {
+            root: Some(s.dir(&format!("empty-{status}"))),
+            redirect: None,
+            put_status: Some(status),
+        });
+        let a = host(
+            &s,
+            &repo,
+            &format!("p{status}"),
+            &Engine::remote(&cache.url, s.tmp.path()),
+        );
+        let out = a.run(&[
+            "install",
+            "cmulti",
+            "--push-to",
+            &cache.url,
+            "--secret-key-file",
+            &secret,
+        ]);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !said.contains("realisation(s)") || said.contains("0 realisation(s)"),
+            "{status}: a realisation was counted as pushed:\n{said}"
+        );
+        assert!(
+            said.contains(&status.to_string()) && said.contains(&cache.url),
+            "{status}: the refused write is said:\n{said}"
+        );
+        let puts: Vec<String> = cache
+            .requests()
+            .into_iter()
+            .filter(|r| r.starts_with("PUT "))
+            .collect();
+        assert!(
+            !puts.iter().any(|r| r.contains("/real/")),
+            "{status}: a realisation was written after its blob was refused: {puts:?}"
+        );
+    }
+}

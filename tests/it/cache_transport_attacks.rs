@@ -1054,9 +1054,14 @@ fn a_cache_of_another_format_is_neither_read_nor_written() {
     let (engine, public, real, secret) = seeded(&s, &repo);
     let info = engine.root.join("rockstore-cache-info");
     for (i, (says, why)) in [
-        ("rockstore cache 2\npriority: 10\n", "format 2"),
+        ("rockstore cache 2\npriority: 10\n".to_owned(), "format 2"),
         (
-            "nix-cache-info\nStoreDir: /nix/store\n",
+            "nix-cache-info\nStoreDir: /nix/store\n".to_owned(),
+            "not a rockstore cache",
+        ),
+        // Larger than any info file: not read as if it were missing.
+        (
+            format!("rockstore cache 2\n{}", "#".repeat(100_000)),
             "not a rockstore cache",
         ),
     ]
