@@ -17,9 +17,9 @@
 //!
 //! Nor can documents stack waits: a run believes leases it never sees
 //! renewed for one lease timeout in all, however many generations or
-//! recipes are planted; past that, a lease is watched only as long as a
-//! live holder takes to renew it (every third of the timeout), so a
-//! killed holder's successor is still waited for. And a run waits for
+//! recipes are planted; past that, one more lease is watched only as long
+//! as a live holder takes to renew it (every third of the timeout), so a
+//! killed holder's successor is still waited for, and after that none. And a run waits for
 //! other hosts' builds at most `max_wait` in all, not per rock.
 //!
 //! Engines that cannot refuse a second writer (a plain HTTP server, whose
@@ -353,7 +353,12 @@ impl Leases {
         // is still watched long enough to see a live holder renew it (a
         // killed holder's successor: its waiters take its push rather
         // than all building).
-        if !renewed && before.unrenewed >= self.policy.ttl && this >= self.probation() {
+        // One such look in all: each later lease never seen renewed
+        // would add its own, one per recipe.
+        if !renewed
+            && before.unrenewed >= self.policy.ttl
+            && (this >= self.probation() || before.unrenewed >= self.policy.ttl + self.probation())
+        {
             return Err(WaitOver::Unrenewed(before.unrenewed + this));
         }
         Ok(())
@@ -646,6 +651,9 @@ mod tests {
             l.may_wait(ttl / 3 + Duration::from_secs(4), false),
             Err(WaitOver::Unrenewed(_))
         ));
+        // That look spent, no lease never seen renewed is watched at all.
+        l.charge(ttl / 3 + Duration::from_secs(4), false);
+        assert!(l.may_wait(Duration::ZERO, false).is_err());
         // A renewed one is waited on past that…
         assert!(l.may_wait(ttl * 2, true).is_ok());
         l.charge(max - ttl, true);

@@ -1136,3 +1136,72 @@ fn a_cache_of_another_format_is_neither_read_nor_written() {
         .count();
     assert_eq!(realisations, 1, "nothing pushed:\n{said}");
 }
+
+/// Leases planted for every recipe of a plan (appx's three), never
+/// renewed: the run believes the first for the lease timeout and looks
+/// once more for a renewal, then waits for none of the others, so a
+/// plan of any size costs about one lease timeout, not one look per
+/// recipe.
+#[test]
+fn leases_planted_for_every_recipe_cost_one_timeout_and_one_look_in_all() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let seeded = crate::cache::file_engine(s.tmp.path());
+    let (secret, public) = keygen(&s, "ci-1");
+    let secret = secret.display().to_string();
+    host(&s, &repo, "a", &seeded).ok(&[
+        "install",
+        "appx",
+        "--push-to",
+        &seeded.url,
+        "--secret-key-file",
+        &secret,
+    ]);
+    let keys: Vec<String> = std::fs::read_dir(seeded.root.join("real"))
+        .expect("real")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(keys.len(), 3, "appx, cmulti, purelua: {keys:?}");
+    let root = s.tmp.path().join("planted-all");
+    for (i, key) in keys.iter().enumerate() {
+        let dir = root.join("lease").join(key);
+        std::fs::create_dir_all(&dir).expect("dirs");
+        let doc = serde_json::json!({
+            "format": 1, "recipe_key": key, "generation": 0,
+            "host": format!("planted-{i}"), "pid": 1, "expires": 32_503_680_000u64
+        });
+        std::fs::write(dir.join("0.json"), serde_json::to_vec(&doc).expect("json")).expect("plant");
+    }
+    let url = format!("file://{}", root.display());
+    let h = host(&s, &repo, "b", &Engine::remote(&url, &root));
+    let (out, _) = bounded(
+        h.cmd(&[
+            "install",
+            "appx",
+            "--substituter",
+            &url,
+            "--push-to",
+            &url,
+            "--trusted-public-key",
+            &public,
+            "--secret-key-file",
+            &secret,
+            "--lease-timeout",
+            "2",
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    let waits = said.matches("note: waiting for planted-").count();
+    assert!(
+        (1..=2).contains(&waits),
+        "one lease believed, at most one more looked at, none after:\n{said}"
+    );
+    assert!(compiles(&h.log) > 0, "{said}");
+    assert_eq!(h.lua("print(require('appx').run())"), "hello, appx 42");
+}

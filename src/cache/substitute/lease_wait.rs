@@ -159,9 +159,10 @@ impl Substituters {
         leases.give_up(key);
         (self.warn)(&match over {
             WaitOver::Unrenewed(t) => format!(
-                "{holder}'s lease on {} for {rock} is not seen renewed, and this run has believed such leases {:.1} s in all, the lease timeout (planted, or left by killed hosts); building it here",
+                "{holder}'s lease on {} for {rock} is not seen renewed, and this run has waited {:.1} s on leases never renewed (planted, or left by killed hosts), all it allows for them: one lease timeout ({} s) and one look for a renewal; building it here",
                 leases.url(),
-                t.as_secs_f64()
+                t.as_secs_f64(),
+                leases.policy().ttl.as_secs()
             ),
             WaitOver::Run(t) => format!(
                 "this run has waited {:.1} s in all for other hosts' builds, the most allowed; building {rock} here",
