@@ -26,6 +26,25 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// An error's text for the terminal: every control character but
+/// newline escaped as [`printable`] does (an error may list things, one
+/// per line; what it quotes from strangers is escaped whole, newlines
+/// too, where it is quoted).
+pub fn error_text(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c != '\n' && needs_escape(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -47,5 +66,13 @@ mod tests {
             "host\\u{1b}[2K\\u{1b}[1Aok\\u{d}\\u{202e}gpj"
         );
         assert_eq!(printable("tab\there"), "tab\\u{9}here");
+    }
+
+    #[test]
+    fn an_error_keeps_its_lines_and_acts_on_nothing() {
+        assert_eq!(
+            super::error_text("unknown field `\x1b]0;T\x07\nwarning: f3`"),
+            "unknown field `\\u{1b}]0;T\\u{7}\nwarning: f3`"
+        );
     }
 }

@@ -89,8 +89,22 @@ pub enum CacheError {
         url: String,
         /// Why.
         #[source]
-        source: serde_json::Error,
+        source: Unparsable,
     },
+}
+
+/// Why a cache's document does not parse, as the parser said it with
+/// what it quotes of the document (a field's name) escaped
+/// ([`crate::printable`]): a name may carry escape sequences or a newline
+/// forging a line of ours.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unparsable(String);
+
+impl From<serde_json::Error> for Unparsable {
+    fn from(e: serde_json::Error) -> Unparsable {
+        Unparsable(crate::printable::printable(&e.to_string()).into_owned())
+    }
 }
 
 impl Cache {
@@ -155,9 +169,9 @@ impl Cache {
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|source| CacheError::Malformed {
+            .map_err(|e| CacheError::Malformed {
                 url: self.transport.shown(path),
-                source,
+                source: e.into(),
             })
     }
 

@@ -39,14 +39,20 @@ pub fn print_error(error: &anyhow::Error) {
 /// (`#[error("…: {source}")]`, or a transparent wrapper).
 fn error_lines(error: &anyhow::Error) -> Vec<String> {
     // `Error: `, as LuaRocks begins its errors (scripts grep for it).
-    let mut lines = vec![format!("Error: {error}")];
+    let mut lines = vec![format!(
+        "Error: {}",
+        rockstore::printable::error_text(&error.to_string())
+    )];
     let mut said = error.to_string();
     for cause in error.chain().skip(1) {
         let text = cause.to_string();
         if said.contains(&text) {
             continue;
         }
-        lines.push(format!("  caused by: {text}"));
+        lines.push(format!(
+            "  caused by: {}",
+            rockstore::printable::error_text(&text)
+        ));
         said.push('\n');
         said.push_str(&text);
     }

@@ -19,7 +19,9 @@ pub const SHORT_LEN: usize = 32;
 
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-/// A digest given as text that does not parse.
+/// A digest given as text that does not parse. The text is kept
+/// escaped ([`crate::printable`]): it comes from anywhere (a cache's
+/// document, a lock file) and is quoted in the message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DigestParseError {
     /// Neither `blake3:` + 64 hex digits nor 64 bare hex digits.
@@ -54,9 +56,9 @@ macro_rules! digest_text_forms {
             /// Parses `blake3:<hex>` or bare 64-digit hex.
             pub fn parse_hex(text: &str) -> Result<Self, DigestParseError> {
                 let digits = text.strip_prefix("blake3:").unwrap_or(text);
-                parse_hex32(digits)
-                    .map(Self)
-                    .ok_or_else(|| DigestParseError::NotHex(text.to_owned()))
+                parse_hex32(digits).map(Self).ok_or_else(|| {
+                    DigestParseError::NotHex(crate::printable::printable(text).into_owned())
+                })
             }
         }
 
@@ -116,7 +118,9 @@ pub fn parse_short(text: &str) -> Result<String, DigestParseError> {
     if text.len() == SHORT_LEN && text.bytes().all(|b| BASE32_ALPHABET.contains(&b)) {
         Ok(text.to_owned())
     } else {
-        Err(DigestParseError::NotBase32(text.to_owned()))
+        Err(DigestParseError::NotBase32(
+            crate::printable::printable(text).into_owned(),
+        ))
     }
 }
 

@@ -713,3 +713,40 @@ fn a_rockspec_no_rock_names_is_removed_without_reading_its_bytes() {
         "its bytes were read: {asked:?}"
     );
 }
+
+/// An item document whose hash or field names carry an escape sequence
+/// (retitle the terminal) and a newline forging a `warning:` line: the
+/// error `copy --from` prints quotes them escaped, and every line it
+/// prints after its first is indented, so none passes for ours.
+#[test]
+fn a_hostile_item_document_cannot_write_to_the_terminal_through_an_error() {
+    if !need(&["prlimit"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let engine = file_engine(s.tmp.path());
+    let item = plant_item(&engine.root, "noise", 10, |w| {
+        let _ = w.write_all(b"0123456789");
+    });
+    let doc_path = engine.root.join(format!("item/{item}.json"));
+    let good: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&doc_path).expect("doc")).expect("json");
+    let mut bad_hash = good.clone();
+    bad_hash["hash"] = serde_json::json!("blake3:\u{1b}[31m\nwarning: f1");
+    let mut bad_field = good.clone();
+    bad_field["\u{1b}]0;T\u{7}\nwarning: f3"] = serde_json::json!(1);
+    for doc in [bad_hash, bad_field] {
+        std::fs::write(&doc_path, serde_json::to_vec(&doc).expect("json")).expect("plant");
+        let (ok, err, _) = fetch(&s, &engine.url, &item, &[]);
+        assert!(!ok, "{err}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "raw: {err:?}"
+        );
+        assert!(
+            !err.lines().any(|l| l.starts_with("warning:")),
+            "a forged line: {err}"
+        );
+        assert!(err.contains("\\u{1b}"), "said, escaped: {err}");
+    }
+}
