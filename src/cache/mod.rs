@@ -26,6 +26,7 @@ pub mod credentials;
 pub mod format;
 pub mod keys;
 pub mod lease;
+mod pace;
 pub mod plan_doc;
 pub mod push;
 pub mod substitute;

@@ -125,6 +125,7 @@ pub enum Put {
 pub struct Transport {
     engine: Engine,
     timeouts: Timeouts,
+    pace: super::pace::Pace,
 }
 
 /// The engines.
@@ -376,7 +377,11 @@ impl Transport {
         s3: Option<&S3Credentials>,
     ) -> Result<Transport, TransportError> {
         let engine = Engine::open(url, timeouts, s3)?;
-        Ok(Transport { engine, timeouts })
+        Ok(Transport {
+            engine,
+            timeouts,
+            pace: super::pace::Pace::new(timeouts.grace),
+        })
     }
 
     /// Reads `path`, at most `max` bytes, within the deadline of `max`
@@ -387,11 +392,10 @@ impl Transport {
         };
         let mut bytes = Vec::new();
         let shown = self.shown(path);
-        reader
-            .by_ref()
-            .take(max + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| self.failed(&shown, &e, max))?;
+        let started = Instant::now();
+        let read = reader.by_ref().take(max + 1).read_to_end(&mut bytes);
+        self.pace.note(started);
+        read.map_err(|e| self.failed(&shown, &e, max))?;
         if bytes.len() as u64 > max {
             return Err(TransportError::TooLarge { url: shown, max });
         }
@@ -467,11 +471,11 @@ impl Transport {
             Engine::Http { client, .. } | Engine::S3 { client, .. } => {
                 let url = self.signed(path, reqwest::Method::GET, false)?;
                 let shown = self.shown(path);
-                let response = client
-                    .get(url)
-                    .timeout(allowed)
-                    .send()
-                    .map_err(|e| self.failed(&shown, &e, size))?;
+                self.pace.check(&shown)?;
+                let started = Instant::now();
+                let sent = client.get(url).timeout(allowed).send();
+                self.pace.note(started);
+                let response = sent.map_err(|e| self.failed(&shown, &e, size))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(Box::new(response))),
                     s => self.absent_or_failure(s, shown, &response).map(|()| None),
@@ -530,11 +534,11 @@ impl Transport {
             Engine::Http { client, .. } | Engine::S3 { client, .. } => {
                 let url = self.signed(path, reqwest::Method::HEAD, false)?;
                 let shown = self.shown(path);
-                let response = client
-                    .head(url)
-                    .timeout(self.timeouts.deadline(0))
-                    .send()
-                    .map_err(|e| self.failed(&shown, &e, 0))?;
+                self.pace.check(&shown)?;
+                let started = Instant::now();
+                let sent = client.head(url).timeout(self.timeouts.deadline(0)).send();
+                self.pace.note(started);
+                let response = sent.map_err(|e| self.failed(&shown, &e, 0))?;
                 match response.status().as_u16() {
                     200 => Ok(Some(
                         response

@@ -25,6 +25,9 @@ struct Script {
     /// Every PUT answered with this status (with a `Location` to the
     /// redirect base, when there is one).
     put_status: Option<u16>,
+    /// Every answer sent this long after its request (the pace under
+    /// test, not synchronisation).
+    delay: Option<std::time::Duration>,
 }
 
 /// An HTTP server on 127.0.0.1 (an ephemeral port) answering as its
@@ -93,6 +96,9 @@ fn answer(stream: TcpStream, script: &Script, log: &Mutex<Vec<String>>) {
         l.push(format!("{method} {path}"));
     }
     let rel = path.trim_start_matches("/cache/");
+    if let Some(delay) = script.delay {
+        std::thread::sleep(delay);
+    }
     let mut stream = stream;
     let reply = |stream: &mut TcpStream, status: u16, extra: &str, body: &[u8]| {
         let head = format!(
@@ -203,6 +209,7 @@ fn a_put_answered_with_a_redirect_is_no_push() {
         root: Some(s.dir("empty-cache")),
         redirect: Some((other.url.clone(), Vec::new())),
         put_status: Some(307),
+        delay: None,
     });
     let a = host(&s, &repo, "a", &Engine::remote(&cache.url, s.tmp.path()));
     let out = a.run(&[
@@ -448,6 +455,7 @@ fn a_plain_servers_412_or_409_to_a_put_is_no_push() {
             root: Some(s.dir(&format!("empty-{status}"))),
             redirect: None,
             put_status: Some(status),
+            delay: None,
         });
         let a = host(
             &s,
@@ -482,4 +490,48 @@ fn a_plain_servers_412_or_409_to_a_put_is_no_push() {
             "{status}: a realisation was written after its blob was refused: {puts:?}"
         );
     }
+}
+
+/// A cache answering every request just inside its deadline (1.8 s of
+/// a 2 s timeout, nothing found): each answer alone is in time, but a
+/// run pays one per level of its plan. The slow answers add up to the
+/// timeout within the first round, the cache is then down for the run
+/// with one warning saying so, and nothing more is asked of it.
+#[test]
+fn a_cache_answering_just_inside_each_deadline_costs_one_timeout_in_all() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public) = crate::cache::keygen(&s, "ci-1");
+    let cache = Scripted::start(Script {
+        root: Some(s.dir("empty-slow")),
+        delay: Some(std::time::Duration::from_millis(1800)),
+        ..Script::default()
+    });
+    let h = host(&s, &repo, "slow", &Engine::remote(&cache.url, s.tmp.path()));
+    let said = h.ok(&[
+        "install",
+        "appx",
+        "--timeout",
+        "2",
+        "--substituter",
+        &cache.url,
+        "--trusted-public-key",
+        &public,
+    ]);
+    let warned: Vec<&str> = said.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warned.len(), 1, "{said}");
+    assert!(
+        warned[0].contains(&cache.url) && warned[0].contains("slow"),
+        "{said}"
+    );
+    // The info file and the plan document, asked together; then nothing.
+    let asked = cache.requests();
+    assert!(
+        asked.len() <= 3,
+        "asked on after the cache was slow: {asked:?}"
+    );
+    assert_eq!(h.lua("print(require('appx').run())"), "hello, appx 42");
 }
