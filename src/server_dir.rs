@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::build::rock_file::RockFileName;
 use crate::manifest::index_html::{self, Served, ServedFile};
+use crate::rock_file::RockFileName;
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, Version};
 
 /// Why a server directory could not be read or written.

@@ -25,14 +25,14 @@
 //! - `error`: [`BuildError`].
 
 pub mod backends;
-pub mod compiler;
+pub use crate::toolchain::compiler;
 mod error;
 pub mod external;
 pub mod input;
 pub mod isolation;
-pub mod probes;
+pub use crate::toolchain::probes;
 pub mod recipe;
-pub mod rock_file;
+pub use crate::rock_file;
 mod rock_input;
 pub mod rock_manifest;
 pub mod source;

@@ -197,7 +197,7 @@ fn check_url(
             written
                 .said
                 .push("File successfully downloaded. Updating MD5 checksum...".into());
-            let new = crate::build::rock_manifest::md5_hex(&bytes);
+            let new = crate::md5sum::md5_hex(&bytes);
             let changed = new != old;
             source.insert("md5", Value::String(new));
             Ok(changed)

@@ -274,7 +274,7 @@ pub fn write_rockspec(
             match fetch(&location) {
                 Ok(bytes) => {
                     written.said.push(FETCHED.into());
-                    source.insert("md5", s(&crate::build::rock_manifest::md5_hex(&bytes)));
+                    source.insert("md5", s(&crate::md5sum::md5_hex(&bytes)));
                     let tmp =
                         tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
                     let base = unpack_and_find_base(&bytes, &location, tmp.path(), &mut written);

@@ -483,9 +483,7 @@ impl Layout<'_> {
                 if let Some(crate::lua::Value::Table(t)) = globals.get_mut("rock_manifest") {
                     t.insert(
                         "luarocks.lock",
-                        crate::lua::Value::String(crate::build::rock_manifest::md5_hex(
-                            lock.as_bytes(),
-                        )),
+                        crate::lua::Value::String(crate::md5sum::md5_hex(lock.as_bytes())),
                     );
                 }
                 let file = root.join(&rock_dir).join("rock_manifest");
