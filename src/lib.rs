@@ -102,6 +102,7 @@ pub mod tree;
 pub mod units;
 pub mod unpack;
 pub mod upload;
+pub mod users;
 
 /// An error and its causes, one line: what the daemon sends its clients.
 pub fn report_chain(error: &dyn std::error::Error) -> String {
