@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::manifest::tree::quote;
+use crate::lua::persist::quote;
 pub use crate::md5sum::{md5_hex, md5_hex_of};
 
 enum Node {

@@ -12,7 +12,7 @@
 
 pub mod index;
 pub mod index_html;
-pub mod persist;
+pub use crate::lua::persist;
 pub mod repository;
 pub mod tree;
 

@@ -6,8 +6,8 @@
 //! `build.type = "module"` renamed `builtin`, and the whole file in
 //! LuaRocks' rockspec field order (`manifest::persist`).
 
+use crate::lua::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 use crate::lua::{self, Limits, Table, Value};
-use crate::manifest::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 
 use super::{LoadOptions, Rockspec, RockspecError};
 

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lua::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 use crate::lua::{Table, Value};
-use crate::manifest::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 
 /// What `write_rockspec` was asked.
 #[derive(Debug, Clone, Default)]

@@ -487,7 +487,7 @@ impl Layout<'_> {
                     );
                 }
                 let file = root.join(&rock_dir).join("rock_manifest");
-                std::fs::write(&file, crate::manifest::persist::save_from_table(&globals))
+                std::fs::write(&file, crate::lua::persist::save_from_table(&globals))
                     .map_err(io(&file))?;
             }
             manifest.rocks.push(installed);
