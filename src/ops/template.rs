@@ -401,7 +401,7 @@ fn scm_url(dir: &Path) -> Option<String> {
 /// LuaRocks' `find_base_dir` for write_rockspec: the directory the URL
 /// names, else the first one the archive holds.
 fn unpack_and_find_base(bytes: &[u8], url: &str, into: &Path, written: &mut Written) -> String {
-    let inferred = super::source::deduce_base_dir(url);
+    let inferred = crate::rockspec::source::deduce_base_dir(url);
     let file = base_name(url);
     if let Ok(dir) = cap_std::fs::Dir::open_ambient_dir(into, cap_std::ambient_authority()) {
         let _ = crate::archive::unpack(bytes, file, &dir, crate::archive::Limits::DEFAULT);
