@@ -6,6 +6,7 @@
 //!
 //! - [`session`]: one command's rocks-server session (servers, manifests
 //!   read once, finding and fetching a rock's files).
+//! - [`copy`]: `rockstore copy`'s fetch into the store and a tree's items.
 //! - [`pack`]: a rockspec and its sources as a `.src.rock`; the installed
 //!   rock `pack NAME` means.
 //! - [`sign`]: a detached gpg signature beside a rock or rockspec.
@@ -17,6 +18,7 @@
 //! It owns no format: rockspecs, rock files and manifests stay in
 //! `rockspec`, `rock_file` and `manifest`.
 
+pub mod copy;
 pub mod pack;
 pub mod session;
 pub mod sign;
