@@ -62,6 +62,7 @@ pub mod adopt;
 pub mod archive;
 pub mod backend;
 pub mod build;
+pub mod build_watch;
 pub mod cache;
 pub mod cfg_defaults;
 pub mod config;

@@ -45,13 +45,13 @@ use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
 
+pub use crate::build_watch::BuildWatch;
 use crate::fetch::Fetcher;
 use crate::lua_install::LuaInstall;
 use crate::rockspec::build::{Backend, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec};
 use crate::store::db::ItemKind;
 use crate::store::{Item, ItemSpec, Staging, Store};
-pub use backends::BuildWatch;
 pub use error::BuildError;
 pub use input::Source;
 use isolation::{Isolation, IsolationError, Sandbox};

@@ -466,7 +466,7 @@ impl DirWriter<'_> {
         let lua = lua_version_of(&self.dir);
         let versioned = format!("manifest-{lua}");
         let zipped =
-            crate::server_dir::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
+            crate::manifest::zip::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
                 ViewError::Zip {
                     url: self.cache.shown(&self.dir),
                     source,

@@ -15,6 +15,7 @@ pub mod index_html;
 pub use crate::lua::persist;
 pub mod repository;
 pub mod tree;
+pub mod zip;
 
 pub use repository::{ManifestError, RepositoryManifest};
 pub use tree::{InstalledRock, TreeManifest};
