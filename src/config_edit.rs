@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lua::persist::save_from_table;
 use crate::lua::{self, Key, Limits, Table, Value};
-use crate::manifest::persist::save_from_table;
 
 /// Which file LuaRocks rewrites (`--scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

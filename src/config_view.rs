@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::config_edit::{key_of, steps};
+use crate::lua::persist;
 use crate::lua::{Key, Table, Value};
 use crate::luarocks_config::ServerEntry;
-use crate::manifest::persist;
 
 /// A key `config` does not know.
 #[derive(Debug, thiserror::Error)]

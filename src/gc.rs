@@ -127,11 +127,11 @@ fn gone_for(tree: &std::path::Path, uid: u32) -> bool {
             Err(std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
         );
     }
-    let user = crate::build::isolation::BuildUser {
+    let user = crate::users::BuildUser {
         uid,
-        gid: crate::daemon::primary_gid(uid).unwrap_or(crate::build::isolation::NOBODY.gid),
+        gid: crate::users::primary_gid(uid).unwrap_or(crate::users::NOBODY.gid),
     };
-    let Ok(seen) = crate::build::isolation::as_user(user, look) else {
+    let Ok(seen) = crate::users::as_user(user, look) else {
         // Cannot look as her: the tree keeps its roots.
         return false;
     };

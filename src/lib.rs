@@ -62,6 +62,7 @@ pub mod adopt;
 pub mod archive;
 pub mod backend;
 pub mod build;
+pub mod build_watch;
 pub mod cache;
 pub mod cfg_defaults;
 pub mod config;
@@ -81,12 +82,14 @@ pub mod lua_install;
 pub mod lua_paths;
 pub mod luarocks_config;
 pub mod manifest;
+pub mod md5sum;
 pub mod ops;
 pub mod printable;
 pub mod project;
 pub mod project_init;
 pub mod rel_path;
 pub mod reporter;
+pub mod rock_file;
 pub mod rock_id;
 pub mod rockspec;
 pub mod server_dir;
@@ -95,10 +98,12 @@ pub mod settings;
 pub mod store;
 pub mod stores;
 pub mod test_suite;
+pub mod toolchain;
 pub mod tree;
 pub mod units;
 pub mod unpack;
 pub mod upload;
+pub mod users;
 
 /// An error and its causes, one line: what the daemon sends its clients.
 pub fn report_chain(error: &dyn std::error::Error) -> String {

@@ -320,12 +320,12 @@ pub fn header_version(dir: &Path) -> std::io::Result<Option<String>> {
 
 /// Debian's multiarch triplet (`x86_64-linux-gnu`): what `gcc
 /// -print-multiarch` answers, asked once per gcc binary and kept in the
-/// probe cache ([`crate::build::probes`]), so warm commands spawn nothing.
+/// probe cache ([`crate::toolchain::probes`]), so warm commands spawn nothing.
 pub fn multiarch() -> Option<&'static str> {
     static TRIPLET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     TRIPLET
         .get_or_init(|| {
-            let answer = crate::build::probes::answer("gcc", "multiarch", |gcc| {
+            let answer = crate::toolchain::probes::answer("gcc", "multiarch", |gcc| {
                 let out = Command::new(gcc)
                     .arg("-print-multiarch")
                     .stdin(std::process::Stdio::null())

@@ -19,7 +19,7 @@ use std::process::Command;
 /// `LUA_PATH`/`LUA_CPATH` (and their `_5_x` forms) applied, as it reports
 /// them; `None` when it cannot be run. `lua_env` is every `LUA_*`
 /// variable: with them, the interpreter's bytes decide the answer, so it
-/// is asked once and kept in the probe cache ([`crate::build::probes`]);
+/// is asked once and kept in the probe cache ([`crate::toolchain::probes`]);
 /// with a `LUA_INIT*` set (code that may read anything), it is asked
 /// every time.
 pub fn interpreter_paths(
@@ -50,7 +50,7 @@ pub fn interpreter_paths(
         }
         let name = format!("paths-{}", &key.finalize().to_hex()[..16]);
         let program = interpreter.to_str()?;
-        crate::build::probes::answer(program, &name, ask)?
+        crate::toolchain::probes::answer(program, &name, ask)?
     };
     let text = String::from_utf8(answer).ok()?;
     let (path, cpath) = text.split_once('\n')?;

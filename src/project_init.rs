@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::lua_install::LuaInstall;
-use crate::rockspec::template::{self, TemplateError};
+use crate::ops::template::{self, TemplateError};
 use crate::tree::Tree;
 
 /// Why a project could not be made.

@@ -5,11 +5,11 @@
 //! them.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::build::rock_file::RockFileName;
 use crate::manifest::index_html::{self, Served, ServedFile};
+pub use crate::manifest::zip::zip_manifest;
+use crate::rock_file::RockFileName;
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, Version};
 
 /// Why a server directory could not be read or written.
@@ -195,15 +195,6 @@ pub fn zip_manifests(dir: &Path) -> Result<(), ServerDirError> {
         write(&zip_path, &zipped)?;
     }
     Ok(())
-}
-
-/// A zip holding one file, `name`, with `text`: a `manifest-5.x.zip` as
-/// luarocks-admin makes it and LuaRocks unzips it.
-pub fn zip_manifest(name: &str, text: &[u8]) -> Result<Vec<u8>, zip::result::ZipError> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file(name, zip::write::SimpleFileOptions::default())?;
-    zip.write_all(text)?;
-    Ok(zip.finish()?.into_inner())
 }
 
 /// `index.html`, as luarocks-admin writes it.

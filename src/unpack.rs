@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveError};
-use crate::build::rock_file::RockFileName;
 use crate::rel_path::{RelPath, RelPathError};
+use crate::rock_file::RockFileName;
 use crate::rockspec::{LoadOptions, Platforms, Rockspec, RockspecError};
 
 /// Why a rock could not be unpacked.

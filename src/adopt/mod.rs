@@ -489,7 +489,7 @@ fn admit_rock(
                     path: file.in_tree.clone(),
                 }
             })?;
-        if crate::build::rock_manifest::md5_hex(&bytes) != file.actual {
+        if crate::md5sum::md5_hex(&bytes) != file.actual {
             return Err(AdoptError::Changed {
                 path: file.in_tree.clone(),
             });

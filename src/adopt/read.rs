@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
-use crate::build::rock_manifest::md5_hex;
 use crate::lua::value::{Key, Table, Value};
+use crate::md5sum::md5_hex;
 use crate::rock_id::RockId;
 use crate::rockspec::{LoadOptions, Rockspec};
 use crate::tree::links;

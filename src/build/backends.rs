@@ -15,6 +15,7 @@ use cap_std::fs::Dir;
 use super::isolation::Sandbox;
 use super::variables::{substitute, Variables};
 use super::BuildError;
+use crate::build_watch::BuildWatch;
 use crate::rel_path::RelPath;
 use crate::rock_id::RockId;
 use crate::rockspec::build::{CMake, CModule, Command as CommandBackend, Install, Make, Module};
@@ -44,20 +45,6 @@ pub struct Ctx<'a> {
     /// clean environment); none: as this process, with its environment.
     /// Paths above are the host's; commands see [`Sandbox::view`] of them.
     pub sandbox: Option<&'a Sandbox<'a>>,
-}
-
-/// What a build tells its watcher as it goes: progress bars show `doing`,
-/// `-v` prints each command as LuaRocks prints it.
-pub trait BuildWatch: Sync {
-    /// The build moved on (`fetching …`, `compiling lpcode.c`, `installing`).
-    fn doing(&self, what: &str);
-    /// A command about to run, as a shell line.
-    fn command(&self, _line: &str) {}
-    /// How the build is isolated (a daemon build: its build user, its
-    /// sandbox).
-    fn isolated(&self, how: &str) {
-        self.doing(how);
-    }
 }
 
 impl Ctx<'_> {

@@ -25,14 +25,14 @@
 //! - `error`: [`BuildError`].
 
 pub mod backends;
-pub mod compiler;
+pub use crate::toolchain::compiler;
 mod error;
 pub mod external;
 pub mod input;
 pub mod isolation;
-pub mod probes;
+pub use crate::toolchain::probes;
 pub mod recipe;
-pub mod rock_file;
+pub use crate::rock_file;
 mod rock_input;
 pub mod rock_manifest;
 pub mod source;
@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
 
+pub use crate::build_watch::BuildWatch;
 use crate::fetch::Fetcher;
 use crate::lua_install::LuaInstall;
 use crate::rock_id::RockId;
@@ -52,7 +53,6 @@ use crate::rockspec::build::{Backend, Module};
 use crate::rockspec::{LoadOptions, Platforms, Rockspec};
 use crate::store::db::ItemKind;
 use crate::store::{Item, ItemSpec, Staging, Store};
-pub use backends::BuildWatch;
 pub use error::BuildError;
 pub use input::Source;
 use isolation::{Isolation, IsolationError, Sandbox};

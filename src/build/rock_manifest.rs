@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use md5::{Digest, Md5};
-
-use crate::manifest::tree::quote;
+use crate::lua::persist::quote;
+pub use crate::md5sum::{md5_hex, md5_hex_of};
 
 enum Node {
     File(String),
@@ -78,33 +77,4 @@ pub fn generate(dir: &Path) -> std::io::Result<String> {
     render(&mut out, &entries, 1);
     out.push_str("\n}\n");
     Ok(out)
-}
-
-/// The md5 of everything `reader` holds from where it stands, which is
-/// then rewound to its start.
-pub fn md5_hex_of<R: std::io::Read + std::io::Seek>(reader: &mut R) -> std::io::Result<String> {
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    reader.rewind()?;
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// The md5 of `bytes` in hex, as rockspecs' `source.md5` states it.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
 }

@@ -1,7 +1,7 @@
 //! The LuaRocks view of a cache: `luarocks/<lua abi>/<platform>/`, a
 //! rocks server directory stock `luarocks --only-server` installs binary
 //! rocks from, with no compiler and no rockstore. Per item it holds the
-//! binary rock (packed by [`crate::build::rock_file::pack`]) and the
+//! binary rock (packed by [`crate::rock_file::pack`]) and the
 //! rockspec; per directory, LuaRocks' manifests (`manifest-5.x.zip`,
 //! `manifest-5.x`, `manifest`), regenerated whole from everything the
 //! directory holds and each written with one replace, after the rocks they
@@ -27,7 +27,7 @@ use super::keys::{PublicKey, SecretKey};
 use super::transport::{Put, TransportError};
 use super::view_trust::{self, RockAttestation, RockCheck, ViewFile};
 use super::{Cache, CacheError};
-use crate::build::rock_file::{self, RockFileName};
+use crate::rock_file::{self, RockFileName};
 use crate::store::content_hash::RecipeKey;
 use crate::store::db::ItemKind;
 use crate::store::{Item, Store, StoreError};
@@ -466,7 +466,7 @@ impl DirWriter<'_> {
         let lua = lua_version_of(&self.dir);
         let versioned = format!("manifest-{lua}");
         let zipped =
-            crate::server_dir::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
+            crate::manifest::zip::zip_manifest(&versioned, text.as_bytes()).map_err(|source| {
                 ViewError::Zip {
                     url: self.cache.shown(&self.dir),
                     source,

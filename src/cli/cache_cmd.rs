@@ -355,7 +355,7 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
                 .unwrap_or(rockstore::cache::copy::DEFAULT_MAX_ITEM),
         };
         for wanted in &args.items {
-            let item = rockstore::cache::copy::fetch_item(&cache, &*backend, wanted, limits)?;
+            let item = rockstore::ops::copy::fetch_item(&cache, &*backend, wanted, limits)?;
             outln!("{}", item.path.display());
         }
         return Ok(ExitStatus::Success);
@@ -373,7 +373,7 @@ pub fn copy(args: CopyArgs, cx: &Context) -> anyhow::Result<ExitStatus> {
             anyhow::bail!("say what to copy: ITEM…, --tree TREE or --all");
         }
         let (tree, _) = cx.target()?;
-        rockstore::cache::copy::items_of_tree(store, &tree.root)?
+        rockstore::ops::copy::items_of_tree(store, &tree.root)?
     } else {
         args.items
             .iter()

@@ -84,8 +84,8 @@ pub struct ServerFlags {
 impl TemplateFlags {
     /// The template request these flags make (no name, version or
     /// location).
-    pub fn into_request(self) -> rockstore::rockspec::template::Request {
-        rockstore::rockspec::template::Request {
+    pub fn into_request(self) -> rockstore::ops::template::Request {
+        rockstore::ops::template::Request {
             output: self.output,
             license: self.license,
             summary: self.summary,

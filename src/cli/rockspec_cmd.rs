@@ -182,7 +182,7 @@ pub fn write_rockspec(args: WriteRockspecArgs, cx: &Context) -> anyhow::Result<E
     let cwd = std::env::current_dir().context("current directory")?;
     let file = write_rockspec::write_rockspec(
         &cx.session(),
-        &rockstore::rockspec::template::Request {
+        &rockstore::ops::template::Request {
             name: args.name,
             version: args.version,
             location: args.location,

@@ -18,8 +18,10 @@ pub mod wire;
 
 use std::time::Duration;
 
-pub use crate::build::isolation::{BuildLimits, BuildUser, SandboxMode};
+pub use crate::build::isolation::{BuildLimits, SandboxMode};
 pub use crate::store::daemon_store::{socket_path, MARKER};
+use crate::users::records;
+pub use crate::users::{primary_gid, user_name, BuildUser};
 
 /// How many bytes a member's trees alone may keep in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,32 +164,6 @@ impl Default for DaemonConfig {
             max_hold: DEFAULT_MAX_HOLD,
         }
     }
-}
-
-/// A line of `/etc/passwd` or `/etc/group`, split.
-fn records(file: &str) -> Vec<Vec<String>> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
-        .filter(|f| f.len() > 3)
-        .collect()
-}
-
-/// The name of `uid` in `/etc/passwd`.
-pub fn user_name(uid: u32) -> Option<String> {
-    records("/etc/passwd")
-        .into_iter()
-        .find(|f| f[2].parse() == Ok(uid))
-        .map(|f| f[0].clone())
-}
-
-/// The primary gid of `uid` in `/etc/passwd`.
-pub fn primary_gid(uid: u32) -> Option<u32> {
-    records("/etc/passwd")
-        .into_iter()
-        .find(|f| f[2].parse() == Ok(uid))
-        .and_then(|f| f[3].parse().ok())
 }
 
 /// `(uid, primary gid)` of a user named in `/etc/passwd`.

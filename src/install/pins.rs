@@ -18,7 +18,7 @@ pub fn lock_text(pins: &BTreeMap<String, BTreeMap<String, String>>) -> String {
         }
         table.insert(key, Value::Table(t));
     }
-    crate::manifest::persist::save_as_module(&table)
+    crate::lua::persist::save_as_module(&table)
 }
 
 /// The `--pin` table of a plan.

@@ -11,6 +11,7 @@
 //! - [`value`]: the plain-Rust image of what a file left in its environment.
 
 pub mod literal;
+pub mod persist;
 pub mod sandbox;
 pub mod value;
 

@@ -12,9 +12,10 @@
 
 pub mod index;
 pub mod index_html;
-pub mod persist;
+pub use crate::lua::persist;
 pub mod repository;
 pub mod tree;
+pub mod zip;
 
 pub use repository::{ManifestError, RepositoryManifest};
 pub use tree::{InstalledRock, TreeManifest};

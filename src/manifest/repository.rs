@@ -359,7 +359,7 @@ pub fn render_server_manifest(
     repository: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
 ) -> String {
     use std::fmt::Write;
-    let quote = crate::manifest::tree::quote;
+    let quote = crate::lua::persist::quote;
     // As LuaRocks' `persist`: a name that is a Lua identifier stands bare.
     let key = |k: &str| {
         const KEYWORDS: [&str; 22] = [

@@ -12,7 +12,6 @@
 //! Provider lists are sorted by rock name, then newest version first.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use crate::lua::value::{Table, Value};
 use crate::rockspec::{Dependency, Version};
@@ -42,26 +41,6 @@ pub struct InstalledRock {
 pub struct TreeManifest {
     /// The installed rocks.
     pub rocks: Vec<InstalledRock>,
-}
-
-/// A Lua string literal for `s`.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\{:03}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn str_value(s: &str) -> Value {
@@ -200,7 +179,7 @@ impl TreeManifest {
             globals.insert("dependencies", Value::Table(dependencies));
         }
         globals.insert("repository", Value::Table(repository));
-        super::persist::save_from_table(&globals)
+        crate::lua::persist::save_from_table(&globals)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Packing for `pack` and `upload`: a rockspec with its downloaded source
 //! file as a `.src.rock` (LuaRocks' `pack.pack_source_rock`), and which
 //! installed rock `pack NAME [VERSION]` means. A store item as a binary
-//! rock is [`crate::build::rock_file::pack`]'s.
+//! rock is [`crate::rock_file::pack`]'s.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,16 +1,16 @@
 //! `new_version` and `write_rockspec` from start to file: which rockspec a
 //! new version starts from (a file, a URL, whose copy LuaRocks leaves in
 //! the current directory, or a rock name on the servers), the rewriting
-//! ([`crate::rockspec::new_version`], [`crate::rockspec::template`]), what
+//! ([`crate::rockspec::new_version`], [`crate::ops::template`]), what
 //! LuaRocks says on the way, and the file written.
 
 use std::path::{Path, PathBuf};
 
 use crate::fetch::FetchError;
 use crate::lua::{read_source, Limits};
+use crate::ops::template::{self, TemplateError};
 use crate::reporter::{Event, Reporter};
 use crate::rockspec::new_version::{self, NewVersionError};
-use crate::rockspec::template::{self, TemplateError};
 use crate::servers::Want;
 
 use super::session::{file_name, Session, SessionError};

@@ -18,7 +18,6 @@ pub mod new_version;
 pub mod platform;
 pub mod schema;
 pub mod source;
-pub mod template;
 pub mod version;
 
 use std::collections::BTreeMap;

@@ -6,8 +6,8 @@
 //! `build.type = "module"` renamed `builtin`, and the whole file in
 //! LuaRocks' rockspec field order (`manifest::persist`).
 
+use crate::lua::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 use crate::lua::{self, Limits, Table, Value};
-use crate::manifest::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 
 use super::{LoadOptions, Rockspec, RockspecError};
 
@@ -197,7 +197,7 @@ fn check_url(
             written
                 .said
                 .push("File successfully downloaded. Updating MD5 checksum...".into());
-            let new = crate::build::rock_manifest::md5_hex(&bytes);
+            let new = crate::md5sum::md5_hex(&bytes);
             let changed = new != old;
             source.insert("md5", Value::String(new));
             Ok(changed)

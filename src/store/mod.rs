@@ -29,6 +29,7 @@ pub mod content_hash;
 pub mod daemon_store;
 pub mod db;
 pub mod failpoint;
+pub mod identity;
 pub mod ingest;
 pub mod item_archive;
 pub mod item_name;
@@ -414,8 +415,8 @@ fn create_skeleton(root: &Path) -> io::Result<()> {
         // older store gets one when a tree first records it.
         write_replace(
             &dir,
-            crate::tree::binding::STORE_ID,
-            crate::tree::binding::new_id().as_bytes(),
+            identity::STORE_ID,
+            identity::new_id().as_bytes(),
             0o444,
         )?;
         let name = root

@@ -111,10 +111,7 @@ impl Store {
     /// root's (0710, group the build user's: only it may pass through, nobody
     /// but root may write), and inside it `work/` (0700) is the build
     /// user's. Removed when dropped, descriptor by descriptor.
-    pub fn build_dir_for(
-        &self,
-        user: crate::build::isolation::BuildUser,
-    ) -> Result<BuildDir, StoreError> {
+    pub fn build_dir_for(&self, user: crate::users::BuildUser) -> Result<BuildDir, StoreError> {
         use cap_std::fs::{DirBuilder, DirBuilderExt};
         let lock = self.lock(LockMode::Shared)?;
         // Unguessable, though nobody can list `tmp/`'s build directories'

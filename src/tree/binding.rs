@@ -11,15 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::store::identity::{new_id, STORE_ID};
+
 use super::link_mode::{self, LinkMode};
 use super::META;
 use super::{profile, GenerationInfo, Profile};
 
 /// The file in `.rockstore/`.
 pub const FILE: &str = "store.json";
-
-/// The store's identity file, at the store's root.
-pub const STORE_ID: &str = "store-id";
 
 /// What `.rockstore/store.json` says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,16 +83,6 @@ pub fn store_id(store: &Path) -> String {
             .map(|s| s.trim().to_owned())
             .unwrap_or_default(),
     }
-}
-
-/// A fresh random identity (32 hex digits); empty when the kernel gives
-/// no randomness.
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
-        return String::new();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `a` and `b` name one store: the same directory, or stores with

@@ -483,13 +483,11 @@ impl Layout<'_> {
                 if let Some(crate::lua::Value::Table(t)) = globals.get_mut("rock_manifest") {
                     t.insert(
                         "luarocks.lock",
-                        crate::lua::Value::String(crate::build::rock_manifest::md5_hex(
-                            lock.as_bytes(),
-                        )),
+                        crate::lua::Value::String(crate::md5sum::md5_hex(lock.as_bytes())),
                     );
                 }
                 let file = root.join(&rock_dir).join("rock_manifest");
-                std::fs::write(&file, crate::manifest::persist::save_from_table(&globals))
+                std::fs::write(&file, crate::lua::persist::save_from_table(&globals))
                     .map_err(io(&file))?;
             }
             manifest.rocks.push(installed);

@@ -37,6 +37,7 @@ mod link_modes;
 mod local_flag;
 mod manifest;
 mod mirrors;
+mod module_graph;
 mod never_absent;
 mod pack_unpack;
 mod plan;

@@ -1,6 +1,5 @@
-//! Files seen with a build user's rights: reading as an unprivileged
-//! identity ([`as_user`], for recipe-key inputs and GC's look at a
-//! member's trees), giving the build directory to the build user
+//! Files seen with a build user's rights (reading as one is
+//! [`crate::users::as_user`]): giving the build directory to the build user
 //! ([`give_to`]) and counting what a build wrote ([`tree_bytes`]), each
 //! descriptor by descriptor, never following a link.
 
@@ -11,45 +10,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::BuildUser;
-
-/// Runs `f` with this thread's effective uid, gid and groups set to
-/// `user`'s, then restores them: the kernel checks every open and stat
-/// in `f` against `user`'s rights. Only for reading files: `f` must not
-/// spawn a process (a child would keep a saved uid of root). A process
-/// that is not root runs `f` as it is.
-pub fn as_user<T>(user: BuildUser, f: impl FnOnce() -> T) -> io::Result<T> {
-    use rustix::process::{Gid, Uid};
-    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
-    if !rustix::process::geteuid().is_root() {
-        return Ok(f());
-    }
-    let groups = rustix::process::getgroups()?;
-    let egid = rustix::process::getegid();
-    set_thread_groups(&[])?;
-    let dropped = set_thread_res_gid(None, Gid::from_raw(user.gid), None)
-        .and_then(|()| set_thread_res_uid(None, Uid::from_raw(user.uid), None));
-    struct Restore {
-        groups: Vec<Gid>,
-        egid: Gid,
-    }
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // The saved uid is still 0, so these cannot fail; if they did,
-            // this thread must not go on with another identity.
-            let ok = set_thread_res_uid(None, Uid::ROOT, None)
-                .and_then(|()| set_thread_res_gid(None, self.egid, None))
-                .and_then(|()| set_thread_groups(&self.groups));
-            if ok.is_err() {
-                std::process::abort();
-            }
-        }
-    }
-    let restore = Restore { groups, egid };
-    dropped?;
-    let value = f();
-    drop(restore);
-    Ok(value)
-}
 
 /// Gives `dir` and everything under it to `user`, descriptor by
 /// descriptor and never following a link. Run only while no process of

@@ -41,26 +41,13 @@ use rustix::fs::{Mode, OFlags};
 // `processes` names the build's clean PATH as `super::backends`.
 use super::backends;
 
-mod files;
 mod processes;
 
-pub use files::{as_user, give_to, tree_bytes};
+mod files;
+
+pub use crate::users::{as_user, BuildUser, NOBODY};
+pub use files::{give_to, tree_bytes};
 pub use processes::end_processes;
-
-/// A user builds run as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BuildUser {
-    /// Its uid.
-    pub uid: u32,
-    /// The gid its processes run with.
-    pub gid: u32,
-}
-
-/// The identity recipe-key inputs are read with (`nobody`).
-pub const NOBODY: BuildUser = BuildUser {
-    uid: 65534,
-    gid: 65534,
-};
 
 /// Whether builds need bubblewrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,7 @@ impl Substituters {
         leases: &Leases,
         key: &RecipeKey,
         expect: Expect<'_>,
-        watch: Option<&dyn crate::build::BuildWatch>,
+        watch: Option<&dyn crate::build_watch::BuildWatch>,
     ) -> Option<Hit> {
         // Held already: a `.src.rock` asks once before unpacking and once
         // for the rockspec inside.

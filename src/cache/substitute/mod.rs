@@ -587,7 +587,7 @@ impl Substituters {
         store: &Store,
         key: &RecipeKey,
         expect: Expect<'_>,
-        watch: Option<&dyn crate::build::BuildWatch>,
+        watch: Option<&dyn crate::build_watch::BuildWatch>,
     ) -> Result<Option<(Item, String)>, SubstituteError> {
         let found = match self.lookup(key, expect) {
             None if !self.cache_only => match &self.leases {

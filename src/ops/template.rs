@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lua::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 use crate::lua::{Table, Value};
-use crate::manifest::persist::{save_from_table_ordered, ROCKSPEC_ORDER};
 
 /// What `write_rockspec` was asked.
 #[derive(Debug, Clone, Default)]
@@ -274,7 +274,7 @@ pub fn write_rockspec(
             match fetch(&location) {
                 Ok(bytes) => {
                     written.said.push(FETCHED.into());
-                    source.insert("md5", s(&crate::build::rock_manifest::md5_hex(&bytes)));
+                    source.insert("md5", s(&crate::md5sum::md5_hex(&bytes)));
                     let tmp =
                         tempfile::tempdir().map_err(|e| TemplateError::Directory(e.to_string()))?;
                     let base = unpack_and_find_base(&bytes, &location, tmp.path(), &mut written);
@@ -401,7 +401,7 @@ fn scm_url(dir: &Path) -> Option<String> {
 /// LuaRocks' `find_base_dir` for write_rockspec: the directory the URL
 /// names, else the first one the archive holds.
 fn unpack_and_find_base(bytes: &[u8], url: &str, into: &Path, written: &mut Written) -> String {
-    let inferred = super::source::deduce_base_dir(url);
+    let inferred = crate::rockspec::source::deduce_base_dir(url);
     let file = base_name(url);
     if let Ok(dir) = cap_std::fs::Dir::open_ambient_dir(into, cap_std::ambient_authority()) {
         let _ = crate::archive::unpack(bytes, file, &dir, crate::archive::Limits::DEFAULT);

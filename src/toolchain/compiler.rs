@@ -1,6 +1,6 @@
 //! A program's identity: which file a name like `gcc` runs, and the blake3
 //! hash of its bytes. The recipe key holds the C compiler's
-//! ([`super::recipe`]), and the host probes ([`super::probes`]) are kept
+//! ([`crate::build::recipe`]), and the host probes ([`super::probes`]) are kept
 //! for as long as the program they asked stays the same.
 //!
 //! Hashing a compiler reads a megabyte or more each time; the hash is kept

@@ -17,7 +17,6 @@
 use std::fmt::Write;
 
 use crate::lua::value::{Key, Table, Value};
-use crate::manifest::tree::quote;
 
 const KEYWORDS: [&str; 22] = [
     "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
@@ -235,6 +234,26 @@ fn key_text(key: &Key) -> String {
         Key::String(s) => string(s),
         Key::Other(text) => text.clone(),
     }
+}
+
+/// A Lua string literal for `s`.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\{:03}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
