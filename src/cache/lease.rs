@@ -131,8 +131,9 @@ pub struct Leases {
     /// (key, generation, expires): an expiry is believed at most the
     /// lease timeout past that.
     first_read: Mutex<HashMap<(RecipeKey, u32, u64), u64>>,
-    /// Leases already warned about as unreadable.
-    warned: Mutex<std::collections::HashSet<(RecipeKey, u32)>>,
+    /// Recipes whose leases were warned about as unreadable (once per
+    /// recipe: a lease directory that is a link voids all sixteen).
+    warned: Mutex<std::collections::HashSet<RecipeKey>>,
     /// What this run has waited for other hosts' builds.
     waited: Mutex<Waited>,
     /// Recipes this run builds without waiting for their leases.
@@ -276,10 +277,7 @@ impl Leases {
     /// A void lease in place of one that cannot be read, warned about
     /// (`why`) the first time this host meets it.
     fn void(&self, key: &RecipeKey, generation: u32, why: &str) -> LeaseDoc {
-        let first = self
-            .warned
-            .lock()
-            .is_ok_and(|mut w| w.insert((*key, generation)));
+        let first = self.warned.lock().is_ok_and(|mut w| w.insert(*key));
         if first {
             (self.warn)(why);
         }

@@ -1205,3 +1205,58 @@ fn leases_planted_for_every_recipe_cost_one_timeout_and_one_look_in_all() {
     assert!(compiles(&h.log) > 0, "{said}");
     assert_eq!(h.lua("print(require('appx').run())"), "hello, appx 42");
 }
+
+/// A recipe's lease directory planted as a link (a file:// cache): each
+/// of the sixteen generations below it is void, but it is said once, and
+/// the rock is built and pushed (nothing written through the link).
+#[test]
+fn a_lease_directory_planted_as_a_link_is_warned_about_once() {
+    if !need(&["lua5.4", "gcc"]) {
+        return;
+    }
+    let s = Sandbox::new();
+    let repo = Repo::new(s.tmp.path());
+    let (_, public, real, secret) = seeded(&s, &repo);
+    let key = real
+        .parent()
+        .and_then(Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned();
+    let root = s.tmp.path().join("linked-leases");
+    let elsewhere = s.dir("elsewhere");
+    std::fs::create_dir_all(root.join("lease")).expect("dirs");
+    std::os::unix::fs::symlink(&elsewhere, root.join("lease").join(&key)).expect("plant");
+    let url = format!("file://{}", root.display());
+    let h = host(&s, &repo, "linked", &Engine::remote(&url, &root));
+    let (out, _) = bounded(
+        h.cmd(&[
+            "install",
+            "cmulti",
+            "--substituter",
+            &url,
+            "--push-to",
+            &url,
+            "--trusted-public-key",
+            &public,
+            "--secret-key-file",
+            &secret.display().to_string(),
+            "--lease-timeout",
+            "2",
+        ]),
+        120,
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    let about_the_link = said
+        .lines()
+        .filter(|l| l.starts_with("warning:") && l.contains("symbolic link"))
+        .count();
+    assert_eq!(about_the_link, 1, "{said}");
+    assert!(compiles(&h.log) > 0, "{said}");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).expect("elsewhere").count(),
+        0,
+        "written through the link"
+    );
+}
