@@ -12,18 +12,7 @@ use std::borrow::Cow;
 /// `text` with every control character (newline too), and every
 /// bidirectional formatting character, written as a `\u{…}` escape.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if needs_escape(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    escaped(text, needs_escape)
 }
 
 /// An error's text for the terminal: every control character but
@@ -31,12 +20,17 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// per line; what it quotes from strangers is escaped whole, newlines
 /// too, where it is quoted).
 pub fn error_text(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+    escaped(text, |c| c != '\n' && needs_escape(c))
+}
+
+/// `text` with each character `escape` picks written as `\u{…}`.
+fn escaped(text: &str, escape: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if c != '\n' && needs_escape(c) {
+        if escape(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);

@@ -36,13 +36,18 @@ impl Pace {
         self.grace.saturating_mul(20)
     }
 
-    /// The slowness summed in the current window.
-    fn spent(&self) -> Duration {
+    /// The slowness summed in the current window, after `past` more
+    /// begun at `started` (none: only read it).
+    fn add(&self, past: Option<(Duration, Instant)>) -> Duration {
         let Ok(mut s) = self.slow.lock() else {
             return Duration::ZERO;
         };
         if s.1.is_some_and(|first| first.elapsed() >= self.window()) {
             *s = (Duration::ZERO, None);
+        }
+        if let Some((past, started)) = past {
+            s.0 += past;
+            s.1.get_or_insert(started);
         }
         s.0
     }
@@ -55,7 +60,7 @@ impl Pace {
     /// `Err` (the cache is down) once its slow answers have cost the run
     /// more than one grace period; `shown` is what is being asked.
     pub(super) fn check(&self, shown: &str) -> Result<(), TransportError> {
-        let spent = self.spent();
+        let spent = self.add(None);
         if spent < self.grace {
             return Ok(());
         }
@@ -74,11 +79,7 @@ impl Pace {
     pub(super) fn note(&self, started: Instant) {
         let past = started.elapsed().saturating_sub(self.slow_after());
         if past > Duration::ZERO {
-            self.spent();
-            if let Ok(mut s) = self.slow.lock() {
-                s.0 += past;
-                s.1.get_or_insert(started);
-            }
+            self.add(Some((past, started)));
         }
     }
 }

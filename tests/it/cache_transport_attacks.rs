@@ -544,12 +544,7 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
     let (_, public, real, secret) = seeded(&s, &repo);
     // cmulti's recipe key: the same on every host of this sandbox (one
     // compiler path, one Lua).
-    let key = real
-        .parent()
-        .and_then(Path::file_name)
-        .expect("key")
-        .to_string_lossy()
-        .into_owned();
+    let key = recipe_key_of(&real);
     let absurd = serde_json::json!({
         "format": 1, "recipe_key": key, "generation": 0,
         // An escape sequence that would erase the terminal's line, and a
@@ -568,23 +563,7 @@ fn a_garbage_or_absurd_lease_delays_an_install_at_most_the_lease_timeout() {
         let url = format!("file://{}", root.display());
         let engine = Engine::remote(&url, &root);
         let h = host(&s, &repo, &format!("l-{what}"), &engine);
-        let (out, took) = bounded(
-            h.cmd(&[
-                "install",
-                "cmulti",
-                "--substituter",
-                &url,
-                "--push-to",
-                &url,
-                "--trusted-public-key",
-                &public,
-                "--secret-key-file",
-                &secret.display().to_string(),
-                "--lease-timeout",
-                "2",
-            ]),
-            120,
-        );
+        let (out, took) = leased_install(&h, "cmulti", &url, &public, &secret);
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "{what}:\n{said}");
         assert!(compiles(&h.log) > 0, "{what}: built here");
@@ -971,12 +950,7 @@ fn leases_planted_in_every_generation_cost_one_lease_timeout_not_sixteen() {
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let (_, public, real, secret) = seeded(&s, &repo);
-    let key = real
-        .parent()
-        .and_then(Path::file_name)
-        .expect("key")
-        .to_string_lossy()
-        .into_owned();
+    let key = recipe_key_of(&real);
     let root = s.tmp.path().join("stuffed");
     let leases = root.join("lease").join(&key);
     std::fs::create_dir_all(&leases).expect("dirs");
@@ -995,23 +969,7 @@ fn leases_planted_in_every_generation_cost_one_lease_timeout_not_sixteen() {
     let url = format!("file://{}", root.display());
     let engine = Engine::remote(&url, &root);
     let h = host(&s, &repo, "stuffed", &engine);
-    let (out, took) = bounded(
-        h.cmd(&[
-            "install",
-            "cmulti",
-            "--substituter",
-            &url,
-            "--push-to",
-            &url,
-            "--trusted-public-key",
-            &public,
-            "--secret-key-file",
-            &secret.display().to_string(),
-            "--lease-timeout",
-            "2",
-        ]),
-        120,
-    );
+    let (out, took) = leased_install(&h, "cmulti", &url, &public, &secret);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     assert!(compiles(&h.log) > 0, "built here:\n{said}");
@@ -1178,23 +1136,7 @@ fn leases_planted_for_every_recipe_cost_one_timeout_and_one_look_in_all() {
     }
     let url = format!("file://{}", root.display());
     let h = host(&s, &repo, "b", &Engine::remote(&url, &root));
-    let (out, _) = bounded(
-        h.cmd(&[
-            "install",
-            "appx",
-            "--substituter",
-            &url,
-            "--push-to",
-            &url,
-            "--trusted-public-key",
-            &public,
-            "--secret-key-file",
-            &secret,
-            "--lease-timeout",
-            "2",
-        ]),
-        120,
-    );
+    let (out, _) = leased_install(&h, "appx", &url, &public, Path::new(&secret));
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     let waits = said.matches("note: waiting for planted-").count();
@@ -1217,35 +1159,14 @@ fn a_lease_directory_planted_as_a_link_is_warned_about_once() {
     let s = Sandbox::new();
     let repo = Repo::new(s.tmp.path());
     let (_, public, real, secret) = seeded(&s, &repo);
-    let key = real
-        .parent()
-        .and_then(Path::file_name)
-        .expect("key")
-        .to_string_lossy()
-        .into_owned();
+    let key = recipe_key_of(&real);
     let root = s.tmp.path().join("linked-leases");
     let elsewhere = s.dir("elsewhere");
     std::fs::create_dir_all(root.join("lease")).expect("dirs");
     std::os::unix::fs::symlink(&elsewhere, root.join("lease").join(&key)).expect("plant");
     let url = format!("file://{}", root.display());
     let h = host(&s, &repo, "linked", &Engine::remote(&url, &root));
-    let (out, _) = bounded(
-        h.cmd(&[
-            "install",
-            "cmulti",
-            "--substituter",
-            &url,
-            "--push-to",
-            &url,
-            "--trusted-public-key",
-            &public,
-            "--secret-key-file",
-            &secret.display().to_string(),
-            "--lease-timeout",
-            "2",
-        ]),
-        120,
-    );
+    let (out, _) = leased_install(&h, "cmulti", &url, &public, &secret);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     let about_the_link = said
@@ -1259,4 +1180,43 @@ fn a_lease_directory_planted_as_a_link_is_warned_about_once() {
         0,
         "written through the link"
     );
+}
+
+/// The recipe key a realisation document at `real/<key>/<signer>.json`
+/// is filed under.
+fn recipe_key_of(real: &Path) -> String {
+    real.parent()
+        .and_then(Path::file_name)
+        .expect("key")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `rock` installed by `h` from and to the cache at `url` (so it takes
+/// build leases), signing with `secret`, with a lease timeout of 2 s;
+/// bounded at 120 s.
+fn leased_install(
+    h: &crate::cache::Host<'_>,
+    rock: &str,
+    url: &str,
+    public: &str,
+    secret: &Path,
+) -> (Output, Duration) {
+    bounded(
+        h.cmd(&[
+            "install",
+            rock,
+            "--substituter",
+            url,
+            "--push-to",
+            url,
+            "--trusted-public-key",
+            public,
+            "--secret-key-file",
+            &secret.display().to_string(),
+            "--lease-timeout",
+            "2",
+        ]),
+        120,
+    )
 }
